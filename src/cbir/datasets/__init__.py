@@ -1,0 +1,29 @@
+"""Image collections: folders, zips and CIFAR-10, as `Dataset` objects of RGB uint8 images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cbir.datasets.cifar10 import load_cifar10
+from cbir.datasets.collection import Dataset
+from cbir.datasets.folder import load_folder, read_bytes
+from cbir.datasets.images import decode_image
+
+__all__ = ["Dataset", "decode_image", "load_cifar10", "load_dataset", "load_folder", "read_bytes"]
+
+
+def load_dataset(spec: str, split: str | None = None, data: str | Path | None = None,
+                 progress: bool = True) -> Dataset:
+    """Load `cifar10`, `cifar10:test`, a folder/zip path, or `PATH:split`.
+
+    For CIFAR-10 the split defaults to "train"; for a folder, to every image.
+    """
+    name, _, spec_split = spec.partition(":") if spec.startswith("cifar10") else (spec, "", "")
+    if name == "cifar10":
+        return load_cifar10(spec_split or split or "train", data=data, progress=progress)
+    path = Path(spec).expanduser()
+    if not path.exists() and ":" in spec:
+        head, _, tail = spec.rpartition(":")
+        if Path(head).expanduser().exists():
+            path, split = Path(head).expanduser(), tail
+    return load_folder(path, split=split, progress=progress)

@@ -1,0 +1,86 @@
+"""Decoded-pixel cache: a Dataset saved once as memory-mapped .npy files, reused while its source is unchanged."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from cbir.config import cache_dir
+from cbir.datasets.collection import Dataset
+
+CACHE_FORMAT = 1
+
+
+def source_fingerprint(path: Path) -> list:
+    """What identifies a source's content cheaply: size and mtime of the file, or of every file in a folder."""
+    path = Path(path).resolve()
+    if path.is_file():
+        stat = path.stat()
+        return [str(path), stat.st_size, stat.st_mtime_ns]
+    entries = []
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            stat = os.stat(os.path.join(root, name))
+            entries.append((os.path.relpath(os.path.join(root, name), path), stat.st_size, stat.st_mtime_ns))
+    entries.sort()
+    return [str(path), hashlib.sha256(json.dumps(entries).encode()).hexdigest()]
+
+
+def cached_dataset(key: list, build: Callable[[], Dataset]) -> Dataset:
+    """Return the Dataset cached under `key`, building and storing it on a miss.
+
+    `key` is any JSON-serialisable description of the source and the decoding options.
+    """
+    digest = hashlib.sha256(json.dumps([CACHE_FORMAT, *key]).encode()).hexdigest()[:24]
+    folder = cache_dir("decoded") / digest
+    if (folder / "meta.json").exists():
+        try:
+            return _read(folder)
+        except (OSError, ValueError, KeyError):
+            shutil.rmtree(folder, ignore_errors=True)
+    dataset = build()
+    _write(dataset, folder)
+    return _read(folder)
+
+
+def _write(dataset: Dataset, folder: Path) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+    try:
+        shapes = np.array([np.shape(im) for im in dataset.images], dtype=np.int64).reshape(-1, 3)
+        pixels = np.lib.format.open_memmap(tmp / "pixels.npy", mode="w+", dtype=np.uint8,
+                                           shape=(int(np.prod(shapes, axis=1).sum()),))
+        offset = 0
+        for im in dataset.images:
+            flat = np.asarray(im, dtype=np.uint8).reshape(-1)
+            pixels[offset: offset + flat.size] = flat
+            offset += flat.size
+        pixels.flush()
+        del pixels
+        np.save(tmp / "shapes.npy", shapes)
+        meta = {"ids": dataset.ids, "labels": dataset.labels, "paths": dataset.paths,
+                "splits": dataset.splits, "name": dataset.name, "skipped": dataset.skipped}
+        (tmp / "meta.json").write_text(json.dumps(meta))
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _read(folder: Path) -> Dataset:
+    meta = json.loads((folder / "meta.json").read_text())
+    shapes = np.load(folder / "shapes.npy")
+    pixels = np.load(folder / "pixels.npy", mmap_mode="r")
+    if len(shapes) and (shapes == shapes[0]).all():
+        images = pixels.reshape(len(shapes), *shapes[0])
+    else:
+        ends = np.cumsum(np.prod(shapes, axis=1))
+        starts = ends - np.prod(shapes, axis=1)
+        images = [pixels[s:e].reshape(shape) for s, e, shape in zip(starts, ends, shapes)]
+    return Dataset(meta["ids"], images, meta["labels"], meta["paths"], meta["splits"], meta["name"], meta["skipped"])

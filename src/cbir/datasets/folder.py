@@ -1,0 +1,104 @@
+"""Image collections from a folder or a .zip archive, read recursively.
+
+Layout: `<split>/<class>/<file>` or `<class>/<file>` gives labels (the parent folder)
+and splits (a known split name two levels up); files at the top level are unlabelled.
+A file inside a zip has the path `ARCHIVE.zip::member/name.jpg`.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+
+from tqdm.auto import tqdm
+
+from cbir.datasets.cache import cached_dataset, source_fingerprint
+from cbir.datasets.collection import Dataset
+from cbir.datasets.images import decode_image, is_image_name
+from cbir.errors import DatasetError, ImageDecodeError
+
+SPLIT_NAMES = frozenset({"train", "test", "val", "valid", "validation", "query", "queries",
+                         "database", "db", "gallery", "index"})
+MEMBER_SEPARATOR = "::"
+DEFAULT_MAX_SIDE = 256
+
+
+def layout_of(relpath: str) -> tuple[str | None, str | None]:
+    """(label, split) implied by a file's path relative to the collection root."""
+    parts = PurePosixPath(relpath).parts
+    label = parts[-2] if len(parts) >= 2 else None
+    split = parts[-3] if len(parts) >= 3 and parts[-3].lower() in SPLIT_NAMES else None
+    return label, split
+
+
+def read_bytes(path: str) -> bytes:
+    """The bytes of an image file, or of a zip member given as `ARCHIVE.zip::member`."""
+    if MEMBER_SEPARATOR in path:
+        archive, member = path.split(MEMBER_SEPARATOR, 1)
+        with zipfile.ZipFile(archive) as zf:
+            return zf.read(member)
+    return Path(path).read_bytes()
+
+
+@contextmanager
+def _open_source(source: Path) -> Iterator[tuple[list[tuple[str, str]], Callable[[str], bytes]]]:
+    """Yield ([(relative id, path)] of every image file sorted by id, read(id) -> bytes)."""
+    if source.is_dir():
+        files = sorted(p for p in source.rglob("*") if p.is_file() and is_image_name(p.name))
+        yield [(p.relative_to(source).as_posix(), str(p)) for p in files], lambda rel: (source / rel).read_bytes()
+    elif zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as zf:
+            names = sorted(n for n in zf.namelist() if not n.endswith("/") and is_image_name(n)
+                           and not PurePosixPath(n).name.startswith("._") and "__MACOSX" not in n)
+            yield [(n, f"{source}{MEMBER_SEPARATOR}{n}") for n in names], zf.read
+    else:
+        raise DatasetError(f"{source} is neither a folder nor a .zip archive")
+
+
+def _decode_all(source: Path, split: str | None, max_side: int | None, progress: bool) -> Dataset:
+    ids, images, labels, paths, splits, skipped = [], [], [], [], [], []
+    with _open_source(source) as (entries, read):
+        entries = [e for e in entries if split is None or layout_of(e[0])[1] == split]
+        for relpath, path in tqdm(entries, desc=f"decoding {source.name}", unit="img",
+                                  disable=not progress, mininterval=0.5):
+            try:
+                image = decode_image(read(relpath), max_side=max_side)
+            except (ImageDecodeError, OSError, zipfile.BadZipFile) as exc:
+                skipped.append(f"{relpath}: {exc}")
+                continue
+            label, file_split = layout_of(relpath)
+            ids.append(relpath)
+            images.append(image)
+            labels.append(label)
+            paths.append(path)
+            splits.append(file_split)
+    return Dataset(ids, images, labels, paths, splits, source.name, skipped)
+
+
+def load_folder(path: str | Path, split: str | None = None, max_side: int | None = DEFAULT_MAX_SIDE,
+                progress: bool = True, cache: bool = True) -> Dataset:
+    """Read every image under a folder or in a .zip (optionally one split only).
+
+    Images are decoded to RGB uint8, shrunk so their longest side is at most `max_side`,
+    and cached (memory-mapped) until the source changes. Unreadable files are skipped
+    with one warning that counts them; a collection with no readable image is an error.
+    """
+    source = Path(path).expanduser().resolve()
+    if not source.exists():
+        raise DatasetError(f"no such folder or archive: {source}")
+    build = lambda: _decode_all(source, split, max_side, progress)  # noqa: E731
+    if cache:
+        dataset = cached_dataset(["folder", source_fingerprint(source), split, max_side], build)
+    else:
+        dataset = build()
+    if dataset.skipped:
+        warnings.warn(f"skipped {len(dataset.skipped)} unreadable file(s) in {source}, "
+                      f"e.g. {dataset.skipped[0]}", stacklevel=2)
+    if len(dataset) == 0:
+        where = f"split '{split}' of " if split else ""
+        raise DatasetError(f"no readable images in {where}{source} "
+                           f"(looked for {', '.join(sorted({'jpg', 'png', 'webp', 'bmp', 'gif', 'tiff'}))})")
+    return dataset

@@ -1,0 +1,77 @@
+"""Decode any common image file into RGB uint8 pixels."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from cbir.errors import ImageDecodeError
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+MAX_PIXELS = 64_000_000
+
+
+def is_image_name(name: str) -> bool:
+    """True when the file name has one of the supported image extensions."""
+    dot = name.rfind(".")
+    return dot >= 0 and name[dot:].lower() in IMAGE_EXTENSIONS
+
+
+def decode_image(data: bytes, max_side: int | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode image bytes into an (H, W, 3) uint8 RGB array.
+
+    EXIF orientation is applied, the first frame of an animation is used, alpha is
+    composited over white, and grayscale, palette, CMYK and 16-bit images are converted.
+    The pixel count is checked from the header before decoding (image bombs), and
+    `max_side` shrinks the image (keeping its aspect) so its longest side fits.
+    """
+    if not data:
+        raise ImageDecodeError("empty file: no image data")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                width, height = im.size
+                if width * height > max_pixels:
+                    raise ImageDecodeError(
+                        f"image is {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}"
+                    )
+                im.seek(0)
+                if max_side and max(width, height) > 2 * max_side:
+                    im.draft("RGB", (max_side, max_side))
+                im.load()
+                rgb = _to_rgb(ImageOps.exif_transpose(im))
+    except ImageDecodeError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning,
+            EOFError, MemoryError) as exc:
+        raise ImageDecodeError(f"not a readable image ({type(exc).__name__}: {exc})") from exc
+    if max_side and max(rgb.size) > max_side:
+        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return np.asarray(rgb, dtype=np.uint8).copy()
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to RGB, compositing transparency over white."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        peak = 65535.0 if im.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+        im = Image.fromarray(np.clip(arr * (255.0 / peak), 0, 255).round().astype(np.uint8), "L")
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        im = im.convert("RGBA")
+        background = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(background, im)
+    return im.convert("RGB") if im.mode != "RGB" else im
+
+
+def resize_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an RGB uint8 image to (height, width) unless it already has that size."""
+    if image.shape[:2] == size:
+        return image
+    resized = Image.fromarray(image).resize((size[1], size[0]), Image.Resampling.BILINEAR)
+    return np.asarray(resized, dtype=np.uint8)

@@ -1,0 +1,132 @@
+"""`Engine` = a fitted extractor + a vector index + image metadata, saved as one folder.
+
+Every caller — CLI, evaluation, web — searches through `Engine.search`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from cbir.datasets.collection import Dataset
+from cbir.errors import CbirError, EngineError
+from cbir.features.base import FeatureExtractor
+from cbir.index.base import VectorIndex
+from cbir.metadata import Metadata
+from cbir.storage import current_version, write_version
+from cbir.types import Hit, SearchResult
+
+FORMAT_VERSION = 1
+
+
+class Engine:
+    """Search a collection of images by visual similarity."""
+
+    def __init__(self, extractor: FeatureExtractor, index: VectorIndex, metadata: Metadata | None = None,
+                 created: str | None = None):
+        if index.dim != extractor.dim:
+            raise EngineError(f"index dimension {index.dim} does not match extractor "
+                              f"'{extractor.name}' dimension {extractor.dim}")
+        self.extractor, self.index = extractor, index
+        self.metadata = metadata or Metadata()
+        self.created = created or time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+    @classmethod
+    def build(cls, dataset: Dataset, extractor: FeatureExtractor, index: VectorIndex | None = None,
+              batch_size: int = 1024, progress: bool = True) -> Engine:
+        """Fit the extractor on `dataset` if needed, then describe and index every image."""
+        from cbir.index.faiss_ import FaissIndex
+
+        if not extractor.fitted_:
+            extractor.fit(dataset)
+        engine = cls(extractor, index if index is not None else FaissIndex(extractor.dim))
+        engine.add(dataset, batch_size=batch_size, progress=progress)
+        return engine
+
+    def add(self, dataset: Dataset, batch_size: int = 1024, progress: bool = True) -> None:
+        """Describe and index more images (their ids must be new)."""
+        with tqdm(total=len(dataset), desc=f"indexing with {self.extractor.name}", unit="img",
+                  disable=not progress, mininterval=0.5) as bar:
+            for start in range(0, len(dataset), batch_size):
+                part = dataset.subset(np.arange(start, min(start + batch_size, len(dataset))))
+                self.index.add(part.ids, self.extractor.transform(part.images))
+                self.metadata.update(Metadata.from_dataset(part))
+                bar.update(len(part))
+
+    def remove(self, ids: Sequence[str]) -> int:
+        """Remove images by id; returns how many were in the index."""
+        removed = self.index.remove(ids)
+        self.metadata.discard(ids)
+        return removed
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def embed(self, images: Sequence[np.ndarray] | np.ndarray, progress: bool = False) -> np.ndarray:
+        """Query vectors for RGB uint8 images, (n, dim) float32."""
+        return self.extractor.transform(images, progress=progress)
+
+    def search(self, images: Sequence[np.ndarray] | np.ndarray, k: int = 10,
+               names: Sequence[str] | None = None) -> list[SearchResult]:
+        """The `k` most similar indexed images for each query image, best first."""
+        if k < 1:
+            raise CbirError(f"k must be at least 1, got {k}")
+        hits = self.search_vectors(self.embed(images), k)
+        names = list(names) if names is not None else [None] * len(hits)
+        return [SearchResult(h, q) for h, q in zip(hits, names)]
+
+    def search_vectors(self, vectors: np.ndarray, k: int) -> list[list[Hit]]:
+        """Search with precomputed query vectors; hits carry label and path."""
+        meta = self.metadata
+        return [[Hit(h.id, h.score, meta.label(h.id), meta.path(h.id)) for h in hits]
+                for hits in self.index.search(vectors, k)]
+
+    def info(self) -> dict:
+        """A summary for people: extractor, index, size, labels."""
+        labels = [label for label in self.metadata.labels().values() if label is not None]
+        return {"format_version": FORMAT_VERSION, "created": self.created,
+                "extractor": {"name": self.extractor.name, "kind": self.extractor.kind,
+                              "config_hash": self.extractor.config_hash(), "config": self.extractor.get_config()},
+                "dim": self.extractor.dim, "count": len(self.index),
+                "index": {"kind": self.index.kind, **self.index.get_config()},
+                "classes": len(set(labels)), "labelled": len(labels)}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the engine folder atomically: a crash mid-save leaves the previous engine loadable."""
+        def write(tmp: Path) -> None:
+            self.extractor.save(tmp / "extractor")
+            self.index.save(tmp / "index")
+            self.metadata.save(tmp / "metadata.sqlite")
+            (tmp / "manifest.json").write_text(json.dumps(self.info(), indent=2))
+
+        return write_version(path, write)
+
+    @classmethod
+    def load(cls, path: str | Path, features: str | None = None) -> Engine:
+        """Open an engine folder; `features` (a name), when given, must match its extractor."""
+        version = current_version(path)
+        if version is None or not (version / "manifest.json").exists():
+            raise EngineError(f"no engine at {path}: build one with `cbir index ... --out {path}`")
+        manifest = json.loads((version / "manifest.json").read_text())
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise EngineError(f"{path} has engine format {manifest.get('format_version')}, "
+                              f"this cbir reads {FORMAT_VERSION}: rebuild it")
+        extractor = FeatureExtractor.load(version / "extractor")
+        recorded = manifest["extractor"]
+        if extractor.name != recorded["name"] or extractor.config_hash() != recorded["config_hash"]:
+            raise EngineError(f"{path}: its extractor '{extractor.name}' ({extractor.config_hash()}) does not "
+                              f"match the one its vectors were made with ('{recorded['name']}', "
+                              f"{recorded['config_hash']})")
+        if features is not None and features != extractor.name:
+            raise EngineError(f"{path} was built with features '{extractor.name}', not '{features}'")
+        index = VectorIndex.load(version / "index")
+        metadata = Metadata.load(version / "metadata.sqlite")
+        if not (index.dim == extractor.dim == manifest["dim"]) or len(index) != manifest["count"]:
+            raise EngineError(f"{path}: index ({len(index)} x {index.dim}) does not match its manifest "
+                              f"({manifest['count']} x {manifest['dim']})")
+        return cls(extractor, index, metadata, created=manifest.get("created"))

@@ -1,0 +1,33 @@
+"""Errors with messages a user can act on."""
+
+
+class CbirError(Exception):
+    """Base class of every error cbir raises on purpose."""
+
+
+class DatasetError(CbirError):
+    """A collection cannot be read: missing, empty, or a bad archive."""
+
+
+class ChecksumError(DatasetError):
+    """A downloaded file does not have the expected checksum."""
+
+
+class NotFittedError(CbirError):
+    """An extractor was used before `fit`."""
+
+
+class EngineError(CbirError):
+    """An engine folder is missing, damaged, or does not match its extractor."""
+
+
+class VectorIndexError(CbirError):
+    """A vector index was given bad input or asked for something it cannot do."""
+
+
+class MissingDependencyError(CbirError):
+    """An optional dependency is not installed; the message names the install command."""
+
+
+class ImageDecodeError(CbirError):
+    """Bytes that are not a readable image (corrupt, truncated, too large, unknown format)."""

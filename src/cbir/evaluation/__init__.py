@@ -1,0 +1,74 @@
+"""Evaluate an engine with trec_eval semantics: qrels + run in TREC format, measures, reports.
+
+A query's relevant images are the indexed images with the same label.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from cbir.datasets.collection import Dataset
+from cbir.engine import Engine
+from cbir.errors import CbirError
+from cbir.evaluation.ranking import full_ranking
+from cbir.evaluation.report import MAIN_MEASURES, write_reports
+from cbir.evaluation.trec import trec_measures, write_qrels, write_run
+
+__all__ = ["evaluate", "MAIN_MEASURES"]
+
+
+def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k: int = 100,
+             full: bool = True, write_trec_files: bool = True, progress: bool = True) -> dict:
+    """Search every query through `Engine.search`, measure, and (with `out`) write the result files.
+
+    Returns the metrics dict (also written to `out/metrics.json`): means over the
+    queries that have at least one relevant image, plus a per-class breakdown.
+    """
+    if not queries.labelled:
+        raise CbirError("evaluation needs labelled queries (e.g. <class>/<file> folders or cifar10:test)")
+    started = time.perf_counter()
+    relevant: dict[str, list[str]] = defaultdict(list)
+    for id_, label in engine.metadata.labels().items():
+        if label is not None:
+            relevant[label].append(id_)
+    query_vectors = engine.embed(queries.images, progress=progress)
+    hits = engine.search_vectors(query_vectors, k)
+    run = {qid: {h.id: h.score for h in row} for qid, row in zip(queries.ids, hits)}
+    query_labels = dict(zip(queries.ids, queries.labels))
+    per_query = trec_measures(run, query_labels, relevant)
+    if not per_query:
+        raise CbirError("no query has a relevant image in the index: do the labels match?")
+    for q, values in per_query.items():
+        r = values["num_rel"]
+        values["map_at_100_norm"] = values["map_cut_100"] * r / min(r, k)
+    iprec = np.full((len(queries), 11), np.nan)
+    if full:
+        index_ids, index_vectors = engine.index.vectors()
+        ap, iprec = full_ranking(query_vectors, queries.labels, index_ids, index_vectors,
+                                 [engine.metadata.label(i) for i in index_ids], progress=progress)
+        for q, value in zip(queries.ids, ap):
+            if q in per_query:
+                per_query[q]["map"] = float(value)
+    measures = [m for m in MAIN_MEASURES if full or m != "map"]
+    metrics = {m: float(np.mean([v[m] for v in per_query.values()])) for m in measures}
+    by_class: dict[str, list[dict]] = defaultdict(list)
+    for q, values in per_query.items():
+        by_class[query_labels[q]].append(values)
+    metrics.update({
+        "run_tag": engine.extractor.name, "k": k, "num_queries": len(per_query), "index_size": len(engine),
+        "per_class": {label: {"num_queries": len(rows), **{m: float(np.mean([r[m] for r in rows])) for m in measures}}
+                      for label, rows in sorted(by_class.items())},
+        "seconds": round(time.perf_counter() - started, 2),
+    })
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        if write_trec_files:
+            write_run(run, out / "run.txt", tag=engine.extractor.name)
+            write_qrels(((q, query_labels[q]) for q in queries.ids), relevant, out / "qrels.txt")
+        write_reports(metrics, iprec, out)
+    return metrics

@@ -1,0 +1,51 @@
+"""TREC run and qrels files, and trec_eval measures through pytrec_eval (trec_eval's own C code).
+
+A run maps query id -> {doc id: score}. trec_eval ranks by score, then by doc id
+descending; the rank column in run.txt is informational only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pytrec_eval
+
+TREC_MEASURES = ("map_cut_100", "P_10", "P_100", "recip_rank", "num_rel", "num_rel_ret")
+
+Run = dict[str, dict[str, float]]
+
+
+def trec_order(docs: Mapping[str, float]) -> list[str]:
+    """Doc ids in trec_eval's order: score descending, then doc id descending."""
+    return sorted(docs, key=lambda d: (docs[d], d), reverse=True)
+
+
+def write_run(run: Run, path: Path, tag: str) -> None:
+    """Write `qid Q0 docid rank score tag` lines, ranks in trec_eval's order."""
+    with open(path, "w") as f:
+        for qid, docs in run.items():
+            f.writelines(f"{qid} Q0 {doc} {rank} {docs[doc]!r} {tag}\n"
+                         for rank, doc in enumerate(trec_order(docs), 1))
+
+
+def write_qrels(queries: Iterable[tuple[str, str]], relevant: Mapping[str, list[str]], path: Path) -> None:
+    """Write `qid 0 docid 1` for every (query, label) and every indexed doc sharing that label."""
+    with open(path, "w") as f:
+        for qid, label in queries:
+            docs = relevant.get(label, [])
+            if docs:
+                f.write(f"{qid} 0 " + f" 1\n{qid} 0 ".join(docs) + " 1\n")
+
+
+def trec_measures(run: Run, query_labels: Mapping[str, str], relevant: Mapping[str, list[str]],
+                  measures: Iterable[str] = TREC_MEASURES, chunk: int = 500) -> dict[str, dict[str, float]]:
+    """Per-query trec_eval measures (queries with no relevant document are left out, as trec_eval does)."""
+    judged = {label: dict.fromkeys(docs, 1) for label, docs in relevant.items() if docs}
+    qids = [q for q in run if query_labels.get(q) in judged]
+    results: dict[str, dict[str, float]] = {}
+    for start in range(0, len(qids), chunk):
+        part = qids[start: start + chunk]
+        evaluator = pytrec_eval.RelevanceEvaluator({q: judged[query_labels[q]] for q in part}, set(measures))
+        results.update(evaluator.evaluate({q: run[q] for q in part}))
+    return results

@@ -1,0 +1,30 @@
+"""Feature extractors by name: `make_extractor("hog-gch")`, `load_extractor(folder)`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cbir.errors import CbirError
+from cbir.features.base import FeatureExtractor, l2_normalise
+from cbir.features.fusion import FusedExtractor
+from cbir.features.global_ import HOG, ColorHistogram
+
+__all__ = ["EXTRACTORS", "FeatureExtractor", "FusedExtractor", "load_extractor", "make_extractor",
+           "l2_normalise"]
+
+EXTRACTORS: dict[str, Callable[[], FeatureExtractor]] = {
+    "gch": lambda: ColorHistogram(),
+    "hog": lambda: HOG(),
+    "hog-gch": lambda: FusedExtractor([HOG(), ColorHistogram()], weights=[1.0, 0.5], name="hog-gch"),
+}
+
+
+def make_extractor(name: str) -> FeatureExtractor:
+    """A new, unfitted extractor by its registered name (see `EXTRACTORS`)."""
+    try:
+        return EXTRACTORS[name]()
+    except KeyError:
+        raise CbirError(f"unknown features '{name}'; choose one of: {', '.join(EXTRACTORS)}") from None
+
+
+load_extractor = FeatureExtractor.load

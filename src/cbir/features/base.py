@@ -1,0 +1,133 @@
+"""The `FeatureExtractor` base: batching, normalisation, progress, save/load built once.
+
+A subclass sets `kind`, stores its parameters in `__init__`, and implements
+`_transform_batch(images) -> (n, dim) float32`. Extractors with learned state also
+implement `_fit`, `_save_state` and `_load_state` (learned attributes end in `_`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from cbir.datasets.collection import Dataset
+from cbir.errors import CbirError, NotFittedError
+
+FORMAT_VERSION = 1
+_KINDS: dict[str, type[FeatureExtractor]] = {}
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm (all-zero rows stay zero), as float32."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
+class FeatureExtractor(ABC):
+    """Turns RGB uint8 images into L2-normalised float32 vectors of length `dim`."""
+
+    kind: ClassVar[str]
+    trainable: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "kind" in cls.__dict__:
+            _KINDS[cls.kind] = cls
+
+    def __init__(self, name: str | None = None):
+        self.name = name or self.kind
+        self.fitted_ = not self.trainable
+
+    @property
+    @abstractmethod
+    def dim(self) -> int:
+        """Length of every output vector."""
+
+    def get_config(self) -> dict:
+        """The constructor parameters (JSON-serialisable) that recreate this extractor unfitted."""
+        return {}
+
+    def config_hash(self) -> str:
+        """A short stable hash of kind, name and configuration."""
+        blob = json.dumps({"kind": self.kind, "name": self.name, "config": self.get_config()}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def fit(self, dataset: Dataset) -> FeatureExtractor:
+        """Learn whatever the extractor needs from a training collection; returns self."""
+        self._fit(dataset)
+        self.fitted_ = True
+        return self
+
+    def _fit(self, dataset: Dataset) -> None:
+        """Learn state from `dataset` (nothing for fixed descriptors)."""
+
+    def transform(self, images: Sequence[np.ndarray] | np.ndarray, batch_size: int = 1024,
+                  progress: bool = False) -> np.ndarray:
+        """Describe images: an (n, dim) float32 array whose rows have unit L2 norm."""
+        if not self.fitted_:
+            raise NotFittedError(f"extractor '{self.name}' is not fitted: call fit(dataset) first")
+        n = len(images)
+        out = np.empty((n, self.dim), dtype=np.float32)
+        with tqdm(total=n, desc=f"features {self.name}", unit="img", disable=not progress,
+                  mininterval=0.5) as bar:
+            for start in range(0, n, batch_size):
+                batch = images[start: start + batch_size]
+                out[start: start + len(batch)] = self._transform_batch(batch)
+                bar.update(len(batch))
+        return l2_normalise(out)
+
+    @abstractmethod
+    def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Raw (n, dim) descriptors of a batch of RGB uint8 images."""
+
+    def save(self, path: str | Path) -> None:
+        """Write a folder: config.json plus any learned arrays."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        if not self.fitted_:
+            raise NotFittedError(f"extractor '{self.name}' is not fitted: call fit(dataset) before save")
+        config = {"format_version": FORMAT_VERSION, "kind": self.kind, "name": self.name,
+                  "config": self.get_config(), "dim": self.dim, "config_hash": self.config_hash()}
+        (path / "config.json").write_text(json.dumps(config, indent=2))
+        self._save_state(path)
+
+    def _save_state(self, path: Path) -> None:
+        """Write learned state into `path` (nothing for fixed descriptors)."""
+
+    def _load_state(self, path: Path) -> None:
+        """Read learned state from `path` (nothing for fixed descriptors)."""
+
+    @classmethod
+    def load(cls, path: str | Path) -> FeatureExtractor:
+        """Recreate a saved extractor of any kind from its folder."""
+        path = Path(path)
+        try:
+            config = json.loads((path / "config.json").read_text())
+            kind_cls = _KINDS[config["kind"]]
+        except FileNotFoundError as exc:
+            raise CbirError(f"no extractor at {path} (config.json missing)") from exc
+        except KeyError as exc:
+            raise CbirError(f"{path}: unknown extractor kind {exc}; is this cbir version too old?") from exc
+        extractor = kind_cls.from_config(config["config"], name=config["name"])
+        extractor._load_state(path)
+        extractor.fitted_ = True
+        if extractor.config_hash() != config.get("config_hash"):
+            raise CbirError(f"{path}: extractor configuration does not match its recorded hash")
+        return extractor
+
+    @classmethod
+    def from_config(cls, config: dict, name: str | None = None) -> FeatureExtractor:
+        """Build an unfitted extractor from `get_config()` output."""
+        return cls(**config, name=name)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}(name={self.name!r}, {params})"

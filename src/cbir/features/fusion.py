@@ -1,0 +1,67 @@
+"""Early fusion: several extractors' vectors, each L2-normalised and weighted, concatenated."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from cbir.datasets.collection import Dataset
+from cbir.features.base import FeatureExtractor, l2_normalise
+
+_SUB = "block-{i}"
+
+
+class FusedExtractor(FeatureExtractor):
+    """Concatenates blocks: block i is L2-normalised, then multiplied by `weights[i]`.
+
+    The cosine similarity of two fused vectors is then the weighted mean of the
+    blocks' cosine similarities, with weights proportional to `weights[i]**2`.
+    """
+
+    kind = "fusion"
+
+    def __init__(self, blocks: Sequence[FeatureExtractor], weights: Sequence[float] | None = None,
+                 name: str | None = None):
+        if not blocks:
+            raise ValueError("a fused extractor needs at least one block")
+        weights = [1.0] * len(blocks) if weights is None else [float(w) for w in weights]
+        if len(weights) != len(blocks) or any(w < 0 for w in weights):
+            raise ValueError("fusion needs one non-negative weight per block")
+        super().__init__(name or "-".join(b.name for b in blocks))
+        self.blocks, self.weights = list(blocks), weights
+        self.fitted_ = all(b.fitted_ for b in self.blocks)
+
+    @property
+    def dim(self) -> int:
+        return sum(b.dim for b in self.blocks)
+
+    def get_config(self) -> dict:
+        return {"blocks": [{"kind": b.kind, "name": b.name, "config": b.get_config()} for b in self.blocks],
+                "weights": self.weights}
+
+    @classmethod
+    def from_config(cls, config: dict, name: str | None = None) -> FusedExtractor:
+        from cbir.features.base import _KINDS
+
+        blocks = [_KINDS[b["kind"]].from_config(b["config"], name=b["name"]) for b in config["blocks"]]
+        return cls(blocks, config["weights"], name=name)
+
+    def _fit(self, dataset: Dataset) -> None:
+        for block in self.blocks:
+            if not block.fitted_:
+                block.fit(dataset)
+
+    def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        return np.hstack([w * l2_normalise(b._transform_batch(images)) for b, w in zip(self.blocks, self.weights)])
+
+    def _save_state(self, path) -> None:
+        for i, block in enumerate(self.blocks):
+            if block.trainable:
+                block.save(path / _SUB.format(i=i))
+
+    def _load_state(self, path) -> None:
+        for i, block in enumerate(self.blocks):
+            if block.trainable:
+                block._load_state(path / _SUB.format(i=i))
+            block.fitted_ = True

@@ -1,0 +1,119 @@
+"""The `VectorIndex` protocol and what every implementation shares: input checks and string ids."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from cbir.errors import VectorIndexError
+from cbir.types import Hit
+
+_KINDS: dict[str, type[VectorIndex]] = {}
+
+
+def as_vectors(x, dim: int | None = None) -> np.ndarray:
+    """Check and convert to a C-contiguous (n, d) float32 array (d must equal `dim` when given)."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2:
+        raise VectorIndexError(f"vectors must be a 2-D (n, d) array, got shape {x.shape}")
+    if dim is not None and x.shape[1] != dim:
+        raise VectorIndexError(f"vectors have dimension {x.shape[1]}, the index has {dim}")
+    if not np.isfinite(x).all():
+        raise VectorIndexError("vectors contain NaN or infinite values")
+    return x
+
+
+def check_ids(ids: Sequence[str], n: int, existing=()) -> list[str]:
+    """Ids as a list of distinct strings, one per vector, none already in `existing`."""
+    ids = [str(i) for i in ids]
+    if len(ids) != n:
+        raise VectorIndexError(f"got {len(ids)} ids for {n} vectors")
+    if len(set(ids)) != len(ids):
+        raise VectorIndexError("ids must be distinct")
+    clash = next((i for i in ids if i in existing), None)
+    if clash is not None:
+        raise VectorIndexError(f"id {clash!r} is already in the index; remove it first")
+    return ids
+
+
+class VectorIndex(ABC):
+    """Vectors under string ids, searched by inner product (cosine on L2-normalised vectors)."""
+
+    kind: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "kind" in cls.__dict__:
+            _KINDS[cls.kind] = cls
+
+    def __init__(self, dim: int):
+        if dim <= 0:
+            raise VectorIndexError(f"dimension must be positive, got {dim}")
+        self.dim = int(dim)
+
+    @abstractmethod
+    def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        """Add vectors under new, distinct string ids."""
+
+    @abstractmethod
+    def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
+        """For each query row, up to `k` hits, best (highest score) first."""
+
+    @abstractmethod
+    def remove(self, ids: Sequence[str]) -> int:
+        """Remove the given ids (unknown ids are ignored); returns how many were removed."""
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    @abstractmethod
+    def vectors(self) -> tuple[list[str], np.ndarray]:
+        """All (ids, (n, dim) vectors) in the index, for exhaustive evaluation."""
+
+    def get_config(self) -> dict:
+        """Parameters that recreate an empty index like this one."""
+        return {}
+
+    def save(self, path: str | Path) -> None:
+        """Write the index into folder `path`."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        meta = {"kind": self.kind, "dim": self.dim, "config": self.get_config(), "count": len(self)}
+        (path / "index.json").write_text(json.dumps(meta, indent=2))
+        self._save(path)
+
+    @abstractmethod
+    def _save(self, path: Path) -> None: ...
+
+    @classmethod
+    def load(cls, path: str | Path) -> VectorIndex:
+        """Read an index of any kind from its folder."""
+        path = Path(path)
+        try:
+            meta = json.loads((path / "index.json").read_text())
+        except FileNotFoundError as exc:
+            raise VectorIndexError(f"no index at {path} (index.json missing)") from exc
+        kind_cls = _KINDS.get(meta["kind"])
+        if kind_cls is None:
+            raise VectorIndexError(f"{path}: unknown index kind {meta['kind']!r}")
+        index = kind_cls._load(path, meta)
+        if len(index) != meta["count"]:
+            raise VectorIndexError(f"{path}: index holds {len(index)} vectors, its record says {meta['count']}")
+        return index
+
+    @classmethod
+    @abstractmethod
+    def _load(cls, path: Path, meta: dict) -> VectorIndex: ...
+
+
+def hits_from(scores: np.ndarray, positions: np.ndarray, ids: Sequence[str | None]) -> list[list[Hit]]:
+    """Turn (nq, k) score and position arrays into Hit lists, dropping empty slots (position < 0)."""
+    return [[Hit(ids[p], float(s)) for s, p in zip(row_s, row_p) if p >= 0 and ids[p] is not None]
+            for row_s, row_p in zip(scores, positions)]

@@ -1,0 +1,113 @@
+"""`FaissIndex`: the embedded default — FAISS inner-product search, exact or approximate.
+
+`factory="Flat"` is exact (inner product on L2-normalised vectors = cosine); any FAISS
+factory string (`HNSW32`, `IVF1024,PQ32`, ...) gives an approximate index. String ids
+are mapped to FAISS's int64 ids here; the mapping is saved beside the index.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from cbir.errors import VectorIndexError
+from cbir.index.base import VectorIndex, as_vectors, check_ids, hits_from
+from cbir.types import Hit
+
+
+class FaissIndex(VectorIndex):
+    """A FAISS index wrapped in an id map; trains itself on the first vectors added when needed."""
+
+    kind = "faiss"
+
+    def __init__(self, dim: int, factory: str = "Flat", nprobe: int | None = None, ef_search: int | None = None):
+        import faiss
+
+        super().__init__(dim)
+        self.factory, self.nprobe, self.ef_search = factory, nprobe, ef_search
+        try:
+            inner = faiss.index_factory(self.dim, factory, faiss.METRIC_INNER_PRODUCT)
+        except RuntimeError as exc:
+            raise VectorIndexError(f"bad FAISS factory string {factory!r}: {str(exc).splitlines()[-1]}") from exc
+        self._index = faiss.IndexIDMap2(inner)
+        self._ids: list[str | None] = []
+        self._positions: dict[str, int] = {}
+        self._apply_search_params()
+
+    def _apply_search_params(self) -> None:
+        import faiss
+
+        inner = faiss.downcast_index(self._index.index)
+        if self.nprobe is not None and hasattr(inner, "nprobe"):
+            inner.nprobe = self.nprobe
+        if self.ef_search is not None and hasattr(inner, "hnsw"):
+            inner.hnsw.efSearch = self.ef_search
+
+    def get_config(self) -> dict:
+        return {"factory": self.factory, "nprobe": self.nprobe, "ef_search": self.ef_search}
+
+    def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        vectors = as_vectors(vectors, self.dim)
+        ids = check_ids(ids, len(vectors), self._positions)
+        if not self._index.is_trained:
+            try:
+                self._index.train(vectors)
+            except RuntimeError as exc:
+                raise VectorIndexError(f"FAISS {self.factory} could not train on the first {len(vectors)} "
+                                       f"vectors: {str(exc).splitlines()[-1]}") from exc
+        first = len(self._ids)
+        self._index.add_with_ids(vectors, np.arange(first, first + len(ids), dtype=np.int64))
+        self._ids.extend(ids)
+        self._positions.update((id_, first + i) for i, id_ in enumerate(ids))
+
+    def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
+        queries = as_vectors(queries, self.dim)
+        k = min(int(k), len(self))
+        if k <= 0 or len(queries) == 0:
+            return [[] for _ in range(len(queries))]
+        scores, labels = self._index.search(queries, k)
+        return hits_from(scores, labels, self._ids)
+
+    def remove(self, ids: Sequence[str]) -> int:
+        doomed = [self._positions[i] for i in map(str, ids) if i in self._positions]
+        if not doomed:
+            return 0
+        try:
+            removed = self._index.remove_ids(np.asarray(doomed, dtype=np.int64))
+        except RuntimeError as exc:
+            raise VectorIndexError(f"FAISS {self.factory} indexes do not support removal; "
+                                   f"rebuild the index without these ids") from exc
+        for position in doomed:
+            del self._positions[self._ids[position]]
+            self._ids[position] = None
+        return int(removed)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def vectors(self) -> tuple[list[str], np.ndarray]:
+        import faiss
+
+        labels = faiss.vector_to_array(self._index.id_map)
+        matrix = self._index.index.reconstruct_n(0, self._index.ntotal)
+        return [self._ids[i] for i in labels], np.asarray(matrix, dtype=np.float32)
+
+    def _save(self, path: Path) -> None:
+        import faiss
+
+        faiss.write_index(self._index, str(path / "faiss.index"))
+        (path / "ids.json").write_text(json.dumps(self._ids))
+
+    @classmethod
+    def _load(cls, path: Path, meta: dict) -> FaissIndex:
+        import faiss
+
+        index = cls(meta["dim"], **meta["config"])
+        index._index = faiss.read_index(str(path / "faiss.index"))
+        index._ids = json.loads((path / "ids.json").read_text())
+        index._positions = {id_: i for i, id_ in enumerate(index._ids) if id_ is not None}
+        index._apply_search_params()
+        return index

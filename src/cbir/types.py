@@ -1,0 +1,42 @@
+"""Small records passed between modules (no internal imports)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image of a collection: a stable id, RGB uint8 pixels (H, W, 3), label and source path."""
+
+    id: str
+    image: np.ndarray
+    label: str | None = None
+    path: str | None = None
+    split: str | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result: the indexed id and its cosine similarity; label and path when known."""
+
+    id: str
+    score: float
+    label: str | None = None
+    path: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "score": self.score, "label": self.label, "path": self.path}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The hits for one query image, best first."""
+
+    hits: list[Hit] = field(default_factory=list)
+    query: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"query": self.query, "hits": [h.to_dict() for h in self.hits]}
