@@ -1,0 +1,153 @@
+"""The `cbir` command line: one sub-command per verb, each a thin call into the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from cbir.errors import CbirError
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from cbir.datasets import load_dataset
+    from cbir.engine import Engine
+    from cbir.features import make_extractor
+    from cbir.index import make_index
+
+    extractor = make_extractor(args.features)
+    dataset = load_dataset(args.dataset, split=args.split, data=args.data).stratified(args.max_index)
+    options = {"factory": args.factory} if args.backend == "faiss" and args.factory else {}
+    started = time.perf_counter()
+    engine = Engine.build(dataset, extractor, make_index(args.backend, extractor.dim, **options),
+                          batch_size=args.batch_size)
+    engine.save(args.out)
+    print(f"indexed {len(engine)} images from {dataset.name} with '{extractor.name}' ({extractor.dim}-d, "
+          f"{args.backend}) in {time.perf_counter() - started:.1f} s -> {args.out}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from cbir.datasets import decode_image
+    from cbir.engine import Engine
+
+    images, failures = [], []
+    for path in args.images:
+        try:
+            images.append(decode_image(Path(path).read_bytes()))
+        except (OSError, CbirError) as exc:
+            failures.append(f"{path}: {exc}")
+    if failures:
+        raise CbirError("cannot read query image(s):\n  " + "\n  ".join(failures))
+    results = Engine.load(args.engine).search(images, k=args.k, names=args.images)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+        return 0
+    for result in results:
+        print(f"{result.query}:")
+        for rank, hit in enumerate(result.hits, 1):
+            print(f"  {rank:3d}  {hit.score:.4f}  {hit.label or '-':<12}  {hit.id}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from cbir.datasets import load_dataset
+    from cbir.engine import Engine
+    from cbir.evaluation import MAIN_MEASURES, evaluate
+
+    engine = Engine.load(args.engine)
+    queries = load_dataset(args.queries, data=args.data).stratified(args.max_queries)
+    metrics = evaluate(engine, queries, out=args.out, k=args.k, full=not args.no_full)
+    print(f"{metrics['num_queries']} queries x {metrics['index_size']} images, '{metrics['run_tag']}':")
+    for name in MAIN_MEASURES:
+        if name in metrics:
+            print(f"  {name:<16} {metrics[name]:.4f}")
+    print(f"results in {args.out}/ (metrics.json, report.md, pr.png, run.txt, qrels.txt)")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from cbir.engine import Engine
+
+    info = Engine.load(args.engine).info()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"engine     {args.engine}\nfeatures   {info['extractor']['name']} ({info['extractor']['kind']}, "
+          f"{info['dim']}-d, config {info['extractor']['config_hash']})\n"
+          f"index      {info['index']['kind']} {info['index'].get('factory') or ''}\n"
+          f"images     {info['count']} ({info['labelled']} labelled, {info['classes']} classes)\n"
+          f"created    {info['created']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cbir import __version__
+    from cbir.features import EXTRACTORS
+    from cbir.index import BACKENDS
+
+    parser = argparse.ArgumentParser(prog="cbir", description="Content-based image retrieval.")
+    parser.add_argument("--version", action="version", version=f"cbir {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="describe a collection and save a searchable engine folder")
+    p.add_argument("--dataset", required=True, help="cifar10, or a folder / .zip of images (PATH or PATH:split)")
+    p.add_argument("--data", help="where CIFAR-10 is (zip, folder or cifar-10-python.tar.gz); else $CBIR_CIFAR10")
+    p.add_argument("--split", help="only this split of a folder collection (e.g. train)")
+    p.add_argument("--features", default="hog-gch", choices=sorted(EXTRACTORS), help="extractor (default hog-gch)")
+    p.add_argument("--backend", default="faiss", choices=sorted(BACKENDS), help="vector index (default faiss)")
+    p.add_argument("--factory", help="FAISS factory string, e.g. HNSW32 or IVF1024,PQ32 (default: exact Flat)")
+    p.add_argument("--max-index", type=_positive, help="index a class-stratified subset of this size")
+    p.add_argument("--batch-size", type=_positive, default=1024)
+    p.add_argument("--out", required=True, help="engine folder to write")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("search", help="find the indexed images most like the given image files")
+    p.add_argument("engine", help="engine folder")
+    p.add_argument("images", nargs="+", help="query image files")
+    p.add_argument("-k", type=_positive, default=10, help="results per query (default 10)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("evaluate", help="measure retrieval quality with trec_eval semantics")
+    p.add_argument("engine", help="engine folder")
+    p.add_argument("--queries", default="cifar10:test", help="cifar10:test (default) or a labelled folder / zip")
+    p.add_argument("--data", help="where CIFAR-10 is; else $CBIR_CIFAR10")
+    p.add_argument("-k", type=_positive, default=100, help="ranking depth of the run (default 100)")
+    p.add_argument("--max-queries", type=_positive, help="evaluate a class-stratified subset of the queries")
+    p.add_argument("--no-full", action="store_true", help="skip the full-ranking map and PR curve")
+    p.add_argument("--out", required=True, help="results folder to write")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("info", help="describe an engine folder")
+    p.add_argument("engine", help="engine folder")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CbirError as exc:
+        print(f"cbir: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cbir: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Shared fixtures: an isolated CBIR_HOME, tiny generated image collections, real CIFAR-10 when present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+CLASSES = ("stripes", "blobs", "gradient")
+REAL_CIFAR10 = os.environ.get("CBIR_CIFAR10")  # read before any test clears it
+
+
+def make_image(kind: str, rng: np.random.Generator, size: int = 32) -> np.ndarray:
+    """A small RGB image whose look depends on `kind`, with random variation."""
+    yy, xx = np.mgrid[:size, :size]
+    colour = rng.integers(40, 216, size=3)
+    if kind == "stripes":
+        period = rng.integers(3, 6)
+        mask = ((xx + rng.integers(0, period)) // period) % 2 == 0
+        base = np.where(mask[..., None], colour, 255 - colour)
+    elif kind == "blobs":
+        cy, cx = rng.integers(8, size - 8, size=2)
+        mask = (yy - cy) ** 2 + (xx - cx) ** 2 < rng.integers(16, 64)
+        base = np.where(mask[..., None], colour, [20, 20, 20])
+    else:
+        ramp = (yy + xx) / (2 * size - 2)
+        base = ramp[..., None] * colour
+    noise = rng.normal(0, 6, size=(size, size, 3))
+    return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+def write_collection(root: Path, per_class: dict[str, int], seed: int = 0, fmt: str = "png") -> Path:
+    """Write `<split>/<class>/<n>.<fmt>` images under root."""
+    rng = np.random.default_rng(seed)
+    for split, count in per_class.items():
+        for kind in CLASSES:
+            folder = root / split / kind
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(count):
+                Image.fromarray(make_image(kind, rng)).save(folder / f"{i:03d}.{fmt}")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def cbir_home(tmp_path_factory, monkeypatch) -> Path:
+    """Every test gets its own cache folder and no CIFAR-10 location from the environment."""
+    home = tmp_path_factory.mktemp("cbir-home")
+    monkeypatch.setenv("CBIR_HOME", str(home))
+    monkeypatch.delenv("CBIR_CIFAR10", raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_collection(tmp_path_factory) -> Path:
+    """60 training and 15 test images in three visually distinct classes."""
+    return write_collection(tmp_path_factory.mktemp("tiny"), {"train": 20, "test": 5})
+
+
+@pytest.fixture(scope="session")
+def real_cifar10() -> Path:
+    """The real CIFAR-10 copy named by CBIR_CIFAR10 (set by .ci/run); skips when absent."""
+    value = REAL_CIFAR10
+    if not value or not Path(value).exists():
+        pytest.skip("real CIFAR-10 not available: set CBIR_CIFAR10 to ../shared/data/cifar10-jpeg.zip")
+    return Path(value)

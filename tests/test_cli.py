@@ -1,0 +1,66 @@
+"""The `cbir` command line end to end on a tiny collection (in-process and as a real console script)."""
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from cbir.cli import main
+
+
+@pytest.fixture(scope="module")
+def built(tiny_collection, tmp_path_factory):
+    engine = tmp_path_factory.mktemp("cli") / "engine"
+    assert main(["index", "--dataset", f"{tiny_collection}:train", "--features", "hog-gch", "--out", str(engine)]) == 0
+    return engine
+
+
+def test_index_info_search_json(built, tiny_collection, capsys):
+    capsys.readouterr()
+    assert main(["info", str(built), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["count"] == 60 and info["extractor"]["name"] == "hog-gch"
+    query = tiny_collection / "test" / "stripes" / "000.png"
+    assert main(["search", str(built), str(query), "-k", "3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out[0]["query"] == str(query) and len(out[0]["hits"]) == 3
+    assert set(out[0]["hits"][0]) == {"id", "score", "label", "path"}
+    assert out[0]["hits"][0]["label"] == "stripes"
+    assert main(["search", str(built), str(query)]) == 0
+    assert "stripes" in capsys.readouterr().out
+
+
+def test_evaluate_writes_results(built, tiny_collection, tmp_path, capsys):
+    out = tmp_path / "res"
+    assert main(["evaluate", str(built), "--queries", f"{tiny_collection}:test", "-k", "20", "--out", str(out)]) == 0
+    assert "map_cut_100" in capsys.readouterr().out
+    assert {p.name for p in out.iterdir()} >= {"qrels.txt", "run.txt", "metrics.json", "report.md", "pr.png"}
+
+
+def test_max_index_takes_a_stratified_subset(tiny_collection, tmp_path, capsys):
+    from cbir import Engine
+
+    assert main(["index", "--dataset", f"{tiny_collection}:train", "--features", "gch", "--max-index", "9",
+                 "--out", str(tmp_path / "e")]) == 0
+    labels = list(Engine.load(tmp_path / "e").metadata.labels().values())
+    assert sorted(labels) == ["blobs"] * 3 + ["gradient"] * 3 + ["stripes"] * 3
+
+
+def test_errors_are_messages_not_tracebacks(built, tmp_path, capsys):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"nope")
+    assert main(["search", str(built), str(bad)]) == 2
+    assert "cannot read query image" in capsys.readouterr().err
+    assert main(["info", str(tmp_path / "missing")]) == 2
+    assert "no engine" in capsys.readouterr().err
+    assert main(["index", "--dataset", str(tmp_path / "none"), "--out", str(tmp_path / "x")]) == 2
+    with pytest.raises(SystemExit):
+        main(["search", str(built), str(bad), "-k", "0"])
+
+
+def test_console_script_is_installed(built):
+    exe = shutil.which("cbir")
+    assert exe, "the cbir console script is not on PATH"
+    proc = subprocess.run([exe, "info", str(built)], capture_output=True, text=True)
+    assert proc.returncode == 0 and "hog-gch" in proc.stdout

@@ -1,0 +1,180 @@
+"""Folders, zips, the decoded cache, stratified subsets, and both CIFAR-10 formats."""
+
+import hashlib
+import io
+import pickle
+import tarfile
+import zipfile
+
+import numpy as np
+import pytest
+
+from cbir.datasets import load_dataset, load_folder, read_bytes
+from cbir.datasets import cifar10 as cifar
+from cbir.datasets import folder as folder_mod
+from cbir.errors import ChecksumError, DatasetError
+
+
+def test_folder_labels_and_splits(tiny_collection):
+    ds = load_folder(tiny_collection, progress=False)
+    assert len(ds) == 75 and ds.labelled
+    assert ds.classes == ["blobs", "gradient", "stripes"]
+    assert set(ds.splits) == {"train", "test"}
+    assert ds.images.shape == (75, 32, 32, 3) and ds.images.dtype == np.uint8
+    test = load_folder(tiny_collection, split="test", progress=False)
+    assert len(test) == 15 and set(test.splits) == {"test"}
+    assert test.ids[0] == "test/blobs/000.png"
+
+
+def test_layouts_without_split_or_label(tmp_path, tiny_collection):
+    (tmp_path / "cats").mkdir()
+    (tmp_path / "cats" / "a.png").write_bytes((tiny_collection / "train/blobs/000.png").read_bytes())
+    (tmp_path / "loose.png").write_bytes((tiny_collection / "train/blobs/001.png").read_bytes())
+    ds = load_folder(tmp_path, progress=False)
+    records = {s.id: (s.label, s.split) for s in ds}
+    assert records == {"cats/a.png": ("cats", None), "loose.png": (None, None)}
+    assert not ds.labelled
+
+
+def test_zip_matches_folder_and_paths_are_readable(tmp_path, tiny_collection):
+    archive = tmp_path / "tiny.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for p in sorted(tiny_collection.rglob("*.png")):
+            zf.write(p, "top/" + p.relative_to(tiny_collection).as_posix())
+    from_zip = load_folder(archive, split="train", progress=False)
+    from_dir = load_folder(tiny_collection, split="train", progress=False)
+    assert from_zip.labels == from_dir.labels
+    np.testing.assert_array_equal(from_zip.images, from_dir.images)
+    assert read_bytes(from_zip.paths[0]) == (tiny_collection / from_dir.ids[0]).read_bytes()
+
+
+def test_corrupt_files_are_skipped_with_a_counted_warning(tmp_path, tiny_collection):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "good.png").write_bytes((tiny_collection / "train/blobs/000.png").read_bytes())
+    (tmp_path / "a" / "bad.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    (tmp_path / "a" / "empty.png").write_bytes(b"")
+    with pytest.warns(UserWarning, match="skipped 2 unreadable"):
+        ds = load_folder(tmp_path, progress=False)
+    assert ds.ids == ["a/good.png"] and len(ds.skipped) == 2
+
+
+def test_variable_sizes_and_max_side(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "c").mkdir()
+    Image.new("RGB", (400, 100), (10, 20, 30)).save(tmp_path / "c" / "wide.png")
+    Image.new("RGB", (20, 30), (10, 20, 30)).save(tmp_path / "c" / "small.png")
+    ds = load_folder(tmp_path, max_side=64, progress=False)
+    assert [im.shape for im in ds.images] == [(30, 20, 3), (16, 64, 3)]
+
+
+def test_empty_or_missing_collection_is_a_clear_error(tmp_path):
+    with pytest.raises(DatasetError, match="no readable images"):
+        load_folder(tmp_path, progress=False)
+    with pytest.raises(DatasetError, match="no such"):
+        load_folder(tmp_path / "nope", progress=False)
+
+
+def test_cache_is_reused_until_the_source_changes(tmp_path, tiny_collection, monkeypatch):
+    import shutil
+
+    src = tmp_path / "src"
+    shutil.copytree(tiny_collection, src)
+    first = load_folder(src, progress=False)
+    monkeypatch.setattr(folder_mod, "decode_image", lambda *a, **k: pytest.fail("decoded again"))
+    again = load_folder(src, progress=False)
+    assert isinstance(again.images, np.memmap)
+    np.testing.assert_array_equal(first.images, again.images)
+    (src / "train" / "blobs" / "000.png").unlink()
+    monkeypatch.undo()
+    assert len(load_folder(src, progress=False)) == 74
+
+
+def test_stratified_keeps_class_proportions(tiny_collection):
+    ds = load_folder(tiny_collection, split="train", progress=False)
+    sub = ds.stratified(30, seed=1)
+    assert len(sub) == 30
+    assert {c: sub.labels.count(c) for c in sub.classes} == {"blobs": 10, "gradient": 10, "stripes": 10}
+    assert sub.ids == ds.stratified(30, seed=1).ids
+    assert ds.stratified(None) is ds
+
+
+# --- the official cifar-10-python.tar.gz format, built small here -----------------------------
+
+def make_official_archive(path, n_per_batch=6, seed=0):
+    rng = np.random.default_rng(seed)
+    batches = {}
+    with tarfile.open(path, "w:gz") as tar:
+        def add(name, obj):
+            data = pickle.dumps(obj)
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+        add("batches.meta", {b"label_names": [c.encode() for c in cifar.CLASSES]})
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            data = rng.integers(0, 256, size=(n_per_batch, 3072), dtype=np.uint8)
+            labels = [int(x) for x in rng.integers(0, 10, size=n_per_batch)]
+            batches[name] = (data, labels)
+            add(name, {b"data": data, b"labels": labels})
+    return batches
+
+
+def test_official_archive_is_read_exactly(tmp_path):
+    archive = tmp_path / cifar.ARCHIVE_NAME
+    batches = make_official_archive(archive)
+    train = cifar.load_cifar10("train", data=archive)
+    test = cifar.load_cifar10("test", data=archive)
+    assert len(train) == 30 and len(test) == 6
+    data, labels = batches["test_batch"]
+    np.testing.assert_array_equal(test.images[0], data[0].reshape(3, 32, 32).transpose(1, 2, 0))
+    assert test.labels == [cifar.CLASSES[i] for i in labels]
+    assert test.ids[0].startswith("test/") and set(train.splits) == {"train"}
+
+
+def test_download_verifies_md5_then_moves_into_place(tmp_path):
+    archive = tmp_path / "remote.tar.gz"
+    make_official_archive(archive)
+    md5 = hashlib.md5(archive.read_bytes()).hexdigest()
+    dest = tmp_path / "cache" / cifar.ARCHIVE_NAME
+    assert cifar.download(archive.as_uri(), dest, md5, progress=False) == dest
+    assert dest.read_bytes() == archive.read_bytes()
+
+
+def test_bad_checksum_leaves_nothing_behind(tmp_path):
+    archive = tmp_path / "remote.tar.gz"
+    make_official_archive(archive)
+    dest_dir = tmp_path / "cache"
+    with pytest.raises(ChecksumError, match="MD5"):
+        cifar.download(archive.as_uri(), dest_dir / cifar.ARCHIVE_NAME, "0" * 32, progress=False)
+    assert list(dest_dir.iterdir()) == []
+
+
+def test_source_order_data_then_env_then_cache_then_download(tmp_path, monkeypatch, cbir_home):
+    remote = tmp_path / "remote.tar.gz"
+    make_official_archive(remote)
+    md5 = hashlib.md5(remote.read_bytes()).hexdigest()
+    with pytest.raises(DatasetError, match="not found"):
+        cifar.resolve_source(download_missing=False)
+    downloaded = cifar.resolve_source(url=remote.as_uri(), md5=md5)
+    assert downloaded == cbir_home / cifar.ARCHIVE_NAME
+    assert cifar.resolve_source(download_missing=False) == downloaded
+    monkeypatch.setenv("CBIR_CIFAR10", str(remote))
+    assert cifar.resolve_source() == remote
+    assert cifar.resolve_source(data=tmp_path) == tmp_path
+    with pytest.raises(DatasetError, match="--data"):
+        cifar.resolve_source(data=tmp_path / "missing")
+
+
+def test_cifar10_spec_and_bad_split(tmp_path):
+    archive = tmp_path / cifar.ARCHIVE_NAME
+    make_official_archive(archive)
+    assert len(load_dataset("cifar10:test", data=archive)) == 6
+    with pytest.raises(DatasetError, match="splits"):
+        load_dataset("cifar10:val", data=archive)
+
+
+def test_real_cifar10_zip(real_cifar10):
+    test = load_dataset("cifar10:test", data=real_cifar10, progress=False)
+    assert len(test) == 10_000 and test.classes == sorted(cifar.CLASSES)
+    assert test.images.shape == (10_000, 32, 32, 3)

@@ -1,0 +1,107 @@
+"""Engine build/search/save/load, atomic saves, and mismatch errors."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from cbir import Engine
+from cbir.datasets import load_folder
+from cbir.errors import CbirError, EngineError
+from cbir.features import make_extractor
+from cbir.index import ExactIndex
+from cbir.storage import current_version
+
+
+@pytest.fixture(scope="module")
+def train(tiny_collection):
+    return load_folder(tiny_collection, split="train", progress=False, cache=False)
+
+
+@pytest.fixture(scope="module")
+def test_split(tiny_collection):
+    return load_folder(tiny_collection, split="test", progress=False, cache=False)
+
+
+def test_build_and_search_finds_the_right_class(train, test_split):
+    engine = Engine.build(train, make_extractor("hog-gch"), progress=False)
+    assert len(engine) == 60
+    results = engine.search(test_split.images, k=5, names=test_split.ids)
+    assert [r.query for r in results] == test_split.ids
+    hits = [h for r in results for h in r.hits]
+    assert all(h.path and h.path.endswith(h.id) for h in hits)
+    agreement = np.mean([h.label == label for r, label in zip(results, test_split.labels) for h in r.hits])
+    assert agreement > 0.8
+
+
+def test_an_indexed_image_finds_itself(train):
+    engine = Engine.build(train, make_extractor("hog"), index=ExactIndex(324), progress=False)
+    top = engine.search(train.images[7:8], k=1)[0].hits[0]
+    assert top.id == train.ids[7] and top.label == train.labels[7] and top.score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_save_load_round_trip_and_info(train, test_split, tmp_path):
+    engine = Engine.build(train, make_extractor("hog-gch"), progress=False)
+    engine.save(tmp_path / "eng")
+    loaded = Engine.load(tmp_path / "eng")
+    assert loaded.info() == engine.info()
+    assert loaded.info()["count"] == 60 and loaded.info()["classes"] == 3
+    a = engine.search(test_split.images, k=4)
+    b = loaded.search(test_split.images, k=4)
+    assert [r.hits for r in a] == [r.hits for r in b]
+
+
+def test_remove_and_bad_k(train, tmp_path):
+    engine = Engine.build(train, make_extractor("gch"), progress=False)
+    assert engine.remove(train.ids[:3]) == 3 and len(engine) == 57
+    assert train.ids[0] not in engine.metadata
+    with pytest.raises(CbirError, match="k must"):
+        engine.search(train.images[:1], k=0)
+
+
+def test_missing_and_mismatched_engines_are_clear_errors(train, tmp_path):
+    with pytest.raises(EngineError, match="no engine"):
+        Engine.load(tmp_path / "nothing")
+    engine = Engine.build(train, make_extractor("hog"), progress=False)
+    engine.save(tmp_path / "eng")
+    with pytest.raises(EngineError, match="built with features 'hog', not 'gch'"):
+        Engine.load(tmp_path / "eng", features="gch")
+    config_file = current_version(tmp_path / "eng") / "extractor" / "config.json"
+    config = json.loads(config_file.read_text())
+    config["config"]["orientations"] = 12
+    config["config_hash"] = "tampered"
+    config_file.write_text(json.dumps(config))
+    with pytest.raises(CbirError, match="hash"):
+        Engine.load(tmp_path / "eng")
+
+
+def test_index_and_extractor_dimensions_must_agree():
+    with pytest.raises(EngineError, match="dimension"):
+        Engine(make_extractor("gch"), ExactIndex(3))
+
+
+def test_interrupted_save_leaves_the_previous_engine_loadable(tiny_collection, tmp_path):
+    folder = tmp_path / "eng"
+    script = textwrap.dedent(f"""
+        import os
+        from cbir import Engine
+        from cbir.datasets import load_folder
+        from cbir.features import make_extractor
+        from cbir.metadata import Metadata
+
+        data = load_folder({str(tiny_collection)!r}, split="train", progress=False, cache=False)
+        Engine.build(data.subset(range(10)), make_extractor("gch"), progress=False).save({str(folder)!r})
+        engine = Engine.build(data, make_extractor("gch"), progress=False)
+        Metadata.save = lambda self, path: os._exit(17)   # the process dies half-way through the save
+        engine.save({str(folder)!r})
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 17, proc.stderr
+    assert any(p.name.startswith(".tmp-") for p in folder.iterdir())
+    assert len(Engine.load(folder)) == 10
+    engine = Engine.load(folder)
+    engine.save(folder)
+    assert sorted(p.name for p in folder.iterdir() if p.name != "CURRENT") == [current_version(folder).name]

@@ -1,0 +1,102 @@
+"""trec_eval semantics: our files and numbers agree with pytrec_eval (trec_eval's C code)."""
+
+import json
+
+import numpy as np
+import pytest
+import pytrec_eval
+
+from cbir import Engine
+from cbir.datasets import load_folder
+from cbir.evaluation import evaluate
+from cbir.evaluation.ranking import full_ranking
+from cbir.evaluation.trec import trec_order
+from cbir.features import l2_normalise, make_extractor
+
+
+def test_full_ranking_map_equals_pytrec_eval_map_with_ties():
+    rng = np.random.default_rng(3)
+    n_index, n_query, dim = 120, 15, 4
+    index = l2_normalise(rng.integers(-2, 3, size=(n_index, dim)).astype(np.float32))  # many exact ties
+    queries = l2_normalise(rng.integers(-2, 3, size=(n_query, dim)).astype(np.float32))
+    ids = [f"d{rng.integers(0, 10**6):07d}-{i}" for i in range(n_index)]
+    labels = [str(x) for x in rng.integers(0, 4, n_index)]
+    qlabels = [str(x) for x in rng.integers(0, 5, n_query)]  # label "4" has no relevant image
+    ap, iprec = full_ranking(queries, qlabels, ids, index, labels, chunk=4)
+    scores = queries @ index.T
+    run = {f"q{i}": {d: float(s) for d, s in zip(ids, scores[i])} for i in range(n_query)}
+    qrels = {f"q{i}": {d: 1 for d, lab in zip(ids, labels) if lab == qlabels[i]} for i in range(n_query)}
+    qrels = {q: docs for q, docs in qrels.items() if docs}
+    measured = pytrec_eval.RelevanceEvaluator(qrels, {"map", "iprec_at_recall"}).evaluate(run)
+    for i in range(n_query):
+        if f"q{i}" not in qrels:
+            assert np.isnan(ap[i])
+            continue
+        assert ap[i] == pytest.approx(measured[f"q{i}"]["map"], abs=1e-9)
+        expected = [measured[f"q{i}"][f"iprec_at_recall_{r:.2f}"] for r in np.linspace(0, 1, 11)]
+        np.testing.assert_allclose(iprec[i], expected, atol=1e-9)
+
+
+def test_trec_order_breaks_ties_by_docno_descending():
+    assert trec_order({"a": 0.5, "c": 0.5, "b": 0.9}) == ["b", "c", "a"]
+
+
+@pytest.fixture(scope="module")
+def evaluated(tiny_collection, tmp_path_factory):
+    train = load_folder(tiny_collection, split="train", progress=False, cache=False)
+    test = load_folder(tiny_collection, split="test", progress=False, cache=False)
+    engine = Engine.build(train, make_extractor("hog-gch"), progress=False)
+    out = tmp_path_factory.mktemp("results")
+    return engine, test, evaluate(engine, test, out=out, k=10, progress=False), out
+
+
+def read_trec_files(out):
+    run, qrels = {}, {}
+    for line in (out / "run.txt").read_text().splitlines():
+        qid, _, doc, _, score, _ = line.split()
+        run.setdefault(qid, {})[doc] = float(score)
+    for line in (out / "qrels.txt").read_text().splitlines():
+        qid, _, doc, rel = line.split()
+        qrels.setdefault(qid, {})[doc] = int(rel)
+    return run, qrels
+
+
+def test_written_files_reproduce_the_reported_measures(evaluated):
+    engine, test, metrics, out = evaluated
+    run, qrels = read_trec_files(out)
+    assert len(run) == len(qrels) == 15 and all(len(d) == 10 for d in run.values())
+    assert all(len(d) == 20 for d in qrels.values())
+    measured = pytrec_eval.RelevanceEvaluator(qrels, {"map_cut_10", "P_10", "recip_rank"}).evaluate(run)
+    mean = lambda m: np.mean([v[m] for v in measured.values()])  # noqa: E731
+    assert metrics["P_10"] == pytest.approx(mean("P_10"))
+    assert metrics["recip_rank"] == pytest.approx(mean("recip_rank"))
+    assert metrics["map_at_100_norm"] == pytest.approx(mean("map_cut_10") * 20 / 10)
+    assert json.loads((out / "metrics.json").read_text())["P_10"] == metrics["P_10"]
+
+
+def test_run_file_is_the_engine_search_result(evaluated):
+    engine, test, _, out = evaluated
+    run, _ = read_trec_files(out)
+    hits = engine.search(test.images[:1], k=10)[0].hits
+    assert trec_order(run[test.ids[0]]) == [h.id for h in sorted(hits, key=lambda h: (h.score, h.id), reverse=True)]
+
+
+def test_metrics_reports_and_per_class(evaluated):
+    _, _, metrics, out = evaluated
+    assert metrics["num_queries"] == 15 and metrics["index_size"] == 60
+    assert set(metrics["per_class"]) == {"blobs", "gradient", "stripes"}
+    assert metrics["per_class"]["blobs"]["num_queries"] == 5
+    assert np.mean([row["P_10"] for row in metrics["per_class"].values()]) == pytest.approx(metrics["P_10"])
+    assert 0 < metrics["map"] <= 1 and metrics["P_10"] > 0.5
+    assert (out / "pr.png").read_bytes()[:4] == b"\x89PNG"
+    assert "map_cut_100" in (out / "report.md").read_text()
+
+
+def test_unlabelled_queries_are_refused(evaluated, tmp_path):
+    from cbir.errors import CbirError
+
+    engine, test, _, _ = evaluated
+    copy = test.subset(range(len(test)))
+    copy.labels[0] = None
+    with pytest.raises(CbirError, match="labelled"):
+        evaluate(engine, copy, progress=False)

@@ -1,0 +1,112 @@
+"""Global descriptors, early fusion and the extractor contract (normalised rows, save/load, fit)."""
+
+import numpy as np
+import pytest
+
+from cbir.datasets import load_folder
+from cbir.errors import CbirError, NotFittedError
+from cbir.features import EXTRACTORS, FeatureExtractor, FusedExtractor, load_extractor, make_extractor
+from cbir.features.global_ import HOG, ColorHistogram
+
+
+@pytest.fixture(scope="module")
+def images(tiny_collection):
+    return load_folder(tiny_collection, split="train", progress=False, cache=False)
+
+
+@pytest.mark.parametrize("name", sorted(EXTRACTORS))
+def test_every_named_extractor_gives_unit_float32_rows(name, images, tmp_path):
+    extractor = make_extractor(name).fit(images)
+    vectors = extractor.transform(images.images)
+    assert vectors.shape == (len(images), extractor.dim) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(vectors[:2], extractor.transform(images.images[:2]))
+    extractor.save(tmp_path / name)
+    again = load_extractor(tmp_path / name)
+    assert again.name == name and again.config_hash() == extractor.config_hash()
+    np.testing.assert_array_equal(again.transform(images.images), vectors)
+
+
+def test_gray_histogram_counts_levels():
+    image = np.zeros((4, 4, 3), np.uint8)
+    image[:2] = 255
+    hist = ColorHistogram(bins=4, sqrt=False)._transform_batch([image])[0]
+    np.testing.assert_allclose(hist, [0.5, 0, 0, 0.5])
+    rgb = ColorHistogram(bins=2, space="rgb", sqrt=False)._transform_batch([image])[0]
+    assert rgb.shape == (8,) and rgb[0] == 0.5 and rgb[7] == 0.5
+
+
+def test_histogram_ignores_layout_but_hog_does_not():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    shuffled = rng.permutation(image.reshape(-1, 3)).reshape(32, 32, 3)
+    gch, hog = ColorHistogram(), HOG()
+    np.testing.assert_allclose(gch.transform([image]), gch.transform([shuffled]), atol=1e-6)
+    assert float(hog.transform([image])[0] @ hog.transform([shuffled])[0]) < 0.95
+
+
+def test_hog_resizes_any_input_and_finds_orientation():
+    hog = HOG(size=32)
+    vertical = np.zeros((64, 48, 3), np.uint8)
+    vertical[:, ::8] = 255
+    horizontal = vertical.transpose(1, 0, 2).copy()
+    v, h = hog.transform([vertical, horizontal])
+    assert hog.transform([vertical[:40, :40]]).shape == (1, hog.dim)
+    assert float(v @ h) < 0.5
+
+
+def test_fusion_cosine_is_weighted_mean_of_block_cosines(images):
+    a, b = images.images[0], images.images[30]
+    hog, gch = HOG(), ColorHistogram()
+    fused = FusedExtractor([hog, gch], weights=[2.0, 1.0])
+    cos = lambda e: float(e.transform([a])[0] @ e.transform([b])[0])  # noqa: E731
+    expected = (4 * cos(hog) + 1 * cos(gch)) / 5
+    assert cos(fused) == pytest.approx(expected, abs=1e-5)
+    with pytest.raises(ValueError):
+        FusedExtractor([hog], weights=[1.0, 2.0])
+
+
+def test_unknown_name_and_bad_parameters():
+    with pytest.raises(CbirError, match="hog-gch"):
+        make_extractor("vgg16")
+    with pytest.raises(ValueError):
+        ColorHistogram(bins=1)
+    with pytest.raises(ValueError):
+        HOG(size=8, cell=8, block=2)
+
+
+class _Mean(FeatureExtractor):
+    """A trainable test extractor: subtracts the training mean colour."""
+
+    kind = "test-mean"
+    trainable = True
+
+    @property
+    def dim(self):
+        return 3
+
+    def _fit(self, dataset):
+        self.mean_ = np.asarray(dataset.images, np.float32).mean(axis=(0, 1, 2))
+
+    def _transform_batch(self, images):
+        return np.asarray(images, np.float32).mean(axis=(1, 2)) - self.mean_
+
+    def _save_state(self, path):
+        np.save(path / "mean.npy", self.mean_)
+
+    def _load_state(self, path):
+        self.mean_ = np.load(path / "mean.npy")
+
+
+def test_trainable_extractor_refuses_use_before_fit(images, tmp_path):
+    extractor = _Mean()
+    with pytest.raises(NotFittedError, match="call fit"):
+        extractor.transform(images.images)
+    with pytest.raises(NotFittedError):
+        extractor.save(tmp_path / "x")
+    fused = FusedExtractor([_Mean(), HOG()])
+    assert not fused.fitted_
+    fused.fit(images)
+    fused.save(tmp_path / "fused")
+    np.testing.assert_array_equal(load_extractor(tmp_path / "fused").transform(images.images[:5]),
+                                  fused.transform(images.images[:5]))

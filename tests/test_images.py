@@ -1,0 +1,92 @@
+"""Decoding every supported format and odd mode into RGB uint8."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cbir.datasets.images import decode_image
+from cbir.errors import ImageDecodeError
+
+
+def encode(im: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def rgb(h=12, w=20):
+    arr = np.zeros((h, w, 3), np.uint8)
+    arr[:, : w // 2] = (200, 30, 30)
+    arr[:, w // 2:] = (30, 30, 200)
+    return arr
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF"])
+def test_formats_decode_to_rgb_uint8(fmt):
+    out = decode_image(encode(Image.fromarray(rgb()), fmt))
+    assert out.dtype == np.uint8 and out.shape == (12, 20, 3)
+    assert out[6, 2, 0] > 150 and out[6, 17, 2] > 150
+
+
+def test_grayscale_and_palette():
+    gray = decode_image(encode(Image.new("L", (4, 4), 77), "PNG"))
+    assert gray.shape == (4, 4, 3) and (gray == 77).all()
+    pal = Image.fromarray(rgb()).convert("P", palette=Image.Palette.ADAPTIVE, colors=4)
+    assert decode_image(encode(pal, "PNG")).shape == (12, 20, 3)
+
+
+def test_alpha_is_composited_over_white():
+    im = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
+    im.putpixel((0, 0), (255, 0, 0, 255))
+    out = decode_image(encode(im, "PNG"))
+    assert tuple(out[0, 0]) == (255, 0, 0)
+    assert tuple(out[3, 3]) == (255, 255, 255)
+
+
+def test_cmyk_jpeg():
+    out = decode_image(encode(Image.new("CMYK", (8, 8), (0, 255, 255, 0)), "JPEG"))
+    assert out.shape == (8, 8, 3)
+    assert out[4, 4, 0] > 200 and out[4, 4, 1] < 60
+
+
+def test_16_bit_png_is_scaled_not_clipped():
+    arr = np.full((6, 6), 32768, dtype=np.uint16)
+    out = decode_image(encode(Image.fromarray(arr), "PNG"))
+    assert abs(int(out[0, 0, 0]) - 128) <= 1
+
+
+def test_exif_orientation_is_applied():
+    im = Image.fromarray(rgb(10, 30))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    out = decode_image(encode(im, "JPEG", exif=exif))
+    assert out.shape == (30, 10, 3)
+
+
+def test_animated_gif_uses_first_frame():
+    frames = [Image.new("RGB", (5, 5), c) for c in ((250, 0, 0), (0, 250, 0))]
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
+    out = decode_image(data)
+    assert out[2, 2, 0] > 200 and out[2, 2, 1] < 50
+
+
+@pytest.mark.parametrize("data", [b"", b"not an image at all", None])
+def test_garbage_and_truncated_files_raise(data):
+    if data is None:
+        data = encode(Image.fromarray(rgb(64, 64)), "JPEG")[:200]
+    with pytest.raises(ImageDecodeError):
+        decode_image(data)
+
+
+def test_pixel_bomb_refused_before_decoding():
+    data = encode(Image.new("L", (3000, 3000)), "PNG")
+    assert len(data) < 100_000
+    with pytest.raises(ImageDecodeError, match="pixels"):
+        decode_image(data, max_pixels=1_000_000)
+
+
+def test_max_side_shrinks_keeping_aspect():
+    out = decode_image(encode(Image.fromarray(rgb(100, 400)), "PNG"), max_side=100)
+    assert out.shape == (25, 100, 3)

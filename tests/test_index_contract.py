@@ -1,0 +1,128 @@
+"""The VectorIndex contract, run against every implementation with ExactIndex as the oracle."""
+
+import numpy as np
+import pytest
+
+from cbir.errors import VectorIndexError
+from cbir.features import l2_normalise
+from cbir.index import ExactIndex, FaissIndex, VectorIndex, make_index
+
+DIM = 16
+IMPLEMENTATIONS = {
+    "exact": lambda: ExactIndex(DIM),
+    "faiss-flat": lambda: FaissIndex(DIM),
+    "faiss-ivf": lambda: FaissIndex(DIM, factory="IVF4,Flat", nprobe=4),
+    "faiss-hnsw": lambda: FaissIndex(DIM, factory="HNSW16", ef_search=256),
+}
+REMOVABLE = {"exact", "faiss-flat", "faiss-ivf"}
+
+
+@pytest.fixture(params=sorted(IMPLEMENTATIONS))
+def kind(request):
+    return request.param
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(42)
+    vectors = l2_normalise(rng.normal(size=(300, DIM)))
+    ids = [f"img/{i:04d}.png" for i in range(300)]
+    queries = l2_normalise(rng.normal(size=(20, DIM)))
+    return ids, vectors, queries
+
+
+def filled(kind, ids, vectors):
+    index = IMPLEMENTATIONS[kind]()
+    index.add(ids[:200], vectors[:200])
+    index.add(ids[200:], vectors[200:])
+    return index
+
+
+def oracle(ids, vectors):
+    index = ExactIndex(DIM)
+    index.add(ids, vectors)
+    return index
+
+
+def test_search_matches_the_oracle(kind, data):
+    ids, vectors, queries = data
+    got = filled(kind, ids, vectors).search(queries, 10)
+    want = oracle(ids, vectors).search(queries, 10)
+    assert len(got) == len(want) == 20
+    for g, w in zip(got, want):
+        assert [h.id for h in g] == [h.id for h in w]
+        np.testing.assert_allclose([h.score for h in g], [h.score for h in w], atol=1e-5)
+        assert all(a.score >= b.score for a, b in zip(g, g[1:]))
+
+
+def test_each_vector_finds_itself_first(kind, data):
+    ids, vectors, _ = data
+    hits = filled(kind, ids, vectors).search(vectors[:50], 1)
+    assert [h[0].id for h in hits] == ids[:50]
+    assert all(h[0].score == pytest.approx(1.0, abs=1e-5) for h in hits)
+
+
+def test_k_larger_than_the_index_and_empty_index(kind, data):
+    ids, vectors, queries = data
+    index = IMPLEMENTATIONS[kind]()
+    assert len(index) == 0 and index.search(queries[:2], 5) == [[], []]
+    index = filled(kind, ids, vectors)
+    assert len(index) == 300
+    assert len(index.search(queries[:1], 1000)[0]) == 300
+
+
+def test_remove(kind, data):
+    ids, vectors, queries = data
+    index = filled(kind, ids, vectors)
+    top = index.search(queries[:1], 3)[0]
+    if kind not in REMOVABLE:
+        with pytest.raises(VectorIndexError, match="removal"):
+            index.remove([top[0].id])
+        return
+    assert index.remove([top[0].id, "not-there"]) == 1
+    assert len(index) == 299
+    assert index.search(queries[:1], 2)[0][0].id == top[1].id
+    index.add([top[0].id], vectors[ids.index(top[0].id)])
+    assert index.search(queries[:1], 1)[0][0].id == top[0].id
+
+
+def test_bad_input_is_refused(kind, data):
+    ids, vectors, _ = data
+    index = filled(kind, ids, vectors)
+    with pytest.raises(VectorIndexError, match="already"):
+        index.add([ids[0]], vectors[:1])
+    with pytest.raises(VectorIndexError, match="dimension"):
+        index.add(["new"], np.ones((1, DIM + 1), np.float32))
+    with pytest.raises(VectorIndexError, match="ids"):
+        index.add(["a", "b"], vectors[:1])
+    with pytest.raises(VectorIndexError, match="NaN"):
+        index.add(["nan"], np.full((1, DIM), np.nan, np.float32))
+    with pytest.raises(VectorIndexError, match="dimension"):
+        index.search(np.ones((1, 3), np.float32), 1)
+
+
+def test_save_load_round_trip(kind, data, tmp_path):
+    ids, vectors, queries = data
+    index = filled(kind, ids, vectors)
+    if kind in REMOVABLE:
+        index.remove(ids[:5])
+    index.save(tmp_path / "idx")
+    loaded = VectorIndex.load(tmp_path / "idx")
+    assert type(loaded) is type(index) and len(loaded) == len(index) and loaded.get_config() == index.get_config()
+    assert [[h.id for h in r] for r in loaded.search(queries, 7)] == [[h.id for h in r] for r in index.search(queries, 7)]
+
+
+def test_vectors_returns_everything_added(kind, data):
+    ids, vectors, _ = data
+    got_ids, got = filled(kind, ids, vectors).vectors()
+    order = np.argsort(got_ids)
+    assert [got_ids[i] for i in order] == ids
+    np.testing.assert_allclose(got[order], vectors, atol=1e-6)
+
+
+def test_make_index_and_bad_factory():
+    assert isinstance(make_index("faiss", 8), FaissIndex)
+    with pytest.raises(VectorIndexError, match="factory"):
+        FaissIndex(8, factory="NoSuchThing")
+    with pytest.raises(VectorIndexError, match="train"):
+        FaissIndex(8, factory="IVF64,Flat").add(["a"], np.ones((1, 8), np.float32))
