@@ -82,9 +82,8 @@ class Engine:
 
     def search_vectors(self, vectors: np.ndarray, k: int) -> list[list[Hit]]:
         """Search with precomputed query vectors; hits carry label and path."""
-        meta = self.metadata
-        return [[Hit(h.id, h.score, meta.label(h.id), meta.path(h.id)) for h in hits]
-                for hits in self.index.search(vectors, k)]
+        label_path = self.metadata.label_path
+        return [[Hit(h.id, h.score, *label_path(h.id)) for h in hits] for hits in self.index.search(vectors, k)]
 
     def info(self) -> dict:
         """A summary for people: extractor, index, size, labels."""

@@ -33,6 +33,10 @@ class Metadata:
     def label(self, id_: str) -> str | None:
         return self._rows.get(id_, (None, None, None))[1]
 
+    def label_path(self, id_: str) -> tuple[str | None, str | None]:
+        path, label, _split = self._rows.get(id_, (None, None, None))
+        return label, path
+
     def labels(self) -> dict[str, str | None]:
         """id -> label for every image."""
         return {id_: row[1] for id_, row in self._rows.items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -18,9 +19,11 @@ class Sample:
     split: str | None = None
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One search result: the indexed id and its cosine similarity; label and path when known."""
+class Hit(NamedTuple):
+    """One search result: the indexed id and its cosine similarity; label and path when known.
+
+    A named tuple: a search over 10,000 queries creates a million of them.
+    """
 
     id: str
     score: float

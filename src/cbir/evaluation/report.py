@@ -35,6 +35,7 @@ def _plot_pr(iprec: np.ndarray, metrics: dict, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
     ax.plot(RECALL_LEVELS, np.nanmean(iprec, axis=0), marker="o", label=metrics["run_tag"])
+    ax.axhline(metrics["random_precision"], color="gray", linestyle="--", label="random ranking")
     ax.set(xlabel="recall", ylabel="interpolated precision", xlim=(0, 1), ylim=(0, 1.02),
            title=f"{metrics['run_tag']}: full-ranking MAP {metrics['map']:.4f} ({metrics['num_queries']} queries)")
     ax.grid(alpha=0.3)

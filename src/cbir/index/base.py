@@ -115,5 +115,5 @@ class VectorIndex(ABC):
 
 def hits_from(scores: np.ndarray, positions: np.ndarray, ids: Sequence[str | None]) -> list[list[Hit]]:
     """Turn (nq, k) score and position arrays into Hit lists, dropping empty slots (position < 0)."""
-    return [[Hit(ids[p], float(s)) for s, p in zip(row_s, row_p) if p >= 0 and ids[p] is not None]
-            for row_s, row_p in zip(scores, positions)]
+    return [[Hit(ids[p], s) for s, p in zip(row_s, row_p) if p >= 0 and ids[p] is not None]
+            for row_s, row_p in zip(scores.tolist(), positions.tolist())]
