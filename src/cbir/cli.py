@@ -91,6 +91,23 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import faiss
+    import waitress
+
+    from cbir.web import create_app
+    from cbir.web.service import engine_names
+
+    faiss.omp_set_num_threads(1)  # concurrency comes from the server's threads; never nest thread pools
+    app = create_app({"ENGINES": engine_names(args.engines), "MAX_CONTENT_LENGTH": args.max_upload_mb << 20,
+                      "MAX_FORM_MEMORY_SIZE": args.max_upload_mb << 20})
+    names = ", ".join(app.extensions["cbir"].engines)
+    print(f"serving {names} at http://{args.host}:{args.port}/ (Ctrl+C stops)", flush=True)
+    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="cbir",
+                   max_request_body_size=(args.max_upload_mb << 20) + 65536)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from cbir import __version__
     from cbir.features import EXTRACTORS
@@ -128,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-full", action="store_true", help="skip the full-ranking map and PR curve")
     p.add_argument("--out", required=True, help="results folder to write")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("serve", help="serve the search page and JSON API (production WSGI server)")
+    p.add_argument("engines", nargs="+", help="engine folder(s); the first is the default")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--threads", type=_positive, default=8, help="worker threads (default 8)")
+    p.add_argument("--max-upload-mb", type=_positive, default=10, help="upload size limit (default 10 MB)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("info", help="describe an engine folder")
     p.add_argument("engine", help="engine folder")

@@ -6,7 +6,7 @@ import io
 import warnings
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cbir.errors import ImageDecodeError
 
@@ -46,6 +46,8 @@ def decode_image(data: bytes, max_side: int | None = None, max_pixels: int = MAX
                 rgb = _to_rgb(ImageOps.exif_transpose(im))
     except ImageDecodeError:
         raise
+    except UnidentifiedImageError as exc:
+        raise ImageDecodeError("unknown or unsupported image format") from exc
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning,
             EOFError, MemoryError) as exc:
         raise ImageDecodeError(f"not a readable image ({type(exc).__name__}: {exc})") from exc

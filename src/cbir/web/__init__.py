@@ -1,0 +1,75 @@
+"""The web page and JSON API: `create_app(config)` (Flask app factory), served by `cbir serve`."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from cbir.web.service import RequestError, SearchService
+
+DEFAULTS = {
+    "ENGINES": {},               # name -> engine folder or a loaded Engine
+    "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
+    "MAX_FORM_MEMORY_SIZE": 10 * 1024 * 1024,
+    "MAX_PIXELS": 40_000_000,
+    "DEFAULT_K": 10,
+    "MAX_K": 100,
+    "THUMB_SIZE": 96,
+}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                               "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """A Flask app searching the engines in `config["ENGINES"]`, each loaded once and shared read-only."""
+    app = Flask(__name__)
+    app.config.update(DEFAULTS)
+    app.config.update(config or {})
+    app.extensions["cbir"] = SearchService.from_config(app.config)
+
+    from cbir.web import api, ui
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(ui.bp)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    def wants_json() -> bool:
+        return request.path.startswith("/api/")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        message = {413: f"the upload is larger than the {app.config['MAX_CONTENT_LENGTH'] // (1024 * 1024)} MB limit"}.get(
+            exc.code, exc.description)
+        if wants_json():
+            return jsonify({"error": message}), exc.code
+        return render_error(message, exc.code)
+
+    @app.errorhandler(RequestError)
+    def request_error(exc: RequestError):
+        if wants_json():
+            return jsonify({"error": str(exc)}), exc.status
+        return render_error(str(exc), exc.status)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        app.logger.exception("unexpected error")
+        message = "something went wrong on our side; the error has been logged"
+        if wants_json():
+            return jsonify({"error": message}), 500
+        return render_error(message, 500)
+
+    def render_error(message: str, status: int):
+        svc = app.extensions["cbir"]
+        return render_template("index.html", engines=list(svc.engines), engine=svc.default_engine,
+                               k=svc.default_k, max_k=svc.max_k, searched=None, error=message), status
+
+    return app

@@ -1,0 +1,67 @@
+"""The JSON API under /api/v1: search, indexed images, health, engines, OpenAPI."""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+
+from cbir.web.openapi import openapi_document
+from cbir.web.service import SearchService
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def service() -> SearchService:
+    return current_app.extensions["cbir"]
+
+
+def upload_bytes() -> bytes | None:
+    """The uploaded image: multipart field `image`, or the raw request body."""
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("image")
+        return upload.read() if upload else None
+    return request.get_data(cache=False) or None
+
+
+@bp.post("/search")
+def search():
+    svc = service()
+    k = svc.parse_k(request.values.get("k"))
+    engine = request.values.get("engine")
+    svc.engine(engine)
+    image = svc.decode_upload(upload_bytes())
+    searched = svc.search_image(image, engine, k)
+    return jsonify({
+        "took_ms": round(searched.took_ms, 2),
+        "engine": searched.engine,
+        "hits": [{"id": h.id, "score": h.score, "label": h.label,
+                  "url": url_for("api.image", image_id=h.id)} for h in searched.result.hits],
+    })
+
+
+@bp.get("/images/<path:image_id>")
+def image(image_id: str):
+    thumbnail = request.args.get("size") == "thumb"
+    data, mimetype = service().image_bytes(image_id, thumbnail)
+    response = Response(data, mimetype=mimetype)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    response.set_etag(hashlib.sha256(data).hexdigest()[:32])
+    return response.make_conditional(request)
+
+
+@bp.get("/health")
+def health():
+    svc = service()
+    return jsonify({"status": "ok", "engines": len(svc.engines),
+                    "images": sum(len(e) for e in svc.engines.values())})
+
+
+@bp.get("/engines")
+def engines():
+    return jsonify(service().summaries)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document(service()))

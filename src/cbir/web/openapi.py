@@ -1,0 +1,55 @@
+"""The OpenAPI 3.1 document of /api/v1, built from the running configuration."""
+
+from __future__ import annotations
+
+from cbir import __version__
+
+_ERROR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def openapi_document(service) -> dict:
+    k_param = {"name": "k", "in": "query", "required": False,
+               "schema": {"type": "integer", "minimum": 1, "maximum": service.max_k, "default": service.default_k}}
+    engine_param = {"name": "engine", "in": "query", "required": False,
+                    "schema": {"type": "string", "enum": list(service.engines), "default": service.default_engine}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "cbir image search", "version": __version__},
+        "paths": {
+            "/api/v1/search": {"post": {
+                "summary": "Find the indexed images most like an uploaded image",
+                "parameters": [k_param, engine_param],
+                "requestBody": {"required": True, "content": {
+                    "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {
+                        "image": {"type": "string", "format": "binary"}}}},
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                    "image/*": {"schema": {"type": "string", "format": "binary"}}}},
+                "responses": {"200": {"description": "hits, best first", "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
+                    "400": _ERROR, "404": _ERROR, "413": _ERROR, "422": _ERROR}}},
+            "/api/v1/images/{image_id}": {"get": {
+                "summary": "An indexed image (only ids in an index are served)",
+                "parameters": [{"name": "image_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                               {"name": "size", "in": "query", "required": False,
+                                "schema": {"type": "string", "enum": ["thumb"]}}],
+                "responses": {"200": {"description": "the image", "content": {"image/*": {}}},
+                              "304": {"description": "not modified"}, "404": _ERROR}}},
+            "/api/v1/health": {"get": {"summary": "Liveness", "responses": {"200": {
+                "description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+            "/api/v1/engines": {"get": {"summary": "Loaded engines", "responses": {"200": {
+                "description": "engines", "content": {"application/json": {"schema": {
+                    "type": "array", "items": {"$ref": "#/components/schemas/Engine"}}}}}}}},
+        },
+        "components": {"schemas": {
+            "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+            "Hit": {"type": "object", "required": ["id", "score", "label", "url"], "properties": {
+                "id": {"type": "string"}, "score": {"type": "number"},
+                "label": {"type": ["string", "null"]}, "url": {"type": "string"}}},
+            "SearchResponse": {"type": "object", "required": ["took_ms", "engine", "hits"], "properties": {
+                "took_ms": {"type": "number"}, "engine": {"type": "string"},
+                "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}}},
+            "Engine": {"type": "object", "required": ["name", "extractor", "size", "dim"], "properties": {
+                "name": {"type": "string"}, "extractor": {"type": "string"}, "size": {"type": "integer"},
+                "dim": {"type": "integer"}, "index": {"type": "string"}, "labelled": {"type": "boolean"}}},
+        }},
+    }

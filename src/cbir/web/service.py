@@ -1,0 +1,167 @@
+"""What the page and the API share: engines by name, request parsing, searching, image serving."""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from cbir.datasets.images import decode_image
+from cbir.datasets.sources import load_image, original_bytes
+from cbir.engine import Engine
+from cbir.errors import CbirError, DatasetError, ImageDecodeError
+from cbir.types import SearchResult
+
+BROWSER_FORMATS = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG": "image/png", b"GIF8": "image/gif",
+                   b"RIFF": "image/webp", b"BM": "image/bmp"}
+
+
+class RequestError(CbirError):
+    """A bad request: shown to the user with an HTTP status (4xx)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Searched:
+    engine: str
+    result: SearchResult
+    took_ms: float
+    query_label: str | None = None
+
+
+class SearchService:
+    """Engines loaded once per process and shared read-only between requests."""
+
+    def __init__(self, engines: dict[str, Engine], default_k: int = 10, max_k: int = 100,
+                 max_pixels: int = 40_000_000, thumb_size: int = 96):
+        if not engines:
+            raise CbirError("the web app needs at least one engine")
+        self.engines = engines
+        self.default_k, self.max_k, self.max_pixels, self.thumb_size = default_k, max_k, max_pixels, thumb_size
+        self._thumbnail = lru_cache(maxsize=8192)(self._make_thumbnail)
+        self.labelled = {name: any(e.metadata.labels().values()) for name, e in engines.items()}
+        self.summaries = [{"name": name, "extractor": e.extractor.name, "size": len(e), "dim": e.extractor.dim,
+                           "index": e.index.kind, "labelled": self.labelled[name]} for name, e in engines.items()]
+
+    @classmethod
+    def from_config(cls, config: dict) -> SearchService:
+        engines = {}
+        for name, engine in config["ENGINES"].items():
+            engines[name] = engine if isinstance(engine, Engine) else Engine.load(engine)
+        return cls(engines, config["DEFAULT_K"], config["MAX_K"], config["MAX_PIXELS"], config["THUMB_SIZE"])
+
+    @property
+    def default_engine(self) -> str:
+        return next(iter(self.engines))
+
+    def engine(self, name: str | None) -> tuple[str, Engine]:
+        name = name or self.default_engine
+        if name not in self.engines:
+            raise RequestError(f"unknown engine '{name}'; available: {', '.join(self.engines)}", 404)
+        return name, self.engines[name]
+
+    def parse_k(self, value) -> int:
+        if value in (None, ""):
+            return self.default_k
+        try:
+            k = int(value)
+        except (TypeError, ValueError):
+            raise RequestError(f"k must be a whole number between 1 and {self.max_k}, not '{value}'") from None
+        if not 1 <= k <= self.max_k:
+            raise RequestError(f"k must be between 1 and {self.max_k}, not {k}")
+        return k
+
+    def decode_upload(self, data: bytes | None) -> np.ndarray:
+        if not data:
+            raise RequestError("no image received: send a file in the 'image' field (or the raw bytes)")
+        try:
+            return decode_image(data, max_pixels=self.max_pixels)
+        except ImageDecodeError as exc:
+            raise RequestError(f"that file is not an image we can read: {exc}", 422 if "pixels" in str(exc) else 400) \
+                from None
+
+    def search_image(self, image: np.ndarray, engine: str | None, k: int) -> Searched:
+        name, eng = self.engine(engine)
+        started = time.perf_counter()
+        result = eng.search([image], k=k)[0]
+        return Searched(name, result, (time.perf_counter() - started) * 1000)
+
+    def search_id(self, image_id: str, engine: str | None, k: int) -> Searched:
+        name, eng = self.engine(engine)
+        if image_id not in eng.metadata:
+            raise RequestError(f"no indexed image with id '{image_id}' in engine '{name}'", 404)
+        searched = self.search_image(self.pixels(image_id), name, k)
+        searched.query_label = eng.metadata.label(image_id)
+        return searched
+
+    def locate(self, image_id: str) -> str:
+        """The stored path of an indexed image (any engine); only indexed ids are served."""
+        for engine in self.engines.values():
+            if image_id in engine.metadata:
+                path = engine.metadata.path(image_id)
+                if path:
+                    return path
+        raise RequestError(f"no indexed image with id '{image_id}'", 404)
+
+    def pixels(self, image_id: str) -> np.ndarray:
+        try:
+            return load_image(self.locate(image_id))
+        except (DatasetError, ImageDecodeError) as exc:
+            raise RequestError(str(exc), 404) from None
+
+    def image_bytes(self, image_id: str, thumbnail: bool) -> tuple[bytes, str]:
+        """(bytes, mimetype) of an indexed image, as stored when a browser can show it, else PNG."""
+        path = self.locate(image_id)
+        if thumbnail:
+            return self._thumbnail(path), "image/png"
+        try:
+            data = original_bytes(path)
+        except DatasetError as exc:
+            raise RequestError(str(exc), 404) from None
+        mimetype = next((m for magic, m in BROWSER_FORMATS.items() if data and data.startswith(magic)), None)
+        if mimetype:
+            return data, mimetype
+        return encode_png(self.pixels(image_id)), "image/png"
+
+    def _make_thumbnail(self, path: str) -> bytes:
+        try:
+            return thumbnail_png(load_image(path), self.thumb_size)
+        except (DatasetError, ImageDecodeError) as exc:
+            raise RequestError(str(exc), 404) from None
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def thumbnail_png(image: np.ndarray, size: int) -> bytes:
+    """A PNG no larger than size x size; tiny images (CIFAR's 32x32) are enlarged without blur."""
+    im = Image.fromarray(image)
+    scale = size / max(im.size)
+    resample = Image.Resampling.NEAREST if scale >= 2 else Image.Resampling.LANCZOS
+    im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), resample)
+    buf = io.BytesIO()
+    im.save(buf, "PNG", optimize=False)
+    return buf.getvalue()
+
+
+def engine_names(paths: list[str | Path]) -> dict[str, Path]:
+    """Unique display names for engine folders (their folder names, numbered on clashes)."""
+    names: dict[str, Path] = {}
+    for path in map(Path, paths):
+        base, n = path.resolve().name, 2
+        name = base
+        while name in names:
+            name, n = f"{base}-{n}", n + 1
+        names[name] = path
+    return names
