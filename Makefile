@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
-#   make run    install, build the default CIFAR-10 engine if missing, evaluate it
-#   make test   install, run the test suite
+#   make run    install, build the default CIFAR-10 engine if missing, serve it at http://127.0.0.1:5000/
+#   make test   install (with Debian's chromium for the browser test), run the test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -12,7 +12,10 @@ FEATURES ?= hog-gch
 ENGINE ?= engines/cifar10-$(FEATURES)
 RESULTS ?= results/cifar10-$(FEATURES)
 
-.PHONY: install run test clean
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install browser engine run evaluate test clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +25,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)
+# the real-browser test needs Debian's chromium; without root it is skipped, with the reason
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+		|| echo "could not install chromium: the browser test will be skipped"
+
+engine: $(STAMP)
 	@test -f $(ENGINE)/CURRENT || $(BIN)/cbir index --dataset cifar10 --features $(FEATURES) --out $(ENGINE)
 	$(BIN)/cbir info $(ENGINE)
+
+run: engine
+	$(BIN)/cbir serve $(ENGINE) --host $(HOST) --port $(PORT)
+
+evaluate: engine
 	$(BIN)/cbir evaluate $(ENGINE) --queries cifar10:test --out $(RESULTS)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest
 
 clean:

@@ -105,3 +105,26 @@ def test_interrupted_save_leaves_the_previous_engine_loadable(tiny_collection, t
     engine = Engine.load(folder)
     engine.save(folder)
     assert sorted(p.name for p in folder.iterdir() if p.name != "CURRENT") == [current_version(folder).name]
+
+
+def test_micro_batching_gives_each_caller_its_own_results(train, test_split):
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine = Engine.build(train, make_extractor("hog-gch"), progress=False)
+    queries = list(test_split.images) + list(train.images[:25])
+    ks = [1 + i % 7 for i in range(len(queries))]
+    expected = [engine.search([q], k=k)[0].hits for q, k in zip(queries, ks)]
+    engine.enable_micro_batching(max_batch=8)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        got = list(pool.map(lambda qk: engine.search([qk[0]], k=qk[1])[0].hits, zip(queries, ks)))
+    assert got == expected
+
+
+def test_micro_batching_passes_errors_to_the_caller(train):
+    engine = Engine.build(train, make_extractor("gch"), progress=False)
+    engine.enable_micro_batching()
+    from cbir.errors import VectorIndexError
+
+    with pytest.raises(VectorIndexError, match="dimension"):
+        engine.search_vectors(np.ones((1, 5), np.float32), 3)
+    assert len(engine.search(train.images[:2], k=2)) == 2

@@ -35,6 +35,14 @@ class Engine:
         self.extractor, self.index = extractor, index
         self.metadata = metadata or Metadata()
         self.created = created or time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self._batcher = None
+
+    def enable_micro_batching(self, max_batch: int = 32) -> None:
+        """Group concurrent searches from many threads into batched index searches (for servers)."""
+        from cbir.batching import MicroBatcher
+
+        if self._batcher is None:
+            self._batcher = MicroBatcher(self._search_index, max_batch)
 
     @classmethod
     def build(cls, dataset: Dataset, extractor: FeatureExtractor, index: VectorIndex | None = None,
@@ -82,8 +90,12 @@ class Engine:
 
     def search_vectors(self, vectors: np.ndarray, k: int) -> list[list[Hit]]:
         """Search with precomputed query vectors; hits carry label and path."""
+        hits = self._batcher.search(vectors, k) if self._batcher else self._search_index(vectors, k)
         label_path = self.metadata.label_path
-        return [[Hit(h.id, h.score, *label_path(h.id)) for h in hits] for hits in self.index.search(vectors, k)]
+        return [[Hit(h.id, h.score, *label_path(h.id)) for h in row] for row in hits]
+
+    def _search_index(self, vectors: np.ndarray, k: int) -> list[list[Hit]]:
+        return self.index.search(vectors, k)
 
     def info(self) -> dict:
         """A summary for people: extractor, index, size, labels."""

@@ -32,6 +32,7 @@ def decode_image(data: bytes, max_side: int | None = None, max_pixels: int = MAX
         raise ImageDecodeError("empty file: no image data")
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's notes on damaged metadata: the decode decides
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as im:
                 width, height = im.size

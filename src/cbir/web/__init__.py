@@ -15,6 +15,7 @@ DEFAULTS = {
     "DEFAULT_K": 10,
     "MAX_K": 100,
     "THUMB_SIZE": 96,
+    "MICRO_BATCHING": True,      # group concurrent searches into batched index searches
 }
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

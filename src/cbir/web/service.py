@@ -56,6 +56,8 @@ class SearchService:
         engines = {}
         for name, engine in config["ENGINES"].items():
             engines[name] = engine if isinstance(engine, Engine) else Engine.load(engine)
+            if config.get("MICRO_BATCHING"):
+                engines[name].enable_micro_batching()
         return cls(engines, config["DEFAULT_K"], config["MAX_K"], config["MAX_PIXELS"], config["THUMB_SIZE"])
 
     @property

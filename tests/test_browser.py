@@ -1,0 +1,93 @@
+"""End to end in a real browser: Debian's chromium driven by Playwright against `cbir serve`."""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from cbir.cli import main
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+pytestmark = pytest.mark.cifar10
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(real_cifar10, tmp_path_factory):
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); make test installs it")
+    engine = tmp_path_factory.mktemp("browser") / "cifar10-hog-gch"
+    assert main(["index", "--dataset", "cifar10", "--data", str(real_cifar10), "--features", "hog-gch",
+                 "--max-index", "1000", "--out", str(engine)]) == 0
+    port = free_port()
+    exe = shutil.which("cbir") or f"{sys.executable} -m cbir.cli"
+    proc = subprocess.Popen([*exe.split(), "serve", str(engine), "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url + "/api/v1/health", timeout=1)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited: {proc.stdout.read()}")
+            time.sleep(0.2)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def all_loaded(page) -> None:
+    """Wait until every result thumbnail has been fetched and decoded."""
+    page.wait_for_function("() => [...document.querySelectorAll('#results img')]"
+                           ".every(img => img.complete && img.naturalWidth > 0)")
+
+
+def test_upload_then_click_a_result(server, real_cifar10, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    query = tmp_path / "cat-0007.jpg"
+    with zipfile.ZipFile(real_cifar10) as zf:
+        query.write_bytes(zf.read("cifar10/test/cat/0007.jpg"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(server + "/")
+        page.set_input_files("#image", str(query))  # the page submits as soon as a file is chosen
+        page.wait_for_selector("#results .hit")
+        assert page.locator("#results .hit").count() == 10
+        assert "cat-0007.jpg" in page.locator(".query h2").inner_text()
+        all_loaded(page)
+        page.screenshot(path=str(ARTIFACTS / "browser-upload.png"), full_page=True)
+
+        first = page.locator("#results .hit a").first
+        clicked_id = first.get_attribute("href").split("id=")[1].split("&")[0]
+        first.click()
+        page.wait_for_url(re.compile(r"/\?id="))
+        page.wait_for_selector("#results .hit")
+        assert page.locator("#results .hit").count() == 10
+        assert "share the query's class" in page.locator("#diagnostic").inner_text()
+        assert clicked_id.replace("%2F", "/") in page.url.replace("%2F", "/")
+        all_loaded(page)
+        page.screenshot(path=str(ARTIFACTS / "browser-more-like-this.png"), full_page=True)
+
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=str(ARTIFACTS / "browser-phone.png"), full_page=True)
+        browser.close()

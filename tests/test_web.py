@@ -1,0 +1,226 @@
+"""The web page and JSON API through Flask's test client: every route and every kind of bad input."""
+
+import io
+import os
+import tempfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cbir import Engine
+from cbir.datasets import load_folder
+from cbir.features import make_extractor
+from cbir.web import create_app
+
+XSS_NAME = "<img src=x onerror=alert(1)>.png"
+
+
+@pytest.fixture(scope="module")
+def collection(tiny_collection, tmp_path_factory):
+    import shutil
+
+    root = tmp_path_factory.mktemp("web") / "photos"
+    shutil.copytree(tiny_collection / "train", root)
+    shutil.copy(tiny_collection / "test" / "blobs" / "000.png", root / "blobs" / XSS_NAME)
+    Image.fromarray(np.full((20, 20), 40000, np.uint16)).save(root / "blobs" / "deep.tiff")
+    return root
+
+
+@pytest.fixture(scope="module")
+def engines(collection):
+    data = load_folder(collection, progress=False, cache=False)
+    return {"hog-gch": Engine.build(data, make_extractor("hog-gch"), progress=False),
+            "gch": Engine.build(data, make_extractor("gch"), progress=False)}
+
+
+@pytest.fixture
+def client(engines):
+    return create_app({"ENGINES": engines, "MAX_CONTENT_LENGTH": 1 << 20, "MAX_FORM_MEMORY_SIZE": 1 << 20}).test_client()
+
+
+def png(image=None, mode="RGB", size=(32, 32), fmt="PNG", **kw) -> bytes:
+    im = image if image is not None else Image.new(mode, size, "red" if mode == "RGB" else 128)
+    buf = io.BytesIO()
+    im.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def query_bytes(collection, name="stripes/003.png"):
+    return (collection / name).read_bytes()
+
+
+def upload(client, data, url="/api/v1/search", filename="q.png", **fields):
+    return client.post(url, data={"image": (io.BytesIO(data), filename), **fields},
+                       content_type="multipart/form-data")
+
+
+# --- API ---------------------------------------------------------------------------------
+
+def test_api_search_multipart_and_raw(client, collection):
+    data = query_bytes(collection)
+    body = upload(client, data, k="5").get_json()
+    assert set(body) == {"took_ms", "engine", "hits"} and body["engine"] == "hog-gch"
+    assert len(body["hits"]) == 5 and set(body["hits"][0]) == {"id", "score", "label", "url"}
+    assert body["hits"][0]["id"] == "stripes/003.png" and body["hits"][0]["score"] == pytest.approx(1, abs=1e-5)
+    raw = client.post("/api/v1/search?k=3&engine=gch", data=data, content_type="application/octet-stream")
+    assert raw.status_code == 200 and raw.get_json()["engine"] == "gch" and len(raw.get_json()["hits"]) == 3
+
+
+def test_api_images_only_serves_indexed_ids(client, collection):
+    hit = upload(client, query_bytes(collection)).get_json()["hits"][0]
+    image = client.get(hit["url"])
+    assert image.status_code == 200 and image.mimetype == "image/png"
+    assert image.data == query_bytes(collection, hit["id"])
+    assert "max-age" in image.headers["Cache-Control"] and image.headers["ETag"]
+    assert client.get(hit["url"], headers={"If-None-Match": image.headers["ETag"]}).status_code == 304
+    thumb = client.get(hit["url"] + "?size=thumb")
+    assert thumb.mimetype == "image/png" and Image.open(io.BytesIO(thumb.data)).size == (96, 96)
+    for bad in ["../../etc/passwd", "%2e%2e/%2e%2e/etc/passwd", "stripes", "stripes/", "nope.png",
+                str(collection), str(collection / "stripes" / "003.png")]:
+        response = client.get(f"/api/v1/images/{bad}", follow_redirects=True)
+        assert response.status_code == 404 and "error" in response.get_json(), bad
+
+
+def test_tiff_is_served_as_png(client):
+    response = client.get("/api/v1/images/blobs/deep.tiff")
+    assert response.status_code == 200 and response.mimetype == "image/png"
+
+
+def test_health_engines_openapi(client, engines):
+    assert client.get("/api/v1/health").get_json() == {"status": "ok", "engines": 2, "images": 2 * 62}
+    listed = client.get("/api/v1/engines").get_json()
+    assert [e["name"] for e in listed] == ["hog-gch", "gch"]
+    assert listed[0] == {"name": "hog-gch", "extractor": "hog-gch", "size": 62, "dim": engines["hog-gch"].extractor.dim,
+                         "index": "faiss", "labelled": True}
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    app_rules = {str(r) for r in client.application.url_map.iter_rules() if str(r).startswith("/api/")}
+    documented = {p.replace("{image_id}", "<path:image_id>") for p in doc["paths"]} | {"/api/v1/openapi.json"}
+    assert documented == app_rules
+    schema = doc["components"]["schemas"]
+    body = upload(client, png()).get_json()
+    assert set(schema["SearchResponse"]["required"]) == set(body)
+    assert set(schema["Hit"]["required"]) == set(body["hits"][0])
+
+
+def bomb_png() -> bytes:
+    """A 30000 x 30000 PNG of a few KB: only the header says how big it is."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0)
+    rows = zlib.compress(b"\x00" * 30001 * 64, 9)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("case,status,message", [
+    ("empty body", 400, "no image"),
+    ("missing field", 400, "no image"),
+    ("not an image", 400, "not an image"),
+    ("truncated jpeg", 400, "not an image"),
+    ("truncated png", 400, "not an image"),
+    ("bomb", 422, "pixels"),
+    ("too large", 413, "limit"),
+    ("bad k", 400, "k must"),
+    ("k too big", 400, "k must"),
+    ("unknown engine", 404, "unknown engine"),
+])
+def test_api_bad_input_is_a_clear_4xx(client, collection, case, status, message):
+    real = query_bytes(collection)
+    jpeg = png(Image.open(io.BytesIO(real)).convert("RGB").resize((64, 64)), fmt="JPEG")
+    requests = {
+        "empty body": lambda: client.post("/api/v1/search", data=b""),
+        "missing field": lambda: client.post("/api/v1/search", data={"other": "x"}, content_type="multipart/form-data"),
+        "not an image": lambda: upload(client, b"%PDF-1.4 definitely not an image"),
+        "truncated jpeg": lambda: upload(client, jpeg[: len(jpeg) // 3]),
+        "truncated png": lambda: upload(client, real[: len(real) // 2]),
+        "bomb": lambda: upload(client, bomb_png()),
+        "too large": lambda: upload(client, os.urandom((1 << 20) + 10)),
+        "bad k": lambda: upload(client, real, k="ten"),
+        "k too big": lambda: upload(client, real, k="1000"),
+        "unknown engine": lambda: upload(client, real, engine="vgg"),
+    }
+    response = requests[case]()
+    assert response.status_code == status
+    assert message in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("kind", ["animated gif", "cmyk", "16-bit", "alpha", "exif rotated", "grayscale"])
+def test_odd_but_valid_images_work(client, kind):
+    frames = [Image.new("RGB", (32, 32), c) for c in ("red", "blue")]
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = {
+        "animated gif": lambda: png(frames[0], fmt="GIF", save_all=True, append_images=frames[1:]),
+        "cmyk": lambda: png(Image.new("CMYK", (32, 32), (0, 200, 200, 0)), fmt="JPEG"),
+        "16-bit": lambda: png(Image.fromarray(np.arange(1024, dtype=np.uint16).reshape(32, 32) * 60)),
+        "alpha": lambda: png(Image.new("RGBA", (32, 32), (0, 0, 255, 100))),
+        "exif rotated": lambda: png(Image.new("RGB", (40, 20), "green"), fmt="JPEG", exif=exif),
+        "grayscale": lambda: png(Image.new("L", (32, 32), 90)),
+    }[kind]()
+    response = upload(client, data)
+    assert response.status_code == 200 and len(response.get_json()["hits"]) == 10
+
+
+def test_uploads_leave_nothing_on_disk(client, collection):
+    before = set(os.listdir(tempfile.gettempdir()))
+    upload(client, query_bytes(collection) + os.urandom(600_000))
+    upload(client, os.urandom(900_000))
+    upload(client, os.urandom(2 << 20))
+    assert set(os.listdir(tempfile.gettempdir())) - before == set()
+
+
+# --- the page ----------------------------------------------------------------------------
+
+def test_page_upload_shows_results_and_diagnostic(client, collection):
+    response = upload(client, query_bytes(collection), url="/", filename="mine.png", k="10")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert html.count('class="hit"') == 10 and "mine.png" in html
+    assert "Predicted class: stripes" in html and "data:image/png;base64," in html
+    assert 'href="/?id=stripes/003.png' in html
+
+
+def test_more_like_this_is_a_shareable_url(client):
+    response = client.get("/?id=blobs/002.png&engine=gch&k=4")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and html.count('class="hit"') == 4
+    assert "share the query&#39;s class, blobs" in html
+    assert '<option value="gch" selected>' in html
+
+
+def test_page_errors_are_shown_not_500(client):
+    for response in [client.get("/?id=nope.png"), upload(client, b"junk", url="/"),
+                     client.post("/", data={}, content_type="multipart/form-data"),
+                     upload(client, os.urandom((1 << 20) + 10), url="/"), client.get("/?id=blobs/000.png&k=-3")]:
+        assert 400 <= response.status_code < 500
+        assert 'class="error"' in response.get_data(as_text=True)
+
+
+def test_filenames_are_escaped_and_security_headers_set(client):
+    from urllib.parse import quote
+
+    response = client.get("/?id=" + quote("blobs/" + XSS_NAME))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert client.get("/api/v1/health").headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_page_works_without_javascript(client):
+    html = client.get("/").get_data(as_text=True)
+    assert 'enctype="multipart/form-data"' in html and 'type="file"' in html and 'type="submit"' in html
+    assert "<script>" not in html.replace('<script src="/static/app.js" defer></script>', "")
+    assert "http://" not in html and "https://" not in html  # no CDN or external font
+
+
+def test_unknown_routes_and_methods(client):
+    assert client.get("/api/v1/nothing").status_code == 404
+    assert client.get("/api/v1/search").status_code == 405
+    assert "error" in client.get("/api/v1/search").get_json()
