@@ -14,8 +14,8 @@ def images(tiny_collection):
     return load_folder(tiny_collection, split="train", progress=False, cache=False)
 
 
-@pytest.mark.parametrize("name", sorted(EXTRACTORS))
-def test_every_named_extractor_gives_unit_float32_rows(name, images, tmp_path):
+@pytest.mark.parametrize("name", ["gch", "hog", "hog-gch"])
+def test_every_global_extractor_gives_unit_float32_rows(name, images, tmp_path):
     extractor = make_extractor(name).fit(images)
     vectors = extractor.transform(images.images)
     assert vectors.shape == (len(images), extractor.dim) and vectors.dtype == np.float32

@@ -7,7 +7,10 @@ from collections.abc import Callable
 from cbir.errors import CbirError
 from cbir.features.base import FeatureExtractor, l2_normalise
 from cbir.features.fusion import FusedExtractor
+from cbir.features.bovw import SiftBoVW
 from cbir.features.global_ import HOG, ColorHistogram
+from cbir.features.supervised import SupervisedExtractor
+from cbir.features.triangle import KMeansTriangle
 
 __all__ = ["EXTRACTORS", "FeatureExtractor", "FusedExtractor", "load_extractor", "make_extractor",
            "l2_normalise"]
@@ -19,7 +22,18 @@ EXTRACTORS: dict[str, Callable[[], FeatureExtractor]] = {
     # (benchmarks/fusion_weights.py; docs/benchmarks.md)
     "hog-gch": lambda: FusedExtractor([HOG(), ColorHistogram(bins=8, space="rgb")], weights=[1.0, 0.35],
                                       name="hog-gch"),
+    "sift-bovw": lambda: SiftBoVW(),
+    "kmeans-triangle": lambda: KMeansTriangle(),
+    "bovw-hog-gch": lambda: _with_hog_gch(SiftBoVW(), "bovw-hog-gch"),
+    "triangle-hog-gch": lambda: _with_hog_gch(KMeansTriangle(), "triangle-hog-gch"),
+    "bovw-hog-gch-supervised": lambda: SupervisedExtractor(_with_hog_gch(SiftBoVW(), "bovw-hog-gch")),
+    "triangle-hog-gch-supervised": lambda: SupervisedExtractor(_with_hog_gch(KMeansTriangle(), "triangle-hog-gch")),
 }
+
+
+def _with_hog_gch(local: FeatureExtractor, name: str) -> FusedExtractor:
+    """Early fusion of a local-feature encoding with HOG and the RGB histogram, each block normalised."""
+    return FusedExtractor([local, HOG(), ColorHistogram(bins=8, space="rgb")], weights=[1.0, 1.0, 0.35], name=name)
 
 
 def make_extractor(name: str) -> FeatureExtractor:

@@ -1,0 +1,70 @@
+"""Fit, index and evaluate named extractors on CIFAR-10 in one process (the same code as `cbir index` + `evaluate`).
+
+    OMP_WAIT_POLICY=PASSIVE CBIR_CIFAR10=../shared/data/cifar10-jpeg.zip \
+        .venv/bin/python benchmarks/variants.py sift-bovw kmeans-triangle --max-index 10000 --max-queries 1000
+
+Prints one markdown row per extractor: measures, classifier accuracy on the queries
+(supervised variants), wall-clock fit / index / query-encoding times and peak memory.
+With --validation, queries come from a held-out part of the TRAINING split (for choices).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import numpy as np
+
+from cbir import Engine
+from cbir.datasets import load_cifar10
+from cbir.evaluation import evaluate
+from cbir.features import make_extractor
+from cbir.features.supervised import SupervisedExtractor
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("features", nargs="+")
+    parser.add_argument("--max-index", type=int)
+    parser.add_argument("--max-queries", type=int)
+    parser.add_argument("--validation", action="store_true", help="queries from held-out training images")
+    parser.add_argument("--set", action="append", default=[], metavar="ATTR=VALUE",
+                        help="override an extractor attribute before fitting, e.g. weight=2 (repeatable)")
+    args = parser.parse_args()
+    train = load_cifar10("train", progress=False)
+    if args.validation:
+        perm = np.random.default_rng(0).permutation(len(train))
+        queries = train.subset(np.sort(perm[40_000:]))
+        train = train.subset(np.sort(perm[:40_000]))
+    else:
+        queries = load_cifar10("test", progress=False)
+    train, queries = train.stratified(args.max_index), queries.stratified(args.max_queries)
+    print(f"index {len(train)}, queries {len(queries)} ({'validation' if args.validation else 'test'})\n")
+    print("| features | dim | map_cut_100 | map_at_100_norm | map | P_10 | P_100 | accuracy | fit s | index s "
+          "| queries s | peak RSS GiB |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name in args.features:
+        extractor = make_extractor(name)
+        for assignment in args.set:
+            attr, value = assignment.split("=", 1)
+            setattr(extractor, attr, type(getattr(extractor, attr))(value))
+        t0 = time.perf_counter()
+        extractor.fit(train)
+        t1 = time.perf_counter()
+        engine = Engine.build(train, extractor, progress=False)
+        t2 = time.perf_counter()
+        vectors = engine.embed(queries.images)
+        t3 = time.perf_counter()
+        metrics = evaluate(engine, queries, progress=False)
+        accuracy = "-"
+        if isinstance(extractor, SupervisedExtractor):
+            predicted = np.asarray(extractor.classes_)[extractor.predict_proba(queries.images).argmax(axis=1)]
+            accuracy = f"{np.mean(predicted == np.asarray(queries.labels)):.4f}"
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        print(f"| `{name}` | {extractor.dim} | {metrics['map_cut_100']:.4f} | {metrics['map_at_100_norm']:.4f} | "
+              f"{metrics['map']:.4f} | {metrics['P_10']:.4f} | {metrics['P_100']:.4f} | {accuracy} | "
+              f"{t1 - t0:.0f} | {t2 - t1:.0f} | {t3 - t2:.0f} | {peak:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

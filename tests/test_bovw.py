@@ -1,0 +1,143 @@
+"""Bag of Visual Words, Coates-Ng triangle features and the supervised variant, on tiny generated images."""
+
+import numpy as np
+import pytest
+
+from cbir import Engine
+from cbir.datasets import load_folder
+from cbir.errors import CbirError, NotFittedError
+from cbir.features import EXTRACTORS, load_extractor, make_extractor
+from cbir.features.bovw import SiftBoVW
+from cbir.features.local import SiftConfig, describe
+from cbir.features.supervised import SupervisedExtractor
+from cbir.features.triangle import KMeansTriangle
+
+
+@pytest.fixture(scope="module")
+def train(tiny_collection):
+    return load_folder(tiny_collection, split="train", progress=False, cache=False)
+
+
+@pytest.fixture(scope="module")
+def bovw(train):
+    return SiftBoVW(k=16, sample_images=60, sample_descriptors=5000, n_jobs=1).fit(train)
+
+
+@pytest.fixture(scope="module")
+def triangle(train):
+    return KMeansTriangle(k=20, pca=16, sample_patches=5000).fit(train)
+
+
+def test_dense_grid_and_rootsift():
+    image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    (desc, pos), = describe([image], SiftConfig(step=8, patch=16, upscale=2))
+    assert desc.shape == (49, 128) and pos.shape == (49, 2) and (0 <= pos).all() and (pos < 1).all()
+    np.testing.assert_allclose((desc ** 2).sum(axis=1), 1.0, atol=1e-4)  # RootSIFT rows have unit L2 norm
+    (plain, _), = describe([image], SiftConfig(step=8, patch=16, rootsift=False))
+    assert plain.max() > 1
+
+
+def test_vocabulary_has_k_words_and_histograms_sum_as_they_should(bovw, train):
+    assert bovw.vocabulary_.shape == (16, 128) and bovw.dim == 16 * 5
+    described = describe(train.images[:4], bovw.sift)
+    counts = bovw._counts(described)
+    sizes = np.array([len(d) for d, _ in described])
+    np.testing.assert_array_equal(counts[:, :16].sum(axis=1), sizes)  # whole-image histogram
+    np.testing.assert_array_equal(counts[:, 16:].sum(axis=1), sizes)  # the four quadrants together
+
+
+def test_identical_images_identical_vectors_and_shift_finds_original(bovw, triangle, train):
+    for extractor in (bovw, triangle):
+        images = np.asarray(train.images[:30])
+        vectors = extractor.transform(images)
+        np.testing.assert_allclose(vectors[:3], extractor.transform(images[:3]), atol=1e-6)  # BLAS blocking
+        twins = extractor.transform(np.stack([images[5], images[5]]))
+        np.testing.assert_allclose(twins[0], twins[1], atol=1e-6)
+        shifted = np.roll(images[7], 1, axis=1)
+        scores = vectors @ extractor.transform([shifted])[0]
+        assert int(np.argmax(scores)) == 7, extractor.name
+
+
+def test_separates_stripes_from_blobs(bovw, triangle, train):
+    test_labels = np.asarray(train.labels)
+    for extractor in (bovw, triangle):
+        engine = Engine.build(train, extractor, progress=False)
+        results = engine.search(train.images, k=6)
+        agreement = np.mean([[h.label == label for h in r.hits[1:]] for r, label in zip(results, test_labels)])
+        assert agreement > 0.7, extractor.name
+
+
+def test_save_load_round_trip_without_refitting(bovw, triangle, train, tmp_path, monkeypatch):
+    for extractor in (bovw, triangle):
+        extractor.save(tmp_path / extractor.name)
+        monkeypatch.setattr(type(extractor), "_fit", lambda *a: pytest.fail("refitted"))
+        loaded = load_extractor(tmp_path / extractor.name)
+        np.testing.assert_array_equal(loaded.transform(train.images[:10]), extractor.transform(train.images[:10]))
+        assert loaded.config_hash() == extractor.config_hash()
+        monkeypatch.undo()
+
+
+def test_transform_before_fit_is_refused():
+    for extractor in (SiftBoVW(k=8), KMeansTriangle(k=8, pca=None), SupervisedExtractor(SiftBoVW(k=8))):
+        with pytest.raises(NotFittedError, match="call fit"):
+            extractor.transform(np.zeros((1, 32, 32, 3), np.uint8))
+
+
+def test_supervised_uses_predicted_probabilities(train, tmp_path):
+    base = KMeansTriangle(k=20, pca=16, sample_patches=5000)
+    extractor = SupervisedExtractor(base, weight=2.0, cs=(1.0, 10.0), cv_images=60, folds=3).fit(train)
+    assert extractor.classes_ == ["blobs", "gradient", "stripes"] and extractor.dim == 16 + 3
+    proba = extractor.predict_proba(train.images)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-5)
+    assert np.mean(np.asarray(extractor.classes_)[proba.argmax(1)] == np.asarray(train.labels)) > 0.9
+    vectors = extractor.transform(train.images[:5])
+    # the vector depends on the pixels only: the same image with another label gets the same vector
+    relabelled = train.subset(range(5))
+    relabelled.labels[:] = ["stripes"] * 5
+    np.testing.assert_array_equal(extractor.transform(relabelled.images), vectors)
+    extractor.save(tmp_path / "sup")
+    loaded = load_extractor(tmp_path / "sup")
+    np.testing.assert_array_equal(loaded.transform(train.images[:5]), vectors)
+    assert set(loaded.report_["cv_accuracy"]) == {"1.0", "10.0"}  # JSON keys
+
+
+def test_supervised_needs_labels(tmp_path, tiny_collection):
+    unlabelled = load_folder(tiny_collection, split="train", progress=False, cache=False)
+    unlabelled.labels[:] = [None] * len(unlabelled)
+    with pytest.raises(CbirError, match="labelled"):
+        SupervisedExtractor(KMeansTriangle(k=8, pca=None, sample_patches=2000)).fit(unlabelled)
+
+
+def shrink(extractor):
+    """The same named extractor with tiny learned parts, so it fits on 60 images in a second."""
+    for block in getattr(extractor, "blocks", []):
+        shrink(block)
+    if isinstance(extractor, SupervisedExtractor):
+        extractor.cv_images = 60
+        shrink(extractor.base)
+    if isinstance(extractor, SiftBoVW):
+        extractor.k, extractor.sample_descriptors, extractor.n_jobs = 16, 5000, 1
+    if isinstance(extractor, KMeansTriangle):
+        extractor.k, extractor.pca, extractor.sample_patches = 20, 16, 5000
+    return extractor
+
+
+@pytest.mark.parametrize("name", ["sift-bovw", "kmeans-triangle", "bovw-hog-gch", "triangle-hog-gch",
+                                  "bovw-hog-gch-supervised", "triangle-hog-gch-supervised"])
+def test_every_variant_fits_indexes_and_round_trips(name, train, tmp_path):
+    assert name in EXTRACTORS
+    extractor = shrink(make_extractor(name))
+    assert extractor.name == name
+    engine = Engine.build(train, extractor, progress=False)
+    vectors = extractor.transform(train.images[:8])
+    assert vectors.shape == (8, extractor.dim) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    engine.save(tmp_path / "engine")
+    loaded = Engine.load(tmp_path / "engine", features=name)
+    np.testing.assert_allclose(loaded.extractor.transform(train.images[:8]), vectors, atol=1e-6)
+    assert loaded.search(train.images[:1], k=1)[0].hits[0].id == train.ids[0]
+
+
+def test_triangle_pca_larger_than_the_training_set_is_a_clear_error(train):
+    with pytest.raises(ValueError, match="at least 512 training images"):
+        KMeansTriangle(k=200, pca=512, sample_patches=3000).fit(train)
