@@ -141,3 +141,14 @@ def test_every_variant_fits_indexes_and_round_trips(name, train, tmp_path):
 def test_triangle_pca_larger_than_the_training_set_is_a_clear_error(train):
     with pytest.raises(ValueError, match="at least 512 training images"):
         KMeansTriangle(k=200, pca=512, sample_patches=3000).fit(train)
+
+
+def test_building_a_supervised_engine_describes_each_training_image_once(train):
+    base = KMeansTriangle(k=20, pca=16, sample_patches=5000)
+    seen = []
+    original = base._transform_batch
+    base._transform_batch = lambda images: (seen.append(len(images)), original(images))[1]
+    extractor = SupervisedExtractor(base, cs=(1.0,), cv_images=60)
+    engine = Engine.build(train, extractor, progress=False)
+    assert sum(seen) == len(train) and len(engine) == len(train)
+    np.testing.assert_allclose(engine.index.vectors()[1][:4], extractor.transform(train.images[:4]), atol=1e-6)

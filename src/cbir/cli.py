@@ -29,9 +29,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset, split=args.split, data=args.data).stratified(args.max_index)
     options = {"factory": args.factory} if args.backend == "faiss" and args.factory else {}
     started = time.perf_counter()
-    if not extractor.fitted_:
-        extractor.fit(dataset)  # a learned extractor knows its dimension only once fitted
-    engine = Engine.build(dataset, extractor, make_index(args.backend, extractor.dim, **options),
+    engine = Engine.build(dataset, extractor, lambda dim: make_index(args.backend, dim, **options),
                           batch_size=args.batch_size)
     engine.save(args.out)
     print(f"indexed {len(engine)} images from {dataset.name} with '{extractor.name}' ({extractor.dim}-d, "

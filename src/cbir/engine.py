@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -45,15 +45,26 @@ class Engine:
             self._batcher = MicroBatcher(self._search_index, max_batch)
 
     @classmethod
-    def build(cls, dataset: Dataset, extractor: FeatureExtractor, index: VectorIndex | None = None,
+    def build(cls, dataset: Dataset, extractor: FeatureExtractor,
+              index: VectorIndex | Callable[[int], VectorIndex] | None = None,
               batch_size: int = 1024, progress: bool = True) -> Engine:
-        """Fit the extractor on `dataset` if needed, then describe and index every image."""
+        """Fit the extractor on `dataset` if needed, then describe and index every image.
+
+        `index`: an empty index, a function of the dimension that makes one (a learned
+        extractor knows its dimension only once fitted), or None for exact FAISS.
+        """
         from cbir.index.faiss_ import FaissIndex
 
-        if not extractor.fitted_:
-            extractor.fit(dataset)
-        engine = cls(extractor, index if index is not None else FaissIndex(extractor.dim))
-        engine.add(dataset, batch_size=batch_size, progress=progress)
+        vectors = None if extractor.fitted_ else extractor.fit_transform(dataset, progress=progress)
+        if index is None:
+            index = FaissIndex(extractor.dim)
+        elif not isinstance(index, VectorIndex):
+            index = index(extractor.dim)
+        engine = cls(extractor, index)
+        if vectors is None:
+            engine.add(dataset, batch_size=batch_size, progress=progress)
+        else:
+            engine._add_vectors(dataset, vectors)
         return engine
 
     def add(self, dataset: Dataset, batch_size: int = 1024, progress: bool = True) -> None:
@@ -62,9 +73,12 @@ class Engine:
                   disable=not progress, mininterval=0.5) as bar:
             for start in range(0, len(dataset), batch_size):
                 part = dataset.subset(np.arange(start, min(start + batch_size, len(dataset))))
-                self.index.add(part.ids, self.extractor.transform(part.images))
-                self.metadata.update(Metadata.from_dataset(part))
+                self._add_vectors(part, self.extractor.transform(part.images))
                 bar.update(len(part))
+
+    def _add_vectors(self, dataset: Dataset, vectors: np.ndarray) -> None:
+        self.index.add(dataset.ids, vectors)
+        self.metadata.update(Metadata.from_dataset(dataset))
 
     def remove(self, ids: Sequence[str]) -> int:
         """Remove images by id; returns how many were in the index."""

@@ -75,6 +75,10 @@ class SiftBoVW(FeatureExtractor):
         pool = np.concatenate([d for d, _ in described])
         sample = pool[rng.permutation(len(pool))[: self.sample_descriptors]]
         self.vocabulary_ = fit_vocabulary(sample, self.k, self.seed)
+        self.learn_idf(described)
+
+    def learn_idf(self, described: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Inverse document frequency of each word over the training images (all ones without `tfidf`)."""
         self.idf_ = np.ones(self.k, np.float32)
         if self.tfidf:
             counts = self._counts(described)[:, : self.k]
@@ -98,7 +102,10 @@ class SiftBoVW(FeatureExtractor):
         return counts.reshape(n, self.dim).astype(np.float32)
 
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        counts = self._counts(describe_parallel(images, self.sift, self.n_jobs))
+        return self._weighted(self._counts(describe_parallel(images, self.sift, self.n_jobs)))
+
+    def _weighted(self, counts: np.ndarray) -> np.ndarray:
+        """Term frequencies (per image), times IDF, raised to `power`."""
         sizes = counts[:, : self.k].sum(axis=1, keepdims=True)
         tf = counts / np.maximum(sizes, 1)
         weighted = tf * np.tile(self.idf_, self.dim // self.k)

@@ -51,14 +51,23 @@ class SupervisedExtractor(FeatureExtractor):
         return cls(_KINDS[base["kind"]].from_config(base["config"], name=base["name"]), **spec, name=name)
 
     def _fit(self, dataset: Dataset) -> None:
+        self._fit_classifier(dataset)
+
+    def fit_transform(self, dataset: Dataset, progress: bool = False) -> np.ndarray:
+        """Fit, reusing the base features of the training images for their retrieval vectors."""
+        features = self._fit_classifier(dataset, progress)
+        self.fitted_ = True
+        return l2_normalise(self._combine(features))
+
+    def _fit_classifier(self, dataset: Dataset, progress: bool = True) -> np.ndarray:
+        """Fit the base extractor and the classifier; returns the training images' base features."""
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import StratifiedKFold, cross_val_score
 
         if not dataset.labelled:
             raise CbirError(f"'{self.name}' learns from labels: fit it on a labelled collection")
-        if not self.base.fitted_:
-            self.base.fit(dataset)
-        features = self.base.transform(dataset.images, progress=True)
+        features = self.base.fit_transform(dataset, progress) if not self.base.fitted_ else \
+            self.base.transform(dataset.images, progress=progress)
         labels = np.asarray(dataset.labels)
         subset = dataset.stratified(self.cv_images, seed=self.seed)
         positions = {id_: i for i, id_ in enumerate(dataset.ids)}
@@ -71,6 +80,7 @@ class SupervisedExtractor(FeatureExtractor):
         self.classes_ = [str(c) for c in model.classes_]
         self.coef_, self.intercept_ = model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
         self.report_ = {"cv_accuracy": scores, "C": best, "train_accuracy": float(model.score(features, labels))}
+        return features
 
     def predict_proba(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Class probabilities (columns in `classes_` order) for images."""
@@ -82,9 +92,11 @@ class SupervisedExtractor(FeatureExtractor):
         p = np.exp(logits)
         return p / p.sum(axis=1, keepdims=True)
 
-    def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        features = self.base.transform(images, batch_size=len(images) or 1)
+    def _combine(self, features: np.ndarray) -> np.ndarray:
         return np.hstack([features, self.weight * l2_normalise(self._proba(features))])
+
+    def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        return self._combine(self.base.transform(images, batch_size=len(images) or 1))
 
     def _save_state(self, path: Path) -> None:
         self.base.save(path / _BASE)
