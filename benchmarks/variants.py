@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import resource
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -29,6 +30,7 @@ def main() -> None:
     parser.add_argument("--max-index", type=int)
     parser.add_argument("--max-queries", type=int)
     parser.add_argument("--validation", action="store_true", help="queries from held-out training images")
+    parser.add_argument("--save-dir", help="save each engine as SAVE_DIR/cifar10-NAME")
     parser.add_argument("--set", action="append", default=[], metavar="ATTR=VALUE",
                         help="override an extractor attribute before fitting, e.g. weight=2 (repeatable)")
     args = parser.parse_args()
@@ -53,6 +55,8 @@ def main() -> None:
         t1 = time.perf_counter()
         engine.embed(queries.images)
         t2 = time.perf_counter()
+        if args.save_dir:
+            engine.save(Path(args.save_dir) / f"cifar10-{name}")
         metrics = evaluate(engine, queries, progress=False)
         accuracy = "-"
         if isinstance(extractor, SupervisedExtractor):

@@ -91,6 +91,22 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from cbir.datasets import load_dataset
+    from cbir.features.cnn.model import ModelConfig
+    from cbir.features.cnn.train import TrainConfig, train
+
+    dataset = load_dataset(args.dataset, split=args.split, data=args.data).stratified(args.max_train)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, val_images=args.val_images,
+                         seed=args.seed)
+    model = ModelConfig(widths=tuple(args.widths), embedding_dim=args.embedding_dim)
+    card = train(dataset, args.out, config, model, device=args.device, command="cbir " + " ".join(sys.argv[1:]))
+    val = card["validation_accuracy_tta"]
+    print(f"trained {card['epochs']} epochs in {card['minutes']:.1f} min; held-out validation accuracy "
+          f"{'-' if val is None else f'{val:.4f}'} -> {args.out}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import faiss
     import waitress
@@ -145,6 +161,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-full", action="store_true", help="skip the full-ranking map and PR curve")
     p.add_argument("--out", required=True, help="results folder to write")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("train", help="train the CNN on a labelled collection and write a model folder")
+    p.add_argument("--dataset", default="cifar10", help="cifar10 (default), or a labelled folder / .zip")
+    p.add_argument("--data", help="where CIFAR-10 is; else $CBIR_CIFAR10")
+    p.add_argument("--split", help="only this split of a folder collection")
+    p.add_argument("--out", required=True, help="model folder to write (resumes from its checkpoint)")
+    p.add_argument("--epochs", type=_positive, default=15)
+    p.add_argument("--batch-size", type=_positive, default=512)
+    p.add_argument("--lr", type=float, default=0.2)
+    p.add_argument("--widths", type=_positive, nargs=3, default=[64, 256, 256], metavar="W")
+    p.add_argument("--embedding-dim", type=_positive, default=256)
+    p.add_argument("--val-images", type=int, default=5000, help="held out of the training split for validation")
+    p.add_argument("--max-train", type=_positive, help="train on a class-stratified subset")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("serve", help="serve the search page and JSON API (production WSGI server)")
     p.add_argument("engines", nargs="+", help="engine folder(s); the first is the default")

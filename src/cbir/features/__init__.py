@@ -8,6 +8,7 @@ from cbir.errors import CbirError
 from cbir.features.base import FeatureExtractor, l2_normalise
 from cbir.features.fusion import FusedExtractor
 from cbir.features.bovw import SiftBoVW
+from cbir.features.cnn.extractor import CnnExtractor
 from cbir.features.global_ import HOG, ColorHistogram
 from cbir.features.supervised import SupervisedExtractor
 from cbir.features.triangle import KMeansTriangle
@@ -28,6 +29,8 @@ EXTRACTORS: dict[str, Callable[[], FeatureExtractor]] = {
     "triangle-hog-gch": lambda: _with_hog_gch(KMeansTriangle(), "triangle-hog-gch"),
     "bovw-hog-gch-supervised": lambda: SupervisedExtractor(_with_hog_gch(SiftBoVW(), "bovw-hog-gch")),
     "triangle-hog-gch-supervised": lambda: SupervisedExtractor(_with_hog_gch(KMeansTriangle(), "triangle-hog-gch")),
+    "cnn": lambda: CnnExtractor(name="cnn"),
+    "cnn-supervised": lambda: CnnExtractor(proba_weight=1.0, name="cnn-supervised"),
 }
 
 

@@ -1,0 +1,118 @@
+"""`CnnExtractor`: the trained network's embedding layer as image vectors (batched, inference mode, bf16 on CPU).
+
+Options, each measured in docs/benchmarks.md: PCA on the embeddings, and fusion with the
+network's predicted class probabilities (indexed and query images alike: no label is used).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from cbir.datasets.collection import Dataset
+from cbir.datasets.images import resize_to
+from cbir.errors import CbirError
+from cbir.features.base import FeatureExtractor, l2_normalise
+
+SHIPPED = Path(__file__).resolve().parent / "checkpoints" / "cifar10"
+
+
+class CnnExtractor(FeatureExtractor):
+    """Embeddings of a model folder written by `cbir train` (the shipped CIFAR-10 model by default)."""
+
+    kind = "cnn"
+    trainable = True
+
+    def __init__(self, model: str | Path | None = None, pca: int | None = None, proba_weight: float = 0.0,
+                 tta: bool = True, bf16: bool = True, batch_size: int = 500, weights: str | None = None,
+                 name: str | None = None):
+        super().__init__(name)
+        self.model_path = Path(model) if model else SHIPPED
+        self.pca, self.proba_weight, self.tta, self.bf16, self.batch_size = pca, proba_weight, tta, bf16, batch_size
+        self.weights = weights
+        self.net_ = None
+
+    @property
+    def dim(self) -> int:
+        base = self.pca or self._embedding_dim()
+        return base + (len(self.classes_) if self.proba_weight else 0)
+
+    def _embedding_dim(self) -> int:
+        self._ensure_model()
+        return self.net_.config.embedding_dim
+
+    def get_config(self) -> dict:
+        self._ensure_model()
+        return {"pca": self.pca, "proba_weight": self.proba_weight, "tta": self.tta, "bf16": self.bf16,
+                "batch_size": self.batch_size, "weights": self.weights}
+
+    def _ensure_model(self, path: Path | None = None) -> None:
+        from cbir.features.cnn.store import load_model, weights_digest
+
+        if self.net_ is not None:
+            return
+        path = path or self.model_path
+        if not (path / "config.json").exists():
+            raise CbirError(f"no trained model at {path}: train one with `cbir train --out {path}`")
+        digest = weights_digest(path)
+        if self.weights is not None and digest != self.weights:
+            raise CbirError(f"{path}: the weights ({digest}) are not the ones this extractor was built with "
+                            f"({self.weights})")
+        self.net_, self.classes_ = load_model(path)
+        self.weights, self.model_path = digest, path
+
+    def _fit(self, dataset: Dataset) -> None:
+        self._ensure_model()
+        self.mean_ = self.components_ = None
+        if self.pca:
+            embeddings, _ = self._forward(dataset.images)
+            self.mean_ = embeddings.mean(axis=0)
+            _, _, vt = np.linalg.svd(embeddings - self.mean_, full_matrices=False)
+            self.components_ = vt[: self.pca].T.astype(np.float32)
+
+    def _forward(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(embeddings, class probabilities) for RGB uint8 images, flip-averaged when `tta`."""
+        import torch
+
+        from cbir.features.cnn.model import to_input
+
+        pixels = np.stack([resize_to(np.asarray(im), (32, 32)) for im in images])
+        embeddings, probabilities = [], []
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            for s in range(0, len(pixels), self.batch_size):
+                x = to_input(torch.from_numpy(pixels[s: s + self.batch_size]))
+                views = [x, x.flip(3)] if self.tta else [x]
+                emb = sum(self.net_.embed(v).float() for v in views) / len(views)
+                logits = self.net_.classifier(emb.to(self.net_.classifier.weight.dtype)).float()
+                embeddings.append(emb.numpy())
+                probabilities.append(torch.softmax(logits * self.net_.config.logit_scale, dim=1).numpy())
+        return np.concatenate(embeddings), np.concatenate(probabilities)
+
+    def predict_proba(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Class probabilities (columns in `classes_` order)."""
+        return self._forward(images)[1]
+
+    def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        embeddings, probabilities = self._forward(images)
+        if self.components_ is not None:
+            embeddings = (embeddings - self.mean_) @ self.components_
+        if not self.proba_weight:
+            return embeddings
+        return np.hstack([l2_normalise(embeddings), self.proba_weight * l2_normalise(probabilities)])
+
+    def _save_state(self, path: Path) -> None:
+        shutil.copytree(self.model_path, path / "model", dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("checkpoint.pt"))
+        if self.components_ is not None:
+            np.savez(path / "pca.npz", mean=self.mean_, components=self.components_)
+
+    def _load_state(self, path: Path) -> None:
+        self.net_ = None
+        self._ensure_model(path / "model")
+        self.mean_ = self.components_ = None
+        if (path / "pca.npz").exists():
+            with np.load(path / "pca.npz") as arrays:
+                self.mean_, self.components_ = arrays["mean"], arrays["components"]

@@ -1,0 +1,93 @@
+"""A compact CIFAR network of the fast-training family, with an explicit embedding layer.
+
+Shape: a frozen 2x2 patch-whitening convolution (initialised from the training data's
+patch covariance), three conv blocks (conv 3x3 -> max-pool -> BatchNorm -> GELU ->
+conv 3x3 -> BatchNorm -> GELU), global max-pooling, a linear EMBEDDING layer, and a
+linear classifier on the embedding. The embedding describes an image for retrieval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+MEAN = (125.3, 123.0, 113.9)
+STD = (63.0, 62.1, 66.7)
+
+
+@dataclass
+class ModelConfig:
+    widths: tuple[int, int, int] = (64, 256, 256)
+    embedding_dim: int = 256
+    num_classes: int = 10
+    whiten_width: int = 24
+    logit_scale: float = 1 / 9
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "widths": list(self.widths)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        return cls(**{**d, "widths": tuple(d["widths"])})
+
+
+class Block(nn.Module):
+    """conv -> max-pool(2) -> BN -> GELU -> conv -> BN -> GELU."""
+
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding="same", bias=False)
+        self.pool = nn.MaxPool2d(2)
+        self.norm1, self.act1 = nn.BatchNorm2d(c_out), nn.GELU()
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding="same", bias=False)
+        self.norm2, self.act2 = nn.BatchNorm2d(c_out), nn.GELU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act1(self.norm1(self.pool(self.conv1(x))))
+        return self.act2(self.norm2(self.conv2(x)))
+
+
+class CifarNet(nn.Module):
+    """Input: float images normalised by MEAN/STD, (n, 3, H, W). `embed` gives (n, embedding_dim)."""
+
+    def __init__(self, config: ModelConfig | None = None):
+        super().__init__()
+        self.config = config = config or ModelConfig()
+        self.whiten = nn.Conv2d(3, config.whiten_width, 2, padding=0, bias=True)
+        self.whiten.weight.requires_grad_(False)
+        self.act = nn.GELU()
+        w1, w2, w3 = config.widths
+        self.blocks = nn.Sequential(Block(config.whiten_width, w1), Block(w1, w2), Block(w2, w3))
+        self.embedding = nn.Linear(w3, config.embedding_dim, bias=False)
+        self.embedding_norm = nn.BatchNorm1d(config.embedding_dim)
+        self.classifier = nn.Linear(config.embedding_dim, config.num_classes, bias=False)
+
+    @torch.no_grad()
+    def init_whitening(self, images: torch.Tensor, eps: float = 5e-4) -> None:
+        """Set the first layer to +/- the eigenvectors of the 2x2 patch covariance, scaled to whiten."""
+        patches = images.unfold(2, 2, 1).unfold(3, 2, 1).permute(0, 2, 3, 1, 4, 5).reshape(-1, 12).double()
+        eigval, eigvec = torch.linalg.eigh(torch.cov(patches.T))
+        filters = (eigvec.T / torch.sqrt(eigval + eps)[:, None]).reshape(12, 3, 2, 2).flip(0)
+        half = self.config.whiten_width // 2
+        self.whiten.weight.copy_(torch.cat([filters[:half], -filters[:half]]).float())
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.blocks(self.act(self.whiten(x)))
+        return torch.amax(x, dim=(2, 3))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The retrieval embedding (before the classifier)."""
+        return self.embedding_norm(self.embedding(self.features(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.embed(x)) * self.config.logit_scale
+
+
+def to_input(images_uint8: torch.Tensor) -> torch.Tensor:
+    """(n, H, W, 3) uint8 -> normalised float (n, 3, H, W), channels_last memory format."""
+    x = images_uint8.permute(0, 3, 1, 2).float()
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(STD).view(1, 3, 1, 1)
+    return ((x - mean) / std).contiguous(memory_format=torch.channels_last)

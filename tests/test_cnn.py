@@ -1,0 +1,115 @@
+"""The CNN: a tiny model trains and its loss falls, checkpoints resume, embeddings round-trip."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from cbir import Engine
+from cbir.datasets import load_folder
+from cbir.errors import CbirError
+from cbir.features import load_extractor, make_extractor
+from cbir.features.cnn.extractor import CnnExtractor
+from cbir.features.cnn.model import CifarNet, ModelConfig, to_input
+from cbir.features.cnn.train import TrainConfig, train
+
+TINY = ModelConfig(widths=(8, 16, 16), embedding_dim=16)
+
+
+def tiny_config(**kw):
+    return TrainConfig(**{"epochs": 3, "batch_size": 15, "lr": 0.2, "val_images": 15, "ema_decay": 0.9, **kw})
+
+
+@pytest.fixture(scope="module")
+def data(tiny_collection):
+    return load_folder(tiny_collection, split="train", progress=False, cache=False)
+
+
+@pytest.fixture(scope="module")
+def model_dir(data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model")
+    train(data, out, tiny_config(epochs=12), ModelConfig(**vars(TINY)), progress=False)
+    return out
+
+
+def test_model_shapes_and_whitening():
+    model = CifarNet(ModelConfig(**vars(TINY)))
+    x = to_input(torch.randint(0, 256, (40, 32, 32, 3), dtype=torch.uint8))
+    model.init_whitening(x)
+    assert model(x).shape == (40, 10) and model.embed(x).shape == (40, 16)
+    assert not model.whiten.weight.requires_grad
+
+
+def test_training_lowers_the_loss_and_writes_a_model_folder(data, model_dir):
+    card = json.loads((model_dir / "model_card.json").read_text())
+    history = card["history"]
+    assert len(history) == 12 and history[-1]["train_accuracy"] > history[0]["train_accuracy"]
+    assert card["validation_accuracy_tta"] >= 0.6  # three very different classes
+    assert {"config.json", "weights.pt", "MODEL_CARD.md", "checkpoint.pt"} <= {p.name for p in model_dir.iterdir()}
+    assert "held-out validation accuracy" in (model_dir / "MODEL_CARD.md").read_text()
+
+
+def test_training_is_deterministic_and_resumes_after_an_interruption(data, tmp_path, monkeypatch):
+    import cbir.features.cnn.train as training
+
+    straight = tmp_path / "straight"
+    train(data, straight, tiny_config(), ModelConfig(**vars(TINY)), progress=False)
+    calls = {"n": 0}
+    real_accuracy = training.accuracy
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # the power goes off during epoch 2
+        return real_accuracy(*args, **kwargs)
+
+    resumed = tmp_path / "resumed"
+    monkeypatch.setattr(training, "accuracy", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(data, resumed, tiny_config(), ModelConfig(**vars(TINY)), progress=False)
+    monkeypatch.undo()
+    card = train(data, resumed, tiny_config(), ModelConfig(**vars(TINY)), progress=False)
+    assert [h["epoch"] for h in card["history"]] == [1, 2, 3]
+    a = torch.load(straight / "weights.pt")
+    b = torch.load(resumed / "weights.pt")
+    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-3) for k in a)
+
+
+def test_extractor_round_trip_and_search(data, model_dir, tmp_path):
+    extractor = CnnExtractor(model_dir, name="cnn-tiny")
+    engine = Engine.build(data, extractor, progress=False)
+    vectors = extractor.transform(data.images[:6])
+    assert vectors.shape == (6, 16) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    engine.save(tmp_path / "engine")
+    loaded = Engine.load(tmp_path / "engine")
+    np.testing.assert_allclose(loaded.extractor.transform(data.images[:6]), vectors, atol=1e-6)
+    assert loaded.search(data.images[:1], k=1)[0].hits[0].id == data.ids[0]
+
+
+def test_pca_and_probability_fusion(data, model_dir, tmp_path):
+    fused = CnnExtractor(model_dir, pca=8, proba_weight=1.0).fit(data)
+    assert fused.dim == 8 + 3
+    vectors = fused.transform(data.images[:4])
+    assert vectors.shape == (4, 11)
+    np.testing.assert_allclose(fused.predict_proba(data.images[:4]).sum(axis=1), 1, atol=1e-4)
+    fused.save(tmp_path / "x")
+    np.testing.assert_allclose(load_extractor(tmp_path / "x").transform(data.images[:4]), vectors, atol=1e-6)
+
+
+def test_other_weights_are_refused(data, model_dir, tmp_path):
+    extractor = CnnExtractor(model_dir).fit(data)
+    extractor.save(tmp_path / "x")
+    weights = tmp_path / "x" / "model" / "weights.pt"
+    state = torch.load(weights)
+    state = {k: v + 1 if v.is_floating_point() else v for k, v in state.items()}
+    torch.save(state, weights)
+    with pytest.raises(CbirError, match="weights"):
+        load_extractor(tmp_path / "x")
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    with pytest.raises(CbirError, match="cbir train"):
+        CnnExtractor(tmp_path / "none").fit(None)
+    assert make_extractor("cnn").name == "cnn"
