@@ -20,7 +20,7 @@ PORT ?= 5000
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[bovw,test]'
+	$(BIN)/pip install --quiet -e '.[bovw,cnn,tune,test]'
 	touch $(STAMP)
 
 install: $(STAMP)

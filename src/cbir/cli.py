@@ -107,6 +107,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from cbir.datasets import load_dataset
+    from cbir.tune import run_tune
+
+    dataset = load_dataset(args.dataset, data=args.data).stratified(args.max_train)
+    best = run_tune(dataset, args.out, samples=args.samples, epochs=args.epochs, batch_size=args.batch_size,
+                    val_images=args.val_images, cpus=args.cpus)
+    print((Path(args.out) / "results.md").read_text())
+    print(f"best configuration: {json.dumps(best)} (also in {args.out}/best_config.json)")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import faiss
     import waitress
@@ -177,6 +189,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("tune", help="search CNN hyper-parameters with Ray Tune (ASHA) on a data subset")
+    p.add_argument("--dataset", default="cifar10")
+    p.add_argument("--data", help="where CIFAR-10 is; else $CBIR_CIFAR10")
+    p.add_argument("--out", required=True, help="folder for results.csv, results.md, best_config.json")
+    p.add_argument("--samples", type=_positive, default=6, help="trials (default 6)")
+    p.add_argument("--epochs", type=_positive, default=4, help="epochs per trial at most (default 4)")
+    p.add_argument("--max-train", type=_positive, default=5000, help="training subset (default 5000)")
+    p.add_argument("--val-images", type=_positive, default=1000)
+    p.add_argument("--batch-size", type=_positive, default=256)
+    p.add_argument("--cpus", type=_positive, help="CPUs for Ray (default: all)")
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("serve", help="serve the search page and JSON API (production WSGI server)")
     p.add_argument("engines", nargs="+", help="engine folder(s); the first is the default")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -93,8 +94,11 @@ def accuracy(model: nn.Module, data: Dataset, classes: list[str], device, bf16: 
 
 def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
           model_config: ModelConfig | None = None, device: str | None = None, progress: bool = True,
-          command: str | None = None) -> dict:
-    """Train on a labelled collection and write a model folder to `out`; returns the model card dict."""
+          command: str | None = None, on_epoch: Callable[[dict], None] | None = None) -> dict:
+    """Train on a labelled collection and write a model folder to `out`; returns the model card dict.
+
+    `on_epoch` receives each epoch's record (epoch, train and validation accuracy, minutes).
+    """
     config, out = config or TrainConfig(), Path(out)
     if not dataset.labelled:
         raise ValueError("training needs a labelled collection (<class>/<file> folders or cifar10)")
@@ -171,6 +175,8 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
                     "schedule": schedule.state_dict(), "state": state, "generator": generator.get_state()},
                    checkpoint.with_suffix(".tmp"))
         checkpoint.with_suffix(".tmp").replace(checkpoint)
+        if on_epoch:
+            on_epoch(state["history"][-1])
     final = ema.module
     card = {
         "data": f"{dataset.name}: {len(train_part)} training images, {len(val_part) if val_part else 0} held out",

@@ -1,0 +1,22 @@
+"""`cbir tune`: Ray Tune with ASHA runs two tiny trials end to end and writes its results."""
+
+import json
+
+import pytest
+
+from cbir.datasets import load_folder
+
+pytest.importorskip("ray.tune", reason="Ray Tune not installed (pip install 'cbir[tune]')")
+
+
+def test_two_tiny_trials(tiny_collection, tmp_path):
+    from cbir.tune import run_tune
+
+    data = load_folder(tiny_collection, split="train", progress=False, cache=False)
+    best = run_tune(data, tmp_path, samples=2, epochs=2, batch_size=15, val_images=15, cpus=2,
+                    widths={"tiny": (8, 16, 16), "small": (8, 16, 32)})
+    assert set(best) == {"lr", "weight_decay", "width", "embedding_dim", "label_smoothing"}
+    assert json.loads((tmp_path / "best_config.json").read_text()) == best
+    rows = (tmp_path / "results.csv").read_text().splitlines()
+    assert len(rows) == 3 and "val_accuracy" in rows[0]
+    assert (tmp_path / "results.md").read_text().startswith("| lr")
