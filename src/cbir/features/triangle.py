@@ -65,12 +65,14 @@ class KMeansTriangle(FeatureExtractor):
 
         rng = np.random.default_rng(self.seed)
         per_image = max(1, -(-self.sample_patches // len(dataset)))
-        picked = rng.integers(0, len(dataset), size=-(-self.sample_patches // per_image))
-        images = self._images([dataset.images[i] for i in np.sort(picked)])
-        grid = patches_of(images, self.patch, 1)
-        rows, cols = grid.shape[1:3]
-        ys, xs = rng.integers(0, rows, grid.shape[0] * per_image), rng.integers(0, cols, grid.shape[0] * per_image)
-        sample = normalise_patches(grid[np.repeat(np.arange(grid.shape[0]), per_image), ys, xs])
+        picked = np.sort(rng.permutation(len(dataset))[: -(-self.sample_patches // per_image)])
+        chunks = []
+        for start in range(0, len(picked), 500):  # never hold every patch of every image at once
+            grid = patches_of(self._images([dataset.images[i] for i in picked[start: start + 500]]), self.patch, 1)
+            n, rows, cols, d = grid.shape
+            ys, xs = rng.integers(0, rows, (n, per_image)), rng.integers(0, cols, (n, per_image))
+            chunks.append(grid[np.arange(n)[:, None], ys, xs].reshape(-1, d))
+        sample = normalise_patches(np.concatenate(chunks))
         self.mean_ = sample.mean(axis=0)
         eigval, eigvec = np.linalg.eigh(np.cov(sample - self.mean_, rowvar=False))
         self.zca_ = (eigvec @ np.diag(1.0 / np.sqrt(eigval + 0.1)) @ eigvec.T).astype(np.float32)
@@ -84,9 +86,10 @@ class KMeansTriangle(FeatureExtractor):
             raise ValueError(f"PCA to {self.pca} dimensions needs at least {self.pca} training images, "
                              f"got {len(dataset)}")
         if self.pca:
-            train = np.concatenate([self._pooled(images[s: s + 256]) for s in
-                                    tqdm(range(0, min(len(images), 20_000), 256), desc="triangle PCA sample",
-                                         disable=len(images) < 2000)])
+            sample_images = picked[:20_000]
+            train = np.concatenate([self._pooled(self._images([dataset.images[i] for i in sample_images[s: s + 256]]))
+                                    for s in tqdm(range(0, len(sample_images), 256), desc="triangle PCA sample",
+                                                  disable=len(sample_images) < 2000)])
             self.pooled_mean_ = train.mean(axis=0)
             self.pooled_std_ = train.std(axis=0) + 1e-3
             standard = (train - self.pooled_mean_) / self.pooled_std_
