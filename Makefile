@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 SHARED_CIFAR10 := $(wildcard ../shared/data/cifar10-jpeg.zip)
 export CBIR_CIFAR10 ?= $(SHARED_CIFAR10)
 export OMP_WAIT_POLICY ?= PASSIVE
-FEATURES ?= hog-gch
+FEATURES ?= cnn
 ENGINE ?= engines/cifar10-$(FEATURES)
 RESULTS ?= results/cifar10-$(FEATURES)
 

@@ -113,3 +113,17 @@ def test_missing_model_is_a_clear_error(tmp_path):
     with pytest.raises(CbirError, match="cbir train"):
         CnnExtractor(tmp_path / "none").fit(None)
     assert make_extractor("cnn").name == "cnn"
+
+
+@pytest.mark.cifar10
+def test_shipped_checkpoint_classifies_real_cifar10_images(real_cifar10):
+    from cbir.datasets import load_cifar10
+    from cbir.features.cnn.extractor import SHIPPED
+
+    test = load_cifar10("test", data=real_cifar10, progress=False).stratified(300, seed=1)
+    extractor = make_extractor("cnn").fit(None)
+    assert extractor.model_path == SHIPPED and extractor.dim == 256
+    predicted = np.asarray(extractor.classes_)[extractor.predict_proba(test.images).argmax(axis=1)]
+    assert np.mean(predicted == np.asarray(test.labels)) > 0.85
+    card = json.loads((SHIPPED / "model_card.json").read_text())
+    assert card["test_accuracy"] >= 0.85 and "cbir train" in card["command"]

@@ -77,7 +77,7 @@ def predict(model: nn.Module, images: np.ndarray, device: torch.device, bf16: bo
     model.eval()
     out = []
     for s in range(0, len(images), batch):
-        x = to_input(torch.from_numpy(np.asarray(images[s: s + batch]))).to(device)
+        x = to_input(torch.from_numpy(np.array(images[s: s + batch]))).to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             logits = model(x).float()
             if tta:
