@@ -10,35 +10,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from cbir.datasets import load_cifar10
-from cbir.evaluation.trec import trec_measures
+from common import mean_measures, validation_split
+
 from cbir.features import l2_normalise
 from cbir.features.global_ import HOG, ColorHistogram
-from cbir.index import FaissIndex
 
 
 def main() -> None:
-    train = load_cifar10("train", progress=False)
-    rng = np.random.default_rng(0)
-    perm = rng.permutation(len(train))
-    index_set, held_out = train.subset(np.sort(perm[:40_000])), train.subset(np.sort(perm[40_000:]))
-    queries = held_out.stratified(2_000)
+    index_set, queries = validation_split(None, 2_000)
     hog = {name: HOG().transform(ds.images) for name, ds in (("index", index_set), ("queries", queries))}
-    relevant: dict[str, list[str]] = {}
-    for id_, label in zip(index_set.ids, index_set.labels):
-        relevant.setdefault(label, []).append(id_)
     print("| GCH space | GCH weight | P_100 | map_cut_100 |\n|---|---|---|---|")
     for space in ("gray", "rgb"):
         gch = ColorHistogram(bins=64 if space == "gray" else 8, space=space)
         hist = {"index": gch.transform(index_set.images), "queries": gch.transform(queries.images)}
         for weight in (0.0, 0.15, 0.25, 0.35, 0.5, 1.0):
             fused = {k: l2_normalise(np.hstack([hog[k], weight * hist[k]])) for k in hog}
-            index = FaissIndex(fused["index"].shape[1])
-            index.add(index_set.ids, fused["index"])
-            run = {q: {h.id: h.score for h in hits} for q, hits in zip(queries.ids, index.search(fused["queries"], 100))}
-            per_query = trec_measures(run, dict(zip(queries.ids, queries.labels)), relevant)
-            mean = lambda m: np.mean([v[m] for v in per_query.values()])  # noqa: E731
-            print(f"| {space} | {weight} | {mean('P_100'):.4f} | {mean('map_cut_100'):.5f} |")
+            m = mean_measures(index_set, fused["index"], queries, fused["queries"])
+            print(f"| {space} | {weight} | {m['P_100']:.4f} | {m['map_cut_100']:.5f} |")
 
 
 if __name__ == "__main__":

@@ -14,10 +14,9 @@ import argparse
 
 import numpy as np
 
-from cbir.datasets import load_cifar10
-from cbir.evaluation.trec import trec_measures
+from common import mean_measures, validation_split
+
 from cbir.features import l2_normalise, make_extractor
-from cbir.index import FaissIndex
 
 
 def main() -> None:
@@ -25,30 +24,20 @@ def main() -> None:
     parser.add_argument("features")
     parser.add_argument("--weights", default="0.5,1,2,4,8")
     args = parser.parse_args()
-    train = load_cifar10("train", progress=False)
-    perm = np.random.default_rng(0).permutation(len(train))
-    index_set = train.subset(np.sort(perm[:40_000])).stratified(10_000)
-    queries = train.subset(np.sort(perm[40_000:])).stratified(1_000)
+    index_set, queries = validation_split(10_000, 1_000)
     extractor = make_extractor(args.features)
     base_index = extractor._fit_classifier(index_set, progress=True)
     extractor.fitted_ = True
     base_queries = extractor.base.transform(queries.images)
     accuracy = np.mean(np.asarray(extractor.classes_)[extractor._proba(base_queries).argmax(1)] ==
                        np.asarray(queries.labels))
-    relevant: dict[str, list[str]] = {}
-    for id_, label in zip(index_set.ids, index_set.labels):
-        relevant.setdefault(label, []).append(id_)
     print(f"classifier accuracy on the validation queries: {accuracy:.4f} (C={extractor.report_['C']})\n")
     print("| weight | P_10 | P_100 | map_cut_100 |\n|---|---|---|---|")
     for weight in map(float, args.weights.split(",")):
         extractor.weight = weight
         vectors = [l2_normalise(extractor._combine(f)) for f in (base_index, base_queries)]
-        index = FaissIndex(vectors[0].shape[1])
-        index.add(index_set.ids, vectors[0])
-        run = {q: {h.id: h.score for h in hits} for q, hits in zip(queries.ids, index.search(vectors[1], 100))}
-        measures = trec_measures(run, dict(zip(queries.ids, queries.labels)), relevant)
-        mean = lambda m: np.mean([v[m] for v in measures.values()])  # noqa: E731
-        print(f"| {weight:g} | {mean('P_10'):.4f} | {mean('P_100'):.4f} | {mean('map_cut_100'):.5f} |", flush=True)
+        m = mean_measures(index_set, vectors[0], queries, vectors[1])
+        print(f"| {weight:g} | {m['P_10']:.4f} | {m['P_100']:.4f} | {m['map_cut_100']:.5f} |", flush=True)
 
 
 if __name__ == "__main__":

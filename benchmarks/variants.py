@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common import validation_split
+
 from cbir import Engine
 from cbir.datasets import load_cifar10
 from cbir.evaluation import evaluate
@@ -34,14 +36,11 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="ATTR=VALUE",
                         help="override an extractor attribute before fitting, e.g. weight=2 (repeatable)")
     args = parser.parse_args()
-    train = load_cifar10("train", progress=False)
     if args.validation:
-        perm = np.random.default_rng(0).permutation(len(train))
-        queries = train.subset(np.sort(perm[40_000:]))
-        train = train.subset(np.sort(perm[:40_000]))
+        train, queries = validation_split(args.max_index, args.max_queries)
     else:
-        queries = load_cifar10("test", progress=False)
-    train, queries = train.stratified(args.max_index), queries.stratified(args.max_queries)
+        train = load_cifar10("train", progress=False).stratified(args.max_index)
+        queries = load_cifar10("test", progress=False).stratified(args.max_queries)
     print(f"index {len(train)}, queries {len(queries)} ({'validation' if args.validation else 'test'})\n")
     print("| features | dim | map_cut_100 | map_at_100_norm | map | P_10 | P_100 | accuracy | fit + index s "
           "| encode queries s | peak RSS GiB |\n|---|---|---|---|---|---|---|---|---|---|---|")

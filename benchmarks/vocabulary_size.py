@@ -15,12 +15,11 @@ import argparse
 
 import numpy as np
 
-from cbir.datasets import load_cifar10
-from cbir.evaluation.trec import trec_measures
+from common import mean_measures, validation_split
+
 from cbir.features import l2_normalise
 from cbir.features.bovw import SiftBoVW, fit_vocabulary, nearest
 from cbir.features.local import describe_parallel
-from cbir.index import FaissIndex
 
 
 def main() -> None:
@@ -30,10 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     from sklearn.metrics import davies_bouldin_score
 
-    train = load_cifar10("train", progress=False)
-    perm = np.random.default_rng(0).permutation(len(train))
-    index_set = train.subset(np.sort(perm[:40_000])).stratified(10_000)
-    queries = train.subset(np.sort(perm[40_000:])).stratified(1_000)
+    index_set, queries = validation_split(10_000, 1_000)
     extractor = SiftBoVW()
     described = {"index": describe_parallel(index_set.images, extractor.sift, progress=True),
                  "queries": describe_parallel(queries.images, extractor.sift, progress=True)}
@@ -41,9 +37,6 @@ def main() -> None:
     rng = np.random.default_rng(0)
     sample = pool[rng.permutation(len(pool))[:200_000]]
     db_sample = sample[:20_000]
-    relevant: dict[str, list[str]] = {}
-    for id_, label in zip(index_set.ids, index_set.labels):
-        relevant.setdefault(label, []).append(id_)
     rows = []
     print("| k | Davies-Bouldin | P_100 | map_cut_100 |\n|---|---|---|---|")
     for k in map(int, args.ks.split(",")):
@@ -51,12 +44,8 @@ def main() -> None:
         bovw.vocabulary_ = fit_vocabulary(sample, k)
         bovw.learn_idf(described["index"])
         vectors = {name: l2_normalise(bovw._weighted(bovw._counts(d))) for name, d in described.items()}
-        index = FaissIndex(bovw.dim)
-        index.add(index_set.ids, vectors["index"])
-        run = {q: {h.id: h.score for h in hits} for q, hits in zip(queries.ids, index.search(vectors["queries"], 100))}
-        measures = trec_measures(run, dict(zip(queries.ids, queries.labels)), relevant)
-        p100 = np.mean([m["P_100"] for m in measures.values()])
-        mapc = np.mean([m["map_cut_100"] for m in measures.values()])
+        m = mean_measures(index_set, vectors["index"], queries, vectors["queries"])
+        p100, mapc = m["P_100"], m["map_cut_100"]
         db = davies_bouldin_score(db_sample, nearest(db_sample, bovw.vocabulary_))
         rows.append((k, db, p100, mapc))
         print(f"| {k} | {db:.3f} | {p100:.4f} | {mapc:.5f} |", flush=True)
