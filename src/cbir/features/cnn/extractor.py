@@ -14,7 +14,7 @@ import numpy as np
 
 from cbir.datasets.collection import Dataset
 from cbir.datasets.images import resize_to
-from cbir.errors import CbirError
+from cbir.errors import CbirError, MissingDependencyError
 from cbir.features.base import FeatureExtractor, l2_normalise
 
 SHIPPED = Path(__file__).resolve().parent / "checkpoints" / "cifar10"
@@ -50,10 +50,12 @@ class CnnExtractor(FeatureExtractor):
                 "batch_size": self.batch_size, "weights": self.weights}
 
     def _ensure_model(self, path: Path | None = None) -> None:
-        from cbir.features.cnn.store import load_model, weights_digest
-
         if self.net_ is not None:
             return
+        try:
+            from cbir.features.cnn.store import load_model, weights_digest
+        except ImportError as exc:
+            raise MissingDependencyError("CNN features need PyTorch: pip install 'cbir[cnn]'") from exc
         path = path or self.model_path
         if not (path / "config.json").exists():
             raise CbirError(f"no trained model at {path}: train one with `cbir train --out {path}`")
