@@ -31,6 +31,16 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
 
 
+def to_spec(extractor: FeatureExtractor) -> dict:
+    """What recreates an unfitted extractor of any kind: its kind, name and configuration."""
+    return {"kind": extractor.kind, "name": extractor.name, "config": extractor.get_config()}
+
+
+def from_spec(spec: dict) -> FeatureExtractor:
+    """The unfitted extractor described by `to_spec` output."""
+    return _KINDS[spec["kind"]].from_config(spec["config"], name=spec["name"])
+
+
 class FeatureExtractor(ABC):
     """Turns RGB uint8 images into L2-normalised float32 vectors of length `dim`."""
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from cbir.datasets.collection import Dataset
-from cbir.features.base import FeatureExtractor, l2_normalise
+from cbir.features.base import FeatureExtractor, from_spec, l2_normalise, to_spec
 
 _SUB = "block-{i}"
 
@@ -37,15 +37,12 @@ class FusedExtractor(FeatureExtractor):
         return sum(b.dim for b in self.blocks)
 
     def get_config(self) -> dict:
-        return {"blocks": [{"kind": b.kind, "name": b.name, "config": b.get_config()} for b in self.blocks],
+        return {"blocks": [to_spec(b) for b in self.blocks],
                 "weights": self.weights}
 
     @classmethod
     def from_config(cls, config: dict, name: str | None = None) -> FusedExtractor:
-        from cbir.features.base import _KINDS
-
-        blocks = [_KINDS[b["kind"]].from_config(b["config"], name=b["name"]) for b in config["blocks"]]
-        return cls(blocks, config["weights"], name=name)
+        return cls([from_spec(b) for b in config["blocks"]], config["weights"], name=name)
 
     def _fit(self, dataset: Dataset) -> None:
         for block in self.blocks:

@@ -16,7 +16,7 @@ import numpy as np
 
 from cbir.datasets.collection import Dataset
 from cbir.errors import CbirError
-from cbir.features.base import FeatureExtractor, l2_normalise
+from cbir.features.base import FeatureExtractor, from_spec, l2_normalise, to_spec
 
 _BASE = "base"
 
@@ -38,17 +38,14 @@ class SupervisedExtractor(FeatureExtractor):
         return self.base.dim + len(getattr(self, "classes_", ()))
 
     def get_config(self) -> dict:
-        return {"base": {"kind": self.base.kind, "name": self.base.name, "config": self.base.get_config()},
+        return {"base": to_spec(self.base),
                 "weight": self.weight, "cs": self.cs, "cv_images": self.cv_images, "folds": self.folds,
                 "seed": self.seed}
 
     @classmethod
     def from_config(cls, config: dict, name: str | None = None) -> SupervisedExtractor:
-        from cbir.features.base import _KINDS
-
         spec = dict(config)
-        base = spec.pop("base")
-        return cls(_KINDS[base["kind"]].from_config(base["config"], name=base["name"]), **spec, name=name)
+        return cls(from_spec(spec.pop("base")), **spec, name=name)
 
     def _fit(self, dataset: Dataset) -> None:
         self._fit_classifier(dataset)
