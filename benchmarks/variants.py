@@ -48,7 +48,8 @@ def main() -> None:
         extractor = make_extractor(name)
         for assignment in args.set:
             attr, value = assignment.split("=", 1)
-            setattr(extractor, attr, type(getattr(extractor, attr))(value))
+            kind = type(getattr(extractor, attr))
+            setattr(extractor, attr, value.lower() in ("1", "true", "yes") if kind is bool else kind(value))
         t0 = time.perf_counter()
         engine = Engine.build(train, extractor, progress=False)
         t1 = time.perf_counter()

@@ -12,7 +12,7 @@ from cbir.errors import CbirError
 from cbir.features import load_extractor, make_extractor
 from cbir.features.cnn.extractor import CnnExtractor
 from cbir.features.cnn.model import CifarNet, ModelConfig, to_input
-from cbir.features.cnn.train import TrainConfig, train
+from cbir.features.cnn.train import TrainConfig, augment, supcon_loss, train
 
 TINY = ModelConfig(widths=(8, 16, 16), embedding_dim=16)
 
@@ -74,6 +74,38 @@ def test_training_is_deterministic_and_resumes_after_an_interruption(data, tmp_p
     a = torch.load(straight / "weights.pt")
     b = torch.load(resumed / "weights.pt")
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-3) for k in a)
+
+
+def test_cutout_blanks_one_square_per_image_and_flip_translate_keep_content():
+    x = torch.ones(6, 3, 32, 32)
+    out = augment(x, translate=2, generator=torch.Generator().manual_seed(0), cutout=8)
+    blanked = (out == 0).all(dim=1)  # a pixel is blanked in every channel at once
+    per_image = blanked.flatten(1).sum(1)
+    assert ((per_image >= 4 * 5) & (per_image <= 9 * 9)).all()  # a (clipped) square up to (8 + 1)^2
+    for mask in blanked:
+        rows, cols = mask.any(1).nonzero().flatten(), mask.any(0).nonzero().flatten()
+        assert mask[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1].all()  # one solid square
+    assert torch.equal(augment(x, 2, torch.Generator().manual_seed(0)), x)  # flips/shifts of a constant
+
+
+def test_supcon_loss_prefers_embeddings_that_group_by_label():
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    grouped = torch.eye(3).repeat_interleave(2, dim=0) + 0.01 * torch.randn(6, 3)
+    mixed = torch.eye(3).repeat(2, 1)  # same-label rows point different ways
+    assert supcon_loss(grouped, labels, 0.1) < 0.1 < supcon_loss(mixed, labels, 0.1)
+
+
+def test_metric_learning_stage_starts_from_a_trained_model(data, model_dir, tmp_path):
+    card = train(data, tmp_path / "stage", tiny_config(epochs=2, lr=0.02, supcon_weight=1.0, init=str(model_dir)),
+                 progress=False)
+    base = json.loads((model_dir / "model_card.json").read_text())
+    assert card["model"] == base["model"] and card["recipe"]["supcon_weight"] == 1.0
+    assert card["history"][0]["val_accuracy"] >= 0.6  # epoch 1 already starts from trained weights
+    before, after = torch.load(model_dir / "weights.pt"), torch.load(tmp_path / "stage" / "weights.pt")
+    assert not torch.equal(before["embedding.weight"], after["embedding.weight"])
+    other = data.subset([i for i, label in enumerate(data.labels) if label != data.classes[0]])
+    with pytest.raises(ValueError, match="classes"):
+        train(other, tmp_path / "mismatch", tiny_config(init=str(model_dir)), progress=False)
 
 
 def test_extractor_round_trip_and_search(data, model_dir, tmp_path):

@@ -98,7 +98,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     dataset = load_dataset(args.dataset, split=args.split, data=args.data).stratified(args.max_train)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, val_images=args.val_images,
-                         seed=args.seed)
+                         seed=args.seed, translate=args.translate, cutout=args.cutout,
+                         supcon_weight=args.supcon_weight, temperature=args.temperature, init=args.init)
     model = ModelConfig(widths=tuple(args.widths), embedding_dim=args.embedding_dim)
     card = train(dataset, args.out, config, model, device=args.device, command="cbir " + " ".join(sys.argv[1:]))
     val = card["validation_accuracy_tta"]
@@ -184,6 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=0.2)
     p.add_argument("--widths", type=_positive, nargs=3, default=[64, 256, 256], metavar="W")
     p.add_argument("--embedding-dim", type=_positive, default=256)
+    p.add_argument("--translate", type=int, default=2, help="random translation in pixels (default 2)")
+    p.add_argument("--cutout", type=int, default=0, help="side of a random square blanked per image (default 0)")
+    p.add_argument("--init", metavar="MODEL_DIR",
+                   help="start from this trained model (its widths): the metric-learning stage")
+    p.add_argument("--supcon-weight", type=float, default=0.0,
+                   help="weight of a supervised contrastive loss on the embedding (default 0: cross-entropy only)")
+    p.add_argument("--temperature", type=float, default=0.1, help="supervised contrastive temperature")
     p.add_argument("--val-images", type=int, default=5000, help="held out of the training split for validation")
     p.add_argument("--max-train", type=_positive, help="train on a class-stratified subset")
     p.add_argument("--seed", type=int, default=0)

@@ -81,13 +81,17 @@ class CifarNet(nn.Module):
         """The retrieval embedding (before the classifier)."""
         return self.embedding_norm(self.embedding(self.features(x)))
 
+    def head(self, embedding: torch.Tensor) -> torch.Tensor:
+        """Class logits of embeddings."""
+        return self.classifier(embedding) * self.config.logit_scale
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.embed(x)) * self.config.logit_scale
+        return self.head(self.embed(x))
 
 
 def to_input(images_uint8: torch.Tensor) -> torch.Tensor:
     """(n, H, W, 3) uint8 -> normalised float (n, 3, H, W), channels_last memory format."""
     x = images_uint8.permute(0, 3, 1, 2).float()
-    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(STD).view(1, 3, 1, 1)
+    mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(STD, device=x.device).view(1, 3, 1, 1)
     return ((x - mean) / std).contiguous(memory_format=torch.channels_last)

@@ -1,9 +1,11 @@
 """Training the CNN on a labelled collection (`cbir train`). The library never imports this module.
 
 Recipe (facts from public fast-training recipes, code written here): Nesterov SGD with a
-linear warm-up / linear decay schedule, label smoothing, random flip + translate
-augmentation, an exponential moving average (EMA) of the weights, flip test-time
-augmentation, channels_last + bf16 autocast on CPU, CUDA when present. Per-epoch
+linear warm-up / linear decay schedule, label smoothing, random flip + translate (+ optional
+cutout) augmentation, an exponential moving average (EMA) of the weights, flip test-time
+augmentation, channels_last + bf16 autocast on CPU, CUDA when present (the whole training set
+then lives on the GPU). Optional metric-learning stage: `init` starts from a trained model
+folder and `supcon_weight` adds a supervised contrastive loss on the embedding. Per-epoch
 validation on a held-out part of the TRAINING split; a checkpoint after every epoch,
 resumed automatically after an interruption; deterministic for a given seed.
 """
@@ -25,7 +27,7 @@ from tqdm.auto import tqdm
 
 from cbir.datasets.collection import Dataset
 from cbir.features.cnn.model import CifarNet, ModelConfig, to_input
-from cbir.features.cnn.store import save_model
+from cbir.features.cnn.store import load_model, save_model
 
 
 @dataclass
@@ -39,26 +41,46 @@ class TrainConfig:
     warmup: float = 0.2
     ema_decay: float = 0.995
     translate: int = 2
+    cutout: int = 0
     val_images: int = 5000
     seed: int = 0
     bf16: bool = True
+    supcon_weight: float = 0.0
+    temperature: float = 0.1
+    init: str | None = None
 
 
 def device_of(preferred: str | None = None) -> torch.device:
     return torch.device(preferred or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
-def augment(x: torch.Tensor, translate: int, generator: torch.Generator) -> torch.Tensor:
-    """Random horizontal flips and translations of up to `translate` pixels (reflect padding)."""
+def augment(x: torch.Tensor, translate: int, generator: torch.Generator, cutout: int = 0) -> torch.Tensor:
+    """Random horizontal flips, translations of up to `translate` pixels (reflect padding) and, when
+    `cutout`, one `cutout`-sized square per image set to the mean (0 after normalisation)."""
     n = x.shape[0]
     flip = torch.rand(n, generator=generator, device="cpu").to(x.device) < 0.5
     x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+    h, w = x.shape[2:]
     if translate:
-        h, w = x.shape[2:]
         padded = nn.functional.pad(x, (translate,) * 4, mode="reflect")
         dy, dx = torch.randint(0, 2 * translate + 1, (2,), generator=generator).tolist()
         x = padded[:, :, dy: dy + h, dx: dx + w]
+    if cutout:
+        centres = torch.randint(0, max(h, w), (2, n, 1), generator=generator).to(x.device)
+        rows = (torch.arange(h, device=x.device) - centres[0]).abs() <= cutout // 2
+        cols = (torch.arange(w, device=x.device) - centres[1]).abs() <= cutout // 2
+        x = x * ~(rows[:, :, None] & cols[:, None, :])[:, None]
     return x.contiguous(memory_format=torch.channels_last)
+
+
+def supcon_loss(embeddings: torch.Tensor, labels: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Supervised contrastive loss (Khosla et al. 2020) of a batch: same-label rows are positives."""
+    z = nn.functional.normalize(embeddings.float(), dim=1)
+    eye = torch.eye(len(z), dtype=torch.bool, device=z.device)
+    sim = (z @ z.T / temperature).masked_fill(eye, float("-inf"))
+    log_prob = sim - torch.logsumexp(sim, dim=1, keepdim=True)
+    positives = (labels[:, None] == labels[None, :]) & ~eye
+    return -(log_prob.masked_fill(~positives, 0).sum(1) / positives.sum(1).clamp(min=1)).mean()
 
 
 def split_validation(dataset: Dataset, n_val: int, seed: int) -> tuple[Dataset, Dataset | None]:
@@ -104,16 +126,24 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         raise ValueError("training needs a labelled collection (<class>/<file> folders or cifar10)")
     torch.manual_seed(config.seed)
     dev = device_of(device)
+    torch.backends.cudnn.benchmark = dev.type == "cuda"
     bf16 = config.bf16 and dev.type in ("cpu", "cuda")
     classes = dataset.classes
-    model_config = model_config or ModelConfig(num_classes=len(classes))
-    model_config.num_classes = len(classes)
     train_part, val_part = split_validation(dataset, config.val_images, config.seed)
     images = torch.from_numpy(np.ascontiguousarray(train_part.images))
     targets = torch.tensor([classes.index(label) for label in train_part.labels])
-    model = CifarNet(model_config)
-    model.init_whitening(to_input(images[torch.randperm(len(images))[:5000]]))
+    if config.init:
+        model, init_classes = load_model(config.init)
+        if init_classes != classes:
+            raise ValueError(f"{config.init} was trained on classes {init_classes}, this collection has {classes}")
+        model_config = model.config
+    else:
+        model_config = model_config or ModelConfig(num_classes=len(classes))
+        model_config.num_classes = len(classes)
+        model = CifarNet(model_config)
+        model.init_whitening(to_input(images[torch.randperm(len(images))[:5000]]))
     model = model.to(dev, memory_format=torch.channels_last)
+    images, targets = images.to(dev), targets.to(dev)
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
     decay, no_decay = [], []
     for name, p in model.named_parameters():
@@ -122,7 +152,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     optimizer = torch.optim.SGD([{"params": decay, "weight_decay": config.weight_decay},
                                  {"params": no_decay, "weight_decay": 0.0}],
                                 lr=config.lr, momentum=config.momentum, nesterov=True)
-    steps_per_epoch = len(images) // config.batch_size
+    steps_per_epoch = max(1, len(images) // config.batch_size)
     total = steps_per_epoch * config.epochs
     warm = max(1, int(config.warmup * total))
     schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -149,12 +179,15 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
                    mininterval=1.0)
         correct = seen = 0
         for step in bar:
-            idx = order[step * config.batch_size: (step + 1) * config.batch_size]
-            x = augment(to_input(images[idx]), config.translate, generator).to(dev)
-            y = targets[idx].to(dev)
+            idx = order[step * config.batch_size: (step + 1) * config.batch_size].to(dev)
+            x = augment(to_input(images[idx]), config.translate, generator, config.cutout)
+            y = targets[idx]
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-                logits = model(x)
+                embedding = model.embed(x)
+                logits = model.head(embedding)
                 loss = loss_fn(logits.float(), y)
+                if config.supcon_weight:
+                    loss = loss + config.supcon_weight * supcon_loss(embedding, y, config.temperature)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
