@@ -1,24 +1,61 @@
 """The VectorIndex contract, run against every implementation with ExactIndex as the oracle."""
 
+import os
+
 import numpy as np
 import pytest
 
 from cbir.errors import VectorIndexError
 from cbir.features import l2_normalise
-from cbir.index import ExactIndex, FaissIndex, VectorIndex, make_index
+from cbir.index import ElasticIndex, ExactIndex, FaissIndex, MilvusIndex, VectorIndex, make_index
 
 DIM = 16
+MILVUS_LITE = {}  # set per test by the `kind` fixture: a fresh Milvus Lite file
+
+
+def milvus(**options):
+    return MilvusIndex(DIM, uri=str(MILVUS_LITE["dir"] / "milvus.db"), **options)
+
+
 IMPLEMENTATIONS = {
     "exact": lambda: ExactIndex(DIM),
     "faiss-flat": lambda: FaissIndex(DIM),
     "faiss-ivf": lambda: FaissIndex(DIM, factory="IVF4,Flat", nprobe=4),
     "faiss-hnsw": lambda: FaissIndex(DIM, factory="HNSW16", ef_search=256),
+    "milvus-flat": lambda: milvus(),
+    "milvus-hnsw": lambda: milvus(index_type="HNSW", m=16, ef_construction=200, ef=300),
+    "milvus-ivf": lambda: milvus(index_type="IVF_FLAT", nlist=128, nprobe=128),
+    "elasticsearch-knn": lambda: elastic(num_candidates=1000),
+    "elasticsearch-exact": lambda: elastic(exact=True),
 }
-REMOVABLE = {"exact", "faiss-flat", "faiss-ivf"}
+REMOVABLE = set(IMPLEMENTATIONS) - {"faiss-hnsw"}
+NEEDS_SERVER = {"elasticsearch-knn", "elasticsearch-exact"}
+CREATED: list = []  # server-side indexes to delete after each test
 
 
-@pytest.fixture(params=sorted(IMPLEMENTATIONS))
-def kind(request):
+def elastic(**options):
+    index = ElasticIndex(DIM, **options)
+    CREATED.append(index)
+    return index
+
+
+@pytest.fixture(autouse=True)
+def drop_server_indexes():
+    yield
+    while CREATED:
+        CREATED.pop().drop()
+
+
+@pytest.fixture(scope="module")
+def milvus_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("milvus")
+
+
+@pytest.fixture(params=[pytest.param(name, marks=pytest.mark.skipif(
+    name in NEEDS_SERVER and not os.environ.get("CBIR_ES_URL"),
+    reason="needs an Elasticsearch server: set CBIR_ES_URL (see README)")) for name in sorted(IMPLEMENTATIONS)])
+def kind(request, milvus_dir):
+    MILVUS_LITE["dir"] = milvus_dir
     return request.param
 
 

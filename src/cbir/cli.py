@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 from cbir.errors import CbirError
@@ -23,18 +24,42 @@ def cmd_index(args: argparse.Namespace) -> int:
     from cbir.datasets import load_dataset
     from cbir.engine import Engine
     from cbir.features import make_extractor
-    from cbir.index import make_index
+    from cbir.index import BACKENDS, make_index
 
     extractor = make_extractor(args.features)
+    options = _backend_options(args)
+    BACKENDS[args.backend].preflight(**options)
     dataset = load_dataset(args.dataset, split=args.split, data=args.data).stratified(args.max_index)
-    options = {"factory": args.factory} if args.backend == "faiss" and args.factory else {}
     started = time.perf_counter()
-    engine = Engine.build(dataset, extractor, lambda dim: make_index(args.backend, dim, **options),
-                          batch_size=args.batch_size)
+    make = partial(make_index, args.backend, **options)
+    if args.ray is not None:
+        from cbir.distributed import build_with_ray
+
+        engine = build_with_ray(dataset, extractor, make, address=args.ray or None, batch_size=args.batch_size)
+    else:
+        engine = Engine.build(dataset, extractor, make, batch_size=args.batch_size)
     engine.save(args.out)
     print(f"indexed {len(engine)} images from {dataset.name} with '{extractor.name}' ({extractor.dim}-d, "
           f"{args.backend}) in {time.perf_counter() - started:.1f} s -> {args.out}")
     return 0
+
+
+def _backend_options(args: argparse.Namespace) -> dict:
+    """Index options from the command line; refuses options meant for another backend."""
+    given = {"--factory": args.factory, "--milvus-uri": args.milvus_uri, "--es-url": args.es_url}
+    own = {"faiss": {"--factory"}, "milvus": {"--milvus-uri"}, "elasticsearch": {"--es-url"}}.get(args.backend, set())
+    stray = [flag for flag, value in given.items() if value and flag not in own]
+    if stray or ((args.collection or args.index_type) and args.backend not in ("milvus", "elasticsearch")):
+        raise CbirError(f"{', '.join(stray) or '--collection/--index-type'} does not apply to --backend "
+                        f"{args.backend}")
+    if args.backend == "faiss":
+        return {"factory": args.factory} if args.factory else {}
+    if args.backend == "milvus":
+        uri = args.milvus_uri or str(Path(args.out) / "milvus.db")
+        return {"uri": uri, "collection": args.collection, "index_type": args.index_type or "FLAT"}
+    if args.backend == "elasticsearch":
+        return {"url": args.es_url, "index": args.collection, "index_type": args.index_type or "hnsw"}
+    return {}
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -153,6 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--features", default="hog-gch", choices=sorted(EXTRACTORS), help="extractor (default hog-gch)")
     p.add_argument("--backend", default="faiss", choices=sorted(BACKENDS), help="vector index (default faiss)")
     p.add_argument("--factory", help="FAISS factory string, e.g. HNSW32 or IVF1024,PQ32 (default: exact Flat)")
+    p.add_argument("--milvus-uri", help="Milvus Lite file (*.db) or server URL (default: OUT/milvus.db); "
+                                        "a token comes from $CBIR_MILVUS_TOKEN")
+    p.add_argument("--es-url", help="Elasticsearch URL (default $CBIR_ES_URL); credentials from "
+                                    "$CBIR_ES_API_KEY or $CBIR_ES_USER / $CBIR_ES_PASSWORD")
+    p.add_argument("--collection", help="Milvus collection / Elasticsearch index name (default: a new unique one)")
+    p.add_argument("--index-type", help="Milvus: FLAT (default), HNSW, IVF_FLAT; Elasticsearch: hnsw (default), "
+                                        "int8_hnsw, bbq_hnsw, flat, ...")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="extract features with Ray Data (on the cluster at ADDRESS, else on this machine)")
     p.add_argument("--max-index", type=_positive, help="index a class-stratified subset of this size")
     p.add_argument("--batch-size", type=_positive, default=1024)
     p.add_argument("--out", required=True, help="engine folder to write")

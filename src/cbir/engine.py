@@ -64,7 +64,7 @@ class Engine:
         if vectors is None:
             engine.add(dataset, batch_size=batch_size, progress=progress)
         else:
-            engine._add_vectors(dataset, vectors)
+            engine.add_vectors(dataset, vectors)
         return engine
 
     def add(self, dataset: Dataset, batch_size: int = 1024, progress: bool = True) -> None:
@@ -73,11 +73,14 @@ class Engine:
                   disable=not progress, mininterval=0.5) as bar:
             for start in range(0, len(dataset), batch_size):
                 part = dataset.subset(np.arange(start, min(start + batch_size, len(dataset))))
-                self._add_vectors(part, self.extractor.transform(part.images))
+                self.add_vectors(part, self.extractor.transform(part.images))
                 bar.update(len(part))
 
-    def _add_vectors(self, dataset: Dataset, vectors: np.ndarray) -> None:
-        self.index.add(dataset.ids, vectors)
+    def add_vectors(self, dataset: Dataset, vectors: np.ndarray) -> None:
+        """Index precomputed vectors of `dataset`'s images (one row per image, same order)."""
+        attributes = [{"path": p, "label": label, "split": s}
+                      for p, label, s in zip(dataset.paths, dataset.labels, dataset.splits)]
+        self.index.add(dataset.ids, vectors, attributes)
         self.metadata.update(Metadata.from_dataset(dataset))
 
     def remove(self, ids: Sequence[str]) -> int:

@@ -1,15 +1,18 @@
-"""Vector indexes: `ExactIndex` (the oracle) and `FaissIndex` (the embedded default)."""
+"""Vector indexes: `ExactIndex` (the oracle), `FaissIndex` (the embedded default), and the
+server engines `MilvusIndex` (also embedded as Milvus Lite) and `ElasticIndex`."""
 
 from __future__ import annotations
 
 from cbir.errors import CbirError
 from cbir.index.base import VectorIndex
+from cbir.index.elastic import ElasticIndex
 from cbir.index.exact import ExactIndex
 from cbir.index.faiss_ import FaissIndex
+from cbir.index.milvus import MilvusIndex
 
-__all__ = ["BACKENDS", "ExactIndex", "FaissIndex", "VectorIndex", "make_index", "load_index"]
+__all__ = ["BACKENDS", "ElasticIndex", "ExactIndex", "FaissIndex", "MilvusIndex", "VectorIndex", "make_index", "load_index"]
 
-BACKENDS = {"faiss": FaissIndex, "exact": ExactIndex}
+BACKENDS = {"faiss": FaissIndex, "exact": ExactIndex, "milvus": MilvusIndex, "elasticsearch": ElasticIndex}
 
 
 def make_index(backend: str, dim: int, **options) -> VectorIndex:

@@ -59,8 +59,11 @@ class VectorIndex(ABC):
         self.dim = int(dim)
 
     @abstractmethod
-    def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
-        """Add vectors under new, distinct string ids."""
+    def add(self, ids: Sequence[str], vectors: np.ndarray, attributes: Sequence[dict] | None = None) -> None:
+        """Add vectors under new, distinct string ids.
+
+        `attributes`: one dict per id (path, label, split) for backends that store documents
+        (Milvus, Elasticsearch); the embedded indexes leave them to the engine's metadata."""
 
     @abstractmethod
     def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
@@ -76,6 +79,10 @@ class VectorIndex(ABC):
     @abstractmethod
     def vectors(self) -> tuple[list[str], np.ndarray]:
         """All (ids, (n, dim) vectors) in the index, for exhaustive evaluation."""
+
+    @classmethod
+    def preflight(cls, **options) -> None:
+        """Check, before any long work, that an index with these options can be made (servers reachable)."""
 
     def get_config(self) -> dict:
         """Parameters that recreate an empty index like this one."""

@@ -42,7 +42,7 @@ class ExactIndex(VectorIndex):
             self._chunks = [np.vstack(self._chunks)]
         return self._chunks[0]
 
-    def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+    def add(self, ids: Sequence[str], vectors: np.ndarray, attributes: Sequence[dict] | None = None) -> None:
         vectors = as_vectors(vectors, self.dim)
         ids = check_ids(ids, len(vectors), set(self._ids))
         self._ids.extend(ids)

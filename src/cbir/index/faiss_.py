@@ -49,7 +49,7 @@ class FaissIndex(VectorIndex):
     def get_config(self) -> dict:
         return {"factory": self.factory, "nprobe": self.nprobe, "ef_search": self.ef_search}
 
-    def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+    def add(self, ids: Sequence[str], vectors: np.ndarray, attributes: Sequence[dict] | None = None) -> None:
         vectors = as_vectors(vectors, self.dim)
         ids = check_ids(ids, len(vectors), self._positions)
         if not self._index.is_trained:

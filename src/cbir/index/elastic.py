@@ -1,0 +1,259 @@
+"""`ElasticIndex`: vectors in an Elasticsearch index (official client, servers 8.x / 9.x).
+
+One document per image: `vector` (`dense_vector`, dot_product or cosine similarity, HNSW /
+int8_hnsw / bbq_hnsw / flat index options), plus `id`, `path`, `label`, `split` keywords.
+Loading streams bulk requests with refresh disabled (restored afterwards) and retries 429s
+with exponential backoff. Search is approximate `knn` by default; `exact=True` is the
+original system's exhaustive `script_score`. Batches of queries go out as one `msearch`.
+
+Where: `url` or `CBIR_ES_URL`. Credentials come only from the environment —
+`CBIR_ES_API_KEY`, or `CBIR_ES_USER` + `CBIR_ES_PASSWORD`; `CBIR_ES_CA_CERTS` for a private
+CA — and are never written into the engine folder.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from cbir.errors import MissingDependencyError, VectorIndexError
+from cbir.index.base import VectorIndex, as_vectors, check_ids
+from cbir.types import Hit
+
+SIMILARITIES = {"dot_product": "dotProduct", "cosine": "cosineSimilarity"}  # -> exact script function
+INDEX_TYPES = ("hnsw", "int8_hnsw", "int4_hnsw", "bbq_hnsw", "flat", "int8_flat", "int4_flat", "bbq_flat")
+MAX_K = 10_000  # Elasticsearch's limit on knn `k` / `num_candidates` and on `size`
+_MSEARCH_BATCH = 100
+
+
+def _knn_score_to_similarity(score: float) -> float:
+    """knn scores for dot_product and cosine are (1 + similarity) / 2."""
+    return 2.0 * score - 1.0
+
+
+def client_for(url: str | None, request_timeout: float = 60.0):
+    """An `Elasticsearch` client for `url` (else $CBIR_ES_URL), credentials from the environment."""
+    try:
+        from elasticsearch import Elasticsearch
+    except ImportError as exc:
+        raise MissingDependencyError("the Elasticsearch backend needs its client: "
+                                     "pip install 'cbir[elasticsearch]'") from exc
+    url = url or os.environ.get("CBIR_ES_URL")
+    if not url:
+        raise VectorIndexError("no Elasticsearch URL: pass --es-url or set CBIR_ES_URL")
+    if urlsplit(url).password or urlsplit(url).username:
+        raise VectorIndexError("put Elasticsearch credentials in CBIR_ES_API_KEY or CBIR_ES_USER / "
+                               "CBIR_ES_PASSWORD, not in the URL (the URL is saved in the engine folder)")
+    options: dict = {"request_timeout": request_timeout}
+    if os.environ.get("CBIR_ES_API_KEY"):
+        options["api_key"] = os.environ["CBIR_ES_API_KEY"]
+    elif os.environ.get("CBIR_ES_USER"):
+        options["basic_auth"] = (os.environ["CBIR_ES_USER"], os.environ.get("CBIR_ES_PASSWORD", ""))
+    if os.environ.get("CBIR_ES_CA_CERTS"):
+        options["ca_certs"] = os.environ["CBIR_ES_CA_CERTS"]
+    return url, Elasticsearch(url, **options)
+
+
+def server_version(client, url: str) -> tuple[int, int]:
+    """(major, minor) of the cluster; errors a user can act on when it cannot be asked."""
+    from elasticsearch import AuthenticationException, AuthorizationException
+    from elastic_transport import ConnectionError as TransportConnectionError, TransportError
+
+    try:
+        number = client.info()["version"]["number"]
+    except AuthenticationException as exc:
+        raise VectorIndexError(f"Elasticsearch at {url} refused the credentials: set CBIR_ES_API_KEY, or "
+                               f"CBIR_ES_USER and CBIR_ES_PASSWORD") from exc
+    except AuthorizationException as exc:
+        raise VectorIndexError(f"the Elasticsearch user has no right to read cluster info at {url}") from exc
+    except (TransportConnectionError, TransportError) as exc:
+        raise VectorIndexError(f"cannot reach Elasticsearch at {url}: {exc}") from exc
+    major, minor = (int(part) for part in number.split(".")[:2])
+    return major, minor
+
+
+def mapping(dim: int, similarity: str = "dot_product", index_type: str = "hnsw", m: int = 16,
+            ef_construction: int = 100) -> dict:
+    """The index mapping: the vector field and the image's keywords."""
+    options: dict = {"type": index_type}
+    if index_type.endswith("hnsw"):
+        options.update(m=m, ef_construction=ef_construction)
+    vector = {"type": "dense_vector", "dims": dim, "index": True, "similarity": similarity, "index_options": options}
+    return {"properties": {"vector": vector, **{k: {"type": "keyword"} for k in ("id", "path", "label", "split")}}}
+
+
+class ElasticIndex(VectorIndex):
+    """An Elasticsearch index behind the `VectorIndex` protocol."""
+
+    kind = "elasticsearch"
+
+    def __init__(self, dim: int, url: str | None = None, index: str | None = None,
+                 similarity: str = "dot_product", index_type: str = "hnsw", m: int = 16,
+                 ef_construction: int = 100, shards: int = 1, replicas: int = 0,
+                 num_candidates: int | None = None, exact: bool = False, create: bool = True):
+        super().__init__(dim)
+        if similarity not in SIMILARITIES:
+            raise VectorIndexError(f"similarity must be one of {', '.join(SIMILARITIES)}, got {similarity!r}")
+        if index_type not in INDEX_TYPES:
+            raise VectorIndexError(f"Elasticsearch index type must be one of {', '.join(INDEX_TYPES)}, "
+                                   f"got {index_type!r}")
+        self.url, self.client = client_for(url)
+        self.index = index or f"cbir-{uuid.uuid4().hex[:12]}"
+        self.similarity, self.index_type, self.m, self.ef_construction = similarity, index_type, m, ef_construction
+        self.shards, self.replicas, self.num_candidates, self.exact = shards, replicas, num_candidates, exact
+        self.version = server_version(self.client, self.url)
+        if create:
+            self._create()
+        else:
+            self._open()
+
+    @classmethod
+    def preflight(cls, url: str | None = None, **options) -> None:
+        url, client = client_for(url)
+        server_version(client, url)
+
+    def get_config(self) -> dict:
+        return {"url": self.url, "index": self.index, "similarity": self.similarity,
+                "index_type": self.index_type, "m": self.m, "ef_construction": self.ef_construction,
+                "shards": self.shards, "replicas": self.replicas, "num_candidates": self.num_candidates,
+                "exact": self.exact}
+
+    def _recorded_vector_field(self) -> dict:
+        mappings = self.client.indices.get_mapping(index=self.index)[self.index]["mappings"]
+        return mappings.get("properties", {}).get("vector", {})
+
+    def _create(self) -> None:
+        if self.client.indices.exists(index=self.index):
+            field = self._recorded_vector_field()
+            if field.get("dims") != self.dim or field.get("similarity") != self.similarity:
+                raise VectorIndexError(f"Elasticsearch index '{self.index}' exists with another mapping (dims "
+                                       f"{field.get('dims')}, similarity {field.get('similarity')}; this engine "
+                                       f"needs {self.dim}, {self.similarity}): choose another name or delete it")
+            raise VectorIndexError(f"Elasticsearch index '{self.index}' already exists at {self.url}: "
+                                   f"choose another name or delete it")
+        self.client.indices.create(index=self.index,
+                                   mappings=mapping(self.dim, self.similarity, self.index_type, self.m,
+                                                    self.ef_construction),
+                                   settings={"number_of_shards": self.shards, "number_of_replicas": self.replicas})
+
+    def _open(self) -> None:
+        if not self.client.indices.exists(index=self.index):
+            raise VectorIndexError(f"Elasticsearch index '{self.index}' is missing at {self.url}: the engine "
+                                   f"points at an index that was deleted or never built; rebuild the engine")
+        dims = self._recorded_vector_field().get("dims")
+        if dims != self.dim:
+            raise VectorIndexError(f"Elasticsearch index '{self.index}' holds {dims}-d vectors, "
+                                   f"the engine expects {self.dim}")
+
+    def _existing(self, ids: Sequence[str]) -> list[str]:
+        found = []
+        for start in range(0, len(ids), 1000):
+            docs = self.client.mget(index=self.index, ids=list(ids[start: start + 1000]), source=False)["docs"]
+            found.extend(doc["_id"] for doc in docs if doc.get("found"))
+        return found
+
+    def add(self, ids: Sequence[str], vectors: np.ndarray, attributes: Sequence[dict] | None = None,
+            progress: bool = False) -> None:
+        from elasticsearch.helpers import streaming_bulk
+
+        vectors = as_vectors(vectors, self.dim)
+        ids = check_ids(ids, len(vectors))
+        clash = self._existing(ids)
+        if clash:
+            raise VectorIndexError(f"id {clash[0]!r} is already in the index; remove it first")
+        attributes = attributes or [{}] * len(ids)
+        actions = ({"_op_type": "index", "_index": self.index, "_id": id_,
+                    "_source": {"id": id_, "vector": vector.tolist(),
+                                **{k: a.get(k) for k in ("path", "label", "split") if a.get(k) is not None}}}
+                   for id_, vector, a in zip(ids, vectors, attributes))
+        with self._refresh_paused(), tqdm(total=len(ids), desc=f"bulk loading {self.index}", unit="doc",
+                                          disable=not progress, mininterval=0.5) as bar:
+            for ok, item in streaming_bulk(self.client, actions, chunk_size=500, max_retries=6,
+                                           initial_backoff=1, max_backoff=60, raise_on_error=False):
+                if not ok:
+                    raise VectorIndexError(f"Elasticsearch refused a document: {item}")
+                bar.update(1)
+
+    @contextmanager
+    def _refresh_paused(self) -> Iterator[None]:
+        """Refresh off during a bulk load, then the previous interval back and one refresh."""
+        settings = self.client.indices.get_settings(index=self.index)[self.index]["settings"]["index"]
+        previous = settings.get("refresh_interval")
+        self.client.indices.put_settings(index=self.index, settings={"index": {"refresh_interval": "-1"}})
+        try:
+            yield
+        finally:
+            self.client.indices.put_settings(index=self.index, settings={"index": {"refresh_interval": previous}})
+            self.client.indices.refresh(index=self.index)
+
+    def _query(self, query: np.ndarray, k: int) -> dict:
+        if self.exact:
+            function = SIMILARITIES[self.similarity]
+            script = {"source": f"{function}(params.query_vector, 'vector') + 1.0",
+                      "params": {"query_vector": query.tolist()}}
+            return {"size": k, "_source": False,
+                    "query": {"script_score": {"query": {"match_all": {}}, "script": script}}}
+        candidates = min(MAX_K, max(self.num_candidates or 0, 2 * k, 100))
+        return {"size": k, "_source": False,
+                "knn": {"field": "vector", "query_vector": query.tolist(), "k": k, "num_candidates": candidates}}
+
+    def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
+        queries = as_vectors(queries, self.dim)
+        k = min(int(k), len(self))
+        if k <= 0 or len(queries) == 0:
+            return [[] for _ in range(len(queries))]
+        if k > MAX_K:
+            raise VectorIndexError(f"Elasticsearch returns at most {MAX_K} hits per query, asked for {k}")
+        to_similarity = (lambda s: s - 1.0) if self.exact else _knn_score_to_similarity
+        results: list[list[Hit]] = []
+        for start in range(0, len(queries), _MSEARCH_BATCH):
+            searches: list[dict] = []
+            for query in queries[start: start + _MSEARCH_BATCH]:
+                searches.extend([{"index": self.index}, self._query(query, k)])
+            for response in self.client.msearch(searches=searches)["responses"]:
+                if "error" in response:
+                    raise VectorIndexError(f"Elasticsearch search failed: {response['error']}")
+                results.append([Hit(h["_id"], to_similarity(h["_score"])) for h in response["hits"]["hits"]])
+        return results
+
+    def remove(self, ids: Sequence[str]) -> int:
+        from elasticsearch.helpers import streaming_bulk
+
+        present = self._existing(list(dict.fromkeys(map(str, ids))))
+        actions = ({"_op_type": "delete", "_index": self.index, "_id": id_} for id_ in present)
+        removed = sum(ok for ok, _ in streaming_bulk(self.client, actions, raise_on_error=False, max_retries=6))
+        self.client.indices.refresh(index=self.index)
+        return int(removed)
+
+    def __len__(self) -> int:
+        return int(self.client.count(index=self.index)["count"])
+
+    def vectors(self) -> tuple[list[str], np.ndarray]:
+        from elasticsearch.helpers import scan
+
+        source: dict = {"includes": ["vector"]}
+        if self.version >= (8, 19):  # servers that may leave vectors out of _source unless asked
+            source["exclude_vectors"] = False
+        ids, rows = [], []
+        for hit in scan(self.client, index=self.index, query={"query": {"match_all": {}}, "_source": source}):
+            ids.append(hit["_id"])
+            rows.append(hit["_source"]["vector"])
+        return ids, np.asarray(rows, dtype=np.float32).reshape(-1, self.dim)
+
+    def drop(self) -> None:
+        """Delete the index and everything in it."""
+        self.client.indices.delete(index=self.index, ignore_unavailable=True)
+
+    def _save(self, path: Path) -> None:
+        self.client.indices.refresh(index=self.index)  # the data lives in the cluster; the folder says where
+
+    @classmethod
+    def _load(cls, path: Path, meta: dict) -> ElasticIndex:
+        return cls(meta["dim"], **meta["config"], create=False)

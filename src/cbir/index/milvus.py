@@ -1,0 +1,210 @@
+"""`MilvusIndex`: vectors in a Milvus collection — embedded Milvus Lite (a local `*.db` path) or a
+Milvus server / cluster (`http://host:19530`), through pymilvus's `MilvusClient`.
+
+The collection holds string primary keys, the vector and the image's path, label and split.
+Index types: FLAT (exact), HNSW (m, ef_construction; ef at search), IVF_FLAT (nlist; nprobe at
+search). The engine folder records the URI and collection, never credentials: a token for a
+secured server comes from `CBIR_MILVUS_TOKEN` ("user:password" or an API key).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from cbir.errors import MissingDependencyError, VectorIndexError
+from cbir.index.base import VectorIndex, as_vectors, check_ids
+from cbir.types import Hit
+
+INDEX_TYPES = ("FLAT", "HNSW", "IVF_FLAT")
+METRICS = ("IP", "COSINE")
+MAX_TOP_K = 16384  # Milvus's limit on one search's `limit`
+ATTRIBUTES = ("path", "label", "split")
+_CHUNK = 2000  # rows per insert / ids per lookup: well inside the gRPC message limit
+
+
+def _is_local(uri: str) -> bool:
+    return "://" not in uri
+
+
+def _check_lite_path(uri: str) -> None:
+    if not uri.endswith(".db"):
+        raise VectorIndexError(f"a Milvus Lite URI is a local path ending in .db, got {uri!r}")
+
+
+class MilvusIndex(VectorIndex):
+    """A Milvus collection behind the `VectorIndex` protocol (inner product on unit vectors = cosine)."""
+
+    kind = "milvus"
+
+    def __init__(self, dim: int, uri: str = "milvus.db", collection: str | None = None, index_type: str = "FLAT",
+                 metric: str = "IP", m: int = 16, ef_construction: int = 200, ef: int | None = None,
+                 nlist: int = 128, nprobe: int | None = None, create: bool = True):
+        super().__init__(dim)
+        index_type, metric = index_type.upper(), metric.upper()
+        if index_type not in INDEX_TYPES:
+            raise VectorIndexError(f"Milvus index type must be one of {', '.join(INDEX_TYPES)}, got {index_type!r}")
+        if metric not in METRICS:
+            raise VectorIndexError(f"Milvus metric must be one of {', '.join(METRICS)}, got {metric!r}")
+        self.uri = str(Path(uri).resolve()) if _is_local(uri) else uri
+        self.collection = collection or f"cbir_{uuid.uuid4().hex[:12]}"
+        self.index_type, self.metric = index_type, metric
+        self.m, self.ef_construction, self.ef, self.nlist, self.nprobe = m, ef_construction, ef, nlist, nprobe
+        self._client = self._connect()
+        self._dirty = False
+        if create:
+            self._create()
+            self._count = 0
+        else:
+            self._open()
+
+    @classmethod
+    def preflight(cls, uri: str = "milvus.db", **options) -> None:
+        if _is_local(uri):  # Milvus Lite starts with the index; only the path can be checked now
+            _check_lite_path(uri)
+        else:
+            cls._connect_to(uri).close()
+
+    def _connect(self):
+        return self._connect_to(self.uri)
+
+    @staticmethod
+    def _connect_to(uri: str):
+        try:
+            from pymilvus import MilvusClient
+        except ImportError as exc:
+            raise MissingDependencyError("the Milvus backend needs pymilvus: pip install 'cbir[milvus]'") from exc
+        if _is_local(uri):
+            _check_lite_path(uri)
+            Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return MilvusClient(uri, token=os.environ.get("CBIR_MILVUS_TOKEN", ""))
+        except Exception as exc:  # pymilvus raises its own and grpc's errors here
+            raise VectorIndexError(f"cannot reach Milvus at {uri}: {exc}") from exc
+
+    def _create(self) -> None:
+        from pymilvus import DataType
+
+        if self._client.has_collection(self.collection):
+            raise VectorIndexError(f"Milvus collection '{self.collection}' already exists at {self.uri}: "
+                                   f"choose another name or drop it")
+        schema = self._client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=2048)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)
+        for name in ATTRIBUTES:
+            schema.add_field(name, DataType.VARCHAR, max_length=2048, nullable=True)
+        params = self._client.prepare_index_params()
+        build = {"HNSW": {"M": self.m, "efConstruction": self.ef_construction},
+                 "IVF_FLAT": {"nlist": self.nlist}}.get(self.index_type, {})
+        params.add_index(field_name="vector", index_type=self.index_type, metric_type=self.metric, params=build)
+        self._client.create_collection(self.collection, schema=schema, index_params=params,
+                                       consistency_level="Strong")
+
+    def _open(self) -> None:
+        if not self._client.has_collection(self.collection):
+            raise VectorIndexError(f"Milvus collection '{self.collection}' is missing at {self.uri}: the engine "
+                                   f"points at a collection that was dropped or never built; rebuild the engine")
+        fields = {f["name"]: f for f in self._client.describe_collection(self.collection)["fields"]}
+        dim = int(fields.get("vector", {}).get("params", {}).get("dim", -1))
+        if dim != self.dim:
+            raise VectorIndexError(f"Milvus collection '{self.collection}' holds {dim}-d vectors, "
+                                   f"the engine expects {self.dim}")
+        self._client.load_collection(self.collection)  # a reopened collection must be loaded to be searched
+        self._count = self._query_count()
+
+    def _query_count(self) -> int:
+        rows = self._client.query(self.collection, filter="", output_fields=["count(*)"])
+        return int(rows[0]["count(*)"])
+
+    def get_config(self) -> dict:
+        return {"uri": self.uri, "collection": self.collection, "index_type": self.index_type,
+                "metric": self.metric, "m": self.m, "ef_construction": self.ef_construction, "ef": self.ef,
+                "nlist": self.nlist, "nprobe": self.nprobe}
+
+    def _existing(self, ids: Sequence[str]) -> list[str]:
+        found = []
+        for start in range(0, len(ids), _CHUNK):
+            rows = self._client.get(self.collection, ids=list(ids[start: start + _CHUNK]), output_fields=["id"])
+            found.extend(row["id"] for row in rows)
+        return found
+
+    def add(self, ids: Sequence[str], vectors: np.ndarray, attributes: Sequence[dict] | None = None) -> None:
+        vectors = as_vectors(vectors, self.dim)
+        ids = check_ids(ids, len(vectors))
+        clash = self._existing(ids)
+        if clash:
+            raise VectorIndexError(f"id {clash[0]!r} is already in the index; remove it first")
+        attributes = attributes or [{}] * len(ids)
+        for start in range(0, len(ids), _CHUNK):
+            rows = [{"id": id_, "vector": vector, **{k: _text(a.get(k)) for k in ATTRIBUTES}}
+                    for id_, vector, a in zip(ids[start: start + _CHUNK], vectors[start: start + _CHUNK],
+                                              attributes[start: start + _CHUNK])]
+            self._client.insert(self.collection, rows)
+        self._count += len(ids)
+        self._dirty = True
+
+    def _search_params(self) -> dict:
+        params = {"HNSW": {"ef": self.ef}, "IVF_FLAT": {"nprobe": self.nprobe}}.get(self.index_type, {})
+        return {"metric_type": self.metric, "params": {k: v for k, v in params.items() if v is not None}}
+
+    def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
+        queries = as_vectors(queries, self.dim)
+        k = min(int(k), self._count)
+        if k <= 0 or len(queries) == 0:
+            return [[] for _ in range(len(queries))]
+        if k > MAX_TOP_K:
+            raise VectorIndexError(f"Milvus returns at most {MAX_TOP_K} hits per query, asked for {k}")
+        if self._dirty:  # sealed segments search ~20x faster than growing ones
+            self._client.flush(self.collection)
+            self._dirty = False
+        if self.index_type == "HNSW" and self.ef is not None and self.ef < k:
+            raise VectorIndexError(f"HNSW ef ({self.ef}) must be at least k ({k})")
+        results: list[list[Hit]] = []
+        for start in range(0, len(queries), 1000):
+            found = self._client.search(self.collection, data=queries[start: start + 1000].tolist(), limit=k,
+                                        anns_field="vector", search_params=self._search_params(),
+                                        output_fields=["id"])
+            results.extend([Hit(hit["id"], float(hit["distance"])) for hit in row] for row in found)
+        return results
+
+    def remove(self, ids: Sequence[str]) -> int:
+        present = self._existing(list(dict.fromkeys(map(str, ids))))
+        if present:
+            self._client.delete(self.collection, ids=present)
+            self._count -= len(present)
+            self._dirty = True
+        return len(present)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def vectors(self) -> tuple[list[str], np.ndarray]:
+        ids, rows = [], []
+        iterator = self._client.query_iterator(self.collection, batch_size=5000, filter="",
+                                               output_fields=["id", "vector"])
+        while batch := iterator.next():
+            ids.extend(row["id"] for row in batch)
+            rows.extend(row["vector"] for row in batch)
+        iterator.close()
+        return ids, np.asarray(rows, dtype=np.float32).reshape(-1, self.dim)
+
+    def drop(self) -> None:
+        """Delete the collection and everything in it."""
+        self._client.drop_collection(self.collection)
+        self._count = 0
+
+    def _save(self, path: Path) -> None:
+        self._client.flush(self.collection)  # the data lives in Milvus; the folder records where
+        self._dirty = False
+
+    @classmethod
+    def _load(cls, path: Path, meta: dict) -> MilvusIndex:
+        return cls(meta["dim"], **meta["config"], create=False)
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
