@@ -15,6 +15,7 @@ from cbir.errors import VectorIndexError
 from cbir.features import l2_normalise
 from cbir.index import ElasticIndex, MilvusIndex, VectorIndex
 from cbir.index.elastic import client_for, mapping
+from cbir.web import create_app
 
 needs_es = pytest.mark.skipif(not os.environ.get("CBIR_ES_URL"),
                               reason="needs an Elasticsearch server: set CBIR_ES_URL (see README)")
@@ -51,6 +52,10 @@ def test_milvus_lite_engine_from_the_cli_matches_faiss_and_reopens(faiss_cli_eng
     capsys.readouterr()
     assert main(["search", str(out), str(tiny_collection / "test" / "blobs" / "000.png"), "--json", "-k", "2"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["hits"][0]["label"] == "blobs"
+    web = create_app({"ENGINES": {"milvus": engine}}).test_client()  # the page and API serve it unchanged
+    query = (tiny_collection / "test" / "stripes" / "000.png").read_bytes()
+    found = web.post("/api/v1/search?k=3", data=query, content_type="application/octet-stream").get_json()
+    assert found["engine"] == "milvus" and [h["label"] for h in found["hits"]] == ["stripes"] * 3
 
 
 def test_milvus_collection_stores_the_image_attributes(tiny_collection, tmp_path):
