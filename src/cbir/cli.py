@@ -46,8 +46,10 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def _backend_options(args: argparse.Namespace) -> dict:
     """Index options from the command line; refuses options meant for another backend."""
-    given = {"--factory": args.factory, "--milvus-uri": args.milvus_uri, "--es-url": args.es_url}
-    own = {"faiss": {"--factory"}, "milvus": {"--milvus-uri"}, "elasticsearch": {"--es-url"}}.get(args.backend, set())
+    given = {"--factory": args.factory, "--milvus-uri": args.milvus_uri, "--es-url": args.es_url,
+             "--es-shards": args.es_shards, "--es-replicas": args.es_replicas, "--es-exact": args.es_exact}
+    own = {"faiss": {"--factory"}, "milvus": {"--milvus-uri"},
+           "elasticsearch": {"--es-url", "--es-shards", "--es-replicas", "--es-exact"}}.get(args.backend, set())
     stray = [flag for flag, value in given.items() if value and flag not in own]
     if stray or ((args.collection or args.index_type) and args.backend not in ("milvus", "elasticsearch")):
         raise CbirError(f"{', '.join(stray) or '--collection/--index-type'} does not apply to --backend "
@@ -58,7 +60,8 @@ def _backend_options(args: argparse.Namespace) -> dict:
         uri = args.milvus_uri or str(Path(args.out) / "milvus.db")
         return {"uri": uri, "collection": args.collection, "index_type": args.index_type or "FLAT"}
     if args.backend == "elasticsearch":
-        return {"url": args.es_url, "index": args.collection, "index_type": args.index_type or "hnsw"}
+        return {"url": args.es_url, "index": args.collection, "index_type": args.index_type or "hnsw",
+                "shards": args.es_shards or 1, "replicas": args.es_replicas or 0, "exact": args.es_exact}
     return {}
 
 
@@ -182,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
                                         "a token comes from $CBIR_MILVUS_TOKEN")
     p.add_argument("--es-url", help="Elasticsearch URL (default $CBIR_ES_URL); credentials from "
                                     "$CBIR_ES_API_KEY or $CBIR_ES_USER / $CBIR_ES_PASSWORD")
+    p.add_argument("--es-shards", type=_positive, help="Elasticsearch primary shards (default 1)")
+    p.add_argument("--es-replicas", type=int, help="Elasticsearch replicas (default 0: one node)")
+    p.add_argument("--es-exact", action="store_true",
+                   help="Elasticsearch: exact script_score ranking instead of approximate knn")
     p.add_argument("--collection", help="Milvus collection / Elasticsearch index name (default: a new unique one)")
     p.add_argument("--index-type", help="Milvus: FLAT (default), HNSW, IVF_FLAT; Elasticsearch: hnsw (default), "
                                         "int8_hnsw, bbq_hnsw, flat, ...")
