@@ -12,7 +12,7 @@ from cbir.errors import CbirError
 from cbir.features import load_extractor, make_extractor
 from cbir.features.cnn.extractor import CnnExtractor
 from cbir.features.cnn.model import CifarNet, ModelConfig, to_input
-from cbir.features.cnn.train import TrainConfig, augment, supcon_loss, train
+from cbir.features.cnn.train import TrainConfig, augment, ema_with_warmup, supcon_loss, train
 
 TINY = ModelConfig(widths=(8, 16, 16), embedding_dim=16)
 
@@ -86,6 +86,19 @@ def test_cutout_blanks_one_square_per_image_and_flip_translate_keep_content():
         rows, cols = mask.any(1).nonzero().flatten(), mask.any(0).nonzero().flatten()
         assert mask[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1].all()  # one solid square
     assert torch.equal(augment(x, 2, torch.Generator().manual_seed(0)), x)  # flips/shifts of a constant
+
+
+def test_ema_decay_ramps_up_so_short_runs_do_not_average_in_the_initial_weights():
+    update = ema_with_warmup(0.999)
+    averaged, current = [torch.zeros(3)], [torch.ones(3)]
+    update(averaged, current, torch.tensor(0))  # first update: decay 1/10
+    assert torch.allclose(averaged[0], torch.full((3,), 0.9))
+    for n in range(1, 10_000):
+        update(averaged, [torch.full((3,), 2.0)], torch.tensor(n))
+    assert torch.allclose(averaged[0], torch.full((3,), 2.0), atol=1e-3)  # then the full decay, 0.999
+    counter = [torch.tensor(5)]
+    update(counter, [torch.tensor(7)], torch.tensor(3))
+    assert counter[0].item() == 7
 
 
 def test_supcon_loss_prefers_embeddings_that_group_by_label():

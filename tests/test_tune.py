@@ -19,4 +19,6 @@ def test_two_tiny_trials(tiny_collection, tmp_path):
     assert json.loads((tmp_path / "best_config.json").read_text()) == best
     rows = (tmp_path / "results.csv").read_text().splitlines()
     assert len(rows) == 3 and "val_accuracy" in rows[0]
+    column = rows[0].split(",").index("val_accuracy")
+    assert max(float(row.split(",")[column]) for row in rows[1:]) > 0.5  # three easy classes: above chance
     assert (tmp_path / "results.md").read_text().startswith("| lr")

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
 from cbir.datasets.collection import Dataset
@@ -71,6 +71,22 @@ def augment(x: torch.Tensor, translate: int, generator: torch.Generator, cutout:
         cols = (torch.arange(w, device=x.device) - centres[1]).abs() <= cutout // 2
         x = x * ~(rows[:, :, None] & cols[:, None, :])[:, None]
     return x.contiguous(memory_format=torch.channels_last)
+
+
+def ema_with_warmup(decay: float) -> Callable:
+    """An `AveragedModel` update: EMA whose decay ramps up as min(decay, (1 + n) / (10 + n)) after n
+    updates, so that short runs (a few dozen steps, as in `cbir tune`) do not evaluate near-initial weights."""
+    @torch.no_grad()
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n_averaged: torch.Tensor) -> None:
+        n = int(n_averaged)
+        d = min(decay, (1 + n) / (10 + n))
+        if torch.is_floating_point(averaged[0]):
+            torch._foreach_lerp_(averaged, current, 1 - d)
+        else:  # integer buffers (BatchNorm's batch counter) follow the model
+            for a, c in zip(averaged, current):
+                a.copy_(c)
+
+    return update
 
 
 def supcon_loss(embeddings: torch.Tensor, labels: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -144,7 +160,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         model.init_whitening(to_input(images[torch.randperm(len(images))[:5000]]))
     model = model.to(dev, memory_format=torch.channels_last)
     images, targets = images.to(dev), targets.to(dev)
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+    ema = AveragedModel(model, multi_avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         if p.requires_grad:
