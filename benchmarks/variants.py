@@ -11,6 +11,7 @@ With --validation, queries come from a held-out part of the TRAINING split (for 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import time
 from pathlib import Path
@@ -24,6 +25,18 @@ from cbir.datasets import load_cifar10
 from cbir.evaluation import evaluate
 from cbir.features import make_extractor
 from cbir.features.supervised import SupervisedExtractor
+
+
+def parse_value(text: str, current):
+    """`text` as the type of the attribute's current value (JSON when that is None: numbers, null)."""
+    if isinstance(current, bool):
+        return text.lower() in ("1", "true", "yes")
+    if current is None:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
+    return type(current)(text)
 
 
 def main() -> None:
@@ -48,8 +61,7 @@ def main() -> None:
         extractor = make_extractor(name)
         for assignment in args.set:
             attr, value = assignment.split("=", 1)
-            kind = type(getattr(extractor, attr))
-            setattr(extractor, attr, value.lower() in ("1", "true", "yes") if kind is bool else kind(value))
+            setattr(extractor, attr, parse_value(value, getattr(extractor, attr)))
         t0 = time.perf_counter()
         engine = Engine.build(train, extractor, progress=False)
         t1 = time.perf_counter()

@@ -141,6 +141,10 @@ def test_pca_and_probability_fusion(data, model_dir, tmp_path):
     np.testing.assert_allclose(fused.predict_proba(data.images[:4]).sum(axis=1), 1, atol=1e-4)
     fused.save(tmp_path / "x")
     np.testing.assert_allclose(load_extractor(tmp_path / "x").transform(data.images[:4]), vectors, atol=1e-6)
+    once = CnnExtractor(model_dir, pca=8, proba_weight=1.0)
+    training = once.fit_transform(data)  # one pass of the network: the same state and vectors as fit + transform
+    np.testing.assert_allclose(once.components_, fused.components_, atol=1e-5)
+    np.testing.assert_allclose(training[:4], vectors, atol=1e-5)
 
 
 def test_other_weights_are_refused(data, model_dir, tmp_path):

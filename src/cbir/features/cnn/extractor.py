@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from cbir.datasets.collection import Dataset
 from cbir.datasets.images import resize_to
@@ -68,12 +69,25 @@ class CnnExtractor(FeatureExtractor):
 
     def _fit(self, dataset: Dataset) -> None:
         self._ensure_model()
+        self._fit_pca(self._forward(dataset.images)[0] if self.pca else None)
+
+    def _fit_pca(self, embeddings: np.ndarray | None) -> None:
         self.mean_ = self.components_ = None
         if self.pca:
-            embeddings, _ = self._forward(dataset.images)
             self.mean_ = embeddings.mean(axis=0)
             _, _, vt = np.linalg.svd(embeddings - self.mean_, full_matrices=False)
             self.components_ = vt[: self.pca].T.astype(np.float32)
+
+    def fit_transform(self, dataset: Dataset, progress: bool = False) -> np.ndarray:
+        """Fit (the PCA, when asked) and return the training images' vectors, running the network once."""
+        self._ensure_model()
+        parts = [self._forward(dataset.images[s: s + 1024])
+                 for s in tqdm(range(0, len(dataset), 1024), desc=f"features {self.name}", unit="batch",
+                               disable=not progress, mininterval=0.5)]
+        embeddings, probabilities = (np.concatenate(p) for p in zip(*parts))
+        self._fit_pca(embeddings)
+        self.fitted_ = True
+        return l2_normalise(self._finish(embeddings, probabilities))
 
     def _forward(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """(embeddings, class probabilities) for RGB uint8 images, flip-averaged when `tta`."""
@@ -98,7 +112,10 @@ class CnnExtractor(FeatureExtractor):
         return self._forward(images)[1]
 
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        embeddings, probabilities = self._forward(images)
+        return self._finish(*self._forward(images))
+
+    def _finish(self, embeddings: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+        """Raw vectors from network outputs: PCA, then the probability block when fused."""
         if self.components_ is not None:
             embeddings = (embeddings - self.mean_) @ self.components_
         if not self.proba_weight:
