@@ -27,6 +27,9 @@ CANDIDATES = {
     "triangle-full-hog-gch": lambda: FusedExtractor(
         [KMeansTriangle(pca=None), HOG(), ColorHistogram(bins=8, space="rgb")], weights=[1.0, 1.0, 0.35],
         name="triangle-full-hog-gch"),
+    "triangle4000-hog-gch": lambda: FusedExtractor(
+        [KMeansTriangle(k=4000), HOG(), ColorHistogram(bins=8, space="rgb")], weights=[1.0, 1.0, 0.35],
+        name="triangle4000-hog-gch"),
 }
 
 
@@ -37,7 +40,7 @@ def main() -> None:
     parser.add_argument("--cs", type=float, nargs="+", default=[1.0, 10.0, 100.0])
     parser.add_argument("--features", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES),
                         help="triangle-hog-gch: Coates-Ng block PCA-512 (as shipped); triangle-full-hog-gch: "
-                             "the full 6,400-d block")
+                             "the full 6,400-d block; triangle4000-hog-gch: 4,000 centroids, PCA-512")
     parser.add_argument("--standardise", action="store_true", help="z-score each feature before the classifier")
     args = parser.parse_args()
     train, held_out = validation_split(args.max_index, args.max_queries)
