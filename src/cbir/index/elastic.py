@@ -31,6 +31,7 @@ SIMILARITIES = {"dot_product": "dotProduct", "cosine": "cosineSimilarity"}  # ->
 INDEX_TYPES = ("hnsw", "int8_hnsw", "int4_hnsw", "bbq_hnsw", "flat", "int8_flat", "int4_flat", "bbq_flat")
 MAX_K = 10_000  # Elasticsearch's limit on knn `k` / `num_candidates` and on `size`
 _MSEARCH_BATCH = 100
+_BAR_FROM = 5000  # documents; smaller loads (the engine's own batches) show no bar of their own
 
 
 def _knn_score_to_similarity(score: float) -> float:
@@ -160,7 +161,7 @@ class ElasticIndex(VectorIndex):
         return found
 
     def add(self, ids: Sequence[str], vectors: np.ndarray, attributes: Sequence[dict] | None = None,
-            progress: bool = False) -> None:
+            progress: bool = True) -> None:
         from elasticsearch.helpers import streaming_bulk
 
         vectors = as_vectors(vectors, self.dim)
@@ -174,7 +175,7 @@ class ElasticIndex(VectorIndex):
                                 **{k: a.get(k) for k in ("path", "label", "split") if a.get(k) is not None}}}
                    for id_, vector, a in zip(ids, vectors, attributes))
         with self._refresh_paused(), tqdm(total=len(ids), desc=f"bulk loading {self.index}", unit="doc",
-                                          disable=not progress, mininterval=0.5) as bar:
+                                          disable=not progress or len(ids) < _BAR_FROM, mininterval=0.5) as bar:
             for ok, item in streaming_bulk(self.client, actions, chunk_size=500, max_retries=6,
                                            initial_backoff=1, max_backoff=60, raise_on_error=False):
                 if not ok:
