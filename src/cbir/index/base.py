@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Container, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -30,16 +30,23 @@ def as_vectors(x, dim: int | None = None) -> np.ndarray:
     return x
 
 
-def check_ids(ids: Sequence[str], n: int, existing=()) -> list[str]:
-    """Ids as a list of distinct strings, one per vector, none already in `existing`."""
+ATTRIBUTES = ("path", "label", "split")  # what document-storing backends keep beside each vector
+
+
+def check_ids(ids: Sequence[str], n: int, existing: Container[str] | Callable[[list[str]], list[str]] = ()
+              ) -> list[str]:
+    """Ids as a list of distinct strings, one per vector, none already in the index.
+
+    `existing`: the ids already indexed, or (for server backends) a function that returns
+    which of the given ids the server already holds."""
     ids = [str(i) for i in ids]
     if len(ids) != n:
         raise VectorIndexError(f"got {len(ids)} ids for {n} vectors")
     if len(set(ids)) != len(ids):
         raise VectorIndexError("ids must be distinct")
-    clash = next((i for i in ids if i in existing), None)
-    if clash is not None:
-        raise VectorIndexError(f"id {clash!r} is already in the index; remove it first")
+    clash = existing(ids) if callable(existing) else [i for i in ids if i in existing]
+    if clash:
+        raise VectorIndexError(f"id {clash[0]!r} is already in the index; remove it first")
     return ids
 
 

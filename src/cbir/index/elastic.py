@@ -24,7 +24,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cbir.errors import MissingDependencyError, VectorIndexError
-from cbir.index.base import VectorIndex, as_vectors, check_ids
+from cbir.index.base import ATTRIBUTES, VectorIndex, as_vectors, check_ids
 from cbir.types import Hit
 
 SIMILARITIES = {"dot_product": "dotProduct", "cosine": "cosineSimilarity"}  # -> exact script function
@@ -87,7 +87,7 @@ def mapping(dim: int, similarity: str = "dot_product", index_type: str = "hnsw",
     if index_type.endswith("hnsw"):
         options.update(m=m, ef_construction=ef_construction)
     vector = {"type": "dense_vector", "dims": dim, "index": True, "similarity": similarity, "index_options": options}
-    return {"properties": {"vector": vector, **{k: {"type": "keyword"} for k in ("id", "path", "label", "split")}}}
+    return {"properties": {"vector": vector, **{k: {"type": "keyword"} for k in ("id", *ATTRIBUTES)}}}
 
 
 class ElasticIndex(VectorIndex):
@@ -165,14 +165,11 @@ class ElasticIndex(VectorIndex):
         from elasticsearch.helpers import streaming_bulk
 
         vectors = as_vectors(vectors, self.dim)
-        ids = check_ids(ids, len(vectors))
-        clash = self._existing(ids)
-        if clash:
-            raise VectorIndexError(f"id {clash[0]!r} is already in the index; remove it first")
+        ids = check_ids(ids, len(vectors), self._existing)
         attributes = attributes or [{}] * len(ids)
         actions = ({"_op_type": "index", "_index": self.index, "_id": id_,
                     "_source": {"id": id_, "vector": vector.tolist(),
-                                **{k: a.get(k) for k in ("path", "label", "split") if a.get(k) is not None}}}
+                                **{k: a[k] for k in ATTRIBUTES if a.get(k) is not None}}}
                    for id_, vector, a in zip(ids, vectors, attributes))
         with self._refresh_paused(), tqdm(total=len(ids), desc=f"bulk loading {self.index}", unit="doc",
                                           disable=not progress or len(ids) < _BAR_FROM, mininterval=0.5) as bar:

@@ -17,13 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from cbir.errors import MissingDependencyError, VectorIndexError
-from cbir.index.base import VectorIndex, as_vectors, check_ids
+from cbir.index.base import ATTRIBUTES, VectorIndex, as_vectors, check_ids
 from cbir.types import Hit
 
 INDEX_TYPES = ("FLAT", "HNSW", "IVF_FLAT")
 METRICS = ("IP", "COSINE")
 MAX_TOP_K = 16384  # Milvus's limit on one search's `limit`
-ATTRIBUTES = ("path", "label", "split")
 _CHUNK = 2000  # rows per insert / ids per lookup: well inside the gRPC message limit
 
 
@@ -134,10 +133,7 @@ class MilvusIndex(VectorIndex):
 
     def add(self, ids: Sequence[str], vectors: np.ndarray, attributes: Sequence[dict] | None = None) -> None:
         vectors = as_vectors(vectors, self.dim)
-        ids = check_ids(ids, len(vectors))
-        clash = self._existing(ids)
-        if clash:
-            raise VectorIndexError(f"id {clash[0]!r} is already in the index; remove it first")
+        ids = check_ids(ids, len(vectors), self._existing)
         attributes = attributes or [{}] * len(ids)
         for start in range(0, len(ids), _CHUNK):
             rows = [{"id": id_, "vector": vector, **{k: _text(a.get(k)) for k in ATTRIBUTES}}
