@@ -28,7 +28,7 @@ def main() -> None:
     extractor = make_extractor(args.features)
     base_index = extractor._fit_classifier(index_set, progress=True)
     extractor.fitted_ = True
-    base_queries = extractor.base.transform(queries.images)
+    base_queries = extractor.base_features(queries.images)
     accuracy = np.mean(np.asarray(extractor.classes_)[extractor._proba(base_queries).argmax(1)] ==
                        np.asarray(queries.labels))
     print(f"classifier accuracy on the validation queries: {accuracy:.4f} (C={extractor.report_['C']})\n")

@@ -101,6 +101,31 @@ def test_supervised_uses_predicted_probabilities(train, tmp_path):
     assert set(loaded.report_["cv_accuracy"]) == {"1.0", "10.0"}  # JSON keys
 
 
+def test_supervised_options_standardise_pca_and_flip(train, tmp_path):
+    base = KMeansTriangle(k=20, pca=None, sample_patches=5000)
+    extractor = SupervisedExtractor(base, cs=(0.1, 1.0), cv_images=60, standardise=True, pca=8, flip=True)
+    vectors = extractor.fit_transform(train)
+    assert extractor.dim == 8 + 3 and vectors.shape == (len(train), 8 + 3)
+    np.testing.assert_allclose(extractor.mean_, extractor.base_features(train.images).mean(axis=0), atol=1e-5)
+    proba = extractor.predict_proba(train.images)
+    assert np.mean(np.asarray(extractor.classes_)[proba.argmax(1)] == np.asarray(train.labels)) > 0.9
+    # flip: an image and its mirror image are described alike
+    mirrored = [np.ascontiguousarray(im[:, ::-1]) for im in train.images[:5]]
+    np.testing.assert_allclose(extractor.transform(mirrored), vectors[:5], atol=1e-5)
+    plain = SupervisedExtractor(KMeansTriangle(k=20, pca=None, sample_patches=5000), cs=(1.0,), cv_images=60).fit(train)
+    assert not np.allclose(plain.transform(mirrored)[:, :-3], plain.transform(train.images[:5])[:, :-3], atol=1e-3)
+    extractor.save(tmp_path / "sup")
+    loaded = load_extractor(tmp_path / "sup")
+    np.testing.assert_array_equal(loaded.transform(train.images[:5]), extractor.transform(train.images[:5]))
+    assert loaded.components_.shape == (base.dim, 8)
+
+
+def test_supervised_pca_larger_than_the_features_is_a_clear_error(train):
+    with pytest.raises(CbirError, match="PCA to 500 dimensions"):
+        SupervisedExtractor(KMeansTriangle(k=20, pca=None, sample_patches=5000), cs=(1.0,), cv_images=60,
+                            pca=500).fit(train)
+
+
 def test_supervised_needs_labels(tmp_path, tiny_collection):
     unlabelled = load_folder(tiny_collection, split="train", progress=False, cache=False)
     unlabelled.labels[:] = [None] * len(unlabelled)
@@ -113,12 +138,12 @@ def shrink(extractor):
     for block in getattr(extractor, "blocks", []):
         shrink(block)
     if isinstance(extractor, SupervisedExtractor):
-        extractor.cv_images = 60
+        extractor.cv_images, extractor.pca = 60, extractor.pca and 8
         shrink(extractor.base)
     if isinstance(extractor, SiftBoVW):
         extractor.k, extractor.sample_descriptors, extractor.n_jobs = 16, 5000, 1
     if isinstance(extractor, KMeansTriangle):
-        extractor.k, extractor.pca, extractor.sample_patches = 20, 16, 5000
+        extractor.k, extractor.pca, extractor.sample_patches = 20, extractor.pca and 16, 5000
     return extractor
 
 
@@ -152,3 +177,6 @@ def test_building_a_supervised_engine_describes_each_training_image_once(train):
     engine = Engine.build(train, extractor, progress=False)
     assert sum(seen) == len(train) and len(engine) == len(train)
     np.testing.assert_allclose(engine.index.vectors()[1][:4], extractor.transform(train.images[:4]), atol=1e-5)
+    seen.clear()
+    SupervisedExtractor(base, cs=(1.0,), cv_images=60, flip=True).fit(train)
+    assert sum(seen) == 2 * len(train)  # each image and its mirror image, once

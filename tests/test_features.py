@@ -66,6 +66,18 @@ def test_fusion_cosine_is_weighted_mean_of_block_cosines(images):
         FusedExtractor([hog], weights=[1.0, 2.0])
 
 
+def test_fusion_without_block_normalisation_keeps_raw_scales(images, tmp_path):
+    hog, gch = HOG(), ColorHistogram()
+    raw = FusedExtractor([hog, gch], weights=[2.0, 1.0], normalise=False)
+    batch = images.images[:3]
+    expected = np.hstack([2 * hog.transform(batch, normalise=False), gch.transform(batch, normalise=False)])
+    np.testing.assert_allclose(raw.transform(batch, normalise=False), expected, rtol=1e-6)
+    assert not np.allclose(expected, raw.transform(batch))
+    assert raw.config_hash() != FusedExtractor([hog, gch], weights=[2.0, 1.0]).config_hash()
+    raw.save(tmp_path / "raw")
+    assert load_extractor(tmp_path / "raw").normalise is False
+
+
 def test_unknown_name_and_bad_parameters():
     with pytest.raises(CbirError, match="hog-gch"):
         make_extractor("vgg16")

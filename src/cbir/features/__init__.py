@@ -28,7 +28,12 @@ EXTRACTORS: dict[str, Callable[[], FeatureExtractor]] = {
     "bovw-hog-gch": lambda: _with_hog_gch(SiftBoVW(), "bovw-hog-gch"),
     "triangle-hog-gch": lambda: _with_hog_gch(KMeansTriangle(), "triangle-hog-gch"),
     "bovw-hog-gch-supervised": lambda: SupervisedExtractor(_with_hog_gch(SiftBoVW(), "bovw-hog-gch")),
-    "triangle-hog-gch-supervised": lambda: SupervisedExtractor(_with_hog_gch(KMeansTriangle(), "triangle-hog-gch")),
+    # Coates & Ng's recipe for the classifier: the full pooled code, z-scored; the index keeps a
+    # PCA of it; flip-averaged features (options and C grid chosen on validation, docs/benchmarks.md)
+    "triangle-hog-gch-supervised": lambda: SupervisedExtractor(
+        FusedExtractor([KMeansTriangle(pca=None), HOG(), ColorHistogram(bins=8, space="rgb")], normalise=False,
+                       name="triangle-full-hog-gch"), cs=(0.003, 0.01, 0.03),
+        standardise=True, pca=512, flip=True, name="triangle-hog-gch-supervised"),
     "cnn": lambda: CnnExtractor(name="cnn"),
     "cnn-supervised": lambda: CnnExtractor(proba_weight=1.0, name="cnn-supervised"),
 }

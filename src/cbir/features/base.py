@@ -85,8 +85,8 @@ class FeatureExtractor(ABC):
         return self.transform(dataset.images, progress=progress)
 
     def transform(self, images: Sequence[np.ndarray] | np.ndarray, batch_size: int = 1024,
-                  progress: bool = False) -> np.ndarray:
-        """Describe images: an (n, dim) float32 array whose rows have unit L2 norm."""
+                  progress: bool = False, normalise: bool = True) -> np.ndarray:
+        """Describe images: an (n, dim) float32 array whose rows have unit L2 norm (raw with `normalise=False`)."""
         if not self.fitted_:
             raise NotFittedError(f"extractor '{self.name}' is not fitted: call fit(dataset) first")
         n = len(images)
@@ -97,7 +97,7 @@ class FeatureExtractor(ABC):
                 batch = images[start: start + batch_size]
                 out[start: start + len(batch)] = self._transform_batch(batch)
                 bar.update(len(batch))
-        return l2_normalise(out)
+        return l2_normalise(out) if normalise else out
 
     @abstractmethod
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:

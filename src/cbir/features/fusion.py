@@ -1,4 +1,4 @@
-"""Early fusion: several extractors' vectors, each L2-normalised and weighted, concatenated."""
+"""Early fusion: several extractors' vectors, each L2-normalised (by default) and weighted, concatenated."""
 
 from __future__ import annotations
 
@@ -16,20 +16,21 @@ class FusedExtractor(FeatureExtractor):
     """Concatenates blocks: block i is L2-normalised, then multiplied by `weights[i]`.
 
     The cosine similarity of two fused vectors is then the weighted mean of the
-    blocks' cosine similarities, with weights proportional to `weights[i]**2`.
+    blocks' cosine similarities, with weights proportional to `weights[i]**2`. With
+    `normalise=False` the blocks keep their raw scale (for a classifier that z-scores its inputs).
     """
 
     kind = "fusion"
 
     def __init__(self, blocks: Sequence[FeatureExtractor], weights: Sequence[float] | None = None,
-                 name: str | None = None):
+                 normalise: bool = True, name: str | None = None):
         if not blocks:
             raise ValueError("a fused extractor needs at least one block")
         weights = [1.0] * len(blocks) if weights is None else [float(w) for w in weights]
         if len(weights) != len(blocks) or any(w < 0 for w in weights):
             raise ValueError("fusion needs one non-negative weight per block")
         super().__init__(name or "-".join(b.name for b in blocks))
-        self.blocks, self.weights = list(blocks), weights
+        self.blocks, self.weights, self.normalise = list(blocks), weights, normalise
         self.fitted_ = all(b.fitted_ for b in self.blocks)
 
     @property
@@ -37,12 +38,13 @@ class FusedExtractor(FeatureExtractor):
         return sum(b.dim for b in self.blocks)
 
     def get_config(self) -> dict:
-        return {"blocks": [to_spec(b) for b in self.blocks],
-                "weights": self.weights}
+        config = {"blocks": [to_spec(b) for b in self.blocks], "weights": self.weights}
+        return config if self.normalise else config | {"normalise": False}  # older folders keep their hash
 
     @classmethod
     def from_config(cls, config: dict, name: str | None = None) -> FusedExtractor:
-        return cls([from_spec(b) for b in config["blocks"]], config["weights"], name=name)
+        return cls([from_spec(b) for b in config["blocks"]], config["weights"], config.get("normalise", True),
+                   name=name)
 
     def _fit(self, dataset: Dataset) -> None:
         for block in self.blocks:
@@ -50,7 +52,8 @@ class FusedExtractor(FeatureExtractor):
                 block.fit(dataset)
 
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        return np.hstack([w * l2_normalise(b._transform_batch(images)) for b, w in zip(self.blocks, self.weights)])
+        scale = l2_normalise if self.normalise else np.asarray
+        return np.hstack([w * scale(b._transform_batch(images)) for b, w in zip(self.blocks, self.weights)])
 
     def _save_state(self, path) -> None:
         for i, block in enumerate(self.blocks):

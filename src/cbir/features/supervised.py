@@ -4,6 +4,12 @@ The classifier (multinomial logistic regression, C chosen by cross-validation on
 training split only) predicts class probabilities for EVERY image — indexed and query
 alike — so no ground-truth label ever enters a vector. The retrieval vector is
 [L2(features), weight * L2(probabilities)].
+
+Options (each measured in docs/benchmarks.md): `standardise` z-scores the base features
+before the classifier (Coates & Ng's recipe for their pooled codes); `pca` then makes the
+feature part of the retrieval vector a PCA of those z-scores, so the classifier can read a
+high-dimensional code while the index stays small; `flip` describes every image as the
+mean of its own and its mirror image's base features (for fitting and for queries alike).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from cbir.errors import CbirError
 from cbir.features.base import FeatureExtractor, from_spec, l2_normalise, to_spec
 
 _BASE = "base"
+_PCA_SAMPLE = 20_000
 
 
 class SupervisedExtractor(FeatureExtractor):
@@ -28,19 +35,22 @@ class SupervisedExtractor(FeatureExtractor):
     trainable = True
 
     def __init__(self, base: FeatureExtractor, weight: float = 1.0, cs: Sequence[float] = (0.1, 1.0, 10.0),
-                 cv_images: int = 10_000, folds: int = 3, seed: int = 0, name: str | None = None):
+                 cv_images: int = 10_000, folds: int = 3, seed: int = 0, standardise: bool = False,
+                 pca: int | None = None, flip: bool = False, name: str | None = None):
         super().__init__(name or f"{base.name}-supervised")
         self.base, self.weight, self.cs = base, float(weight), [float(c) for c in cs]
         self.cv_images, self.folds, self.seed = cv_images, folds, seed
+        self.standardise, self.pca, self.flip = standardise, pca, flip
 
     @property
     def dim(self) -> int:
-        return self.base.dim + len(getattr(self, "classes_", ()))
+        return (self.pca or self.base.dim) + len(getattr(self, "classes_", ()))
 
     def get_config(self) -> dict:
-        return {"base": to_spec(self.base),
-                "weight": self.weight, "cs": self.cs, "cv_images": self.cv_images, "folds": self.folds,
-                "seed": self.seed}
+        config = {"base": to_spec(self.base), "weight": self.weight, "cs": self.cs, "cv_images": self.cv_images,
+                  "folds": self.folds, "seed": self.seed}
+        options = {"standardise": self.standardise, "pca": self.pca, "flip": self.flip}
+        return config | {k: v for k, v in options.items() if v}  # older saved folders keep their hash
 
     @classmethod
     def from_config(cls, config: dict, name: str | None = None) -> SupervisedExtractor:
@@ -56,54 +66,92 @@ class SupervisedExtractor(FeatureExtractor):
         self.fitted_ = True
         return l2_normalise(self._combine(features))
 
+    def base_features(self, images: Sequence[np.ndarray], progress: bool = False) -> np.ndarray:
+        """The base extractor's vectors of images (raw when `standardise`; averaged with the mirror
+        images' when `flip`)."""
+        def describe(batch):
+            return self.base.transform(batch, progress=progress, normalise=not self.standardise)
+
+        features = describe(images)
+        if self.flip:
+            features += describe([np.asarray(im)[:, ::-1] for im in images])
+            features /= 2
+        return features
+
     def _fit_classifier(self, dataset: Dataset, progress: bool = True) -> np.ndarray:
-        """Fit the base extractor and the classifier; returns the training images' base features."""
+        """Fit the base extractor, scaling, PCA and classifier; returns the training images' base features."""
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import StratifiedKFold, cross_val_score
 
         if not dataset.labelled:
             raise CbirError(f"'{self.name}' learns from labels: fit it on a labelled collection")
-        features = self.base.fit_transform(dataset, progress) if not self.base.fitted_ else \
-            self.base.transform(dataset.images, progress=progress)
+        if not self.base.fitted_:
+            self.base.fit(dataset)
+        features = self.base_features(dataset.images, progress)
+        self.mean_, self.scale_ = (features.mean(axis=0), features.std(axis=0) + 1e-3) if self.standardise \
+            else (None, None)
+        inputs = self._classifier_inputs(features)
+        self._fit_pca(inputs)
         labels = np.asarray(dataset.labels)
         subset = dataset.stratified(self.cv_images, seed=self.seed)
         positions = {id_: i for i, id_ in enumerate(dataset.ids)}
         cv_rows = np.array([positions[i] for i in subset.ids])
         folds = StratifiedKFold(self.folds, shuffle=True, random_state=self.seed)
-        scores = {c: float(np.mean(cross_val_score(LogisticRegression(C=c, max_iter=300), features[cv_rows],
+        scores = {c: float(np.mean(cross_val_score(LogisticRegression(C=c, max_iter=1000), inputs[cv_rows],
                                                    labels[cv_rows], cv=folds, n_jobs=1))) for c in self.cs}
         best = max(scores, key=scores.get)
-        model = LogisticRegression(C=best, max_iter=500).fit(features, labels)
+        model = LogisticRegression(C=best, max_iter=1000).fit(inputs, labels)
         self.classes_ = [str(c) for c in model.classes_]
         self.coef_, self.intercept_ = model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
-        self.report_ = {"cv_accuracy": scores, "C": best, "train_accuracy": float(model.score(features, labels))}
+        self.report_ = {"cv_accuracy": scores, "C": best, "train_accuracy": float(model.score(inputs, labels))}
         return features
+
+    def _fit_pca(self, inputs: np.ndarray) -> None:
+        self.components_ = None
+        if not self.pca:
+            return
+        sample = inputs[np.random.default_rng(self.seed).permutation(len(inputs))[:_PCA_SAMPLE]]
+        if self.pca > min(sample.shape):
+            raise CbirError(f"'{self.name}': PCA to {self.pca} dimensions needs at least {self.pca} training "
+                            f"images and base dimensions, got {sample.shape[0]} images of {sample.shape[1]}")
+        _, _, vt = np.linalg.svd(sample - sample.mean(axis=0), full_matrices=False)
+        self.components_ = vt[: self.pca].T.astype(np.float32)
+
+    def _classifier_inputs(self, features: np.ndarray) -> np.ndarray:
+        return (features - self.mean_) / self.scale_ if self.mean_ is not None else features
 
     def predict_proba(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Class probabilities (columns in `classes_` order) for images."""
-        return self._proba(self.base.transform(images))
+        return self._proba(self.base_features(images))
 
     def _proba(self, features: np.ndarray) -> np.ndarray:
-        logits = features @ self.coef_.T + self.intercept_
+        """Class probabilities from base features."""
+        logits = self._classifier_inputs(features) @ self.coef_.T + self.intercept_
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         return p / p.sum(axis=1, keepdims=True)
 
     def _combine(self, features: np.ndarray) -> np.ndarray:
-        return np.hstack([features, self.weight * l2_normalise(self._proba(features))])
+        """Retrieval vectors from base features: [L2(features or their PCA), weight * L2(probabilities)]."""
+        part = features if self.components_ is None else self._classifier_inputs(features) @ self.components_
+        return np.hstack([l2_normalise(part), self.weight * l2_normalise(self._proba(features))])
 
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        return self._combine(self.base.transform(images, batch_size=len(images) or 1))
+        return self._combine(self.base_features(images))
 
     def _save_state(self, path: Path) -> None:
         self.base.save(path / _BASE)
-        np.savez(path / "classifier.npz", coef=self.coef_, intercept=self.intercept_)
+        arrays = {"coef": self.coef_, "intercept": self.intercept_}
+        optional = {"mean": self.mean_, "scale": self.scale_, "components": self.components_}
+        np.savez(path / "classifier.npz", **arrays, **{k: v for k, v in optional.items() if v is not None})
         (path / "classifier.json").write_text(json.dumps({"classes": self.classes_, **self.report_}, indent=2))
 
     def _load_state(self, path: Path) -> None:
         self.base = FeatureExtractor.load(path / _BASE)
         with np.load(path / "classifier.npz") as arrays:
             self.coef_, self.intercept_ = arrays["coef"], arrays["intercept"]
+            self.mean_, self.scale_, self.components_ = (arrays[k] if k in arrays else None
+                                                         for k in ("mean", "scale", "components"))
         info = json.loads((path / "classifier.json").read_text())
         self.classes_ = info.pop("classes")
         self.report_ = info
