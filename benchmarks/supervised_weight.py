@@ -26,16 +26,16 @@ def main() -> None:
     args = parser.parse_args()
     index_set, queries = validation_split(10_000, 1_000)
     extractor = make_extractor(args.features)
-    base_index = extractor._fit_classifier(index_set, progress=True)
+    index_inputs = extractor._fit_classifier(index_set, progress=True)
     extractor.fitted_ = True
-    base_queries = extractor.base_features(queries.images)
-    accuracy = np.mean(np.asarray(extractor.classes_)[extractor._proba(base_queries).argmax(1)] ==
+    query_inputs = extractor.inputs(queries.images)
+    accuracy = np.mean(np.asarray(extractor.classes_)[extractor._proba(query_inputs).argmax(1)] ==
                        np.asarray(queries.labels))
     print(f"classifier accuracy on the validation queries: {accuracy:.4f} (C={extractor.report_['C']})\n")
     print("| weight | P_10 | P_100 | map_cut_100 |\n|---|---|---|---|")
     for weight in map(float, args.weights.split(",")):
         extractor.weight = weight
-        vectors = [l2_normalise(extractor._combine(f)) for f in (base_index, base_queries)]
+        vectors = [l2_normalise(extractor._combine(f)) for f in (index_inputs, query_inputs)]
         m = mean_measures(index_set, vectors[0], queries, vectors[1])
         print(f"| {weight:g} | {m['P_10']:.4f} | {m['P_100']:.4f} | {m['map_cut_100']:.5f} |", flush=True)
 

@@ -107,6 +107,9 @@ def test_supervised_options_standardise_pca_and_flip(train, tmp_path):
     vectors = extractor.fit_transform(train)
     assert extractor.dim == 8 + 3 and vectors.shape == (len(train), 8 + 3)
     np.testing.assert_allclose(extractor.mean_, extractor.base_features(train.images).mean(axis=0), atol=1e-5)
+    inputs = extractor.inputs(train.images)  # the PCA is the top principal subspace of the classifier's inputs
+    _, _, vt = np.linalg.svd(inputs - inputs.mean(axis=0), full_matrices=False)
+    np.testing.assert_allclose(np.abs(vt[:8] @ extractor.components_), np.eye(8), atol=1e-3)
     proba = extractor.predict_proba(train.images)
     assert np.mean(np.asarray(extractor.classes_)[proba.argmax(1)] == np.asarray(train.labels)) > 0.9
     # flip: an image and its mirror image are described alike

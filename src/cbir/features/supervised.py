@@ -5,10 +5,10 @@ training split only) predicts class probabilities for EVERY image — indexed an
 alike — so no ground-truth label ever enters a vector. The retrieval vector is
 [L2(features), weight * L2(probabilities)].
 
-Options (each measured in docs/benchmarks.md): `standardise` z-scores the base features
-before the classifier (Coates & Ng's recipe for their pooled codes); `pca` then makes the
-feature part of the retrieval vector a PCA of those z-scores, so the classifier can read a
-high-dimensional code while the index stays small; `flip` describes every image as the
+Options (each measured in docs/benchmarks.md): `standardise` z-scores the raw base
+features (Coates & Ng's recipe for their pooled codes) for the classifier and the feature
+part of the vector; `pca` makes that part a PCA of the classifier's inputs, so the
+classifier can read a high-dimensional code while the index stays small; `flip` describes every image as the
 mean of its own and its mirror image's base features (for fitting and for queries alike).
 """
 
@@ -61,10 +61,10 @@ class SupervisedExtractor(FeatureExtractor):
         self._fit_classifier(dataset)
 
     def fit_transform(self, dataset: Dataset, progress: bool = False) -> np.ndarray:
-        """Fit, reusing the base features of the training images for their retrieval vectors."""
-        features = self._fit_classifier(dataset, progress)
+        """Fit, reusing the training images' classifier inputs for their retrieval vectors."""
+        inputs = self._fit_classifier(dataset, progress)
         self.fitted_ = True
-        return l2_normalise(self._combine(features))
+        return l2_normalise(self._combine(inputs))
 
     def base_features(self, images: Sequence[np.ndarray], progress: bool = False) -> np.ndarray:
         """The base extractor's vectors of images (raw when `standardise`; averaged with the mirror
@@ -78,8 +78,19 @@ class SupervisedExtractor(FeatureExtractor):
             features /= 2
         return features
 
+    def inputs(self, images: Sequence[np.ndarray], progress: bool = False) -> np.ndarray:
+        """What the classifier reads: the base features, z-scored when `standardise`."""
+        return self._standardised(self.base_features(images, progress))
+
+    def _standardised(self, features: np.ndarray) -> np.ndarray:
+        """z-scores `features` in place (no copy of a 50,000 x 7,000 training matrix)."""
+        if self.mean_ is not None:
+            features -= self.mean_
+            features /= self.scale_
+        return features
+
     def _fit_classifier(self, dataset: Dataset, progress: bool = True) -> np.ndarray:
-        """Fit the base extractor, scaling, PCA and classifier; returns the training images' base features."""
+        """Fit the base extractor, scaling, PCA and classifier; returns the training images' classifier inputs."""
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import StratifiedKFold, cross_val_score
 
@@ -90,7 +101,7 @@ class SupervisedExtractor(FeatureExtractor):
         features = self.base_features(dataset.images, progress)
         self.mean_, self.scale_ = (features.mean(axis=0), features.std(axis=0) + 1e-3) if self.standardise \
             else (None, None)
-        inputs = self._classifier_inputs(features)
+        inputs = self._standardised(features)
         self._fit_pca(inputs)
         labels = np.asarray(dataset.labels)
         subset = dataset.stratified(self.cv_images, seed=self.seed)
@@ -104,40 +115,41 @@ class SupervisedExtractor(FeatureExtractor):
         self.classes_ = [str(c) for c in model.classes_]
         self.coef_, self.intercept_ = model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
         self.report_ = {"cv_accuracy": scores, "C": best, "train_accuracy": float(model.score(inputs, labels))}
-        return features
+        return inputs
 
     def _fit_pca(self, inputs: np.ndarray) -> None:
+        """Top `pca` eigenvectors of the inputs' covariance (on a sample; the memory of an SVD it is not)."""
+        from scipy.linalg import eigh
+
         self.components_ = None
         if not self.pca:
             return
         sample = inputs[np.random.default_rng(self.seed).permutation(len(inputs))[:_PCA_SAMPLE]]
-        if self.pca > min(sample.shape):
+        n, d = sample.shape
+        if self.pca > min(n, d):
             raise CbirError(f"'{self.name}': PCA to {self.pca} dimensions needs at least {self.pca} training "
-                            f"images and base dimensions, got {sample.shape[0]} images of {sample.shape[1]}")
-        _, _, vt = np.linalg.svd(sample - sample.mean(axis=0), full_matrices=False)
-        self.components_ = vt[: self.pca].T.astype(np.float32)
-
-    def _classifier_inputs(self, features: np.ndarray) -> np.ndarray:
-        return (features - self.mean_) / self.scale_ if self.mean_ is not None else features
+                            f"images and base dimensions, got {n} images of {d}")
+        sample -= sample.mean(axis=0)
+        _, eigvec = eigh((sample.T @ sample).astype(np.float64), subset_by_index=[d - self.pca, d - 1])
+        self.components_ = np.ascontiguousarray(eigvec[:, ::-1], dtype=np.float32)
 
     def predict_proba(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Class probabilities (columns in `classes_` order) for images."""
-        return self._proba(self.base_features(images))
+        return self._proba(self.inputs(images))
 
-    def _proba(self, features: np.ndarray) -> np.ndarray:
-        """Class probabilities from base features."""
-        logits = self._classifier_inputs(features) @ self.coef_.T + self.intercept_
+    def _proba(self, inputs: np.ndarray) -> np.ndarray:
+        logits = inputs @ self.coef_.T + self.intercept_
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         return p / p.sum(axis=1, keepdims=True)
 
-    def _combine(self, features: np.ndarray) -> np.ndarray:
-        """Retrieval vectors from base features: [L2(features or their PCA), weight * L2(probabilities)]."""
-        part = features if self.components_ is None else self._classifier_inputs(features) @ self.components_
-        return np.hstack([l2_normalise(part), self.weight * l2_normalise(self._proba(features))])
+    def _combine(self, inputs: np.ndarray) -> np.ndarray:
+        """Retrieval vectors from classifier inputs: [L2(inputs or their PCA), weight * L2(probabilities)]."""
+        part = inputs if self.components_ is None else inputs @ self.components_
+        return np.hstack([l2_normalise(part), self.weight * l2_normalise(self._proba(inputs))])
 
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        return self._combine(self.base_features(images))
+        return self._combine(self.inputs(images))
 
     def _save_state(self, path: Path) -> None:
         self.base.save(path / _BASE)
