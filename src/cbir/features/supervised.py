@@ -8,8 +8,9 @@ alike — so no ground-truth label ever enters a vector. The retrieval vector is
 Options (each measured in docs/benchmarks.md): `standardise` z-scores the raw base
 features (Coates & Ng's recipe for their pooled codes) for the classifier and the feature
 part of the vector; `pca` makes that part a PCA of the classifier's inputs, so the
-classifier can read a high-dimensional code while the index stays small; `flip` describes every image as the
-mean of its own and its mirror image's base features (for fitting and for queries alike).
+classifier can read a high-dimensional code while the index stays small; `flip` describes
+every image as the mean of its own and its mirror image's base features (for fitting and
+for queries alike).
 """
 
 from __future__ import annotations
