@@ -22,7 +22,7 @@ from common import validation_split
 
 from cbir.features import EXTRACTORS, FusedExtractor
 from cbir.features.global_ import HOG, ColorHistogram
-from cbir.features.supervised import SupervisedExtractor
+from cbir.features.supervised import SupervisedExtractor, standardisation
 from cbir.features.triangle import KMeansTriangle
 
 CANDIDATES = {
@@ -60,7 +60,7 @@ def main() -> None:
         x_train, x_test = describe(train.images, progress=True), describe(held_out.images)
         inputs = ("standardised" if args.standardise else "L2 blocks") + (", flip-averaged" if args.flip else "")
         if args.standardise:
-            mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-3
+            mean, std = standardisation(x_train)
             x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
         for c in args.cs:
             started = time.perf_counter()

@@ -13,6 +13,7 @@ from cbir.features import load_extractor, make_extractor
 from cbir.features.cnn.extractor import CnnExtractor
 from cbir.features.cnn.model import CifarNet, ModelConfig, to_input
 from cbir.features.cnn.train import TrainConfig, augment, ema_with_warmup, supcon_loss, train
+from cbir.features.supervised import SupervisedExtractor
 
 TINY = ModelConfig(widths=(8, 16, 16), embedding_dim=16)
 
@@ -145,6 +146,15 @@ def test_pca_and_probability_fusion(data, model_dir, tmp_path):
     training = once.fit_transform(data)  # one pass of the network: the same state and vectors as fit + transform
     np.testing.assert_allclose(once.components_, fused.components_, atol=1e-5)
     np.testing.assert_allclose(training[:4], vectors, atol=1e-5)
+
+
+def test_a_supervised_cnn_base_with_pca_runs_the_network_once_per_training_image(data, model_dir):
+    base = CnnExtractor(model_dir, pca=8)
+    seen = []
+    original = base._forward
+    base._forward = lambda images: (seen.append(len(images)), original(images))[1]
+    SupervisedExtractor(base, cs=(1.0,), cv_images=len(data)).fit(data)
+    assert sum(seen) == len(data) and base.components_.shape[1] == 8
 
 
 def test_other_weights_are_refused(data, model_dir, tmp_path):

@@ -79,10 +79,10 @@ class FeatureExtractor(ABC):
     def _fit(self, dataset: Dataset) -> None:
         """Learn state from `dataset` (nothing for fixed descriptors)."""
 
-    def fit_transform(self, dataset: Dataset, progress: bool = False) -> np.ndarray:
+    def fit_transform(self, dataset: Dataset, progress: bool = False, normalise: bool = True) -> np.ndarray:
         """Fit on `dataset` and return its vectors (extractors that compute them while fitting reuse them)."""
         self.fit(dataset)
-        return self.transform(dataset.images, progress=progress)
+        return self.transform(dataset.images, progress=progress, normalise=normalise)
 
     def transform(self, images: Sequence[np.ndarray] | np.ndarray, batch_size: int = 1024,
                   progress: bool = False, normalise: bool = True) -> np.ndarray:

@@ -29,6 +29,11 @@ _BASE = "base"
 _PCA_SAMPLE = 20_000
 
 
+def standardisation(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, scale) that z-score each column of training features (scale floored for constant columns)."""
+    return features.mean(axis=0), features.std(axis=0) + 1e-3
+
+
 class SupervisedExtractor(FeatureExtractor):
     """Wraps any extractor; fitting needs a labelled training collection."""
 
@@ -61,21 +66,23 @@ class SupervisedExtractor(FeatureExtractor):
     def _fit(self, dataset: Dataset) -> None:
         self._fit_classifier(dataset)
 
-    def fit_transform(self, dataset: Dataset, progress: bool = False) -> np.ndarray:
+    def fit_transform(self, dataset: Dataset, progress: bool = False, normalise: bool = True) -> np.ndarray:
         """Fit, reusing the training images' classifier inputs for their retrieval vectors."""
         inputs = self._fit_classifier(dataset, progress)
         self.fitted_ = True
-        return l2_normalise(self._combine(inputs))
+        vectors = self._combine(inputs)
+        return l2_normalise(vectors) if normalise else vectors
 
     def base_features(self, images: Sequence[np.ndarray], progress: bool = False) -> np.ndarray:
         """The base extractor's vectors of images (raw when `standardise`; averaged with the mirror
         images' when `flip`)."""
-        def describe(batch):
-            return self.base.transform(batch, progress=progress, normalise=not self.standardise)
+        return self._with_mirrors(self.base.transform(images, progress=progress, normalise=not self.standardise),
+                                  images, progress)
 
-        features = describe(images)
+    def _with_mirrors(self, features: np.ndarray, images: Sequence[np.ndarray], progress: bool) -> np.ndarray:
         if self.flip:
-            features += describe([np.asarray(im)[:, ::-1] for im in images])
+            features += self.base.transform([np.asarray(im)[:, ::-1] for im in images], progress=progress,
+                                            normalise=not self.standardise)
             features /= 2
         return features
 
@@ -97,11 +104,12 @@ class SupervisedExtractor(FeatureExtractor):
 
         if not dataset.labelled:
             raise CbirError(f"'{self.name}' learns from labels: fit it on a labelled collection")
-        if not self.base.fitted_:
-            self.base.fit(dataset)
-        features = self.base_features(dataset.images, progress)
-        self.mean_, self.scale_ = (features.mean(axis=0), features.std(axis=0) + 1e-3) if self.standardise \
-            else (None, None)
+        if self.base.fitted_:
+            features = self.base_features(dataset.images, progress)
+        else:  # the base's own fit_transform: a CNN base with PCA runs its network once, not twice
+            features = self._with_mirrors(self.base.fit_transform(dataset, progress, normalise=not self.standardise),
+                                          dataset.images, progress)
+        self.mean_, self.scale_ = standardisation(features) if self.standardise else (None, None)
         inputs = self._standardised(features)
         self._fit_pca(inputs)
         labels = np.asarray(dataset.labels)

@@ -82,7 +82,7 @@ class CnnExtractor(FeatureExtractor):
             _, _, vt = np.linalg.svd(embeddings - self.mean_, full_matrices=False)
             self.components_ = vt[: self.pca].T.astype(np.float32)
 
-    def fit_transform(self, dataset: Dataset, progress: bool = False) -> np.ndarray:
+    def fit_transform(self, dataset: Dataset, progress: bool = False, normalise: bool = True) -> np.ndarray:
         """Fit (the PCA, when asked) and return the training images' vectors, running the network once."""
         self._ensure_model()
         parts = [self._forward(dataset.images[s: s + 1024])
@@ -91,7 +91,8 @@ class CnnExtractor(FeatureExtractor):
         embeddings, probabilities = (np.concatenate(p) for p in zip(*parts))
         self._fit_pca(embeddings)
         self.fitted_ = True
-        return l2_normalise(self._finish(embeddings, probabilities))
+        vectors = self._finish(embeddings, probabilities)
+        return l2_normalise(vectors) if normalise else vectors
 
     def _forward(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """(embeddings, class probabilities) for RGB uint8 images, flip-averaged when `tta`."""
