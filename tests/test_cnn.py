@@ -157,6 +157,30 @@ def test_a_supervised_cnn_base_with_pca_runs_the_network_once_per_training_image
     assert sum(seen) == len(data) and base.components_.shape[1] == 8
 
 
+def test_int8_inference_agrees_with_the_float_network_and_round_trips(data, model_dir, tmp_path):
+    float_ = CnnExtractor(model_dir, bf16=False).fit(data)
+    int8 = CnnExtractor(model_dir, int8=True).fit(data)
+    assert len(int8.ranges_) == 1 + 6 and "int8" not in float_.get_config()
+    assert int8.config_hash() != float_.config_hash()
+    expected, got = float_.transform(data.images), int8.transform(data.images)
+    assert np.median(np.sum(expected * got, axis=1)) > 0.99
+    agree = float_.predict_proba(data.images).argmax(1) == int8.predict_proba(data.images).argmax(1)
+    assert agree.mean() > 0.9
+    int8.save(tmp_path / "x")
+    loaded = load_extractor(tmp_path / "x")
+    assert loaded.int8_net_ is not None
+    np.testing.assert_array_equal(loaded.transform(data.images[:8]), got[:8])
+
+
+def test_int8_needs_positive_batchnorm_scales_before_the_pool(data, model_dir):
+    extractor = CnnExtractor(model_dir, int8=True)
+    extractor._ensure_model()
+    with torch.no_grad():
+        extractor.net_.blocks[0].norm1.weight[0] = -1.0
+    with pytest.raises(CbirError, match="positive BatchNorm"):
+        extractor.fit(data)
+
+
 def test_other_weights_are_refused(data, model_dir, tmp_path):
     extractor = CnnExtractor(model_dir).fit(data)
     extractor.save(tmp_path / "x")
@@ -180,9 +204,12 @@ def test_shipped_checkpoint_classifies_real_cifar10_images(real_cifar10):
     from cbir.features.cnn.extractor import SHIPPED
 
     test = load_cifar10("test", data=real_cifar10, progress=False).stratified(300, seed=1)
-    extractor = make_extractor("cnn").fit(None)
+    calibration = load_cifar10("train", data=real_cifar10, progress=False).stratified(200, seed=1)
+    extractor = make_extractor("cnn").fit(calibration)
     assert extractor.model_path == SHIPPED and extractor.dim == 256
     predicted = np.asarray(extractor.classes_)[extractor.predict_proba(test.images).argmax(axis=1)]
     assert np.mean(predicted == np.asarray(test.labels)) > 0.85
+    in_bf16 = CnnExtractor().fit(calibration).predict_proba(test.images).argmax(axis=1)
+    assert np.mean(np.asarray(extractor.classes_)[in_bf16] == predicted) > 0.97
     card = json.loads((SHIPPED / "model_card.json").read_text())
     assert card["test_accuracy"] >= 0.85 and "cbir train" in card["command"]

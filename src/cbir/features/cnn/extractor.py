@@ -1,11 +1,13 @@
 """`CnnExtractor`: the trained network's embedding layer as image vectors (batched, inference mode, bf16 on CPU).
 
-Options, each measured in docs/benchmarks.md: PCA on the embeddings, and fusion with the
-network's predicted class probabilities (indexed and query images alike: no label is used).
+Options, each measured in docs/benchmarks.md: PCA on the embeddings, fusion with the
+network's predicted class probabilities (indexed and query images alike: no label is used), and
+int8 inference (calibrated on the first fitting images; `cbir.features.cnn.int8`).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,13 +21,15 @@ from cbir.errors import CbirError, MissingDependencyError
 from cbir.features.base import FeatureExtractor, l2_normalise
 
 SHIPPED = Path(__file__).resolve().parent / "checkpoints" / "cifar10"
+CALIBRATION_IMAGES = 1024
 
 
 class CnnExtractor(FeatureExtractor):
     """Embeddings of a model folder written by `cbir train` (the shipped CIFAR-10 model by default).
 
     `batch_size` 128: on the 2-core VM it embeds ~30% faster than 500 (the activations stay in
-    cache; docs/benchmarks.md).
+    cache; docs/benchmarks.md). `int8`: int8 convolutions, their activation ranges measured on the
+    first `CALIBRATION_IMAGES` images the extractor is fitted on.
     """
 
     kind = "cnn"
@@ -33,12 +37,12 @@ class CnnExtractor(FeatureExtractor):
 
     def __init__(self, model: str | Path | None = None, pca: int | None = None, proba_weight: float = 0.0,
                  tta: bool = True, bf16: bool = True, batch_size: int = 128, weights: str | None = None,
-                 name: str | None = None):
+                 int8: bool = False, name: str | None = None):
         super().__init__(name)
         self.model_path = Path(model) if model else SHIPPED
         self.pca, self.proba_weight, self.tta, self.bf16, self.batch_size = pca, proba_weight, tta, bf16, batch_size
-        self.weights = weights
-        self.net_ = None
+        self.weights, self.int8 = weights, int8
+        self.net_ = self.int8_net_ = self.ranges_ = None
 
     @property
     def dim(self) -> int:
@@ -51,8 +55,9 @@ class CnnExtractor(FeatureExtractor):
 
     def get_config(self) -> dict:
         self._ensure_model()
-        return {"pca": self.pca, "proba_weight": self.proba_weight, "tta": self.tta, "bf16": self.bf16,
-                "batch_size": self.batch_size, "weights": self.weights}
+        config = {"pca": self.pca, "proba_weight": self.proba_weight, "tta": self.tta, "bf16": self.bf16,
+                  "batch_size": self.batch_size, "weights": self.weights}
+        return config | ({"int8": True} if self.int8 else {})  # older saved folders keep their hash
 
     def _ensure_model(self, path: Path | None = None) -> None:
         if self.net_ is not None:
@@ -73,7 +78,24 @@ class CnnExtractor(FeatureExtractor):
 
     def _fit(self, dataset: Dataset) -> None:
         self._ensure_model()
+        self._calibrate(dataset.images[:CALIBRATION_IMAGES])
         self._fit_pca(self._forward(dataset.images)[0] if self.pca else None)
+
+    def _calibrate(self, images: Sequence[np.ndarray]) -> None:
+        """Measure the int8 activation ranges on `images` (float network) and build the int8 network."""
+        self.int8_net_ = self.ranges_ = None
+        if self.int8:
+            import torch
+
+            from cbir.features.cnn.int8 import calibrate
+
+            with torch.inference_mode():
+                self._set_ranges(calibrate(self.net_, self._input(images)))
+
+    def _set_ranges(self, ranges: list[tuple[float, float]]) -> None:
+        from cbir.features.cnn.int8 import Int8Net
+
+        self.ranges_, self.int8_net_ = ranges, Int8Net(self.net_, ranges)
 
     def _fit_pca(self, embeddings: np.ndarray | None) -> None:
         self.mean_ = self.components_ = None
@@ -85,6 +107,7 @@ class CnnExtractor(FeatureExtractor):
     def fit_transform(self, dataset: Dataset, progress: bool = False, normalise: bool = True) -> np.ndarray:
         """Fit (the PCA, when asked) and return the training images' vectors, running the network once."""
         self._ensure_model()
+        self._calibrate(dataset.images[:CALIBRATION_IMAGES])
         parts = [self._forward(dataset.images[s: s + 1024])
                  for s in tqdm(range(0, len(dataset), 1024), desc=f"features {self.name}", unit="batch",
                                disable=not progress, mininterval=0.5)]
@@ -94,19 +117,26 @@ class CnnExtractor(FeatureExtractor):
         vectors = self._finish(embeddings, probabilities)
         return l2_normalise(vectors) if normalise else vectors
 
-    def _forward(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """(embeddings, class probabilities) for RGB uint8 images, flip-averaged when `tta`."""
+    @staticmethod
+    def _input(images: Sequence[np.ndarray]):
+        """Normalised network input (n, 3, 32, 32) of RGB uint8 images."""
         import torch
 
         from cbir.features.cnn.model import to_input
 
-        pixels = np.stack([resize_to(np.asarray(im), (32, 32)) for im in images])
+        return to_input(torch.from_numpy(np.stack([resize_to(np.asarray(im), (32, 32)) for im in images])))
+
+    def _forward(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(embeddings, class probabilities) for RGB uint8 images, flip-averaged when `tta`."""
+        import torch
+
+        embed = self.int8_net_.embed if self.int8_net_ is not None else self.net_.embed
         embeddings, probabilities = [], []
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            for s in range(0, len(pixels), self.batch_size):
-                x = to_input(torch.from_numpy(pixels[s: s + self.batch_size]))
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16 and not self.int8):
+            for s in range(0, len(images), self.batch_size):
+                x = self._input(images[s: s + self.batch_size])
                 views = [x, x.flip(3)] if self.tta else [x]
-                emb = sum(self.net_.embed(v).float() for v in views) / len(views)
+                emb = sum(embed(v).float() for v in views) / len(views)
                 logits = self.net_.classifier(emb.to(self.net_.classifier.weight.dtype)).float()
                 embeddings.append(emb.numpy())
                 probabilities.append(torch.softmax(logits * self.net_.config.logit_scale, dim=1).numpy())
@@ -132,6 +162,8 @@ class CnnExtractor(FeatureExtractor):
                         ignore=shutil.ignore_patterns("checkpoint.pt"))
         if self.components_ is not None:
             np.savez(path / "pca.npz", mean=self.mean_, components=self.components_)
+        if self.ranges_ is not None:
+            (path / "int8_ranges.json").write_text(json.dumps(self.ranges_))
 
     def _load_state(self, path: Path) -> None:
         self.net_ = None
@@ -140,3 +172,6 @@ class CnnExtractor(FeatureExtractor):
         if (path / "pca.npz").exists():
             with np.load(path / "pca.npz") as arrays:
                 self.mean_, self.components_ = arrays["mean"], arrays["components"]
+        self.int8_net_ = self.ranges_ = None
+        if self.int8:
+            self._set_ranges(json.loads((path / "int8_ranges.json").read_text()))
