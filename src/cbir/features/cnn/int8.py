@@ -45,16 +45,18 @@ INPUT_QUANTILE = 0.9999
 
 
 @torch.no_grad()
-def calibrate(net: CifarNet, x: torch.Tensor) -> list[tuple[float, float]]:
+def calibrate(net: CifarNet, x: torch.Tensor, floor: float = FLOOR,
+              input_quantile: float = INPUT_QUANTILE) -> list[tuple[float, float]]:
     """Float ranges (lo, hi) of the first convolution's input and of every convolution's output."""
     x = net.act(net.whiten(x.float()))
     flat = x.flatten()
     sample = flat[:: max(1, flat.numel() // 4_000_000)]  # torch.quantile takes at most 2^24 values
-    ranges = [(float(x.min()), float(torch.quantile(sample, INPUT_QUANTILE)))]
+    hi = float(flat.max()) if input_quantile >= 1 else float(torch.quantile(sample, input_quantile))
+    ranges = [(float(x.min()), hi)]
     for conv, norm, pool in _convs(net):
         weight, bias = _fold(conv, norm)
         y = F.conv2d(x, weight, bias, padding="same")
-        ranges.append((max(float(y.min()), FLOOR), float(y.max())))
+        ranges.append((max(float(y.min()), floor), float(y.max())))
         x = F.gelu(F.max_pool2d(y, 2) if pool else y)
     return ranges
 
