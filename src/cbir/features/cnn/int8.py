@@ -1,4 +1,4 @@
-"""Int8 inference for a trained `CifarNet`: ~1.7x the bf16 speed on CPUs with VNNI, same predictions.
+"""Int8 inference for a trained `CifarNet`: ~1.7x the bf16 speed on CPUs with VNNI, near-identical output.
 
 Each BatchNorm is folded into the convolution before it (through the max-pool, which a positive
 per-channel scale commutes with); weights become int8 per output channel, activations uint8 per
@@ -80,8 +80,8 @@ class Int8Net(nn.Module):
             for (conv, norm, pool), out_range in zip(_convs(net), ranges[1:]):
                 weight, bias = _fold(conv, norm)
                 scales = weight.abs().amax(dim=(1, 2, 3)).clamp_min(1e-12) / 127
-                qweight = torch.quantize_per_channel(weight, scales.double(), torch.zeros(len(scales), dtype=torch.long),
-                                                     0, torch.qint8)
+                zeros = torch.zeros(len(scales), dtype=torch.long)
+                qweight = torch.quantize_per_channel(weight, scales.double(), zeros, 0, torch.qint8)
                 qconv = nnq.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
                                     padding=conv.kernel_size[0] // 2)
                 qconv.set_weight_bias(qweight, bias.float())
