@@ -12,7 +12,9 @@ from cbir.errors import CbirError
 from cbir.features import load_extractor, make_extractor
 from cbir.features.cnn.extractor import CnnExtractor
 from cbir.features.cnn.model import CifarNet, ModelConfig, to_input
-from cbir.features.cnn.train import TrainConfig, augment, ema_with_warmup, supcon_loss, train
+from cbir.features.cnn.store import load_model, save_model
+from cbir.features.cnn.train import (TrainConfig, augment, distillation_loss, ema_with_warmup, supcon_loss,
+                                   train)
 from cbir.features.supervised import SupervisedExtractor
 
 TINY = ModelConfig(widths=(8, 16, 16), embedding_dim=16)
@@ -77,6 +79,12 @@ def test_training_is_deterministic_and_resumes_after_an_interruption(data, tmp_p
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-3) for k in a)
 
 
+def test_a_single_step_run_trains(data, tmp_path):
+    card = train(data, tmp_path / "one", tiny_config(epochs=1, batch_size=100), ModelConfig(**vars(TINY)),
+                 progress=False)
+    assert len(card["history"]) == 1
+
+
 def test_cutout_blanks_one_square_per_image_and_flip_translate_keep_content():
     x = torch.ones(6, 3, 32, 32)
     out = augment(x, translate=2, generator=torch.Generator().manual_seed(0), cutout=8)
@@ -120,6 +128,39 @@ def test_metric_learning_stage_starts_from_a_trained_model(data, model_dir, tmp_
     other = data.subset([i for i, label in enumerate(data.labels) if label != data.classes[0]])
     with pytest.raises(ValueError, match="classes"):
         train(other, tmp_path / "mismatch", tiny_config(init=str(model_dir)), progress=False)
+
+
+def test_distillation_loss_is_zero_only_when_the_student_matches_the_teacher():
+    teacher = torch.randn(8, 10)
+    assert distillation_loss(teacher, teacher, 4.0).item() == pytest.approx(0, abs=1e-6)
+    student = torch.zeros(8, 10, requires_grad=True)
+    loss = distillation_loss(student, teacher, 4.0)
+    loss.backward()
+    assert loss.item() > 0
+    assert torch.all((student.grad * (teacher - teacher.mean(1, keepdim=True))).sum(1) < 0)  # descent moves toward it
+
+
+def test_a_student_learns_what_its_teacher_says_not_the_labels(data, model_dir, tmp_path):
+    teacher, classes = load_model(model_dir)
+    with torch.no_grad():  # a teacher that calls every class by the next class's name
+        teacher.classifier.weight.copy_(teacher.classifier.weight.roll(1, dims=0))
+    card = json.loads((model_dir / "model_card.json").read_text())
+    save_model(teacher, card, tmp_path / "teacher")
+    config = tiny_config(epochs=20, teachers=(str(tmp_path / "teacher"),), distill=1.0, distill_temperature=1.0)
+    student_card = train(data, tmp_path / "student", config, ModelConfig(**vars(TINY)), progress=False)
+    assert list(student_card["recipe"]["teachers"]) == [str(tmp_path / "teacher")]
+    student, _ = load_model(tmp_path / "student")
+    x = to_input(torch.from_numpy(np.stack(data.images)))
+    with torch.no_grad():
+        said, learnt = teacher(x).argmax(1), student(x).argmax(1)
+    truth = torch.tensor([classes.index(label) for label in data.labels])
+    assert (learnt == said).float().mean() > 0.6 and (learnt == truth).float().mean() < 0.3  # chance: 1/3
+    for other_split in ({"val_images": 30}, {"val_seed": 1}):
+        with pytest.raises(ValueError, match="hold out"):
+            train(data, tmp_path / "leak", tiny_config(**other_split, teachers=config.teachers, distill=0.5),
+                  progress=False)
+    with pytest.raises(ValueError, match="teacher"):
+        train(data, tmp_path / "none", tiny_config(distill=0.5), progress=False)
 
 
 def test_extractor_round_trip_and_search(data, model_dir, tmp_path):

@@ -126,8 +126,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     dataset = load_dataset(args.dataset, split=args.split, data=args.data).stratified(args.max_train)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, val_images=args.val_images,
-                         seed=args.seed, translate=args.translate, cutout=args.cutout,
-                         supcon_weight=args.supcon_weight, temperature=args.temperature, init=args.init)
+                         seed=args.seed, val_seed=args.val_seed, translate=args.translate, cutout=args.cutout,
+                         supcon_weight=args.supcon_weight, temperature=args.temperature, init=args.init,
+                         teachers=tuple(args.teacher), distill=args.distill,
+                         distill_temperature=args.distill_temperature)
     model = ModelConfig(widths=tuple(args.widths), embedding_dim=args.embedding_dim)
     card = train(dataset, args.out, config, model, device=args.device, command="cbir " + " ".join(sys.argv[1:]))
     val = card["validation_accuracy_tta"]
@@ -233,9 +235,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--supcon-weight", type=float, default=0.0,
                    help="weight of a supervised contrastive loss on the embedding (default 0: cross-entropy only)")
     p.add_argument("--temperature", type=float, default=0.1, help="supervised contrastive temperature")
+    p.add_argument("--teacher", action="append", default=[], metavar="MODEL_DIR",
+                   help="a trained model to distil from (repeat for an ensemble: their logits are averaged)")
+    p.add_argument("--distill", type=float, default=0.0,
+                   help="weight of the distillation term, 0-1 (the rest stays on the labels; default 0)")
+    p.add_argument("--distill-temperature", type=float, default=4.0, help="distillation temperature")
     p.add_argument("--val-images", type=int, default=5000, help="held out of the training split for validation")
     p.add_argument("--max-train", type=_positive, help="train on a class-stratified subset")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="initialisation, order and augmentation")
+    p.add_argument("--val-seed", type=int, default=0, help="which training images are held out")
     p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     p.set_defaults(func=cmd_train)
 

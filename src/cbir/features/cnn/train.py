@@ -5,9 +5,13 @@ linear warm-up / linear decay schedule, label smoothing, random flip + translate
 cutout) augmentation, an exponential moving average (EMA) of the weights, flip test-time
 augmentation, channels_last + bf16 autocast on CPU, CUDA when present (the whole training set
 then lives on the GPU). Optional metric-learning stage: `init` starts from a trained model
-folder and `supcon_weight` adds a supervised contrastive loss on the embedding. Per-epoch
-validation on a held-out part of the TRAINING split; a checkpoint after every epoch,
-resumed automatically after an interruption; deterministic for a given seed.
+folder and `supcon_weight` adds a supervised contrastive loss on the embedding. Optional
+knowledge distillation (Hinton et al. 2015): `teachers` (trained model folders, their logits
+averaged, on the same augmented batch) and `distill` mix a temperature-softened KL term into the
+loss. Per-epoch validation on a held-out part of the TRAINING split; a checkpoint after every epoch,
+resumed automatically after an interruption; deterministic for a given seed. The held-out
+images depend on `val_seed` only, so runs with different seeds are validated alike (and can
+teach each other).
 """
 
 from __future__ import annotations
@@ -44,10 +48,14 @@ class TrainConfig:
     cutout: int = 0
     val_images: int = 5000
     seed: int = 0
+    val_seed: int = 0
     bf16: bool = True
     supcon_weight: float = 0.0
     temperature: float = 0.1
     init: str | None = None
+    teachers: tuple[str, ...] = ()
+    distill: float = 0.0
+    distill_temperature: float = 4.0
 
 
 def device_of(preferred: str | None = None) -> torch.device:
@@ -99,6 +107,32 @@ def supcon_loss(embeddings: torch.Tensor, labels: torch.Tensor, temperature: flo
     return -(log_prob.masked_fill(~positives, 0).sum(1) / positives.sum(1).clamp(min=1)).mean()
 
 
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(teacher || student) of temperature-softened class distributions, scaled by T^2."""
+    t = temperature
+    return nn.functional.kl_div(nn.functional.log_softmax(student.float() / t, dim=1),
+                                nn.functional.log_softmax(teacher.float() / t, dim=1),
+                                reduction="batchmean", log_target=True) * t * t
+
+
+def load_teachers(config: TrainConfig, classes: list[str]) -> list[CifarNet]:
+    """The teacher models, checked: trained on the same classes, and not on the images this run holds out."""
+    if not 0 <= config.distill <= 1 or bool(config.teachers) != bool(config.distill):
+        raise ValueError("distillation needs teacher model folders and a weight in (0, 1]; teachers need --distill")
+    teachers = []
+    for folder in config.teachers:
+        model, teacher_classes = load_model(folder)
+        if teacher_classes != classes:
+            raise ValueError(f"teacher {folder} was trained on classes {teacher_classes}; this collection: {classes}")
+        recipe = json.loads((Path(folder) / "model_card.json").read_text())["recipe"]
+        held_out = (recipe["val_images"], recipe.get("val_seed", recipe["seed"]))  # older cards: split by seed
+        if config.val_images and held_out != (config.val_images, config.val_seed):
+            raise ValueError(f"teacher {folder} did not hold out this run's validation images (its val_images "
+                             f"or val_seed differ): its knowledge would leak them into the validation accuracy")
+        teachers.append(model)
+    return teachers
+
+
 def split_validation(dataset: Dataset, n_val: int, seed: int) -> tuple[Dataset, Dataset | None]:
     """(train part, held-out validation part) of the training collection, class-stratified."""
     if not n_val:
@@ -145,7 +179,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     torch.backends.cudnn.benchmark = dev.type == "cuda"
     bf16 = config.bf16 and dev.type in ("cpu", "cuda")
     classes = dataset.classes
-    train_part, val_part = split_validation(dataset, config.val_images, config.seed)
+    train_part, val_part = split_validation(dataset, config.val_images, config.val_seed)
     images = torch.from_numpy(np.ascontiguousarray(train_part.images))
     targets = torch.tensor([classes.index(label) for label in train_part.labels])
     if config.init:
@@ -159,6 +193,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         model = CifarNet(model_config)
         model.init_whitening(to_input(images[torch.randperm(len(images))[:5000]]))
     model = model.to(dev, memory_format=torch.channels_last)
+    teachers = [t.to(dev, memory_format=torch.channels_last) for t in load_teachers(config, classes)]
     images, targets = images.to(dev), targets.to(dev)
     ema = AveragedModel(model, multi_avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
     decay, no_decay = [], []
@@ -172,7 +207,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     total = steps_per_epoch * config.epochs
     warm = max(1, int(config.warmup * total))
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / (total - warm)))
+        optimizer, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm)))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     state = {"epoch": 0, "history": [], "seconds": 0.0}
     generator = torch.Generator().manual_seed(config.seed)
@@ -204,6 +239,11 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
                 loss = loss_fn(logits.float(), y)
                 if config.supcon_weight:
                     loss = loss + config.supcon_weight * supcon_loss(embedding, y, config.temperature)
+                if config.distill:
+                    with torch.no_grad():
+                        taught = sum(t(x).float() for t in teachers) / len(teachers)
+                    loss = ((1 - config.distill) * loss
+                            + config.distill * distillation_loss(logits, taught, config.distill_temperature))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
