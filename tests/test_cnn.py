@@ -1,6 +1,7 @@
 """The CNN: a tiny model trains and its loss falls, checkpoints resume, embeddings round-trip."""
 
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -211,6 +212,7 @@ def test_int8_inference_agrees_with_the_float_network_and_round_trips(data, mode
     loaded = load_extractor(tmp_path / "x")
     assert loaded.int8_net_ is not None
     np.testing.assert_array_equal(loaded.transform(data.images[:8]), got[:8])
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(int8)).transform(data.images[:8]), got[:8])  # Ray
 
 
 def test_int8_needs_positive_batchnorm_scales_before_the_pool(data, model_dir):

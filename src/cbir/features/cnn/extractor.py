@@ -97,6 +97,15 @@ class CnnExtractor(FeatureExtractor):
 
         self.ranges_, self.int8_net_ = ranges, Int8Net(self.net_, ranges)
 
+    def __getstate__(self) -> dict:
+        """Pickled (e.g. for Ray workers) without the int8 network, which is rebuilt from its ranges."""
+        return {**self.__dict__, "int8_net_": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.ranges_ is not None:
+            self._set_ranges(self.ranges_)
+
     def _fit_pca(self, embeddings: np.ndarray | None) -> None:
         self.mean_ = self.components_ = None
         if self.pca:
