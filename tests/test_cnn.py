@@ -215,6 +215,17 @@ def test_int8_inference_agrees_with_the_float_network_and_round_trips(data, mode
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(int8)).transform(data.images[:8]), got[:8])  # Ray
 
 
+def test_without_vnni_int8_falls_back_to_the_float_network(data, model_dir, tmp_path, monkeypatch):
+    from cbir.features.cnn import int8
+
+    monkeypatch.setattr(int8, "supported", lambda: False)
+    with pytest.warns(UserWarning, match="AVX512-VNNI"):
+        extractor = CnnExtractor(model_dir, int8=True).fit(data)
+    assert extractor.int8_net_ is None and extractor.ranges_ is not None
+    expected = CnnExtractor(model_dir).fit(data).transform(data.images[:8])
+    np.testing.assert_array_equal(extractor.transform(data.images[:8]), expected)
+
+
 def test_int8_needs_positive_batchnorm_scales_before_the_pool(data, model_dir):
     extractor = CnnExtractor(model_dir, int8=True)
     extractor._ensure_model()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,7 +30,8 @@ class CnnExtractor(FeatureExtractor):
 
     `batch_size` 128: on the 2-core VM it embeds ~30% faster than 500 (the activations stay in
     cache; docs/benchmarks.md). `int8`: int8 convolutions, their activation ranges measured on the
-    first `CALIBRATION_IMAGES` images the extractor is fitted on.
+    first `CALIBRATION_IMAGES` images the extractor is fitted on; on a CPU without AVX512-VNNI
+    the float network runs instead (with a warning).
     """
 
     kind = "cnn"
@@ -93,9 +95,15 @@ class CnnExtractor(FeatureExtractor):
                 self._set_ranges(calibrate(self.net_, self._input(images)))
 
     def _set_ranges(self, ranges: list[tuple[float, float]]) -> None:
-        from cbir.features.cnn.int8 import Int8Net
+        """Keep the calibration (saved with the extractor) and build the int8 network where the CPU can run it."""
+        from cbir.features.cnn.int8 import Int8Net, supported
 
-        self.ranges_, self.int8_net_ = ranges, Int8Net(self.net_, ranges)
+        self.ranges_, self.int8_net_ = ranges, None
+        if supported():
+            self.int8_net_ = Int8Net(self.net_, ranges)
+        else:
+            warnings.warn("int8 inference needs a CPU with AVX512-VNNI; this one runs the float network "
+                          "(near-identical vectors)", stacklevel=2)
 
     def __getstate__(self) -> dict:
         """Pickled (e.g. for Ray workers) without the int8 network, which is rebuilt from its ranges."""
@@ -141,7 +149,8 @@ class CnnExtractor(FeatureExtractor):
 
         embed = self.int8_net_.embed if self.int8_net_ is not None else self.net_.embed
         embeddings, probabilities = [], []
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16 and not self.int8):
+        bf16 = self.bf16 and self.int8_net_ is None
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             for s in range(0, len(images), self.batch_size):
                 x = self._input(images[s: s + self.batch_size])
                 views = [x, x.flip(3)] if self.tta else [x]

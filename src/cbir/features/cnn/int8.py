@@ -24,6 +24,12 @@ warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor, torch\.q
                         category=UserWarning)
 
 
+def supported() -> bool:
+    """Whether this CPU multiplies uint8 x int8 without saturating (AVX512-VNNI): without it FBGEMM's
+    kernels sum pairs of products in 16 bits, which 8-bit activations can overflow."""
+    return bool(torch.cpu.get_capabilities().get("avx512_vnni", False))
+
+
 def _convs(net: CifarNet) -> list[tuple[nn.Conv2d, nn.BatchNorm2d, bool]]:
     """(convolution, the BatchNorm it feeds, whether a max-pool sits between them), in order."""
     return [layer for b in net.blocks for layer in ((b.conv1, b.norm1, True), (b.conv2, b.norm2, False))]
