@@ -3,9 +3,9 @@
     OMP_WAIT_POLICY=PASSIVE CBIR_CIFAR10=../shared/data/cifar10-jpeg.zip \
         .venv/bin/python benchmarks/int8_calibration.py
 
-Calibrates on the first 1,024 CIFAR-10 training images (as `CnnExtractor.fit` does) and compares
-flip-averaged embeddings of 5,000 other training images with the float32 network's: mean cosine
-similarity, and how often the predicted class agrees. bf16 (the former default) is the yardstick.
+Calibrates on 1,024 CIFAR-10 training images spread over the split (as `CnnExtractor.fit` does)
+and compares flip-averaged embeddings of other training images (every tenth from the fifth on)
+with the float32 network's: mean cosine similarity, and how often the predicted class agrees. bf16 (the former default) is the yardstick.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 from torch.nn import functional as F
 
 from cbir.datasets import load_cifar10
-from cbir.features.cnn.extractor import CALIBRATION_IMAGES, SHIPPED, CnnExtractor
+from cbir.features.cnn.extractor import SHIPPED, CnnExtractor, calibration_sample
 from cbir.features.cnn.int8 import FLOOR, INPUT_QUANTILE, Int8Net, calibrate
 from cbir.features.cnn.store import load_model
 
@@ -32,8 +32,8 @@ def main() -> None:
     args = parser.parse_args()
     net, _ = load_model(SHIPPED)
     train = load_cifar10("train", progress=False)
-    calibration = CnnExtractor._input(train.images[:CALIBRATION_IMAGES])
-    held = CnnExtractor._input(train.images[20_000: 20_000 + args.images])
+    calibration = CnnExtractor._input(calibration_sample(train).images)
+    held = CnnExtractor._input(train.subset(range(5, len(train), 10)[: args.images]).images)
     with torch.inference_mode():
         reference = flip_averaged(net.embed, held)
         classes = net.head(reference).argmax(1)

@@ -215,6 +215,15 @@ def test_int8_inference_agrees_with_the_float_network_and_round_trips(data, mode
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(int8)).transform(data.images[:8]), got[:8])  # Ray
 
 
+def test_int8_calibrates_on_images_spread_over_a_class_sorted_collection(data, monkeypatch):
+    from cbir.features.cnn import extractor
+
+    assert data.labels == sorted(data.labels)  # folders load class by class
+    monkeypatch.setattr(extractor, "CALIBRATION_IMAGES", 6)
+    sample = extractor.calibration_sample(data)
+    assert len(sample) == 6 and set(sample.labels) == set(data.labels)
+
+
 def test_without_vnni_int8_falls_back_to_the_float_network(data, model_dir, tmp_path, monkeypatch):
     from cbir.features.cnn import int8
 

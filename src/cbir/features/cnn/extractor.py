@@ -2,7 +2,7 @@
 
 Options, each measured in docs/benchmarks.md: PCA on the embeddings, fusion with the
 network's predicted class probabilities (indexed and query images alike: no label is used), and
-int8 inference (calibrated on the first fitting images; `cbir.features.cnn.int8`).
+int8 inference (calibrated on images spread over the fitting collection; `cbir.features.cnn.int8`).
 """
 
 from __future__ import annotations
@@ -25,12 +25,19 @@ SHIPPED = Path(__file__).resolve().parent / "checkpoints" / "cifar10"
 CALIBRATION_IMAGES = 1024
 
 
+def calibration_sample(dataset: Dataset) -> Dataset:
+    """Up to `CALIBRATION_IMAGES` images spread evenly over the collection (folders are often sorted
+    by class: the first images alone may all be airplanes)."""
+    step = max(1, len(dataset) // CALIBRATION_IMAGES)
+    return dataset.subset(range(0, len(dataset), step)[:CALIBRATION_IMAGES])
+
+
 class CnnExtractor(FeatureExtractor):
     """Embeddings of a model folder written by `cbir train` (the shipped CIFAR-10 model by default).
 
     `batch_size` 128: on the 2-core VM it embeds ~30% faster than 500 (the activations stay in
-    cache; docs/benchmarks.md). `int8`: int8 convolutions, their activation ranges measured on the
-    first `CALIBRATION_IMAGES` images the extractor is fitted on; on a CPU without AVX512-VNNI
+    cache; docs/benchmarks.md). `int8`: int8 convolutions, their activation ranges measured on
+    `CALIBRATION_IMAGES` of the images the extractor is fitted on; on a CPU without AVX512-VNNI
     the float network runs instead (with a warning).
     """
 
@@ -80,7 +87,7 @@ class CnnExtractor(FeatureExtractor):
 
     def _fit(self, dataset: Dataset) -> None:
         self._ensure_model()
-        self._calibrate(dataset.images[:CALIBRATION_IMAGES])
+        self._calibrate(calibration_sample(dataset).images)
         self._fit_pca(self._forward(dataset.images)[0] if self.pca else None)
 
     def _calibrate(self, images: Sequence[np.ndarray]) -> None:
@@ -124,7 +131,7 @@ class CnnExtractor(FeatureExtractor):
     def fit_transform(self, dataset: Dataset, progress: bool = False, normalise: bool = True) -> np.ndarray:
         """Fit (the PCA, when asked) and return the training images' vectors, running the network once."""
         self._ensure_model()
-        self._calibrate(dataset.images[:CALIBRATION_IMAGES])
+        self._calibrate(calibration_sample(dataset).images)
         parts = [self._forward(dataset.images[s: s + 1024])
                  for s in tqdm(range(0, len(dataset), 1024), desc=f"features {self.name}", unit="batch",
                                disable=not progress, mininterval=0.5)]

@@ -23,6 +23,12 @@ from cbir.features.cnn.model import CifarNet
 warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor, torch\.quantize_per_channel",
                         category=UserWarning)
 
+# GELU is within 2e-4 of zero below -4, so convolution outputs are quantised from there up.
+FLOOR = -4.0
+# The whitening layer's output has rare large values (on CIFAR-10: max ~31, 99.99th percentile
+# ~9); clipping it there quarters the int8 embedding's error (docs/benchmarks.md).
+INPUT_QUANTILE = 0.9999
+
 
 def supported() -> bool:
     """Whether this CPU multiplies uint8 x int8 without saturating (AVX512-VNNI): without it FBGEMM's
@@ -41,13 +47,6 @@ def _fold(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Te
     if not bool((scale > 0).all()):
         raise CbirError("int8 inference needs positive BatchNorm scales (a max-pool sits before them)")
     return conv.weight * scale[:, None, None, None], norm.bias - norm.running_mean * scale
-
-
-# GELU is within 2e-4 of zero below -4, so convolution outputs are quantised from there up.
-FLOOR = -4.0
-# The whitening layer's output has rare large values (on CIFAR-10: max ~31, 99.99th percentile
-# ~9); clipping it there quarters the int8 embedding's error (docs/benchmarks.md).
-INPUT_QUANTILE = 0.9999
 
 
 @torch.no_grad()
