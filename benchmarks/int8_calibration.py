@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from cbir.datasets import load_cifar10
 from cbir.features.cnn.extractor import SHIPPED, CnnExtractor, calibration_sample
-from cbir.features.cnn.int8 import FLOOR, INPUT_QUANTILE, Int8Net, calibrate
+from cbir.features.cnn.int8 import FLOOR, Int8Net, calibrate
 from cbir.features.cnn.store import load_model
 
 
@@ -46,11 +46,8 @@ def main() -> None:
         print("| precision, calibration | mean cosine to float32 | 1 - cosine | same class |\n|---|---|---|---|")
         with torch.autocast("cpu", dtype=torch.bfloat16):
             row("bf16", flip_averaged(net.embed, held))
-        choices = [("min-max ranges", -float("inf"), 1.0), (f"outputs from {FLOOR:g}", FLOOR, 1.0),
-                   (f"outputs from {FLOOR:g}, input to its {INPUT_QUANTILE:g} quantile (default)", FLOOR,
-                    INPUT_QUANTILE)]
-        for name, floor, quantile in choices:
-            row(f"int8, {name}", flip_averaged(Int8Net(net, calibrate(net, calibration, floor, quantile)).embed, held))
+        for name, floor in [("min-max ranges", -float("inf")), (f"outputs from {FLOOR:g} (default)", FLOOR)]:
+            row(f"int8, {name}", flip_averaged(Int8Net(net, calibrate(net, calibration, floor)).embed, held))
 
 
 if __name__ == "__main__":

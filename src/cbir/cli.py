@@ -239,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a trained model to distil from (repeat for an ensemble: their logits are averaged)")
     p.add_argument("--distill", type=float, default=0.0,
                    help="weight of the distillation term, 0-1 (the rest stays on the labels; default 0)")
-    p.add_argument("--distill-temperature", type=float, default=4.0, help="distillation temperature")
+    p.add_argument("--distill-temperature", type=float, default=1.0,
+                   help="distillation temperature (default 1: label smoothing already softens the teachers)")
     p.add_argument("--val-images", type=int, default=5000, help="held out of the training split for validation")
     p.add_argument("--max-train", type=_positive, help="train on a class-stratified subset")
     p.add_argument("--seed", type=int, default=0, help="initialisation, order and augmentation")

@@ -34,7 +34,7 @@ EXTRACTORS: dict[str, Callable[[], FeatureExtractor]] = {
         FusedExtractor([KMeansTriangle(pca=None), HOG(), ColorHistogram(bins=8, space="rgb")], normalise=False,
                        name="triangle-full-hog-gch"), cs=(0.003, 0.01, 0.03),
         standardise=True, pca=512, flip=True, name="triangle-hog-gch-supervised"),
-    # int8 convolutions: the same retrieval measures as bf16 at ~1.7x the speed (docs/benchmarks.md)
+    # int8 convolutions: the same retrieval measures as bf16 at ~1.6x the speed (docs/benchmarks.md)
     "cnn": lambda: CnnExtractor(int8=True, name="cnn"),
     "cnn-supervised": lambda: CnnExtractor(proba_weight=1.0, int8=True, name="cnn-supervised"),
 }

@@ -55,7 +55,7 @@ class TrainConfig:
     init: str | None = None
     teachers: tuple[str, ...] = ()
     distill: float = 0.0
-    distill_temperature: float = 4.0
+    distill_temperature: float = 1.0
 
 
 def device_of(preferred: str | None = None) -> torch.device:
