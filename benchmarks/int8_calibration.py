@@ -5,7 +5,8 @@
 
 Calibrates on 1,024 CIFAR-10 training images spread over the split (as `CnnExtractor.fit` does)
 and compares flip-averaged embeddings of other training images (every tenth from the fifth on)
-with the float32 network's: mean cosine similarity, and how often the predicted class agrees. bf16 (the former default) is the yardstick.
+with the float32 network's: mean cosine similarity, and how often the predicted class agrees.
+bf16 (the former default) is the yardstick.
 """
 
 from __future__ import annotations
