@@ -19,7 +19,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from cbir.datasets import load_cifar10
-from cbir.features.cnn.extractor import CnnExtractor
+from cbir.features.cnn.extractor import SHIPPED, CnnExtractor
+from cbir.features.cnn.store import load_model
 
 
 def main() -> None:
@@ -30,7 +31,7 @@ def main() -> None:
     test = load_cifar10("test", progress=False)
     train = load_cifar10("train", progress=False)
     images = [np.asarray(im) for im in test.images[: args.images]]
-    net = CnnExtractor().fit(test.subset(range(10))).net_
+    net, _ = load_model(SHIPPED)
     with FlopCounterMode(display=False) as counter:
         net.embed(torch.zeros(1, 3, 32, 32))
     macs = counter.get_total_flops() / 2

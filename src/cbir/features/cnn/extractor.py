@@ -87,19 +87,16 @@ class CnnExtractor(FeatureExtractor):
 
     def _fit(self, dataset: Dataset) -> None:
         self._ensure_model()
-        self._calibrate(calibration_sample(dataset).images)
+        self._calibrate(dataset)
         self._fit_pca(self._forward(dataset.images)[0] if self.pca else None)
 
-    def _calibrate(self, images: Sequence[np.ndarray]) -> None:
-        """Measure the int8 activation ranges on `images` (float network) and build the int8 network."""
+    def _calibrate(self, dataset: Dataset) -> None:
+        """Measure the int8 activation ranges on a sample of `dataset` (float network) and build the int8 network."""
         self.int8_net_ = self.ranges_ = None
         if self.int8:
-            import torch
-
             from cbir.features.cnn.int8 import calibrate
 
-            with torch.inference_mode():
-                self._set_ranges(calibrate(self.net_, self._input(images)))
+            self._set_ranges(calibrate(self.net_, self._input(calibration_sample(dataset).images)))
 
     def _set_ranges(self, ranges: list[tuple[float, float]]) -> None:
         """Keep the calibration (saved with the extractor) and build the int8 network where the CPU can run it."""
@@ -131,7 +128,7 @@ class CnnExtractor(FeatureExtractor):
     def fit_transform(self, dataset: Dataset, progress: bool = False, normalise: bool = True) -> np.ndarray:
         """Fit (the PCA, when asked) and return the training images' vectors, running the network once."""
         self._ensure_model()
-        self._calibrate(calibration_sample(dataset).images)
+        self._calibrate(dataset)
         parts = [self._forward(dataset.images[s: s + 1024])
                  for s in tqdm(range(0, len(dataset), 1024), desc=f"features {self.name}", unit="batch",
                                disable=not progress, mininterval=0.5)]
