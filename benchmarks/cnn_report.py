@@ -53,7 +53,8 @@ def plot(card: dict, path: str) -> None:
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     ax.plot(minutes, [h["val_accuracy"] for h in card["history"]], "o-", label="held-out validation (no TTA)")
     ax.plot(minutes, [h["train_accuracy"] for h in card["history"]], "s--", alpha=0.6, label="training batches")
-    ax.axhline(card["test_accuracy"], color="green", linestyle=":", label=f"final test, flip TTA: {card['test_accuracy']:.4f}")
+    ax.axhline(card["test_accuracy"], color="green", linestyle=":",
+               label=f"final test, flip TTA: {card['test_accuracy']:.4f}")
     ax.axhline(0.90, color="gray", linestyle="--", linewidth=0.8)
     ax.set(xlabel=f"training minutes ({card['machine']})", ylabel="accuracy", ylim=(0.3, 1.0),
            title=f"cbir train: {card['epochs']} epochs")

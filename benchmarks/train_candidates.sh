@@ -12,22 +12,15 @@
 # EPOCHS_PERCENT=1 STAGE_EPOCHS=1 ... --max-train 600 --val-images 100).
 set -u
 DATA=${1:?labelled training images}; OUT=${2:?output folder}; shift 2
-EPOCHS_PERCENT=${EPOCHS_PERCENT:-100}; STAGE_EPOCHS=${STAGE_EPOCHS:-10}; LIMIT_S=${LIMIT_S:-330}; STAGE_LIMIT_S=${STAGE_LIMIT_S:-$LIMIT_S}
-export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-3} OMP_WAIT_POLICY=PASSIVE
-mkdir -p "$OUT"
-python3 -c "from cbir.datasets import load_dataset; load_dataset('$DATA', split='train')"  # decode once
-
-train() {  # NAME LIMIT ARGS...
-  local name=$1 limit=$2; shift 2
-  timeout "$limit" python3 -m cbir.cli train --dataset "$DATA" --split train --out "$OUT/$name" "$@" "${EXTRA[@]}" >"$OUT/$name.log" 2>&1 || echo "$name: exit $?" >>"$OUT/$name.log"
-}
+EPOCHS_PERCENT=${EPOCHS_PERCENT:-100}; STAGE_EPOCHS=${STAGE_EPOCHS:-10}; STAGE_LIMIT_S=${STAGE_LIMIT_S:-${LIMIT_S:-330}}
 EXTRA=("$@")
+source "$(dirname "$0")/gpu_common.sh"
 e() { local n=$(( $1 * EPOCHS_PERCENT / 100 )); echo $(( n > 0 ? n : 1 )); }  # epochs, scaled
 
-train w384-e40 "$LIMIT_S" --widths 128 384 384 --epochs "$(e 40)" &
-train w384-e60-cutout "$LIMIT_S" --widths 128 384 384 --epochs "$(e 60)" --translate 4 --cutout 12 &
-train w384-e100-cutout "$LIMIT_S" --widths 128 384 384 --epochs "$(e 100)" --translate 4 --cutout 12 &
-train w256-e60-cutout "$LIMIT_S" --widths 96 256 384 --epochs "$(e 60)" --translate 4 --cutout 12 &
+train w384-e40 --widths 128 384 384 --epochs "$(e 40)" &
+train w384-e60-cutout --widths 128 384 384 --epochs "$(e 60)" --translate 4 --cutout 12 &
+train w384-e100-cutout --widths 128 384 384 --epochs "$(e 100)" --translate 4 --cutout 12 &
+train w256-e60-cutout --widths 96 256 384 --epochs "$(e 60)" --translate 4 --cutout 12 &
 wait
 
 best=$(python3 - "$OUT" <<'EOF'
@@ -39,10 +32,8 @@ EOF
 )
 [ -n "$best" ] || { echo "no recipe finished"; exit 1; }
 echo "best by validation: $best"
-train "$best-supcon" "$STAGE_LIMIT_S" --init "$OUT/$best" --epochs "$STAGE_EPOCHS" --lr 0.02 --supcon-weight 1 \
+LIMIT=$STAGE_LIMIT_S train "$best-supcon" --init "$OUT/$best" --epochs "$STAGE_EPOCHS" --lr 0.02 --supcon-weight 1 \
   --translate 4 --cutout 12 &
-train "$best-ce" "$STAGE_LIMIT_S" --init "$OUT/$best" --epochs "$STAGE_EPOCHS" --lr 0.02 --translate 4 --cutout 12 &
+LIMIT=$STAGE_LIMIT_S train "$best-ce" --init "$OUT/$best" --epochs "$STAGE_EPOCHS" --lr 0.02 --translate 4 --cutout 12 &
 wait
-for card in "$OUT"/*/model_card.json; do
-  python3 -c "import json,sys; c=json.load(open(sys.argv[1])); print(sys.argv[1], c['validation_accuracy_tta'], c['minutes'])" "$card"
-done
+summary

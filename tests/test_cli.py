@@ -66,11 +66,12 @@ def test_console_script_is_installed(built):
     assert proc.returncode == 0 and "hog-gch" in proc.stdout
 
 
-def test_train_then_distil_a_student_from_it(tiny_collection, tmp_path):
+def test_train_then_distil_a_deeper_student_from_it(tiny_collection, tmp_path):
     tiny = ["--dataset", str(tiny_collection), "--split", "train", "--widths", "8", "16", "16", "--embedding-dim",
             "16", "--batch-size", "15", "--val-images", "15"]
     assert main(["train", *tiny, "--epochs", "2", "--out", str(tmp_path / "teacher")]) == 0
     assert main(["train", *tiny, "--epochs", "1", "--out", str(tmp_path / "student"), "--teacher",
-                 str(tmp_path / "teacher"), "--distill", "0.5", "--distill-temperature", "2"]) == 0
+                 str(tmp_path / "teacher"), "--distill", "0.5", "--distill-temperature", "2", "--depth", "3"]) == 0
     card = json.loads((tmp_path / "student" / "model_card.json").read_text())
     assert card["recipe"]["teachers"] == [str(tmp_path / "teacher")] and card["recipe"]["distill"] == 0.5
+    assert card["model"]["depth"] == 3

@@ -215,6 +215,24 @@ def test_int8_inference_agrees_with_the_float_network_and_round_trips(data, mode
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(int8)).transform(data.images[:8]), got[:8])  # Ray
 
 
+def test_deeper_blocks_train_save_and_run_in_int8(data, tmp_path):
+    out = tmp_path / "deep"
+    train(data, out, tiny_config(epochs=6), ModelConfig(**{**vars(TINY), "depth": 3}), progress=False)
+    model, _ = load_model(out)
+    assert model.config.depth == 3 and [len(block.layers()) for block in model.blocks] == [3, 3, 3]
+    float_ = CnnExtractor(out, bf16=False).fit(data)
+    int8 = CnnExtractor(out, int8=True).fit(data)
+    assert len(int8.ranges_) == 1 + 9
+    assert np.median(np.sum(float_.transform(data.images) * int8.transform(data.images), axis=1)) > 0.99
+
+
+def test_model_configs_saved_before_depth_existed_have_two_convolutions_per_block():
+    saved = ModelConfig(**vars(TINY)).to_dict()
+    del saved["depth"]
+    assert ModelConfig.from_dict(saved).depth == 2
+    assert "blocks.0.conv3.weight" not in CifarNet(ModelConfig.from_dict(saved)).state_dict()
+
+
 def test_int8_calibrates_on_images_spread_over_a_class_sorted_collection(data, monkeypatch):
     from cbir.features.cnn import extractor
 

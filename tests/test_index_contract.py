@@ -146,7 +146,10 @@ def test_save_load_round_trip(kind, data, tmp_path):
     index.save(tmp_path / "idx")
     loaded = VectorIndex.load(tmp_path / "idx")
     assert type(loaded) is type(index) and len(loaded) == len(index) and loaded.get_config() == index.get_config()
-    assert [[h.id for h in r] for r in loaded.search(queries, 7)] == [[h.id for h in r] for r in index.search(queries, 7)]
+    def ranked_ids(idx):
+        return [[h.id for h in row] for row in idx.search(queries, 7)]
+
+    assert ranked_ids(loaded) == ranked_ids(index)
 
 
 def test_vectors_returns_everything_added(kind, data):

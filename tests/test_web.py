@@ -36,7 +36,8 @@ def engines(collection):
 
 @pytest.fixture
 def client(engines):
-    return create_app({"ENGINES": engines, "MAX_CONTENT_LENGTH": 1 << 20, "MAX_FORM_MEMORY_SIZE": 1 << 20}).test_client()
+    limits = {"MAX_CONTENT_LENGTH": 1 << 20, "MAX_FORM_MEMORY_SIZE": 1 << 20}
+    return create_app({"ENGINES": engines, **limits}).test_client()
 
 
 def png(image=None, mode="RGB", size=(32, 32), fmt="PNG", **kw) -> bytes:

@@ -130,7 +130,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                          supcon_weight=args.supcon_weight, temperature=args.temperature, init=args.init,
                          teachers=tuple(args.teacher), distill=args.distill,
                          distill_temperature=args.distill_temperature)
-    model = ModelConfig(widths=tuple(args.widths), embedding_dim=args.embedding_dim)
+    model = ModelConfig(widths=tuple(args.widths), embedding_dim=args.embedding_dim, depth=args.depth)
     card = train(dataset, args.out, config, model, device=args.device, command="cbir " + " ".join(sys.argv[1:]))
     val = card["validation_accuracy_tta"]
     print(f"trained {card['epochs']} epochs in {card['minutes']:.1f} min; held-out validation accuracy "
@@ -227,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive, default=512)
     p.add_argument("--lr", type=float, default=0.2)
     p.add_argument("--widths", type=_positive, nargs=3, default=[64, 256, 256], metavar="W")
+    p.add_argument("--depth", type=_positive, default=2, help="convolutions per block (default 2)")
     p.add_argument("--embedding-dim", type=_positive, default=256)
     p.add_argument("--translate", type=int, default=2, help="random translation in pixels (default 2)")
     p.add_argument("--cutout", type=int, default=0, help="side of a random square blanked per image (default 0)")

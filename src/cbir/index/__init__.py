@@ -10,7 +10,8 @@ from cbir.index.exact import ExactIndex
 from cbir.index.faiss_ import FaissIndex
 from cbir.index.milvus import MilvusIndex
 
-__all__ = ["BACKENDS", "ElasticIndex", "ExactIndex", "FaissIndex", "MilvusIndex", "VectorIndex", "make_index", "load_index"]
+__all__ = ["BACKENDS", "ElasticIndex", "ExactIndex", "FaissIndex", "MilvusIndex", "VectorIndex", "make_index",
+           "load_index"]
 
 BACKENDS = {"faiss": FaissIndex, "exact": ExactIndex, "milvus": MilvusIndex, "elasticsearch": ElasticIndex}
 

@@ -48,8 +48,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        message = {413: f"the upload is larger than the {app.config['MAX_CONTENT_LENGTH'] // (1024 * 1024)} MB limit"}.get(
-            exc.code, exc.description)
+        limit_mb = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        message = {413: f"the upload is larger than the {limit_mb} MB limit"}.get(exc.code, exc.description)
         if wants_json():
             return jsonify({"error": message}), exc.code
         return render_error(message, exc.code)

@@ -36,7 +36,7 @@ def supported() -> bool:
 
 def _convs(net: CifarNet) -> list[tuple[nn.Conv2d, nn.BatchNorm2d, bool]]:
     """(convolution, the BatchNorm it feeds, whether a max-pool sits between them), in order."""
-    return [layer for b in net.blocks for layer in ((b.conv1, b.norm1, True), (b.conv2, b.norm2, False))]
+    return [layer for block in net.blocks for layer in block.layers()]
 
 
 def _fold(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:

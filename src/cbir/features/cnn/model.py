@@ -1,8 +1,8 @@
 """A compact CIFAR network of the fast-training family, with an explicit embedding layer.
 
 Shape: a frozen 2x2 patch-whitening convolution (initialised from the training data's
-patch covariance), three conv blocks (conv 3x3 -> max-pool -> BatchNorm -> GELU ->
-conv 3x3 -> BatchNorm -> GELU), global max-pooling, a linear EMBEDDING layer, and a
+patch covariance), three conv blocks (conv 3x3 -> max-pool -> BatchNorm -> GELU, then
+`depth - 1` times conv 3x3 -> BatchNorm -> GELU), global max-pooling, a linear EMBEDDING layer, and a
 linear classifier on the embedding. The embedding describes an image for retrieval.
 """
 
@@ -24,29 +24,36 @@ class ModelConfig:
     num_classes: int = 10
     whiten_width: int = 24
     logit_scale: float = 1 / 9
+    depth: int = 2
 
     def to_dict(self) -> dict:
         return {**asdict(self), "widths": list(self.widths)}
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
-        return cls(**{**d, "widths": tuple(d["widths"])})
+        return cls(**{**d, "widths": tuple(d["widths"])})  # configs saved before `depth` existed: 2
 
 
 class Block(nn.Module):
-    """conv -> max-pool(2) -> BN -> GELU -> conv -> BN -> GELU."""
+    """conv -> max-pool(2) -> BN -> GELU, then (depth - 1) x [conv -> BN -> GELU]."""
 
-    def __init__(self, c_in: int, c_out: int):
+    def __init__(self, c_in: int, c_out: int, depth: int = 2):
         super().__init__()
-        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding="same", bias=False)
+        self.depth = depth
         self.pool = nn.MaxPool2d(2)
-        self.norm1, self.act1 = nn.BatchNorm2d(c_out), nn.GELU()
-        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding="same", bias=False)
-        self.norm2, self.act2 = nn.BatchNorm2d(c_out), nn.GELU()
+        for i in range(1, depth + 1):
+            setattr(self, f"conv{i}", nn.Conv2d(c_in if i == 1 else c_out, c_out, 3, padding="same", bias=False))
+            setattr(self, f"norm{i}", nn.BatchNorm2d(c_out))
+
+    def layers(self) -> list[tuple[nn.Conv2d, nn.BatchNorm2d, bool]]:
+        """(convolution, the BatchNorm it feeds, whether the max-pool sits between them), in order."""
+        return [(getattr(self, f"conv{i}"), getattr(self, f"norm{i}"), i == 1) for i in range(1, self.depth + 1)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.act1(self.norm1(self.pool(self.conv1(x))))
-        return self.act2(self.norm2(self.conv2(x)))
+        for conv, norm, pooled in self.layers():
+            x = conv(x)
+            x = nn.functional.gelu(norm(self.pool(x) if pooled else x))
+        return x
 
 
 class CifarNet(nn.Module):
@@ -59,7 +66,8 @@ class CifarNet(nn.Module):
         self.whiten.weight.requires_grad_(False)
         self.act = nn.GELU()
         w1, w2, w3 = config.widths
-        self.blocks = nn.Sequential(Block(config.whiten_width, w1), Block(w1, w2), Block(w2, w3))
+        d = config.depth
+        self.blocks = nn.Sequential(Block(config.whiten_width, w1, d), Block(w1, w2, d), Block(w2, w3, d))
         self.embedding = nn.Linear(w3, config.embedding_dim, bias=False)
         self.embedding_norm = nn.BatchNorm1d(config.embedding_dim)
         self.classifier = nn.Linear(config.embedding_dim, config.num_classes, bias=False)

@@ -1,0 +1,21 @@
+# Shared by the GPU candidate scripts (sourced once DATA, OUT and the EXTRA array are set):
+# decodes the training images once, then `train NAME ARGS...` runs `cbir train` into OUT/NAME
+# (log: OUT/NAME.log) under a time limit of LIMIT_S seconds (LIMIT=... for one run), and
+# `summary` prints each finished model's validation accuracy and minutes.
+export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-3} OMP_WAIT_POLICY=PASSIVE
+LIMIT_S=${LIMIT_S:-330}
+mkdir -p "$OUT"
+python3 -c "from cbir.datasets import load_dataset; load_dataset('$DATA', split='train')"
+
+train() {
+  local name=$1; shift
+  timeout "${LIMIT:-$LIMIT_S}" python3 -m cbir.cli train --dataset "$DATA" --split train --out "$OUT/$name" \
+    "$@" "${EXTRA[@]}" >"$OUT/$name.log" 2>&1 || echo "$name: exit $?" >>"$OUT/$name.log"
+}
+
+summary() {
+  for card in "$OUT"/*/model_card.json; do
+    python3 -c "import json, sys; c = json.load(open(sys.argv[1]))
+print(sys.argv[1], c['validation_accuracy_tta'], c['minutes'])" "$card"
+  done
+}
