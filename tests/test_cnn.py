@@ -14,8 +14,8 @@ from cbir.features import load_extractor, make_extractor
 from cbir.features.cnn.extractor import CnnExtractor
 from cbir.features.cnn.model import CifarNet, ModelConfig, to_input
 from cbir.features.cnn.store import load_model, save_model
-from cbir.features.cnn.train import (TrainConfig, augment, distillation_loss, ema_with_warmup, supcon_loss,
-                                   train)
+from cbir.features.cnn.train import (TrainConfig, augment, distillation_loss, ema_with_warmup, sharpness_step,
+                                   supcon_loss, train)
 from cbir.features.supervised import SupervisedExtractor
 
 TINY = ModelConfig(widths=(8, 16, 16), embedding_dim=16)
@@ -84,6 +84,23 @@ def test_a_single_step_run_trains(data, tmp_path):
     card = train(data, tmp_path / "one", tiny_config(epochs=1, batch_size=100), ModelConfig(**vars(TINY)),
                  progress=False)
     assert len(card["history"]) == 1
+
+
+def test_sharpness_step_moves_the_weights_rho_up_their_gradient():
+    w = torch.tensor([3.0, 4.0], requires_grad=True)
+    (w ** 2).sum().backward()  # gradient (6, 8), norm 10
+    moves = sharpness_step([w], rho=0.5)
+    torch.testing.assert_close(moves[0], torch.tensor([0.3, 0.4]))
+    torch.testing.assert_close(w.detach(), torch.tensor([3.3, 4.4]))
+
+
+def test_training_with_sam_learns_and_differs_from_plain_sgd(data, model_dir, tmp_path):
+    card = train(data, tmp_path / "sam", tiny_config(epochs=12, sam=0.05), ModelConfig(**vars(TINY)),
+                 progress=False)
+    assert card["recipe"]["sam"] == 0.05 and card["validation_accuracy_tta"] >= 0.6
+    sam_weights = load_model(tmp_path / "sam")[0].state_dict()
+    plain_weights = load_model(model_dir)[0].state_dict()  # the same seed and recipe without SAM
+    assert not torch.equal(sam_weights["classifier.weight"], plain_weights["classifier.weight"])
 
 
 def test_cutout_blanks_one_square_per_image_and_flip_translate_keep_content():

@@ -129,7 +129,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                          seed=args.seed, val_seed=args.val_seed, translate=args.translate, cutout=args.cutout,
                          supcon_weight=args.supcon_weight, temperature=args.temperature, init=args.init,
                          teachers=tuple(args.teacher), distill=args.distill,
-                         distill_temperature=args.distill_temperature)
+                         distill_temperature=args.distill_temperature, sam=args.sam)
     model = ModelConfig(widths=tuple(args.widths), embedding_dim=args.embedding_dim, depth=args.depth)
     card = train(dataset, args.out, config, model, device=args.device, command="cbir " + " ".join(sys.argv[1:]))
     val = card["validation_accuracy_tta"]
@@ -242,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weight of the distillation term, 0-1 (the rest stays on the labels; default 0)")
     p.add_argument("--distill-temperature", type=float, default=1.0,
                    help="distillation temperature (default 1: label smoothing already softens the teachers)")
+    p.add_argument("--sam", type=float, default=0.0, metavar="RHO",
+                   help="sharpness-aware minimisation with this radius (e.g. 0.05; twice the compute; default off)")
     p.add_argument("--val-images", type=int, default=5000, help="held out of the training split for validation")
     p.add_argument("--max-train", type=_positive, help="train on a class-stratified subset")
     p.add_argument("--seed", type=int, default=0, help="initialisation, order and augmentation")

@@ -8,8 +8,10 @@ then lives on the GPU). Optional metric-learning stage: `init` starts from a tra
 folder and `supcon_weight` adds a supervised contrastive loss on the embedding. Optional
 knowledge distillation (Hinton et al. 2015): `teachers` (trained model folders, their logits
 averaged, on the same augmented batch) and `distill` mix a temperature-softened KL term into the
-loss. Per-epoch validation on a held-out part of the TRAINING split; a checkpoint after every epoch,
-resumed automatically after an interruption; deterministic for a given seed. The held-out
+loss. Optional sharpness-aware minimisation (SAM, Foret et al. 2021): `sam` = rho, each step
+takes its gradient at the weights moved rho up their own gradient. Per-epoch validation on a
+held-out part of the TRAINING split; a checkpoint after every epoch, resumed automatically
+after an interruption; deterministic for a given seed. The held-out
 images depend on `val_seed` only, so runs with different seeds are validated alike (and can
 teach each other).
 """
@@ -56,6 +58,7 @@ class TrainConfig:
     teachers: tuple[str, ...] = ()
     distill: float = 0.0
     distill_temperature: float = 1.0
+    sam: float = 0.0
 
 
 def device_of(preferred: str | None = None) -> torch.device:
@@ -113,6 +116,16 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, temperature:
     return nn.functional.kl_div(nn.functional.log_softmax(student.float() / t, dim=1),
                                 nn.functional.log_softmax(teacher.float() / t, dim=1),
                                 reduction="batchmean", log_target=True) * t * t
+
+
+def sharpness_step(params: list[torch.Tensor], rho: float) -> list[torch.Tensor]:
+    """SAM's first step: move the weights by rho along their gradient (L2 norm over all of them); returns the moves."""
+    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params]))
+    moves = [p.grad * (rho / (norm + 1e-12)) for p in params]
+    with torch.no_grad():
+        for p, move in zip(params, moves):
+            p.add_(move)
+    return moves
 
 
 def load_teachers(config: TrainConfig, classes: list[str]) -> list[CifarNet]:
@@ -209,6 +222,20 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm)))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    trainable = decay + no_decay
+
+    def batch_loss(x: torch.Tensor, y: torch.Tensor, taught: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+            embedding = model.embed(x)
+            logits = model.head(embedding)
+            loss = loss_fn(logits.float(), y)
+            if config.supcon_weight:
+                loss = loss + config.supcon_weight * supcon_loss(embedding, y, config.temperature)
+            if taught is not None:
+                loss = ((1 - config.distill) * loss
+                        + config.distill * distillation_loss(logits, taught, config.distill_temperature))
+        return loss, logits
+
     state = {"epoch": 0, "history": [], "seconds": 0.0}
     generator = torch.Generator().manual_seed(config.seed)
     checkpoint = out / "checkpoint.pt"
@@ -233,19 +260,20 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
             idx = order[step * config.batch_size: (step + 1) * config.batch_size].to(dev)
             x = augment(to_input(images[idx]), config.translate, generator, config.cutout)
             y = targets[idx]
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-                embedding = model.embed(x)
-                logits = model.head(embedding)
-                loss = loss_fn(logits.float(), y)
-                if config.supcon_weight:
-                    loss = loss + config.supcon_weight * supcon_loss(embedding, y, config.temperature)
-                if config.distill:
-                    with torch.no_grad():
-                        taught = sum(t(x).float() for t in teachers) / len(teachers)
-                    loss = ((1 - config.distill) * loss
-                            + config.distill * distillation_loss(logits, taught, config.distill_temperature))
+            taught = None
+            if config.distill:
+                with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+                    taught = sum(t(x).float() for t in teachers) / len(teachers)
+            loss, logits = batch_loss(x, y, taught)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if config.sam:
+                moves = sharpness_step(trainable, config.sam)
+                optimizer.zero_grad(set_to_none=True)
+                batch_loss(x, y, taught)[0].backward()
+                with torch.no_grad():
+                    for p, move in zip(trainable, moves):
+                        p.sub_(move)
             optimizer.step()
             schedule.step()
             ema.update_parameters(model)
