@@ -18,7 +18,7 @@ from torch.nn import functional as F
 
 from cbir.datasets import load_cifar10
 from cbir.features.cnn.extractor import SHIPPED, CnnExtractor, calibration_sample
-from cbir.features.cnn.int8 import FLOOR, Int8Net, calibrate
+from cbir.features.cnn.int8 import FLOOR, Int8Net, calibrate, folded
 from cbir.features.cnn.store import load_model
 
 
@@ -47,8 +47,10 @@ def main() -> None:
         print("| precision, calibration | mean cosine to float32 | 1 - cosine | same class |\n|---|---|---|---|")
         with torch.autocast("cpu", dtype=torch.bfloat16):
             row("bf16", flip_averaged(net.embed, held))
+        layers = folded(net)
         for name, floor in [("min-max ranges", -float("inf")), (f"outputs from {FLOOR:g} (default)", FLOOR)]:
-            row(f"int8, {name}", flip_averaged(Int8Net(net, calibrate(net, calibration, floor)).embed, held))
+            ranges = calibrate(net, calibration, floor, layers)
+            row(f"int8, {name}", flip_averaged(Int8Net(net, ranges, layers).embed, held))
 
 
 if __name__ == "__main__":

@@ -94,17 +94,19 @@ class CnnExtractor(FeatureExtractor):
         """Measure the int8 activation ranges on a sample of `dataset` (float network) and build the int8 network."""
         self.int8_net_ = self.ranges_ = None
         if self.int8:
-            from cbir.features.cnn.int8 import calibrate
+            from cbir.features.cnn.int8 import calibrate, folded
 
-            self._set_ranges(calibrate(self.net_, self._input(calibration_sample(dataset).images)))
+            layers = folded(self.net_)
+            self._set_ranges(calibrate(self.net_, self._input(calibration_sample(dataset).images), layers=layers),
+                             layers)
 
-    def _set_ranges(self, ranges: list[tuple[float, float]]) -> None:
+    def _set_ranges(self, ranges: list[tuple[float, float]], layers: list | None = None) -> None:
         """Keep the calibration (saved with the extractor) and build the int8 network where the CPU can run it."""
         from cbir.features.cnn.int8 import Int8Net, supported
 
         self.ranges_, self.int8_net_ = ranges, None
         if supported():
-            self.int8_net_ = Int8Net(self.net_, ranges)
+            self.int8_net_ = Int8Net(self.net_, ranges, layers)
         else:
             warnings.warn("int8 inference needs a CPU with AVX512-VNNI; this one runs the float network "
                           "(near-identical vectors)", stacklevel=2)

@@ -34,26 +34,27 @@ def supported() -> bool:
     return bool(torch.cpu.get_capabilities().get("avx512_vnni", False))
 
 
-def _convs(net: CifarNet) -> list[tuple[nn.Conv2d, nn.BatchNorm2d, bool]]:
-    """(convolution, the BatchNorm it feeds, whether a max-pool sits between them), in order."""
-    return [layer for block in net.blocks for layer in block.layers()]
-
-
-def _fold(conv: nn.Conv2d, norm: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weight and bias of the convolution with the (eval-mode) BatchNorm folded in."""
-    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
-    if not bool((scale > 0).all()):
-        raise CbirError("int8 inference needs positive BatchNorm scales (a max-pool sits before them)")
-    return conv.weight * scale[:, None, None, None], norm.bias - norm.running_mean * scale
+@torch.no_grad()
+def folded(net: CifarNet) -> list[tuple[torch.Tensor, torch.Tensor, bool]]:
+    """(weight, bias, whether a max-pool follows) of each convolution with its (eval-mode)
+    BatchNorm folded in, in order."""
+    layers = []
+    for conv, norm, pool in (layer for block in net.blocks for layer in block.layers()):
+        scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+        if not bool((scale > 0).all()):
+            raise CbirError("int8 inference needs positive BatchNorm scales (a max-pool sits before them)")
+        layers.append((conv.weight * scale[:, None, None, None], norm.bias - norm.running_mean * scale, pool))
+    return layers
 
 
 @torch.no_grad()
-def calibrate(net: CifarNet, x: torch.Tensor, floor: float = FLOOR) -> list[tuple[float, float]]:
-    """Float ranges (lo, hi) of the first convolution's input and of every convolution's output."""
+def calibrate(net: CifarNet, x: torch.Tensor, floor: float = FLOOR,
+              layers: list[tuple[torch.Tensor, torch.Tensor, bool]] | None = None) -> list[tuple[float, float]]:
+    """Float ranges (lo, hi) of the first convolution's input and of every convolution's output
+    (`layers`: `folded(net)`, when already computed)."""
     x = net.act(net.whiten(x.float()))
     ranges = [(float(x.min()), float(x.max()))]
-    for conv, norm, pool in _convs(net):
-        weight, bias = _fold(conv, norm)
+    for weight, bias, pool in layers or folded(net):
         y = F.conv2d(x, weight, bias, padding="same")
         ranges.append((max(float(y.min()), floor), float(y.max())))
         x = F.gelu(F.max_pool2d(y, 2) if pool else y)
@@ -68,21 +69,22 @@ def _qparams(lo: float, hi: float) -> tuple[float, int]:
 
 
 class Int8Net(nn.Module):
-    """`embed` of a `CifarNet`, computed with int8 convolutions; `ranges` from `calibrate`."""
+    """`embed` of a `CifarNet`, computed with int8 convolutions; `ranges` from `calibrate`, `layers`
+    from `folded` (computed here when not given)."""
 
-    def __init__(self, net: CifarNet, ranges: list[tuple[float, float]]):
+    def __init__(self, net: CifarNet, ranges: list[tuple[float, float]],
+                 layers: list[tuple[torch.Tensor, torch.Tensor, bool]] | None = None):
         super().__init__()
         self.net, self.input_qparams = net, _qparams(*ranges[0])
         self.convs = nn.ModuleList()
         self.pools = []
         with torch.no_grad():
-            for (conv, norm, pool), out_range in zip(_convs(net), ranges[1:]):
-                weight, bias = _fold(conv, norm)
+            for (weight, bias, pool), out_range in zip(layers or folded(net), ranges[1:]):
                 scales = weight.abs().amax(dim=(1, 2, 3)).clamp_min(1e-12) / 127
                 zeros = torch.zeros(len(scales), dtype=torch.long)
                 qweight = torch.quantize_per_channel(weight, scales.double(), zeros, 0, torch.qint8)
-                qconv = nnq.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
-                                    padding=conv.kernel_size[0] // 2)
+                out_channels, in_channels, kernel, _ = weight.shape
+                qconv = nnq.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2)
                 qconv.set_weight_bias(qweight, bias.float())
                 qconv.scale, qconv.zero_point = _qparams(*out_range)
                 self.convs.append(qconv)
