@@ -8,6 +8,7 @@ from cbir.datasets import load_folder
 from cbir.errors import CbirError, NotFittedError
 from cbir.features import EXTRACTORS, load_extractor, make_extractor
 from cbir.features.bovw import SiftBoVW
+from cbir.features.global_ import ColorHistogram
 from cbir.features.local import SiftConfig, describe
 from cbir.features.supervised import SupervisedExtractor
 from cbir.features.triangle import KMeansTriangle
@@ -99,6 +100,17 @@ def test_supervised_uses_predicted_probabilities(train, tmp_path):
     loaded = load_extractor(tmp_path / "sup")
     np.testing.assert_array_equal(loaded.transform(train.images[:5]), vectors)
     assert set(loaded.report_["cv_accuracy"]) == {"1.0", "10.0"}  # JSON keys
+
+
+def test_a_single_c_is_taken_without_cross_validation(train, monkeypatch):
+    import sklearn.model_selection
+
+    def no_cross_validation(*args, **kwargs):
+        raise AssertionError("cross-validated a single C")
+
+    monkeypatch.setattr(sklearn.model_selection, "cross_val_score", no_cross_validation)
+    extractor = SupervisedExtractor(ColorHistogram(bins=4, space="rgb"), cs=(0.5,)).fit(train)
+    assert extractor.report_["C"] == 0.5 and extractor.report_["cv_accuracy"] == {}
 
 
 def test_supervised_options_standardise_pca_and_flip(train, tmp_path):

@@ -100,7 +100,6 @@ class SupervisedExtractor(FeatureExtractor):
     def _fit_classifier(self, dataset: Dataset, progress: bool = True) -> np.ndarray:
         """Fit the base extractor, scaling, PCA and classifier; returns the training images' classifier inputs."""
         from sklearn.linear_model import LogisticRegression
-        from sklearn.model_selection import StratifiedKFold, cross_val_score
 
         if not dataset.labelled:
             raise CbirError(f"'{self.name}' learns from labels: fit it on a labelled collection")
@@ -113,18 +112,26 @@ class SupervisedExtractor(FeatureExtractor):
         inputs = self._standardised(features)
         self._fit_pca(inputs)
         labels = np.asarray(dataset.labels)
-        subset = dataset.stratified(self.cv_images, seed=self.seed)
-        positions = {id_: i for i, id_ in enumerate(dataset.ids)}
-        cv_rows = np.array([positions[i] for i in subset.ids])
-        folds = StratifiedKFold(self.folds, shuffle=True, random_state=self.seed)
-        scores = {c: float(np.mean(cross_val_score(LogisticRegression(C=c, max_iter=1000), inputs[cv_rows],
-                                                   labels[cv_rows], cv=folds, n_jobs=1))) for c in self.cs}
-        best = max(scores, key=scores.get)
+        best, scores = self._choose_c(dataset, inputs, labels)
         model = LogisticRegression(C=best, max_iter=1000).fit(inputs, labels)
         self.classes_ = [str(c) for c in model.classes_]
         self.coef_, self.intercept_ = model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
         self.report_ = {"cv_accuracy": scores, "C": best, "train_accuracy": float(model.score(inputs, labels))}
         return inputs
+
+    def _choose_c(self, dataset: Dataset, inputs: np.ndarray, labels: np.ndarray) -> tuple[float, dict]:
+        """(C, cross-validated accuracy per C): the grid's best on a `cv_images` subset; a single C is taken as is."""
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+        if len(self.cs) == 1:
+            return self.cs[0], {}
+        positions = {id_: i for i, id_ in enumerate(dataset.ids)}
+        rows = np.array([positions[i] for i in dataset.stratified(self.cv_images, seed=self.seed).ids])
+        folds = StratifiedKFold(self.folds, shuffle=True, random_state=self.seed)
+        scores = {c: float(np.mean(cross_val_score(LogisticRegression(C=c, max_iter=1000), inputs[rows], labels[rows],
+                                                   cv=folds, n_jobs=1))) for c in self.cs}
+        return max(scores, key=scores.get), scores
 
     def _fit_pca(self, inputs: np.ndarray) -> None:
         """Top `pca` eigenvectors of the inputs' covariance (on a sample; the memory of an SVD it is not)."""
