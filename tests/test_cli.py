@@ -75,3 +75,9 @@ def test_train_then_distil_a_deeper_student_from_it(tiny_collection, tmp_path):
     card = json.loads((tmp_path / "student" / "model_card.json").read_text())
     assert card["recipe"]["teachers"] == [str(tmp_path / "teacher")] and card["recipe"]["distill"] == 0.5
     assert card["model"]["depth"] == 3
+
+
+def test_a_bad_training_option_is_a_clear_error(tiny_collection, tmp_path, capsys):
+    assert main(["train", "--dataset", str(tiny_collection), "--split", "train", "--sam", "-0.1",
+                 "--out", str(tmp_path / "m")]) == 2
+    assert "SAM radius" in capsys.readouterr().err

@@ -101,6 +101,8 @@ def test_training_with_sam_learns_and_differs_from_plain_sgd(data, model_dir, tm
     sam_weights = load_model(tmp_path / "sam")[0].state_dict()
     plain_weights = load_model(model_dir)[0].state_dict()  # the same seed and recipe without SAM
     assert not torch.equal(sam_weights["classifier.weight"], plain_weights["classifier.weight"])
+    with pytest.raises(ValueError, match="SAM radius"):
+        train(data, tmp_path / "bad", tiny_config(sam=-0.05), ModelConfig(**vars(TINY)), progress=False)
 
 
 def test_cutout_blanks_one_square_per_image_and_flip_translate_keep_content():

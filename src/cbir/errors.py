@@ -17,6 +17,10 @@ class NotFittedError(CbirError):
     """An extractor was used before `fit`."""
 
 
+class TrainingError(CbirError, ValueError):
+    """A training run cannot start: unlabelled data, a bad option, or a model that does not fit the run."""
+
+
 class EngineError(CbirError):
     """An engine folder is missing, damaged, or does not match its extractor."""
 

@@ -32,6 +32,7 @@ from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
 from cbir.datasets.collection import Dataset
+from cbir.errors import TrainingError
 from cbir.features.cnn.model import CifarNet, ModelConfig, to_input
 from cbir.features.cnn.store import load_model, save_model
 
@@ -131,16 +132,17 @@ def sharpness_step(params: list[torch.Tensor], rho: float) -> list[torch.Tensor]
 def load_teachers(config: TrainConfig, classes: list[str]) -> list[CifarNet]:
     """The teacher models, checked: trained on the same classes, and not on the images this run holds out."""
     if not 0 <= config.distill <= 1 or bool(config.teachers) != bool(config.distill):
-        raise ValueError("distillation needs teacher model folders and a weight in (0, 1]; teachers need --distill")
+        raise TrainingError("distillation needs teacher model folders and a weight in (0, 1]; teachers need --distill")
     teachers = []
     for folder in config.teachers:
         model, teacher_classes = load_model(folder)
         if teacher_classes != classes:
-            raise ValueError(f"teacher {folder} was trained on classes {teacher_classes}; this collection: {classes}")
+            raise TrainingError(f"teacher {folder} was trained on classes {teacher_classes}; "
+                                f"this collection: {classes}")
         recipe = json.loads((Path(folder) / "model_card.json").read_text())["recipe"]
         held_out = (recipe["val_images"], recipe.get("val_seed", recipe["seed"]))  # older cards: split by seed
         if config.val_images and held_out != (config.val_images, config.val_seed):
-            raise ValueError(f"teacher {folder} did not hold out this run's validation images (its val_images "
+            raise TrainingError(f"teacher {folder} did not hold out this run's validation images (its val_images "
                              f"or val_seed differ): its knowledge would leak them into the validation accuracy")
         teachers.append(model)
     return teachers
@@ -186,7 +188,9 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     """
     config, out = config or TrainConfig(), Path(out)
     if not dataset.labelled:
-        raise ValueError("training needs a labelled collection (<class>/<file> folders or cifar10)")
+        raise TrainingError("training needs a labelled collection (<class>/<file> folders or cifar10)")
+    if config.sam < 0:
+        raise TrainingError(f"the SAM radius (--sam) must be 0 (off) or positive, got {config.sam}")
     torch.manual_seed(config.seed)
     dev = device_of(device)
     torch.backends.cudnn.benchmark = dev.type == "cuda"
@@ -198,7 +202,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     if config.init:
         model, init_classes = load_model(config.init)
         if init_classes != classes:
-            raise ValueError(f"{config.init} was trained on classes {init_classes}, this collection has {classes}")
+            raise TrainingError(f"{config.init} was trained on classes {init_classes}, this collection has {classes}")
         model_config = model.config
     else:
         model_config = model_config or ModelConfig(num_classes=len(classes))
