@@ -5,7 +5,7 @@
 
 Index 10,000 training images, queries 1,000 other training images (R = 1,000 per class,
 so `map_cut_100` has a ceiling of 0.1 here). The classifier is fitted once; only the
-weight of the probability block changes between rows.
+weight of the probability block changes between rows (the classifier inputs are kept).
 """
 
 from __future__ import annotations
@@ -26,16 +26,15 @@ def main() -> None:
     args = parser.parse_args()
     index_set, queries = validation_split(10_000, 1_000)
     extractor = make_extractor(args.features)
-    index_inputs = extractor._fit_classifier(index_set, progress=True)
-    extractor.fitted_ = True
-    query_inputs = extractor.inputs(queries.images)
-    accuracy = np.mean(np.asarray(extractor.classes_)[extractor._proba(query_inputs).argmax(1)] ==
+    extractor.fit(index_set)
+    index_inputs, query_inputs = extractor.inputs(index_set.images, progress=True), extractor.inputs(queries.images)
+    accuracy = np.mean(np.asarray(extractor.classes_)[extractor.probabilities(query_inputs).argmax(1)] ==
                        np.asarray(queries.labels))
     print(f"classifier accuracy on the validation queries: {accuracy:.4f} (C={extractor.report_['C']})\n")
     print("| weight | P_10 | P_100 | map_cut_100 |\n|---|---|---|---|")
     for weight in map(float, args.weights.split(",")):
         extractor.weight = weight
-        vectors = [l2_normalise(extractor._combine(f)) for f in (index_inputs, query_inputs)]
+        vectors = [l2_normalise(extractor.vectors(f)) for f in (index_inputs, query_inputs)]
         m = mean_measures(index_set, vectors[0], queries, vectors[1])
         print(f"| {weight:g} | {m['P_10']:.4f} | {m['P_100']:.4f} | {m['map_cut_100']:.5f} |", flush=True)
 

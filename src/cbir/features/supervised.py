@@ -70,7 +70,7 @@ class SupervisedExtractor(FeatureExtractor):
         """Fit, reusing the training images' classifier inputs for their retrieval vectors."""
         inputs = self._fit_classifier(dataset, progress)
         self.fitted_ = True
-        vectors = self._combine(inputs)
+        vectors = self.vectors(inputs)
         return l2_normalise(vectors) if normalise else vectors
 
     def base_features(self, images: Sequence[np.ndarray], progress: bool = False) -> np.ndarray:
@@ -151,21 +151,23 @@ class SupervisedExtractor(FeatureExtractor):
 
     def predict_proba(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Class probabilities (columns in `classes_` order) for images."""
-        return self._proba(self.inputs(images))
+        return self.probabilities(self.inputs(images))
 
-    def _proba(self, inputs: np.ndarray) -> np.ndarray:
+    def probabilities(self, inputs: np.ndarray) -> np.ndarray:
+        """Class probabilities from classifier inputs (see `inputs`)."""
         logits = inputs @ self.coef_.T + self.intercept_
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         return p / p.sum(axis=1, keepdims=True)
 
-    def _combine(self, inputs: np.ndarray) -> np.ndarray:
-        """Retrieval vectors from classifier inputs: [L2(inputs or their PCA), weight * L2(probabilities)]."""
+    def vectors(self, inputs: np.ndarray) -> np.ndarray:
+        """Retrieval vectors (before the final L2) from classifier inputs: [L2(inputs or their PCA),
+        weight * L2(probabilities)]."""
         part = inputs if self.components_ is None else inputs @ self.components_
-        return np.hstack([l2_normalise(part), self.weight * l2_normalise(self._proba(inputs))])
+        return np.hstack([l2_normalise(part), self.weight * l2_normalise(self.probabilities(inputs))])
 
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        return self._combine(self.inputs(images))
+        return self.vectors(self.inputs(images))
 
     def _save_state(self, path: Path) -> None:
         self.base.save(path / _BASE)
