@@ -26,6 +26,7 @@ from cbir.features.supervised import SupervisedExtractor, standardisation
 from cbir.features.triangle import KMeansTriangle
 
 CANDIDATES = {
+    "bovw-hog-gch": EXTRACTORS["bovw-hog-gch"],
     "triangle-hog-gch": EXTRACTORS["triangle-hog-gch"],
     "triangle-full-hog-gch": lambda: FusedExtractor(
         [KMeansTriangle(pca=None), HOG(), ColorHistogram(bins=8, space="rgb")], weights=[1.0, 1.0, 0.35],

@@ -66,3 +66,25 @@ def real_cifar10() -> Path:
     if not value or not Path(value).exists():
         pytest.skip("real CIFAR-10 not available: set CBIR_CIFAR10 to ../shared/data/cifar10-jpeg.zip")
     return Path(value)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def close_milvus_clients():
+    """Close the Milvus clients a test module opened when it ends: Ray (`--ray`, `cbir tune`) forks
+    its processes, and a fork while a gRPC client is live can leave Ray's raylet hung at startup."""
+    from cbir.index.milvus import MilvusIndex
+
+    opened = []
+    connect = MilvusIndex._connect_to
+
+    def tracked(uri: str):
+        client = connect(uri)
+        opened.append(client)
+        return client
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(MilvusIndex, "_connect_to", staticmethod(tracked))
+    yield
+    patch.undo()
+    for client in opened:
+        client.close()
