@@ -37,6 +37,9 @@ from cbir.features.cnn.model import CifarNet, ModelConfig, to_input
 from cbir.features.cnn.store import load_model, save_model
 
 
+POSTFIX_EVERY = 20  # steps between progress-bar updates of loss and accuracy
+
+
 @dataclass
 class TrainConfig:
     epochs: int = 15
@@ -259,7 +262,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         order = torch.randperm(len(images), generator=generator)
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
                    mininterval=1.0)
-        correct = seen = 0
+        correct, seen = torch.zeros((), dtype=torch.long, device=dev), 0
         for step in bar:
             idx = order[step * config.batch_size: (step + 1) * config.batch_size].to(dev)
             x = augment(to_input(images[idx]), config.translate, generator, config.cutout)
@@ -281,9 +284,11 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
             optimizer.step()
             schedule.step()
             ema.update_parameters(model)
-            correct += int((logits.argmax(1) == y).sum())
+            correct += (logits.argmax(1) == y).sum()
             seen += len(y)
-            bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{correct / seen:.3f}")
+            if step % POSTFIX_EVERY == 0 or step == steps_per_epoch - 1:  # reading them waits for the GPU
+                bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{int(correct) / seen:.3f}")
+        correct = int(correct)
         state["seconds"] += time.perf_counter() - started
         val_acc = accuracy(ema.module, val_part, classes, dev, bf16, tta=False) if val_part else None
         state["history"].append({"epoch": epoch + 1, "train_accuracy": correct / seen, "val_accuracy": val_acc,
