@@ -11,9 +11,9 @@
 # EPOCHS_PERCENT=2 VAL=100 ... --max-train 600).
 set -u
 DATA=${1:?labelled training images}; OUT=${2:?output folder}; shift 2
-EPOCHS_PERCENT=${EPOCHS_PERCENT:-100}; VAL=${VAL:-5000}
-EXTRA=(--epochs "$(( 60 * EPOCHS_PERCENT / 100 > 0 ? 60 * EPOCHS_PERCENT / 100 : 1 ))" --translate 4 --cutout 12 "$@")
+VAL=${VAL:-5000}
 source "$(dirname "$0")/gpu_common.sh"
+EXTRA=(--epochs "$(e 60)" --translate 4 --cutout 12 "$@")
 
 for split in "$VAL" 0; do
   suffix=$([ "$split" = 0 ] && echo -all)

@@ -14,10 +14,10 @@
 # (a smoke test: EPOCHS_PERCENT=2 VAL=100 ... --max-train 600).
 set -u
 DATA=${1:?labelled training images}; OUT=${2:?output folder}; shift 2
-EPOCHS_PERCENT=${EPOCHS_PERCENT:-100}; VAL=${VAL:-5000}
+VAL=${VAL:-5000}
 SEEDS=${SEEDS:-1 2 3}; WEIGHTS=${WEIGHTS:-0.5 0.9}; SHIP=${SHIP:-0.9}
-EXTRA=(--epochs "$(( 60 * EPOCHS_PERCENT / 100 > 0 ? 60 * EPOCHS_PERCENT / 100 : 1 ))" --translate 4 --cutout 12 "$@")
 source "$(dirname "$0")/gpu_common.sh"
+EXTRA=(--epochs "$(e 60)" --translate 4 --cutout 12 "$@")
 
 for seed in $SEEDS; do train "teacher-w512-s$seed" --widths 192 512 512 --seed "$seed" --val-images "$VAL" & done
 wait

@@ -1,11 +1,14 @@
-# Shared by the GPU candidate scripts (sourced once DATA, OUT and the EXTRA array are set):
-# decodes the training images once, then `train NAME ARGS...` runs `cbir train` into OUT/NAME
-# (log: OUT/NAME.log) under a time limit of LIMIT_S seconds (LIMIT=... for one run), and
-# `summary` prints each finished model's validation accuracy and minutes.
+# Shared by the GPU candidate scripts (sourced once DATA and OUT are set): decodes the training
+# images once; `e N` is N epochs scaled by EPOCHS_PERCENT (at least 1); `train NAME ARGS...` runs
+# `cbir train` with ARGS and the EXTRA array into OUT/NAME (log: OUT/NAME.log) under a time limit
+# of LIMIT_S seconds (LIMIT=... for one run); `summary` prints each finished model's validation
+# accuracy and minutes.
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-3} OMP_WAIT_POLICY=PASSIVE
-LIMIT_S=${LIMIT_S:-330}
+LIMIT_S=${LIMIT_S:-330}; EPOCHS_PERCENT=${EPOCHS_PERCENT:-100}
 mkdir -p "$OUT"
 python3 -c "from cbir.datasets import load_dataset; load_dataset('$DATA', split='train')"
+
+e() { local n=$(( $1 * EPOCHS_PERCENT / 100 )); echo $(( n > 0 ? n : 1 )); }
 
 train() {
   local name=$1; shift

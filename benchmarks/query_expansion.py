@@ -45,7 +45,10 @@ def expand(queries: np.ndarray, index: np.ndarray, k: int, alpha: float, with_se
 
 
 def measures(queries: np.ndarray, query_labels: np.ndarray, index: np.ndarray, labels: np.ndarray) -> dict:
-    """map_cut_100 (trec_eval: precision at each relevant rank <= 100, over all relevant), P_10, P_100."""
+    """map_cut_100 (trec_eval: precision at each relevant rank <= 100, over all relevant), P_10, P_100.
+
+    In numpy from the labels: `common.mean_measures` builds trec qrels, 50 million pairs for the
+    test protocol."""
     _, positions = neighbours(queries, index, 100)
     relevant = labels[positions] == query_labels[:, None]
     precision = np.cumsum(relevant, 1) / np.arange(1, 101)

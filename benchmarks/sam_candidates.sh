@@ -10,10 +10,9 @@
 # VAL=100 ... --max-train 600).
 set -u
 DATA=${1:?labelled training images}; OUT=${2:?output folder}; shift 2
-EPOCHS_PERCENT=${EPOCHS_PERCENT:-100}; VAL=${VAL:-5000}; RHO=${RHO:-0.05}
-EXTRA=(--epochs "$(( 60 * EPOCHS_PERCENT / 100 > 0 ? 60 * EPOCHS_PERCENT / 100 : 1 ))" --translate 4 --cutout 12
-       --widths 128 384 384 --sam "$RHO" "$@")
+VAL=${VAL:-5000}; RHO=${RHO:-0.05}
 source "$(dirname "$0")/gpu_common.sh"
+EXTRA=(--epochs "$(e 60)" --translate 4 --cutout 12 --widths 128 384 384 --sam "$RHO" "$@")
 
 train "sam$RHO" --val-images "$VAL" &
 train "sam$RHO-all" --val-images 0 &

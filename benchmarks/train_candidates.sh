@@ -12,10 +12,9 @@
 # EPOCHS_PERCENT=1 STAGE_EPOCHS=1 ... --max-train 600 --val-images 100).
 set -u
 DATA=${1:?labelled training images}; OUT=${2:?output folder}; shift 2
-EPOCHS_PERCENT=${EPOCHS_PERCENT:-100}; STAGE_EPOCHS=${STAGE_EPOCHS:-10}; STAGE_LIMIT_S=${STAGE_LIMIT_S:-${LIMIT_S:-330}}
+STAGE_EPOCHS=${STAGE_EPOCHS:-10}; STAGE_LIMIT_S=${STAGE_LIMIT_S:-${LIMIT_S:-330}}
 EXTRA=("$@")
 source "$(dirname "$0")/gpu_common.sh"
-e() { local n=$(( $1 * EPOCHS_PERCENT / 100 )); echo $(( n > 0 ? n : 1 )); }  # epochs, scaled
 
 train w384-e40 --widths 128 384 384 --epochs "$(e 40)" &
 train w384-e60-cutout --widths 128 384 384 --epochs "$(e 60)" --translate 4 --cutout 12 &
