@@ -81,3 +81,13 @@ def test_a_bad_training_option_is_a_clear_error(tiny_collection, tmp_path, capsy
     assert main(["train", "--dataset", str(tiny_collection), "--split", "train", "--sam", "-0.1",
                  "--out", str(tmp_path / "m")]) == 2
     assert "SAM radius" in capsys.readouterr().err
+
+
+def test_warnings_are_one_line(tiny_collection, tmp_path, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(tiny_collection / "train", data)
+    (data / "stripes" / "broken.png").write_bytes(b"not an image")
+    assert main(["index", "--dataset", str(data), "--features", "gch", "--out", str(tmp_path / "e")]) == 0
+    err = capsys.readouterr().err
+    assert "cbir: warning: skipped 1 unreadable file(s)" in err and "stripes/broken.png" in err
+    assert "UserWarning" not in err and "load_folder(" not in err

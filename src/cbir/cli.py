@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from functools import partial
 from pathlib import Path
 
@@ -278,8 +279,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None, _default=warnings.showwarning):
+    """cbir's own warnings as one `cbir: warning: ...` line; others as Python prints them."""
+    if str(Path(filename).resolve()).startswith(PACKAGE_DIR):
+        print(f"cbir: warning: {message}", file=file or sys.stderr)
+    else:
+        _default(message, category, filename, lineno, file, line)
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    warnings.showwarning = _show_warning
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
