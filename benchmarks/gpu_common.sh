@@ -2,7 +2,7 @@
 # images once; `e N` is N epochs scaled by EPOCHS_PERCENT (at least 1); `train NAME ARGS...` runs
 # `cbir train` with ARGS and the EXTRA array into OUT/NAME (log: OUT/NAME.log) under a time limit
 # of LIMIT_S seconds (LIMIT=... for one run); `summary` prints each finished model's validation
-# accuracy and minutes.
+# accuracy with flip TTA, then single-view (the last epoch's, EMA weights), and its minutes.
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-3} OMP_WAIT_POLICY=PASSIVE
 LIMIT_S=${LIMIT_S:-330}; EPOCHS_PERCENT=${EPOCHS_PERCENT:-100}
 mkdir -p "$OUT"
@@ -19,6 +19,6 @@ train() {
 summary() {
   for card in "$OUT"/*/model_card.json; do
     python3 -c "import json, sys; c = json.load(open(sys.argv[1]))
-print(sys.argv[1], c['validation_accuracy_tta'], c['minutes'])" "$card"
+print(sys.argv[1], c['validation_accuracy_tta'], c['history'][-1]['val_accuracy'], c['minutes'])" "$card"
   done
 }

@@ -71,16 +71,20 @@ def test_train_then_distil_a_deeper_student_from_it(tiny_collection, tmp_path):
             "16", "--batch-size", "15", "--val-images", "15"]
     assert main(["train", *tiny, "--epochs", "2", "--out", str(tmp_path / "teacher")]) == 0
     assert main(["train", *tiny, "--epochs", "1", "--out", str(tmp_path / "student"), "--teacher",
-                 str(tmp_path / "teacher"), "--distill", "0.5", "--distill-temperature", "2", "--depth", "3"]) == 0
+                 str(tmp_path / "teacher"), "--distill", "0.5", "--distill-temperature", "2", "--depth", "3",
+                 "--residual", "--int8-weights"]) == 0
     card = json.loads((tmp_path / "student" / "model_card.json").read_text())
     assert card["recipe"]["teachers"] == [str(tmp_path / "teacher")] and card["recipe"]["distill"] == 0.5
-    assert card["model"]["depth"] == 3
+    assert card["model"]["depth"] == 3 and card["model"]["residual"] and card["recipe"]["int8_weights"]
 
 
 def test_a_bad_training_option_is_a_clear_error(tiny_collection, tmp_path, capsys):
     assert main(["train", "--dataset", str(tiny_collection), "--split", "train", "--sam", "-0.1",
                  "--out", str(tmp_path / "m")]) == 2
     assert "SAM radius" in capsys.readouterr().err
+    assert main(["train", "--dataset", str(tiny_collection), "--split", "train", "--depth", "1", "--residual",
+                 "--out", str(tmp_path / "m")]) == 2
+    assert "--depth 2 or more" in capsys.readouterr().err
 
 
 def test_warnings_are_one_line(tiny_collection, tmp_path, capsys):

@@ -234,15 +234,43 @@ def test_int8_inference_agrees_with_the_float_network_and_round_trips(data, mode
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(int8)).transform(data.images[:8]), got[:8])  # Ray
 
 
-def test_deeper_blocks_train_save_and_run_in_int8(data, tmp_path):
+@pytest.mark.parametrize("residual", [False, True])
+def test_deeper_blocks_train_save_and_run_in_int8(data, tmp_path, residual):
     out = tmp_path / "deep"
-    train(data, out, tiny_config(epochs=6), ModelConfig(**{**vars(TINY), "depth": 3}), progress=False)
+    train(data, out, tiny_config(epochs=6), ModelConfig(**{**vars(TINY), "depth": 3, "residual": residual}),
+          progress=False)
     model, _ = load_model(out)
     assert model.config.depth == 3 and [len(block.layers()) for block in model.blocks] == [3, 3, 3]
+    plain = CifarNet(ModelConfig(**{**vars(model.config), "residual": False})).eval()
+    plain.load_state_dict(model.state_dict())
+    x = CnnExtractor._input(data.images[:8])
+    with torch.no_grad():
+        assert torch.equal(plain.embed(x), model.embed(x)) != residual  # the sum is in the forward pass
     float_ = CnnExtractor(out, bf16=False).fit(data)
     int8 = CnnExtractor(out, int8=True).fit(data)
-    assert len(int8.ranges_) == 1 + 9
+    assert len(int8.ranges_) == 1 + 9 + (3 if residual else 0)  # input, convolutions, residual sums
     assert np.median(np.sum(float_.transform(data.images) * int8.transform(data.images), axis=1)) > 0.99
+
+
+def test_int8_stored_weights_are_what_int8_inference_computes_in_half_the_space(data, model_dir, tmp_path):
+    from cbir.features.cnn.int8 import Int8Net, calibrate, folded
+
+    model, classes = load_model(model_dir)
+    card = json.loads((model_dir / "model_card.json").read_text())
+    save_model(model, card, tmp_path / "int8", int8_weights=True)
+    stored = torch.load(tmp_path / "int8" / "weights.pt", weights_only=True)
+    convs = [k for k in stored if k.startswith("blocks.") and k.endswith(".weight") and stored[k].ndim == 4]
+    assert len(convs) == 6 and all(stored[k].dtype == torch.int8 for k in convs)
+    int8_model = load_model(tmp_path / "int8")[0]
+    x = CnnExtractor._input(data.images[:64])
+    net = Int8Net(int8_model, calibrate(int8_model, x))
+    for conv, key in zip(net.convs, convs):  # BatchNorm folding did not move a single int8 weight
+        assert torch.equal(conv.weight().int_repr(), stored[key])
+    with torch.no_grad():
+        cosine = torch.nn.functional.cosine_similarity(model.embed(x), int8_model.embed(x))
+    assert float(cosine.min()) > 0.99
+    fp16_bytes = sum(model.state_dict()[k].numel() * 2 for k in convs)
+    assert sum(stored[k].numel() for k in convs) == fp16_bytes // 2
 
 
 def test_model_configs_saved_before_depth_existed_have_two_convolutions_per_block():

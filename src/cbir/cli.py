@@ -130,8 +130,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                          seed=args.seed, val_seed=args.val_seed, translate=args.translate, cutout=args.cutout,
                          supcon_weight=args.supcon_weight, temperature=args.temperature, init=args.init,
                          teachers=tuple(args.teacher), distill=args.distill,
-                         distill_temperature=args.distill_temperature, sam=args.sam)
-    model = ModelConfig(widths=tuple(args.widths), embedding_dim=args.embedding_dim, depth=args.depth)
+                         distill_temperature=args.distill_temperature, sam=args.sam,
+                         int8_weights=args.int8_weights)
+    model = ModelConfig(widths=tuple(args.widths), embedding_dim=args.embedding_dim, depth=args.depth,
+                        residual=args.residual)
     card = train(dataset, args.out, config, model, device=args.device, command="cbir " + " ".join(sys.argv[1:]))
     val = card["validation_accuracy_tta"]
     print(f"trained {card['epochs']} epochs in {card['minutes']:.1f} min; held-out validation accuracy "
@@ -229,6 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=0.2)
     p.add_argument("--widths", type=_positive, nargs=3, default=[64, 256, 256], metavar="W")
     p.add_argument("--depth", type=_positive, default=2, help="convolutions per block (default 2)")
+    p.add_argument("--residual", action="store_true",
+                   help="add each block's first convolution output to its last (needs --depth 2 or more)")
+    p.add_argument("--int8-weights", action="store_true",
+                   help="store the block convolutions as int8 per output channel (half the size of fp16)")
     p.add_argument("--embedding-dim", type=_positive, default=256)
     p.add_argument("--translate", type=int, default=2, help="random translation in pixels (default 2)")
     p.add_argument("--cutout", type=int, default=0, help="side of a random square blanked per image (default 0)")

@@ -9,6 +9,7 @@ stay in float. Runs on PyTorch's quantized CPU kernels (oneDNN/FBGEMM on x86).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -47,18 +48,42 @@ def folded(net: CifarNet) -> list[tuple[torch.Tensor, torch.Tensor, bool]]:
     return layers
 
 
+def walk(x: torch.Tensor, pools: list[bool], residual: bool, conv: Callable, add: Callable) -> torch.Tensor:
+    """The blocks' data flow over the folded layers: `conv(i, x)` is layer i's convolution, max-pooled
+    where `pools[i]` (a block's first layer), then GELU; with `residual`, `add(j, last, first)` joins
+    the last and first layer outputs of the j-th block."""
+    first, joined = x, 0
+    for i, pool in enumerate(pools):
+        y = conv(i, x)
+        x = F.gelu(F.max_pool2d(y, 2) if pool else y)
+        if pool:
+            first = x
+        elif residual and (i + 1 == len(pools) or pools[i + 1]):
+            x, joined = add(joined, x, first), joined + 1
+    return x
+
+
 @torch.no_grad()
 def calibrate(net: CifarNet, x: torch.Tensor, floor: float = FLOOR,
               layers: list[tuple[torch.Tensor, torch.Tensor, bool]] | None = None) -> list[tuple[float, float]]:
-    """Float ranges (lo, hi) of the first convolution's input and of every convolution's output
-    (`layers`: `folded(net)`, when already computed)."""
+    """Float ranges (lo, hi) of the first convolution's input, of every convolution's output, then of
+    every residual sum (`layers`: `folded(net)`, when already computed)."""
+    layers = layers or folded(net)
     x = net.act(net.whiten(x.float()))
-    ranges = [(float(x.min()), float(x.max()))]
-    for weight, bias, pool in layers or folded(net):
-        y = F.conv2d(x, weight, bias, padding="same")
-        ranges.append((max(float(y.min()), floor), float(y.max())))
-        x = F.gelu(F.max_pool2d(y, 2) if pool else y)
-    return ranges
+    inputs, outputs, sums = [(float(x.min()), float(x.max()))], [], []
+
+    def conv(i: int, x: torch.Tensor) -> torch.Tensor:
+        y = F.conv2d(x, layers[i][0], layers[i][1], padding="same")
+        outputs.append((max(float(y.min()), floor), float(y.max())))
+        return y
+
+    def add(_: int, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        y = a + b
+        sums.append((float(y.min()), float(y.max())))
+        return y
+
+    walk(x, [pool for *_, pool in layers], net.config.residual, conv, add)
+    return inputs + outputs + sums
 
 
 def _qparams(lo: float, hi: float) -> tuple[float, int]:
@@ -75,11 +100,13 @@ class Int8Net(nn.Module):
     def __init__(self, net: CifarNet, ranges: list[tuple[float, float]],
                  layers: list[tuple[torch.Tensor, torch.Tensor, bool]] | None = None):
         super().__init__()
+        layers = layers or folded(net)
         self.net, self.input_qparams = net, _qparams(*ranges[0])
+        self.sum_qparams = [_qparams(*r) for r in ranges[1 + len(layers):]]
         self.convs = nn.ModuleList()
         self.pools = []
         with torch.no_grad():
-            for (weight, bias, pool), out_range in zip(layers or folded(net), ranges[1:]):
+            for (weight, bias, pool), out_range in zip(layers, ranges[1:]):
                 scales = weight.abs().amax(dim=(1, 2, 3)).clamp_min(1e-12) / 127
                 zeros = torch.zeros(len(scales), dtype=torch.long)
                 qweight = torch.quantize_per_channel(weight, scales.double(), zeros, 0, torch.qint8)
@@ -93,7 +120,6 @@ class Int8Net(nn.Module):
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The retrieval embedding of normalised float images (n, 3, H, W), as float32."""
         x = torch.quantize_per_tensor(self.net.act(self.net.whiten(x.float())), *self.input_qparams, torch.quint8)
-        for conv, pool in zip(self.convs, self.pools):
-            y = conv(x)
-            x = F.gelu(F.max_pool2d(y, 2) if pool else y)
+        x = walk(x, self.pools, self.net.config.residual, lambda i, x: self.convs[i](x),
+                 lambda j, a, b: torch.ops.quantized.add(a, b, *self.sum_qparams[j]))
         return self.net.embedding_norm(self.net.embedding(torch.amax(x.dequantize(), dim=(2, 3))))

@@ -2,8 +2,10 @@
 
 Shape: a frozen 2x2 patch-whitening convolution (initialised from the training data's
 patch covariance), three conv blocks (conv 3x3 -> max-pool -> BatchNorm -> GELU, then
-`depth - 1` times conv 3x3 -> BatchNorm -> GELU), global max-pooling, a linear EMBEDDING layer, and a
-linear classifier on the embedding. The embedding describes an image for retrieval.
+`depth - 1` times conv 3x3 -> BatchNorm -> GELU; with `residual`, the first layer's output is
+added to the last one's, as in the larger fast-training nets), global max-pooling, a linear
+EMBEDDING layer, and a linear classifier on the embedding. The embedding describes an image for
+retrieval.
 """
 
 from __future__ import annotations
@@ -25,21 +27,23 @@ class ModelConfig:
     whiten_width: int = 24
     logit_scale: float = 1 / 9
     depth: int = 2
+    residual: bool = False
 
     def to_dict(self) -> dict:
         return {**asdict(self), "widths": list(self.widths)}
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
-        return cls(**{**d, "widths": tuple(d["widths"])})  # configs saved before `depth` existed: 2
+        return cls(**{**d, "widths": tuple(d["widths"])})  # older configs: depth 2, no residual
 
 
 class Block(nn.Module):
-    """conv -> max-pool(2) -> BN -> GELU, then (depth - 1) x [conv -> BN -> GELU]."""
+    """conv -> max-pool(2) -> BN -> GELU, then (depth - 1) x [conv -> BN -> GELU]; with `residual`
+    (and depth > 1) the first layer's output is added to the last layer's."""
 
-    def __init__(self, c_in: int, c_out: int, depth: int = 2):
+    def __init__(self, c_in: int, c_out: int, depth: int = 2, residual: bool = False):
         super().__init__()
-        self.depth = depth
+        self.depth, self.residual = depth, residual and depth > 1
         self.pool = nn.MaxPool2d(2)
         for i in range(1, depth + 1):
             setattr(self, f"conv{i}", nn.Conv2d(c_in if i == 1 else c_out, c_out, 3, padding="same", bias=False))
@@ -53,7 +57,8 @@ class Block(nn.Module):
         for conv, norm, pooled in self.layers():
             x = conv(x)
             x = nn.functional.gelu(norm(self.pool(x) if pooled else x))
-        return x
+            first = x if pooled else first
+        return x + first if self.residual else x
 
 
 class CifarNet(nn.Module):
@@ -66,8 +71,8 @@ class CifarNet(nn.Module):
         self.whiten.weight.requires_grad_(False)
         self.act = nn.GELU()
         w1, w2, w3 = config.widths
-        d = config.depth
-        self.blocks = nn.Sequential(Block(config.whiten_width, w1, d), Block(w1, w2, d), Block(w2, w3, d))
+        d, r = config.depth, config.residual
+        self.blocks = nn.Sequential(Block(config.whiten_width, w1, d, r), Block(w1, w2, d, r), Block(w2, w3, d, r))
         self.embedding = nn.Linear(w3, config.embedding_dim, bias=False)
         self.embedding_norm = nn.BatchNorm1d(config.embedding_dim)
         self.classifier = nn.Linear(config.embedding_dim, config.num_classes, bias=False)

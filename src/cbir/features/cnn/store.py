@@ -1,4 +1,10 @@
-"""A trained model as a folder: config.json, fp16 weights, and a model card (JSON + Markdown)."""
+"""A trained model as a folder: config.json, weights, and a model card (JSON + Markdown).
+
+Weights are stored as float16, or (`int8_weights`, for larger networks) with the blocks'
+convolution weights as int8 per output channel plus one float scale each: half the size again,
+and exactly what the int8 inference path computes (a positive BatchNorm scale folded in later
+commutes with per-channel quantisation); the float path reads them dequantised.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +18,41 @@ from cbir.errors import CbirError
 from cbir.features.cnn.model import CifarNet, ModelConfig
 
 WEIGHTS = "weights.pt"
+SCALE = "int8_scale."  # prefix of the per-channel scales of an int8-stored weight
 
 
-def save_model(model: CifarNet, card: dict, out: str | Path) -> None:
-    """Write the model folder (weights stored as float16: half the size, same accuracy)."""
+def _int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(int8 weight, float32 scale per output channel): symmetric, the largest magnitude at 127."""
+    scale = weight.float().abs().amax(dim=tuple(range(1, weight.ndim))).clamp_min(1e-12) / 127
+    shape = (-1,) + (1,) * (weight.ndim - 1)
+    return torch.round(weight.float() / scale.view(shape)).clamp(-127, 127).to(torch.int8), scale
+
+
+def stored_state(model: CifarNet, int8_weights: bool = False) -> dict[str, torch.Tensor]:
+    """The state dict as written: float16, or int8 block convolutions (+ scales) with `int8_weights`."""
+    state = {}
+    for k, v in model.state_dict().items():
+        if int8_weights and k.startswith("blocks.") and v.ndim == 4:
+            state[k], state[SCALE + k] = _int8(v)
+        else:
+            state[k] = v.half() if v.is_floating_point() else v
+    return state
+
+
+def loaded_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A stored state dict back in float32 (int8 weights dequantised)."""
+    state = dict(state)
+    for key in [k for k in state if k.startswith(SCALE)]:
+        scale, name = state.pop(key), key[len(SCALE):]
+        state[name] = state[name].float() * scale.view((-1,) + (1,) * (state[name].ndim - 1))
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+
+
+def save_model(model: CifarNet, card: dict, out: str | Path, int8_weights: bool = False) -> None:
+    """Write the model folder (see `stored_state`)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    torch.save(state, out / WEIGHTS)
+    torch.save(stored_state(model, int8_weights), out / WEIGHTS)
     (out / "config.json").write_text(json.dumps({"model": model.config.to_dict(), "classes": card["classes"]},
                                                 indent=2))
     (out / "model_card.json").write_text(json.dumps(card, indent=2))
@@ -39,7 +72,7 @@ def load_model(path: str | Path) -> tuple[CifarNet, list[str]]:
     except FileNotFoundError as exc:
         raise CbirError(f"no trained model at {path}: train one with `cbir train --out {path}`") from exc
     model = CifarNet(ModelConfig.from_dict(config["model"]))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    model.load_state_dict(loaded_state(state))
     return model.eval().to(memory_format=torch.channels_last), config["classes"]
 
 

@@ -9,7 +9,9 @@ folder and `supcon_weight` adds a supervised contrastive loss on the embedding. 
 knowledge distillation (Hinton et al. 2015): `teachers` (trained model folders, their logits
 averaged, on the same augmented batch) and `distill` mix a temperature-softened KL term into the
 loss. Optional sharpness-aware minimisation (SAM, Foret et al. 2021): `sam` = rho, each step
-takes its gradient at the weights moved rho up their own gradient. Per-epoch validation on a
+takes its gradient at the weights moved rho up their own gradient. `int8_weights` stores the
+block convolutions as int8 (`store.stored_state`); the final validation reads the weights as
+stored. Per-epoch validation on a
 held-out part of the TRAINING split; a checkpoint after every epoch, resumed automatically
 after an interruption; deterministic for a given seed. The held-out
 images depend on `val_seed` only, so runs with different seeds are validated alike (and can
@@ -34,7 +36,7 @@ from tqdm.auto import tqdm
 from cbir.datasets.collection import Dataset
 from cbir.errors import TrainingError
 from cbir.features.cnn.model import CifarNet, ModelConfig, to_input
-from cbir.features.cnn.store import load_model, save_model
+from cbir.features.cnn.store import load_model, loaded_state, save_model, stored_state
 
 
 POSTFIX_EVERY = 20  # steps between progress-bar updates of loss and accuracy
@@ -63,6 +65,7 @@ class TrainConfig:
     distill: float = 0.0
     distill_temperature: float = 1.0
     sam: float = 0.0
+    int8_weights: bool = False
 
 
 def device_of(preferred: str | None = None) -> torch.device:
@@ -194,6 +197,8 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         raise TrainingError("training needs a labelled collection (<class>/<file> folders or cifar10)")
     if config.sam < 0:
         raise TrainingError(f"the SAM radius (--sam) must be 0 (off) or positive, got {config.sam}")
+    if model_config and model_config.residual and model_config.depth < 2:
+        raise TrainingError("a residual block (--residual) needs two or more convolutions (--depth 2 or more)")
     torch.manual_seed(config.seed)
     dev = device_of(device)
     torch.backends.cudnn.benchmark = dev.type == "cuda"
@@ -304,6 +309,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         if on_epoch:
             on_epoch(state["history"][-1])
     final = ema.module
+    final.load_state_dict(loaded_state(stored_state(final, config.int8_weights)))  # validated as stored
     card = {
         "data": f"{dataset.name}: {len(train_part)} training images, {len(val_part) if val_part else 0} held out",
         "classes": classes, "recipe": asdict(config), "model": model_config.to_dict(),
@@ -313,5 +319,5 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
                    f"{torch.cuda.get_device_name(0) if dev.type == 'cuda' else 'CPU'}",
         "torch": torch.__version__, "command": command,
     }
-    save_model(final, card, out)
+    save_model(final, card, out, config.int8_weights)
     return card
