@@ -95,3 +95,26 @@ def test_warnings_are_one_line(tiny_collection, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "cbir: warning: skipped 1 unreadable file(s)" in err and "stripes/broken.png" in err
     assert "UserWarning" not in err and "load_folder(" not in err
+
+
+def test_index_with_a_model_trained_here(tiny_collection, tmp_path, capsys):
+    from cbir.features.cnn.store import weights_digest
+
+    data = ["--dataset", f"{tiny_collection}:train"]
+    assert main(["train", *data, "--widths", "8", "16", "16", "--embedding-dim", "16", "--batch-size", "15",
+                 "--val-images", "15", "--epochs", "2", "--out", str(tmp_path / "model")]) == 0
+    assert main(["index", *data, "--features", "cnn", "--model", str(tmp_path / "model"),
+                 "--out", str(tmp_path / "e")]) == 0
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "e"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["dim"] == 16 and info["extractor"]["config"]["weights"] == weights_digest(tmp_path / "model")
+    query = tiny_collection / "test" / "blobs" / "000.png"
+    assert main(["search", str(tmp_path / "e"), str(query), "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)[0]["hits"]) == 10
+    assert main(["index", *data, "--features", "hog", "--model", str(tmp_path / "model"),
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "applies to the CNN features (cnn, cnn-supervised), not to 'hog'" in capsys.readouterr().err
+    assert main(["index", *data, "--features", "cnn", "--model", str(tmp_path / "none"),
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "no trained model at" in capsys.readouterr().err and not (tmp_path / "x").exists()

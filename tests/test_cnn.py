@@ -2,6 +2,7 @@
 
 import json
 import pickle
+import shutil
 
 import numpy as np
 import pytest
@@ -78,6 +79,20 @@ def test_training_is_deterministic_and_resumes_after_an_interruption(data, tmp_p
     a = torch.load(straight / "weights.pt")
     b = torch.load(resumed / "weights.pt")
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-3) for k in a)
+
+
+def test_training_takes_images_of_any_size(tiny_collection, tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "mixed"
+    shutil.copytree(tiny_collection / "train", folder)
+    for path in sorted(folder.glob("*/00[0-4].png")):  # a user's photos come in many sizes
+        Image.open(path).resize((48, 40)).save(path)
+    mixed = load_folder(folder, progress=False, cache=False)
+    assert {np.asarray(im).shape for im in mixed.images} == {(32, 32, 3), (40, 48, 3)}
+    card = train(mixed, tmp_path / "m", tiny_config(epochs=1), ModelConfig(**vars(TINY)), progress=False)
+    assert card["history"][0]["val_accuracy"] is not None
+    assert CnnExtractor(tmp_path / "m").fit(mixed).transform(mixed.images).shape == (60, 16)
 
 
 def test_a_single_step_run_trains(data, tmp_path):

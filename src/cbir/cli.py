@@ -27,7 +27,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     from cbir.features import make_extractor
     from cbir.index import BACKENDS, make_index
 
-    extractor = make_extractor(args.features)
+    extractor = make_extractor(args.features, model=args.model)
     options = _backend_options(args)
     BACKENDS[args.backend].preflight(**options)
     dataset = load_dataset(args.dataset, split=args.split, data=args.data).stratified(args.max_index)
@@ -184,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="where CIFAR-10 is (zip, folder or cifar-10-python.tar.gz); else $CBIR_CIFAR10")
     p.add_argument("--split", help="only this split of a folder collection (e.g. train)")
     p.add_argument("--features", default="hog-gch", choices=sorted(EXTRACTORS), help="extractor (default hog-gch)")
+    p.add_argument("--model", help="with the CNN features: a model folder from `cbir train` "
+                                   "(default: the shipped one)")
     p.add_argument("--backend", default="faiss", choices=sorted(BACKENDS), help="vector index (default faiss)")
     p.add_argument("--factory", help="FAISS factory string, e.g. HNSW32 or IVF1024,PQ32 (default: exact Flat)")
     p.add_argument("--milvus-uri", help="Milvus Lite file (*.db) or server URL (default: OUT/milvus.db); "

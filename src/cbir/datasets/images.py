@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 import warnings
 
 import numpy as np
@@ -78,3 +79,10 @@ def resize_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return image
     resized = Image.fromarray(image).resize((size[1], size[0]), Image.Resampling.BILINEAR)
     return np.asarray(resized, dtype=np.uint8)
+
+
+def resize_all(images: np.ndarray | Sequence[np.ndarray], size: tuple[int, int]) -> np.ndarray:
+    """(n, height, width, 3) uint8 from RGB uint8 images of any size (resized where they differ)."""
+    if isinstance(images, np.ndarray) and images.shape[1:3] == size:
+        return np.ascontiguousarray(images)
+    return np.stack([resize_to(np.asarray(im), size) for im in images])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from cbir.errors import CbirError
 from cbir.features.base import FeatureExtractor, l2_normalise
@@ -46,12 +47,19 @@ def _with_hog_gch(local: FeatureExtractor, name: str) -> FusedExtractor:
     return FusedExtractor([local, HOG(), ColorHistogram(bins=8, space="rgb")], weights=[1.0, 1.0, 0.35], name=name)
 
 
-def make_extractor(name: str) -> FeatureExtractor:
-    """A new, unfitted extractor by its registered name (see `EXTRACTORS`)."""
+def make_extractor(name: str, model: str | Path | None = None) -> FeatureExtractor:
+    """A new, unfitted extractor by its registered name (see `EXTRACTORS`); `model`: a model folder
+    written by `cbir train`, for the CNN features, instead of the shipped one."""
     try:
-        return EXTRACTORS[name]()
+        extractor = EXTRACTORS[name]()
     except KeyError:
         raise CbirError(f"unknown features '{name}'; choose one of: {', '.join(EXTRACTORS)}") from None
+    if model is not None:
+        if not isinstance(extractor, CnnExtractor):
+            cnn = ", ".join(n for n, make in EXTRACTORS.items() if isinstance(make(), CnnExtractor))
+            raise CbirError(f"a trained model applies to the CNN features ({cnn}), not to '{name}'")
+        extractor.use_model(model)
+    return extractor
 
 
 load_extractor = FeatureExtractor.load

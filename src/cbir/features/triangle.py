@@ -15,7 +15,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cbir.datasets.collection import Dataset
-from cbir.datasets.images import resize_to
+from cbir.datasets.images import resize_all
 from cbir.features.base import FeatureExtractor
 
 
@@ -58,7 +58,7 @@ class KMeansTriangle(FeatureExtractor):
                 "whiten": self.whiten, "power": self.power, "sample_patches": self.sample_patches, "seed": self.seed}
 
     def _images(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        return np.stack([resize_to(np.asarray(im), (self.size, self.size)) for im in images])
+        return resize_all(images, (self.size, self.size))
 
     def _fit(self, dataset: Dataset) -> None:
         from sklearn.cluster import MiniBatchKMeans

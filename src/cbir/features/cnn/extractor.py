@@ -17,7 +17,6 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cbir.datasets.collection import Dataset
-from cbir.datasets.images import resize_to
 from cbir.errors import CbirError, MissingDependencyError
 from cbir.features.base import FeatureExtractor, l2_normalise
 
@@ -67,6 +66,12 @@ class CnnExtractor(FeatureExtractor):
         config = {"pca": self.pca, "proba_weight": self.proba_weight, "tta": self.tta, "bf16": self.bf16,
                   "batch_size": self.batch_size, "weights": self.weights}
         return config | ({"int8": True} if self.int8 else {})  # older saved folders keep their hash
+
+    def use_model(self, path: str | Path) -> None:
+        """Describe images with the model folder at `path` (written by `cbir train`) instead; loaded
+        now, so a missing or broken folder is an error before any work."""
+        self.model_path, self.net_, self.weights = Path(path), None, None
+        self._ensure_model()
 
     def _ensure_model(self, path: Path | None = None) -> None:
         if self.net_ is not None:
@@ -145,9 +150,9 @@ class CnnExtractor(FeatureExtractor):
         """Normalised network input (n, 3, 32, 32) of RGB uint8 images."""
         import torch
 
-        from cbir.features.cnn.model import to_input
+        from cbir.features.cnn.model import stack_images, to_input
 
-        return to_input(torch.from_numpy(np.stack([resize_to(np.asarray(im), (32, 32)) for im in images])))
+        return to_input(torch.from_numpy(stack_images(images)))
 
     def _forward(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """(embeddings, class probabilities) for RGB uint8 images, flip-averaged when `tta`."""

@@ -10,11 +10,16 @@ retrieval.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
+from cbir.datasets.images import resize_all
+
+SIZE = (32, 32)  # the input size the network is trained and run at
 MEAN = (125.3, 123.0, 113.9)
 STD = (63.0, 62.1, 66.7)
 
@@ -100,6 +105,11 @@ class CifarNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.embed(x))
+
+
+def stack_images(images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+    """(n, 32, 32, 3) uint8 from RGB uint8 images of any size: the network's input size."""
+    return resize_all(images, SIZE)
 
 
 def to_input(images_uint8: torch.Tensor) -> torch.Tensor:

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from cbir.datasets.collection import Dataset
 from cbir.errors import TrainingError
-from cbir.features.cnn.model import CifarNet, ModelConfig, to_input
+from cbir.features.cnn.model import CifarNet, ModelConfig, stack_images, to_input
 from cbir.features.cnn.store import load_model, loaded_state, save_model, stored_state
 
 
@@ -166,11 +166,11 @@ def split_validation(dataset: Dataset, n_val: int, seed: int) -> tuple[Dataset, 
 @torch.no_grad()
 def predict(model: nn.Module, images: np.ndarray, device: torch.device, bf16: bool, tta: bool = True,
             batch: int = 1000) -> torch.Tensor:
-    """Logits for uint8 images, averaged with the flipped view when `tta`."""
+    """Logits for uint8 images (any size), averaged with the flipped view when `tta`."""
     model.eval()
     out = []
     for s in range(0, len(images), batch):
-        x = to_input(torch.from_numpy(np.array(images[s: s + batch]))).to(device)
+        x = to_input(torch.from_numpy(stack_images(images[s: s + batch]))).to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             logits = model(x).float()
             if tta:
@@ -205,7 +205,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     bf16 = config.bf16 and dev.type in ("cpu", "cuda")
     classes = dataset.classes
     train_part, val_part = split_validation(dataset, config.val_images, config.val_seed)
-    images = torch.from_numpy(np.ascontiguousarray(train_part.images))
+    images = torch.from_numpy(stack_images(train_part.images))
     targets = torch.tensor([classes.index(label) for label in train_part.labels])
     if config.init:
         model, init_classes = load_model(config.init)
