@@ -10,13 +10,13 @@ import torch
 
 from cbir import Engine
 from cbir.datasets import load_folder
-from cbir.errors import CbirError
+from cbir.errors import CbirError, TrainingError
 from cbir.features import load_extractor, make_extractor
 from cbir.features.cnn.extractor import CnnExtractor
 from cbir.features.cnn.model import CifarNet, ModelConfig, to_input
 from cbir.features.cnn.store import load_model, save_model
 from cbir.features.cnn.train import (TrainConfig, augment, distillation_loss, ema_with_warmup, sharpness_step,
-                                   supcon_loss, train)
+                                   supcon_loss, train, validation_size)
 from cbir.features.supervised import SupervisedExtractor
 
 TINY = ModelConfig(widths=(8, 16, 16), embedding_dim=16)
@@ -93,6 +93,15 @@ def test_training_takes_images_of_any_size(tiny_collection, tmp_path):
     card = train(mixed, tmp_path / "m", tiny_config(epochs=1), ModelConfig(**vars(TINY)), progress=False)
     assert card["history"][0]["val_accuracy"] is not None
     assert CnnExtractor(tmp_path / "m").fit(mixed).transform(mixed.images).shape == (60, 16)
+
+
+def test_validation_holds_out_a_tenth_of_a_small_collection_and_never_all_of_it(data, tmp_path):
+    card = train(data, tmp_path / "m", tiny_config(epochs=1, val_images=None), ModelConfig(**vars(TINY)),
+                 progress=False)
+    assert card["recipe"]["val_images"] == 6 and card["data"].endswith("54 training images, 6 held out")
+    assert validation_size(None, 50_000) == 5000 and validation_size(0, 10) == 0
+    with pytest.raises(TrainingError, match="leaves none to train on: the collection has 60"):
+        train(data, tmp_path / "n", tiny_config(val_images=60), ModelConfig(**vars(TINY)), progress=False)
 
 
 def test_a_single_step_run_trains(data, tmp_path):

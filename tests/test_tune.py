@@ -22,3 +22,15 @@ def test_two_tiny_trials(tiny_collection, tmp_path):
     column = rows[0].split(",").index("val_accuracy")
     assert max(float(row.split(",")[column]) for row in rows[1:]) > 0.5  # three easy classes: above chance
     assert (tmp_path / "results.md").read_text().startswith("| lr")
+
+
+def test_a_hold_out_as_large_as_the_data_is_refused_before_ray_starts(tiny_collection, tmp_path):
+    import ray
+
+    from cbir.errors import TrainingError
+    from cbir.tune import run_tune
+
+    data = load_folder(tiny_collection, split="train", progress=False, cache=False)
+    with pytest.raises(TrainingError, match="leaves none to train on: the collection has 60"):
+        run_tune(data, tmp_path, val_images=1000)
+    assert not ray.is_initialized()

@@ -253,7 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="distillation temperature (default 1: label smoothing already softens the teachers)")
     p.add_argument("--sam", type=float, default=0.0, metavar="RHO",
                    help="sharpness-aware minimisation with this radius (e.g. 0.05; twice the compute; default off)")
-    p.add_argument("--val-images", type=int, default=5000, help="held out of the training split for validation")
+    p.add_argument("--val-images", type=int, help="held out of the training split for validation "
+                                                  "(default: 5,000 or a tenth, whichever is fewer)")
     p.add_argument("--max-train", type=_positive, help="train on a class-stratified subset")
     p.add_argument("--seed", type=int, default=0, help="initialisation, order and augmentation")
     p.add_argument("--val-seed", type=int, default=0, help="which training images are held out")

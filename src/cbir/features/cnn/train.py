@@ -24,7 +24,7 @@ import json
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,7 @@ from cbir.features.cnn.store import load_model, loaded_state, save_model, stored
 
 
 POSTFIX_EVERY = 20  # steps between progress-bar updates of loss and accuracy
+DEFAULT_VAL_IMAGES = 5000
 
 
 @dataclass
@@ -54,7 +55,7 @@ class TrainConfig:
     ema_decay: float = 0.995
     translate: int = 2
     cutout: int = 0
-    val_images: int = 5000
+    val_images: int | None = None  # None: `validation_size`'s default
     seed: int = 0
     val_seed: int = 0
     bf16: bool = True
@@ -154,6 +155,16 @@ def load_teachers(config: TrainConfig, classes: list[str]) -> list[CifarNet]:
     return teachers
 
 
+def validation_size(requested: int | None, n: int) -> int:
+    """How many of `n` training images to hold out: `requested`, else 5,000 or a tenth of them,
+    whichever is fewer; an error when none would be left to train on."""
+    size = min(DEFAULT_VAL_IMAGES, n // 10) if requested is None else requested
+    if not 0 <= size < n:
+        raise TrainingError(f"holding out {size} images for validation (--val-images) leaves none to train on: "
+                            f"the collection has {n}")
+    return size
+
+
 def split_validation(dataset: Dataset, n_val: int, seed: int) -> tuple[Dataset, Dataset | None]:
     """(train part, held-out validation part) of the training collection, class-stratified."""
     if not n_val:
@@ -195,6 +206,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     config, out = config or TrainConfig(), Path(out)
     if not dataset.labelled:
         raise TrainingError("training needs a labelled collection (<class>/<file> folders or cifar10)")
+    config = replace(config, val_images=validation_size(config.val_images, len(dataset)))
     if config.sam < 0:
         raise TrainingError(f"the SAM radius (--sam) must be 0 (off) or positive, got {config.sam}")
     if model_config and model_config.residual and model_config.depth < 2:
