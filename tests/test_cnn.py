@@ -14,7 +14,7 @@ from cbir.errors import CbirError, TrainingError
 from cbir.features import load_extractor, make_extractor
 from cbir.features.cnn.extractor import CnnExtractor
 from cbir.features.cnn.model import CifarNet, ModelConfig, to_input
-from cbir.features.cnn.store import load_model, save_model
+from cbir.features.cnn.store import _markdown, load_model, save_model
 from cbir.features.cnn.train import (TrainConfig, augment, distillation_loss, ema_with_warmup, sharpness_step,
                                    supcon_loss, train, validation_size)
 from cbir.features.supervised import SupervisedExtractor
@@ -53,6 +53,10 @@ def test_training_lowers_the_loss_and_writes_a_model_folder(data, model_dir):
     assert card["validation_accuracy_tta"] >= 0.6  # three very different classes
     assert {"config.json", "weights.pt", "MODEL_CARD.md", "checkpoint.pt"} <= {p.name for p in model_dir.iterdir()}
     assert "held-out validation accuracy" in (model_dir / "MODEL_CARD.md").read_text()
+    card = json.loads((model_dir / "model_card.json").read_text())
+    assert "- test accuracy: not measured\n" in _markdown(card)
+    card |= {"test_accuracy": 0.9, "test_accuracy_single_view": 0.85}  # as benchmarks/cnn_report.py adds them
+    assert "- test accuracy: 0.9 (flip TTA); single view 0.85\n" in _markdown(card)
 
 
 def test_training_is_deterministic_and_resumes_after_an_interruption(data, tmp_path, monkeypatch):

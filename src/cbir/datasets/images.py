@@ -82,7 +82,8 @@ def resize_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def resize_all(images: np.ndarray | Sequence[np.ndarray], size: tuple[int, int]) -> np.ndarray:
-    """(n, height, width, 3) uint8 from RGB uint8 images of any size (resized where they differ)."""
+    """(n, height, width, 3) uint8, a new writable array, from RGB uint8 images of any size (resized
+    where they differ)."""
     if isinstance(images, np.ndarray) and images.shape[1:3] == size:
-        return np.ascontiguousarray(images)
+        return np.array(images)
     return np.stack([resize_to(np.asarray(im), size) for im in images])

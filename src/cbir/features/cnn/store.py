@@ -81,10 +81,12 @@ def _markdown(card: dict) -> str:
                      f"{'-' if h['val_accuracy'] is None else format(h['val_accuracy'], '.4f')} |"
                      for h in card["history"])
     val = card.get("validation_accuracy_tta")
+    single = card.get("test_accuracy_single_view")
+    single = "" if single is None else f" (flip TTA); single view {single}"
     return (f"# Model card\n\n- data: {card['data']}\n- classes: {', '.join(card['classes'])}\n"
             f"- recipe: {json.dumps(card['recipe'])}\n- model: {json.dumps(card['model'])}\n"
             f"- epochs: {card['epochs']}, training time: {card['minutes']} min on {card['machine']}\n"
             f"- held-out validation accuracy (flip TTA): {'-' if val is None else format(val, '.4f')}\n"
-            f"- test accuracy: {card.get('test_accuracy', 'not measured')}\n"
+            f"- test accuracy: {card.get('test_accuracy', 'not measured')}{single}\n"
             f"- command: `{card.get('command')}`\n\n| epoch | minutes | train acc | validation acc |\n"
             f"|---|---|---|---|\n{rows}\n")
