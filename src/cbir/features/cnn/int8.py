@@ -2,8 +2,8 @@
 
 Each BatchNorm is folded into the convolution before it (through the max-pool, which a positive
 per-channel scale commutes with); weights become int8 per output channel, activations uint8 per
-tensor, with ranges measured on calibration images. The whitening layer and the embedding head
-stay in float. Runs on PyTorch's quantized CPU kernels (oneDNN/FBGEMM on x86).
+tensor, with ranges measured on calibration images (a residual block's sum gets its own). The
+whitening layer and the embedding head stay in float. Runs on PyTorch's quantized CPU kernels (oneDNN/FBGEMM on x86).
 """
 
 from __future__ import annotations
