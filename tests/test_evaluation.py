@@ -37,6 +37,23 @@ def test_full_ranking_map_equals_pytrec_eval_map_with_ties():
         np.testing.assert_allclose(iprec[i], expected, atol=1e-9)
 
 
+def test_full_ranking_leaves_an_excluded_image_out_of_its_query_ranking():
+    rng = np.random.default_rng(5)
+    index = l2_normalise(rng.normal(size=(80, 6)).astype(np.float32))
+    ids = [f"d{i:03d}" for i in range(80)]
+    labels = [str(x) for x in rng.integers(0, 3, 80)]
+    queries, qlabels = index[:10], labels[:10]  # the first ten indexed images are also the queries
+    exclude = list(range(10))
+    ap, _ = full_ranking(queries, qlabels, ids, index, labels, chunk=3, exclude=exclude)
+    scores = queries @ index.T
+    run = {f"q{i}": {d: float(v) for j, (d, v) in enumerate(zip(ids, scores[i])) if j != i} for i in range(10)}
+    qrels = {f"q{i}": {d: 1 for j, (d, lab) in enumerate(zip(ids, labels)) if lab == qlabels[i] and j != i}
+             for i in range(10)}
+    measured = pytrec_eval.RelevanceEvaluator(qrels, {"map"}).evaluate(run)
+    np.testing.assert_allclose(ap, [measured[f"q{i}"]["map"] for i in range(10)], atol=1e-9)
+    assert not np.allclose(ap, full_ranking(queries, qlabels, ids, index, labels)[0])  # with themselves: higher
+
+
 def test_trec_order_breaks_ties_by_docno_descending():
     assert trec_order({"a": 0.5, "c": 0.5, "b": 0.9}) == ["b", "c", "a"]
 
@@ -100,3 +117,22 @@ def test_unlabelled_queries_are_refused(evaluated, tmp_path):
     copy.labels[0] = None
     with pytest.raises(CbirError, match="labelled"):
         evaluate(engine, copy, progress=False)
+
+
+def test_queries_that_are_indexed_images_do_not_find_themselves(evaluated, tiny_collection, tmp_path):
+    import shutil
+
+    engine, _, _, _ = evaluated
+    train = load_folder(tiny_collection, split="train", progress=False, cache=False)
+    metrics = evaluate(engine, train, out=tmp_path / "loo", k=10, progress=False)
+    assert metrics["left_out_of_own_ranking"] == 60
+    run, qrels = read_trec_files(tmp_path / "loo")
+    assert all(q not in docs and len(docs) == 10 for q, docs in run.items())
+    assert all(q not in docs and len(docs) == 19 for q, docs in qrels.items())
+    measured = pytrec_eval.RelevanceEvaluator(qrels, {"P_10"}).evaluate(run)
+    assert metrics["P_10"] == pytest.approx(np.mean([v["P_10"] for v in measured.values()]))
+    assert "left out of its own ranking" in (tmp_path / "loo" / "report.md").read_text()
+    shutil.copytree(tiny_collection / "train", tmp_path / "copy" / "train")  # the same ids, other files
+    copy = load_folder(tmp_path / "copy", split="train", progress=False, cache=False)
+    assert copy.ids == train.ids
+    assert evaluate(engine, copy, k=10, full=False, progress=False)["left_out_of_own_ranking"] == 0

@@ -98,6 +98,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     queries = load_dataset(args.queries, data=args.data).stratified(args.max_queries)
     metrics = evaluate(engine, queries, out=args.out, k=args.k, full=not args.no_full)
     print(f"{metrics['num_queries']} queries x {metrics['index_size']} images, '{metrics['run_tag']}':")
+    if metrics["left_out_of_own_ranking"]:
+        print(f"  ({metrics['left_out_of_own_ranking']} queries are indexed images: each is left out of its own "
+              f"ranking and judgements)")
     for name in MAIN_MEASURES:
         if name in metrics:
             print(f"  {name:<16} {metrics[name]:.4f}")

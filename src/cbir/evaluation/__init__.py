@@ -1,6 +1,8 @@
 """Evaluate an engine with trec_eval semantics: qrels + run in TREC format, measures, reports.
 
-A query's relevant images are the indexed images with the same label.
+A query's relevant images are the indexed images with the same label. A query that is itself
+an indexed image (same id and file) is left out of its own ranking and judgements
+(leave-one-out), else it would find itself first and count it.
 """
 
 from __future__ import annotations
@@ -35,11 +37,13 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
     for id_, label in engine.metadata.labels().items():
         if label is not None:
             relevant[label].append(id_)
+    itself = {q: q for q, path in zip(queries.ids, queries.paths) if path and engine.metadata.path(q) == path}
     query_vectors = engine.embed(queries.images, progress=progress)
-    hits = engine.search_vectors(query_vectors, k)
-    run = {qid: {h.id: h.score for h in row} for qid, row in zip(queries.ids, hits)}
+    hits = engine.search_vectors(query_vectors, k + 1 if itself else k)
+    run = {qid: {h.id: h.score for h in row if h.id != itself.get(qid)} for qid, row in zip(queries.ids, hits)}
+    run = {qid: dict(list(docs.items())[:k]) for qid, docs in run.items()}
     query_labels = dict(zip(queries.ids, queries.labels))
-    per_query = trec_measures(run, query_labels, relevant)
+    per_query = trec_measures(run, query_labels, relevant, exclude=itself)
     if not per_query:
         raise CbirError("no query has a relevant image in the index: do the labels match?")
     for q, values in per_query.items():
@@ -48,8 +52,10 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
     iprec = np.full((len(queries), 11), np.nan)
     if full:
         index_ids, index_vectors = engine.index.vectors()
+        position = {id_: i for i, id_ in enumerate(index_ids)} if itself else {}
         ap, iprec = full_ranking(query_vectors, queries.labels, index_ids, index_vectors,
-                                 [engine.metadata.label(i) for i in index_ids], progress=progress)
+                                 [engine.metadata.label(i) for i in index_ids], progress=progress,
+                                 exclude=[position.get(itself.get(q), -1) for q in queries.ids])
         for q, value in zip(queries.ids, ap):
             if q in per_query:
                 per_query[q]["map"] = float(value)
@@ -60,6 +66,7 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
         by_class[query_labels[q]].append(values)
     metrics.update({
         "run_tag": engine.extractor.name, "k": k, "num_queries": len(per_query), "index_size": len(engine),
+        "left_out_of_own_ranking": len(itself),
         "random_precision": float(np.mean([v["num_rel"] for v in per_query.values()]) / len(engine)),
         "per_class": {label: {"num_queries": len(rows), **{m: float(np.mean([r[m] for r in rows])) for m in measures}}
                       for label, rows in sorted(by_class.items())},
@@ -70,6 +77,6 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
         out.mkdir(parents=True, exist_ok=True)
         if write_trec_files:
             write_run(run, out / "run.txt", tag=engine.extractor.name)
-            write_qrels(((q, query_labels[q]) for q in queries.ids), relevant, out / "qrels.txt")
+            write_qrels(((q, query_labels[q]) for q in queries.ids), relevant, out / "qrels.txt", exclude=itself)
         write_reports(metrics, iprec, out)
     return metrics

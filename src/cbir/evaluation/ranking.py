@@ -18,12 +18,18 @@ RECALL_LEVELS = np.linspace(0.0, 1.0, 11)
 
 def full_ranking(query_vectors: np.ndarray, query_labels: Sequence[str], index_ids: Sequence[str],
                  index_vectors: np.ndarray, index_labels: Sequence[str | None], chunk: int = 256,
-                 progress: bool = False, threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
+                 progress: bool = False, threads: int = 2,
+                 exclude: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(AP over the full ranking, interpolated precision at 11 recall levels) per query.
 
-    Queries without any relevant image get NaN.
+    `exclude`: per query, the position in `index_ids` of an image left out of its ranking (the
+    query itself, when indexed), or -1. Queries without any relevant image get NaN.
     """
     order = np.argsort(np.asarray(index_ids, dtype=object))[::-1].astype(np.int64)
+    sorted_position = np.empty_like(order)
+    sorted_position[order] = np.arange(len(order))
+    skips = np.full(len(query_vectors), -1) if exclude is None else np.asarray(exclude)
+    skips = np.where(skips >= 0, sorted_position[np.maximum(skips, 0)], -1)
     vectors = np.ascontiguousarray(index_vectors[order], dtype=np.float32)
     labels = np.asarray([index_labels[i] if index_labels[i] is not None else "" for i in order], dtype=object)
     codes = {label: code for code, label in enumerate(sorted(set(labels)))}
@@ -32,8 +38,10 @@ def full_ranking(query_vectors: np.ndarray, query_labels: Sequence[str], index_i
     ap = np.full(n, np.nan)
     iprec = np.full((n, len(RECALL_LEVELS)), np.nan)
 
-    def one(row: np.ndarray, code: int) -> tuple[float, np.ndarray] | None:
-        relevant = label_codes[np.argsort(-row, kind="stable")] == code
+    def one(row: np.ndarray, code: int, skip: int) -> tuple[float, np.ndarray] | None:
+        if skip >= 0:
+            row[skip] = -np.inf  # last in the ranking, then cut off
+        relevant = (label_codes[np.argsort(-row, kind="stable")] == code)[: len(row) - (skip >= 0)]
         ranks = np.flatnonzero(relevant) + 1
         if len(ranks) == 0:
             return None
@@ -47,7 +55,7 @@ def full_ranking(query_vectors: np.ndarray, query_labels: Sequence[str], index_i
         for start in range(0, n, chunk):
             scores = query_vectors[start: start + chunk] @ vectors.T
             qcodes = [codes.get(label, -1) if label else -1 for label in query_labels[start: start + chunk]]
-            for i, result in enumerate(pool.map(one, scores, qcodes)):
+            for i, result in enumerate(pool.map(one, scores, qcodes, skips[start: start + chunk])):
                 if result is not None:
                     ap[start + i], iprec[start + i] = result
             bar.update(len(scores))

@@ -48,7 +48,9 @@ def _plot_pr(iprec: np.ndarray, metrics: dict, path: Path) -> None:
 def _markdown(metrics: dict) -> str:
     lines = [f"# Evaluation of `{metrics['run_tag']}`", "",
              f"{metrics['num_queries']} queries against {metrics['index_size']} indexed images, "
-             f"top {metrics['k']} per query. Relevant = same label.", "",
+             f"top {metrics['k']} per query. Relevant = same label."
+             + (f" {metrics['left_out_of_own_ranking']} queries are indexed images: each is left out of its own "
+                "ranking and judgements." if metrics.get("left_out_of_own_ranking") else ""), "",
              "| measure | value | meaning |", "|---|---|---|"]
     lines += [f"| `{m}` | {metrics[m]:.4f} | {MEASURE_DOCS[m]} |" for m in MAIN_MEASURES]
     lines += ["", "## Per class", "", "| class | queries | " + " | ".join(MAIN_MEASURES) + " |",
