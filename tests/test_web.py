@@ -190,6 +190,7 @@ def test_more_like_this_is_a_shareable_url(client):
     response = client.get("/?id=blobs/002.png&engine=gch&k=4")
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and html.count('class="hit"') == 4
+    assert 'href="/?id=blobs/002.png' not in html  # the query is not among its own results
     assert "share the query&#39;s class, blobs" in html
     assert '<option value="gch" selected>' in html
 

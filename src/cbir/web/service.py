@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -97,10 +97,12 @@ class SearchService:
         return Searched(name, result, (time.perf_counter() - started) * 1000)
 
     def search_id(self, image_id: str, engine: str | None, k: int) -> Searched:
+        """"More like this" for an indexed image: its k nearest other images (itself left out)."""
         name, eng = self.engine(engine)
         if image_id not in eng.metadata:
             raise RequestError(f"no indexed image with id '{image_id}' in engine '{name}'", 404)
-        searched = self.search_image(self.pixels(image_id), name, k)
+        searched = self.search_image(self.pixels(image_id), name, k + 1)
+        searched.result = replace(searched.result, hits=[h for h in searched.result.hits if h.id != image_id][:k])
         searched.query_label = eng.metadata.label(image_id)
         return searched
 
