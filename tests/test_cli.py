@@ -118,3 +118,14 @@ def test_index_with_a_model_trained_here(tiny_collection, tmp_path, capsys):
     assert main(["index", *data, "--features", "cnn", "--model", str(tmp_path / "none"),
                  "--out", str(tmp_path / "x")]) == 2
     assert "no trained model at" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_fine_tune_the_shipped_network_on_a_collection_of_other_classes(tiny_collection, tmp_path):
+    from cbir.features.cnn.extractor import SHIPPED
+
+    assert main(["train", "--dataset", f"{tiny_collection}:train", "--init", "shipped", "--epochs", "1",
+                 "--batch-size", "15", "--lr", "0.01", "--out", str(tmp_path / "tuned")]) == 0
+    card = json.loads((tmp_path / "tuned" / "model_card.json").read_text())
+    assert card["recipe"]["init"] == str(SHIPPED) and card["classes"] == ["blobs", "gradient", "stripes"]
+    assert card["model"]["widths"] == [128, 384, 384] and card["model"]["num_classes"] == 3
+    assert card["validation_accuracy_tta"] >= 0.8  # CIFAR-10 features, an imprinted classifier

@@ -173,9 +173,17 @@ def test_metric_learning_stage_starts_from_a_trained_model(data, model_dir, tmp_
     assert card["history"][0]["val_accuracy"] >= 0.6  # epoch 1 already starts from trained weights
     before, after = torch.load(model_dir / "weights.pt"), torch.load(tmp_path / "stage" / "weights.pt")
     assert not torch.equal(before["embedding.weight"], after["embedding.weight"])
+
+
+def test_fine_tuning_on_other_classes_keeps_the_network_and_replaces_the_classifier(data, model_dir, tmp_path):
     other = data.subset([i for i, label in enumerate(data.labels) if label != data.classes[0]])
-    with pytest.raises(ValueError, match="classes"):
-        train(other, tmp_path / "mismatch", tiny_config(init=str(model_dir)), progress=False)
+    card = train(other, tmp_path / "tuned", tiny_config(epochs=1, lr=0.02, init=str(model_dir)), progress=False)
+    assert card["classes"] == other.classes and card["model"]["num_classes"] == 2
+    tuned, classes = load_model(tmp_path / "tuned")
+    assert classes == other.classes and tuned.classifier.weight.shape == (2, 16)
+    assert card["history"][0]["val_accuracy"] >= 0.8  # one epoch on trained features separates two classes
+    base = torch.load(model_dir / "weights.pt")
+    assert torch.equal(base["whiten.weight"], tuned.whiten.weight.half())  # frozen, carried over
 
 
 def test_distillation_loss_is_zero_only_when_the_student_matches_the_teacher():

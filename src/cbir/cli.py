@@ -125,13 +125,15 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from cbir.datasets import load_dataset
+    from cbir.features.cnn.extractor import SHIPPED
     from cbir.features.cnn.model import ModelConfig
     from cbir.features.cnn.train import TrainConfig, train
 
     dataset = load_dataset(args.dataset, split=args.split, data=args.data).stratified(args.max_train)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, val_images=args.val_images,
                          seed=args.seed, val_seed=args.val_seed, translate=args.translate, cutout=args.cutout,
-                         supcon_weight=args.supcon_weight, temperature=args.temperature, init=args.init,
+                         supcon_weight=args.supcon_weight, temperature=args.temperature,
+                         init=str(SHIPPED) if args.init == "shipped" else args.init,
                          teachers=tuple(args.teacher), distill=args.distill,
                          distill_temperature=args.distill_temperature, sam=args.sam,
                          int8_weights=args.int8_weights)
@@ -244,7 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--translate", type=int, default=2, help="random translation in pixels (default 2)")
     p.add_argument("--cutout", type=int, default=0, help="side of a random square blanked per image (default 0)")
     p.add_argument("--init", metavar="MODEL_DIR",
-                   help="start from this trained model (its widths): the metric-learning stage")
+                   help="start from this trained model (its widths; 'shipped' for the CIFAR-10 one); trained on "
+                        "other classes, it gets a new classifier (fine-tuning)")
     p.add_argument("--supcon-weight", type=float, default=0.0,
                    help="weight of a supervised contrastive loss on the embedding (default 0: cross-entropy only)")
     p.add_argument("--temperature", type=float, default=0.1, help="supervised contrastive temperature")

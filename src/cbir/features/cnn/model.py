@@ -106,6 +106,16 @@ class CifarNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.embed(x))
 
+    @torch.no_grad()
+    def new_head(self, embeddings: torch.Tensor, targets: torch.Tensor, num_classes: int) -> None:
+        """A classifier for other classes (fine-tuning), its rows the centred, normalised class means of
+        `embeddings` (weight imprinting) at the old rows' mean norm: it separates the classes from the start."""
+        norm = self.classifier.weight.norm(dim=1).mean()
+        means = torch.stack([embeddings[targets == c].mean(0) for c in range(num_classes)]) - embeddings.mean(0)
+        self.config.num_classes = num_classes
+        self.classifier = nn.Linear(self.config.embedding_dim, num_classes, bias=False).to(embeddings.device)
+        self.classifier.weight.copy_(nn.functional.normalize(torch.nan_to_num(means), dim=1) * norm)
+
 
 def stack_images(images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
     """(n, 32, 32, 3) uint8 from RGB uint8 images of any size: the network's input size."""

@@ -1,21 +1,20 @@
 """Training the CNN on a labelled collection (`cbir train`). The library never imports this module.
 
-Recipe (facts from public fast-training recipes, code written here): Nesterov SGD with a
-linear warm-up / linear decay schedule, label smoothing, random flip + translate (+ optional
-cutout) augmentation, an exponential moving average (EMA) of the weights, flip test-time
-augmentation, channels_last + bf16 autocast on CPU, CUDA when present (the whole training set
-then lives on the GPU). Optional metric-learning stage: `init` starts from a trained model
-folder and `supcon_weight` adds a supervised contrastive loss on the embedding. Optional
-knowledge distillation (Hinton et al. 2015): `teachers` (trained model folders, their logits
-averaged, on the same augmented batch) and `distill` mix a temperature-softened KL term into the
-loss. Optional sharpness-aware minimisation (SAM, Foret et al. 2021): `sam` = rho, each step
-takes its gradient at the weights moved rho up their own gradient. `int8_weights` stores the
-block convolutions as int8 (`store.stored_state`); the final validation reads the weights as
-stored. Per-epoch validation on a
-held-out part of the TRAINING split; a checkpoint after every epoch, resumed automatically
-after an interruption; deterministic for a given seed. The held-out
-images depend on `val_seed` only, so runs with different seeds are validated alike (and can
-teach each other).
+Recipe (facts from public fast-training recipes, code written here): Nesterov SGD with a linear
+warm-up / linear decay schedule, label smoothing, random flip + translate (+ optional cutout)
+augmentation, an exponential moving average (EMA) of the weights, flip test-time augmentation,
+channels_last + bf16 autocast on CPU, CUDA when present (the whole training set then lives on the
+GPU). `init` starts from a trained model folder (fine-tuning: trained on other classes, it gets a
+new classifier); `supcon_weight` adds a supervised contrastive loss on the embedding (the optional
+metric-learning stage, from a trained model). Optional knowledge distillation (Hinton et al.
+2015): `teachers` (trained model folders, their logits averaged, on the same augmented batch) and
+`distill` mix a temperature-softened KL term into the loss. Optional sharpness-aware minimisation
+(SAM, Foret et al. 2021): `sam` = rho, each step takes its gradient at the weights moved rho up
+their own gradient. `int8_weights` stores the block convolutions as int8 (`store.stored_state`);
+the final validation reads the weights as stored. Per-epoch validation on a held-out part of the
+TRAINING split; a checkpoint after every epoch, resumed automatically after an interruption;
+deterministic for a given seed. The held-out images depend on `val_seed` only, so runs with
+different seeds are validated alike (and can teach each other).
 """
 
 from __future__ import annotations
@@ -190,6 +189,13 @@ def predict(model: nn.Module, images: np.ndarray, device: torch.device, bf16: bo
     return torch.cat(out)
 
 
+@torch.no_grad()
+def embeddings_of(model: CifarNet, images: torch.Tensor, batch: int = 1000) -> torch.Tensor:
+    """Float embeddings (eval mode, one view) of uint8 images (n, 32, 32, 3) on the model's device."""
+    model.eval()
+    return torch.cat([model.embed(to_input(images[s: s + batch])).float() for s in range(0, len(images), batch)])
+
+
 def accuracy(model: nn.Module, data: Dataset, classes: list[str], device, bf16: bool, tta: bool = True) -> float:
     predicted = predict(model, data.images, device, bf16, tta).argmax(1).numpy()
     truth = np.array([classes.index(label) for label in data.labels])
@@ -219,10 +225,10 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     train_part, val_part = split_validation(dataset, config.val_images, config.val_seed)
     images = torch.from_numpy(stack_images(train_part.images))
     targets = torch.tensor([classes.index(label) for label in train_part.labels])
+    fine_tune = False
     if config.init:
         model, init_classes = load_model(config.init)
-        if init_classes != classes:
-            raise TrainingError(f"{config.init} was trained on classes {init_classes}, this collection has {classes}")
+        fine_tune = init_classes != classes  # other classes: a new classifier, the rest carries over
         model_config = model.config
     else:
         model_config = model_config or ModelConfig(num_classes=len(classes))
@@ -232,6 +238,8 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     model = model.to(dev, memory_format=torch.channels_last)
     teachers = [t.to(dev, memory_format=torch.channels_last) for t in load_teachers(config, classes)]
     images, targets = images.to(dev), targets.to(dev)
+    if fine_tune:
+        model.new_head(embeddings_of(model, images), targets, len(classes))
     ema = AveragedModel(model, multi_avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
     decay, no_decay = [], []
     for name, p in model.named_parameters():
