@@ -4,7 +4,9 @@ import json
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from cbir.cli import main
 
@@ -129,3 +131,34 @@ def test_fine_tune_the_shipped_network_on_a_collection_of_other_classes(tiny_col
     assert card["recipe"]["init"] == str(SHIPPED) and card["classes"] == ["blobs", "gradient", "stripes"]
     assert card["model"]["widths"] == [128, 384, 384] and card["model"]["num_classes"] == 3
     assert card["validation_accuracy_tta"] >= 0.8  # CIFAR-10 features, an imprinted classifier
+
+
+def test_add_and_remove_keep_an_engine_in_step_with_a_growing_folder(tiny_collection, tmp_path, capsys):
+    from cbir import Engine
+
+    folder, engine = tmp_path / "photos", str(tmp_path / "engine")
+    shutil.copytree(tiny_collection / "train" / "blobs", folder / "blobs")
+    assert main(["index", "--dataset", str(folder), "--features", "hog-gch", "--out", engine]) == 0
+    shutil.copytree(tiny_collection / "train" / "stripes", folder / "stripes")
+    capsys.readouterr()
+    assert main(["add", engine, "--dataset", str(folder)]) == 0
+    assert "added 20 images (20 already indexed)" in capsys.readouterr().out
+    assert main(["add", engine, "--dataset", str(folder)]) == 0
+    assert "added 0 images (40 already indexed)" in capsys.readouterr().out
+    loaded = Engine.load(engine)
+    assert len(loaded) == 40 and loaded.metadata.label("stripes/003.png") == "stripes"
+    assert loaded.search([np.asarray(Image.open(folder / "stripes" / "003.png").convert("RGB"))],
+                        k=1)[0].hits[0].id == "stripes/003.png"
+
+    for name in ("001.png", "002.png"):
+        (folder / "blobs" / name).unlink()
+    assert main(["remove", engine, "stripes/000.png", "nope.png", "--missing"]) == 0
+    out = capsys.readouterr().out
+    assert "removed 3 images" in out and "(1 of the given ids were not indexed)" in out
+    ids = set(Engine.load(engine).metadata.labels())
+    assert len(ids) == 37 and not ids & {"blobs/001.png", "blobs/002.png", "stripes/000.png"}
+
+    shutil.copytree(folder, tmp_path / "copy")
+    assert main(["add", engine, "--dataset", str(tmp_path / "copy")]) == 2  # the same ids, other files
+    assert "already indexed from another file" in capsys.readouterr().err
+    assert main(["remove", engine]) == 2 and "--missing" in capsys.readouterr().err

@@ -66,6 +66,38 @@ def _backend_options(args: argparse.Namespace) -> dict:
     return {}
 
 
+def cmd_add(args: argparse.Namespace) -> int:
+    from cbir.datasets import load_dataset
+    from cbir.engine import Engine
+
+    engine = Engine.load(args.engine)
+    dataset = load_dataset(args.dataset, split=args.split, data=args.data)
+    added = engine.add_new(dataset, batch_size=args.batch_size)
+    if added:
+        engine.save(args.engine)
+    print(f"added {added} images ({len(dataset) - added} already indexed) -> {args.engine}: {len(engine)} images")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from cbir.datasets.folder import missing_paths
+    from cbir.engine import Engine
+
+    if not args.ids and not args.missing:
+        raise CbirError("name the image ids to remove, or pass --missing")
+    engine = Engine.load(args.engine)
+    ids = set(args.ids)
+    if args.missing:
+        by_path = {engine.metadata.path(id_): id_ for id_ in engine.metadata.labels()}
+        ids |= {by_path[path] for path in missing_paths(p for p in by_path if p)}
+    removed = engine.remove(sorted(ids)) if ids else 0
+    if removed:
+        engine.save(args.engine)
+    print(f"removed {removed} images -> {args.engine}: {len(engine)} images"
+          + (f" ({len(ids) - removed} of the given ids were not indexed)" if removed < len(ids) else ""))
+    return 0
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from cbir.datasets import decode_image
     from cbir.engine import Engine
@@ -175,6 +207,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _collection_options(p: argparse.ArgumentParser, required: bool = True) -> None:
+    """--dataset / --data / --split: which images a command reads."""
+    p.add_argument("--dataset", required=required, default=None if required else "cifar10",
+                   help="cifar10 (its train split), or a folder / .zip of images (PATH or PATH:split)"
+                        + ("" if required else "; default cifar10"))
+    p.add_argument("--data", help="where CIFAR-10 is (zip, folder or cifar-10-python.tar.gz); else $CBIR_CIFAR10")
+    p.add_argument("--split", help="only this split of a folder collection (e.g. train)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from cbir import __version__
     from cbir.features import EXTRACTORS
@@ -185,9 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", help="describe a collection and save a searchable engine folder")
-    p.add_argument("--dataset", required=True, help="cifar10, or a folder / .zip of images (PATH or PATH:split)")
-    p.add_argument("--data", help="where CIFAR-10 is (zip, folder or cifar-10-python.tar.gz); else $CBIR_CIFAR10")
-    p.add_argument("--split", help="only this split of a folder collection (e.g. train)")
+    _collection_options(p)
     p.add_argument("--features", default="hog-gch", choices=sorted(EXTRACTORS), help="extractor (default hog-gch)")
     p.add_argument("--model", help="with the CNN features: a model folder from `cbir train` "
                                    "(default: the shipped one)")
@@ -211,6 +250,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="engine folder to write")
     p.set_defaults(func=cmd_index)
 
+    p = sub.add_parser("add", help="describe and index the images of a collection that an engine lacks")
+    p.add_argument("engine", help="engine folder")
+    _collection_options(p)
+    p.add_argument("--batch-size", type=_positive, default=1024)
+    p.set_defaults(func=cmd_add)
+
+    p = sub.add_parser("remove", help="remove images from an engine, by id or because their files are gone")
+    p.add_argument("engine", help="engine folder")
+    p.add_argument("ids", nargs="*", help="image ids (as `cbir search` prints them)")
+    p.add_argument("--missing", action="store_true", help="also remove every image whose file no longer exists")
+    p.set_defaults(func=cmd_remove)
+
     p = sub.add_parser("search", help="find the indexed images most like the given image files")
     p.add_argument("engine", help="engine folder")
     p.add_argument("images", nargs="+", help="query image files")
@@ -229,9 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("train", help="train the CNN on a labelled collection and write a model folder")
-    p.add_argument("--dataset", default="cifar10", help="cifar10 (default), or a labelled folder / .zip")
-    p.add_argument("--data", help="where CIFAR-10 is; else $CBIR_CIFAR10")
-    p.add_argument("--split", help="only this split of a folder collection")
+    _collection_options(p, required=False)
     p.add_argument("--out", required=True, help="model folder to write (resumes from its checkpoint)")
     p.add_argument("--epochs", type=_positive, default=15)
     p.add_argument("--batch-size", type=_positive, default=512)

@@ -76,6 +76,20 @@ class Engine:
                 self.add_vectors(part, self.extractor.transform(part.images))
                 bar.update(len(part))
 
+    def add_new(self, dataset: Dataset, batch_size: int = 1024, progress: bool = True) -> int:
+        """Describe and index the images of `dataset` that the engine does not hold yet (same id and
+        file: already there); returns how many were added. An id indexed from another file is an error."""
+        clash = [id_ for id_, path in zip(dataset.ids, dataset.paths)
+                 if id_ in self.metadata and self.metadata.path(id_) != path]
+        if clash:
+            raise EngineError(f"{len(clash)} image id(s) are already indexed from another file, e.g. '{clash[0]}' "
+                              f"({self.metadata.path(clash[0])}): remove them first, or add from a folder whose "
+                              f"relative paths are new")
+        new = [i for i, id_ in enumerate(dataset.ids) if id_ not in self.metadata]
+        if new:
+            self.add(dataset.subset(new), batch_size=batch_size, progress=progress)
+        return len(new)
+
     def add_vectors(self, dataset: Dataset, vectors: np.ndarray) -> None:
         """Index precomputed vectors of `dataset`'s images (one row per image, same order)."""
         attributes = [{"path": p, "label": label, "split": s}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
@@ -41,6 +41,25 @@ def read_bytes(path: str) -> bytes:
         with zipfile.ZipFile(archive) as zf:
             return zf.read(member)
     return Path(path).read_bytes()
+
+
+def missing_paths(paths: Iterable[str]) -> list[str]:
+    """Which of these image paths (files, or `ARCHIVE.zip::member`) are no longer there."""
+    missing, members = [], {}
+    for path in paths:
+        if MEMBER_SEPARATOR in path:
+            archive, member = path.split(MEMBER_SEPARATOR, 1)
+            members.setdefault(archive, []).append((path, member))
+        elif not Path(path).is_file():
+            missing.append(path)
+    for archive, wanted in members.items():
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                present = set(zf.namelist())
+        except (OSError, zipfile.BadZipFile):
+            present = set()
+        missing += [path for path, member in wanted if member not in present]
+    return missing
 
 
 @contextmanager
