@@ -226,3 +226,50 @@ def test_unknown_routes_and_methods(client):
     assert client.get("/api/v1/nothing").status_code == 404
     assert client.get("/api/v1/search").status_code == 405
     assert "error" in client.get("/api/v1/search").get_json()
+
+
+def test_a_served_engine_folder_follows_cbir_add_and_remove(tiny_collection, tmp_path, monkeypatch):
+    import shutil
+
+    from cbir.cli import main
+    from cbir.web.service import SearchService
+
+    monkeypatch.setattr(SearchService, "RECHECK_S", 0.0)
+    folder, engine = tmp_path / "photos", tmp_path / "engine"
+    shutil.copytree(tiny_collection / "train" / "blobs", folder / "blobs")
+    assert main(["index", "--dataset", str(folder), "--features", "gch", "--out", str(engine)]) == 0
+    app = create_app({"ENGINES": {"photos": engine}})
+    client, svc = app.test_client(), app.extensions["cbir"]
+    assert client.get("/api/v1/engines").get_json()[0]["size"] == 20
+    first = svc.engines["photos"]
+
+    shutil.copytree(tiny_collection / "train" / "stripes", folder / "stripes")
+    assert main(["add", str(engine), "--dataset", str(folder)]) == 0
+    query = (folder / "stripes" / "004.png").read_bytes()
+    hits = client.post("/api/v1/search?k=1", data={"image": (io.BytesIO(query), "q.png")}).get_json()["hits"]
+    assert hits[0]["id"] == "stripes/004.png"  # the new version answers
+    assert client.get("/api/v1/engines").get_json()[0]["size"] == 40
+    first._batcher._worker.join(timeout=5)
+    assert not first._batcher._worker.is_alive()  # the old version's batching worker stopped
+
+    assert main(["remove", str(engine), "stripes/004.png"]) == 0
+    hits = client.post("/api/v1/search?k=1", data={"image": (io.BytesIO(query), "q.png")}).get_json()["hits"]
+    assert hits[0]["id"] != "stripes/004.png" and client.get("/?id=stripes/004.png").status_code == 404
+
+
+def test_a_new_version_that_fails_to_load_leaves_the_served_one_in_place(tiny_collection, tmp_path, monkeypatch,
+                                                                          caplog):
+    from cbir.cli import main
+    from cbir.web.service import SearchService
+
+    monkeypatch.setattr(SearchService, "RECHECK_S", 0.0)
+    engine = tmp_path / "engine"
+    assert main(["index", "--dataset", f"{tiny_collection}:train", "--features", "gch", "--out", str(engine)]) == 0
+    client = create_app({"ENGINES": {"e": engine}}).test_client()
+    (engine / "v-broken").mkdir()
+    (engine / "v-broken" / "manifest.json").write_text("{}")
+    (engine / "CURRENT").write_text("v-broken")
+    query = (tiny_collection / "test" / "blobs" / "000.png").read_bytes()
+    response = client.post("/api/v1/search?k=3", data={"image": (io.BytesIO(query), "q.png")})
+    assert response.status_code == 200 and len(response.get_json()["hits"]) == 3
+    assert "keeping the loaded 'e'" in caplog.text and "v-broken" in caplog.text

@@ -44,6 +44,11 @@ class Engine:
         if self._batcher is None:
             self._batcher = MicroBatcher(self._search_index, max_batch)
 
+    def stop_micro_batching(self) -> None:
+        """Stop the micro-batching worker (searches already queued finish; later ones run unbatched)."""
+        if self._batcher is not None:
+            self._batcher.close()
+
     @classmethod
     def build(cls, dataset: Dataset, extractor: FeatureExtractor,
               index: VectorIndex | Callable[[int], VectorIndex] | None = None,

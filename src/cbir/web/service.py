@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import logging
+import threading
 import time
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -14,6 +16,7 @@ from PIL import Image
 from cbir.datasets.images import decode_image
 from cbir.datasets.sources import load_image, original_bytes
 from cbir.engine import Engine
+from cbir.storage import current_version
 from cbir.errors import CbirError, DatasetError, ImageDecodeError
 from cbir.types import SearchResult
 
@@ -38,33 +41,76 @@ class Searched:
 
 
 class SearchService:
-    """Engines loaded once per process and shared read-only between requests."""
+    """Engines loaded once per process and shared read-only between requests.
+
+    Engines given as folders (`sources`) are reloaded when a newer version is committed there
+    (`cbir add`, `cbir remove`, a new `cbir index`): checked at most every `RECHECK_S` seconds;
+    searches in flight finish on the version they started with.
+    """
+
+    RECHECK_S = 1.0
 
     def __init__(self, engines: dict[str, Engine], default_k: int = 10, max_k: int = 100,
-                 max_pixels: int = 40_000_000, thumb_size: int = 96):
+                 max_pixels: int = 40_000_000, thumb_size: int = 96, sources: dict[str, Path] | None = None,
+                 micro_batching: bool = False):
         if not engines:
             raise CbirError("the web app needs at least one engine")
         self.engines = engines
         self.default_k, self.max_k, self.max_pixels, self.thumb_size = default_k, max_k, max_pixels, thumb_size
         self._thumbnail = lru_cache(maxsize=8192)(self._make_thumbnail)
-        self.labelled = {name: any(e.metadata.labels().values()) for name, e in engines.items()}
+        self.sources, self.micro_batching = sources or {}, micro_batching
+        self._versions = {name: current_version(path) for name, path in self.sources.items()}
+        self._checked, self._reloading = time.monotonic(), threading.Lock()
+        for engine in engines.values():
+            if micro_batching:
+                engine.enable_micro_batching()
+        self._describe()
+
+    def _describe(self) -> None:
+        self.labelled = {name: any(e.metadata.labels().values()) for name, e in self.engines.items()}
         self.summaries = [{"name": name, "extractor": e.extractor.name, "size": len(e), "dim": e.extractor.dim,
-                           "index": e.index.kind, "labelled": self.labelled[name]} for name, e in engines.items()]
+                           "index": e.index.kind, "labelled": self.labelled[name]} for name, e in self.engines.items()]
 
     @classmethod
     def from_config(cls, config: dict) -> SearchService:
-        engines = {}
-        for name, engine in config["ENGINES"].items():
-            engines[name] = engine if isinstance(engine, Engine) else Engine.load(engine)
-            if config.get("MICRO_BATCHING"):
-                engines[name].enable_micro_batching()
-        return cls(engines, config["DEFAULT_K"], config["MAX_K"], config["MAX_PIXELS"], config["THUMB_SIZE"])
+        engines = {name: e if isinstance(e, Engine) else Engine.load(e) for name, e in config["ENGINES"].items()}
+        sources = {name: Path(e) for name, e in config["ENGINES"].items() if not isinstance(e, Engine)}
+        return cls(engines, config["DEFAULT_K"], config["MAX_K"], config["MAX_PIXELS"], config["THUMB_SIZE"],
+                   sources, bool(config.get("MICRO_BATCHING")))
+
+    def refresh(self) -> None:
+        """Swap in any engine folder's newer version (one request does it; the others go on meanwhile)."""
+        if time.monotonic() - self._checked < self.RECHECK_S or not self._reloading.acquire(blocking=False):
+            return
+        try:
+            self._checked, changed = time.monotonic(), False
+            for name, path in self.sources.items():
+                version = current_version(path)
+                if version == self._versions[name]:
+                    continue
+                self._versions[name] = version  # tried once per version
+                try:
+                    engine = Engine.load(path)
+                except Exception as exc:  # noqa: BLE001 - a failed reload must never fail the search
+                    logging.getLogger(__name__).warning("keeping the loaded '%s': its new version %s fails to "
+                                                        "load: %s", name, version, exc)
+                    continue
+                if self.micro_batching:
+                    engine.enable_micro_batching()
+                old, self.engines[name] = self.engines[name], engine
+                old.stop_micro_batching()
+                changed = True
+            if changed:
+                self._describe()
+        finally:
+            self._reloading.release()
 
     @property
     def default_engine(self) -> str:
         return next(iter(self.engines))
 
     def engine(self, name: str | None) -> tuple[str, Engine]:
+        self.refresh()
         name = name or self.default_engine
         if name not in self.engines:
             raise RequestError(f"unknown engine '{name}'; available: {', '.join(self.engines)}", 404)
