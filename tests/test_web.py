@@ -88,6 +88,15 @@ def test_tiff_is_served_as_png(client):
     assert response.status_code == 200 and response.mimetype == "image/png"
 
 
+def test_similar_to_an_indexed_image_by_id(client):
+    body = client.get("/api/v1/similar/stripes/003.png?k=5&engine=hog-gch").get_json()
+    assert body["engine"] == "hog-gch" and len(body["hits"]) == 5
+    assert "stripes/003.png" not in [h["id"] for h in body["hits"]]
+    assert [h["label"] for h in body["hits"]].count("stripes") >= 4
+    assert client.get("/api/v1/similar/nope.png").status_code == 404
+    assert "error" in client.get("/api/v1/similar/stripes/003.png?k=0").get_json()
+
+
 def test_health_engines_openapi(client, engines):
     assert client.get("/api/v1/health").get_json() == {"status": "ok", "engines": 2, "images": 2 * 62}
     listed = client.get("/api/v1/engines").get_json()

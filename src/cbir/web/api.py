@@ -1,4 +1,4 @@
-"""The JSON API under /api/v1: search, indexed images, health, engines, OpenAPI."""
+"""The JSON API under /api/v1: search (by upload or by indexed id), indexed images, health, engines, OpenAPI."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import hashlib
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from cbir.web.openapi import openapi_document
-from cbir.web.service import SearchService
+from cbir.web.service import Searched, SearchService
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -31,7 +31,18 @@ def search():
     engine = request.values.get("engine")
     svc.engine(engine)
     image = svc.decode_upload(upload_bytes())
-    searched = svc.search_image(image, engine, k)
+    return search_response(svc.search_image(image, engine, k))
+
+
+@bp.get("/similar/<path:image_id>")
+def similar(image_id: str):
+    """The indexed images most like an indexed one (itself left out)."""
+    svc = service()
+    k = svc.parse_k(request.args.get("k"))
+    return search_response(svc.search_id(image_id, request.args.get("engine"), k))
+
+
+def search_response(searched: Searched) -> Response:
     return jsonify({
         "took_ms": round(searched.took_ms, 2),
         "engine": searched.engine,

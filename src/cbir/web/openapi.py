@@ -27,6 +27,13 @@ def openapi_document(service) -> dict:
                 "responses": {"200": {"description": "hits, best first", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
                     "400": _ERROR, "404": _ERROR, "413": _ERROR, "422": _ERROR}}},
+            "/api/v1/similar/{image_id}": {"get": {
+                "summary": "Find the indexed images most like an indexed one (itself left out)",
+                "parameters": [{"name": "image_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                               k_param, engine_param],
+                "responses": {"200": {"description": "hits, best first", "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
+                    "400": _ERROR, "404": _ERROR}}},
             "/api/v1/images/{image_id}": {"get": {
                 "summary": "An indexed image (only ids in an index are served)",
                 "parameters": [{"name": "image_id", "in": "path", "required": True, "schema": {"type": "string"}},
