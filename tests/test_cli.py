@@ -152,7 +152,7 @@ def test_add_and_remove_keep_an_engine_in_step_with_a_growing_folder(tiny_collec
 
     for name in ("001.png", "002.png"):
         (folder / "blobs" / name).unlink()
-    assert main(["remove", engine, "stripes/000.png", "nope.png", "--missing"]) == 0
+    assert main(["remove", engine, "--missing", "stripes/000.png", "nope.png"]) == 0  # either order
     out = capsys.readouterr().out
     assert "removed 3 images" in out and "(1 of the given ids were not indexed)" in out
     ids = set(Engine.load(engine).metadata.labels())
@@ -162,3 +162,11 @@ def test_add_and_remove_keep_an_engine_in_step_with_a_growing_folder(tiny_collec
     assert main(["add", engine, "--dataset", str(tmp_path / "copy")]) == 2  # the same ids, other files
     assert "already indexed from another file" in capsys.readouterr().err
     assert main(["remove", engine]) == 2 and "--missing" in capsys.readouterr().err
+
+
+def test_unknown_arguments_are_still_refused(built, capsys):
+    with pytest.raises(SystemExit):
+        main(["info", str(built), "--nope"])
+    assert "unrecognized arguments: --nope" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["remove", str(built), "x.png", "--missing", "--nope"])

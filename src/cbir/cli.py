@@ -357,7 +357,12 @@ def _show_warning(message, category, filename, lineno, file=None, line=None, _de
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     warnings.showwarning = _show_warning
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "remove" and not any(e.startswith("-") for e in extra):
+        args.ids += extra  # ids after --missing: argparse fills a subcommand's positionals only once
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except CbirError as exc:
