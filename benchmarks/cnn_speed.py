@@ -5,9 +5,9 @@
 
 Times `CnnExtractor.transform` (decoding excluded: the images are decoded first) on CIFAR-10
 test images with the shipped checkpoint (or the model folder `--model`), bf16 and int8
-(calibrated on the training images, as `fit` does), and prints the network's multiply-accumulates per view, so the throughput can
-be read against the arithmetic the 60,000 images need, and each precision's test accuracy with
-and without flip TTA.
+(calibrated on the training images, as `fit` does), and prints the network's
+multiply-accumulates per view, so the throughput can be read against the arithmetic the 60,000
+images need, and each precision's test accuracy with and without flip TTA.
 """
 
 from __future__ import annotations

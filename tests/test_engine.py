@@ -43,6 +43,15 @@ def test_an_indexed_image_finds_itself(train):
     assert top.id == train.ids[7] and top.label == train.labels[7] and top.score == pytest.approx(1.0, abs=1e-5)
 
 
+def test_search_can_leave_an_indexed_image_out_of_its_own_hits(train):
+    engine = Engine.build(train, make_extractor("hog"), index=ExactIndex(324), progress=False)
+    plain = engine.search(train.images[7:9], k=5)
+    left_out = engine.search(train.images[7:9], k=5, exclude=[train.ids[7], None])
+    assert [h.id for h in left_out[0].hits] == [h.id for h in plain[0].hits[1:]] + [left_out[0].hits[-1].id]
+    assert train.ids[7] not in [h.id for h in left_out[0].hits] and len(left_out[0].hits) == 5
+    assert left_out[1].hits == plain[1].hits  # None: nothing left out
+
+
 def test_save_load_round_trip_and_info(train, test_split, tmp_path):
     engine = Engine.build(train, make_extractor("hog-gch"), progress=False)
     engine.save(tmp_path / "eng")

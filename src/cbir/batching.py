@@ -54,8 +54,10 @@ class MicroBatcher:
                 except queue.Empty:
                     break
             stop = batch[-1] is None
-            if batch[:len(batch) - stop]:
-                self._run_batch(batch[:len(batch) - stop])
+            if stop:
+                batch.pop()
+            if batch:
+                self._run_batch(batch)
             if stop:
                 return
 

@@ -116,17 +116,24 @@ class Engine:
         return self.extractor.transform(images, progress=progress)
 
     def search(self, images: Sequence[np.ndarray] | np.ndarray, k: int = 10,
-               names: Sequence[str] | None = None) -> list[SearchResult]:
-        """The `k` most similar indexed images for each query image, best first."""
+               names: Sequence[str] | None = None, exclude: Sequence[str | None] | None = None) -> list[SearchResult]:
+        """The `k` most similar indexed images for each query image, best first (`exclude`: see
+        `search_vectors`)."""
         if k < 1:
             raise CbirError(f"k must be at least 1, got {k}")
-        hits = self.search_vectors(self.embed(images), k)
+        hits = self.search_vectors(self.embed(images), k, exclude)
         names = list(names) if names is not None else [None] * len(hits)
         return [SearchResult(h, q) for h, q in zip(hits, names)]
 
-    def search_vectors(self, vectors: np.ndarray, k: int) -> list[list[Hit]]:
-        """Search with precomputed query vectors; hits carry label and path."""
-        hits = self._batcher.search(vectors, k) if self._batcher else self._search_index(vectors, k)
+    def search_vectors(self, vectors: np.ndarray, k: int,
+                       exclude: Sequence[str | None] | None = None) -> list[list[Hit]]:
+        """Search with precomputed query vectors; hits carry label and path. `exclude`: per query, an
+        indexed id left out of its hits (the query image itself, when it is indexed), or None."""
+        skips = list(exclude) if exclude is not None and any(exclude) else None
+        wanted = k + 1 if skips else k
+        hits = self._batcher.search(vectors, wanted) if self._batcher else self._search_index(vectors, wanted)
+        if skips:
+            hits = [[h for h in row if h.id != skip][:k] for row, skip in zip(hits, skips)]
         label_path = self.metadata.label_path
         return [[Hit(h.id, h.score, *label_path(h.id)) for h in row] for row in hits]
 

@@ -37,13 +37,12 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
     for id_, label in engine.metadata.labels().items():
         if label is not None:
             relevant[label].append(id_)
-    itself = {q: q for q, path in zip(queries.ids, queries.paths) if path and engine.metadata.path(q) == path}
+    itself = {q for q, path in zip(queries.ids, queries.paths) if path and engine.metadata.path(q) == path}
     query_vectors = engine.embed(queries.images, progress=progress)
-    hits = engine.search_vectors(query_vectors, k + 1 if itself else k)
-    run = {qid: {h.id: h.score for h in row if h.id != itself.get(qid)} for qid, row in zip(queries.ids, hits)}
-    run = {qid: dict(list(docs.items())[:k]) for qid, docs in run.items()}
+    hits = engine.search_vectors(query_vectors, k, exclude=[q if q in itself else None for q in queries.ids])
+    run = {qid: {h.id: h.score for h in row} for qid, row in zip(queries.ids, hits)}
     query_labels = dict(zip(queries.ids, queries.labels))
-    per_query = trec_measures(run, query_labels, relevant, exclude=itself)
+    per_query = trec_measures(run, query_labels, relevant, itself=itself)
     if not per_query:
         raise CbirError("no query has a relevant image in the index: do the labels match?")
     for q, values in per_query.items():
@@ -55,7 +54,7 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
         position = {id_: i for i, id_ in enumerate(index_ids)} if itself else {}
         ap, iprec = full_ranking(query_vectors, queries.labels, index_ids, index_vectors,
                                  [engine.metadata.label(i) for i in index_ids], progress=progress,
-                                 exclude=[position.get(itself.get(q), -1) for q in queries.ids])
+                                 exclude=[position[q] if q in itself else -1 for q in queries.ids])
         for q, value in zip(queries.ids, ap):
             if q in per_query:
                 per_query[q]["map"] = float(value)
@@ -77,6 +76,6 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
         out.mkdir(parents=True, exist_ok=True)
         if write_trec_files:
             write_run(run, out / "run.txt", tag=engine.extractor.name)
-            write_qrels(((q, query_labels[q]) for q in queries.ids), relevant, out / "qrels.txt", exclude=itself)
+            write_qrels(((q, query_labels[q]) for q in queries.ids), relevant, out / "qrels.txt", itself=itself)
         write_reports(metrics, iprec, out)
     return metrics

@@ -6,7 +6,7 @@ descending; the rank column in run.txt is informational only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
 import pytrec_eval
@@ -29,32 +29,31 @@ def write_run(run: Run, path: Path, tag: str) -> None:
                          for rank, doc in enumerate(trec_order(docs), 1))
 
 
-def judged_docs(qid: str, docs: list[str], exclude: Mapping[str, str]) -> list[str]:
-    """The relevant docs of a query, less the one `exclude` names for it (the query image itself)."""
-    return [d for d in docs if d != exclude[qid]] if qid in exclude else docs
+def judged_docs(qid: str, docs: Iterable[str], itself: Collection[str]) -> list[str]:
+    """The relevant docs of a query, less the query itself when it is an indexed image (in `itself`)."""
+    return [d for d in docs if d != qid] if qid in itself else list(docs)
 
 
 def write_qrels(queries: Iterable[tuple[str, str]], relevant: Mapping[str, list[str]], path: Path,
-                exclude: Mapping[str, str] | None = None) -> None:
+                itself: Collection[str] = ()) -> None:
     """Write `qid 0 docid 1` for every (query, label) and every indexed doc sharing that label (less
-    the doc `exclude` names for the query)."""
+    the query itself for the queries in `itself`)."""
     with open(path, "w") as f:
         for qid, label in queries:
-            docs = judged_docs(qid, relevant.get(label, []), exclude or {})
+            docs = judged_docs(qid, relevant.get(label, []), itself)
             if docs:
                 f.write(f"{qid} 0 " + f" 1\n{qid} 0 ".join(docs) + " 1\n")
 
 
 def trec_measures(run: Run, query_labels: Mapping[str, str], relevant: Mapping[str, list[str]],
                   measures: Iterable[str] = TREC_MEASURES, chunk: int = 500,
-                  exclude: Mapping[str, str] | None = None) -> dict[str, dict[str, float]]:
+                  itself: Collection[str] = ()) -> dict[str, dict[str, float]]:
     """Per-query trec_eval measures (queries with no relevant document are left out, as trec_eval does);
-    `exclude`: query -> a doc not judged for it (the query image itself, when indexed)."""
-    exclude = exclude or {}
+    a query in `itself` is an indexed image, not judged relevant to itself."""
     judged = {label: dict.fromkeys(docs, 1) for label, docs in relevant.items() if docs}
     qrels = {q: judged[query_labels[q]] for q in run if query_labels.get(q) in judged}
-    for q in [q for q in qrels if q in exclude]:
-        qrels[q] = dict.fromkeys(judged_docs(q, list(qrels[q]), exclude), 1)
+    for q in [q for q in qrels if q in itself]:
+        qrels[q] = dict.fromkeys(judged_docs(q, qrels[q], itself), 1)
     qids = [q for q in run if qrels.get(q)]
     results: dict[str, dict[str, float]] = {}
     for start in range(0, len(qids), chunk):

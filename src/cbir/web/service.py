@@ -6,7 +6,7 @@ import io
 import logging
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -61,8 +61,8 @@ class SearchService:
         self.sources, self.micro_batching = sources or {}, micro_batching
         self._versions = {name: current_version(path) for name, path in self.sources.items()}
         self._checked, self._reloading = time.monotonic(), threading.Lock()
-        for engine in engines.values():
-            if micro_batching:
+        if micro_batching:
+            for engine in engines.values():
                 engine.enable_micro_batching()
         self._describe()
 
@@ -136,10 +136,11 @@ class SearchService:
             raise RequestError(f"that file is not an image we can read: {exc}", 422 if "pixels" in str(exc) else 400) \
                 from None
 
-    def search_image(self, image: np.ndarray, engine: str | None, k: int) -> Searched:
+    def search_image(self, image: np.ndarray, engine: str | None, k: int, exclude: str | None = None) -> Searched:
+        """The k nearest indexed images (less the indexed id `exclude`, when given)."""
         name, eng = self.engine(engine)
         started = time.perf_counter()
-        result = eng.search([image], k=k)[0]
+        result = eng.search([image], k=k, exclude=[exclude])[0]
         return Searched(name, result, (time.perf_counter() - started) * 1000)
 
     def search_id(self, image_id: str, engine: str | None, k: int) -> Searched:
@@ -147,8 +148,7 @@ class SearchService:
         name, eng = self.engine(engine)
         if image_id not in eng.metadata:
             raise RequestError(f"no indexed image with id '{image_id}' in engine '{name}'", 404)
-        searched = self.search_image(self.pixels(image_id), name, k + 1)
-        searched.result = replace(searched.result, hits=[h for h in searched.result.hits if h.id != image_id][:k])
+        searched = self.search_image(self.pixels(image_id), name, k, exclude=image_id)
         searched.query_label = eng.metadata.label(image_id)
         return searched
 
