@@ -11,6 +11,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 FEATURES ?= cnn
 ENGINE ?= engines/cifar10-$(FEATURES)
 RESULTS ?= results/cifar10-$(FEATURES)
+EVALUATE_ARGS ?=
 
 HOST ?= 127.0.0.1
 PORT ?= 5000
@@ -38,7 +39,7 @@ run: engine
 	$(BIN)/cbir serve $(ENGINE) --host $(HOST) --port $(PORT)
 
 evaluate: engine
-	$(BIN)/cbir evaluate $(ENGINE) --queries cifar10:test --out $(RESULTS)
+	$(BIN)/cbir evaluate $(ENGINE) --queries cifar10:test --out $(RESULTS) $(EVALUATE_ARGS)
 
 test: $(STAMP) browser
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest

@@ -11,7 +11,6 @@ With --validation, queries come from a held-out part of the TRAINING split (for 
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import time
 from pathlib import Path
@@ -23,20 +22,8 @@ from common import validation_split
 from cbir import Engine
 from cbir.datasets import load_cifar10
 from cbir.evaluation import evaluate
-from cbir.features import make_extractor
+from cbir.features import make_extractor, parse_option
 from cbir.features.supervised import SupervisedExtractor
-
-
-def parse_value(text: str, current):
-    """`text` as the type of the attribute's current value (JSON when that is None: numbers, null)."""
-    if isinstance(current, bool):
-        return text.lower() in ("1", "true", "yes")
-    if current is None:
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError:
-            return text
-    return type(current)(text)
 
 
 def main() -> None:
@@ -46,8 +33,9 @@ def main() -> None:
     parser.add_argument("--max-queries", type=int)
     parser.add_argument("--validation", action="store_true", help="queries from held-out training images")
     parser.add_argument("--save-dir", help="save each engine as SAVE_DIR/cifar10-NAME")
-    parser.add_argument("--set", action="append", default=[], metavar="ATTR=VALUE",
-                        help="override an extractor attribute before fitting, e.g. weight=2 (repeatable)")
+    parser.add_argument("--set", dest="options", type=parse_option, action="append", default=[],
+                        metavar="KEY=VALUE", help="change an extractor option, e.g. tta=false (repeatable)")
+    parser.add_argument("--model", help="CNN features: a model folder from `cbir train` instead of the shipped one")
     args = parser.parse_args()
     if args.validation:
         train, queries = validation_split(args.max_index, args.max_queries)
@@ -58,10 +46,7 @@ def main() -> None:
     print("| features | dim | map_cut_100 | map_at_100_norm | map | P_10 | P_100 | accuracy | fit + index s "
           "| encode queries s | peak RSS GiB |\n|---|---|---|---|---|---|---|---|---|---|---|")
     for name in args.features:
-        extractor = make_extractor(name)
-        for assignment in args.set:
-            attr, value = assignment.split("=", 1)
-            setattr(extractor, attr, parse_value(value, getattr(extractor, attr)))
+        extractor = make_extractor(name, model=args.model, options=dict(args.options))
         t0 = time.perf_counter()
         engine = Engine.build(train, extractor, progress=False)
         t1 = time.perf_counter()

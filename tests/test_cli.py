@@ -38,6 +38,15 @@ def test_evaluate_writes_results(built, tiny_collection, tmp_path, capsys):
     assert main(["evaluate", str(built), "--queries", f"{tiny_collection}:test", "-k", "20", "--out", str(out)]) == 0
     assert "map_cut_100" in capsys.readouterr().out
     assert {p.name for p in out.iterdir()} >= {"qrels.txt", "run.txt", "metrics.json", "report.md", "pr.png"}
+    assert "trec_eval -M20 -m all_trec qrels.txt run.txt" in (out / "report.md").read_text()
+    lean = tmp_path / "lean"
+    assert main(["evaluate", str(built), "--queries", f"{tiny_collection}:test", "-k", "20", "--no-trec-files",
+                 "--out", str(lean)]) == 0
+    assert "pr.png)\n" in capsys.readouterr().out
+    assert {p.name for p in lean.iterdir()} == {"metrics.json", "report.md", "pr.png"}
+    assert "qrels.txt" not in (lean / "report.md").read_text()
+    assert json.loads((lean / "metrics.json").read_text())["map_cut_100"] == json.loads(
+        (out / "metrics.json").read_text())["map_cut_100"]
 
 
 def test_max_index_takes_a_stratified_subset(tiny_collection, tmp_path, capsys):
@@ -114,6 +123,18 @@ def test_index_with_a_model_trained_here(tiny_collection, tmp_path, capsys):
     query = tiny_collection / "test" / "blobs" / "000.png"
     assert main(["search", str(tmp_path / "e"), str(query), "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)[0]["hits"]) == 10
+    assert main(["index", *data, "--features", "cnn", "--model", str(tmp_path / "model"), "--set", "index_tta=false",
+                 "--set", "pca=8", "--out", str(tmp_path / "one-view")]) == 0
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "one-view"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["dim"] == 8 and info["extractor"]["config"]["index_tta"] is False
+    assert info["extractor"]["config"]["weights"] == weights_digest(tmp_path / "model")
+    assert main(["index", *data, "--features", "cnn", "--set", "index_views=1", "--out", str(tmp_path / "x")]) == 2
+    assert "features 'cnn' have no option index_views; they take: " in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["index", *data, "--features", "cnn", "--set", "index_tta", "--out", str(tmp_path / "x")])
+    assert "expected KEY=VALUE, got 'index_tta'" in capsys.readouterr().err
     assert main(["index", *data, "--features", "hog", "--model", str(tmp_path / "model"),
                  "--out", str(tmp_path / "x")]) == 2
     assert "applies to the CNN features (cnn, cnn-supervised), not to 'hog'" in capsys.readouterr().err

@@ -249,9 +249,28 @@ def test_a_supervised_cnn_base_with_pca_runs_the_network_once_per_training_image
     base = CnnExtractor(model_dir, pca=8)
     seen = []
     original = base._forward
-    base._forward = lambda images: (seen.append(len(images)), original(images))[1]
+    base._forward = lambda images, tta=None: (seen.append(len(images)), original(images, tta))[1]
     SupervisedExtractor(base, cs=(1.0,), cv_images=len(data)).fit(data)
     assert sum(seen) == len(data) and base.components_.shape[1] == 8
+
+
+def test_indexed_images_can_be_described_single_view_while_queries_stay_flip_averaged(data, model_dir, tmp_path):
+    single = CnnExtractor(model_dir, tta=False, bf16=False).fit(data)
+    flipped = CnnExtractor(model_dir, bf16=False).fit(data)
+    assert "index_tta" not in flipped.get_config()  # engines saved before the option keep their hash
+    cheap = CnnExtractor(model_dir, index_tta=False, bf16=False)
+    engine = Engine.build(data.subset(range(20)), cheap, progress=False)  # fit_transform indexes the first 20
+    engine.add(data.subset(range(20, len(data))), batch_size=7, progress=False)
+    ids, vectors = engine.index.vectors()
+    order = [ids.index(id_) for id_ in data.ids]
+    np.testing.assert_allclose(vectors[order], single.transform(data.images), atol=1e-5)
+    queries = data.images[:5]
+    np.testing.assert_allclose(engine.embed(queries), flipped.transform(queries), atol=1e-5)
+    assert not np.allclose(single.transform(queries), flipped.transform(queries), atol=1e-3)
+    engine.save(tmp_path / "e")
+    loaded = Engine.load(tmp_path / "e")
+    assert loaded.extractor.index_tta is False
+    np.testing.assert_allclose(loaded.extractor.transform(queries, indexing=True), single.transform(queries), atol=1e-5)
 
 
 def test_int8_inference_agrees_with_the_float_network_and_round_trips(data, model_dir, tmp_path):

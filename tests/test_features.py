@@ -5,7 +5,8 @@ import pytest
 
 from cbir.datasets import load_folder
 from cbir.errors import CbirError, NotFittedError
-from cbir.features import EXTRACTORS, FeatureExtractor, FusedExtractor, load_extractor, make_extractor
+from cbir.features import (EXTRACTORS, FeatureExtractor, FusedExtractor, load_extractor, make_extractor,
+                           parse_option)
 from cbir.features.global_ import HOG, ColorHistogram
 
 
@@ -85,6 +86,26 @@ def test_unknown_name_and_bad_parameters():
         ColorHistogram(bins=1)
     with pytest.raises(ValueError):
         HOG(size=8, cell=8, block=2)
+
+
+def test_registered_features_take_changed_options(images):
+    hog = make_extractor("hog", options={"orientations": 12})
+    assert hog.name == "hog" and hog.dim == 12 * 4 * 9 and make_extractor("hog").dim == 324
+    fused = make_extractor("hog-gch", options={"weights": [1.0, 0.0]})
+    vectors = fused.transform(images.images[:3])  # the colour block weighs nothing
+    np.testing.assert_allclose(vectors[:, :324], make_extractor("hog").transform(images.images[:3]), atol=1e-6)
+    assert not vectors[:, 324:].any()
+    with pytest.raises(CbirError, match="no option orientation; they take: .*orientations"):
+        make_extractor("hog", options={"orientation": 12})
+    with pytest.raises(CbirError, match="no option blocks"):
+        make_extractor("hog-gch", options={"blocks": []})
+    with pytest.raises(CbirError, match="bad option value"):
+        make_extractor("gch", options={"bins": 1})
+    assert parse_option("index_tta=false") == ("index_tta", False)
+    assert parse_option("weights=[1, 0.5]") == ("weights", [1, 0.5])
+    assert parse_option("space=rgb") == ("space", "rgb") and parse_option("k=") == ("k", "")
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_option("pca")
 
 
 class _Mean(FeatureExtractor):

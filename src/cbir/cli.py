@@ -21,13 +21,22 @@ def _positive(text: str) -> int:
     return value
 
 
+def _option(text: str) -> tuple[str, object]:
+    from cbir.features import parse_option
+
+    try:
+        return parse_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     from cbir.datasets import load_dataset
     from cbir.engine import Engine
     from cbir.features import make_extractor
     from cbir.index import BACKENDS, make_index
 
-    extractor = make_extractor(args.features, model=args.model)
+    extractor = make_extractor(args.features, model=args.model, options=dict(args.options))
     options = _backend_options(args)
     BACKENDS[args.backend].preflight(**options)
     dataset = load_dataset(args.dataset, split=args.split, data=args.data).stratified(args.max_index)
@@ -128,7 +137,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     engine = Engine.load(args.engine)
     queries = load_dataset(args.queries, data=args.data).stratified(args.max_queries)
-    metrics = evaluate(engine, queries, out=args.out, k=args.k, full=not args.no_full)
+    metrics = evaluate(engine, queries, out=args.out, k=args.k, full=not args.no_full,
+                       write_trec_files=not args.no_trec_files)
     print(f"{metrics['num_queries']} queries x {metrics['index_size']} images, '{metrics['run_tag']}':")
     if metrics["left_out_of_own_ranking"]:
         print(f"  ({metrics['left_out_of_own_ranking']} queries are indexed images: each is left out of its own "
@@ -136,7 +146,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for name in MAIN_MEASURES:
         if name in metrics:
             print(f"  {name:<16} {metrics[name]:.4f}")
-    print(f"results in {args.out}/ (metrics.json, report.md, pr.png, run.txt, qrels.txt)")
+    print(f"results in {args.out}/ (metrics.json, report.md, pr.png{'' if args.no_trec_files else ', run.txt, qrels.txt'})")
     return 0
 
 
@@ -230,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--features", default="hog-gch", choices=sorted(EXTRACTORS), help="extractor (default hog-gch)")
     p.add_argument("--model", help="with the CNN features: a model folder from `cbir train` "
                                    "(default: the shipped one)")
+    p.add_argument("--set", dest="options", type=_option, action="append", default=[], metavar="KEY=VALUE",
+                   help="change an extractor option, e.g. index_tta=false (cnn: one view per indexed image) "
+                        "or k=2000 (sift-bovw vocabulary); repeatable")
     p.add_argument("--backend", default="faiss", choices=sorted(BACKENDS), help="vector index (default faiss)")
     p.add_argument("--factory", help="FAISS factory string, e.g. HNSW32 or IVF1024,PQ32 (default: exact Flat)")
     p.add_argument("--milvus-uri", help="Milvus Lite file (*.db) or server URL (default: OUT/milvus.db); "
@@ -276,6 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=_positive, default=100, help="ranking depth of the run (default 100)")
     p.add_argument("--max-queries", type=_positive, help="evaluate a class-stratified subset of the queries")
     p.add_argument("--no-full", action="store_true", help="skip the full-ranking map and PR curve")
+    p.add_argument("--no-trec-files", action="store_true",
+                   help="skip run.txt and qrels.txt (on CIFAR-10's full protocol qrels.txt is 50 million lines, ~3 GB)")
     p.add_argument("--out", required=True, help="results folder to write")
     p.set_defaults(func=cmd_evaluate)
 

@@ -34,7 +34,7 @@ class _Describe:
             from cbir.datasets.sources import load_image
 
             images = [load_image(str(path)) for path in batch["path"]]
-        return {"row": batch["row"], "vector": self.extractor.transform(images)}
+        return {"row": batch["row"], "vector": self.extractor.transform(images, indexing=True)}
 
 
 def build_with_ray(dataset: Dataset, extractor: FeatureExtractor, index: Callable[[int], VectorIndex],

@@ -78,7 +78,7 @@ class Engine:
                   disable=not progress, mininterval=0.5) as bar:
             for start in range(0, len(dataset), batch_size):
                 part = dataset.subset(np.arange(start, min(start + batch_size, len(dataset))))
-                self.add_vectors(part, self.extractor.transform(part.images))
+                self.add_vectors(part, self.extractor.transform(part.images, indexing=True))
                 bar.update(len(part))
 
     def add_new(self, dataset: Dataset, batch_size: int = 1024, progress: bool = True) -> int:

@@ -65,7 +65,7 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
         by_class[query_labels[q]].append(values)
     metrics.update({
         "run_tag": engine.extractor.name, "k": k, "num_queries": len(per_query), "index_size": len(engine),
-        "left_out_of_own_ranking": len(itself),
+        "left_out_of_own_ranking": len(itself), "trec_files": write_trec_files and out is not None,
         "random_precision": float(np.mean([v["num_rel"] for v in per_query.values()]) / len(engine)),
         "per_class": {label: {"num_queries": len(rows), **{m: float(np.mean([r[m] for r in rows])) for m in measures}}
                       for label, rows in sorted(by_class.items())},

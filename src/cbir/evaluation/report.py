@@ -57,7 +57,8 @@ def _markdown(metrics: dict) -> str:
               "|---|---|" + "---|" * len(MAIN_MEASURES)]
     for label, row in metrics["per_class"].items():
         lines.append(f"| {label} | {row['num_queries']} | " + " | ".join(f"{row[m]:.4f}" for m in MAIN_MEASURES) + " |")
-    lines += ["", "![precision-recall](pr.png)", "",
-              f"Reproduce the top-{metrics['k']} measures with trec_eval: "
-              f"`trec_eval -M{metrics['k']} -m all_trec qrels.txt run.txt`", ""]
+    lines += ["", "![precision-recall](pr.png)", ""]
+    if metrics.get("trec_files"):
+        lines += [f"Reproduce the top-{metrics['k']} measures with trec_eval: "
+                  f"`trec_eval -M{metrics['k']} -m all_trec qrels.txt run.txt`", ""]
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from cbir.features.supervised import SupervisedExtractor
 from cbir.features.triangle import KMeansTriangle
 
 __all__ = ["EXTRACTORS", "FeatureExtractor", "FusedExtractor", "load_extractor", "make_extractor",
-           "l2_normalise"]
+           "l2_normalise", "parse_option"]
 
 EXTRACTORS: dict[str, Callable[[], FeatureExtractor]] = {
     "gch": lambda: ColorHistogram(),
@@ -47,19 +48,33 @@ def _with_hog_gch(local: FeatureExtractor, name: str) -> FusedExtractor:
     return FusedExtractor([local, HOG(), ColorHistogram(bins=8, space="rgb")], weights=[1.0, 1.0, 0.35], name=name)
 
 
-def make_extractor(name: str, model: str | Path | None = None) -> FeatureExtractor:
+def make_extractor(name: str, model: str | Path | None = None, options: dict | None = None) -> FeatureExtractor:
     """A new, unfitted extractor by its registered name (see `EXTRACTORS`); `model`: a model folder
-    written by `cbir train`, for the CNN features, instead of the shipped one."""
+    written by `cbir train`, for the CNN features, instead of the shipped one; `options`: constructor
+    options to change (`FeatureExtractor.with_options`)."""
     try:
         extractor = EXTRACTORS[name]()
     except KeyError:
         raise CbirError(f"unknown features '{name}'; choose one of: {', '.join(EXTRACTORS)}") from None
+    if options:
+        extractor = extractor.with_options(options)
     if model is not None:
         if not isinstance(extractor, CnnExtractor):
             cnn = ", ".join(n for n, make in EXTRACTORS.items() if isinstance(make(), CnnExtractor))
             raise CbirError(f"a trained model applies to the CNN features ({cnn}), not to '{name}'")
         extractor.use_model(model)
     return extractor
+
+
+def parse_option(text: str) -> tuple[str, object]:
+    """`KEY=VALUE` as (key, value): the value read as JSON (numbers, true/false, null, lists), else as text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"expected KEY=VALUE, got '{text}'")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 load_extractor = FeatureExtractor.load

@@ -8,6 +8,7 @@ implement `_fit`, `_save_state` and `_load_state` (learned attributes end in `_`
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -46,6 +47,8 @@ class FeatureExtractor(ABC):
 
     kind: ClassVar[str]
     trainable: ClassVar[bool] = False
+    #: constructor parameters `with_options` leaves alone (given another way, or learned state)
+    fixed_options: ClassVar[frozenset[str]] = frozenset({"name"})
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -65,6 +68,18 @@ class FeatureExtractor(ABC):
         """The constructor parameters (JSON-serialisable) that recreate this extractor unfitted."""
         return {}
 
+    def with_options(self, options: dict) -> FeatureExtractor:
+        """A new, unfitted extractor like this one (same name) with some constructor options changed."""
+        accepted = set(inspect.signature(type(self).__init__).parameters) - {"self"} - self.fixed_options
+        unknown = sorted(set(options) - accepted)
+        if unknown:
+            raise CbirError(f"features '{self.name}' have no option {', '.join(unknown)}; "
+                            f"they take: {', '.join(sorted(accepted))}")
+        try:
+            return type(self).from_config({**self.get_config(), **options}, name=self.name)
+        except (TypeError, ValueError) as exc:
+            raise CbirError(f"features '{self.name}': bad option value ({exc})") from exc
+
     def config_hash(self) -> str:
         """A short stable hash of kind, name and configuration."""
         blob = json.dumps({"kind": self.kind, "name": self.name, "config": self.get_config()}, sort_keys=True)
@@ -82,26 +97,33 @@ class FeatureExtractor(ABC):
     def fit_transform(self, dataset: Dataset, progress: bool = False, normalise: bool = True) -> np.ndarray:
         """Fit on `dataset` and return its vectors (extractors that compute them while fitting reuse them)."""
         self.fit(dataset)
-        return self.transform(dataset.images, progress=progress, normalise=normalise)
+        return self.transform(dataset.images, progress=progress, normalise=normalise, indexing=True)
 
     def transform(self, images: Sequence[np.ndarray] | np.ndarray, batch_size: int = 1024,
-                  progress: bool = False, normalise: bool = True) -> np.ndarray:
-        """Describe images: an (n, dim) float32 array whose rows have unit L2 norm (raw with `normalise=False`)."""
+                  progress: bool = False, normalise: bool = True, indexing: bool = False) -> np.ndarray:
+        """Describe images: an (n, dim) float32 array whose rows have unit L2 norm (raw with `normalise=False`).
+
+        `indexing`: the images are being indexed, not searched for (`_index_batch` describes them)."""
         if not self.fitted_:
             raise NotFittedError(f"extractor '{self.name}' is not fitted: call fit(dataset) first")
         n = len(images)
+        describe = self._index_batch if indexing else self._transform_batch
         out = np.empty((n, self.dim), dtype=np.float32)
         with tqdm(total=n, desc=f"features {self.name}", unit="img", disable=not progress,
                   mininterval=0.5) as bar:
             for start in range(0, n, batch_size):
                 batch = images[start: start + batch_size]
-                out[start: start + len(batch)] = self._transform_batch(batch)
+                out[start: start + len(batch)] = describe(batch)
                 bar.update(len(batch))
         return l2_normalise(out) if normalise else out
 
     @abstractmethod
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Raw (n, dim) descriptors of a batch of RGB uint8 images."""
+
+    def _index_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Raw descriptors of images being indexed: the same as queries' unless an extractor spends less on them."""
+        return self._transform_batch(images)
 
     def save(self, path: str | Path) -> None:
         """Write a folder: config.json plus any learned arrays."""

@@ -21,6 +21,7 @@ class FusedExtractor(FeatureExtractor):
     """
 
     kind = "fusion"
+    fixed_options = frozenset({"name", "blocks"})
 
     def __init__(self, blocks: Sequence[FeatureExtractor], weights: Sequence[float] | None = None,
                  normalise: bool = True, name: str | None = None):

@@ -38,6 +38,7 @@ class SupervisedExtractor(FeatureExtractor):
     """Wraps any extractor; fitting needs a labelled training collection."""
 
     kind = "supervised"
+    fixed_options = frozenset({"name", "base"})
     trainable = True
 
     def __init__(self, base: FeatureExtractor, weight: float = 1.0, cs: Sequence[float] = (0.1, 1.0, 10.0),

@@ -37,19 +37,22 @@ class CnnExtractor(FeatureExtractor):
     `batch_size` 128: on the 2-core VM it embeds ~30% faster than 500 (the activations stay in
     cache; docs/benchmarks.md). `int8`: int8 convolutions, their activation ranges measured on
     `CALIBRATION_IMAGES` of the images the extractor is fitted on; on a CPU without AVX512-VNNI
-    the float network runs instead (with a warning).
+    the float network runs instead (with a warning). `index_tta`: whether indexed images are
+    flip-averaged too (default: as `tta`); False describes them single-view, half the network
+    passes for indexing, while queries keep `tta` (docs/benchmarks.md measures what it costs).
     """
 
     kind = "cnn"
+    fixed_options = frozenset({"name", "model", "weights"})
     trainable = True
 
     def __init__(self, model: str | Path | None = None, pca: int | None = None, proba_weight: float = 0.0,
                  tta: bool = True, bf16: bool = True, batch_size: int = 128, weights: str | None = None,
-                 int8: bool = False, name: str | None = None):
+                 int8: bool = False, index_tta: bool | None = None, name: str | None = None):
         super().__init__(name)
         self.model_path = Path(model) if model else SHIPPED
         self.pca, self.proba_weight, self.tta, self.bf16, self.batch_size = pca, proba_weight, tta, bf16, batch_size
-        self.weights, self.int8 = weights, int8
+        self.weights, self.int8, self.index_tta = weights, int8, index_tta
         self.net_ = self.int8_net_ = self.ranges_ = None
 
     @property
@@ -65,7 +68,14 @@ class CnnExtractor(FeatureExtractor):
         self._ensure_model()
         config = {"pca": self.pca, "proba_weight": self.proba_weight, "tta": self.tta, "bf16": self.bf16,
                   "batch_size": self.batch_size, "weights": self.weights}
-        return config | ({"int8": True} if self.int8 else {})  # older saved folders keep their hash
+        # options added later appear only when set, so older saved folders keep their hash
+        return config | ({"int8": True} if self.int8 else {}) | (
+            {} if self.index_tta is None else {"index_tta": self.index_tta})
+
+    def with_options(self, options: dict) -> CnnExtractor:
+        new = super().with_options(options)
+        new.model_path = self.model_path
+        return new
 
     def use_model(self, path: str | Path) -> None:
         """Describe images with the model folder at `path` (written by `cbir train`) instead; loaded
@@ -93,7 +103,7 @@ class CnnExtractor(FeatureExtractor):
     def _fit(self, dataset: Dataset) -> None:
         self._ensure_model()
         self._calibrate(dataset)
-        self._fit_pca(self._forward(dataset.images)[0] if self.pca else None)
+        self._fit_pca(self._forward(dataset.images, self._indexed_views())[0] if self.pca else None)
 
     def _calibrate(self, dataset: Dataset) -> None:
         """Measure the int8 activation ranges on a sample of `dataset` (float network) and build the int8 network."""
@@ -136,7 +146,7 @@ class CnnExtractor(FeatureExtractor):
         """Fit (the PCA, when asked) and return the training images' vectors, running the network once."""
         self._ensure_model()
         self._calibrate(dataset)
-        parts = [self._forward(dataset.images[s: s + 1024])
+        parts = [self._forward(dataset.images[s: s + 1024], self._indexed_views())
                  for s in tqdm(range(0, len(dataset), 1024), desc=f"features {self.name}", unit="batch",
                                disable=not progress, mininterval=0.5)]
         embeddings, probabilities = (np.concatenate(p) for p in zip(*parts))
@@ -154,8 +164,12 @@ class CnnExtractor(FeatureExtractor):
 
         return to_input(torch.from_numpy(stack_images(images)))
 
-    def _forward(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """(embeddings, class probabilities) for RGB uint8 images, flip-averaged when `tta`."""
+    def _indexed_views(self) -> bool:
+        """Whether indexed images are flip-averaged."""
+        return self.tta if self.index_tta is None else self.index_tta
+
+    def _forward(self, images: Sequence[np.ndarray], tta: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(embeddings, class probabilities) for RGB uint8 images, flip-averaged when `tta` (default: `self.tta`)."""
         import torch
 
         embed = self.int8_net_.embed if self.int8_net_ is not None else self.net_.embed
@@ -164,7 +178,7 @@ class CnnExtractor(FeatureExtractor):
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             for s in range(0, len(images), self.batch_size):
                 x = self._input(images[s: s + self.batch_size])
-                views = [x, x.flip(3)] if self.tta else [x]
+                views = [x, x.flip(3)] if (self.tta if tta is None else tta) else [x]
                 emb = sum(embed(v).float() for v in views) / len(views)
                 logits = self.net_.classifier(emb.to(self.net_.classifier.weight.dtype)).float()
                 embeddings.append(emb.numpy())
@@ -177,6 +191,9 @@ class CnnExtractor(FeatureExtractor):
 
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
         return self._finish(*self._forward(images))
+
+    def _index_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        return self._finish(*self._forward(images, self._indexed_views()))
 
     def _finish(self, embeddings: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
         """Raw vectors from network outputs: PCA, then the probability block when fused."""
