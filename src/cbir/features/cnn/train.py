@@ -175,25 +175,20 @@ def split_validation(dataset: Dataset, n_val: int, seed: int) -> tuple[Dataset, 
 
 @torch.no_grad()
 def predict(model: nn.Module, images: np.ndarray, device: torch.device, bf16: bool, tta: bool = True,
-            batch: int = 1000) -> torch.Tensor:
-    """Logits for uint8 images (any size), averaged with the flipped view when `tta`."""
+            batch: int = 1000, embed: bool = False) -> torch.Tensor:
+    """Logits (embeddings with `embed`) of uint8 images (any size) on the CPU, summed with the flipped
+    view's when `tta`."""
     model.eval()
+    forward = model.embed if embed else model
     out = []
     for s in range(0, len(images), batch):
         x = to_input(torch.from_numpy(stack_images(images[s: s + batch]))).to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            logits = model(x).float()
+            logits = forward(x).float()
             if tta:
-                logits = logits + model(x.flip(3)).float()
+                logits = logits + forward(x.flip(3)).float()
         out.append(logits.cpu())
     return torch.cat(out)
-
-
-@torch.no_grad()
-def embeddings_of(model: CifarNet, images: torch.Tensor, batch: int = 1000) -> torch.Tensor:
-    """Float embeddings (eval mode, one view) of uint8 images (n, 32, 32, 3) on the model's device."""
-    model.eval()
-    return torch.cat([model.embed(to_input(images[s: s + batch])).float() for s in range(0, len(images), batch)])
 
 
 def accuracy(model: nn.Module, data: Dataset, classes: list[str], device, bf16: bool, tta: bool = True) -> float:
@@ -239,7 +234,8 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     teachers = [t.to(dev, memory_format=torch.channels_last) for t in load_teachers(config, classes)]
     images, targets = images.to(dev), targets.to(dev)
     if fine_tune:
-        model.new_head(embeddings_of(model, images), targets, len(classes))
+        model.new_head(predict(model, train_part.images, dev, bf16=False, tta=False, embed=True).to(dev), targets,
+                       len(classes))
     ema = AveragedModel(model, multi_avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
     decay, no_decay = [], []
     for name, p in model.named_parameters():
