@@ -33,6 +33,24 @@ def test_index_info_search_json(built, tiny_collection, capsys):
     assert "stripes" in capsys.readouterr().out
 
 
+def test_search_a_folder_of_queries(built, tiny_collection, tmp_path, capsys):
+    folder = tmp_path / "queries"
+    shutil.copytree(tiny_collection / "test" / "stripes", folder)
+    (folder / "broken.png").write_bytes(b"not an image")
+    (folder / "notes.txt").write_text("not an image name")
+    single = tiny_collection / "test" / "blobs" / "000.png"
+    capsys.readouterr()
+    assert main(["search", str(built), str(folder), str(single), "-k", "2", "--json"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert [r["query"] for r in out] == [str(folder / f"{i:03d}.png") for i in range(5)] + [str(single)]
+    assert all(r["hits"][0]["label"] == "stripes" for r in out[:5]) and out[5]["hits"][0]["label"] == "blobs"
+    assert "cbir: warning: skipped 1 unreadable file(s)" in captured.err and "broken.png" in captured.err
+    (tmp_path / "empty").mkdir()
+    assert main(["search", str(built), str(tmp_path / "empty")]) == 2
+    assert "no readable images in" in capsys.readouterr().err
+
+
 def test_evaluate_writes_results(built, tiny_collection, tmp_path, capsys):
     out = tmp_path / "res"
     assert main(["evaluate", str(built), "--queries", f"{tiny_collection}:test", "-k", "20", "--out", str(out)]) == 0

@@ -108,18 +108,24 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from cbir.datasets import decode_image
+    from cbir.datasets import decode_image, load_folder
     from cbir.engine import Engine
 
-    images, failures = [], []
+    images, names, failures = [], [], []
     for path in args.images:
         try:
-            images.append(decode_image(Path(path).read_bytes()))
+            if Path(path).is_dir():  # every image in it, as `cbir index` reads folders (unreadable: a warning)
+                found = load_folder(path, progress=False, cache=False)
+                images += found.images
+                names += found.paths
+            else:
+                images.append(decode_image(Path(path).read_bytes()))
+                names.append(path)
         except (OSError, CbirError) as exc:
             failures.append(f"{path}: {exc}")
     if failures:
         raise CbirError("cannot read query image(s):\n  " + "\n  ".join(failures))
-    results = Engine.load(args.engine).search(images, k=args.k, names=args.images)
+    results = Engine.load(args.engine).search(images, k=args.k, names=names)
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
         return 0
@@ -277,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="find the indexed images most like the given image files")
     p.add_argument("engine", help="engine folder")
-    p.add_argument("images", nargs="+", help="query image files")
+    p.add_argument("images", nargs="+", help="query image files, or folders (every image in them)")
     p.add_argument("-k", type=_positive, default=10, help="results per query (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_search)
