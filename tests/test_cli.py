@@ -59,10 +59,15 @@ def test_evaluate_writes_results(built, tiny_collection, tmp_path, capsys):
     assert "trec_eval -M20 -m all_trec qrels.txt run.txt" in (out / "report.md").read_text()
     lean = tmp_path / "lean"
     assert main(["evaluate", str(built), "--queries", f"{tiny_collection}:test", "-k", "20", "--no-trec-files",
-                 "--out", str(lean)]) == 0
-    assert "pr.png)\n" in capsys.readouterr().out
+                 "--measure", "nDCG@10", "--out", str(lean)]) == 0
+    printed = capsys.readouterr().out
+    assert "nDCG@10" in printed and "pr.png)\n" in printed
     assert {p.name for p in lean.iterdir()} == {"metrics.json", "report.md", "pr.png"}
     assert "qrels.txt" not in (lean / "report.md").read_text()
+    assert main(["evaluate", str(built), "--queries", f"{tiny_collection}:test", "--no-full", "--measure", "P@500",
+                 "--out", str(tmp_path / "x")]) == 2
+    assert "measure P@500 reads the top 500, deeper than the run's 100: raise -k" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
     assert json.loads((lean / "metrics.json").read_text())["map_cut_100"] == json.loads(
         (out / "metrics.json").read_text())["map_cut_100"]
 

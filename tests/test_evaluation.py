@@ -8,6 +8,7 @@ import pytrec_eval
 
 from cbir import Engine
 from cbir.datasets import load_folder
+from cbir.errors import CbirError
 from cbir.evaluation import evaluate
 from cbir.evaluation.ranking import full_ranking
 from cbir.evaluation.trec import trec_order
@@ -89,6 +90,25 @@ def test_written_files_reproduce_the_reported_measures(evaluated):
     assert metrics["recip_rank"] == pytest.approx(mean("recip_rank"))
     assert metrics["map_at_100_norm"] == pytest.approx(mean("map_cut_10") * 20 / 10)
     assert json.loads((out / "metrics.json").read_text())["P_10"] == metrics["P_10"]
+
+
+def test_extra_measures_by_their_ir_measures_names_agree_with_trec_eval(evaluated, tmp_path):
+    engine, test, _, out = evaluated
+    run, qrels = read_trec_files(out)
+    metrics = evaluate(engine, test, out=tmp_path, k=10, progress=False, full=False,
+                       extra_measures=["P@5", "nDCG@10", "R@10", "P@5"])
+    measured = pytrec_eval.RelevanceEvaluator(qrels, {"P_5", "ndcg_cut_10", "recall_10"}).evaluate(run)
+    for ours, trec in (("P@5", "P_5"), ("nDCG@10", "ndcg_cut_10"), ("R@10", "recall_10")):
+        assert metrics[ours] == pytest.approx(np.mean([v[trec] for v in measured.values()]))
+        assert all(ours in row for row in metrics["per_class"].values())
+    assert metrics["measures"] == ["map_cut_100", "map_at_100_norm", "P_10", "P_100", "recip_rank",
+                                   "P@5", "nDCG@10", "R@10"]
+    report = (tmp_path / "report.md").read_text()  # without the full ranking: no map, no curve, no crash
+    assert "| `nDCG@10` |" in report and "`map` |" not in report and not (tmp_path / "pr.png").exists()
+    with pytest.raises(CbirError, match="unknown or unsupported measure 'Prec@5'"):
+        evaluate(engine, test, k=10, progress=False, extra_measures=["Prec@5"])
+    with pytest.raises(CbirError, match="reads the top 20, deeper than the run's 10: raise -k"):
+        evaluate(engine, test, k=10, progress=False, extra_measures=["nDCG@20"])
 
 
 def test_run_file_is_the_engine_search_result(evaluated):

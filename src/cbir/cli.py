@@ -139,20 +139,21 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from cbir.datasets import load_dataset
     from cbir.engine import Engine
-    from cbir.evaluation import MAIN_MEASURES, evaluate
+    from cbir.evaluation import evaluate
 
     engine = Engine.load(args.engine)
     queries = load_dataset(args.queries, data=args.data).stratified(args.max_queries)
     metrics = evaluate(engine, queries, out=args.out, k=args.k, full=not args.no_full,
-                       write_trec_files=not args.no_trec_files)
+                       write_trec_files=not args.no_trec_files, extra_measures=args.measures)
     print(f"{metrics['num_queries']} queries x {metrics['index_size']} images, '{metrics['run_tag']}':")
     if metrics["left_out_of_own_ranking"]:
         print(f"  ({metrics['left_out_of_own_ranking']} queries are indexed images: each is left out of its own "
               f"ranking and judgements)")
-    for name in MAIN_MEASURES:
-        if name in metrics:
-            print(f"  {name:<16} {metrics[name]:.4f}")
-    print(f"results in {args.out}/ (metrics.json, report.md, pr.png{'' if args.no_trec_files else ', run.txt, qrels.txt'})")
+    for name in metrics["measures"]:
+        print(f"  {name:<16} {metrics[name]:.4f}")
+    files = ["metrics.json", "report.md"] + ["pr.png"] * (not args.no_full) + ["run.txt", "qrels.txt"] * (
+        not args.no_trec_files)
+    print(f"results in {args.out}/ ({', '.join(files)})")
     return 0
 
 
@@ -294,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="where CIFAR-10 is; else $CBIR_CIFAR10")
     p.add_argument("-k", type=_positive, default=100, help="ranking depth of the run (default 100)")
     p.add_argument("--max-queries", type=_positive, help="evaluate a class-stratified subset of the queries")
+    p.add_argument("--measure", dest="measures", action="append", default=[], metavar="NAME",
+                   help="one more measure of the top k by its ir_measures name, e.g. nDCG@10, R@100, P@5 "
+                        "(repeatable)")
     p.add_argument("--no-full", action="store_true", help="skip the full-ranking map and PR curve")
     p.add_argument("--no-trec-files", action="store_true",
                    help="skip run.txt and qrels.txt (on CIFAR-10's full protocol qrels.txt is 50 million lines, ~3 GB)")

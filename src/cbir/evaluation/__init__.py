@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,20 +19,23 @@ from cbir.engine import Engine
 from cbir.errors import CbirError
 from cbir.evaluation.ranking import full_ranking
 from cbir.evaluation.report import MAIN_MEASURES, write_reports
-from cbir.evaluation.trec import trec_measures, write_qrels, write_run
+from cbir.evaluation.trec import parse_measures, trec_measures, write_qrels, write_run
 
 __all__ = ["evaluate", "MAIN_MEASURES"]
 
 
 def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k: int = 100,
-             full: bool = True, write_trec_files: bool = True, progress: bool = True) -> dict:
+             full: bool = True, write_trec_files: bool = True, progress: bool = True,
+             extra_measures: Sequence[str] = ()) -> dict:
     """Search every query through `Engine.search`, measure, and (with `out`) write the result files.
 
     Returns the metrics dict (also written to `out/metrics.json`): means over the
-    queries that have at least one relevant image, plus a per-class breakdown.
+    queries that have at least one relevant image, plus a per-class breakdown. `extra_measures`:
+    more measures of the top k by their ir_measures names (`nDCG@10`, `R@100`, ...).
     """
     if not queries.labelled:
         raise CbirError("evaluation needs labelled queries (e.g. <class>/<file> folders or cifar10:test)")
+    extra = parse_measures(extra_measures, k)
     started = time.perf_counter()
     relevant: dict[str, list[str]] = defaultdict(list)
     for id_, label in engine.metadata.labels().items():
@@ -42,7 +46,7 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
     hits = engine.search_vectors(query_vectors, k, exclude=[q if q in itself else None for q in queries.ids])
     run = {qid: {h.id: h.score for h in row} for qid, row in zip(queries.ids, hits)}
     query_labels = dict(zip(queries.ids, queries.labels))
-    per_query = trec_measures(run, query_labels, relevant, itself=itself)
+    per_query = trec_measures(run, query_labels, relevant, itself=itself, extra=extra)
     if not per_query:
         raise CbirError("no query has a relevant image in the index: do the labels match?")
     for q, values in per_query.items():
@@ -58,13 +62,14 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
         for q, value in zip(queries.ids, ap):
             if q in per_query:
                 per_query[q]["map"] = float(value)
-    measures = [m for m in MAIN_MEASURES if full or m != "map"]
+    measures = list(dict.fromkeys([m for m in MAIN_MEASURES if full or m != "map"] + [str(m) for m in extra]))
     metrics = {m: float(np.mean([v[m] for v in per_query.values()])) for m in measures}
     by_class: dict[str, list[dict]] = defaultdict(list)
     for q, values in per_query.items():
         by_class[query_labels[q]].append(values)
     metrics.update({
-        "run_tag": engine.extractor.name, "k": k, "num_queries": len(per_query), "index_size": len(engine),
+        "run_tag": engine.extractor.name, "k": k, "measures": measures, "num_queries": len(per_query),
+        "index_size": len(engine),
         "left_out_of_own_ranking": len(itself), "trec_files": write_trec_files and out is not None,
         "random_precision": float(np.mean([v["num_rel"] for v in per_query.values()]) / len(engine)),
         "per_class": {label: {"num_queries": len(rows), **{m: float(np.mean([r[m] for r in rows])) for m in measures}}

@@ -21,9 +21,10 @@ MAIN_MEASURES = ("map_cut_100", "map_at_100_norm", "map", "P_10", "P_100", "reci
 
 
 def write_reports(metrics: dict, iprec: np.ndarray, out: Path) -> None:
-    """Write metrics.json, report.md and pr.png into `out`."""
+    """Write metrics.json, report.md and (with the full ranking measured) pr.png into `out`."""
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    _plot_pr(iprec, metrics, out / "pr.png")
+    if "map" in metrics:
+        _plot_pr(iprec, metrics, out / "pr.png")
     (out / "report.md").write_text(_markdown(metrics))
 
 
@@ -52,12 +53,14 @@ def _markdown(metrics: dict) -> str:
              + (f" {metrics['left_out_of_own_ranking']} queries are indexed images: each is left out of its own "
                 "ranking and judgements." if metrics.get("left_out_of_own_ranking") else ""), "",
              "| measure | value | meaning |", "|---|---|---|"]
-    lines += [f"| `{m}` | {metrics[m]:.4f} | {MEASURE_DOCS[m]} |" for m in MAIN_MEASURES]
-    lines += ["", "## Per class", "", "| class | queries | " + " | ".join(MAIN_MEASURES) + " |",
-              "|---|---|" + "---|" * len(MAIN_MEASURES)]
+    measures = metrics["measures"]
+    lines += [f"| `{m}` | {metrics[m]:.4f} | {MEASURE_DOCS.get(m, 'as ir_measures defines it')} |" for m in measures]
+    lines += ["", "## Per class", "", "| class | queries | " + " | ".join(measures) + " |",
+              "|---|---|" + "---|" * len(measures)]
     for label, row in metrics["per_class"].items():
-        lines.append(f"| {label} | {row['num_queries']} | " + " | ".join(f"{row[m]:.4f}" for m in MAIN_MEASURES) + " |")
-    lines += ["", "![precision-recall](pr.png)", ""]
+        lines.append(f"| {label} | {row['num_queries']} | " + " | ".join(f"{row[m]:.4f}" for m in measures) + " |")
+    lines += ["", "![precision-recall](pr.png)" if "map" in metrics else "(Full ranking not measured: no "
+              "precision-recall curve.)", ""]
     if metrics.get("trec_files"):
         lines += [f"Reproduce the top-{metrics['k']} measures with trec_eval: "
                   f"`trec_eval -M{metrics['k']} -m all_trec qrels.txt run.txt`", ""]

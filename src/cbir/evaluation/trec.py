@@ -6,10 +6,13 @@ descending; the rank column in run.txt is informational only.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
+import ir_measures
 import pytrec_eval
+
+from cbir.errors import CbirError
 
 TREC_MEASURES = ("map_cut_100", "P_10", "P_100", "recip_rank", "num_rel", "num_rel_ret")
 
@@ -45,11 +48,30 @@ def write_qrels(queries: Iterable[tuple[str, str]], relevant: Mapping[str, list[
                 f.write(f"{qid} 0 " + f" 1\n{qid} 0 ".join(docs) + " 1\n")
 
 
+def parse_measures(names: Iterable[str], depth: int) -> list:
+    """ir_measures measures by name (`P@5`, `nDCG@10`, `R@100`), checked before any work: known,
+    computable here, and reading no deeper than the run's `depth`."""
+    measures = []
+    for name in names:
+        try:
+            measure = ir_measures.parse_measure(name)
+            list(ir_measures.iter_calc([measure], {"q": {"d": 1}}, {"q": {"d": 1.0}}))
+        except Exception as exc:  # ir_measures raises NameError, ValueError, ... for what it cannot compute
+            raise CbirError(f"unknown or unsupported measure '{name}' ({exc}); give ir_measures names, "
+                            f"e.g. P@5, nDCG@10, R@100, AP@100") from None
+        cutoff = measure.params.get("cutoff")
+        if cutoff and cutoff > depth:
+            raise CbirError(f"measure {name} reads the top {cutoff}, deeper than the run's {depth}: raise -k")
+        measures.append(measure)
+    return measures
+
+
 def trec_measures(run: Run, query_labels: Mapping[str, str], relevant: Mapping[str, list[str]],
                   measures: Iterable[str] = TREC_MEASURES, chunk: int = 500,
-                  itself: Collection[str] = ()) -> dict[str, dict[str, float]]:
-    """Per-query trec_eval measures (queries with no relevant document are left out, as trec_eval does);
-    a query in `itself` is an indexed image, not judged relevant to itself."""
+                  itself: Collection[str] = (), extra: Sequence = ()) -> dict[str, dict[str, float]]:
+    """Per-query trec_eval measures (queries with no relevant document are left out, as trec_eval does),
+    plus the `extra` ir_measures measures (from `parse_measures`) under their names; a query in
+    `itself` is an indexed image, not judged relevant to itself."""
     judged = {label: dict.fromkeys(docs, 1) for label, docs in relevant.items() if docs}
     qrels = {q: judged[query_labels[q]] for q in run if query_labels.get(q) in judged}
     for q in [q for q in qrels if q in itself]:
@@ -58,6 +80,8 @@ def trec_measures(run: Run, query_labels: Mapping[str, str], relevant: Mapping[s
     results: dict[str, dict[str, float]] = {}
     for start in range(0, len(qids), chunk):
         part = qids[start: start + chunk]
-        evaluator = pytrec_eval.RelevanceEvaluator({q: qrels[q] for q in part}, set(measures))
-        results.update(evaluator.evaluate({q: run[q] for q in part}))
+        part_qrels, part_run = {q: qrels[q] for q in part}, {q: run[q] for q in part}
+        results.update(pytrec_eval.RelevanceEvaluator(part_qrels, set(measures)).evaluate(part_run))
+        for metric in ir_measures.iter_calc(extra, part_qrels, part_run) if extra else ():
+            results[metric.query_id][str(metric.measure)] = metric.value
     return results
