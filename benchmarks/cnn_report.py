@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from cbir.datasets import load_cifar10
-from cbir.features.cnn.store import _markdown, load_model
+from cbir.features.cnn.store import load_model, plot_history, write_card
 from cbir.features.cnn.train import predict
 
 
@@ -39,34 +39,11 @@ def main() -> None:
     card_path = Path(args.model) / "model_card.json"
     card = json.loads(card_path.read_text())
     card["test_accuracy"], card["test_accuracy_single_view"] = round(acc, 4), round(single, 4)
-    card_path.write_text(json.dumps(card, indent=2))
-    (Path(args.model) / "MODEL_CARD.md").write_text(_markdown(card))
+    write_card(card, Path(args.model))
     print(f"test accuracy (flip TTA): {acc:.4f}, single view {single:.4f}; {len(test) / seconds:.0f} images/s "
           f"with TTA")
     if args.plot:
-        plot(card, args.plot)
-
-
-def plot(card: dict, path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    minutes = [h["minutes"] for h in card["history"]]
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    ax.plot(minutes, [h["val_accuracy"] for h in card["history"]], "o-", label="held-out validation (no TTA)")
-    ax.plot(minutes, [h["train_accuracy"] for h in card["history"]], "s--", alpha=0.6, label="training batches")
-    ax.axhline(card["test_accuracy"], color="green", linestyle=":",
-               label=f"final test, flip TTA: {card['test_accuracy']:.4f}")
-    ax.axhline(0.90, color="gray", linestyle="--", linewidth=0.8)
-    ax.set(xlabel=f"training minutes ({card['machine']})", ylabel="accuracy", ylim=(0.3, 1.0),
-           title=f"cbir train: {card['epochs']} epochs")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+        plot_history(card, args.plot)
 
 
 if __name__ == "__main__":

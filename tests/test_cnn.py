@@ -3,10 +3,12 @@
 import json
 import pickle
 import shutil
+import sys
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from cbir import Engine
 from cbir.datasets import load_folder
@@ -14,7 +16,7 @@ from cbir.errors import CbirError, TrainingError
 from cbir.features import load_extractor, make_extractor
 from cbir.features.cnn.extractor import CnnExtractor
 from cbir.features.cnn.model import CifarNet, ModelConfig, to_input
-from cbir.features.cnn.store import _markdown, load_model, save_model
+from cbir.features.cnn.store import _markdown, load_model, save_model, write_card
 from cbir.features.cnn.train import (TrainConfig, augment, distillation_loss, ema_with_warmup, sharpness_step,
                                    supcon_loss, train, validation_size)
 from cbir.features.supervised import SupervisedExtractor
@@ -51,12 +53,24 @@ def test_training_lowers_the_loss_and_writes_a_model_folder(data, model_dir):
     history = card["history"]
     assert len(history) == 12 and history[-1]["train_accuracy"] > history[0]["train_accuracy"]
     assert card["validation_accuracy_tta"] >= 0.6  # three very different classes
-    assert {"config.json", "weights.pt", "MODEL_CARD.md", "checkpoint.pt"} <= {p.name for p in model_dir.iterdir()}
-    assert "held-out validation accuracy" in (model_dir / "MODEL_CARD.md").read_text()
+    assert {"config.json", "weights.pt", "MODEL_CARD.md", "checkpoint.pt", "training.png"} <= {
+        p.name for p in model_dir.iterdir()}
+    assert Image.open(model_dir / "training.png").size == (720, 480)
+    text = (model_dir / "MODEL_CARD.md").read_text()
+    assert "held-out validation accuracy" in text and "![accuracy against training minutes](training.png)" in text
     card = json.loads((model_dir / "model_card.json").read_text())
     assert "- test accuracy: not measured\n" in _markdown(card)
     card |= {"test_accuracy": 0.9, "test_accuracy_single_view": 0.85}  # as benchmarks/cnn_report.py adds them
     assert "- test accuracy: 0.9 (flip TTA); single view 0.85\n" in _markdown(card)
+
+
+def test_a_model_card_without_matplotlib_keeps_its_numbers_and_skips_the_curve(model_dir, tmp_path, monkeypatch):
+    card = json.loads((model_dir / "model_card.json").read_text())
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as on a bare GPU box with torch only
+    write_card(card, tmp_path)
+    assert not (tmp_path / "training.png").exists()
+    assert json.loads((tmp_path / "model_card.json").read_text()) == card
+    assert "training.png" not in (tmp_path / "MODEL_CARD.md").read_text()
 
 
 def test_training_is_deterministic_and_resumes_after_an_interruption(data, tmp_path, monkeypatch):

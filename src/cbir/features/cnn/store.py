@@ -1,4 +1,5 @@
-"""A trained model as a folder: config.json, weights, and a model card (JSON + Markdown).
+"""A trained model as a folder: config.json, weights, and a model card (JSON + Markdown, with its
+accuracy-vs-minutes curve as training.png).
 
 Weights are stored as float16, or (`int8_weights`, for larger networks) with the blocks'
 convolution weights as int8 per output channel plus one float scale each: half the size again,
@@ -18,6 +19,7 @@ from cbir.errors import CbirError
 from cbir.features.cnn.model import CifarNet, ModelConfig
 
 WEIGHTS = "weights.pt"
+CURVE = "training.png"
 SCALE = "int8_scale."  # prefix of the per-channel scales of an int8-stored weight
 
 
@@ -55,8 +57,47 @@ def save_model(model: CifarNet, card: dict, out: str | Path, int8_weights: bool 
     torch.save(stored_state(model, int8_weights), out / WEIGHTS)
     (out / "config.json").write_text(json.dumps({"model": model.config.to_dict(), "classes": card["classes"]},
                                                 indent=2))
+    write_card(card, out)
+
+
+def write_card(card: dict, out: Path) -> None:
+    """model_card.json, MODEL_CARD.md and the training curve (when matplotlib is there) into `out`."""
     (out / "model_card.json").write_text(json.dumps(card, indent=2))
-    (out / "MODEL_CARD.md").write_text(_markdown(card))
+    plotted = plot_history(card, out / CURVE)
+    (out / "MODEL_CARD.md").write_text(_markdown(card) + (f"\n![accuracy against training minutes]({CURVE})\n"
+                                                          if plotted else ""))
+
+
+def plot_history(card: dict, path: str | Path) -> bool:
+    """Accuracy against training minutes (held-out validation per epoch, training batches, the test
+    accuracy when measured) as a PNG; False, and nothing written, without matplotlib or history."""
+    try:
+        import matplotlib
+    except ImportError:  # a bare training machine (e.g. a GPU box with torch only): the card has the numbers
+        return False
+    if not card["history"]:
+        return False
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    history = card["history"]
+    minutes = [h["minutes"] for h in history]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    if any(h["val_accuracy"] is not None for h in history):
+        ax.plot(minutes, [h["val_accuracy"] for h in history], "o-", label="held-out validation (one view)")
+    ax.plot(minutes, [h["train_accuracy"] for h in history], "s--", alpha=0.6, label="training batches")
+    if card.get("test_accuracy") is not None:
+        ax.axhline(card["test_accuracy"], color="green", linestyle=":",
+                   label=f"final test, flip TTA: {card['test_accuracy']:.4f}")
+    ax.set(xlabel=f"training minutes ({card['machine']})", ylabel="accuracy",
+           title=f"cbir train: {card['epochs']} epochs, {card['data']}")
+    ax.title.set_fontsize(8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
 
 
 def weights_digest(path: str | Path) -> str:
