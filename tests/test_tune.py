@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from PIL import Image
 
 from cbir.datasets import load_folder
 
@@ -22,6 +23,8 @@ def test_two_tiny_trials(tiny_collection, tmp_path):
     column = rows[0].split(",").index("val_accuracy")
     assert max(float(row.split(",")[column]) for row in rows[1:]) > 0.5  # three easy classes: above chance
     assert (tmp_path / "results.md").read_text().startswith("| lr")
+    assert "![validation accuracy of each trial](trials.png)" in (tmp_path / "results.md").read_text()
+    assert Image.open(tmp_path / "trials.png").size == (770, 495)
 
 
 def test_a_hold_out_as_large_as_the_data_is_refused_before_ray_starts(tiny_collection, tmp_path):

@@ -2,7 +2,8 @@
 
 Each trial trains on a class-stratified subset of the training split and reports its
 held-out validation accuracy after every epoch; ASHA stops the weak trials early. The
-results table (CSV + Markdown) and the best configuration (JSON) go into the output folder.
+results table (CSV + Markdown), each trial's validation curve (trials.png) and the best
+configuration (JSON) go into the output folder.
 """
 
 from __future__ import annotations
@@ -82,10 +83,33 @@ def run_tune(data: Dataset, out: str | Path, samples: int = 6, epochs: int = 4, 
     table = frame[columns].rename(columns=lambda c: c.removeprefix("config/")).sort_values(
         "val_accuracy", ascending=False)
     table.to_csv(out / "results.csv", index=False)
-    (out / "results.md").write_text(_markdown(table))
+    _plot_trials(results, out / "trials.png")
+    (out / "results.md").write_text(_markdown(table) + "\n![validation accuracy of each trial](trials.png)\n")
     best = results.get_best_result().config
     (out / "best_config.json").write_text(json.dumps(best, indent=2))
     return best
+
+
+def _plot_trials(results, path: Path) -> None:
+    """Each trial's held-out accuracy per epoch: the trials ASHA stopped end early."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    for result in sorted(results, key=lambda r: -r.metrics["val_accuracy"]):
+        history, config = result.metrics_dataframe, result.config
+        ax.plot(history["epoch"], history["val_accuracy"], "o-", alpha=0.8,
+                label=f"lr {config['lr']:.3g}, wd {config['weight_decay']:.2g}, {config['width']}, "
+                      f"emb {config['embedding_dim']}, ls {config['label_smoothing']:.2f}")
+    ax.set(xlabel="epoch", ylabel="held-out validation accuracy", title="cbir tune: ASHA trials, best first")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def _markdown(table) -> str:
