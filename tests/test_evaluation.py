@@ -5,14 +5,17 @@ import json
 import numpy as np
 import pytest
 import pytrec_eval
+from PIL import Image
 
 from cbir import Engine
 from cbir.datasets import load_folder
 from cbir.errors import CbirError
 from cbir.evaluation import evaluate
 from cbir.evaluation.ranking import full_ranking
+from cbir.evaluation.report import _plot_examples
 from cbir.evaluation.trec import trec_order
 from cbir.features import l2_normalise, make_extractor
+from cbir.types import Hit
 
 
 def test_full_ranking_map_equals_pytrec_eval_map_with_ties():
@@ -109,6 +112,16 @@ def test_extra_measures_by_their_ir_measures_names_agree_with_trec_eval(evaluate
         evaluate(engine, test, k=10, progress=False, extra_measures=["Prec@5"])
     with pytest.raises(CbirError, match="reads the top 20, deeper than the run's 10: raise -k"):
         evaluate(engine, test, k=10, progress=False, extra_measures=["nDCG@20"])
+
+
+def test_the_report_shows_one_example_query_per_class(evaluated, tmp_path):
+    engine, test, metrics, out = evaluated
+    assert Image.open(out / "examples.png").size == (1089, 313)  # 3 classes: 3 rows of a query and its top 10
+    assert "![example queries](examples.png)" in (out / "report.md").read_text()
+    gone = [Hit("x", 0.5, "blobs", str(tmp_path / "deleted.png")), Hit("y", 0.4, "stripes", None)]
+    rows = [(np.asarray(test.images[0]), test.labels[0], gone)]  # files moved since indexing: grey cells
+    _plot_examples(rows, "t", tmp_path / "e.png")
+    assert Image.open(tmp_path / "e.png").size == (1089, 104)
 
 
 def test_run_file_is_the_engine_search_result(evaluated):

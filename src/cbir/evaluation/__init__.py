@@ -82,5 +82,15 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
         if write_trec_files:
             write_run(run, out / "run.txt", tag=engine.extractor.name)
             write_qrels(((q, query_labels[q]) for q in queries.ids), relevant, out / "qrels.txt", itself=itself)
-        write_reports(metrics, iprec, out)
+        write_reports(metrics, iprec, out, examples=_examples(queries, hits))
     return metrics
+
+
+def _examples(queries: Dataset, hits: list, per_class: int = 1, classes: int = 10, seed: int = 0) -> list:
+    """(query image, label, top hits) for one query drawn from each of up to `classes` classes."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(queries.labels, dtype=object)
+    names = sorted(set(queries.labels))
+    chosen = [names[i] for i in np.linspace(0, len(names) - 1, min(classes, len(names))).round().astype(int)]
+    picks = [int(i) for label in chosen for i in rng.choice(np.flatnonzero(labels == label), per_class, replace=False)]
+    return [(np.asarray(queries.images[i]), queries.labels[i], hits[i]) for i in picks]

@@ -17,15 +17,19 @@ MEASURE_DOCS = {
     "P_100": "precision of the top 100",
     "recip_rank": "1 / rank of the first relevant image",
 }
+_MISSING = np.full((32, 32, 3), 200, dtype=np.uint8)  # an example hit whose file is gone
 MAIN_MEASURES = ("map_cut_100", "map_at_100_norm", "map", "P_10", "P_100", "recip_rank")
 
 
-def write_reports(metrics: dict, iprec: np.ndarray, out: Path) -> None:
-    """Write metrics.json, report.md and (with the full ranking measured) pr.png into `out`."""
+def write_reports(metrics: dict, iprec: np.ndarray, out: Path, examples: list = ()) -> None:
+    """Write metrics.json, report.md, examples.png (`examples`: (query image, label, hits) rows) and,
+    with the full ranking measured, pr.png into `out`."""
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     if "map" in metrics:
         _plot_pr(iprec, metrics, out / "pr.png")
-    (out / "report.md").write_text(_markdown(metrics))
+    if examples:
+        _plot_examples(examples, metrics["run_tag"], out / "examples.png")
+    (out / "report.md").write_text(_markdown(metrics) + ("\n![example queries](examples.png)\n" if examples else ""))
 
 
 def _plot_pr(iprec: np.ndarray, metrics: dict, path: Path) -> None:
@@ -41,6 +45,45 @@ def _plot_pr(iprec: np.ndarray, metrics: dict, path: Path) -> None:
            title=f"{metrics['run_tag']}: full-ranking MAP {metrics['map']:.4f} ({metrics['num_queries']} queries)")
     ax.grid(alpha=0.3)
     ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _plot_examples(rows: list, run_tag: str, path: Path, k: int = 10) -> None:
+    """A grid: each query, then its top `k` framed green (same label) or red; grey where an indexed
+    image's file is no longer there."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cbir.datasets.sources import load_image
+    from cbir.errors import CbirError
+
+    def pixels(path: str | None) -> np.ndarray:
+        try:
+            return load_image(path) if path else _MISSING
+        except CbirError:
+            return _MISSING
+
+    fig, axes = plt.subplots(len(rows), k + 1, figsize=((k + 1) * 0.9, len(rows) * 0.95), dpi=110, squeeze=False)
+    for row, (image, label, hits) in enumerate(rows):
+        cells = [(image, f"query: {label}", "black")]
+        cells += [(pixels(h.path), f"{h.score:.2f}", "green" if h.label == label else "red") for h in hits[:k]]
+        for col in range(k + 1):
+            ax = axes[row, col]
+            ax.set_xticks([]), ax.set_yticks([])
+            if col >= len(cells):
+                ax.axis("off")
+                continue
+            picture, title, colour = cells[col]
+            ax.imshow(picture, interpolation="nearest")
+            ax.set_title(title, fontsize=6, color=colour, pad=2)
+            for spine in ax.spines.values():
+                spine.set_edgecolor(colour)
+                spine.set_linewidth(2 if col else 1)
+    fig.suptitle(f"{run_tag}: top {k} for one query per class (green = same class)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
