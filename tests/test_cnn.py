@@ -13,12 +13,13 @@ from PIL import Image
 from cbir import Engine
 from cbir.datasets import load_folder
 from cbir.errors import CbirError, TrainingError
-from cbir.features import load_extractor, make_extractor
+from cbir.features import FusedExtractor, load_extractor, make_extractor
 from cbir.features.cnn.extractor import CnnExtractor
 from cbir.features.cnn.model import CifarNet, ModelConfig, to_input
 from cbir.features.cnn.store import _markdown, load_model, save_model, write_card
 from cbir.features.cnn.train import (TrainConfig, augment, distillation_loss, ema_with_warmup, sharpness_step,
                                    supcon_loss, train, validation_size)
+from cbir.features.global_ import HOG
 from cbir.features.supervised import SupervisedExtractor
 
 TINY = ModelConfig(widths=(8, 16, 16), embedding_dim=16)
@@ -285,6 +286,19 @@ def test_indexed_images_can_be_described_single_view_while_queries_stay_flip_ave
     loaded = Engine.load(tmp_path / "e")
     assert loaded.extractor.index_tta is False
     np.testing.assert_allclose(loaded.extractor.transform(queries, indexing=True), single.transform(queries), atol=1e-5)
+
+
+@pytest.mark.parametrize("wrapper", ["fused", "supervised"])
+def test_wrapped_cnn_features_index_single_view_whichever_way_images_are_added(data, model_dir, wrapper):
+    cnn = CnnExtractor(model_dir, index_tta=False, bf16=False)
+    extractor = (FusedExtractor([cnn, HOG()], name="cnn-hog") if wrapper == "fused"
+                 else SupervisedExtractor(cnn, cs=(1.0,), name="cnn-sup"))
+    engine = Engine.build(data.stratified(21), extractor, progress=False)  # fit_transform: 21 images
+    assert engine.add_new(data, batch_size=7, progress=False) == len(data) - 21  # transform: the rest
+    ids, vectors = engine.index.vectors()
+    expected = extractor.transform(data.images, indexing=True)
+    np.testing.assert_allclose(vectors[[ids.index(id_) for id_ in data.ids]], expected, atol=1e-4)
+    assert not np.allclose(extractor.transform(data.images[:5]), expected[:5], atol=1e-3)  # queries: flip TTA
 
 
 def test_int8_inference_agrees_with_the_float_network_and_round_trips(data, model_dir, tmp_path):

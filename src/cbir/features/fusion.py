@@ -53,8 +53,14 @@ class FusedExtractor(FeatureExtractor):
                 block.fit(dataset)
 
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        return self._fuse([b._transform_batch(images) for b in self.blocks])
+
+    def _index_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        return self._fuse([b._index_batch(images) for b in self.blocks])
+
+    def _fuse(self, parts: list[np.ndarray]) -> np.ndarray:
         scale = l2_normalise if self.normalise else np.asarray
-        return np.hstack([w * scale(b._transform_batch(images)) for b, w in zip(self.blocks, self.weights)])
+        return np.hstack([w * scale(part) for part, w in zip(parts, self.weights)])
 
     def _save_state(self, path) -> None:
         for i, block in enumerate(self.blocks):

@@ -74,22 +74,24 @@ class SupervisedExtractor(FeatureExtractor):
         vectors = self.vectors(inputs)
         return l2_normalise(vectors) if normalise else vectors
 
-    def base_features(self, images: Sequence[np.ndarray], progress: bool = False) -> np.ndarray:
+    def base_features(self, images: Sequence[np.ndarray], progress: bool = False,
+                      indexing: bool = False) -> np.ndarray:
         """The base extractor's vectors of images (raw when `standardise`; averaged with the mirror
-        images' when `flip`)."""
-        return self._with_mirrors(self.base.transform(images, progress=progress, normalise=not self.standardise),
-                                  images, progress)
+        images' when `flip`; `indexing`: as the base describes images it indexes)."""
+        features = self.base.transform(images, progress=progress, normalise=not self.standardise, indexing=indexing)
+        return self._with_mirrors(features, images, progress, indexing)
 
-    def _with_mirrors(self, features: np.ndarray, images: Sequence[np.ndarray], progress: bool) -> np.ndarray:
+    def _with_mirrors(self, features: np.ndarray, images: Sequence[np.ndarray], progress: bool,
+                      indexing: bool) -> np.ndarray:
         if self.flip:
             features += self.base.transform([np.asarray(im)[:, ::-1] for im in images], progress=progress,
-                                            normalise=not self.standardise)
+                                            normalise=not self.standardise, indexing=indexing)
             features /= 2
         return features
 
-    def inputs(self, images: Sequence[np.ndarray], progress: bool = False) -> np.ndarray:
+    def inputs(self, images: Sequence[np.ndarray], progress: bool = False, indexing: bool = False) -> np.ndarray:
         """What the classifier reads: the base features, z-scored when `standardise`."""
-        return self._standardised(self.base_features(images, progress))
+        return self._standardised(self.base_features(images, progress, indexing))
 
     def _standardised(self, features: np.ndarray) -> np.ndarray:
         """z-scores `features` in place (no copy of a 50,000 x 7,000 training matrix)."""
@@ -105,10 +107,10 @@ class SupervisedExtractor(FeatureExtractor):
         if not dataset.labelled:
             raise CbirError(f"'{self.name}' learns from labels: fit it on a labelled collection")
         if self.base.fitted_:
-            features = self.base_features(dataset.images, progress)
+            features = self.base_features(dataset.images, progress, indexing=True)
         else:  # the base's own fit_transform: a CNN base with PCA runs its network once, not twice
             features = self._with_mirrors(self.base.fit_transform(dataset, progress, normalise=not self.standardise),
-                                          dataset.images, progress)
+                                          dataset.images, progress, indexing=True)
         self.mean_, self.scale_ = standardisation(features) if self.standardise else (None, None)
         inputs = self._standardised(features)
         self._fit_pca(inputs)
@@ -169,6 +171,9 @@ class SupervisedExtractor(FeatureExtractor):
 
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
         return self.vectors(self.inputs(images))
+
+    def _index_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        return self.vectors(self.inputs(images, indexing=True))
 
     def _save_state(self, path: Path) -> None:
         self.base.save(path / _BASE)
