@@ -54,7 +54,9 @@ def test_search_a_folder_of_queries(built, tiny_collection, tmp_path, capsys):
 def test_evaluate_writes_results(built, tiny_collection, tmp_path, capsys):
     out = tmp_path / "res"
     assert main(["evaluate", str(built), "--queries", f"{tiny_collection}:test", "-k", "20", "--out", str(out)]) == 0
-    assert "map_cut_100" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "map_cut_100" in captured.out
+    assert "cbir: warning: a run of 20 per query: P_100 and map_cut_100 count the ranks below 20" in captured.err
     assert {p.name for p in out.iterdir()} >= {"qrels.txt", "run.txt", "metrics.json", "report.md", "pr.png"}
     assert "trec_eval -M20 -m all_trec qrels.txt run.txt" in (out / "report.md").read_text()
     lean = tmp_path / "lean"

@@ -17,6 +17,8 @@ from cbir.evaluation.trec import trec_order
 from cbir.features import l2_normalise, make_extractor
 from cbir.types import Hit
 
+pytestmark = pytest.mark.filterwarnings("ignore:a run of 10 per query")  # tiny runs; the CLI test checks the warning
+
 
 def test_full_ranking_map_equals_pytrec_eval_map_with_ties():
     rng = np.random.default_rng(3)

@@ -8,6 +8,7 @@ an indexed image (same id and file) is left out of its own ranking and judgement
 from __future__ import annotations
 
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,6 +37,9 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
     if not queries.labelled:
         raise CbirError("evaluation needs labelled queries (e.g. <class>/<file> folders or cifar10:test)")
     extra = parse_measures(extra_measures, k)
+    if k < 100:
+        warnings.warn(f"a run of {k} per query: P_100 and map_cut_100 count the ranks below {k} as misses "
+                      f"(trec_eval semantics); use -k 100 to compare with the published numbers", stacklevel=2)
     started = time.perf_counter()
     relevant: dict[str, list[str]] = defaultdict(list)
     for id_, label in engine.metadata.labels().items():
