@@ -100,6 +100,11 @@ def test_supervised_uses_predicted_probabilities(train, tmp_path):
     loaded = load_extractor(tmp_path / "sup")
     np.testing.assert_array_equal(loaded.transform(train.images[:5]), vectors)
     assert set(loaded.report_["cv_accuracy"]) == {"1.0", "10.0"}  # JSON keys
+    c = extractor.report_["C"]
+    said = (f"logistic regression over kmeans-triangle (C={c}, cross-validated accuracy "
+            f"{extractor.report_['cv_accuracy'][c]:.4f}, training accuracy ")
+    assert extractor.describe().startswith(said) and loaded.describe() == extractor.describe()
+    assert SupervisedExtractor(base).describe() is None  # not fitted yet
 
 
 def test_a_single_c_is_taken_without_cross_validation(train, monkeypatch):

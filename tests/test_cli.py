@@ -22,7 +22,9 @@ def test_index_info_search_json(built, tiny_collection, capsys):
     capsys.readouterr()
     assert main(["info", str(built), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["count"] == 60 and info["extractor"]["name"] == "hog-gch"
+    assert info["count"] == 60 and info["extractor"]["name"] == "hog-gch" and info["extractor"]["learned"] is None
+    assert main(["info", str(built)]) == 0
+    assert "learned" not in capsys.readouterr().out
     query = tiny_collection / "test" / "stripes" / "000.png"
     assert main(["search", str(built), str(query), "-k", "3", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -134,7 +136,7 @@ def test_warnings_are_one_line(tiny_collection, tmp_path, capsys):
 
 
 def test_index_with_a_model_trained_here(tiny_collection, tmp_path, capsys):
-    from cbir.features.cnn.store import weights_digest
+    from cbir.features.cnn.store import load_model, weights_digest
 
     data = ["--dataset", f"{tiny_collection}:train"]
     assert main(["train", *data, "--widths", "8", "16", "16", "--embedding-dim", "16", "--batch-size", "15",
@@ -145,6 +147,13 @@ def test_index_with_a_model_trained_here(tiny_collection, tmp_path, capsys):
     assert main(["info", str(tmp_path / "e"), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["dim"] == 16 and info["extractor"]["config"]["weights"] == weights_digest(tmp_path / "model")
+    card = json.loads((tmp_path / "model" / "model_card.json").read_text())
+    params = sum(p.numel() for p in load_model(tmp_path / "model")[0].parameters())
+    assert info["extractor"]["learned"] == (f"CNN: {params:,} parameters; 2 epochs on {card['data']} in "
+                                            f"{card['minutes']:.1f} min ({card['machine']}); validation accuracy "
+                                            f"{card['validation_accuracy_tta']:.4f}")
+    assert main(["info", str(tmp_path / "e")]) == 0
+    assert f"\nlearned    CNN: {params:,} parameters; 2 epochs on" in capsys.readouterr().out
     query = tiny_collection / "test" / "blobs" / "000.png"
     assert main(["search", str(tmp_path / "e"), str(query), "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)[0]["hits"]) == 10

@@ -102,7 +102,7 @@ def test_health_engines_openapi(client, engines):
     listed = client.get("/api/v1/engines").get_json()
     assert [e["name"] for e in listed] == ["hog-gch", "gch"]
     assert listed[0] == {"name": "hog-gch", "extractor": "hog-gch", "size": 62, "dim": engines["hog-gch"].extractor.dim,
-                         "index": "faiss", "labelled": True}
+                         "index": "faiss", "labelled": True, "learned": None}
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.")
     app_rules = {str(r) for r in client.application.url_map.iter_rules() if str(r).startswith("/api/")}

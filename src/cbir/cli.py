@@ -169,6 +169,8 @@ def cmd_info(args: argparse.Namespace) -> int:
           f"index      {info['index']['kind']} {info['index'].get('factory') or ''}\n"
           f"images     {info['count']} ({info['labelled']} labelled, {info['classes']} classes)\n"
           f"created    {info['created']}")
+    if info["extractor"]["learned"]:
+        print(f"learned    {info['extractor']['learned']}")
     return 0
 
 

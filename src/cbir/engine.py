@@ -145,7 +145,8 @@ class Engine:
         labels = [label for label in self.metadata.labels().values() if label is not None]
         return {"format_version": FORMAT_VERSION, "created": self.created,
                 "extractor": {"name": self.extractor.name, "kind": self.extractor.kind,
-                              "config_hash": self.extractor.config_hash(), "config": self.extractor.get_config()},
+                              "config_hash": self.extractor.config_hash(), "config": self.extractor.get_config(),
+                              "learned": self.extractor.describe()},
                 "dim": self.extractor.dim, "count": len(self.index),
                 "index": {"kind": self.index.kind, **self.index.get_config()},
                 "classes": len(set(labels)), "labelled": len(labels)}

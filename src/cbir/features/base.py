@@ -68,6 +68,10 @@ class FeatureExtractor(ABC):
         """The constructor parameters (JSON-serialisable) that recreate this extractor unfitted."""
         return {}
 
+    def describe(self) -> str | None:
+        """One line for people on what the extractor learned (e.g. a network's accuracy), or None."""
+        return None
+
     def with_options(self, options: dict) -> FeatureExtractor:
         """A new, unfitted extractor like this one (same name) with some constructor options changed."""
         accepted = set(inspect.signature(type(self).__init__).parameters) - {"self"} - self.fixed_options

@@ -152,6 +152,15 @@ class SupervisedExtractor(FeatureExtractor):
         _, eigvec = eigh((sample.T @ sample).astype(np.float64), subset_by_index=[d - self.pca, d - 1])
         self.components_ = np.ascontiguousarray(eigvec[:, ::-1], dtype=np.float32)
 
+    def describe(self) -> str | None:
+        if not self.fitted_:
+            return None
+        cv = {str(c): accuracy for c, accuracy in (self.report_.get("cv_accuracy") or {}).items()}  # JSON: str keys
+        c = str(self.report_["C"])
+        chosen = f", cross-validated accuracy {cv[c]:.4f}" if c in cv else ""
+        return (f"logistic regression over {self.base.name} (C={self.report_['C']}{chosen}, training accuracy "
+                f"{self.report_['train_accuracy']:.4f}); base: {self.base.describe() or self.base.name}")
+
     def predict_proba(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Class probabilities (columns in `classes_` order) for images."""
         return self.probabilities(self.inputs(images))

@@ -69,7 +69,8 @@ class SearchService:
     def _describe(self) -> None:
         self.labelled = {name: any(e.metadata.labels().values()) for name, e in self.engines.items()}
         self.summaries = [{"name": name, "extractor": e.extractor.name, "size": len(e), "dim": e.extractor.dim,
-                           "index": e.index.kind, "labelled": self.labelled[name]} for name, e in self.engines.items()]
+                           "index": e.index.kind, "labelled": self.labelled[name], "learned": e.extractor.describe()}
+                          for name, e in self.engines.items()]
 
     @classmethod
     def from_config(cls, config: dict) -> SearchService:

@@ -77,6 +77,19 @@ class CnnExtractor(FeatureExtractor):
         new.model_path = self.model_path
         return new
 
+    def describe(self) -> str:
+        self._ensure_model()
+        card_path = self.model_path / "model_card.json"
+        card = json.loads(card_path.read_text()) if card_path.exists() else {}
+        params = sum(p.numel() for p in self.net_.parameters())
+        facts = [f"{params / 1e6:.1f} M parameters" if params >= 100_000 else f"{params:,} parameters"]
+        if card:
+            facts.append(f"{card['epochs']} epochs on {card['data']} in {card['minutes']:.1f} min ({card['machine']})")
+        for key, what in (("test_accuracy", "test accuracy"), ("validation_accuracy_tta", "validation accuracy")):
+            if card.get(key) is not None:
+                facts.append(f"{what} {card[key]:.4f}")
+        return "CNN: " + "; ".join(facts)
+
     def use_model(self, path: str | Path) -> None:
         """Describe images with the model folder at `path` (written by `cbir train`) instead; loaded
         now, so a missing or broken folder is an error before any work."""
