@@ -1,33 +1,15 @@
-"""The `cbir` command line: one sub-command per verb, each a thin call into the library."""
+"""Sub-commands on engines and collections: index, add, remove, search, evaluate, serve, info."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 import time
-import warnings
 from functools import partial
 from pathlib import Path
 
+from cbir.cli.args import collection_options, option, positive
 from cbir.errors import CbirError
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _option(text: str) -> tuple[str, object]:
-    from cbir.features import parse_option
-
-    try:
-        return parse_option(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -37,7 +19,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     from cbir.index import BACKENDS, make_index
 
     extractor = make_extractor(args.features, model=args.model, options=dict(args.options))
-    options = _backend_options(args)
+    options = backend_options(args)
     BACKENDS[args.backend].preflight(**options)
     dataset = load_dataset(args.dataset, split=args.split, data=args.data).stratified(args.max_index)
     started = time.perf_counter()
@@ -54,7 +36,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _backend_options(args: argparse.Namespace) -> dict:
+def backend_options(args: argparse.Namespace) -> dict:
     """Index options from the command line; refuses options meant for another backend."""
     given = {"--factory": args.factory, "--milvus-uri": args.milvus_uri, "--es-url": args.es_url,
              "--es-shards": args.es_shards, "--es-replicas": args.es_replicas, "--es-exact": args.es_exact}
@@ -174,41 +156,6 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from cbir.datasets import load_dataset
-    from cbir.features.cnn.extractor import SHIPPED
-    from cbir.features.cnn.model import ModelConfig
-    from cbir.features.cnn.train import TrainConfig, train
-
-    dataset = load_dataset(args.dataset, split=args.split, data=args.data).stratified(args.max_train)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, val_images=args.val_images,
-                         seed=args.seed, val_seed=args.val_seed, translate=args.translate, cutout=args.cutout,
-                         supcon_weight=args.supcon_weight, temperature=args.temperature,
-                         init=str(SHIPPED) if args.init == "shipped" else args.init,
-                         teachers=tuple(args.teacher), distill=args.distill,
-                         distill_temperature=args.distill_temperature, sam=args.sam,
-                         int8_weights=args.int8_weights)
-    model = ModelConfig(widths=tuple(args.widths), embedding_dim=args.embedding_dim, depth=args.depth,
-                        residual=args.residual)
-    card = train(dataset, args.out, config, model, device=args.device, command="cbir " + " ".join(sys.argv[1:]))
-    val = card["validation_accuracy_tta"]
-    print(f"trained {card['epochs']} epochs in {card['minutes']:.1f} min; held-out validation accuracy "
-          f"{'-' if val is None else f'{val:.4f}'} -> {args.out}")
-    return 0
-
-
-def cmd_tune(args: argparse.Namespace) -> int:
-    from cbir.datasets import load_dataset
-    from cbir.tune import run_tune
-
-    dataset = load_dataset(args.dataset, data=args.data).stratified(args.max_train)
-    best = run_tune(dataset, args.out, samples=args.samples, epochs=args.epochs, batch_size=args.batch_size,
-                    val_images=args.val_images, cpus=args.cpus)
-    print((Path(args.out) / "results.md").read_text())
-    print(f"best configuration: {json.dumps(best)} (also in {args.out}/best_config.json)")
-    return 0
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     import faiss
     import waitress
@@ -226,30 +173,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _collection_options(p: argparse.ArgumentParser, required: bool = True) -> None:
-    """--dataset / --data / --split: which images a command reads."""
-    p.add_argument("--dataset", required=required, default=None if required else "cifar10",
-                   help="cifar10 (its train split), or a folder / .zip of images (PATH or PATH:split)"
-                        + ("" if required else "; default cifar10"))
-    p.add_argument("--data", help="where CIFAR-10 is (zip, folder or cifar-10-python.tar.gz); else $CBIR_CIFAR10")
-    p.add_argument("--split", help="only this split of a folder collection (e.g. train)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from cbir import __version__
+def register(sub) -> None:
+    """Add these sub-commands to the `cbir` parser."""
     from cbir.features import EXTRACTORS
     from cbir.index import BACKENDS
 
-    parser = argparse.ArgumentParser(prog="cbir", description="Content-based image retrieval.")
-    parser.add_argument("--version", action="version", version=f"cbir {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
     p = sub.add_parser("index", help="describe a collection and save a searchable engine folder")
-    _collection_options(p)
+    collection_options(p)
     p.add_argument("--features", default="hog-gch", choices=sorted(EXTRACTORS), help="extractor (default hog-gch)")
     p.add_argument("--model", help="with the CNN features: a model folder from `cbir train` "
                                    "(default: the shipped one)")
-    p.add_argument("--set", dest="options", type=_option, action="append", default=[], metavar="KEY=VALUE",
+    p.add_argument("--set", dest="options", type=option, action="append", default=[], metavar="KEY=VALUE",
                    help="change an extractor option, e.g. index_tta=false (cnn: one view per indexed image) "
                         "or k=2000 (sift-bovw vocabulary); repeatable")
     p.add_argument("--backend", default="faiss", choices=sorted(BACKENDS), help="vector index (default faiss)")
@@ -258,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "a token comes from $CBIR_MILVUS_TOKEN")
     p.add_argument("--es-url", help="Elasticsearch URL (default $CBIR_ES_URL); credentials from "
                                     "$CBIR_ES_API_KEY or $CBIR_ES_USER / $CBIR_ES_PASSWORD")
-    p.add_argument("--es-shards", type=_positive, help="Elasticsearch primary shards (default 1)")
+    p.add_argument("--es-shards", type=positive, help="Elasticsearch primary shards (default 1)")
     p.add_argument("--es-replicas", type=int, help="Elasticsearch replicas (default 0: one node)")
     p.add_argument("--es-exact", action="store_true",
                    help="Elasticsearch: exact script_score ranking instead of approximate knn")
@@ -267,15 +201,15 @@ def build_parser() -> argparse.ArgumentParser:
                                         "int8_hnsw, bbq_hnsw, flat, ...")
     p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                    help="extract features with Ray Data (on the cluster at ADDRESS, else on this machine)")
-    p.add_argument("--max-index", type=_positive, help="index a class-stratified subset of this size")
-    p.add_argument("--batch-size", type=_positive, default=1024)
+    p.add_argument("--max-index", type=positive, help="index a class-stratified subset of this size")
+    p.add_argument("--batch-size", type=positive, default=1024)
     p.add_argument("--out", required=True, help="engine folder to write")
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("add", help="describe and index the images of a collection that an engine lacks")
     p.add_argument("engine", help="engine folder")
-    _collection_options(p)
-    p.add_argument("--batch-size", type=_positive, default=1024)
+    collection_options(p)
+    p.add_argument("--batch-size", type=positive, default=1024)
     p.set_defaults(func=cmd_add)
 
     p = sub.add_parser("remove", help="remove images from an engine, by id or because their files are gone")
@@ -287,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="find the indexed images most like the given image files")
     p.add_argument("engine", help="engine folder")
     p.add_argument("images", nargs="+", help="query image files, or folders (every image in them)")
-    p.add_argument("-k", type=_positive, default=10, help="results per query (default 10)")
+    p.add_argument("-k", type=positive, default=10, help="results per query (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_search)
 
@@ -295,8 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("engine", help="engine folder")
     p.add_argument("--queries", default="cifar10:test", help="cifar10:test (default) or a labelled folder / zip")
     p.add_argument("--data", help="where CIFAR-10 is; else $CBIR_CIFAR10")
-    p.add_argument("-k", type=_positive, default=100, help="ranking depth of the run (default 100)")
-    p.add_argument("--max-queries", type=_positive, help="evaluate a class-stratified subset of the queries")
+    p.add_argument("-k", type=positive, default=100, help="ranking depth of the run (default 100)")
+    p.add_argument("--max-queries", type=positive, help="evaluate a class-stratified subset of the queries")
     p.add_argument("--measure", dest="measures", action="append", default=[], metavar="NAME",
                    help="one more measure of the top k by its ir_measures name, e.g. nDCG@10, R@100, P@5 "
                         "(repeatable)")
@@ -306,99 +240,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="results folder to write")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("train", help="train the CNN on a labelled collection and write a model folder")
-    _collection_options(p, required=False)
-    p.add_argument("--out", required=True, help="model folder to write (resumes from its checkpoint)")
-    p.add_argument("--epochs", type=_positive, default=15)
-    p.add_argument("--batch-size", type=_positive, default=512)
-    p.add_argument("--lr", type=float, default=0.2)
-    p.add_argument("--widths", type=_positive, nargs=3, default=[64, 256, 256], metavar="W")
-    p.add_argument("--depth", type=_positive, default=2, help="convolutions per block (default 2)")
-    p.add_argument("--residual", action="store_true",
-                   help="add each block's first convolution output to its last (needs --depth 2 or more)")
-    p.add_argument("--int8-weights", action="store_true",
-                   help="store the block convolutions as int8 per output channel (half the size of fp16)")
-    p.add_argument("--embedding-dim", type=_positive, default=256)
-    p.add_argument("--translate", type=int, default=2, help="random translation in pixels (default 2)")
-    p.add_argument("--cutout", type=int, default=0, help="side of a random square blanked per image (default 0)")
-    p.add_argument("--init", metavar="MODEL_DIR",
-                   help="start from this trained model (its widths; 'shipped' for the CIFAR-10 one); trained on "
-                        "other classes, it gets a new classifier (fine-tuning)")
-    p.add_argument("--supcon-weight", type=float, default=0.0,
-                   help="weight of a supervised contrastive loss on the embedding (default 0: cross-entropy only)")
-    p.add_argument("--temperature", type=float, default=0.1, help="supervised contrastive temperature")
-    p.add_argument("--teacher", action="append", default=[], metavar="MODEL_DIR",
-                   help="a trained model to distil from (repeat for an ensemble: their logits are averaged)")
-    p.add_argument("--distill", type=float, default=0.0,
-                   help="weight of the distillation term, 0-1 (the rest stays on the labels; default 0)")
-    p.add_argument("--distill-temperature", type=float, default=1.0,
-                   help="distillation temperature (default 1: label smoothing already softens the teachers)")
-    p.add_argument("--sam", type=float, default=0.0, metavar="RHO",
-                   help="sharpness-aware minimisation with this radius (e.g. 0.05; twice the compute; default off)")
-    p.add_argument("--val-images", type=int, help="held out of the training split for validation "
-                                                  "(default: 5,000 or a tenth, whichever is fewer)")
-    p.add_argument("--max-train", type=_positive, help="train on a class-stratified subset")
-    p.add_argument("--seed", type=int, default=0, help="initialisation, order and augmentation")
-    p.add_argument("--val-seed", type=int, default=0, help="which training images are held out")
-    p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    p.set_defaults(func=cmd_train)
-
-    p = sub.add_parser("tune", help="search CNN hyper-parameters with Ray Tune (ASHA) on a data subset")
-    p.add_argument("--dataset", default="cifar10")
-    p.add_argument("--data", help="where CIFAR-10 is; else $CBIR_CIFAR10")
-    p.add_argument("--out", required=True, help="folder for results.csv, results.md, best_config.json")
-    p.add_argument("--samples", type=_positive, default=6, help="trials (default 6)")
-    p.add_argument("--epochs", type=_positive, default=4, help="epochs per trial at most (default 4)")
-    p.add_argument("--max-train", type=_positive, default=5000, help="training subset (default 5000)")
-    p.add_argument("--val-images", type=_positive, default=1000)
-    p.add_argument("--batch-size", type=_positive, default=256)
-    p.add_argument("--cpus", type=_positive, help="CPUs for Ray (default: all)")
-    p.set_defaults(func=cmd_tune)
-
     p = sub.add_parser("serve", help="serve the search page and JSON API (production WSGI server)")
     p.add_argument("engines", nargs="+", help="engine folder(s); the first is the default")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
-    p.add_argument("--threads", type=_positive, default=8, help="worker threads (default 8)")
-    p.add_argument("--max-upload-mb", type=_positive, default=10, help="upload size limit (default 10 MB)")
+    p.add_argument("--threads", type=positive, default=8, help="worker threads (default 8)")
+    p.add_argument("--max-upload-mb", type=positive, default=10, help="upload size limit (default 10 MB)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("info", help="describe an engine folder")
     p.add_argument("engine", help="engine folder")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_info)
-    return parser
-
-
-PACKAGE_DIR = str(Path(__file__).resolve().parent)
-
-
-def _show_warning(message, category, filename, lineno, file=None, line=None, _default=warnings.showwarning):
-    """cbir's own warnings as one `cbir: warning: ...` line; others as Python prints them."""
-    if str(Path(filename).resolve()).startswith(PACKAGE_DIR):
-        print(f"cbir: warning: {message}", file=file or sys.stderr)
-    else:
-        _default(message, category, filename, lineno, file, line)
-
-
-def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    warnings.showwarning = _show_warning
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if args.command == "remove" and not any(e.startswith("-") for e in extra):
-        args.ids += extra  # ids after --missing: argparse fills a subcommand's positionals only once
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    try:
-        return args.func(args)
-    except CbirError as exc:
-        print(f"cbir: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("cbir: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Sub-commands that train the CNN: train, tune."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from cbir.cli.args import collection_options, positive
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from cbir.datasets import load_dataset
+    from cbir.features.cnn.extractor import SHIPPED
+    from cbir.features.cnn.model import ModelConfig
+    from cbir.features.cnn.train import TrainConfig, train
+
+    dataset = load_dataset(args.dataset, split=args.split, data=args.data).stratified(args.max_train)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, val_images=args.val_images,
+                         seed=args.seed, val_seed=args.val_seed, translate=args.translate, cutout=args.cutout,
+                         supcon_weight=args.supcon_weight, temperature=args.temperature,
+                         init=str(SHIPPED) if args.init == "shipped" else args.init,
+                         teachers=tuple(args.teacher), distill=args.distill,
+                         distill_temperature=args.distill_temperature, sam=args.sam,
+                         int8_weights=args.int8_weights)
+    model = ModelConfig(widths=tuple(args.widths), embedding_dim=args.embedding_dim, depth=args.depth,
+                        residual=args.residual)
+    card = train(dataset, args.out, config, model, device=args.device, command="cbir " + " ".join(sys.argv[1:]))
+    val = card["validation_accuracy_tta"]
+    print(f"trained {card['epochs']} epochs in {card['minutes']:.1f} min; held-out validation accuracy "
+          f"{'-' if val is None else f'{val:.4f}'} -> {args.out}")
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from cbir.datasets import load_dataset
+    from cbir.tune import run_tune
+
+    dataset = load_dataset(args.dataset, data=args.data).stratified(args.max_train)
+    best = run_tune(dataset, args.out, samples=args.samples, epochs=args.epochs, batch_size=args.batch_size,
+                    val_images=args.val_images, cpus=args.cpus)
+    print((Path(args.out) / "results.md").read_text())
+    print(f"best configuration: {json.dumps(best)} (also in {args.out}/best_config.json)")
+    return 0
+
+
+def register(sub) -> None:
+    """Add these sub-commands to the `cbir` parser."""
+    p = sub.add_parser("train", help="train the CNN on a labelled collection and write a model folder")
+    collection_options(p, required=False)
+    p.add_argument("--out", required=True, help="model folder to write (resumes from its checkpoint)")
+    p.add_argument("--epochs", type=positive, default=15)
+    p.add_argument("--batch-size", type=positive, default=512)
+    p.add_argument("--lr", type=float, default=0.2)
+    p.add_argument("--widths", type=positive, nargs=3, default=[64, 256, 256], metavar="W")
+    p.add_argument("--depth", type=positive, default=2, help="convolutions per block (default 2)")
+    p.add_argument("--residual", action="store_true",
+                   help="add each block's first convolution output to its last (needs --depth 2 or more)")
+    p.add_argument("--int8-weights", action="store_true",
+                   help="store the block convolutions as int8 per output channel (half the size of fp16)")
+    p.add_argument("--embedding-dim", type=positive, default=256)
+    p.add_argument("--translate", type=int, default=2, help="random translation in pixels (default 2)")
+    p.add_argument("--cutout", type=int, default=0, help="side of a random square blanked per image (default 0)")
+    p.add_argument("--init", metavar="MODEL_DIR",
+                   help="start from this trained model (its widths; 'shipped' for the CIFAR-10 one); trained on "
+                        "other classes, it gets a new classifier (fine-tuning)")
+    p.add_argument("--supcon-weight", type=float, default=0.0,
+                   help="weight of a supervised contrastive loss on the embedding (default 0: cross-entropy only)")
+    p.add_argument("--temperature", type=float, default=0.1, help="supervised contrastive temperature")
+    p.add_argument("--teacher", action="append", default=[], metavar="MODEL_DIR",
+                   help="a trained model to distil from (repeat for an ensemble: their logits are averaged)")
+    p.add_argument("--distill", type=float, default=0.0,
+                   help="weight of the distillation term, 0-1 (the rest stays on the labels; default 0)")
+    p.add_argument("--distill-temperature", type=float, default=1.0,
+                   help="distillation temperature (default 1: label smoothing already softens the teachers)")
+    p.add_argument("--sam", type=float, default=0.0, metavar="RHO",
+                   help="sharpness-aware minimisation with this radius (e.g. 0.05; twice the compute; default off)")
+    p.add_argument("--val-images", type=int, help="held out of the training split for validation "
+                                                  "(default: 5,000 or a tenth, whichever is fewer)")
+    p.add_argument("--max-train", type=positive, help="train on a class-stratified subset")
+    p.add_argument("--seed", type=int, default=0, help="initialisation, order and augmentation")
+    p.add_argument("--val-seed", type=int, default=0, help="which training images are held out")
+    p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("tune", help="search CNN hyper-parameters with Ray Tune (ASHA) on a data subset")
+    p.add_argument("--dataset", default="cifar10")
+    p.add_argument("--data", help="where CIFAR-10 is; else $CBIR_CIFAR10")
+    p.add_argument("--out", required=True, help="folder for results.csv, results.md, best_config.json")
+    p.add_argument("--samples", type=positive, default=6, help="trials (default 6)")
+    p.add_argument("--epochs", type=positive, default=4, help="epochs per trial at most (default 4)")
+    p.add_argument("--max-train", type=positive, default=5000, help="training subset (default 5000)")
+    p.add_argument("--val-images", type=positive, default=1000)
+    p.add_argument("--batch-size", type=positive, default=256)
+    p.add_argument("--cpus", type=positive, help="CPUs for Ray (default: all)")
+    p.set_defaults(func=cmd_tune)
