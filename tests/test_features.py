@@ -101,6 +101,15 @@ def test_registered_features_take_changed_options(images):
         make_extractor("hog-gch", options={"blocks": []})
     with pytest.raises(CbirError, match="bad option value"):
         make_extractor("gch", options={"bins": 1})
+    with pytest.raises(CbirError, match="option bins takes int, not 8.5"):
+        make_extractor("gch", options={"bins": 8.5})
+    with pytest.raises(CbirError, match="option sqrt takes bool, not 'maybe'"):
+        make_extractor("gch", options={"sqrt": "maybe"})
+    with pytest.raises(CbirError, match=r"option weights takes Sequence\[float\] \| None, not \['a', 1\]"):
+        make_extractor("hog-gch", options={"weights": ["a", 1]})
+    with pytest.raises(CbirError, match="option pca takes int \\| None, not 'abc'"):
+        make_extractor("cnn", options={"pca": "abc"})
+    assert make_extractor("cnn", options={"pca": 8, "proba_weight": 2, "index_tta": False}).get_config()["pca"] == 8
     assert parse_option("index_tta=false") == ("index_tta", False)
     assert parse_option("weights=[1, 0.5]") == ("weights", [1, 0.5])
     assert parse_option("space=rgb") == ("space", "rgb") and parse_option("k=") == ("k", "")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import types
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +42,21 @@ def to_spec(extractor: FeatureExtractor) -> dict:
 def from_spec(spec: dict) -> FeatureExtractor:
     """The unfitted extractor described by `to_spec` output."""
     return _KINDS[spec["kind"]].from_config(spec["config"], name=spec["name"])
+
+
+def _fits(value, hint) -> bool:
+    """Whether a JSON-read option value suits a constructor parameter's type hint (ints for floats too)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_fits(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if isinstance(value, bool) and hint is not bool:
+        return False
+    if hint is float:
+        return isinstance(value, int | float)
+    if typing.get_origin(hint) in (list, tuple, Sequence):
+        return isinstance(value, list | tuple) and all(_fits(v, typing.get_args(hint)[0]) for v in value)
+    return not isinstance(hint, type) or isinstance(value, hint)
 
 
 class FeatureExtractor(ABC):
@@ -79,6 +96,12 @@ class FeatureExtractor(ABC):
         if unknown:
             raise CbirError(f"features '{self.name}' have no option {', '.join(unknown)}; "
                             f"they take: {', '.join(sorted(accepted))}")
+        hints = typing.get_type_hints(type(self).__init__)
+        for key, value in options.items():
+            if key in hints and not _fits(value, hints[key]):
+                hint = hints[key].__name__ if isinstance(hints[key], type) else str(hints[key])
+                hint = hint.replace("typing.", "").replace("collections.abc.", "").replace("pathlib.", "")
+                raise CbirError(f"features '{self.name}': option {key} takes {hint}, not {value!r}")
         try:
             return type(self).from_config({**self.get_config(), **options}, name=self.name)
         except (TypeError, ValueError) as exc:
