@@ -151,6 +151,10 @@ def test_supervised_needs_labels(tmp_path, tiny_collection):
     unlabelled.labels[:] = [None] * len(unlabelled)
     with pytest.raises(CbirError, match="labelled"):
         SupervisedExtractor(KMeansTriangle(k=8, pca=None, sample_patches=2000)).fit(unlabelled)
+    one_class = unlabelled.subset(range(20))
+    one_class.labels[:] = ["cats"] * 20
+    with pytest.raises(CbirError, match=r"the collection has one class \('cats'\), it needs two or more"):
+        SupervisedExtractor(KMeansTriangle(k=8, pca=None, sample_patches=2000)).fit(one_class)
 
 
 def shrink(extractor):

@@ -121,6 +121,10 @@ def test_validation_holds_out_a_tenth_of_a_small_collection_and_never_all_of_it(
     assert validation_size(None, 50_000) == 5000 and validation_size(0, 10) == 0
     with pytest.raises(TrainingError, match="leaves none to train on: the collection has 60"):
         train(data, tmp_path / "n", tiny_config(val_images=60), ModelConfig(**vars(TINY)), progress=False)
+    one_class = data.subset([i for i, label in enumerate(data.labels) if label == data.labels[0]])
+    with pytest.raises(TrainingError, match="two or more classes; the collection has one"):
+        train(one_class, tmp_path / "o", tiny_config(), ModelConfig(**vars(TINY)), progress=False)
+    assert not (tmp_path / "o").exists()
 
 
 def test_a_single_step_run_trains(data, tmp_path):

@@ -56,9 +56,10 @@ def run_tune(data: Dataset, out: str | Path, samples: int = 6, epochs: int = 4, 
         from ray.tune.schedulers import ASHAScheduler
     except ImportError as exc:
         raise MissingDependencyError("cbir tune needs Ray Tune: pip install 'cbir[tune]'") from exc
-    from cbir.features.cnn.train import validation_size
+    from cbir.features.cnn.train import check_collection, validation_size
 
-    validation_size(val_images, len(data))  # a clear error here rather than in every trial
+    check_collection(data)  # clear errors here rather than in every trial
+    validation_size(val_images, len(data))
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     ray.init(num_cpus=cpus, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
