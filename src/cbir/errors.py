@@ -21,6 +21,10 @@ class TrainingError(CbirError, ValueError):
     """A training run cannot start: unlabelled data, a bad option, or a model that does not fit the run."""
 
 
+class FitError(CbirError, ValueError):
+    """An extractor cannot learn from this collection with its settings (e.g. too few images)."""
+
+
 class EngineError(CbirError):
     """An engine folder is missing, damaged, or does not match its extractor."""
 

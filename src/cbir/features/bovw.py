@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from cbir.datasets.collection import Dataset
+from cbir.errors import FitError
 from cbir.features.base import FeatureExtractor
 from cbir.features.local import SiftConfig, describe_parallel
 
@@ -22,7 +23,8 @@ def fit_vocabulary(descriptors: np.ndarray, k: int, seed: int = 0) -> np.ndarray
     from sklearn.cluster import MiniBatchKMeans
 
     if len(descriptors) < k:
-        raise ValueError(f"{len(descriptors)} descriptors cannot make a vocabulary of {k} words")
+        raise FitError(f"{len(descriptors)} descriptors cannot make a vocabulary of {k} words: use more images "
+                       f"or a smaller vocabulary (cbir index --set k=N)")
     kmeans = MiniBatchKMeans(n_clusters=k, batch_size=4096, n_init=3, max_no_improvement=20,
                              random_state=seed).fit(descriptors)
     return kmeans.cluster_centers_.astype(np.float32)

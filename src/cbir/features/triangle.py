@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from cbir.datasets.collection import Dataset
 from cbir.datasets.images import resize_all
+from cbir.errors import FitError
 from cbir.features.base import FeatureExtractor
 
 
@@ -83,8 +84,8 @@ class KMeansTriangle(FeatureExtractor):
         self.pooled_mean_, self.pooled_std_ = np.zeros(4 * self.k, np.float32), np.ones(4 * self.k, np.float32)
         self.components_ = None
         if self.pca and self.pca > min(len(dataset), 20_000):
-            raise ValueError(f"PCA to {self.pca} dimensions needs at least {self.pca} training images, "
-                             f"got {len(dataset)}")
+            raise FitError(f"PCA to {self.pca} dimensions needs at least {self.pca} training images, got "
+                           f"{len(dataset)}: use more images or fewer dimensions (cbir index --set pca=N)")
         if self.pca:
             sample_images = picked[:20_000]
             train = np.concatenate([self._pooled(self._images([dataset.images[i] for i in sample_images[s: s + 256]]))
