@@ -96,7 +96,10 @@ class FeatureExtractor(ABC):
         if unknown:
             raise CbirError(f"features '{self.name}' have no option {', '.join(unknown)}; "
                             f"they take: {', '.join(sorted(accepted))}")
-        hints = typing.get_type_hints(type(self).__init__)
+        try:
+            hints = typing.get_type_hints(type(self).__init__)
+        except NameError:  # an annotation that does not resolve: leave the values to the constructor
+            hints = {}
         for key, value in options.items():
             if key in hints and not _fits(value, hints[key]):
                 hint = hints[key].__name__ if isinstance(hints[key], type) else str(hints[key])
