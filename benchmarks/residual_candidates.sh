@@ -7,9 +7,11 @@
 # 128/384/448 (431 M MACs per view) and int8-stored weights (8.9 MB), with and without --sam 0.05,
 # each once holding out 5,000 training images (--val-seed 0, read against the shipped recipe's
 # 0.9254 with flip TTA) and once on all 50,000: four runs side by side. It fits the 60 s
-# embedding budget only single-view (~38 s here), so read summary's single-view column against
-# 93%. (At the shipped arithmetic, 96/320/448, residual blocks matched the shipped shape on a
-# 15-epoch CPU pair: docs/benchmarks.md.) EPOCHS_PERCENT scales the epochs (a smoke test:
+# embedding budget when the indexed images are described single-view and the queries keep flip
+# TTA (`--set index_tta=false`, ~44 s here; ~74 s with flip TTA on both sides), so read
+# summary's flip-TTA column against the shipped 0.9254 and 93%. (At the shipped arithmetic,
+# 96/320/448, residual blocks matched the shipped shape on a 15-epoch CPU pair:
+# docs/benchmarks.md.) EPOCHS_PERCENT scales the epochs (a smoke test:
 # EPOCHS_PERCENT=2 VAL=100 ... --max-train 600).
 set -u
 DATA=${1:?labelled training images}; OUT=${2:?output folder}; shift 2
