@@ -5,6 +5,7 @@ import io
 import pickle
 import tarfile
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -34,6 +35,23 @@ def test_layouts_without_split_or_label(tmp_path, tiny_collection):
     records = {s.id: (s.label, s.split) for s in ds}
     assert records == {"cats/a.png": ("cats", None), "loose.png": (None, None)}
     assert not ds.labelled
+
+
+def test_zip_members_read_right_from_many_threads_and_after_the_archive_changes(tmp_path, tiny_collection):
+    archive = tmp_path / "photos.zip"
+    files = sorted(tiny_collection.rglob("*.png"))
+    names = [p.relative_to(tiny_collection).as_posix() for p in files]
+    with zipfile.ZipFile(archive, "w") as zf:
+        for p, name in zip(files, names):
+            zf.write(p, name)
+    paths = [f"{archive}::{name}" for name in names]
+    with ThreadPoolExecutor(8) as pool:  # a server's threads share one open archive
+        assert list(pool.map(read_bytes, paths * 4)) == [p.read_bytes() for p in files] * 4
+    with zipfile.ZipFile(archive, "w") as zf:  # the archive rewritten: the same member, other bytes
+        zf.writestr(names[0], b"replaced")
+    assert read_bytes(paths[0]) == b"replaced"
+    with pytest.raises(KeyError):
+        read_bytes(paths[1])
 
 
 def test_zip_matches_folder_and_paths_are_readable(tmp_path, tiny_collection):
