@@ -2,7 +2,9 @@
 
 import io
 import os
+import re
 import tempfile
+from urllib.parse import quote, unquote_plus
 
 import numpy as np
 import pytest
@@ -213,8 +215,6 @@ def test_page_errors_are_shown_not_500(client):
 
 
 def test_filenames_are_escaped_and_security_headers_set(client):
-    from urllib.parse import quote
-
     response = client.get("/?id=" + quote("blobs/" + XSS_NAME))
     html = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -222,6 +222,24 @@ def test_filenames_are_escaped_and_security_headers_set(client):
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert client.get("/api/v1/health").headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_start_page_offers_indexed_images_to_start_from(client, engines):
+    html = client.get("/?engine=gch&k=5").get_data(as_text=True)
+    ids = [unquote_plus(i) for i in re.findall(r'href="/\?id=([^&"]+)&amp;engine=gch&amp;k=5"', html)]
+    assert len(ids) == 12 and len(set(ids)) == 12 and all(i in engines["gch"].metadata for i in ids)
+    assert html.count('src="/api/v1/images/') == 12
+    followed = client.get(f"/?id={quote(ids[0])}&engine=gch&k=5")
+    assert followed.status_code == 200 and followed.get_data(as_text=True).count('class="hit"') == 5
+    unknown = client.get("/?engine=nope")
+    assert unknown.status_code == 404 and "unknown engine" in unknown.get_data(as_text=True)
+
+
+def test_the_engines_page_says_what_each_engine_holds(client):
+    html = client.get("/engines").get_data(as_text=True)
+    assert '<a href="/?engine=hog-gch">hog-gch</a>' in html and '<a href="/?engine=gch">gch</a>' in html
+    assert html.count("<tr>") == 3 and ">62<" in html and 'href="/api/v1/engines"' in html
+    assert 'href="/engines"' in client.get("/").get_data(as_text=True)
 
 
 def test_page_works_without_javascript(client):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -67,10 +68,17 @@ class SearchService:
         self._describe()
 
     def _describe(self) -> None:
-        self.labelled = {name: any(e.metadata.labels().values()) for name, e in self.engines.items()}
+        labels = {name: e.metadata.labels() for name, e in self.engines.items()}
+        self.labelled = {name: any(of.values()) for name, of in labels.items()}
+        self._ids = {name: list(of) for name, of in labels.items()}
         self.summaries = [{"name": name, "extractor": e.extractor.name, "size": len(e), "dim": e.extractor.dim,
                            "index": e.index.kind, "labelled": self.labelled[name], "learned": e.extractor.describe()}
                           for name, e in self.engines.items()]
+
+    def examples(self, name: str | None, n: int = 12) -> list[str]:
+        """`n` indexed ids of an engine drawn at random: somewhere to start without an image at hand."""
+        ids = self._ids[self.engine(name)[0]]
+        return random.sample(ids, min(n, len(ids)))
 
     @classmethod
     def from_config(cls, config: dict) -> SearchService:

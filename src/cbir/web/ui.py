@@ -56,9 +56,16 @@ def index():
             context["query_name"] = image_id
         else:
             searched = None
+            context["examples"] = svc.examples(engine)
         if searched:
             context["searched"] = searched
             context["note"] = diagnostic(searched, svc.labelled[searched.engine])
     except RequestError as exc:
         context["error"], status = str(exc), exc.status
     return render_template("index.html", **context), status
+
+
+@bp.get("/engines")
+def engines():
+    """The served engines for people: features, size, index and what the features learned."""
+    return render_template("engines.html", summaries=service().summaries)
