@@ -29,6 +29,7 @@ from cbir.datasets import load_cifar10
 from cbir.evaluation.trec import trec_measures
 from cbir.features import l2_normalise
 from cbir.index import ExactIndex, FaissIndex, MilvusIndex
+from cbir.plots import saved_figure
 
 
 def recall(found: list[list[str]], truth: list[list[str]], k: int) -> float:
@@ -144,23 +145,15 @@ def million(engine: Engine, queries: np.ndarray, n: int, dim: int = 128, noise: 
 
 
 def plot(rows: list, path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    for row in rows:
-        marker = "s" if "Milvus" in row["index"] else "^" if "exact" in row["index"] else "o"
-        ax.scatter(row["ms"], row["recall@100"], marker=marker, s=60,
-                   label=f"{row['index']} (map_cut_100 {row['map_cut_100']:.5f})")
-    ax.legend(fontsize=7, loc="lower right")
-    ax.set(xscale="log", xlabel="single-query latency, ms (log scale; one thread)", ylabel="recall@100 vs exact",
-           title="50,000 CIFAR-10 vectors, 10,000 queries: recall vs latency")
-    ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    with saved_figure(path, figsize=(7, 4.5), dpi=120) as (_, ax):
+        for row in rows:
+            marker = "s" if "Milvus" in row["index"] else "^" if "exact" in row["index"] else "o"
+            ax.scatter(row["ms"], row["recall@100"], marker=marker, s=60,
+                       label=f"{row['index']} (map_cut_100 {row['map_cut_100']:.5f})")
+        ax.legend(fontsize=7, loc="lower right")
+        ax.set(xscale="log", xlabel="single-query latency, ms (log scale; one thread)", ylabel="recall@100 vs exact",
+               title="50,000 CIFAR-10 vectors, 10,000 queries: recall vs latency")
+        ax.grid(alpha=0.3, which="both")
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from common import mean_measures, validation_split
 from cbir.features import l2_normalise
 from cbir.features.bovw import SiftBoVW, fit_vocabulary, nearest
 from cbir.features.local import describe_parallel
+from cbir.plots import saved_figure
 
 
 def main() -> None:
@@ -53,24 +54,16 @@ def main() -> None:
 
 
 def plot(rows, path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     ks, db, p100, _ = map(np.asarray, zip(*rows))
-    fig, left = plt.subplots(figsize=(7, 4.2), dpi=120)
-    left.plot(ks, db, "o-", color="tab:red", label="Davies-Bouldin (lower is tighter)")
-    left.set(xscale="log", xlabel="vocabulary size k", ylabel="Davies-Bouldin index")
-    right = left.twinx()
-    right.plot(ks, p100, "s-", color="tab:blue", label="retrieval P_100 (validation)")
-    right.set_ylabel("P_100")
-    handles = left.get_lines() + right.get_lines()
-    left.legend(handles, [h.get_label() for h in handles], loc="center left", fontsize=8)
-    left.set_title("sift-bovw: cluster quality vs retrieval quality")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    with saved_figure(path, figsize=(7, 4.2), dpi=120) as (_, left):
+        left.plot(ks, db, "o-", color="tab:red", label="Davies-Bouldin (lower is tighter)")
+        left.set(xscale="log", xlabel="vocabulary size k", ylabel="Davies-Bouldin index")
+        right = left.twinx()
+        right.plot(ks, p100, "s-", color="tab:blue", label="retrieval P_100 (validation)")
+        right.set_ylabel("P_100")
+        handles = left.get_lines() + right.get_lines()
+        left.legend(handles, [h.get_label() for h in handles], loc="center left", fontsize=8)
+        left.set_title("sift-bovw: cluster quality vs retrieval quality")
 
 
 if __name__ == "__main__":

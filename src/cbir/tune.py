@@ -93,24 +93,18 @@ def run_tune(data: Dataset, out: str | Path, samples: int = 6, epochs: int = 4, 
 
 def _plot_trials(results, path: Path) -> None:
     """Each trial's held-out accuracy per epoch: the trials ASHA stopped end early."""
-    import matplotlib
+    from cbir.plots import saved_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
-    for result in sorted(results, key=lambda r: -r.metrics["val_accuracy"]):
-        history, config = result.metrics_dataframe, result.config
-        ax.plot(history["epoch"], history["val_accuracy"], "o-", alpha=0.8,
-                label=f"lr {config['lr']:.3g}, wd {config['weight_decay']:.2g}, {config['width']}, "
-                      f"emb {config['embedding_dim']}, ls {config['label_smoothing']:.2f}")
-    ax.set(xlabel="epoch", ylabel="held-out validation accuracy", title="cbir tune: ASHA trials, best first")
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    with saved_figure(path, figsize=(7, 4.5), dpi=110) as (_, ax):
+        for result in sorted(results, key=lambda r: -r.metrics["val_accuracy"]):
+            history, config = result.metrics_dataframe, result.config
+            ax.plot(history["epoch"], history["val_accuracy"], "o-", alpha=0.8,
+                    label=f"lr {config['lr']:.3g}, wd {config['weight_decay']:.2g}, {config['width']}, "
+                          f"emb {config['embedding_dim']}, ls {config['label_smoothing']:.2f}")
+        ax.set(xlabel="epoch", ylabel="held-out validation accuracy", title="cbir tune: ASHA trials, best first")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
 
 
 def _markdown(table) -> str:

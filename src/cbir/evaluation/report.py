@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from cbir.evaluation.ranking import RECALL_LEVELS
+from cbir.plots import saved_figure
 
 MEASURE_DOCS = {
     "map_cut_100": "trec_eval MAP over the top 100, divided by ALL relevant images (ceiling 100/R; 0.02 on CIFAR-10)",
@@ -33,31 +34,18 @@ def write_reports(metrics: dict, iprec: np.ndarray, out: Path, examples: list = 
 
 
 def _plot_pr(iprec: np.ndarray, metrics: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
-    ax.plot(RECALL_LEVELS, np.nanmean(iprec, axis=0), marker="o", label=metrics["run_tag"])
-    ax.axhline(metrics["random_precision"], color="gray", linestyle="--", label="random ranking")
-    ax.set(xlabel="recall", ylabel="interpolated precision", xlim=(0, 1), ylim=(0, 1.02),
-           title=f"{metrics['run_tag']}: full-ranking MAP {metrics['map']:.4f} ({metrics['num_queries']} queries)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    with saved_figure(path, figsize=(6, 4.5), dpi=120) as (_, ax):
+        ax.plot(RECALL_LEVELS, np.nanmean(iprec, axis=0), marker="o", label=metrics["run_tag"])
+        ax.axhline(metrics["random_precision"], color="gray", linestyle="--", label="random ranking")
+        ax.set(xlabel="recall", ylabel="interpolated precision", xlim=(0, 1), ylim=(0, 1.02),
+               title=f"{metrics['run_tag']}: full-ranking MAP {metrics['map']:.4f} ({metrics['num_queries']} queries)")
+        ax.grid(alpha=0.3)
+        ax.legend()
 
 
 def _plot_examples(rows: list, run_tag: str, path: Path, k: int = 10) -> None:
     """A grid: each query, then its top `k` framed green (same label) or red; grey where an indexed
     image's file is no longer there."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from cbir.datasets.sources import load_image
     from cbir.errors import CbirError
 
@@ -67,26 +55,24 @@ def _plot_examples(rows: list, run_tag: str, path: Path, k: int = 10) -> None:
         except CbirError:
             return _MISSING
 
-    fig, axes = plt.subplots(len(rows), k + 1, figsize=((k + 1) * 0.9, len(rows) * 0.95), dpi=110, squeeze=False)
-    for row, (image, label, hits) in enumerate(rows):
-        cells = [(image, f"query: {label}", "black")]
-        cells += [(pixels(h.path), f"{h.score:.2f}", "green" if h.label == label else "red") for h in hits[:k]]
-        for col in range(k + 1):
-            ax = axes[row, col]
-            ax.set_xticks([]), ax.set_yticks([])
-            if col >= len(cells):
-                ax.axis("off")
-                continue
-            picture, title, colour = cells[col]
-            ax.imshow(picture, interpolation="nearest")
-            ax.set_title(title, fontsize=6, color=colour, pad=2)
-            for spine in ax.spines.values():
-                spine.set_edgecolor(colour)
-                spine.set_linewidth(2 if col else 1)
-    fig.suptitle(f"{run_tag}: top {k} for one query per class (green = same class)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    with saved_figure(path, len(rows), k + 1, figsize=((k + 1) * 0.9, len(rows) * 0.95), dpi=110,
+                      squeeze=False) as (fig, axes):
+        for row, (image, label, hits) in enumerate(rows):
+            cells = [(image, f"query: {label}", "black")]
+            cells += [(pixels(h.path), f"{h.score:.2f}", "green" if h.label == label else "red") for h in hits[:k]]
+            for col in range(k + 1):
+                ax = axes[row, col]
+                ax.set_xticks([]), ax.set_yticks([])
+                if col >= len(cells):
+                    ax.axis("off")
+                    continue
+                picture, title, colour = cells[col]
+                ax.imshow(picture, interpolation="nearest")
+                ax.set_title(title, fontsize=6, color=colour, pad=2)
+                for spine in ax.spines.values():
+                    spine.set_edgecolor(colour)
+                    spine.set_linewidth(2 if col else 1)
+        fig.suptitle(f"{run_tag}: top {k} for one query per class (green = same class)", fontsize=9)
 
 
 def _markdown(metrics: dict) -> str:

@@ -58,7 +58,7 @@ def openapi_document(service) -> dict:
             "Engine": {"type": "object", "required": ["name", "extractor", "size", "dim"], "properties": {
                 "name": {"type": "string"}, "extractor": {"type": "string"}, "size": {"type": "integer"},
                 "dim": {"type": "integer"}, "index": {"type": "string"}, "labelled": {"type": "boolean"},
-                "learned": {"type": ["string", "null"],
-                            "description": "what the extractor learned, e.g. the CNN's accuracy; null for fixed ones"}}},
+                "learned": {"type": ["string", "null"], "description": "what the extractor learned, e.g. the "
+                                                                       "CNN's accuracy; null for fixed ones"}}},
         }},
     }

@@ -72,31 +72,27 @@ def plot_history(card: dict, path: str | Path) -> bool:
     """Accuracy against training minutes (held-out validation per epoch, training batches, the test
     accuracy when measured) as a PNG; False, and nothing written, without matplotlib or history."""
     try:
-        import matplotlib
+        import matplotlib  # noqa: F401 - only whether it imports
     except ImportError:  # a bare training machine (e.g. a GPU box with torch only): the card has the numbers
         return False
     if not card["history"]:
         return False
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from cbir.plots import saved_figure
 
     history = card["history"]
     minutes = [h["minutes"] for h in history]
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    if any(h["val_accuracy"] is not None for h in history):
-        ax.plot(minutes, [h["val_accuracy"] for h in history], "o-", label="held-out validation (one view)")
-    ax.plot(minutes, [h["train_accuracy"] for h in history], "s--", alpha=0.6, label="training batches")
-    if card.get("test_accuracy") is not None:
-        ax.axhline(card["test_accuracy"], color="green", linestyle=":",
-                   label=f"final test, flip TTA: {card['test_accuracy']:.4f}")
-    ax.set(xlabel=f"training minutes ({card['machine']})", ylabel="accuracy",
-           title=f"cbir train: {card['epochs']} epochs, {card['data']}")
-    ax.title.set_fontsize(8)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    with saved_figure(path, figsize=(6, 4), dpi=120) as (_, ax):
+        if any(h["val_accuracy"] is not None for h in history):
+            ax.plot(minutes, [h["val_accuracy"] for h in history], "o-", label="held-out validation (one view)")
+        ax.plot(minutes, [h["train_accuracy"] for h in history], "s--", alpha=0.6, label="training batches")
+        if card.get("test_accuracy") is not None:
+            ax.axhline(card["test_accuracy"], color="green", linestyle=":",
+                       label=f"final test, flip TTA: {card['test_accuracy']:.4f}")
+        ax.set(xlabel=f"training minutes ({card['machine']})", ylabel="accuracy",
+               title=f"cbir train: {card['epochs']} epochs, {card['data']}")
+        ax.title.set_fontsize(8)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
     return True
 
 
