@@ -62,7 +62,8 @@ class Block(nn.Module):
         for conv, norm, pooled in self.layers():
             x = conv(x)
             x = nn.functional.gelu(norm(self.pool(x) if pooled else x))
-            first = x if pooled else first
+            if pooled:  # the block's first layer: what a residual block adds to its last
+                first = x
         return x + first if self.residual else x
 
 
