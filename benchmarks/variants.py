@@ -33,6 +33,8 @@ def main() -> None:
     parser.add_argument("--max-queries", type=int)
     parser.add_argument("--validation", action="store_true", help="queries from held-out training images")
     parser.add_argument("--save-dir", help="save each engine as SAVE_DIR/cifar10-NAME")
+    parser.add_argument("--results-dir", help="write each evaluation (no TREC files) to RESULTS_DIR/cifar10-NAME, "
+                                              "for `cbir compare`")
     parser.add_argument("--set", dest="options", type=parse_option, action="append", default=[],
                         metavar="KEY=VALUE", help="change an extractor option, e.g. tta=false (repeatable)")
     parser.add_argument("--model", help="CNN features: a model folder from `cbir train` instead of the shipped one")
@@ -54,7 +56,8 @@ def main() -> None:
         t2 = time.perf_counter()
         if args.save_dir:
             engine.save(Path(args.save_dir) / f"cifar10-{name}")
-        metrics = evaluate(engine, queries, progress=False)
+        out = Path(args.results_dir) / f"cifar10-{name}" if args.results_dir else None
+        metrics = evaluate(engine, queries, out=out, write_trec_files=False, progress=False)
         accuracy = "-"
         if isinstance(extractor, SupervisedExtractor):
             predicted = np.asarray(extractor.classes_)[extractor.predict_proba(queries.images).argmax(axis=1)]

@@ -144,6 +144,17 @@ def test_metrics_reports_and_per_class(evaluated):
     assert "map_cut_100" in (out / "report.md").read_text()
 
 
+def test_the_precision_recall_curve_is_kept_in_the_metrics(evaluated):
+    engine, test, metrics, out = evaluated
+    ids, vectors = engine.index.vectors()
+    _, iprec = full_ranking(engine.embed(test.images), test.labels, ids, vectors,
+                            [engine.metadata.label(i) for i in ids])
+    curve = json.loads((out / "metrics.json").read_text())["pr_curve"]
+    assert curve["recall"] == [round(0.1 * i, 1) for i in range(11)]
+    np.testing.assert_allclose(curve["precision"], iprec.mean(axis=0))
+    assert curve["precision"][-1] > metrics["random_precision"]
+
+
 def test_unlabelled_queries_are_refused(evaluated, tmp_path):
     from cbir.errors import CbirError
 

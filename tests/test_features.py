@@ -5,7 +5,7 @@ import pytest
 
 from cbir.datasets import load_folder
 from cbir.errors import CbirError, NotFittedError
-from cbir.features import (EXTRACTORS, FeatureExtractor, FusedExtractor, load_extractor, make_extractor,
+from cbir.features import (FeatureExtractor, FusedExtractor, load_extractor, make_extractor,
                            parse_option)
 from cbir.features.global_ import HOG, ColorHistogram
 

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from cbir.datasets.collection import Dataset
-from cbir.errors import MissingDependencyError
+from cbir.errors import MissingDependencyError, TrainingError
 
 WIDTHS = {"narrow": (32, 128, 128), "base": (64, 256, 256)}
 
@@ -56,9 +56,9 @@ def run_tune(data: Dataset, out: str | Path, samples: int = 6, epochs: int = 4, 
         from ray.tune.schedulers import ASHAScheduler
     except ImportError as exc:
         raise MissingDependencyError("cbir tune needs Ray Tune: pip install 'cbir[tune]'") from exc
-    from cbir.features.cnn.train import check_collection, validation_size
+    from cbir.features.cnn.train import validation_size
 
-    check_collection(data)  # clear errors here rather than in every trial
+    data.require_classes("tuning", TrainingError)  # clear errors here rather than in every trial
     validation_size(val_images, len(data))
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)

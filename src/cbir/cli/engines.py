@@ -1,4 +1,4 @@
-"""Sub-commands on engines and collections: index, add, remove, search, evaluate, serve, info."""
+"""Sub-commands on engines and collections: index, add, remove, search, evaluate, compare, serve, info."""
 
 from __future__ import annotations
 
@@ -139,6 +139,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from cbir.evaluation.compare import compare
+
+    print(compare(args.results, out=args.out, measure=args.measure))
+    if args.out:
+        print(f"comparison in {args.out}/ (comparison.md, pr.png, per_class.png)")
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from cbir.engine import Engine
 
@@ -239,6 +248,12 @@ def register(sub) -> None:
                    help="skip run.txt and qrels.txt (on CIFAR-10's full protocol qrels.txt is 50 million lines, ~3 GB)")
     p.add_argument("--out", required=True, help="results folder to write")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("compare", help="compare evaluations: a table, overlaid PR curves, a per-class heat map")
+    p.add_argument("results", nargs="+", help="results folders written by `cbir evaluate --out`")
+    p.add_argument("--measure", default="P_100", help="the measure drawn per class (default P_100)")
+    p.add_argument("--out", help="write comparison.md, pr.png and per_class.png into this folder")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("serve", help="serve the search page and JSON API (production WSGI server)")
     p.add_argument("engines", nargs="+", help="engine folder(s); the first is the default")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cbir.errors import CbirError
 from cbir.types import Sample
 
 
@@ -50,6 +51,16 @@ class Dataset:
     def classes(self) -> list[str]:
         """The sorted distinct labels."""
         return sorted({label for label in self.labels if label is not None})
+
+    def require_classes(self, learner: str, error: type[Exception] = CbirError) -> None:
+        """Raise `error` unless every image is labelled and there are two or more classes, which
+        `learner` (a phrase naming what learns from them) needs."""
+        if not self.labelled:
+            raise error(f"{learner} learns from labels: it needs a labelled collection (<class>/<file> folders "
+                        f"or cifar10)")
+        if len(self.classes) < 2:
+            raise error(f"{learner} learns to tell classes apart: the collection has one class "
+                        f"('{self.classes[0]}'), it needs two or more (a folder of images for each class)")
 
     def subset(self, indices: Sequence[int] | np.ndarray) -> Dataset:
         """A new Dataset with the images at `indices`, in that order."""

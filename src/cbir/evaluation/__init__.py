@@ -18,7 +18,7 @@ import numpy as np
 from cbir.datasets.collection import Dataset
 from cbir.engine import Engine
 from cbir.errors import CbirError
-from cbir.evaluation.ranking import full_ranking
+from cbir.evaluation.ranking import RECALL_LEVELS, full_ranking
 from cbir.evaluation.report import MAIN_MEASURES, write_reports
 from cbir.evaluation.trec import parse_measures, trec_measures, write_qrels, write_run
 
@@ -56,7 +56,7 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
     for q, values in per_query.items():
         r = values["num_rel"]
         values["map_at_100_norm"] = values["map_cut_100"] * r / min(r, k)
-    iprec = np.full((len(queries), 11), np.nan)
+    pr_curve = None
     if full:
         index_ids, index_vectors = engine.index.vectors()
         position = {id_: i for i, id_ in enumerate(index_ids)} if itself else {}
@@ -66,6 +66,7 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
         for q, value in zip(queries.ids, ap):
             if q in per_query:
                 per_query[q]["map"] = float(value)
+        pr_curve = {"recall": RECALL_LEVELS.round(2).tolist(), "precision": np.nanmean(iprec, axis=0).tolist()}
     measures = list(dict.fromkeys([m for m in MAIN_MEASURES if full or m != "map"] + [str(m) for m in extra]))
     metrics = {m: float(np.mean([v[m] for v in per_query.values()])) for m in measures}
     by_class: dict[str, list[dict]] = defaultdict(list)
@@ -80,13 +81,15 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
                       for label, rows in sorted(by_class.items())},
         "seconds": round(time.perf_counter() - started, 2),
     })
+    if pr_curve:
+        metrics["pr_curve"] = pr_curve
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         if write_trec_files:
             write_run(run, out / "run.txt", tag=engine.extractor.name)
             write_qrels(((q, query_labels[q]) for q in queries.ids), relevant, out / "qrels.txt", itself=itself)
-        write_reports(metrics, iprec, out, examples=_examples(queries, hits))
+        write_reports(metrics, out, examples=_examples(queries, hits))
     return metrics
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-from cbir.evaluation.ranking import RECALL_LEVELS
 from cbir.plots import saved_figure
 
 MEASURE_DOCS = {
@@ -22,20 +21,21 @@ _MISSING = np.full((32, 32, 3), 200, dtype=np.uint8)  # an example hit whose fil
 MAIN_MEASURES = ("map_cut_100", "map_at_100_norm", "map", "P_10", "P_100", "recip_rank")
 
 
-def write_reports(metrics: dict, iprec: np.ndarray, out: Path, examples: list = ()) -> None:
+def write_reports(metrics: dict, out: Path, examples: list = ()) -> None:
     """Write metrics.json, report.md, examples.png (`examples`: (query image, label, hits) rows) and,
     with the full ranking measured, pr.png into `out`."""
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    if "map" in metrics:
-        _plot_pr(iprec, metrics, out / "pr.png")
+    if "pr_curve" in metrics:
+        _plot_pr(metrics, out / "pr.png")
     if examples:
         _plot_examples(examples, metrics["run_tag"], out / "examples.png")
     (out / "report.md").write_text(_markdown(metrics) + ("\n![example queries](examples.png)\n" if examples else ""))
 
 
-def _plot_pr(iprec: np.ndarray, metrics: dict, path: Path) -> None:
+def _plot_pr(metrics: dict, path: Path) -> None:
+    curve = metrics["pr_curve"]
     with saved_figure(path, figsize=(6, 4.5), dpi=120) as (_, ax):
-        ax.plot(RECALL_LEVELS, np.nanmean(iprec, axis=0), marker="o", label=metrics["run_tag"])
+        ax.plot(curve["recall"], curve["precision"], marker="o", label=metrics["run_tag"])
         ax.axhline(metrics["random_precision"], color="gray", linestyle="--", label="random ranking")
         ax.set(xlabel="recall", ylabel="interpolated precision", xlim=(0, 1), ylim=(0, 1.02),
                title=f"{metrics['run_tag']}: full-ranking MAP {metrics['map']:.4f} ({metrics['num_queries']} queries)")

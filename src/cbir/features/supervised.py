@@ -104,11 +104,7 @@ class SupervisedExtractor(FeatureExtractor):
         """Fit the base extractor, scaling, PCA and classifier; returns the training images' classifier inputs."""
         from sklearn.linear_model import LogisticRegression
 
-        if not dataset.labelled:
-            raise CbirError(f"'{self.name}' learns from labels: fit it on a labelled collection")
-        if len(dataset.classes) < 2:
-            raise CbirError(f"'{self.name}' learns to tell classes apart: the collection has one class "
-                            f"('{dataset.classes[0]}'), it needs two or more")
+        dataset.require_classes(f"'{self.name}'")
         if self.base.fitted_:
             features = self.base_features(dataset.images, progress, indexing=True)
         else:  # the base's own fit_transform: a CNN base with PCA runs its network once, not twice

@@ -10,6 +10,7 @@ commutes with per-channel quantisation); the float path reads them dequantised.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from pathlib import Path
 
@@ -71,12 +72,8 @@ def write_card(card: dict, out: Path) -> None:
 def plot_history(card: dict, path: str | Path) -> bool:
     """Accuracy against training minutes (held-out validation per epoch, training batches, the test
     accuracy when measured) as a PNG; False, and nothing written, without matplotlib or history."""
-    try:
-        import matplotlib  # noqa: F401 - only whether it imports
-    except ImportError:  # a bare training machine (e.g. a GPU box with torch only): the card has the numbers
-        return False
-    if not card["history"]:
-        return False
+    if importlib.util.find_spec("matplotlib") is None or not card["history"]:
+        return False  # e.g. a bare GPU box with torch only: the card has the numbers
     from cbir.plots import saved_figure
 
     history = card["history"]

@@ -154,15 +154,6 @@ def load_teachers(config: TrainConfig, classes: list[str]) -> list[CifarNet]:
     return teachers
 
 
-def check_collection(dataset: Dataset) -> None:
-    """A clear error for a collection no classifier can be trained on."""
-    if not dataset.labelled:
-        raise TrainingError("training needs a labelled collection (<class>/<file> folders or cifar10)")
-    if len(dataset.classes) < 2:
-        raise TrainingError(f"training a classifier needs two or more classes; the collection has one "
-                            f"('{dataset.classes[0]}'): put each class's images in a folder of its own")
-
-
 def validation_size(requested: int | None, n: int) -> int:
     """How many of `n` training images to hold out: `requested`, else 5,000 or a tenth of them,
     whichever is fewer; an error when none would be left to train on."""
@@ -214,7 +205,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     `on_epoch` receives each epoch's record (epoch, train and validation accuracy, minutes).
     """
     config, out = config or TrainConfig(), Path(out)
-    check_collection(dataset)
+    dataset.require_classes("training", TrainingError)
     config = replace(config, val_images=validation_size(config.val_images, len(dataset)))
     if config.sam < 0:
         raise TrainingError(f"the SAM radius (--sam) must be 0 (off) or positive, got {config.sam}")

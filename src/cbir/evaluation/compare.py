@@ -1,0 +1,140 @@
+"""Evaluations side by side: a table of measures, overlaid precision-recall curves and a per-class heat map.
+
+Reads the `metrics.json` that `cbir evaluate` writes into each results folder, so features
+measured at different times (or on different machines) compare under one protocol; results
+whose protocol differs (queries, index size, top k) are compared with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from cbir.errors import CbirError
+from cbir.evaluation.report import MAIN_MEASURES
+from cbir.plots import saved_figure
+
+PROTOCOL = {"num_queries": "queries", "index_size": "indexed images", "k": "top k"}
+
+
+def load_results(folders: Sequence[str | Path]) -> dict[str, dict]:
+    """Each folder's metrics, by the folder's name (its path where two names repeat)."""
+    if not folders:
+        raise CbirError("give at least one results folder (the --out of `cbir evaluate`)")
+    paths = [Path(f) for f in folders]
+    names = [p.resolve().name for p in paths]
+    results = {}
+    for path, name in zip(paths, names):
+        file = path / "metrics.json"
+        try:
+            metrics = json.loads(file.read_text())
+        except FileNotFoundError:
+            raise CbirError(f"{path}: no metrics.json (not a results folder of `cbir evaluate`)") from None
+        except (OSError, ValueError) as exc:
+            raise CbirError(f"{file}: unreadable ({exc})") from None
+        if not isinstance(metrics, dict) or "measures" not in metrics or "per_class" not in metrics:
+            raise CbirError(f"{file}: not the metrics of `cbir evaluate`")
+        key = str(path) if names.count(name) > 1 else name
+        if key in results:
+            raise CbirError(f"{path} is given twice")
+        results[key] = metrics
+    return results
+
+
+def protocol_differences(results: dict[str, dict]) -> list[str]:
+    """One line for each part of the protocol on which the results disagree."""
+    lines = []
+    for key, what in PROTOCOL.items():
+        values = {name: m.get(key) for name, m in results.items()}
+        if len(set(values.values())) > 1:
+            lines.append(f"not the same {what}: " + ", ".join(f"{name} {v}" for name, v in values.items()))
+    return lines
+
+
+def measures_of(results: dict[str, dict]) -> list[str]:
+    """Every measure any result has: the main ones first, then the others in the order met."""
+    seen = list(dict.fromkeys(m for metrics in results.values() for m in metrics["measures"]))
+    return [m for m in MAIN_MEASURES if m in seen] + [m for m in seen if m not in MAIN_MEASURES]
+
+
+def markdown_table(results: dict[str, dict]) -> str:
+    """One row per result, one column per measure; the best value of each column in bold."""
+    measures = measures_of(results)
+    best = {m: max(r[m] for r in results.values() if m in r) for m in measures}
+    lines = ["| results | features | queries | index | " + " | ".join(f"`{m}`" for m in measures) + " |",
+             "|---|---|---|---|" + "---|" * len(measures)]
+    for name, r in results.items():
+        cells = [("**{:.4f}**" if r[m] == best[m] else "{:.4f}").format(r[m]) if m in r else "-" for m in measures]
+        lines.append(f"| {name} | `{r.get('run_tag', '?')}` | {r.get('num_queries', '?')} | "
+                     f"{r.get('index_size', '?')} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def compare(folders: Sequence[str | Path], out: str | Path | None = None, measure: str = "P_100") -> str:
+    """The comparison as markdown; with `out`, also comparison.md, pr.png and per_class.png there.
+
+    `measure` is the one drawn per class (any measure every result has).
+    """
+    results = load_results(folders)
+    missing = [name for name, r in results.items() if measure not in r["measures"]]
+    if missing:
+        raise CbirError(f"{', '.join(missing)} did not measure {measure} (measured by all: "
+                        f"{', '.join(m for m in measures_of(results) if all(m in r for r in results.values()))})")
+    differences = protocol_differences(results)
+    for line in differences:
+        warnings.warn(line, stacklevel=2)
+    text = markdown_table(results)
+    if out is None:
+        return text
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    curves = {name: r for name, r in results.items() if "pr_curve" in r}
+    if curves:
+        _plot_curves(curves, out / "pr.png")
+    _plot_per_class(results, measure, out / "per_class.png")
+    doc = ["# Comparison", ""] + ([f"- warning: {line}" for line in differences] + [""]) * bool(differences)
+    doc += [text, ""]
+    if curves:
+        doc += ["![precision-recall over the full ranking](pr.png)", ""]
+    without = [name for name in results if name not in curves]
+    if without:
+        doc += [f"(No precision-recall curve for {', '.join(without)}: full ranking not measured.)", ""]
+    doc += [f"## `{measure}` per class", "", f"![{measure} per class](per_class.png)", ""]
+    (out / "comparison.md").write_text("\n".join(doc))
+    return text
+
+
+def _plot_curves(results: dict[str, dict], path: Path) -> None:
+    with saved_figure(path, figsize=(7, 5), dpi=120) as (_, ax):
+        for name, r in results.items():
+            curve = r["pr_curve"]
+            ax.plot(curve["recall"], curve["precision"], marker="o", markersize=3,
+                    label=f"{name} (map {r['map']:.3f})" if "map" in r else name)
+        for level in sorted({r["random_precision"] for r in results.values() if "random_precision" in r}):
+            ax.axhline(level, color="gray", linestyle="--", linewidth=1)
+        ax.set(xlabel="recall", ylabel="interpolated precision", xlim=(0, 1), ylim=(0, 1.02),
+               title="precision-recall over the full ranking (dashed: random ranking)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+
+
+def _plot_per_class(results: dict[str, dict], measure: str, path: Path) -> None:
+    """A heat map: a row per result, a column per class, the value written in each cell."""
+    classes = sorted({label for r in results.values() for label in r["per_class"]})
+    values = np.array([[r["per_class"].get(c, {}).get(measure, np.nan) for c in classes] for r in results.values()])
+    with saved_figure(path, figsize=(2.5 + 0.75 * len(classes), 1.2 + 0.45 * len(results)), dpi=120) as (fig, ax):
+        image = ax.imshow(values, cmap="viridis", aspect="auto", vmin=np.nanmin(values), vmax=np.nanmax(values))
+        ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(range(len(results)), list(results), fontsize=8)
+        if len(classes) <= 25:
+            middle = (np.nanmin(values) + np.nanmax(values)) / 2
+            for (row, col), value in np.ndenumerate(values):
+                if not np.isnan(value):
+                    ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                            color="black" if value > middle else "white")
+        fig.colorbar(image, ax=ax, label=measure)
+        ax.set_title(f"{measure} per query class")
