@@ -55,7 +55,7 @@ def test_the_written_comparison_draws_curves_and_a_per_class_heat_map(results, t
     assert "![precision-recall over the full ranking](pr.png)" in doc
     assert "No precision-recall curve for hog: full ranking not measured" in doc
     assert "## `P_10` per class" in doc and "warning" not in doc
-    assert Image.open(out / "pr.png").size == (840, 600)
+    assert Image.open(out / "pr.png").size == (840, 648)  # the legend below grows with the curves (2)
     # a column per class (3) and a row per result (3): (2.5 + 0.75 x 3) x (1.2 + 0.45 x 3) inches at 120 dpi
     assert Image.open(out / "per_class.png").size == (570, 306)
 

@@ -109,7 +109,7 @@ def compare(folders: Sequence[str | Path], out: str | Path | None = None, measur
 
 
 def _plot_curves(results: dict[str, dict], path: Path) -> None:
-    with saved_figure(path, figsize=(7, 5), dpi=120) as (_, ax):
+    with saved_figure(path, figsize=(7, 5.2 + 0.1 * len(results)), dpi=120) as (_, ax):
         for name, r in results.items():
             curve = r["pr_curve"]
             ax.plot(curve["recall"], curve["precision"], marker="o", markersize=3,
@@ -119,7 +119,7 @@ def _plot_curves(results: dict[str, dict], path: Path) -> None:
         ax.set(xlabel="recall", ylabel="interpolated precision", xlim=(0, 1), ylim=(0, 1.02),
                title="precision-recall over the full ranking (dashed: random ranking)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)  # below: clear of the curves
 
 
 def _plot_per_class(results: dict[str, dict], measure: str, path: Path) -> None:
