@@ -144,6 +144,23 @@ def test_metrics_reports_and_per_class(evaluated):
     assert "map_cut_100" in (out / "report.md").read_text()
 
 
+def test_the_classes_each_query_class_retrieves(evaluated):
+    from cbir.evaluation import retrieved_classes
+
+    _, _, metrics, out = evaluated
+    table = json.loads((out / "metrics.json").read_text())["retrieved_classes"]
+    assert table["query_classes"] == table["retrieved"] == ["blobs", "gradient", "stripes"]
+    fraction = np.asarray(table["fraction"])
+    np.testing.assert_allclose(fraction.sum(axis=1), 1)
+    np.testing.assert_allclose(np.diag(fraction), [metrics["per_class"][c]["P_10"] for c in table["query_classes"]],
+                               atol=1e-6)
+    assert Image.open(out / "retrieved.png").size == (516, 324)  # (2.5 + 0.6 x 3) x (1.5 + 0.4 x 3) in at 120 dpi
+    assert "![classes of the top hits per query class](retrieved.png)" in (out / "report.md").read_text()
+    hits = [[Hit("a", 1, "cat"), Hit("b", 1, None)], [], [Hit("c", 1, "dog")] * 4, [Hit("d", 1, "cat")]]
+    assert retrieved_classes(["cat", "cat", "dog", "cat"], hits) == {  # a query without hits counts for nothing
+        "query_classes": ["cat", "dog"], "retrieved": ["cat", "dog", None], "fraction": [[0.75, 0, 0.25], [0, 1, 0]]}
+
+
 def test_the_precision_recall_curve_is_kept_in_the_metrics(evaluated):
     engine, test, metrics, out = evaluated
     ids, vectors = engine.index.vectors()

@@ -22,7 +22,7 @@ from cbir.evaluation.ranking import RECALL_LEVELS, full_ranking
 from cbir.evaluation.report import MAIN_MEASURES, write_reports
 from cbir.evaluation.trec import parse_measures, trec_measures, write_qrels, write_run
 
-__all__ = ["evaluate", "MAIN_MEASURES"]
+__all__ = ["evaluate", "retrieved_classes", "MAIN_MEASURES"]
 
 
 def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k: int = 100,
@@ -81,6 +81,7 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
                       for label, rows in sorted(by_class.items())},
         "seconds": round(time.perf_counter() - started, 2),
     })
+    metrics["retrieved_classes"] = retrieved_classes(queries.labels, hits)
     if pr_curve:
         metrics["pr_curve"] = pr_curve
     if out is not None:
@@ -91,6 +92,23 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
             write_qrels(((q, query_labels[q]) for q in queries.ids), relevant, out / "qrels.txt", itself=itself)
         write_reports(metrics, out, examples=_examples(queries, hits))
     return metrics
+
+
+def retrieved_classes(query_labels: Sequence[str], hits: Sequence[Sequence]) -> dict:
+    """Which classes each query class retrieves: per query class (row), the mean fraction of a
+    query's hits with each label (column; unlabelled hits under None). The diagonal is the
+    class's mean precision of the top k."""
+    rows = sorted(set(query_labels))
+    row_of = {label: i for i, label in enumerate(rows)}
+    columns = sorted({h.label for row in hits for h in row}, key=lambda label: (label is None, label or ""))
+    column_of = {label: i for i, label in enumerate(columns)}
+    fraction, queries = np.zeros((len(rows), len(columns))), np.zeros(len(rows))
+    for row, label in zip(hits, query_labels):
+        if row:
+            queries[row_of[label]] += 1
+            np.add.at(fraction[row_of[label]], [column_of[h.label] for h in row], 1 / len(row))
+    fraction /= np.maximum(queries, 1)[:, None]
+    return {"query_classes": rows, "retrieved": columns, "fraction": fraction.round(6).tolist()}
 
 
 def _examples(queries: Dataset, hits: list, per_class: int = 1, classes: int = 10, seed: int = 0) -> list:

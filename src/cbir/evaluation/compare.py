@@ -16,7 +16,7 @@ import numpy as np
 
 from cbir.errors import CbirError
 from cbir.evaluation.report import MAIN_MEASURES
-from cbir.plots import saved_figure
+from cbir.plots import heat_map, saved_figure
 
 PROTOCOL = {"num_queries": "queries", "index_size": "indexed images", "k": "top k"}
 
@@ -127,14 +127,5 @@ def _plot_per_class(results: dict[str, dict], measure: str, path: Path) -> None:
     classes = sorted({label for r in results.values() for label in r["per_class"]})
     values = np.array([[r["per_class"].get(c, {}).get(measure, np.nan) for c in classes] for r in results.values()])
     with saved_figure(path, figsize=(2.5 + 0.75 * len(classes), 1.2 + 0.45 * len(results)), dpi=120) as (fig, ax):
-        image = ax.imshow(values, cmap="viridis", aspect="auto", vmin=np.nanmin(values), vmax=np.nanmax(values))
-        ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right", fontsize=8)
-        ax.set_yticks(range(len(results)), list(results), fontsize=8)
-        if len(classes) <= 25:
-            middle = (np.nanmin(values) + np.nanmax(values)) / 2
-            for (row, col), value in np.ndenumerate(values):
-                if not np.isnan(value):
-                    ax.text(col, row, f"{value:.2f}", ha="center", va="center", fontsize=7,
-                            color="black" if value > middle else "white")
-        fig.colorbar(image, ax=ax, label=measure)
+        heat_map(fig, ax, values, list(results), classes, measure)
         ax.set_title(f"{measure} per query class")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cbir.plots import saved_figure
+from cbir.plots import heat_map, saved_figure
 
 MEASURE_DOCS = {
     "map_cut_100": "trec_eval MAP over the top 100, divided by ALL relevant images (ceiling 100/R; 0.02 on CIFAR-10)",
@@ -18,18 +18,23 @@ MEASURE_DOCS = {
     "recip_rank": "1 / rank of the first relevant image",
 }
 _MISSING = np.full((32, 32, 3), 200, dtype=np.uint8)  # an example hit whose file is gone
+MOST_CLASSES_DRAWN = 60  # beyond, the matrix stays in metrics.json only
 MAIN_MEASURES = ("map_cut_100", "map_at_100_norm", "map", "P_10", "P_100", "recip_rank")
 
 
 def write_reports(metrics: dict, out: Path, examples: list = ()) -> None:
-    """Write metrics.json, report.md, examples.png (`examples`: (query image, label, hits) rows) and,
-    with the full ranking measured, pr.png into `out`."""
+    """Write metrics.json, report.md, retrieved.png (the classes of the top hits), examples.png
+    (`examples`: (query image, label, hits) rows) and, with the full ranking measured, pr.png into `out`."""
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     if "pr_curve" in metrics:
         _plot_pr(metrics, out / "pr.png")
+    figures = []
+    if _plot_retrieved(metrics, out / "retrieved.png"):
+        figures.append(("classes of the top hits per query class", "retrieved.png"))
     if examples:
         _plot_examples(examples, metrics["run_tag"], out / "examples.png")
-    (out / "report.md").write_text(_markdown(metrics) + ("\n![example queries](examples.png)\n" if examples else ""))
+        figures.append(("example queries", "examples.png"))
+    (out / "report.md").write_text(_markdown(metrics) + "".join(f"\n![{alt}]({file})\n" for alt, file in figures))
 
 
 def _plot_pr(metrics: dict, path: Path) -> None:
@@ -41,6 +46,20 @@ def _plot_pr(metrics: dict, path: Path) -> None:
                title=f"{metrics['run_tag']}: full-ranking MAP {metrics['map']:.4f} ({metrics['num_queries']} queries)")
         ax.grid(alpha=0.3)
         ax.legend()
+
+
+def _plot_retrieved(metrics: dict, path: Path, most: int = MOST_CLASSES_DRAWN) -> bool:
+    """A heat map of which classes each query class's top hits belong to; False (nothing drawn)
+    beyond `most` classes either way."""
+    table = metrics["retrieved_classes"]
+    rows, columns = table["query_classes"], [str(c) if c is not None else "(unlabelled)" for c in table["retrieved"]]
+    if not rows or not columns or max(len(rows), len(columns)) > most:
+        return False
+    with saved_figure(path, figsize=(2.5 + 0.6 * len(columns), 1.5 + 0.4 * len(rows)), dpi=120) as (fig, ax):
+        heat_map(fig, ax, np.asarray(table["fraction"]), rows, columns, "fraction of the top hits")
+        ax.set(xlabel="class of the hit", ylabel="class of the query",
+               title=f"{metrics['run_tag']}: classes of each query's top {metrics['k']} (rows sum to 1)")
+    return True
 
 
 def _plot_examples(rows: list, run_tag: str, path: Path, k: int = 10) -> None:
