@@ -65,7 +65,7 @@ def test_evaluate_writes_results(built, tiny_collection, tmp_path, capsys):
     assert main(["evaluate", str(built), "--queries", f"{tiny_collection}:test", "-k", "20", "--no-trec-files",
                  "--measure", "nDCG@10", "--out", str(lean)]) == 0
     printed = capsys.readouterr().out
-    assert "nDCG@10" in printed and "pr.png)\n" in printed
+    assert "nDCG@10" in printed and "pr.png, retrieved.png)\n" in printed
     assert {p.name for p in lean.iterdir()} == {"metrics.json", "report.md", "pr.png", "examples.png", "retrieved.png"}
     assert "qrels.txt" not in (lean / "report.md").read_text()
     assert main(["evaluate", str(built), "--queries", f"{tiny_collection}:test", "--no-full", "--measure", "P@500",

@@ -12,7 +12,7 @@ from cbir.datasets import load_folder
 from cbir.errors import CbirError
 from cbir.evaluation import evaluate
 from cbir.evaluation.ranking import full_ranking
-from cbir.evaluation.report import _plot_examples
+from cbir.evaluation.report import _plot_examples, _plot_retrieved
 from cbir.evaluation.trec import trec_order
 from cbir.features import l2_normalise, make_extractor
 from cbir.types import Hit
@@ -159,6 +159,10 @@ def test_the_classes_each_query_class_retrieves(evaluated):
     hits = [[Hit("a", 1, "cat"), Hit("b", 1, None)], [], [Hit("c", 1, "dog")] * 4, [Hit("d", 1, "cat")]]
     assert retrieved_classes(["cat", "cat", "dog", "cat"], hits) == {  # a query without hits counts for nothing
         "query_classes": ["cat", "dog"], "retrieved": ["cat", "dog", None], "fraction": [[0.75, 0, 0.25], [0, 1, 0]]}
+    many = [str(i) for i in range(61)]  # too many classes to draw: the matrix stays in metrics.json only
+    table = {"query_classes": many, "retrieved": many, "fraction": np.eye(61).tolist()}
+    assert not _plot_retrieved({"retrieved_classes": table, "run_tag": "t", "k": 10}, out / "many.png")
+    assert not (out / "many.png").exists()
 
 
 def test_the_precision_recall_curve_is_kept_in_the_metrics(evaluated):

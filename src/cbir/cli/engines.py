@@ -133,7 +133,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
               f"ranking and judgements)")
     for name in metrics["measures"]:
         print(f"  {name:<16} {metrics[name]:.4f}")
-    files = (["metrics.json", "report.md", "examples.png", "retrieved.png"] + ["pr.png"] * (not args.no_full)
+    files = (["metrics.json", "report.md", "examples.png"] + ["pr.png"] * (not args.no_full)
+             + ["retrieved.png"] * (Path(args.out) / "retrieved.png").exists()  # not drawn for many classes
              + ["run.txt", "qrels.txt"] * (not args.no_trec_files))
     print(f"results in {args.out}/ ({', '.join(files)})")
     return 0

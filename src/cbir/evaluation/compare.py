@@ -96,7 +96,9 @@ def compare(folders: Sequence[str | Path], out: str | Path | None = None, measur
     if curves:
         _plot_curves(curves, out / "pr.png")
     _plot_per_class(results, measure, out / "per_class.png")
-    doc = ["# Comparison", ""] + ([f"- warning: {line}" for line in differences] + [""]) * bool(differences)
+    doc = ["# Comparison", ""]
+    if differences:
+        doc += [f"- warning: {line}" for line in differences] + [""]
     doc += [text, ""]
     if curves:
         doc += ["![precision-recall over the full ranking](pr.png)", ""]
