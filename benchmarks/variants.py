@@ -6,6 +6,7 @@
 Prints one markdown row per extractor: measures, classifier accuracy on the queries
 (supervised variants), wall-clock fit + index and query-encoding times, and peak memory.
 With --validation, queries come from a held-out part of the TRAINING split (for choices).
+--results-dir also writes each evaluation's folder (metrics.json, report, plots) for `cbir compare`.
 """
 
 from __future__ import annotations
