@@ -67,6 +67,10 @@ def test_evaluate_writes_results(built, tiny_collection, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "nDCG@10" in printed and "pr.png, retrieved.png)\n" in printed
     assert {p.name for p in lean.iterdir()} == {"metrics.json", "report.md", "pr.png", "examples.png", "retrieved.png"}
+    assert main(["evaluate", str(built), "--queries", f"{tiny_collection}:test", "-k", "20", "--no-full",
+                 "--out", str(out)]) == 0  # again into the first folder: none of its earlier files is left behind
+    assert {p.name for p in out.iterdir()} == {"metrics.json", "report.md", "examples.png", "retrieved.png",
+                                               "run.txt", "qrels.txt"}
     assert "qrels.txt" not in (lean / "report.md").read_text()
     assert main(["evaluate", str(built), "--queries", f"{tiny_collection}:test", "--no-full", "--measure", "P@500",
                  "--out", str(tmp_path / "x")]) == 2

@@ -58,6 +58,8 @@ def test_the_written_comparison_draws_curves_and_a_per_class_heat_map(results, t
     assert Image.open(out / "pr.png").size == (840, 648)  # the legend below grows with the curves (2)
     # a column per class (3) and a row per result (3): (2.5 + 0.75 x 3) x (1.2 + 0.45 x 3) inches at 120 dpi
     assert Image.open(out / "per_class.png").size == (570, 306)
+    compare([results / "hog"], out=out, measure="P_10")  # again, with no curve to draw: no stale pr.png
+    assert not (out / "pr.png").exists() and "No precision-recall curve for hog" in (out / "comparison.md").read_text()
 
 
 def test_results_of_another_protocol_are_compared_with_a_warning(results, tiny_collection, tmp_path):

@@ -24,6 +24,8 @@ from cbir.evaluation.trec import parse_measures, trec_measures, write_qrels, wri
 
 __all__ = ["evaluate", "retrieved_classes", "MAIN_MEASURES"]
 
+OUTPUTS = ("metrics.json", "report.md", "pr.png", "retrieved.png", "examples.png", "run.txt", "qrels.txt")
+
 
 def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k: int = 100,
              full: bool = True, write_trec_files: bool = True, progress: bool = True,
@@ -87,6 +89,8 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
+        for name in OUTPUTS:  # an earlier run's files in the same folder would not match these metrics
+            (out / name).unlink(missing_ok=True)
         if write_trec_files:
             write_run(run, out / "run.txt", tag=engine.extractor.name)
             write_qrels(((q, query_labels[q]) for q in queries.ids), relevant, out / "qrels.txt", itself=itself)

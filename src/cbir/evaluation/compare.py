@@ -93,6 +93,7 @@ def compare(folders: Sequence[str | Path], out: str | Path | None = None, measur
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     curves = {name: r for name, r in results.items() if "pr_curve" in r}
+    (out / "pr.png").unlink(missing_ok=True)  # an earlier comparison's
     if curves:
         _plot_curves(curves, out / "pr.png")
     _plot_per_class(results, measure, out / "per_class.png")
