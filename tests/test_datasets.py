@@ -196,3 +196,15 @@ def test_real_cifar10_zip(real_cifar10):
     test = load_dataset("cifar10:test", data=real_cifar10, progress=False)
     assert len(test) == 10_000 and test.classes == sorted(cifar.CLASSES)
     assert test.images.shape == (10_000, 32, 32, 3)
+
+
+def test_missing_paths_reads_zip_members_as_the_archive_is_now(tmp_path):
+    archive = tmp_path / "photos.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("a.png", b"x")
+        zf.writestr("b.png", b"y")
+    paths = [f"{archive}::a.png", f"{archive}::b.png", f"{tmp_path / 'gone.zip'}::c.png", str(tmp_path / "d.png")]
+    assert folder_mod.missing_paths(paths) == [str(tmp_path / "d.png"), f"{tmp_path / 'gone.zip'}::c.png"]
+    with zipfile.ZipFile(archive, "w") as zf:  # rewritten without b.png: the new member list counts
+        zf.writestr("a.png", b"x")
+    assert f"{archive}::b.png" in folder_mod.missing_paths(paths)

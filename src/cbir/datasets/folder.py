@@ -42,11 +42,16 @@ def read_bytes(path: str) -> bytes:
     member index is read once per version of the file, not once per image)."""
     if MEMBER_SEPARATOR in path:
         archive, member = path.split(MEMBER_SEPARATOR, 1)
-        stat = os.stat(archive)
-        zf, lock = _open_archive(archive, stat.st_mtime_ns, stat.st_size, os.getpid())
+        zf, lock = _archive(archive)
         with lock:  # one file position shared by the threads (a server's) reading this archive
             return zf.read(member)
     return Path(path).read_bytes()
+
+
+def _archive(archive: str) -> tuple[zipfile.ZipFile, threading.Lock]:
+    """The open zip archive at this path as it is now, and its lock (`_open_archive`)."""
+    stat = os.stat(archive)
+    return _open_archive(archive, stat.st_mtime_ns, stat.st_size, os.getpid())
 
 
 @functools.lru_cache(maxsize=4)
@@ -68,8 +73,7 @@ def missing_paths(paths: Iterable[str]) -> list[str]:
             missing.append(path)
     for archive, wanted in members.items():
         try:
-            with zipfile.ZipFile(archive) as zf:
-                present = set(zf.namelist())
+            present = set(_archive(archive)[0].namelist())
         except (OSError, zipfile.BadZipFile):
             present = set()
         missing += [path for path, member in wanted if member not in present]
