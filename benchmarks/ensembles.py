@@ -6,8 +6,9 @@
 Every model must have held out the same training images (`--val-images`, `--val-seed`); the
 script rebuilds that split from CIFAR-10's train split and checks each network's flip-TTA accuracy
 against its model card before trusting it. Prints, per network and per pair (the mean of the networks'
-softmax probabilities, each from its logits averaged over the views), the accuracy with one view
-and with flip TTA, and the multiply-accumulates per view that bound the embedding time.
+softmax probabilities, each from its logits averaged over the views), the accuracy with one view,
+with flip TTA and with flip TTA over views also moved `TTA_SHIFT` pixels (six views), and the
+multiply-accumulates per view that bound the embedding time.
 The test split is never read.
 """
 
@@ -22,9 +23,11 @@ import numpy as np
 import torch
 
 from cbir.datasets import load_cifar10
-from cbir.features.cnn.model import SIZE
+from cbir.features.cnn.model import SIZE, TTA_SHIFT
 from cbir.features.cnn.store import load_model
 from cbir.features.cnn.train import predict, split_validation
+
+VIEWS = ((False, 0), (True, 0), (True, TTA_SHIFT))  # (tta, shift) of each column: one view, flip, flip + moved
 
 
 def macs_per_view(model: torch.nn.Module) -> int:
@@ -65,20 +68,21 @@ def main() -> None:
         if truth is not None and not np.array_equal(labels, truth):
             raise SystemExit(f"{name}: another class order than {args.models[0]}")
         truth = labels
-        logits = [predict(model, held_out.images, torch.device("cpu"), bf16=True, tta=tta) for tta in (False, True)]
-        probabilities[name] = [logits[0].softmax(1), (logits[1] / 2).softmax(1)]  # flip TTA sums two views
+        logits = [predict(model, held_out.images, torch.device("cpu"), bf16=True, tta=tta, shift=shift)
+                  for tta, shift in VIEWS]
+        probabilities[name] = [view.softmax(1) for view in logits]
         macs[name] = macs_per_view(model)
         measured = float((logits[1].argmax(1).numpy() == truth).mean())
         recorded = cards[name]["validation_accuracy_tta"]
         if abs(measured - recorded) > 0.002:
             raise SystemExit(f"{name}: {measured:.4f} with flip TTA here, {recorded} in its card: another split?")
     print(f"{len(held_out)} held-out training images (val_images {n_val}, val_seed {seed})\n")
-    print("| networks | M MACs / view | one view | flip TTA |\n|---|---|---|---|")
+    print("| networks | M MACs / view | one view | flip TTA | flip TTA, views also moved |\n|---|---|---|---|---|")
     for group in [(m,) for m in args.models] + list(itertools.combinations(args.models, 2)):
         accuracy = [float((sum(probabilities[m][view] for m in group).argmax(1).numpy() == truth).mean())
-                    for view in (0, 1)]
+                    for view in range(len(VIEWS))]
         print(f"| {' + '.join(Path(m).name for m in group)} | {sum(macs[m] for m in group) / 1e6:.0f} | "
-              f"{accuracy[0]:.4f} | {accuracy[1]:.4f} |", flush=True)
+              + " | ".join(f"{a:.4f}" for a in accuracy) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -13,25 +13,15 @@ training split (for choosing settings; the model must have held images out);
 
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
 
 import numpy as np
 
-from cbir.datasets import load_cifar10
-from cbir.features.cnn.extractor import SHIPPED, CnnExtractor
-from cbir.features.cnn.train import split_validation
-from cbir.index.exact import top_k
+from cbir.features.cnn.extractor import CnnExtractor
+
+from common import cnn_protocol, measures, neighbours
 
 SETTINGS = [("none", 0, 0, 0), ("alpha-QE", 0, 10, 3), ("alpha-QE", 0, 20, 1), ("alpha-QE", 0, 50, 3),
             ("DBA + alpha-QE", 10, 20, 3), ("DBA + alpha-QE", 20, 20, 3)]
-
-
-def neighbours(queries: np.ndarray, index: np.ndarray, k: int, chunk: int = 1000):
-    """(similarities, positions) of each query's k nearest indexed vectors, best first."""
-    parts = [top_k(queries[s: s + chunk] @ index.T, k) for s in range(0, len(queries), chunk)]
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def expand(queries: np.ndarray, index: np.ndarray, k: int, alpha: float, with_self: bool = True) -> np.ndarray:
@@ -44,32 +34,8 @@ def expand(queries: np.ndarray, index: np.ndarray, k: int, alpha: float, with_se
     return out / np.linalg.norm(out, axis=1, keepdims=True)
 
 
-def measures(queries: np.ndarray, query_labels: np.ndarray, index: np.ndarray, labels: np.ndarray) -> dict:
-    """map_cut_100 (trec_eval: precision at each relevant rank <= 100, over all relevant), P_10, P_100.
-
-    In numpy from the labels: `common.mean_measures` builds trec qrels, 50 million pairs for the
-    test protocol."""
-    _, positions = neighbours(queries, index, 100)
-    relevant = labels[positions] == query_labels[:, None]
-    precision = np.cumsum(relevant, 1) / np.arange(1, 101)
-    total = np.array([np.sum(labels == label) for label in query_labels])
-    return {"map_cut_100": float(((precision * relevant).sum(1) / total).mean()),
-            "P_10": float(relevant[:, :10].mean()), "P_100": float(relevant.mean())}
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=str(SHIPPED))
-    parser.add_argument("--queries", choices=["validation", "test"], default="validation")
-    args = parser.parse_args()
-    train = load_cifar10("train", progress=False)
-    if args.queries == "validation":
-        recipe = json.loads((Path(args.model) / "model_card.json").read_text())["recipe"]
-        if not recipe["val_images"]:
-            parser.error(f"{args.model} held no training images out: validation needs a model that did")
-        train, queries = split_validation(train, recipe["val_images"], recipe.get("val_seed", recipe["seed"]))
-    else:
-        queries = load_cifar10("test", progress=False)
+    args, train, queries = cnn_protocol(__doc__)
     extractor = CnnExtractor(args.model, int8=True).fit(train)
     index, query_vectors = extractor.transform(train.images), extractor.transform(queries.images)
     labels, query_labels = np.array(train.labels), np.array(queries.labels)

@@ -15,10 +15,10 @@ from cbir.datasets import load_folder
 from cbir.errors import CbirError, TrainingError
 from cbir.features import FusedExtractor, load_extractor, make_extractor
 from cbir.features.cnn.extractor import CnnExtractor
-from cbir.features.cnn.model import CifarNet, ModelConfig, to_input
+from cbir.features.cnn.model import CifarNet, ModelConfig, to_input, tta_views
 from cbir.features.cnn.store import _markdown, load_model, save_model, write_card
-from cbir.features.cnn.train import (TrainConfig, augment, distillation_loss, ema_with_warmup, sharpness_step,
-                                   supcon_loss, train, validation_size)
+from cbir.features.cnn.train import (TrainConfig, augment, distillation_loss, ema_with_warmup, predict,
+                                   sharpness_step, supcon_loss, train, validation_size)
 from cbir.features.global_ import HOG
 from cbir.features.supervised import SupervisedExtractor
 
@@ -54,6 +54,7 @@ def test_training_lowers_the_loss_and_writes_a_model_folder(data, model_dir):
     history = card["history"]
     assert len(history) == 12 and history[-1]["train_accuracy"] > history[0]["train_accuracy"]
     assert card["validation_accuracy_tta"] >= 0.6  # three very different classes
+    assert 0.6 <= card["validation_accuracy_translate_tta"] <= 1
     assert {"config.json", "weights.pt", "MODEL_CARD.md", "checkpoint.pt", "training.png"} <= {
         p.name for p in model_dir.iterdir()}
     assert Image.open(model_dir / "training.png").size == (720, 480)
@@ -63,6 +64,10 @@ def test_training_lowers_the_loss_and_writes_a_model_folder(data, model_dir):
     assert "- test accuracy: not measured\n" in _markdown(card)
     card |= {"test_accuracy": 0.9, "test_accuracy_single_view": 0.85}  # as benchmarks/cnn_report.py adds them
     assert "- test accuracy: 0.9 (flip TTA); single view 0.85\n" in _markdown(card)
+    card |= {"test_accuracy_translate_tta": 0.91, "validation_accuracy_translate_tta": 0.875}
+    text = _markdown(card)
+    assert "- test accuracy: 0.9 (flip TTA); single view 0.85; flip TTA with the views also moved: 0.91\n" in text
+    assert f"(flip TTA): {card['validation_accuracy_tta']:.4f}; with the views also moved: 0.8750\n" in text
 
 
 def test_a_model_card_without_matplotlib_keeps_its_numbers_and_skips_the_curve(model_dir, tmp_path, monkeypatch):
@@ -268,7 +273,7 @@ def test_a_supervised_cnn_base_with_pca_runs_the_network_once_per_training_image
     base = CnnExtractor(model_dir, pca=8)
     seen = []
     original = base._forward
-    base._forward = lambda images, tta=None: (seen.append(len(images)), original(images, tta))[1]
+    base._forward = lambda images, indexing=False: (seen.append(len(images)), original(images, indexing))[1]
     SupervisedExtractor(base, cs=(1.0,), cv_images=len(data)).fit(data)
     assert sum(seen) == len(data) and base.components_.shape[1] == 8
 
@@ -303,6 +308,47 @@ def test_wrapped_cnn_features_index_single_view_whichever_way_images_are_added(d
     expected = extractor.transform(data.images, indexing=True)
     np.testing.assert_allclose(vectors[[ids.index(id_) for id_ in data.ids]], expected, atol=1e-4)
     assert not np.allclose(extractor.transform(data.images[:5]), expected[:5], atol=1e-3)  # queries: flip TTA
+
+
+def test_tta_views_are_the_flips_of_the_images_and_of_their_moved_copies():
+    x = torch.arange(2 * 3 * 32 * 32, dtype=torch.float32).view(2, 3, 32, 32)
+    plain = tta_views(x)
+    assert [w for _, w in plain] == [0.5, 0.5]
+    assert torch.equal(plain[0][0], x) and torch.equal(plain[1][0], x.flip(3))
+    views = tta_views(x, shift=2)
+    assert len(views) == 6 and sum(w for _, w in views) == 1 and [w for _, w in views[:2]] == [0.25, 0.25]
+    (up_left, _), (up_left_flipped, _), (down_right, _) = views[2:5]
+    assert torch.equal(up_left[:, :, 2:, 2:], x[:, :, :-2, :-2]) and torch.equal(up_left_flipped, up_left.flip(3))
+    assert torch.equal(down_right[:, :, :-2, :-2], x[:, :, 2:, 2:])
+    assert torch.equal(up_left[:, :, 0, 2:], x[:, :, 2, :-2])  # the border reflected, not blank
+
+
+def test_predict_averages_the_views(data, model_dir):
+    model, _ = load_model(model_dir)
+    images = data.images[:6]
+    one, flipped = (predict(model, view, torch.device("cpu"), bf16=False, tta=False)
+                    for view in (images, [np.ascontiguousarray(im[:, ::-1]) for im in images]))
+    torch.testing.assert_close(predict(model, images, torch.device("cpu"), bf16=False), (one + flipped) / 2)
+    moved = predict(model, images, torch.device("cpu"), bf16=False, shift=1)
+    assert moved.shape == one.shape and not torch.allclose(moved, (one + flipped) / 2, atol=1e-4)
+
+
+def test_the_extractor_can_also_average_moved_views(data, model_dir, tmp_path):
+    flips = CnnExtractor(model_dir, bf16=False).fit(data)
+    moved = CnnExtractor(model_dir, bf16=False, tta_shift=1).fit(data)
+    assert "tta_shift" not in flips.get_config() and moved.get_config()["tta_shift"] == 1
+    queries = data.images[:5]
+    assert not np.allclose(moved.transform(queries), flips.transform(queries), atol=1e-3)
+    single = CnnExtractor(model_dir, bf16=False, tta=False, tta_shift=1).fit(data)
+    np.testing.assert_allclose(single.transform(queries), CnnExtractor(model_dir, bf16=False, tta=False)
+                               .fit(data).transform(queries), atol=1e-6)  # moved views only widen flip TTA
+    np.testing.assert_allclose(moved.transform(queries, indexing=True), flips.transform(queries, indexing=True),
+                               atol=1e-6)  # indexed images keep their flips: they are many, queries few
+    moved.save(tmp_path / "x")
+    np.testing.assert_allclose(load_extractor(tmp_path / "x").transform(queries), moved.transform(queries), atol=1e-6)
+    for bad in (-1, 9):
+        with pytest.raises(CbirError, match="tta_shift moves the views 0 to 8 pixels"):
+            make_extractor("cnn", options={"tta_shift": bad})
 
 
 def test_int8_inference_agrees_with_the_float_network_and_round_trips(data, model_dir, tmp_path):

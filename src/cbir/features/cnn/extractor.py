@@ -22,6 +22,7 @@ from cbir.features.base import FeatureExtractor, l2_normalise
 
 SHIPPED = Path(__file__).resolve().parent / "checkpoints" / "cifar10"
 CALIBRATION_IMAGES = 1024
+MAX_TTA_SHIFT = 8  # pixels of a 32-pixel input: beyond, the moved views show mostly reflected border
 
 
 def calibration_sample(dataset: Dataset) -> Dataset:
@@ -40,6 +41,9 @@ class CnnExtractor(FeatureExtractor):
     the float network runs instead (with a warning). `index_tta`: whether indexed images are
     flip-averaged too (default: as `tta`); False describes them single-view, half the network
     passes for indexing, while queries keep `tta` (docs/benchmarks.md measures what it costs).
+    `tta_shift`: a query's flip TTA also averages its views moved that many pixels up-left and
+    down-right (`model.tta_views`: six network passes instead of two; indexed images keep their
+    flips, as they are many and queries few; 0, the default: flips only).
     """
 
     kind = "cnn"
@@ -48,11 +52,13 @@ class CnnExtractor(FeatureExtractor):
 
     def __init__(self, model: str | Path | None = None, pca: int | None = None, proba_weight: float = 0.0,
                  tta: bool = True, bf16: bool = True, batch_size: int = 128, weights: str | None = None,
-                 int8: bool = False, index_tta: bool | None = None, name: str | None = None):
+                 int8: bool = False, index_tta: bool | None = None, tta_shift: int = 0, name: str | None = None):
         super().__init__(name)
+        if not 0 <= tta_shift <= MAX_TTA_SHIFT:
+            raise ValueError(f"tta_shift moves the views 0 to {MAX_TTA_SHIFT} pixels, not {tta_shift}")
         self.model_path = Path(model) if model else SHIPPED
         self.pca, self.proba_weight, self.tta, self.bf16, self.batch_size = pca, proba_weight, tta, bf16, batch_size
-        self.weights, self.int8, self.index_tta = weights, int8, index_tta
+        self.weights, self.int8, self.index_tta, self.tta_shift = weights, int8, index_tta, tta_shift
         self.net_ = self.int8_net_ = self.ranges_ = None
 
     @property
@@ -70,7 +76,8 @@ class CnnExtractor(FeatureExtractor):
                   "batch_size": self.batch_size, "weights": self.weights}
         # options added later appear only when set, so older saved folders keep their hash
         return config | ({"int8": True} if self.int8 else {}) | (
-            {} if self.index_tta is None else {"index_tta": self.index_tta})
+            {} if self.index_tta is None else {"index_tta": self.index_tta}) | (
+            {"tta_shift": self.tta_shift} if self.tta_shift else {})
 
     def with_options(self, options: dict) -> CnnExtractor:
         new = super().with_options(options)
@@ -116,7 +123,7 @@ class CnnExtractor(FeatureExtractor):
     def _fit(self, dataset: Dataset) -> None:
         self._ensure_model()
         self._calibrate(dataset)
-        self._fit_pca(self._forward(dataset.images, self._indexed_views())[0] if self.pca else None)
+        self._fit_pca(self._forward(dataset.images, indexing=True)[0] if self.pca else None)
 
     def _calibrate(self, dataset: Dataset) -> None:
         """Measure the int8 activation ranges on a sample of `dataset` (float network) and build the int8 network."""
@@ -159,7 +166,7 @@ class CnnExtractor(FeatureExtractor):
         """Fit (the PCA, when asked) and return the training images' vectors, running the network once."""
         self._ensure_model()
         self._calibrate(dataset)
-        parts = [self._forward(dataset.images[s: s + 1024], self._indexed_views())
+        parts = [self._forward(dataset.images[s: s + 1024], indexing=True)
                  for s in tqdm(range(0, len(dataset), 1024), desc=f"features {self.name}", unit="batch",
                                disable=not progress, mininterval=0.5)]
         embeddings, probabilities = (np.concatenate(p) for p in zip(*parts))
@@ -177,22 +184,23 @@ class CnnExtractor(FeatureExtractor):
 
         return to_input(torch.from_numpy(stack_images(images)))
 
-    def _indexed_views(self) -> bool:
-        """Whether indexed images are flip-averaged."""
-        return self.tta if self.index_tta is None else self.index_tta
-
-    def _forward(self, images: Sequence[np.ndarray], tta: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(embeddings, class probabilities) for RGB uint8 images, flip-averaged when `tta` (default: `self.tta`)."""
+    def _forward(self, images: Sequence[np.ndarray], indexing: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(embeddings, class probabilities) for RGB uint8 images, averaged over their test-time views:
+        a query's (`tta`, `tta_shift`) or, `indexing`, an indexed image's (`index_tta`, flips only)."""
         import torch
 
+        from cbir.features.cnn.model import tta_views
+
+        flip = self.tta if not indexing or self.index_tta is None else self.index_tta
+        shift = 0 if indexing else self.tta_shift
         embed = self.int8_net_.embed if self.int8_net_ is not None else self.net_.embed
         embeddings, probabilities = [], []
         bf16 = self.bf16 and self.int8_net_ is None
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             for s in range(0, len(images), self.batch_size):
                 x = self._input(images[s: s + self.batch_size])
-                views = [x, x.flip(3)] if (self.tta if tta is None else tta) else [x]
-                emb = sum(embed(v).float() for v in views) / len(views)
+                views = tta_views(x, shift) if flip else [(x, 1.0)]
+                emb = sum(w * embed(view).float() for view, w in views)
                 logits = self.net_.classifier(emb.to(self.net_.classifier.weight.dtype)).float()
                 embeddings.append(emb.numpy())
                 probabilities.append(torch.softmax(logits * self.net_.config.logit_scale, dim=1).numpy())
@@ -206,7 +214,7 @@ class CnnExtractor(FeatureExtractor):
         return self._finish(*self._forward(images))
 
     def _index_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        return self._finish(*self._forward(images, self._indexed_views()))
+        return self._finish(*self._forward(images, indexing=True))
 
     def _finish(self, embeddings: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
         """Raw vectors from network outputs: PCA, then the probability block when fused."""

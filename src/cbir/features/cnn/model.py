@@ -22,6 +22,7 @@ from cbir.datasets.images import resize_all
 SIZE = (32, 32)  # the input size the network is trained and run at
 MEAN = (125.3, 123.0, 113.9)
 STD = (63.0, 62.1, 66.7)
+TTA_SHIFT = 1  # pixels the heavier test-time augmentation moves the views (`tta_views`)
 
 
 @dataclass
@@ -129,3 +130,17 @@ def to_input(images_uint8: torch.Tensor) -> torch.Tensor:
     mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(STD, device=x.device).view(1, 3, 1, 1)
     return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+
+
+def tta_views(x: torch.Tensor, shift: int = 0) -> list[tuple[torch.Tensor, float]]:
+    """Test-time views of a normalised batch with weights summing to 1: the images and their mirror
+    images; with `shift`, also both moved `shift` pixels up-left and down-right (reflected borders),
+    the four moved views weighing half in all (the fast-training recipes' heavier TTA)."""
+    pairs = [x]
+    if shift:
+        height, width = x.shape[2:]
+        padded = nn.functional.pad(x, (shift,) * 4, mode="reflect")
+        pairs += [padded[:, :, a: a + height, a: a + width].contiguous(memory_format=torch.channels_last)
+                  for a in (0, 2 * shift)]
+    weights = [0.5] if not shift else [0.25, 0.125, 0.125]
+    return [(view, w) for pair, w in zip(pairs, weights) for view in (pair, pair.flip(3))]

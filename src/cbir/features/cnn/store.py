@@ -115,12 +115,15 @@ def _markdown(card: dict) -> str:
                      f"{'-' if h['val_accuracy'] is None else format(h['val_accuracy'], '.4f')} |"
                      for h in card["history"])
     val = card.get("validation_accuracy_tta")
-    single = card.get("test_accuracy_single_view")
+    moved = card.get("validation_accuracy_translate_tta")
+    moved = "" if moved is None else f"; with the views also moved: {moved:.4f}"
+    single, test_moved = card.get("test_accuracy_single_view"), card.get("test_accuracy_translate_tta")
     single = "" if single is None else f" (flip TTA); single view {single}"
+    single += "" if test_moved is None else f"; flip TTA with the views also moved: {test_moved}"
     return (f"# Model card\n\n- data: {card['data']}\n- classes: {', '.join(card['classes'])}\n"
             f"- recipe: {json.dumps(card['recipe'])}\n- model: {json.dumps(card['model'])}\n"
             f"- epochs: {card['epochs']}, training time: {card['minutes']} min on {card['machine']}\n"
-            f"- held-out validation accuracy (flip TTA): {'-' if val is None else format(val, '.4f')}\n"
+            f"- held-out validation accuracy (flip TTA): {'-' if val is None else format(val, '.4f')}{moved}\n"
             f"- test accuracy: {card.get('test_accuracy', 'not measured')}{single}\n"
             f"- command: `{card.get('command')}`\n\n| epoch | minutes | train acc | validation acc |\n"
             f"|---|---|---|---|\n{rows}\n")

@@ -2,7 +2,8 @@
 
 Recipe (facts from public fast-training recipes, code written here): Nesterov SGD with a linear
 warm-up / linear decay schedule, label smoothing, random flip + translate (+ optional cutout)
-augmentation, an exponential moving average (EMA) of the weights, flip test-time augmentation,
+augmentation, an exponential moving average (EMA) of the weights, flip test-time augmentation
+(the final validation also with the views moved `TTA_SHIFT` pixels),
 channels_last + bf16 autocast on CPU, CUDA when present (the whole training set then lives on the
 GPU). `init` starts from a trained model folder (fine-tuning: trained on other classes, it gets a
 new classifier); `supcon_weight` adds a supervised contrastive loss on the embedding (the optional
@@ -34,7 +35,7 @@ from tqdm.auto import tqdm
 
 from cbir.datasets.collection import Dataset
 from cbir.errors import TrainingError
-from cbir.features.cnn.model import CifarNet, ModelConfig, stack_images, to_input
+from cbir.features.cnn.model import CifarNet, ModelConfig, TTA_SHIFT, stack_images, to_input, tta_views
 from cbir.features.cnn.store import load_model, loaded_state, save_model, stored_state
 
 
@@ -175,24 +176,23 @@ def split_validation(dataset: Dataset, n_val: int, seed: int) -> tuple[Dataset, 
 
 @torch.no_grad()
 def predict(model: nn.Module, images: np.ndarray, device: torch.device, bf16: bool, tta: bool = True,
-            batch: int = 1000, embed: bool = False) -> torch.Tensor:
-    """Logits (embeddings with `embed`) of uint8 images (any size) on the CPU, summed with the flipped
-    view's when `tta`."""
+            batch: int = 1000, embed: bool = False, shift: int = 0) -> torch.Tensor:
+    """Logits (embeddings with `embed`) of uint8 images (any size) on the CPU, averaged over
+    `tta_views` (flip; `shift`: also moved) when `tta`."""
     model.eval()
     forward = model.embed if embed else model
     out = []
     for s in range(0, len(images), batch):
         x = to_input(torch.from_numpy(stack_images(images[s: s + batch]))).to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            logits = forward(x).float()
-            if tta:
-                logits = logits + forward(x.flip(3)).float()
+            logits = sum(w * forward(view).float() for view, w in (tta_views(x, shift) if tta else [(x, 1.0)]))
         out.append(logits.cpu())
     return torch.cat(out)
 
 
-def accuracy(model: nn.Module, data: Dataset, classes: list[str], device, bf16: bool, tta: bool = True) -> float:
-    predicted = predict(model, data.images, device, bf16, tta).argmax(1).numpy()
+def accuracy(model: nn.Module, data: Dataset, classes: list[str], device, bf16: bool, tta: bool = True,
+             shift: int = 0) -> float:
+    predicted = predict(model, data.images, device, bf16, tta, shift=shift).argmax(1).numpy()
     truth = np.array([classes.index(label) for label in data.labels])
     return float((predicted == truth).mean())
 
@@ -330,6 +330,8 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         "classes": classes, "recipe": asdict(config), "model": model_config.to_dict(),
         "epochs": config.epochs, "minutes": round(state["seconds"] / 60, 2), "history": state["history"],
         "validation_accuracy_tta": accuracy(final, val_part, classes, dev, bf16) if val_part else None,
+        "validation_accuracy_translate_tta":
+            accuracy(final, val_part, classes, dev, bf16, shift=TTA_SHIFT) if val_part else None,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, "
                    f"{torch.cuda.get_device_name(0) if dev.type == 'cuda' else 'CPU'}",
         "torch": torch.__version__, "command": command,
