@@ -315,6 +315,7 @@ def test_tta_views_are_the_flips_of_the_images_and_of_their_moved_copies():
     plain = tta_views(x)
     assert [w for _, w in plain] == [0.5, 0.5]
     assert torch.equal(plain[0][0], x) and torch.equal(plain[1][0], x.flip(3))
+    assert len(tta_views(x, flip=False, shift=2)) == 1 and torch.equal(tta_views(x, flip=False)[0][0], x)
     views = tta_views(x, shift=2)
     assert len(views) == 6 and sum(w for _, w in views) == 1 and [w for _, w in views[:2]] == [0.25, 0.25]
     (up_left, _), (up_left_flipped, _), (down_right, _) = views[2:5]

@@ -199,8 +199,7 @@ class CnnExtractor(FeatureExtractor):
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             for s in range(0, len(images), self.batch_size):
                 x = self._input(images[s: s + self.batch_size])
-                views = tta_views(x, shift) if flip else [(x, 1.0)]
-                emb = sum(w * embed(view).float() for view, w in views)
+                emb = sum(w * embed(view).float() for view, w in tta_views(x, flip, shift))
                 logits = self.net_.classifier(emb.to(self.net_.classifier.weight.dtype)).float()
                 embeddings.append(emb.numpy())
                 probabilities.append(torch.softmax(logits * self.net_.config.logit_scale, dim=1).numpy())

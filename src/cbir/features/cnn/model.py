@@ -132,10 +132,13 @@ def to_input(images_uint8: torch.Tensor) -> torch.Tensor:
     return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
 
 
-def tta_views(x: torch.Tensor, shift: int = 0) -> list[tuple[torch.Tensor, float]]:
+def tta_views(x: torch.Tensor, flip: bool = True, shift: int = 0) -> list[tuple[torch.Tensor, float]]:
     """Test-time views of a normalised batch with weights summing to 1: the images and their mirror
-    images; with `shift`, also both moved `shift` pixels up-left and down-right (reflected borders),
-    the four moved views weighing half in all (the fast-training recipes' heavier TTA)."""
+    images (only the images without `flip`); with `shift`, also both moved `shift` pixels up-left and
+    down-right (reflected borders), the four moved views weighing half in all (the fast-training
+    recipes' heavier TTA)."""
+    if not flip:
+        return [(x, 1.0)]
     pairs = [x]
     if shift:
         height, width = x.shape[2:]

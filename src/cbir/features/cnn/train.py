@@ -185,7 +185,7 @@ def predict(model: nn.Module, images: np.ndarray, device: torch.device, bf16: bo
     for s in range(0, len(images), batch):
         x = to_input(torch.from_numpy(stack_images(images[s: s + batch]))).to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            logits = sum(w * forward(view).float() for view, w in (tta_views(x, shift) if tta else [(x, 1.0)]))
+            logits = sum(w * forward(view).float() for view, w in tta_views(x, tta, shift))
         out.append(logits.cpu())
     return torch.cat(out)
 
