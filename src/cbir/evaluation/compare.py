@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from cbir.errors import CbirError
-from cbir.evaluation.report import MAIN_MEASURES
+from cbir.evaluation.report import MAIN_MEASURES, plot_pr_curves
 from cbir.plots import heat_map, saved_figure
 
 PROTOCOL = {"num_queries": "queries", "index_size": "indexed images", "k": "top k"}
@@ -95,7 +95,7 @@ def compare(folders: Sequence[str | Path], out: str | Path | None = None, measur
     curves = {name: r for name, r in results.items() if "pr_curve" in r}
     (out / "pr.png").unlink(missing_ok=True)  # an earlier comparison's
     if curves:
-        _plot_curves(curves, out / "pr.png")
+        plot_pr_curves(curves, out / "pr.png")
     _plot_per_class(results, measure, out / "per_class.png")
     doc = ["# Comparison", ""]
     if differences:
@@ -109,20 +109,6 @@ def compare(folders: Sequence[str | Path], out: str | Path | None = None, measur
     doc += [f"## `{measure}` per class", "", f"![{measure} per class](per_class.png)", ""]
     (out / "comparison.md").write_text("\n".join(doc))
     return text
-
-
-def _plot_curves(results: dict[str, dict], path: Path) -> None:
-    with saved_figure(path, figsize=(7, 5.2 + 0.1 * len(results)), dpi=120) as (_, ax):
-        for name, r in results.items():
-            curve = r["pr_curve"]
-            ax.plot(curve["recall"], curve["precision"], marker="o", markersize=3,
-                    label=f"{name} (map {r['map']:.3f})" if "map" in r else name)
-        for level in sorted({r["random_precision"] for r in results.values() if "random_precision" in r}):
-            ax.axhline(level, color="gray", linestyle="--", linewidth=1)
-        ax.set(xlabel="recall", ylabel="interpolated precision", xlim=(0, 1), ylim=(0, 1.02),
-               title="precision-recall over the full ranking (dashed: random ranking)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)  # below: clear of the curves
 
 
 def _plot_per_class(results: dict[str, dict], measure: str, path: Path) -> None:

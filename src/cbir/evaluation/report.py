@@ -27,7 +27,8 @@ def write_reports(metrics: dict, out: Path, examples: list = ()) -> None:
     (`examples`: (query image, label, hits) rows) and, with the full ranking measured, pr.png into `out`."""
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     if "pr_curve" in metrics:
-        _plot_pr(metrics, out / "pr.png")
+        plot_pr_curves({metrics["run_tag"]: metrics}, out / "pr.png",
+                       title=f"{metrics['run_tag']}, {metrics['num_queries']} queries")
     figures = []
     if _plot_retrieved(metrics, out / "retrieved.png"):
         figures.append(("classes of the top hits per query class", "retrieved.png"))
@@ -37,15 +38,21 @@ def write_reports(metrics: dict, out: Path, examples: list = ()) -> None:
     (out / "report.md").write_text(_markdown(metrics) + "".join(f"\n![{alt}]({file})\n" for alt, file in figures))
 
 
-def _plot_pr(metrics: dict, path: Path) -> None:
-    curve = metrics["pr_curve"]
-    with saved_figure(path, figsize=(6, 4.5), dpi=120) as (_, ax):
-        ax.plot(curve["recall"], curve["precision"], marker="o", label=metrics["run_tag"])
-        ax.axhline(metrics["random_precision"], color="gray", linestyle="--", label="random ranking")
+def plot_pr_curves(results: dict[str, dict], path: Path,
+                   title: str = "precision-recall over the full ranking") -> None:
+    """Each result's interpolated precision-recall curve over its full ranking, overlaid, with its
+    random ranking's precision dashed."""
+    with saved_figure(path, figsize=(7, 5.2 + 0.1 * len(results)), dpi=120) as (_, ax):
+        for name, r in results.items():
+            curve = r["pr_curve"]
+            ax.plot(curve["recall"], curve["precision"], marker="o", markersize=3,
+                    label=f"{name} (map {r['map']:.3f})" if "map" in r else name)
+        for level in sorted({r["random_precision"] for r in results.values() if "random_precision" in r}):
+            ax.axhline(level, color="gray", linestyle="--", linewidth=1)
         ax.set(xlabel="recall", ylabel="interpolated precision", xlim=(0, 1), ylim=(0, 1.02),
-               title=f"{metrics['run_tag']}: full-ranking MAP {metrics['map']:.4f} ({metrics['num_queries']} queries)")
+               title=f"{title} (dashed: random ranking)")
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)  # below: clear of the curves
 
 
 def _plot_retrieved(metrics: dict, path: Path, most: int = MOST_CLASSES_DRAWN) -> bool:
