@@ -12,6 +12,8 @@ FEATURES ?= cnn
 ENGINE ?= engines/cifar10-$(FEATURES)
 RESULTS ?= results/cifar10-$(FEATURES)
 EVALUATE_ARGS ?=
+INDEX = $(BIN)/cbir index --dataset cifar10 --features $(FEATURES) --out $(ENGINE)
+SHIPPED_WEIGHTS := src/cbir/features/cnn/checkpoints/cifar10/weights.pt
 
 HOST ?= 127.0.0.1
 PORT ?= 5000
@@ -31,8 +33,11 @@ browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
 		|| echo "could not install chromium: the browser test will be skipped"
 
+# built when missing; a CNN engine also when the shipped network is newer than it (e.g. after a pull)
 engine: $(STAMP)
-	@test -f $(ENGINE)/CURRENT || $(BIN)/cbir index --dataset cifar10 --features $(FEATURES) --out $(ENGINE)
+	@if [ ! -f $(ENGINE)/CURRENT ]; then $(INDEX); \
+	elif case "$(FEATURES)" in cnn*) [ $(SHIPPED_WEIGHTS) -nt $(ENGINE)/CURRENT ];; *) false;; esac; then \
+		echo "the shipped CNN is newer than $(ENGINE): re-indexing"; $(INDEX); fi
 	$(BIN)/cbir info $(ENGINE)
 
 run: engine
