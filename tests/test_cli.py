@@ -1,5 +1,6 @@
 """The `cbir` command line end to end on a tiny collection (in-process and as a real console script)."""
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -183,13 +184,15 @@ def test_index_with_a_model_trained_here(tiny_collection, tmp_path, capsys):
 
 def test_fine_tune_the_shipped_network_on_a_collection_of_other_classes(tiny_collection, tmp_path):
     from cbir.features.cnn.extractor import SHIPPED
+    from cbir.features.cnn.model import ModelConfig
 
     assert main(["train", "--dataset", f"{tiny_collection}:train", "--init", "shipped", "--epochs", "1",
                  "--batch-size", "15", "--lr", "0.01", "--out", str(tmp_path / "tuned")]) == 0
     card = json.loads((tmp_path / "tuned" / "model_card.json").read_text())
     assert card["recipe"]["init"] == str(SHIPPED) and card["classes"] == ["blobs", "gradient", "stripes"]
-    shipped = json.loads((SHIPPED / "config.json").read_text())
-    assert {**card["model"], "num_classes": 10} == shipped["model"] and card["model"]["num_classes"] == 3
+    shipped = ModelConfig.from_dict(json.loads((SHIPPED / "config.json").read_text())["model"])
+    tuned = ModelConfig.from_dict(card["model"])
+    assert dataclasses.replace(tuned, num_classes=10) == shipped and tuned.num_classes == 3
     assert card["validation_accuracy_tta"] >= 0.8  # CIFAR-10 features, an imprinted classifier
 
 
