@@ -152,6 +152,7 @@ def test_index_with_a_model_trained_here(tiny_collection, tmp_path, capsys):
     assert main(["info", str(tmp_path / "e"), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["dim"] == 16 and info["extractor"]["config"]["weights"] == weights_digest(tmp_path / "model")
+    assert info["extractor"]["config"]["index_tta"] is False  # the `cnn` default: indexed images in one view
     card = json.loads((tmp_path / "model" / "model_card.json").read_text())
     params = sum(p.numel() for p in load_model(tmp_path / "model")[0].parameters())
     assert info["extractor"]["learned"] == (f"CNN: {params:,} parameters; 2 epochs on {card['data']} in "
@@ -162,12 +163,12 @@ def test_index_with_a_model_trained_here(tiny_collection, tmp_path, capsys):
     query = tiny_collection / "test" / "blobs" / "000.png"
     assert main(["search", str(tmp_path / "e"), str(query), "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)[0]["hits"]) == 10
-    assert main(["index", *data, "--features", "cnn", "--model", str(tmp_path / "model"), "--set", "index_tta=false",
-                 "--set", "pca=8", "--out", str(tmp_path / "one-view")]) == 0
+    assert main(["index", *data, "--features", "cnn", "--model", str(tmp_path / "model"), "--set", "index_tta=true",
+                 "--set", "pca=8", "--out", str(tmp_path / "flipped")]) == 0
     capsys.readouterr()
-    assert main(["info", str(tmp_path / "one-view"), "--json"]) == 0
+    assert main(["info", str(tmp_path / "flipped"), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["dim"] == 8 and info["extractor"]["config"]["index_tta"] is False
+    assert info["dim"] == 8 and info["extractor"]["config"]["index_tta"] is True
     assert info["extractor"]["config"]["weights"] == weights_digest(tmp_path / "model")
     assert main(["index", *data, "--features", "cnn", "--set", "index_views=1", "--out", str(tmp_path / "x")]) == 2
     assert "features 'cnn' have no option index_views; they take: " in capsys.readouterr().err
