@@ -15,10 +15,10 @@ from cbir.datasets import load_folder
 from cbir.errors import CbirError, TrainingError
 from cbir.features import FusedExtractor, load_extractor, make_extractor
 from cbir.features.cnn.extractor import CnnExtractor
-from cbir.features.cnn.model import CifarNet, ModelConfig, to_input, tta_views
+from cbir.features.cnn.model import CifarNet, ModelConfig, fast_bf16, to_input, tta_views
 from cbir.features.cnn.store import _markdown, load_model, save_model, write_card
-from cbir.features.cnn.train import (TrainConfig, augment, distillation_loss, ema_with_warmup, predict,
-                                   sharpness_step, supcon_loss, train, validation_size)
+from cbir.features.cnn.train import (TrainConfig, augment, cpu_name, distillation_loss, ema_with_warmup,
+                                   predict, sharpness_step, supcon_loss, train, validation_size)
 from cbir.features.global_ import HOG
 from cbir.features.supervised import SupervisedExtractor
 
@@ -58,6 +58,7 @@ def test_training_lowers_the_loss_and_writes_a_model_folder(data, model_dir):
     assert {"config.json", "weights.pt", "MODEL_CARD.md", "checkpoint.pt", "training.png"} <= {
         p.name for p in model_dir.iterdir()}
     assert Image.open(model_dir / "training.png").size == (720, 480)
+    assert card["machine"].endswith(f"{cpu_name()}, {'bf16' if fast_bf16() else 'float32'}")
     text = (model_dir / "MODEL_CARD.md").read_text()
     assert "held-out validation accuracy" in text and "![accuracy against training minutes](training.png)" in text
     card = json.loads((model_dir / "model_card.json").read_text())
@@ -234,7 +235,8 @@ def test_a_student_learns_what_its_teacher_says_not_the_labels(data, model_dir, 
     with torch.no_grad():
         said, learnt = teacher(x).argmax(1), student(x).argmax(1)
     truth = torch.tensor([classes.index(label) for label in data.labels])
-    assert (learnt == said).float().mean() > 0.6 and (learnt == truth).float().mean() < 0.3  # chance: 1/3
+    # no better than chance (1/3) at the labels: a seed may leave two classes unseparated (0.67 / 0.33)
+    assert (learnt == said).float().mean() > 0.6 and (learnt == truth).float().mean() < 0.34
     for other_split in ({"val_images": 30}, {"val_seed": 1}):
         with pytest.raises(ValueError, match="hold out"):
             train(data, tmp_path / "leak", tiny_config(**other_split, teachers=config.teachers, distill=0.5),
@@ -423,15 +425,39 @@ def test_int8_calibrates_on_images_spread_over_a_class_sorted_collection(data, m
     assert len(sample) == 6 and set(sample.labels) == set(data.labels)
 
 
-def test_without_vnni_int8_falls_back_to_the_float_network(data, model_dir, tmp_path, monkeypatch):
+def test_without_int8_kernels_int8_falls_back_to_the_float_network(data, model_dir, tmp_path, monkeypatch):
     from cbir.features.cnn import int8
 
     monkeypatch.setattr(int8, "supported", lambda: False)
-    with pytest.warns(UserWarning, match="AVX512-VNNI"):
+    with pytest.warns(UserWarning, match="AVX2 or AVX512-VNNI"):
         extractor = CnnExtractor(model_dir, int8=True).fit(data)
     assert extractor.int8_net_ is None and extractor.ranges_ is not None
+    assert extractor.precision == CnnExtractor(model_dir).precision != "int8"
     expected = CnnExtractor(model_dir).fit(data).transform(data.images[:8])
     np.testing.assert_array_equal(extractor.transform(data.images[:8]), expected)
+
+
+@pytest.mark.parametrize("capabilities, bf16, int8", [
+    ({"avx2": True}, False, True),  # e.g. AMD Zen 2-3: bf16 emulated (~8x slower than float32), int8 via AVX2
+    ({"avx2": True, "avx512_f": True, "avx512_vnni": True}, False, True),  # e.g. Intel Cascade Lake
+    ({"avx2": True, "avx512_vnni": True, "avx512_bf16": True}, True, True),  # e.g. AMD Zen 4
+    ({"avx2": True, "amx_bf16": True}, True, True),  # Intel Sapphire Rapids
+    ({}, False, False),  # e.g. an ARM CPU: float32, the float network
+])
+def test_reduced_precision_runs_only_where_the_cpu_computes_it(data, model_dir, monkeypatch, capabilities,
+                                                                bf16, int8):
+    from cbir.features.cnn import int8 as int8_module
+    from cbir.features.cnn.model import fast_bf16
+
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: capabilities)
+    assert fast_bf16() is bf16 and fast_bf16("cuda") and int8_module.supported() is int8
+    extractor = CnnExtractor(model_dir)
+    assert extractor.precision == ("bf16" if bf16 else "float32")
+    assert CnnExtractor(model_dir, bf16=False).precision == "float32"
+    vectors = extractor.fit(data).transform(data.images[:8])
+    exact = CnnExtractor(model_dir, bf16=False).fit(data).transform(data.images[:8])
+    assert np.array_equal(vectors, exact) != bf16  # bf16 autocast ran exactly when it is fast
+    np.testing.assert_allclose(vectors, exact, atol=0.05)
 
 
 def test_int8_needs_positive_batchnorm_scales_before_the_pool(data, model_dir):

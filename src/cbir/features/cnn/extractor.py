@@ -1,4 +1,5 @@
-"""`CnnExtractor`: the trained network's embedding layer as image vectors (batched, inference mode, bf16 on CPU).
+"""`CnnExtractor`: the trained network's embedding layer as image vectors (batched, inference mode, int8 or bf16
+where the CPU computes them fast).
 
 Options, each measured in docs/benchmarks.md: PCA on the embeddings, fusion with the
 network's predicted class probabilities (indexed and query images alike: no label is used), and
@@ -37,8 +38,10 @@ class CnnExtractor(FeatureExtractor):
 
     `batch_size` 128: on the 2-core VM it embeds ~30% faster than 500 (the activations stay in
     cache; docs/benchmarks.md). `int8`: int8 convolutions, their activation ranges measured on
-    `CALIBRATION_IMAGES` of the images the extractor is fitted on; on a CPU without AVX512-VNNI
-    the float network runs instead (with a warning). `index_tta`: whether indexed images are
+    `CALIBRATION_IMAGES` of the images the extractor is fitted on; on a CPU without int8 kernels
+    (`int8.supported`) the float network runs instead (with a warning). `bf16`: bf16 autocast for
+    the float network where the CPU computes bf16 natively (`model.fast_bf16`; elsewhere float32,
+    ~8x faster there). `precision` says which runs. `index_tta`: whether indexed images are
     flip-averaged too (default: as `tta`); False describes them single-view, half the network
     passes for indexing, while queries keep `tta` (docs/benchmarks.md measures what it costs).
     `tta_shift`: a query's flip TTA also averages its views moved that many pixels up-left and
@@ -97,6 +100,15 @@ class CnnExtractor(FeatureExtractor):
                 facts.append(f"{what} {card[key]:.4f}")
         return "CNN: " + "; ".join(facts)
 
+    @property
+    def precision(self) -> str:
+        """What the network computes in here: "int8", "bf16" or "float32"."""
+        from cbir.features.cnn.model import fast_bf16
+
+        if self.int8_net_ is not None:
+            return "int8"
+        return "bf16" if self.bf16 and fast_bf16() else "float32"
+
     def use_model(self, path: str | Path) -> None:
         """Describe images with the model folder at `path` (written by `cbir train`) instead; loaded
         now, so a missing or broken folder is an error before any work."""
@@ -143,8 +155,8 @@ class CnnExtractor(FeatureExtractor):
         if supported():
             self.int8_net_ = Int8Net(self.net_, ranges, layers)
         else:
-            warnings.warn("int8 inference needs a CPU with AVX512-VNNI; this one runs the float network "
-                          "(near-identical vectors)", stacklevel=2)
+            warnings.warn("int8 inference needs an x86 CPU with AVX2 or AVX512-VNNI; this one runs the float "
+                          "network (near-identical vectors)", stacklevel=2)
 
     def __getstate__(self) -> dict:
         """Pickled (e.g. for Ray workers) without the int8 network, which is rebuilt from its ranges."""
@@ -195,8 +207,7 @@ class CnnExtractor(FeatureExtractor):
         shift = 0 if indexing else self.tta_shift
         embed = self.int8_net_.embed if self.int8_net_ is not None else self.net_.embed
         embeddings, probabilities = [], []
-        bf16 = self.bf16 and self.int8_net_ is None
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             for s in range(0, len(images), self.batch_size):
                 x = self._input(images[s: s + self.batch_size])
                 emb = sum(w * embed(view).float() for view, w in tta_views(x, flip, shift))

@@ -119,6 +119,16 @@ class CifarNet(nn.Module):
         self.classifier.weight.copy_(nn.functional.normalize(torch.nan_to_num(means), dim=1) * norm)
 
 
+def fast_bf16(device_type: str = "cpu") -> bool:
+    """Whether bf16 autocast speeds the network up on this device: on CUDA, and on a CPU with bf16
+    arithmetic (AVX512-BF16 or AMX). Elsewhere oneDNN emulates bf16, ~8x slower than float32 (an
+    AVX2 EPYC; docs/benchmarks.md), so float32 runs instead."""
+    if device_type == "cuda":
+        return True
+    capabilities = torch.cpu.get_capabilities()
+    return device_type == "cpu" and bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
+
+
 def stack_images(images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
     """(n, 32, 32, 3) uint8 from RGB uint8 images of any size: the network's input size."""
     return resize_all(images, SIZE)

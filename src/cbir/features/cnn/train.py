@@ -3,9 +3,9 @@
 Recipe (facts from public fast-training recipes, code written here): Nesterov SGD with a linear
 warm-up / linear decay schedule, label smoothing, random flip + translate (+ optional cutout)
 augmentation, an exponential moving average (EMA) of the weights, flip test-time augmentation
-(the final validation also with the views moved `TTA_SHIFT` pixels),
-channels_last + bf16 autocast on CPU, CUDA when present (the whole training set then lives on the
-GPU). `init` starts from a trained model folder (fine-tuning: trained on other classes, it gets a
+(the final validation also with the views moved `TTA_SHIFT` pixels), channels_last + bf16
+autocast where it is fast (`model.fast_bf16`), CUDA when present (the whole training set then lives
+on the GPU). `init` starts from a trained model folder (fine-tuning: trained on other classes, it gets a
 new classifier); `supcon_weight` adds a supervised contrastive loss on the embedding (the optional
 metric-learning stage, from a trained model). Optional knowledge distillation (Hinton et al.
 2015): `teachers` (trained model folders, their logits averaged, on the same augmented batch) and
@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from cbir.datasets.collection import Dataset
 from cbir.errors import TrainingError
-from cbir.features.cnn.model import CifarNet, ModelConfig, TTA_SHIFT, stack_images, to_input, tta_views
+from cbir.features.cnn.model import CifarNet, ModelConfig, TTA_SHIFT, fast_bf16, stack_images, to_input, tta_views
 from cbir.features.cnn.store import load_model, loaded_state, save_model, stored_state
 
 
@@ -71,6 +71,14 @@ class TrainConfig:
 
 def device_of(preferred: str | None = None) -> torch.device:
     return torch.device(preferred or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def cpu_name() -> str:
+    """This CPU's name and widest vector extension, which set its training speed (model cards)."""
+    capabilities = torch.cpu.get_capabilities()
+    widest = next((name for name in ("avx512_f", "avx2") if capabilities.get(name)), None)
+    return f"{capabilities.get('cpu_name') or platform.processor() or 'CPU'}" + (
+        f" ({widest.split('_')[0].upper()})" if widest else "")
 
 
 def augment(x: torch.Tensor, translate: int, generator: torch.Generator, cutout: int = 0) -> torch.Tensor:
@@ -214,7 +222,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     torch.manual_seed(config.seed)
     dev = device_of(device)
     torch.backends.cudnn.benchmark = dev.type == "cuda"
-    bf16 = config.bf16 and dev.type in ("cpu", "cuda")
+    bf16 = config.bf16 and fast_bf16(dev.type)
     classes = dataset.classes
     train_part, val_part = split_validation(dataset, config.val_images, config.val_seed)
     images = torch.from_numpy(stack_images(train_part.images))
@@ -333,7 +341,8 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         "validation_accuracy_translate_tta":
             accuracy(final, val_part, classes, dev, bf16, shift=TTA_SHIFT) if val_part else None,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, "
-                   f"{torch.cuda.get_device_name(0) if dev.type == 'cuda' else 'CPU'}",
+                   f"{torch.cuda.get_device_name(0) if dev.type == 'cuda' else cpu_name()}, "
+                   f"{'bf16' if bf16 else 'float32'}",
         "torch": torch.__version__, "command": command,
     }
     save_model(final, card, out, config.int8_weights)
