@@ -37,8 +37,9 @@ EXTRACTORS: dict[str, Callable[[], FeatureExtractor]] = {
         FusedExtractor([KMeansTriangle(pca=None), HOG(), ColorHistogram(bins=8, space="rgb")], normalise=False,
                        name="triangle-full-hog-gch"), cs=(0.01,),
         standardise=True, pca=512, flip=True, name="triangle-hog-gch-supervised"),
-    # int8 convolutions: the same retrieval measures as bf16 at ~1.6x the speed; indexed images in one view,
-    # queries flip-averaged: half the indexing time for 0.0006 of full `map` (docs/benchmarks.md)
+    # int8 convolutions: the float network's retrieval measures at ~1.5x bf16's speed (1.9x float32's with
+    # AVX2 only); indexed images in one view, queries flip-averaged: half the indexing time for 0.0006 of
+    # full `map` (docs/benchmarks.md)
     "cnn": lambda: CnnExtractor(int8=True, index_tta=False, name="cnn"),
     "cnn-supervised": lambda: CnnExtractor(proba_weight=1.0, int8=True, index_tta=False, name="cnn-supervised"),
 }
