@@ -458,6 +458,9 @@ def test_reduced_precision_runs_only_where_the_cpu_computes_it(data, model_dir, 
     exact = CnnExtractor(model_dir, bf16=False).fit(data).transform(data.images[:8])
     assert np.array_equal(vectors, exact) != bf16  # bf16 autocast ran exactly when it is fast
     np.testing.assert_allclose(vectors, exact, atol=0.05)
+    model, _ = load_model(model_dir)
+    logits = [predict(model, data.images[:8], torch.device("cpu"), bf16=asked, tta=False) for asked in (True, False)]
+    assert torch.equal(*logits) != bf16  # predict (validation, test reports) alike
 
 
 def test_int8_needs_positive_batchnorm_scales_before_the_pool(data, model_dir):

@@ -186,13 +186,13 @@ def split_validation(dataset: Dataset, n_val: int, seed: int) -> tuple[Dataset, 
 def predict(model: nn.Module, images: np.ndarray, device: torch.device, bf16: bool, tta: bool = True,
             batch: int = 1000, embed: bool = False, shift: int = 0) -> torch.Tensor:
     """Logits (embeddings with `embed`) of uint8 images (any size) on the CPU, averaged over
-    `tta_views` (flip; `shift`: also moved) when `tta`."""
+    `tta_views` (flip; `shift`: also moved) when `tta`; `bf16`: autocast where it is fast (`fast_bf16`)."""
     model.eval()
     forward = model.embed if embed else model
     out = []
     for s in range(0, len(images), batch):
         x = to_input(torch.from_numpy(stack_images(images[s: s + batch]))).to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and fast_bf16(device.type)):
             logits = sum(w * forward(view).float() for view, w in tta_views(x, tta, shift))
         out.append(logits.cpu())
     return torch.cat(out)
