@@ -141,6 +141,8 @@ def test_warnings_are_one_line(tiny_collection, tmp_path, capsys):
 
 
 def test_index_with_a_model_trained_here(tiny_collection, tmp_path, capsys):
+    from cbir.features.cnn import int8
+    from cbir.features.cnn.model import fast_bf16
     from cbir.features.cnn.store import load_model, weights_digest
 
     data = ["--dataset", f"{tiny_collection}:train"]
@@ -155,9 +157,10 @@ def test_index_with_a_model_trained_here(tiny_collection, tmp_path, capsys):
     assert info["extractor"]["config"]["index_tta"] is False  # the `cnn` default: indexed images in one view
     card = json.loads((tmp_path / "model" / "model_card.json").read_text())
     params = sum(p.numel() for p in load_model(tmp_path / "model")[0].parameters())
+    precision = "int8" if int8.supported() else "bf16" if fast_bf16() else "float32"  # `cnn` asks for int8
     assert info["extractor"]["learned"] == (f"CNN: {params:,} parameters; 2 epochs on {card['data']} in "
                                             f"{card['minutes']:.1f} min ({card['machine']}); validation accuracy "
-                                            f"{card['validation_accuracy_tta']:.4f}")
+                                            f"{card['validation_accuracy_tta']:.4f}; runs in {precision} here")
     assert main(["info", str(tmp_path / "e")]) == 0
     assert f"\nlearned    CNN: {params:,} parameters; 2 epochs on" in capsys.readouterr().out
     query = tiny_collection / "test" / "blobs" / "000.png"

@@ -98,6 +98,8 @@ class CnnExtractor(FeatureExtractor):
         for key, what in (("test_accuracy", "test accuracy"), ("validation_accuracy_tta", "validation accuracy")):
             if card.get(key) is not None:
                 facts.append(f"{what} {card[key]:.4f}")
+        if self.fitted_:
+            facts.append(f"runs in {self.precision} here")  # what this CPU computes it in: it sets the speed
         return "CNN: " + "; ".join(facts)
 
     @property
