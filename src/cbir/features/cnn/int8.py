@@ -1,4 +1,4 @@
-"""Int8 inference for a trained `CifarNet`: ~1.6x the bf16 speed with AVX512-VNNI, ~1.7x float32 with AVX2 only.
+"""Int8 inference for a trained `CifarNet`: ~1.6x the bf16 speed with AVX512-VNNI, ~1.9x float32 with AVX2 only.
 
 Each BatchNorm is folded into the convolution before it (through the max-pool, which a positive
 per-channel scale commutes with); weights become int8 per output channel, activations uint8 per
@@ -32,8 +32,8 @@ FLOOR = -4.0
 def supported() -> bool:
     """Whether PyTorch's int8 CPU kernels run here: x86 with AVX512-VNNI, or with AVX2, whose kernels
     sum pairs of uint8 x int8 products in 16 bits and so saturate on rare outputs (on the shipped
-    network 6 in a million convolution outputs, adding 1.7e-5 to the int8 embeddings' 3.8e-4 of
-    cosine error to float32; docs/benchmarks.md)."""
+    network at most 2 in 100,000 of a layer's outputs, adding 1.7e-5 to the int8 embeddings' 3.8e-4
+    of cosine error to float32; `benchmarks/int8_exactness.py`)."""
     capabilities = torch.cpu.get_capabilities()
     return bool(capabilities.get("avx512_vnni") or capabilities.get("avx2"))
 
