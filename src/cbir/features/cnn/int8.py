@@ -1,4 +1,4 @@
-"""Int8 inference for a trained `CifarNet`: ~1.6x the bf16 speed with AVX512-VNNI, ~1.9x float32 with AVX2 only.
+"""Int8 inference for a trained `CifarNet`: ~1.5x the bf16 speed with AVX512-VNNI, ~1.9x float32 with AVX2 only.
 
 Each BatchNorm is folded into the convolution before it (through the max-pool, which a positive
 per-channel scale commutes with); weights become int8 per output channel, activations uint8 per
