@@ -447,7 +447,6 @@ def test_without_int8_kernels_int8_falls_back_to_the_float_network(data, model_d
 def test_reduced_precision_runs_only_where_the_cpu_computes_it(data, model_dir, monkeypatch, capabilities,
                                                                 bf16, int8):
     from cbir.features.cnn import int8 as int8_module
-    from cbir.features.cnn.model import fast_bf16
 
     monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: capabilities)
     assert fast_bf16() is bf16 and fast_bf16("cuda") and int8_module.supported() is int8
