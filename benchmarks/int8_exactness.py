@@ -17,27 +17,43 @@ from __future__ import annotations
 import argparse
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from cbir.datasets import load_cifar10
 from cbir.features.cnn.extractor import SHIPPED, CnnExtractor, calibration_sample
-from cbir.features.cnn.int8 import Int8Net, calibrate, folded, walk
+from cbir.features.cnn.int8 import Int8Net, calibrate, folded
 from cbir.features.cnn.store import load_model
 from cbir.features.cnn.train import cpu_name
 
 
-def exact_conv(conv, x: torch.Tensor) -> torch.Tensor:
-    """A quantised convolution computed exactly on its integers, quantised like the kernel's output."""
-    y = F.conv2d(x.dequantize().double(), conv.weight().dequantize().double(), conv.bias().double(), padding="same")
-    return torch.quantize_per_tensor(y.float(), conv.scale, conv.zero_point, torch.quint8)
+class ExactConv(nn.Module):
+    """A quantised convolution computed exactly on its integers (float64), quantised like the kernel's output."""
+
+    def __init__(self, conv: nn.Module):
+        super().__init__()
+        self.conv = conv
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.conv
+        y = F.conv2d(x.dequantize().double(), c.weight().dequantize().double(), c.bias().double(), padding="same")
+        return torch.quantize_per_tensor(y.float(), c.scale, c.zero_point, torch.quint8)
 
 
-def run(net, q: Int8Net, x: torch.Tensor, conv) -> torch.Tensor:
-    """The int8 network's embedding with `conv(i, x)` as its convolutions."""
-    x = torch.quantize_per_tensor(net.act(net.whiten(x)), *q.input_qparams, torch.quint8)
-    x = walk(x, q.pools, net.config.residual, conv,
-             lambda j, a, b: torch.ops.quantized.add(a, b, *q.sum_qparams[j]))
-    return net.embedding_norm(net.embedding(torch.amax(x.dequantize(), dim=(2, 3))))
+class ComparedConv(nn.Module):
+    """The kernel's convolution, counting its outputs more than one step from the exact ones."""
+
+    def __init__(self, conv: nn.Module):
+        super().__init__()
+        self.conv, self.exact = conv, ExactConv(conv)
+        self.off = self.most = self.total = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        diff = (y.int_repr().int() - self.exact(x).int_repr().int()).abs()
+        self.off, self.most = self.off + int((diff > 1).sum()), max(self.most, int(diff.max()))
+        self.total += diff.numel()
+        return y
 
 
 def main() -> None:
@@ -53,25 +69,20 @@ def main() -> None:
     q = Int8Net(net, calibrate(net, calibration, layers=layers), layers)
     print(f"{cpu_name()}, quantized engine {torch.backends.quantized.engine}, {args.images} test images\n")
     print("| layer | outputs off by > 1 step | largest difference (steps) |\n|---|---|---|")
-    counts = {}
-
-    def compared(i: int, x: torch.Tensor) -> torch.Tensor:
-        y = q.convs[i](x)
-        diff = (y.int_repr().int() - exact_conv(q.convs[i], x).int_repr().int()).abs()
-        off, most, total = counts.get(i, (0, 0, 0))
-        counts[i] = (off + int((diff > 1).sum()), max(most, int(diff.max())), total + diff.numel())
-        return y
-
+    kernel_convs = nn.ModuleList(ComparedConv(conv) for conv in q.convs)
+    exact_convs = nn.ModuleList(ExactConv(conv) for conv in q.convs)
     with torch.inference_mode():
         kernel, exact, float32 = [], [], []
         for s in range(0, len(x), 128):
             batch = x[s: s + 128]
-            kernel.append(run(net, q, batch, compared))
-            exact.append(run(net, q, batch, lambda i, b: exact_conv(q.convs[i], b)))
+            q.convs = kernel_convs
+            kernel.append(q.embed(batch))
+            q.convs = exact_convs
+            exact.append(q.embed(batch))
             float32.append(net.embed(batch))
         kernel, exact, float32 = map(torch.cat, (kernel, exact, float32))
-        for i, (off, most, total) in sorted(counts.items()):
-            print(f"| {i + 1} | {off / total:.1e} | {most} |")
+        for i, conv in enumerate(kernel_convs):
+            print(f"| {i + 1} | {conv.off / conv.total:.1e} | {conv.most} |")
         print("\n| compared | 1 - mean cosine | same predicted class |\n|---|---|---|")
         for name, a, b in (("kernel vs exact int8", kernel, exact), ("exact int8 vs float32", exact, float32),
                            ("kernel vs float32", kernel, float32)):
