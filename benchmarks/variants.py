@@ -23,6 +23,7 @@ from common import validation_split
 from cbir import Engine
 from cbir.datasets import load_cifar10
 from cbir.evaluation import evaluate
+from cbir.evaluation.report import measure_text
 from cbir.features import make_extractor, parse_option
 from cbir.features.supervised import SupervisedExtractor
 
@@ -64,8 +65,9 @@ def main() -> None:
             predicted = np.asarray(extractor.classes_)[extractor.predict_proba(queries.images).argmax(axis=1)]
             accuracy = f"{np.mean(predicted == np.asarray(queries.labels)):.4f}"
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-        print(f"| `{name}` | {extractor.dim} | {metrics['map_cut_100']:.4f} | {metrics['map_at_100_norm']:.4f} | "
-              f"{metrics['map']:.4f} | {metrics['P_10']:.4f} | {metrics['P_100']:.4f} | {accuracy} | "
+        measures = " | ".join(measure_text(metrics[m])
+                              for m in ("map_cut_100", "map_at_100_norm", "map", "P_10", "P_100"))
+        print(f"| `{name}` | {extractor.dim} | {measures} | {accuracy} | "
               f"{t1 - t0:.0f} | {t2 - t1:.0f} | {peak:.1f} |", flush=True)
 
 

@@ -128,6 +128,9 @@ def test_a_bad_training_option_is_a_clear_error(tiny_collection, tmp_path, capsy
     assert main(["train", "--dataset", str(tiny_collection), "--split", "train", "--depth", "1", "--residual",
                  "--out", str(tmp_path / "m")]) == 2
     assert "--depth 2 or more" in capsys.readouterr().err
+    assert main(["train", "--dataset", str(tiny_collection), "--split", "train", "--minutes", "0",
+                 "--out", str(tmp_path / "m")]) == 2
+    assert "time budget (--minutes) must be positive, got 0" in capsys.readouterr().err
 
 
 def test_warnings_are_one_line(tiny_collection, tmp_path, capsys):

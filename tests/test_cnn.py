@@ -106,6 +106,33 @@ def test_training_is_deterministic_and_resumes_after_an_interruption(data, tmp_p
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-3) for k in a)
 
 
+def test_a_time_budget_sets_the_epochs_from_a_speed_probe_that_leaves_the_run_alone(data, tmp_path, monkeypatch):
+    import cbir.features.cnn.train as training
+
+    probed, real_probe = [], training.probe_seconds
+
+    def probe(model, *args):  # the real probe, then a fixed speed: 10 s to train an epoch, 2 s to validate
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        probed.append(real_probe(model, *args))
+        assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+        return 10.0, 2.0
+
+    monkeypatch.setattr(training, "probe_seconds", probe)
+    budgeted = tmp_path / "budgeted"
+    # 60 s: the probe itself, 16 s for the final validation (8 passes), then 3 epochs of 12 s
+    card = train(data, budgeted, tiny_config(epochs=7, minutes=1), ModelConfig(**vars(TINY)), progress=False)
+    assert len(probed) == 1 and 0 < probed[0][0] < 60 and 0 < probed[0][1] < 60
+    assert card["epochs"] == 3 and len(card["history"]) == 3 and card["recipe"]["minutes"] == 1
+    assert "- epochs: 3 (as many as fit in 1 min)," in (budgeted / "MODEL_CARD.md").read_text()
+    plain = tmp_path / "plain"
+    train(data, plain, tiny_config(epochs=3), ModelConfig(**vars(TINY)), progress=False)
+    a, b = torch.load(budgeted / "weights.pt"), torch.load(plain / "weights.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the probe changed nothing but the number of epochs
+    monkeypatch.setattr(training, "probe_seconds", lambda *args: (5.0, 0.0))  # faster now: 12 epochs would fit
+    card = train(data, budgeted, tiny_config(epochs=7, minutes=1), ModelConfig(**vars(TINY)), progress=False)
+    assert card["epochs"] == 3 and len(card["history"]) == 3  # a resumed run keeps the epochs it chose
+
+
 def test_training_takes_images_of_any_size(tiny_collection, tmp_path):
     from PIL import Image
 

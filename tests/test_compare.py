@@ -44,7 +44,7 @@ def test_a_table_row_per_result_with_the_best_of_each_measure_in_bold(results):
         best = max(v for v in values.values() if v is not None)
         for name, value in values.items():
             if value is not None:
-                cell = f"{value:.4f}"
+                cell = f"{value:#.4g}"
                 assert rows[name][column] == (f"**{cell}**" if value == best else cell)
 
 

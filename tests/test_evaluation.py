@@ -12,7 +12,7 @@ from cbir.datasets import load_folder
 from cbir.errors import CbirError
 from cbir.evaluation import evaluate
 from cbir.evaluation.ranking import full_ranking
-from cbir.evaluation.report import _plot_examples, _plot_retrieved
+from cbir.evaluation.report import _plot_examples, _plot_retrieved, measure_text
 from cbir.evaluation.trec import trec_order
 from cbir.features import l2_normalise, make_extractor
 from cbir.types import Hit
@@ -141,7 +141,12 @@ def test_metrics_reports_and_per_class(evaluated):
     assert np.mean([row["P_10"] for row in metrics["per_class"].values()]) == pytest.approx(metrics["P_10"])
     assert 0 < metrics["map"] <= 1 and metrics["P_10"] > 0.5
     assert (out / "pr.png").read_bytes()[:4] == b"\x89PNG"
-    assert "map_cut_100" in (out / "report.md").read_text()
+    assert f"| `map_cut_100` | {measure_text(metrics['map_cut_100'])} |" in (out / "report.md").read_text()
+
+
+def test_measures_are_shown_to_four_significant_digits_so_small_ones_keep_theirs():
+    assert [measure_text(v) for v in (0.0184993, 0.018457, 0.94343, 1.0, 0.0019)] == [
+        "0.01850", "0.01846", "0.9434", "1.000", "0.001900"]
 
 
 def test_the_classes_each_query_class_retrieves(evaluated):

@@ -122,6 +122,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from cbir.datasets import load_dataset
     from cbir.engine import Engine
     from cbir.evaluation import evaluate
+    from cbir.evaluation.report import measure_text
 
     engine = Engine.load(args.engine)
     queries = load_dataset(args.queries, data=args.data).stratified(args.max_queries)
@@ -132,7 +133,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"  ({metrics['left_out_of_own_ranking']} queries are indexed images: each is left out of its own "
               f"ranking and judgements)")
     for name in metrics["measures"]:
-        print(f"  {name:<16} {metrics[name]:.4f}")
+        print(f"  {name:<16} {measure_text(metrics[name])}")
     files = (["metrics.json", "report.md", "examples.png"] + ["pr.png"] * (not args.no_full)
              + ["retrieved.png"] * (Path(args.out) / "retrieved.png").exists()  # not drawn for many classes
              + ["run.txt", "qrels.txt"] * (not args.no_trec_files))

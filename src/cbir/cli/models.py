@@ -23,7 +23,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                          init=str(SHIPPED) if args.init == "shipped" else args.init,
                          teachers=tuple(args.teacher), distill=args.distill,
                          distill_temperature=args.distill_temperature, sam=args.sam,
-                         int8_weights=args.int8_weights)
+                         int8_weights=args.int8_weights, minutes=args.minutes)
     model = ModelConfig(widths=tuple(args.widths), embedding_dim=args.embedding_dim, depth=args.depth,
                         residual=args.residual)
     card = train(dataset, args.out, config, model, device=args.device, command="cbir " + " ".join(sys.argv[1:]))
@@ -51,6 +51,9 @@ def register(sub) -> None:
     collection_options(p, required=False)
     p.add_argument("--out", required=True, help="model folder to write (resumes from its checkpoint)")
     p.add_argument("--epochs", type=positive, default=15)
+    p.add_argument("--minutes", type=float,
+                   help="a time budget: as many epochs (instead of --epochs) as fit in this many minutes of training "
+                        "and validation, at the speed measured on a few steps first")
     p.add_argument("--batch-size", type=positive, default=512)
     p.add_argument("--lr", type=float, default=0.2)
     p.add_argument("--widths", type=positive, nargs=3, default=[64, 256, 256], metavar="W")

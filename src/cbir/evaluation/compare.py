@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from cbir.errors import CbirError
-from cbir.evaluation.report import MAIN_MEASURES, plot_pr_curves
+from cbir.evaluation.report import MAIN_MEASURES, measure_text, plot_pr_curves
 from cbir.plots import heat_map, saved_figure
 
 PROTOCOL = {"num_queries": "queries", "index_size": "indexed images", "k": "top k"}
@@ -68,7 +68,8 @@ def markdown_table(results: dict[str, dict]) -> str:
     lines = ["| results | features | queries | index | " + " | ".join(f"`{m}`" for m in measures) + " |",
              "|---|---|---|---|" + "---|" * len(measures)]
     for name, r in results.items():
-        cells = [("**{:.4f}**" if r[m] == best[m] else "{:.4f}").format(r[m]) if m in r else "-" for m in measures]
+        cells = [("**{}**" if r[m] == best[m] else "{}").format(measure_text(r[m])) if m in r else "-"
+                 for m in measures]
         lines.append(f"| {name} | `{r.get('run_tag', '?')}` | {r.get('num_queries', '?')} | "
                      f"{r.get('index_size', '?')} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -22,6 +22,11 @@ MOST_CLASSES_DRAWN = 60  # beyond, the matrix stays in metrics.json only
 MAIN_MEASURES = ("map_cut_100", "map_at_100_norm", "map", "P_10", "P_100", "recip_rank")
 
 
+def measure_text(value: float) -> str:
+    """A measure to 4 significant digits (0.9434, 0.01846), so small ones such as `map_cut_100` keep theirs."""
+    return f"{value:#.4g}"
+
+
 def write_reports(metrics: dict, out: Path, examples: list = ()) -> None:
     """Write metrics.json, report.md, retrieved.png (the classes of the top hits), examples.png
     (`examples`: (query image, label, hits) rows) and, with the full ranking measured, pr.png into `out`."""
@@ -109,11 +114,12 @@ def _markdown(metrics: dict) -> str:
                 "ranking and judgements." if metrics.get("left_out_of_own_ranking") else ""), "",
              "| measure | value | meaning |", "|---|---|---|"]
     measures = metrics["measures"]
-    lines += [f"| `{m}` | {metrics[m]:.4f} | {MEASURE_DOCS.get(m, 'as ir_measures defines it')} |" for m in measures]
+    lines += [f"| `{m}` | {measure_text(metrics[m])} | {MEASURE_DOCS.get(m, 'as ir_measures defines it')} |"
+              for m in measures]
     lines += ["", "## Per class", "", "| class | queries | " + " | ".join(measures) + " |",
               "|---|---|" + "---|" * len(measures)]
     for label, row in metrics["per_class"].items():
-        lines.append(f"| {label} | {row['num_queries']} | " + " | ".join(f"{row[m]:.4f}" for m in measures) + " |")
+        lines.append(f"| {label} | {row['num_queries']} | " + " | ".join(measure_text(row[m]) for m in measures) + " |")
     lines += ["", "![precision-recall](pr.png)" if "map" in metrics else "(Full ranking not measured: no "
               "precision-recall curve.)", ""]
     if metrics.get("trec_files"):

@@ -120,9 +120,11 @@ def _markdown(card: dict) -> str:
     single, test_moved = card.get("test_accuracy_single_view"), card.get("test_accuracy_translate_tta")
     single = "" if single is None else f" (flip TTA); single view {single}"
     single += "" if test_moved is None else f"; flip TTA with the views also moved: {test_moved}"
+    budget = card["recipe"].get("minutes")
+    budget = "" if budget is None else f" (as many as fit in {budget:g} min)"
     return (f"# Model card\n\n- data: {card['data']}\n- classes: {', '.join(card['classes'])}\n"
             f"- recipe: {json.dumps(card['recipe'])}\n- model: {json.dumps(card['model'])}\n"
-            f"- epochs: {card['epochs']}, training time: {card['minutes']} min on {card['machine']}\n"
+            f"- epochs: {card['epochs']}{budget}, training time: {card['minutes']} min on {card['machine']}\n"
             f"- held-out validation accuracy (flip TTA): {'-' if val is None else format(val, '.4f')}{moved}\n"
             f"- test accuracy: {card.get('test_accuracy', 'not measured')}{single}\n"
             f"- command: `{card.get('command')}`\n\n| epoch | minutes | train acc | validation acc |\n"

@@ -12,14 +12,17 @@ metric-learning stage, from a trained model). Optional knowledge distillation (H
 `distill` mix a temperature-softened KL term into the loss. Optional sharpness-aware minimisation
 (SAM, Foret et al. 2021): `sam` = rho, each step takes its gradient at the weights moved rho up
 their own gradient. `int8_weights` stores the block convolutions as int8 (`store.stored_state`);
-the final validation reads the weights as stored. Per-epoch validation on a held-out part of the
-TRAINING split; a checkpoint after every epoch, resumed automatically after an interruption;
-deterministic for a given seed. The held-out images depend on `val_seed` only, so runs with
-different seeds are validated alike (and can teach each other).
+the final validation reads the weights as stored. `minutes` fits the number of epochs to a time
+budget, from the speed of a few steps of a throw-away copy measured first. Per-epoch validation on a
+held-out part of the TRAINING split; a checkpoint after every epoch, resumed automatically after an
+interruption (with the epochs the run chose); deterministic for a given seed and number of epochs.
+The held-out images depend on `val_seed` only, so runs with different seeds are validated alike (and
+can teach each other).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import platform
 import time
@@ -41,6 +44,8 @@ from cbir.features.cnn.store import load_model, loaded_state, save_model, stored
 
 POSTFIX_EVERY = 20  # steps between progress-bar updates of loss and accuracy
 DEFAULT_VAL_IMAGES = 5000
+PROBE_WARMUP, PROBE_STEPS = 2, 4  # untimed, then timed training steps (their median) that estimate an epoch
+FINAL_VALIDATION_PASSES = 2 + 6  # the model card's validation: flip TTA, then with the views also moved
 
 
 @dataclass
@@ -67,6 +72,7 @@ class TrainConfig:
     distill_temperature: float = 1.0
     sam: float = 0.0
     int8_weights: bool = False
+    minutes: float | None = None  # a time budget: replaces `epochs` by as many as fit in it
 
 
 def device_of(preferred: str | None = None) -> torch.device:
@@ -163,6 +169,32 @@ def load_teachers(config: TrainConfig, classes: list[str]) -> list[CifarNet]:
     return teachers
 
 
+def probe_seconds(model: nn.Module, step: Callable, images: torch.Tensor, targets: torch.Tensor, config: TrainConfig,
+                  device: torch.device, bf16: bool, val_images: np.ndarray | None) -> tuple[float, float]:
+    """(seconds an epoch of training takes here, seconds a pass over `val_images` takes), timed on
+    training steps (`step(net, optimizer, x, y)`) of a throw-away copy of `model` on one batch, the first
+    `PROBE_WARMUP` untimed, and on one batch of validation: the model and the run's random numbers stay
+    untouched."""
+    probe = copy.deepcopy(model).train()
+    optimizer = torch.optim.SGD(probe.parameters(), lr=0.0, momentum=config.momentum, nesterov=True)
+    n = min(config.batch_size, len(images))
+    generator, seconds = torch.Generator().manual_seed(0), []
+    for _ in range(PROBE_WARMUP + PROBE_STEPS):
+        started = time.perf_counter()
+        x = augment(to_input(images[:n]), config.translate, generator, config.cutout)
+        step(probe, optimizer, x, targets[:n])
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds.append(time.perf_counter() - started)
+    training = max(1, len(images) // config.batch_size) * float(np.median(seconds[PROBE_WARMUP:]))
+    if val_images is None or not len(val_images):
+        return training, 0.0
+    sample = val_images[:config.batch_size]
+    started = time.perf_counter()
+    predict(probe, sample, device, bf16, tta=False)
+    return training, (time.perf_counter() - started) * len(val_images) / len(sample)
+
+
 def validation_size(requested: int | None, n: int) -> int:
     """How many of `n` training images to hold out: `requested`, else 5,000 or a tenth of them,
     whichever is fewer; an error when none would be left to train on."""
@@ -217,6 +249,8 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     config = replace(config, val_images=validation_size(config.val_images, len(dataset)))
     if config.sam < 0:
         raise TrainingError(f"the SAM radius (--sam) must be 0 (off) or positive, got {config.sam}")
+    if config.minutes is not None and not config.minutes > 0:
+        raise TrainingError(f"the time budget (--minutes) must be positive, got {config.minutes}")
     if model_config and model_config.residual and model_config.depth < 2:
         raise TrainingError("a residual block (--residual) needs two or more convolutions (--depth 2 or more)")
     torch.manual_seed(config.seed)
@@ -251,18 +285,13 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     optimizer = torch.optim.SGD([{"params": decay, "weight_decay": config.weight_decay},
                                  {"params": no_decay, "weight_decay": 0.0}],
                                 lr=config.lr, momentum=config.momentum, nesterov=True)
-    steps_per_epoch = max(1, len(images) // config.batch_size)
-    total = steps_per_epoch * config.epochs
-    warm = max(1, int(config.warmup * total))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm)))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    trainable = decay + no_decay
 
-    def batch_loss(x: torch.Tensor, y: torch.Tensor, taught: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch_loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                   taught: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-            embedding = model.embed(x)
-            logits = model.head(embedding)
+            embedding = net.embed(x)
+            logits = net.head(embedding)
             loss = loss_fn(logits.float(), y)
             if config.supcon_weight:
                 loss = loss + config.supcon_weight * supcon_loss(embedding, y, config.temperature)
@@ -271,16 +300,55 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
                         + config.distill * distillation_loss(logits, taught, config.distill_temperature))
         return loss, logits
 
-    state = {"epoch": 0, "history": [], "seconds": 0.0}
-    generator = torch.Generator().manual_seed(config.seed)
+    def train_step(net: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor,
+                   y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimiser step of `net` on a batch (two passes with SAM); returns its (loss, logits)."""
+        taught = None
+        if config.distill:
+            with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+                taught = sum(t(x).float() for t in teachers) / len(teachers)
+        loss, logits = batch_loss(net, x, y, taught)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.sam:
+            trainable = [p for p in net.parameters() if p.requires_grad]
+            moves = sharpness_step(trainable, config.sam)
+            opt.zero_grad(set_to_none=True)
+            batch_loss(net, x, y, taught)[0].backward()
+            with torch.no_grad():
+                for p, move in zip(trainable, moves):
+                    p.sub_(move)
+        opt.step()
+        return loss, logits
+
     checkpoint = out / "checkpoint.pt"
-    if checkpoint.exists():
-        saved = torch.load(checkpoint, weights_only=False)
+    saved = torch.load(checkpoint, weights_only=False) if checkpoint.exists() else None
+    if config.minutes:
+        epochs = saved["state"].get("epochs") if saved else None
+        if epochs is None:
+            probing = time.perf_counter()
+            training, validation = probe_seconds(model, train_step, images, targets, config, dev, bf16,
+                                                 val_part.images if val_part else None)
+            final = FINAL_VALIDATION_PASSES * validation
+            left = config.minutes * 60 - (time.perf_counter() - probing) - final
+            epochs = max(1, int(left // (training + validation)))
+            print(f"time budget {config.minutes:g} min: an epoch takes ~{training + validation:.0f} s here and the "
+                  f"final validation ~{final:.0f} s, so {epochs} epochs"
+                  + (" (over the budget)" if training + validation > left else ""), flush=True)
+        config = replace(config, epochs=epochs)
+    steps_per_epoch = max(1, len(images) // config.batch_size)
+    total = steps_per_epoch * config.epochs
+    warm = max(1, int(config.warmup * total))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm)))
+    state = {"epoch": 0, "epochs": config.epochs, "history": [], "seconds": 0.0}
+    generator = torch.Generator().manual_seed(config.seed)
+    if saved:
         model.load_state_dict(saved["model"])
         ema.load_state_dict(saved["ema"])
         optimizer.load_state_dict(saved["optimizer"])
         schedule.load_state_dict(saved["schedule"])
-        state = saved["state"]
+        state = saved["state"] | {"epochs": config.epochs}
         generator.set_state(saved["generator"])
         print(f"resuming after epoch {state['epoch']} ({checkpoint})", flush=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -295,21 +363,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
             idx = order[step * config.batch_size: (step + 1) * config.batch_size].to(dev)
             x = augment(to_input(images[idx]), config.translate, generator, config.cutout)
             y = targets[idx]
-            taught = None
-            if config.distill:
-                with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-                    taught = sum(t(x).float() for t in teachers) / len(teachers)
-            loss, logits = batch_loss(x, y, taught)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.sam:
-                moves = sharpness_step(trainable, config.sam)
-                optimizer.zero_grad(set_to_none=True)
-                batch_loss(x, y, taught)[0].backward()
-                with torch.no_grad():
-                    for p, move in zip(trainable, moves):
-                        p.sub_(move)
-            optimizer.step()
+            loss, logits = train_step(model, optimizer, x, y)
             schedule.step()
             ema.update_parameters(model)
             correct += (logits.argmax(1) == y).sum()
