@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import re
 import shutil
 import subprocess
 
@@ -119,6 +120,18 @@ def test_train_then_distil_a_deeper_student_from_it(tiny_collection, tmp_path):
     card = json.loads((tmp_path / "student" / "model_card.json").read_text())
     assert card["recipe"]["teachers"] == [str(tmp_path / "teacher")] and card["recipe"]["distill"] == 0.5
     assert card["model"]["depth"] == 3 and card["model"]["residual"] and card["recipe"]["int8_weights"]
+
+
+def test_train_to_a_time_budget_says_how_many_epochs_fit_and_trains_them(tiny_collection, tmp_path, capsys):
+    assert main(["train", "--dataset", str(tiny_collection), "--split", "train", "--widths", "8", "16", "16",
+                 "--embedding-dim", "16", "--batch-size", "15", "--val-images", "15", "--minutes", "0.02",
+                 "--out", str(tmp_path / "m")]) == 0
+    out = capsys.readouterr().out
+    assert "time budget 0.02 min: timing a few training steps ...\n" in out
+    epochs = int(re.search(r"final validation ~\d+ s, so (\d+) epochs", out).group(1))
+    card = json.loads((tmp_path / "m" / "model_card.json").read_text())
+    assert card["epochs"] == epochs == len(card["history"]) and card["recipe"]["minutes"] == 0.02
+    assert f"trained {epochs} epochs in " in out
 
 
 def test_a_bad_training_option_is_a_clear_error(tiny_collection, tmp_path, capsys):

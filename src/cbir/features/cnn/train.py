@@ -326,14 +326,15 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     if config.minutes:
         epochs = saved["state"].get("epochs") if saved else None
         if epochs is None:
+            print(f"time budget {config.minutes:g} min: timing a few training steps ...", flush=True)
             probing = time.perf_counter()
             training, validation = probe_seconds(model, train_step, images, targets, config, dev, bf16,
                                                  val_part.images if val_part else None)
             final = FINAL_VALIDATION_PASSES * validation
             left = config.minutes * 60 - (time.perf_counter() - probing) - final
             epochs = max(1, int(left // (training + validation)))
-            print(f"time budget {config.minutes:g} min: an epoch takes ~{training + validation:.0f} s here and the "
-                  f"final validation ~{final:.0f} s, so {epochs} epochs"
+            print(f"an epoch takes ~{training + validation:.0f} s here and the final validation ~{final:.0f} s, "
+                  f"so {epochs} epochs"
                   + (" (over the budget)" if training + validation > left else ""), flush=True)
         config = replace(config, epochs=epochs)
     steps_per_epoch = max(1, len(images) // config.batch_size)
