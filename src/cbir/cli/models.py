@@ -52,8 +52,8 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="model folder to write (resumes from its checkpoint)")
     p.add_argument("--epochs", type=positive, default=15)
     p.add_argument("--minutes", type=float,
-                   help="a time budget: as many epochs (instead of --epochs) as fit in this many minutes of training "
-                        "and validation, at the speed measured on a few steps first")
+                   help="a time budget: as many epochs (instead of --epochs) as fit in this many minutes, the final "
+                        "validation included, at the speed measured on a few steps first")
     p.add_argument("--batch-size", type=positive, default=512)
     p.add_argument("--lr", type=float, default=0.2)
     p.add_argument("--widths", type=positive, nargs=3, default=[64, 256, 256], metavar="W")
