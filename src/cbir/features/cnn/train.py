@@ -45,7 +45,6 @@ from cbir.features.cnn.store import load_model, loaded_state, save_model, stored
 POSTFIX_EVERY = 20  # steps between progress-bar updates of loss and accuracy
 DEFAULT_VAL_IMAGES = 5000
 PROBE_WARMUP, PROBE_STEPS = 2, 4  # untimed, then timed training steps (their median) that estimate an epoch
-FINAL_VALIDATION_PASSES = 2 + 6  # the model card's validation: flip TTA, then with the views also moved
 
 
 @dataclass
@@ -170,9 +169,10 @@ def load_teachers(config: TrainConfig, classes: list[str]) -> list[CifarNet]:
 
 
 def probe_seconds(model: nn.Module, step: Callable, images: torch.Tensor, targets: torch.Tensor, config: TrainConfig,
-                  device: torch.device, bf16: bool, val_images: np.ndarray | None) -> tuple[float, float]:
-    """(seconds an epoch of training takes here, seconds a pass over `val_images` takes), timed on
-    training steps (`step(net, optimizer, x, y)`) of a throw-away copy of `model` on one batch, the first
+                  steps_per_epoch: int, device: torch.device, bf16: bool,
+                  val_images: np.ndarray | None) -> tuple[float, float]:
+    """(seconds an epoch of `steps_per_epoch` training steps takes here, seconds a pass over `val_images` takes),
+    timed on training steps (`step(net, optimizer, x, y)`) of a throw-away copy of `model` on one batch, the first
     `PROBE_WARMUP` untimed, and on one batch of validation: the model and the run's random numbers stay
     untouched."""
     probe = copy.deepcopy(model).train()
@@ -186,7 +186,7 @@ def probe_seconds(model: nn.Module, step: Callable, images: torch.Tensor, target
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds.append(time.perf_counter() - started)
-    training = max(1, len(images) // config.batch_size) * float(np.median(seconds[PROBE_WARMUP:]))
+    training = steps_per_epoch * float(np.median(seconds[PROBE_WARMUP:]))
     if val_images is None or not len(val_images):
         return training, 0.0
     sample = val_images[:config.batch_size]
@@ -321,6 +321,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         opt.step()
         return loss, logits
 
+    steps_per_epoch = max(1, len(images) // config.batch_size)
     checkpoint = out / "checkpoint.pt"
     saved = torch.load(checkpoint, weights_only=False) if checkpoint.exists() else None
     if config.minutes:
@@ -328,16 +329,16 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         if epochs is None:
             print(f"time budget {config.minutes:g} min: timing a few training steps ...", flush=True)
             probing = time.perf_counter()
-            training, validation = probe_seconds(model, train_step, images, targets, config, dev, bf16,
-                                                 val_part.images if val_part else None)
-            final = FINAL_VALIDATION_PASSES * validation
+            training, validation = probe_seconds(model, train_step, images, targets, config, steps_per_epoch, dev,
+                                                 bf16, val_part.images if val_part else None)
+            # the model card's two validations below: flip TTA, then with the views also moved
+            final = validation * sum(len(tta_views(to_input(images[:1]), shift=s)) for s in (0, TTA_SHIFT))
             left = config.minutes * 60 - (time.perf_counter() - probing) - final
             epochs = max(1, int(left // (training + validation)))
             print(f"an epoch takes ~{training + validation:.0f} s here and the final validation ~{final:.0f} s, "
                   f"so {epochs} epochs"
                   + (" (over the budget)" if training + validation > left else ""), flush=True)
         config = replace(config, epochs=epochs)
-    steps_per_epoch = max(1, len(images) // config.batch_size)
     total = steps_per_epoch * config.epochs
     warm = max(1, int(config.warmup * total))
     schedule = torch.optim.lr_scheduler.LambdaLR(
