@@ -88,6 +88,10 @@ def test_upload_then_click_a_result(server, real_cifar10, tmp_path):
         all_loaded(page)
         page.screenshot(path=str(ARTIFACTS / "browser-more-like-this.png"), full_page=True)
 
+        for width in (390, 320):  # phones: the page fits their width, nothing scrolls sideways
+            page.set_viewport_size({"width": width, "height": 844})
+            overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 0, f"the page is {overflow} px wider than a {width} px screen"
         page.set_viewport_size({"width": 390, "height": 844})
         page.screenshot(path=str(ARTIFACTS / "browser-phone.png"), full_page=True)
         browser.close()
