@@ -17,8 +17,8 @@ from cbir.features import FusedExtractor, load_extractor, make_extractor
 from cbir.features.cnn.extractor import CnnExtractor
 from cbir.features.cnn.model import CifarNet, ModelConfig, fast_bf16, to_input, tta_views
 from cbir.features.cnn.store import _markdown, load_model, save_model, write_card
-from cbir.features.cnn.train import (TrainConfig, augment, cpu_name, distillation_loss, ema_with_warmup,
-                                   predict, sharpness_step, supcon_loss, train, validation_size)
+from cbir.features.cnn.train import (TrainConfig, alternating_flips, augment, cpu_name, distillation_loss,
+                                   ema_with_warmup, predict, sharpness_step, supcon_loss, train, validation_size)
 from cbir.features.global_ import HOG
 from cbir.features.supervised import SupervisedExtractor
 
@@ -195,6 +195,34 @@ def test_cutout_blanks_one_square_per_image_and_flip_translate_keep_content():
         rows, cols = mask.any(1).nonzero().flatten(), mask.any(0).nonzero().flatten()
         assert mask[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1].all()  # one solid square
     assert torch.equal(augment(x, 2, torch.Generator().manual_seed(0)), x)  # flips/shifts of a constant
+
+
+def test_alternating_flips_mirror_each_image_every_other_epoch():
+    first, second, third = (alternating_flips(1000, seed=3, epoch=e) for e in (0, 1, 2))
+    assert torch.equal(second, ~first) and torch.equal(third, first)
+    assert 400 < int(first.sum()) < 600 and not torch.equal(first, alternating_flips(1000, seed=4, epoch=0))
+    x = torch.randn(4, 3, 32, 32)
+    out = augment(x, 0, torch.Generator().manual_seed(0), flip=torch.tensor([True, False, False, True]))
+    assert torch.equal(out[[0, 3]], x[[0, 3]].flip(3)) and torch.equal(out[[1, 2]], x[[1, 2]])
+
+
+def test_training_with_alternating_flips_shows_each_image_mirrored_every_other_epoch(data, tmp_path, monkeypatch):
+    import cbir.features.cnn.train as training
+
+    seen, real_augment = [], training.augment
+
+    def recording(x, translate, generator, cutout=0, flip=None):
+        seen.append([(image.numpy().tobytes(), bool(f)) for image, f in zip(x, flip)])
+        return real_augment(x, translate, generator, cutout, flip)
+
+    monkeypatch.setattr(training, "augment", recording)
+    card = train(data, tmp_path / "m", tiny_config(flip="alternate"), ModelConfig(**vars(TINY)), progress=False)
+    assert card["recipe"]["flip"] == "alternate"
+    epochs = [dict(pair for batch in seen[e * 3: e * 3 + 3] for pair in batch) for e in range(3)]  # 3 steps each
+    assert len(seen) == 9 and all(len(epoch) == 45 for epoch in epochs)
+    assert all(epochs[1][image] != flipped and epochs[2][image] == flipped for image, flipped in epochs[0].items())
+    with pytest.raises(TrainingError, match="flip"):
+        train(data, tmp_path / "bad", tiny_config(flip="sometimes"), ModelConfig(**vars(TINY)), progress=False)
 
 
 def test_ema_decay_ramps_up_so_short_runs_do_not_average_in_the_initial_weights():

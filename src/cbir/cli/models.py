@@ -23,7 +23,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                          init=str(SHIPPED) if args.init == "shipped" else args.init,
                          teachers=tuple(args.teacher), distill=args.distill,
                          distill_temperature=args.distill_temperature, sam=args.sam,
-                         int8_weights=args.int8_weights, minutes=args.minutes)
+                         int8_weights=args.int8_weights, minutes=args.minutes, flip=args.flip)
     model = ModelConfig(widths=tuple(args.widths), embedding_dim=args.embedding_dim, depth=args.depth,
                         residual=args.residual)
     card = train(dataset, args.out, config, model, device=args.device, command="cbir " + " ".join(sys.argv[1:]))
@@ -65,6 +65,9 @@ def register(sub) -> None:
     p.add_argument("--embedding-dim", type=positive, default=256)
     p.add_argument("--translate", type=int, default=2, help="random translation in pixels (default 2)")
     p.add_argument("--cutout", type=int, default=0, help="side of a random square blanked per image (default 0)")
+    p.add_argument("--flip", choices=["random", "alternate"], default="random",
+                   help="mirror a random half of the images at each step, or each image every other epoch "
+                        "(alternate; default random)")
     p.add_argument("--init", metavar="MODEL_DIR",
                    help="start from this trained model (its widths; 'shipped' for the CIFAR-10 one); trained on "
                         "other classes, it gets a new classifier (fine-tuning)")

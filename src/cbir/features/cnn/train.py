@@ -2,7 +2,8 @@
 
 Recipe (facts from public fast-training recipes, code written here): Nesterov SGD with a linear
 warm-up / linear decay schedule, label smoothing, random flip + translate (+ optional cutout)
-augmentation, an exponential moving average (EMA) of the weights, flip test-time augmentation
+augmentation (`flip="alternate"`: each image mirrored every other epoch instead of at random, the
+fast-training recipes' derandomised flip), an exponential moving average (EMA) of the weights, flip test-time augmentation
 (the final validation also with the views moved `TTA_SHIFT` pixels), channels_last + bf16
 autocast where it is fast (`model.fast_bf16`), CUDA when present (the whole training set then lives
 on the GPU). `init` starts from a trained model folder (fine-tuning: trained on other classes, it gets a
@@ -72,6 +73,7 @@ class TrainConfig:
     sam: float = 0.0
     int8_weights: bool = False
     minutes: float | None = None  # a time budget: replaces `epochs` by as many as fit in it
+    flip: str = "random"  # or "alternate": each image mirrored every other epoch (`alternating_flips`)
 
 
 def device_of(preferred: str | None = None) -> torch.device:
@@ -86,11 +88,25 @@ def cpu_name() -> str:
         f" ({widest.split('_')[0].upper()})" if widest else "")
 
 
-def augment(x: torch.Tensor, translate: int, generator: torch.Generator, cutout: int = 0) -> torch.Tensor:
-    """Random horizontal flips, translations of up to `translate` pixels (reflect padding) and, when
-    `cutout`, one `cutout`-sized square per image set to the mean (0 after normalisation)."""
+FLIPS = ("random", "alternate")
+
+
+def alternating_flips(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """Which of `n` images to mirror in `epoch` under alternating flip: a random half (fixed by `seed`) in
+    even epochs, the other half in odd ones, so every image is seen mirrored every other epoch."""
+    first = torch.rand(n, generator=torch.Generator().manual_seed(seed)) < 0.5
+    return first ^ bool(epoch % 2)
+
+
+def augment(x: torch.Tensor, translate: int, generator: torch.Generator, cutout: int = 0,
+            flip: torch.Tensor | None = None) -> torch.Tensor:
+    """Horizontal flips (of the images where `flip` is true, else of a random half), translations of up to
+    `translate` pixels (reflect padding) and, when `cutout`, one `cutout`-sized square per image set to
+    the mean (0 after normalisation)."""
     n = x.shape[0]
-    flip = torch.rand(n, generator=generator, device="cpu").to(x.device) < 0.5
+    if flip is None:
+        flip = torch.rand(n, generator=generator, device="cpu") < 0.5
+    flip = flip.to(x.device)
     x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
     h, w = x.shape[2:]
     if translate:
@@ -249,6 +265,8 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     config = replace(config, val_images=validation_size(config.val_images, len(dataset)))
     if config.sam < 0:
         raise TrainingError(f"the SAM radius (--sam) must be 0 (off) or positive, got {config.sam}")
+    if config.flip not in FLIPS:
+        raise TrainingError(f"flip (--flip) must be one of {', '.join(FLIPS)}, got {config.flip!r}")
     if config.minutes is not None and not config.minutes > 0:
         raise TrainingError(f"the time budget (--minutes) must be positive, got {config.minutes}")
     if model_config and model_config.residual and model_config.depth < 2:
@@ -358,12 +376,14 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         started = time.perf_counter()
         model.train()
         order = torch.randperm(len(images), generator=generator)
+        flips = alternating_flips(len(images), config.seed, epoch) if config.flip == "alternate" else None
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
                    mininterval=1.0)
         correct, seen = torch.zeros((), dtype=torch.long, device=dev), 0
         for step in bar:
             idx = order[step * config.batch_size: (step + 1) * config.batch_size].to(dev)
-            x = augment(to_input(images[idx]), config.translate, generator, config.cutout)
+            x = augment(to_input(images[idx]), config.translate, generator, config.cutout,
+                        None if flips is None else flips[idx.cpu()])
             y = targets[idx]
             loss, logits = train_step(model, optimizer, x, y)
             schedule.step()
