@@ -3,8 +3,8 @@
 Recipe (facts from public fast-training recipes, code written here): Nesterov SGD with a linear
 warm-up / linear decay schedule, label smoothing, random flip + translate (+ optional cutout)
 augmentation (`flip="alternate"`: each image mirrored every other epoch instead of at random, the
-fast-training recipes' derandomised flip), an exponential moving average (EMA) of the weights, flip test-time augmentation
-(the final validation also with the views moved `TTA_SHIFT` pixels), channels_last + bf16
+fast-training recipes' derandomised flip), an exponential moving average (EMA) of the weights, flip
+test-time augmentation (the final validation also with the views moved `TTA_SHIFT` pixels), channels_last + bf16
 autocast where it is fast (`model.fast_bf16`), CUDA when present (the whole training set then lives
 on the GPU). `init` starts from a trained model folder (fine-tuning: trained on other classes, it gets a
 new classifier); `supcon_weight` adds a supervised contrastive loss on the embedding (the optional
