@@ -6,15 +6,18 @@
 # The shipped recipe (60 epochs, translate 4, cutout 12) with --depth 3 --residual, widths
 # 128/384/448 (431 M MACs per view) and int8-stored weights (8.9 MB), with and without --sam 0.05,
 # each once holding out 5,000 training images (--val-seed 0) and once on all 50,000: four runs
-# side by side. The run without SAM on all images is the shipped checkpoint since session 11
-# (trained on the CPU; its hold-out twin validated at 0.9278 with flip TTA, test 0.9290): ship
-# res448-sam-all if res448-sam validates above both that 0.9278 and this call's res448.
+# side by side, with alternating flip (FLIP=alternate, `cbir train`'s default since session 14).
+# The shipped checkpoint since session 11 is this recipe with random flips and without SAM
+# (trained on the CPU; its hold-out twin validated at 0.9278 with flip TTA, test 0.9290). Ship
+# rule, fixed before any run: of res448-sam and res448, the one that validates higher with flip
+# TTA; its all-images twin ships if that validation is above 0.9278. (FLIP=random repeats session
+# 11's plan: ship res448-sam-all if res448-sam validates above both 0.9278 and this call's res448.)
 # Indexed single-view with flip-TTA queries (the `cnn` default), it embeds CIFAR-10's 60,000 in
 # 44-66 s on the 2-core CPU (docs/benchmarks.md). EPOCHS_PERCENT scales the epochs (a smoke test:
 # EPOCHS_PERCENT=2 VAL=100 ... --max-train 600).
 set -u
 DATA=${1:?labelled training images}; OUT=${2:?output folder}; shift 2
-VAL=${VAL:-5000}
+VAL=${VAL:-5000}; FLIP=${FLIP:-alternate}
 source "$(dirname "$0")/gpu_common.sh"
 EXTRA=(--epochs "$(e 60)" --translate 4 --cutout 12 --depth 3 --residual --int8-weights --widths 128 384 448 "$@")
 

@@ -212,15 +212,19 @@ def test_training_with_alternating_flips_shows_each_image_mirrored_every_other_e
     seen, real_augment = [], training.augment
 
     def recording(x, translate, generator, cutout=0, flip=None):
-        seen.append([(image.numpy().tobytes(), bool(f)) for image, f in zip(x, flip)])
+        seen.append((x, flip))
         return real_augment(x, translate, generator, cutout, flip)
 
     monkeypatch.setattr(training, "augment", recording)
-    card = train(data, tmp_path / "m", tiny_config(flip="alternate"), ModelConfig(**vars(TINY)), progress=False)
+    card = train(data, tmp_path / "m", tiny_config(), ModelConfig(**vars(TINY)), progress=False)  # the default
     assert card["recipe"]["flip"] == "alternate"
-    epochs = [dict(pair for batch in seen[e * 3: e * 3 + 3] for pair in batch) for e in range(3)]  # 3 steps each
+    epochs = [{image.numpy().tobytes(): bool(f) for x, flip in seen[e * 3: e * 3 + 3] for image, f in zip(x, flip)}
+              for e in range(3)]  # 3 steps an epoch
     assert len(seen) == 9 and all(len(epoch) == 45 for epoch in epochs)
     assert all(epochs[1][image] != flipped and epochs[2][image] == flipped for image, flipped in epochs[0].items())
+    seen.clear()
+    card = train(data, tmp_path / "r", tiny_config(flip="random"), ModelConfig(**vars(TINY)), progress=False)
+    assert card["recipe"]["flip"] == "random" and len(seen) == 9 and all(flip is None for _, flip in seen)
     with pytest.raises(TrainingError, match="flip"):
         train(data, tmp_path / "bad", tiny_config(flip="sometimes"), ModelConfig(**vars(TINY)), progress=False)
 

@@ -1,10 +1,10 @@
 """Training the CNN on a labelled collection (`cbir train`). The library never imports this module.
 
 Recipe (facts from public fast-training recipes, code written here): Nesterov SGD with a linear
-warm-up / linear decay schedule, label smoothing, random flip + translate (+ optional cutout)
-augmentation (`flip="alternate"`: each image mirrored every other epoch instead of at random, the
-fast-training recipes' derandomised flip), an exponential moving average (EMA) of the weights, flip
-test-time augmentation (the final validation also with the views moved `TTA_SHIFT` pixels), channels_last + bf16
+warm-up / linear decay schedule, label smoothing, flip + random translate (+ optional cutout)
+augmentation (by default each image mirrored every other epoch, the fast-training recipes'
+derandomised flip; `flip="random"`: a random half at each step), an exponential moving average (EMA)
+of the weights, flip test-time augmentation (the final validation also with the views moved `TTA_SHIFT` pixels), channels_last + bf16
 autocast where it is fast (`model.fast_bf16`), CUDA when present (the whole training set then lives
 on the GPU). `init` starts from a trained model folder (fine-tuning: trained on other classes, it gets a
 new classifier); `supcon_weight` adds a supervised contrastive loss on the embedding (the optional
@@ -73,7 +73,7 @@ class TrainConfig:
     sam: float = 0.0
     int8_weights: bool = False
     minutes: float | None = None  # a time budget: replaces `epochs` by as many as fit in it
-    flip: str = "random"  # or "alternate": each image mirrored every other epoch (`alternating_flips`)
+    flip: str = "alternate"  # each image mirrored every other epoch (`alternating_flips`), or "random"
 
 
 def device_of(preferred: str | None = None) -> torch.device:
