@@ -4,8 +4,8 @@ Recipe (facts from public fast-training recipes, code written here): Nesterov SG
 warm-up / linear decay schedule, label smoothing, flip + random translate (+ optional cutout)
 augmentation (by default each image mirrored every other epoch, the fast-training recipes'
 derandomised flip; `flip="random"`: a random half at each step), an exponential moving average (EMA)
-of the weights, flip test-time augmentation (the final validation also with the views moved `TTA_SHIFT` pixels), channels_last + bf16
-autocast where it is fast (`model.fast_bf16`), CUDA when present (the whole training set then lives
+of the weights, flip test-time augmentation (the final validation also with the views moved
+`TTA_SHIFT` pixels), channels_last + bf16 autocast where it is fast (`model.fast_bf16`), CUDA when present (the whole training set then lives
 on the GPU). `init` starts from a trained model folder (fine-tuning: trained on other classes, it gets a
 new classifier); `supcon_weight` adds a supervised contrastive loss on the embedding (the optional
 metric-learning stage, from a trained model). Optional knowledge distillation (Hinton et al.
