@@ -1,24 +1,24 @@
 """Training the CNN on a labelled collection (`cbir train`). The library never imports this module.
 
-Recipe (facts from public fast-training recipes, code written here): Nesterov SGD with a linear
-warm-up / linear decay schedule, label smoothing, flip + random translate (+ optional cutout)
-augmentation (by default each image mirrored every other epoch, the fast-training recipes'
-derandomised flip; `flip="random"`: a random half at each step), an exponential moving average (EMA)
-of the weights, flip test-time augmentation (the final validation also with the views moved
-`TTA_SHIFT` pixels), channels_last + bf16 autocast where it is fast (`model.fast_bf16`), CUDA when present (the whole training set then lives
-on the GPU). `init` starts from a trained model folder (fine-tuning: trained on other classes, it gets a
-new classifier); `supcon_weight` adds a supervised contrastive loss on the embedding (the optional
-metric-learning stage, from a trained model). Optional knowledge distillation (Hinton et al.
-2015): `teachers` (trained model folders, their logits averaged, on the same augmented batch) and
-`distill` mix a temperature-softened KL term into the loss. Optional sharpness-aware minimisation
-(SAM, Foret et al. 2021): `sam` = rho, each step takes its gradient at the weights moved rho up
-their own gradient. `int8_weights` stores the block convolutions as int8 (`store.stored_state`);
-the final validation reads the weights as stored. `minutes` fits the number of epochs to a time
-budget, from the speed of a few steps of a throw-away copy measured first. Per-epoch validation on a
-held-out part of the TRAINING split; a checkpoint after every epoch, resumed automatically after an
-interruption (with the epochs the run chose); deterministic for a given seed and number of epochs.
-The held-out images depend on `val_seed` only, so runs with different seeds are validated alike (and
-can teach each other).
+Recipe (facts from public fast-training recipes, code written here): Nesterov SGD with a linear warm-up
+/ linear decay schedule, label smoothing, flip + random translate (+ optional cutout) augmentation (by
+default each image mirrored every other epoch, the fast-training recipes' derandomised flip;
+`flip="random"`: a random half at each step), an exponential moving average (EMA) of the weights, flip
+test-time augmentation (the final validation also with the views moved `TTA_SHIFT` pixels),
+channels_last + bf16 autocast where it is fast (`model.fast_bf16`), CUDA when present (the whole
+training set then lives on the GPU). `init` starts from a trained model folder (fine-tuning: trained on
+other classes, it gets a new classifier); `supcon_weight` adds a supervised contrastive loss on the
+embedding (the optional metric-learning stage, from a trained model). Optional knowledge distillation
+(Hinton et al. 2015): `teachers` (trained model folders, their logits averaged, on the same augmented
+batch) and `distill` mix a temperature-softened KL term into the loss. Optional sharpness-aware
+minimisation (SAM, Foret et al. 2021): `sam` = rho, each step takes its gradient at the weights moved
+rho up their own gradient. `int8_weights` stores the block convolutions as int8 (`store.stored_state`);
+the final validation reads the weights as stored. `minutes` fits the number of epochs to a time budget,
+from the speed of a few steps of a throw-away copy measured first. Per-epoch validation on a held-out
+part of the TRAINING split; a checkpoint after every epoch, resumed automatically after an interruption
+(with the epochs the run chose); deterministic for a given seed and number of epochs. The held-out
+images depend on `val_seed` only, so runs with different seeds are validated alike (and can teach each
+other).
 """
 
 from __future__ import annotations
