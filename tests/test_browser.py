@@ -57,6 +57,14 @@ def all_loaded(page) -> None:
                            ".every(img => img.complete && img.naturalWidth > 0)")
 
 
+def fits_phones(page, what: str) -> None:
+    """The page fits a phone's width: nothing scrolls sideways (ends at the 390 px wide viewport)."""
+    for width in (320, 390):
+        page.set_viewport_size({"width": width, "height": 844})
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{what} is {overflow} px wider than a {width} px screen"
+
+
 def test_upload_then_click_a_result(server, real_cifar10, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -88,10 +96,8 @@ def test_upload_then_click_a_result(server, real_cifar10, tmp_path):
         all_loaded(page)
         page.screenshot(path=str(ARTIFACTS / "browser-more-like-this.png"), full_page=True)
 
-        for width in (390, 320):  # phones: the page fits their width, nothing scrolls sideways
-            page.set_viewport_size({"width": width, "height": 844})
-            overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-            assert overflow <= 0, f"the page is {overflow} px wider than a {width} px screen"
-        page.set_viewport_size({"width": 390, "height": 844})
+        fits_phones(page, "the results page")
         page.screenshot(path=str(ARTIFACTS / "browser-phone.png"), full_page=True)
+        page.goto(server + "/engines")
+        fits_phones(page, "the engines page")
         browser.close()
