@@ -294,8 +294,9 @@ def test_a_student_learns_what_its_teacher_says_not_the_labels(data, model_dir, 
     with torch.no_grad():
         said, learnt = teacher(x).argmax(1), student(x).argmax(1)
     truth = torch.tensor([classes.index(label) for label in data.labels])
-    # no better than chance (1/3) at the labels: a seed may leave two classes unseparated (0.67 / 0.33)
-    assert (learnt == said).float().mean() > 0.6 and (learnt == truth).float().mean() < 0.34
+    # about chance (1/3) at the labels, where learning them gives ~1: a seed may leave two classes unseparated
+    # (0.67 / 0.33, give or take an image of the 60)
+    assert (learnt == said).float().mean() > 0.6 and (learnt == truth).float().mean() < 0.4
     for other_split in ({"val_images": 30}, {"val_seed": 1}):
         with pytest.raises(ValueError, match="hold out"):
             train(data, tmp_path / "leak", tiny_config(**other_split, teachers=config.teachers, distill=0.5),

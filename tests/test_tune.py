@@ -14,7 +14,7 @@ def test_two_tiny_trials(tiny_collection, tmp_path):
     from cbir.tune import run_tune
 
     data = load_folder(tiny_collection, split="train", progress=False, cache=False)
-    best = run_tune(data, tmp_path, samples=2, epochs=2, batch_size=15, val_images=15, cpus=2,
+    best = run_tune(data, tmp_path, samples=2, epochs=3, batch_size=15, val_images=15, cpus=2,
                     widths={"tiny": (8, 16, 16), "small": (8, 16, 32)})
     assert set(best) == {"lr", "weight_decay", "width", "embedding_dim", "label_smoothing"}
     assert json.loads((tmp_path / "best_config.json").read_text()) == best
