@@ -381,9 +381,10 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
                    mininterval=1.0)
         correct, seen = torch.zeros((), dtype=torch.long, device=dev), 0
         for step in bar:
-            idx = order[step * config.batch_size: (step + 1) * config.batch_size].to(dev)
+            batch = order[step * config.batch_size: (step + 1) * config.batch_size]
+            idx = batch.to(dev)
             x = augment(to_input(images[idx]), config.translate, generator, config.cutout,
-                        None if flips is None else flips[idx.cpu()])
+                        None if flips is None else flips[batch])
             y = targets[idx]
             loss, logits = train_step(model, optimizer, x, y)
             schedule.step()
