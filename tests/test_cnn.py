@@ -17,8 +17,9 @@ from cbir.features import FusedExtractor, load_extractor, make_extractor
 from cbir.features.cnn.extractor import CnnExtractor
 from cbir.features.cnn.model import CifarNet, ModelConfig, fast_bf16, to_input, tta_views
 from cbir.features.cnn.store import _markdown, load_model, save_model, write_card
-from cbir.features.cnn.train import (TrainConfig, alternating_flips, augment, cpu_name, distillation_loss,
-                                   ema_with_warmup, predict, sharpness_step, supcon_loss, train, validation_size)
+from cbir.features.cnn.recipe import (alternating_flips, augment, distillation_loss, ema_with_warmup, sharpness_step,
+                                      supcon_loss)
+from cbir.features.cnn.train import TrainConfig, cpu_name, predict, train, validation_size
 from cbir.features.global_ import HOG
 from cbir.features.supervised import SupervisedExtractor
 

@@ -1,0 +1,87 @@
+"""The training recipe's parts (`train` puts them together): flip + translate + cutout augmentation with
+alternating or random flips, the EMA update, the supervised contrastive and distillation losses, and SAM's
+ascent step. Facts from public fast-training recipes and papers, code written here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+
+FLIPS = ("random", "alternate")
+
+
+def alternating_flips(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """Which of `n` images to mirror in `epoch` under alternating flip: a random half (fixed by `seed`) in
+    even epochs, the other half in odd ones, so every image is seen mirrored every other epoch."""
+    first = torch.rand(n, generator=torch.Generator().manual_seed(seed)) < 0.5
+    return first ^ bool(epoch % 2)
+
+
+def augment(x: torch.Tensor, translate: int, generator: torch.Generator, cutout: int = 0,
+            flip: torch.Tensor | None = None) -> torch.Tensor:
+    """Horizontal flips (of the images where `flip` is true, else of a random half), translations of up to
+    `translate` pixels (reflect padding) and, when `cutout`, one `cutout`-sized square per image set to
+    the mean (0 after normalisation)."""
+    n = x.shape[0]
+    if flip is None:
+        flip = torch.rand(n, generator=generator, device="cpu") < 0.5
+    flip = flip.to(x.device)
+    x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+    h, w = x.shape[2:]
+    if translate:
+        padded = nn.functional.pad(x, (translate,) * 4, mode="reflect")
+        dy, dx = torch.randint(0, 2 * translate + 1, (2,), generator=generator).tolist()
+        x = padded[:, :, dy: dy + h, dx: dx + w]
+    if cutout:
+        centres = torch.randint(0, max(h, w), (2, n, 1), generator=generator).to(x.device)
+        rows = (torch.arange(h, device=x.device) - centres[0]).abs() <= cutout // 2
+        cols = (torch.arange(w, device=x.device) - centres[1]).abs() <= cutout // 2
+        x = x * ~(rows[:, :, None] & cols[:, None, :])[:, None]
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def ema_with_warmup(decay: float) -> Callable:
+    """An `AveragedModel` update: EMA whose decay ramps up as min(decay, (1 + n) / (10 + n)) after n
+    updates, so that short runs (a few dozen steps, as in `cbir tune`) do not evaluate near-initial weights."""
+    @torch.no_grad()
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n_averaged: torch.Tensor) -> None:
+        n = int(n_averaged)
+        d = min(decay, (1 + n) / (10 + n))
+        if torch.is_floating_point(averaged[0]):
+            torch._foreach_lerp_(averaged, current, 1 - d)
+        else:  # integer buffers (BatchNorm's batch counter) follow the model
+            for a, c in zip(averaged, current):
+                a.copy_(c)
+
+    return update
+
+
+def supcon_loss(embeddings: torch.Tensor, labels: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Supervised contrastive loss (Khosla et al. 2020) of a batch: same-label rows are positives."""
+    z = nn.functional.normalize(embeddings.float(), dim=1)
+    eye = torch.eye(len(z), dtype=torch.bool, device=z.device)
+    sim = (z @ z.T / temperature).masked_fill(eye, float("-inf"))
+    log_prob = sim - torch.logsumexp(sim, dim=1, keepdim=True)
+    positives = (labels[:, None] == labels[None, :]) & ~eye
+    return -(log_prob.masked_fill(~positives, 0).sum(1) / positives.sum(1).clamp(min=1)).mean()
+
+
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL(teacher || student) of temperature-softened class distributions, scaled by T^2."""
+    t = temperature
+    return nn.functional.kl_div(nn.functional.log_softmax(student.float() / t, dim=1),
+                                nn.functional.log_softmax(teacher.float() / t, dim=1),
+                                reduction="batchmean", log_target=True) * t * t
+
+
+def sharpness_step(params: list[torch.Tensor], rho: float) -> list[torch.Tensor]:
+    """SAM's first step: move the weights by rho along their gradient (L2 norm over all of them); returns the moves."""
+    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params]))
+    moves = [p.grad * (rho / (norm + 1e-12)) for p in params]
+    with torch.no_grad():
+        for p, move in zip(params, moves):
+            p.add_(move)
+    return moves
