@@ -1,5 +1,7 @@
 """Bag of Visual Words, Coates-Ng triangle features and the supervised variant, on tiny generated images."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,7 @@ from cbir.errors import CbirError, NotFittedError
 from cbir.features import EXTRACTORS, load_extractor, make_extractor
 from cbir.features.bovw import SiftBoVW
 from cbir.features.global_ import ColorHistogram
+from cbir.features.kmeans import kmeans_centroids
 from cbir.features.local import SiftConfig, describe
 from cbir.features.supervised import SupervisedExtractor
 from cbir.features.triangle import KMeansTriangle
@@ -45,6 +48,23 @@ def test_vocabulary_has_k_words_and_histograms_sum_as_they_should(bovw, train):
     sizes = np.array([len(d) for d, _ in described])
     np.testing.assert_array_equal(counts[:, :16].sum(axis=1), sizes)  # whole-image histogram
     np.testing.assert_array_equal(counts[:, 16:].sum(axis=1), sizes)  # the four quadrants together
+
+
+def test_kmeans_shows_its_starts_and_steps_and_finds_what_plain_minibatch_kmeans_finds(capsys):
+    from sklearn.cluster import MiniBatchKMeans
+
+    data = np.random.default_rng(0).random((3000, 8), dtype=np.float32) ** 3
+    params = {"batch_size": 256, "n_init": 3, "max_no_improvement": 5}
+    centroids = kmeans_centroids(data, 12, "test words", seed=4, **params)
+    printed = capsys.readouterr()
+    plain = MiniBatchKMeans(n_clusters=12, random_state=4, **params).fit(data).cluster_centers_
+    np.testing.assert_array_equal(centroids, plain.astype(np.float32))
+    bars = printed.err.replace("\r", "\n")
+    assert "test words: k-means++ starts: 100%" in bars and " 3/3 " in bars
+    steps = [line for line in bars.splitlines() if line.startswith("test words: mini-batch steps: 100%")]
+    assert steps and printed.out == ""  # scikit-learn's own step lines went into the bars
+    done, most = map(int, re.search(r"\| (\d+)/(\d+) ", steps[-1]).groups())
+    assert 1 < done == most < 3000 * 100 // 256  # the bar ends where early stopping ended the run
 
 
 def test_identical_images_identical_vectors_and_shift_finds_original(bovw, triangle, train):
@@ -107,15 +127,22 @@ def test_supervised_uses_predicted_probabilities(train, tmp_path):
     assert SupervisedExtractor(base).describe() is None  # not fitted yet
 
 
-def test_a_single_c_is_taken_without_cross_validation(train, monkeypatch):
-    import sklearn.model_selection
+def classifier_fits(stderr: str) -> str:
+    """The last state of the classifier's progress bar: 'fitted/total'."""
+    return re.findall(r"classifier of '[^']+': +\d+%\|[^|]*\| (\d+/\d+) ", stderr)[-1]
 
-    def no_cross_validation(*args, **kwargs):
-        raise AssertionError("cross-validated a single C")
 
-    monkeypatch.setattr(sklearn.model_selection, "cross_val_score", no_cross_validation)
+def test_a_single_c_is_taken_without_cross_validation(train, capsys):
     extractor = SupervisedExtractor(ColorHistogram(bins=4, space="rgb"), cs=(0.5,)).fit(train)
     assert extractor.report_["C"] == 0.5 and extractor.report_["cv_accuracy"] == {}
+    assert classifier_fits(capsys.readouterr().err) == "1/1"  # the one classifier, on every image
+
+
+def test_the_classifier_bar_counts_each_fold_of_each_c_then_the_final_fit(train, capsys):
+    extractor = SupervisedExtractor(ColorHistogram(bins=4, space="rgb"), cs=(0.1, 1.0, 10.0), cv_images=60,
+                                    folds=4).fit(train)
+    assert len(extractor.report_["cv_accuracy"]) == 3
+    assert classifier_fits(capsys.readouterr().err) == "13/13"
 
 
 def test_supervised_options_standardise_pca_and_flip(train, tmp_path):

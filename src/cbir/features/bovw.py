@@ -15,19 +15,17 @@ import numpy as np
 from cbir.datasets.collection import Dataset
 from cbir.errors import FitError
 from cbir.features.base import FeatureExtractor
+from cbir.features.kmeans import kmeans_centroids
 from cbir.features.local import SiftConfig, describe_parallel
 
 
 def fit_vocabulary(descriptors: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     """k visual words (float32 centroids) from MiniBatchKMeans on a sample of descriptors."""
-    from sklearn.cluster import MiniBatchKMeans
-
     if len(descriptors) < k:
         raise FitError(f"{len(descriptors)} descriptors cannot make a vocabulary of {k} words: use more images "
                        f"or a smaller vocabulary (cbir index --set k=N)")
-    kmeans = MiniBatchKMeans(n_clusters=k, batch_size=4096, n_init=3, max_no_improvement=20,
-                             random_state=seed).fit(descriptors)
-    return kmeans.cluster_centers_.astype(np.float32)
+    return kmeans_centroids(descriptors, k, f"vocabulary of {k} words", seed, batch_size=4096, n_init=3,
+                            max_no_improvement=20)
 
 
 def nearest(vectors: np.ndarray, centroids: np.ndarray) -> np.ndarray:

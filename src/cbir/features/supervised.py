@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from cbir.datasets.collection import Dataset
 from cbir.errors import CbirError
@@ -114,25 +115,38 @@ class SupervisedExtractor(FeatureExtractor):
         inputs = self._standardised(features)
         self._fit_pca(inputs)
         labels = np.asarray(dataset.labels)
-        best, scores = self._choose_c(dataset, inputs, labels)
-        model = LogisticRegression(C=best, max_iter=1000).fit(inputs, labels)
+        fits = (len(self.cs) * self.folds if len(self.cs) > 1 else 0) + 1
+        with tqdm(total=fits, desc=f"classifier of '{self.name}'", unit="fit", disable=not progress) as bar:
+            best, scores = self._choose_c(dataset, inputs, labels, bar)
+            bar.set_postfix_str(f"C={best}, all {len(labels)} images")
+            model = LogisticRegression(C=best, max_iter=1000).fit(inputs, labels)
+            bar.update()
         self.classes_ = [str(c) for c in model.classes_]
         self.coef_, self.intercept_ = model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
         self.report_ = {"cv_accuracy": scores, "C": best, "train_accuracy": float(model.score(inputs, labels))}
         return inputs
 
-    def _choose_c(self, dataset: Dataset, inputs: np.ndarray, labels: np.ndarray) -> tuple[float, dict]:
-        """(C, cross-validated accuracy per C): the grid's best on a `cv_images` subset; a single C is taken as is."""
+    def _choose_c(self, dataset: Dataset, inputs: np.ndarray, labels: np.ndarray, bar: tqdm) -> tuple[float, dict]:
+        """(C, cross-validated accuracy per C): the grid's best on a `cv_images` subset; a single C is taken as is.
+        `bar` advances by one per classifier fitted."""
         from sklearn.linear_model import LogisticRegression
-        from sklearn.model_selection import StratifiedKFold, cross_val_score
+        from sklearn.model_selection import StratifiedKFold
 
         if len(self.cs) == 1:
             return self.cs[0], {}
         positions = {id_: i for i, id_ in enumerate(dataset.ids)}
         rows = np.array([positions[i] for i in dataset.stratified(self.cv_images, seed=self.seed).ids])
-        folds = StratifiedKFold(self.folds, shuffle=True, random_state=self.seed)
-        scores = {c: float(np.mean(cross_val_score(LogisticRegression(C=c, max_iter=1000), inputs[rows], labels[rows],
-                                                   cv=folds, n_jobs=1))) for c in self.cs}
+        x, y = inputs[rows], labels[rows]
+        folds = list(StratifiedKFold(self.folds, shuffle=True, random_state=self.seed).split(x, y))
+        scores = {}
+        for c in self.cs:
+            bar.set_postfix_str(f"C={c}, {self.folds}-fold cross-validation on {len(rows)} images")
+            accuracies = []
+            for fit, held_out in folds:
+                model = LogisticRegression(C=c, max_iter=1000).fit(x[fit], y[fit])
+                accuracies.append(model.score(x[held_out], y[held_out]))
+                bar.update()
+            scores[c] = float(np.mean(accuracies))
         return max(scores, key=scores.get), scores
 
     def _fit_pca(self, inputs: np.ndarray) -> None:

@@ -18,6 +18,7 @@ from cbir.datasets.collection import Dataset
 from cbir.datasets.images import resize_all
 from cbir.errors import FitError
 from cbir.features.base import FeatureExtractor
+from cbir.features.kmeans import kmeans_centroids
 
 
 def patches_of(images: np.ndarray, size: int, stride: int) -> np.ndarray:
@@ -62,8 +63,6 @@ class KMeansTriangle(FeatureExtractor):
         return resize_all(images, (self.size, self.size))
 
     def _fit(self, dataset: Dataset) -> None:
-        from sklearn.cluster import MiniBatchKMeans
-
         rng = np.random.default_rng(self.seed)
         per_image = max(1, -(-self.sample_patches // len(dataset)))
         picked = np.sort(rng.permutation(len(dataset))[: -(-self.sample_patches // per_image)])
@@ -78,9 +77,8 @@ class KMeansTriangle(FeatureExtractor):
         eigval, eigvec = np.linalg.eigh(np.cov(sample - self.mean_, rowvar=False))
         self.zca_ = (eigvec @ np.diag(1.0 / np.sqrt(eigval + 0.1)) @ eigvec.T).astype(np.float32)
         whitened = (sample - self.mean_) @ self.zca_
-        kmeans = MiniBatchKMeans(n_clusters=self.k, batch_size=8192, n_init=1, max_iter=50,
-                                 random_state=self.seed).fit(whitened)
-        self.centroids_ = kmeans.cluster_centers_.astype(np.float32)
+        self.centroids_ = kmeans_centroids(whitened, self.k, f"{self.k} patch centroids", self.seed,
+                                           batch_size=8192, n_init=1, max_iter=50)
         self.pooled_mean_, self.pooled_std_ = np.zeros(4 * self.k, np.float32), np.ones(4 * self.k, np.float32)
         self.components_ = None
         if self.pca and self.pca > min(len(dataset), 20_000):
