@@ -10,6 +10,7 @@ from cbir.datasets import load_folder
 from cbir.errors import CbirError, NotFittedError
 from cbir.features import EXTRACTORS, load_extractor, make_extractor
 from cbir.features.bovw import SiftBoVW
+from cbir.features.fusion import FusedExtractor
 from cbir.features.global_ import ColorHistogram
 from cbir.features.kmeans import kmeans_centroids
 from cbir.features.local import SiftConfig, describe
@@ -55,7 +56,7 @@ def test_kmeans_shows_its_starts_and_steps_and_finds_what_plain_minibatch_kmeans
 
     data = np.random.default_rng(0).random((3000, 8), dtype=np.float32) ** 3
     params = {"batch_size": 256, "n_init": 3, "max_no_improvement": 5}
-    centroids = kmeans_centroids(data, 12, "test words", seed=4, **params)
+    centroids = kmeans_centroids(data, 12, "test words", seed=4, progress=True, **params)
     printed = capsys.readouterr()
     plain = MiniBatchKMeans(n_clusters=12, random_state=4, **params).fit(data).cluster_centers_
     np.testing.assert_array_equal(centroids, plain.astype(np.float32))
@@ -133,16 +134,30 @@ def classifier_fits(stderr: str) -> str:
 
 
 def test_a_single_c_is_taken_without_cross_validation(train, capsys):
-    extractor = SupervisedExtractor(ColorHistogram(bins=4, space="rgb"), cs=(0.5,)).fit(train)
+    extractor = SupervisedExtractor(ColorHistogram(bins=4, space="rgb"), cs=(0.5,)).fit(train, progress=True)
     assert extractor.report_["C"] == 0.5 and extractor.report_["cv_accuracy"] == {}
     assert classifier_fits(capsys.readouterr().err) == "1/1"  # the one classifier, on every image
 
 
 def test_the_classifier_bar_counts_each_fold_of_each_c_then_the_final_fit(train, capsys):
     extractor = SupervisedExtractor(ColorHistogram(bins=4, space="rgb"), cs=(0.1, 1.0, 10.0), cv_images=60,
-                                    folds=4).fit(train)
+                                    folds=4).fit(train, progress=True)
     assert len(extractor.report_["cv_accuracy"]) == 3
     assert classifier_fits(capsys.readouterr().err) == "13/13"
+
+
+def test_fitting_without_progress_prints_nothing_and_with_it_shows_every_stage(train, capsys):
+    def fit(progress):
+        SupervisedExtractor(FusedExtractor([SiftBoVW(k=8, sample_images=30, n_jobs=1),
+                                            KMeansTriangle(k=8, pca=4, sample_patches=2000)]),
+                            cs=(0.1, 1.0), cv_images=60, folds=2).fit(train, progress=progress)
+        return capsys.readouterr()
+
+    assert fit(False) == ("", "")
+    shown = fit(True).err
+    for stage in ("SIFT descriptors", "vocabulary of 8 words: mini-batch steps", "8 patch centroids: k-means++",
+                  "triangle PCA sample", "classifier of"):
+        assert stage in shown
 
 
 def test_supervised_options_standardise_pca_and_flip(train, tmp_path):

@@ -127,7 +127,7 @@ class _Mean(FeatureExtractor):
     def dim(self):
         return 3
 
-    def _fit(self, dataset):
+    def _fit(self, dataset, progress):
         self.mean_ = np.asarray(dataset.images, np.float32).mean(axis=(0, 1, 2))
 
     def _transform_batch(self, images):

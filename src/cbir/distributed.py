@@ -45,7 +45,7 @@ def build_with_ray(dataset: Dataset, extractor: FeatureExtractor, index: Callabl
     except ImportError as exc:
         raise MissingDependencyError("--ray needs Ray Data: pip install 'cbir[ray]'") from exc
     if not extractor.fitted_:
-        extractor.fit(dataset)
+        extractor.fit(dataset, progress)
     started = not ray.is_initialized()
     if started:  # before the index: Ray forks its processes, and a live gRPC client (Milvus) must not be forked
         ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR")

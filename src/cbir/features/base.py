@@ -115,18 +115,19 @@ class FeatureExtractor(ABC):
         blob = json.dumps({"kind": self.kind, "name": self.name, "config": self.get_config()}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
-    def fit(self, dataset: Dataset) -> FeatureExtractor:
-        """Learn whatever the extractor needs from a training collection; returns self."""
-        self._fit(dataset)
+    def fit(self, dataset: Dataset, progress: bool = False) -> FeatureExtractor:
+        """Learn whatever the extractor needs from a training collection (with progress bars when `progress`);
+        returns self."""
+        self._fit(dataset, progress)
         self.fitted_ = True
         return self
 
-    def _fit(self, dataset: Dataset) -> None:
-        """Learn state from `dataset` (nothing for fixed descriptors)."""
+    def _fit(self, dataset: Dataset, progress: bool) -> None:
+        """Learn state from `dataset` (nothing for fixed descriptors), showing progress bars when `progress`."""
 
     def fit_transform(self, dataset: Dataset, progress: bool = False, normalise: bool = True) -> np.ndarray:
         """Fit on `dataset` and return its vectors (extractors that compute them while fitting reuse them)."""
-        self.fit(dataset)
+        self.fit(dataset, progress)
         return self.transform(dataset.images, progress=progress, normalise=normalise, indexing=True)
 
     def transform(self, images: Sequence[np.ndarray] | np.ndarray, batch_size: int = 1024,

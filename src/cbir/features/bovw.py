@@ -19,12 +19,12 @@ from cbir.features.kmeans import kmeans_centroids
 from cbir.features.local import SiftConfig, describe_parallel
 
 
-def fit_vocabulary(descriptors: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+def fit_vocabulary(descriptors: np.ndarray, k: int, seed: int = 0, progress: bool = False) -> np.ndarray:
     """k visual words (float32 centroids) from MiniBatchKMeans on a sample of descriptors."""
     if len(descriptors) < k:
         raise FitError(f"{len(descriptors)} descriptors cannot make a vocabulary of {k} words: use more images "
                        f"or a smaller vocabulary (cbir index --set k=N)")
-    return kmeans_centroids(descriptors, k, f"vocabulary of {k} words", seed, batch_size=4096, n_init=3,
+    return kmeans_centroids(descriptors, k, f"vocabulary of {k} words", seed, progress, batch_size=4096, n_init=3,
                             max_no_improvement=20)
 
 
@@ -68,13 +68,13 @@ class SiftBoVW(FeatureExtractor):
     def from_config(cls, config: dict, name: str | None = None) -> SiftBoVW:
         return cls(**config, name=name)
 
-    def _fit(self, dataset: Dataset) -> None:
+    def _fit(self, dataset: Dataset, progress: bool) -> None:
         rng = np.random.default_rng(self.seed)
         picked = np.sort(rng.permutation(len(dataset))[: self.sample_images])
-        described = describe_parallel(dataset.subset(picked).images, self.sift, self.n_jobs, progress=True)
+        described = describe_parallel(dataset.subset(picked).images, self.sift, self.n_jobs, progress=progress)
         pool = np.concatenate([d for d, _ in described])
         sample = pool[rng.permutation(len(pool))[: self.sample_descriptors]]
-        self.vocabulary_ = fit_vocabulary(sample, self.k, self.seed)
+        self.vocabulary_ = fit_vocabulary(sample, self.k, self.seed, progress)
         self.learn_idf(described)
 
     def learn_idf(self, described: list[tuple[np.ndarray, np.ndarray]]) -> None:

@@ -47,10 +47,10 @@ class FusedExtractor(FeatureExtractor):
         return cls([from_spec(b) for b in config["blocks"]], config["weights"], config.get("normalise", True),
                    name=name)
 
-    def _fit(self, dataset: Dataset) -> None:
+    def _fit(self, dataset: Dataset, progress: bool) -> None:
         for block in self.blocks:
             if not block.fitted_:
-                block.fit(dataset)
+                block.fit(dataset, progress)
 
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
         return self._fuse([b._transform_batch(images) for b in self.blocks])

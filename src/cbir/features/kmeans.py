@@ -49,14 +49,17 @@ class _VerboseToBars(io.TextIOBase):
             self.bar = None
 
 
-def kmeans_centroids(data: np.ndarray, k: int, desc: str, seed: int = 0, **params) -> np.ndarray:
+def kmeans_centroids(data: np.ndarray, k: int, desc: str, seed: int = 0, progress: bool = False,
+                     **params) -> np.ndarray:
     """(k, d) float32 centroids of the (n, d) rows of `data` by MiniBatchKMeans(`params`), seeded.
 
-    The progress bars follow its k-means++ starts and its mini-batch steps (up to the most the run may
+    With `progress`, bars follow its k-means++ starts and its mini-batch steps (up to the most the run may
     take; early stopping ends the bar). The result is the same with or without them."""
     from sklearn.cluster import MiniBatchKMeans
 
-    kmeans = MiniBatchKMeans(n_clusters=k, random_state=seed, verbose=1, **params)
+    kmeans = MiniBatchKMeans(n_clusters=k, random_state=seed, verbose=int(progress), **params)
+    if not progress:
+        return kmeans.fit(data).cluster_centers_.astype(np.float32)
     with contextlib.closing(_VerboseToBars(desc)) as bars, contextlib.redirect_stdout(bars):
         kmeans.fit(data)
     return kmeans.cluster_centers_.astype(np.float32)

@@ -16,6 +16,8 @@ from tqdm.auto import tqdm
 
 from cbir.errors import MissingDependencyError
 
+SERIAL_CHUNK = 256  # images between progress-bar updates when describing in this process
+
 
 @dataclass(frozen=True)
 class SiftConfig:
@@ -80,18 +82,20 @@ def describe(images: Sequence[np.ndarray], config: SiftConfig) -> list[tuple[np.
 
 def describe_parallel(images: Sequence[np.ndarray], config: SiftConfig, n_jobs: int | None = None,
                       chunk: int = 2000, progress: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
-    """`describe` over chunks of at most `chunk` images in `n_jobs` worker processes (default: every core)."""
+    """`describe` over chunks of at most `chunk` images in `n_jobs` worker processes (default: every core; in this
+    process for one job or under 256 images)."""
     from joblib import Parallel, delayed
 
     n_jobs = n_jobs or os.cpu_count() or 1
-    chunk = min(chunk, -(-len(images) // n_jobs))
-    if n_jobs == 1 or len(images) < 256:
-        return describe(images, config)
+    serial = n_jobs == 1 or len(images) < 256
+    chunk = SERIAL_CHUNK if serial else min(chunk, -(-len(images) // n_jobs))
     chunks = [np.asarray(images[s: s + chunk]) if isinstance(images, np.ndarray) else list(images[s: s + chunk])
               for s in range(0, len(images), chunk)]
+    parts = (describe(c, config) for c in chunks) if serial else (
+        Parallel(n_jobs=n_jobs, return_as="generator")(delayed(describe)(c, config) for c in chunks))
     results = []
     with tqdm(total=len(images), desc="SIFT descriptors", unit="img", disable=not progress, mininterval=0.5) as bar:
-        for part in Parallel(n_jobs=n_jobs, return_as="generator")(delayed(describe)(c, config) for c in chunks):
+        for part in parts:
             results.extend(part)
             bar.update(len(part))
     return results

@@ -65,8 +65,8 @@ class SupervisedExtractor(FeatureExtractor):
         spec = dict(config)
         return cls(from_spec(spec.pop("base")), **spec, name=name)
 
-    def _fit(self, dataset: Dataset) -> None:
-        self._fit_classifier(dataset)
+    def _fit(self, dataset: Dataset, progress: bool) -> None:
+        self._fit_classifier(dataset, progress)
 
     def fit_transform(self, dataset: Dataset, progress: bool = False, normalise: bool = True) -> np.ndarray:
         """Fit, reusing the training images' classifier inputs for their retrieval vectors."""
@@ -101,7 +101,7 @@ class SupervisedExtractor(FeatureExtractor):
             features /= self.scale_
         return features
 
-    def _fit_classifier(self, dataset: Dataset, progress: bool = True) -> np.ndarray:
+    def _fit_classifier(self, dataset: Dataset, progress: bool) -> np.ndarray:
         """Fit the base extractor, scaling, PCA and classifier; returns the training images' classifier inputs."""
         from sklearn.linear_model import LogisticRegression
 

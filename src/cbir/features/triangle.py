@@ -62,7 +62,7 @@ class KMeansTriangle(FeatureExtractor):
     def _images(self, images: Sequence[np.ndarray]) -> np.ndarray:
         return resize_all(images, (self.size, self.size))
 
-    def _fit(self, dataset: Dataset) -> None:
+    def _fit(self, dataset: Dataset, progress: bool) -> None:
         rng = np.random.default_rng(self.seed)
         per_image = max(1, -(-self.sample_patches // len(dataset)))
         picked = np.sort(rng.permutation(len(dataset))[: -(-self.sample_patches // per_image)])
@@ -77,7 +77,7 @@ class KMeansTriangle(FeatureExtractor):
         eigval, eigvec = np.linalg.eigh(np.cov(sample - self.mean_, rowvar=False))
         self.zca_ = (eigvec @ np.diag(1.0 / np.sqrt(eigval + 0.1)) @ eigvec.T).astype(np.float32)
         whitened = (sample - self.mean_) @ self.zca_
-        self.centroids_ = kmeans_centroids(whitened, self.k, f"{self.k} patch centroids", self.seed,
+        self.centroids_ = kmeans_centroids(whitened, self.k, f"{self.k} patch centroids", self.seed, progress,
                                            batch_size=8192, n_init=1, max_iter=50)
         self.pooled_mean_, self.pooled_std_ = np.zeros(4 * self.k, np.float32), np.ones(4 * self.k, np.float32)
         self.components_ = None
@@ -88,7 +88,7 @@ class KMeansTriangle(FeatureExtractor):
             sample_images = picked[:20_000]
             train = np.concatenate([self._pooled(self._images([dataset.images[i] for i in sample_images[s: s + 256]]))
                                     for s in tqdm(range(0, len(sample_images), 256), desc="triangle PCA sample",
-                                                  disable=len(sample_images) < 2000)])
+                                                  disable=not progress)])
             self.pooled_mean_ = train.mean(axis=0)
             self.pooled_std_ = train.std(axis=0) + 1e-3
             standard = (train - self.pooled_mean_) / self.pooled_std_

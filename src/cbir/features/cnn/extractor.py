@@ -134,10 +134,10 @@ class CnnExtractor(FeatureExtractor):
         self.net_, self.classes_ = load_model(path)
         self.weights, self.model_path = digest, path
 
-    def _fit(self, dataset: Dataset) -> None:
+    def _fit(self, dataset: Dataset, progress: bool) -> None:
         self._ensure_model()
         self._calibrate(dataset)
-        self._fit_pca(self._forward(dataset.images, indexing=True)[0] if self.pca else None)
+        self._fit_pca(self._forward_training(dataset, progress)[0] if self.pca else None)
 
     def _calibrate(self, dataset: Dataset) -> None:
         """Measure the int8 activation ranges on a sample of `dataset` (float network) and build the int8 network."""
@@ -180,14 +180,19 @@ class CnnExtractor(FeatureExtractor):
         """Fit (the PCA, when asked) and return the training images' vectors, running the network once."""
         self._ensure_model()
         self._calibrate(dataset)
-        parts = [self._forward(dataset.images[s: s + 1024], indexing=True)
-                 for s in tqdm(range(0, len(dataset), 1024), desc=f"features {self.name}", unit="batch",
-                               disable=not progress, mininterval=0.5)]
-        embeddings, probabilities = (np.concatenate(p) for p in zip(*parts))
+        embeddings, probabilities = self._forward_training(dataset, progress)
         self._fit_pca(embeddings)
         self.fitted_ = True
         vectors = self._finish(embeddings, probabilities)
         return l2_normalise(vectors) if normalise else vectors
+
+    def _forward_training(self, dataset: Dataset, progress: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(embeddings, probabilities) of the training images, described as indexed images, in batches."""
+        parts = [self._forward(dataset.images[s: s + 1024], indexing=True)
+                 for s in tqdm(range(0, len(dataset), 1024), desc=f"features {self.name}", unit="batch",
+                               disable=not progress, mininterval=0.5)]
+        embeddings, probabilities = (np.concatenate(p) for p in zip(*parts))
+        return embeddings, probabilities
 
     @staticmethod
     def _input(images: Sequence[np.ndarray]):
