@@ -13,7 +13,7 @@ from cbir.features.bovw import SiftBoVW
 from cbir.features.fusion import FusedExtractor
 from cbir.features.global_ import ColorHistogram
 from cbir.features.kmeans import kmeans_centroids
-from cbir.features.local import SiftConfig, describe
+from cbir.features.local import SiftConfig, balanced_chunk, describe
 from cbir.features.supervised import SupervisedExtractor
 from cbir.features.triangle import KMeansTriangle
 
@@ -40,6 +40,14 @@ def test_dense_grid_and_rootsift():
     np.testing.assert_allclose((desc ** 2).sum(axis=1), 1.0, atol=1e-4)  # RootSIFT rows have unit L2 norm
     (plain, _), = describe([image], SiftConfig(step=8, patch=16, rootsift=False))
     assert plain.max() > 1
+
+
+@pytest.mark.parametrize("n, workers, most", [(1024, 2, 500), (10_000, 2, 2000), (999, 2, 500), (257, 3, 100),
+                                               (50_000, 16, 500)])
+def test_sift_chunks_never_exceed_the_most_and_come_in_a_number_the_workers_divide(n, workers, most):
+    chunk = balanced_chunk(n, workers, most)
+    chunks = -(-n // chunk)
+    assert chunk <= most and chunks % workers == 0 and chunks * chunk - n < chunks  # near-equal sizes
 
 
 def test_vocabulary_has_k_words_and_histograms_sum_as_they_should(bovw, train):

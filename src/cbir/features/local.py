@@ -80,15 +80,22 @@ def describe(images: Sequence[np.ndarray], config: SiftConfig) -> list[tuple[np.
     return out
 
 
+def balanced_chunk(n: int, workers: int, most: int) -> int:
+    """Images per chunk (at most `most`) so that `n` images make a number of chunks the workers divide
+    evenly: none waits idle while another describes a last chunk."""
+    chunks = workers * -(-n // (workers * most))
+    return -(-n // chunks)
+
+
 def describe_parallel(images: Sequence[np.ndarray], config: SiftConfig, n_jobs: int | None = None,
-                      chunk: int = 2000, progress: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
-    """`describe` over chunks of at most `chunk` images in `n_jobs` worker processes (default: every core; in this
-    process for one job or under 256 images)."""
+                      chunk: int = 500, progress: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`describe` over chunks of at most `chunk` images (`balanced_chunk`) in `n_jobs` worker processes (default:
+    every core; in this process for one job or under 256 images)."""
     from joblib import Parallel, delayed
 
     n_jobs = n_jobs or os.cpu_count() or 1
     serial = n_jobs == 1 or len(images) < 256
-    chunk = SERIAL_CHUNK if serial else min(chunk, -(-len(images) // n_jobs))
+    chunk = SERIAL_CHUNK if serial else balanced_chunk(len(images), n_jobs, chunk)
     chunks = [np.asarray(images[s: s + chunk]) if isinstance(images, np.ndarray) else list(images[s: s + chunk])
               for s in range(0, len(images), chunk)]
     parts = (describe(c, config) for c in chunks) if serial else (
