@@ -115,8 +115,7 @@ class SupervisedExtractor(FeatureExtractor):
         inputs = self._standardised(features)
         self._fit_pca(inputs)
         labels = np.asarray(dataset.labels)
-        fits = (len(self.cs) * self.folds if len(self.cs) > 1 else 0) + 1
-        with tqdm(total=fits, desc=f"classifier of '{self.name}'", unit="fit", disable=not progress) as bar:
+        with tqdm(total=1, desc=f"classifier of '{self.name}'", unit="fit", disable=not progress) as bar:
             best, scores = self._choose_c(dataset, inputs, labels, bar)
             bar.set_postfix_str(f"C={best}, all {len(labels)} images")
             model = LogisticRegression(C=best, max_iter=1000).fit(inputs, labels)
@@ -128,7 +127,7 @@ class SupervisedExtractor(FeatureExtractor):
 
     def _choose_c(self, dataset: Dataset, inputs: np.ndarray, labels: np.ndarray, bar: tqdm) -> tuple[float, dict]:
         """(C, cross-validated accuracy per C): the grid's best on a `cv_images` subset; a single C is taken as is.
-        `bar` advances by one per classifier fitted."""
+        `bar` (counting the final fit) gains one step per classifier cross-validated, and advances as each is fitted."""
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import StratifiedKFold
 
@@ -138,6 +137,7 @@ class SupervisedExtractor(FeatureExtractor):
         rows = np.array([positions[i] for i in dataset.stratified(self.cv_images, seed=self.seed).ids])
         x, y = inputs[rows], labels[rows]
         folds = list(StratifiedKFold(self.folds, shuffle=True, random_state=self.seed).split(x, y))
+        bar.total += len(self.cs) * len(folds)
         scores = {}
         for c in self.cs:
             bar.set_postfix_str(f"C={c}, {self.folds}-fold cross-validation on {len(rows)} images")
