@@ -253,3 +253,15 @@ def test_unknown_arguments_are_still_refused(built, capsys):
     assert "unrecognized arguments: --nope" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["remove", str(built), "x.png", "--missing", "--nope"])
+
+
+def test_cbir_train_defaults_are_the_training_recipe_defaults():
+    from cbir.cli import build_parser
+    from cbir.cli.models import train_config
+    from cbir.features.cnn.train import TrainConfig
+
+    assert train_config(build_parser().parse_args(["train", "--out", "m"])) == TrainConfig()
+    fast = train_config(build_parser().parse_args(["train", "--out", "m", "--dirac", "--no-norm-scales", "--lr",
+                                                   "0.37", "--momentum", "0.92", "--weight-decay", "1.5e-3"]))
+    assert (fast.dirac, fast.norm_scales, fast.lr, fast.momentum, fast.weight_decay) == (True, False, 0.37, 0.92,
+                                                                                         1.5e-3)

@@ -50,6 +50,37 @@ def test_model_shapes_and_whitening():
     assert not model.whiten.weight.requires_grad
 
 
+def test_identity_initialisation_passes_each_block_input_through():
+    model = CifarNet(ModelConfig(**vars(TINY)))
+    model.init_identity()
+    for block in model.blocks:
+        for conv, _, _ in block.layers():
+            x, k = torch.randn(2, conv.in_channels, 6, 6), min(conv.in_channels, conv.out_channels)
+            y = conv(x)
+            assert torch.allclose(y[:, :k], x[:, :k], atol=1e-5)
+            assert k == conv.out_channels or y[:, k:].abs().sum() > 0  # other filters keep their random start
+
+
+def _block_weights(folder):
+    net, _ = load_model(folder)
+    return [(conv.weight, norm.weight) for block in net.blocks for conv, norm, _ in block.layers()]
+
+
+@pytest.mark.parametrize("dirac, norm_scales", [(True, False), (False, True)])
+def test_the_recipe_starts_blocks_as_the_identity_and_keeps_batchnorm_scales_unless_asked(data, tmp_path, dirac,
+                                                                                           norm_scales):
+    frozen = train(data, tmp_path / "lr0", tiny_config(epochs=1, lr=0.0, dirac=dirac), ModelConfig(**vars(TINY)),
+                   progress=False)
+    assert frozen["recipe"]["dirac"] is dirac
+    identity = [torch.equal(w[: w.shape[1]], torch.nn.init.dirac_(torch.empty_like(w[: w.shape[1]])))
+                for w, _ in _block_weights(tmp_path / "lr0")]
+    assert all(identity) if dirac else not any(identity)
+    train(data, tmp_path / "trained", tiny_config(epochs=2, norm_scales=norm_scales), ModelConfig(**vars(TINY)),
+          progress=False)
+    scales = torch.cat([scale for _, scale in _block_weights(tmp_path / "trained")])
+    assert bool((scales != 1).any()) is norm_scales
+
+
 def test_training_lowers_the_loss_and_writes_a_model_folder(data, model_dir):
     card = json.loads((model_dir / "model_card.json").read_text())
     history = card["history"]
@@ -112,15 +143,16 @@ def test_a_time_budget_sets_the_epochs_from_a_speed_probe_that_leaves_the_run_al
 
     probed, real_probe = [], training.probe_seconds
 
-    def probe(model, *args):  # the real probe, then a fixed speed: 10 s to train an epoch, 2 s to validate
+    def probe(model, *args):  # the real probe, then a fixed speed: 8 s to train an epoch, 2 s to validate
         before = {k: v.clone() for k, v in model.state_dict().items()}
         probed.append(real_probe(model, *args))
         assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-        return 10.0, 2.0
+        return 8.0, 2.0
 
     monkeypatch.setattr(training, "probe_seconds", probe)
     budgeted = tmp_path / "budgeted"
-    # 60 s: the probe itself, 16 s for the final validation (8 passes), then 3 epochs of 12 s
+    # 60 s less a tenth in reserve: the probe itself, 16 s for the final validation (8 passes), then 3 epochs
+    # of 10 s (4 without the reserve)
     card = train(data, budgeted, tiny_config(epochs=7, minutes=1), ModelConfig(**vars(TINY)), progress=False)
     assert len(probed) == 1 and 0 < probed[0][0] < 60 and 0 < probed[0][1] < 60
     assert card["epochs"] == 3 and len(card["history"]) == 3 and card["recipe"]["minutes"] == 1

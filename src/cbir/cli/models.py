@@ -10,23 +10,32 @@ from pathlib import Path
 from cbir.cli.args import collection_options, positive
 
 
+def train_config(args: argparse.Namespace):
+    """The `TrainConfig` that `cbir train`'s options ask for."""
+    from cbir.features.cnn.extractor import SHIPPED
+    from cbir.features.cnn.train import TrainConfig
+
+    return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
+                       weight_decay=args.weight_decay, val_images=args.val_images,
+                       seed=args.seed, val_seed=args.val_seed, translate=args.translate, cutout=args.cutout,
+                       supcon_weight=args.supcon_weight, temperature=args.temperature,
+                       init=str(SHIPPED) if args.init == "shipped" else args.init,
+                       teachers=tuple(args.teacher), distill=args.distill,
+                       distill_temperature=args.distill_temperature, sam=args.sam,
+                       int8_weights=args.int8_weights, minutes=args.minutes, flip=args.flip, dirac=args.dirac,
+                       norm_scales=args.norm_scales)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from cbir.datasets import load_dataset
-    from cbir.features.cnn.extractor import SHIPPED
     from cbir.features.cnn.model import ModelConfig
-    from cbir.features.cnn.train import TrainConfig, train
+    from cbir.features.cnn.train import train
 
     dataset = load_dataset(args.dataset, split=args.split, data=args.data).stratified(args.max_train)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, val_images=args.val_images,
-                         seed=args.seed, val_seed=args.val_seed, translate=args.translate, cutout=args.cutout,
-                         supcon_weight=args.supcon_weight, temperature=args.temperature,
-                         init=str(SHIPPED) if args.init == "shipped" else args.init,
-                         teachers=tuple(args.teacher), distill=args.distill,
-                         distill_temperature=args.distill_temperature, sam=args.sam,
-                         int8_weights=args.int8_weights, minutes=args.minutes, flip=args.flip)
     model = ModelConfig(widths=tuple(args.widths), embedding_dim=args.embedding_dim, depth=args.depth,
                         residual=args.residual)
-    card = train(dataset, args.out, config, model, device=args.device, command="cbir " + " ".join(sys.argv[1:]))
+    card = train(dataset, args.out, train_config(args), model, device=args.device,
+                 command="cbir " + " ".join(sys.argv[1:]))
     val = card["validation_accuracy_tta"]
     print(f"trained {card['epochs']} epochs in {card['minutes']:.1f} min; held-out validation accuracy "
           f"{'-' if val is None else f'{val:.4f}'} -> {args.out}")
@@ -52,10 +61,13 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="model folder to write (resumes from its checkpoint)")
     p.add_argument("--epochs", type=positive, default=15)
     p.add_argument("--minutes", type=float,
-                   help="a time budget: as many epochs (instead of --epochs) as fit in this many minutes, the final "
-                        "validation included, at the speed measured on a few steps first")
+                   help="a time budget: as many epochs (instead of --epochs) as fit in nine tenths of this many "
+                        "minutes, the final validation included, at the speed measured on a few steps first")
     p.add_argument("--batch-size", type=positive, default=512)
     p.add_argument("--lr", type=float, default=0.2)
+    p.add_argument("--momentum", type=float, default=0.9, help="Nesterov momentum (default 0.9)")
+    p.add_argument("--weight-decay", type=float, default=5e-4,
+                   help="of the convolution and linear weights (default 0.0005)")
     p.add_argument("--widths", type=positive, nargs=3, default=[64, 256, 256], metavar="W")
     p.add_argument("--depth", type=positive, default=2, help="convolutions per block (default 2)")
     p.add_argument("--residual", action="store_true",
@@ -68,6 +80,11 @@ def register(sub) -> None:
     p.add_argument("--flip", choices=["alternate", "random"], default="alternate",
                    help="mirror each image every other epoch (default), or a random half at each step (random: "
                         "the shipped checkpoint's recipe, from before alternate became the default)")
+    p.add_argument("--dirac", action=argparse.BooleanOptionalAction, default=False,
+                   help="start a new network's block convolutions as the identity (default: PyTorch's random "
+                        "initialisation)")
+    p.add_argument("--norm-scales", action=argparse.BooleanOptionalAction, default=True,
+                   help="train the BatchNorm scales (default; --no-norm-scales keeps them fixed)")
     p.add_argument("--init", metavar="MODEL_DIR",
                    help="start from this trained model (its widths; 'shipped' for the CIFAR-10 one); trained on "
                         "other classes, it gets a new classifier (fine-tuning)")

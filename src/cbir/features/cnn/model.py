@@ -93,6 +93,14 @@ class CifarNet(nn.Module):
         half = self.config.whiten_width // 2
         self.whiten.weight.copy_(torch.cat([filters[:half], -filters[:half]]).float())
 
+    @torch.no_grad()
+    def init_identity(self) -> None:
+        """Set each block convolution's first filters (one per input, as far as there are filters) to the
+        identity (Dirac deltas), the rest left as initialised: every block starts by passing its input through."""
+        for block in self.blocks:
+            for conv, _, _ in block.layers():
+                nn.init.dirac_(conv.weight[: conv.in_channels])
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.blocks(self.act(self.whiten(x)))
         return torch.amax(x, dim=(2, 3))

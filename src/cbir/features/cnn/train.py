@@ -13,7 +13,9 @@ embedding (the optional metric-learning stage, from a trained model). Optional k
 batch) and `distill` mix a temperature-softened KL term into the loss. Optional sharpness-aware
 minimisation (SAM, Foret et al. 2021): `sam` = rho, each step takes its gradient at the weights moved
 rho up their own gradient. `int8_weights` stores the block convolutions as int8 (`store.stored_state`);
-the final validation reads the weights as stored. `minutes` fits the number of epochs to a time budget,
+the final validation reads the weights as stored. `dirac` starts a new network's block convolutions as the
+identity and `norm_scales=False` keeps BatchNorm scales fixed, as the fast-training recipes do (measured, not
+the defaults: docs/benchmarks.md). `minutes` fits the number of epochs to a time budget,
 from the speed of a few steps of a throw-away copy measured first. Per-epoch validation on a held-out
 part of the TRAINING split; a checkpoint after every epoch, resumed automatically after an interruption
 (with the epochs the run chose); deterministic for a given seed and number of epochs. The held-out
@@ -48,6 +50,9 @@ from cbir.features.cnn.store import load_model, loaded_state, save_model, stored
 POSTFIX_EVERY = 20  # steps between progress-bar updates of loss and accuracy
 DEFAULT_VAL_IMAGES = 5000
 PROBE_WARMUP, PROBE_STEPS = 2, 4  # untimed, then timed training steps (their median) that estimate an epoch
+# share of a time budget (`minutes`) left unplanned: the probe's estimate of an epoch was 17% high one day and
+# 4% low another on the same 2-core VM (docs/benchmarks.md)
+BUDGET_RESERVE = 0.1
 
 
 @dataclass
@@ -76,6 +81,8 @@ class TrainConfig:
     int8_weights: bool = False
     minutes: float | None = None  # a time budget: replaces `epochs` by as many as fit in it
     flip: str = "alternate"  # each image mirrored every other epoch (`alternating_flips`), or "random"
+    dirac: bool = False  # True: a new network's block convolutions start as the identity (`CifarNet.init_identity`)
+    norm_scales: bool = True  # whether BatchNorm scales train; False keeps them where they are (1 when new)
 
 
 def device_of(preferred: str | None = None) -> torch.device:
@@ -214,6 +221,10 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         model_config.num_classes = len(classes)
         model = CifarNet(model_config)
         model.init_whitening(to_input(images[torch.randperm(len(images))[:5000]]))
+        if config.dirac:
+            model.init_identity()
+    for norm in (m for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))):
+        norm.weight.requires_grad_(config.norm_scales)
     model = model.to(dev, memory_format=torch.channels_last)
     teachers = [t.to(dev, memory_format=torch.channels_last) for t in load_teachers(config, classes)]
     images, targets = images.to(dev), targets.to(dev)
@@ -276,7 +287,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
                                                  bf16, val_part.images if val_part else None)
             # the model card's two validations below: flip TTA, then with the views also moved
             final = validation * sum(len(tta_views(to_input(images[:1]), shift=s)) for s in (0, TTA_SHIFT))
-            left = config.minutes * 60 - (time.perf_counter() - probing) - final
+            left = config.minutes * 60 * (1 - BUDGET_RESERVE) - (time.perf_counter() - probing) - final
             epochs = max(1, int(left // (training + validation)))
             print(f"an epoch takes ~{training + validation:.0f} s here and the final validation ~{final:.0f} s, "
                   f"so {epochs} epochs"
