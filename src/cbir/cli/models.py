@@ -6,11 +6,15 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cbir.cli.args import collection_options, positive
 
+if TYPE_CHECKING:  # torch stays out of the parser
+    from cbir.features.cnn.train import TrainConfig
 
-def train_config(args: argparse.Namespace):
+
+def train_config(args: argparse.Namespace) -> TrainConfig:
     """The `TrainConfig` that `cbir train`'s options ask for."""
     from cbir.features.cnn.extractor import SHIPPED
     from cbir.features.cnn.train import TrainConfig
@@ -61,7 +65,7 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="model folder to write (resumes from its checkpoint)")
     p.add_argument("--epochs", type=positive, default=15)
     p.add_argument("--minutes", type=float,
-                   help="a time budget: as many epochs (instead of --epochs) as fit in nine tenths of this many "
+                   help="a time budget: as many epochs (instead of --epochs) as fit in 85%% of this many "
                         "minutes, the final validation included, at the speed measured on a few steps first")
     p.add_argument("--batch-size", type=positive, default=512)
     p.add_argument("--lr", type=float, default=0.2)

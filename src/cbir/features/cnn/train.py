@@ -50,9 +50,9 @@ from cbir.features.cnn.store import load_model, loaded_state, save_model, stored
 POSTFIX_EVERY = 20  # steps between progress-bar updates of loss and accuracy
 DEFAULT_VAL_IMAGES = 5000
 PROBE_WARMUP, PROBE_STEPS = 2, 4  # untimed, then timed training steps (their median) that estimate an epoch
-# share of a time budget (`minutes`) left unplanned: the probe's estimate of an epoch was 17% high one day and
-# 4% low another on the same 2-core VM (docs/benchmarks.md)
-BUDGET_RESERVE = 0.1
+# share of a time budget (`minutes`) left unplanned: on the same 2-core VM the probe's estimate of an epoch was
+# 17% high one day, 4% and 7% low another (docs/benchmarks.md)
+BUDGET_RESERVE = 0.15
 
 
 @dataclass
