@@ -69,9 +69,9 @@ def _block_weights(folder):
 @pytest.mark.parametrize("dirac, norm_scales", [(True, False), (False, True)])
 def test_the_recipe_starts_blocks_as_the_identity_and_keeps_batchnorm_scales_unless_asked(data, tmp_path, dirac,
                                                                                            norm_scales):
-    frozen = train(data, tmp_path / "lr0", tiny_config(epochs=1, lr=0.0, dirac=dirac), ModelConfig(**vars(TINY)),
-                   progress=False)
-    assert frozen["recipe"]["dirac"] is dirac
+    untrained = train(data, tmp_path / "lr0", tiny_config(epochs=1, lr=0.0, dirac=dirac), ModelConfig(**vars(TINY)),
+                      progress=False)
+    assert untrained["recipe"]["dirac"] is dirac
     identity = [torch.equal(w[: w.shape[1]], torch.nn.init.dirac_(torch.empty_like(w[: w.shape[1]])))
                 for w, _ in _block_weights(tmp_path / "lr0")]
     assert all(identity) if dirac else not any(identity)
@@ -161,7 +161,7 @@ def test_a_time_budget_sets_the_epochs_from_a_speed_probe_that_leaves_the_run_al
     train(data, plain, tiny_config(epochs=3), ModelConfig(**vars(TINY)), progress=False)
     a, b = torch.load(budgeted / "weights.pt"), torch.load(plain / "weights.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)  # the probe changed nothing but the number of epochs
-    monkeypatch.setattr(training, "probe_seconds", lambda *args: (5.0, 0.0))  # faster now: 12 epochs would fit
+    monkeypatch.setattr(training, "probe_seconds", lambda *args: (5.0, 0.0))  # faster now: 10 epochs would fit
     card = train(data, budgeted, tiny_config(epochs=7, minutes=1), ModelConfig(**vars(TINY)), progress=False)
     assert card["epochs"] == 3 and len(card["history"]) == 3  # a resumed run keeps the epochs it chose
 
