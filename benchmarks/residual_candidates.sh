@@ -6,7 +6,8 @@
 # The shipped recipe (60 epochs, translate 4, cutout 12) with --depth 3 --residual, widths
 # 128/384/448 (431 M MACs per view) and int8-stored weights (8.9 MB), with and without --sam 0.05,
 # each once holding out 5,000 training images (--val-seed 0) and once on all 50,000: four runs
-# side by side, with alternating flip (FLIP=alternate, `cbir train`'s default since session 14).
+# side by side, with alternating flip (FLIP=alternate, `cbir train`'s default since session 14) and
+# the whitening bias frozen after 3 epochs (WHITEN_BIAS_EPOCHS=3, the default since session 17).
 # The shipped checkpoint since session 11 is this recipe with random flips and without SAM
 # (trained on the CPU; its hold-out twin validated at 0.9278 with flip TTA, test 0.9290). Ship
 # rule, fixed before any run: of res448-sam and res448, the one that validates higher with flip
@@ -17,7 +18,7 @@
 # EPOCHS_PERCENT=2 VAL=100 ... --max-train 600).
 set -u
 DATA=${1:?labelled training images}; OUT=${2:?output folder}; shift 2
-VAL=${VAL:-5000}; FLIP=${FLIP:-alternate}
+VAL=${VAL:-5000}; FLIP=${FLIP:-alternate}; WHITEN_BIAS_EPOCHS=${WHITEN_BIAS_EPOCHS:-3}
 source "$(dirname "$0")/gpu_common.sh"
 EXTRA=(--epochs "$(e 60)" --translate 4 --cutout 12 --depth 3 --residual --int8-weights --widths 128 384 448 "$@")
 

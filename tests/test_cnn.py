@@ -81,6 +81,22 @@ def test_the_recipe_starts_blocks_as_the_identity_and_keeps_batchnorm_scales_unl
     assert bool((scales != 1).any()) is norm_scales
 
 
+@pytest.mark.parametrize("whiten_bias_epochs", [None, 1])
+def test_the_whitening_bias_trains_for_the_epochs_asked_then_stays(data, tmp_path, whiten_bias_epochs):
+    out, biases = tmp_path / "m", []
+
+    def record(_):  # each epoch's checkpoint is written before this is called
+        biases.append(torch.load(out / "checkpoint.pt", weights_only=False)["model"]["whiten.bias"])
+
+    config = tiny_config(epochs=3, whiten_bias_epochs=whiten_bias_epochs)
+    card = train(data, out, config, ModelConfig(**vars(TINY)), progress=False, on_epoch=record)
+    assert card["recipe"]["whiten_bias_epochs"] == whiten_bias_epochs
+    changed = [not torch.equal(a, b) for a, b in zip(biases, biases[1:])]
+    assert changed == ([True, True] if whiten_bias_epochs is None else [False, False])
+    with pytest.raises(TrainingError, match="whiten-bias-epochs"):
+        train(data, tmp_path / "bad", tiny_config(whiten_bias_epochs=-1), ModelConfig(**vars(TINY)), progress=False)
+
+
 def test_training_lowers_the_loss_and_writes_a_model_folder(data, model_dir):
     card = json.loads((model_dir / "model_card.json").read_text())
     history = card["history"]
@@ -147,23 +163,41 @@ def test_a_time_budget_sets_the_epochs_from_a_speed_probe_that_leaves_the_run_al
         before = {k: v.clone() for k, v in model.state_dict().items()}
         probed.append(real_probe(model, *args))
         assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-        return 7.0, 2.0
+        return 7.0, 7.0, 2.0
 
     monkeypatch.setattr(training, "probe_seconds", probe)
     budgeted = tmp_path / "budgeted"
     # 85% of 60 s (the rest in reserve): the probe itself, 16 s for the final validation (8 passes), then 3
     # epochs of 9 s (4 without the reserve)
     card = train(data, budgeted, tiny_config(epochs=7, minutes=1), ModelConfig(**vars(TINY)), progress=False)
-    assert len(probed) == 1 and 0 < probed[0][0] < 60 and 0 < probed[0][1] < 60
+    assert len(probed) == 1 and all(0 < t < 60 for t in probed[0])
     assert card["epochs"] == 3 and len(card["history"]) == 3 and card["recipe"]["minutes"] == 1
     assert "- epochs: 3 (as many as fit in 1 min)," in (budgeted / "MODEL_CARD.md").read_text()
     plain = tmp_path / "plain"
     train(data, plain, tiny_config(epochs=3), ModelConfig(**vars(TINY)), progress=False)
     a, b = torch.load(budgeted / "weights.pt"), torch.load(plain / "weights.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)  # the probe changed nothing but the number of epochs
-    monkeypatch.setattr(training, "probe_seconds", lambda *args: (5.0, 0.0))  # faster now: 10 epochs would fit
+    monkeypatch.setattr(training, "probe_seconds", lambda *args: (5.0, 5.0, 0.0))  # faster now: 10 would fit
     card = train(data, budgeted, tiny_config(epochs=7, minutes=1), ModelConfig(**vars(TINY)), progress=False)
     assert card["epochs"] == 3 and len(card["history"]) == 3  # a resumed run keeps the epochs it chose
+
+
+def test_a_time_budget_counts_the_faster_epochs_after_the_whitening_bias_is_frozen(data, tmp_path, monkeypatch):
+    import cbir.features.cnn.train as training
+
+    probed, real_probe = [], training.probe_seconds
+
+    def probe(*args):  # the real probe, then 7 s an epoch, 4 s once the bias is frozen, 2 s to validate
+        probed.append(real_probe(*args))
+        return 7.0, 4.0, 2.0
+
+    monkeypatch.setattr(training, "probe_seconds", probe)
+    # of the ~35 s left (as above), 9 s for the first epoch, then 6 s each: 5 epochs (3 at 9 s each)
+    card = train(data, tmp_path / "m", tiny_config(epochs=7, minutes=1, whiten_bias_epochs=1),
+                 ModelConfig(**vars(TINY)), progress=False)
+    assert card["epochs"] == 5 and len(probed) == 1 and all(0 < t < 60 for t in probed[0])
+    assert training.epochs_within(100, 7, 4, 2, 20) == 11 and training.epochs_within(100, 7, 4, 2, None) == 11
+    assert training.epochs_within(5, 7, 4, 2, 1) == 1 and training.epochs_within(100, 7, 4, 2, 0) == 16
 
 
 def test_training_takes_images_of_any_size(tiny_collection, tmp_path):

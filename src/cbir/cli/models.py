@@ -14,6 +14,19 @@ if TYPE_CHECKING:  # torch stays out of the parser
     from cbir.features.cnn.train import TrainConfig
 
 
+def epochs_or_all(text: str) -> int | None:
+    """A number of epochs (0 or more), or None for 'all'."""
+    if text == "all":
+        return None
+    try:
+        epochs = int(text)
+    except ValueError:
+        epochs = -1
+    if epochs < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of epochs (0 or more) or 'all', got {text!r}")
+    return epochs
+
+
 def train_config(args: argparse.Namespace) -> TrainConfig:
     """The `TrainConfig` that `cbir train`'s options ask for."""
     from cbir.features.cnn.extractor import SHIPPED
@@ -27,7 +40,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
                        teachers=tuple(args.teacher), distill=args.distill,
                        distill_temperature=args.distill_temperature, sam=args.sam,
                        int8_weights=args.int8_weights, minutes=args.minutes, flip=args.flip, dirac=args.dirac,
-                       norm_scales=args.norm_scales)
+                       norm_scales=args.norm_scales, whiten_bias_epochs=args.whiten_bias_epochs)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -89,6 +102,9 @@ def register(sub) -> None:
                         "initialisation)")
     p.add_argument("--norm-scales", action=argparse.BooleanOptionalAction, default=True,
                    help="train the BatchNorm scales (default; --no-norm-scales keeps them fixed)")
+    p.add_argument("--whiten-bias-epochs", type=epochs_or_all, default=3, metavar="N|all",
+                   help="freeze the whitening layer's bias after N epochs (default 3): later steps skip the first "
+                        "block's input gradient; 'all' trains it throughout (the recipe before session 17)")
     p.add_argument("--init", metavar="MODEL_DIR",
                    help="start from this trained model (its widths; 'shipped' for the CIFAR-10 one); trained on "
                         "other classes, it gets a new classifier (fine-tuning)")
