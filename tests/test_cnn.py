@@ -198,6 +198,7 @@ def test_a_time_budget_counts_the_faster_epochs_after_the_whitening_bias_is_froz
     assert card["epochs"] == 5 and len(probed) == 1 and all(0 < t < 60 for t in probed[0])
     assert training.epochs_within(100, 7, 4, 2, 20) == 11 and training.epochs_within(100, 7, 4, 2, None) == 11
     assert training.epochs_within(5, 7, 4, 2, 1) == 1 and training.epochs_within(100, 7, 4, 2, 0) == 16
+    assert training.epochs_within(5, 7, 4, 2, 0) == 1  # at least one epoch, frozen from the start or not
 
 
 def test_training_takes_images_of_any_size(tiny_collection, tmp_path):

@@ -162,7 +162,7 @@ def epochs_within(seconds: float, training: float, frozen: float, validation: fl
     slow = training + validation
     if seconds <= first * slow:
         return max(1, int(seconds // slow))
-    return int(first + (seconds - first * slow) // (frozen + validation))
+    return max(1, int(first + (seconds - first * slow) // (frozen + validation)))
 
 
 def validation_size(requested: int | None, n: int) -> int:
