@@ -263,9 +263,9 @@ def test_cbir_train_defaults_are_the_training_recipe_defaults():
     assert train_config(build_parser().parse_args(["train", "--out", "m"])) == TrainConfig()
     fast = train_config(build_parser().parse_args(["train", "--out", "m", "--dirac", "--no-norm-scales", "--lr",
                                                    "0.37", "--momentum", "0.92", "--weight-decay", "1.5e-3",
-                                                   "--whiten-bias-epochs", "3"]))
-    assert (fast.dirac, fast.norm_scales, fast.lr, fast.momentum, fast.weight_decay, fast.whiten_bias_epochs) == (
-        True, False, 0.37, 0.92, 1.5e-3, 3)
+                                                   "--whiten-bias-epochs", "3", "--norm-bias-lr", "64"]))
+    assert (fast.dirac, fast.norm_scales, fast.lr, fast.momentum, fast.weight_decay, fast.whiten_bias_epochs,
+            fast.norm_bias_lr) == (True, False, 0.37, 0.92, 1.5e-3, 3, 64)
     assert train_config(build_parser().parse_args(["train", "--out", "m", "--whiten-bias-epochs", "all"])
                         ).whiten_bias_epochs is None
     with pytest.raises(SystemExit):

@@ -81,6 +81,18 @@ def test_the_recipe_starts_blocks_as_the_identity_and_keeps_batchnorm_scales_unl
     assert bool((scales != 1).any()) is norm_scales
 
 
+def test_batchnorm_biases_learn_at_their_own_rate(data, tmp_path):
+    def norm_biases(folder):
+        net, _ = load_model(folder)
+        return torch.cat([m.bias for m in net.modules() if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d))])
+
+    train(data, tmp_path / "still", tiny_config(epochs=1, norm_bias_lr=0.0), ModelConfig(**vars(TINY)), progress=False)
+    assert torch.equal(norm_biases(tmp_path / "still"), torch.zeros_like(norm_biases(tmp_path / "still")))
+    train(data, tmp_path / "slow", tiny_config(epochs=1), ModelConfig(**vars(TINY)), progress=False)
+    train(data, tmp_path / "fast", tiny_config(epochs=1, norm_bias_lr=8.0), ModelConfig(**vars(TINY)), progress=False)
+    assert norm_biases(tmp_path / "fast").abs().mean() > 2 * norm_biases(tmp_path / "slow").abs().mean() > 0
+
+
 @pytest.mark.parametrize("whiten_bias_epochs", [None, 1])
 def test_the_whitening_bias_trains_for_the_epochs_asked_then_stays(data, tmp_path, whiten_bias_epochs):
     out, biases = tmp_path / "m", []

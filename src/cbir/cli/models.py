@@ -40,7 +40,8 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
                        teachers=tuple(args.teacher), distill=args.distill,
                        distill_temperature=args.distill_temperature, sam=args.sam,
                        int8_weights=args.int8_weights, minutes=args.minutes, flip=args.flip, dirac=args.dirac,
-                       norm_scales=args.norm_scales, whiten_bias_epochs=args.whiten_bias_epochs)
+                       norm_scales=args.norm_scales, whiten_bias_epochs=args.whiten_bias_epochs,
+                       norm_bias_lr=args.norm_bias_lr)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -102,6 +103,9 @@ def register(sub) -> None:
                         "initialisation)")
     p.add_argument("--norm-scales", action=argparse.BooleanOptionalAction, default=True,
                    help="train the BatchNorm scales (default; --no-norm-scales keeps them fixed)")
+    p.add_argument("--norm-bias-lr", type=float, default=1.0, metavar="X",
+                   help="the BatchNorm biases' learning rate as X times --lr (default 1; the fast-training "
+                        "recipes use 64)")
     p.add_argument("--whiten-bias-epochs", type=epochs_or_all, default=3, metavar="N|all",
                    help="freeze the whitening layer's bias after N epochs (default 3): later steps skip the first "
                         "block's input gradient; 'all' trains it throughout (the recipe before session 17)")

@@ -15,7 +15,8 @@ minimisation (SAM, Foret et al. 2021): `sam` = rho, each step takes its gradient
 rho up their own gradient. `int8_weights` stores the block convolutions as int8 (`store.stored_state`);
 the final validation reads the weights as stored. `dirac` starts a new network's block convolutions as the
 identity and `norm_scales=False` keeps BatchNorm scales fixed, as the fast-training recipes do (measured, not
-the defaults: docs/benchmarks.md). `whiten_bias_epochs` freezes the whitening layer's bias after that many
+the defaults: docs/benchmarks.md); they also train the BatchNorm biases at a higher rate (`norm_bias_lr`, a
+multiple of `lr`; 1 by default). `whiten_bias_epochs` freezes the whitening layer's bias after that many
 epochs (3 by default, as in those recipes): the backward pass then stops at the first block, ~10% faster
 epochs. `minutes` fits the number of epochs to a time budget, from the speed of a few steps of a throw-away
 copy measured first. Per-epoch validation on a held-out part of the TRAINING split; a checkpoint after
@@ -85,6 +86,7 @@ class TrainConfig:
     dirac: bool = False  # True: a new network's block convolutions start as the identity (`CifarNet.init_identity`)
     norm_scales: bool = True  # whether BatchNorm scales train; False keeps them where they are (1 when new)
     whiten_bias_epochs: int | None = 3  # epochs the whitening layer's bias trains before it is frozen; None: all
+    norm_bias_lr: float = 1.0  # the BatchNorm biases' learning rate, as a multiple of `lr`
 
 
 def device_of(preferred: str | None = None) -> torch.device:
@@ -257,13 +259,16 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         model.new_head(predict(model, train_part.images, dev, bf16=False, tta=False, embed=True).to(dev), targets,
                        len(classes))
     ema = AveragedModel(model, multi_avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            (decay if p.ndim > 1 else no_decay).append(p)
-    optimizer = torch.optim.SGD([{"params": decay, "weight_decay": config.weight_decay},
-                                 {"params": no_decay, "weight_decay": 0.0}],
-                                lr=config.lr, momentum=config.momentum, nesterov=True)
+    # a group of their own only at another rate: at the default, checkpoints of earlier versions still resume
+    norm_biases = {id(m.bias) for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))
+                   if config.norm_bias_lr != 1}
+    decay, no_decay, biases = [], [], []
+    for p in (p for p in model.parameters() if p.requires_grad):
+        (biases if id(p) in norm_biases else decay if p.ndim > 1 else no_decay).append(p)
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if biases:
+        groups.append({"params": biases, "weight_decay": 0.0, "lr": config.lr * config.norm_bias_lr})
+    optimizer = torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=True)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
 
     def batch_loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor,
