@@ -53,7 +53,7 @@ POSTFIX_EVERY = 20  # steps between progress-bar updates of loss and accuracy
 DEFAULT_VAL_IMAGES = 5000
 PROBE_WARMUP, PROBE_STEPS = 2, 4  # untimed, then timed training steps (their median) that estimate an epoch
 # share of a time budget (`minutes`) left unplanned: on the same 2-core VM the probe's estimate of an epoch was
-# 17% high one day, 4% and 7% low another (docs/benchmarks.md)
+# 17% high one day, 4%, 7% and 13% low on others (docs/benchmarks.md)
 BUDGET_RESERVE = 0.15
 
 
