@@ -144,10 +144,10 @@ def probe_seconds(model: nn.Module, step: Callable, images: torch.Tensor, target
             seconds.append(time.perf_counter() - started)
         return steps_per_epoch * float(np.median(seconds[PROBE_WARMUP:]))
 
-    training = epoch_seconds()
+    training = frozen = epoch_seconds()
     if config.whiten_bias_epochs is not None:
         probe.whiten.bias.requires_grad_(False)
-    frozen = training if config.whiten_bias_epochs is None else epoch_seconds()
+        frozen = epoch_seconds()
     if val_images is None or not len(val_images):
         return training, frozen, 0.0
     sample = val_images[:config.batch_size]
@@ -250,7 +250,8 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         model.init_whitening(to_input(images[torch.randperm(len(images))[:5000]]))
         if config.dirac:
             model.init_identity()
-    for norm in (m for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))):
+    norms = [m for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
+    for norm in norms:
         norm.weight.requires_grad_(config.norm_scales)
     model = model.to(dev, memory_format=torch.channels_last)
     teachers = [t.to(dev, memory_format=torch.channels_last) for t in load_teachers(config, classes)]
@@ -260,8 +261,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
                        len(classes))
     ema = AveragedModel(model, multi_avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
     # a group of their own only at another rate: at the default, checkpoints of earlier versions still resume
-    norm_biases = {id(m.bias) for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))
-                   if config.norm_bias_lr != 1}
+    norm_biases = {id(norm.bias) for norm in norms} if config.norm_bias_lr != 1 else set()
     decay, no_decay, biases = [], [], []
     for p in (p for p in model.parameters() if p.requires_grad):
         (biases if id(p) in norm_biases else decay if p.ndim > 1 else no_decay).append(p)
