@@ -8,10 +8,11 @@
 # each once holding out 5,000 training images (--val-seed 0) and once on all 50,000: four runs
 # side by side, with alternating flip (FLIP=alternate, `cbir train`'s default since session 14) and
 # the whitening bias frozen after 3 epochs (WHITEN_BIAS_EPOCHS=3, the default since session 17).
-# The shipped checkpoint since session 11 is this recipe with random flips and without SAM
+# The shipped checkpoint of sessions 11-17 was this recipe with random flips and without SAM
 # (trained on the CPU; its hold-out twin validated at 0.9278 with flip TTA, test 0.9290). Ship
 # rule, fixed before any run: of res448-sam and res448, the one that validates higher with flip
-# TTA; its all-images twin ships if that validation is above 0.9278. (FLIP=random repeats session
+# TTA; its all-images twin ships if that validation is above 0.9278. Session 18 ran it on an H200:
+# res448-sam 0.9278, res448 0.9268, so nothing shipped (then fast_candidates.sh). (FLIP=random repeats session
 # 11's plan: ship res448-sam-all if res448-sam validates above both 0.9278 and this call's res448.)
 # Indexed single-view with flip-TTA queries (the `cnn` default), it embeds CIFAR-10's 60,000 in
 # 44-66 s on the 2-core CPU (docs/benchmarks.md). EPOCHS_PERCENT scales the epochs (a smoke test:
