@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from cbir.datasets import Dataset, load_cifar10
+from cbir.evaluation.ranking import full_ranking
 from cbir.evaluation.trec import trec_measures
 from cbir.index import FaissIndex
 from cbir.index.exact import top_k
@@ -73,3 +74,10 @@ def measures(queries: np.ndarray, query_labels: np.ndarray, index: np.ndarray, l
     total = np.array([np.sum(labels == label) for label in query_labels])
     return {"map_cut_100": float(((precision * relevant).sum(1) / total).mean()),
             "P_10": float(relevant[:, :10].mean()), "P_100": float(relevant.mean())}
+
+
+def measures_and_map(queries: np.ndarray, query_labels: np.ndarray, index: np.ndarray, indexed: Dataset) -> dict:
+    """`measures` against the `indexed` images' vectors `index`, plus full-ranking `map` (all of them ranked)."""
+    m = measures(queries, query_labels, index, np.asarray(indexed.labels))
+    ap, _ = full_ranking(queries, query_labels, indexed.ids, index, indexed.labels)
+    return {**m, "map": float(np.nanmean(ap))}

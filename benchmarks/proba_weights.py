@@ -14,18 +14,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from cbir.evaluation.ranking import full_ranking
 from cbir.features.base import l2_normalise
 from cbir.features.cnn.extractor import CnnExtractor
 
-from common import cnn_protocol, measures
+from common import cnn_protocol, measures_and_map
 
 WEIGHTS = [0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 32.0]
 
 
 def main() -> None:
     args, indexed, queries = cnn_protocol(__doc__)
-    labels, query_labels = np.array(indexed.labels), np.array(queries.labels)
+    query_labels = np.array(queries.labels)
     extractor = CnnExtractor(args.model, proba_weight=1.0, int8=True, index_tta=False).fit(indexed)
     dim = extractor.dim - len(extractor.classes_)
     index = extractor.transform(indexed.images, indexing=True)
@@ -35,9 +34,8 @@ def main() -> None:
     for weight in WEIGHTS:
         scale = np.r_[np.ones(dim), np.full(len(extractor.classes_), weight)].astype(index.dtype)
         index_w, query_w = l2_normalise(index * scale), l2_normalise(query * scale)
-        m = measures(query_w, query_labels, index_w, labels)
-        ap, _ = full_ranking(query_w, query_labels, indexed.ids, index_w, indexed.labels)
-        print(f"| {weight:g} | {m['map_cut_100']:.5f} | {m['P_10']:.4f} | {m['P_100']:.4f} | {np.nanmean(ap):.4f} |",
+        m = measures_and_map(query_w, query_labels, index_w, indexed)
+        print(f"| {weight:g} | {m['map_cut_100']:.5f} | {m['P_10']:.4f} | {m['P_100']:.4f} | {m['map']:.4f} |",
               flush=True)
 
 

@@ -18,11 +18,10 @@ import time
 
 import numpy as np
 
-from cbir.evaluation.ranking import full_ranking
 from cbir.features.cnn.extractor import CnnExtractor
 from cbir.features.cnn.model import TTA_SHIFT
 
-from common import cnn_protocol, measures
+from common import cnn_protocol, measures_and_map
 
 PAIRINGS = [  # (indexed images' views, queries' views, the `cnn` options that give them)
     ("one view", "flip", {"index_tta": False}), ("flip", "flip", {}),
@@ -36,7 +35,7 @@ def options_text(options: dict) -> str:
 
 def main() -> None:
     args, indexed, queries = cnn_protocol(__doc__)
-    labels, query_labels = np.array(indexed.labels), np.array(queries.labels)
+    query_labels = np.array(queries.labels)
     vectors, seconds, accuracy = {}, {}, {}
     for index_view, query_view, options in PAIRINGS:  # each side's vectors computed once
         extractor = CnnExtractor(args.model, int8=True, **options).fit(indexed)  # the same calibration
@@ -53,10 +52,9 @@ def main() -> None:
           "| queries s |\n|---|---|---|---|---|---|---|---|---|---|")
     for index_view, query_view, options in PAIRINGS:
         index, query = vectors["index", index_view], vectors["query", query_view]
-        m = measures(query, query_labels, index, labels)
-        ap, _ = full_ranking(query, query_labels, indexed.ids, index, indexed.labels)
+        m = measures_and_map(query, query_labels, index, indexed)
         print(f"| {index_view} | {query_view} | {options_text(options)} | {accuracy[query_view]:.4f} | "
-              f"{m['map_cut_100']:.5f} | {m['P_10']:.4f} | {m['P_100']:.4f} | {np.nanmean(ap):.4f} | "
+              f"{m['map_cut_100']:.5f} | {m['P_10']:.4f} | {m['P_100']:.4f} | {m['map']:.4f} | "
               f"{seconds['index', index_view]:.0f} | {seconds['query', query_view]:.0f} |", flush=True)
 
 
