@@ -411,6 +411,25 @@ def test_pca_and_probability_fusion(data, model_dir, tmp_path):
     np.testing.assert_allclose(training[:4], vectors, atol=1e-5)
 
 
+def test_product_fusion_ranks_by_embedding_similarity_plus_weight_times_same_class_probability(data, model_dir,
+                                                                                                 tmp_path):
+    extractor = CnnExtractor(model_dir, proba_weight=4.0, proba_fusion="product", bf16=False)
+    engine = Engine.build(data, extractor, progress=False)
+    assert extractor.dim == 16 + 3 + 1 and extractor.get_config()["proba_fusion"] == "product"
+    plain = CnnExtractor(model_dir, bf16=False).fit(data)
+    queries, indexed = data.images[:5], data.images
+    score = (plain.transform(queries) @ plain.transform(indexed, indexing=True).T
+             + 4.0 * plain.predict_proba(queries) @ plain._forward(indexed, indexing=True)[1].T)
+    position = {id_: i for i, id_ in enumerate(data.ids)}
+    for row, result in zip(score, engine.search(queries, k=len(data))):
+        ranked = row[[position[h.id] for h in result.hits]]
+        assert np.all(np.diff(ranked) <= 1e-5) and ranked[0] == pytest.approx(row.max())
+    engine.save(tmp_path / "engine")
+    np.testing.assert_allclose(Engine.load(tmp_path / "engine").embed(queries), engine.embed(queries), atol=1e-6)
+    with pytest.raises(ValueError, match="product"):
+        CnnExtractor(model_dir, proba_weight=1.0, proba_fusion="sum")
+
+
 def test_a_supervised_cnn_base_with_pca_runs_the_network_once_per_training_image(data, model_dir):
     base = CnnExtractor(model_dir, pca=8)
     seen = []

@@ -7,7 +7,9 @@ from cbir.datasets import load_folder
 from cbir.errors import CbirError, NotFittedError
 from cbir.features import (FeatureExtractor, FusedExtractor, load_extractor, make_extractor,
                            parse_option)
+from cbir.features.base import l2_normalise
 from cbir.features.global_ import HOG, ColorHistogram
+from cbir.features.probabilities import fuse, fused_dim
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +79,20 @@ def test_fusion_without_block_normalisation_keeps_raw_scales(images, tmp_path):
     assert raw.config_hash() != FusedExtractor([hog, gch], weights=[2.0, 1.0]).config_hash()
     raw.save(tmp_path / "raw")
     assert load_extractor(tmp_path / "raw").normalise is False
+
+
+def test_product_fusion_gives_indexed_rows_one_norm_and_scores_features_plus_weighted_probability_product():
+    rng = np.random.default_rng(0)
+    features, logits = rng.normal(size=(30, 8)), rng.normal(size=(30, 5)) * 3
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    indexed, query = fuse(features, p, 2.5, "product", indexing=True), fuse(features[:4], p[:4], 2.5, "product")
+    assert indexed.shape == (30, 14) and query.shape == (4, 14) and not query[:, -1].any()
+    np.testing.assert_allclose(np.linalg.norm(indexed, axis=1), np.sqrt(2), rtol=1e-5)
+    unit = l2_normalise(features)
+    np.testing.assert_allclose(query @ indexed.T, unit[:4] @ unit.T + 2.5 * p[:4] @ p.T, rtol=1e-5, atol=1e-6)
+    cosine = fuse(features, p, 2.0)
+    np.testing.assert_allclose(np.linalg.norm(cosine[:, 8:], axis=1), 2.0, rtol=1e-5)
+    assert fused_dim(8, 5, "product") == 14 and fused_dim(8, 5, "cosine") == 13
 
 
 def test_unknown_name_and_bad_parameters():

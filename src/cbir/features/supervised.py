@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from cbir.datasets.collection import Dataset
 from cbir.errors import CbirError
 from cbir.features.base import FeatureExtractor, from_spec, l2_normalise, to_spec
+from cbir.features.probabilities import fuse
 
 _BASE = "base"
 _PCA_SAMPLE = 20_000
@@ -189,7 +190,7 @@ class SupervisedExtractor(FeatureExtractor):
         """Retrieval vectors (before the final L2) from classifier inputs: [L2(inputs or their PCA),
         weight * L2(probabilities)]."""
         part = inputs if self.components_ is None else inputs @ self.components_
-        return np.hstack([l2_normalise(part), self.weight * l2_normalise(self.probabilities(inputs))])
+        return fuse(part, self.probabilities(inputs), self.weight)
 
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
         return self.vectors(self.inputs(images))

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from cbir.datasets.collection import Dataset
 from cbir.errors import CbirError, MissingDependencyError
 from cbir.features.base import FeatureExtractor, l2_normalise
+from cbir.features.probabilities import check_fusion, fuse, fused_dim
 
 SHIPPED = Path(__file__).resolve().parent / "checkpoints" / "cifar10"
 CALIBRATION_IMAGES = 1024
@@ -46,7 +47,8 @@ class CnnExtractor(FeatureExtractor):
     passes for indexing, while queries keep `tta` (docs/benchmarks.md measures what it costs).
     `tta_shift`: a query's flip TTA also averages its views moved that many pixels up-left and
     down-right (`model.tta_views`: six network passes instead of two; indexed images keep their
-    flips, as they are many and queries few; 0, the default: flips only).
+    flips, as they are many and queries few; 0, the default: flips only). `proba_weight` > 0 fuses the
+    predicted class probabilities in, the `proba_fusion` way (`cbir.features.probabilities`).
     """
 
     kind = "cnn"
@@ -55,19 +57,22 @@ class CnnExtractor(FeatureExtractor):
 
     def __init__(self, model: str | Path | None = None, pca: int | None = None, proba_weight: float = 0.0,
                  tta: bool = True, bf16: bool = True, batch_size: int = 128, weights: str | None = None,
-                 int8: bool = False, index_tta: bool | None = None, tta_shift: int = 0, name: str | None = None):
+                 int8: bool = False, index_tta: bool | None = None, tta_shift: int = 0, proba_fusion: str = "cosine",
+                 name: str | None = None):
         super().__init__(name)
         if not 0 <= tta_shift <= MAX_TTA_SHIFT:
             raise ValueError(f"tta_shift moves the views 0 to {MAX_TTA_SHIFT} pixels, not {tta_shift}")
+        check_fusion(proba_fusion)
         self.model_path = Path(model) if model else SHIPPED
         self.pca, self.proba_weight, self.tta, self.bf16, self.batch_size = pca, proba_weight, tta, bf16, batch_size
         self.weights, self.int8, self.index_tta, self.tta_shift = weights, int8, index_tta, tta_shift
+        self.proba_fusion = proba_fusion
         self.net_ = self.int8_net_ = self.ranges_ = None
 
     @property
     def dim(self) -> int:
         base = self.pca or self._embedding_dim()
-        return base + (len(self.classes_) if self.proba_weight else 0)
+        return fused_dim(base, len(self.classes_), self.proba_fusion) if self.proba_weight else base
 
     def _embedding_dim(self) -> int:
         self._ensure_model()
@@ -80,7 +85,8 @@ class CnnExtractor(FeatureExtractor):
         # options added later appear only when set, so older saved folders keep their hash
         return config | ({"int8": True} if self.int8 else {}) | (
             {} if self.index_tta is None else {"index_tta": self.index_tta}) | (
-            {"tta_shift": self.tta_shift} if self.tta_shift else {})
+            {"tta_shift": self.tta_shift} if self.tta_shift else {}) | (
+            {"proba_fusion": self.proba_fusion} if self.proba_fusion != "cosine" else {})
 
     def with_options(self, options: dict) -> CnnExtractor:
         new = super().with_options(options)
@@ -183,7 +189,7 @@ class CnnExtractor(FeatureExtractor):
         embeddings, probabilities = self._forward_training(dataset, progress)
         self._fit_pca(embeddings)
         self.fitted_ = True
-        vectors = self._finish(embeddings, probabilities)
+        vectors = self._finish(embeddings, probabilities, indexing=True)
         return l2_normalise(vectors) if normalise else vectors
 
     def _forward_training(self, dataset: Dataset, progress: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -231,15 +237,16 @@ class CnnExtractor(FeatureExtractor):
         return self._finish(*self._forward(images))
 
     def _index_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        return self._finish(*self._forward(images, indexing=True))
+        return self._finish(*self._forward(images, indexing=True), indexing=True)
 
-    def _finish(self, embeddings: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-        """Raw vectors from network outputs: PCA, then the probability block when fused."""
+    def _finish(self, embeddings: np.ndarray, probabilities: np.ndarray, indexing: bool = False) -> np.ndarray:
+        """Raw vectors of query images (or, `indexing`, of indexed ones) from network outputs: PCA, then the
+        probabilities fused in (`cbir.features.probabilities`) when `proba_weight` is set."""
         if self.components_ is not None:
             embeddings = (embeddings - self.mean_) @ self.components_
         if not self.proba_weight:
             return embeddings
-        return np.hstack([l2_normalise(embeddings), self.proba_weight * l2_normalise(probabilities)])
+        return fuse(embeddings, probabilities, self.proba_weight, self.proba_fusion, indexing)
 
     def _save_state(self, path: Path) -> None:
         shutil.copytree(self.model_path, path / "model", dirs_exist_ok=True,
