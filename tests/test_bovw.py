@@ -136,6 +136,25 @@ def test_supervised_uses_predicted_probabilities(train, tmp_path):
     assert SupervisedExtractor(base).describe() is None  # not fitted yet
 
 
+def test_supervised_product_fusion_indexes_and_queries_its_own_way(train, tmp_path):
+    base = ColorHistogram(bins=4, space="rgb")
+    extractor = SupervisedExtractor(base, weight=3.0, cs=(1.0,), fusion="product")
+    fitted = range(0, len(train), 3)  # fit_transform indexes these, `add` (batches of 7) the others
+    engine = Engine.build(train.subset(fitted), extractor, progress=False)
+    engine.add(train.subset(sorted(set(range(len(train))) - set(fitted))), batch_size=7, progress=False)
+    assert extractor.dim == base.dim + 3 + 1 and extractor.get_config()["fusion"] == "product"
+    unit, p = base.transform(train.images), extractor.predict_proba(train.images)
+    score = unit[:4] @ unit.T + 3.0 * p[:4] @ p.T
+    position = {id_: i for i, id_ in enumerate(train.ids)}
+    for row, result in zip(score, engine.search(train.images[:4], k=len(train))):
+        ranked = row[[position[h.id] for h in result.hits]]
+        assert np.all(np.diff(ranked) <= 1e-5)
+    extractor.save(tmp_path / "sup")
+    np.testing.assert_array_equal(load_extractor(tmp_path / "sup").transform(train.images[:4]),
+                                  extractor.transform(train.images[:4]))
+    assert "fusion" not in SupervisedExtractor(base).get_config()  # engines saved before the option keep their hash
+
+
 def classifier_fits(stderr: str) -> str:
     """The last state of the classifier's progress bar: 'fitted/total'."""
     return re.findall(r"classifier of '[^']+': +\d+%\|[^|]*\| (\d+/\d+) ", stderr)[-1]

@@ -3,7 +3,8 @@
 The classifier (multinomial logistic regression, C chosen by cross-validation on the
 training split only) predicts class probabilities for EVERY image — indexed and query
 alike — so no ground-truth label ever enters a vector. The retrieval vector is
-[L2(features), weight * L2(probabilities)].
+[L2(features), weight * L2(probabilities)], or with `fusion="product"` the vectors that rank by feature
+similarity + weight x the probability of a shared class (`cbir.features.probabilities`).
 
 Options (each measured in docs/benchmarks.md): `standardise` z-scores the raw base
 features (Coates & Ng's recipe for their pooled codes) for the classifier and the feature
@@ -25,7 +26,7 @@ from tqdm.auto import tqdm
 from cbir.datasets.collection import Dataset
 from cbir.errors import CbirError
 from cbir.features.base import FeatureExtractor, from_spec, l2_normalise, to_spec
-from cbir.features.probabilities import fuse
+from cbir.features.probabilities import check_fusion, fuse, fused_dim
 
 _BASE = "base"
 _PCA_SAMPLE = 20_000
@@ -45,20 +46,22 @@ class SupervisedExtractor(FeatureExtractor):
 
     def __init__(self, base: FeatureExtractor, weight: float = 1.0, cs: Sequence[float] = (0.1, 1.0, 10.0),
                  cv_images: int = 10_000, folds: int = 3, seed: int = 0, standardise: bool = False,
-                 pca: int | None = None, flip: bool = False, name: str | None = None):
+                 pca: int | None = None, flip: bool = False, fusion: str = "cosine", name: str | None = None):
         super().__init__(name or f"{base.name}-supervised")
+        check_fusion(fusion)
         self.base, self.weight, self.cs = base, float(weight), [float(c) for c in cs]
         self.cv_images, self.folds, self.seed = cv_images, folds, seed
-        self.standardise, self.pca, self.flip = standardise, pca, flip
+        self.standardise, self.pca, self.flip, self.fusion = standardise, pca, flip, fusion
 
     @property
     def dim(self) -> int:
-        return (self.pca or self.base.dim) + len(getattr(self, "classes_", ()))
+        return fused_dim(self.pca or self.base.dim, len(getattr(self, "classes_", ())), self.fusion)
 
     def get_config(self) -> dict:
         config = {"base": to_spec(self.base), "weight": self.weight, "cs": self.cs, "cv_images": self.cv_images,
                   "folds": self.folds, "seed": self.seed}
-        options = {"standardise": self.standardise, "pca": self.pca, "flip": self.flip}
+        options = {"standardise": self.standardise, "pca": self.pca, "flip": self.flip,
+                   "fusion": self.fusion if self.fusion != "cosine" else None}
         return config | {k: v for k, v in options.items() if v}  # older saved folders keep their hash
 
     @classmethod
@@ -73,7 +76,7 @@ class SupervisedExtractor(FeatureExtractor):
         """Fit, reusing the training images' classifier inputs for their retrieval vectors."""
         inputs = self._fit_classifier(dataset, progress)
         self.fitted_ = True
-        vectors = self.vectors(inputs)
+        vectors = self.vectors(inputs, indexing=True)
         return l2_normalise(vectors) if normalise else vectors
 
     def base_features(self, images: Sequence[np.ndarray], progress: bool = False,
@@ -186,17 +189,18 @@ class SupervisedExtractor(FeatureExtractor):
         p = np.exp(logits)
         return p / p.sum(axis=1, keepdims=True)
 
-    def vectors(self, inputs: np.ndarray) -> np.ndarray:
-        """Retrieval vectors (before the final L2) from classifier inputs: [L2(inputs or their PCA),
-        weight * L2(probabilities)]."""
+    def vectors(self, inputs: np.ndarray, indexing: bool = False) -> np.ndarray:
+        """Retrieval vectors (before the final L2) of query images or, `indexing`, of indexed ones, from
+        classifier inputs: the inputs (or their PCA) fused with the probabilities, the `fusion` way
+        (`cbir.features.probabilities`)."""
         part = inputs if self.components_ is None else inputs @ self.components_
-        return fuse(part, self.probabilities(inputs), self.weight)
+        return fuse(part, self.probabilities(inputs), self.weight, self.fusion, indexing)
 
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
         return self.vectors(self.inputs(images))
 
     def _index_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        return self.vectors(self.inputs(images, indexing=True))
+        return self.vectors(self.inputs(images, indexing=True), indexing=True)
 
     def _save_state(self, path: Path) -> None:
         self.base.save(path / _BASE)
