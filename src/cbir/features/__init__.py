@@ -32,11 +32,12 @@ EXTRACTORS: dict[str, Callable[[], FeatureExtractor]] = {
     "bovw-hog-gch-supervised": lambda: SupervisedExtractor(_with_hog_gch(SiftBoVW(), "bovw-hog-gch")),
     # Coates & Ng's recipe for the classifier: the full pooled code, z-scored; the index keeps a
     # PCA of it; flip-averaged features (options and C chosen on validation, docs/benchmarks.md: a
-    # cross-validation on 10,000 images chose a C too small for 50,000)
+    # cross-validation on 10,000 images chose a C too small for 50,000); ranked by feature similarity
+    # + 8 x the probability of a shared class (also chosen on validation)
     "triangle-hog-gch-supervised": lambda: SupervisedExtractor(
         FusedExtractor([KMeansTriangle(pca=None), HOG(), ColorHistogram(bins=8, space="rgb")], normalise=False,
-                       name="triangle-full-hog-gch"), cs=(0.01,),
-        standardise=True, pca=512, flip=True, name="triangle-hog-gch-supervised"),
+                       name="triangle-full-hog-gch"), weight=8.0, cs=(0.01,),
+        standardise=True, pca=512, flip=True, fusion="product", name="triangle-hog-gch-supervised"),
     # int8 convolutions: the float network's retrieval measures at ~1.5x bf16's speed (1.9x float32's with
     # AVX2 only); indexed images in one view, queries flip-averaged: half the indexing time for 0.0006 of
     # full `map` (docs/benchmarks.md)
