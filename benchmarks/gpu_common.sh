@@ -4,12 +4,14 @@
 # of LIMIT_S seconds (LIMIT=... for one run), with --flip FLIP (default random: the recipe these
 # scripts' recorded runs used, before alternating flip became `cbir train`'s default) and
 # --whiten-bias-epochs WHITEN_BIAS_EPOCHS (default all: the bias trained throughout, as in those runs,
-# before session 17 made 3 the default); `summary` prints
+# before session 17 made 3 the default) and the optimiser settings OPTIMISER (default: those before session 20
+# made the fast-training recipes' the default, as in those runs; OPTIMISER= takes today's); `summary` prints
 # each finished model's validation accuracy with flip TTA, then single-view (the last epoch's, EMA
 # weights), and its minutes.
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-3} OMP_WAIT_POLICY=PASSIVE
 LIMIT_S=${LIMIT_S:-330}; EPOCHS_PERCENT=${EPOCHS_PERCENT:-100}; FLIP=${FLIP:-random}
 WHITEN_BIAS_EPOCHS=${WHITEN_BIAS_EPOCHS:-all}
+OPTIMISER=${OPTIMISER-"--lr 0.2 --momentum 0.9 --weight-decay 5e-4 --no-dirac --norm-scales --norm-bias-lr 1"}
 mkdir -p "$OUT"
 python3 -c "from cbir.datasets import load_dataset; load_dataset('$DATA', split='train')"
 
@@ -18,7 +20,7 @@ e() { local n=$(( $1 * EPOCHS_PERCENT / 100 )); echo $(( n > 0 ? n : 1 )); }
 train() {
   local name=$1; shift
   timeout "${LIMIT:-$LIMIT_S}" python3 -m cbir.cli train --dataset "$DATA" --split train --out "$OUT/$name" \
-    --flip "$FLIP" --whiten-bias-epochs "$WHITEN_BIAS_EPOCHS" "$@" "${EXTRA[@]}" >"$OUT/$name.log" 2>&1 \
+    --flip "$FLIP" --whiten-bias-epochs "$WHITEN_BIAS_EPOCHS" $OPTIMISER "$@" "${EXTRA[@]}" >"$OUT/$name.log" 2>&1 \
     || echo "$name: exit $?" >>"$OUT/$name.log"
 }
 

@@ -88,7 +88,7 @@ def test_batchnorm_biases_learn_at_their_own_rate(data, tmp_path):
 
     train(data, tmp_path / "still", tiny_config(epochs=1, norm_bias_lr=0.0), ModelConfig(**vars(TINY)), progress=False)
     assert torch.equal(norm_biases(tmp_path / "still"), torch.zeros_like(norm_biases(tmp_path / "still")))
-    train(data, tmp_path / "slow", tiny_config(epochs=1), ModelConfig(**vars(TINY)), progress=False)
+    train(data, tmp_path / "slow", tiny_config(epochs=1, norm_bias_lr=1.0), ModelConfig(**vars(TINY)), progress=False)
     train(data, tmp_path / "fast", tiny_config(epochs=1, norm_bias_lr=8.0), ModelConfig(**vars(TINY)), progress=False)
     assert norm_biases(tmp_path / "fast").abs().mean() > 2 * norm_biases(tmp_path / "slow").abs().mean() > 0
 
@@ -159,6 +159,13 @@ def test_training_is_deterministic_and_resumes_after_an_interruption(data, tmp_p
     with pytest.raises(KeyboardInterrupt):
         train(data, resumed, tiny_config(), ModelConfig(**vars(TINY)), progress=False)
     monkeypatch.undo()
+    with pytest.raises(TrainingError, match=r"other training options \(momentum: 0.92 -> 0.9; norm_scales"):
+        train(data, resumed, tiny_config(momentum=0.9, norm_scales=True), ModelConfig(**vars(TINY)), progress=False)
+    saved = torch.load(resumed / "checkpoint.pt", weights_only=False)
+    del saved["recipe"]  # as written before checkpoints recorded it: other options are found as the optimiser loads
+    torch.save(saved, resumed / "checkpoint.pt")
+    with pytest.raises(TrainingError, match="--norm-bias-lr 1 before session 20"):
+        train(data, resumed, tiny_config(norm_bias_lr=1.0), ModelConfig(**vars(TINY)), progress=False)
     card = train(data, resumed, tiny_config(), ModelConfig(**vars(TINY)), progress=False)
     assert [h["epoch"] for h in card["history"]] == [1, 2, 3]
     a = torch.load(straight / "weights.pt")

@@ -82,10 +82,10 @@ def register(sub) -> None:
                    help="a time budget: as many epochs (instead of --epochs) as fit in 85%% of this many "
                         "minutes, the final validation included, at the speed measured on a few steps first")
     p.add_argument("--batch-size", type=positive, default=512)
-    p.add_argument("--lr", type=float, default=0.2)
-    p.add_argument("--momentum", type=float, default=0.9, help="Nesterov momentum (default 0.9)")
-    p.add_argument("--weight-decay", type=float, default=5e-4,
-                   help="of the convolution and linear weights (default 0.0005)")
+    p.add_argument("--lr", type=float, default=0.37, help="peak learning rate (default 0.37)")
+    p.add_argument("--momentum", type=float, default=0.92, help="Nesterov momentum (default 0.92)")
+    p.add_argument("--weight-decay", type=float, default=1.5e-3,
+                   help="of the convolution and linear weights (default 0.0015)")
     p.add_argument("--widths", type=positive, nargs=3, default=[64, 256, 256], metavar="W")
     p.add_argument("--depth", type=positive, default=2, help="convolutions per block (default 2)")
     p.add_argument("--residual", action="store_true",
@@ -97,15 +97,15 @@ def register(sub) -> None:
     p.add_argument("--cutout", type=int, default=0, help="side of a random square blanked per image (default 0)")
     p.add_argument("--flip", choices=["alternate", "random"], default="alternate",
                    help="mirror each image every other epoch (default), or a random half at each step (random: "
-                        "the shipped checkpoint's recipe, from before alternate became the default)")
-    p.add_argument("--dirac", action=argparse.BooleanOptionalAction, default=False,
-                   help="start a new network's block convolutions as the identity (default: PyTorch's random "
-                        "initialisation)")
-    p.add_argument("--norm-scales", action=argparse.BooleanOptionalAction, default=True,
-                   help="train the BatchNorm scales (default; --no-norm-scales keeps them fixed)")
-    p.add_argument("--norm-bias-lr", type=float, default=1.0, metavar="X",
-                   help="the BatchNorm biases' learning rate as X times --lr (default 1; the fast-training "
-                        "recipes use 64)")
+                        "the recipe of the runs recorded before session 14)")
+    p.add_argument("--dirac", action=argparse.BooleanOptionalAction, default=True,
+                   help="start a new network's block convolutions as the identity (default; --no-dirac: PyTorch's "
+                        "random initialisation)")
+    p.add_argument("--norm-scales", action=argparse.BooleanOptionalAction, default=False,
+                   help="train the BatchNorm scales (default: they stay fixed, at 1 in a new network)")
+    p.add_argument("--norm-bias-lr", type=float, default=64.0, metavar="X",
+                   help="the BatchNorm biases' learning rate as X times --lr (default 64, as in the fast-training "
+                        "recipes; before session 20: 1)")
     p.add_argument("--whiten-bias-epochs", type=epochs_or_all, default=3, metavar="N|all",
                    help="freeze the whitening layer's bias after N epochs (default 3): later steps skip the first "
                         "block's input gradient; 'all' trains it throughout (the recipe before session 17)")

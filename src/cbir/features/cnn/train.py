@@ -13,16 +13,17 @@ embedding (the optional metric-learning stage, from a trained model). Optional k
 batch) and `distill` mix a temperature-softened KL term into the loss. Optional sharpness-aware
 minimisation (SAM, Foret et al. 2021): `sam` = rho, each step takes its gradient at the weights moved
 rho up their own gradient. `int8_weights` stores the block convolutions as int8 (`store.stored_state`);
-the final validation reads the weights as stored. `dirac` starts a new network's block convolutions as the
-identity and `norm_scales=False` keeps BatchNorm scales fixed, as the fast-training recipes do (measured, not
-the defaults: docs/benchmarks.md); they also train the BatchNorm biases at a higher rate (`norm_bias_lr`, a
-multiple of `lr`; 1 by default). `whiten_bias_epochs` freezes the whitening layer's bias after that many
-epochs (3 by default, as in those recipes): the backward pass then stops at the first block, ~10% faster
-epochs. `minutes` fits the number of epochs to a time budget, from the speed of a few steps of a throw-away
-copy measured first. Per-epoch validation on a held-out part of the TRAINING split; a checkpoint after
-every epoch, resumed automatically after an interruption (with the epochs the run chose); deterministic for a
-given seed and number of epochs. The held-out images depend on `val_seed` only, so runs with different seeds
-are validated alike (and can teach each other).
+the final validation reads the weights as stored. The optimiser settings and initialisation are the
+fast-training recipes' (the defaults since session 20, measured in docs/benchmarks.md): a large step and strong
+weight decay, block convolutions started as the identity (`dirac`), BatchNorm scales fixed at 1
+(`norm_scales=False`) and BatchNorm biases trained at 64x the rate (`norm_bias_lr`, a multiple of `lr`).
+`whiten_bias_epochs` freezes the whitening layer's bias after that many epochs (3 by default, as in those
+recipes): the backward pass then stops at the first block, ~10% faster epochs. `minutes` fits the number of
+epochs to a time budget, from the speed of a few steps of a throw-away copy measured first. Per-epoch
+validation on a held-out part of the TRAINING split; a checkpoint after every epoch, resumed automatically after
+an interruption (with the epochs the run chose; other options are refused); deterministic for a given seed and
+number of epochs. The held-out images depend on `val_seed` only, so runs with different seeds are validated
+alike (and can teach each other).
 """
 
 from __future__ import annotations
@@ -55,15 +56,18 @@ PROBE_WARMUP, PROBE_STEPS = 2, 4  # untimed, then timed training steps (their me
 # share of a time budget (`minutes`) left unplanned: on the same 2-core VM the probe's estimate of an epoch was
 # 17% high one day, 4%, 7% and 13% low on others (docs/benchmarks.md)
 BUDGET_RESERVE = 0.15
+RESUMABLE = ("epochs", "minutes")  # the options a resumed run may change
+# the optimiser settings and initialisation of `cbir train` before the fast-training recipes' became the defaults
+PREVIOUS_DEFAULTS = "--lr 0.2 --momentum 0.9 --weight-decay 5e-4 --no-dirac --norm-scales --norm-bias-lr 1"
 
 
 @dataclass
 class TrainConfig:
     epochs: int = 15
     batch_size: int = 512
-    lr: float = 0.2
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
+    lr: float = 0.37
+    momentum: float = 0.92
+    weight_decay: float = 1.5e-3
     label_smoothing: float = 0.2
     warmup: float = 0.2
     ema_decay: float = 0.995
@@ -83,10 +87,10 @@ class TrainConfig:
     int8_weights: bool = False
     minutes: float | None = None  # a time budget: replaces `epochs` by as many as fit in it
     flip: str = "alternate"  # each image mirrored every other epoch (`alternating_flips`), or "random"
-    dirac: bool = False  # True: a new network's block convolutions start as the identity (`CifarNet.init_identity`)
-    norm_scales: bool = True  # whether BatchNorm scales train; False keeps them where they are (1 when new)
+    dirac: bool = True  # a new network's block convolutions start as the identity (`CifarNet.init_identity`)
+    norm_scales: bool = False  # whether BatchNorm scales train; False keeps them where they are (1 when new)
     whiten_bias_epochs: int | None = 3  # epochs the whitening layer's bias trains before it is frozen; None: all
-    norm_bias_lr: float = 1.0  # the BatchNorm biases' learning rate, as a multiple of `lr`
+    norm_bias_lr: float = 64.0  # the BatchNorm biases' learning rate, as a multiple of `lr`
 
 
 def device_of(preferred: str | None = None) -> torch.device:
@@ -165,6 +169,20 @@ def epochs_within(seconds: float, training: float, frozen: float, validation: fl
     if seconds <= first * slow:
         return max(1, int(seconds // slow))
     return max(1, int(first + (seconds - first * slow) // (frozen + validation)))
+
+
+def check_resumable(recipe: dict | None, config: TrainConfig, checkpoint: Path) -> None:
+    """Refuse to resume a checkpoint written with other options than `config` (those that differ are named): one
+    run of two recipes is never what was meant. Only the epochs and the time budget may change. Checkpoints of
+    versions before this check recorded no `recipe`; they are checked as the optimiser's state loads."""
+    if recipe is None:
+        return
+    current = asdict(config)
+    changed = [f"{key}: {recipe.get(key)!r} -> {value!r}" for key, value in current.items()
+               if key not in RESUMABLE and recipe.get(key) != value]
+    if changed:
+        raise TrainingError(f"{checkpoint} was started with other training options ({'; '.join(changed)}): resume "
+                            f"it with the options it started with, or train into another --out")
 
 
 def validation_size(requested: int | None, n: int) -> int:
@@ -260,7 +278,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         model.new_head(predict(model, train_part.images, dev, bf16=False, tta=False, embed=True).to(dev), targets,
                        len(classes))
     ema = AveragedModel(model, multi_avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
-    # a group of their own only at another rate: at the default, checkpoints of earlier versions still resume
+    # a group of their own only at another rate: at 1, checkpoints of versions before that option still resume
     norm_biases = {id(norm.bias) for norm in norms} if config.norm_bias_lr != 1 else set()
     decay, no_decay, biases = [], [], []
     for p in (p for p in model.parameters() if p.requires_grad):
@@ -308,6 +326,8 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     steps_per_epoch = max(1, len(images) // config.batch_size)
     checkpoint = out / "checkpoint.pt"
     saved = torch.load(checkpoint, weights_only=False) if checkpoint.exists() else None
+    if saved:
+        check_resumable(saved.get("recipe"), config, checkpoint)
     if config.minutes:
         epochs = saved["state"].get("epochs") if saved else None
         if epochs is None:
@@ -335,7 +355,12 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     if saved:
         model.load_state_dict(saved["model"])
         ema.load_state_dict(saved["ema"])
-        optimizer.load_state_dict(saved["optimizer"])
+        try:
+            optimizer.load_state_dict(saved["optimizer"])
+        except ValueError as exc:  # a checkpoint of an earlier version, which did not record its options
+            raise TrainingError(f"{checkpoint} was written with other training options ({exc}); resume it with the "
+                                f"options it started with ({PREVIOUS_DEFAULTS} before session 20) or train into "
+                                f"another --out") from exc
         schedule.load_state_dict(saved["schedule"])
         state = saved["state"] | {"epochs": config.epochs}
         generator.set_state(saved["generator"])
@@ -373,7 +398,8 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
               + (f", validation acc {val_acc:.4f}" if val_acc is not None else "")
               + f", {state['seconds'] / 60:.1f} min", flush=True)
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
-                    "schedule": schedule.state_dict(), "state": state, "generator": generator.get_state()},
+                    "schedule": schedule.state_dict(), "state": state, "generator": generator.get_state(),
+                    "recipe": asdict(config)},
                    checkpoint.with_suffix(".tmp"))
         checkpoint.with_suffix(".tmp").replace(checkpoint)
         if on_epoch:
