@@ -1,5 +1,6 @@
 """The CNN: a tiny model trains and its loss falls, checkpoints resume, embeddings round-trip."""
 
+import dataclasses
 import json
 import pickle
 import shutil
@@ -173,6 +174,18 @@ def test_training_is_deterministic_and_resumes_after_an_interruption(data, tmp_p
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-3) for k in a)
 
 
+def first_epoch_takes(training, fraction):
+    """A `TimePlan.measured` that plans again as if the first epoch had taken `fraction` of the probe's estimate
+    (the tiny model's real epochs take a fraction of a second)."""
+    real = training.TimePlan.measured
+
+    def measured(plan, seconds):
+        pretended = (plan.training + plan.validation) * fraction
+        return real(dataclasses.replace(plan, started=plan.started - (pretended - seconds)), pretended)
+
+    return measured
+
+
 def test_a_time_budget_sets_the_epochs_from_a_speed_probe_that_leaves_the_run_alone(data, tmp_path, monkeypatch):
     import cbir.features.cnn.train as training
 
@@ -185,6 +198,7 @@ def test_a_time_budget_sets_the_epochs_from_a_speed_probe_that_leaves_the_run_al
         return 7.0, 7.0, 2.0
 
     monkeypatch.setattr(training, "probe_seconds", probe)
+    monkeypatch.setattr(training.TimePlan, "measured", first_epoch_takes(training, 1.0))  # the probe was right
     budgeted = tmp_path / "budgeted"
     # 85% of 60 s (the rest in reserve): the probe itself, 16 s for the final validation (8 passes), then 3
     # epochs of 9 s (4 without the reserve)
@@ -211,6 +225,7 @@ def test_a_time_budget_counts_the_faster_epochs_after_the_whitening_bias_is_froz
         return 7.0, 4.0, 2.0
 
     monkeypatch.setattr(training, "probe_seconds", probe)
+    monkeypatch.setattr(training.TimePlan, "measured", first_epoch_takes(training, 1.0))
     # of the ~35 s left (as above), 9 s for the first epoch, then 6 s each: 5 epochs (3 at 9 s each)
     card = train(data, tmp_path / "m", tiny_config(epochs=7, minutes=1, whiten_bias_epochs=1),
                  ModelConfig(**vars(TINY)), progress=False)
@@ -218,6 +233,28 @@ def test_a_time_budget_counts_the_faster_epochs_after_the_whitening_bias_is_froz
     assert training.epochs_within(100, 7, 4, 2, 20) == 11 and training.epochs_within(100, 7, 4, 2, None) == 11
     assert training.epochs_within(5, 7, 4, 2, 1) == 1 and training.epochs_within(100, 7, 4, 2, 0) == 16
     assert training.epochs_within(5, 7, 4, 2, 0) == 1  # at least one epoch, frozen from the start or not
+
+
+@pytest.mark.parametrize("fraction, epochs", [(0.5, 9), (2.0, 1)])
+def test_a_time_budget_is_planned_again_from_the_first_epoch(data, tmp_path, monkeypatch, fraction, epochs):
+    import cbir.features.cnn.train as training
+
+    monkeypatch.setattr(training, "probe_seconds", lambda *args: (7.0, 7.0, 2.0))  # 3 epochs, as above
+    monkeypatch.setattr(training.TimePlan, "measured", first_epoch_takes(training, fraction))
+    out, rates = tmp_path / "m", []
+
+    def record(_):  # each epoch's checkpoint is written before this is called
+        saved = torch.load(out / "checkpoint.pt", weights_only=False)
+        rates.append(saved["optimizer"]["param_groups"][0]["lr"])
+        assert saved["state"]["epochs"] == epochs  # what a resumed run keeps
+
+    # twice as fast: 4.5 s an epoch and 8 s of final validation, ~38 s left after the first: 8 more
+    # half as fast: 18 s an epoch and 32 s of final validation, ~1 s left: none more
+    card = train(data, out, tiny_config(epochs=7, minutes=1), ModelConfig(**vars(TINY)), progress=False,
+                 on_epoch=record)
+    assert card["epochs"] == epochs and len(card["history"]) == epochs
+    if epochs > 1:  # the schedule spans the new number of epochs (a run cut short stops where it is)
+        assert all(rate > 0 for rate in rates[:-1]) and rates[-1] == 0
 
 
 def test_training_takes_images_of_any_size(tiny_collection, tmp_path):

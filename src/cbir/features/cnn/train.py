@@ -19,11 +19,11 @@ weight decay, block convolutions started as the identity (`dirac`), BatchNorm sc
 (`norm_scales=False`) and BatchNorm biases trained at 64x the rate (`norm_bias_lr`, a multiple of `lr`).
 `whiten_bias_epochs` freezes the whitening layer's bias after that many epochs (3 by default, as in those
 recipes): the backward pass then stops at the first block, ~10% faster epochs. `minutes` fits the number of
-epochs to a time budget, from the speed of a few steps of a throw-away copy measured first. Per-epoch
-validation on a held-out part of the TRAINING split; a checkpoint after every epoch, resumed automatically after
-an interruption (with the epochs the run chose; other options are refused); deterministic for a given seed and
-number of epochs. The held-out images depend on `val_seed` only, so runs with different seeds are validated
-alike (and can teach each other).
+epochs to a time budget, from the speed of a few steps of a throw-away copy measured first, then from the first
+epoch's (`TimePlan`). Per-epoch validation on a held-out part of the TRAINING split; a checkpoint after every
+epoch, resumed automatically after an interruption (with the epochs the run chose; other options are refused);
+deterministic for a given seed and number of epochs. The held-out images depend on `val_seed` only, so runs with
+different seeds are validated alike (and can teach each other).
 """
 
 from __future__ import annotations
@@ -161,14 +161,44 @@ def probe_seconds(model: nn.Module, step: Callable, images: torch.Tensor, target
 
 
 def epochs_within(seconds: float, training: float, frozen: float, validation: float,
-                  whiten_bias_epochs: int | None) -> int:
-    """How many epochs (at least 1) fit in `seconds`: each takes `training` + `validation` seconds, and `frozen` +
-    `validation` after the first `whiten_bias_epochs` (`probe_seconds`)."""
+                  whiten_bias_epochs: int | None, least: int = 1) -> int:
+    """How many epochs (at least `least`) fit in `seconds`: each takes `training` + `validation` seconds, and
+    `frozen` + `validation` after the first `whiten_bias_epochs` (`probe_seconds`)."""
     first = whiten_bias_epochs if whiten_bias_epochs is not None else float("inf")
     slow = training + validation
     if seconds <= first * slow:
-        return max(1, int(seconds // slow))
-    return max(1, int(first + (seconds - first * slow) // (frozen + validation)))
+        return max(least, int(seconds // slow))
+    return max(least, int(first + (seconds - first * slow) // (frozen + validation)))
+
+
+@dataclass
+class TimePlan:
+    """How a time budget (`minutes`) is spent: planned from `probe_seconds`'s estimates when the run starts, then
+    once more from the first epoch's measured time (the probe's few steps have been 4-20% off)."""
+    started: float  # `time.perf_counter()` when the probe began
+    seconds: float  # the budget less its reserve
+    training: float
+    frozen: float
+    validation: float
+    final: float  # the model card's final validations
+    whiten_bias_epochs: int | None
+
+    def left(self, now: float) -> float:
+        """Seconds left at `now` for training epochs."""
+        return self.seconds - (now - self.started) - self.final
+
+    def epochs(self, now: float, done: int = 0) -> int:
+        """Epochs in all: `done` already trained, and as many more as fit in what is left at `now` (at least one
+        when none is done)."""
+        first = None if self.whiten_bias_epochs is None else max(0, self.whiten_bias_epochs - done)
+        return done + epochs_within(self.left(now), self.training, self.frozen, self.validation, first,
+                                    least=0 if done else 1)
+
+    def measured(self, epoch_seconds: float) -> TimePlan:
+        """The plan with every estimate scaled by what the first epoch (training and validation) really took."""
+        scale = epoch_seconds / (self.training + self.validation)
+        return replace(self, training=self.training * scale, frozen=self.frozen * scale,
+                       validation=self.validation * scale, final=self.final * scale)
 
 
 def check_resumable(recipe: dict | None, config: TrainConfig, checkpoint: Path) -> None:
@@ -328,6 +358,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     saved = torch.load(checkpoint, weights_only=False) if checkpoint.exists() else None
     if saved:
         check_resumable(saved.get("recipe"), config, checkpoint)
+    plan = None  # a `TimePlan` when this run fits its epochs to a time budget (not when it resumes one)
     if config.minutes:
         epochs = saved["state"].get("epochs") if saved else None
         if epochs is None:
@@ -338,18 +369,26 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
                                                          val_part.images if val_part else None)
             # the model card's two validations below: flip TTA, then with the views also moved
             final = validation * sum(len(tta_views(to_input(images[:1]), shift=s)) for s in (0, TTA_SHIFT))
-            left = config.minutes * 60 * (1 - BUDGET_RESERVE) - (time.perf_counter() - probing) - final
-            epochs = epochs_within(left, training, frozen, validation, config.whiten_bias_epochs)
+            plan = TimePlan(probing, config.minutes * 60 * (1 - BUDGET_RESERVE), training, frozen, validation,
+                            final, config.whiten_bias_epochs)
+            now = time.perf_counter()
+            epochs = plan.epochs(now)
             print(f"an epoch takes ~{training + validation:.0f} s here"
                   + (f" (~{frozen + validation:.0f} s once the whitening bias is frozen)"
                      if config.whiten_bias_epochs is not None else "")
                   + f" and the final validation ~{final:.0f} s, so {epochs} epochs"
-                  + (" (over the budget)" if training + validation > left else ""), flush=True)
+                  + (" (over the budget)" if training + validation > plan.left(now) else "")
+                  + " (planned again after the first)", flush=True)
         config = replace(config, epochs=epochs)
-    total = steps_per_epoch * config.epochs
-    warm = max(1, int(config.warmup * total))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm)))
+    steps = {"total": steps_per_epoch * config.epochs}  # the schedule's length, which the plan may change
+
+    def lr_factor(s: int) -> float:
+        """Linear warm-up over the first `warmup` of the steps, then linear decay to 0 at the last."""
+        total = steps["total"]
+        warm = max(1, int(config.warmup * total))
+        return (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm))
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
     state = {"epoch": 0, "epochs": config.epochs, "history": [], "seconds": 0.0}
     generator = torch.Generator().manual_seed(config.seed)
     if saved:
@@ -366,7 +405,8 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         generator.set_state(saved["generator"])
         print(f"resuming after epoch {state['epoch']} ({checkpoint})", flush=True)
     out.mkdir(parents=True, exist_ok=True)
-    for epoch in range(state["epoch"], config.epochs):
+    epoch = state["epoch"]
+    while epoch < config.epochs:
         started = time.perf_counter()
         model.train()
         model.whiten.bias.requires_grad_(config.whiten_bias_epochs is None or epoch < config.whiten_bias_epochs)
@@ -397,6 +437,12 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         print(f"epoch {epoch + 1}: train acc {correct / seen:.4f}"
               + (f", validation acc {val_acc:.4f}" if val_acc is not None else "")
               + f", {state['seconds'] / 60:.1f} min", flush=True)
+        if plan and epoch == 0:  # the first epoch, timed: the budget planned again from it, once
+            now = time.perf_counter()
+            plan = plan.measured(now - started)
+            epochs = plan.epochs(now, done=1)
+            print(f"the first epoch took {now - started:.0f} s: {epochs} epochs in all", flush=True)
+            config, state["epochs"], steps["total"] = replace(config, epochs=epochs), epochs, steps_per_epoch * epochs
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
                     "schedule": schedule.state_dict(), "state": state, "generator": generator.get_state(),
                     "recipe": asdict(config)},
@@ -404,6 +450,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         checkpoint.with_suffix(".tmp").replace(checkpoint)
         if on_epoch:
             on_epoch(state["history"][-1])
+        epoch += 1
     final = ema.module
     final.load_state_dict(loaded_state(stored_state(final, config.int8_weights)))  # validated as stored
     card = {
