@@ -174,7 +174,8 @@ def epochs_within(seconds: float, training: float, frozen: float, validation: fl
 @dataclass
 class TimePlan:
     """How a time budget (`minutes`) is spent: planned from `probe_seconds`'s estimates when the run starts, then
-    once more from the first epoch's measured time (the probe's few steps have been 4-20% off)."""
+    once more from the first epoch's measured time (the probe's few steps have been 4-20% off). A run whose plan
+    changed is not step for step one asked for as many `epochs`: its first epoch warmed up for the first plan."""
     started: float  # `time.perf_counter()` when the probe began
     seconds: float  # the budget less its reserve
     training: float
