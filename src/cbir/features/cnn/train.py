@@ -381,11 +381,10 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
                   + (" (over the budget)" if training + validation > plan.left(now) else "")
                   + " (planned again after the first)", flush=True)
         config = replace(config, epochs=epochs)
-    steps = {"total": steps_per_epoch * config.epochs}  # the schedule's length, which the plan may change
-
     def lr_factor(s: int) -> float:
-        """Linear warm-up over the first `warmup` of the steps, then linear decay to 0 at the last."""
-        total = steps["total"]
+        """Linear warm-up over the first `warmup` of the steps, then linear decay to 0 at the last (of `config`'s
+        epochs as they are now: the time plan may change them)."""
+        total = steps_per_epoch * config.epochs
         warm = max(1, int(config.warmup * total))
         return (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm))
 
@@ -443,7 +442,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
             plan = plan.measured(now - started)
             epochs = plan.epochs(now, done=1)
             print(f"the first epoch took {now - started:.0f} s: {epochs} epochs in all", flush=True)
-            config, state["epochs"], steps["total"] = replace(config, epochs=epochs), epochs, steps_per_epoch * epochs
+            config, state["epochs"] = replace(config, epochs=epochs), epochs
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
                     "schedule": schedule.state_dict(), "state": state, "generator": generator.get_state(),
                     "recipe": asdict(config)},
