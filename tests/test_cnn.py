@@ -5,6 +5,7 @@ import json
 import pickle
 import shutil
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -174,14 +175,22 @@ def test_training_is_deterministic_and_resumes_after_an_interruption(data, tmp_p
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-3) for k in a)
 
 
-def first_epoch_takes(training, fraction):
-    """A `TimePlan.measured` that plans again as if the first epoch had taken `fraction` of the probe's estimate
-    (the tiny model's real epochs take a fraction of a second)."""
-    real = training.TimePlan.measured
+def epochs_take(training, fraction, frozen_fraction=None):
+    """A `TimePlan.measured` for one run that plans again as if every epoch so far had taken `fraction` of the probe's
+    estimate of it, and those with the whitening bias frozen `frozen_fraction` (default `fraction`): the tiny
+    model's real epochs take a fraction of a second."""
+    real, probed = training.TimePlan.measured, []
 
-    def measured(plan, seconds):
-        pretended = (plan.training + plan.validation) * fraction
-        return real(dataclasses.replace(plan, started=plan.started - (pretended - seconds)), pretended)
+    def measured(plan, epoch, seconds):
+        first = (probed or probed.append(plan) or probed)[0]  # the plan as the probe made it
+
+        def pretended(k):
+            frozen = first.whiten_bias_epochs is not None and k >= first.whiten_bias_epochs
+            return (frozen_fraction if frozen and frozen_fraction is not None else fraction) * (
+                (first.frozen if frozen else first.training) + first.validation)
+
+        elapsed = sum(pretended(k) for k in range(epoch + 1))
+        return real(dataclasses.replace(plan, started=time.perf_counter() - elapsed), epoch, pretended(epoch))
 
     return measured
 
@@ -198,7 +207,7 @@ def test_a_time_budget_sets_the_epochs_from_a_speed_probe_that_leaves_the_run_al
         return 7.0, 7.0, 2.0
 
     monkeypatch.setattr(training, "probe_seconds", probe)
-    monkeypatch.setattr(training.TimePlan, "measured", first_epoch_takes(training, 1.0))  # the probe was right
+    monkeypatch.setattr(training.TimePlan, "measured", epochs_take(training, 1.0))  # the probe was right
     budgeted = tmp_path / "budgeted"
     # 85% of 60 s (the rest in reserve): the probe itself, 16 s for the final validation (8 passes), then 3
     # epochs of 9 s (4 without the reserve)
@@ -215,44 +224,52 @@ def test_a_time_budget_sets_the_epochs_from_a_speed_probe_that_leaves_the_run_al
     assert card["epochs"] == 3 and len(card["history"]) == 3  # a resumed run keeps the epochs it chose
 
 
-def test_a_time_budget_counts_the_faster_epochs_after_the_whitening_bias_is_frozen(data, tmp_path, monkeypatch):
+@pytest.mark.parametrize("frozen_fraction, epochs", [(1.0, 6), (0.5, 11)])
+def test_a_time_budget_counts_the_faster_epochs_after_the_whitening_bias_is_frozen(data, tmp_path, monkeypatch,
+                                                                                  frozen_fraction, epochs):
     import cbir.features.cnn.train as training
 
-    probed, real_probe = [], training.probe_seconds
+    probed, real_probe, planned = [], training.probe_seconds, []
 
     def probe(*args):  # the real probe, then 7 s an epoch, 4 s once the bias is frozen, 2 s to validate
         probed.append(real_probe(*args))
         return 7.0, 4.0, 2.0
 
     monkeypatch.setattr(training, "probe_seconds", probe)
-    monkeypatch.setattr(training.TimePlan, "measured", first_epoch_takes(training, 1.0))
-    # of the ~35 s left (as above), 9 s for the first epoch, then 6 s each: 5 epochs (3 at 9 s each)
-    card = train(data, tmp_path / "m", tiny_config(epochs=7, minutes=1, whiten_bias_epochs=1),
-                 ModelConfig(**vars(TINY)), progress=False)
-    assert card["epochs"] == 5 and len(probed) == 1 and all(0 < t < 60 for t in probed[0])
+    monkeypatch.setattr(training.TimePlan, "measured", epochs_take(training, 1.0, frozen_fraction))
+    out = tmp_path / "m"
+    # of the ~35 s left (as above), 9 s for the first epoch, then 6 s each: 5 epochs. The second epoch, the first
+    # frozen one, timed at 6 s (3 s): 26 s (29 s) left when 95% of the budget is planned: 4 (9) more
+    card = train(data, out, tiny_config(epochs=7, minutes=1, whiten_bias_epochs=1), ModelConfig(**vars(TINY)),
+                 progress=False, on_epoch=lambda _: planned.append(
+                     torch.load(out / "checkpoint.pt", weights_only=False)["state"]["epochs"]))
+    assert card["epochs"] == epochs and len(probed) == 1 and all(0 < t < 60 for t in probed[0])
+    assert planned == [5] + [epochs] * (epochs - 1)  # planned again after the first epoch, and the second
     assert training.epochs_within(100, 7, 4, 2, 20) == 11 and training.epochs_within(100, 7, 4, 2, None) == 11
     assert training.epochs_within(5, 7, 4, 2, 1) == 1 and training.epochs_within(100, 7, 4, 2, 0) == 16
     assert training.epochs_within(5, 7, 4, 2, 0) == 1  # at least one epoch, frozen from the start or not
 
 
-@pytest.mark.parametrize("fraction, epochs", [(0.5, 9), (2.0, 1)])
-def test_a_time_budget_is_planned_again_from_the_first_epoch(data, tmp_path, monkeypatch, fraction, epochs):
+@pytest.mark.parametrize("fraction, epochs", [(0.5, 10), (2.0, 1)])
+def test_a_time_budget_is_planned_again_from_the_timed_epochs(data, tmp_path, monkeypatch, fraction, epochs):
     import cbir.features.cnn.train as training
 
     monkeypatch.setattr(training, "probe_seconds", lambda *args: (7.0, 7.0, 2.0))  # 3 epochs, as above
-    monkeypatch.setattr(training.TimePlan, "measured", first_epoch_takes(training, fraction))
-    out, rates = tmp_path / "m", []
+    monkeypatch.setattr(training.TimePlan, "measured", epochs_take(training, fraction))
+    out, rates, planned = tmp_path / "m", [], []
 
     def record(_):  # each epoch's checkpoint is written before this is called
         saved = torch.load(out / "checkpoint.pt", weights_only=False)
         rates.append(saved["optimizer"]["param_groups"][0]["lr"])
-        assert saved["state"]["epochs"] == epochs  # what a resumed run keeps
+        planned.append(saved["state"]["epochs"])  # what a resumed run keeps
 
-    # twice as fast: 4.5 s an epoch and 8 s of final validation, ~38 s left after the first: 8 more
+    # twice as fast: 4.5 s an epoch and 8 s of final validation, ~38 s left after the first: 8 more; ~31 s left
+    # after the fourth, the first with the bias frozen, with 5% of the budget in reserve instead of 15%: 6 more
     # half as fast: 18 s an epoch and 32 s of final validation, ~1 s left: none more
     card = train(data, out, tiny_config(epochs=7, minutes=1), ModelConfig(**vars(TINY)), progress=False,
                  on_epoch=record)
     assert card["epochs"] == epochs and len(card["history"]) == epochs
+    assert planned == ([9] * 3 + [10] * 7 if epochs > 1 else [1])
     if epochs > 1:  # the schedule spans the new number of epochs (a run cut short stops where it is)
         assert all(rate > 0 for rate in rates[:-1]) and rates[-1] == 0
 

@@ -20,9 +20,9 @@ weight decay, block convolutions started as the identity (`dirac`), BatchNorm sc
 `whiten_bias_epochs` freezes the whitening layer's bias after that many epochs (3 by default, as in those
 recipes): the backward pass then stops at the first block, ~10% faster epochs. `minutes` fits the number of
 epochs to a time budget, from the speed of a few steps of a throw-away copy measured first, then from the first
-epoch's (`TimePlan`). Per-epoch validation on a held-out part of the TRAINING split; a checkpoint after every
-epoch, resumed automatically after an interruption (with the epochs the run chose; other options are refused);
-deterministic for a given seed and number of epochs. The held-out images depend on `val_seed` only, so runs with
+epoch's and the first frozen one's (`TimePlan`). Per-epoch validation on a held-out part of the TRAINING split;
+a checkpoint after every epoch, resumed automatically after an interruption (with the epochs the run chose; other
+options are refused); deterministic for a given seed and number of epochs. The held-out images depend on `val_seed` only, so runs with
 different seeds are validated alike (and can teach each other).
 """
 
@@ -56,6 +56,9 @@ PROBE_WARMUP, PROBE_STEPS = 2, 4  # untimed, then timed training steps (their me
 # share of a time budget (`minutes`) left unplanned: on the same 2-core VM the probe's estimate of an epoch was
 # 17% high one day, 4%, 7% and 13% low on others (docs/benchmarks.md)
 BUDGET_RESERVE = 0.15
+# the same once an epoch like the rest of the run's has been timed (`TimePlan.measured`): the epochs after the
+# whitening bias froze took 74-85 s on one day (docs/benchmarks.md)
+MEASURED_RESERVE = 0.05
 RESUMABLE = ("epochs", "minutes")  # the options a resumed run may change
 # the optimiser settings and initialisation of `cbir train` before the fast-training recipes' became the defaults
 PREVIOUS_DEFAULTS = "--lr 0.2 --momentum 0.9 --weight-decay 5e-4 --no-dirac --norm-scales --norm-bias-lr 1"
@@ -174,19 +177,21 @@ def epochs_within(seconds: float, training: float, frozen: float, validation: fl
 @dataclass
 class TimePlan:
     """How a time budget (`minutes`) is spent: planned from `probe_seconds`'s estimates when the run starts, then
-    once more from the first epoch's measured time (the probe's few steps have been 4-20% off). A run whose plan
-    changed is not step for step one asked for as many `epochs`: its first epoch warmed up for the first plan."""
+    again from measured epochs (the probe's few steps have been 4-20% off): the first, and the first with the
+    whitening bias frozen. A run whose plan changed is not step for step one asked for as many `epochs`: its
+    first epochs warmed up for the first plan."""
     started: float  # `time.perf_counter()` when the probe began
-    seconds: float  # the budget less its reserve
+    budget: float  # seconds
     training: float
     frozen: float
     validation: float
     final: float  # the model card's final validations
     whiten_bias_epochs: int | None
+    reserve: float = BUDGET_RESERVE  # the share of the budget left unplanned
 
     def left(self, now: float) -> float:
         """Seconds left at `now` for training epochs."""
-        return self.seconds - (now - self.started) - self.final
+        return self.budget * (1 - self.reserve) - (now - self.started) - self.final
 
     def epochs(self, now: float, done: int = 0) -> int:
         """Epochs in all: `done` already trained, and as many more as fit in what is left at `now` (at least one
@@ -195,11 +200,28 @@ class TimePlan:
         return done + epochs_within(self.left(now), self.training, self.frozen, self.validation, first,
                                     least=0 if done else 1)
 
-    def measured(self, epoch_seconds: float) -> TimePlan:
-        """The plan with every estimate scaled by what the first epoch (training and validation) really took."""
-        scale = epoch_seconds / (self.training + self.validation)
-        return replace(self, training=self.training * scale, frozen=self.frozen * scale,
-                       validation=self.validation * scale, final=self.final * scale)
+    def steady(self) -> int:
+        """The first epoch (from 0) like all the rest: the first with the whitening bias frozen, when it ever is."""
+        return self.whiten_bias_epochs or 0
+
+    def replans_after(self, epoch: int) -> bool:
+        """Whether the plan is made again once `epoch` (from 0) is done: the first, and the first steady one."""
+        return epoch in (0, self.steady())
+
+    def measured(self, epoch: int, seconds: float) -> TimePlan:
+        """The plan after `epoch` (from 0; one that `replans_after`) took `seconds`, training and validation. The
+        first epoch scales every estimate by what it took; the first steady one replaces the estimate of the
+        epochs like it, and the reserve shrinks to `MEASURED_RESERVE`."""
+        plan = self
+        if epoch == 0:
+            scale = seconds / (self.training + self.validation)
+            plan = replace(self, training=self.training * scale, frozen=self.frozen * scale,
+                           validation=self.validation * scale, final=self.final * scale)
+        if epoch == self.steady():
+            rest = seconds - plan.validation
+            plan = replace(plan, reserve=MEASURED_RESERVE,
+                           **({"training": rest} if self.whiten_bias_epochs is None else {"frozen": rest}))
+        return plan
 
 
 def check_resumable(recipe: dict | None, config: TrainConfig, checkpoint: Path) -> None:
@@ -370,8 +392,8 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
                                                          val_part.images if val_part else None)
             # the model card's two validations below: flip TTA, then with the views also moved
             final = validation * sum(len(tta_views(to_input(images[:1]), shift=s)) for s in (0, TTA_SHIFT))
-            plan = TimePlan(probing, config.minutes * 60 * (1 - BUDGET_RESERVE), training, frozen, validation,
-                            final, config.whiten_bias_epochs)
+            plan = TimePlan(probing, config.minutes * 60, training, frozen, validation, final,
+                            config.whiten_bias_epochs)
             now = time.perf_counter()
             epochs = plan.epochs(now)
             print(f"an epoch takes ~{training + validation:.0f} s here"
@@ -379,7 +401,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
                      if config.whiten_bias_epochs is not None else "")
                   + f" and the final validation ~{final:.0f} s, so {epochs} epochs"
                   + (" (over the budget)" if training + validation > plan.left(now) else "")
-                  + " (planned again after the first)", flush=True)
+                  + " (planned again as epochs are timed)", flush=True)
         config = replace(config, epochs=epochs)
     def lr_factor(s: int) -> float:
         """Linear warm-up over the first `warmup` of the steps, then linear decay to 0 at the last (of `config`'s
@@ -437,11 +459,11 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         print(f"epoch {epoch + 1}: train acc {correct / seen:.4f}"
               + (f", validation acc {val_acc:.4f}" if val_acc is not None else "")
               + f", {state['seconds'] / 60:.1f} min", flush=True)
-        if plan and epoch == 0:  # the first epoch, timed: the budget planned again from it, once
+        if plan and plan.replans_after(epoch):  # a timed epoch: the budget planned again from it
             now = time.perf_counter()
-            plan = plan.measured(now - started)
-            epochs = plan.epochs(now, done=1)
-            print(f"the first epoch took {now - started:.0f} s: {epochs} epochs in all", flush=True)
+            plan = plan.measured(epoch, now - started)
+            epochs = plan.epochs(now, done=epoch + 1)
+            print(f"epoch {epoch + 1} took {now - started:.0f} s: {epochs} epochs in all", flush=True)
             config, state["epochs"] = replace(config, epochs=epochs), epochs
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
                     "schedule": schedule.state_dict(), "state": state, "generator": generator.get_state(),
