@@ -22,8 +22,8 @@ recipes): the backward pass then stops at the first block, ~10% faster epochs. `
 epochs to a time budget, from the speed of a few steps of a throw-away copy measured first, then from the first
 epoch's and the first frozen one's (`TimePlan`). Per-epoch validation on a held-out part of the TRAINING split;
 a checkpoint after every epoch, resumed automatically after an interruption (with the epochs the run chose; other
-options are refused); deterministic for a given seed and number of epochs. The held-out images depend on `val_seed` only, so runs with
-different seeds are validated alike (and can teach each other).
+options are refused); deterministic for a given seed and number of epochs. The held-out images depend on
+`val_seed` only, so runs with different seeds are validated alike (and can teach each other).
 """
 
 from __future__ import annotations
