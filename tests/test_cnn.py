@@ -182,7 +182,9 @@ def epochs_take(training, fraction, frozen_fraction=None):
     real, probed = training.TimePlan.measured, []
 
     def measured(plan, epoch, seconds):
-        first = (probed or probed.append(plan) or probed)[0]  # the plan as the probe made it
+        if not probed:
+            probed.append(plan)
+        first = probed[0]  # the plan as the probe made it
 
         def pretended(k):
             frozen = first.whiten_bias_epochs is not None and k >= first.whiten_bias_epochs
