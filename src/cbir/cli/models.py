@@ -80,8 +80,9 @@ def register(sub) -> None:
     p.add_argument("--epochs", type=positive, default=15)
     p.add_argument("--minutes", type=float,
                    help="a time budget: as many epochs (instead of --epochs) as fit in 85%% of this many "
-                        "minutes, the final validation included, at the speed measured on a few steps first, "
-                        "then on the first epoch")
+                        "minutes, the final validation included, at the speed measured on a few steps first; "
+                        "planned again on the first epoch, then on the first with the whitening bias frozen "
+                        "(into 95%% of the minutes)")
     p.add_argument("--batch-size", type=positive, default=512)
     p.add_argument("--lr", type=float, default=0.37, help="peak learning rate (default 0.37)")
     p.add_argument("--momentum", type=float, default=0.92, help="Nesterov momentum (default 0.92)")
