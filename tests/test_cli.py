@@ -128,7 +128,7 @@ def test_train_to_a_time_budget_says_how_many_epochs_fit_and_trains_them(tiny_co
                  "--out", str(tmp_path / "m")]) == 0
     out = capsys.readouterr().out
     assert "time budget 0.02 min: timing a few training steps ...\n" in out
-    assert re.search(r"final validation ~\d+ s, so \d+ epochs \(planned again as epochs are timed\)", out)
+    assert re.search(r"final validation ~\d+ s: so \d+ epochs \(planned again as epochs are timed\)", out)
     epochs = int(re.findall(r"epoch \d+ took \d+ s: (\d+) epochs in all", out)[-1])
     card = json.loads((tmp_path / "m" / "model_card.json").read_text())
     assert card["epochs"] == epochs == len(card["history"]) and card["recipe"]["minutes"] == 0.02
@@ -270,5 +270,8 @@ def test_cbir_train_defaults_are_the_training_recipe_defaults():
                                            norm_scales=True, norm_bias_lr=1.0)
     assert train_config(build_parser().parse_args(["train", "--out", "m", "--whiten-bias-epochs", "all"])
                         ).whiten_bias_epochs is None
+    cropped = train_config(build_parser().parse_args(["train", "--out", "m", "--small-crop", "24", "--small-share",
+                                                      "0.4"]))
+    assert cropped == dataclasses.replace(fast, small_crop=24, small_share=0.4) and fast.small_crop == 0
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--out", "m", "--whiten-bias-epochs", "-1"])

@@ -111,6 +111,26 @@ def test_the_whitening_bias_trains_for_the_epochs_asked_then_stays(data, tmp_pat
         train(data, tmp_path / "bad", tiny_config(whiten_bias_epochs=-1), ModelConfig(**vars(TINY)), progress=False)
 
 
+def test_the_first_share_of_the_epochs_trains_on_small_crops(data, tmp_path, monkeypatch):
+    import cbir.features.cnn.train as training
+
+    sides, real_augment = [], training.augment
+
+    def recording(*args, **kwargs):
+        out = real_augment(*args, **kwargs)
+        sides.append(out.shape[-1])
+        return out
+
+    monkeypatch.setattr(training, "augment", recording)
+    config = tiny_config(epochs=5, small_crop=20, small_share=0.4)
+    card = train(data, tmp_path / "m", config, ModelConfig(**vars(TINY)), progress=False)
+    assert sides == [20] * 6 + [32] * 9  # 3 steps an epoch: 2 epochs of 5 on crops
+    assert card["recipe"]["small_crop"] == 20 and card["validation_accuracy_tta"] > 0.5
+    for bad in ({"small_crop": 12}, {"small_crop": 33}, {"small_crop": 24, "small_share": 0}):
+        with pytest.raises(TrainingError, match="small-crop"):
+            train(data, tmp_path / "bad", tiny_config(**bad), ModelConfig(**vars(TINY)), progress=False)
+
+
 def test_training_lowers_the_loss_and_writes_a_model_folder(data, model_dir):
     card = json.loads((model_dir / "model_card.json").read_text())
     history = card["history"]
@@ -181,20 +201,29 @@ def epochs_take(training, fraction, frozen_fraction=None):
     model's real epochs take a fraction of a second."""
     real, probed = training.TimePlan.measured, []
 
-    def measured(plan, epoch, seconds):
+    def measured(plan, epoch, epochs, seconds):
         if not probed:
             probed.append(plan)
         first = probed[0]  # the plan as the probe made it
 
         def pretended(k):
-            frozen = first.whiten_bias_epochs is not None and k >= first.whiten_bias_epochs
-            return (frozen_fraction if frozen and frozen_fraction is not None else fraction) * (
-                (first.frozen if frozen else first.training) + first.validation)
+            kind = first.kind(k, epochs)
+            return (frozen_fraction if kind.frozen and frozen_fraction is not None else fraction) * (
+                first.seconds[kind] + first.validation)
 
         elapsed = sum(pretended(k) for k in range(epoch + 1))
-        return real(dataclasses.replace(plan, started=time.perf_counter() - elapsed), epoch, pretended(epoch))
+        return real(dataclasses.replace(plan, started=time.perf_counter() - elapsed), epoch, epochs, pretended(epoch))
 
     return measured
+
+
+def speeds(whole, frozen, validation, small=None, small_frozen=None):
+    """What `probe_seconds` returns: seconds an epoch of each kind takes, and a validation pass."""
+    from cbir.features.cnn.train import EpochKind
+
+    kinds = {EpochKind(False, False): whole, EpochKind(False, True): frozen, EpochKind(True, False): small,
+             EpochKind(True, True): small_frozen}
+    return {kind: seconds for kind, seconds in kinds.items() if seconds is not None}, validation
 
 
 def test_a_time_budget_sets_the_epochs_from_a_speed_probe_that_leaves_the_run_alone(data, tmp_path, monkeypatch):
@@ -206,7 +235,7 @@ def test_a_time_budget_sets_the_epochs_from_a_speed_probe_that_leaves_the_run_al
         before = {k: v.clone() for k, v in model.state_dict().items()}
         probed.append(real_probe(model, *args))
         assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-        return 7.0, 7.0, 2.0
+        return speeds(7.0, 7.0, 2.0)
 
     monkeypatch.setattr(training, "probe_seconds", probe)
     monkeypatch.setattr(training.TimePlan, "measured", epochs_take(training, 1.0))  # the probe was right
@@ -214,14 +243,15 @@ def test_a_time_budget_sets_the_epochs_from_a_speed_probe_that_leaves_the_run_al
     # 85% of 60 s (the rest in reserve): the probe itself, 16 s for the final validation (8 passes), then 3
     # epochs of 9 s (4 without the reserve)
     card = train(data, budgeted, tiny_config(epochs=7, minutes=1), ModelConfig(**vars(TINY)), progress=False)
-    assert len(probed) == 1 and all(0 < t < 60 for t in probed[0])
+    assert len(probed) == 1 and all(0 < t < 60 for t in [*probed[0][0].values(), probed[0][1]])
+    assert len(probed[0][0]) == 2  # epochs on whole images, the whitening bias trained and frozen
     assert card["epochs"] == 3 and len(card["history"]) == 3 and card["recipe"]["minutes"] == 1
     assert "- epochs: 3 (as many as fit in 1 min)," in (budgeted / "MODEL_CARD.md").read_text()
     plain = tmp_path / "plain"
     train(data, plain, tiny_config(epochs=3), ModelConfig(**vars(TINY)), progress=False)
     a, b = torch.load(budgeted / "weights.pt"), torch.load(plain / "weights.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)  # the probe changed nothing but the number of epochs
-    monkeypatch.setattr(training, "probe_seconds", lambda *args: (5.0, 5.0, 0.0))  # faster now: 10 would fit
+    monkeypatch.setattr(training, "probe_seconds", lambda *args: speeds(5.0, 5.0, 0.0))  # faster now: 10 would fit
     card = train(data, budgeted, tiny_config(epochs=7, minutes=1), ModelConfig(**vars(TINY)), progress=False)
     assert card["epochs"] == 3 and len(card["history"]) == 3  # a resumed run keeps the epochs it chose
 
@@ -235,7 +265,7 @@ def test_a_time_budget_counts_the_faster_epochs_after_the_whitening_bias_is_froz
 
     def probe(*args):  # the real probe, then 7 s an epoch, 4 s once the bias is frozen, 2 s to validate
         probed.append(real_probe(*args))
-        return 7.0, 4.0, 2.0
+        return speeds(7.0, 4.0, 2.0)
 
     monkeypatch.setattr(training, "probe_seconds", probe)
     monkeypatch.setattr(training.TimePlan, "measured", epochs_take(training, 1.0, frozen_fraction))
@@ -245,18 +275,22 @@ def test_a_time_budget_counts_the_faster_epochs_after_the_whitening_bias_is_froz
     card = train(data, out, tiny_config(epochs=7, minutes=1, whiten_bias_epochs=1), ModelConfig(**vars(TINY)),
                  progress=False, on_epoch=lambda _: planned.append(
                      torch.load(out / "checkpoint.pt", weights_only=False)["state"]["epochs"]))
-    assert card["epochs"] == epochs and len(probed) == 1 and all(0 < t < 60 for t in probed[0])
+    assert card["epochs"] == epochs and len(probed) == 1
     assert planned == [5] + [epochs] * (epochs - 1)  # planned again after the first epoch, and the second
-    assert training.epochs_within(100, 7, 4, 2, 20) == 11 and training.epochs_within(100, 7, 4, 2, None) == 11
-    assert training.epochs_within(5, 7, 4, 2, 1) == 1 and training.epochs_within(100, 7, 4, 2, 0) == 16
-    assert training.epochs_within(5, 7, 4, 2, 0) == 1  # at least one epoch, frozen from the start or not
+
+    def fit(seconds, whiten_bias_epochs):  # epochs of 9 s, 6 s once the bias is frozen
+        plan = training.TimePlan(0.0, seconds, speeds(7.0, 4.0, 2.0)[0], 2.0, 0.0, whiten_bias_epochs, reserve=0.0)
+        return plan.epochs(0.0)
+
+    assert fit(100, 20) == 11 and fit(100, None) == 11 and fit(5, 1) == 1 and fit(100, 0) == 16
+    assert fit(5, 0) == 1  # at least one epoch, frozen from the start or not
 
 
 @pytest.mark.parametrize("fraction, epochs", [(0.5, 10), (2.0, 1)])
 def test_a_time_budget_is_planned_again_from_the_timed_epochs(data, tmp_path, monkeypatch, fraction, epochs):
     import cbir.features.cnn.train as training
 
-    monkeypatch.setattr(training, "probe_seconds", lambda *args: (7.0, 7.0, 2.0))  # 3 epochs, as above
+    monkeypatch.setattr(training, "probe_seconds", lambda *args: speeds(7.0, 7.0, 2.0))  # 3 epochs, as above
     monkeypatch.setattr(training.TimePlan, "measured", epochs_take(training, fraction))
     out, rates, planned = tmp_path / "m", [], []
 
@@ -274,6 +308,60 @@ def test_a_time_budget_is_planned_again_from_the_timed_epochs(data, tmp_path, mo
     assert planned == ([9] * 3 + [10] * 7 if epochs > 1 else [1])
     if epochs > 1:  # the schedule spans the new number of epochs (a run cut short stops where it is)
         assert all(rate > 0 for rate in rates[:-1]) and rates[-1] == 0
+
+
+def test_a_time_plan_counts_the_cheaper_epochs_on_small_crops():
+    from cbir.features.cnn.train import MEASURED_RESERVE, EpochKind, TimePlan
+
+    seconds, _ = speeds(7.0, 4.0, 1.0, small=3.0, small_frozen=2.0)
+    plan = TimePlan(0.0, 40.0, seconds, 1.0, 0.0, whiten_bias_epochs=1, small_share=0.5, reserve=0.0)
+    # the first half of the epochs on small crops (4 s, then 3 s with validation), the rest 5 s: 9 fit in 40 s
+    assert plan.epochs(0.0) == 9 and plan.cost(0, 9) == 36 and plan.cost(0, 10) == 41
+    assert [plan.kind(e, 9) for e in range(9)] == [(True, False)] + [(True, True)] * 4 + [(False, True)] * 4
+    assert dataclasses.replace(plan, small_share=0.0).epochs(0.0) == 7  # on whole images: 8 s, then 5 s
+    first = plan.measured(0, 9, 8.0)  # twice the estimate: every estimate doubles
+    assert first.seconds == {kind: 2 * s for kind, s in seconds.items()} and first.validation == 2
+    assert first.timed == {(True, False)} and first.reserve == 0
+    second = first.measured(1, 9, 5.0)
+    assert second.seconds[EpochKind(True, True)] == 3 and second.reserve == 0  # whole images still to time
+    assert [e for e in range(9) if second.replans_after(e, 9)] == [5, 6, 7, 8]  # the kind not timed yet
+    third = second.measured(5, 9, 9.0)
+    assert third.seconds[EpochKind(False, True)] == 7 and third.reserve == MEASURED_RESERVE
+    assert not any(third.replans_after(e, 9) for e in range(9))
+
+
+def test_a_time_budget_with_small_crops_probes_them_and_plans_again_on_each_kind_of_epoch(data, tmp_path,
+                                                                                         monkeypatch):
+    import cbir.features.cnn.train as training
+
+    probed, real_probe, replanned, real_measured = [], training.probe_seconds, [], epochs_take(training, 1.0)
+    sides, real_augment = [], training.augment
+
+    def probe(*args):
+        probed.append(real_probe(*args))
+        return speeds(7.0, 4.0, 2.0, small=3.5, small_frozen=2.5)
+
+    def augment(*args, **kwargs):
+        out = real_augment(*args, **kwargs)
+        sides.append(out.shape[-1])
+        return out
+
+    def measured(plan, epoch, epochs, seconds):
+        replanned.append(epoch)
+        return real_measured(plan, epoch, epochs, seconds)
+
+    monkeypatch.setattr(training, "probe_seconds", probe)
+    monkeypatch.setattr(training.TimePlan, "measured", measured)
+    out, planned = tmp_path / "m", []
+    monkeypatch.setattr(training, "augment", augment)
+    config = tiny_config(minutes=1, whiten_bias_epochs=1, small_crop=24)
+    card = train(data, out, config, ModelConfig(**vars(TINY)), progress=False, on_epoch=lambda _: planned.append(
+        torch.load(out / "checkpoint.pt", weights_only=False)["state"]["epochs"]))
+    assert set(probed[0][0]) == {(False, False), (False, True), (True, False), (True, True)}
+    # ~35 s left (as above): 5.5 s, then 4.5 s on small crops, 6 s on whole images: 6 epochs, 3 on crops. The
+    # first whole one (the fourth) timed as estimated leaves 20.5 s with 5% of the budget in reserve: 3 more
+    assert replanned == [0, 1, 3] and planned == [6, 6, 6, 7, 7, 7, 7] and card["epochs"] == 7
+    assert sides == ([32] * 6 + [24] * 6) * 2 + [24] * 9 + [32] * 12  # the probe's steps, then 3 an epoch
 
 
 def test_training_takes_images_of_any_size(tiny_collection, tmp_path):
@@ -340,6 +428,21 @@ def test_cutout_blanks_one_square_per_image_and_flip_translate_keep_content():
     assert torch.equal(augment(x, 2, torch.Generator().manual_seed(0)), x)  # flips/shifts of a constant
 
 
+def test_small_crops_are_windows_of_the_flipped_images_in_one_place_per_batch():
+    x = torch.randn(4, 3, 32, 32)
+    flip = torch.tensor([True, False, True, False])
+    flipped = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
+    places = set()
+    for seed in range(20):
+        out = augment(x, 2, torch.Generator().manual_seed(seed), flip=flip, crop=24)
+        assert out.shape == (4, 3, 24, 24) and out.is_contiguous(memory_format=torch.channels_last)
+        place = [(dy, dx) for dy in range(9) for dx in range(9)
+                 if torch.equal(out, flipped[:, :, dy: dy + 24, dx: dx + 24])]
+        assert len(place) == 1  # the same window of every image, not translated as well
+        places.add(place[0])
+    assert len(places) > 10  # anywhere in the image
+
+
 def test_alternating_flips_mirror_each_image_every_other_epoch():
     first, second, third = (alternating_flips(1000, seed=3, epoch=e) for e in (0, 1, 2))
     assert torch.equal(second, ~first) and torch.equal(third, first)
@@ -354,9 +457,9 @@ def test_training_with_alternating_flips_shows_each_image_mirrored_every_other_e
 
     seen, real_augment = [], training.augment
 
-    def recording(x, translate, generator, cutout=0, flip=None):
+    def recording(x, translate, generator, cutout=0, flip=None, crop=0):
         seen.append((x, flip))
-        return real_augment(x, translate, generator, cutout, flip)
+        return real_augment(x, translate, generator, cutout, flip, crop)
 
     monkeypatch.setattr(training, "augment", recording)
     card = train(data, tmp_path / "m", tiny_config(), ModelConfig(**vars(TINY)), progress=False)  # the default

@@ -41,7 +41,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
                        distill_temperature=args.distill_temperature, sam=args.sam,
                        int8_weights=args.int8_weights, minutes=args.minutes, flip=args.flip, dirac=args.dirac,
                        norm_scales=args.norm_scales, whiten_bias_epochs=args.whiten_bias_epochs,
-                       norm_bias_lr=args.norm_bias_lr)
+                       norm_bias_lr=args.norm_bias_lr, small_crop=args.small_crop, small_share=args.small_share)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -81,8 +81,8 @@ def register(sub) -> None:
     p.add_argument("--minutes", type=float,
                    help="a time budget: as many epochs (instead of --epochs) as fit in 85%% of this many "
                         "minutes, the final validation included, at the speed measured on a few steps first; "
-                        "planned again on the first epoch, then on the first with the whitening bias frozen "
-                        "(into 95%% of the minutes)")
+                        "planned again on the first epoch, then on the first of each other kind (the whitening bias "
+                        "frozen, --small-crop or not), the last of them into 95%% of the minutes")
     p.add_argument("--batch-size", type=positive, default=512)
     p.add_argument("--lr", type=float, default=0.37, help="peak learning rate (default 0.37)")
     p.add_argument("--momentum", type=float, default=0.92, help="Nesterov momentum (default 0.92)")
@@ -111,6 +111,11 @@ def register(sub) -> None:
     p.add_argument("--whiten-bias-epochs", type=epochs_or_all, default=3, metavar="N|all",
                    help="freeze the whitening layer's bias after N epochs (default 3): later steps skip the first "
                         "block's input gradient; 'all' trains it throughout (the recipe before session 17)")
+    p.add_argument("--small-crop", type=int, default=0, metavar="PIXELS",
+                   help="train the first epochs (--small-share of them) on random crops of this side instead of "
+                        "translated images, e.g. 24: about half the arithmetic of an epoch (default 0: none)")
+    p.add_argument("--small-share", type=float, default=0.5, metavar="F",
+                   help="the share of the epochs on small crops (default 0.5)")
     p.add_argument("--init", metavar="MODEL_DIR",
                    help="start from this trained model (its widths; 'shipped' for the CIFAR-10 one); trained on "
                         "other classes, it gets a new classifier (fine-tuning)")

@@ -21,17 +21,21 @@ def alternating_flips(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 
 def augment(x: torch.Tensor, translate: int, generator: torch.Generator, cutout: int = 0,
-            flip: torch.Tensor | None = None) -> torch.Tensor:
+            flip: torch.Tensor | None = None, crop: int = 0) -> torch.Tensor:
     """Horizontal flips (of the images where `flip` is true, else of a random half), translations of up to
-    `translate` pixels (reflect padding) and, when `cutout`, one `cutout`-sized square per image set to
-    the mean (0 after normalisation)."""
+    `translate` pixels (reflect padding) or, when `crop`, a random `crop` x `crop` window instead (one place per
+    batch, as the translation), and, when `cutout`, one `cutout`-sized square per image set to the mean (0 after
+    normalisation)."""
     n = x.shape[0]
     if flip is None:
         flip = torch.rand(n, generator=generator, device="cpu") < 0.5
     flip = flip.to(x.device)
     x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
     h, w = x.shape[2:]
-    if translate:
+    if crop:
+        dy, dx = (int(torch.randint(0, side - crop + 1, (), generator=generator)) for side in (h, w))
+        x, h, w = x[:, :, dy: dy + crop, dx: dx + crop], crop, crop
+    elif translate:
         padded = nn.functional.pad(x, (translate,) * 4, mode="reflect")
         dy, dx = torch.randint(0, 2 * translate + 1, (2,), generator=generator).tolist()
         x = padded[:, :, dy: dy + h, dx: dx + w]

@@ -18,9 +18,11 @@ fast-training recipes' (the defaults since session 20, measured in docs/benchmar
 weight decay, block convolutions started as the identity (`dirac`), BatchNorm scales fixed at 1
 (`norm_scales=False`) and BatchNorm biases trained at 64x the rate (`norm_bias_lr`, a multiple of `lr`).
 `whiten_bias_epochs` freezes the whitening layer's bias after that many epochs (3 by default, as in those
-recipes): the backward pass then stops at the first block, ~10% faster epochs. `minutes` fits the number of
+recipes): the backward pass then stops at the first block, ~10% faster epochs. `small_crop` trains the first
+`small_share` of the epochs on random crops of that side (progressive resizing by cropping: about half the
+arithmetic at 24 of 32 pixels); the network's global max-pool takes either size. `minutes` fits the number of
 epochs to a time budget, from the speed of a few steps of a throw-away copy measured first, then from the first
-epoch's and the first frozen one's (`TimePlan`). Per-epoch validation on a held-out part of the TRAINING split;
+epoch of each kind (`TimePlan`). Per-epoch validation on a held-out part of the TRAINING split;
 a checkpoint after every epoch, resumed automatically after an interruption (with the epochs the run chose; other
 options are refused); deterministic for a given seed and number of epochs. The held-out images depend on
 `val_seed` only, so runs with different seeds are validated alike (and can teach each other).
@@ -35,6 +37,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -44,7 +47,7 @@ from tqdm.auto import tqdm
 
 from cbir.datasets.collection import Dataset
 from cbir.errors import TrainingError
-from cbir.features.cnn.model import CifarNet, ModelConfig, TTA_SHIFT, fast_bf16, stack_images, to_input, tta_views
+from cbir.features.cnn.model import SIZE, CifarNet, ModelConfig, TTA_SHIFT, fast_bf16, stack_images, to_input, tta_views
 from cbir.features.cnn.recipe import (FLIPS, alternating_flips, augment, distillation_loss, ema_with_warmup,
                                       sharpness_step, supcon_loss)
 from cbir.features.cnn.store import load_model, loaded_state, save_model, stored_state
@@ -56,10 +59,11 @@ PROBE_WARMUP, PROBE_STEPS = 2, 4  # untimed, then timed training steps (their me
 # share of a time budget (`minutes`) left unplanned: on the same 2-core VM the probe's estimate of an epoch was
 # 17% high one day, 4%, 7% and 13% low on others (docs/benchmarks.md)
 BUDGET_RESERVE = 0.15
-# the same once an epoch like the rest of the run's has been timed (`TimePlan.measured`): the epochs after the
+# the same once every kind of epoch still to come has been timed (`TimePlan.measured`): the epochs after the
 # whitening bias froze took 74-85 s on one day (docs/benchmarks.md)
 MEASURED_RESERVE = 0.05
 RESUMABLE = ("epochs", "minutes")  # the options a resumed run may change
+MIN_CROP = 16  # the smallest training crop (`small_crop`): the network's three max-pools leave it 1 x 1
 # the optimiser settings and initialisation of `cbir train` before the fast-training recipes' became the defaults
 PREVIOUS_DEFAULTS = "--lr 0.2 --momentum 0.9 --weight-decay 5e-4 --no-dirac --norm-scales --norm-bias-lr 1"
 
@@ -94,6 +98,14 @@ class TrainConfig:
     norm_scales: bool = False  # whether BatchNorm scales train; False keeps them where they are (1 when new)
     whiten_bias_epochs: int | None = 3  # epochs the whitening layer's bias trains before it is frozen; None: all
     norm_bias_lr: float = 64.0  # the BatchNorm biases' learning rate, as a multiple of `lr`
+    small_crop: int = 0  # the side of random crops that the first `small_share` of the epochs train on; 0: none
+    small_share: float = 0.5
+
+
+def small_epochs(share: float, epochs: int) -> int:
+    """How many of the first of `epochs` train on small crops (`TrainConfig.small_crop`): `share` of them, rounded
+    half up."""
+    return int(share * epochs + 0.5)
 
 
 def device_of(preferred: str | None = None) -> torch.device:
@@ -127,67 +139,76 @@ def load_teachers(config: TrainConfig, classes: list[str]) -> list[CifarNet]:
     return teachers
 
 
+class EpochKind(NamedTuple):
+    """What an epoch's time depends on: whether it trains on small crops, whether the whitening bias is frozen."""
+    small: bool
+    frozen: bool
+
+
+KIND_NAMES = {EpochKind(False, False): "on whole images", EpochKind(False, True): "with the whitening bias frozen",
+              EpochKind(True, False): "on small crops", EpochKind(True, True): "on small crops with the bias frozen"}
+
+
 def probe_seconds(model: nn.Module, step: Callable, images: torch.Tensor, targets: torch.Tensor, config: TrainConfig,
                   steps_per_epoch: int, device: torch.device, bf16: bool,
-                  val_images: np.ndarray | None) -> tuple[float, float, float]:
-    """(seconds an epoch of `steps_per_epoch` training steps takes here, the same once the whitening bias is frozen
-    (`whiten_bias_epochs`; the first figure when it never is), seconds a pass over `val_images` takes), timed on
-    training steps (`step(net, optimizer, x, y)`) of a throw-away copy of `model` on one batch, the first
-    `PROBE_WARMUP` of each kind untimed, and on one batch of validation: the model and the run's random numbers
-    stay untouched."""
+                  val_images: np.ndarray | None) -> tuple[dict[EpochKind, float], float]:
+    """(seconds an epoch of `steps_per_epoch` training steps takes here, for each kind of epoch that `config` trains,
+    seconds a pass over `val_images` takes), timed on training steps (`step(net, optimizer, x, y)`) of a throw-away
+    copy of `model` on one batch, the first `PROBE_WARMUP` of each kind untimed, and on one batch of validation: the
+    model and the run's random numbers stay untouched."""
     probe = copy.deepcopy(model).train()
     optimizer = torch.optim.SGD(probe.parameters(), lr=0.0, momentum=config.momentum, nesterov=True)
     n = min(config.batch_size, len(images))
     generator = torch.Generator().manual_seed(0)
 
-    def epoch_seconds() -> float:
+    def epoch_seconds(kind: EpochKind) -> float:
+        probe.whiten.bias.requires_grad_(not kind.frozen)
         seconds = []
         for _ in range(PROBE_WARMUP + PROBE_STEPS):
             started = time.perf_counter()
-            x = augment(to_input(images[:n]), config.translate, generator, config.cutout)
+            x = augment(to_input(images[:n]), config.translate, generator, config.cutout,
+                        crop=config.small_crop if kind.small else 0)
             step(probe, optimizer, x, targets[:n])
             if device.type == "cuda":
                 torch.cuda.synchronize()
             seconds.append(time.perf_counter() - started)
         return steps_per_epoch * float(np.median(seconds[PROBE_WARMUP:]))
 
-    training = frozen = epoch_seconds()
-    if config.whiten_bias_epochs is not None:
-        probe.whiten.bias.requires_grad_(False)
-        frozen = epoch_seconds()
+    kinds = [EpochKind(small, frozen) for frozen in (False, True)[:1 + (config.whiten_bias_epochs is not None)]
+             for small in (False, True)[:1 + bool(config.small_crop)]]
+    seconds = {kind: epoch_seconds(kind) for kind in kinds}
     if val_images is None or not len(val_images):
-        return training, frozen, 0.0
+        return seconds, 0.0
     sample = val_images[:config.batch_size]
     started = time.perf_counter()
     predict(probe, sample, device, bf16, tta=False)
-    return training, frozen, (time.perf_counter() - started) * len(val_images) / len(sample)
-
-
-def epochs_within(seconds: float, training: float, frozen: float, validation: float,
-                  whiten_bias_epochs: int | None, least: int = 1) -> int:
-    """How many epochs (at least `least`) fit in `seconds`: each takes `training` + `validation` seconds, and
-    `frozen` + `validation` after the first `whiten_bias_epochs` (`probe_seconds`)."""
-    first = whiten_bias_epochs if whiten_bias_epochs is not None else float("inf")
-    slow = training + validation
-    if seconds <= first * slow:
-        return max(least, int(seconds // slow))
-    return max(least, int(first + (seconds - first * slow) // (frozen + validation)))
+    return seconds, (time.perf_counter() - started) * len(val_images) / len(sample)
 
 
 @dataclass
 class TimePlan:
     """How a time budget (`minutes`) is spent: planned from `probe_seconds`'s estimates when the run starts, then
-    again from measured epochs (the probe's few steps have been 4-20% off): the first, and the first with the
-    whitening bias frozen. A run whose plan changed is not step for step one asked for as many `epochs`: its
-    first epochs warmed up for the first plan."""
+    again from measured epochs (the probe's few steps have been 4-20% off): the first, and the first of each other
+    kind (`EpochKind`: on small crops or not, the whitening bias frozen or not). A run whose plan changed is not step
+    for step one asked for as many `epochs`: its first epochs warmed up for the first plan."""
     started: float  # `time.perf_counter()` when the probe began
     budget: float  # seconds
-    training: float
-    frozen: float
+    seconds: dict[EpochKind, float]  # the training seconds of an epoch of each kind
     validation: float
     final: float  # the model card's final validations
     whiten_bias_epochs: int | None
+    small_share: float = 0.0  # the share of the epochs on small crops (`small_epochs`)
     reserve: float = BUDGET_RESERVE  # the share of the budget left unplanned
+    timed: frozenset[EpochKind] = frozenset()  # the kinds whose estimate a measured epoch replaced
+
+    def kind(self, epoch: int, epochs: int) -> EpochKind:
+        """The kind of `epoch` (from 0) in a run of `epochs`."""
+        return EpochKind(epoch < small_epochs(self.small_share, epochs),
+                         self.whiten_bias_epochs is not None and epoch >= self.whiten_bias_epochs)
+
+    def cost(self, done: int, epochs: int) -> float:
+        """Seconds that epochs `done` to `epochs` (from 0, the last excluded) of a run of `epochs` take."""
+        return sum(self.seconds[self.kind(e, epochs)] + self.validation for e in range(done, epochs))
 
     def left(self, now: float) -> float:
         """Seconds left at `now` for training epochs."""
@@ -196,31 +217,28 @@ class TimePlan:
     def epochs(self, now: float, done: int = 0) -> int:
         """Epochs in all: `done` already trained, and as many more as fit in what is left at `now` (at least one
         when none is done)."""
-        first = None if self.whiten_bias_epochs is None else max(0, self.whiten_bias_epochs - done)
-        return done + epochs_within(self.left(now), self.training, self.frozen, self.validation, first,
-                                    least=0 if done else 1)
+        left, epochs = self.left(now), done
+        while self.cost(done, epochs + 1) <= left:
+            epochs += 1
+        return max(epochs, done or 1)
 
-    def steady(self) -> int:
-        """The first epoch (from 0) like all the rest: the first with the whitening bias frozen, when it ever is."""
-        return self.whiten_bias_epochs or 0
+    def replans_after(self, epoch: int, epochs: int) -> bool:
+        """Whether the plan is made again once `epoch` (from 0) of `epochs` is done: the first of its kind."""
+        return self.kind(epoch, epochs) not in self.timed
 
-    def replans_after(self, epoch: int) -> bool:
-        """Whether the plan is made again once `epoch` (from 0) is done: the first, and the first steady one."""
-        return epoch in (0, self.steady())
-
-    def measured(self, epoch: int, seconds: float) -> TimePlan:
-        """The plan after `epoch` (from 0; one that `replans_after`) took `seconds`, training and validation. The
-        first epoch scales every estimate by what it took; the first steady one replaces the estimate of the
-        epochs like it, and the reserve shrinks to `MEASURED_RESERVE`."""
-        plan = self
+    def measured(self, epoch: int, epochs: int, seconds: float) -> TimePlan:
+        """The plan after `epoch` (from 0; one that `replans_after`) of `epochs` took `seconds`, training and
+        validation. The first epoch scales every estimate by what it took; each replaces the estimate of the
+        epochs of its kind, and once every kind still to come (in this plan or one an epoch longer) has been timed
+        the reserve shrinks to `MEASURED_RESERVE`."""
+        plan, kind = self, self.kind(epoch, epochs)
         if epoch == 0:
-            scale = seconds / (self.training + self.validation)
-            plan = replace(self, training=self.training * scale, frozen=self.frozen * scale,
+            scale = seconds / (self.seconds[kind] + self.validation)
+            plan = replace(self, seconds={k: v * scale for k, v in self.seconds.items()},
                            validation=self.validation * scale, final=self.final * scale)
-        if epoch == self.steady():
-            rest = seconds - plan.validation
-            plan = replace(plan, reserve=MEASURED_RESERVE,
-                           **({"training": rest} if self.whiten_bias_epochs is None else {"frozen": rest}))
+        plan = replace(plan, seconds=plan.seconds | {kind: seconds - plan.validation}, timed=plan.timed | {kind})
+        if {plan.kind(e, epochs + 1) for e in range(epoch + 1, epochs + 1)} <= plan.timed:
+            plan = replace(plan, reserve=MEASURED_RESERVE)
         return plan
 
 
@@ -297,6 +315,11 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     if config.whiten_bias_epochs is not None and config.whiten_bias_epochs < 0:
         raise TrainingError(f"the epochs the whitening bias trains (--whiten-bias-epochs) must be 0 or more, "
                             f"got {config.whiten_bias_epochs}")
+    if config.small_crop and not (MIN_CROP <= config.small_crop <= min(SIZE)
+                                  and 0 < config.small_share <= 1):
+        raise TrainingError(f"small crops (--small-crop) must be {MIN_CROP} pixels or more and no larger than the "
+                            f"images, on a share of the epochs in (0, 1] (--small-share); got {config.small_crop} "
+                            f"on {config.small_share}")
     if config.minutes is not None and not config.minutes > 0:
         raise TrainingError(f"the time budget (--minutes) must be positive, got {config.minutes}")
     if model_config and model_config.residual and model_config.depth < 2:
@@ -387,20 +410,18 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         if epochs is None:
             print(f"time budget {config.minutes:g} min: timing a few training steps ...", flush=True)
             probing = time.perf_counter()
-            training, frozen, validation = probe_seconds(model, train_step, images, targets, config,
-                                                         steps_per_epoch, dev, bf16,
-                                                         val_part.images if val_part else None)
+            seconds, validation = probe_seconds(model, train_step, images, targets, config, steps_per_epoch, dev,
+                                                bf16, val_part.images if val_part else None)
             # the model card's two validations below: flip TTA, then with the views also moved
             final = validation * sum(len(tta_views(to_input(images[:1]), shift=s)) for s in (0, TTA_SHIFT))
-            plan = TimePlan(probing, config.minutes * 60, training, frozen, validation, final,
-                            config.whiten_bias_epochs)
+            plan = TimePlan(probing, config.minutes * 60, seconds, validation, final, config.whiten_bias_epochs,
+                            config.small_share if config.small_crop else 0.0)
             now = time.perf_counter()
             epochs = plan.epochs(now)
-            print(f"an epoch takes ~{training + validation:.0f} s here"
-                  + (f" (~{frozen + validation:.0f} s once the whitening bias is frozen)"
-                     if config.whiten_bias_epochs is not None else "")
-                  + f" and the final validation ~{final:.0f} s, so {epochs} epochs"
-                  + (" (over the budget)" if training + validation > plan.left(now) else "")
+            print("an epoch takes here "
+                  + "; ".join(f"~{s + validation:.0f} s {KIND_NAMES[kind]}" for kind, s in seconds.items())
+                  + f"; the final validation ~{final:.0f} s: so {epochs} epochs"
+                  + (" (over the budget)" if plan.cost(0, epochs) > plan.left(now) else "")
                   + " (planned again as epochs are timed)", flush=True)
         config = replace(config, epochs=epochs)
     def lr_factor(s: int) -> float:
@@ -434,6 +455,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         model.whiten.bias.requires_grad_(config.whiten_bias_epochs is None or epoch < config.whiten_bias_epochs)
         order = torch.randperm(len(images), generator=generator)
         flips = alternating_flips(len(images), config.seed, epoch) if config.flip == "alternate" else None
+        crop = config.small_crop if epoch < small_epochs(config.small_share, config.epochs) else 0
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
                    mininterval=1.0)
         correct, seen = torch.zeros((), dtype=torch.long, device=dev), 0
@@ -441,7 +463,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
             batch = order[step * config.batch_size: (step + 1) * config.batch_size]
             idx = batch.to(dev)
             x = augment(to_input(images[idx]), config.translate, generator, config.cutout,
-                        None if flips is None else flips[batch])
+                        None if flips is None else flips[batch], crop)
             y = targets[idx]
             loss, logits = train_step(model, optimizer, x, y)
             schedule.step()
@@ -459,9 +481,9 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         print(f"epoch {epoch + 1}: train acc {correct / seen:.4f}"
               + (f", validation acc {val_acc:.4f}" if val_acc is not None else "")
               + f", {state['seconds'] / 60:.1f} min", flush=True)
-        if plan and plan.replans_after(epoch):  # a timed epoch: the budget planned again from it
+        if plan and plan.replans_after(epoch, config.epochs):  # a timed epoch: the budget planned again from it
             now = time.perf_counter()
-            plan = plan.measured(epoch, now - started)
+            plan = plan.measured(epoch, config.epochs, now - started)
             epochs = plan.epochs(now, done=epoch + 1)
             print(f"epoch {epoch + 1} took {now - started:.0f} s: {epochs} epochs in all", flush=True)
             config, state["epochs"] = replace(config, epochs=epochs), epochs
