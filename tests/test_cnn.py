@@ -162,11 +162,12 @@ def test_a_model_card_without_matplotlib_keeps_its_numbers_and_skips_the_curve(m
     assert "training.png" not in (tmp_path / "MODEL_CARD.md").read_text()
 
 
-def test_training_is_deterministic_and_resumes_after_an_interruption(data, tmp_path, monkeypatch):
+@pytest.mark.parametrize("crops", [{}, {"small_crop": 24}])  # the first 2 of 3 epochs on crops
+def test_training_is_deterministic_and_resumes_after_an_interruption(data, tmp_path, monkeypatch, crops):
     import cbir.features.cnn.train as training
 
     straight = tmp_path / "straight"
-    train(data, straight, tiny_config(), ModelConfig(**vars(TINY)), progress=False)
+    train(data, straight, tiny_config(**crops), ModelConfig(**vars(TINY)), progress=False)
     calls = {"n": 0}
     real_accuracy = training.accuracy
 
@@ -179,16 +180,21 @@ def test_training_is_deterministic_and_resumes_after_an_interruption(data, tmp_p
     resumed = tmp_path / "resumed"
     monkeypatch.setattr(training, "accuracy", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        train(data, resumed, tiny_config(), ModelConfig(**vars(TINY)), progress=False)
+        train(data, resumed, tiny_config(**crops), ModelConfig(**vars(TINY)), progress=False)
     monkeypatch.undo()
     with pytest.raises(TrainingError, match=r"other training options \(momentum: 0.92 -> 0.9; norm_scales"):
-        train(data, resumed, tiny_config(momentum=0.9, norm_scales=True), ModelConfig(**vars(TINY)), progress=False)
+        train(data, resumed, tiny_config(momentum=0.9, norm_scales=True, **crops), ModelConfig(**vars(TINY)),
+              progress=False)
     saved = torch.load(resumed / "checkpoint.pt", weights_only=False)
+    older = {k: v for k, v in saved["recipe"].items() if k not in ("small_crop", "small_share")}
+    training.check_resumable(older, tiny_config(), resumed)  # a version without small crops trained without them
+    with pytest.raises(TrainingError, match="small_crop: 0 -> 20"):
+        training.check_resumable(older, tiny_config(small_crop=20), resumed)
     del saved["recipe"]  # as written before checkpoints recorded it: other options are found as the optimiser loads
     torch.save(saved, resumed / "checkpoint.pt")
     with pytest.raises(TrainingError, match="--norm-bias-lr 1 before session 20"):
-        train(data, resumed, tiny_config(norm_bias_lr=1.0), ModelConfig(**vars(TINY)), progress=False)
-    card = train(data, resumed, tiny_config(), ModelConfig(**vars(TINY)), progress=False)
+        train(data, resumed, tiny_config(norm_bias_lr=1.0, **crops), ModelConfig(**vars(TINY)), progress=False)
+    card = train(data, resumed, tiny_config(**crops), ModelConfig(**vars(TINY)), progress=False)
     assert [h["epoch"] for h in card["history"]] == [1, 2, 3]
     a = torch.load(straight / "weights.pt")
     b = torch.load(resumed / "weights.pt")
@@ -327,6 +333,7 @@ def test_a_time_plan_counts_the_cheaper_epochs_on_small_crops():
     assert [e for e in range(9) if second.replans_after(e, 9)] == [5, 6, 7, 8]  # the kind not timed yet
     third = second.measured(5, 9, 9.0)
     assert third.seconds[EpochKind(False, True)] == 7 and third.reserve == MEASURED_RESERVE
+    assert second.small_epochs(20) == 10 and third.small_epochs(20) == 5  # no crops after whole images
     assert not any(third.replans_after(e, 9) for e in range(9))
 
 

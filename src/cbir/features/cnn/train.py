@@ -200,10 +200,17 @@ class TimePlan:
     small_share: float = 0.0  # the share of the epochs on small crops (`small_epochs`)
     reserve: float = BUDGET_RESERVE  # the share of the budget left unplanned
     timed: frozenset[EpochKind] = frozenset()  # the kinds whose estimate a measured epoch replaced
+    crops_end: int | None = None  # once an epoch on whole images is done, the epoch (from 0) that was: no more crops
+
+    def small_epochs(self, epochs: int) -> int:
+        """How many of the first of `epochs` train on small crops: `small_share` of them, and no more once an epoch
+        on whole images has been trained."""
+        planned = small_epochs(self.small_share, epochs)
+        return planned if self.crops_end is None else min(planned, self.crops_end)
 
     def kind(self, epoch: int, epochs: int) -> EpochKind:
         """The kind of `epoch` (from 0) in a run of `epochs`."""
-        return EpochKind(epoch < small_epochs(self.small_share, epochs),
+        return EpochKind(epoch < self.small_epochs(epochs),
                          self.whiten_bias_epochs is not None and epoch >= self.whiten_bias_epochs)
 
     def cost(self, done: int, epochs: int) -> float:
@@ -230,11 +237,13 @@ class TimePlan:
         """The plan after `epoch` (from 0; one that `replans_after`) of `epochs` took `seconds`, training and
         validation. The first epoch scales every estimate by what it took; each replaces the estimate of the
         epochs of its kind, and once every kind still to come (in this plan or one an epoch longer) has been timed
-        the reserve shrinks to `MEASURED_RESERVE`."""
+        the reserve shrinks to `MEASURED_RESERVE`. The first on whole images ends the small crops."""
         plan, kind = self, self.kind(epoch, epochs)
+        if not kind.small and self.crops_end is None:
+            plan = replace(plan, crops_end=epoch)
         if epoch == 0:
             scale = seconds / (self.seconds[kind] + self.validation)
-            plan = replace(self, seconds={k: v * scale for k, v in self.seconds.items()},
+            plan = replace(plan, seconds={k: v * scale for k, v in self.seconds.items()},
                            validation=self.validation * scale, final=self.final * scale)
         plan = replace(plan, seconds=plan.seconds | {kind: seconds - plan.validation}, timed=plan.timed | {kind})
         if {plan.kind(e, epochs + 1) for e in range(epoch + 1, epochs + 1)} <= plan.timed:
@@ -249,8 +258,10 @@ def check_resumable(recipe: dict | None, config: TrainConfig, checkpoint: Path) 
     if recipe is None:
         return
     current = asdict(config)
-    changed = [f"{key}: {recipe.get(key)!r} -> {value!r}" for key, value in current.items()
-               if key not in RESUMABLE and recipe.get(key) != value]
+    # an option that the checkpoint's version did not have yet was at its default, which behaves as it did then
+    recorded = asdict(TrainConfig()) | recipe
+    changed = [f"{key}: {recorded[key]!r} -> {value!r}" for key, value in current.items()
+               if key not in RESUMABLE and recorded[key] != value]
     if changed:
         raise TrainingError(f"{checkpoint} was started with other training options ({'; '.join(changed)}): resume "
                             f"it with the options it started with, or train into another --out")
@@ -432,7 +443,9 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         return (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm))
 
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    state = {"epoch": 0, "epochs": config.epochs, "history": [], "seconds": 0.0}
+    # the epochs on small crops: set here and by the time plan; a resumed run keeps them
+    state = {"epoch": 0, "epochs": config.epochs, "history": [], "seconds": 0.0,
+             "small_epochs": small_epochs(config.small_share, config.epochs) if config.small_crop else 0}
     generator = torch.Generator().manual_seed(config.seed)
     if saved:
         model.load_state_dict(saved["model"])
@@ -444,7 +457,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
                                 f"options it started with ({PREVIOUS_DEFAULTS} before session 20) or train into "
                                 f"another --out") from exc
         schedule.load_state_dict(saved["schedule"])
-        state = saved["state"] | {"epochs": config.epochs}
+        state = {"small_epochs": 0} | saved["state"] | {"epochs": config.epochs}
         generator.set_state(saved["generator"])
         print(f"resuming after epoch {state['epoch']} ({checkpoint})", flush=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -455,7 +468,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         model.whiten.bias.requires_grad_(config.whiten_bias_epochs is None or epoch < config.whiten_bias_epochs)
         order = torch.randperm(len(images), generator=generator)
         flips = alternating_flips(len(images), config.seed, epoch) if config.flip == "alternate" else None
-        crop = config.small_crop if epoch < small_epochs(config.small_share, config.epochs) else 0
+        crop = config.small_crop if epoch < state["small_epochs"] else 0
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
                    mininterval=1.0)
         correct, seen = torch.zeros((), dtype=torch.long, device=dev), 0
@@ -487,6 +500,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
             epochs = plan.epochs(now, done=epoch + 1)
             print(f"epoch {epoch + 1} took {now - started:.0f} s: {epochs} epochs in all", flush=True)
             config, state["epochs"] = replace(config, epochs=epochs), epochs
+            state["small_epochs"] = plan.small_epochs(epochs)
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
                     "schedule": schedule.state_dict(), "state": state, "generator": generator.get_state(),
                     "recipe": asdict(config)},
