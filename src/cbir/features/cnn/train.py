@@ -416,6 +416,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     if saved:
         check_resumable(saved.get("recipe"), config, checkpoint)
     plan = None  # a `TimePlan` when this run fits its epochs to a time budget (not when it resumes one)
+    crop_share = config.small_share if config.small_crop else 0.0  # of the epochs, on small crops
     if config.minutes:
         epochs = saved["state"].get("epochs") if saved else None
         if epochs is None:
@@ -426,7 +427,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
             # the model card's two validations below: flip TTA, then with the views also moved
             final = validation * sum(len(tta_views(to_input(images[:1]), shift=s)) for s in (0, TTA_SHIFT))
             plan = TimePlan(probing, config.minutes * 60, seconds, validation, final, config.whiten_bias_epochs,
-                            config.small_share if config.small_crop else 0.0)
+                            crop_share)
             now = time.perf_counter()
             epochs = plan.epochs(now)
             print("an epoch takes here "
@@ -445,7 +446,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
     # the epochs on small crops: set here and by the time plan; a resumed run keeps them
     state = {"epoch": 0, "epochs": config.epochs, "history": [], "seconds": 0.0,
-             "small_epochs": small_epochs(config.small_share, config.epochs) if config.small_crop else 0}
+             "small_epochs": small_epochs(crop_share, config.epochs)}
     generator = torch.Generator().manual_seed(config.seed)
     if saved:
         model.load_state_dict(saved["model"])
