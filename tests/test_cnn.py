@@ -237,17 +237,17 @@ def test_a_time_budget_sets_the_epochs_from_a_speed_probe_that_leaves_the_run_al
 
     probed, real_probe = [], training.probe_seconds
 
-    def probe(model, *args):  # the real probe, then a fixed speed: 7 s to train an epoch, 2 s to validate
+    def probe(model, *args):  # the real probe, then a fixed speed: 9 s to train an epoch, 2 s to validate
         before = {k: v.clone() for k, v in model.state_dict().items()}
         probed.append(real_probe(model, *args))
         assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-        return speeds(7.0, 7.0, 2.0)
+        return speeds(9.0, 9.0, 2.0)
 
     monkeypatch.setattr(training, "probe_seconds", probe)
     monkeypatch.setattr(training.TimePlan, "measured", epochs_take(training, 1.0))  # the probe was right
     budgeted = tmp_path / "budgeted"
     # 85% of 60 s (the rest in reserve): the probe itself, 16 s for the final validation (8 passes), then 3
-    # epochs of 9 s (4 without the reserve)
+    # epochs of 11 s, and no time left for a step of a fourth with its validation (4 without the reserve)
     card = train(data, budgeted, tiny_config(epochs=7, minutes=1), ModelConfig(**vars(TINY)), progress=False)
     assert len(probed) == 1 and all(0 < t < 60 for t in [*probed[0][0].values(), probed[0][1]])
     assert len(probed[0][0]) == 2  # epochs on whole images, the whitening bias trained and frozen
@@ -292,8 +292,8 @@ def test_a_time_budget_counts_the_faster_epochs_after_the_whitening_bias_is_froz
     assert fit(5, 0) == 1  # at least one epoch, frozen from the start or not
 
 
-@pytest.mark.parametrize("fraction, epochs", [(0.5, 10), (2.0, 1)])
-def test_a_time_budget_is_planned_again_from_the_timed_epochs(data, tmp_path, monkeypatch, fraction, epochs):
+@pytest.mark.parametrize("fraction, steps", [(0.5, 32), (2.0, 3)])
+def test_a_time_budget_is_planned_again_from_the_timed_epochs(data, tmp_path, monkeypatch, fraction, steps):
     import cbir.features.cnn.train as training
 
     monkeypatch.setattr(training, "probe_seconds", lambda *args: speeds(7.0, 7.0, 2.0))  # 3 epochs, as above
@@ -303,17 +303,58 @@ def test_a_time_budget_is_planned_again_from_the_timed_epochs(data, tmp_path, mo
     def record(_):  # each epoch's checkpoint is written before this is called
         saved = torch.load(out / "checkpoint.pt", weights_only=False)
         rates.append(saved["optimizer"]["param_groups"][0]["lr"])
-        planned.append(saved["state"]["epochs"])  # what a resumed run keeps
+        planned.append(saved["state"]["steps"])  # what a resumed run keeps; 3 steps an epoch
 
-    # twice as fast: 4.5 s an epoch and 8 s of final validation, ~38 s left after the first: 8 more; ~31 s left
-    # after the fourth, the first with the bias frozen, with 5% of the budget in reserve instead of 15%: 6 more
-    # half as fast: 18 s an epoch and 32 s of final validation, ~1 s left: none more
+    # twice as fast: 4.5 s an epoch (3.5 s training, 1 s validation) and 8 s of final validation, 38.5 s left after
+    # the first: 8 more, and 1 step of one more in the last 2.5 s; 31 s left after the fourth, the first with the
+    # bias frozen, with 5% of the budget in reserve instead of 15%: 6 more, and 2 steps of one more in the last 4 s
+    # half as fast: 18 s an epoch and 32 s of final validation, ~1 s left: none more, and no step of one
     card = train(data, out, tiny_config(epochs=7, minutes=1), ModelConfig(**vars(TINY)), progress=False,
                  on_epoch=record)
-    assert card["epochs"] == epochs and len(card["history"]) == epochs
-    assert planned == ([9] * 3 + [10] * 7 if epochs > 1 else [1])
-    if epochs > 1:  # the schedule spans the new number of epochs (a run cut short stops where it is)
+    assert planned == ([28] * 3 + [32] * 8 if steps > 3 else [3])
+    assert card["epochs"] == (10.67 if steps > 3 else 1) and len(card["history"]) == len(planned)
+    assert card["recipe"]["epochs"] == len(planned)  # epochs begun
+    if steps > 3:  # the schedule spans the new number of steps (a run cut short stops where it is)
         assert all(rate > 0 for rate in rates[:-1]) and rates[-1] == 0
+
+
+def test_a_time_budget_ends_on_part_of_an_epoch_untimed_and_a_resumed_run_keeps_its_steps(data, tmp_path,
+                                                                                          monkeypatch):
+    import cbir.features.cnn.train as training
+
+    replanned, real_measured = [], epochs_take(training, 1.6)
+
+    def measured(plan, epoch, epochs, seconds):
+        replanned.append(epoch)
+        return real_measured(plan, epoch, epochs, seconds)
+
+    monkeypatch.setattr(training, "probe_seconds", lambda *args: speeds(7.0, 7.0, 2.0))
+    monkeypatch.setattr(training.TimePlan, "measured", measured)
+    config = tiny_config(minutes=1, whiten_bias_epochs=1)
+    # 1.6 times as slow: 14.4 s an epoch and 25.6 s of final validation, 11 s left after the first: not a whole
+    # second (the first with the whitening bias frozen), but its validation (3.2 s) and 2 of its 3 steps (3.7 s each)
+    straight = tmp_path / "straight"
+    card = train(data, straight, config, ModelConfig(**vars(TINY)), progress=False)
+    assert replanned == [0] and card["epochs"] == 1.67 and len(card["history"]) == 2  # the part not timed
+    assert torch.load(straight / "checkpoint.pt", weights_only=False)["optimizer"]["param_groups"][0]["lr"] == 0
+    real_accuracy, calls = training.accuracy, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # during the part of an epoch
+        return real_accuracy(*args, **kwargs)
+
+    monkeypatch.setattr(training, "accuracy", interrupted)
+    resumed = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        train(data, resumed, config, ModelConfig(**vars(TINY)), progress=False)
+    monkeypatch.setattr(training, "accuracy", real_accuracy)
+    monkeypatch.setattr(training, "probe_seconds", lambda *args: speeds(1.0, 1.0, 0.0))  # 40 epochs would fit now
+    card = train(data, resumed, config, ModelConfig(**vars(TINY)), progress=False)
+    assert card["epochs"] == 1.67 and [h["epoch"] for h in card["history"]] == [1, 2]
+    a, b = torch.load(straight / "weights.pt"), torch.load(resumed / "weights.pt")
+    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-3) for k in a)
 
 
 def test_a_time_plan_counts_the_cheaper_epochs_on_small_crops():
@@ -323,6 +364,13 @@ def test_a_time_plan_counts_the_cheaper_epochs_on_small_crops():
     plan = TimePlan(0.0, 40.0, seconds, 1.0, 0.0, whiten_bias_epochs=1, small_share=0.5, reserve=0.0)
     # the first half of the epochs on small crops (4 s, then 3 s with validation), the rest 5 s: 9 fit in 40 s
     assert plan.epochs(0.0) == 9 and plan.cost(0, 9) == 36 and plan.cost(0, 10) == 41
+    # and of a tenth (on whole images, 4 s) 3 s of training after its validation: 7 of 10 steps
+    assert plan.steps(0.0, per_epoch=10) == 97 and plan.steps(0.0, per_epoch=1) == 9
+    assert dataclasses.replace(plan, budget=36.0).steps(0.0, per_epoch=10) == 90  # not even its validation
+    assert plan.steps(36.0, per_epoch=10, done=9) == 97  # the same, after nine: 4 s left
+    assert plan.steps(37.0, per_epoch=10, done=9) == 95  # 3 s left
+    all_crops = dataclasses.replace(plan, small_share=1.0, budget=39.0)  # 4 s, then 3 s: 12 in 37 s, and of a 13th
+    assert all_crops.steps(0.0, per_epoch=10) == 125  # on crops too, 1 s of its 2 s of training: half its steps
     assert [plan.kind(e, 9) for e in range(9)] == [(True, False)] + [(True, True)] * 4 + [(False, True)] * 4
     assert dataclasses.replace(plan, small_share=0.0).epochs(0.0) == 7  # on whole images: 8 s, then 5 s
     first = plan.measured(0, 9, 8.0)  # twice the estimate: every estimate doubles
@@ -363,12 +411,15 @@ def test_a_time_budget_with_small_crops_probes_them_and_plans_again_on_each_kind
     monkeypatch.setattr(training, "augment", augment)
     config = tiny_config(minutes=1, whiten_bias_epochs=1, small_crop=24)
     card = train(data, out, config, ModelConfig(**vars(TINY)), progress=False, on_epoch=lambda _: planned.append(
-        torch.load(out / "checkpoint.pt", weights_only=False)["state"]["epochs"]))
+        torch.load(out / "checkpoint.pt", weights_only=False)["state"]["steps"]))
     assert set(probed[0][0]) == {(False, False), (False, True), (True, False), (True, True)}
-    # ~35 s left (as above): 5.5 s, then 4.5 s on small crops, 6 s on whole images: 6 epochs, 3 on crops. The
-    # first whole one (the fourth) timed as estimated leaves 20.5 s with 5% of the budget in reserve: 3 more
-    assert replanned == [0, 1, 3] and planned == [6, 6, 6, 7, 7, 7, 7] and card["epochs"] == 7
-    assert sides == ([32] * 6 + [24] * 6) * 2 + [24] * 9 + [32] * 12  # the probe's steps, then 3 an epoch
+    # ~35 s left (as above): 5.5 s, then 4.5 s on small crops, 6 s on whole images: 6 epochs, 3 on crops; and 1
+    # step of a seventh (2 s of validation, 1.3 s of training) in the 4 s left once 4 of the 7 are on crops. As
+    # timed after the first and second: the same 19 steps.
+    # The first whole one (the fifth) timed as estimated leaves 16 s with 5% of the budget in reserve: 2 more,
+    # and 1 step of one more
+    assert replanned == [0, 1, 4] and planned == [19] * 4 + [22] * 4 and card["epochs"] == 7.33
+    assert sides == ([32] * 6 + [24] * 6) * 2 + [24] * 12 + [32] * 10  # the probe's steps, then 3 an epoch
 
 
 def test_training_takes_images_of_any_size(tiny_collection, tmp_path):

@@ -82,7 +82,8 @@ def register(sub) -> None:
                    help="a time budget: as many epochs (instead of --epochs) as fit in 85%% of this many "
                         "minutes, the final validation included, at the speed measured on a few steps first; "
                         "planned again on the first epoch, then on the first of each other kind (the whitening bias "
-                        "frozen, --small-crop or not), the last of them into 95%% of the minutes")
+                        "frozen, --small-crop or not), the last of them into 95%% of the minutes; the rest goes to "
+                        "as many batches of one more epoch as fit")
     p.add_argument("--batch-size", type=positive, default=512)
     p.add_argument("--lr", type=float, default=0.37, help="peak learning rate (default 0.37)")
     p.add_argument("--momentum", type=float, default=0.92, help="Nesterov momentum (default 0.92)")

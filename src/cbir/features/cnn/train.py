@@ -22,9 +22,10 @@ recipes): the backward pass then stops at the first block, ~10% faster epochs. `
 `small_share` of the epochs on random crops of that side (progressive resizing by cropping: about half the
 arithmetic at 24 of 32 pixels); the network's global max-pool takes either size. `minutes` fits the number of
 epochs to a time budget, from the speed of a few steps of a throw-away copy measured first, then from the first
-epoch of each kind (`TimePlan`). Per-epoch validation on a held-out part of the TRAINING split;
-a checkpoint after every epoch, resumed automatically after an interruption (with the epochs the run chose; other
-options are refused); deterministic for a given seed and number of epochs. The held-out images depend on
+epoch of each kind (`TimePlan`); the last epoch then trains on as many batches as the rest of the budget holds.
+Per-epoch validation on a held-out part of the TRAINING split; a checkpoint after every epoch, resumed
+automatically after an interruption (with the epochs and steps the run chose; other options are refused);
+deterministic for a given seed and number of epochs. The held-out images depend on
 `val_seed` only, so runs with different seeds are validated alike (and can teach each other).
 """
 
@@ -92,7 +93,7 @@ class TrainConfig:
     distill_temperature: float = 1.0
     sam: float = 0.0
     int8_weights: bool = False
-    minutes: float | None = None  # a time budget: replaces `epochs` by as many as fit in it
+    minutes: float | None = None  # a time budget: replaces `epochs` by as many (the last maybe in part) as fit in it
     flip: str = "alternate"  # each image mirrored every other epoch (`alternating_flips`), or "random"
     dirac: bool = True  # a new network's block convolutions start as the identity (`CifarNet.init_identity`)
     norm_scales: bool = False  # whether BatchNorm scales train; False keeps them where they are (1 when new)
@@ -106,6 +107,11 @@ def small_epochs(share: float, epochs: int) -> int:
     """How many of the first of `epochs` train on small crops (`TrainConfig.small_crop`): `share` of them, rounded
     half up."""
     return int(share * epochs + 0.5)
+
+
+def epochs_of(steps: int, per_epoch: int) -> int | float:
+    """`steps` training steps in epochs of `per_epoch`: whole, or to two decimals when the last is a part."""
+    return round(steps / per_epoch, 2) if steps % per_epoch else steps // per_epoch
 
 
 def device_of(preferred: str | None = None) -> torch.device:
@@ -228,6 +234,14 @@ class TimePlan:
         while self.cost(done, epochs + 1) <= left:
             epochs += 1
         return max(epochs, done or 1)
+
+    def steps(self, now: float, per_epoch: int, done: int = 0) -> int:
+        """Training steps in all, `per_epoch` an epoch: `epochs(now, done)` whole epochs, then the steps of one more
+        that fit in the rest (with its validation, in a run of that many epochs begun)."""
+        epochs = self.epochs(now, done)
+        last = self.seconds[self.kind(epochs, epochs + 1)]
+        over = self.cost(done, epochs + 1) - self.left(now)  # the next epoch whole would overrun by this
+        return epochs * per_epoch + min(per_epoch - 1, int(per_epoch * max(0.0, 1 - over / last)))
 
     def replans_after(self, epoch: int, epochs: int) -> bool:
         """Whether the plan is made again once `epoch` (from 0) of `epochs` is done: the first of its kind."""
@@ -417,9 +431,12 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         check_resumable(saved.get("recipe"), config, checkpoint)
     plan = None  # a `TimePlan` when this run fits its epochs to a time budget (not when it resumes one)
     crop_share = config.small_share if config.small_crop else 0.0  # of the epochs, on small crops
+    steps = steps_per_epoch * config.epochs  # in all (a time budget may end on part of an epoch)
     if config.minutes:
         epochs = saved["state"].get("epochs") if saved else None
-        if epochs is None:
+        if epochs is not None:
+            steps = saved["state"].get("steps", steps_per_epoch * epochs)
+        else:
             print(f"time budget {config.minutes:g} min: timing a few training steps ...", flush=True)
             probing = time.perf_counter()
             seconds, validation = probe_seconds(model, train_step, images, targets, config, steps_per_epoch, dev,
@@ -429,23 +446,23 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
             plan = TimePlan(probing, config.minutes * 60, seconds, validation, final, config.whiten_bias_epochs,
                             crop_share)
             now = time.perf_counter()
-            epochs = plan.epochs(now)
+            steps = plan.steps(now, steps_per_epoch)
+            epochs = -(-steps // steps_per_epoch)
             print("an epoch takes here "
                   + "; ".join(f"~{s + validation:.0f} s {KIND_NAMES[kind]}" for kind, s in seconds.items())
-                  + f"; the final validation ~{final:.0f} s: so {epochs} epochs"
-                  + (" (over the budget)" if plan.cost(0, epochs) > plan.left(now) else "")
+                  + f"; the final validation ~{final:.0f} s: so {epochs_of(steps, steps_per_epoch)} epochs"
+                  + (" (over the budget)" if plan.cost(0, plan.epochs(now)) > plan.left(now) else "")
                   + " (planned again as epochs are timed)", flush=True)
         config = replace(config, epochs=epochs)
     def lr_factor(s: int) -> float:
-        """Linear warm-up over the first `warmup` of the steps, then linear decay to 0 at the last (of `config`'s
-        epochs as they are now: the time plan may change them)."""
-        total = steps_per_epoch * config.epochs
-        warm = max(1, int(config.warmup * total))
-        return (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm))
+        """Linear warm-up over the first `warmup` of the steps, then linear decay to 0 at the last (of the `steps`
+        as they are now: the time plan may change them)."""
+        warm = max(1, int(config.warmup * steps))
+        return (s + 1) / warm if s < warm else max(0.0, (steps - s) / max(1, steps - warm))
 
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
     # the epochs on small crops: set here and by the time plan; a resumed run keeps them
-    state = {"epoch": 0, "epochs": config.epochs, "history": [], "seconds": 0.0,
+    state = {"epoch": 0, "epochs": config.epochs, "steps": steps, "history": [], "seconds": 0.0,
              "small_epochs": small_epochs(crop_share, config.epochs)}
     generator = torch.Generator().manual_seed(config.seed)
     if saved:
@@ -458,7 +475,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
                                 f"options it started with ({PREVIOUS_DEFAULTS} before session 20) or train into "
                                 f"another --out") from exc
         schedule.load_state_dict(saved["schedule"])
-        state = {"small_epochs": 0} | saved["state"] | {"epochs": config.epochs}
+        state = {"small_epochs": 0} | saved["state"] | {"epochs": config.epochs, "steps": steps}
         generator.set_state(saved["generator"])
         print(f"resuming after epoch {state['epoch']} ({checkpoint})", flush=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -470,7 +487,8 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         order = torch.randperm(len(images), generator=generator)
         flips = alternating_flips(len(images), config.seed, epoch) if config.flip == "alternate" else None
         crop = config.small_crop if epoch < state["small_epochs"] else 0
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
+        epoch_steps = min(steps_per_epoch, steps - epoch * steps_per_epoch)  # the last may be a part
+        bar = tqdm(range(epoch_steps), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
                    mininterval=1.0)
         correct, seen = torch.zeros((), dtype=torch.long, device=dev), 0
         for step in bar:
@@ -484,7 +502,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
             ema.update_parameters(model)
             correct += (logits.argmax(1) == y).sum()
             seen += len(y)
-            if step % POSTFIX_EVERY == 0 or step == steps_per_epoch - 1:  # reading them waits for the GPU
+            if step % POSTFIX_EVERY == 0 or step == epoch_steps - 1:  # reading them waits for the GPU
                 bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{int(correct) / seen:.3f}")
         correct = int(correct)
         state["seconds"] += time.perf_counter() - started
@@ -495,12 +513,15 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         print(f"epoch {epoch + 1}: train acc {correct / seen:.4f}"
               + (f", validation acc {val_acc:.4f}" if val_acc is not None else "")
               + f", {state['seconds'] / 60:.1f} min", flush=True)
-        if plan and plan.replans_after(epoch, config.epochs):  # a timed epoch: the budget planned again from it
+        # a timed whole epoch: the budget planned again from it
+        if plan and epoch_steps == steps_per_epoch and plan.replans_after(epoch, config.epochs):
             now = time.perf_counter()
             plan = plan.measured(epoch, config.epochs, now - started)
-            epochs = plan.epochs(now, done=epoch + 1)
-            print(f"epoch {epoch + 1} took {now - started:.0f} s: {epochs} epochs in all", flush=True)
-            config, state["epochs"] = replace(config, epochs=epochs), epochs
+            steps = plan.steps(now, steps_per_epoch, done=epoch + 1)
+            epochs = -(-steps // steps_per_epoch)
+            print(f"epoch {epoch + 1} took {now - started:.0f} s: {epochs_of(steps, steps_per_epoch)} epochs in all",
+                  flush=True)
+            config, state["epochs"], state["steps"] = replace(config, epochs=epochs), epochs, steps
             state["small_epochs"] = plan.small_epochs(epochs)
         torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
                     "schedule": schedule.state_dict(), "state": state, "generator": generator.get_state(),
@@ -515,7 +536,8 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     card = {
         "data": f"{dataset.name}: {len(train_part)} training images, {len(val_part) if val_part else 0} held out",
         "classes": classes, "recipe": asdict(config), "model": model_config.to_dict(),
-        "epochs": config.epochs, "minutes": round(state["seconds"] / 60, 2), "history": state["history"],
+        "epochs": epochs_of(steps, steps_per_epoch), "minutes": round(state["seconds"] / 60, 2),
+        "history": state["history"],
         "validation_accuracy_tta": accuracy(final, val_part, classes, dev, bf16) if val_part else None,
         "validation_accuracy_translate_tta":
             accuracy(final, val_part, classes, dev, bf16, shift=TTA_SHIFT) if val_part else None,
