@@ -111,14 +111,20 @@ def test_console_script_is_installed(built):
     assert proc.returncode == 0 and "hog-gch" in proc.stdout
 
 
-def test_train_then_distil_a_deeper_student_from_it(tiny_collection, tmp_path):
+def test_train_then_distil_a_deeper_student_from_it(tiny_collection, tmp_path, capsys):
     tiny = ["--dataset", str(tiny_collection), "--split", "train", "--widths", "8", "16", "16", "--embedding-dim",
             "16", "--batch-size", "15", "--val-images", "15"]
     assert main(["train", *tiny, "--epochs", "2", "--out", str(tmp_path / "teacher")]) == 0
+    teacher = json.loads((tmp_path / "teacher" / "model_card.json").read_text())
+    assert capsys.readouterr().out.endswith(f"trained 2 epochs in {teacher['minutes']:.1f} min; held-out validation "
+                                            f"accuracy {teacher['validation_accuracy_tta']:.4f} (flip TTA) -> "
+                                            f"{tmp_path / 'teacher'}\n")
     assert main(["train", *tiny, "--epochs", "1", "--out", str(tmp_path / "student"), "--teacher",
                  str(tmp_path / "teacher"), "--distill", "0.5", "--distill-temperature", "2", "--depth", "3",
-                 "--residual", "--int8-weights"]) == 0
+                 "--residual", "--int8-weights", "--val-images", "0"]) == 0
     card = json.loads((tmp_path / "student" / "model_card.json").read_text())
+    assert capsys.readouterr().out.endswith(f"trained 1 epoch in {card['minutes']:.1f} min; no images held out "
+                                            f"(--val-images 0) -> {tmp_path / 'student'}\n")
     assert card["recipe"]["teachers"] == [str(tmp_path / "teacher")] and card["recipe"]["distill"] == 0.5
     assert card["model"]["depth"] == 3 and card["model"]["residual"] and card["recipe"]["int8_weights"]
 

@@ -54,9 +54,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                         residual=args.residual)
     card = train(dataset, args.out, train_config(args), model, device=args.device,
                  command="cbir " + " ".join(sys.argv[1:]))
-    val = card["validation_accuracy_tta"]
-    print(f"trained {card['epochs']} epochs in {card['minutes']:.1f} min; held-out validation accuracy "
-          f"{'-' if val is None else f'{val:.4f}'} -> {args.out}")
+    val, epochs = card["validation_accuracy_tta"], card["epochs"]
+    print(f"trained {epochs} epoch{'' if epochs == 1 else 's'} in {card['minutes']:.1f} min; "
+          + ("no images held out (--val-images 0)" if val is None else f"held-out validation accuracy {val:.4f} "
+             "(flip TTA)") + f" -> {args.out}")
     return 0
 
 
