@@ -371,6 +371,8 @@ def test_a_time_plan_counts_the_cheaper_epochs_on_small_crops():
     assert plan.steps(37.0, per_epoch=10, done=9) == 95  # 3 s left
     all_crops = dataclasses.replace(plan, small_share=1.0, budget=39.0)  # 4 s, then 3 s: 12 in 37 s, and of a 13th
     assert all_crops.steps(0.0, per_epoch=10) == 125  # on crops too, 1 s of its 2 s of training: half its steps
+    free = dataclasses.replace(plan, seconds=seconds | {EpochKind(False, True): 0.0})  # whole epochs: validation only
+    assert free.epochs(0.0) == 19 and free.steps(0.0, per_epoch=10) == 190  # the 20th's validation does not fit
     assert [plan.kind(e, 9) for e in range(9)] == [(True, False)] + [(True, True)] * 4 + [(False, True)] * 4
     assert dataclasses.replace(plan, small_share=0.0).epochs(0.0) == 7  # on whole images: 8 s, then 5 s
     first = plan.measured(0, 9, 8.0)  # twice the estimate: every estimate doubles

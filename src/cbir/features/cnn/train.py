@@ -239,9 +239,10 @@ class TimePlan:
         """Training steps in all, `per_epoch` an epoch: `epochs(now, done)` whole epochs, then the steps of one more
         that fit in the rest (with its validation, in a run of that many epochs begun)."""
         epochs = self.epochs(now, done)
-        last = self.seconds[self.kind(epochs, epochs + 1)]
-        over = self.cost(done, epochs + 1) - self.left(now)  # the next epoch whole would overrun by this
-        return epochs * per_epoch + min(per_epoch - 1, int(per_epoch * max(0.0, 1 - over / last)))
+        last = self.seconds[self.kind(epochs, epochs + 1)]  # the next epoch's training (measured: may be ~0)
+        over = self.cost(done, epochs + 1) - self.left(now)  # what the next epoch whole would overrun by
+        part = 1 - over / last if last > 0 else 0.0  # the share of its steps that fit
+        return epochs * per_epoch + min(per_epoch - 1, int(per_epoch * max(0.0, part)))
 
     def replans_after(self, epoch: int, epochs: int) -> bool:
         """Whether the plan is made again once `epoch` (from 0) of `epochs` is done: the first of its kind."""
