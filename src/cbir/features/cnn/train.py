@@ -109,6 +109,11 @@ def small_epochs(share: float, epochs: int) -> int:
     return int(share * epochs + 0.5)
 
 
+def epochs_begun(steps: int, per_epoch: int) -> int:
+    """The epochs that `steps` training steps, `per_epoch` an epoch, begin: the last may be a part."""
+    return -(-steps // per_epoch)
+
+
 def epochs_of(steps: int, per_epoch: int) -> int | float:
     """`steps` training steps in epochs of `per_epoch`: whole, or to two decimals when the last is a part."""
     return round(steps / per_epoch, 2) if steps % per_epoch else steps // per_epoch
@@ -448,7 +453,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
                             crop_share)
             now = time.perf_counter()
             steps = plan.steps(now, steps_per_epoch)
-            epochs = -(-steps // steps_per_epoch)
+            epochs = epochs_begun(steps, steps_per_epoch)
             print("an epoch takes here "
                   + "; ".join(f"~{s + validation:.0f} s {KIND_NAMES[kind]}" for kind, s in seconds.items())
                   + f"; the final validation ~{final:.0f} s: so {epochs_of(steps, steps_per_epoch)} epochs"
@@ -519,7 +524,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
             now = time.perf_counter()
             plan = plan.measured(epoch, config.epochs, now - started)
             steps = plan.steps(now, steps_per_epoch, done=epoch + 1)
-            epochs = -(-steps // steps_per_epoch)
+            epochs = epochs_begun(steps, steps_per_epoch)
             print(f"epoch {epoch + 1} took {now - started:.0f} s: {epochs_of(steps, steps_per_epoch)} epochs in all",
                   flush=True)
             config, state["epochs"], state["steps"] = replace(config, epochs=epochs), epochs, steps
