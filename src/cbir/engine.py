@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from cbir.errors import CbirError, EngineError
 from cbir.features.base import FeatureExtractor
 from cbir.index.base import VectorIndex
 from cbir.metadata import Metadata
-from cbir.storage import current_version, write_version
+from cbir.storage import current_version, write_version, writer_lock
 from cbir.types import Hit, SearchResult
 
 FORMAT_VERSION = 1
@@ -152,21 +153,45 @@ class Engine:
                 "classes": len(set(labels)), "labelled": len(labels)}
 
     def save(self, path: str | Path) -> Path:
-        """Write the engine folder atomically: a crash mid-save leaves the previous engine loadable."""
+        """Write the engine folder atomically: a crash mid-save leaves the previous engine loadable.
+        Another writer of the folder is waited for (`cbir.storage.writer_lock`)."""
         def write(tmp: Path) -> None:
             self.extractor.save(tmp / "extractor")
             self.index.save(tmp / "index")
             self.metadata.save(tmp / "metadata.sqlite")
             (tmp / "manifest.json").write_text(json.dumps(self.info(), indent=2))
 
-        return write_version(path, write)
+        with writer_lock(path):
+            return write_version(path, write)
 
     @classmethod
     def load(cls, path: str | Path, features: str | None = None) -> Engine:
-        """Open an engine folder; `features` (a name), when given, must match its extractor."""
+        """Open an engine folder; `features` (a name), when given, must match its extractor. Damaged or
+        unreadable files are an `EngineError` that says which."""
         version = current_version(path)
         if version is None or not (version / "manifest.json").exists():
             raise EngineError(f"no engine at {path}: build one with `cbir index ... --out {path}`")
+        try:
+            return cls._load_version(path, version, features)
+        except CbirError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure to read a committed version means damage
+            detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            raise EngineError(f"the engine at {path} is damaged or unreadable ({detail}): "
+                              f"rebuild it with `cbir index`") from exc
+
+    @classmethod
+    @contextmanager
+    def editing(cls, path: str | Path) -> Iterator[Engine]:
+        """The engine at `path`, loaded under the folder's writer lock and held until the block ends, so
+        that a change saved inside it (`save(path)`) never loses another writer's."""
+        if current_version(path) is None:
+            cls.load(path)  # the "no engine here" error, before anything is created
+        with writer_lock(path):
+            yield cls.load(path)
+
+    @classmethod
+    def _load_version(cls, path: str | Path, version: Path, features: str | None) -> Engine:
         manifest = json.loads((version / "manifest.json").read_text())
         if manifest.get("format_version") != FORMAT_VERSION:
             raise EngineError(f"{path} has engine format {manifest.get('format_version')}, "

@@ -1,19 +1,33 @@
 """Atomic, versioned folders: write a new version beside the old one, then switch a pointer file.
 
 Layout: `FOLDER/CURRENT` names the live version `FOLDER/v-<stamp>/`. A crash at any point
-leaves `CURRENT` naming a complete version, so the previous content stays loadable.
+leaves `CURRENT` naming a complete version, so the previous content stays loadable. Each
+folder cbir writes carries a marker file; only marked folders (and the version `CURRENT`
+named before) are ever deleted, so a user's own `v-2019/` beside an engine is left alone.
+Writers take `writer_lock(FOLDER)` so that two of them never interleave; readers take no lock.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from cbir.errors import CbirError
+
 POINTER = "CURRENT"
+MARKER = ".cbir-version"  # inside every version (and temporary) folder cbir writes
+LOCK = ".lock"
+_in_process: dict[Path, threading.RLock] = {}  # one per folder: threads of this process take turns, re-entrant
+_depth: dict[Path, int] = {}
+_guard = threading.Lock()
 
 
 def current_version(folder: str | Path) -> Path | None:
@@ -21,7 +35,7 @@ def current_version(folder: str | Path) -> Path | None:
     folder = Path(folder)
     try:
         name = (folder / POINTER).read_text().strip()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     return folder / name
 
@@ -30,8 +44,10 @@ def write_version(folder: str | Path, write: Callable[[Path], None]) -> Path:
     """Call `write(tmp_dir)`, then make that directory the live version atomically; returns it."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    previous = current_version(folder)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
     try:
+        (tmp / MARKER).touch()
         write(tmp)
         version = folder / f"v-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
         _fsync_tree(tmp)
@@ -46,15 +62,69 @@ def write_version(folder: str | Path, write: Callable[[Path], None]) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _remove_stale(folder, keep={version.name})
+    _remove_stale(folder, keep=version, previous=previous)
     return version
 
 
-def _remove_stale(folder: Path, keep: set[str]) -> None:
-    """Delete old versions and leftovers of interrupted saves."""
+def _remove_stale(folder: Path, keep: Path, previous: Path | None) -> None:
+    """Delete the replaced version and leftovers of interrupted saves: only folders cbir marked as its own."""
     for child in folder.iterdir():
-        if child.is_dir() and child.name not in keep and child.name.startswith(("v-", ".tmp-")):
+        if child == keep or child.is_symlink() or not child.is_dir():
+            continue
+        if child == previous or (child.name.startswith(("v-", ".tmp-")) and (child / MARKER).is_file()):
             shutil.rmtree(child, ignore_errors=True)
+
+
+@contextmanager
+def writer_lock(folder: str | Path) -> Iterator[None]:
+    """Hold `FOLDER/.lock` (with this process's pid in it) while changing the folder: a second writer
+    waits for the first, saying so; the OS releases it when a process dies, and the holder may take
+    it again. Taken before any long work, it also finds out early that the
+    folder cannot be written."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise CbirError(f"{folder} is a file, not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    key = folder.resolve()
+    with _guard:
+        turn = _in_process.setdefault(key, threading.RLock())
+    turn.acquire()
+    try:
+        if _depth.get(key):
+            _depth[key] += 1
+            try:
+                yield
+            finally:
+                _depth[key] -= 1
+            return
+        fd = _lock_file(folder / LOCK)
+        _depth[key] = 1
+        try:
+            yield
+        finally:
+            _depth[key] = 0
+            os.close(fd)  # releases the lock
+    finally:
+        turn.release()
+
+
+def _lock_file(path: Path) -> int:
+    """An open descriptor of `path` holding its exclusive flock, with this pid written in it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            print(f"cbir: waiting for another cbir (pid {holder}) to finish changing {path.parent}",
+                  file=sys.stderr, flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _fsync_tree(root: Path) -> None:

@@ -35,6 +35,13 @@ def _show_warning(message, category, filename, lineno, file=None, line=None, _de
         _default(message, category, filename, lineno, file, line)
 
 
+def os_error_text(exc: OSError) -> str:
+    """One line for an operating-system failure: what failed, and on which file."""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    files = [f for f in (exc.filename, exc.filename2) if f is not None]
+    return f"{what}: {' -> '.join(map(str, files))}" if files else what
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     warnings.showwarning = _show_warning
@@ -48,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except CbirError as exc:
         print(f"cbir: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # full disk, read-only folder, a file where a folder should be, ...
+        print(f"cbir: error: {os_error_text(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cbir: interrupted", file=sys.stderr)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cbir.cli.args import collection_options, option, positive
 from cbir.errors import CbirError
+from cbir.storage import writer_lock
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -21,16 +22,17 @@ def cmd_index(args: argparse.Namespace) -> int:
     extractor = make_extractor(args.features, model=args.model, options=dict(args.options))
     options = backend_options(args)
     BACKENDS[args.backend].preflight(**options)
-    dataset = load_dataset(args.dataset, split=args.split, data=args.data).stratified(args.max_index)
-    started = time.perf_counter()
-    make = partial(make_index, args.backend, **options)
-    if args.ray is not None:
-        from cbir.distributed import build_with_ray
+    with writer_lock(args.out):  # before the long work: an --out that cannot be written fails now
+        dataset = load_dataset(args.dataset, split=args.split, data=args.data).stratified(args.max_index)
+        started = time.perf_counter()
+        make = partial(make_index, args.backend, **options)
+        if args.ray is not None:
+            from cbir.distributed import build_with_ray
 
-        engine = build_with_ray(dataset, extractor, make, address=args.ray or None, batch_size=args.batch_size)
-    else:
-        engine = Engine.build(dataset, extractor, make, batch_size=args.batch_size)
-    engine.save(args.out)
+            engine = build_with_ray(dataset, extractor, make, address=args.ray or None, batch_size=args.batch_size)
+        else:
+            engine = Engine.build(dataset, extractor, make, batch_size=args.batch_size)
+        engine.save(args.out)
     print(f"indexed {len(engine)} images from {dataset.name} with '{extractor.name}' ({extractor.dim}-d, "
           f"{args.backend}) in {time.perf_counter() - started:.1f} s -> {args.out}")
     return 0
@@ -61,11 +63,11 @@ def cmd_add(args: argparse.Namespace) -> int:
     from cbir.datasets import load_dataset
     from cbir.engine import Engine
 
-    engine = Engine.load(args.engine)
-    dataset = load_dataset(args.dataset, split=args.split, data=args.data)
-    added = engine.add_new(dataset, batch_size=args.batch_size)
-    if added:
-        engine.save(args.engine)
+    with Engine.editing(args.engine) as engine:
+        dataset = load_dataset(args.dataset, split=args.split, data=args.data)
+        added = engine.add_new(dataset, batch_size=args.batch_size)
+        if added:
+            engine.save(args.engine)
     print(f"added {added} images ({len(dataset) - added} already indexed) -> {args.engine}: {len(engine)} images")
     return 0
 
@@ -76,14 +78,14 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
     if not args.ids and not args.missing:
         raise CbirError("name the image ids to remove, or pass --missing")
-    engine = Engine.load(args.engine)
-    ids = set(args.ids)
-    if args.missing:
-        by_path = {engine.metadata.path(id_): id_ for id_ in engine.metadata.labels()}
-        ids |= {by_path[path] for path in missing_paths(p for p in by_path if p)}
-    removed = engine.remove(sorted(ids)) if ids else 0
-    if removed:
-        engine.save(args.engine)
+    with Engine.editing(args.engine) as engine:
+        ids = set(args.ids)
+        if args.missing:
+            by_path = {engine.metadata.path(id_): id_ for id_ in engine.metadata.labels()}
+            ids |= {by_path[path] for path in missing_paths(p for p in by_path if p)}
+        removed = engine.remove(sorted(ids)) if ids else 0
+        if removed:
+            engine.save(args.engine)
     print(f"removed {removed} images -> {args.engine}: {len(engine)} images"
           + (f" ({len(ids) - removed} of the given ids were not indexed)" if removed < len(ids) else ""))
     return 0

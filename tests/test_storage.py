@@ -1,0 +1,151 @@
+"""Engine folders: one writer at a time, and nothing deleted that cbir did not write."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from cbir import Engine
+from cbir.cli import main
+from cbir.storage import LOCK, current_version, write_version, writer_lock
+
+
+def cbir(*args: str, **kwargs) -> subprocess.Popen:
+    """`cbir ARGS...` in a process of its own."""
+    return subprocess.Popen([sys.executable, "-c", "import sys; from cbir.cli import main; sys.exit(main())", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def test_two_adds_at_once_both_land(tiny_collection, tmp_path):
+    engine = str(tmp_path / "engine")
+    assert main(["index", "--dataset", f"{tiny_collection}:train", "--max-index", "20", "--features", "gch",
+                 "--out", engine]) == 0
+    folders = []
+    for kind in ("stripes", "gradient"):
+        shutil.copytree(tiny_collection / "train" / kind, tmp_path / kind / kind)
+        folders.append(str(tmp_path / kind))
+    with writer_lock(engine):  # both writers start while the folder is held, so they surely overlap
+        procs = [cbir("add", engine, "--dataset", folder) for folder in folders]
+        for proc in procs:  # each says it waits, naming the holder
+            assert f"waiting for another cbir (pid {os.getpid()})" in proc.stderr.readline()
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert "added 20 images" in out
+    labels = Engine.load(engine).metadata.labels()
+    added = [id_.split("/")[0] for id_ in labels if not id_.startswith("train/")]
+    assert len(labels) == 60 and sorted(added) == ["gradient"] * 20 + ["stripes"] * 20
+
+
+def test_a_killed_writer_releases_the_folder(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import time
+        from cbir.storage import writer_lock
+        with writer_lock({str(tmp_path)!r}):
+            print("held", flush=True)
+            time.sleep(600)
+    """)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "held\n"
+    assert (tmp_path / LOCK).read_text().strip() == str(holder.pid)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    with writer_lock(tmp_path):  # returns at once: the dead holder's lock went with it
+        assert (tmp_path / LOCK).read_text().strip() == str(os.getpid())
+        with writer_lock(tmp_path):  # the holder may take it again (a save inside `Engine.editing`)
+            pass
+
+
+def test_only_what_cbir_wrote_is_ever_deleted(tmp_path):
+    folder = tmp_path / "out"
+    mine = [folder / "v-2019", folder / ".tmp-holiday", folder / "v-20260101T000000-1-2"]
+    for path in mine:
+        path.mkdir(parents=True)
+        (path / "photo.jpg").write_bytes(b"precious")
+    (folder / "notes.txt").write_text("mine too")
+    first = write_version(folder, lambda tmp: (tmp / "a").write_text("1"))
+    interrupted = folder / ".tmp-crashed"  # a save that died half-way leaves a marked temporary folder
+    interrupted.mkdir()
+    (interrupted / ".cbir-version").touch()
+    second = write_version(folder, lambda tmp: (tmp / "a").write_text("2"))
+    assert current_version(folder) == second and not first.exists() and not interrupted.exists()
+    assert all((path / "photo.jpg").read_bytes() == b"precious" for path in mine)
+    assert (folder / "notes.txt").read_text() == "mine too"
+
+
+def test_an_engine_written_by_an_older_cbir_drops_its_old_version(tmp_path):
+    folder = tmp_path / "engine"
+    old = folder / "v-20250101T000000-1-2"  # written before versions carried the marker
+    old.mkdir(parents=True)
+    (folder / "CURRENT").write_text(old.name)
+    new = write_version(folder, lambda tmp: (tmp / "a").write_text("1"))
+    assert current_version(folder) == new and not old.exists()
+
+
+def test_index_refuses_an_out_that_is_a_file_before_reading_anything(tmp_path, capsys):
+    out = tmp_path / "engine"
+    out.write_text("a file")
+    assert main(["index", "--dataset", str(tmp_path / "none"), "--out", str(out)]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_add_to_an_engine_it_cannot_write_fails_before_reading_images(tiny_collection, tmp_path, capsys,
+                                                                      monkeypatch):
+    engine = tmp_path / "engine"
+    assert main(["index", "--dataset", str(tiny_collection / "train" / "blobs"), "--features", "gch",
+                 "--out", str(engine)]) == 0
+    real_open = os.open
+
+    def read_only(path, flags, *args):  # what a read-only folder does to a non-root user
+        if str(path).endswith(LOCK):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr("cbir.storage.os.open", read_only)
+    monkeypatch.setattr("cbir.datasets.load_dataset", lambda *a, **k: pytest.fail("read images first"))
+    capsys.readouterr()
+    assert main(["add", str(engine), "--dataset", str(tiny_collection)]) == 2
+    assert capsys.readouterr().err == f"cbir: error: Permission denied: {engine / LOCK}\n"
+
+
+def test_os_failures_are_one_line_errors(tiny_collection, tmp_path, capsys, monkeypatch):
+    engine = tmp_path / "engine"
+    assert main(["index", "--dataset", str(tiny_collection / "train" / "blobs"), "--features", "gch",
+                 "--out", str(engine)]) == 0
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device", str(engine / "x"))
+
+    monkeypatch.setattr("cbir.metadata.Metadata.save", full_disk)
+    capsys.readouterr()
+    assert main(["remove", str(engine), "000.png"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"cbir: error: No space left on device: {engine / 'x'}\n"
+    assert len(Engine.load(engine)) == 20  # nothing lost
+    assert not [p for p in engine.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_a_damaged_engine_is_a_clear_error(tiny_collection, tmp_path, capsys):
+    engine = tmp_path / "engine"
+    assert main(["index", "--dataset", str(tiny_collection / "train" / "blobs"), "--features", "gch",
+                 "--out", str(engine)]) == 0
+    version = current_version(engine)
+    for damage in ("metadata.sqlite", "index", "manifest.json"):
+        saved = tmp_path / "saved"
+        shutil.copytree(version, saved)
+        target = version / damage
+        if target.is_dir():
+            for f in target.iterdir():
+                f.write_bytes(b"\0garbage")
+        else:
+            target.write_bytes(np.arange(40, dtype=np.uint8).tobytes())
+        capsys.readouterr()
+        assert main(["info", str(engine)]) == 2, damage
+        err = capsys.readouterr().err
+        assert err.startswith(f"cbir: error: the engine at {engine} is damaged") and err.count("\n") == 1, err
+        shutil.rmtree(version)
+        shutil.move(saved, version)
