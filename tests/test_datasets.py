@@ -208,3 +208,34 @@ def test_missing_paths_reads_zip_members_as_the_archive_is_now(tmp_path):
     with zipfile.ZipFile(archive, "w") as zf:  # rewritten without b.png: the new member list counts
         zf.writestr("a.png", b"x")
     assert f"{archive}::b.png" in folder_mod.missing_paths(paths)
+
+
+def test_a_dangling_symlink_is_a_skipped_file_not_a_crash(tmp_path, tiny_collection):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "good.png").write_bytes((tiny_collection / "train/blobs/000.png").read_bytes())
+    (tmp_path / "a" / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    (tmp_path / "a" / "gone.txt").symlink_to(tmp_path / "nowhere.txt")
+    with pytest.warns(UserWarning, match="skipped 1 unreadable file.*gone.jpg"):
+        ds = load_folder(tmp_path, progress=False)
+    assert ds.ids == ["a/good.png"]
+
+
+def test_a_zip_bomb_is_refused_before_it_is_inflated(tmp_path, tiny_collection, monkeypatch):
+    monkeypatch.setattr(folder_mod, "MAX_FILE_BYTES", 1 << 20)
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a/bomb.png", b"\0" * (3 << 20))
+        zf.writestr("a/good.png", (tiny_collection / "train/blobs/000.png").read_bytes())
+    inflated = []
+    real_open = zipfile.ZipFile.open
+    monkeypatch.setattr(zipfile.ZipFile, "open", lambda self, name, *a, **k: inflated.append(str(name)) or
+                        real_open(self, name, *a, **k))
+    with pytest.warns(UserWarning, match="skipped 1 unreadable file.*larger than 1 MB"):
+        ds = load_folder(archive, progress=False, cache=False)
+    assert ds.ids == ["a/good.png"] and "a/bomb.png" not in inflated
+    with pytest.raises(Exception, match="larger than 1 MB"):
+        read_bytes(f"{archive}::a/bomb.png")
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\0" * (2 << 20))
+    with pytest.raises(Exception, match="larger than 1 MB"):
+        read_bytes(str(big))

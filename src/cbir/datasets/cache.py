@@ -27,8 +27,12 @@ def source_fingerprint(path: Path) -> list:
     entries = []
     for root, _dirs, files in os.walk(path):
         for name in files:
-            stat = os.stat(os.path.join(root, name))
-            entries.append((os.path.relpath(os.path.join(root, name), path), stat.st_size, stat.st_mtime_ns))
+            file = os.path.join(root, name)
+            try:
+                stat = os.stat(file)
+            except OSError:  # a dangling symlink, or a file gone meanwhile: its own stat still tells a change
+                stat = os.lstat(file) if os.path.lexists(file) else None
+            entries.append((os.path.relpath(file, path), stat and stat.st_size, stat and stat.st_mtime_ns))
     entries.sort()
     return [str(path), hashlib.sha256(json.dumps(entries).encode()).hexdigest()]
 

@@ -27,6 +27,7 @@ SPLIT_NAMES = frozenset({"train", "test", "val", "valid", "validation", "query",
                          "database", "db", "gallery", "index"})
 MEMBER_SEPARATOR = "::"
 DEFAULT_MAX_SIDE = 256
+MAX_FILE_BYTES = 256 << 20  # one image file: an uncompressed RGB image at the decoder's 64-megapixel limit is 192 MB
 
 
 def layout_of(relpath: str) -> tuple[str | None, str | None]:
@@ -39,13 +40,29 @@ def layout_of(relpath: str) -> tuple[str | None, str | None]:
 
 def read_bytes(path: str) -> bytes:
     """The bytes of an image file, or of a zip member given as `ARCHIVE.zip::member` (the archive's
-    member index is read once per version of the file, not once per image)."""
+    member index is read once per version of the file, not once per image); at most `MAX_FILE_BYTES`."""
     if MEMBER_SEPARATOR in path:
         archive, member = path.split(MEMBER_SEPARATOR, 1)
         zf, lock = _archive(archive)
         with lock:  # one file position shared by the threads (a server's) reading this archive
-            return zf.read(member)
-    return Path(path).read_bytes()
+            return read_member(zf, member)
+    with open(path, "rb") as f:
+        return _within_limit(f.read(MAX_FILE_BYTES + 1))
+
+
+def read_member(zf: zipfile.ZipFile, member: str) -> bytes:
+    """A zip member's bytes, refused before inflating when it is larger than `MAX_FILE_BYTES` (a zip bomb
+    inflates a few kilobytes into gigabytes) and never read past that bound."""
+    _within_limit(size=zf.getinfo(member).file_size)
+    with zf.open(member) as f:
+        return _within_limit(f.read(MAX_FILE_BYTES + 1))
+
+
+def _within_limit(data: bytes = b"", size: int | None = None) -> bytes:
+    """`data`, unless it (or a file of `size` bytes) is over `MAX_FILE_BYTES`: then an ImageDecodeError."""
+    if (len(data) if size is None else size) > MAX_FILE_BYTES:
+        raise ImageDecodeError(f"the file is larger than {MAX_FILE_BYTES >> 20} MB, the limit for one image")
+    return data
 
 
 def _archive(archive: str) -> tuple[zipfile.ZipFile, threading.Lock]:
@@ -84,13 +101,14 @@ def missing_paths(paths: Iterable[str]) -> list[str]:
 def _open_source(source: Path) -> Iterator[tuple[list[tuple[str, str]], Callable[[str], bytes]]]:
     """Yield ([(relative id, path)] of every image file sorted by id, read(id) -> bytes)."""
     if source.is_dir():
-        files = sorted(p for p in source.rglob("*") if p.is_file() and is_image_name(p.name))
-        yield [(p.relative_to(source).as_posix(), str(p)) for p in files], lambda rel: (source / rel).read_bytes()
+        # a dangling symlink is listed too: reading it fails, and it is counted among the skipped files
+        files = sorted(p for p in source.rglob("*") if is_image_name(p.name) and not p.is_dir())
+        yield [(p.relative_to(source).as_posix(), str(p)) for p in files], lambda rel: read_bytes(str(source / rel))
     elif zipfile.is_zipfile(source):
         with zipfile.ZipFile(source) as zf:
             names = sorted(n for n in zf.namelist() if not n.endswith("/") and is_image_name(n)
                            and not PurePosixPath(n).name.startswith("._") and "__MACOSX" not in n)
-            yield [(n, f"{source}{MEMBER_SEPARATOR}{n}") for n in names], zf.read
+            yield [(n, f"{source}{MEMBER_SEPARATOR}{n}") for n in names], functools.partial(read_member, zf)
     else:
         raise DatasetError(f"{source} is neither a folder nor a .zip archive")
 
