@@ -272,6 +272,7 @@ def test_a_served_engine_folder_follows_cbir_add_and_remove(tiny_collection, tmp
 
     shutil.copytree(tiny_collection / "train" / "stripes", folder / "stripes")
     assert main(["add", str(engine), "--dataset", str(folder)]) == 0
+    assert client.get("/api/v1/health").get_json()["images"] == 40  # before any search asks for the engine
     query = (folder / "stripes" / "004.png").read_bytes()
     hits = client.post("/api/v1/search?k=1", data={"image": (io.BytesIO(query), "q.png")}).get_json()["hits"]
     assert hits[0]["id"] == "stripes/004.png"  # the new version answers
@@ -300,3 +301,83 @@ def test_a_new_version_that_fails_to_load_leaves_the_served_one_in_place(tiny_co
     response = client.post("/api/v1/search?k=3", data={"image": (io.BytesIO(query), "q.png")})
     assert response.status_code == 200 and len(response.get_json()["hits"]) == 3
     assert "keeping the loaded 'e'" in caplog.text and "v-broken" in caplog.text
+
+
+def test_a_wrong_method_says_which_are_allowed(client):
+    response = client.get("/api/v1/search")
+    assert response.status_code == 405 and set(response.headers["Allow"].split(", ")) == {"OPTIONS", "POST"}
+    assert response.get_json() == {"error": response.get_json()["error"]} and "X-Frame-Options" in response.headers
+    page = client.delete("/")
+    assert page.status_code == 405 and "POST" in page.headers["Allow"] and page.mimetype == "text/html"
+
+
+def test_an_image_gone_from_disk_is_a_404_that_names_no_server_path(tiny_collection, tmp_path):
+    import shutil
+
+    folder = tmp_path / "photos"
+    shutil.copytree(tiny_collection / "train" / "blobs", folder / "blobs")
+    engine = Engine.build(load_folder(folder, progress=False, cache=False), make_extractor("gch"), progress=False)
+    client = create_app({"ENGINES": {"e": engine}}).test_client()
+    (folder / "blobs" / "001.png").unlink()
+    for url in ("/api/v1/images/blobs/001.png", "/api/v1/images/blobs/001.png?size=thumb",
+                "/api/v1/similar/blobs/001.png", "/?id=blobs/001.png"):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        body = response.get_data(as_text=True)
+        assert "not available" in body and str(tmp_path) not in body and "/blobs/001.png" not in body.replace(
+            "'blobs/001.png'", "").replace("&#39;blobs/001.png&#39;", ""), (url, body)
+
+
+def test_a_file_name_with_a_newline_is_served_and_printed_on_one_line(tiny_collection, tmp_path, capsys):
+    from cbir.cli import main
+
+    folder = tmp_path / "photos" / "blobs"
+    folder.mkdir(parents=True)
+    odd = "two\nlines.png"
+    (folder / odd).write_bytes((tiny_collection / "train" / "blobs" / "000.png").read_bytes())
+    engine = Engine.build(load_folder(folder.parent, progress=False, cache=False), make_extractor("gch"),
+                          progress=False)
+    client = create_app({"ENGINES": {"e": engine}}).test_client()
+    hit = upload(client, (folder / odd).read_bytes()).get_json()["hits"][0]
+    assert hit["id"] == f"blobs/{odd}"
+    assert client.get(hit["url"]).status_code == 200 and client.get(hit["url"] + "?size=thumb").status_code == 200
+    assert client.get("/api/v1/similar/" + quote(hit["id"])).status_code == 200
+    engine.save(tmp_path / "engine")
+    capsys.readouterr()
+    assert main(["search", str(tmp_path / "engine"), str(folder / odd), "-k", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[1].endswith("blobs/two\\nlines.png") and len(out.splitlines()) == 2
+
+
+def test_a_huge_upload_is_decoded_at_the_size_the_search_needs(client):
+    big = png(Image.new("RGB", (6000, 4000), "teal"), fmt="JPEG", quality=80)
+    svc = client.application.extensions["cbir"]
+    assert svc.decode_upload(big).shape == (171, 256, 3)
+    assert upload(client, big, filename="big.jpg").status_code == 200
+
+
+def test_uploads_decode_in_bounded_memory(tmp_path):
+    """Decoding a 6000x6000 JPEG upload raises the process's peak memory by far less than the 108 MB that the
+    full-size pixels take (peak resident memory, measured in a fresh process)."""
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(0)
+    small = Image.fromarray(rng.integers(0, 255, (60, 60, 3), dtype=np.uint8)).resize((6000, 6000))
+    small.save(tmp_path / "big.jpg", quality=85)
+    script = f"""
+import resource
+from pathlib import Path
+from cbir import Engine
+from cbir.features import make_extractor
+from cbir.web.service import SearchService
+import numpy as np
+engine = Engine(make_extractor("gch"), __import__("cbir.index.exact", fromlist=["x"]).ExactIndex(64))
+svc = SearchService({{"e": engine}})
+data = Path({str(tmp_path / "big.jpg")!r}).read_bytes()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+image = svc.decode_upload(data)
+print(image.shape, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    assert out[:3] == ["(256,", "256,", "3)"] and int(out[3]) < 30, out

@@ -114,10 +114,15 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(json.dumps([r.to_dict() for r in results], indent=2))
         return 0
     for result in results:
-        print(f"{result.query}:")
+        print(f"{one_line(result.query)}:")
         for rank, hit in enumerate(result.hits, 1):
-            print(f"  {rank:3d}  {hit.score:.4f}  {hit.label or '-':<12}  {hit.id}")
+            print(f"  {rank:3d}  {hit.score:.4f}  {one_line(hit.label or '-'):<12}  {one_line(hit.id)}")
     return 0
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters (a newline in a file name) written as escapes, so one hit stays one line."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import PathConverter
 
 from cbir.web.service import RequestError, SearchService
 
@@ -26,9 +27,16 @@ SECURITY_HEADERS = {
 }
 
 
+class AnyPathConverter(PathConverter):
+    """`<path:...>` that also matches ids with a newline or other control character (file names may)."""
+
+    regex = r"[^/][\s\S]*?"
+
+
 def create_app(config: dict | None = None) -> Flask:
     """A Flask app searching the engines in `config["ENGINES"]`, each loaded once and shared read-only."""
     app = Flask(__name__)
+    app.url_map.converters["path"] = AnyPathConverter
     app.config.update(DEFAULTS)
     app.config.update(config or {})
     app.extensions["cbir"] = SearchService.from_config(app.config)
@@ -46,13 +54,17 @@ def create_app(config: dict | None = None) -> Flask:
     def wants_json() -> bool:
         return request.path.startswith("/api/")
 
+    @app.before_request
+    def follow_engine_folders():
+        app.extensions["cbir"].refresh()  # every route, /health and /engines too, sees a newly saved version
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         limit_mb = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
         message = {413: f"the upload is larger than the {limit_mb} MB limit"}.get(exc.code, exc.description)
-        if wants_json():
-            return jsonify({"error": message}), exc.code
-        return render_error(message, exc.code)
+        response = app.make_response(({"error": message}, exc.code) if wants_json() else render_error(message, exc.code))
+        response.headers.update((k, v) for k, v in exc.get_headers() if k.lower() != "content-type")  # Allow
+        return response
 
     @app.errorhandler(RequestError)
     def request_error(exc: RequestError):

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from cbir.datasets.folder import DEFAULT_MAX_SIDE
 from cbir.datasets.images import decode_image
 from cbir.datasets.sources import load_image, original_bytes
 from cbir.engine import Engine
@@ -50,6 +51,7 @@ class SearchService:
     """
 
     RECHECK_S = 1.0
+    DECODERS = 2  # uploads decoded at once (one per core of a small server); the others wait their turn
 
     def __init__(self, engines: dict[str, Engine], default_k: int = 10, max_k: int = 100,
                  max_pixels: int = 40_000_000, thumb_size: int = 96, sources: dict[str, Path] | None = None,
@@ -59,6 +61,7 @@ class SearchService:
         self.engines = engines
         self.default_k, self.max_k, self.max_pixels, self.thumb_size = default_k, max_k, max_pixels, thumb_size
         self._thumbnail = lru_cache(maxsize=8192)(self._make_thumbnail)
+        self._decoding = threading.BoundedSemaphore(self.DECODERS)
         self.sources, self.micro_batching = sources or {}, micro_batching
         self._versions = {name: current_version(path) for name, path in self.sources.items()}
         self._checked, self._reloading = time.monotonic(), threading.Lock()
@@ -137,10 +140,14 @@ class SearchService:
         return k
 
     def decode_upload(self, data: bytes | None) -> np.ndarray:
+        """An uploaded image's pixels at the size indexed images are read at (`DEFAULT_MAX_SIDE`): a JPEG is
+        decoded straight at a fraction of its size, and at most `DECODERS` decodes run at once, so memory
+        per request follows the work, not the upload (a 6000x6000 photo is 108 MB decoded in full)."""
         if not data:
             raise RequestError("no image received: send a file in the 'image' field (or the raw bytes)")
         try:
-            return decode_image(data, max_pixels=self.max_pixels)
+            with self._decoding:
+                return decode_image(data, max_side=DEFAULT_MAX_SIDE, max_pixels=self.max_pixels)
         except ImageDecodeError as exc:
             raise RequestError(f"that file is not an image we can read: {exc}", 422 if "pixels" in str(exc) else 400) \
                 from None
@@ -171,30 +178,37 @@ class SearchService:
         raise RequestError(f"no indexed image with id '{image_id}'", 404)
 
     def pixels(self, image_id: str) -> np.ndarray:
+        path = self.locate(image_id)
         try:
-            return load_image(self.locate(image_id))
+            return load_image(path)
         except (DatasetError, ImageDecodeError) as exc:
-            raise RequestError(str(exc), 404) from None
+            raise unavailable(image_id, exc) from None
 
     def image_bytes(self, image_id: str, thumbnail: bool) -> tuple[bytes, str]:
         """(bytes, mimetype) of an indexed image, as stored when a browser can show it, else PNG."""
         path = self.locate(image_id)
         if thumbnail:
-            return self._thumbnail(path), "image/png"
+            try:
+                return self._thumbnail(path), "image/png"
+            except (DatasetError, ImageDecodeError) as exc:
+                raise unavailable(image_id, exc) from None
         try:
             data = original_bytes(path)
-        except DatasetError as exc:
-            raise RequestError(str(exc), 404) from None
+        except (DatasetError, ImageDecodeError) as exc:
+            raise unavailable(image_id, exc) from None
         mimetype = next((m for magic, m in BROWSER_FORMATS.items() if data and data.startswith(magic)), None)
         if mimetype:
             return data, mimetype
         return encode_png(self.pixels(image_id)), "image/png"
 
     def _make_thumbnail(self, path: str) -> bytes:
-        try:
-            return thumbnail_png(load_image(path), self.thumb_size)
-        except (DatasetError, ImageDecodeError) as exc:
-            raise RequestError(str(exc), 404) from None
+        return thumbnail_png(load_image(path), self.thumb_size)
+
+
+def unavailable(image_id: str, exc: Exception) -> RequestError:
+    """A 404 for an indexed image whose file is gone or unreadable: the server's paths stay in its log."""
+    logging.getLogger(__name__).warning("indexed image '%s' is unavailable: %s", image_id, exc)
+    return RequestError(f"the indexed image '{image_id}' is not available: its file is missing or unreadable", 404)
 
 
 def encode_png(image: np.ndarray) -> bytes:
