@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +95,28 @@ def close_milvus_clients():
     patch.undo()
     for client in opened:
         client.close()
+
+
+@contextmanager
+def served(engine: Path, *args: str):
+    """`cbir serve ENGINE ARGS...` as a real process on a free port; yields its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = shutil.which("cbir") or f"{sys.executable} -m cbir.cli"
+    proc = subprocess.Popen([*exe.split(), "serve", str(engine), "--port", str(port), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(url + "/api/v1/health", timeout=1)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    pytest.fail(f"server exited: {proc.stdout.read()}")
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

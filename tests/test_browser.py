@@ -2,28 +2,17 @@
 
 import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import served
 
 from cbir.cli import main
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 pytestmark = pytest.mark.cifar10
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -33,22 +22,15 @@ def server(real_cifar10, tmp_path_factory):
     engine = tmp_path_factory.mktemp("browser") / "cifar10-hog-gch"
     assert main(["index", "--dataset", "cifar10", "--data", str(real_cifar10), "--features", "hog-gch",
                  "--max-index", "1000", "--out", str(engine)]) == 0
-    port = free_port()
-    exe = shutil.which("cbir") or f"{sys.executable} -m cbir.cli"
-    proc = subprocess.Popen([*exe.split(), "serve", str(engine), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url + "/api/v1/health", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited: {proc.stdout.read()}")
-            time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with served(engine) as url:
+        yield url
+
+
+def launch(pw):
+    """Headless Debian chromium, kept off the network it cannot reach."""
+    args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"]
+    return pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
 
 
 def all_loaded(page) -> None:
@@ -72,10 +54,8 @@ def test_upload_then_click_a_result(server, real_cifar10, tmp_path):
     with zipfile.ZipFile(real_cifar10) as zf:
         query.write_bytes(zf.read("cifar10/test/cat/0007.jpg"))
     ARTIFACTS.mkdir(exist_ok=True)
-    args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"]
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        browser = launch(pw)
         page = browser.new_page(viewport={"width": 1100, "height": 900})
         page.goto(server + "/")
         page.set_input_files("#image", str(query))  # the page submits as soon as a file is chosen
@@ -100,4 +80,30 @@ def test_upload_then_click_a_result(server, real_cifar10, tmp_path):
         page.screenshot(path=str(ARTIFACTS / "browser-phone.png"), full_page=True)
         page.goto(server + "/engines")
         fits_phones(page, "the engines page")
+        browser.close()
+
+
+def test_an_upload_over_the_limit_is_refused_with_the_reason(server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    huge = tmp_path / "huge.jpg"
+    huge.write_bytes(b"\xff\xd8\xff" + os.urandom(12 << 20))  # over the default 10 MB
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page()  # with JavaScript, the page refuses it before sending anything
+        page.goto(server + "/")
+        posts = []
+        page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+        page.set_input_files("#image", str(huge))
+        assert page.locator("p.error").inner_text() == "the upload is larger than the 10 MB limit"
+        assert posts == []
+
+        page = browser.new_context(java_script_enabled=False).new_page()  # without, the server answers
+        page.goto(server + "/")
+        page.set_input_files("#image", str(huge))
+        with page.expect_response(lambda r: r.request.method == "POST") as answer:
+            page.click("button[type=submit]")
+        assert answer.value.status == 413
+        page.wait_for_selector("p.error")
+        assert page.locator("p.error").inner_text() == "the upload is larger than the 10 MB limit"
         browser.close()

@@ -92,7 +92,8 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from cbir.datasets import decode_image, load_folder
+    from cbir.datasets import decode_image, load_folder, read_bytes
+    from cbir.datasets.folder import DEFAULT_MAX_SIDE
     from cbir.engine import Engine
 
     images, names, failures = [], [], []
@@ -102,8 +103,8 @@ def cmd_search(args: argparse.Namespace) -> int:
                 found = load_folder(path, progress=False, cache=False)
                 images += found.images
                 names += found.paths
-            else:
-                images.append(decode_image(Path(path).read_bytes()))
+            else:  # read as `cbir index` reads a folder's images
+                images.append(decode_image(read_bytes(path), max_side=DEFAULT_MAX_SIDE))
                 names.append(path)
         except (OSError, CbirError) as exc:
             failures.append(f"{path}: {exc}")
@@ -186,9 +187,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
                       "MAX_FORM_MEMORY_SIZE": args.max_upload_mb << 20})
     names = ", ".join(app.extensions["cbir"].engines)
     print(f"serving {names} at http://{args.host}:{args.port}/ (Ctrl+C stops)", flush=True)
-    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="cbir",
-                   max_request_body_size=(args.max_upload_mb << 20) + 65536)
+    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="cbir", **SERVER_LIMITS,
+                   max_request_body_size=BODY_READ_FACTOR * (args.max_upload_mb << 20))
     return 0
+
+
+# A body over the upload limit is still read (spooled to disk, up to BODY_READ_FACTOR times the limit) so
+# that every client, even one that sends all of it before reading, gets the app's JSON 413 rather than a
+# reset connection. Idle or slow connections are many and cheap (poll, not select) and dropped after
+# 30 s, so a crowd of them never keeps a search waiting.
+BODY_READ_FACTOR = 4
+SERVER_LIMITS = {"connection_limit": 1000, "channel_timeout": 30, "cleanup_interval": 10, "asyncore_use_poll": True}
 
 
 def register(sub) -> None:
@@ -269,7 +278,8 @@ def register(sub) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
     p.add_argument("--threads", type=positive, default=8, help="worker threads (default 8)")
-    p.add_argument("--max-upload-mb", type=positive, default=10, help="upload size limit (default 10 MB)")
+    p.add_argument("--max-upload-mb", type=positive, default=10,
+                   help="upload size limit (default 10 MB); a larger upload gets a 413 with the reason")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("info", help="describe an engine folder")

@@ -54,6 +54,10 @@ def create_app(config: dict | None = None) -> Flask:
     def wants_json() -> bool:
         return request.path.startswith("/api/")
 
+    @app.context_processor
+    def upload_limit():
+        return {"max_upload_bytes": app.config["MAX_CONTENT_LENGTH"]}
+
     @app.before_request
     def follow_engine_folders():
         app.extensions["cbir"].refresh()  # every route, /health and /engines too, sees a newly saved version

@@ -6,15 +6,32 @@
   const drop = document.getElementById("drop");
   if (!form || !input || !drop) return;
 
+  const maxBytes = Number(form.dataset.maxBytes) || Infinity;
+
+  // A file over the server's limit is refused here, before it is sent, with the server's own words.
+  function tooLarge(file) {
+    if (file.size <= maxBytes) return false;
+    let alert = document.querySelector("p.error");
+    if (!alert) {
+      alert = document.createElement("p");
+      alert.className = "error";
+      alert.setAttribute("role", "alert");
+      form.after(alert);
+    }
+    alert.textContent = `the upload is larger than the ${Math.floor(maxBytes / 1048576)} MB limit`;
+    input.value = "";
+    return true;
+  }
+
   function submitFile(file) {
-    if (!file || !file.type.startsWith("image/")) return;
+    if (!file || !file.type.startsWith("image/") || tooLarge(file)) return;
     const transfer = new DataTransfer();
     transfer.items.add(file);
     input.files = transfer.files;
     form.submit();
   }
 
-  input.addEventListener("change", () => { if (input.files.length) form.submit(); });
+  input.addEventListener("change", () => { if (input.files.length && !tooLarge(input.files[0])) form.submit(); });
   ["dragenter", "dragover"].forEach((type) => drop.addEventListener(type, (event) => {
     event.preventDefault();
     drop.classList.add("over");
