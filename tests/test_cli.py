@@ -283,3 +283,19 @@ def test_cbir_train_defaults_are_the_training_recipe_defaults():
     assert cropped == dataclasses.replace(fast, small_crop=24, small_share=0.4) and fast.small_crop == 0
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--out", "m", "--whiten-bias-epochs", "-1"])
+
+
+@pytest.mark.parametrize("features, value, message", [
+    ("cnn", "0", "pca is a number of dimensions"), ("cnn", "100000", "cannot exceed the 256 dimensions"),
+    ("cnn", "61", "needs at least 61 images, got 60"), ("cnn-supervised", "-3", "pca is a number of dimensions"),
+    ("kmeans-triangle", "0", "pca is a number of dimensions"),
+    ("kmeans-triangle", "true", "option pca takes"),
+])
+def test_a_bad_pca_is_refused_before_any_image_is_described(tiny_collection, tmp_path, capsys, monkeypatch,
+                                                             features, value, message):
+    from cbir.features.base import FeatureExtractor
+
+    monkeypatch.setattr(FeatureExtractor, "transform", lambda *a, **k: pytest.fail("described images first"))
+    assert main(["index", "--dataset", f"{tiny_collection}:train", "--features", features, "--set", f"pca={value}",
+                 "--out", str(tmp_path / "engine")]) == 2
+    assert message in capsys.readouterr().err

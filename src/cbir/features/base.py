@@ -34,6 +34,16 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
     return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
 
 
+def check_pca(pca: int | None, most: int | None = None) -> None:
+    """A `pca` option: None (no PCA) or a whole number of dimensions from 1 to `most` (when known)."""
+    if pca is None:
+        return
+    if isinstance(pca, bool) or not isinstance(pca, int) or pca < 1:
+        raise ValueError(f"pca is a number of dimensions (1 or more), or null for none, not {pca!r}")
+    if most is not None and pca > most:
+        raise ValueError(f"pca ({pca}) cannot exceed the {most} dimensions it reduces")
+
+
 def to_spec(extractor: FeatureExtractor) -> dict:
     """What recreates an unfitted extractor of any kind: its kind, name and configuration."""
     return {"kind": extractor.kind, "name": extractor.name, "config": extractor.get_config()}

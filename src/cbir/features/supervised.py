@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from cbir.datasets.collection import Dataset
 from cbir.errors import CbirError
-from cbir.features.base import FeatureExtractor, from_spec, l2_normalise, to_spec
+from cbir.features.base import FeatureExtractor, check_pca, from_spec, l2_normalise, to_spec
 from cbir.features.probabilities import check_fusion, fuse, fused_dim
 
 _BASE = "base"
@@ -49,6 +49,7 @@ class SupervisedExtractor(FeatureExtractor):
                  pca: int | None = None, flip: bool = False, fusion: str = "cosine", name: str | None = None):
         super().__init__(name or f"{base.name}-supervised")
         check_fusion(fusion)
+        check_pca(pca)
         self.base, self.weight, self.cs = base, float(weight), [float(c) for c in cs]
         self.cv_images, self.folds, self.seed = cv_images, folds, seed
         self.standardise, self.pca, self.flip, self.fusion = standardise, pca, flip, fusion

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from cbir.datasets.collection import Dataset
 from cbir.datasets.images import resize_all
 from cbir.errors import FitError
-from cbir.features.base import FeatureExtractor
+from cbir.features.base import FeatureExtractor, check_pca
 from cbir.features.kmeans import kmeans_centroids
 
 
@@ -45,8 +45,7 @@ class KMeansTriangle(FeatureExtractor):
     def __init__(self, k: int = 1600, patch: int = 6, stride: int = 1, size: int = 32, pca: int | None = 512,
                  whiten: bool = False, power: float = 0.5, sample_patches: int = 400_000, seed: int = 0,
                  name: str | None = None):
-        if pca is not None and pca > 4 * k:
-            raise ValueError(f"pca ({pca}) cannot exceed the pooled dimension 4 x k = {4 * k}")
+        check_pca(pca, 4 * k)  # the pooled dimension
         super().__init__(name)
         self.k, self.patch, self.stride, self.size = k, patch, stride, size
         self.pca, self.whiten, self.power, self.sample_patches, self.seed = pca, whiten, power, sample_patches, seed

@@ -18,8 +18,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cbir.datasets.collection import Dataset
-from cbir.errors import CbirError, MissingDependencyError
-from cbir.features.base import FeatureExtractor, l2_normalise
+from cbir.errors import CbirError, FitError, MissingDependencyError
+from cbir.features.base import FeatureExtractor, check_pca, l2_normalise
 from cbir.features.probabilities import check_fusion, fuse, fused_dim
 
 SHIPPED = Path(__file__).resolve().parent / "checkpoints" / "cifar10"
@@ -63,6 +63,7 @@ class CnnExtractor(FeatureExtractor):
         if not 0 <= tta_shift <= MAX_TTA_SHIFT:
             raise ValueError(f"tta_shift moves the views 0 to {MAX_TTA_SHIFT} pixels, not {tta_shift}")
         check_fusion(proba_fusion)
+        check_pca(pca)
         self.model_path = Path(model) if model else SHIPPED
         self.pca, self.proba_weight, self.tta, self.bf16, self.batch_size = pca, proba_weight, tta, bf16, batch_size
         self.weights, self.int8, self.index_tta, self.tta_shift = weights, int8, index_tta, tta_shift
@@ -91,7 +92,18 @@ class CnnExtractor(FeatureExtractor):
     def with_options(self, options: dict) -> CnnExtractor:
         new = super().with_options(options)
         new.model_path = self.model_path
+        new._check_pca()
         return new
+
+    def _check_pca(self, images: int | None = None) -> None:
+        """`pca` fits the network's embedding (and, given, the number of training images), before any work."""
+        try:
+            check_pca(self.pca, self._embedding_dim())
+        except ValueError as exc:
+            raise CbirError(f"features '{self.name}': {exc} (the network's embedding)") from None
+        if images is not None and self.pca and self.pca > images:
+            raise FitError(f"features '{self.name}': PCA to {self.pca} dimensions needs at least {self.pca} "
+                           f"images, got {images}")
 
     def describe(self) -> str:
         self._ensure_model()
@@ -122,6 +134,7 @@ class CnnExtractor(FeatureExtractor):
         now, so a missing or broken folder is an error before any work."""
         self.model_path, self.net_, self.weights = Path(path), None, None
         self._ensure_model()
+        self._check_pca()
 
     def _ensure_model(self, path: Path | None = None) -> None:
         if self.net_ is not None:
@@ -142,6 +155,7 @@ class CnnExtractor(FeatureExtractor):
 
     def _fit(self, dataset: Dataset, progress: bool) -> None:
         self._ensure_model()
+        self._check_pca(len(dataset))
         self._calibrate(dataset)
         self._fit_pca(self._forward_training(dataset, progress)[0] if self.pca else None)
 
@@ -185,6 +199,7 @@ class CnnExtractor(FeatureExtractor):
     def fit_transform(self, dataset: Dataset, progress: bool = False, normalise: bool = True) -> np.ndarray:
         """Fit (the PCA, when asked) and return the training images' vectors, running the network once."""
         self._ensure_model()
+        self._check_pca(len(dataset))
         self._calibrate(dataset)
         embeddings, probabilities = self._forward_training(dataset, progress)
         self._fit_pca(embeddings)
