@@ -15,6 +15,7 @@ from cbir.errors import VectorIndexError
 from cbir.features import l2_normalise
 from cbir.index import ElasticIndex, MilvusIndex, VectorIndex
 from cbir.index.elastic import client_for, mapping
+from cbir.types import Hit
 from cbir.web import create_app
 
 needs_es = pytest.mark.skipif(not os.environ.get("CBIR_ES_URL"),
@@ -157,3 +158,162 @@ def test_elasticsearch_wrong_credentials(monkeypatch):
         ElasticIndex(8).drop()  # a server without security accepts any key: nothing to check there
     except VectorIndexError as exc:
         assert "refused the credentials" in str(exc)
+
+
+def test_milvus_ids_with_quotes_and_backslashes_are_found_and_removed(tmp_path):
+    index = MilvusIndex(4, uri=str(tmp_path / "m.db"))
+    ids = ["it's.png", "back\\slash.png", 'quo"te.png', "two\nlines.png", "café.png", "plain.png"]
+    index.add(ids, l2_normalise(np.eye(4, dtype=np.float32)[[0, 1, 2, 3, 0, 1]]))
+    with pytest.raises(VectorIndexError, match="already in the index"):  # found, so refused
+        index.add(["it's.png"], l2_normalise(np.ones((1, 4), np.float32)))
+    assert index.remove(["it's.png", "back\\slash.png", "it"]) == 2  # and never matches another
+    assert sorted(index.vectors()[0]) == sorted(ids[2:]) and len(index) == 4
+
+
+def test_milvus_refuses_what_a_server_would_before_any_work(tmp_path):
+    with pytest.raises(VectorIndexError, match="not one a Milvus server accepts"):
+        MilvusIndex.preflight(uri=str(tmp_path / "m.db"), collection="my-photos")
+    with pytest.raises(VectorIndexError, match="not one a Milvus server accepts"):
+        MilvusIndex(4, uri=str(tmp_path / "m.db"), collection="2019")
+    index = MilvusIndex(4, uri=str(tmp_path / "m.db"), collection="photos_2019")
+    long_name = "é" * 40_000  # 40,000 characters, 80,000 bytes of UTF-8
+    with pytest.raises(VectorIndexError, match="80,000 bytes of UTF-8; the Milvus collection holds at most 65,535"):
+        index.add(["a.png"], l2_normalise(np.ones((1, 4), np.float32)), [{"path": long_name}])
+    assert len(index) == 0
+
+
+def test_a_failed_index_leaves_no_half_built_collection(tiny_collection, tmp_path, capsys, monkeypatch):
+    from cbir.engine import Engine as EngineClass
+
+    def fail(self, *args, **kwargs):
+        raise VectorIndexError("stopped half-way")
+
+    monkeypatch.setattr(EngineClass, "add_vectors", fail)
+    uri = str(tmp_path / "m.db")
+    assert main(["index", "--dataset", f"{tiny_collection}:train", "--features", "gch", "--backend", "milvus",
+                 "--milvus-uri", uri, "--collection", "half", "--out", str(tmp_path / "e")]) == 2
+    assert "stopped half-way" in capsys.readouterr().err
+    assert not MilvusIndex._connect_to(uri).has_collection("half")
+
+
+def test_one_load_is_one_index_loading_block(train_images=None):
+    from cbir.datasets.collection import Dataset
+    from cbir.features import make_extractor
+    from cbir.index import ExactIndex
+
+    class Counting(ExactIndex):
+        kind = "counting-test"
+        loads = 0
+
+        def loading(self):
+            type(self).loads += 1
+            return super().loading()
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (50, 8, 8, 3), dtype=np.uint8)
+    data = Dataset([str(i) for i in range(50)], images, [None] * 50, [None] * 50, [None] * 50, "t")
+    engine = Engine(make_extractor("gch"), Counting(64))
+    engine.add(data, batch_size=7)  # 8 batches, one load
+    assert Counting.loads == 1 and len(engine) == 50
+
+
+def test_elasticsearch_limits_are_checked_before_any_server_or_image(tiny_collection, tmp_path, capsys,
+                                                                    monkeypatch):
+    from cbir.features.base import FeatureExtractor
+
+    monkeypatch.setattr(FeatureExtractor, "transform", lambda *a, **k: pytest.fail("described images first"))
+    monkeypatch.setattr(FeatureExtractor, "fit", lambda *a, **k: pytest.fail("fitted first"))
+    nowhere = "http://127.0.0.1:9"  # never contacted: the limits are known without a server
+    for features, index_type, message in [
+            ("sift-bovw", "hnsw", "at most 4096 dimensions; these features have 5000"),
+            ("bovw-hog-gch-supervised", "hnsw", "these features have 5837"),
+            ("hog", "int4_hnsw", "int4_hnsw needs an even number of dimensions, not 324"),  # 324 is even: passes
+            ("gch", "bbq_flat", "bbq_flat needs at least 64 dimensions, not 64")]:
+        code = main(["index", "--dataset", f"{tiny_collection}:train", "--features", features, "--backend",
+                     "elasticsearch", "--es-url", nowhere, "--index-type", index_type, "--out", str(tmp_path / "e")])
+        err = capsys.readouterr().err
+        assert code == 2
+        if features in ("hog", "gch"):
+            assert "cannot reach Elasticsearch" in err  # within the limits: on to the server
+        else:
+            assert message in err, err
+    from cbir.index.elastic import check_vector_field
+
+    check_vector_field(4096, "hnsw")
+    for dim, index_type, message in [(4097, "hnsw", "at most 4096"), (325, "int4_flat", "even number"),
+                                     (63, "bbq_hnsw", "at least 64")]:
+        with pytest.raises(VectorIndexError, match=message):
+            check_vector_field(dim, index_type)
+        with pytest.raises(VectorIndexError, match=message):
+            ElasticIndex(dim, url=nowhere, index_type=index_type)
+
+
+def test_elasticsearch_server_versions_and_their_errors():
+    from elasticsearch import ApiError, BadRequestError
+    from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
+
+    from cbir.index.elastic import check_server, refusal_text, vector_source
+
+    assert check_server("9.1.4", "u") == (9, 1) and check_server("9.0.0", "u") == (9, 0)
+    with pytest.raises(VectorIndexError, match="version 8.17.2; cbir's client talks to 9.x servers only"):
+        check_server("8.17.2", "u")
+    meta = ApiResponseMeta(400, "1.1", HttpHeaders(), 0.01, NodeConfig("http", "localhost", 9200))
+    body = {"error": {"type": "media_type_header_exception", "reason": "Invalid media-type value on headers "
+                      "[Accept]", "root_cause": []}, "status": 400}
+    older = BadRequestError("media_type_header_exception", meta, {
+        "error": {**body["error"], "reason": "Accept version must be either version 8 or 7, but found 9. "
+                  "Accept=application/vnd.elasticsearch+json; compatible-with=9"}, "status": 400})
+    assert refusal_text(older, "http://es:9200") == ("Elasticsearch at http://es:9200 is older than 9.0 (it refused "
+                                                     "the 9.x client's compatibility header): cbir works with 9.x "
+                                                     "servers")
+    assert refusal_text(ApiError("x", meta, body), "u") == "Elasticsearch at u answered 400: Invalid media-type " \
+                                                           "value on headers [Accept]"
+    # `_source.exclude_vectors` exists on 8.19 and from 9.1: 9.0 would refuse it
+    assert [("exclude_vectors" in vector_source(v)) for v in [(8, 18), (8, 19), (9, 0), (9, 1), (9, 3)]] == \
+           [False, True, False, True, True]
+
+
+def test_elasticsearch_request_bodies():
+    from cbir.index.elastic import hits_of, search_body, zero_rows
+
+    query = np.array([0.6, 0.8], np.float32)
+    assert search_body(query, 5) == {"size": 5, "_source": False, "knn": {
+        "field": "vector", "query_vector": [pytest.approx(0.6), pytest.approx(0.8)], "k": 5, "num_candidates": 100}}
+    exact = search_body(query, 3, "cosine", exact=True)["query"]["script_score"]
+    assert exact["script"]["source"] == "cosineSimilarity(params.query_vector, 'vector') + 1.0"
+    # a blank query (HOG of a uniform image): no vector is sent, any k documents at similarity 0
+    assert search_body(np.zeros(2, np.float32), 4) == {"size": 4, "_source": False, "query": {"match_all": {}}}
+    with pytest.raises(VectorIndexError, match=r"2 image\(s\) have an all-zero feature vector.*'b.png', 'd.png'"):
+        zero_rows(["a.png", "b.png", "c.png", "d.png"], np.array([[1, 0], [0, 0], [0, 1], [0, 0]], np.float32),
+                  "dot_product")
+    answer = {"took": 3, "timed_out": False, "_shards": {"total": 2, "successful": 2, "skipped": 0, "failed": 0},
+              "hits": {"hits": [{"_id": "a.png", "_score": 0.9}]}}
+    assert hits_of(answer, lambda s: 2 * s - 1) == [Hit("a.png", pytest.approx(0.8))]
+    partial = answer | {"_shards": {"total": 2, "successful": 1, "skipped": 0, "failed": 1, "failures": [
+        {"shard": 1, "index": "cbir-x", "node": "n1", "reason": {"type": "circuit_breaking_exception"}}]}}
+    with pytest.raises(VectorIndexError, match="searched only 1 of 2 shards .*circuit_breaking_exception"):
+        hits_of(partial, lambda s: s)
+
+
+def test_a_private_ca_for_https_leaves_http_urls_working(monkeypatch, tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not used over http")
+    monkeypatch.setenv("CBIR_ES_CA_CERTS", str(ca))
+    url, client = client_for("http://localhost:9200")  # raised "TLS options require scheme to be 'https'"
+    assert url == "http://localhost:9200" and client is not None
+
+
+@needs_es
+def test_elasticsearch_refreshes_once_per_load(tiny_collection):
+    data = load_folder(tiny_collection, split="train", progress=False, cache=False)
+    from cbir.features import make_extractor
+
+    engine = Engine(make_extractor("gch"), ElasticIndex(64))
+    settings = []
+    put = engine.index.client.indices.put_settings
+    engine.index.client.indices.put_settings = lambda **kw: settings.append(kw["settings"]) or put(**kw)
+    try:
+        engine.add(data, batch_size=7)
+        assert len(engine) == 60 and len(settings) == 2  # off once, back once
+    finally:
+        engine.index.drop()

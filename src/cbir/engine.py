@@ -75,8 +75,8 @@ class Engine:
 
     def add(self, dataset: Dataset, batch_size: int = 1024, progress: bool = True) -> None:
         """Describe and index more images (their ids must be new)."""
-        with tqdm(total=len(dataset), desc=f"indexing with {self.extractor.name}", unit="img",
-                  disable=not progress, mininterval=0.5) as bar:
+        with self.index.loading(), tqdm(total=len(dataset), desc=f"indexing with {self.extractor.name}",
+                                        unit="img", disable=not progress, mininterval=0.5) as bar:
             for start in range(0, len(dataset), batch_size):
                 part = dataset.subset(np.arange(start, min(start + batch_size, len(dataset))))
                 self.add_vectors(part, self.extractor.transform(part.images, indexing=True))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from functools import partial
+from contextlib import suppress
 from pathlib import Path
 
 from cbir.cli.args import collection_options, option, positive
@@ -21,21 +21,41 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     extractor = make_extractor(args.features, model=args.model, options=dict(args.options))
     options = backend_options(args)
-    BACKENDS[args.backend].preflight(**options)
+    BACKENDS[args.backend].preflight(dim=known_dim(extractor), **options)
     with writer_lock(args.out):  # before the long work: an --out that cannot be written fails now
         dataset = load_dataset(args.dataset, split=args.split, data=args.data).stratified(args.max_index)
         started = time.perf_counter()
-        make = partial(make_index, args.backend, **options)
-        if args.ray is not None:
-            from cbir.distributed import build_with_ray
+        made = []  # the index, once made: a server's is dropped when the build fails half-way
 
-            engine = build_with_ray(dataset, extractor, make, address=args.ray or None, batch_size=args.batch_size)
-        else:
-            engine = Engine.build(dataset, extractor, make, batch_size=args.batch_size)
-        engine.save(args.out)
+        def make(dim: int):
+            made.append(make_index(args.backend, dim, **options))
+            return made[-1]
+
+        try:
+            if args.ray is not None:
+                from cbir.distributed import build_with_ray
+
+                engine = build_with_ray(dataset, extractor, make, address=args.ray or None,
+                                        batch_size=args.batch_size)
+            else:
+                engine = Engine.build(dataset, extractor, make, batch_size=args.batch_size)
+            engine.save(args.out)
+        except BaseException:
+            for index in made:
+                with suppress(Exception):  # best effort: the error that stopped the build is the one to show
+                    index.drop()
+            raise
     print(f"indexed {len(engine)} images from {dataset.name} with '{extractor.name}' ({extractor.dim}-d, "
           f"{args.backend}) in {time.perf_counter() - started:.1f} s -> {args.out}")
     return 0
+
+
+def known_dim(extractor) -> int | None:
+    """The vectors' dimension before fitting, where the extractor knows it (else a lower bound, or None)."""
+    try:
+        return extractor.dim
+    except CbirError:
+        return None
 
 
 def backend_options(args: argparse.Namespace) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Container, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import ClassVar
 
@@ -88,8 +89,18 @@ class VectorIndex(ABC):
         """All (ids, (n, dim) vectors) in the index, for exhaustive evaluation."""
 
     @classmethod
-    def preflight(cls, **options) -> None:
-        """Check, before any long work, that an index with these options can be made (servers reachable)."""
+    def preflight(cls, dim: int | None = None, **options) -> None:
+        """Check, before any long work, that an index of `dim` dimensions (when known) with these options can
+        be made (servers reachable, their limits kept)."""
+
+    def loading(self) -> AbstractContextManager:
+        """A block in which one load's `add` calls run (`Engine.add`): for servers that prepare for a load
+        once and finish it once."""
+        return nullcontext()
+
+    def drop(self) -> None:
+        """Delete what the index holds outside the engine folder (a server's collection); nothing for the
+        embedded ones."""
 
     def get_config(self) -> dict:
         """Parameters that recreate an empty index like this one."""

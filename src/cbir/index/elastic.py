@@ -1,10 +1,14 @@
-"""`ElasticIndex`: vectors in an Elasticsearch index (official client, servers 8.x / 9.x).
+"""`ElasticIndex`: vectors in an Elasticsearch index (official client 9.x, so servers 9.x: the client
+asks for 9.x compatibility, which an 8.x server refuses).
 
 One document per image: `vector` (`dense_vector`, dot_product or cosine similarity, HNSW /
 int8_hnsw / bbq_hnsw / flat index options), plus `id`, `path`, `label`, `split` keywords.
-Loading streams bulk requests with refresh disabled (restored afterwards) and retries 429s
-with exponential backoff. Search is approximate `knn` by default; `exact=True` is the
-original system's exhaustive `script_score`. Batches of queries go out as one `msearch`.
+A load (`loading()`: one `cbir index` or `cbir add`) streams bulk requests with refresh
+disabled once and restored once at its end, and retries 429s with exponential backoff.
+Search is approximate `knn` by default; `exact=True` is the original system's exhaustive
+`script_score`. Batches of queries go out as one `msearch`; a shard that failed is an error,
+never a silently shorter ranking. The server's limits (`check_vector_field`) are checked
+before any image is described.
 
 Where: `url` or `CBIR_ES_URL`. Credentials come only from the environment —
 `CBIR_ES_API_KEY`, or `CBIR_ES_USER` + `CBIR_ES_PASSWORD`; `CBIR_ES_CA_CERTS` for a private
@@ -13,6 +17,7 @@ CA — and are never written into the engine folder.
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Iterator, Sequence
@@ -30,6 +35,12 @@ from cbir.types import Hit
 SIMILARITIES = {"dot_product": "dotProduct", "cosine": "cosineSimilarity"}  # -> exact script function
 INDEX_TYPES = ("hnsw", "int8_hnsw", "int4_hnsw", "bbq_hnsw", "flat", "int8_flat", "int4_flat", "bbq_flat")
 MAX_K = 10_000  # Elasticsearch's limit on knn `k` / `num_candidates` and on `size`
+MAX_DIMS = 4096  # a dense_vector's most dimensions
+BBQ_MIN_DIMS = 64  # bbq_* quantisation's fewest
+SERVER_MAJOR = 9  # the client's major version: the servers it talks to
+# what the engine's requests need, for an API key's role (docs/scaling.md)
+PRIVILEGES = {"cluster": ["monitor"],
+              "indices": ["create_index", "delete_index", "manage", "view_index_metadata", "read", "write"]}
 _MSEARCH_BATCH = 100
 _BAR_FROM = 5000  # documents; smaller loads (the engine's own batches) show no bar of their own
 
@@ -57,14 +68,15 @@ def client_for(url: str | None, request_timeout: float = 60.0):
         options["api_key"] = os.environ["CBIR_ES_API_KEY"]
     elif os.environ.get("CBIR_ES_USER"):
         options["basic_auth"] = (os.environ["CBIR_ES_USER"], os.environ.get("CBIR_ES_PASSWORD", ""))
-    if os.environ.get("CBIR_ES_CA_CERTS"):
+    if os.environ.get("CBIR_ES_CA_CERTS") and urlsplit(url).scheme == "https":  # a CA means nothing over http
         options["ca_certs"] = os.environ["CBIR_ES_CA_CERTS"]
     return url, Elasticsearch(url, **options)
 
 
 def server_version(client, url: str) -> tuple[int, int]:
-    """(major, minor) of the cluster; errors a user can act on when it cannot be asked."""
-    from elasticsearch import AuthenticationException, AuthorizationException
+    """(major, minor) of the cluster, which must be one the client talks to; errors a user can act on when
+    it cannot be asked."""
+    from elasticsearch import ApiError, AuthenticationException, AuthorizationException
     from elastic_transport import ConnectionError as TransportConnectionError, TransportError
 
     try:
@@ -73,11 +85,82 @@ def server_version(client, url: str) -> tuple[int, int]:
         raise VectorIndexError(f"Elasticsearch at {url} refused the credentials: set CBIR_ES_API_KEY, or "
                                f"CBIR_ES_USER and CBIR_ES_PASSWORD") from exc
     except AuthorizationException as exc:
-        raise VectorIndexError(f"the Elasticsearch user has no right to read cluster info at {url}") from exc
+        raise VectorIndexError(f"the Elasticsearch user may not read cluster info at {url}: its role needs "
+                               f"the cluster privilege 'monitor' (docs/scaling.md)") from exc
+    except ApiError as exc:
+        raise VectorIndexError(refusal_text(exc, url)) from exc
     except (TransportConnectionError, TransportError) as exc:
         raise VectorIndexError(f"cannot reach Elasticsearch at {url}: {exc}") from exc
+    return check_server(number, url)
+
+
+def check_server(number: str, url: str) -> tuple[int, int]:
+    """(major, minor) of a server version such as "9.1.4", when the client talks to it."""
     major, minor = (int(part) for part in number.split(".")[:2])
+    if major != SERVER_MAJOR:
+        raise VectorIndexError(f"Elasticsearch at {url} is version {number}; cbir's client talks to "
+                               f"{SERVER_MAJOR}.x servers only")
     return major, minor
+
+
+def refusal_text(exc, url: str) -> str:
+    """What an error answer of the server means, in one line; an older server's refusal of the client's
+    compatibility header named as what it is."""
+    body = getattr(exc, "body", None)
+    reason = body.get("error", body) if isinstance(body, dict) else body
+    if isinstance(reason, dict):
+        reason = reason.get("reason") or reason.get("type")
+    reason = str(reason or exc)
+    if "Accept version must be either version" in reason:
+        return (f"Elasticsearch at {url} is older than {SERVER_MAJOR}.0 (it refused the {SERVER_MAJOR}.x "
+                f"client's compatibility header): cbir works with {SERVER_MAJOR}.x servers")
+    return f"Elasticsearch at {url} answered {getattr(exc, 'status_code', '?')}: {reason}"
+
+
+def check_vector_field(dim: int, index_type: str) -> None:
+    """Refuse, before any work, a vector field the server would refuse: too many dimensions, or an odd
+    number for int4 quantisation, or too few for bbq."""
+    if dim > MAX_DIMS:
+        raise VectorIndexError(f"Elasticsearch stores vectors of at most {MAX_DIMS} dimensions; these features "
+                               f"have {dim}: choose other features (or --set pca=N where they take it), or the "
+                               f"faiss or milvus backend")
+    if index_type.startswith("int4") and dim % 2:
+        raise VectorIndexError(f"Elasticsearch's {index_type} needs an even number of dimensions, not {dim}: "
+                               f"choose int8_{index_type.split('_')[1]}")
+    if index_type.startswith("bbq") and dim < BBQ_MIN_DIMS:
+        raise VectorIndexError(f"Elasticsearch's {index_type} needs at least {BBQ_MIN_DIMS} dimensions, not {dim}")
+
+
+def vector_source(version: tuple[int, int]) -> dict:
+    """The `_source` filter that returns the stored vectors: servers that may leave vectors out of `_source`
+    (8.19, and 9.1 on) are asked for them with `exclude_vectors`, which 9.0 does not know."""
+    source: dict = {"includes": ["vector"]}
+    if version >= (9, 1) or (8, 19) <= version < (9, 0):
+        source["exclude_vectors"] = False
+    return source
+
+
+def zero_rows(ids: Sequence[str], vectors: np.ndarray, similarity: str) -> None:
+    """Refuse all-zero vectors, naming their images: neither dot_product nor cosine can index one (HOG of a
+    uniform image is all zero)."""
+    zero = np.flatnonzero(~vectors.any(axis=1))
+    if len(zero):
+        named = ", ".join(repr(ids[i]) for i in zero[:5]) + (f" and {len(zero) - 5} more" if len(zero) > 5 else "")
+        raise VectorIndexError(f"{len(zero)} image(s) have an all-zero feature vector, which Elasticsearch's "
+                               f"{similarity} similarity cannot index (e.g. a uniform image under HOG): {named}. "
+                               f"Remove them from the collection, or use the faiss or milvus backend")
+
+
+def hits_of(response: dict, to_similarity) -> list[Hit]:
+    """The hits of one `msearch` response; an error (whole or on some shards) is a `VectorIndexError`."""
+    if "error" in response:
+        raise VectorIndexError(f"Elasticsearch search failed: {response['error']}")
+    shards = response.get("_shards", {})
+    if shards.get("failed"):
+        reasons = "; ".join(str(f.get("reason", f)) for f in shards.get("failures", [])[:3])
+        raise VectorIndexError(f"Elasticsearch searched only {shards.get('successful')} of {shards.get('total')} "
+                               f"shards ({shards['failed']} failed: {reasons}): the ranking would be incomplete")
+    return [Hit(h["_id"], to_similarity(h["_score"])) for h in response["hits"]["hits"]]
 
 
 def mapping(dim: int, similarity: str = "dot_product", index_type: str = "hnsw", m: int = 16,
@@ -88,6 +171,43 @@ def mapping(dim: int, similarity: str = "dot_product", index_type: str = "hnsw",
         options.update(m=m, ef_construction=ef_construction)
     vector = {"type": "dense_vector", "dims": dim, "index": True, "similarity": similarity, "index_options": options}
     return {"properties": {"vector": vector, **{k: {"type": "keyword"} for k in ("id", *ATTRIBUTES)}}}
+
+
+def search_body(query: np.ndarray, k: int, similarity: str = "dot_product", exact: bool = False,
+                num_candidates: int | None = None) -> dict:
+    """The search request for one query vector: approximate `knn`, or (`exact`) a `script_score` over every
+    document; an all-zero query has no direction to rank by, so any k documents come back (at similarity 0,
+    as FAISS gives)."""
+    if not query.any():
+        return {"size": k, "_source": False, "query": {"match_all": {}}}
+    if exact:
+        script = {"source": f"{SIMILARITIES[similarity]}(params.query_vector, 'vector') + 1.0",
+                  "params": {"query_vector": query.tolist()}}
+        return {"size": k, "_source": False, "query": {"script_score": {"query": {"match_all": {}}, "script": script}}}
+    candidates = min(MAX_K, max(num_candidates or 0, 2 * k, 100))
+    return {"size": k, "_source": False,
+            "knn": {"field": "vector", "query_vector": query.tolist(), "k": k, "num_candidates": candidates}}
+
+
+def _answers(what: str):
+    """Turn the server's error answers while doing `what` into one-line `VectorIndexError`s; a 403 names the
+    privileges the engine's requests need."""
+    def wrap(method):
+        @functools.wraps(method)
+        def call(self, *args, **kwargs):
+            from elasticsearch import ApiError, AuthorizationException
+
+            try:
+                return method(self, *args, **kwargs)
+            except AuthorizationException as exc:
+                raise VectorIndexError(
+                    f"the Elasticsearch user may not {what} '{self.index}' at {self.url}: its role needs the cluster "
+                    f"privilege {', '.join(PRIVILEGES['cluster'])} and, on the index, "
+                    f"{', '.join(PRIVILEGES['indices'])} (docs/scaling.md)") from exc
+            except ApiError as exc:
+                raise VectorIndexError(f"could not {what} '{self.index}': {refusal_text(exc, self.url)}") from exc
+        return call
+    return wrap
 
 
 class ElasticIndex(VectorIndex):
@@ -105,18 +225,22 @@ class ElasticIndex(VectorIndex):
         if index_type not in INDEX_TYPES:
             raise VectorIndexError(f"Elasticsearch index type must be one of {', '.join(INDEX_TYPES)}, "
                                    f"got {index_type!r}")
+        check_vector_field(dim, index_type)
         self.url, self.client = client_for(url)
         self.index = index or f"cbir-{uuid.uuid4().hex[:12]}"
         self.similarity, self.index_type, self.m, self.ef_construction = similarity, index_type, m, ef_construction
         self.shards, self.replicas, self.num_candidates, self.exact = shards, replicas, num_candidates, exact
         self.version = server_version(self.client, self.url)
+        self._loading = 0  # nested `loading()` blocks open
         if create:
             self._create()
         else:
             self._open()
 
     @classmethod
-    def preflight(cls, url: str | None = None, **options) -> None:
+    def preflight(cls, url: str | None = None, dim: int | None = None, index_type: str = "hnsw", **options) -> None:
+        if dim is not None:
+            check_vector_field(dim, index_type)
         url, client = client_for(url)
         server_version(client, url)
 
@@ -130,6 +254,7 @@ class ElasticIndex(VectorIndex):
         mappings = self.client.indices.get_mapping(index=self.index)[self.index]["mappings"]
         return mappings.get("properties", {}).get("vector", {})
 
+    @_answers("create the index")
     def _create(self) -> None:
         if self.client.indices.exists(index=self.index):
             field = self._recorded_vector_field()
@@ -144,6 +269,7 @@ class ElasticIndex(VectorIndex):
                                                     self.ef_construction),
                                    settings={"number_of_shards": self.shards, "number_of_replicas": self.replicas})
 
+    @_answers("open the index")
     def _open(self) -> None:
         if not self.client.indices.exists(index=self.index):
             raise VectorIndexError(f"Elasticsearch index '{self.index}' is missing at {self.url}: the engine "
@@ -160,18 +286,20 @@ class ElasticIndex(VectorIndex):
             found.extend(doc["_id"] for doc in docs if doc.get("found"))
         return found
 
+    @_answers("add documents to")
     def add(self, ids: Sequence[str], vectors: np.ndarray, attributes: Sequence[dict] | None = None,
             progress: bool = True) -> None:
         from elasticsearch.helpers import streaming_bulk
 
         vectors = as_vectors(vectors, self.dim)
         ids = check_ids(ids, len(vectors), self._existing)
+        zero_rows(ids, vectors, self.similarity)
         attributes = attributes or [{}] * len(ids)
         actions = ({"_op_type": "index", "_index": self.index, "_id": id_,
                     "_source": {"id": id_, "vector": vector.tolist(),
                                 **{k: a[k] for k in ATTRIBUTES if a.get(k) is not None}}}
                    for id_, vector, a in zip(ids, vectors, attributes))
-        with self._refresh_paused(), tqdm(total=len(ids), desc=f"bulk loading {self.index}", unit="doc",
+        with self.loading(), tqdm(total=len(ids), desc=f"bulk loading {self.index}", unit="doc",
                                           disable=not progress or len(ids) < _BAR_FROM, mininterval=0.5) as bar:
             for ok, item in streaming_bulk(self.client, actions, chunk_size=500, max_retries=6,
                                            initial_backoff=1, max_backoff=60, raise_on_error=False):
@@ -180,28 +308,28 @@ class ElasticIndex(VectorIndex):
                 bar.update(1)
 
     @contextmanager
-    def _refresh_paused(self) -> Iterator[None]:
-        """Refresh off during a bulk load, then the previous interval back and one refresh."""
+    def loading(self) -> Iterator[None]:
+        """Refresh off for a whole load (however many `add` calls it makes), then the previous interval back
+        and one refresh: two settings updates and a refresh per load, not per batch."""
+        if self._loading:
+            self._loading += 1
+            try:
+                yield
+            finally:
+                self._loading -= 1
+            return
         settings = self.client.indices.get_settings(index=self.index)[self.index]["settings"]["index"]
         previous = settings.get("refresh_interval")
         self.client.indices.put_settings(index=self.index, settings={"index": {"refresh_interval": "-1"}})
+        self._loading = 1
         try:
             yield
         finally:
+            self._loading = 0
             self.client.indices.put_settings(index=self.index, settings={"index": {"refresh_interval": previous}})
             self.client.indices.refresh(index=self.index)
 
-    def _query(self, query: np.ndarray, k: int) -> dict:
-        if self.exact:
-            function = SIMILARITIES[self.similarity]
-            script = {"source": f"{function}(params.query_vector, 'vector') + 1.0",
-                      "params": {"query_vector": query.tolist()}}
-            return {"size": k, "_source": False,
-                    "query": {"script_score": {"query": {"match_all": {}}, "script": script}}}
-        candidates = min(MAX_K, max(self.num_candidates or 0, 2 * k, 100))
-        return {"size": k, "_source": False,
-                "knn": {"field": "vector", "query_vector": query.tolist(), "k": k, "num_candidates": candidates}}
-
+    @_answers("search")
     def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
         queries = as_vectors(queries, self.dim)
         k = min(int(k), len(self))
@@ -212,15 +340,15 @@ class ElasticIndex(VectorIndex):
         to_similarity = (lambda s: s - 1.0) if self.exact else _knn_score_to_similarity
         results: list[list[Hit]] = []
         for start in range(0, len(queries), _MSEARCH_BATCH):
+            batch = queries[start: start + _MSEARCH_BATCH]
             searches: list[dict] = []
-            for query in queries[start: start + _MSEARCH_BATCH]:
-                searches.extend([{"index": self.index}, self._query(query, k)])
-            for response in self.client.msearch(searches=searches)["responses"]:
-                if "error" in response:
-                    raise VectorIndexError(f"Elasticsearch search failed: {response['error']}")
-                results.append([Hit(h["_id"], to_similarity(h["_score"])) for h in response["hits"]["hits"]])
+            for query in batch:
+                searches.extend([{"index": self.index}, search_body(query, k, self.similarity, self.exact, self.num_candidates)])
+            for query, response in zip(batch, self.client.msearch(searches=searches)["responses"]):
+                results.append(hits_of(response, to_similarity if query.any() else lambda _: 0.0))
         return results
 
+    @_answers("remove documents from")
     def remove(self, ids: Sequence[str]) -> int:
         from elasticsearch.helpers import streaming_bulk
 
@@ -230,25 +358,27 @@ class ElasticIndex(VectorIndex):
         self.client.indices.refresh(index=self.index)
         return int(removed)
 
+    @_answers("count the documents of")
     def __len__(self) -> int:
         return int(self.client.count(index=self.index)["count"])
 
+    @_answers("read the vectors of")
     def vectors(self) -> tuple[list[str], np.ndarray]:
         from elasticsearch.helpers import scan
 
-        source: dict = {"includes": ["vector"]}
-        if self.version >= (8, 19):  # servers that may leave vectors out of _source unless asked
-            source["exclude_vectors"] = False
         ids, rows = [], []
-        for hit in scan(self.client, index=self.index, query={"query": {"match_all": {}}, "_source": source}):
+        query = {"query": {"match_all": {}}, "_source": vector_source(self.version)}
+        for hit in scan(self.client, index=self.index, query=query):
             ids.append(hit["_id"])
             rows.append(hit["_source"]["vector"])
         return ids, np.asarray(rows, dtype=np.float32).reshape(-1, self.dim)
 
+    @_answers("delete")
     def drop(self) -> None:
         """Delete the index and everything in it."""
         self.client.indices.delete(index=self.index, ignore_unavailable=True)
 
+    @_answers("refresh")
     def _save(self, path: Path) -> None:
         self.client.indices.refresh(index=self.index)  # the data lives in the cluster; the folder says where
 

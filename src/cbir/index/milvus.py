@@ -10,6 +10,7 @@ secured server comes from `CBIR_MILVUS_TOKEN` ("user:password" or an API key).
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +24,32 @@ from cbir.types import Hit
 INDEX_TYPES = ("FLAT", "HNSW", "IVF_FLAT")
 METRICS = ("IP", "COSINE")
 MAX_TOP_K = 16384  # Milvus's limit on one search's `limit`
+MAX_VARCHAR = 65_535  # the longest VARCHAR, in bytes of UTF-8 (a server counts bytes, not characters)
 _CHUNK = 2000  # rows per insert / ids per lookup: well inside the gRPC message limit
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")  # a collection name a Milvus server accepts
+
+
+def check_collection_name(name: str) -> None:
+    """A Milvus collection name: letters, digits and underscores, not starting with a digit, at most 255
+    characters (Milvus Lite is laxer than a server; the engine must move to one unchanged)."""
+    if not _NAME.fullmatch(name):
+        raise VectorIndexError(f"Milvus collection name {name!r} is not one a Milvus server accepts: use "
+                               f"letters, digits and underscores (not starting with a digit), at most 255")
+
+
+def id_filter(ids: Sequence[str]) -> str:
+    """A filter expression matching these primary keys, each written as an escaped string literal (an id such
+    as `it's.png` or `a\\b.png` must neither break the expression nor match another)."""
+    return f"id in [{', '.join(map(literal, ids))}]"
+
+
+def literal(text: str) -> str:
+    """`text` as a string literal of Milvus's filter expressions (which know the escapes \\\\, \\", \\n, \\r and
+    \\t, and no \\u)."""
+    return '"' + text.translate(_ESCAPES) + '"'
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 
 
 def _is_local(uri: str) -> bool:
@@ -51,6 +77,7 @@ class MilvusIndex(VectorIndex):
             raise VectorIndexError(f"Milvus metric must be one of {', '.join(METRICS)}, got {metric!r}")
         self.uri = str(Path(uri).resolve()) if _is_local(uri) else uri
         self.collection = collection or f"cbir_{uuid.uuid4().hex[:12]}"
+        check_collection_name(self.collection)
         self.index_type, self.metric = index_type, metric
         self.m, self.ef_construction, self.ef, self.nlist, self.nprobe = m, ef_construction, ef, nlist, nprobe
         self._client = self._connect()
@@ -62,7 +89,10 @@ class MilvusIndex(VectorIndex):
             self._open()
 
     @classmethod
-    def preflight(cls, uri: str = "milvus.db", **options) -> None:
+    def preflight(cls, uri: str = "milvus.db", dim: int | None = None, collection: str | None = None,
+                  **options) -> None:
+        if collection is not None:
+            check_collection_name(collection)
         if _is_local(uri):  # Milvus Lite starts with the index; only the path can be checked now
             _check_lite_path(uri)
         else:
@@ -92,10 +122,11 @@ class MilvusIndex(VectorIndex):
             raise VectorIndexError(f"Milvus collection '{self.collection}' already exists at {self.uri}: "
                                    f"choose another name or drop it")
         schema = self._client.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=2048)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=MAX_VARCHAR)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)
         for name in ATTRIBUTES:
-            schema.add_field(name, DataType.VARCHAR, max_length=2048, nullable=True)
+            schema.add_field(name, DataType.VARCHAR, max_length=MAX_VARCHAR, nullable=True)
+        self._max_bytes = dict.fromkeys(("id", *ATTRIBUTES), MAX_VARCHAR)
         params = self._client.prepare_index_params()
         build = {"HNSW": {"M": self.m, "efConstruction": self.ef_construction},
                  "IVF_FLAT": {"nlist": self.nlist}}.get(self.index_type, {})
@@ -108,6 +139,8 @@ class MilvusIndex(VectorIndex):
             raise VectorIndexError(f"Milvus collection '{self.collection}' is missing at {self.uri}: the engine "
                                    f"points at a collection that was dropped or never built; rebuild the engine")
         fields = {f["name"]: f for f in self._client.describe_collection(self.collection)["fields"]}
+        self._max_bytes = {name: int(fields.get(name, {}).get("params", {}).get("max_length", MAX_VARCHAR))
+                           for name in ("id", *ATTRIBUTES)}  # collections of earlier versions: 2,048
         dim = int(fields.get("vector", {}).get("params", {}).get("dim", -1))
         if dim != self.dim:
             raise VectorIndexError(f"Milvus collection '{self.collection}' holds {dim}-d vectors, "
@@ -127,14 +160,25 @@ class MilvusIndex(VectorIndex):
     def _existing(self, ids: Sequence[str]) -> list[str]:
         found = []
         for start in range(0, len(ids), _CHUNK):
-            rows = self._client.get(self.collection, ids=list(ids[start: start + _CHUNK]), output_fields=["id"])
+            rows = self._client.query(self.collection, filter=id_filter(ids[start: start + _CHUNK]),
+                                      output_fields=["id"])
             found.extend(row["id"] for row in rows)
         return found
+
+    def _check_lengths(self, ids: Sequence[str], attributes: Sequence[dict]) -> None:
+        """Every id and attribute fits its VARCHAR field, counted in bytes of UTF-8 as a server counts them."""
+        for id_, a in zip(ids, attributes):
+            for name, value in (("id", id_), *((k, a.get(k)) for k in ATTRIBUTES)):
+                if value is not None and len(str(value).encode()) > self._max_bytes[name]:
+                    shown = id_ if len(id_) <= 100 else id_[:97] + "..."
+                    raise VectorIndexError(f"image {shown!r}: its {name} is {len(str(value).encode()):,} bytes of "
+                                           f"UTF-8; the Milvus collection holds at most {self._max_bytes[name]:,}")
 
     def add(self, ids: Sequence[str], vectors: np.ndarray, attributes: Sequence[dict] | None = None) -> None:
         vectors = as_vectors(vectors, self.dim)
         ids = check_ids(ids, len(vectors), self._existing)
         attributes = attributes or [{}] * len(ids)
+        self._check_lengths(ids, attributes)
         for start in range(0, len(ids), _CHUNK):
             rows = [{"id": id_, "vector": vector, **{k: _text(a.get(k)) for k in ATTRIBUTES}}
                     for id_, vector, a in zip(ids[start: start + _CHUNK], vectors[start: start + _CHUNK],
@@ -154,7 +198,7 @@ class MilvusIndex(VectorIndex):
             return [[] for _ in range(len(queries))]
         if k > MAX_TOP_K:
             raise VectorIndexError(f"Milvus returns at most {MAX_TOP_K} hits per query, asked for {k}")
-        if self._dirty:  # sealed segments search ~20x faster than growing ones
+        if self._dirty and _is_local(self.uri):  # Milvus Lite: sealed segments search ~20x faster than growing
             self._client.flush(self.collection)
             self._dirty = False
         if self.index_type == "HNSW" and self.ef is not None and self.ef < k:
@@ -170,7 +214,7 @@ class MilvusIndex(VectorIndex):
     def remove(self, ids: Sequence[str]) -> int:
         present = self._existing(list(dict.fromkeys(map(str, ids))))
         if present:
-            self._client.delete(self.collection, ids=present)
+            self._client.delete(self.collection, filter=id_filter(present))
             self._count -= len(present)
             self._dirty = True
         return len(present)
@@ -179,13 +223,22 @@ class MilvusIndex(VectorIndex):
         return self._count
 
     def vectors(self) -> tuple[list[str], np.ndarray]:
-        ids, rows = [], []
-        iterator = self._client.query_iterator(self.collection, batch_size=5000, filter="",
-                                               output_fields=["id", "vector"])
-        while batch := iterator.next():
+        """Pages in primary-key order, as pymilvus's `query_iterator` reads them (its own cursor filter writes
+        the last id unescaped, which an id with a quote or newline breaks): each page the ids after the last
+        one, as an escaped literal."""
+        ids, rows, last = [], [], None
+        while True:
+            batch = self._client.query(self.collection, filter="" if last is None else f"id > {literal(last)}",
+                                       output_fields=["id", "vector"], limit=5000,
+                                       iterator="True", reduce_stop_for_best="True")  # the smallest ids, sorted
+            if not batch:
+                break
             ids.extend(row["id"] for row in batch)
             rows.extend(row["vector"] for row in batch)
-        iterator.close()
+            last = batch[-1]["id"]
+        if len(ids) != self._count:
+            raise VectorIndexError(f"Milvus returned {len(ids)} of the {self._count} vectors of "
+                                   f"'{self.collection}'")
         return ids, np.asarray(rows, dtype=np.float32).reshape(-1, self.dim)
 
     def drop(self) -> None:
@@ -194,8 +247,11 @@ class MilvusIndex(VectorIndex):
         self._count = 0
 
     def _save(self, path: Path) -> None:
-        self._client.flush(self.collection)  # the data lives in Milvus; the folder records where
-        self._dirty = False
+        """The data lives in Milvus; the folder records where. Milvus Lite is flushed once a save; a server
+        seals its segments itself (a flush per `cbir add` would leave many small ones, which search slower)."""
+        if _is_local(self.uri):
+            self._client.flush(self.collection)
+            self._dirty = False
 
     @classmethod
     def _load(cls, path: Path, meta: dict) -> MilvusIndex:
