@@ -317,3 +317,13 @@ def test_elasticsearch_refreshes_once_per_load(tiny_collection):
         assert len(engine) == 60 and len(settings) == 2  # off once, back once
     finally:
         engine.index.drop()
+
+
+def test_the_documented_api_key_role_has_the_privileges_the_requests_need():
+    from pathlib import Path
+
+    from cbir.index.elastic import PRIVILEGES
+
+    text = (Path(__file__).parent.parent / "docs" / "scaling.md").read_text()
+    role = json.loads(text.split("```json\n", 1)[1].split("```", 1)[0])["role_descriptors"]["cbir"]
+    assert role["cluster"] == PRIVILEGES["cluster"] and role["indices"][0]["privileges"] == PRIVILEGES["indices"]
