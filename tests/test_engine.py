@@ -138,3 +138,36 @@ def test_micro_batching_passes_errors_to_the_caller(train):
     with pytest.raises(VectorIndexError, match="dimension"):
         engine.search_vectors(np.ones((1, 5), np.float32), 3)
     assert len(engine.search(train.images[:2], k=2)) == 2
+
+
+def test_requests_waiting_together_are_described_in_one_batch(train):
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine = Engine.build(train, make_extractor("hog-gch"), progress=False)
+    expected = [engine.search([image], k=3)[0].hits for image in train.images[:6]]
+    sizes, gate, real = [], threading.Event(), engine.extractor.transform
+
+    def transform(images, **kwargs):  # the first batch holds the worker until the others are queued
+        sizes.append(len(images))
+        if len(sizes) == 1:
+            gate.wait(30)
+        return real(images, **kwargs)
+
+    engine.extractor.transform = transform
+    engine.enable_micro_batching()
+    waiting = engine._batchers["embed"]._queue
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        first = pool.submit(engine.search, [train.images[0]], 3)
+        while not sizes:
+            time.sleep(0.01)
+        rest = [pool.submit(engine.search, [image], 3) for image in train.images[1:6]]
+        while waiting.qsize() < 5:
+            time.sleep(0.01)
+        gate.set()
+        got = [future.result(timeout=30)[0].hits for future in [first, *rest]]
+    assert sizes == [1, 5] and got == expected
+    engine.stop_micro_batching()
+    assert all(batcher.join(timeout=5) for batcher in engine._batchers.values())
+    assert engine.search(train.images[:2], k=2)[0].hits == expected[0][:2]  # unbatched once stopped

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from cbir.batching import MicroBatcher
 from cbir.datasets.collection import Dataset
 from cbir.errors import CbirError, EngineError
 from cbir.features.base import FeatureExtractor
@@ -36,19 +37,28 @@ class Engine:
         self.extractor, self.index = extractor, index
         self.metadata = metadata or Metadata()
         self.created = created or time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        self._batcher = None
+        self._batchers: dict[str, MicroBatcher] = {}
 
     def enable_micro_batching(self, max_batch: int = 32) -> None:
-        """Group concurrent searches from many threads into batched index searches (for servers)."""
-        from cbir.batching import MicroBatcher
-
-        if self._batcher is None:
-            self._batcher = MicroBatcher(self._search_index, max_batch)
+        """Group concurrent searches from many threads (a server's) into batches: the query images of
+        waiting requests are described together, and their vectors searched together (`cbir.batching`)."""
+        if not self._batchers:
+            self._batchers = {"embed": MicroBatcher(self._embed_batch, max_batch, "cbir-embed-batcher"),
+                              "search": MicroBatcher(self._search_batch, max_batch, "cbir-search-batcher")}
 
     def stop_micro_batching(self) -> None:
-        """Stop the micro-batching worker (searches already queued finish; later ones run unbatched)."""
-        if self._batcher is not None:
-            self._batcher.close()
+        """Stop the micro-batching workers (requests already queued finish; later ones run unbatched)."""
+        for batcher in self._batchers.values():
+            batcher.close()
+
+    def _embed_batch(self, requests: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
+        vectors = self.extractor.transform([image for images in requests for image in images])
+        return np.split(vectors, np.cumsum([len(images) for images in requests])[:-1])
+
+    def _search_batch(self, requests: Sequence[tuple[np.ndarray, int]]) -> list[list[list[Hit]]]:
+        hits = self.index.search(np.concatenate([vectors for vectors, _ in requests]), max(k for _, k in requests))
+        ends = np.cumsum([len(vectors) for vectors, _ in requests])
+        return [[row[:k] for row in hits[end - len(vectors): end]] for (vectors, k), end in zip(requests, ends)]
 
     @classmethod
     def build(cls, dataset: Dataset, extractor: FeatureExtractor,
@@ -114,6 +124,8 @@ class Engine:
 
     def embed(self, images: Sequence[np.ndarray] | np.ndarray, progress: bool = False) -> np.ndarray:
         """Query vectors for RGB uint8 images, (n, dim) float32."""
+        if self._batchers and not progress:
+            return self._batchers["embed"].submit(list(images))
         return self.extractor.transform(images, progress=progress)
 
     def search(self, images: Sequence[np.ndarray] | np.ndarray, k: int = 10,
@@ -132,14 +144,12 @@ class Engine:
         indexed id left out of its hits (the query image itself, when it is indexed), or None."""
         skips = list(exclude) if exclude is not None and any(exclude) else None
         wanted = k + 1 if skips else k
-        hits = self._batcher.search(vectors, wanted) if self._batcher else self._search_index(vectors, wanted)
+        hits = self._batchers["search"].submit((vectors, wanted)) if self._batchers else self.index.search(vectors,
+                                                                                                          wanted)
         if skips:
             hits = [[h for h in row if h.id != skip][:k] for row, skip in zip(hits, skips)]
         label_path = self.metadata.label_path
         return [[Hit(h.id, h.score, *label_path(h.id)) for h in row] for row in hits]
-
-    def _search_index(self, vectors: np.ndarray, k: int) -> list[list[Hit]]:
-        return self.index.search(vectors, k)
 
     def info(self) -> dict:
         """A summary for people: extractor, index, size, labels."""
