@@ -157,7 +157,7 @@ def test_requests_waiting_together_are_described_in_one_batch(train):
 
     engine.extractor.transform = transform
     engine.enable_micro_batching()
-    waiting = engine._batchers["embed"]._queue
+    waiting = engine._batcher._queue
     with ThreadPoolExecutor(max_workers=6) as pool:
         first = pool.submit(engine.search, [train.images[0]], 3)
         while not sizes:
@@ -169,5 +169,5 @@ def test_requests_waiting_together_are_described_in_one_batch(train):
         got = [future.result(timeout=30)[0].hits for future in [first, *rest]]
     assert sizes == [1, 5] and got == expected
     engine.stop_micro_batching()
-    assert all(batcher.join(timeout=5) for batcher in engine._batchers.values())
+    assert engine._batcher.join(timeout=5)
     assert engine.search(train.images[:2], k=2)[0].hits == expected[0][:2]  # unbatched once stopped

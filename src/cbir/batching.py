@@ -1,11 +1,11 @@
 """Micro-batching: concurrent single-image requests of a server grouped into batched work.
 
-Two kinds of work gain from it. A flat index streams every stored vector once per search
-call, so 8 queries searched together cost little more than one; and a CNN describes 8
-images together ~2.5x faster per image than one at a time, with the machine's threads
-working on one batch instead of 8 requests each starting its own threads. One worker thread
-per kind takes whatever requests are waiting (up to `max_batch`), runs them together, and
-hands each caller its share. Nothing waits on purpose: at low load a batch is one request.
+A CNN describes 8 images together ~2.5x faster per image than one at a time, with the
+machine's threads on one batch instead of 8 requests each starting its own; and a flat
+index streams every stored vector once per search call, so 8 queries searched together
+cost little more than one. One worker thread takes whatever requests are waiting (up to
+`max_batch`), runs them together (`Engine`: describe the images, then search), and hands
+each caller its share. Nothing waits on purpose: at low load a batch is one request.
 """
 
 from __future__ import annotations

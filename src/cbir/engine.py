@@ -26,6 +26,12 @@ from cbir.types import Hit, SearchResult
 FORMAT_VERSION = 1
 
 
+def _skips(exclude: Sequence[str | None] | None, k: int) -> tuple[list[str | None] | None, int]:
+    """(per query the id to leave out, or None when none is; how many hits to ask the index for)."""
+    skips = list(exclude) if exclude is not None and any(exclude) else None
+    return skips, k + 1 if skips else k
+
+
 class Engine:
     """Search a collection of images by visual similarity."""
 
@@ -37,28 +43,24 @@ class Engine:
         self.extractor, self.index = extractor, index
         self.metadata = metadata or Metadata()
         self.created = created or time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        self._batchers: dict[str, MicroBatcher] = {}
+        self._batcher: MicroBatcher | None = None
 
     def enable_micro_batching(self, max_batch: int = 32) -> None:
-        """Group concurrent searches from many threads (a server's) into batches: the query images of
-        waiting requests are described together, and their vectors searched together (`cbir.batching`)."""
-        if not self._batchers:
-            self._batchers = {"embed": MicroBatcher(self._embed_batch, max_batch, "cbir-embed-batcher"),
-                              "search": MicroBatcher(self._search_batch, max_batch, "cbir-search-batcher")}
+        """Group concurrent searches from many threads (a server's) into batches: the query images of the
+        waiting requests are described together, then their vectors searched together (`cbir.batching`)."""
+        if self._batcher is None:
+            self._batcher = MicroBatcher(self._search_batch, max_batch)
 
     def stop_micro_batching(self) -> None:
-        """Stop the micro-batching workers (requests already queued finish; later ones run unbatched)."""
-        for batcher in self._batchers.values():
-            batcher.close()
+        """Stop the micro-batching worker (requests already queued finish; later ones run unbatched)."""
+        if self._batcher is not None:
+            self._batcher.close()
 
-    def _embed_batch(self, requests: Sequence[Sequence[np.ndarray]]) -> list[np.ndarray]:
-        vectors = self.extractor.transform([image for images in requests for image in images])
-        return np.split(vectors, np.cumsum([len(images) for images in requests])[:-1])
-
-    def _search_batch(self, requests: Sequence[tuple[np.ndarray, int]]) -> list[list[list[Hit]]]:
-        hits = self.index.search(np.concatenate([vectors for vectors, _ in requests]), max(k for _, k in requests))
-        ends = np.cumsum([len(vectors) for vectors, _ in requests])
-        return [[row[:k] for row in hits[end - len(vectors): end]] for (vectors, k), end in zip(requests, ends)]
+    def _search_batch(self, requests: Sequence[tuple[Sequence[np.ndarray], int]]) -> list[list[list[Hit]]]:
+        vectors = self.extractor.transform([image for images, _ in requests for image in images])
+        hits = self.index.search(vectors, max(k for _, k in requests))
+        ends = np.cumsum([len(images) for images, _ in requests])
+        return [[row[:k] for row in hits[end - len(images): end]] for (images, k), end in zip(requests, ends)]
 
     @classmethod
     def build(cls, dataset: Dataset, extractor: FeatureExtractor,
@@ -124,8 +126,6 @@ class Engine:
 
     def embed(self, images: Sequence[np.ndarray] | np.ndarray, progress: bool = False) -> np.ndarray:
         """Query vectors for RGB uint8 images, (n, dim) float32."""
-        if self._batchers and not progress:
-            return self._batchers["embed"].submit(list(images))
         return self.extractor.transform(images, progress=progress)
 
     def search(self, images: Sequence[np.ndarray] | np.ndarray, k: int = 10,
@@ -134,7 +134,12 @@ class Engine:
         `search_vectors`)."""
         if k < 1:
             raise CbirError(f"k must be at least 1, got {k}")
-        hits = self.search_vectors(self.embed(images), k, exclude)
+        skips, wanted = _skips(exclude, k)
+        if self._batcher is not None:
+            found = self._batcher.submit((list(images), wanted))
+        else:
+            found = self.index.search(self.embed(images), wanted)
+        hits = self._hits(found, k, skips)
         names = list(names) if names is not None else [None] * len(hits)
         return [SearchResult(h, q) for h, q in zip(hits, names)]
 
@@ -142,14 +147,15 @@ class Engine:
                        exclude: Sequence[str | None] | None = None) -> list[list[Hit]]:
         """Search with precomputed query vectors; hits carry label and path. `exclude`: per query, an
         indexed id left out of its hits (the query image itself, when it is indexed), or None."""
-        skips = list(exclude) if exclude is not None and any(exclude) else None
-        wanted = k + 1 if skips else k
-        hits = self._batchers["search"].submit((vectors, wanted)) if self._batchers else self.index.search(vectors,
-                                                                                                          wanted)
+        skips, wanted = _skips(exclude, k)
+        return self._hits(self.index.search(vectors, wanted), k, skips)
+
+    def _hits(self, found: list[list[Hit]], k: int, skips: list[str | None] | None) -> list[list[Hit]]:
+        """The index's hits less each query's excluded id, at most k, with label and path."""
         if skips:
-            hits = [[h for h in row if h.id != skip][:k] for row, skip in zip(hits, skips)]
+            found = [[h for h in row if h.id != skip][:k] for row, skip in zip(found, skips)]
         label_path = self.metadata.label_path
-        return [[Hit(h.id, h.score, *label_path(h.id)) for h in row] for row in hits]
+        return [[Hit(h.id, h.score, *label_path(h.id)) for h in row] for row in found]
 
     def info(self) -> dict:
         """A summary for people: extractor, index, size, labels."""
