@@ -140,34 +140,43 @@ def test_micro_batching_passes_errors_to_the_caller(train):
     assert len(engine.search(train.images[:2], k=2)) == 2
 
 
-def test_requests_waiting_together_are_described_in_one_batch(train):
+@pytest.mark.parametrize("batch_describes", [True, False])
+def test_requests_waiting_together_are_searched_in_one_batch(train, batch_describes):
+    """Described together too when the extractor gains from it (a CNN), else each in its caller's thread."""
     import threading
     import time
     from concurrent.futures import ThreadPoolExecutor
 
     engine = Engine.build(train, make_extractor("hog-gch"), progress=False)
+    engine.extractor.batch_describes = batch_describes
     expected = [engine.search([image], k=3)[0].hits for image in train.images[:6]]
-    sizes, gate, real = [], threading.Event(), engine.extractor.transform
+    described, searched, gate = [], [], threading.Event()
+    transform, search = engine.extractor.transform, engine.index.search
 
-    def transform(images, **kwargs):  # the first batch holds the worker until the others are queued
-        sizes.append(len(images))
-        if len(sizes) == 1:
+    def describe(images, **kwargs):
+        described.append(len(images))
+        return transform(images, **kwargs)
+
+    def search_index(vectors, k):  # the first batch holds the worker until the others are queued
+        searched.append(len(vectors))
+        if len(searched) == 1:
             gate.wait(30)
-        return real(images, **kwargs)
+        return search(vectors, k)
 
-    engine.extractor.transform = transform
+    engine.extractor.transform, engine.index.search = describe, search_index
     engine.enable_micro_batching()
     waiting = engine._batcher._queue
     with ThreadPoolExecutor(max_workers=6) as pool:
         first = pool.submit(engine.search, [train.images[0]], 3)
-        while not sizes:
+        while not searched:
             time.sleep(0.01)
         rest = [pool.submit(engine.search, [image], 3) for image in train.images[1:6]]
         while waiting.qsize() < 5:
             time.sleep(0.01)
         gate.set()
         got = [future.result(timeout=30)[0].hits for future in [first, *rest]]
-    assert sizes == [1, 5] and got == expected
+    assert got == expected and searched == [1, 5]
+    assert described == ([1, 5] if batch_describes else [1] * 6)
     engine.stop_micro_batching()
     assert engine._batcher.join(timeout=5)
     assert engine.search(train.images[:2], k=2)[0].hits == expected[0][:2]  # unbatched once stopped

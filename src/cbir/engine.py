@@ -46,8 +46,9 @@ class Engine:
         self._batcher: MicroBatcher | None = None
 
     def enable_micro_batching(self, max_batch: int = 32) -> None:
-        """Group concurrent searches from many threads (a server's) into batches: the query images of the
-        waiting requests are described together, then their vectors searched together (`cbir.batching`)."""
+        """Group concurrent searches from many threads (a server's) into batches (`cbir.batching`): the
+        waiting requests' vectors are searched together, and described together first when the extractor
+        gains from it (`FeatureExtractor.batch_describes`)."""
         if self._batcher is None:
             self._batcher = MicroBatcher(self._search_batch, max_batch)
 
@@ -56,11 +57,16 @@ class Engine:
         if self._batcher is not None:
             self._batcher.close()
 
-    def _search_batch(self, requests: Sequence[tuple[Sequence[np.ndarray], int]]) -> list[list[list[Hit]]]:
-        vectors = self.extractor.transform([image for images, _ in requests for image in images])
+    def _search_batch(self, requests: Sequence[tuple[Sequence[np.ndarray] | np.ndarray, int]]) -> list[list[list[Hit]]]:
+        """Each request: (its query images, or their vectors when described in the caller's thread; k)."""
+        queries = [query for query, _ in requests]
+        if self.extractor.batch_describes:
+            vectors = self.extractor.transform([image for images in queries for image in images])
+        else:
+            vectors = np.concatenate(queries)
         hits = self.index.search(vectors, max(k for _, k in requests))
-        ends = np.cumsum([len(images) for images, _ in requests])
-        return [[row[:k] for row in hits[end - len(images): end]] for (images, k), end in zip(requests, ends)]
+        ends = np.cumsum([len(query) for query in queries])
+        return [[row[:k] for row in hits[end - len(query): end]] for query, (_, k), end in zip(queries, requests, ends)]
 
     @classmethod
     def build(cls, dataset: Dataset, extractor: FeatureExtractor,
@@ -136,7 +142,8 @@ class Engine:
             raise CbirError(f"k must be at least 1, got {k}")
         skips, wanted = _skips(exclude, k)
         if self._batcher is not None:
-            found = self._batcher.submit((list(images), wanted))
+            queries = list(images) if self.extractor.batch_describes else self.embed(images)
+            found = self._batcher.submit((queries, wanted))
         else:
             found = self.index.search(self.embed(images), wanted)
         hits = self._hits(found, k, skips)

@@ -54,6 +54,7 @@ class CnnExtractor(FeatureExtractor):
     kind = "cnn"
     fixed_options = frozenset({"name", "model", "weights"})
     trainable = True
+    batch_describes = True
 
     def __init__(self, model: str | Path | None = None, pca: int | None = None, proba_weight: float = 0.0,
                  tta: bool = True, bf16: bool = True, batch_size: int = 128, weights: str | None = None,
