@@ -18,28 +18,28 @@ from cbir.cli import main
 def server(tiny_collection, tmp_path_factory):
     engine = tmp_path_factory.mktemp("serve") / "engine"
     assert main(["index", "--dataset", f"{tiny_collection}:train", "--features", "gch", "--out", str(engine)]) == 0
-    with served(engine, "--max-upload-mb", "1", "--threads", "2") as url:
+    with served(engine, "--threads", "2") as url:  # the default upload limit, 10 MB
         yield url
 
 
 def test_a_client_that_sends_all_its_body_first_gets_the_json_413(server):
-    body = b"\xff\xd8\xff" + bytes(3 << 20)
+    body = b"\xff\xd8\xff" + bytes(12 << 20)
     for content_type in ("application/octet-stream", "multipart/form-data; boundary=xyz"):
         request = urllib.request.Request(server + "/api/v1/search", data=body, method="POST",
                                          headers={"Content-Type": content_type})
         with pytest.raises(urllib.error.HTTPError) as caught:
             urllib.request.urlopen(request, timeout=30)
         assert caught.value.code == 413 and caught.value.headers["X-Frame-Options"] == "DENY"
-        assert json.loads(caught.value.read()) == {"error": "the upload is larger than the 1 MB limit"}
+        assert json.loads(caught.value.read()) == {"error": "the upload is larger than the 10 MB limit"}
 
 
 @pytest.mark.skipif(not shutil.which("curl"), reason="curl is not installed")
 def test_curl_gets_the_json_413(server, tmp_path):
-    (tmp_path / "big.jpg").write_bytes(bytes(3 << 20))
+    (tmp_path / "big.jpg").write_bytes(bytes(12 << 20))
     out = subprocess.run(["curl", "-s", "-i", "-F", f"image=@{tmp_path / 'big.jpg'}", server + "/api/v1/search"],
                          capture_output=True, text=True, timeout=60).stdout
     assert "\nHTTP/1.1 413 " in "\n" + out and out.rstrip().endswith(
-        '{"error":"the upload is larger than the 1 MB limit"}'), out[:300]
+        '{"error":"the upload is larger than the 10 MB limit"}'), out[:300]
 
 
 def test_a_crowd_of_idle_connections_does_not_keep_a_search_waiting(server):
