@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The fast-training settings of sessions 16-17 on `res448` with SAM at 60 epochs, on one GPU.
+# The fast-training settings of 2026-11-28 on `res448` with SAM at 60 epochs, on one GPU.
 #
 #   LIMIT_S=470 benchmarks/fast_candidates.sh TRAIN_DATA OUT [EXTRA_TRAIN_ARGS...]
 #
-# Session 18's second call. The first (residual_candidates.sh) left res448-sam (alternating flip,
+# 2026-11-28's second call. The first (residual_candidates.sh) left res448-sam (alternating flip,
 # whitening bias frozen after 3 epochs) at 0.9278 with flip TTA on the 5,000 held-out images: equal
 # to, not above, the shipped checkpoint's hold-out twin, so nothing shipped. Recipe R1 is that one;
 # R2 adds --lr 0.37 --momentum 0.92 --weight-decay 1.5e-3 --dirac --no-norm-scales --norm-bias-lr 64

@@ -4,7 +4,7 @@
 # of LIMIT_S seconds (LIMIT=... for one run), with --flip FLIP (default random: the recipe these
 # scripts' recorded runs used, before alternating flip became `cbir train`'s default) and
 # --whiten-bias-epochs WHITEN_BIAS_EPOCHS (default all: the bias trained throughout, as in those runs,
-# before session 17 made 3 the default) and the optimiser settings OPTIMISER (default: those before session 20
+# before 2026-11-28 made 3 the default) and the optimiser settings OPTIMISER (default: those before 2026-12-04
 # made the fast-training recipes' the default, as in those runs; OPTIMISER= takes today's); `summary` prints
 # each finished model's validation accuracy with flip TTA, then single-view (the last epoch's, EMA
 # weights), and its minutes.

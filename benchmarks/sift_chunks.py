@@ -6,7 +6,7 @@
 Describes the first `--images` CIFAR-10 training images with `sift-bovw`'s dense RootSIFT, in one
 worker process per core, once per chunk size and repeat (alternating), and prints images/s. The
 chunks are as large as allowed in a number the workers divide evenly (`balanced_chunk`); before
-session 15 they were as large as allowed, and 5 chunks for 2 workers left one idle at the end.
+2026-11-28 they were as large as allowed, and 5 chunks for 2 workers left one idle at the end.
 """
 
 from __future__ import annotations

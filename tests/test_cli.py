@@ -277,7 +277,7 @@ def test_cbir_train_defaults_are_the_training_recipe_defaults():
     from cbir.features.cnn.train import PREVIOUS_DEFAULTS, TrainConfig
 
     assert train_config(build_parser().parse_args(["train", "--out", "m"])) == TrainConfig()
-    fast = TrainConfig()  # the fast-training recipes' settings, since session 20
+    fast = TrainConfig()  # the fast-training recipes' settings, the defaults since 2026-12-04
     assert (fast.dirac, fast.norm_scales, fast.lr, fast.momentum, fast.weight_decay, fast.whiten_bias_epochs,
             fast.norm_bias_lr) == (True, False, 0.37, 0.92, 1.5e-3, 3, 64)
     previous = train_config(build_parser().parse_args(["train", "--out", "m", *PREVIOUS_DEFAULTS.split()]))

@@ -192,7 +192,7 @@ def test_training_is_deterministic_and_resumes_after_an_interruption(data, tmp_p
         training.check_resumable(older, tiny_config(small_crop=20), resumed)
     del saved["recipe"]  # as written before checkpoints recorded it: other options are found as the optimiser loads
     torch.save(saved, resumed / "checkpoint.pt")
-    with pytest.raises(TrainingError, match="--norm-bias-lr 1 before session 20"):
+    with pytest.raises(TrainingError, match="--norm-bias-lr 1 before 2026-12-04"):
         train(data, resumed, tiny_config(norm_bias_lr=1.0, **crops), ModelConfig(**vars(TINY)), progress=False)
     card = train(data, resumed, tiny_config(**crops), ModelConfig(**vars(TINY)), progress=False)
     assert [h["epoch"] for h in card["history"]] == [1, 2, 3]

@@ -101,7 +101,7 @@ def register(sub) -> None:
     p.add_argument("--cutout", type=int, default=0, help="side of a random square blanked per image (default 0)")
     p.add_argument("--flip", choices=["alternate", "random"], default="alternate",
                    help="mirror each image every other epoch (default), or a random half at each step (random: "
-                        "the recipe of the runs recorded before session 14)")
+                        "the recipe of the runs recorded before 2026-11-28)")
     p.add_argument("--dirac", action=argparse.BooleanOptionalAction, default=True,
                    help="start a new network's block convolutions as the identity (default; --no-dirac: PyTorch's "
                         "random initialisation)")
@@ -109,10 +109,10 @@ def register(sub) -> None:
                    help="train the BatchNorm scales (default: they stay fixed, at 1 in a new network)")
     p.add_argument("--norm-bias-lr", type=float, default=64.0, metavar="X",
                    help="the BatchNorm biases' learning rate as X times --lr (default 64, as in the fast-training "
-                        "recipes; before session 20: 1)")
+                        "recipes; before 2026-12-04: 1)")
     p.add_argument("--whiten-bias-epochs", type=epochs_or_all, default=3, metavar="N|all",
                    help="freeze the whitening layer's bias after N epochs (default 3): later steps skip the first "
-                        "block's input gradient; 'all' trains it throughout (the recipe before session 17)")
+                        "block's input gradient; 'all' trains it throughout (the recipe before 2026-11-28)")
     p.add_argument("--small-crop", type=int, default=0, metavar="PIXELS",
                    help="train the first epochs (--small-share of them) on random crops of this side instead of "
                         "translated images, e.g. 24: about half the arithmetic of an epoch (default 0: none)")

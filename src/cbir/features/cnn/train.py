@@ -14,7 +14,7 @@ batch) and `distill` mix a temperature-softened KL term into the loss. Optional 
 minimisation (SAM, Foret et al. 2021): `sam` = rho, each step takes its gradient at the weights moved
 rho up their own gradient. `int8_weights` stores the block convolutions as int8 (`store.stored_state`);
 the final validation reads the weights as stored. The optimiser settings and initialisation are the
-fast-training recipes' (the defaults since session 20, measured in docs/benchmarks.md): a large step and strong
+fast-training recipes' (the defaults since 2026-12-04, measured in docs/benchmarks.md): a large step and strong
 weight decay, block convolutions started as the identity (`dirac`), BatchNorm scales fixed at 1
 (`norm_scales=False`) and BatchNorm biases trained at 64x the rate (`norm_bias_lr`, a multiple of `lr`).
 `whiten_bias_epochs` freezes the whitening layer's bias after that many epochs (3 by default, as in those
@@ -478,7 +478,7 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
             optimizer.load_state_dict(saved["optimizer"])
         except ValueError as exc:  # a checkpoint of an earlier version, which did not record its options
             raise TrainingError(f"{checkpoint} was written with other training options ({exc}); resume it with the "
-                                f"options it started with ({PREVIOUS_DEFAULTS} before session 20) or train into "
+                                f"options it started with ({PREVIOUS_DEFAULTS} before 2026-12-04) or train into "
                                 f"another --out") from exc
         schedule.load_state_dict(saved["schedule"])
         state = {"small_epochs": 0} | saved["state"] | {"epochs": config.epochs, "steps": steps}
