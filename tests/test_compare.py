@@ -85,6 +85,8 @@ def test_bad_folders_and_measures_are_clear_errors(results, tmp_path):
     (tmp_path / "broken" / "metrics.json").write_text("{")
     with pytest.raises(CbirError, match="unreadable"):
         compare([tmp_path / "broken"])
+    compare([results / "gch", results / "hog"], out=tmp_path / "y", measure="P@10")  # ir_measures' name: P_10
+    assert (tmp_path / "y" / "per_class.png").exists()
     shutil.copytree(results / "gch", tmp_path / "a" / "gch")  # the same name twice: told apart by path
     assert f"| {tmp_path / 'a' / 'gch'} |" in compare([results / "gch", tmp_path / "a" / "gch"])
 

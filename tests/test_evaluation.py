@@ -208,3 +208,20 @@ def test_queries_that_are_indexed_images_do_not_find_themselves(evaluated, tiny_
     copy = load_folder(tmp_path / "copy", split="train", progress=False, cache=False)
     assert copy.ids == train.ids
     assert evaluate(engine, copy, k=10, full=False, progress=False)["left_out_of_own_ranking"] == 0
+
+
+def test_measures_are_named_in_either_vocabulary(evaluated, tmp_path):
+    from cbir.evaluation.trec import measure_key, parse_measures
+
+    engine, test = evaluated[0], evaluated[1]
+    metrics = evaluate(engine, test, k=10, progress=False, extra_measures=["P_5", "ndcg_cut_10", "P@10", "P_10",
+                                                                           "AP"])
+    # trec_eval's names are read as ir_measures'; one already measured (P_10 = P@10) is not measured twice
+    assert metrics["measures"][-3:] == ["P@5", "nDCG@10", "AP"] and metrics["measures"].count("P_10") == 1
+    assert metrics["P@5"] == pytest.approx(evaluate(engine, test, k=10, progress=False,
+                                                    extra_measures=["P@5"])["P@5"])
+    keys = metrics["measures"]
+    assert [measure_key(n, keys) for n in ("P@100", "P_100", "AP@100", "ndcg_cut_10", "map", "AP", "P@7")] == \
+           ["P_100", "P_100", "map_cut_100", "nDCG@10", "map", "AP", None]
+    with pytest.raises(CbirError, match="or trec_eval's"):
+        parse_measures(["P_five"], 10)

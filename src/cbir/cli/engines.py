@@ -279,8 +279,8 @@ def register(sub) -> None:
     p.add_argument("-k", type=positive, default=100, help="ranking depth of the run (default 100)")
     p.add_argument("--max-queries", type=positive, help="evaluate a class-stratified subset of the queries")
     p.add_argument("--measure", dest="measures", action="append", default=[], metavar="NAME",
-                   help="one more measure of the top k by its ir_measures name, e.g. nDCG@10, R@100, P@5 "
-                        "(repeatable)")
+                   help="one more measure of the top k by its ir_measures name, e.g. nDCG@10, R@100, P@5, or "
+                        "trec_eval's (ndcg_cut_10, recall_100, P_5); repeatable")
     p.add_argument("--no-full", action="store_true", help="skip the full-ranking map and PR curve")
     p.add_argument("--no-trec-files", action="store_true",
                    help="skip run.txt and qrels.txt (on CIFAR-10's full protocol qrels.txt is 50 million lines, ~3 GB)")
@@ -289,7 +289,8 @@ def register(sub) -> None:
 
     p = sub.add_parser("compare", help="compare evaluations: a table, overlaid PR curves, a per-class heat map")
     p.add_argument("results", nargs="+", help="results folders written by `cbir evaluate --out`")
-    p.add_argument("--measure", default="P_100", help="the measure drawn per class (default P_100)")
+    p.add_argument("--measure", default="P_100",
+                   help="the measure drawn per class, by its ir_measures or trec_eval name (default P_100 = P@100)")
     p.add_argument("--out", help="write comparison.md, pr.png and per_class.png into this folder")
     p.set_defaults(func=cmd_compare)
 

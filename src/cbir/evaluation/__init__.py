@@ -38,7 +38,7 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
     """
     if not queries.labelled:
         raise CbirError("evaluation needs labelled queries (e.g. <class>/<file> folders or cifar10:test)")
-    extra = parse_measures(extra_measures, k)
+    extra = parse_measures(extra_measures, k, measured=MAIN_MEASURES)
     if k < 100:
         warnings.warn(f"a run of {k} per query: P_100 and map_cut_100 count the ranks below {k} as misses "
                       f"(trec_eval semantics); use -k 100 to compare with the published numbers", stacklevel=2)

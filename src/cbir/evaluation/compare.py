@@ -16,6 +16,7 @@ import numpy as np
 
 from cbir.errors import CbirError
 from cbir.evaluation.report import MAIN_MEASURES, measure_text, plot_pr_curves
+from cbir.evaluation.trec import measure_key
 from cbir.plots import heat_map, saved_figure
 
 PROTOCOL = {"num_queries": "queries", "index_size": "indexed images", "k": "top k"}
@@ -81,6 +82,7 @@ def compare(folders: Sequence[str | Path], out: str | Path | None = None, measur
     `measure` is the one drawn per class (any measure every result has).
     """
     results = load_results(folders)
+    measure = measure_key(measure, measures_of(results)) or measure  # either vocabulary: P@100 or P_100
     missing = [name for name, r in results.items() if measure not in r["measures"]]
     if missing:
         raise CbirError(f"{', '.join(missing)} did not measure {measure} (measured by all: "

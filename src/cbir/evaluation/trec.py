@@ -48,21 +48,51 @@ def write_qrels(queries: Iterable[tuple[str, str]], relevant: Mapping[str, list[
                 f.write(f"{qid} 0 " + f" 1\n{qid} 0 ".join(docs) + " 1\n")
 
 
-def parse_measures(names: Iterable[str], depth: int) -> list:
-    """ir_measures measures by name (`P@5`, `nDCG@10`, `R@100`), checked before any work: known,
-    computable here, and reading no deeper than the run's `depth`."""
+def to_ir_measure(name: str):
+    """The ir_measures measure for a name in either vocabulary: ir_measures' (`P@100`, `nDCG@10`) or
+    trec_eval's (`P_100`, `ndcg_cut_10`); None when it is neither."""
+    try:
+        return ir_measures.parse_measure(name)
+    except Exception:  # noqa: BLE001 - ir_measures raises NameError, ValueError, ... for a name it lacks
+        pass
+    try:
+        parsed = ir_measures.parse_trec_measure(name)
+    except Exception:  # noqa: BLE001
+        return None
+    return parsed[0] if len(parsed) == 1 else None
+
+
+FULL_RANKING = frozenset({"map", "map_at_100_norm"})  # cbir's own, over the whole ranking: known by these names
+
+
+def measure_key(name: str, keys: Collection[str]) -> str | None:
+    """Which of the measures in `keys` (as results store them: trec_eval names for the main measures,
+    ir_measures names for the others) `name` means, in either vocabulary; None when none. The
+    full-ranking `map` is not ir_measures' `AP`, which reads the run's top k only."""
+    if name in keys:
+        return name
+    measure = to_ir_measure(name)
+    return next((key for key in keys if measure is not None and key not in FULL_RANKING
+                 and str(to_ir_measure(key)) == str(measure)), None)
+
+
+def parse_measures(names: Iterable[str], depth: int, measured: Collection[str] = ()) -> list:
+    """ir_measures measures by name, in either vocabulary (`P@5` or `P_5`, `nDCG@10` or `ndcg_cut_10`),
+    checked before any work: known, computable here, and reading no deeper than the run's `depth`; those
+    that are already among the `measured` ones are left out."""
     measures = []
     for name in names:
+        measure = to_ir_measure(name)
         try:
-            measure = ir_measures.parse_measure(name)
             list(ir_measures.iter_calc([measure], {"q": {"d": 1}}, {"q": {"d": 1.0}}))
-        except Exception as exc:  # ir_measures raises NameError, ValueError, ... for what it cannot compute
-            raise CbirError(f"unknown or unsupported measure '{name}' ({exc}); give ir_measures names, "
-                            f"e.g. P@5, nDCG@10, R@100, AP@100") from None
+        except Exception:  # noqa: BLE001 - ir_measures raises NameError, ValueError, ... for what it cannot compute
+            raise CbirError(f"unknown or unsupported measure '{name}'; give ir_measures names, e.g. P@5, "
+                            f"nDCG@10, R@100, AP@100 (or trec_eval's: P_5, ndcg_cut_10, recall_100)") from None
         cutoff = measure.params.get("cutoff")
         if cutoff and cutoff > depth:
             raise CbirError(f"measure {name} reads the top {cutoff}, deeper than the run's {depth}: raise -k")
-        measures.append(measure)
+        if measure_key(str(measure), measured) is None:
+            measures.append(measure)
     return measures
 
 
