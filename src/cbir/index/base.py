@@ -55,6 +55,8 @@ class VectorIndex(ABC):
     """Vectors under string ids, searched by inner product (cosine on L2-normalised vectors)."""
 
     kind: ClassVar[str]
+    max_k: ClassVar[int | None] = None  # the most hits one search may ask of the backend
+    server: ClassVar[str] = ""  # the backend's name in messages
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -73,9 +75,21 @@ class VectorIndex(ABC):
         `attributes`: one dict per id (path, label, split) for backends that store documents
         (Milvus, Elasticsearch); the embedded indexes leave them to the engine's metadata."""
 
-    @abstractmethod
     def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
-        """For each query row, up to `k` hits, best (highest score) first."""
+        """For each query row, up to `k` hits, best (highest score) first. The checks every backend shares
+        are made here (vectors, k clamped to the index's size and its backend's limit, nothing to search);
+        a backend implements `_search` on checked queries and a k from 1 to its size."""
+        queries = as_vectors(queries, self.dim)
+        k = min(int(k), len(self))
+        if k <= 0 or len(queries) == 0:
+            return [[] for _ in range(len(queries))]
+        if self.max_k is not None and k > self.max_k:
+            raise VectorIndexError(f"{self.server} returns at most {self.max_k} hits per query, asked for {k}")
+        return self._search(queries, k)
+
+    @abstractmethod
+    def _search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
+        """`search` once its checks are made."""
 
     @abstractmethod
     def remove(self, ids: Sequence[str]) -> int:

@@ -214,6 +214,8 @@ class ElasticIndex(VectorIndex):
     """An Elasticsearch index behind the `VectorIndex` protocol."""
 
     kind = "elasticsearch"
+    max_k = MAX_K
+    server = "Elasticsearch"
 
     def __init__(self, dim: int, url: str | None = None, index: str | None = None,
                  similarity: str = "dot_product", index_type: str = "hnsw", m: int = 16,
@@ -330,13 +332,7 @@ class ElasticIndex(VectorIndex):
             self.client.indices.refresh(index=self.index)
 
     @_answers("search")
-    def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
-        queries = as_vectors(queries, self.dim)
-        k = min(int(k), len(self))
-        if k <= 0 or len(queries) == 0:
-            return [[] for _ in range(len(queries))]
-        if k > MAX_K:
-            raise VectorIndexError(f"Elasticsearch returns at most {MAX_K} hits per query, asked for {k}")
+    def _search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
         to_similarity = (lambda s: s - 1.0) if self.exact else _knn_score_to_similarity
         results: list[list[Hit]] = []
         for start in range(0, len(queries), _MSEARCH_BATCH):

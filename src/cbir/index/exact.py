@@ -48,8 +48,7 @@ class ExactIndex(VectorIndex):
         self._ids.extend(ids)
         self._chunks.append(vectors)
 
-    def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
-        queries = as_vectors(queries, self.dim)
+    def _search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
         results: list[list[Hit]] = []
         for start in range(0, len(queries), self.query_batch):
             scores, positions = top_k(queries[start: start + self.query_batch] @ self._matrix.T, k)

@@ -63,11 +63,7 @@ class FaissIndex(VectorIndex):
         self._ids.extend(ids)
         self._positions.update((id_, first + i) for i, id_ in enumerate(ids))
 
-    def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
-        queries = as_vectors(queries, self.dim)
-        k = min(int(k), len(self))
-        if k <= 0 or len(queries) == 0:
-            return [[] for _ in range(len(queries))]
+    def _search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
         scores, labels = self._index.search(queries, k)
         return hits_from(scores, labels, self._ids)
 

@@ -65,6 +65,8 @@ class MilvusIndex(VectorIndex):
     """A Milvus collection behind the `VectorIndex` protocol (inner product on unit vectors = cosine)."""
 
     kind = "milvus"
+    max_k = MAX_TOP_K
+    server = "Milvus"
 
     def __init__(self, dim: int, uri: str = "milvus.db", collection: str | None = None, index_type: str = "FLAT",
                  metric: str = "IP", m: int = 16, ef_construction: int = 200, ef: int | None = None,
@@ -191,13 +193,7 @@ class MilvusIndex(VectorIndex):
         params = {"HNSW": {"ef": self.ef}, "IVF_FLAT": {"nprobe": self.nprobe}}.get(self.index_type, {})
         return {"metric_type": self.metric, "params": {k: v for k, v in params.items() if v is not None}}
 
-    def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
-        queries = as_vectors(queries, self.dim)
-        k = min(int(k), self._count)
-        if k <= 0 or len(queries) == 0:
-            return [[] for _ in range(len(queries))]
-        if k > MAX_TOP_K:
-            raise VectorIndexError(f"Milvus returns at most {MAX_TOP_K} hits per query, asked for {k}")
+    def _search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
         if self._dirty and _is_local(self.uri):  # Milvus Lite: sealed segments search ~20x faster than growing
             self._client.flush(self.collection)
             self._dirty = False
