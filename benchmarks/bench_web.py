@@ -52,6 +52,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_server(engine: str, *args: str) -> tuple[subprocess.Popen, str]:
+    """`cbir serve ENGINE ARGS...` in a process of its own on a free port, once it answers; (process, URL)."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "cbir.cli", "serve", engine, "--port", str(port), *args],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(url + "/api/v1/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    return server, url
+
+
 def to_ms(text: str) -> float:
     value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
@@ -87,17 +102,8 @@ def main() -> None:
             images[-1].write_bytes(zf.read(name))
     script = work / "post.lua"
     script.write_text(LUA)
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "cbir.cli", "serve", args.engine, "--port", str(port),
-                               "--threads", str(args.threads)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_server(args.engine, "--threads", str(args.threads))
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(url + "/api/v1/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
         run_wrk(url, 2, 3, script, images)  # warm-up
         rows = []
         for clients, seconds in ((1, args.seconds), (8, args.seconds), (32, 60)):

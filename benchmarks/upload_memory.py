@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -26,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_web import free_port, rss_mib  # noqa: E402
+from bench_web import rss_mib, start_server  # noqa: E402
 
 
 def big_jpeg(side: int = 6000) -> bytes:
@@ -57,10 +56,7 @@ def main() -> None:
     with zipfile.ZipFile(os.environ["CBIR_CIFAR10"]) as zf:
         normal = zf.read("cifar10/test/cat/0007.jpg")
     big = big_jpeg()
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "cbir.cli", "serve", args.engine, "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_server(args.engine)
     peak, stop = [0.0], threading.Event()
 
     def sample() -> None:
@@ -69,12 +65,6 @@ def main() -> None:
             time.sleep(0.01)
 
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(url + "/api/v1/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
         for _ in range(20):  # warm: the first searches load what they need
             post(url, normal)
         before = rss_mib(server.pid)
