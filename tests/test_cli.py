@@ -306,3 +306,27 @@ def test_a_bad_pca_is_refused_before_any_image_is_described(tiny_collection, tmp
     assert main(["index", "--dataset", f"{tiny_collection}:train", "--features", features, "--set", f"pca={value}",
                  "--out", str(tmp_path / "engine")]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_add_describes_again_a_file_that_shows_another_picture(tiny_collection, tmp_path, capsys):
+    import os
+
+    from cbir import Engine
+
+    folder, engine = tmp_path / "photos", str(tmp_path / "engine")
+    shutil.copytree(tiny_collection / "train" / "blobs", folder / "blobs")
+    assert main(["index", "--dataset", str(folder), "--features", "hog-gch", "--out", engine]) == 0
+    stripes = tiny_collection / "train" / "stripes" / "007.png"
+    shutil.copy(stripes, folder / "blobs" / "003.png")  # edited: another picture under the same path
+    os.utime(folder / "blobs" / "004.png", ns=(1, 10**18))  # touched: the same picture, a new time
+    same = Image.open(folder / "blobs" / "005.png")
+    same.save(folder / "blobs" / "005.png", compress_level=0)  # re-saved: other bytes, the same pixels
+    capsys.readouterr()
+    assert main(["add", engine, "--dataset", str(folder)]) == 0
+    assert "added 0 images (20 already indexed, 1 described again: their files show another picture now)" \
+        in capsys.readouterr().out
+    query = np.asarray(Image.open(stripes).convert("RGB"))
+    hit = Engine.load(engine).search([query], k=1)[0].hits[0]
+    assert hit.id == "blobs/003.png" and hit.score > 0.999 and len(Engine.load(engine)) == 20
+    assert main(["add", engine, "--dataset", str(folder)]) == 0  # the new stamps were kept: nothing again
+    assert "added 0 images (20 already indexed) ->" in capsys.readouterr().out

@@ -690,7 +690,7 @@ def test_wrapped_cnn_features_index_single_view_whichever_way_images_are_added(d
     extractor = (FusedExtractor([cnn, HOG()], name="cnn-hog") if wrapper == "fused"
                  else SupervisedExtractor(cnn, cs=(1.0,), name="cnn-sup"))
     engine = Engine.build(data.stratified(21), extractor, progress=False)  # fit_transform: 21 images
-    assert engine.add_new(data, batch_size=7, progress=False) == len(data) - 21  # transform: the rest
+    assert engine.add_new(data, batch_size=7, progress=False) == (len(data) - 21, 0)  # transform: the rest
     ids, vectors = engine.index.vectors()
     expected = extractor.transform(data.images, indexing=True)
     np.testing.assert_allclose(vectors[[ids.index(id_) for id_ in data.ids]], expected, atol=1e-4)

@@ -19,7 +19,8 @@ from cbir.datasets.collection import Dataset
 from cbir.errors import CbirError, EngineError
 from cbir.features.base import FeatureExtractor
 from cbir.index.base import VectorIndex
-from cbir.metadata import Metadata
+from cbir.datasets.folder import file_stamp
+from cbir.metadata import Metadata, pixel_digest
 from cbir.storage import current_version, write_version, writer_lock
 from cbir.types import Hit, SearchResult
 
@@ -100,19 +101,34 @@ class Engine:
                 self.add_vectors(part, self.extractor.transform(part.images, indexing=True))
                 bar.update(len(part))
 
-    def add_new(self, dataset: Dataset, batch_size: int = 1024, progress: bool = True) -> int:
-        """Describe and index the images of `dataset` that the engine does not hold yet (same id and
-        file: already there); returns how many were added. An id indexed from another file is an error."""
+    def add_new(self, dataset: Dataset, batch_size: int = 1024, progress: bool = True) -> tuple[int, int]:
+        """Describe and index the images of `dataset` that the engine does not hold yet, and describe again
+        those whose file changed under the same path to show another picture (its stamp changed, and its
+        pixels' digest with it; a file only touched or re-saved alike is not described again). Returns
+        (added, described again). An id indexed from another file is an error."""
         clash = [id_ for id_, path in zip(dataset.ids, dataset.paths)
                  if id_ in self.metadata and self.metadata.path(id_) != path]
         if clash:
             raise EngineError(f"{len(clash)} image id(s) are already indexed from another file, e.g. '{clash[0]}' "
                               f"({self.metadata.path(clash[0])}): remove them first, or add from a folder whose "
                               f"relative paths are new")
-        new = [i for i, id_ in enumerate(dataset.ids) if id_ not in self.metadata]
-        if new:
-            self.add(dataset.subset(new), batch_size=batch_size, progress=progress)
-        return len(new)
+        new, changed = [], []
+        for i, (id_, path) in enumerate(zip(dataset.ids, dataset.paths)):
+            if id_ not in self.metadata:
+                new.append(i)
+                continue
+            stamp = file_stamp(path)
+            if stamp is None or stamp == self.metadata.stamp(id_) or self.metadata.digest(id_) is None:
+                continue  # unchanged, or described before files were stamped: nothing to compare with
+            if pixel_digest(dataset.images[i]) == self.metadata.digest(id_):
+                self.metadata.restamp(id_, stamp)
+            else:
+                changed.append(i)
+        if changed:
+            self.remove([dataset.ids[i] for i in changed])
+        if new or changed:
+            self.add(dataset.subset(sorted(new + changed)), batch_size=batch_size, progress=progress)
+        return len(new), len(changed)
 
     def add_vectors(self, dataset: Dataset, vectors: np.ndarray) -> None:
         """Index precomputed vectors of `dataset`'s images (one row per image, same order)."""

@@ -1,25 +1,45 @@
-"""Per-image metadata (id, path, label, split) kept in memory and stored in SQLite."""
+"""Per-image metadata (id, path, label, split, and what the file was when described) kept in memory and
+stored in SQLite.
+
+`stamp` is the file as the file system saw it (size and modification time; a zip member's size and
+CRC-32), cheap to compare with the file as it is now; `digest` a hash of the decoded pixels, which
+says whether a file whose stamp changed (re-saved, touched, copied back) shows another picture.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
-from cbir.datasets.collection import Dataset
+import numpy as np
 
-_SCHEMA = "CREATE TABLE images (id TEXT PRIMARY KEY, path TEXT, label TEXT, split TEXT)"
+from cbir.datasets.collection import Dataset
+from cbir.datasets.folder import file_stamp
+
+COLUMNS = ("id", "path", "label", "split", "stamp", "digest")
+_SCHEMA = "CREATE TABLE images (id TEXT PRIMARY KEY, path TEXT, label TEXT, split TEXT, stamp TEXT, digest TEXT)"
+_EMPTY = (None,) * (len(COLUMNS) - 1)
+
+
+def pixel_digest(image: np.ndarray) -> str:
+    """A short hash of decoded pixels (and their shape)."""
+    image = np.ascontiguousarray(image)
+    return hashlib.blake2b(repr(image.shape).encode() + image.tobytes(), digest_size=12).hexdigest()
 
 
 class Metadata:
-    """A mapping id -> (path, label, split)."""
+    """A mapping id -> (path, label, split, stamp, digest)."""
 
-    def __init__(self, rows: Iterable[tuple[str, str | None, str | None, str | None]] = ()):
-        self._rows = {row[0]: row[1:] for row in rows}
+    def __init__(self, rows: Iterable[tuple] = ()):
+        self._rows = {row[0]: tuple(row[1:]) + _EMPTY[len(row) - 1:] for row in rows}
 
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> Metadata:
-        return cls(zip(dataset.ids, dataset.paths, dataset.labels, dataset.splits))
+        """The dataset's images as they are now: their files' stamps and their pixels' digests."""
+        return cls(zip(dataset.ids, dataset.paths, dataset.labels, dataset.splits,
+                       (file_stamp(p) for p in dataset.paths), (pixel_digest(im) for im in dataset.images)))
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -28,14 +48,24 @@ class Metadata:
         return id_ in self._rows
 
     def path(self, id_: str) -> str | None:
-        return self._rows.get(id_, (None, None, None))[0]
+        return self._rows.get(id_, _EMPTY)[0]
 
     def label(self, id_: str) -> str | None:
-        return self._rows.get(id_, (None, None, None))[1]
+        return self._rows.get(id_, _EMPTY)[1]
+
+    def stamp(self, id_: str) -> str | None:
+        return self._rows.get(id_, _EMPTY)[3]
+
+    def digest(self, id_: str) -> str | None:
+        return self._rows.get(id_, _EMPTY)[4]
 
     def label_path(self, id_: str) -> tuple[str | None, str | None]:
-        path, label, _split = self._rows.get(id_, (None, None, None))
+        path, label = self._rows.get(id_, _EMPTY)[:2]
         return label, path
+
+    def stamps(self) -> dict[str, str | None]:
+        """id -> stamp for every image."""
+        return {id_: row[3] for id_, row in self._rows.items()}
 
     def labels(self) -> dict[str, str | None]:
         """id -> label for every image."""
@@ -44,6 +74,10 @@ class Metadata:
     def update(self, other: Metadata) -> None:
         self._rows.update(other._rows)
 
+    def restamp(self, id_: str, stamp: str | None) -> None:
+        """Record that the file of `id_` changed on disk without changing the picture."""
+        self._rows[id_] = self._rows[id_][:3] + (stamp,) + self._rows[id_][4:]
+
     def discard(self, ids: Iterable[str]) -> None:
         for id_ in ids:
             self._rows.pop(id_, None)
@@ -51,14 +85,16 @@ class Metadata:
     def save(self, path: Path) -> None:
         with sqlite3.connect(path) as db:
             db.execute(_SCHEMA)
-            db.executemany("INSERT INTO images VALUES (?, ?, ?, ?)",
+            db.executemany(f"INSERT INTO images VALUES ({', '.join('?' * len(COLUMNS))})",
                            ((id_, *row) for id_, row in self._rows.items()))
         db.close()
 
     @classmethod
     def load(cls, path: Path) -> Metadata:
+        """Read the table; engines written before files were stamped have no stamp or digest columns."""
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
-            return cls(db.execute("SELECT id, path, label, split FROM images"))
+            present = [row[1] for row in db.execute("PRAGMA table_info(images)")]
+            return cls(db.execute(f"SELECT {', '.join(c for c in COLUMNS if c in present)} FROM images"))
         finally:
             db.close()

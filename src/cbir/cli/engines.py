@@ -85,10 +85,13 @@ def cmd_add(args: argparse.Namespace) -> int:
 
     with Engine.editing(args.engine) as engine:
         dataset = load_dataset(args.dataset, split=args.split, data=args.data)
-        added = engine.add_new(dataset, batch_size=args.batch_size)
-        if added:
+        before = engine.metadata.stamps()
+        added, changed = engine.add_new(dataset, batch_size=args.batch_size)
+        if added or changed or engine.metadata.stamps() != before:
             engine.save(args.engine)
-    print(f"added {added} images ({len(dataset) - added} already indexed) -> {args.engine}: {len(engine)} images")
+    print(f"added {added} images ({len(dataset) - added} already indexed"
+          + (f", {changed} described again: their files show another picture now" if changed else "")
+          + f") -> {args.engine}: {len(engine)} images")
     return 0
 
 

@@ -79,6 +79,25 @@ def _open_archive(archive: str, mtime_ns: int, size: int, pid: int) -> tuple[zip
     return zipfile.ZipFile(archive), threading.Lock()
 
 
+def file_stamp(path: str | None) -> str | None:
+    """What the file system says of an image's file now, cheaply: "size:mtime_ns", or a zip member's
+    "size:crc32"; None when there is no such file (an image given in memory, or one of the official
+    CIFAR-10 archive, which has no file of its own)."""
+    if path is None:
+        return None
+    try:
+        if MEMBER_SEPARATOR in path:
+            archive, member = path.split(MEMBER_SEPARATOR, 1)
+            if not is_image_name(member):
+                return None
+            info = _archive(archive)[0].getinfo(member)
+            return f"{info.file_size}:{info.CRC:08x}"
+        stat = os.stat(path)
+        return f"{stat.st_size}:{stat.st_mtime_ns}"
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return None
+
+
 def missing_paths(paths: Iterable[str]) -> list[str]:
     """Which of these image paths (files, or `ARCHIVE.zip::member`) are no longer there."""
     missing, members = [], {}
