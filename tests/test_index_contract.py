@@ -7,6 +7,7 @@ import pytest
 
 from cbir.errors import VectorIndexError
 from cbir.features import l2_normalise
+from cbir.filters import Filter, Selection
 from cbir.index import ElasticIndex, ExactIndex, FaissIndex, MilvusIndex, VectorIndex, make_index
 
 DIM = 16
@@ -68,10 +69,17 @@ def data():
     return ids, vectors, queries
 
 
+def attributes_of(ids):
+    """Three labels, two splits (what the document-storing servers keep beside each vector)."""
+    return [{"path": f"/photos/{id_}", "label": "abc"[i % 3], "split": ("train", "test")[i % 2]}
+            for i, id_ in enumerate(ids)]
+
+
 def filled(kind, ids, vectors):
     index = IMPLEMENTATIONS[kind]()
-    index.add(ids[:200], vectors[:200])
-    index.add(ids[200:], vectors[200:])
+    attributes = attributes_of(ids)
+    index.add(ids[:200], vectors[:200], attributes[:200])
+    index.add(ids[200:], vectors[200:], attributes[200:])
     return index
 
 
@@ -166,3 +174,23 @@ def test_make_index_and_bad_factory():
         FaissIndex(8, factory="NoSuchThing")
     with pytest.raises(VectorIndexError, match="train"):
         FaissIndex(8, factory="IVF64,Flat").add(["a"], np.ones((1, 8), np.float32))
+
+
+@pytest.mark.parametrize("where, passing", [
+    (Filter(labels=frozenset({"b"})), 100),
+    (Filter(splits=frozenset({"test"}), folder="img/01"), 50),
+    (Filter(labels=frozenset({"a", "c"}), folder="img/00"), 67),
+    (Filter(folder="img/029"), 10),  # fewer images pass than k: each of them, no more
+])
+def test_a_filtered_search_matches_the_oracle_and_returns_k_whenever_k_pass(kind, data, where, passing):
+    ids, vectors, queries = data
+    attributes = attributes_of(ids)
+    selection = Selection(where, frozenset(id_ for id_, a in zip(ids, attributes)
+                                           if where.passes(id_, a["label"], a["split"])))
+    assert len(selection.ids) == passing
+    got = filled(kind, ids, vectors).search(queries, 20, selection)
+    want = oracle(ids, vectors).search(queries, 20, selection)
+    for g, w in zip(got, want):
+        assert len(g) == min(20, passing) and all(h.id in selection.ids for h in g)
+        assert [h.id for h in g] == [h.id for h in w]
+        np.testing.assert_allclose([h.score for h in g], [h.score for h in w], atol=1e-5)

@@ -327,3 +327,17 @@ def test_the_documented_api_key_role_has_the_privileges_the_requests_need():
     text = (Path(__file__).parent.parent / "docs" / "scaling.md").read_text()
     role = json.loads(text.split("```json\n", 1)[1].split("```", 1)[0])["role_descriptors"]["cbir"]
     assert role["cluster"] == PRIVILEGES["cluster"] and role["indices"][0]["privileges"] == PRIVILEGES["indices"]
+
+
+def test_elasticsearch_filters_are_applied_inside_the_search():
+    from cbir.filters import Filter
+    from cbir.index.elastic import search_body
+
+    where = Filter(labels=frozenset({"dog", "cat"}), splits=frozenset({"train"}), folder="2019/")
+    clauses = [{"terms": {"label": ["cat", "dog"]}}, {"terms": {"split": ["train"]}}, {"prefix": {"id": "2019/"}}]
+    query = np.array([1.0, 0.0], np.float32)
+    assert search_body(query, 5, where=where)["knn"]["filter"] == clauses  # knn's own filter: k whenever k pass
+    exact = search_body(query, 5, exact=True, where=where)["query"]["script_score"]["query"]
+    assert exact == {"bool": {"filter": clauses}}
+    assert search_body(np.zeros(2, np.float32), 5, where=where)["query"] == {"bool": {"filter": clauses}}
+    assert "filter" not in search_body(query, 5)["knn"]

@@ -12,6 +12,7 @@ from typing import ClassVar
 import numpy as np
 
 from cbir.errors import VectorIndexError
+from cbir.filters import Selection
 from cbir.types import Hit
 
 _KINDS: dict[str, type[VectorIndex]] = {}
@@ -75,20 +76,21 @@ class VectorIndex(ABC):
         `attributes`: one dict per id (path, label, split) for backends that store documents
         (Milvus, Elasticsearch); the embedded indexes leave them to the engine's metadata."""
 
-    def search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
-        """For each query row, up to `k` hits, best (highest score) first. The checks every backend shares
-        are made here (vectors, k clamped to the index's size and its backend's limit, nothing to search);
-        a backend implements `_search` on checked queries and a k from 1 to its size."""
+    def search(self, queries: np.ndarray, k: int, selection: Selection | None = None) -> list[list[Hit]]:
+        """For each query row, up to `k` hits, best (highest score) first; with a `selection`, only among the
+        images that pass its filter (k of them whenever k pass). The checks every backend shares are made
+        here (vectors, k clamped to what may be found and to the backend's limit, nothing to search); a
+        backend implements `_search` on checked queries and a k from 1 to its size."""
         queries = as_vectors(queries, self.dim)
-        k = min(int(k), len(self))
+        k = min(int(k), len(self) if selection is None else len(selection.ids))
         if k <= 0 or len(queries) == 0:
             return [[] for _ in range(len(queries))]
         if self.max_k is not None and k > self.max_k:
             raise VectorIndexError(f"{self.server} returns at most {self.max_k} hits per query, asked for {k}")
-        return self._search(queries, k)
+        return self._search(queries, k, selection)
 
     @abstractmethod
-    def _search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
+    def _search(self, queries: np.ndarray, k: int, selection: Selection | None) -> list[list[Hit]]:
         """`search` once its checks are made."""
 
     @abstractmethod

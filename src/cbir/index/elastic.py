@@ -29,6 +29,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cbir.errors import MissingDependencyError, VectorIndexError
+from cbir.filters import Filter, Selection
 from cbir.index.base import ATTRIBUTES, VectorIndex, as_vectors, check_ids
 from cbir.types import Hit
 
@@ -173,20 +174,32 @@ def mapping(dim: int, similarity: str = "dot_product", index_type: str = "hnsw",
     return {"properties": {"vector": vector, **{k: {"type": "keyword"} for k in ("id", *ATTRIBUTES)}}}
 
 
+def filter_clauses(where: Filter | None) -> list[dict]:
+    """Filter clauses for `where` (label and split keywords among the given ones, the id a prefix of the
+    folder): the `knn` option's `filter`, applied during the vector search, or a `bool` query's."""
+    if not where:
+        return []
+    return ([{"terms": {"label": sorted(where.labels)}}] if where.labels else []) + (
+        [{"terms": {"split": sorted(where.splits)}}] if where.splits else []) + (
+        [{"prefix": {"id": where.folder}}] if where.folder else [])
+
+
 def search_body(query: np.ndarray, k: int, similarity: str = "dot_product", exact: bool = False,
-                num_candidates: int | None = None) -> dict:
+                num_candidates: int | None = None, where: Filter | None = None) -> dict:
     """The search request for one query vector: approximate `knn`, or (`exact`) a `script_score` over every
-    document; an all-zero query has no direction to rank by, so any k documents come back (at similarity 0,
-    as FAISS gives)."""
+    document; with `where`, among the documents that pass it. An all-zero query has no direction to rank
+    by, so any k documents come back (at similarity 0, as FAISS gives)."""
+    clauses = filter_clauses(where)
+    documents = {"bool": {"filter": clauses}} if clauses else {"match_all": {}}
     if not query.any():
-        return {"size": k, "_source": False, "query": {"match_all": {}}}
+        return {"size": k, "_source": False, "query": documents}
     if exact:
         script = {"source": f"{SIMILARITIES[similarity]}(params.query_vector, 'vector') + 1.0",
                   "params": {"query_vector": query.tolist()}}
-        return {"size": k, "_source": False, "query": {"script_score": {"query": {"match_all": {}}, "script": script}}}
+        return {"size": k, "_source": False, "query": {"script_score": {"query": documents, "script": script}}}
     candidates = min(MAX_K, max(num_candidates or 0, 2 * k, 100))
-    return {"size": k, "_source": False,
-            "knn": {"field": "vector", "query_vector": query.tolist(), "k": k, "num_candidates": candidates}}
+    knn = {"field": "vector", "query_vector": query.tolist(), "k": k, "num_candidates": candidates}
+    return {"size": k, "_source": False, "knn": knn | ({"filter": clauses} if clauses else {})}
 
 
 def _answers(what: str):
@@ -332,14 +345,16 @@ class ElasticIndex(VectorIndex):
             self.client.indices.refresh(index=self.index)
 
     @_answers("search")
-    def _search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
+    def _search(self, queries: np.ndarray, k: int, selection: Selection | None) -> list[list[Hit]]:
         to_similarity = (lambda s: s - 1.0) if self.exact else _knn_score_to_similarity
         results: list[list[Hit]] = []
         for start in range(0, len(queries), _MSEARCH_BATCH):
             batch = queries[start: start + _MSEARCH_BATCH]
             searches: list[dict] = []
+            where = selection.filter if selection else None
             for query in batch:
-                searches.extend([{"index": self.index}, search_body(query, k, self.similarity, self.exact, self.num_candidates)])
+                searches.extend([{"index": self.index}, search_body(query, k, self.similarity, self.exact,
+                                                                    self.num_candidates, where)])
             for query, response in zip(batch, self.client.msearch(searches=searches)["responses"]):
                 results.append(hits_of(response, to_similarity if query.any() else lambda _: 0.0))
         return results

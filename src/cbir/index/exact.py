@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cbir.filters import Selection
 from cbir.index.base import VectorIndex, as_vectors, check_ids, hits_from
 from cbir.types import Hit
 
@@ -48,11 +49,15 @@ class ExactIndex(VectorIndex):
         self._ids.extend(ids)
         self._chunks.append(vectors)
 
-    def _search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
+    def _search(self, queries: np.ndarray, k: int, selection: Selection | None) -> list[list[Hit]]:
+        matrix, ids = self._matrix, self._ids
+        if selection is not None:  # the selected rows only
+            rows = [i for i, id_ in enumerate(ids) if id_ in selection.ids]
+            matrix, ids = matrix[rows], [ids[i] for i in rows]
         results: list[list[Hit]] = []
         for start in range(0, len(queries), self.query_batch):
-            scores, positions = top_k(queries[start: start + self.query_batch] @ self._matrix.T, k)
-            results.extend(hits_from(scores, positions, self._ids))
+            scores, positions = top_k(queries[start: start + self.query_batch] @ matrix.T, k)
+            results.extend(hits_from(scores, positions, ids))
         return results
 
     def remove(self, ids: Sequence[str]) -> int:

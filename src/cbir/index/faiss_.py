@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from cbir.errors import VectorIndexError
+from cbir.filters import Selection
 from cbir.index.base import VectorIndex, as_vectors, check_ids, hits_from
 from cbir.types import Hit
 
@@ -63,9 +64,29 @@ class FaissIndex(VectorIndex):
         self._ids.extend(ids)
         self._positions.update((id_, first + i) for i, id_ in enumerate(ids))
 
-    def _search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
-        scores, labels = self._index.search(queries, k)
+    def _search(self, queries: np.ndarray, k: int, selection: Selection | None) -> list[list[Hit]]:
+        if selection is None:
+            scores, labels = self._index.search(queries, k)
+        else:
+            scores, labels = self._index.search(queries, k, params=self._selecting(selection.ids))
         return hits_from(scores, labels, self._ids)
+
+    def _selecting(self, ids: frozenset[str]):
+        """Search parameters of this index's kind that let only these ids be found (FAISS skips the others
+        inside its search: HNSW walks on through them, IVF and Flat never score them)."""
+        import faiss
+
+        positions = np.fromiter((self._positions[i] for i in ids if i in self._positions), dtype=np.int64)
+        selector = faiss.IDSelectorBatch(positions)
+        inner = faiss.downcast_index(self._index.index)
+        if hasattr(inner, "nprobe"):
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=inner.nprobe)
+        elif hasattr(inner, "hnsw"):
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=inner.hnsw.efSearch)
+        else:
+            params = faiss.SearchParameters(sel=selector)
+        params.keep_alive = selector  # the parameters hold a raw pointer to it
+        return params
 
     def remove(self, ids: Sequence[str]) -> int:
         doomed = [self._positions[i] for i in map(str, ids) if i in self._positions]

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from cbir.errors import MissingDependencyError, VectorIndexError
+from cbir.filters import Filter, Selection
 from cbir.index.base import ATTRIBUTES, VectorIndex, as_vectors, check_ids
 from cbir.types import Hit
 
@@ -41,6 +42,17 @@ def id_filter(ids: Sequence[str]) -> str:
     """A filter expression matching these primary keys, each written as an escaped string literal (an id such
     as `it's.png` or `a\\b.png` must neither break the expression nor match another)."""
     return f"id in [{', '.join(map(literal, ids))}]"
+
+
+def filter_expression(where: Filter) -> str:
+    """A Milvus filter expression for `where`: label and split among the given ones, the id starting with
+    the folder (`like` with its wildcards % and _ escaped; Milvus reads other backslashes as themselves)."""
+    terms = [f"{field} in [{', '.join(map(literal, sorted(values)))}]"
+             for field, values in (("label", where.labels), ("split", where.splits)) if values]
+    if where.folder:
+        prefix = where.folder.replace("%", "\\%").replace("_", "\\_")
+        terms.append(f"id like {literal(prefix)[:-1]}%\"")
+    return " and ".join(terms)
 
 
 def literal(text: str) -> str:
@@ -193,7 +205,7 @@ class MilvusIndex(VectorIndex):
         params = {"HNSW": {"ef": self.ef}, "IVF_FLAT": {"nprobe": self.nprobe}}.get(self.index_type, {})
         return {"metric_type": self.metric, "params": {k: v for k, v in params.items() if v is not None}}
 
-    def _search(self, queries: np.ndarray, k: int) -> list[list[Hit]]:
+    def _search(self, queries: np.ndarray, k: int, selection: Selection | None) -> list[list[Hit]]:
         if self._dirty and _is_local(self.uri):  # Milvus Lite: sealed segments search ~20x faster than growing
             self._client.flush(self.collection)
             self._dirty = False
@@ -203,6 +215,7 @@ class MilvusIndex(VectorIndex):
         for start in range(0, len(queries), 1000):
             found = self._client.search(self.collection, data=queries[start: start + 1000].tolist(), limit=k,
                                         anns_field="vector", search_params=self._search_params(),
+                                        filter=filter_expression(selection.filter) if selection else "",
                                         output_fields=["id"])
             results.extend([Hit(hit["id"], float(hit["distance"])) for hit in row] for row in found)
         return results
