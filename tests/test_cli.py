@@ -330,3 +330,16 @@ def test_add_describes_again_a_file_that_shows_another_picture(tiny_collection, 
     assert hit.id == "blobs/003.png" and hit.score > 0.999 and len(Engine.load(engine)) == 20
     assert main(["add", engine, "--dataset", str(folder)]) == 0  # the new stamps were kept: nothing again
     assert "added 0 images (20 already indexed) ->" in capsys.readouterr().out
+
+
+def test_search_with_filters_and_a_score_cut_off(built, tiny_collection, capsys):
+    query = str(tiny_collection / "test" / "stripes" / "000.png")
+    capsys.readouterr()
+    assert main(["search", str(built), query, "-k", "4", "--label", "blobs", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)[0]["hits"]
+    assert len(hits) == 4 and {h["label"] for h in hits} == {"blobs"}
+    assert main(["search", str(built), query, "-k", "40", "--folder", "train/gradient/00", "--json"]) == 0
+    assert sorted(h["id"] for h in json.loads(capsys.readouterr().out)[0]["hits"]) == \
+        [f"train/gradient/{i:03d}.png" for i in range(10)]
+    assert main(["search", str(built), query, "-k", "10", "--min-score", "0.999", "--json"]) == 0
+    assert all(h["score"] >= 0.999 for h in json.loads(capsys.readouterr().out)[0]["hits"])

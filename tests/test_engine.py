@@ -180,3 +180,19 @@ def test_requests_waiting_together_are_searched_in_one_batch(train, batch_descri
     engine.stop_micro_batching()
     assert engine._batcher.join(timeout=5)
     assert engine.search(train.images[:2], k=2)[0].hits == expected[0][:2]  # unbatched once stopped
+
+
+def test_a_filtered_search_returns_k_images_that_pass_and_a_score_cut_off_drops_weak_ones(train, test_split):
+    from cbir.filters import Filter
+
+    engine = Engine.build(train, make_extractor("hog-gch"), progress=False)
+    query = [image for image, label in zip(test_split.images, test_split.labels) if label == "stripes"][:1]
+    blobs = engine.search(query, k=15, where=Filter(labels=frozenset({"blobs"})))[0].hits
+    assert len(blobs) == 15 and {h.label for h in blobs} == {"blobs"}  # k, though none is near the top
+    folder = engine.search(query, k=30, where=Filter(folder="train/gradient/01"))[0].hits
+    assert sorted(h.id for h in folder) == [f"train/gradient/{i:03d}.png" for i in range(10, 20)]
+    everything = engine.search(query, k=60)[0].hits
+    cut = everything[20].score
+    kept = engine.search(query, k=60, min_score=cut)[0].hits
+    assert kept == [h for h in everything if h.score >= cut] and len(kept) >= 21
+    assert engine.search(query, k=5, where=Filter(splits=frozenset({"nowhere"})))[0].hits == []

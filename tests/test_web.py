@@ -380,3 +380,27 @@ print(image.shape, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
     assert out[:3] == ["(256,", "256,", "3)"] and int(out[3]) < 30, out
+
+
+def test_filters_and_a_score_cut_off_in_the_api_and_on_the_page(client, collection):
+    query = query_bytes(collection)  # a stripes image
+    hits = upload(client, query, url="/api/v1/search?k=5&label=blobs&label=gradient").get_json()["hits"]
+    assert len(hits) == 5 and {h["label"] for h in hits} <= {"blobs", "gradient"}
+    hits = upload(client, query, url="/api/v1/search?k=50&folder=gradient/01").get_json()["hits"]
+    assert sorted(h["id"] for h in hits) == [f"gradient/{i:03d}.png" for i in range(10, 20)]
+    top = upload(client, query, url="/api/v1/search?k=50").get_json()["hits"]
+    cut = top[3]["score"]
+    kept = upload(client, query, url=f"/api/v1/search?k=50&min_score={cut!r}").get_json()["hits"]
+    assert kept == [h for h in top if h["score"] >= cut] and len(kept) >= 4
+    similar = client.get("/api/v1/similar/stripes/003.png?k=4&label=blobs").get_json()["hits"]
+    assert len(similar) == 4 and {h["label"] for h in similar} == {"blobs"}
+    bad = upload(client, query, url="/api/v1/search?min_score=high")
+    assert bad.status_code == 400 and "min_score must be a number" in bad.get_json()["error"]
+    assert upload(client, query, url="/api/v1/search?min_score=2").status_code == 400
+    page = client.post("/", data={"image": (io.BytesIO(query), "q.png"), "label": "blobs", "k": "3"},
+                       content_type="multipart/form-data").get_data(as_text=True)
+    assert "Only images with label blobs." in page and page.count('class="label">blobs<') == 3
+    assert "label=blobs" in page  # "more like this" keeps the filter
+    params = {p["name"] for p in client.get("/api/v1/openapi.json").get_json()["paths"]["/api/v1/search"]["post"]
+              ["parameters"]}
+    assert {"label", "split", "folder", "min_score"} <= params

@@ -18,6 +18,7 @@ from cbir.batching import MicroBatcher
 from cbir.datasets.collection import Dataset
 from cbir.errors import CbirError, EngineError
 from cbir.features.base import FeatureExtractor
+from cbir.filters import Filter, Selection
 from cbir.index.base import VectorIndex
 from cbir.datasets.folder import file_stamp
 from cbir.metadata import Metadata, pixel_digest
@@ -151,32 +152,46 @@ class Engine:
         return self.extractor.transform(images, progress=progress)
 
     def search(self, images: Sequence[np.ndarray] | np.ndarray, k: int = 10,
-               names: Sequence[str] | None = None, exclude: Sequence[str | None] | None = None) -> list[SearchResult]:
-        """The `k` most similar indexed images for each query image, best first (`exclude`: see
-        `search_vectors`)."""
+               names: Sequence[str] | None = None, exclude: Sequence[str | None] | None = None,
+               where: Filter | None = None, min_score: float | None = None) -> list[SearchResult]:
+        """The `k` most similar indexed images for each query image, best first (`exclude`, `where`,
+        `min_score`: see `search_vectors`)."""
         if k < 1:
             raise CbirError(f"k must be at least 1, got {k}")
         skips, wanted = _skips(exclude, k)
-        if self._batcher is not None:
+        if where:
+            found = self.index.search(self.embed(images), wanted, self.select(where))
+        elif self._batcher is not None:
             queries = list(images) if self.extractor.batch_describes else self.embed(images)
             found = self._batcher.submit((queries, wanted))
         else:
             found = self.index.search(self.embed(images), wanted)
-        hits = self._hits(found, k, skips)
+        hits = self._hits(found, k, skips, min_score)
         names = list(names) if names is not None else [None] * len(hits)
         return [SearchResult(h, q) for h, q in zip(hits, names)]
 
-    def search_vectors(self, vectors: np.ndarray, k: int,
-                       exclude: Sequence[str | None] | None = None) -> list[list[Hit]]:
+    def search_vectors(self, vectors: np.ndarray, k: int, exclude: Sequence[str | None] | None = None,
+                       where: Filter | None = None, min_score: float | None = None) -> list[list[Hit]]:
         """Search with precomputed query vectors; hits carry label and path. `exclude`: per query, an
-        indexed id left out of its hits (the query image itself, when it is indexed), or None."""
+        indexed id left out of its hits (the query image itself, when it is indexed), or None; `where`: only
+        images that pass this filter (k of them whenever k pass: the index applies it inside its search);
+        `min_score`: no hit scoring less (so fewer than k may come back)."""
         skips, wanted = _skips(exclude, k)
-        return self._hits(self.index.search(vectors, wanted), k, skips)
+        found = self.index.search(vectors, wanted, self.select(where) if where else None)
+        return self._hits(found, k, skips, min_score)
 
-    def _hits(self, found: list[list[Hit]], k: int, skips: list[str | None] | None) -> list[list[Hit]]:
-        """The index's hits less each query's excluded id, at most k, with label and path."""
+    def select(self, where: Filter) -> Selection:
+        """The filter and the indexed ids that pass it."""
+        return Selection(where, self.metadata.passing(where))
+
+    def _hits(self, found: list[list[Hit]], k: int, skips: list[str | None] | None,
+              min_score: float | None = None) -> list[list[Hit]]:
+        """The index's hits less each query's excluded id and those under `min_score`, at most k, with label
+        and path."""
         if skips:
             found = [[h for h in row if h.id != skip][:k] for row, skip in zip(found, skips)]
+        if min_score is not None:
+            found = [[h for h in row if h.score >= min_score] for row in found]
         label_path = self.metadata.label_path
         return [[Hit(h.id, h.score, *label_path(h.id)) for h in row] for row in found]
 

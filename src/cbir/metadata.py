@@ -17,6 +17,7 @@ import numpy as np
 
 from cbir.datasets.collection import Dataset
 from cbir.datasets.folder import file_stamp
+from cbir.filters import Filter
 
 COLUMNS = ("id", "path", "label", "split", "stamp", "digest")
 _SCHEMA = "CREATE TABLE images (id TEXT PRIMARY KEY, path TEXT, label TEXT, split TEXT, stamp TEXT, digest TEXT)"
@@ -66,6 +67,10 @@ class Metadata:
     def stamps(self) -> dict[str, str | None]:
         """id -> stamp for every image."""
         return {id_: row[3] for id_, row in self._rows.items()}
+
+    def passing(self, where: Filter) -> frozenset[str]:
+        """The ids of the images that pass `where`."""
+        return frozenset(id_ for id_, row in self._rows.items() if where.passes(id_, row[1], row[2]))
 
     def labels(self) -> dict[str, str | None]:
         """id -> label for every image."""

@@ -118,6 +118,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from cbir.datasets import decode_image, load_folder, read_bytes
     from cbir.datasets.folder import DEFAULT_MAX_SIDE
     from cbir.engine import Engine
+    from cbir.filters import Filter
 
     images, names, failures = [], [], []
     for path in args.images:
@@ -133,7 +134,8 @@ def cmd_search(args: argparse.Namespace) -> int:
             failures.append(f"{path}: {exc}")
     if failures:
         raise CbirError("cannot read query image(s):\n  " + "\n  ".join(failures))
-    results = Engine.load(args.engine).search(images, k=args.k, names=names)
+    where = Filter.of(args.labels, args.splits, args.folder)
+    results = Engine.load(args.engine).search(images, k=args.k, names=names, where=where, min_score=args.min_score)
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
         return 0
@@ -272,6 +274,13 @@ def register(sub) -> None:
     p.add_argument("engine", help="engine folder")
     p.add_argument("images", nargs="+", help="query image files, or folders (every image in them)")
     p.add_argument("-k", type=positive, default=10, help="results per query (default 10)")
+    p.add_argument("--label", dest="labels", action="append", default=[], metavar="LABEL",
+                   help="only images of this class (repeatable: any of them)")
+    p.add_argument("--split", dest="splits", action="append", default=[], metavar="SPLIT",
+                   help="only images of this split, e.g. train (repeatable)")
+    p.add_argument("--folder", help="only images whose id (path in the collection) starts with this, e.g. 2019/")
+    p.add_argument("--min-score", type=float, metavar="S",
+                   help="no results scoring less than S (cosine similarity, -1 to 1): fewer than k may come back")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_search)
 

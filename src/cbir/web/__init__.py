@@ -87,6 +87,7 @@ def create_app(config: dict | None = None) -> Flask:
     def render_error(message: str, status: int):
         svc = app.extensions["cbir"]
         return render_template("index.html", engines=list(svc.engines), engine=svc.default_engine,
-                               k=svc.default_k, max_k=svc.max_k, searched=None, error=message), status
+                               k=svc.default_k, max_k=svc.max_k, searched=None, error=message, narrowing={},
+                               classes=[]), status
 
     return app

@@ -28,10 +28,11 @@ def upload_bytes() -> bytes | None:
 def search():
     svc = service()
     k = svc.parse_k(request.values.get("k"))
+    where, min_score = svc.parse_narrowing(request.values)
     engine = request.values.get("engine")
     svc.engine(engine)
     image = svc.decode_upload(upload_bytes())
-    return search_response(svc.search_image(image, engine, k))
+    return search_response(svc.search_image(image, engine, k, where=where, min_score=min_score))
 
 
 @bp.get("/similar/<path:image_id>")
@@ -39,7 +40,8 @@ def similar(image_id: str):
     """The indexed images most like an indexed one (itself left out)."""
     svc = service()
     k = svc.parse_k(request.args.get("k"))
-    return search_response(svc.search_id(image_id, request.args.get("engine"), k))
+    where, min_score = svc.parse_narrowing(request.args)
+    return search_response(svc.search_id(image_id, request.args.get("engine"), k, where, min_score))
 
 
 def search_response(searched: Searched) -> Response:

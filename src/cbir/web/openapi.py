@@ -12,13 +12,22 @@ def openapi_document(service) -> dict:
                "schema": {"type": "integer", "minimum": 1, "maximum": service.max_k, "default": service.default_k}}
     engine_param = {"name": "engine", "in": "query", "required": False,
                     "schema": {"type": "string", "enum": list(service.engines), "default": service.default_engine}}
+    narrowing = [
+        {"name": "label", "in": "query", "required": False, "description": "only images of this class (repeatable)",
+         "schema": {"type": "array", "items": {"type": "string"}}, "explode": True},
+        {"name": "split", "in": "query", "required": False, "description": "only images of this split (repeatable)",
+         "schema": {"type": "array", "items": {"type": "string"}}, "explode": True},
+        {"name": "folder", "in": "query", "required": False,
+         "description": "only images whose id starts with this", "schema": {"type": "string"}},
+        {"name": "min_score", "in": "query", "required": False, "description": "no hit scoring less",
+         "schema": {"type": "number", "minimum": -1, "maximum": 1}}]
     return {
         "openapi": "3.1.0",
         "info": {"title": "cbir image search", "version": __version__},
         "paths": {
             "/api/v1/search": {"post": {
                 "summary": "Find the indexed images most like an uploaded image",
-                "parameters": [k_param, engine_param],
+                "parameters": [k_param, engine_param, *narrowing],
                 "requestBody": {"required": True, "content": {
                     "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {
                         "image": {"type": "string", "format": "binary"}}}},
@@ -30,7 +39,7 @@ def openapi_document(service) -> dict:
             "/api/v1/similar/{image_id}": {"get": {
                 "summary": "Find the indexed images most like an indexed one (itself left out)",
                 "parameters": [{"name": "image_id", "in": "path", "required": True, "schema": {"type": "string"}},
-                               k_param, engine_param],
+                               k_param, engine_param, *narrowing],
                 "responses": {"200": {"description": "hits, best first", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
                     "400": _ERROR, "404": _ERROR}}},

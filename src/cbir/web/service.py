@@ -20,6 +20,7 @@ from cbir.datasets.sources import load_image, original_bytes
 from cbir.engine import Engine
 from cbir.storage import current_version
 from cbir.errors import CbirError, DatasetError, ImageDecodeError
+from cbir.filters import Filter
 from cbir.types import SearchResult
 
 BROWSER_FORMATS = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG": "image/png", b"GIF8": "image/gif",
@@ -73,6 +74,7 @@ class SearchService:
     def _describe(self) -> None:
         labels = {name: e.metadata.labels() for name, e in self.engines.items()}
         self.labelled = {name: any(of.values()) for name, of in labels.items()}
+        self.classes = {name: sorted({label for label in of.values() if label}) for name, of in labels.items()}
         self._ids = {name: list(of) for name, of in labels.items()}
         self.summaries = [{"name": name, "extractor": e.extractor.name, "size": len(e), "dim": e.extractor.dim,
                            "index": e.index.kind, "labelled": self.labelled[name], "learned": e.extractor.describe()}
@@ -152,19 +154,38 @@ class SearchService:
             raise RequestError(f"that file is not an image we can read: {exc}", 422 if "pixels" in str(exc) else 400) \
                 from None
 
-    def search_image(self, image: np.ndarray, engine: str | None, k: int, exclude: str | None = None) -> Searched:
-        """The k nearest indexed images (less the indexed id `exclude`, when given)."""
+    def parse_narrowing(self, values) -> tuple[Filter | None, float | None]:
+        """(filter, minimum score) from request values: `label` and `split` (each repeatable), `folder`,
+        `min_score`."""
+        where = Filter.of(values.getlist("label"), values.getlist("split"), values.get("folder"))
+        text = values.get("min_score")
+        if text in (None, ""):
+            return where, None
+        try:
+            min_score = float(text)
+        except ValueError:
+            raise RequestError(f"min_score must be a number (a cosine similarity, -1 to 1), not '{text}'") from None
+        if not -1.0 <= min_score <= 1.0:
+            raise RequestError(f"min_score is a cosine similarity, from -1 to 1, not {min_score}")
+        return where, min_score
+
+    def search_image(self, image: np.ndarray, engine: str | None, k: int, exclude: str | None = None,
+                     where: Filter | None = None, min_score: float | None = None) -> Searched:
+        """The k nearest indexed images (less the indexed id `exclude`, when given; of those that pass
+        `where`; none under `min_score`)."""
         name, eng = self.engine(engine)
         started = time.perf_counter()
-        result = eng.search([image], k=k, exclude=[exclude])[0]
+        result = eng.search([image], k=k, exclude=[exclude], where=where, min_score=min_score)[0]
         return Searched(name, result, (time.perf_counter() - started) * 1000)
 
-    def search_id(self, image_id: str, engine: str | None, k: int) -> Searched:
+    def search_id(self, image_id: str, engine: str | None, k: int, where: Filter | None = None,
+                  min_score: float | None = None) -> Searched:
         """"More like this" for an indexed image: its k nearest other images (itself left out)."""
         name, eng = self.engine(engine)
         if image_id not in eng.metadata:
             raise RequestError(f"no indexed image with id '{image_id}' in engine '{name}'", 404)
-        searched = self.search_image(self.pixels(image_id), name, k, exclude=image_id)
+        searched = self.search_image(self.pixels(image_id), name, k, exclude=image_id, where=where,
+                                     min_score=min_score)
         searched.query_label = eng.metadata.label(image_id)
         return searched
 

@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from cbir.web.service import RequestError, Searched, SearchService, thumbnail_png
 
 bp = Blueprint("ui", __name__)
+NARROWING = ("label", "folder", "min_score")
 
 
 def service() -> SearchService:
@@ -37,21 +38,25 @@ def diagnostic(searched: Searched, labelled: bool) -> str | None:
 def index():
     svc = service()
     engine = request.values.get("engine") or svc.default_engine
+    # the filter fields as given, kept in the form and in every "more like this" link
+    narrowing = {key: request.values.get(key) for key in NARROWING if request.values.get(key)}
     context = {"engines": list(svc.engines), "engine": engine, "k": request.values.get("k") or svc.default_k,
-               "max_k": svc.max_k, "searched": None, "query_src": None, "query_name": None, "note": None}
+               "max_k": svc.max_k, "searched": None, "query_src": None, "query_name": None, "note": None,
+               "narrowing": narrowing, "classes": svc.classes.get(engine, [])}
     status = 200
     try:
         k = svc.parse_k(request.values.get("k"))
+        where, min_score = svc.parse_narrowing(request.values)
         if request.method == "POST":
             upload = request.files.get("image")
             image = svc.decode_upload(upload.read() if upload else None)
-            searched = svc.search_image(image, engine, k)
+            searched = svc.search_image(image, engine, k, where=where, min_score=min_score)
             context["query_src"] = "data:image/png;base64," + base64.b64encode(
                 thumbnail_png(image, 2 * svc.thumb_size)).decode()
             context["query_name"] = upload.filename or "uploaded image"
         elif request.args.get("id"):
             image_id = request.args["id"]
-            searched = svc.search_id(image_id, engine, k)
+            searched = svc.search_id(image_id, engine, k, where, min_score)
             context["query_src"] = url_for("api.image", image_id=image_id, size="thumb")
             context["query_name"] = image_id
         else:
@@ -60,6 +65,10 @@ def index():
         if searched:
             context["searched"] = searched
             context["note"] = diagnostic(searched, svc.labelled[searched.engine])
+            if where or min_score is not None:
+                shown = ", ".join(filter(None, [where.describe() if where else "",
+                                                f"score at least {min_score:g}" if min_score is not None else ""]))
+                context["narrowed"] = f"Only images with {shown}."
     except RequestError as exc:
         context["error"], status = str(exc), exc.status
     return render_template("index.html", **context), status
