@@ -26,6 +26,7 @@ from cbir.storage import current_version, write_version, writer_lock
 from cbir.types import Hit, SearchResult
 
 FORMAT_VERSION = 1
+SELECTIONS = 64  # filters whose passing ids an engine keeps
 
 
 def _skips(exclude: Sequence[str | None] | None, k: int) -> tuple[list[str | None] | None, int]:
@@ -46,6 +47,7 @@ class Engine:
         self.metadata = metadata or Metadata()
         self.created = created or time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self._batcher: MicroBatcher | None = None
+        self._selections: dict[Filter, Selection] = {}
 
     def enable_micro_batching(self, max_batch: int = 32) -> None:
         """Group concurrent searches from many threads (a server's) into batches (`cbir.batching`): the
@@ -137,11 +139,13 @@ class Engine:
                       for p, label, s in zip(dataset.paths, dataset.labels, dataset.splits)]
         self.index.add(dataset.ids, vectors, attributes)
         self.metadata.update(Metadata.from_dataset(dataset))
+        self._selections.clear()
 
     def remove(self, ids: Sequence[str]) -> int:
         """Remove images by id; returns how many were in the index."""
         removed = self.index.remove(ids)
         self.metadata.discard(ids)
+        self._selections.clear()
         return removed
 
     def __len__(self) -> int:
@@ -181,8 +185,13 @@ class Engine:
         return self._hits(found, k, skips, min_score)
 
     def select(self, where: Filter) -> Selection:
-        """The filter and the indexed ids that pass it."""
-        return Selection(where, self.metadata.passing(where))
+        """The filter and the indexed ids that pass it; the last `SELECTIONS` kept until images are added or
+        removed (a page's visitor searches many times with the same filter)."""
+        selection = self._selections.pop(where, None) or Selection(where, self.metadata.passing(where))
+        self._selections[where] = selection  # the most recently used last
+        while len(self._selections) > SELECTIONS:
+            del self._selections[next(iter(self._selections))]
+        return selection
 
     def _hits(self, found: list[list[Hit]], k: int, skips: list[str | None] | None,
               min_score: float | None = None) -> list[list[Hit]]:

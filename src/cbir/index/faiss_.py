@@ -36,6 +36,7 @@ class FaissIndex(VectorIndex):
         self._index = faiss.IndexIDMap2(inner)
         self._ids: list[str | None] = []
         self._positions: dict[str, int] = {}
+        self._selectors: dict = {}  # (id of a Selection, size when made) -> (it, its search parameters)
         self._apply_search_params()
 
     def _apply_search_params(self) -> None:
@@ -68,12 +69,21 @@ class FaissIndex(VectorIndex):
         if selection is None:
             scores, labels = self._index.search(queries, k)
         else:
-            scores, labels = self._index.search(queries, k, params=self._selecting(selection.ids))
+            scores, labels = self._index.search(queries, k, params=self._selecting(selection))
         return hits_from(scores, labels, self._ids)
 
-    def _selecting(self, ids: frozenset[str]):
-        """Search parameters of this index's kind that let only these ids be found (FAISS skips the others
-        inside its search: HNSW walks on through them, IVF and Flat never score them)."""
+    def _selecting(self, selection: Selection):
+        """Search parameters of this index's kind that let only the selected ids be found (FAISS skips the
+        others inside its search: HNSW walks on through them, IVF and Flat never score them); the last few
+        kept, for the same selection searched again."""
+        key = (id(selection), len(self._ids))
+        if key not in self._selectors:
+            if len(self._selectors) >= 8:
+                self._selectors.pop(next(iter(self._selectors)))
+            self._selectors[key] = (selection, self._selector_params(selection.ids))  # keeps `selection` alive
+        return self._selectors[key][1]
+
+    def _selector_params(self, ids: frozenset[str]):
         import faiss
 
         positions = np.fromiter((self._positions[i] for i in ids if i in self._positions), dtype=np.int64)
