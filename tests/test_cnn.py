@@ -5,7 +5,6 @@ import json
 import pickle
 import shutil
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -201,6 +200,19 @@ def test_training_is_deterministic_and_resumes_after_an_interruption(data, tmp_p
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-3) for k in a)
 
 
+@pytest.fixture
+def clock(monkeypatch):
+    """Training reads a clock that moves a microsecond each time it is read: the time budget tests plan and
+    pretend in seconds of their own, the same on any machine, busy or quiet."""
+    import itertools
+    import types
+
+    import cbir.features.cnn.train as training
+
+    ticks = itertools.count()
+    monkeypatch.setattr(training, "time", types.SimpleNamespace(perf_counter=lambda: 1e-6 * next(ticks)))
+
+
 def epochs_take(training, fraction, frozen_fraction=None):
     """A `TimePlan.measured` for one run that plans again as if every epoch so far had taken `fraction` of the probe's
     estimate of it, and those with the whitening bias frozen `frozen_fraction` (default `fraction`): the tiny
@@ -218,7 +230,8 @@ def epochs_take(training, fraction, frozen_fraction=None):
                 first.seconds[kind] + first.validation)
 
         elapsed = sum(pretended(k) for k in range(epoch + 1))
-        return real(dataclasses.replace(plan, started=time.perf_counter() - elapsed), epoch, epochs, pretended(epoch))
+        return real(dataclasses.replace(plan, started=training.time.perf_counter() - elapsed), epoch, epochs,
+                    pretended(epoch))
 
     return measured
 
@@ -232,7 +245,7 @@ def speeds(whole, frozen, validation, small=None, small_frozen=None):
     return {kind: seconds for kind, seconds in kinds.items() if seconds is not None}, validation
 
 
-def test_a_time_budget_sets_the_epochs_from_a_speed_probe_that_leaves_the_run_alone(data, tmp_path, monkeypatch):
+def test_a_time_budget_sets_the_epochs_from_a_speed_probe_that_leaves_the_run_alone(clock, data, tmp_path, monkeypatch):
     import cbir.features.cnn.train as training
 
     probed, real_probe = [], training.probe_seconds
@@ -263,7 +276,7 @@ def test_a_time_budget_sets_the_epochs_from_a_speed_probe_that_leaves_the_run_al
 
 
 @pytest.mark.parametrize("frozen_fraction, epochs", [(1.0, 6), (0.5, 11)])
-def test_a_time_budget_counts_the_faster_epochs_after_the_whitening_bias_is_frozen(data, tmp_path, monkeypatch,
+def test_a_time_budget_counts_the_faster_epochs_after_the_whitening_bias_is_frozen(clock, data, tmp_path, monkeypatch,
                                                                                   frozen_fraction, epochs):
     import cbir.features.cnn.train as training
 
@@ -293,7 +306,7 @@ def test_a_time_budget_counts_the_faster_epochs_after_the_whitening_bias_is_froz
 
 
 @pytest.mark.parametrize("fraction, steps", [(0.5, 32), (2.0, 3)])
-def test_a_time_budget_is_planned_again_from_the_timed_epochs(data, tmp_path, monkeypatch, fraction, steps):
+def test_a_time_budget_is_planned_again_from_the_timed_epochs(clock, data, tmp_path, monkeypatch, fraction, steps):
     import cbir.features.cnn.train as training
 
     monkeypatch.setattr(training, "probe_seconds", lambda *args: speeds(7.0, 7.0, 2.0))  # 3 epochs, as above
@@ -318,7 +331,7 @@ def test_a_time_budget_is_planned_again_from_the_timed_epochs(data, tmp_path, mo
         assert all(rate > 0 for rate in rates[:-1]) and rates[-1] == 0
 
 
-def test_a_time_budget_ends_on_part_of_an_epoch_untimed_and_a_resumed_run_keeps_its_steps(data, tmp_path,
+def test_a_time_budget_ends_on_part_of_an_epoch_untimed_and_a_resumed_run_keeps_its_steps(clock, data, tmp_path,
                                                                                           monkeypatch):
     import cbir.features.cnn.train as training
 
@@ -387,7 +400,7 @@ def test_a_time_plan_counts_the_cheaper_epochs_on_small_crops():
     assert not any(third.replans_after(e, 9) for e in range(9))
 
 
-def test_a_time_budget_with_small_crops_probes_them_and_plans_again_on_each_kind_of_epoch(data, tmp_path,
+def test_a_time_budget_with_small_crops_probes_them_and_plans_again_on_each_kind_of_epoch(clock, data, tmp_path,
                                                                                          monkeypatch):
     import cbir.features.cnn.train as training
 
