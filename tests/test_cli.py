@@ -343,3 +343,24 @@ def test_search_with_filters_and_a_score_cut_off(built, tiny_collection, capsys)
         [f"train/gradient/{i:03d}.png" for i in range(10)]
     assert main(["search", str(built), query, "-k", "10", "--min-score", "0.999", "--json"]) == 0
     assert all(h["score"] >= 0.999 for h in json.loads(capsys.readouterr().out)[0]["hits"])
+
+
+def test_search_by_the_date_a_photo_was_taken(tiny_collection, tmp_path, capsys):
+    folder = tmp_path / "photos" / "blobs"
+    folder.mkdir(parents=True)
+    for i, taken in enumerate(["2018:12:31 23:59:59", "2019:01:01 00:00:00", "2019:06:30 12:00:00",
+                               "2020:01:01 00:00:00"]):
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[36867] = taken
+        Image.open(tiny_collection / "train" / "blobs" / f"{i:03d}.png").convert("RGB").save(
+            folder / f"{i}.jpg", exif=exif)
+    engine = str(tmp_path / "engine")
+    assert main(["index", "--dataset", str(folder.parent), "--features", "gch", "--out", engine]) == 0
+    query = str(folder / "0.jpg")
+    capsys.readouterr()
+    assert main(["search", engine, query, "-k", "9", "--since", "2019", "--until", "2019", "--json"]) == 0
+    assert sorted(h["id"] for h in json.loads(capsys.readouterr().out)[0]["hits"]) == ["blobs/1.jpg", "blobs/2.jpg"]
+    assert main(["search", engine, query, "--until", "2019-06-29", "--json"]) == 0
+    assert sorted(h["id"] for h in json.loads(capsys.readouterr().out)[0]["hits"]) == ["blobs/0.jpg", "blobs/1.jpg"]
+    assert main(["search", engine, query, "--since", "2019-02-30"]) == 2
+    assert "not a real date" in capsys.readouterr().err

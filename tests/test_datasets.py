@@ -239,3 +239,34 @@ def test_a_zip_bomb_is_refused_before_it_is_inflated(tmp_path, tiny_collection, 
     big.write_bytes(b"\0" * (2 << 20))
     with pytest.raises(Exception, match="larger than 1 MB"):
         read_bytes(str(big))
+
+
+def test_an_image_is_dated_by_its_exif_else_by_its_file(tmp_path):
+    import os
+
+    from PIL import Image
+
+    from cbir.datasets.folder import image_date
+
+    def jpeg(path, original=None, plain=None):
+        exif = Image.Exif()
+        if plain:
+            exif[306] = plain  # DateTime
+        if original:
+            exif.get_ifd(0x8769)[36867] = original  # DateTimeOriginal
+        Image.new("RGB", (8, 8), "red").save(path, exif=exif)
+        os.utime(path, (1_500_000_000, 1_500_000_000))
+        return str(path)
+
+    assert image_date(jpeg(tmp_path / "a.jpg", "2018:01:02 03:04:05", "2019:07:14 10:11:12")) == "2018-01-02T03:04:05"
+    assert image_date(jpeg(tmp_path / "b.jpg", plain="2019:07:14 10:11:12")) == "2019-07-14T10:11:12"
+    from datetime import datetime
+    file_time = datetime.fromtimestamp(1_500_000_000).isoformat()
+    assert image_date(jpeg(tmp_path / "c.jpg")) == file_time  # no EXIF date: the file's time
+    assert image_date(jpeg(tmp_path / "d.jpg", plain="0000:00:00 00:00:00")) == file_time  # a camera's blank
+    with zipfile.ZipFile(tmp_path / "z.zip", "w") as zf:
+        zf.writestr(zipfile.ZipInfo("x/e.jpg", date_time=(2020, 5, 6, 7, 8, 10)), (tmp_path / "c.jpg").read_bytes())
+        zf.write(tmp_path / "a.jpg", "x/f.jpg")
+    assert image_date(f"{tmp_path / 'z.zip'}::x/e.jpg") == "2020-05-06T07:08:10"
+    assert image_date(f"{tmp_path / 'z.zip'}::x/f.jpg") == "2018-01-02T03:04:05"
+    assert image_date(str(tmp_path / "gone.jpg")) is None and image_date(None) is None

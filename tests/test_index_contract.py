@@ -71,8 +71,8 @@ def data():
 
 def attributes_of(ids):
     """Three labels, two splits (what the document-storing servers keep beside each vector)."""
-    return [{"path": f"/photos/{id_}", "label": "abc"[i % 3], "split": ("train", "test")[i % 2]}
-            for i, id_ in enumerate(ids)]
+    return [{"path": f"/photos/{id_}", "label": "abc"[i % 3], "split": ("train", "test")[i % 2],
+             "date": f"{2015 + i % 10}-{1 + i % 12:02d}-{1 + i % 28:02d}T12:00:00"} for i, id_ in enumerate(ids)]
 
 
 def filled(kind, ids, vectors):
@@ -181,12 +181,14 @@ def test_make_index_and_bad_factory():
     (Filter(splits=frozenset({"test"}), folder="img/01"), 50),
     (Filter(labels=frozenset({"a", "c"}), folder="img/00"), 67),
     (Filter(folder="img/029"), 10),  # fewer images pass than k: each of them, no more
+    (Filter.of(since="2018-06", until="2019"), 50),  # from June 2018 to the end of 2019
+    (Filter.of(labels=["a"], until="2016-03-01"), 10),  # up to the end of that day
 ])
 def test_a_filtered_search_matches_the_oracle_and_returns_k_whenever_k_pass(kind, data, where, passing):
     ids, vectors, queries = data
     attributes = attributes_of(ids)
     selection = Selection(where, frozenset(id_ for id_, a in zip(ids, attributes)
-                                           if where.passes(id_, a["label"], a["split"])))
+                                           if where.passes(id_, a["label"], a["split"], a["date"])))
     assert len(selection.ids) == passing
     got = filled(kind, ids, vectors).search(queries, 20, selection)
     want = oracle(ids, vectors).search(queries, 20, selection)

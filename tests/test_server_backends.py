@@ -99,7 +99,7 @@ def test_elasticsearch_mapping_follows_the_options():
     assert hnsw["vector"] == {"type": "dense_vector", "dims": 256, "index": True, "similarity": "dot_product",
                               "index_options": {"type": "int8_hnsw", "m": 32, "ef_construction": 200}}
     assert {k: v["type"] for k, v in hnsw.items() if k != "vector"} == dict.fromkeys(
-        ["id", "path", "label", "split"], "keyword")
+        ["id", "path", "label", "split"], "keyword") | {"date": "date"}
     assert mapping(8, "cosine", "flat")["properties"]["vector"]["index_options"] == {"type": "flat"}
 
 
@@ -341,3 +341,5 @@ def test_elasticsearch_filters_are_applied_inside_the_search():
     assert exact == {"bool": {"filter": clauses}}
     assert search_body(np.zeros(2, np.float32), 5, where=where)["query"] == {"bool": {"filter": clauses}}
     assert "filter" not in search_body(query, 5)["knn"]
+    dated = search_body(query, 5, where=Filter.of(since="2019-07", until="2019-07"))["knn"]["filter"]
+    assert dated == [{"range": {"date": {"gte": "2019-07", "lt": "2019-08"}}}]  # all of July

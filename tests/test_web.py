@@ -394,6 +394,7 @@ def test_filters_and_a_score_cut_off_in_the_api_and_on_the_page(client, collecti
     assert kept == [h for h in top if h["score"] >= cut] and len(kept) >= 4
     similar = client.get("/api/v1/similar/stripes/003.png?k=4&label=blobs").get_json()["hits"]
     assert len(similar) == 4 and {h["label"] for h in similar} == {"blobs"}
+    assert upload(client, query, url="/api/v1/search?since=last-year").status_code == 400
     bad = upload(client, query, url="/api/v1/search?min_score=high")
     assert bad.status_code == 400 and "min_score must be a number" in bad.get_json()["error"]
     assert upload(client, query, url="/api/v1/search?min_score=2").status_code == 400

@@ -135,10 +135,9 @@ class Engine:
 
     def add_vectors(self, dataset: Dataset, vectors: np.ndarray) -> None:
         """Index precomputed vectors of `dataset`'s images (one row per image, same order)."""
-        attributes = [{"path": p, "label": label, "split": s}
-                      for p, label, s in zip(dataset.paths, dataset.labels, dataset.splits)]
-        self.index.add(dataset.ids, vectors, attributes)
-        self.metadata.update(Metadata.from_dataset(dataset))
+        described = Metadata.from_dataset(dataset)
+        self.index.add(dataset.ids, vectors, [described.attributes(id_) for id_ in dataset.ids])
+        self.metadata.update(described)
         self._selections.clear()
 
     def remove(self, ids: Sequence[str]) -> int:

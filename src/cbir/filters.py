@@ -1,43 +1,89 @@
 """Which indexed images a search may return: by class label, by split, by folder (a prefix of the
-image id, its path relative to the collection). Each index applies a filter inside its own search
+image id, its path relative to the collection), by date (when the picture was taken: EXIF, else the
+file's time). Each index applies a filter inside its own search
 (FAISS id selection, a mask on the exact matrix, a Milvus filter expression, an Elasticsearch
 filter), so a filtered search returns k hits whenever k images pass: never k searched, then some
 dropped."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from cbir.errors import CbirError
 
 
 @dataclass(frozen=True)
 class Filter:
     """Images pass when each condition given holds: their label is one of `labels`, their split one of
-    `splits`, their id starts with `folder`."""
+    `splits`, their id starts with `folder`, their date is from `since` to `until` (ISO 8601 text, both
+    included: "2019" is the start of 2019 as a lower bound and its whole year as an upper one)."""
 
     labels: frozenset[str] = frozenset()
     splits: frozenset[str] = frozenset()
     folder: str = ""
+    since: str = ""
+    until: str = ""
 
     @classmethod
-    def of(cls, labels: Iterable[str] = (), splits: Iterable[str] = (), folder: str | None = None) -> Filter | None:
-        """A filter from what a user gave (empty values ignored), or None when nothing was."""
-        made = cls(frozenset(v for v in labels if v), frozenset(v for v in splits if v), folder or "")
+    def of(cls, labels: Iterable[str] = (), splits: Iterable[str] = (), folder: str | None = None,
+           since: str | None = None, until: str | None = None) -> Filter | None:
+        """A filter from what a user gave (empty values ignored; dates checked), or None when nothing was."""
+        made = cls(frozenset(v for v in labels if v), frozenset(v for v in splits if v), folder or "",
+                   _iso(since, "since"), _iso(until, "until"))
         return made if made else None
 
     def __bool__(self) -> bool:
-        return bool(self.labels or self.splits or self.folder)
+        return bool(self.labels or self.splits or self.folder or self.since or self.until)
 
-    def passes(self, id_: str, label: str | None, split: str | None) -> bool:
+    @property
+    def before(self) -> str:
+        """The first date-time after `until`, at its precision ("2019-03" -> "2019-04": all of March is in)."""
+        return _next(self.until) if self.until else ""
+
+    def passes(self, id_: str, label: str | None, split: str | None, date: str | None = None) -> bool:
+        dated = not (self.since or self.until) or (
+            date is not None and date >= self.since and (not self.until or date < self.before))
         return ((not self.labels or label in self.labels) and (not self.splits or split in self.splits)
-                and id_.startswith(self.folder))
+                and id_.startswith(self.folder) and dated)
 
     def describe(self) -> str:
         """For people: "label cat or dog, folder 2019/"."""
         parts = ([f"label {' or '.join(sorted(self.labels))}"] if self.labels else []) + (
             [f"split {' or '.join(sorted(self.splits))}"] if self.splits else []) + (
-            [f"folder {self.folder}"] if self.folder else [])
+            [f"folder {self.folder}"] if self.folder else []) + (
+            [f"date from {self.since or 'any'} to {self.until or 'any'}"] if self.since or self.until else [])
         return ", ".join(parts)
+
+
+def _iso(text: str | None, what: str) -> str:
+    """A date bound as given ("2019", "2019-07", "2019-07-14", "2019-07-14T10:00"), checked."""
+    if not text:
+        return ""
+    if not re.fullmatch(r"\d{4}(-\d{2}(-\d{2}([T ]\d{2}(:\d{2}(:\d{2})?)?)?)?)?", text):
+        raise CbirError(f"{what} is a date such as 2019, 2019-07 or 2019-07-14, not '{text}'")
+    text = text.replace(" ", "T")
+    try:
+        _next(text)
+    except ValueError:
+        raise CbirError(f"{what} is not a real date: '{text}'") from None
+    return text
+
+
+def _next(bound: str) -> str:
+    """The next period after an ISO date of any precision, at the same precision."""
+    formats = ["%Y", "%Y-%m", "%Y-%m-%d", "%Y-%m-%dT%H", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+    form = next(f for f in formats if len(datetime.now().strftime(f)) == len(bound))
+    moment = datetime.strptime(bound, form)
+    if form == "%Y":
+        return str(moment.year + 1)
+    if form == "%Y-%m":
+        return f"{moment.year + moment.month // 12:04d}-{moment.month % 12 + 1:02d}"
+    step = {"%Y-%m-%d": timedelta(days=1), "%Y-%m-%dT%H": timedelta(hours=1),
+            "%Y-%m-%dT%H:%M": timedelta(minutes=1)}.get(form, timedelta(seconds=1))
+    return (moment + step).strftime(form)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Per-image metadata (id, path, label, split, and what the file was when described) kept in memory and
-stored in SQLite.
+"""Per-image metadata (id, path, label, split, date, and what the file was when described) kept in memory
+and stored in SQLite. `date` is when the picture was taken (EXIF, else the file's time; `image_date`).
 
 `stamp` is the file as the file system saw it (size and modification time; a zip member's size and
 CRC-32), cheap to compare with the file as it is now; `digest` a hash of the decoded pixels, which
@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from cbir.datasets.collection import Dataset
-from cbir.datasets.folder import file_stamp
+from cbir.datasets.folder import file_stamp, image_date
 from cbir.filters import Filter
 
-COLUMNS = ("id", "path", "label", "split", "stamp", "digest")
-_SCHEMA = "CREATE TABLE images (id TEXT PRIMARY KEY, path TEXT, label TEXT, split TEXT, stamp TEXT, digest TEXT)"
+COLUMNS = ("id", "path", "label", "split", "stamp", "digest", "date")
+_SCHEMA = ("CREATE TABLE images (id TEXT PRIMARY KEY, path TEXT, label TEXT, split TEXT, stamp TEXT, digest TEXT, "
+           "date TEXT)")
 _EMPTY = (None,) * (len(COLUMNS) - 1)
 
 
@@ -31,7 +32,7 @@ def pixel_digest(image: np.ndarray) -> str:
 
 
 class Metadata:
-    """A mapping id -> (path, label, split, stamp, digest)."""
+    """A mapping id -> (path, label, split, stamp, digest, date)."""
 
     def __init__(self, rows: Iterable[tuple] = ()):
         self._rows = {row[0]: tuple(row[1:]) + _EMPTY[len(row) - 1:] for row in rows}
@@ -40,7 +41,8 @@ class Metadata:
     def from_dataset(cls, dataset: Dataset) -> Metadata:
         """The dataset's images as they are now: their files' stamps and their pixels' digests."""
         return cls(zip(dataset.ids, dataset.paths, dataset.labels, dataset.splits,
-                       (file_stamp(p) for p in dataset.paths), (pixel_digest(im) for im in dataset.images)))
+                       (file_stamp(p) for p in dataset.paths), (pixel_digest(im) for im in dataset.images),
+                       (image_date(p) for p in dataset.paths)))
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -60,6 +62,14 @@ class Metadata:
     def digest(self, id_: str) -> str | None:
         return self._rows.get(id_, _EMPTY)[4]
 
+    def date(self, id_: str) -> str | None:
+        return self._rows.get(id_, _EMPTY)[5]
+
+    def attributes(self, id_: str) -> dict:
+        """What document-storing indexes keep beside the vector (`cbir.index.base.ATTRIBUTES`)."""
+        path, label, split, _stamp, _digest, date = self._rows[id_]
+        return {"path": path, "label": label, "split": split, "date": date}
+
     def label_path(self, id_: str) -> tuple[str | None, str | None]:
         path, label = self._rows.get(id_, _EMPTY)[:2]
         return label, path
@@ -70,7 +80,7 @@ class Metadata:
 
     def passing(self, where: Filter) -> frozenset[str]:
         """The ids of the images that pass `where`."""
-        return frozenset(id_ for id_, row in self._rows.items() if where.passes(id_, row[1], row[2]))
+        return frozenset(id_ for id_, row in self._rows.items() if where.passes(id_, row[1], row[2], row[5]))
 
     def labels(self) -> dict[str, str | None]:
         """id -> label for every image."""

@@ -134,7 +134,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             failures.append(f"{path}: {exc}")
     if failures:
         raise CbirError("cannot read query image(s):\n  " + "\n  ".join(failures))
-    where = Filter.of(args.labels, args.splits, args.folder)
+    where = Filter.of(args.labels, args.splits, args.folder, args.since, args.until)
     results = Engine.load(args.engine).search(images, k=args.k, names=names, where=where, min_score=args.min_score)
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
@@ -279,6 +279,9 @@ def register(sub) -> None:
     p.add_argument("--split", dest="splits", action="append", default=[], metavar="SPLIT",
                    help="only images of this split, e.g. train (repeatable)")
     p.add_argument("--folder", help="only images whose id (path in the collection) starts with this, e.g. 2019/")
+    p.add_argument("--since", metavar="DATE", help="only images taken on or after DATE (2019, 2019-07, 2019-07-14; "
+                                                   "EXIF's date, else the file's)")
+    p.add_argument("--until", metavar="DATE", help="only images taken up to DATE, all of it (2019: to its end)")
     p.add_argument("--min-score", type=float, metavar="S",
                    help="no results scoring less than S (cosine similarity, -1 to 1): fewer than k may come back")
     p.add_argument("--json", action="store_true", help="print JSON")

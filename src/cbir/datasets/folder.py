@@ -8,14 +8,17 @@ A file inside a zip has the path `ARCHIVE.zip::member/name.jpg`.
 from __future__ import annotations
 
 import functools
+import io
 import os
 import threading
 import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 
+from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from cbir.datasets.cache import cached_dataset, source_fingerprint
@@ -95,6 +98,45 @@ def file_stamp(path: str | None) -> str | None:
         stat = os.stat(path)
         return f"{stat.st_size}:{stat.st_mtime_ns}"
     except (OSError, KeyError, zipfile.BadZipFile):
+        return None
+
+
+def image_date(path: str | None) -> str | None:
+    """When an image was taken, as ISO 8601 "YYYY-MM-DDTHH:MM:SS": its EXIF date (DateTimeOriginal, else
+    DateTime; only the file's header is read), else the file's modification time (a zip member's date);
+    None when there is no such file."""
+    if path is None:
+        return None
+    try:
+        if MEMBER_SEPARATOR in path:
+            archive, member = path.split(MEMBER_SEPARATOR, 1)
+            if not is_image_name(member):
+                return None
+            zf, lock = _archive(archive)
+            with lock:
+                with zf.open(member) as f:
+                    taken = _exif_date(io.BytesIO(f.read(_HEADER_BYTES)))
+                info = zf.getinfo(member)
+            return taken or "%04d-%02d-%02dT%02d:%02d:%02d" % info.date_time
+        with open(path, "rb") as f:
+            taken = _exif_date(io.BytesIO(f.read(_HEADER_BYTES)))
+        return taken or datetime.fromtimestamp(os.stat(path).st_mtime).isoformat(timespec="seconds")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return None
+
+
+_HEADER_BYTES = 1 << 17  # EXIF lives in a JPEG's first 64 KB (its APP1 segment), a TIFF's header near its start
+
+
+def _exif_date(header: io.BytesIO) -> str | None:
+    """The EXIF date in the first bytes of an image file, or None."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exif = Image.open(header).getexif()
+        text = exif.get_ifd(0x8769).get(36867) or exif.get(306)  # DateTimeOriginal, DateTime
+        return datetime.strptime(str(text).strip("\x00 "), "%Y:%m:%d %H:%M:%S").isoformat() if text else None
+    except (OSError, ValueError, SyntaxError, UnidentifiedImageError):
         return None
 
 

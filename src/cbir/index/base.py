@@ -32,7 +32,7 @@ def as_vectors(x, dim: int | None = None) -> np.ndarray:
     return x
 
 
-ATTRIBUTES = ("path", "label", "split")  # what document-storing backends keep beside each vector
+ATTRIBUTES = ("path", "label", "split", "date")  # what document-storing backends keep beside each vector
 
 
 def check_ids(ids: Sequence[str], n: int, existing: Container[str] | Callable[[list[str]], list[str]] = ()

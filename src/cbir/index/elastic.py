@@ -171,17 +171,21 @@ def mapping(dim: int, similarity: str = "dot_product", index_type: str = "hnsw",
     if index_type.endswith("hnsw"):
         options.update(m=m, ef_construction=ef_construction)
     vector = {"type": "dense_vector", "dims": dim, "index": True, "similarity": similarity, "index_options": options}
-    return {"properties": {"vector": vector, **{k: {"type": "keyword"} for k in ("id", *ATTRIBUTES)}}}
+    fields = {k: {"type": "date"} if k == "date" else {"type": "keyword"} for k in ("id", *ATTRIBUTES)}
+    return {"properties": {"vector": vector, **fields}}
 
 
 def filter_clauses(where: Filter | None) -> list[dict]:
     """Filter clauses for `where` (label and split keywords among the given ones, the id a prefix of the
-    folder): the `knn` option's `filter`, applied during the vector search, or a `bool` query's."""
+    folder, the date in a range): the `knn` option's `filter`, applied during the vector search, or a
+    `bool` query's."""
     if not where:
         return []
+    dates = ({"gte": where.since} if where.since else {}) | ({"lt": where.before} if where.until else {})
     return ([{"terms": {"label": sorted(where.labels)}}] if where.labels else []) + (
         [{"terms": {"split": sorted(where.splits)}}] if where.splits else []) + (
-        [{"prefix": {"id": where.folder}}] if where.folder else [])
+        [{"prefix": {"id": where.folder}}] if where.folder else []) + (
+        [{"range": {"date": dates}}] if dates else [])
 
 
 def search_body(query: np.ndarray, k: int, similarity: str = "dot_product", exact: bool = False,

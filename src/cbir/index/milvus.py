@@ -46,12 +46,17 @@ def id_filter(ids: Sequence[str]) -> str:
 
 def filter_expression(where: Filter) -> str:
     """A Milvus filter expression for `where`: label and split among the given ones, the id starting with
-    the folder (`like` with its wildcards % and _ escaped; Milvus reads other backslashes as themselves)."""
+    the folder (`like` with its wildcards % and _ escaped; Milvus reads other backslashes as themselves),
+    the date in a range."""
     terms = [f"{field} in [{', '.join(map(literal, sorted(values)))}]"
              for field, values in (("label", where.labels), ("split", where.splits)) if values]
     if where.folder:
         prefix = where.folder.replace("%", "\\%").replace("_", "\\_")
         terms.append(f"id like {literal(prefix)[:-1]}%\"")
+    if where.since:  # ISO dates compare as text
+        terms.append(f"date >= {literal(where.since)}")
+    if where.until:
+        terms.append(f"date < {literal(where.before)}")
     return " and ".join(terms)
 
 
@@ -153,8 +158,8 @@ class MilvusIndex(VectorIndex):
             raise VectorIndexError(f"Milvus collection '{self.collection}' is missing at {self.uri}: the engine "
                                    f"points at a collection that was dropped or never built; rebuild the engine")
         fields = {f["name"]: f for f in self._client.describe_collection(self.collection)["fields"]}
-        self._max_bytes = {name: int(fields.get(name, {}).get("params", {}).get("max_length", MAX_VARCHAR))
-                           for name in ("id", *ATTRIBUTES)}  # collections of earlier versions: 2,048
+        self._max_bytes = {name: int(fields[name].get("params", {}).get("max_length", MAX_VARCHAR))
+                           for name in ("id", *ATTRIBUTES) if name in fields}  # earlier versions': 2,048, no date
         dim = int(fields.get("vector", {}).get("params", {}).get("dim", -1))
         if dim != self.dim:
             raise VectorIndexError(f"Milvus collection '{self.collection}' holds {dim}-d vectors, "
@@ -182,7 +187,7 @@ class MilvusIndex(VectorIndex):
     def _check_lengths(self, ids: Sequence[str], attributes: Sequence[dict]) -> None:
         """Every id and attribute fits its VARCHAR field, counted in bytes of UTF-8 as a server counts them."""
         for id_, a in zip(ids, attributes):
-            for name, value in (("id", id_), *((k, a.get(k)) for k in ATTRIBUTES)):
+            for name, value in (("id", id_), *((k, a.get(k)) for k in ATTRIBUTES if k in self._max_bytes)):
                 if value is not None and len(str(value).encode()) > self._max_bytes[name]:
                     shown = id_ if len(id_) <= 100 else id_[:97] + "..."
                     raise VectorIndexError(f"image {shown!r}: its {name} is {len(str(value).encode()):,} bytes of "
@@ -194,7 +199,8 @@ class MilvusIndex(VectorIndex):
         attributes = attributes or [{}] * len(ids)
         self._check_lengths(ids, attributes)
         for start in range(0, len(ids), _CHUNK):
-            rows = [{"id": id_, "vector": vector, **{k: _text(a.get(k)) for k in ATTRIBUTES}}
+            kept = [k for k in ATTRIBUTES if k in self._max_bytes]
+            rows = [{"id": id_, "vector": vector, **{k: _text(a.get(k)) for k in kept}}
                     for id_, vector, a in zip(ids[start: start + _CHUNK], vectors[start: start + _CHUNK],
                                               attributes[start: start + _CHUNK])]
             self._client.insert(self.collection, rows)
@@ -206,6 +212,9 @@ class MilvusIndex(VectorIndex):
         return {"metric_type": self.metric, "params": {k: v for k, v in params.items() if v is not None}}
 
     def _search(self, queries: np.ndarray, k: int, selection: Selection | None) -> list[list[Hit]]:
+        if selection and (selection.filter.since or selection.filter.until) and "date" not in self._max_bytes:
+            raise VectorIndexError(f"Milvus collection '{self.collection}' was built before images had dates: "
+                                   f"rebuild the engine to filter by date")
         if self._dirty and _is_local(self.uri):  # Milvus Lite: sealed segments search ~20x faster than growing
             self._client.flush(self.collection)
             self._dirty = False

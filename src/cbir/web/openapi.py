@@ -19,6 +19,10 @@ def openapi_document(service) -> dict:
          "schema": {"type": "array", "items": {"type": "string"}}, "explode": True},
         {"name": "folder", "in": "query", "required": False,
          "description": "only images whose id starts with this", "schema": {"type": "string"}},
+        {"name": "since", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "only images taken on or after this date (2019, 2019-07, 2019-07-14; EXIF, else the file's)"},
+        {"name": "until", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "only images taken up to this date, all of it"},
         {"name": "min_score", "in": "query", "required": False, "description": "no hit scoring less",
          "schema": {"type": "number", "minimum": -1, "maximum": 1}}]
     return {

@@ -156,8 +156,12 @@ class SearchService:
 
     def parse_narrowing(self, values) -> tuple[Filter | None, float | None]:
         """(filter, minimum score) from request values: `label` and `split` (each repeatable), `folder`,
-        `min_score`."""
-        where = Filter.of(values.getlist("label"), values.getlist("split"), values.get("folder"))
+        `since`, `until`, `min_score`."""
+        try:
+            where = Filter.of(values.getlist("label"), values.getlist("split"), values.get("folder"),
+                              values.get("since"), values.get("until"))
+        except CbirError as exc:
+            raise RequestError(str(exc)) from None
         text = values.get("min_score")
         if text in (None, ""):
             return where, None

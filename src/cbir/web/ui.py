@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from cbir.web.service import RequestError, Searched, SearchService, thumbnail_png
 
 bp = Blueprint("ui", __name__)
-NARROWING = ("label", "folder", "min_score")
+NARROWING = ("label", "folder", "since", "until", "min_score")
 
 
 def service() -> SearchService:
