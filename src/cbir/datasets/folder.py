@@ -82,21 +82,30 @@ def _open_archive(archive: str, mtime_ns: int, size: int, pid: int) -> tuple[zip
     return zipfile.ZipFile(archive), threading.Lock()
 
 
-def file_stamp(path: str | None) -> str | None:
-    """What the file system says of an image's file now, cheaply: "size:mtime_ns", or a zip member's
-    "size:crc32"; None when there is no such file (an image given in memory, or one of the official
-    CIFAR-10 archive, which has no file of its own)."""
+def _file_of(path: str | None) -> tuple[zipfile.ZipFile | None, threading.Lock | None, str] | None:
+    """(archive, its lock, member) of an image stored as `ARCHIVE.zip::member`, (None, None, path) of an image
+    file; None when it has no file of its own (given in memory, or an image of the official CIFAR-10
+    archive)."""
     if path is None:
         return None
+    if MEMBER_SEPARATOR not in path:
+        return None, None, path
+    archive, member = path.split(MEMBER_SEPARATOR, 1)
+    return (*_archive(archive), member) if is_image_name(member) else None
+
+
+def file_stamp(path: str | None) -> str | None:
+    """What the file system says of an image's file now, cheaply: "size:mtime_ns", or a zip member's
+    "size:crc32"; None when it has no file (`_file_of`) or the file is gone."""
     try:
-        if MEMBER_SEPARATOR in path:
-            archive, member = path.split(MEMBER_SEPARATOR, 1)
-            if not is_image_name(member):
-                return None
-            info = _archive(archive)[0].getinfo(member)
-            return f"{info.file_size}:{info.CRC:08x}"
-        stat = os.stat(path)
-        return f"{stat.st_size}:{stat.st_mtime_ns}"
+        if (found := _file_of(path)) is None:
+            return None
+        zf, _lock, name = found
+        if zf is None:
+            stat = os.stat(name)
+            return f"{stat.st_size}:{stat.st_mtime_ns}"
+        info = zf.getinfo(name)
+        return f"{info.file_size}:{info.CRC:08x}"
     except (OSError, KeyError, zipfile.BadZipFile):
         return None
 
@@ -104,23 +113,18 @@ def file_stamp(path: str | None) -> str | None:
 def image_date(path: str | None) -> str | None:
     """When an image was taken, as ISO 8601 "YYYY-MM-DDTHH:MM:SS": its EXIF date (DateTimeOriginal, else
     DateTime; only the file's header is read), else the file's modification time (a zip member's date);
-    None when there is no such file."""
-    if path is None:
-        return None
+    None when it has no file (`_file_of`) or the file is gone."""
     try:
-        if MEMBER_SEPARATOR in path:
-            archive, member = path.split(MEMBER_SEPARATOR, 1)
-            if not is_image_name(member):
-                return None
-            zf, lock = _archive(archive)
-            with lock:
-                with zf.open(member) as f:
-                    taken = _exif_date(io.BytesIO(f.read(_HEADER_BYTES)))
-                info = zf.getinfo(member)
-            return taken or "%04d-%02d-%02dT%02d:%02d:%02d" % info.date_time
-        with open(path, "rb") as f:
+        if (found := _file_of(path)) is None:
+            return None
+        zf, lock, name = found
+        if zf is None:
+            with open(name, "rb") as f:
+                taken = _exif_date(io.BytesIO(f.read(_HEADER_BYTES)))
+            return taken or datetime.fromtimestamp(os.stat(name).st_mtime).isoformat(timespec="seconds")
+        with lock, zf.open(name) as f:
             taken = _exif_date(io.BytesIO(f.read(_HEADER_BYTES)))
-        return taken or datetime.fromtimestamp(os.stat(path).st_mtime).isoformat(timespec="seconds")
+        return taken or "%04d-%02d-%02dT%02d:%02d:%02d" % zf.getinfo(name).date_time
     except (OSError, KeyError, zipfile.BadZipFile):
         return None
 
