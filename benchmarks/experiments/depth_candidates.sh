@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Deeper blocks (3 convolutions each) at the shipped network's size, on one GPU.
 #
-#   benchmarks/depth_candidates.sh TRAIN_DATA OUT [EXTRA_TRAIN_ARGS...]
+#   benchmarks/experiments/depth_candidates.sh TRAIN_DATA OUT [EXTRA_TRAIN_ARGS...]
 #
 # Two depth-3 networks that still ship (<= 10 MB in fp16, <= 340 M MACs per view, so the 60,000
 # images embed in a minute in int8), each holding out 5,000 training images (--val-seed 0) and

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Knowledge distillation on one GPU: wider teachers, then the shippable 128/384/384 student.
 #
-#   benchmarks/distil_candidates.sh TRAIN_DATA OUT [EXTRA_TRAIN_ARGS...]
+#   benchmarks/experiments/distil_candidates.sh TRAIN_DATA OUT [EXTRA_TRAIN_ARGS...]
 #
 # TRAIN_DATA: a labelled folder or .zip with a train/ split (e.g. CIFAR-10's train images).
 # 1. 192/512/512 teachers (one per seed in SEEDS, default 1 2 3), each holding out the same

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Residual 3-convolution blocks (the shape of the larger fast-training nets), on one GPU.
 #
-#   LIMIT_S=540 benchmarks/residual_candidates.sh TRAIN_DATA OUT [EXTRA_TRAIN_ARGS...]
+#   LIMIT_S=540 benchmarks/experiments/residual_candidates.sh TRAIN_DATA OUT [EXTRA_TRAIN_ARGS...]
 #
 # The shipped recipe (60 epochs, translate 4, cutout 12) with --depth 3 --residual, widths
 # 128/384/448 (431 M MACs per view) and int8-stored weights (8.9 MB), with and without --sam 0.05,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sharpness-aware minimisation (SAM) on the shipped recipe, on one GPU.
 #
-#   benchmarks/sam_candidates.sh TRAIN_DATA OUT [EXTRA_TRAIN_ARGS...]
+#   benchmarks/experiments/sam_candidates.sh TRAIN_DATA OUT [EXTRA_TRAIN_ARGS...]
 #
 # The shipped network and recipe (128/384/384, 60 epochs, translate 4, cutout 12) with
 # `--sam RHO` (RHO default 0.05): once holding out 5,000 training images (--val-seed 0; read

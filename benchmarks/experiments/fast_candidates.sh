@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The fast-training settings of 2026-11-28 on `res448` with SAM at 60 epochs, on one GPU.
 #
-#   LIMIT_S=470 benchmarks/fast_candidates.sh TRAIN_DATA OUT [EXTRA_TRAIN_ARGS...]
+#   LIMIT_S=470 benchmarks/experiments/fast_candidates.sh TRAIN_DATA OUT [EXTRA_TRAIN_ARGS...]
 #
 # 2026-11-28's second call. The first (residual_candidates.sh) left res448-sam (alternating flip,
 # whitening bias frozen after 3 epochs) at 0.9278 with flip TTA on the 5,000 held-out images: equal

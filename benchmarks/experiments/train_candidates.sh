@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train candidate CNN recipes side by side on one GPU, then the metric-learning stage on the best.
 #
-#   benchmarks/train_candidates.sh TRAIN_DATA OUT [EXTRA_TRAIN_ARGS...]
+#   benchmarks/experiments/train_candidates.sh TRAIN_DATA OUT [EXTRA_TRAIN_ARGS...]
 #
 # TRAIN_DATA: a labelled folder or .zip with a train/ split (e.g. CIFAR-10's train images).
 # Each recipe writes OUT/NAME (a model folder) and OUT/NAME.log. The best recipe BY HELD-OUT
