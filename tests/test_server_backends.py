@@ -14,7 +14,8 @@ from cbir.datasets import load_folder
 from cbir.errors import VectorIndexError
 from cbir.features import l2_normalise
 from cbir.index import ElasticIndex, MilvusIndex, VectorIndex
-from cbir.index.elastic import client_for, mapping
+from cbir.index.elastic import client_for
+from cbir.index.elastic_requests import mapping
 from cbir.types import Hit
 from cbir.web import create_app
 
@@ -237,7 +238,7 @@ def test_elasticsearch_limits_are_checked_before_any_server_or_image(tiny_collec
             assert "cannot reach Elasticsearch" in err  # within the limits: on to the server
         else:
             assert message in err, err
-    from cbir.index.elastic import check_vector_field
+    from cbir.index.elastic_requests import check_vector_field
 
     check_vector_field(4096, "hnsw")
     for dim, index_type, message in [(4097, "hnsw", "at most 4096"), (325, "int4_flat", "even number"),
@@ -252,7 +253,7 @@ def test_elasticsearch_server_versions_and_their_errors():
     from elasticsearch import ApiError, BadRequestError
     from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 
-    from cbir.index.elastic import check_server, refusal_text, vector_source
+    from cbir.index.elastic_requests import check_server, refusal_text, vector_source
 
     assert check_server("9.1.4", "u") == (9, 1) and check_server("9.0.0", "u") == (9, 0)
     with pytest.raises(VectorIndexError, match="version 8.17.2; cbir's client talks to 9.x servers only"):
@@ -274,7 +275,7 @@ def test_elasticsearch_server_versions_and_their_errors():
 
 
 def test_elasticsearch_request_bodies():
-    from cbir.index.elastic import hits_of, search_body, zero_rows
+    from cbir.index.elastic_requests import hits_of, search_body, zero_rows
 
     query = np.array([0.6, 0.8], np.float32)
     assert search_body(query, 5) == {"size": 5, "_source": False, "knn": {
@@ -322,7 +323,7 @@ def test_elasticsearch_refreshes_once_per_load(tiny_collection):
 def test_the_documented_api_key_role_has_the_privileges_the_requests_need():
     from pathlib import Path
 
-    from cbir.index.elastic import PRIVILEGES
+    from cbir.index.elastic_requests import PRIVILEGES
 
     text = (Path(__file__).parent.parent / "docs" / "scaling.md").read_text()
     role = json.loads(text.split("```json\n", 1)[1].split("```", 1)[0])["role_descriptors"]["cbir"]
@@ -331,7 +332,7 @@ def test_the_documented_api_key_role_has_the_privileges_the_requests_need():
 
 def test_elasticsearch_filters_are_applied_inside_the_search():
     from cbir.filters import Filter
-    from cbir.index.elastic import search_body
+    from cbir.index.elastic_requests import search_body
 
     where = Filter(labels=frozenset({"dog", "cat"}), splits=frozenset({"train"}), folder="2019/")
     clauses = [{"terms": {"label": ["cat", "dog"]}}, {"terms": {"split": ["train"]}}, {"prefix": {"id": "2019/"}}]

@@ -16,11 +16,11 @@ from tqdm.auto import tqdm
 
 from cbir.batching import MicroBatcher
 from cbir.datasets.collection import Dataset
+from cbir.datasets.folder import file_stamp
 from cbir.errors import CbirError, EngineError
 from cbir.features.base import FeatureExtractor
 from cbir.filters import Filter, Selection
 from cbir.index.base import VectorIndex
-from cbir.datasets.folder import file_stamp
 from cbir.metadata import Metadata, pixel_digest
 from cbir.storage import current_version, write_version, writer_lock
 from cbir.types import Hit, SearchResult
