@@ -35,7 +35,6 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
                        weight_decay=args.weight_decay, val_images=args.val_images,
                        seed=args.seed, val_seed=args.val_seed, translate=args.translate, cutout=args.cutout,
-                       supcon_weight=args.supcon_weight, temperature=args.temperature,
                        init=str(SHIPPED) if args.init == "shipped" else args.init,
                        teachers=tuple(args.teacher), distill=args.distill,
                        distill_temperature=args.distill_temperature, sam=args.sam,
@@ -121,9 +120,6 @@ def register(sub) -> None:
     p.add_argument("--init", metavar="MODEL_DIR",
                    help="start from this trained model (its widths; 'shipped' for the CIFAR-10 one); trained on "
                         "other classes, it gets a new classifier (fine-tuning)")
-    p.add_argument("--supcon-weight", type=float, default=0.0,
-                   help="weight of a supervised contrastive loss on the embedding (default 0: cross-entropy only)")
-    p.add_argument("--temperature", type=float, default=0.1, help="supervised contrastive temperature")
     p.add_argument("--teacher", action="append", default=[], metavar="MODEL_DIR",
                    help="a trained model to distil from (repeat for an ensemble: their logits are averaged)")
     p.add_argument("--distill", type=float, default=0.0,

@@ -1,5 +1,5 @@
 """The training recipe's parts (`train` puts them together): flip + translate + cutout augmentation with
-alternating or random flips, the EMA update, the supervised contrastive and distillation losses, and SAM's
+alternating or random flips, the EMA update, the distillation loss, and SAM's
 ascent step. Facts from public fast-training recipes and papers, code written here."""
 
 from __future__ import annotations
@@ -61,16 +61,6 @@ def ema_with_warmup(decay: float) -> Callable:
                 a.copy_(c)
 
     return update
-
-
-def supcon_loss(embeddings: torch.Tensor, labels: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Supervised contrastive loss (Khosla et al. 2020) of a batch: same-label rows are positives."""
-    z = nn.functional.normalize(embeddings.float(), dim=1)
-    eye = torch.eye(len(z), dtype=torch.bool, device=z.device)
-    sim = (z @ z.T / temperature).masked_fill(eye, float("-inf"))
-    log_prob = sim - torch.logsumexp(sim, dim=1, keepdim=True)
-    positives = (labels[:, None] == labels[None, :]) & ~eye
-    return -(log_prob.masked_fill(~positives, 0).sum(1) / positives.sum(1).clamp(min=1)).mean()
 
 
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:

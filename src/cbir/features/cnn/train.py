@@ -7,8 +7,7 @@ default each image mirrored every other epoch, the fast-training recipes' derand
 test-time augmentation (the final validation also with the views moved `TTA_SHIFT` pixels),
 channels_last + bf16 autocast where it is fast (`model.fast_bf16`), CUDA when present (the whole
 training set then lives on the GPU). `init` starts from a trained model folder (fine-tuning: trained on
-other classes, it gets a new classifier); `supcon_weight` adds a supervised contrastive loss on the
-embedding (the optional metric-learning stage, from a trained model). Optional knowledge distillation
+other classes, it gets a new classifier). Optional knowledge distillation
 (Hinton et al. 2015): `teachers` (trained model folders, their logits averaged, on the same augmented
 batch) and `distill` mix a temperature-softened KL term into the loss. Optional sharpness-aware
 minimisation (SAM, Foret et al. 2021): `sam` = rho, each step takes its gradient at the weights moved
@@ -50,7 +49,7 @@ from cbir.datasets.collection import Dataset
 from cbir.errors import TrainingError
 from cbir.features.cnn.model import SIZE, CifarNet, ModelConfig, TTA_SHIFT, fast_bf16, stack_images, to_input, tta_views
 from cbir.features.cnn.recipe import (FLIPS, alternating_flips, augment, distillation_loss, ema_with_warmup,
-                                      sharpness_step, supcon_loss)
+                                      sharpness_step)
 from cbir.features.cnn.store import load_model, loaded_state, save_model, stored_state
 
 
@@ -85,8 +84,6 @@ class TrainConfig:
     seed: int = 0
     val_seed: int = 0
     bf16: bool = True
-    supcon_weight: float = 0.0
-    temperature: float = 0.1
     init: str | None = None
     teachers: tuple[str, ...] = ()
     distill: float = 0.0
@@ -402,8 +399,6 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
             embedding = net.embed(x)
             logits = net.head(embedding)
             loss = loss_fn(logits.float(), y)
-            if config.supcon_weight:
-                loss = loss + config.supcon_weight * supcon_loss(embedding, y, config.temperature)
             if taught is not None:
                 loss = ((1 - config.distill) * loss
                         + config.distill * distillation_loss(logits, taught, config.distill_temperature))
