@@ -149,3 +149,48 @@ def test_a_damaged_engine_is_a_clear_error(tiny_collection, tmp_path, capsys):
         assert err.startswith(f"cbir: error: the engine at {engine} is damaged") and err.count("\n") == 1, err
         shutil.rmtree(version)
         shutil.move(saved, version)
+
+
+@pytest.mark.parametrize("features", ["hog-gch", "kmeans-triangle"])
+def test_a_stopped_index_resumes_from_what_it_had_described(tiny_collection, tmp_path, capsys, monkeypatch, features):
+    from cbir.features.base import FeatureExtractor
+
+    out = tmp_path / "engine"
+    options = ["--set", "k=20", "--set", "pca=16", "--set", "sample_patches=3000"] if features != "hog-gch" else []
+    command = ["index", "--dataset", f"{tiny_collection}:train", "--features", features, "--batch-size", "16",
+               *options, "--out", str(out)]
+    described, transform = [], FeatureExtractor.transform
+
+    def stopping(self, images, **kwargs):  # the third batch never finishes: the run is stopped there
+        if len(described) == 2:
+            raise KeyboardInterrupt
+        described.append(len(images))
+        return transform(self, images, **kwargs)
+
+    monkeypatch.setattr(FeatureExtractor, "transform", stopping)
+    assert main(command) == 130 and current_version(out) is None
+    assert sorted(p.name for p in (out / ".partial").iterdir())[:2] == ["batch-000000.npz", "batch-000001.npz"]
+    monkeypatch.setattr(FeatureExtractor, "transform", lambda self, images, **kw: described.append(len(images)) or
+                        transform(self, images, **kw))
+    assert main(command) == 0
+    assert described == [16, 16, 16, 12] and not (out / ".partial").exists()  # only the rest described again
+    resumed = Engine.load(out)
+    monkeypatch.setattr(FeatureExtractor, "transform", transform)
+    assert main(command[:-1] + [str(tmp_path / "whole")]) == 0
+    whole = Engine.load(tmp_path / "whole")
+    ids, vectors = resumed.index.vectors()
+    whole_ids, whole_vectors = whole.index.vectors()
+    assert ids == whole_ids and np.allclose(vectors, whole_vectors, atol=1e-6)  # the same engine
+
+
+def test_a_checkpoint_of_another_run_is_not_used(tiny_collection, tmp_path):
+    from cbir.datasets import load_folder
+    from cbir.features import make_extractor
+    from cbir.resume import Checkpoint
+
+    data = load_folder(tiny_collection, split="train", progress=False, cache=False)
+    kept = Checkpoint(tmp_path, make_extractor("gch"), data)
+    kept.keep(data.ids[:2], np.ones((2, 64), np.float32))
+    assert Checkpoint(tmp_path, make_extractor("gch"), data).described(data.ids[:2]) is not None
+    assert Checkpoint(tmp_path, make_extractor("hog"), data).described(data.ids[:2]) is None  # other features
+    assert Checkpoint(tmp_path, make_extractor("gch"), data.subset(range(5))).described(data.ids[:2]) is None

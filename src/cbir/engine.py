@@ -22,6 +22,7 @@ from cbir.features.base import FeatureExtractor
 from cbir.filters import Filter, Selection
 from cbir.index.base import VectorIndex
 from cbir.metadata import Metadata, pixel_digest
+from cbir.resume import Checkpoint
 from cbir.storage import current_version, write_version, writer_lock
 from cbir.types import Hit, SearchResult
 
@@ -75,40 +76,59 @@ class Engine:
     @classmethod
     def build(cls, dataset: Dataset, extractor: FeatureExtractor,
               index: VectorIndex | Callable[[int], VectorIndex] | None = None,
-              batch_size: int = 1024, progress: bool = True) -> Engine:
+              batch_size: int = 1024, progress: bool = True, resume_in: str | Path | None = None) -> Engine:
         """Fit the extractor on `dataset` if needed, then describe and index every image.
 
         `index`: an empty index, a function of the dimension that makes one (a learned
-        extractor knows its dimension only once fitted), or None for exact FAISS.
+        extractor knows its dimension only once fitted), or None for exact FAISS. `resume_in`: the
+        engine folder to keep what is described in, batch by batch, so that a stopped run started
+        again describes only the rest (`cbir.resume`; not for extractors that describe every image
+        while fitting, `FeatureExtractor.fit_describes`).
         """
         from cbir.index.faiss_ import FaissIndex
 
-        vectors = None if extractor.fitted_ else extractor.fit_transform(dataset, progress=progress)
+        checkpoint = Checkpoint(resume_in, extractor, dataset) if resume_in is not None else None
+        vectors = None
+        if not extractor.fitted_ and (checkpoint is None or extractor.fit_describes):
+            vectors = extractor.fit_transform(dataset, progress=progress)
+        elif not extractor.fitted_:
+            extractor = checkpoint.fitted(extractor, dataset, progress)
         if index is None:
             index = FaissIndex(extractor.dim)
         elif not isinstance(index, VectorIndex):
             index = index(extractor.dim)
         engine = cls(extractor, index)
         if vectors is None:
-            engine.add(dataset, batch_size=batch_size, progress=progress)
+            engine.add(dataset, batch_size=batch_size, progress=progress, checkpoint=checkpoint)
         else:
             engine.add_vectors(dataset, vectors)
         return engine
 
-    def add(self, dataset: Dataset, batch_size: int = 1024, progress: bool = True) -> None:
-        """Describe and index more images (their ids must be new)."""
+    def add(self, dataset: Dataset, batch_size: int = 1024, progress: bool = True,
+            checkpoint: Checkpoint | None = None) -> None:
+        """Describe and index more images (their ids must be new); with a `checkpoint`, batches an earlier
+        run described are taken from it, and each batch described now is kept in it."""
         with self.index.loading(), tqdm(total=len(dataset), desc=f"indexing with {self.extractor.name}",
                                         unit="img", disable=not progress, mininterval=0.5) as bar:
+            if checkpoint is not None and len(checkpoint):
+                bar.set_postfix_str(f"{len(checkpoint)} described before", refresh=False)
             for start in range(0, len(dataset), batch_size):
                 part = dataset.subset(np.arange(start, min(start + batch_size, len(dataset))))
-                self.add_vectors(part, self.extractor.transform(part.images, indexing=True))
+                vectors = checkpoint.described(part.ids) if checkpoint is not None else None
+                if vectors is None:
+                    vectors = self.extractor.transform(part.images, indexing=True)
+                    if checkpoint is not None:
+                        checkpoint.keep(part.ids, vectors)
+                self.add_vectors(part, vectors)
                 bar.update(len(part))
 
-    def add_new(self, dataset: Dataset, batch_size: int = 1024, progress: bool = True) -> tuple[int, int]:
+    def add_new(self, dataset: Dataset, batch_size: int = 1024, progress: bool = True,
+                resume_in: str | Path | None = None) -> tuple[int, int]:
         """Describe and index the images of `dataset` that the engine does not hold yet, and describe again
         those whose file changed under the same path to show another picture (its stamp changed, and its
         pixels' digest with it; a file only touched or re-saved alike is not described again). Returns
-        (added, described again). An id indexed from another file is an error."""
+        (added, described again). An id indexed from another file is an error. `resume_in`: as in
+        `build`."""
         clash = [id_ for id_, path in zip(dataset.ids, dataset.paths)
                  if id_ in self.metadata and self.metadata.path(id_) != path]
         if clash:
@@ -130,7 +150,9 @@ class Engine:
         if changed:
             self.remove([dataset.ids[i] for i in changed])
         if new or changed:
-            self.add(dataset.subset(sorted(new + changed)), batch_size=batch_size, progress=progress)
+            todo = dataset.subset(sorted(new + changed))
+            checkpoint = Checkpoint(resume_in, self.extractor, todo) if resume_in is not None else None
+            self.add(todo, batch_size=batch_size, progress=progress, checkpoint=checkpoint)
         return len(new), len(changed)
 
     def add_vectors(self, dataset: Dataset, vectors: np.ndarray) -> None:

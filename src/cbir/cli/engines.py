@@ -18,6 +18,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     from cbir.engine import Engine
     from cbir.features import make_extractor
     from cbir.index import BACKENDS, make_index
+    from cbir.resume import discard
 
     extractor = make_extractor(args.features, model=args.model, options=dict(args.options))
     options = backend_options(args)
@@ -38,8 +39,9 @@ def cmd_index(args: argparse.Namespace) -> int:
                 engine = build_with_ray(dataset, extractor, make, address=args.ray or None,
                                         batch_size=args.batch_size)
             else:
-                engine = Engine.build(dataset, extractor, make, batch_size=args.batch_size)
+                engine = Engine.build(dataset, extractor, make, batch_size=args.batch_size, resume_in=args.out)
             engine.save(args.out)
+            discard(args.out)  # saved: nothing to resume
         except BaseException:
             for index in made:
                 with suppress(Exception):  # best effort: the error that stopped the build is the one to show
@@ -82,13 +84,15 @@ def backend_options(args: argparse.Namespace) -> dict:
 def cmd_add(args: argparse.Namespace) -> int:
     from cbir.datasets import load_dataset
     from cbir.engine import Engine
+    from cbir.resume import discard
 
     with Engine.editing(args.engine) as engine:
         dataset = load_dataset(args.dataset, split=args.split, data=args.data)
         before = engine.metadata.stamps()
-        added, changed = engine.add_new(dataset, batch_size=args.batch_size)
+        added, changed = engine.add_new(dataset, batch_size=args.batch_size, resume_in=args.engine)
         if added or changed or engine.metadata.stamps() != before:
             engine.save(args.engine)
+        discard(args.engine)
     print(f"added {added} images ({len(dataset) - added} already indexed"
           + (f", {changed} described again: their files show another picture now" if changed else "")
           + f") -> {args.engine}: {len(engine)} images")

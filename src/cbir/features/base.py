@@ -78,6 +78,9 @@ class FeatureExtractor(ABC):
     # a server describes its concurrent requests' images together (`Engine.enable_micro_batching`);
     # other extractors describe each request's images in its own thread, in parallel
     batch_describes: ClassVar[bool] = False
+    # `fit_transform` describes the images while fitting (a classifier on all their features, a PCA of them):
+    # fitting first and describing in batches (which a stopped run resumes, `cbir.resume`) would do it twice
+    fit_describes: ClassVar[bool] = False
     #: constructor parameters `with_options` leaves alone (given another way, or learned state)
     fixed_options: ClassVar[frozenset[str]] = frozenset({"name"})
 

@@ -35,6 +35,10 @@ class FusedExtractor(FeatureExtractor):
         self.fitted_ = all(b.fitted_ for b in self.blocks)
 
     @property
+    def fit_describes(self) -> bool:
+        return any(block.fit_describes for block in self.blocks)
+
+    @property
     def dim(self) -> int:
         return sum(b.dim for b in self.blocks)
 

@@ -43,6 +43,7 @@ class SupervisedExtractor(FeatureExtractor):
     kind = "supervised"
     fixed_options = frozenset({"name", "base"})
     trainable = True
+    fit_describes = True
 
     def __init__(self, base: FeatureExtractor, weight: float = 1.0, cs: Sequence[float] = (0.1, 1.0, 10.0),
                  cv_images: int = 10_000, folds: int = 3, seed: int = 0, standardise: bool = False,

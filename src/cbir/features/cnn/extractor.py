@@ -72,6 +72,10 @@ class CnnExtractor(FeatureExtractor):
         self.net_ = self.int8_net_ = self.ranges_ = None
 
     @property
+    def fit_describes(self) -> bool:
+        return self.pca is not None  # the PCA is fitted on every image's embedding
+
+    @property
     def dim(self) -> int:
         base = self.pca or self._embedding_dim()
         return fused_dim(base, len(self.classes_), self.proba_fusion) if self.proba_weight else base

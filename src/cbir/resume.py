@@ -1,0 +1,79 @@
+"""Runs that stop and start again: `cbir index` and `cbir add` keep the vectors they have described, batch
+by batch, in `ENGINE/.partial/`, so that the same command run again (the same features, options and
+images) describes only the rest. The folder goes once the engine is saved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from cbir.datasets.collection import Dataset
+from cbir.features.base import FeatureExtractor
+
+FOLDER = ".partial"
+
+
+class Checkpoint:
+    """The vectors described so far for one dataset and one extractor, and the extractor as fitted for them."""
+
+    def __init__(self, engine_folder: str | Path, extractor: FeatureExtractor, dataset: Dataset):
+        self.folder = Path(engine_folder) / FOLDER
+        digest = hashlib.sha256()
+        for id_, path in zip(dataset.ids, dataset.paths):
+            digest.update(f"{id_}\0{path}\n".encode())
+        self.spec = {"extractor": extractor.name, "config": extractor.config_hash(), "images": digest.hexdigest()}
+        if self.folder.exists() and self._recorded() != self.spec:
+            shutil.rmtree(self.folder)  # another run's: of no use to this one
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "spec.json").write_text(json.dumps(self.spec))
+        self._known: dict[str, np.ndarray] = {}
+        for batch in sorted(self.folder.glob("batch-*.npz")):
+            with np.load(batch) as saved:
+                self._known.update(zip(saved["ids"].tolist(), saved["vectors"]))
+
+    def _recorded(self) -> dict | None:
+        try:
+            return json.loads((self.folder / "spec.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def fitted(self, extractor: FeatureExtractor, dataset: Dataset, progress: bool) -> FeatureExtractor:
+        """The extractor fitted on `dataset`: as an earlier run fitted it, else fitted now and kept."""
+        saved = self.folder / "extractor"
+        if (saved / "config.json").exists():
+            return FeatureExtractor.load(saved)
+        extractor.fit(dataset, progress=progress)
+        tmp = self.folder / "extractor.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        extractor.save(tmp)
+        os.replace(tmp, saved)
+        return extractor
+
+    def described(self, ids: list[str]) -> np.ndarray | None:
+        """The vectors of these images when an earlier run described all of them, else None."""
+        if not all(id_ in self._known for id_ in ids):
+            return None
+        return np.stack([self._known[id_] for id_ in ids])
+
+    def keep(self, ids: list[str], vectors: np.ndarray) -> None:
+        """Keep a described batch (written whole or not at all)."""
+        name = f"batch-{len(list(self.folder.glob('batch-*.npz'))):06d}"
+        tmp = self.folder / f"{name}.tmp.npz"
+        np.savez(tmp, ids=np.asarray(ids), vectors=vectors)
+        os.replace(tmp, self.folder / f"{name}.npz")
+        self._known.update(zip(ids, vectors))
+
+
+
+def discard(engine_folder: str | Path) -> None:
+    """The engine is saved: nothing to resume."""
+    shutil.rmtree(Path(engine_folder) / FOLDER, ignore_errors=True)
