@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -194,3 +195,27 @@ def test_a_checkpoint_of_another_run_is_not_used(tiny_collection, tmp_path):
     assert Checkpoint(tmp_path, make_extractor("gch"), data).described(data.ids[:2]) is not None
     assert Checkpoint(tmp_path, make_extractor("hog"), data).described(data.ids[:2]) is None  # other features
     assert Checkpoint(tmp_path, make_extractor("gch"), data.subset(range(5))).described(data.ids[:2]) is None
+
+
+def test_a_stopped_add_resumes_too(tiny_collection, tmp_path, monkeypatch):
+    from cbir.features.base import FeatureExtractor
+
+    folder, engine = tmp_path / "photos", str(tmp_path / "engine")
+    shutil.copytree(tiny_collection / "train" / "blobs", folder / "blobs")
+    assert main(["index", "--dataset", str(folder), "--features", "gch", "--out", engine]) == 0
+    shutil.copytree(tiny_collection / "train" / "stripes", folder / "stripes")
+    described, transform = [], FeatureExtractor.transform
+
+    def stopping(self, images, **kwargs):
+        if len(described) == 1:
+            raise KeyboardInterrupt
+        described.append(len(images))
+        return transform(self, images, **kwargs)
+
+    monkeypatch.setattr(FeatureExtractor, "transform", stopping)
+    assert main(["add", engine, "--dataset", str(folder), "--batch-size", "8"]) == 130
+    assert len(Engine.load(engine)) == 20  # nothing saved yet
+    monkeypatch.setattr(FeatureExtractor, "transform", lambda self, images, **kw: described.append(len(images)) or
+                        transform(self, images, **kw))
+    assert main(["add", engine, "--dataset", str(folder), "--batch-size", "8"]) == 0
+    assert described == [8, 8, 4] and len(Engine.load(engine)) == 40 and not (Path(engine) / ".partial").exists()
