@@ -184,13 +184,11 @@ class Engine:
         if k < 1:
             raise CbirError(f"k must be at least 1, got {k}")
         skips, wanted = _skips(exclude, k)
-        if where:
-            found = self.index.search(self.embed(images), wanted, self.select(where))
-        elif self._batcher is not None:
+        if self._batcher is not None and not where:
             queries = list(images) if self.extractor.batch_describes else self.embed(images)
             found = self._batcher.submit((queries, wanted))
         else:
-            found = self.index.search(self.embed(images), wanted)
+            found = self.index.search(self.embed(images), wanted, self.select(where) if where else None)
         hits = self._hits(found, k, skips, min_score)
         names = list(names) if names is not None else [None] * len(hits)
         return [SearchResult(h, q) for h, q in zip(hits, names)]

@@ -72,10 +72,12 @@ def _iso(text: str | None, what: str) -> str:
     return text
 
 
+_FORMATS = {4: "%Y", 7: "%Y-%m", 10: "%Y-%m-%d", 13: "%Y-%m-%dT%H", 16: "%Y-%m-%dT%H:%M", 19: "%Y-%m-%dT%H:%M:%S"}
+
+
 def _next(bound: str) -> str:
     """The next period after an ISO date of any precision, at the same precision."""
-    formats = ["%Y", "%Y-%m", "%Y-%m-%d", "%Y-%m-%dT%H", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
-    form = next(f for f in formats if len(datetime.now().strftime(f)) == len(bound))
+    form = _FORMATS[len(bound)]
     moment = datetime.strptime(bound, form)
     if form == "%Y":
         return str(moment.year + 1)

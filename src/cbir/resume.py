@@ -33,9 +33,11 @@ class Checkpoint:
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "spec.json").write_text(json.dumps(self.spec))
         self._known: dict[str, np.ndarray] = {}
+        self._batches = 0
         for batch in sorted(self.folder.glob("batch-*.npz")):
             with np.load(batch) as saved:
                 self._known.update(zip(saved["ids"].tolist(), saved["vectors"]))
+            self._batches += 1
 
     def _recorded(self) -> dict | None:
         try:
@@ -66,12 +68,12 @@ class Checkpoint:
 
     def keep(self, ids: list[str], vectors: np.ndarray) -> None:
         """Keep a described batch (written whole or not at all)."""
-        name = f"batch-{len(list(self.folder.glob('batch-*.npz'))):06d}"
+        name = f"batch-{self._batches:06d}"
         tmp = self.folder / f"{name}.tmp.npz"
         np.savez(tmp, ids=np.asarray(ids), vectors=vectors)
         os.replace(tmp, self.folder / f"{name}.npz")
+        self._batches += 1
         self._known.update(zip(ids, vectors))
-
 
 
 def discard(engine_folder: str | Path) -> None:

@@ -26,7 +26,7 @@ POINTER = "CURRENT"
 MARKER = ".cbir-version"  # inside every version (and temporary) folder cbir writes
 LOCK = ".lock"
 _in_process: dict[Path, threading.RLock] = {}  # one per folder: threads of this process take turns, re-entrant
-_depth: dict[Path, int] = {}
+_held: dict[Path, list[int]] = {}  # folder -> [descriptor holding its lock file, how many blocks hold it]
 _guard = threading.Lock()
 
 
@@ -79,8 +79,7 @@ def _remove_stale(folder: Path, keep: Path, previous: Path | None) -> None:
 def writer_lock(folder: str | Path) -> Iterator[None]:
     """Hold `FOLDER/.lock` (with this process's pid in it) while changing the folder: a second writer
     waits for the first, saying so; the OS releases it when a process dies, and the holder may take
-    it again. Taken before any long work, it also finds out early that the
-    folder cannot be written."""
+    it again. Taken before any long work, it also finds out early that the folder cannot be written."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise CbirError(f"{folder} is a file, not a folder")
@@ -88,24 +87,17 @@ def writer_lock(folder: str | Path) -> Iterator[None]:
     key = folder.resolve()
     with _guard:
         turn = _in_process.setdefault(key, threading.RLock())
-    turn.acquire()
-    try:
-        if _depth.get(key):
-            _depth[key] += 1
-            try:
-                yield
-            finally:
-                _depth[key] -= 1
-            return
-        fd = _lock_file(folder / LOCK)
-        _depth[key] = 1
+    with turn:
+        held = _held.setdefault(key, [-1, 0])
+        if held[1] == 0:
+            held[0] = _lock_file(folder / LOCK)
+        held[1] += 1
         try:
             yield
         finally:
-            _depth[key] = 0
-            os.close(fd)  # releases the lock
-    finally:
-        turn.release()
+            held[1] -= 1
+            if held[1] == 0:
+                os.close(held[0])  # releases the lock
 
 
 def _lock_file(path: Path) -> int:

@@ -187,20 +187,26 @@ class MilvusIndex(VectorIndex):
     def _check_lengths(self, ids: Sequence[str], attributes: Sequence[dict]) -> None:
         """Every id and attribute fits its VARCHAR field, counted in bytes of UTF-8 as a server counts them."""
         for id_, a in zip(ids, attributes):
-            for name, value in (("id", id_), *((k, a.get(k)) for k in ATTRIBUTES if k in self._max_bytes)):
-                if value is not None and len(str(value).encode()) > self._max_bytes[name]:
+            for name, value in (("id", id_), *((k, a.get(k)) for k in self._stored)):
+                size = len(str(value).encode()) if value is not None else 0
+                if size > self._max_bytes[name]:
                     shown = id_ if len(id_) <= 100 else id_[:97] + "..."
-                    raise VectorIndexError(f"image {shown!r}: its {name} is {len(str(value).encode()):,} bytes of "
-                                           f"UTF-8; the Milvus collection holds at most {self._max_bytes[name]:,}")
+                    raise VectorIndexError(f"image {shown!r}: its {name} is {size:,} bytes of UTF-8; the Milvus "
+                                           f"collection holds at most {self._max_bytes[name]:,}")
+
+    @property
+    def _stored(self) -> list[str]:
+        """The attributes this collection has fields for (collections of earlier versions have no date)."""
+        return [k for k in ATTRIBUTES if k in self._max_bytes]
 
     def add(self, ids: Sequence[str], vectors: np.ndarray, attributes: Sequence[dict] | None = None) -> None:
         vectors = as_vectors(vectors, self.dim)
         ids = check_ids(ids, len(vectors), self._existing)
         attributes = attributes or [{}] * len(ids)
         self._check_lengths(ids, attributes)
+        stored = self._stored
         for start in range(0, len(ids), _CHUNK):
-            kept = [k for k in ATTRIBUTES if k in self._max_bytes]
-            rows = [{"id": id_, "vector": vector, **{k: _text(a.get(k)) for k in kept}}
+            rows = [{"id": id_, "vector": vector, **{k: _text(a.get(k)) for k in stored}}
                     for id_, vector, a in zip(ids[start: start + _CHUNK], vectors[start: start + _CHUNK],
                                               attributes[start: start + _CHUNK])]
             self._client.insert(self.collection, rows)

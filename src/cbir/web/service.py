@@ -47,8 +47,8 @@ class SearchService:
     """Engines loaded once per process and shared read-only between requests.
 
     Engines given as folders (`sources`) are reloaded when a newer version is committed there
-    (`cbir add`, `cbir remove`, a new `cbir index`): checked at most every `RECHECK_S` seconds;
-    searches in flight finish on the version they started with.
+    (`cbir add`, `cbir remove`, a new `cbir index`): `refresh`, which the app calls before every request,
+    checks at most every `RECHECK_S` seconds; searches in flight finish on the version they started with.
     """
 
     RECHECK_S = 1.0
@@ -124,7 +124,6 @@ class SearchService:
         return next(iter(self.engines))
 
     def engine(self, name: str | None) -> tuple[str, Engine]:
-        self.refresh()
         name = name or self.default_engine
         if name not in self.engines:
             raise RequestError(f"unknown engine '{name}'; available: {', '.join(self.engines)}", 404)
