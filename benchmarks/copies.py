@@ -16,7 +16,7 @@ import io
 import time
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
 from cbir import Engine
 from cbir.datasets import load_cifar10
@@ -35,13 +35,74 @@ def moved(image: np.ndarray, pixels: int = 1) -> np.ndarray:
     return padded[: image.shape[0], : image.shape[1]]
 
 
+def cropped(image: np.ndarray, keep: float = 0.8, corner: bool = False) -> np.ndarray:
+    """The centre (or the top-left corner) `keep` of each side, at that smaller size."""
+    h, w = image.shape[:2]
+    ch, cw = round(h * keep), round(w * keep)
+    top, left = (0, 0) if corner else ((h - ch) // 2, (w - cw) // 2)
+    return np.ascontiguousarray(image[top: top + ch, left: left + cw])
+
+
+def rotated(image: np.ndarray, degrees: float = 8) -> np.ndarray:
+    return np.asarray(Image.fromarray(image).rotate(degrees, resample=Image.BILINEAR))
+
+
+def enhanced(image: np.ndarray, kind: str, factor: float) -> np.ndarray:
+    return np.asarray(getattr(ImageEnhance, kind)(Image.fromarray(image)).enhance(factor))
+
+
+def resized(image: np.ndarray, scale: float) -> np.ndarray:
+    h, w = image.shape[:2]
+    return np.asarray(Image.fromarray(image).resize((round(w * scale), round(h * scale)), Image.BICUBIC))
+
+
+def grey(image: np.ndarray) -> np.ndarray:
+    return np.asarray(Image.fromarray(image).convert("L").convert("RGB"))
+
+
+def blurred(image: np.ndarray, radius: float = 1.0) -> np.ndarray:
+    return np.asarray(Image.fromarray(image).filter(ImageFilter.GaussianBlur(radius)))
+
+
+def with_text(image: np.ndarray) -> np.ndarray:
+    """A caption drawn over the bottom of the picture, as photo apps and memes add."""
+    im = Image.fromarray(image)
+    ImageDraw.Draw(im).text((1, im.height - 11), "(c)2026", fill=(255, 255, 255))
+    return np.asarray(im)
+
+
+def with_logo(image: np.ndarray) -> np.ndarray:
+    """A small white-framed red badge in the top-right corner (a sixth of the side)."""
+    out = image.copy()
+    side = max(4, image.shape[1] // 6)
+    out[1: 1 + side, -1 - side: -1] = (255, 255, 255)
+    out[2: side, -side: -2] = (220, 30, 30)
+    return out
+
+
 ALTERATIONS = {
     "the same image": lambda x: x,
     "re-saved as JPEG, quality 75": jpeg,
+    "re-saved as JPEG, quality 30": lambda x: jpeg(x, 30),
     "moved 1 pixel": moved,
     "mirrored": lambda x: np.ascontiguousarray(x[:, ::-1]),
-    "twice as large (bicubic)": lambda x: np.asarray(Image.fromarray(x).resize((64, 64), Image.BICUBIC)),
+    "twice as large (bicubic)": lambda x: resized(x, 2),
+    "half as large": lambda x: resized(x, 0.5),
     "10% brighter": lambda x: np.clip(x.astype(np.float32) * 1.1, 0, 255).astype(np.uint8),
+    "30% darker": lambda x: enhanced(x, "Brightness", 0.7),
+    "more contrast (x1.4)": lambda x: enhanced(x, "Contrast", 1.4),
+    "more saturated (x1.6)": lambda x: enhanced(x, "Color", 1.6),
+    "grey": grey,
+    "blurred (radius 1)": blurred,
+    "centre 80% cropped": cropped,
+    "corner 90% cropped": lambda x: cropped(x, 0.9, corner=True),
+    "rotated 8 degrees": rotated,
+    "text over it": with_text,
+    "a logo in a corner": with_logo,
+    "cropped 90% + JPEG 75": lambda x: jpeg(cropped(x, 0.9)),
+    "mirrored + 20% brighter": lambda x: enhanced(np.ascontiguousarray(x[:, ::-1]), "Brightness", 1.2),
+    "grey + blurred": lambda x: blurred(grey(x)),
+    "rotated 5 degrees + text": lambda x: with_text(rotated(x, 5)),
 }
 
 

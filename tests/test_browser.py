@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import served
+from test_duplicates import planted  # noqa: F401  (a fixture: photos with planted copies, indexed)
 
 from cbir.cli import main
 
@@ -106,4 +107,34 @@ def test_an_upload_over_the_limit_is_refused_with_the_reason(server, tmp_path):
         assert answer.value.status == 413
         page.wait_for_selector("p.error")
         assert page.locator("p.error").inner_text() == "the upload is larger than the 10 MB limit"
+        browser.close()
+
+
+def test_the_duplicates_page_shows_each_group_and_what_it_keeps(planted):
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); make test installs it")
+    root, engine = planted
+    with served(engine) as url, sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(url + "/")
+        page.click("footer >> text=duplicates")
+        page.wait_for_selector(".group")
+        assert page.locator(".group").count() >= 6
+        assert page.locator(".group .hit.keep").count() == page.locator(".group").count()  # one kept per group
+        assert "images beside the kept ones" in page.locator("#summary").inner_text()
+        page.wait_for_function("() => [...document.querySelectorAll('.group img')]"
+                               ".every(img => img.complete && img.naturalWidth > 0)")
+        page.screenshot(path=str(ARTIFACTS / "browser-duplicates.png"), full_page=True)
+        fits_phones(page, "the duplicates page")
+        page.set_viewport_size({"width": 1100, "height": 900})
+        page.check("input[name=exact_only]")
+        page.click("form.narrow button")
+        page.wait_for_url(re.compile(r"exact_only=1"))
+        assert page.locator(".group").count() == 2 and page.locator(".group h3").first.inner_text().endswith(
+            "exact copies")
+        page.locator(".group .hit a").first.click()  # an image of a group: the images most like it
+        page.wait_for_selector("#results .hit")
         browser.close()

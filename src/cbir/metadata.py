@@ -78,6 +78,14 @@ class Metadata:
         """id -> stamp for every image."""
         return {id_: row[3] for id_, row in self._rows.items()}
 
+    def digests(self) -> dict[str, list[str]]:
+        """pixel digest -> the ids of the images with those pixels."""
+        found: dict[str, list[str]] = {}
+        for id_, row in self._rows.items():
+            if row[4] is not None:
+                found.setdefault(row[4], []).append(id_)
+        return found
+
     def passing(self, where: Filter) -> frozenset[str]:
         """The ids of the images that pass `where`."""
         return frozenset(id_ for id_, row in self._rows.items() if where.passes(id_, row[1], row[2], row[5]))

@@ -1,5 +1,6 @@
 """The `cbir` command line: one sub-command per verb, each a thin call into the library
-(`engines`: index, add, remove, search, evaluate, serve, info; `models`: train, tune)."""
+(`engines`: index, add, remove, search, evaluate, serve, info; `models`: train, tune;
+`duplicates`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from cbir.cli import engines, models
+from cbir.cli import duplicates, engines, models
 from cbir.errors import CbirError
 
 
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     engines.register(sub)
     models.register(sub)
+    duplicates.register(sub)
     return parser
 
 

@@ -12,6 +12,7 @@ from cbir.features.fusion import FusedExtractor
 from cbir.features.bovw import SiftBoVW
 from cbir.features.cnn.extractor import CnnExtractor
 from cbir.features.global_ import HOG, ColorHistogram
+from cbir.features.pretrained.extractor import PretrainedExtractor
 from cbir.features.supervised import SupervisedExtractor
 from cbir.features.triangle import KMeansTriangle
 
@@ -49,6 +50,15 @@ EXTRACTORS: dict[str, Callable[[], FeatureExtractor]] = {
     # (weight chosen on held-out training images, docs/benchmarks.md)
     "cnn-supervised": lambda: CnnExtractor(proba_weight=4.0, proba_fusion="product", int8=True, index_tta=False,
                                            name="cnn-supervised"),
+    # EfficientNet-Lite0's ImageNet features as they are: a generic descriptor for anyone's photos, no training
+    "effnet": lambda: PretrainedExtractor(name="effnet"),
+    # the original project's transfer learning: the frozen ImageNet network plus a trained last layer (a
+    # logistic regression on its z-scored features), ranked by feature similarity + 4 x the probability of a
+    # shared class, as cnn-supervised; CIFAR-10 thumbnails described at 160 px, flip-averaged, with the last
+    # stages' features (each chosen on 5,000-10,000 training images and held-out test ones, docs/features.md)
+    "effnet-supervised": lambda: SupervisedExtractor(
+        PretrainedExtractor(resolution=160, tta=True, stages=True), weight=4.0, cs=(0.003, 0.01, 0.03), standardise=True, fusion="product",
+        name="effnet-supervised"),
 }
 
 

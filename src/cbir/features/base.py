@@ -81,6 +81,9 @@ class FeatureExtractor(ABC):
     # `fit_transform` describes the images while fitting (a classifier on all their features, a PCA of them):
     # fitting first and describing in batches (which a stopped run resumes, `cbir.resume`) would do it twice
     fit_describes: ClassVar[bool] = False
+    # cosine similarity from which two images are near duplicates (`cbir.duplicates`), measured for the
+    # features; None for features that describe a class rather than the picture
+    duplicate_threshold: ClassVar[float | None] = None
     #: constructor parameters `with_options` leaves alone (given another way, or learned state)
     fixed_options: ClassVar[frozenset[str]] = frozenset({"name"})
 

@@ -53,6 +53,15 @@ def search_response(searched: Searched) -> Response:
     })
 
 
+@bp.get("/duplicates")
+def duplicates():
+    """Groups of exact and near duplicates in an engine (`threshold`: a cosine similarity; `exact_only`)."""
+    found = service().duplicates(request.args.get("engine"), request.args.get("threshold"),
+                                 request.args.get("exact_only") not in (None, "", "0", "false"))
+    return jsonify({"engine": found.engine, "threshold": found.threshold, "exact_only": found.exact_only,
+                    "took_ms": round(found.took_ms, 2), "groups": [g.to_dict() for g in found.groups]})
+
+
 @bp.get("/images/<path:image_id>")
 def image(image_id: str):
     thumbnail = request.args.get("size") == "thumb"

@@ -54,6 +54,18 @@ def openapi_document(service) -> dict:
                                 "schema": {"type": "string", "enum": ["thumb"]}}],
                 "responses": {"200": {"description": "the image", "content": {"image/*": {}}},
                               "304": {"description": "not modified"}, "404": _ERROR}}},
+            "/api/v1/duplicates": {"get": {
+                "summary": "Groups of exact and near duplicates in an engine, each with the image it keeps first",
+                "parameters": [engine_param,
+                               {"name": "threshold", "in": "query", "required": False,
+                                "description": "cosine similarity from which images are near duplicates "
+                                               "(default: the features' measured one)",
+                                "schema": {"type": "number", "minimum": -1, "maximum": 1}},
+                               {"name": "exact_only", "in": "query", "required": False,
+                                "description": "only exact copies (the same pixels)", "schema": {"type": "boolean"}}],
+                "responses": {"200": {"description": "groups, largest first", "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Duplicates"}}}},
+                    "400": _ERROR, "404": _ERROR}}},
             "/api/v1/health": {"get": {"summary": "Liveness", "responses": {"200": {
                 "description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}}}}},
             "/api/v1/engines": {"get": {"summary": "Loaded engines", "responses": {"200": {
@@ -68,6 +80,16 @@ def openapi_document(service) -> dict:
             "SearchResponse": {"type": "object", "required": ["took_ms", "engine", "hits"], "properties": {
                 "took_ms": {"type": "number"}, "engine": {"type": "string"},
                 "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}}},
+            "Duplicates": {"type": "object", "required": ["engine", "threshold", "exact_only", "took_ms", "groups"],
+                           "properties": {
+                "engine": {"type": "string"}, "threshold": {"type": ["number", "null"]},
+                "exact_only": {"type": "boolean"}, "took_ms": {"type": "number"},
+                "groups": {"type": "array", "items": {"type": "object", "properties": {
+                    "kind": {"type": "string", "enum": ["exact", "near"]}, "keep": {"type": "string"},
+                    "members": {"type": "array", "items": {"type": "object", "properties": {
+                        "id": {"type": "string"}, "path": {"type": ["string", "null"]},
+                        "similarity": {"type": "number", "description": "cosine similarity to the kept image"},
+                        "pixels": {"type": ["integer", "null"]}, "bytes": {"type": ["integer", "null"]}}}}}}}}},
             "Engine": {"type": "object", "required": ["name", "extractor", "size", "dim"], "properties": {
                 "name": {"type": "string"}, "extractor": {"type": "string"}, "size": {"type": "integer"},
                 "dim": {"type": "integer"}, "index": {"type": "string"}, "labelled": {"type": "boolean"},

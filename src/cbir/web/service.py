@@ -43,6 +43,15 @@ class Searched:
     query_label: str | None = None
 
 
+@dataclass
+class Duplicates:
+    engine: str
+    threshold: float | None
+    exact_only: bool
+    groups: list
+    took_ms: float
+
+
 class SearchService:
     """Engines loaded once per process and shared read-only between requests.
 
@@ -66,6 +75,8 @@ class SearchService:
         self.sources, self.micro_batching = sources or {}, micro_batching
         self._versions = {name: current_version(path) for name, path in self.sources.items()}
         self._checked, self._reloading = time.monotonic(), threading.Lock()
+        self._groups: dict[tuple, tuple[list, float]] = {}  # the latest duplicate searches' groups
+        self._grouping = threading.Lock()
         if micro_batching:
             for engine in engines.values():
                 engine.enable_micro_batching()
@@ -180,6 +191,40 @@ class SearchService:
         started = time.perf_counter()
         result = eng.search([image], k=k, exclude=[exclude], where=where, min_score=min_score)[0]
         return Searched(name, result, (time.perf_counter() - started) * 1000)
+
+    def predict(self, image: np.ndarray, engine: str | None) -> tuple[str, float] | None:
+        """The class an engine's own network (or classifier) finds most probable for an image, with its
+        probability; None when its features predict no class."""
+        _, eng = self.engine(engine)
+        predict_proba = getattr(eng.extractor, "predict_proba", None)
+        if predict_proba is None:
+            return None
+        probabilities = predict_proba([image])[0]
+        best = int(probabilities.argmax())
+        return str(eng.extractor.classes_[best]), float(probabilities[best])
+
+    def duplicates(self, engine: str | None, threshold: str | None, exact_only: bool) -> Duplicates:
+        """Groups of duplicates in an engine (`cbir.duplicates`), at a threshold given as text (the features'
+        own when empty); the latest few are kept, so paging back and forth does not search again."""
+        from cbir.duplicates import default_threshold, find_duplicates
+
+        name, eng = self.engine(engine)
+        try:
+            value = None if exact_only else default_threshold(eng) if threshold in (None, "") else float(threshold)
+        except ValueError:
+            raise RequestError(f"threshold is a cosine similarity, from -1 to 1, not '{threshold}'") from None
+        except CbirError as exc:
+            raise RequestError(str(exc)) from None
+        if value is not None and not -1.0 <= value <= 1.0:
+            raise RequestError(f"threshold is a cosine similarity, from -1 to 1, not {value}")
+        key = (name, id(eng), value, exact_only)
+        with self._grouping:  # one at a time: each compares every image with its neighbours
+            if key not in self._groups:
+                started = time.perf_counter()
+                groups = find_duplicates(eng, value, exact_only)
+                self._groups = {**dict(list(self._groups.items())[-7:]), key: (groups, time.perf_counter() - started)}
+            groups, took = self._groups[key]
+        return Duplicates(name, value, exact_only, groups, took * 1000)
 
     def search_id(self, image_id: str, engine: str | None, k: int, where: Filter | None = None,
                   min_score: float | None = None) -> Searched:

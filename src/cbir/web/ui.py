@@ -17,12 +17,19 @@ def service() -> SearchService:
     return current_app.extensions["cbir"]
 
 
-def diagnostic(searched: Searched, labelled: bool) -> str | None:
-    """How many shown results share the query's known class, or the class most of them have."""
+def diagnostic(searched: Searched, labelled: bool, predicted: tuple[str, float] | None = None) -> str | None:
+    """How many shown results share the query's known class; for an uploaded image, the class the engine's
+    network predicts for it (else the class most results have) and how many results have it."""
     labels = [h.label for h in searched.result.hits if h.label is not None]
+    shown = len(searched.result.hits)
+    if predicted is not None and searched.query_label is None:
+        name, probability = predicted
+        line = f"Predicted class: {name} ({probability:.0%}, the network's own prediction)"
+        if labelled and name in labels:
+            line += f": {sum(label == name for label in labels)} of {shown} results"
+        return line + "."
     if not labelled or not labels:
         return None
-    shown = len(searched.result.hits)
     if searched.query_label is not None:
         same = sum(label == searched.query_label for label in labels)
         return f"{same} of {shown} results share the query's class, {searched.query_label}."
@@ -51,6 +58,7 @@ def index():
             upload = request.files.get("image")
             image = svc.decode_upload(upload.read() if upload else None)
             searched = svc.search_image(image, engine, k, where=where, min_score=min_score)
+            context["predicted"] = svc.predict(image, searched.engine)
             context["query_src"] = "data:image/png;base64," + base64.b64encode(
                 thumbnail_png(image, 2 * svc.thumb_size)).decode()
             context["query_name"] = upload.filename or "uploaded image"
@@ -64,7 +72,7 @@ def index():
             context["examples"] = svc.examples(engine)
         if searched:
             context["searched"] = searched
-            context["note"] = diagnostic(searched, svc.labelled[searched.engine])
+            context["note"] = diagnostic(searched, svc.labelled[searched.engine], context.get("predicted"))
             if where or min_score is not None:
                 shown = ", ".join(filter(None, [where.describe() if where else "",
                                                 f"score at least {min_score:g}" if min_score is not None else ""]))
@@ -72,6 +80,27 @@ def index():
     except RequestError as exc:
         context["error"], status = str(exc), exc.status
     return render_template("index.html", **context), status
+
+
+@bp.get("/duplicates")
+def duplicates():
+    """Groups of duplicates in an engine, each with the image it would keep first."""
+    svc = service()
+    engine = request.args.get("engine") or svc.default_engine
+    exact_only = bool(request.args.get("exact_only"))
+    context = {"engines": list(svc.engines), "engine": engine, "exact_only": exact_only, "groups": None,
+               "threshold": request.args.get("threshold") or None, "default_threshold": None,
+               "link": lambda m: url_for("ui.index", id=m.id, engine=engine),
+               "src": lambda m: url_for("api.image", image_id=m.id, size="thumb")}
+    status = 200
+    try:
+        context["default_threshold"] = svc.engine(engine)[1].extractor.duplicate_threshold
+        found = svc.duplicates(engine, request.args.get("threshold"), exact_only)
+        context.update(groups=found.groups, threshold=found.threshold, took_ms=found.took_ms,
+                       copies=sum(len(g.members) - 1 for g in found.groups))
+    except RequestError as exc:
+        context["error"], status = str(exc), exc.status
+    return render_template("duplicates.html", **context), status
 
 
 @bp.get("/engines")

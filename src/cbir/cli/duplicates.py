@@ -1,0 +1,115 @@
+"""`cbir duplicates`: groups of exact and near duplicates in an engine, or new photos it already holds."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+from cbir.errors import CbirError
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    from cbir.duplicates import check_new, default_threshold, find_duplicates, move_duplicates
+    from cbir.engine import Engine
+
+    if args.move_to and args.query:
+        raise CbirError("--move-to moves an engine's own duplicates; it does not apply to --query")
+    if args.exact_only and args.threshold is not None:
+        raise CbirError("--exact-only compares pixels: it takes no --threshold")
+    engine = Engine.load(args.engine)
+    threshold = None if args.exact_only else args.threshold if args.threshold is not None else default_threshold(engine)
+    if args.query:
+        from cbir.datasets import load_dataset
+
+        found = check_new(engine, load_dataset(args.query), threshold, args.exact_only)
+        write_checked(found, args)
+        return 0
+    groups = find_duplicates(engine, threshold, args.exact_only, progress=True)
+    write_groups(groups, args)
+    if args.html:
+        from cbir.duplicates_report import write_report
+
+        write_report(groups, engine, Path(args.engine).resolve().name, args.html, threshold)
+        print(f"report: {args.html}", file=sys.stderr)
+    if args.move_to:
+        moved = move_duplicates(groups, args.move_to)
+        print(f"moved {len(moved)} files to {args.move_to} (each group's kept image stays); "
+              f"`cbir remove {args.engine} --missing` drops them from the engine", file=sys.stderr)
+    return 0
+
+
+def write_groups(groups, args: argparse.Namespace) -> None:
+    """The groups as text (default), JSON or CSV, on stdout or into a file."""
+    if args.format == "json":
+        text = json.dumps([g.to_dict() for g in groups], indent=2)
+    elif args.format == "csv":
+        buf = io.StringIO()
+        out = csv.writer(buf)
+        out.writerow(["group", "kind", "keep", "id", "path", "similarity", "pixels", "bytes"])
+        for n, group in enumerate(groups, 1):
+            for m in group.members:
+                out.writerow([n, group.kind, m.id == group.keep.id, m.id, m.path, m.similarity, m.pixels, m.bytes])
+        text = buf.getvalue().rstrip("\n")
+    else:
+        copies = sum(len(g.members) - 1 for g in groups)
+        lines = [f"{len(groups)} groups of duplicates, {copies} images beside the one each group keeps"]
+        for n, group in enumerate(groups, 1):
+            lines.append(f"group {n} ({group.kind}, {len(group.members)} images):")
+            for m in group.members:
+                size = f"{m.pixels:,} px, {m.bytes:,} bytes" if m.pixels else "size unknown"
+                mark = "keep" if m is group.keep else f"{m.similarity:.4f}"
+                lines.append(f"  {mark:>6}  {m.path or m.id}  ({size})")
+        text = "\n".join(lines)
+    emit(text, args.out)
+
+
+def write_checked(found: list[dict], args: argparse.Namespace) -> None:
+    """Which new images the engine already holds, as text, JSON or CSV."""
+    if args.format == "json":
+        text = json.dumps(found, indent=2)
+    elif args.format == "csv":
+        buf = io.StringIO()
+        out = csv.writer(buf)
+        out.writerow(["query", "id", "path", "similarity", "exact"])
+        for item in found:
+            for m in item["matches"]:
+                out.writerow([item["query"], m["id"], m["path"], m["similarity"], m["exact"]])
+        text = buf.getvalue().rstrip("\n")
+    else:
+        lines = [f"{len(found)} of the new images are already in the engine"]
+        for item in found:
+            lines.append(f"{item['query']}:")
+            lines += [f"  {'exact' if m['exact'] else format(m['similarity'], '.4f'):>6}  {m['path'] or m['id']}"
+                      for m in item["matches"]]
+        text = "\n".join(lines)
+    emit(text, args.out)
+
+
+def emit(text: str, out: str | None) -> None:
+    if out:
+        Path(out).write_text(text + "\n")
+    else:
+        print(text)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("duplicates", help="find exact and near duplicates in an engine, or new photos it holds",
+                       description="Groups of images that are the same picture: exact copies (the same pixels) "
+                                   "and near ones (the engine's vectors at --threshold or more). Each group keeps "
+                                   "the image with the most pixels, then the largest file. Nothing is deleted.")
+    p.add_argument("engine", help="engine folder")
+    p.add_argument("--threshold", type=float,
+                   help="cosine similarity from which two images are near duplicates (default: the features' "
+                        "measured one, docs/duplicates.md)")
+    p.add_argument("--exact-only", action="store_true", help="only exact copies (the same decoded pixels)")
+    p.add_argument("--query", metavar="FOLDER", help="instead, list which images of FOLDER the engine already holds")
+    p.add_argument("--format", choices=("text", "json", "csv"), default="text", help="output format (default text)")
+    p.add_argument("--out", metavar="FILE", help="write the list there instead of standard output")
+    p.add_argument("--html", metavar="FILE", help="also write a report with thumbnails of every group")
+    p.add_argument("--move-to", metavar="FOLDER",
+                   help="move every group's other images into FOLDER (keeping their sub-folders); nothing is deleted")
+    p.set_defaults(func=cmd_duplicates)

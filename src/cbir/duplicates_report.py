@@ -1,0 +1,36 @@
+"""A self-contained HTML report of duplicate groups: every image as an inline thumbnail, the kept one framed."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+THUMB = 160  # pixels on a thumbnail's longest side
+
+
+def templates() -> Environment:
+    """The web page's templates, for pages written to files."""
+    return Environment(loader=PackageLoader("cbir.web", "templates"), autoescape=select_autoescape())
+
+
+def thumbnail_uri(engine, member) -> str:
+    """A data: URI of the member's thumbnail (an empty one when its file cannot be read)."""
+    from cbir.datasets import decode_image, read_bytes
+    from cbir.errors import CbirError
+    from cbir.web.service import thumbnail_png
+
+    try:
+        image = decode_image(read_bytes(member.path), max_side=2 * THUMB) if member.path else None
+    except (OSError, CbirError):
+        image = None
+    return "data:image/png;base64," + base64.b64encode(thumbnail_png(image, THUMB)).decode() if image is not None else ""
+
+
+def write_report(groups, engine, name: str, path: str | Path, threshold: float | None = None) -> None:
+    """Write the report of `groups` (found in `engine`, called `name`; near ones at `threshold`) to `path`."""
+    html = templates().get_template("duplicates_report.html").render(
+        groups=groups, engine=name, threshold=threshold,
+        copies=sum(len(g.members) - 1 for g in groups), src=lambda m: thumbnail_uri(engine, m), link=lambda m: None)
+    Path(path).write_text(html)

