@@ -90,3 +90,21 @@ def test_pixel_bomb_refused_before_decoding():
 def test_max_side_shrinks_keeping_aspect():
     out = decode_image(encode(Image.fromarray(rgb(100, 400)), "PNG"), max_side=100)
     assert out.shape == (25, 100, 3)
+
+
+def test_decoding_in_many_threads_leaves_the_warning_filters_alone():
+    import io
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image
+
+    from cbir.datasets.images import decode_image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(buf, "PNG")
+    before = list(warnings.filters)
+    with ThreadPoolExecutor(4) as pool:
+        decoded = list(pool.map(lambda _: decode_image(buf.getvalue()), range(400)))
+    assert all(d.shape == (30, 40, 3) for d in decoded)
+    assert warnings.filters == before  # a filter block per decode, left in another order, swallowed warnings

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from cbir.datasets.cache import cached_dataset, source_fingerprint
 from cbir.datasets.collection import Dataset
-from cbir.datasets.images import decode_image, is_image_name, pillow_warnings
+from cbir.datasets.images import decode_image, is_image_name
 from cbir.errors import DatasetError, ImageDecodeError
 
 SPLIT_NAMES = frozenset({"train", "test", "val", "valid", "validation", "query", "queries",
@@ -190,11 +190,11 @@ def _decode_all(source: Path, split: str | None, max_side: int | None, progress:
 
         def decode(relpath: str) -> np.ndarray | str:
             try:
-                return decode_image(read(relpath), max_side=max_side, filtered=True)
+                return decode_image(read(relpath), max_side=max_side)
             except (ImageDecodeError, OSError, zipfile.BadZipFile) as exc:
                 return f"{relpath}: {exc}"
 
-        with pillow_warnings(), ThreadPoolExecutor(DECODE_THREADS if source.is_dir() else 1) as pool:
+        with ThreadPoolExecutor(DECODE_THREADS if source.is_dir() else 1) as pool:
             decoded = pool.map(decode, [relpath for relpath, _ in entries])
             for (relpath, path), image in zip(entries, tqdm(decoded, total=len(entries), desc=f"decoding {source.name}",
                                                              unit="img", disable=not progress, mininterval=0.5)):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import warnings
 from collections.abc import Sequence
-from contextlib import contextmanager, nullcontext
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -22,41 +21,39 @@ def is_image_name(name: str) -> bool:
     return dot >= 0 and name[dot:].lower() in IMAGE_EXTENSIONS
 
 
-@contextmanager
-def pillow_warnings():
-    """Pillow's notes on damaged metadata ignored (the decode decides), its decompression-bomb warning an error.
-    Warning filters are the process's: threads decoding at once run inside one such block, not one each."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        yield
+def quiet_pillow() -> None:
+    """Pillow's notes on damaged metadata ignored (the decode decides), its decompression-bomb warning an error:
+    set once for the process when this module is imported, since decodes run in many threads at once (a filter
+    block entered and left per decode would race: one thread's exit restores another's filters)."""
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL(\.|$)")
+    warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 
-def decode_image(data: bytes, max_side: int | None = None, max_pixels: int = MAX_PIXELS,
-                 filtered: bool = False) -> np.ndarray:
+quiet_pillow()
+
+
+def decode_image(data: bytes, max_side: int | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode image bytes into an (H, W, 3) uint8 RGB array.
 
     EXIF orientation is applied, the first frame of an animation is used, alpha is
     composited over white, and grayscale, palette, CMYK and 16-bit images are converted.
     The pixel count is checked from the header before decoding (image bombs), and
-    `max_side` shrinks the image (keeping its aspect) so its longest side fits. `filtered`: the caller runs it
-    inside `pillow_warnings()`.
+    `max_side` shrinks the image (keeping its aspect) so its longest side fits.
     """
     if not data:
         raise ImageDecodeError("empty file: no image data")
     try:
-        with nullcontext() if filtered else pillow_warnings():
-            with Image.open(io.BytesIO(data)) as im:
-                width, height = im.size
-                if width * height > max_pixels:
-                    raise ImageDecodeError(
-                        f"image is {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}"
-                    )
-                im.seek(0)
-                if max_side and max(width, height) > 2 * max_side:
-                    im.draft("RGB", (max_side, max_side))
-                im.load()
-                rgb = _to_rgb(ImageOps.exif_transpose(im))
+        with Image.open(io.BytesIO(data)) as im:
+            width, height = im.size
+            if width * height > max_pixels:
+                raise ImageDecodeError(
+                    f"image is {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}"
+                )
+            im.seek(0)
+            if max_side and max(width, height) > 2 * max_side:
+                im.draft("RGB", (max_side, max_side))
+            im.load()
+            rgb = _to_rgb(ImageOps.exif_transpose(im))
     except ImageDecodeError:
         raise
     except UnidentifiedImageError as exc:
