@@ -2,7 +2,8 @@
 more, counted per class, with a picture of the closest pairs.
 
     OMP_WAIT_POLICY=PASSIVE CBIR_CIFAR10=../shared/data/cifar10-jpeg.zip \
-        .venv/bin/python benchmarks/cifar_near_duplicates.py [--features effnet-copies] [--out docs/cifar10-near-duplicates.png]
+        .venv/bin/python benchmarks/cifar_near_duplicates.py [--features effnet-copies] \
+        [--out docs/cifar10-near-duplicates.png]
 
 Barz & Denzler (2020, "Do we train on test data?") found near duplicates in the training set for ~3.3% of
 CIFAR-10's test images, by hand.

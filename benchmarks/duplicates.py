@@ -74,7 +74,8 @@ def main() -> None:
     engine = Engine.build(data, extractor, progress=True)
     print(f"{len(data)} images ({args.planted} planted copies) described with {args.features} in "
           f"{time.perf_counter() - started:.0f} s\n")
-    print("| threshold | precision | recall | strict precision | CIFAR-10 pairs | grouping (s) |\n|---|---|---|---|---|---|")
+    print("| threshold | precision | recall | strict precision | CIFAR-10 pairs | grouping (s) |")
+    print("|---|---|---|---|---|---|")
     per_threshold = {}
     for threshold in args.thresholds:
         started = time.perf_counter()

@@ -56,8 +56,8 @@ def main() -> None:
             extractor.transform(photos.images, indexing=True)
             describe = time.perf_counter() - started
             total = decode + describe
-            print(f"| {resolution} | {decode:.1f} | {describe:.1f} | {args.photos / total:.1f} | {decode / total:.0%} |",
-                  flush=True)
+            rate, share = args.photos / total, decode / total
+            print(f"| {resolution} | {decode:.1f} | {describe:.1f} | {rate:.1f} | {share:.0%} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -143,4 +143,5 @@ def test_a_grey_thumbnail_can_join_the_features_for_finding_copies(tiny_collecti
     assert vectors.shape == (60, 8 + 256) and extractor.dim == 264
     assert np.allclose(np.linalg.norm(vectors[:, 8:], axis=1), 0.7, atol=1e-5)  # the thumbnail's weight
     assert extractor.duplicate_threshold is None  # not a measured configuration
-    assert make_extractor("effnet-copies").dim == 512 + 256 and make_extractor("effnet-copies").duplicate_threshold == 0.7
+    copies = make_extractor("effnet-copies")
+    assert copies.dim == 512 + 256 and copies.duplicate_threshold == 0.7

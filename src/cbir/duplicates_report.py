@@ -25,7 +25,9 @@ def thumbnail_uri(engine, member) -> str:
         image = decode_image(read_bytes(member.path), max_side=2 * THUMB) if member.path else None
     except (OSError, CbirError):
         image = None
-    return "data:image/png;base64," + base64.b64encode(thumbnail_png(image, THUMB)).decode() if image is not None else ""
+    if image is None:
+        return ""
+    return "data:image/png;base64," + base64.b64encode(thumbnail_png(image, THUMB)).decode()
 
 
 def write_report(groups, engine, name: str, path: str | Path, threshold: float | None = None) -> None:
