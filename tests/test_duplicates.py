@@ -141,10 +141,16 @@ def test_new_photos_are_checked_against_the_engine(planted, tmp_path, capsys):
 
 
 def test_class_level_features_ask_for_a_threshold(tiny_collection, capsys):
+    from cbir.web import create_app
+
     engine = Engine.build(load_folder(tiny_collection, split="train"), make_extractor("hog-gch"), progress=False)
     with pytest.raises(Exception, match="describe what class an image shows"):
         find_duplicates(engine)
     assert find_duplicates(engine, exact_only=True) == []
+    client = create_app({"ENGINES": {"hog-gch": engine}}).test_client()
+    page = client.get("/duplicates")  # the page shows exact copies, and says why only those
+    assert page.status_code == 200 and "Exact copies only: the &#39;hog-gch&#39; features" in page.get_data(as_text=True)
+    assert client.get("/api/v1/duplicates").status_code == 400  # the API says so, and how to ask
 
 
 def test_api_and_page_show_the_groups(planted):

@@ -94,7 +94,13 @@ def duplicates():
                "src": lambda m: url_for("api.image", image_id=m.id, size="thumb")}
     status = 200
     try:
-        context["default_threshold"] = svc.engine(engine)[1].extractor.duplicate_threshold
+        features = svc.engine(engine)[1].extractor
+        context["default_threshold"] = features.duplicate_threshold
+        if features.duplicate_threshold is None and not request.args.get("threshold") and not exact_only:
+            exact_only = context["exact_only"] = True  # near duplicates need features that describe the picture
+            context["note"] = (f"Exact copies only: the '{features.name}' features describe which class an image "
+                               "shows, not the picture itself. Near duplicates need an engine indexed with effnet "
+                               "or effnet-copies, or a similarity to start from.")
         found = svc.duplicates(engine, request.args.get("threshold"), exact_only)
         context.update(groups=found.groups, threshold=found.threshold, took_ms=found.took_ms,
                        copies=sum(len(g.members) - 1 for g in found.groups))
