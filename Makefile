@@ -12,7 +12,9 @@ FEATURES ?= cnn
 ENGINE ?= engines/cifar10-$(FEATURES)
 RESULTS ?= results/cifar10-$(FEATURES)
 EVALUATE_ARGS ?=
-INDEX = $(BIN)/cbir index --dataset cifar10 --features $(FEATURES) --out $(ENGINE)
+# --copies: every search puts the indexed copies of its query first (docs/duplicates.md); COPIES= leaves it out
+COPIES ?= --copies
+INDEX = $(BIN)/cbir index --dataset cifar10 --features $(FEATURES) $(COPIES) --out $(ENGINE)
 SHIPPED_WEIGHTS := src/cbir/features/cnn/checkpoints/cifar10/weights.pt
 
 HOST ?= 127.0.0.1

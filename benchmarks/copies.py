@@ -2,7 +2,8 @@
 copies of a picture in their own collection expects.
 
     OMP_WAIT_POLICY=PASSIVE CBIR_CIFAR10=../shared/data/cifar10-jpeg.zip \
-        .venv/bin/python benchmarks/copies.py cnn cnn-supervised [--set index_tta=true] [--index 10000 --queries 1000]
+        .venv/bin/python benchmarks/copies.py cnn cnn-supervised [--set index_tta=true] [--copies] \
+        [--index 10000 --queries 1000]
 
 Each engine indexes CIFAR-10 test images (which the shipped network never trained on, as it never saw a user's own)
 with `Engine.build`; a stratified sample of them is altered and searched with `Engine.search`. Prints, per engine
@@ -111,6 +112,8 @@ def main() -> None:
     parser.add_argument("features", nargs="+")
     parser.add_argument("--index", type=int, default=10_000, help="test images indexed (default: all 10,000)")
     parser.add_argument("--queries", type=int, default=1000, help="of those, altered and searched (default 1,000)")
+    parser.add_argument("--copies", action="store_true",
+                        help="index a second time with effnet-copies, as `cbir index --copies` (copies first)")
     parser.add_argument("--set", dest="options", type=parse_option, action="append", default=[],
                         metavar="KEY=VALUE", help="change an extractor option, e.g. index_tta=true (repeatable)")
     args = parser.parse_args()
@@ -122,7 +125,8 @@ def main() -> None:
     print("| features | query | first | in the first 10 |\n|---|---|---|---|")
     for name in args.features:
         started = time.perf_counter()
-        engine = Engine.build(indexed, make_extractor(name, options=dict(args.options)), progress=False)
+        engine = Engine.build(indexed, make_extractor(name, options=dict(args.options)), progress=False,
+                              copies=make_extractor("effnet-copies") if args.copies else None)
         built = time.perf_counter() - started
         for alteration, alter in ALTERATIONS.items():
             results = engine.search([alter(image) for image in sample.images], k=10)

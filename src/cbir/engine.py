@@ -15,6 +15,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cbir.batching import MicroBatcher
+from cbir.copies import copies_first
 from cbir.datasets.collection import Dataset
 from cbir.datasets.folder import file_stamp
 from cbir.errors import CbirError, EngineError
@@ -28,6 +29,7 @@ from cbir.types import Hit, SearchResult
 
 FORMAT_VERSION = 1
 SELECTIONS = 64  # filters whose passing ids an engine keeps
+COPIES = "copies"  # the sub-folder of the copies' engine
 
 
 def _skips(exclude: Sequence[str | None] | None, k: int) -> tuple[list[str | None] | None, int]:
@@ -40,7 +42,7 @@ class Engine:
     """Search a collection of images by visual similarity."""
 
     def __init__(self, extractor: FeatureExtractor, index: VectorIndex, metadata: Metadata | None = None,
-                 created: str | None = None):
+                 created: str | None = None, copies: Engine | None = None):
         if index.dim != extractor.dim:
             raise EngineError(f"index dimension {index.dim} does not match extractor "
                               f"'{extractor.name}' dimension {extractor.dim}")
@@ -49,6 +51,8 @@ class Engine:
         self.created = created or time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self._batcher: MicroBatcher | None = None
         self._selections: dict[Filter, Selection] = {}
+        # the same images described to find their copies (`cbir.copies`): its hits come first in every search
+        self.copies = copies
 
     def enable_micro_batching(self, max_batch: int = 32) -> None:
         """Group concurrent searches from many threads (a server's) into batches (`cbir.batching`): the
@@ -76,14 +80,17 @@ class Engine:
     @classmethod
     def build(cls, dataset: Dataset, extractor: FeatureExtractor,
               index: VectorIndex | Callable[[int], VectorIndex] | None = None,
-              batch_size: int = 1024, progress: bool = True, resume_in: str | Path | None = None) -> Engine:
+              batch_size: int = 1024, progress: bool = True, resume_in: str | Path | None = None,
+              copies: FeatureExtractor | None = None) -> Engine:
         """Fit the extractor on `dataset` if needed, then describe and index every image.
 
         `index`: an empty index, a function of the dimension that makes one (a learned
         extractor knows its dimension only once fitted), or None for exact FAISS. `resume_in`: the
         engine folder to keep what is described in, batch by batch, so that a stopped run started
         again describes only the rest (`cbir.resume`; not for extractors that describe every image
-        while fitting, `FeatureExtractor.fit_describes`).
+        while fitting, `FeatureExtractor.fit_describes`). `copies`: features that describe the picture itself
+        (`effnet-copies`), with which the images are indexed a second time so that every search puts their
+        copies first (`cbir.copies`).
         """
         from cbir.index.faiss_ import FaissIndex
 
@@ -102,6 +109,8 @@ class Engine:
             engine.add(dataset, batch_size=batch_size, progress=progress, checkpoint=checkpoint)
         else:
             engine.add_vectors(dataset, vectors)
+        if copies is not None:
+            engine.copies = cls.build(dataset, copies, batch_size=batch_size, progress=progress)
         return engine
 
     def add(self, dataset: Dataset, batch_size: int = 1024, progress: bool = True,
@@ -121,6 +130,8 @@ class Engine:
                         checkpoint.keep(part.ids, vectors)
                 self.add_vectors(part, vectors)
                 bar.update(len(part))
+        if self.copies is not None:
+            self.copies.add(dataset, batch_size=batch_size, progress=progress)
 
     def add_new(self, dataset: Dataset, batch_size: int = 1024, progress: bool = True,
                 resume_in: str | Path | None = None) -> tuple[int, int]:
@@ -167,6 +178,8 @@ class Engine:
         removed = self.index.remove(ids)
         self.metadata.discard(ids)
         self._selections.clear()
+        if self.copies is not None:
+            self.copies.remove(ids)
         return removed
 
     def __len__(self) -> int:
@@ -190,8 +203,18 @@ class Engine:
         else:
             found = self.index.search(self.embed(images), wanted, self.select(where) if where else None)
         hits = self._hits(found, k, skips, min_score)
+        if self.copies is not None:
+            hits = copies_first(hits, self.copies_of(images, k, exclude, where), k)
         names = list(names) if names is not None else [None] * len(hits)
         return [SearchResult(h, q) for h, q in zip(hits, names)]
+
+    def copies_of(self, images: Sequence[np.ndarray] | np.ndarray, k: int,
+                  exclude: Sequence[str | None] | None = None, where: Filter | None = None) -> list[SearchResult]:
+        """Per query image, up to k indexed copies of it, best first (none without a copies' engine)."""
+        if self.copies is None:
+            return [SearchResult() for _ in range(len(images))]
+        return self.copies.search(images, k, exclude=exclude, where=where,
+                                  min_score=self.copies.extractor.duplicate_threshold)
 
     def search_vectors(self, vectors: np.ndarray, k: int, exclude: Sequence[str | None] | None = None,
                        where: Filter | None = None, min_score: float | None = None) -> list[list[Hit]]:
@@ -232,19 +255,23 @@ class Engine:
                               "learned": self.extractor.describe()},
                 "dim": self.extractor.dim, "count": len(self.index),
                 "index": {"kind": self.index.kind, **self.index.get_config()},
-                "classes": len(set(labels)), "labelled": len(labels)}
+                "classes": len(set(labels)), "labelled": len(labels),
+                "copies": self.copies.extractor.name if self.copies is not None else None}
 
     def save(self, path: str | Path) -> Path:
         """Write the engine folder atomically: a crash mid-save leaves the previous engine loadable.
         Another writer of the folder is waited for (`cbir.storage.writer_lock`)."""
-        def write(tmp: Path) -> None:
-            self.extractor.save(tmp / "extractor")
-            self.index.save(tmp / "index")
-            self.metadata.save(tmp / "metadata.sqlite")
-            (tmp / "manifest.json").write_text(json.dumps(self.info(), indent=2))
-
         with writer_lock(path):
-            return write_version(path, write)
+            return write_version(path, self._write)
+
+    def _write(self, folder: Path) -> None:
+        """Write the engine's files (and its copies' engine, in `copies/`) into a new folder."""
+        self.extractor.save(folder / "extractor")
+        self.index.save(folder / "index")
+        self.metadata.save(folder / "metadata.sqlite")
+        if self.copies is not None:
+            self.copies._write(folder / COPIES)
+        (folder / "manifest.json").write_text(json.dumps(self.info(), indent=2))
 
     @classmethod
     def load(cls, path: str | Path, features: str | None = None) -> Engine:
@@ -291,4 +318,5 @@ class Engine:
         if not (index.dim == extractor.dim == manifest["dim"]) or len(index) != manifest["count"]:
             raise EngineError(f"{path}: index ({len(index)} x {index.dim}) does not match its manifest "
                               f"({manifest['count']} x {manifest['dim']})")
-        return cls(extractor, index, metadata, created=manifest.get("created"))
+        copies = cls._load_version(path, version / COPIES, None) if manifest.get("copies") else None
+        return cls(extractor, index, metadata, created=manifest.get("created"), copies=copies)

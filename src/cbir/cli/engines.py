@@ -13,6 +13,14 @@ from cbir.errors import CbirError
 from cbir.storage import writer_lock
 
 
+def copy_features(images: int):
+    """What `index --copies` describes the images with a second time: `effnet-copies`, or `effnet` for collections
+    too small for its 512-dimensional PCA."""
+    from cbir.features import make_extractor
+
+    return make_extractor("effnet-copies" if images >= 512 else "effnet")
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     from cbir.datasets import load_dataset
     from cbir.engine import Engine
@@ -21,10 +29,13 @@ def cmd_index(args: argparse.Namespace) -> int:
     from cbir.resume import discard
 
     extractor = make_extractor(args.features, model=args.model, options=dict(args.options))
+    if args.copies and args.ray is not None:
+        raise CbirError("--copies describes on this machine: it does not go with --ray")
     options = backend_options(args)
     BACKENDS[args.backend].preflight(dim=known_dim(extractor), **options)
     with writer_lock(args.out):  # before the long work: an --out that cannot be written fails now
         dataset = load_dataset(args.dataset, split=args.split, data=args.data).stratified(args.max_index)
+        copies = copy_features(len(dataset)) if args.copies else None
         started = time.perf_counter()
         made = []  # the index, once made: a server's is dropped when the build fails half-way
 
@@ -39,7 +50,8 @@ def cmd_index(args: argparse.Namespace) -> int:
                 engine = build_with_ray(dataset, extractor, make, address=args.ray or None,
                                         batch_size=args.batch_size)
             else:
-                engine = Engine.build(dataset, extractor, make, batch_size=args.batch_size, resume_in=args.out)
+                engine = Engine.build(dataset, extractor, make, batch_size=args.batch_size, resume_in=args.out,
+                                      copies=copies)
             engine.save(args.out)
             discard(args.out)  # saved: nothing to resume
         except BaseException:
@@ -201,6 +213,8 @@ def cmd_info(args: argparse.Namespace) -> int:
           f"created    {info['created']}")
     if info["extractor"]["learned"]:
         print(f"learned    {info['extractor']['learned']}")
+    if info.get("copies"):
+        print(f"copies     found first in every search, with {info['copies']}")
     return 0
 
 
@@ -257,6 +271,10 @@ def register(sub) -> None:
                                         "int8_hnsw, bbq_hnsw, flat, ...")
     p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                    help="extract features with Ray Data (on the cluster at ADDRESS, else on this machine)")
+    p.add_argument("--copies", action="store_true",
+                   help="also index the images with effnet-copies (effnet under 512 images), so that every search "
+                        "puts the copies of its query (re-saved, resized, recoloured, cropped a little...) first "
+                        "(docs/duplicates.md)")
     p.add_argument("--max-index", type=positive, help="index a class-stratified subset of this size")
     p.add_argument("--batch-size", type=positive, default=1024)
     p.add_argument("--out", required=True, help="engine folder to write")

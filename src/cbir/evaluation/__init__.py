@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cbir.copies import copies_first, promoted_ids
 from cbir.datasets.collection import Dataset
 from cbir.engine import Engine
 from cbir.errors import CbirError
@@ -49,7 +50,11 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
             relevant[label].append(id_)
     itself = {q for q, path in zip(queries.ids, queries.paths) if path and engine.metadata.path(q) == path}
     query_vectors = engine.embed(queries.images, progress=progress)
-    hits = engine.search_vectors(query_vectors, k, exclude=[q if q in itself else None for q in queries.ids])
+    exclude = [q if q in itself else None for q in queries.ids]
+    hits = engine.search_vectors(query_vectors, k, exclude=exclude)
+    copies = engine.copies_of(queries.images, k, exclude) if engine.copies is not None else None
+    if copies is not None:
+        hits = copies_first(hits, copies, k)  # as `Engine.search` ranks them
     run = {qid: {h.id: h.score for h in row} for qid, row in zip(queries.ids, hits)}
     query_labels = dict(zip(queries.ids, queries.labels))
     per_query = trec_measures(run, query_labels, relevant, itself=itself, extra=extra)
@@ -61,10 +66,12 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
     pr_curve = None
     if full:
         index_ids, index_vectors = engine.index.vectors()
-        position = {id_: i for i, id_ in enumerate(index_ids)} if itself else {}
+        position = {id_: i for i, id_ in enumerate(index_ids)}
         ap, iprec = full_ranking(query_vectors, queries.labels, index_ids, index_vectors,
                                  [engine.metadata.label(i) for i in index_ids], progress=progress,
-                                 exclude=[position[q] if q in itself else -1 for q in queries.ids])
+                                 exclude=[position[q] if q in itself else -1 for q in queries.ids],
+                                 first=None if copies is None else [[position[i] for i in ids]
+                                                                    for ids in promoted_ids(copies)])
         for q, value in zip(queries.ids, ap):
             if q in per_query:
                 per_query[q]["map"] = float(value)

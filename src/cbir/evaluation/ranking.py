@@ -19,11 +19,13 @@ RECALL_LEVELS = np.linspace(0.0, 1.0, 11)
 def full_ranking(query_vectors: np.ndarray, query_labels: Sequence[str], index_ids: Sequence[str],
                  index_vectors: np.ndarray, index_labels: Sequence[str | None], chunk: int = 256,
                  progress: bool = False, threads: int = 2,
-                 exclude: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 exclude: Sequence[int] | None = None,
+                 first: Sequence[Sequence[int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(AP over the full ranking, interpolated precision at 11 recall levels) per query.
 
     `exclude`: per query, the position in `index_ids` of an image left out of its ranking (the
-    query itself, when indexed), or -1. Queries without any relevant image get NaN.
+    query itself, when indexed), or -1. `first`: per query, the positions ranked before all others, in
+    that order (its copies, `cbir.copies`). Queries without any relevant image get NaN.
     """
     order = np.argsort(np.asarray(index_ids, dtype=object))[::-1].astype(np.int64)
     sorted_position = np.empty_like(order)
@@ -38,9 +40,13 @@ def full_ranking(query_vectors: np.ndarray, query_labels: Sequence[str], index_i
     ap = np.full(n, np.nan)
     iprec = np.full((n, len(RECALL_LEVELS)), np.nan)
 
-    def one(row: np.ndarray, code: int, skip: int) -> tuple[float, np.ndarray] | None:
+    tops = [[]] * n if first is None else [sorted_position[list(f)] if len(f) else [] for f in first]
+
+    def one(row: np.ndarray, code: int, skip: int, top: Sequence[int]) -> tuple[float, np.ndarray] | None:
         if skip >= 0:
             row[skip] = -np.inf  # last in the ranking, then cut off
+        for rank, position in enumerate(top):
+            row[position] = np.inf if rank == 0 else np.nextafter(row[top[rank - 1]], -np.inf)
         relevant = (label_codes[np.argsort(-row, kind="stable")] == code)[: len(row) - (skip >= 0)]
         ranks = np.flatnonzero(relevant) + 1
         if len(ranks) == 0:
@@ -55,7 +61,8 @@ def full_ranking(query_vectors: np.ndarray, query_labels: Sequence[str], index_i
         for start in range(0, n, chunk):
             scores = query_vectors[start: start + chunk] @ vectors.T
             qcodes = [codes.get(label, -1) if label else -1 for label in query_labels[start: start + chunk]]
-            for i, result in enumerate(pool.map(one, scores, qcodes, skips[start: start + chunk])):
+            for i, result in enumerate(pool.map(one, scores, qcodes, skips[start: start + chunk],
+                                                 tops[start: start + chunk])):
                 if result is not None:
                     ap[start + i], iprec[start + i] = result
             bar.update(len(scores))

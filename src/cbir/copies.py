@@ -1,0 +1,36 @@
+"""Copies first: an engine can index its images a second time with features that describe the picture itself
+(`effnet-copies`), and every search then puts the indexed copies of the query — the same picture re-saved, resized,
+cropped a little, recoloured, with text over it — before the rest of its ranking.
+
+A copy is an image at the copy features' duplicate threshold or more (`FeatureExtractor.duplicate_threshold`). It
+takes the score of the ranking's best hit (a hair above it, so the order holds wherever hits are sorted by score,
+as `trec_eval` sorts a run); the ranking's other hits follow in their order, each once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cbir.types import Hit, SearchResult
+
+EPSILON = 1e-6  # how far above the ranking's best score the copies go, one step per copy
+
+
+def copies_first(hits: Sequence[list[Hit]], copies: Sequence[SearchResult | list[Hit]], k: int) -> list[list[Hit]]:
+    """Per query, its copies (best first) and then its ranked hits without them, at most k."""
+    merged = []
+    for row, found in zip(hits, copies):
+        found = found.hits if isinstance(found, SearchResult) else found
+        if not found:
+            merged.append(row)
+            continue
+        top = row[0].score if row else 1.0
+        promoted = [h._replace(score=top + EPSILON * (len(found) - i)) for i, h in enumerate(found)]
+        taken = {h.id for h in promoted}
+        merged.append((promoted + [h for h in row if h.id not in taken])[:k])
+    return merged
+
+
+def promoted_ids(copies: Sequence[SearchResult | list[Hit]]) -> list[list[str]]:
+    """Per query, the ids that `copies_first` puts first, in order."""
+    return [[h.id for h in (found.hits if isinstance(found, SearchResult) else found)] for found in copies]

@@ -1,0 +1,91 @@
+"""Copies first: an engine indexed a second time with picture-level features puts the copies of a query first,
+in every search and in evaluation alike; saved, loaded, added to and removed from with the engine."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_duplicates import NEAR, PHOTOS, photo
+
+from cbir.cli import main
+from cbir.copies import copies_first
+from cbir.datasets import load_folder
+from cbir.engine import Engine
+from cbir.evaluation.ranking import full_ranking
+from cbir.features import make_extractor
+from cbir.types import Hit
+
+pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """The scikit-image photos in one folder, and their edited copies in another."""
+    root = tmp_path_factory.mktemp("copies")
+    (root / "photos").mkdir()
+    (root / "edits").mkdir()
+    for name in PHOTOS:
+        photo(name).save(root / "photos" / f"{name}.jpg", quality=92)
+    for name, alter in NEAR.items():
+        alter(photo(name)).save(root / "edits" / f"{name}.jpg", quality=60)
+    return root
+
+
+def test_copies_come_first_and_nothing_else_moves(photos, tmp_path):
+    indexed = load_folder(photos / "photos", cache=False)
+    edits = load_folder(photos / "edits", cache=False)
+    plain = Engine.build(indexed, make_extractor("gch"), progress=False)  # grey levels: blind to most edits
+    engine = Engine.build(indexed, make_extractor("gch"), progress=False, copies=make_extractor("effnet"))
+    before = plain.search(edits.images, k=5)
+    after = engine.search(edits.images, k=5)
+    copies = engine.copies_of(edits.images, 5)
+    assert sum(bool(c.hits) for c in copies) >= 4  # the copies the threshold (0.9) lets through
+    for query, c, a in zip(edits.ids, copies, after):
+        if c.hits:
+            assert c.hits[0].id == query == a.hits[0].id  # each its own picture, first
+    assert [r.hits for r in after] == copies_first([r.hits for r in before], copies, 5)  # the ranking, merged
+    for b, a in zip(before, after):
+        promoted = [h.id for h in a.hits if h.id not in {x.id for x in b.hits}] + [
+            h.id for h in a.hits[:1] if h.id != (b.hits[0].id if b.hits else None)]
+        rest = [h.id for h in a.hits if h.id not in promoted]
+        assert rest == [h.id for h in b.hits if h.id not in promoted][:len(rest)]  # the ranking's order kept
+        assert [h.score for h in a.hits] == sorted((h.score for h in a.hits), reverse=True)
+    other = np.asarray(Image.fromarray(np.asarray(photo("horse"))))  # not in the engine: no copy, same ranking
+    assert [h.id for h in engine.search([other], k=5)[0].hits] == [h.id for h in plain.search([other], k=5)[0].hits]
+
+
+def test_the_copies_engine_is_saved_added_to_and_removed_from(photos, tmp_path, capsys):
+    out = tmp_path / "engine"
+    assert main(["index", "--dataset", str(photos / "photos"), "--features", "hog-gch", "--copies",
+                 "--max-index", "12", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    assert "copies     found first in every search, with effnet" in capsys.readouterr().out  # under 512 images
+
+
+def test_copies_follow_adds_and_removes(photos, tmp_path):
+    indexed = load_folder(photos / "photos", cache=False)
+    first, rest = indexed.subset(range(10)), indexed.subset(range(10, len(indexed)))
+    engine = Engine.build(first, make_extractor("hog-gch"), progress=False, copies=make_extractor("effnet"))
+    engine.add(rest, progress=False)
+    assert len(engine.copies) == len(engine) == len(indexed)
+    engine.remove([indexed.ids[0]])
+    assert len(engine.copies) == len(engine) == len(indexed) - 1
+    engine.save(tmp_path / "e")
+    again = Engine.load(tmp_path / "e")
+    assert again.copies is not None and len(again.copies) == len(indexed) - 1
+    assert again.info()["copies"] == "effnet"
+
+
+def test_merging_and_the_full_ranking_put_copies_first():
+    ranked = [[Hit("a", 0.99), Hit("b", 0.98), Hit("c", 0.5)]]
+    merged = copies_first(ranked, [[Hit("c", 0.95)]], k=3)[0]
+    assert [h.id for h in merged] == ["c", "a", "b"] and merged[0].score > 0.99
+    assert copies_first(ranked, [[]], k=3) == ranked
+    # full ranking: three indexed images, the relevant one (label x) last by similarity, first as a copy
+    vectors = np.eye(3, dtype=np.float32)
+    query = np.array([[0.9, 0.5, 0.1]], np.float32)
+    ids, labels = ["i0", "i1", "i2"], ["y", "y", "x"]
+    ap, _ = full_ranking(query, ["x"], ids, vectors, labels, threads=1)
+    assert ap[0] == pytest.approx(1 / 3)
+    ap, _ = full_ranking(query, ["x"], ids, vectors, labels, threads=1, first=[[2]])
+    assert ap[0] == pytest.approx(1.0)
