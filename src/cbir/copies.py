@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cbir.types import Hit, SearchResult
+from cbir.types import Hit
 
 EPSILON = 1e-6  # how far above the ranking's best score the copies go, one step per copy
 
 
-def copies_first(hits: Sequence[list[Hit]], copies: Sequence[SearchResult | list[Hit]], k: int) -> list[list[Hit]]:
+def copies_first(hits: Sequence[list[Hit]], copies: Sequence[list[Hit]], k: int) -> list[list[Hit]]:
     """Per query, its copies (best first) and then its ranked hits without them, at most k."""
     merged = []
     for row, found in zip(hits, copies):
-        found = found.hits if isinstance(found, SearchResult) else found
         if not found:
             merged.append(row)
             continue
@@ -29,8 +28,3 @@ def copies_first(hits: Sequence[list[Hit]], copies: Sequence[SearchResult | list
         taken = {h.id for h in promoted}
         merged.append((promoted + [h for h in row if h.id not in taken])[:k])
     return merged
-
-
-def promoted_ids(copies: Sequence[SearchResult | list[Hit]]) -> list[list[str]]:
-    """Per query, the ids that `copies_first` puts first, in order."""
-    return [[h.id for h in (found.hits if isinstance(found, SearchResult) else found)] for found in copies]

@@ -52,30 +52,6 @@ class Group:
         return {"kind": self.kind, "keep": self.keep.id, "members": [asdict(m) for m in self.members]}
 
 
-class _Components:
-    """Union-find over row numbers."""
-
-    def __init__(self, n: int):
-        self.parent = np.arange(n)
-
-    def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return i
-
-    def join(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
-
-    def groups(self) -> list[list[int]]:
-        found: dict[int, list[int]] = {}
-        for i in range(len(self.parent)):
-            found.setdefault(self.find(i), []).append(i)
-        return [rows for rows in found.values() if len(rows) > 1]
-
-
 def default_threshold(engine) -> float:
     """The engine's features' measured near-duplicate threshold; an error for features without one."""
     threshold = engine.extractor.duplicate_threshold
@@ -115,36 +91,42 @@ def find_duplicates(engine, threshold: float | None = None, exact_only: bool = F
     default when None), largest groups first."""
     if not exact_only and threshold is None:
         threshold = default_threshold(engine)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     ids, vectors = engine.index.vectors()
     rows = {id_: i for i, id_ in enumerate(ids)}
-    components = _Components(len(ids))
-    for same in engine.metadata.digests().values():
-        for id_ in same[1:]:
-            components.join(rows[same[0]], rows[id_])
+    pairs = [(rows[same[0]], rows[id_]) for same in engine.metadata.digests().values() for id_ in same[1:]]
+    pairs = np.array(pairs, dtype=np.int64).reshape(-1, 2)
     if not exact_only:
-        _join_near(vectors, threshold, components, progress)
+        pairs = np.concatenate([pairs, _near_pairs(vectors, threshold, progress)])
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(ids), len(ids)))
+    _, component = connected_components(graph, directed=False)
+    sizes = np.bincount(component)
     groups = []
-    for members in components.groups():
+    for label in np.flatnonzero(sizes > 1):
+        members = np.flatnonzero(component == label)
         digests = {engine.metadata.digest(ids[i]) for i in members}
         groups.append(_group(engine, [ids[i] for i in members], vectors[members],
                              "exact" if len(digests) == 1 and None not in digests else "near"))
     return sorted(groups, key=lambda g: (-len(g.members), g.keep.id))
 
 
-def _join_near(vectors: np.ndarray, threshold: float, components: _Components, progress: bool) -> None:
-    """Join every image with its `NEIGHBOURS` nearest at `threshold` or more."""
+def _near_pairs(vectors: np.ndarray, threshold: float, progress: bool) -> np.ndarray:
+    """(n, 2) rows of every image and each of its `NEIGHBOURS` nearest at `threshold` or more."""
     import faiss
 
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(vectors)
     k = min(NEIGHBOURS + 1, len(vectors))
+    pairs = [np.empty((0, 2), np.int64)]
     for start in tqdm(range(0, len(vectors), BATCH), desc="near duplicates", unit="batch", disable=not progress,
                       mininterval=0.5):
         scores, positions = index.search(vectors[start: start + BATCH], k)
-        for row, (found, near) in enumerate(zip(scores, positions), start=start):
-            for score, other in zip(found, near):
-                if other >= 0 and other != row and score >= threshold:
-                    components.join(row, int(other))
+        rows = np.arange(start, start + len(scores))[:, None].repeat(k, axis=1)
+        near = (positions >= 0) & (positions != rows) & (scores >= threshold)
+        pairs.append(np.stack([rows[near], positions[near]], axis=1))
+    return np.concatenate(pairs)
 
 
 def _group(engine, ids: Sequence[str], vectors: np.ndarray, kind: str) -> Group:
@@ -167,12 +149,13 @@ def check_new(engine, dataset, threshold: float | None = None, exact_only: bool 
     if not exact_only and threshold is None:
         threshold = default_threshold(engine)
     exact = engine.metadata.digests()
-    results = [] if exact_only else engine.search(dataset.images, k=NEIGHBOURS, min_score=threshold)
+    # the engine's own vectors, which the threshold is about (not a search's ranking, which puts copies first)
+    near = [] if exact_only else engine.search_vectors(engine.embed(dataset.images), NEIGHBOURS, min_score=threshold)
     found = []
     for i, (id_, path, image) in enumerate(zip(dataset.ids, dataset.paths, dataset.images)):
         same = exact.get(pixel_digest(image), [])
         matches = {m: (1.0, True) for m in same}
-        for hit in results[i].hits if results else ():
+        for hit in near[i] if near else ():
             matches.setdefault(hit.id, (round(float(hit.score), 4), False))
         if matches:
             found.append({"query": path or id_, "matches": [

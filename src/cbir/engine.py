@@ -202,19 +202,18 @@ class Engine:
             found = self._batcher.submit((queries, wanted))
         else:
             found = self.index.search(self.embed(images), wanted, self.select(where) if where else None)
-        hits = self._hits(found, k, skips, min_score)
-        if self.copies is not None:
-            hits = copies_first(hits, self.copies_of(images, k, exclude, where), k)
+        hits = copies_first(self._hits(found, k, skips, min_score), self.copies_of(images, k, exclude, where), k)
         names = list(names) if names is not None else [None] * len(hits)
         return [SearchResult(h, q) for h, q in zip(hits, names)]
 
     def copies_of(self, images: Sequence[np.ndarray] | np.ndarray, k: int,
-                  exclude: Sequence[str | None] | None = None, where: Filter | None = None) -> list[SearchResult]:
+                  exclude: Sequence[str | None] | None = None, where: Filter | None = None) -> list[list[Hit]]:
         """Per query image, up to k indexed copies of it, best first (none without a copies' engine)."""
         if self.copies is None:
-            return [SearchResult() for _ in range(len(images))]
-        return self.copies.search(images, k, exclude=exclude, where=where,
-                                  min_score=self.copies.extractor.duplicate_threshold)
+            return [[] for _ in range(len(images))]
+        found = self.copies.search(images, k, exclude=exclude, where=where,
+                                   min_score=self.copies.extractor.duplicate_threshold)
+        return [result.hits for result in found]
 
     def search_vectors(self, vectors: np.ndarray, k: int, exclude: Sequence[str | None] | None = None,
                        where: Filter | None = None, min_score: float | None = None) -> list[list[Hit]]:

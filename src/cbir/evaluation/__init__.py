@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cbir.copies import copies_first, promoted_ids
+from cbir.copies import copies_first
 from cbir.datasets.collection import Dataset
 from cbir.engine import Engine
 from cbir.errors import CbirError
@@ -51,10 +51,8 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
     itself = {q for q, path in zip(queries.ids, queries.paths) if path and engine.metadata.path(q) == path}
     query_vectors = engine.embed(queries.images, progress=progress)
     exclude = [q if q in itself else None for q in queries.ids]
-    hits = engine.search_vectors(query_vectors, k, exclude=exclude)
-    copies = engine.copies_of(queries.images, k, exclude) if engine.copies is not None else None
-    if copies is not None:
-        hits = copies_first(hits, copies, k)  # as `Engine.search` ranks them
+    copies = engine.copies_of(queries.images, k, exclude)
+    hits = copies_first(engine.search_vectors(query_vectors, k, exclude=exclude), copies, k)  # as `Engine.search`
     run = {qid: {h.id: h.score for h in row} for qid, row in zip(queries.ids, hits)}
     query_labels = dict(zip(queries.ids, queries.labels))
     per_query = trec_measures(run, query_labels, relevant, itself=itself, extra=extra)
@@ -70,8 +68,7 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
         ap, iprec = full_ranking(query_vectors, queries.labels, index_ids, index_vectors,
                                  [engine.metadata.label(i) for i in index_ids], progress=progress,
                                  exclude=[position[q] if q in itself else -1 for q in queries.ids],
-                                 first=None if copies is None else [[position[i] for i in ids]
-                                                                    for ids in promoted_ids(copies)])
+                                 first=[[position[h.id] for h in row] for row in copies])
         for q, value in zip(queries.ids, ap):
             if q in per_query:
                 per_query[q]["map"] = float(value)

@@ -40,13 +40,12 @@ def full_ranking(query_vectors: np.ndarray, query_labels: Sequence[str], index_i
     ap = np.full(n, np.nan)
     iprec = np.full((n, len(RECALL_LEVELS)), np.nan)
 
-    tops = [[]] * n if first is None else [sorted_position[list(f)] if len(f) else [] for f in first]
+    tops = [sorted_position[list(f)] for f in first] if first is not None else [[]] * n
 
     def one(row: np.ndarray, code: int, skip: int, top: Sequence[int]) -> tuple[float, np.ndarray] | None:
         if skip >= 0:
             row[skip] = -np.inf  # last in the ranking, then cut off
-        for rank, position in enumerate(top):
-            row[position] = np.inf if rank == 0 else np.nextafter(row[top[rank - 1]], -np.inf)
+        row[top] = 2.0 + np.arange(len(top))[::-1]  # above any cosine similarity, in their order
         relevant = (label_codes[np.argsort(-row, kind="stable")] == code)[: len(row) - (skip >= 0)]
         ranks = np.flatnonzero(relevant) + 1
         if len(ranks) == 0:
