@@ -34,6 +34,8 @@ def test_packaged_weights_classify_known_photos_without_the_network(no_network):
     assert names[1][0] == "espresso"
     assert "tripod" in names[2]
     assert len(imagenet_classes()) == 1000
+    exact = extractor.with_options({"bf16": False}).transform(photos)  # float32 throughout
+    assert np.all(np.sum(exact * extractor.transform(photos), axis=1) > 0.998)
 
 
 def test_network_pads_strided_convolutions_as_tensorflow_same():
