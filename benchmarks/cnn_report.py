@@ -21,7 +21,7 @@ import torch
 from cbir.datasets import load_cifar10
 from cbir.features.cnn.model import TTA_SHIFT
 from cbir.features.cnn.store import load_model, plot_history, write_card
-from cbir.features.cnn.train import predict
+from cbir.training.validation import predict
 
 
 def main() -> None:

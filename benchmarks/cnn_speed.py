@@ -23,7 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from cbir.datasets import load_cifar10
 from cbir.features.cnn.extractor import SHIPPED, CnnExtractor
 from cbir.features.cnn.store import load_model
-from cbir.features.cnn.train import cpu_name
+from cbir.training.loop import cpu_name
 
 
 def main() -> None:

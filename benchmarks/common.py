@@ -29,7 +29,7 @@ def cnn_protocol(description: str) -> tuple[argparse.Namespace, Dataset, Dataset
     against the rest of that split (for choosing settings); "test": the protocol's test images
     against all 50,000 training images."""
     from cbir.features.cnn.extractor import SHIPPED
-    from cbir.features.cnn.train import split_validation  # PyTorch: only the CNN benchmarks need it
+    from cbir.training.validation import split_validation  # PyTorch: only the CNN benchmarks need it
 
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(SHIPPED))

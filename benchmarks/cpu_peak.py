@@ -20,8 +20,8 @@ import torch
 
 from cbir.datasets import load_cifar10
 from cbir.features.cnn.extractor import SHIPPED, CnnExtractor
-from cbir.features.cnn.model import stack_images, to_input
-from cbir.features.cnn.train import cpu_name
+from cbir.features.cnn.model import compact_input
+from cbir.training.loop import cpu_name
 
 INDEXED, QUERIES = 50_000, 10_000
 
@@ -55,7 +55,7 @@ def convolution_rates(batch: int, repeats: int) -> tuple[dict[str, float], float
     net = CnnExtractor(SHIPPED, int8=True).fit(train).int8_net_
     inputs = []
     hooks = [conv.register_forward_pre_hook(lambda _, args: inputs.append(args[0])) for conv in net.convs]
-    x = to_input(torch.from_numpy(stack_images(train.images[:batch])))
+    x = compact_input(train.images[:batch])
     with torch.inference_mode():
         net.embed(x.contiguous(memory_format=torch.channels_last))
     for hook in hooks:

@@ -25,7 +25,7 @@ import torch
 from cbir.datasets import load_cifar10
 from cbir.features.cnn.model import SIZE, TTA_SHIFT
 from cbir.features.cnn.store import load_model
-from cbir.features.cnn.train import predict, split_validation
+from cbir.training.validation import predict, split_validation
 
 VIEWS = ((False, 0), (True, 0), (True, TTA_SHIFT))  # (tta, shift) of each column: one view, flip, flip + moved
 

@@ -17,8 +17,9 @@ import torch
 from torch.nn import functional as F
 
 from cbir.datasets import load_cifar10
-from cbir.features.cnn.extractor import SHIPPED, CnnExtractor, calibration_sample
+from cbir.features.cnn.extractor import SHIPPED, calibration_sample
 from cbir.features.cnn.int8 import FLOOR, Int8Net, calibrate, folded
+from cbir.features.cnn.model import compact_input
 from cbir.features.cnn.store import load_model
 
 
@@ -33,8 +34,8 @@ def main() -> None:
     args = parser.parse_args()
     net, _ = load_model(SHIPPED)
     train = load_cifar10("train", progress=False)
-    calibration = CnnExtractor._input(calibration_sample(train).images)
-    held = CnnExtractor._input(train.subset(range(5, len(train), 10)[: args.images]).images)
+    calibration = compact_input(calibration_sample(train).images)
+    held = compact_input(train.subset(range(5, len(train), 10)[: args.images]).images)
     with torch.inference_mode():
         reference = flip_averaged(net.embed, held)
         classes = net.head(reference).argmax(1)

@@ -21,10 +21,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from cbir.datasets import load_cifar10
-from cbir.features.cnn.extractor import SHIPPED, CnnExtractor, calibration_sample
+from cbir.features.cnn.extractor import SHIPPED, calibration_sample
 from cbir.features.cnn.int8 import Int8Net, calibrate, folded
+from cbir.features.cnn.model import compact_input
 from cbir.features.cnn.store import load_model
-from cbir.features.cnn.train import cpu_name
+from cbir.training.loop import cpu_name
 
 
 class ExactConv(nn.Module):
@@ -63,8 +64,8 @@ def main() -> None:
     args = parser.parse_args()
     net, _ = load_model(args.model)
     net.eval()
-    calibration = CnnExtractor._input(calibration_sample(load_cifar10("train", progress=False)).images)
-    x = CnnExtractor._input(load_cifar10("test", progress=False).images[: args.images])
+    calibration = compact_input(calibration_sample(load_cifar10("train", progress=False)).images)
+    x = compact_input(load_cifar10("test", progress=False).images[: args.images])
     layers = folded(net)
     q = Int8Net(net, calibrate(net, calibration, layers=layers), layers)
     print(f"{cpu_name()}, quantized engine {torch.backends.quantized.engine}, {args.images} test images\n")

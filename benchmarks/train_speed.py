@@ -3,7 +3,7 @@
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/train_speed.py [--widths 128 384 448 --depth 3 --residual]
 
 Times training steps (forward, cross-entropy, backward, Nesterov SGD; batches of 512 random
-images, channels_last, as `cbir.features.cnn.train` runs them) and prints images/s and the
+images, channels_last, as `cbir.training.loop` runs them) and prints images/s and the
 minutes an epoch of 50,000 images would take. `cbir train` uses bf16 autocast only where
 `model.fast_bf16()` says the CPU computes bf16 natively; the bf16 row shows what that avoids. The last
 row is `cbir train`'s precision with the whitening layer's bias frozen (`--whiten-bias-epochs`).
@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from cbir.features.cnn.model import CifarNet, ModelConfig, fast_bf16
-from cbir.features.cnn.train import cpu_name
+from cbir.training.loop import cpu_name
 
 
 def images_per_second(model: nn.Module, bf16: bool, batch: int, steps: int) -> float:

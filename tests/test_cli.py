@@ -133,7 +133,7 @@ def test_train_to_a_time_budget_says_how_many_epochs_fit_and_trains_them(tiny_co
     import itertools
     import types
 
-    from cbir.features.cnn import train as training
+    from cbir.training import loop as training
 
     ticks = itertools.count()  # a clock that moves 0.02 s each time it is read: the same plan on any machine
     monkeypatch.setattr(training, "time", types.SimpleNamespace(perf_counter=lambda: 0.02 * next(ticks)))
@@ -274,7 +274,7 @@ def test_unknown_arguments_are_still_refused(built, capsys):
 def test_cbir_train_defaults_are_the_training_recipe_defaults():
     from cbir.cli import build_parser
     from cbir.cli.models import train_config
-    from cbir.features.cnn.train import PREVIOUS_DEFAULTS, TrainConfig
+    from cbir.training.loop import PREVIOUS_DEFAULTS, TrainConfig
 
     assert train_config(build_parser().parse_args(["train", "--out", "m"])) == TrainConfig()
     fast = TrainConfig()  # the fast-training recipes' settings, the defaults since 2026-12-04

@@ -16,10 +16,10 @@ from cbir.datasets import load_folder
 from cbir.errors import CbirError, TrainingError
 from cbir.features import FusedExtractor, load_extractor, make_extractor
 from cbir.features.cnn.extractor import CnnExtractor
-from cbir.features.cnn.model import CifarNet, ModelConfig, fast_bf16, to_input, tta_views
+from cbir.features.cnn.model import CifarNet, ModelConfig, compact_input, fast_bf16, to_input, tta_views
 from cbir.features.cnn.store import _markdown, load_model, save_model, write_card
-from cbir.features.cnn.recipe import (alternating_flips, augment, distillation_loss, ema_with_warmup, sharpness_step)
-from cbir.features.cnn.train import TrainConfig, cpu_name, predict, train, validation_size
+from cbir.training.recipe import (alternating_flips, augment, distillation_loss, ema_with_warmup, sharpness_step)
+from cbir.training.loop import TrainConfig, cpu_name, predict, train, validation_size
 from cbir.features.global_ import HOG
 from cbir.features.supervised import SupervisedExtractor
 
@@ -110,7 +110,7 @@ def test_the_whitening_bias_trains_for_the_epochs_asked_then_stays(data, tmp_pat
 
 
 def test_the_first_share_of_the_epochs_trains_on_small_crops(data, tmp_path, monkeypatch):
-    import cbir.features.cnn.train as training
+    import cbir.training.loop as training
 
     sides, real_augment = [], training.augment
 
@@ -162,7 +162,7 @@ def test_a_model_card_without_matplotlib_keeps_its_numbers_and_skips_the_curve(m
 
 @pytest.mark.parametrize("crops", [{}, {"small_crop": 24}])  # the first 2 of 3 epochs on crops
 def test_training_is_deterministic_and_resumes_after_an_interruption(data, tmp_path, monkeypatch, crops):
-    import cbir.features.cnn.train as training
+    import cbir.training.loop as training
 
     straight = tmp_path / "straight"
     train(data, straight, tiny_config(**crops), ModelConfig(**vars(TINY)), progress=False)
@@ -206,7 +206,7 @@ def clock(monkeypatch):
     import itertools
     import types
 
-    import cbir.features.cnn.train as training
+    import cbir.training.loop as training
 
     ticks = itertools.count()
     monkeypatch.setattr(training, "time", types.SimpleNamespace(perf_counter=lambda: 1e-6 * next(ticks)))
@@ -237,7 +237,7 @@ def epochs_take(training, fraction, frozen_fraction=None):
 
 def speeds(whole, frozen, validation, small=None, small_frozen=None):
     """What `probe_seconds` returns: seconds an epoch of each kind takes, and a validation pass."""
-    from cbir.features.cnn.train import EpochKind
+    from cbir.training.budget import EpochKind
 
     kinds = {EpochKind(False, False): whole, EpochKind(False, True): frozen, EpochKind(True, False): small,
              EpochKind(True, True): small_frozen}
@@ -245,13 +245,13 @@ def speeds(whole, frozen, validation, small=None, small_frozen=None):
 
 
 def test_a_time_budget_sets_the_epochs_from_a_speed_probe_that_leaves_the_run_alone(clock, data, tmp_path, monkeypatch):
-    import cbir.features.cnn.train as training
+    import cbir.training.loop as training
 
     probed, real_probe = [], training.probe_seconds
 
-    def probe(model, *args):  # the real probe, then a fixed speed: 9 s to train an epoch, 2 s to validate
+    def probe(model, *args, **kwargs):  # the real probe, then a fixed speed: 9 s to train an epoch, 2 s to validate
         before = {k: v.clone() for k, v in model.state_dict().items()}
-        probed.append(real_probe(model, *args))
+        probed.append(real_probe(model, *args, **kwargs))
         assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
         return speeds(9.0, 9.0, 2.0)
 
@@ -269,7 +269,7 @@ def test_a_time_budget_sets_the_epochs_from_a_speed_probe_that_leaves_the_run_al
     train(data, plain, tiny_config(epochs=3), ModelConfig(**vars(TINY)), progress=False)
     a, b = torch.load(budgeted / "weights.pt"), torch.load(plain / "weights.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)  # the probe changed nothing but the number of epochs
-    monkeypatch.setattr(training, "probe_seconds", lambda *args: speeds(5.0, 5.0, 0.0))  # faster now: 10 would fit
+    monkeypatch.setattr(training, "probe_seconds", lambda *args, **kwargs: speeds(5.0, 5.0, 0.0))  # faster now: 10 would fit
     card = train(data, budgeted, tiny_config(epochs=7, minutes=1), ModelConfig(**vars(TINY)), progress=False)
     assert card["epochs"] == 3 and len(card["history"]) == 3  # a resumed run keeps the epochs it chose
 
@@ -277,12 +277,12 @@ def test_a_time_budget_sets_the_epochs_from_a_speed_probe_that_leaves_the_run_al
 @pytest.mark.parametrize("frozen_fraction, epochs", [(1.0, 6), (0.5, 11)])
 def test_a_time_budget_counts_the_faster_epochs_after_the_whitening_bias_is_frozen(clock, data, tmp_path, monkeypatch,
                                                                                   frozen_fraction, epochs):
-    import cbir.features.cnn.train as training
+    import cbir.training.loop as training
 
     probed, real_probe, planned = [], training.probe_seconds, []
 
-    def probe(*args):  # the real probe, then 7 s an epoch, 4 s once the bias is frozen, 2 s to validate
-        probed.append(real_probe(*args))
+    def probe(*args, **kwargs):  # the real probe, then 7 s an epoch, 4 s once the bias is frozen, 2 s to validate
+        probed.append(real_probe(*args, **kwargs))
         return speeds(7.0, 4.0, 2.0)
 
     monkeypatch.setattr(training, "probe_seconds", probe)
@@ -306,9 +306,9 @@ def test_a_time_budget_counts_the_faster_epochs_after_the_whitening_bias_is_froz
 
 @pytest.mark.parametrize("fraction, steps", [(0.5, 32), (2.0, 3)])
 def test_a_time_budget_is_planned_again_from_the_timed_epochs(clock, data, tmp_path, monkeypatch, fraction, steps):
-    import cbir.features.cnn.train as training
+    import cbir.training.loop as training
 
-    monkeypatch.setattr(training, "probe_seconds", lambda *args: speeds(7.0, 7.0, 2.0))  # 3 epochs, as above
+    monkeypatch.setattr(training, "probe_seconds", lambda *args, **kwargs: speeds(7.0, 7.0, 2.0))  # 3 epochs, as above
     monkeypatch.setattr(training.TimePlan, "measured", epochs_take(training, fraction))
     out, rates, planned = tmp_path / "m", [], []
 
@@ -332,7 +332,7 @@ def test_a_time_budget_is_planned_again_from_the_timed_epochs(clock, data, tmp_p
 
 def test_a_time_budget_ends_on_part_of_an_epoch_untimed_and_a_resumed_run_keeps_its_steps(clock, data, tmp_path,
                                                                                           monkeypatch):
-    import cbir.features.cnn.train as training
+    import cbir.training.loop as training
 
     replanned, real_measured = [], epochs_take(training, 1.6)
 
@@ -340,7 +340,7 @@ def test_a_time_budget_ends_on_part_of_an_epoch_untimed_and_a_resumed_run_keeps_
         replanned.append(epoch)
         return real_measured(plan, epoch, epochs, seconds)
 
-    monkeypatch.setattr(training, "probe_seconds", lambda *args: speeds(7.0, 7.0, 2.0))
+    monkeypatch.setattr(training, "probe_seconds", lambda *args, **kwargs: speeds(7.0, 7.0, 2.0))
     monkeypatch.setattr(training.TimePlan, "measured", measured)
     config = tiny_config(minutes=1, whiten_bias_epochs=1)
     # 1.6 times as slow: 14.4 s an epoch and 25.6 s of final validation, 11 s left after the first: not a whole
@@ -362,7 +362,7 @@ def test_a_time_budget_ends_on_part_of_an_epoch_untimed_and_a_resumed_run_keeps_
     with pytest.raises(KeyboardInterrupt):
         train(data, resumed, config, ModelConfig(**vars(TINY)), progress=False)
     monkeypatch.setattr(training, "accuracy", real_accuracy)
-    monkeypatch.setattr(training, "probe_seconds", lambda *args: speeds(1.0, 1.0, 0.0))  # 40 epochs would fit now
+    monkeypatch.setattr(training, "probe_seconds", lambda *args, **kwargs: speeds(1.0, 1.0, 0.0))  # 40 epochs would fit now
     card = train(data, resumed, config, ModelConfig(**vars(TINY)), progress=False)
     assert card["epochs"] == 1.67 and [h["epoch"] for h in card["history"]] == [1, 2]
     a, b = torch.load(straight / "weights.pt"), torch.load(resumed / "weights.pt")
@@ -370,7 +370,7 @@ def test_a_time_budget_ends_on_part_of_an_epoch_untimed_and_a_resumed_run_keeps_
 
 
 def test_a_time_plan_counts_the_cheaper_epochs_on_small_crops():
-    from cbir.features.cnn.train import MEASURED_RESERVE, EpochKind, TimePlan
+    from cbir.training.budget import MEASURED_RESERVE, EpochKind, TimePlan
 
     seconds, _ = speeds(7.0, 4.0, 1.0, small=3.0, small_frozen=2.0)
     plan = TimePlan(0.0, 40.0, seconds, 1.0, 0.0, whiten_bias_epochs=1, small_share=0.5, reserve=0.0)
@@ -401,13 +401,13 @@ def test_a_time_plan_counts_the_cheaper_epochs_on_small_crops():
 
 def test_a_time_budget_with_small_crops_probes_them_and_plans_again_on_each_kind_of_epoch(clock, data, tmp_path,
                                                                                          monkeypatch):
-    import cbir.features.cnn.train as training
+    import cbir.training.loop as training
 
     probed, real_probe, replanned, real_measured = [], training.probe_seconds, [], epochs_take(training, 1.0)
     sides, real_augment = [], training.augment
 
-    def probe(*args):
-        probed.append(real_probe(*args))
+    def probe(*args, **kwargs):
+        probed.append(real_probe(*args, **kwargs))
         return speeds(7.0, 4.0, 2.0, small=3.5, small_frozen=2.5)
 
     def augment(*args, **kwargs):
@@ -525,7 +525,7 @@ def test_alternating_flips_mirror_each_image_every_other_epoch():
 
 
 def test_training_with_alternating_flips_shows_each_image_mirrored_every_other_epoch(data, tmp_path, monkeypatch):
-    import cbir.features.cnn.train as training
+    import cbir.training.loop as training
 
     seen, real_augment = [], training.augment
 
@@ -534,17 +534,11 @@ def test_training_with_alternating_flips_shows_each_image_mirrored_every_other_e
         return real_augment(x, translate, generator, cutout, flip, crop)
 
     monkeypatch.setattr(training, "augment", recording)
-    card = train(data, tmp_path / "m", tiny_config(), ModelConfig(**vars(TINY)), progress=False)  # the default
-    assert card["recipe"]["flip"] == "alternate"
+    train(data, tmp_path / "m", tiny_config(), ModelConfig(**vars(TINY)), progress=False)
     epochs = [{image.numpy().tobytes(): bool(f) for x, flip in seen[e * 3: e * 3 + 3] for image, f in zip(x, flip)}
               for e in range(3)]  # 3 steps an epoch
     assert len(seen) == 9 and all(len(epoch) == 45 for epoch in epochs)
     assert all(epochs[1][image] != flipped and epochs[2][image] == flipped for image, flipped in epochs[0].items())
-    seen.clear()
-    card = train(data, tmp_path / "r", tiny_config(flip="random"), ModelConfig(**vars(TINY)), progress=False)
-    assert card["recipe"]["flip"] == "random" and len(seen) == 9 and all(flip is None for _, flip in seen)
-    with pytest.raises(TrainingError, match="flip"):
-        train(data, tmp_path / "bad", tiny_config(flip="sometimes"), ModelConfig(**vars(TINY)), progress=False)
 
 
 def test_ema_decay_ramps_up_so_short_runs_do_not_average_in_the_initial_weights():
@@ -768,7 +762,7 @@ def test_deeper_blocks_train_save_and_run_in_int8(data, tmp_path, residual):
     assert model.config.depth == 3 and [len(block.layers()) for block in model.blocks] == [3, 3, 3]
     plain = CifarNet(ModelConfig(**{**vars(model.config), "residual": False})).eval()
     plain.load_state_dict(model.state_dict())
-    x = CnnExtractor._input(data.images[:8])
+    x = compact_input(data.images[:8])
     with torch.no_grad():
         assert torch.equal(plain.embed(x), model.embed(x)) != residual  # the sum is in the forward pass
     float_ = CnnExtractor(out, bf16=False).fit(data)
@@ -787,7 +781,7 @@ def test_int8_stored_weights_are_what_int8_inference_computes_in_half_the_space(
     convs = [k for k in stored if k.startswith("blocks.") and k.endswith(".weight") and stored[k].ndim == 4]
     assert len(convs) == 6 and all(stored[k].dtype == torch.int8 for k in convs)
     int8_model = load_model(tmp_path / "int8")[0]
-    x = CnnExtractor._input(data.images[:64])
+    x = compact_input(data.images[:64])
     net = Int8Net(int8_model, calibrate(int8_model, x))
     for conv, key in zip(net.convs, convs):  # BatchNorm folding did not move a single int8 weight
         assert torch.equal(conv.weight().int_repr(), stored[key])

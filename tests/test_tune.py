@@ -11,7 +11,7 @@ pytest.importorskip("ray.tune", reason="Ray Tune not installed (pip install 'cbi
 
 
 def test_two_tiny_trials(tiny_collection, tmp_path):
-    from cbir.tune import run_tune
+    from cbir.training.tune import run_tune
 
     data = load_folder(tiny_collection, split="train", progress=False, cache=False)
     best = run_tune(data, tmp_path, samples=2, epochs=3, batch_size=15, val_images=15, cpus=2,
@@ -31,7 +31,7 @@ def test_a_hold_out_as_large_as_the_data_is_refused_before_ray_starts(tiny_colle
     import ray
 
     from cbir.errors import TrainingError
-    from cbir.tune import run_tune
+    from cbir.training.tune import run_tune
 
     data = load_folder(tiny_collection, split="train", progress=False, cache=False)
     with pytest.raises(TrainingError, match="leaves none to train on: the collection has 60"):

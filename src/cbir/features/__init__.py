@@ -86,7 +86,7 @@ def make_extractor(name: str, model: str | Path | None = None, options: dict | N
         if not isinstance(extractor, CnnExtractor):
             cnn = ", ".join(n for n, make in EXTRACTORS.items() if isinstance(make(), CnnExtractor))
             raise CbirError(f"a trained model applies to the CNN features ({cnn}), not to '{name}'")
-        extractor.use_model(model)
+        extractor.use_model(model, int8_asked="int8" in (options or {}))
     return extractor
 
 

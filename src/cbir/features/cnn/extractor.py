@@ -116,6 +116,9 @@ class CnnExtractor(FeatureExtractor):
         card = json.loads(card_path.read_text()) if card_path.exists() else {}
         params = sum(p.numel() for p in self.net_.parameters())
         facts = [f"{params / 1e6:.1f} M parameters" if params >= 100_000 else f"{params:,} parameters"]
+        backbone = getattr(self.net_.config, "backbone", None)
+        if backbone:
+            facts.insert(0, f"{backbone} fine-tuned at {self.net_.config.resolution} px")
         if card:
             facts.append(f"{card['epochs']} epochs on {card['data']} in {card['minutes']:.1f} min ({card['machine']})")
         for key, what in (("test_accuracy", "test accuracy"), ("validation_accuracy_tta", "validation accuracy")):
@@ -134,12 +137,27 @@ class CnnExtractor(FeatureExtractor):
             return "int8"
         return "bf16" if self.bf16 and fast_bf16() else "float32"
 
-    def use_model(self, path: str | Path) -> None:
+    def use_model(self, path: str | Path, int8_asked: bool = False) -> None:
         """Describe images with the model folder at `path` (written by `cbir train`) instead; loaded
-        now, so a missing or broken folder is an error before any work."""
+        now, so a missing or broken folder is an error before any work. A fine-tuned backbone runs in float
+        (bf16 where fast): int8 inference is the compact network's, an error only when `int8_asked`."""
         self.model_path, self.net_, self.weights = Path(path), None, None
+        int8, self.int8 = self.int8, False  # decided once the network is known
         self._ensure_model()
+        self.int8 = int8 and (int8_asked or self._compact())
+        self._check_int8()
         self._check_pca()
+
+    def _compact(self) -> bool:
+        """Whether the network is the compact CIFAR one (not a fine-tuned backbone)."""
+        from cbir.features.cnn.model import CifarNet
+
+        return isinstance(self.net_, CifarNet)
+
+    def _check_int8(self) -> None:
+        if self.int8 and not self._compact():
+            raise CbirError(f"{self.model_path}: int8 inference (int8=true) runs the compact CIFAR network only; "
+                            f"this model is a fine-tuned {self.net_.config.backbone}")
 
     def _ensure_model(self, path: Path | None = None) -> None:
         if self.net_ is not None:
@@ -157,6 +175,7 @@ class CnnExtractor(FeatureExtractor):
                             f"({self.weights})")
         self.net_, self.classes_ = load_model(path)
         self.weights, self.model_path = digest, path
+        self._check_int8()
 
     def _fit(self, dataset: Dataset, progress: bool) -> None:
         self._ensure_model()
@@ -171,7 +190,7 @@ class CnnExtractor(FeatureExtractor):
             from cbir.features.cnn.int8 import calibrate, folded
 
             layers = folded(self.net_)
-            self._set_ranges(calibrate(self.net_, self._input(calibration_sample(dataset).images), layers=layers),
+            self._set_ranges(calibrate(self.net_, self.net_.input_of(calibration_sample(dataset).images), layers=layers),
                              layers)
 
     def _set_ranges(self, ranges: list[tuple[float, float]], layers: list | None = None) -> None:
@@ -220,15 +239,6 @@ class CnnExtractor(FeatureExtractor):
         embeddings, probabilities = (np.concatenate(p) for p in zip(*parts))
         return embeddings, probabilities
 
-    @staticmethod
-    def _input(images: Sequence[np.ndarray]):
-        """Normalised network input (n, 3, 32, 32) of RGB uint8 images."""
-        import torch
-
-        from cbir.features.cnn.model import stack_images, to_input
-
-        return to_input(torch.from_numpy(stack_images(images)))
-
     def _forward(self, images: Sequence[np.ndarray], indexing: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(embeddings, class probabilities) for RGB uint8 images, averaged over their test-time views:
         a query's (`tta`, `tta_shift`) or, `indexing`, an indexed image's (`index_tta`, flips only)."""
@@ -242,7 +252,7 @@ class CnnExtractor(FeatureExtractor):
         embeddings, probabilities = [], []
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
             for s in range(0, len(images), self.batch_size):
-                x = self._input(images[s: s + self.batch_size])
+                x = self.net_.input_of(images[s: s + self.batch_size])
                 emb = sum(w * embed(view).float() for view, w in tta_views(x, flip, shift))
                 logits = self.net_.classifier(emb.to(self.net_.classifier.weight.dtype)).float()
                 embeddings.append(emb.numpy())

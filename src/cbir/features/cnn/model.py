@@ -11,36 +11,18 @@ retrieval.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from cbir.datasets.images import resize_all
+from cbir.features.cnn.config import ModelConfig
 
 SIZE = (32, 32)  # the input size the network is trained and run at
 MEAN = (125.3, 123.0, 113.9)
 STD = (63.0, 62.1, 66.7)
 TTA_SHIFT = 1  # pixels the heavier test-time augmentation moves the views (`tta_views`)
-
-
-@dataclass
-class ModelConfig:
-    widths: tuple[int, int, int] = (64, 256, 256)
-    embedding_dim: int = 256
-    num_classes: int = 10
-    whiten_width: int = 24
-    logit_scale: float = 1 / 9
-    depth: int = 2
-    residual: bool = False
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "widths": list(self.widths)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ModelConfig:
-        return cls(**{**d, "widths": tuple(d["widths"])})  # older configs: depth 2, no residual
 
 
 class Block(nn.Module):
@@ -68,8 +50,59 @@ class Block(nn.Module):
         return x + first if self.residual else x
 
 
-class CifarNet(nn.Module):
+class ClassifierHead:
+    """What every network `cbir train` writes has on top of its body: an `embedding` (the retrieval vector) and a
+    linear `classifier` on it, its logits scaled by `config.logit_scale`. A network also says its input:
+    `input_size` and `normalise` (float RGB 0-255 (n, 3, h, w) -> the network's input)."""
+
+    INT8_PREFIX = ""  # the state-dict keys whose convolutions `int8_weights` may store as int8
+
+    def head(self, embedding: torch.Tensor) -> torch.Tensor:
+        """Class logits of embeddings."""
+        return self.classifier(embedding) * self.config.logit_scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(x))
+
+    def to_input(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        """(n, H, W, 3) uint8 at `input_size` -> the network's input (n, 3, H, W), channels_last."""
+        return self.normalise(images_uint8.permute(0, 3, 1, 2).float()).contiguous(memory_format=torch.channels_last)
+
+    def stack(self, images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """(n, h, w, 3) uint8 at `input_size` from RGB uint8 images of any size."""
+        return resize_all(images, self.input_size)
+
+    def input_of(self, images: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor:
+        """The network's input of RGB uint8 images of any size."""
+        return self.to_input(torch.from_numpy(self.stack(images)))
+
+    def from_input(self, x: torch.Tensor, other: ClassifierHead) -> torch.Tensor:
+        """`other`'s input showing the same images as this network's input `x` (a teacher's view of a student's
+        augmented batch): back to 0-255, resized to `other.input_size`, normalised as `other` wants."""
+        if type(other) is type(self) and tuple(other.input_size) == tuple(x.shape[2:]):
+            return x
+        raw = self.denormalise(x.float())
+        if tuple(raw.shape[2:]) != tuple(other.input_size):
+            raw = nn.functional.interpolate(raw, size=tuple(other.input_size), mode="bilinear", antialias=True,
+                                            align_corners=False)
+        return other.normalise(raw).contiguous(memory_format=torch.channels_last)
+
+    @torch.no_grad()
+    def new_head(self, embeddings: torch.Tensor, targets: torch.Tensor, num_classes: int) -> None:
+        """A classifier for other classes (fine-tuning), its rows the centred, normalised class means of
+        `embeddings` (weight imprinting) at the old rows' mean norm: it separates the classes from the start."""
+        norm = self.classifier.weight.norm(dim=1).mean()
+        means = torch.stack([embeddings[targets == c].mean(0) for c in range(num_classes)]) - embeddings.mean(0)
+        self.config.num_classes = num_classes
+        self.classifier = nn.Linear(self.config.embedding_dim, num_classes, bias=False).to(embeddings.device)
+        self.classifier.weight.copy_(nn.functional.normalize(torch.nan_to_num(means), dim=1) * norm)
+
+
+class CifarNet(ClassifierHead, nn.Module):
     """Input: float images normalised by MEAN/STD, (n, 3, H, W). `embed` gives (n, embedding_dim)."""
+
+    INT8_PREFIX = "blocks."
+    input_size = SIZE
 
     def __init__(self, config: ModelConfig | None = None):
         super().__init__()
@@ -109,22 +142,14 @@ class CifarNet(nn.Module):
         """The retrieval embedding (before the classifier)."""
         return self.embedding_norm(self.embedding(self.features(x)))
 
-    def head(self, embedding: torch.Tensor) -> torch.Tensor:
-        """Class logits of embeddings."""
-        return self.classifier(embedding) * self.config.logit_scale
+    @staticmethod
+    def normalise(x: torch.Tensor) -> torch.Tensor:
+        """Float RGB 0-255 (n, 3, h, w) -> less the CIFAR-10 mean, over its standard deviation."""
+        return (x - x.new_tensor(MEAN).view(1, 3, 1, 1)) / x.new_tensor(STD).view(1, 3, 1, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.embed(x))
-
-    @torch.no_grad()
-    def new_head(self, embeddings: torch.Tensor, targets: torch.Tensor, num_classes: int) -> None:
-        """A classifier for other classes (fine-tuning), its rows the centred, normalised class means of
-        `embeddings` (weight imprinting) at the old rows' mean norm: it separates the classes from the start."""
-        norm = self.classifier.weight.norm(dim=1).mean()
-        means = torch.stack([embeddings[targets == c].mean(0) for c in range(num_classes)]) - embeddings.mean(0)
-        self.config.num_classes = num_classes
-        self.classifier = nn.Linear(self.config.embedding_dim, num_classes, bias=False).to(embeddings.device)
-        self.classifier.weight.copy_(nn.functional.normalize(torch.nan_to_num(means), dim=1) * norm)
+    @staticmethod
+    def denormalise(x: torch.Tensor) -> torch.Tensor:
+        return x * x.new_tensor(STD).view(1, 3, 1, 1) + x.new_tensor(MEAN).view(1, 3, 1, 1)
 
 
 def fast_bf16(device_type: str = "cpu") -> bool:
@@ -143,11 +168,13 @@ def stack_images(images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
 
 
 def to_input(images_uint8: torch.Tensor) -> torch.Tensor:
-    """(n, H, W, 3) uint8 -> normalised float (n, 3, H, W), channels_last memory format."""
-    x = images_uint8.permute(0, 3, 1, 2).float()
-    mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, device=x.device).view(1, 3, 1, 1)
-    return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+    """(n, H, W, 3) uint8 -> the compact network's input (`CifarNet.normalise`), channels_last memory format."""
+    return CifarNet.normalise(images_uint8.permute(0, 3, 1, 2).float()).contiguous(memory_format=torch.channels_last)
+
+
+def compact_input(images: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor:
+    """The compact network's input of RGB uint8 images of any size."""
+    return to_input(torch.from_numpy(stack_images(images)))
 
 
 def tta_views(x: torch.Tensor, flip: bool = True, shift: int = 0) -> list[tuple[torch.Tensor, float]]:

@@ -1,8 +1,9 @@
 """A trained model as a folder: config.json, weights, and a model card (JSON + Markdown, with its
 accuracy-vs-minutes curve as training.png).
 
-Weights are stored as float16, or (`int8_weights`, for larger networks) with the blocks'
-convolution weights as int8 per output channel plus one float scale each: half the size again,
+The network is the compact CIFAR one (`CifarNet`) or, when config.json names a backbone, a pretrained body under
+the same embedding and classifier (`BackboneNet`). Weights are stored as float16, or (`int8_weights`, for larger
+networks) with the blocks' convolution weights as int8 per output channel plus one float scale each: half the size again,
 and exactly what the int8 inference path computes (a positive BatchNorm scale folded in later
 commutes with per-channel quantisation); the float path reads them dequantised.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 import torch
 
 from cbir.errors import CbirError
-from cbir.features.cnn.model import CifarNet, ModelConfig
+from cbir.features.cnn.model import CifarNet, ClassifierHead, ModelConfig
 
 WEIGHTS = "weights.pt"
 CURVE = "training.png"
@@ -31,11 +32,20 @@ def _int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.round(weight.float() / scale.view(shape)).clamp(-127, 127).to(torch.int8), scale
 
 
-def stored_state(model: CifarNet, int8_weights: bool = False) -> dict[str, torch.Tensor]:
+def network(config: dict) -> ClassifierHead:
+    """An untrained network of a model folder's config.json "model" entry."""
+    if "backbone" in config:
+        from cbir.features.cnn.backbone import BackboneConfig, BackboneNet
+
+        return BackboneNet(BackboneConfig(**config))
+    return CifarNet(ModelConfig.from_dict(config))
+
+
+def stored_state(model: ClassifierHead, int8_weights: bool = False) -> dict[str, torch.Tensor]:
     """The state dict as written: float16, or int8 block convolutions (+ scales) with `int8_weights`."""
     state = {}
     for k, v in model.state_dict().items():
-        if int8_weights and k.startswith("blocks.") and v.ndim == 4:
+        if int8_weights and k.startswith(model.INT8_PREFIX) and v.ndim == 4:
             state[k], state[SCALE + k] = _int8(v)
         else:
             state[k] = v.half() if v.is_floating_point() else v
@@ -51,7 +61,7 @@ def loaded_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
 
-def save_model(model: CifarNet, card: dict, out: str | Path, int8_weights: bool = False) -> None:
+def save_model(model: ClassifierHead, card: dict, out: str | Path, int8_weights: bool = False) -> None:
     """Write the model folder (see `stored_state`)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -97,7 +107,7 @@ def weights_digest(path: str | Path) -> str:
     return hashlib.sha256((Path(path) / WEIGHTS).read_bytes()).hexdigest()[:16]
 
 
-def load_model(path: str | Path) -> tuple[CifarNet, list[str]]:
+def load_model(path: str | Path) -> tuple[ClassifierHead, list[str]]:
     """(model in eval mode on the CPU, class names) from a model folder."""
     path = Path(path)
     try:
@@ -105,7 +115,7 @@ def load_model(path: str | Path) -> tuple[CifarNet, list[str]]:
         state = torch.load(path / WEIGHTS, map_location="cpu", weights_only=True)
     except FileNotFoundError as exc:
         raise CbirError(f"no trained model at {path}: train one with `cbir train --out {path}`") from exc
-    model = CifarNet(ModelConfig.from_dict(config["model"]))
+    model = network(config["model"])
     model.load_state_dict(loaded_state(state))
     return model.eval().to(memory_format=torch.channels_last), config["classes"]
 

@@ -1,5 +1,5 @@
-"""The training recipe's parts (`train` puts them together): flip + translate + cutout augmentation with
-alternating or random flips, the EMA update, the distillation loss, and SAM's
+"""The training recipe's parts (`cbir.training.loop` puts them together): flip + translate + cutout augmentation
+with alternating flips, the EMA update, the distillation loss, and SAM's
 ascent step. Facts from public fast-training recipes and papers, code written here."""
 
 from __future__ import annotations
@@ -8,9 +8,6 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
-
-
-FLIPS = ("random", "alternate")
 
 
 def alternating_flips(n: int, seed: int, epoch: int) -> torch.Tensor:

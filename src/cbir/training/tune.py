@@ -34,7 +34,8 @@ def _trial(config: dict, data: Dataset, epochs: int, batch_size: int, val_images
     from ray import tune
 
     from cbir.features.cnn.model import ModelConfig
-    from cbir.features.cnn.train import TrainConfig, train
+    from cbir.training.config import TrainConfig
+    from cbir.training.loop import train
 
     torch.set_num_threads(1)
     train_config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=config["lr"],
@@ -56,7 +57,7 @@ def run_tune(data: Dataset, out: str | Path, samples: int = 6, epochs: int = 4, 
         from ray.tune.schedulers import ASHAScheduler
     except ImportError as exc:
         raise MissingDependencyError("cbir tune needs Ray Tune: pip install 'cbir[tune]'") from exc
-    from cbir.features.cnn.train import validation_size
+    from cbir.training.validation import validation_size
 
     data.require_classes("tuning", TrainingError)  # clear errors here rather than in every trial
     validation_size(val_images, len(data))
