@@ -120,13 +120,14 @@ def test_a_fine_tuned_backbone_teaches_the_compact_network_at_its_own_input_size
                                                     distill=0.5), ModelConfig(widths=(8, 16, 16)), progress=False)
 
 
-def test_the_command_line_is_built_from_the_recipe_with_the_backbone_defaults():
+def test_the_command_line_is_built_from_the_recipe_with_the_backbone_defaults(tuned):
     def parsed(*args):
         parsed_args = build_parser().parse_args(["train", "--out", "m", *args])
         return model_config(parsed_args), train_config(parsed_args)
 
     assert parsed() == (ModelConfig(), TrainConfig())
     assert parsed("--backbone", "efficientnet-lite0") == (BackboneConfig(), TrainConfig(**BACKBONE_RECIPE))
+    assert parsed("--init", str(tuned[0]))[1] == recipe(True, init=str(tuned[0]))  # going on with a fine-tuned one
     network, config = parsed("--backbone", "efficientnet-lite0", "--resolution", "128", "--lr", "0.01")
     assert network.resolution == 128 and config.lr == 0.01 and config.batch_size == BACKBONE_RECIPE["batch_size"]
     with pytest.raises(CbirError, match="--widths, --depth shape the compact network only"):

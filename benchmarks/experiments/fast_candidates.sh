@@ -14,7 +14,7 @@
 # EPOCHS_PERCENT scales the epochs (a smoke test: EPOCHS_PERCENT=2 VAL=100 ... --max-train 600).
 set -u
 DATA=${1:?labelled training images}; OUT=${2:?output folder}; shift 2
-VAL=${VAL:-5000}; FLIP=${FLIP:-alternate}; WHITEN_BIAS_EPOCHS=${WHITEN_BIAS_EPOCHS:-3}
+VAL=${VAL:-5000}; WHITEN_BIAS_EPOCHS=${WHITEN_BIAS_EPOCHS:-3}
 source "$(dirname "$0")/gpu_common.sh"
 EXTRA=(--epochs "$(e 60)" --translate 4 --cutout 12 --depth 3 --residual --int8-weights --widths 128 384 448
        --sam 0.05 "$@")

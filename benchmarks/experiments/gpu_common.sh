@@ -1,15 +1,15 @@
 # Shared by the GPU candidate scripts (sourced once DATA and OUT are set): decodes the training
 # images once; `e N` is N epochs scaled by EPOCHS_PERCENT (at least 1); `train NAME ARGS...` runs
 # `cbir train` with ARGS and the EXTRA array into OUT/NAME (log: OUT/NAME.log) under a time limit
-# of LIMIT_S seconds (LIMIT=... for one run), with --flip FLIP (default random: the recipe these
-# scripts' recorded runs used, before alternating flip became `cbir train`'s default) and
+# of LIMIT_S seconds (LIMIT=... for one run), with alternating flips (the recorded runs of these scripts
+# before 2026-11-28 mirrored a random half at each step, an option removed in 0.3.0) and
 # --whiten-bias-epochs WHITEN_BIAS_EPOCHS (default all: the bias trained throughout, as in those runs,
 # before 2026-11-28 made 3 the default) and the optimiser settings OPTIMISER (default: those before 2026-12-04
 # made the fast-training recipes' the default, as in those runs; OPTIMISER= takes today's); `summary` prints
 # each finished model's validation accuracy with flip TTA, then single-view (the last epoch's, EMA
 # weights), and its minutes.
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-3} OMP_WAIT_POLICY=PASSIVE
-LIMIT_S=${LIMIT_S:-330}; EPOCHS_PERCENT=${EPOCHS_PERCENT:-100}; FLIP=${FLIP:-random}
+LIMIT_S=${LIMIT_S:-330}; EPOCHS_PERCENT=${EPOCHS_PERCENT:-100}
 WHITEN_BIAS_EPOCHS=${WHITEN_BIAS_EPOCHS:-all}
 OPTIMISER=${OPTIMISER-"--lr 0.2 --momentum 0.9 --weight-decay 5e-4 --no-dirac --norm-scales --norm-bias-lr 1"}
 mkdir -p "$OUT"
@@ -20,7 +20,7 @@ e() { local n=$(( $1 * EPOCHS_PERCENT / 100 )); echo $(( n > 0 ? n : 1 )); }
 train() {
   local name=$1; shift
   timeout "${LIMIT:-$LIMIT_S}" python3 -m cbir.cli train --dataset "$DATA" --split train --out "$OUT/$name" \
-    --flip "$FLIP" --whiten-bias-epochs "$WHITEN_BIAS_EPOCHS" $OPTIMISER "$@" "${EXTRA[@]}" >"$OUT/$name.log" 2>&1 \
+    --whiten-bias-epochs "$WHITEN_BIAS_EPOCHS" $OPTIMISER "$@" "${EXTRA[@]}" >"$OUT/$name.log" 2>&1 \
     || echo "$name: exit $?" >>"$OUT/$name.log"
 }
 

@@ -31,7 +31,9 @@ def model_config(args: argparse.Namespace):
 
 
 def train_config(args: argparse.Namespace):
-    """The `TrainConfig` that `cbir train`'s options ask for (`cbir.training.config.recipe`)."""
+    """The `TrainConfig` that `cbir train`'s options ask for (`cbir.training.config.recipe`): a backbone's defaults
+    for `--backbone` or an `--init` folder holding one."""
+    from cbir.features.cnn.config import is_backbone
     from cbir.features.cnn.extractor import SHIPPED
     from cbir.training.config import ALL, OPTIONS, recipe
 
@@ -40,7 +42,8 @@ def train_config(args: argparse.Namespace):
         given["init"] = str(SHIPPED)
     given["teachers"] = tuple(given["teachers"]) if given["teachers"] else None
     every_epoch = given["whiten_bias_epochs"] == ALL
-    config = recipe(bool(args.backbone), **(given | ({"whiten_bias_epochs": None} if every_epoch else {})))
+    backbone = bool(args.backbone) or bool(given["init"]) and is_backbone(given["init"])
+    config = recipe(backbone, **(given | ({"whiten_bias_epochs": None} if every_epoch else {})))
     return replace(config, whiten_bias_epochs=None) if every_epoch else config
 
 
@@ -74,7 +77,7 @@ def training_options(p: argparse.ArgumentParser) -> None:
         compact, backbone = defaults(option.name)
         if "type" not in cli and "action" not in cli:  # a yes/no option
             cli["action"] = argparse.BooleanOptionalAction
-        default = f"default {_shown(compact)}" + ("" if backbone == compact else f"; with --backbone: {_shown(backbone)}")
+        default = f"default {_shown(compact)}" + ("" if backbone == compact else f"; fine-tuning a backbone: {_shown(backbone)}")
         p.add_argument(flag, dest=option.name, default=None, help=f"{option.metadata['help']} ({default})", **cli)
 
 

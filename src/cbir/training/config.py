@@ -90,7 +90,7 @@ class TrainConfig:
     small_share: float = option(0.5, "the share of the epochs on small crops", type=float, metavar="F")
 
     def check(self, backbone: bool) -> None:
-        """Refuse options out of range, or (`backbone`) that shape the compact network only."""
+        """Refuse options out of range, or (`backbone`: the network is one) that shape the compact network only."""
         if self.sam < 0:
             raise TrainingError(f"the SAM radius (--sam) must be 0 (off) or positive, got {self.sam}")
         if self.whiten_bias_epochs is not None and self.whiten_bias_epochs < 0:
@@ -108,9 +108,6 @@ class TrainConfig:
         compact_only = [name for name, value in (("--small-crop", self.small_crop), ("--dirac", self.dirac),
                                                   ("--whiten-bias-epochs", self.whiten_bias_epochs is not None))
                         if value]
-        if backbone and self.init:
-            raise TrainingError("a run starts from a model folder (--init) or from a pretrained backbone (--backbone), "
-                                "not both")
         if backbone and compact_only:
             raise TrainingError(f"{', '.join(compact_only)} shape the compact network only, not a backbone")
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -191,6 +191,77 @@ def time_plan(model: ClassifierHead, step: Callable, inputs: Callable, images: t
     return plan, steps
 
 
+@dataclass
+class Run:
+    """What a run checkpoints after every epoch, and resumes from."""
+    model: ClassifierHead
+    ema: AveragedModel
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LambdaLR
+    generator: torch.Generator
+    state: dict  # epoch (done), epochs, steps, history, seconds, small_epochs
+
+    def save(self, checkpoint: Path, config: TrainConfig) -> None:
+        """Write the checkpoint atomically (a crash leaves the previous one)."""
+        torch.save({"model": self.model.state_dict(), "ema": self.ema.state_dict(),
+                    "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
+                    "state": self.state, "generator": self.generator.get_state(), "recipe": asdict(config),
+                    "network": self.model.config.to_dict()}, checkpoint.with_suffix(".tmp"))
+        checkpoint.with_suffix(".tmp").replace(checkpoint)
+
+    def restore(self, saved: dict, checkpoint: Path) -> None:
+        """Go on from a checkpoint of this run (its epochs and steps as they are now set)."""
+        self.model.load_state_dict(saved["model"])
+        self.ema.load_state_dict(saved["ema"])
+        try:
+            self.optimizer.load_state_dict(saved["optimizer"])
+        except ValueError as exc:  # a checkpoint of an earlier version, which did not record its options
+            raise TrainingError(f"{checkpoint} was written with other training options ({exc}); resume it with the "
+                                f"options it started with ({PREVIOUS_DEFAULTS} before 2026-12-04) or train into "
+                                f"another --out") from exc
+        self.schedule.load_state_dict(saved["schedule"])
+        self.state = {"small_epochs": 0} | saved["state"] | {k: self.state[k] for k in ("epochs", "steps")}
+        self.generator.set_state(saved["generator"])
+        print(f"resuming after epoch {self.state['epoch']} ({checkpoint})", flush=True)
+
+
+def load_checkpoint(checkpoint: Path, config: TrainConfig, model: ClassifierHead) -> dict | None:
+    """The run's checkpoint, if any, checked: the same options (but the epochs and the budget), the same network."""
+    if not checkpoint.exists():
+        return None
+    saved = torch.load(checkpoint, weights_only=False)
+    check_resumable(saved.get("recipe"), config, checkpoint)
+    if saved.get("network", model.config.to_dict()) != model.config.to_dict():
+        raise TrainingError(f"{checkpoint} was started with another network ({saved['network']}): resume it with "
+                            f"the network it started with, or train into another --out")
+    return saved
+
+
+def train_epoch(run: Run, step: Callable, inputs: Callable, images: torch.Tensor, targets: torch.Tensor,
+                config: TrainConfig, epoch: int, epoch_steps: int, progress: bool) -> float:
+    """Train `epoch` (from 0) on `epoch_steps` batches; returns the accuracy on its training batches."""
+    model = run.model.train()
+    if config.whiten_bias_epochs is not None:
+        model.whiten.bias.requires_grad_(epoch < config.whiten_bias_epochs)
+    order = torch.randperm(len(images), generator=run.generator)
+    flips = alternating_flips(len(images), config.seed, epoch)
+    crop = config.small_crop if epoch < run.state["small_epochs"] else 0
+    bar = tqdm(range(epoch_steps), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress, mininterval=1.0)
+    correct, seen = torch.zeros((), dtype=torch.long, device=images.device), 0
+    for i in bar:
+        batch = order[i * config.batch_size: (i + 1) * config.batch_size]
+        idx = batch.to(images.device)
+        y = targets[idx]
+        loss, logits = step(model, run.optimizer, inputs(model, images[idx], run.generator, flips[batch], crop), y)
+        run.schedule.step()
+        run.ema.update_parameters(model)
+        correct += (logits.argmax(1) == y).sum()
+        seen += len(y)
+        if i % POSTFIX_EVERY == 0 or i == epoch_steps - 1:  # reading them waits for the GPU
+            bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{int(correct) / seen:.3f}")
+    return int(correct) / seen
+
+
 def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
           model_config: ModelConfig | BackboneConfig | None = None, device: str | None = None,
           progress: bool = True, command: str | None = None, on_epoch: Callable[[dict], None] | None = None) -> dict:
@@ -199,6 +270,9 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     `on_epoch` receives each epoch's record (epoch, train and validation accuracy, minutes).
     """
     config, out = config or TrainConfig(), Path(out)
+    if config.init and isinstance(model_config, BackboneConfig):
+        raise TrainingError("a run starts from a model folder (--init) or from a pretrained backbone (--backbone), "
+                            "not both")
     config.check(backbone=isinstance(model_config, BackboneConfig))
     dataset.require_classes("training", TrainingError)
     config = replace(config, val_images=validation_size(config.val_images, len(dataset)))
@@ -209,30 +283,22 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
     classes = dataset.classes
     train_part, val_part = split_validation(dataset, config.val_images, config.val_seed)
     model, images = network(config, model_config, classes, train_part)
-    if isinstance(model, BackboneNet) and (config.small_crop or config.whiten_bias_epochs is not None):
-        raise TrainingError(f"{config.init} is a fine-tuned backbone: --small-crop and --whiten-bias-epochs shape "
-                            f"the compact network only (--whiten-bias-epochs all)")
-    targets = torch.tensor([classes.index(label) for label in train_part.labels])
+    config.check(backbone=isinstance(model, BackboneNet))  # `init` may be a fine-tuned backbone
     model = model.to(dev, memory_format=torch.channels_last)
-    optimizer = optimizer_of(model, config)
+    targets = torch.tensor([classes.index(label) for label in train_part.labels], device=dev)
+    images = images.to(dev)
     teachers = [t.to(dev, memory_format=torch.channels_last) for t in load_teachers(config, classes)]
-    images, targets = images.to(dev), targets.to(dev)
-    ema = AveragedModel(model, multi_avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
     translate = round(config.translate * model.input_size[0] / 32)  # the recipe's pixels are a 32-pixel image's
 
     def inputs(net: ClassifierHead, batch: torch.Tensor, generator: torch.Generator, flips: torch.Tensor | None,
                crop: int) -> torch.Tensor:
         return augment(net.to_input(batch), translate, generator, config.cutout, flips, crop)
 
+    optimizer = optimizer_of(model, config)
     step = step_function(config, teachers, dev, bf16)
     steps_per_epoch = max(1, len(images) // config.batch_size)
     checkpoint = out / "checkpoint.pt"
-    saved = torch.load(checkpoint, weights_only=False) if checkpoint.exists() else None
-    if saved:
-        check_resumable(saved.get("recipe"), config, checkpoint)
-        if saved.get("network", model.config.to_dict()) != model.config.to_dict():
-            raise TrainingError(f"{checkpoint} was started with another network ({saved['network']}): resume it with "
-                                f"the network it started with, or train into another --out")
+    saved = load_checkpoint(checkpoint, config, model)
     plan = None  # a `TimePlan` when this run fits its epochs to a time budget (not when it resumes one)
     steps = steps_per_epoch * config.epochs  # in all (a time budget may end on part of an epoch)
     if config.minutes:
@@ -249,56 +315,26 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
         warm = max(1, int(config.warmup * steps))
         return (s + 1) / warm if s < warm else max(0.0, (steps - s) / max(1, steps - warm))
 
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
     # the epochs on small crops: set here and by the time plan; a resumed run keeps them
-    state = {"epoch": 0, "epochs": config.epochs, "steps": steps, "history": [], "seconds": 0.0,
-             "small_epochs": small_epochs(config.small_share if config.small_crop else 0.0, config.epochs)}
-    generator = torch.Generator().manual_seed(config.seed)
+    run = Run(model, AveragedModel(model, multi_avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True),
+              optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor),
+              torch.Generator().manual_seed(config.seed),
+              {"epoch": 0, "epochs": config.epochs, "steps": steps, "history": [], "seconds": 0.0,
+               "small_epochs": small_epochs(config.small_share if config.small_crop else 0.0, config.epochs)})
     if saved:
-        model.load_state_dict(saved["model"])
-        ema.load_state_dict(saved["ema"])
-        try:
-            optimizer.load_state_dict(saved["optimizer"])
-        except ValueError as exc:  # a checkpoint of an earlier version, which did not record its options
-            raise TrainingError(f"{checkpoint} was written with other training options ({exc}); resume it with the "
-                                f"options it started with ({PREVIOUS_DEFAULTS} before 2026-12-04) or train into "
-                                f"another --out") from exc
-        schedule.load_state_dict(saved["schedule"])
-        state = {"small_epochs": 0} | saved["state"] | {"epochs": config.epochs, "steps": steps}
-        generator.set_state(saved["generator"])
-        print(f"resuming after epoch {state['epoch']} ({checkpoint})", flush=True)
+        run.restore(saved, checkpoint)
     out.mkdir(parents=True, exist_ok=True)
-    epoch = state["epoch"]
-    while epoch < config.epochs:
+    state, epoch = run.state, run.state["epoch"]
+    while epoch < config.epochs:  # the time plan may change the epochs as they go
         started = time.perf_counter()
-        model.train()
-        if config.whiten_bias_epochs is not None:
-            model.whiten.bias.requires_grad_(epoch < config.whiten_bias_epochs)
-        order = torch.randperm(len(images), generator=generator)
-        flips = alternating_flips(len(images), config.seed, epoch)
-        crop = config.small_crop if epoch < state["small_epochs"] else 0
         epoch_steps = min(steps_per_epoch, steps - epoch * steps_per_epoch)  # the last may be a part
-        bar = tqdm(range(epoch_steps), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
-                   mininterval=1.0)
-        correct, seen = torch.zeros((), dtype=torch.long, device=dev), 0
-        for i in bar:
-            batch = order[i * config.batch_size: (i + 1) * config.batch_size]
-            idx = batch.to(dev)
-            y = targets[idx]
-            loss, logits = step(model, optimizer, inputs(model, images[idx], generator, flips[batch], crop), y)
-            schedule.step()
-            ema.update_parameters(model)
-            correct += (logits.argmax(1) == y).sum()
-            seen += len(y)
-            if i % POSTFIX_EVERY == 0 or i == epoch_steps - 1:  # reading them waits for the GPU
-                bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{int(correct) / seen:.3f}")
-        correct = int(correct)
+        train_accuracy = train_epoch(run, step, inputs, images, targets, config, epoch, epoch_steps, progress)
         state["seconds"] += time.perf_counter() - started
-        val_acc = accuracy(ema.module, val_part, classes, dev, bf16, tta=False) if val_part else None
-        state["history"].append({"epoch": epoch + 1, "train_accuracy": correct / seen, "val_accuracy": val_acc,
+        val_acc = accuracy(run.ema.module, val_part, classes, dev, bf16, tta=False) if val_part else None
+        state["history"].append({"epoch": epoch + 1, "train_accuracy": train_accuracy, "val_accuracy": val_acc,
                                  "minutes": state["seconds"] / 60})
         state["epoch"] = epoch + 1
-        print(f"epoch {epoch + 1}: train acc {correct / seen:.4f}"
+        print(f"epoch {epoch + 1}: train acc {train_accuracy:.4f}"
               + (f", validation acc {val_acc:.4f}" if val_acc is not None else "")
               + f", {state['seconds'] / 60:.1f} min", flush=True)
         # a timed whole epoch: the budget planned again from it
@@ -311,15 +347,11 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
                   flush=True)
             config, state["epochs"], state["steps"] = replace(config, epochs=epochs), epochs, steps
             state["small_epochs"] = plan.small_epochs(epochs)
-        torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
-                    "schedule": schedule.state_dict(), "state": state, "generator": generator.get_state(),
-                    "recipe": asdict(config), "network": model.config.to_dict()},
-                   checkpoint.with_suffix(".tmp"))
-        checkpoint.with_suffix(".tmp").replace(checkpoint)
+        run.save(checkpoint, config)
         if on_epoch:
             on_epoch(state["history"][-1])
         epoch += 1
-    return finish(ema.module, config, state, steps_per_epoch, steps, dataset, train_part, val_part, classes, dev,
+    return finish(run.ema.module, config, state, steps_per_epoch, steps, dataset, train_part, val_part, classes, dev,
                   bf16, out, command)
 
 

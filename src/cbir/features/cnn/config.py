@@ -4,7 +4,9 @@ PyTorch here: the command-line parser reads their defaults."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from cbir.errors import CbirError
 
@@ -48,3 +50,9 @@ class BackboneConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def is_backbone(model_folder: str | Path) -> bool:
+    """Whether a model folder holds a fine-tuned backbone (False for the compact network, or no model there)."""
+    config = Path(model_folder) / "config.json"
+    return config.exists() and "backbone" in json.loads(config.read_text()).get("model", {})
