@@ -20,7 +20,8 @@ from cbir.features.cnn.model import CifarNet
 from cbir.features.cnn.store import load_model
 from cbir.training.budget import EpochKind, probe_seconds
 from cbir.training.config import BACKBONE_RECIPE, TrainConfig, recipe
-from cbir.training.loop import network, train
+from cbir.training.loop import train
+from cbir.training.networks import network
 from cbir.training.teachers import taught_logits
 
 BACKBONE = BackboneConfig(resolution=32)  # the smallest the network takes: fast enough for a test
@@ -164,3 +165,17 @@ def test_the_speed_probe_times_each_kind_of_epoch_on_an_injected_clock(data):
                        EpochKind(True, True): 10.0}
     assert validation == 3.0 and len(steps) == 4 * 6 and {s[-1] for s in steps} == {32, 24}
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # a throw-away copy was timed
+
+
+def test_inference_never_imports_the_training_package():
+    import subprocess
+    import sys
+
+    def loaded(code: str) -> list[str]:
+        code += "; import sys; print(sorted(m for m in sys.modules if m.startswith('cbir.training') or m == 'torch'))"
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+    library = ("from cbir import Engine; import cbir.web; from cbir.features import make_extractor; "
+               "make_extractor('cnn').describe()")
+    assert loaded(library) == "['torch']"  # the network loaded, nothing of training
+    assert loaded("from cbir.cli import build_parser; build_parser()") == "['cbir.training', 'cbir.training.config']"

@@ -34,26 +34,25 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
-from torch import nn
 from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
 from cbir.datasets.collection import Dataset
 from cbir.errors import TrainingError
 from cbir.features.cnn.backbone import BackboneConfig, BackboneNet
-from cbir.features.cnn.model import TTA_SHIFT, CifarNet, ClassifierHead, ModelConfig, fast_bf16, tta_views
-from cbir.features.cnn.store import load_model, loaded_state, save_model, stored_state
+from cbir.features.cnn.model import TTA_SHIFT, ClassifierHead, ModelConfig, fast_bf16, tta_views
+from cbir.features.cnn.store import loaded_state, save_model, stored_state
 from cbir.training.budget import KIND_NAMES, TimePlan, epochs_begun, epochs_of, probe_seconds, small_epochs
 from cbir.training.config import TrainConfig
-from cbir.training.recipe import alternating_flips, augment, distillation_loss, ema_with_warmup, sharpness_step
-from cbir.training.teachers import load_teachers, taught_logits
-from cbir.training.validation import accuracy, predict, split_validation, validation_size
+from cbir.training.networks import network
+from cbir.training.recipe import alternating_flips, augment, ema_with_warmup, optimizer_of, step_function
+from cbir.training.teachers import load_teachers
+from cbir.training.validation import accuracy, split_validation, validation_size
 
 POSTFIX_EVERY = 20  # steps between progress-bar updates of loss and accuracy
 RESUMABLE = ("epochs", "minutes")  # the options a resumed run may change
 # the optimiser settings and initialisation of `cbir train` before the fast-training recipes' became the defaults
 PREVIOUS_DEFAULTS = "--lr 0.2 --momentum 0.9 --weight-decay 5e-4 --no-dirac --norm-scales --norm-bias-lr 1"
-IMPRINT_IMAGES = 5000  # training images whose embeddings start a new classifier (`ClassifierHead.new_head`)
 
 
 def device_of(preferred: str | None = None) -> torch.device:
@@ -82,91 +81,6 @@ def check_resumable(recipe: dict | None, config: TrainConfig, checkpoint: Path) 
     if changed:
         raise TrainingError(f"{checkpoint} was started with other training options ({'; '.join(changed)}): resume "
                             f"it with the options it started with, or train into another --out")
-
-
-
-def network(config: TrainConfig, model_config: ModelConfig | BackboneConfig | None, classes: list[str],
-            dataset: Dataset) -> tuple[ClassifierHead, torch.Tensor]:
-    """(the network a run starts from, the training images at its input size): a model folder (`config.init`), an
-    ImageNet-pretrained backbone, or a new compact network (its whitening layer fitted to `dataset`). A classifier
-    for other classes than the network's starts from the class means of its embeddings."""
-    if config.init:
-        model, known = load_model(config.init)
-    elif isinstance(model_config, BackboneConfig):
-        model, known = BackboneNet.pretrained(replace(model_config)), None  # its own copy: `new_head` sets it
-    else:
-        model_config = model_config or ModelConfig()
-        if model_config.residual and model_config.depth < 2:
-            raise TrainingError("a residual block (--residual) needs two or more convolutions (--depth 2 or more)")
-        model, known = CifarNet(replace(model_config, num_classes=len(classes))), classes
-    images = torch.from_numpy(model.stack(dataset.images))
-    sample = torch.randperm(len(images))[:IMPRINT_IMAGES]
-    if isinstance(model, CifarNet) and not config.init:
-        model.init_whitening(model.to_input(images[sample]))
-        if config.dirac:
-            model.init_identity()
-    if isinstance(model, BackboneNet) and not config.init:
-        model.init_embedding_norm(model.to_input(images[sample[s: s + 256]]) for s in range(0, len(sample), 256))
-    if known != classes:
-        targets = torch.tensor([classes.index(label) for label in dataset.labels])
-        model.new_head(predict(model, images[sample].numpy(), torch.device("cpu"), bf16=False, tta=False,
-                               embed=True), targets[sample], len(classes))
-    return model, images
-
-
-def optimizer_of(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """Nesterov SGD: weight decay on the weights of convolutions and linear layers, none on the rest; the BatchNorm
-    biases at `norm_bias_lr` times the rate (a group of their own only at another rate: at 1, checkpoints of
-    versions before that option still resume). BatchNorm scales train only with `norm_scales`."""
-    norms = [m for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
-    for norm in norms:
-        norm.weight.requires_grad_(config.norm_scales)
-    norm_biases = {id(norm.bias) for norm in norms} if config.norm_bias_lr != 1 else set()
-    decay, no_decay, biases = [], [], []
-    for p in (p for p in model.parameters() if p.requires_grad):
-        (biases if id(p) in norm_biases else decay if p.ndim > 1 else no_decay).append(p)
-    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    if biases:
-        groups.append({"params": biases, "weight_decay": 0.0, "lr": config.lr * config.norm_bias_lr})
-    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=True)
-
-
-def step_function(config: TrainConfig, teachers: list[ClassifierHead], dev: torch.device, bf16: bool) -> Callable:
-    """`step(net, optimizer, x, y) -> (loss, logits)`: one optimiser step on a batch (two passes with SAM), the
-    loss on the labels mixed with the teachers' when distilling."""
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-
-    def batch_loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                   taught: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-            logits = net(x)
-            loss = loss_fn(logits.float(), y)
-            if taught is not None:
-                loss = ((1 - config.distill) * loss
-                        + config.distill * distillation_loss(logits, taught, config.distill_temperature))
-        return loss, logits
-
-    def step(net: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor,
-             y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        taught = None
-        if teachers:
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-                taught = taught_logits(teachers, net, x)
-        loss, logits = batch_loss(net, x, y, taught)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.sam:
-            trainable = [p for p in net.parameters() if p.requires_grad]
-            moves = sharpness_step(trainable, config.sam)
-            opt.zero_grad(set_to_none=True)
-            batch_loss(net, x, y, taught)[0].backward()
-            with torch.no_grad():
-                for p, move in zip(trainable, moves):
-                    p.sub_(move)
-        opt.step()
-        return loss, logits
-
-    return step
 
 
 def time_plan(model: ClassifierHead, step: Callable, inputs: Callable, images: torch.Tensor, targets: torch.Tensor,

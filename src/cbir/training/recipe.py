@@ -1,4 +1,5 @@
-"""The training recipe's parts (`cbir.training.loop` puts them together): flip + translate + cutout augmentation
+"""The training recipe's parts (`cbir.training.loop` puts them together): the optimiser and its parameter groups, a
+training step (cross-entropy, mixed with distillation, SAM's two passes), flip + translate + cutout augmentation
 with alternating flips, the EMA update, the distillation loss, and SAM's
 ascent step. Facts from public fast-training recipes and papers, code written here."""
 
@@ -8,6 +9,10 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
+
+from cbir.features.cnn.model import ClassifierHead
+from cbir.training.config import TrainConfig
+from cbir.training.teachers import taught_logits
 
 
 def alternating_flips(n: int, seed: int, epoch: int) -> torch.Tensor:
@@ -76,3 +81,58 @@ def sharpness_step(params: list[torch.Tensor], rho: float) -> list[torch.Tensor]
         for p, move in zip(params, moves):
             p.add_(move)
     return moves
+
+
+def optimizer_of(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """Nesterov SGD: weight decay on the weights of convolutions and linear layers, none on the rest; the BatchNorm
+    biases at `norm_bias_lr` times the rate (a group of their own only at another rate: at 1, checkpoints of
+    versions before that option still resume). BatchNorm scales train only with `norm_scales`."""
+    norms = [m for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
+    for norm in norms:
+        norm.weight.requires_grad_(config.norm_scales)
+    norm_biases = {id(norm.bias) for norm in norms} if config.norm_bias_lr != 1 else set()
+    decay, no_decay, biases = [], [], []
+    for p in (p for p in model.parameters() if p.requires_grad):
+        (biases if id(p) in norm_biases else decay if p.ndim > 1 else no_decay).append(p)
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if biases:
+        groups.append({"params": biases, "weight_decay": 0.0, "lr": config.lr * config.norm_bias_lr})
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=True)
+
+
+def step_function(config: TrainConfig, teachers: list[ClassifierHead], dev: torch.device, bf16: bool) -> Callable:
+    """`step(net, optimizer, x, y) -> (loss, logits)`: one optimiser step on a batch (two passes with SAM), the
+    loss on the labels mixed with the teachers' when distilling."""
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+
+    def batch_loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                   taught: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+            logits = net(x)
+            loss = loss_fn(logits.float(), y)
+            if taught is not None:
+                loss = ((1 - config.distill) * loss
+                        + config.distill * distillation_loss(logits, taught, config.distill_temperature))
+        return loss, logits
+
+    def step(net: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor,
+             y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        taught = None
+        if teachers:
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+                taught = taught_logits(teachers, net, x)
+        loss, logits = batch_loss(net, x, y, taught)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.sam:
+            trainable = [p for p in net.parameters() if p.requires_grad]
+            moves = sharpness_step(trainable, config.sam)
+            opt.zero_grad(set_to_none=True)
+            batch_loss(net, x, y, taught)[0].backward()
+            with torch.no_grad():
+                for p, move in zip(trainable, moves):
+                    p.sub_(move)
+        opt.step()
+        return loss, logits
+
+    return step

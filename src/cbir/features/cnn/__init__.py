@@ -1,4 +1,4 @@
-"""Visual embeddings from a compact CNN trained on the classification task (PyTorch).
-
-The library side (model, inference extractor) never imports the training code.
+"""Visual embeddings from a network trained on the classification task (PyTorch): the compact CIFAR network or a
+fine-tuned pretrained backbone, read from the model folder `cbir train` writes (`cbir.training`, which this package
+never imports).
 """
