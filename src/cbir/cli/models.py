@@ -77,7 +77,8 @@ def training_options(p: argparse.ArgumentParser) -> None:
         compact, backbone = defaults(option.name)
         if "type" not in cli and "action" not in cli:  # a yes/no option
             cli["action"] = argparse.BooleanOptionalAction
-        default = f"default {_shown(compact)}" + ("" if backbone == compact else f"; fine-tuning a backbone: {_shown(backbone)}")
+        default = f"default {_shown(compact)}" + ("" if backbone == compact else
+                                                  f"; fine-tuning a backbone: {_shown(backbone)}")
         p.add_argument(flag, dest=option.name, default=None, help=f"{option.metadata['help']} ({default})", **cli)
 
 

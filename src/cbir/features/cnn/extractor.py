@@ -190,8 +190,8 @@ class CnnExtractor(FeatureExtractor):
             from cbir.features.cnn.int8 import calibrate, folded
 
             layers = folded(self.net_)
-            self._set_ranges(calibrate(self.net_, self.net_.input_of(calibration_sample(dataset).images), layers=layers),
-                             layers)
+            sample = self.net_.input_of(calibration_sample(dataset).images)
+            self._set_ranges(calibrate(self.net_, sample, layers=layers), layers)
 
     def _set_ranges(self, ranges: list[tuple[float, float]], layers: list | None = None) -> None:
         """Keep the calibration (saved with the extractor) and build the int8 network where the CPU can run it."""

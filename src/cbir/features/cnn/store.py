@@ -3,8 +3,8 @@ accuracy-vs-minutes curve as training.png).
 
 The network is the compact CIFAR one (`CifarNet`) or, when config.json names a backbone, a pretrained body under
 the same embedding and classifier (`BackboneNet`). Weights are stored as float16, or (`int8_weights`, for larger
-networks) with the blocks' convolution weights as int8 per output channel plus one float scale each: half the size again,
-and exactly what the int8 inference path computes (a positive BatchNorm scale folded in later
+networks) with the blocks' convolution weights as int8 per output channel plus one float scale each: half the size
+again, and exactly what the int8 inference path computes (a positive BatchNorm scale folded in later
 commutes with per-channel quantisation); the float path reads them dequantised.
 """
 
