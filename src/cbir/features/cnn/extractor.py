@@ -1,5 +1,6 @@
 """`CnnExtractor`: the trained network's embedding layer as image vectors (batched, inference mode, int8 or bf16
-where the CPU computes them fast).
+where the CPU computes them fast). The network is the compact CIFAR one or a fine-tuned pretrained backbone
+(`cbir train --backbone`), each image resized to its input size.
 
 Options, each measured in docs/benchmarks.md: PCA on the embeddings, fusion with the
 network's predicted class probabilities (indexed and query images alike: no label is used), and
@@ -35,7 +36,8 @@ def calibration_sample(dataset: Dataset) -> Dataset:
 
 
 class CnnExtractor(FeatureExtractor):
-    """Embeddings of a model folder written by `cbir train` (the shipped CIFAR-10 model by default).
+    """Embeddings of a model folder written by `cbir train` (the shipped CIFAR-10 model by default; `int8` applies to
+    the compact network only, and a fine-tuned backbone given by `use_model` runs without it unless asked).
 
     `batch_size` 128: on the 2-core VM it embeds ~30% faster than 500 (the activations stay in
     cache; docs/benchmarks.md). `int8`: int8 convolutions, their activation ranges measured on
