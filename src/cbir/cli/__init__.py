@@ -1,5 +1,5 @@
 """The `cbir` command line: one sub-command per verb, each a thin call into the library
-(`engines`: index, add, remove, search, evaluate, serve, info; `models`: train, tune;
+(`engines`: index, add, remove, info; `queries`: search, evaluate, compare; `serve`; `models`: train, tune;
 `duplicates`)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from cbir.cli import duplicates, engines, models
+from cbir.cli import duplicates, engines, models, queries, serve
 from cbir.errors import CbirError
 
 
@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cbir {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     engines.register(sub)
+    queries.register(sub)
+    serve.register(sub)
     models.register(sub)
     duplicates.register(sub)
     return parser

@@ -1,4 +1,4 @@
-"""Sub-commands on engines and collections: index, add, remove, search, evaluate, compare, serve, info."""
+"""Sub-commands that build and keep engines: index, add, remove, info."""
 
 from __future__ import annotations
 
@@ -130,75 +130,6 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_search(args: argparse.Namespace) -> int:
-    from cbir.datasets import decode_image, load_folder, read_bytes
-    from cbir.datasets.folder import DEFAULT_MAX_SIDE
-    from cbir.engine import Engine
-    from cbir.filters import Filter
-
-    images, names, failures = [], [], []
-    for path in args.images:
-        try:
-            if Path(path).is_dir():  # every image in it, as `cbir index` reads folders (unreadable: a warning)
-                found = load_folder(path, progress=False, cache=False)
-                images += found.images
-                names += found.paths
-            else:  # read as `cbir index` reads a folder's images
-                images.append(decode_image(read_bytes(path), max_side=DEFAULT_MAX_SIDE))
-                names.append(path)
-        except (OSError, CbirError) as exc:
-            failures.append(f"{path}: {exc}")
-    if failures:
-        raise CbirError("cannot read query image(s):\n  " + "\n  ".join(failures))
-    where = Filter.of(args.labels, args.splits, args.folder, args.since, args.until)
-    results = Engine.load(args.engine).search(images, k=args.k, names=names, where=where, min_score=args.min_score)
-    if args.json:
-        print(json.dumps([r.to_dict() for r in results], indent=2))
-        return 0
-    for result in results:
-        print(f"{one_line(result.query)}:")
-        for rank, hit in enumerate(result.hits, 1):
-            print(f"  {rank:3d}  {hit.score:.4f}  {one_line(hit.label or '-'):<12}  {one_line(hit.id)}")
-    return 0
-
-
-def one_line(text: str) -> str:
-    """`text` with control characters (a newline in a file name) written as escapes, so one hit stays one line."""
-    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from cbir.datasets import load_dataset
-    from cbir.engine import Engine
-    from cbir.evaluation import evaluate
-    from cbir.evaluation.report import measure_text
-
-    engine = Engine.load(args.engine)
-    queries = load_dataset(args.queries, data=args.data).stratified(args.max_queries)
-    metrics = evaluate(engine, queries, out=args.out, k=args.k, full=not args.no_full,
-                       write_trec_files=not args.no_trec_files, extra_measures=args.measures)
-    print(f"{metrics['num_queries']} queries x {metrics['index_size']} images, '{metrics['run_tag']}':")
-    if metrics["left_out_of_own_ranking"]:
-        print(f"  ({metrics['left_out_of_own_ranking']} queries are indexed images: each is left out of its own "
-              f"ranking and judgements)")
-    for name in metrics["measures"]:
-        print(f"  {name:<16} {measure_text(metrics[name])}")
-    files = (["metrics.json", "report.md", "examples.png"] + ["pr.png"] * (not args.no_full)
-             + ["retrieved.png"] * (Path(args.out) / "retrieved.png").exists()  # not drawn for many classes
-             + ["run.txt", "qrels.txt"] * (not args.no_trec_files))
-    print(f"results in {args.out}/ ({', '.join(files)})")
-    return 0
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    from cbir.evaluation.compare import compare
-
-    print(compare(args.results, out=args.out, measure=args.measure))
-    if args.out:
-        print(f"comparison in {args.out}/ (comparison.md, pr.png, per_class.png)")
-    return 0
-
-
 def cmd_info(args: argparse.Namespace) -> int:
     from cbir.engine import Engine
 
@@ -216,31 +147,6 @@ def cmd_info(args: argparse.Namespace) -> int:
     if info.get("copies"):
         print(f"copies     found first in every search, with {info['copies']}")
     return 0
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    import faiss
-    import waitress
-
-    from cbir.web import create_app
-    from cbir.web.service import engine_names
-
-    faiss.omp_set_num_threads(1)  # concurrency comes from the server's threads; never nest thread pools
-    app = create_app({"ENGINES": engine_names(args.engines), "MAX_CONTENT_LENGTH": args.max_upload_mb << 20,
-                      "MAX_FORM_MEMORY_SIZE": args.max_upload_mb << 20})
-    names = ", ".join(app.extensions["cbir"].engines)
-    print(f"serving {names} at http://{args.host}:{args.port}/ (Ctrl+C stops)", flush=True)
-    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="cbir", **SERVER_LIMITS,
-                   max_request_body_size=BODY_READ_FACTOR * (args.max_upload_mb << 20))
-    return 0
-
-
-# A body over the upload limit is still read (spooled to disk, up to BODY_READ_FACTOR times the limit) so
-# that every client, even one that sends all of it before reading, gets the app's JSON 413 rather than a
-# reset connection. Idle or slow connections are many and cheap (poll, not select) and dropped after
-# 30 s, so a crowd of them never keeps a search waiting.
-BODY_READ_FACTOR = 4
-SERVER_LIMITS = {"connection_limit": 1000, "channel_timeout": 30, "cleanup_interval": 10, "asyncore_use_poll": True}
 
 
 def register(sub) -> None:
@@ -291,54 +197,6 @@ def register(sub) -> None:
     p.add_argument("ids", nargs="*", help="image ids (as `cbir search` prints them)")
     p.add_argument("--missing", action="store_true", help="also remove every image whose file no longer exists")
     p.set_defaults(func=cmd_remove)
-
-    p = sub.add_parser("search", help="find the indexed images most like the given image files")
-    p.add_argument("engine", help="engine folder")
-    p.add_argument("images", nargs="+", help="query image files, or folders (every image in them)")
-    p.add_argument("-k", type=positive, default=10, help="results per query (default 10)")
-    p.add_argument("--label", dest="labels", action="append", default=[], metavar="LABEL",
-                   help="only images of this class (repeatable: any of them)")
-    p.add_argument("--split", dest="splits", action="append", default=[], metavar="SPLIT",
-                   help="only images of this split, e.g. train (repeatable)")
-    p.add_argument("--folder", help="only images whose id (path in the collection) starts with this, e.g. 2019/")
-    p.add_argument("--since", metavar="DATE", help="only images taken on or after DATE (2019, 2019-07, 2019-07-14; "
-                                                   "EXIF's date, else the file's)")
-    p.add_argument("--until", metavar="DATE", help="only images taken up to DATE, all of it (2019: to its end)")
-    p.add_argument("--min-score", type=float, metavar="S",
-                   help="no results scoring less than S (cosine similarity, -1 to 1): fewer than k may come back")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_search)
-
-    p = sub.add_parser("evaluate", help="measure retrieval quality with trec_eval semantics")
-    p.add_argument("engine", help="engine folder")
-    p.add_argument("--queries", default="cifar10:test", help="cifar10:test (default) or a labelled folder / zip")
-    p.add_argument("--data", help="where CIFAR-10 is; else $CBIR_CIFAR10")
-    p.add_argument("-k", type=positive, default=100, help="ranking depth of the run (default 100)")
-    p.add_argument("--max-queries", type=positive, help="evaluate a class-stratified subset of the queries")
-    p.add_argument("--measure", dest="measures", action="append", default=[], metavar="NAME",
-                   help="one more measure of the top k by its ir_measures name, e.g. nDCG@10, R@100, P@5, or "
-                        "trec_eval's (ndcg_cut_10, recall_100, P_5); repeatable")
-    p.add_argument("--no-full", action="store_true", help="skip the full-ranking map and PR curve")
-    p.add_argument("--no-trec-files", action="store_true",
-                   help="skip run.txt and qrels.txt (on CIFAR-10's full protocol qrels.txt is 50 million lines, ~3 GB)")
-    p.add_argument("--out", required=True, help="results folder to write")
-    p.set_defaults(func=cmd_evaluate)
-
-    p = sub.add_parser("compare", help="compare evaluations: a table, overlaid PR curves, a per-class heat map")
-    p.add_argument("results", nargs="+", help="results folders written by `cbir evaluate --out`")
-    p.add_argument("--measure", default="P_100",
-                   help="the measure drawn per class, by its ir_measures or trec_eval name (default P_100 = P@100)")
-    p.add_argument("--out", help="write comparison.md, pr.png and per_class.png into this folder")
-    p.set_defaults(func=cmd_compare)
-
-    p = sub.add_parser("serve", help="serve the search page and JSON API (production WSGI server)")
-    p.add_argument("engines", nargs="+", help="engine folder(s); the first is the default")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=5000)
-    p.add_argument("--threads", type=positive, default=8, help="worker threads (default 8)")
-    p.add_argument("--max-upload-mb", type=positive, default=10,
-                   help="upload size limit (default 10 MB); a larger upload gets a 413 with the reason")
-    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("info", help="describe an engine folder")
     p.add_argument("engine", help="engine folder")

@@ -1,0 +1,121 @@
+"""Sub-commands that query engines: search, evaluate, compare."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from cbir.cli.args import positive
+from cbir.errors import CbirError
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from cbir.datasets import decode_image, load_folder, read_bytes
+    from cbir.datasets.folder import DEFAULT_MAX_SIDE
+    from cbir.engine import Engine
+    from cbir.filters import Filter
+
+    images, names, failures = [], [], []
+    for path in args.images:
+        try:
+            if Path(path).is_dir():  # every image in it, as `cbir index` reads folders (unreadable: a warning)
+                found = load_folder(path, progress=False, cache=False)
+                images += found.images
+                names += found.paths
+            else:  # read as `cbir index` reads a folder's images
+                images.append(decode_image(read_bytes(path), max_side=DEFAULT_MAX_SIDE))
+                names.append(path)
+        except (OSError, CbirError) as exc:
+            failures.append(f"{path}: {exc}")
+    if failures:
+        raise CbirError("cannot read query image(s):\n  " + "\n  ".join(failures))
+    where = Filter.of(args.labels, args.splits, args.folder, args.since, args.until)
+    results = Engine.load(args.engine).search(images, k=args.k, names=names, where=where, min_score=args.min_score)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+        return 0
+    for result in results:
+        print(f"{one_line(result.query)}:")
+        for rank, hit in enumerate(result.hits, 1):
+            print(f"  {rank:3d}  {hit.score:.4f}  {one_line(hit.label or '-'):<12}  {one_line(hit.id)}")
+    return 0
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters (a newline in a file name) written as escapes, so one hit stays one line."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from cbir.datasets import load_dataset
+    from cbir.engine import Engine
+    from cbir.evaluation import evaluate
+    from cbir.evaluation.report import measure_text
+
+    engine = Engine.load(args.engine)
+    queries = load_dataset(args.queries, data=args.data).stratified(args.max_queries)
+    metrics = evaluate(engine, queries, out=args.out, k=args.k, full=not args.no_full,
+                       write_trec_files=not args.no_trec_files, extra_measures=args.measures)
+    print(f"{metrics['num_queries']} queries x {metrics['index_size']} images, '{metrics['run_tag']}':")
+    if metrics["left_out_of_own_ranking"]:
+        print(f"  ({metrics['left_out_of_own_ranking']} queries are indexed images: each is left out of its own "
+              f"ranking and judgements)")
+    for name in metrics["measures"]:
+        print(f"  {name:<16} {measure_text(metrics[name])}")
+    files = (["metrics.json", "report.md", "examples.png"] + ["pr.png"] * (not args.no_full)
+             + ["retrieved.png"] * (Path(args.out) / "retrieved.png").exists()  # not drawn for many classes
+             + ["run.txt", "qrels.txt"] * (not args.no_trec_files))
+    print(f"results in {args.out}/ ({', '.join(files)})")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from cbir.evaluation.compare import compare
+
+    print(compare(args.results, out=args.out, measure=args.measure))
+    if args.out:
+        print(f"comparison in {args.out}/ (comparison.md, pr.png, per_class.png)")
+    return 0
+
+
+def register(sub) -> None:
+    """Add these sub-commands to the `cbir` parser."""
+    p = sub.add_parser("search", help="find the indexed images most like the given image files")
+    p.add_argument("engine", help="engine folder")
+    p.add_argument("images", nargs="+", help="query image files, or folders (every image in them)")
+    p.add_argument("-k", type=positive, default=10, help="results per query (default 10)")
+    p.add_argument("--label", dest="labels", action="append", default=[], metavar="LABEL",
+                   help="only images of this class (repeatable: any of them)")
+    p.add_argument("--split", dest="splits", action="append", default=[], metavar="SPLIT",
+                   help="only images of this split, e.g. train (repeatable)")
+    p.add_argument("--folder", help="only images whose id (path in the collection) starts with this, e.g. 2019/")
+    p.add_argument("--since", metavar="DATE", help="only images taken on or after DATE (2019, 2019-07, 2019-07-14; "
+                                                   "EXIF's date, else the file's)")
+    p.add_argument("--until", metavar="DATE", help="only images taken up to DATE, all of it (2019: to its end)")
+    p.add_argument("--min-score", type=float, metavar="S",
+                   help="no results scoring less than S (cosine similarity, -1 to 1): fewer than k may come back")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("evaluate", help="measure retrieval quality with trec_eval semantics")
+    p.add_argument("engine", help="engine folder")
+    p.add_argument("--queries", default="cifar10:test", help="cifar10:test (default) or a labelled folder / zip")
+    p.add_argument("--data", help="where CIFAR-10 is; else $CBIR_CIFAR10")
+    p.add_argument("-k", type=positive, default=100, help="ranking depth of the run (default 100)")
+    p.add_argument("--max-queries", type=positive, help="evaluate a class-stratified subset of the queries")
+    p.add_argument("--measure", dest="measures", action="append", default=[], metavar="NAME",
+                   help="one more measure of the top k by its ir_measures name, e.g. nDCG@10, R@100, P@5, or "
+                        "trec_eval's (ndcg_cut_10, recall_100, P_5); repeatable")
+    p.add_argument("--no-full", action="store_true", help="skip the full-ranking map and PR curve")
+    p.add_argument("--no-trec-files", action="store_true",
+                   help="skip run.txt and qrels.txt (on CIFAR-10's full protocol qrels.txt is 50 million lines, ~3 GB)")
+    p.add_argument("--out", required=True, help="results folder to write")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("compare", help="compare evaluations: a table, overlaid PR curves, a per-class heat map")
+    p.add_argument("results", nargs="+", help="results folders written by `cbir evaluate --out`")
+    p.add_argument("--measure", default="P_100",
+                   help="the measure drawn per class, by its ir_measures or trec_eval name (default P_100 = P@100)")
+    p.add_argument("--out", help="write comparison.md, pr.png and per_class.png into this folder")
+    p.set_defaults(func=cmd_compare)

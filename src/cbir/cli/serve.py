@@ -1,0 +1,44 @@
+"""`cbir serve`: the search page and JSON API on a production WSGI server."""
+
+from __future__ import annotations
+
+import argparse
+
+from cbir.cli.args import positive
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import faiss
+    import waitress
+
+    from cbir.web import create_app
+    from cbir.web.service import engine_names
+
+    faiss.omp_set_num_threads(1)  # concurrency comes from the server's threads; never nest thread pools
+    app = create_app({"ENGINES": engine_names(args.engines), "MAX_CONTENT_LENGTH": args.max_upload_mb << 20,
+                      "MAX_FORM_MEMORY_SIZE": args.max_upload_mb << 20})
+    names = ", ".join(app.extensions["cbir"].engines)
+    print(f"serving {names} at http://{args.host}:{args.port}/ (Ctrl+C stops)", flush=True)
+    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="cbir", **SERVER_LIMITS,
+                   max_request_body_size=BODY_READ_FACTOR * (args.max_upload_mb << 20))
+    return 0
+
+
+# A body over the upload limit is still read (spooled to disk, up to BODY_READ_FACTOR times the limit) so
+# that every client, even one that sends all of it before reading, gets the app's JSON 413 rather than a
+# reset connection. Idle or slow connections are many and cheap (poll, not select) and dropped after
+# 30 s, so a crowd of them never keeps a search waiting.
+BODY_READ_FACTOR = 4
+SERVER_LIMITS = {"connection_limit": 1000, "channel_timeout": 30, "cleanup_interval": 10, "asyncore_use_poll": True}
+
+
+def register(sub) -> None:
+    """Add this sub-command to the `cbir` parser."""
+    p = sub.add_parser("serve", help="serve the search page and JSON API (production WSGI server)")
+    p.add_argument("engines", nargs="+", help="engine folder(s); the first is the default")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--threads", type=positive, default=8, help="worker threads (default 8)")
+    p.add_argument("--max-upload-mb", type=positive, default=10,
+                   help="upload size limit (default 10 MB); a larger upload gets a 413 with the reason")
+    p.set_defaults(func=cmd_serve)
