@@ -19,7 +19,9 @@ from cbir.features.cnn.extractor import CnnExtractor
 from cbir.features.cnn.model import CifarNet, ModelConfig, compact_input, fast_bf16, to_input, tta_views
 from cbir.features.cnn.store import _markdown, load_model, save_model, write_card
 from cbir.training.recipe import (alternating_flips, augment, distillation_loss, ema_with_warmup, sharpness_step)
-from cbir.training.loop import TrainConfig, cpu_name, predict, train, validation_size
+from cbir.training.config import TrainConfig
+from cbir.training.loop import cpu_name, train
+from cbir.training.validation import predict, validation_size
 from cbir.features.global_ import HOG
 from cbir.features.supervised import SupervisedExtractor
 
