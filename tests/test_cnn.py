@@ -214,26 +214,29 @@ def clock(monkeypatch):
     monkeypatch.setattr(training, "time", types.SimpleNamespace(perf_counter=lambda: 1e-6 * next(ticks)))
 
 
-def epochs_take(training, fraction, frozen_fraction=None):
+def epochs_take(monkeypatch, training, fraction, frozen_fraction=None):
     """A `TimePlan.measured` for one run that plans again as if every epoch so far had taken `fraction` of the probe's
     estimate of it, and those with the whitening bias frozen `frozen_fraction` (default `fraction`): the tiny
-    model's real epochs take a fraction of a second."""
-    real, probed = training.TimePlan.measured, []
+    model's real epochs take a fraction of a second. `TimePlan.replans_after` is set to see those times too."""
+    real, real_replans, probed = training.TimePlan.measured, training.TimePlan.replans_after, []
+
+    def pretended(k, epochs):
+        first = probed[0]  # the plan as the probe made it
+        kind = first.kind(k, epochs)
+        return (frozen_fraction if kind.frozen and frozen_fraction is not None else fraction) * (
+            first.seconds[kind] + first.validation)
 
     def measured(plan, epoch, epochs, seconds):
         if not probed:
             probed.append(plan)
-        first = probed[0]  # the plan as the probe made it
-
-        def pretended(k):
-            kind = first.kind(k, epochs)
-            return (frozen_fraction if kind.frozen and frozen_fraction is not None else fraction) * (
-                first.seconds[kind] + first.validation)
-
-        elapsed = sum(pretended(k) for k in range(epoch + 1))
+        elapsed = sum(pretended(k, epochs) for k in range(epoch + 1))
         return real(dataclasses.replace(plan, started=training.time.perf_counter() - elapsed), epoch, epochs,
-                    pretended(epoch))
+                    pretended(epoch, epochs))
 
+    def replans_after(plan, epoch, epochs, seconds):
+        return real_replans(plan, epoch, epochs, pretended(epoch, epochs)) if probed else True
+
+    monkeypatch.setattr(training.TimePlan, "replans_after", replans_after)
     return measured
 
 
@@ -258,7 +261,7 @@ def test_a_time_budget_sets_the_epochs_from_a_speed_probe_that_leaves_the_run_al
         return speeds(9.0, 9.0, 2.0)
 
     monkeypatch.setattr(training, "probe_seconds", probe)
-    monkeypatch.setattr(training.TimePlan, "measured", epochs_take(training, 1.0))  # the probe was right
+    monkeypatch.setattr(training.TimePlan, "measured", epochs_take(monkeypatch, training, 1.0))  # the probe was right
     budgeted = tmp_path / "budgeted"
     # 85% of 60 s (the rest in reserve): the probe itself, 16 s for the final validation (8 passes), then 3
     # epochs of 11 s, and no time left for a step of a fourth with its validation (4 without the reserve)
@@ -288,7 +291,7 @@ def test_a_time_budget_counts_the_faster_epochs_after_the_whitening_bias_is_froz
         return speeds(7.0, 4.0, 2.0)
 
     monkeypatch.setattr(training, "probe_seconds", probe)
-    monkeypatch.setattr(training.TimePlan, "measured", epochs_take(training, 1.0, frozen_fraction))
+    monkeypatch.setattr(training.TimePlan, "measured", epochs_take(monkeypatch, training, 1.0, frozen_fraction))
     out = tmp_path / "m"
     # of the ~35 s left (as above), 9 s for the first epoch, then 6 s each: 5 epochs. The second epoch, the first
     # frozen one, timed at 6 s (3 s): 26 s (29 s) left when 95% of the budget is planned: 4 (9) more
@@ -311,7 +314,7 @@ def test_a_time_budget_is_planned_again_from_the_timed_epochs(clock, data, tmp_p
     import cbir.training.loop as training
 
     monkeypatch.setattr(training, "probe_seconds", lambda *args, **kwargs: speeds(7.0, 7.0, 2.0))  # 3 epochs, as above
-    monkeypatch.setattr(training.TimePlan, "measured", epochs_take(training, fraction))
+    monkeypatch.setattr(training.TimePlan, "measured", epochs_take(monkeypatch, training, fraction))
     out, rates, planned = tmp_path / "m", [], []
 
     def record(_):  # each epoch's checkpoint is written before this is called
@@ -336,7 +339,7 @@ def test_a_time_budget_ends_on_part_of_an_epoch_untimed_and_a_resumed_run_keeps_
                                                                                           monkeypatch):
     import cbir.training.loop as training
 
-    replanned, real_measured = [], epochs_take(training, 1.6)
+    replanned, real_measured = [], epochs_take(monkeypatch, training, 1.6)
 
     def measured(plan, epoch, epochs, seconds):
         replanned.append(epoch)
@@ -394,18 +397,18 @@ def test_a_time_plan_counts_the_cheaper_epochs_on_small_crops():
     assert first.timed == {(True, False)} and first.reserve == 0
     second = first.measured(1, 9, 5.0)
     assert second.seconds[EpochKind(True, True)] == 3 and second.reserve == 0  # whole images still to time
-    assert [e for e in range(9) if second.replans_after(e, 9)] == [5, 6, 7, 8]  # the kind not timed yet
+    assert [e for e in range(9) if second.replans_after(e, 9, second.seconds[second.kind(e, 9)] + second.validation)] == [5, 6, 7, 8]  # the kind not timed yet
     third = second.measured(5, 9, 9.0)
     assert third.seconds[EpochKind(False, True)] == 7 and third.reserve == MEASURED_RESERVE
     assert second.small_epochs(20) == 10 and third.small_epochs(20) == 5  # no crops after whole images
-    assert not any(third.replans_after(e, 9) for e in range(9))
+    assert not any(third.replans_after(e, 9, third.seconds[third.kind(e, 9)] + third.validation) for e in range(9))
 
 
 def test_a_time_budget_with_small_crops_probes_them_and_plans_again_on_each_kind_of_epoch(clock, data, tmp_path,
                                                                                          monkeypatch):
     import cbir.training.loop as training
 
-    probed, real_probe, replanned, real_measured = [], training.probe_seconds, [], epochs_take(training, 1.0)
+    probed, real_probe, replanned, real_measured = [], training.probe_seconds, [], epochs_take(monkeypatch, training, 1.0)
     sides, real_augment = [], training.augment
 
     def probe(*args, **kwargs):

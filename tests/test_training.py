@@ -179,3 +179,16 @@ def test_inference_never_imports_the_training_package():
                "make_extractor('cnn').describe()")
     assert loaded(library) == "['torch']"  # the network loaded, nothing of training
     assert loaded("from cbir.cli import build_parser; build_parser()") == "['cbir.training', 'cbir.training.config']"
+
+
+def test_an_epoch_far_off_its_plan_has_the_rest_planned_again():
+    from cbir.training.budget import TimePlan
+
+    whole = EpochKind(False, False)
+    plan = TimePlan(0.0, 1000.0, {whole: 90.0}, 10.0, 0.0, None).measured(0, 9, 100.0)  # as estimated: 100 s
+    assert plan.epochs(100.0, done=1) == 9  # 850 s left (5% in reserve once every kind is timed): 8 more
+    assert not plan.replans_after(1, 9, 110.0)  # within 15% of the plan
+    assert plan.replans_after(1, 9, 60.0)  # the machine got quieter (another job ended)
+    quieter = plan.measured(1, 9, 60.0)
+    assert quieter.seconds[whole] == pytest.approx(54.0) and quieter.validation == pytest.approx(6.0)
+    assert quieter.epochs(160.0, done=2) == 15  # 790 s left at 60 s an epoch: 13 more

@@ -24,6 +24,9 @@ BUDGET_RESERVE = 0.15
 # the same once every kind of epoch still to come has been timed (`TimePlan.measured`): the epochs after the
 # whitening bias froze took 74-85 s on one day (docs/benchmarks.md)
 MEASURED_RESERVE = 0.05
+# an epoch that took this share more or less than planned has the rest planned again: on 2026-12-06 a first epoch
+# slowed by another job took 11 minutes, the next ones ~7, and 28 of an 85-minute budget went unused
+DRIFT = 0.15
 
 
 def small_epochs(share: float, epochs: int) -> int:
@@ -144,19 +147,23 @@ class TimePlan:
         part = 1 - over / last if last > 0 else 0.0  # the share of its steps that fit
         return epochs * per_epoch + min(per_epoch - 1, int(per_epoch * max(0.0, part)))
 
-    def replans_after(self, epoch: int, epochs: int) -> bool:
-        """Whether the plan is made again once `epoch` (from 0) of `epochs` is done: the first of its kind."""
-        return self.kind(epoch, epochs) not in self.timed
+    def replans_after(self, epoch: int, epochs: int, seconds: float) -> bool:
+        """Whether the plan is made again once `epoch` (from 0) of `epochs` is done, after `seconds` of training and
+        validation: the first of its kind, or one that took more than `DRIFT` more or less than planned (the
+        machine got busier or quieter)."""
+        kind = self.kind(epoch, epochs)
+        planned = self.seconds[kind] + self.validation
+        return kind not in self.timed or abs(seconds - planned) > DRIFT * planned
 
     def measured(self, epoch: int, epochs: int, seconds: float) -> TimePlan:
         """The plan after `epoch` (from 0; one that `replans_after`) of `epochs` took `seconds`, training and
-        validation. The first epoch scales every estimate by what it took; each replaces the estimate of the
-        epochs of its kind, and once every kind still to come (in this plan or one an epoch longer) has been timed
+        validation. The first epoch, and one of a kind already timed (it drifted), scale every estimate by what it
+        took; each replaces the estimate of the epochs of its kind, and once every kind still to come (in this plan or one an epoch longer) has been timed
         the reserve shrinks to `MEASURED_RESERVE`. The first on whole images ends the small crops."""
         plan, kind = self, self.kind(epoch, epochs)
         if not kind.small and self.crops_end is None:
             plan = replace(plan, crops_end=epoch)
-        if epoch == 0:
+        if epoch == 0 or kind in self.timed:
             scale = seconds / (self.seconds[kind] + self.validation)
             plan = replace(plan, seconds={k: v * scale for k, v in self.seconds.items()},
                            validation=self.validation * scale, final=self.final * scale)

@@ -45,7 +45,8 @@ class TrainConfig:
         None, "a time budget: as many epochs (instead of --epochs) as fit in 85%% of this many minutes, the final "
               "validation included, at the speed measured on a few steps first; planned again on the first epoch, "
               "then on the first of each other kind (the whitening bias frozen, --small-crop or not), the last of "
-              "them into 95%% of the minutes; the rest goes to as many batches of one more epoch as fit", type=float)
+              "them into 95%% of the minutes, and on any epoch 15%% faster or slower than planned; the rest goes to "
+              "as many batches of one more epoch as fit", type=float)
     batch_size: int = option(512, "images per training step", type=_positive)
     lr: float = option(0.37, "peak learning rate", type=float)
     momentum: float = option(0.92, "Nesterov momentum", type=float)

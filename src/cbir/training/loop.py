@@ -252,8 +252,8 @@ def train(dataset: Dataset, out: str | Path, config: TrainConfig | None = None,
               + (f", validation acc {val_acc:.4f}" if val_acc is not None else "")
               + f", {state['seconds'] / 60:.1f} min", flush=True)
         # a timed whole epoch: the budget planned again from it
-        if plan and epoch_steps == steps_per_epoch and plan.replans_after(epoch, config.epochs):
-            now = time.perf_counter()
+        now = time.perf_counter()
+        if plan and epoch_steps == steps_per_epoch and plan.replans_after(epoch, config.epochs, now - started):
             plan = plan.measured(epoch, config.epochs, now - started)
             steps = plan.steps(now, steps_per_epoch, done=epoch + 1)
             epochs = epochs_begun(steps, steps_per_epoch)
