@@ -11,6 +11,7 @@ from pathlib import Path
 from cbir.cli.args import collection_options, positive
 from cbir.errors import CbirError
 
+
 def model_config(args: argparse.Namespace):
     """The network `cbir train`'s options ask for: a pretrained backbone (`--backbone`) or the compact network, the
     options not given at their defaults (`cbir.features.cnn.config`)."""
@@ -42,8 +43,10 @@ def train_config(args: argparse.Namespace):
         given["init"] = str(SHIPPED)
     given["teachers"] = tuple(given["teachers"]) if given["teachers"] else None
     every_epoch = given["whiten_bias_epochs"] == ALL
+    if every_epoch:  # None, the value `all` stands for, would read as "not given"
+        given["whiten_bias_epochs"] = None
     backbone = bool(args.backbone) or bool(given["init"]) and is_backbone(given["init"])
-    config = recipe(backbone, **(given | ({"whiten_bias_epochs": None} if every_epoch else {})))
+    config = recipe(backbone, **given)
     return replace(config, whiten_bias_epochs=None) if every_epoch else config
 
 

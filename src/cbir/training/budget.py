@@ -45,7 +45,6 @@ def epochs_of(steps: int, per_epoch: int) -> int | float:
     return round(steps / per_epoch, 2) if steps % per_epoch else steps // per_epoch
 
 
-
 class EpochKind(NamedTuple):
     """What an epoch's time depends on: whether it trains on small crops, whether the whitening bias is frozen."""
     small: bool
@@ -97,8 +96,9 @@ def probe_seconds(model: nn.Module, step: Callable, inputs: Callable, images: to
 @dataclass
 class TimePlan:
     """How a time budget (`minutes`) is spent: planned from `probe_seconds`'s estimates when the run starts, then
-    again from measured epochs (the probe's few steps have been 4-20% off): the first, and the first of each other
-    kind (`EpochKind`: on small crops or not, the whitening bias frozen or not). A run whose plan changed is not step
+    again from measured epochs (the probe's few steps have been 4-20% off): the first, the first of each other
+    kind (`EpochKind`: on small crops or not, the whitening bias frozen or not), and any that drifted from its
+    estimate (`DRIFT`). A run whose plan changed is not step
     for step one asked for as many `epochs`: its first epochs warmed up for the first plan."""
     started: float  # `time.perf_counter()` when the probe began
     budget: float  # seconds
@@ -158,8 +158,9 @@ class TimePlan:
     def measured(self, epoch: int, epochs: int, seconds: float) -> TimePlan:
         """The plan after `epoch` (from 0; one that `replans_after`) of `epochs` took `seconds`, training and
         validation. The first epoch, and one of a kind already timed (it drifted), scale every estimate by what it
-        took; each replaces the estimate of the epochs of its kind, and once every kind still to come (in this plan or one an epoch longer) has been timed
-        the reserve shrinks to `MEASURED_RESERVE`. The first on whole images ends the small crops."""
+        took; each replaces the estimate of the epochs of its kind, and once every kind still to come (in this plan or
+        one an epoch longer) has been timed the reserve shrinks to `MEASURED_RESERVE`. The first on whole images ends
+        the small crops."""
         plan, kind = self, self.kind(epoch, epochs)
         if not kind.small and self.crops_end is None:
             plan = replace(plan, crops_end=epoch)
@@ -171,5 +172,3 @@ class TimePlan:
         if {plan.kind(e, epochs + 1) for e in range(epoch + 1, epochs + 1)} <= plan.timed:
             plan = replace(plan, reserve=MEASURED_RESERVE)
         return plan
-
-

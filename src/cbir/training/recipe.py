@@ -1,7 +1,7 @@
 """The training recipe's parts (`cbir.training.loop` puts them together): the optimiser and its parameter groups, a
 training step (cross-entropy, mixed with distillation, SAM's two passes), flip + translate + cutout augmentation
-with alternating flips, the EMA update, the distillation loss, and SAM's
-ascent step. Facts from public fast-training recipes and papers, code written here."""
+with alternating flips, the EMA update, the distillation loss, and SAM's ascent step. Facts from public
+fast-training recipes and papers, code written here."""
 
 from __future__ import annotations
 

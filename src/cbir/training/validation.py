@@ -55,5 +55,3 @@ def accuracy(model: ClassifierHead, data: Dataset, classes: list[str], device, b
     predicted = predict(model, data.images, device, bf16, tta, shift=shift).argmax(1).numpy()
     truth = np.array([classes.index(label) for label in data.labels])
     return float((predicted == truth).mean())
-
-

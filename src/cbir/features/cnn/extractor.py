@@ -118,9 +118,8 @@ class CnnExtractor(FeatureExtractor):
         card = json.loads(card_path.read_text()) if card_path.exists() else {}
         params = sum(p.numel() for p in self.net_.parameters())
         facts = [f"{params / 1e6:.1f} M parameters" if params >= 100_000 else f"{params:,} parameters"]
-        backbone = getattr(self.net_.config, "backbone", None)
-        if backbone:
-            facts.insert(0, f"{backbone} fine-tuned at {self.net_.config.resolution} px")
+        if not self._compact():
+            facts.insert(0, f"{self.net_.config.backbone} fine-tuned at {self.net_.config.resolution} px")
         if card:
             facts.append(f"{card['epochs']} epochs on {card['data']} in {card['minutes']:.1f} min ({card['machine']})")
         for key, what in (("test_accuracy", "test accuracy"), ("validation_accuracy_tta", "validation accuracy")):

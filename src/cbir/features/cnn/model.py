@@ -55,7 +55,7 @@ class ClassifierHead:
     linear `classifier` on it, its logits scaled by `config.logit_scale`. A network also says its input:
     `input_size` and `normalise` (float RGB 0-255 (n, 3, h, w) -> the network's input)."""
 
-    INT8_PREFIX = ""  # the state-dict keys whose convolutions `int8_weights` may store as int8
+    INT8_PREFIX: str  # the state-dict keys whose convolutions `int8_weights` may store as int8
 
     def head(self, embedding: torch.Tensor) -> torch.Tensor:
         """Class logits of embeddings."""
@@ -64,9 +64,10 @@ class ClassifierHead:
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.embed(x))
 
-    def to_input(self, images_uint8: torch.Tensor) -> torch.Tensor:
+    @classmethod
+    def to_input(cls, images_uint8: torch.Tensor) -> torch.Tensor:
         """(n, H, W, 3) uint8 at `input_size` -> the network's input (n, 3, H, W), channels_last."""
-        return self.normalise(images_uint8.permute(0, 3, 1, 2).float()).contiguous(memory_format=torch.channels_last)
+        return cls.normalise(images_uint8.permute(0, 3, 1, 2).float()).contiguous(memory_format=torch.channels_last)
 
     def stack(self, images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         """(n, h, w, 3) uint8 at `input_size` from RGB uint8 images of any size."""
@@ -169,7 +170,7 @@ def stack_images(images: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
 
 def to_input(images_uint8: torch.Tensor) -> torch.Tensor:
     """(n, H, W, 3) uint8 -> the compact network's input (`CifarNet.normalise`), channels_last memory format."""
-    return CifarNet.normalise(images_uint8.permute(0, 3, 1, 2).float()).contiguous(memory_format=torch.channels_last)
+    return CifarNet.to_input(images_uint8)
 
 
 def compact_input(images: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor:
