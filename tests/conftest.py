@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cbir.datasets import Dataset, load_folder
+
 CLASSES = ("stripes", "blobs", "gradient")
 REAL_CIFAR10 = os.environ.get("CBIR_CIFAR10")  # read before any test clears it
 
@@ -64,6 +66,12 @@ def cbir_home(tmp_path_factory, monkeypatch) -> Path:
 def tiny_collection(tmp_path_factory) -> Path:
     """60 training and 15 test images in three visually distinct classes."""
     return write_collection(tmp_path_factory.mktemp("tiny"), {"train": 20, "test": 5})
+
+
+@pytest.fixture(scope="session")
+def tiny(tiny_collection) -> Dataset:
+    """The tiny collection's 60 training images, loaded."""
+    return load_folder(tiny_collection, split="train", progress=False, cache=False)
 
 
 @pytest.fixture(scope="session")

@@ -276,15 +276,17 @@ def test_unknown_arguments_are_still_refused(built, capsys):
 def test_cbir_train_defaults_are_the_training_recipe_defaults():
     from cbir.cli import build_parser
     from cbir.cli.models import train_config
-    from cbir.training.loop import PREVIOUS_DEFAULTS, TrainConfig
+    from cbir.training.config import TrainConfig
 
     assert train_config(build_parser().parse_args(["train", "--out", "m"])) == TrainConfig()
     fast = TrainConfig()  # the fast-training recipes' settings, the defaults since 2026-12-04
-    assert (fast.dirac, fast.norm_scales, fast.lr, fast.momentum, fast.weight_decay, fast.whiten_bias_epochs,
-            fast.norm_bias_lr) == (True, False, 0.37, 0.92, 1.5e-3, 3, 64)
-    previous = train_config(build_parser().parse_args(["train", "--out", "m", *PREVIOUS_DEFAULTS.split()]))
-    assert previous == dataclasses.replace(fast, lr=0.2, momentum=0.9, weight_decay=5e-4, dirac=False,
-                                           norm_scales=True, norm_bias_lr=1.0)
+    assert (fast.norm_scales, fast.lr, fast.momentum, fast.weight_decay, fast.whiten_bias_epochs,
+            fast.norm_bias_lr) == (False, 0.37, 0.92, 1.5e-3, 3, 64)
+    previous = train_config(build_parser().parse_args(["train", "--out", "m", "--lr", "0.2", "--momentum", "0.9",
+                                                       "--weight-decay", "5e-4", "--norm-scales",
+                                                       "--norm-bias-lr", "1"]))
+    assert previous == dataclasses.replace(fast, lr=0.2, momentum=0.9, weight_decay=5e-4, norm_scales=True,
+                                           norm_bias_lr=1.0)
     assert train_config(build_parser().parse_args(["train", "--out", "m", "--whiten-bias-epochs", "all"])
                         ).whiten_bias_epochs is None
     cropped = train_config(build_parser().parse_args(["train", "--out", "m", "--small-crop", "24", "--small-share",

@@ -33,14 +33,9 @@ def tiny_config(**kw):
 
 
 @pytest.fixture(scope="module")
-def data(tiny_collection):
-    return load_folder(tiny_collection, split="train", progress=False, cache=False)
-
-
-@pytest.fixture(scope="module")
-def model_dir(data, tmp_path_factory):
+def model_dir(tiny, tmp_path_factory):
     out = tmp_path_factory.mktemp("model")
-    train(data, out, tiny_config(epochs=12), ModelConfig(**vars(TINY)), progress=False)
+    train(tiny, out, tiny_config(epochs=12), ModelConfig(**vars(TINY)), progress=False)
     return out
 
 
@@ -68,50 +63,48 @@ def _block_weights(folder):
     return [(conv.weight, norm.weight) for block in net.blocks for conv, norm, _ in block.layers()]
 
 
-@pytest.mark.parametrize("dirac, norm_scales", [(True, False), (False, True)])
-def test_the_recipe_starts_blocks_as_the_identity_and_keeps_batchnorm_scales_unless_asked(data, tmp_path, dirac,
+@pytest.mark.parametrize("norm_scales", [False, True])
+def test_the_recipe_starts_blocks_as_the_identity_and_keeps_batchnorm_scales_unless_asked(tiny, tmp_path,
                                                                                            norm_scales):
-    untrained = train(data, tmp_path / "lr0", tiny_config(epochs=1, lr=0.0, dirac=dirac), ModelConfig(**vars(TINY)),
-                      progress=False)
-    assert untrained["recipe"]["dirac"] is dirac
+    train(tiny, tmp_path / "lr0", tiny_config(epochs=1, lr=0.0), ModelConfig(**vars(TINY)), progress=False)
     identity = [torch.equal(w[: w.shape[1]], torch.nn.init.dirac_(torch.empty_like(w[: w.shape[1]])))
                 for w, _ in _block_weights(tmp_path / "lr0")]
-    assert all(identity) if dirac else not any(identity)
-    train(data, tmp_path / "trained", tiny_config(epochs=2, norm_scales=norm_scales), ModelConfig(**vars(TINY)),
+    assert identity and all(identity)
+    train(tiny, tmp_path / "trained", tiny_config(epochs=2, norm_scales=norm_scales), ModelConfig(**vars(TINY)),
           progress=False)
     scales = torch.cat([scale for _, scale in _block_weights(tmp_path / "trained")])
     assert bool((scales != 1).any()) is norm_scales
 
 
-def test_batchnorm_biases_learn_at_their_own_rate(data, tmp_path):
+def test_batchnorm_biases_learn_at_their_own_rate(tiny, tmp_path):
     def norm_biases(folder):
         net, _ = load_model(folder)
         return torch.cat([m.bias for m in net.modules() if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d))])
 
-    train(data, tmp_path / "still", tiny_config(epochs=1, norm_bias_lr=0.0), ModelConfig(**vars(TINY)), progress=False)
+    train(tiny, tmp_path / "still", tiny_config(epochs=1, norm_bias_lr=0.0), ModelConfig(**vars(TINY)), progress=False)
     assert torch.equal(norm_biases(tmp_path / "still"), torch.zeros_like(norm_biases(tmp_path / "still")))
-    train(data, tmp_path / "slow", tiny_config(epochs=1, norm_bias_lr=1.0), ModelConfig(**vars(TINY)), progress=False)
-    train(data, tmp_path / "fast", tiny_config(epochs=1, norm_bias_lr=8.0), ModelConfig(**vars(TINY)), progress=False)
+    train(tiny, tmp_path / "slow", tiny_config(epochs=1, norm_bias_lr=1.0), ModelConfig(**vars(TINY)), progress=False)
+    train(tiny, tmp_path / "fast", tiny_config(epochs=1, norm_bias_lr=8.0), ModelConfig(**vars(TINY)), progress=False)
     assert norm_biases(tmp_path / "fast").abs().mean() > 2 * norm_biases(tmp_path / "slow").abs().mean() > 0
 
 
 @pytest.mark.parametrize("whiten_bias_epochs", [None, 2])
-def test_the_whitening_bias_trains_for_the_epochs_asked_then_stays(data, tmp_path, whiten_bias_epochs):
+def test_the_whitening_bias_trains_for_the_epochs_asked_then_stays(tiny, tmp_path, whiten_bias_epochs):
     out, biases = tmp_path / "m", []
 
     def record(_):  # each epoch's checkpoint is written before this is called
         biases.append(torch.load(out / "checkpoint.pt", weights_only=False)["model"]["whiten.bias"])
 
     config = tiny_config(epochs=3, whiten_bias_epochs=whiten_bias_epochs)
-    card = train(data, out, config, ModelConfig(**vars(TINY)), progress=False, on_epoch=record)
+    card = train(tiny, out, config, ModelConfig(**vars(TINY)), progress=False, on_epoch=record)
     assert card["recipe"]["whiten_bias_epochs"] == whiten_bias_epochs
     changed = [not torch.equal(a, b) for a, b in zip(biases, biases[1:])]
     assert changed == ([True, True] if whiten_bias_epochs is None else [True, False])  # epochs 2 and 3
     with pytest.raises(TrainingError, match="whiten-bias-epochs"):
-        train(data, tmp_path / "bad", tiny_config(whiten_bias_epochs=-1), ModelConfig(**vars(TINY)), progress=False)
+        train(tiny, tmp_path / "bad", tiny_config(whiten_bias_epochs=-1), ModelConfig(**vars(TINY)), progress=False)
 
 
-def test_the_first_share_of_the_epochs_trains_on_small_crops(data, tmp_path, monkeypatch):
+def test_the_first_share_of_the_epochs_trains_on_small_crops(tiny, tmp_path, monkeypatch):
     import cbir.training.loop as training
 
     sides, real_augment = [], training.augment
@@ -123,15 +116,15 @@ def test_the_first_share_of_the_epochs_trains_on_small_crops(data, tmp_path, mon
 
     monkeypatch.setattr(training, "augment", recording)
     config = tiny_config(epochs=5, small_crop=20, small_share=0.4)
-    card = train(data, tmp_path / "m", config, ModelConfig(**vars(TINY)), progress=False)
+    card = train(tiny, tmp_path / "m", config, ModelConfig(**vars(TINY)), progress=False)
     assert sides == [20] * 6 + [32] * 9  # 3 steps an epoch: 2 epochs of 5 on crops
     assert card["recipe"]["small_crop"] == 20 and card["validation_accuracy_tta"] > 0.5
     for bad in ({"small_crop": 12}, {"small_crop": 33}, {"small_crop": 24, "small_share": 0}):
         with pytest.raises(TrainingError, match="small-crop"):
-            train(data, tmp_path / "bad", tiny_config(**bad), ModelConfig(**vars(TINY)), progress=False)
+            train(tiny, tmp_path / "bad", tiny_config(**bad), ModelConfig(**vars(TINY)), progress=False)
 
 
-def test_training_lowers_the_loss_and_writes_a_model_folder(data, model_dir):
+def test_training_lowers_the_loss_and_writes_a_model_folder(tiny, model_dir):
     card = json.loads((model_dir / "model_card.json").read_text())
     history = card["history"]
     assert len(history) == 12 and history[-1]["train_accuracy"] > history[0]["train_accuracy"]
@@ -163,11 +156,11 @@ def test_a_model_card_without_matplotlib_keeps_its_numbers_and_skips_the_curve(m
 
 
 @pytest.mark.parametrize("crops", [{}, {"small_crop": 24}])  # the first 2 of 3 epochs on crops
-def test_training_is_deterministic_and_resumes_after_an_interruption(data, tmp_path, monkeypatch, crops):
+def test_training_is_deterministic_and_resumes_after_an_interruption(tiny, tmp_path, monkeypatch, crops):
     import cbir.training.loop as training
 
     straight = tmp_path / "straight"
-    train(data, straight, tiny_config(**crops), ModelConfig(**vars(TINY)), progress=False)
+    train(tiny, straight, tiny_config(**crops), ModelConfig(**vars(TINY)), progress=False)
     calls = {"n": 0}
     real_accuracy = training.accuracy
 
@@ -180,10 +173,10 @@ def test_training_is_deterministic_and_resumes_after_an_interruption(data, tmp_p
     resumed = tmp_path / "resumed"
     monkeypatch.setattr(training, "accuracy", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        train(data, resumed, tiny_config(**crops), ModelConfig(**vars(TINY)), progress=False)
+        train(tiny, resumed, tiny_config(**crops), ModelConfig(**vars(TINY)), progress=False)
     monkeypatch.undo()
     with pytest.raises(TrainingError, match=r"other training options \(momentum: 0.92 -> 0.9; norm_scales"):
-        train(data, resumed, tiny_config(momentum=0.9, norm_scales=True, **crops), ModelConfig(**vars(TINY)),
+        train(tiny, resumed, tiny_config(momentum=0.9, norm_scales=True, **crops), ModelConfig(**vars(TINY)),
               progress=False)
     saved = torch.load(resumed / "checkpoint.pt", weights_only=False)
     older = {k: v for k, v in saved["recipe"].items() if k not in ("small_crop", "small_share")}
@@ -192,9 +185,9 @@ def test_training_is_deterministic_and_resumes_after_an_interruption(data, tmp_p
         training.check_resumable(older, tiny_config(small_crop=20), resumed)
     del saved["recipe"]  # as written before checkpoints recorded it: other options are found as the optimiser loads
     torch.save(saved, resumed / "checkpoint.pt")
-    with pytest.raises(TrainingError, match="--norm-bias-lr 1 before 2026-12-04"):
-        train(data, resumed, tiny_config(norm_bias_lr=1.0, **crops), ModelConfig(**vars(TINY)), progress=False)
-    card = train(data, resumed, tiny_config(**crops), ModelConfig(**vars(TINY)), progress=False)
+    with pytest.raises(TrainingError, match="by a version before 2026-12-04, which did not record them"):
+        train(tiny, resumed, tiny_config(norm_bias_lr=1.0, **crops), ModelConfig(**vars(TINY)), progress=False)
+    card = train(tiny, resumed, tiny_config(**crops), ModelConfig(**vars(TINY)), progress=False)
     assert [h["epoch"] for h in card["history"]] == [1, 2, 3]
     a = torch.load(straight / "weights.pt")
     b = torch.load(resumed / "weights.pt")
@@ -249,7 +242,7 @@ def speeds(whole, frozen, validation, small=None, small_frozen=None):
     return {kind: seconds for kind, seconds in kinds.items() if seconds is not None}, validation
 
 
-def test_a_time_budget_sets_the_epochs_from_a_speed_probe_that_leaves_the_run_alone(clock, data, tmp_path, monkeypatch):
+def test_a_time_budget_sets_the_epochs_from_a_speed_probe_that_leaves_the_run_alone(clock, tiny, tmp_path, monkeypatch):
     import cbir.training.loop as training
 
     probed, real_probe = [], training.probe_seconds
@@ -265,22 +258,22 @@ def test_a_time_budget_sets_the_epochs_from_a_speed_probe_that_leaves_the_run_al
     budgeted = tmp_path / "budgeted"
     # 85% of 60 s (the rest in reserve): the probe itself, 16 s for the final validation (8 passes), then 3
     # epochs of 11 s, and no time left for a step of a fourth with its validation (4 without the reserve)
-    card = train(data, budgeted, tiny_config(epochs=7, minutes=1), ModelConfig(**vars(TINY)), progress=False)
+    card = train(tiny, budgeted, tiny_config(epochs=7, minutes=1), ModelConfig(**vars(TINY)), progress=False)
     assert len(probed) == 1 and all(0 < t < 60 for t in [*probed[0][0].values(), probed[0][1]])
     assert len(probed[0][0]) == 2  # epochs on whole images, the whitening bias trained and frozen
     assert card["epochs"] == 3 and len(card["history"]) == 3 and card["recipe"]["minutes"] == 1
     assert "- epochs: 3 (as many as fit in 1 min)," in (budgeted / "MODEL_CARD.md").read_text()
     plain = tmp_path / "plain"
-    train(data, plain, tiny_config(epochs=3), ModelConfig(**vars(TINY)), progress=False)
+    train(tiny, plain, tiny_config(epochs=3), ModelConfig(**vars(TINY)), progress=False)
     a, b = torch.load(budgeted / "weights.pt"), torch.load(plain / "weights.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)  # the probe changed nothing but the number of epochs
     monkeypatch.setattr(training, "probe_seconds", lambda *args, **kwargs: speeds(5.0, 5.0, 0.0))  # faster now: 10 would fit
-    card = train(data, budgeted, tiny_config(epochs=7, minutes=1), ModelConfig(**vars(TINY)), progress=False)
+    card = train(tiny, budgeted, tiny_config(epochs=7, minutes=1), ModelConfig(**vars(TINY)), progress=False)
     assert card["epochs"] == 3 and len(card["history"]) == 3  # a resumed run keeps the epochs it chose
 
 
 @pytest.mark.parametrize("frozen_fraction, epochs", [(1.0, 6), (0.5, 11)])
-def test_a_time_budget_counts_the_faster_epochs_after_the_whitening_bias_is_frozen(clock, data, tmp_path, monkeypatch,
+def test_a_time_budget_counts_the_faster_epochs_after_the_whitening_bias_is_frozen(clock, tiny, tmp_path, monkeypatch,
                                                                                   frozen_fraction, epochs):
     import cbir.training.loop as training
 
@@ -295,7 +288,7 @@ def test_a_time_budget_counts_the_faster_epochs_after_the_whitening_bias_is_froz
     out = tmp_path / "m"
     # of the ~35 s left (as above), 9 s for the first epoch, then 6 s each: 5 epochs. The second epoch, the first
     # frozen one, timed at 6 s (3 s): 26 s (29 s) left when 95% of the budget is planned: 4 (9) more
-    card = train(data, out, tiny_config(epochs=7, minutes=1, whiten_bias_epochs=1), ModelConfig(**vars(TINY)),
+    card = train(tiny, out, tiny_config(epochs=7, minutes=1, whiten_bias_epochs=1), ModelConfig(**vars(TINY)),
                  progress=False, on_epoch=lambda _: planned.append(
                      torch.load(out / "checkpoint.pt", weights_only=False)["state"]["epochs"]))
     assert card["epochs"] == epochs and len(probed) == 1
@@ -310,7 +303,7 @@ def test_a_time_budget_counts_the_faster_epochs_after_the_whitening_bias_is_froz
 
 
 @pytest.mark.parametrize("fraction, steps", [(0.5, 32), (2.0, 3)])
-def test_a_time_budget_is_planned_again_from_the_timed_epochs(clock, data, tmp_path, monkeypatch, fraction, steps):
+def test_a_time_budget_is_planned_again_from_the_timed_epochs(clock, tiny, tmp_path, monkeypatch, fraction, steps):
     import cbir.training.loop as training
 
     monkeypatch.setattr(training, "probe_seconds", lambda *args, **kwargs: speeds(7.0, 7.0, 2.0))  # 3 epochs, as above
@@ -326,7 +319,7 @@ def test_a_time_budget_is_planned_again_from_the_timed_epochs(clock, data, tmp_p
     # the first: 8 more, and 1 step of one more in the last 2.5 s; 31 s left after the fourth, the first with the
     # bias frozen, with 5% of the budget in reserve instead of 15%: 6 more, and 2 steps of one more in the last 4 s
     # half as fast: 18 s an epoch and 32 s of final validation, ~1 s left: none more, and no step of one
-    card = train(data, out, tiny_config(epochs=7, minutes=1), ModelConfig(**vars(TINY)), progress=False,
+    card = train(tiny, out, tiny_config(epochs=7, minutes=1), ModelConfig(**vars(TINY)), progress=False,
                  on_epoch=record)
     assert planned == ([28] * 3 + [32] * 8 if steps > 3 else [3])
     assert card["epochs"] == (10.67 if steps > 3 else 1) and len(card["history"]) == len(planned)
@@ -335,7 +328,7 @@ def test_a_time_budget_is_planned_again_from_the_timed_epochs(clock, data, tmp_p
         assert all(rate > 0 for rate in rates[:-1]) and rates[-1] == 0
 
 
-def test_a_time_budget_ends_on_part_of_an_epoch_untimed_and_a_resumed_run_keeps_its_steps(clock, data, tmp_path,
+def test_a_time_budget_ends_on_part_of_an_epoch_untimed_and_a_resumed_run_keeps_its_steps(clock, tiny, tmp_path,
                                                                                           monkeypatch):
     import cbir.training.loop as training
 
@@ -351,7 +344,7 @@ def test_a_time_budget_ends_on_part_of_an_epoch_untimed_and_a_resumed_run_keeps_
     # 1.6 times as slow: 14.4 s an epoch and 25.6 s of final validation, 11 s left after the first: not a whole
     # second (the first with the whitening bias frozen), but its validation (3.2 s) and 2 of its 3 steps (3.7 s each)
     straight = tmp_path / "straight"
-    card = train(data, straight, config, ModelConfig(**vars(TINY)), progress=False)
+    card = train(tiny, straight, config, ModelConfig(**vars(TINY)), progress=False)
     assert replanned == [0] and card["epochs"] == 1.67 and len(card["history"]) == 2  # the part not timed
     assert torch.load(straight / "checkpoint.pt", weights_only=False)["optimizer"]["param_groups"][0]["lr"] == 0
     real_accuracy, calls = training.accuracy, []
@@ -365,10 +358,10 @@ def test_a_time_budget_ends_on_part_of_an_epoch_untimed_and_a_resumed_run_keeps_
     monkeypatch.setattr(training, "accuracy", interrupted)
     resumed = tmp_path / "resumed"
     with pytest.raises(KeyboardInterrupt):
-        train(data, resumed, config, ModelConfig(**vars(TINY)), progress=False)
+        train(tiny, resumed, config, ModelConfig(**vars(TINY)), progress=False)
     monkeypatch.setattr(training, "accuracy", real_accuracy)
     monkeypatch.setattr(training, "probe_seconds", lambda *args, **kwargs: speeds(1.0, 1.0, 0.0))  # 40 epochs would fit now
-    card = train(data, resumed, config, ModelConfig(**vars(TINY)), progress=False)
+    card = train(tiny, resumed, config, ModelConfig(**vars(TINY)), progress=False)
     assert card["epochs"] == 1.67 and [h["epoch"] for h in card["history"]] == [1, 2]
     a, b = torch.load(straight / "weights.pt"), torch.load(resumed / "weights.pt")
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-3) for k in a)
@@ -404,7 +397,7 @@ def test_a_time_plan_counts_the_cheaper_epochs_on_small_crops():
     assert not any(third.replans_after(e, 9, third.seconds[third.kind(e, 9)] + third.validation) for e in range(9))
 
 
-def test_a_time_budget_with_small_crops_probes_them_and_plans_again_on_each_kind_of_epoch(clock, data, tmp_path,
+def test_a_time_budget_with_small_crops_probes_them_and_plans_again_on_each_kind_of_epoch(clock, tiny, tmp_path,
                                                                                          monkeypatch):
     import cbir.training.loop as training
 
@@ -429,7 +422,7 @@ def test_a_time_budget_with_small_crops_probes_them_and_plans_again_on_each_kind
     out, planned = tmp_path / "m", []
     monkeypatch.setattr(training, "augment", augment)
     config = tiny_config(minutes=1, whiten_bias_epochs=1, small_crop=24)
-    card = train(data, out, config, ModelConfig(**vars(TINY)), progress=False, on_epoch=lambda _: planned.append(
+    card = train(tiny, out, config, ModelConfig(**vars(TINY)), progress=False, on_epoch=lambda _: planned.append(
         torch.load(out / "checkpoint.pt", weights_only=False)["state"]["steps"]))
     assert set(probed[0][0]) == {(False, False), (False, True), (True, False), (True, True)}
     # ~35 s left (as above): 5.5 s, then 4.5 s on small crops, 6 s on whole images: 6 epochs, 3 on crops; and 1
@@ -455,21 +448,21 @@ def test_training_takes_images_of_any_size(tiny_collection, tmp_path):
     assert CnnExtractor(tmp_path / "m").fit(mixed).transform(mixed.images).shape == (60, 16)
 
 
-def test_validation_holds_out_a_tenth_of_a_small_collection_and_never_all_of_it(data, tmp_path):
-    card = train(data, tmp_path / "m", tiny_config(epochs=1, val_images=None), ModelConfig(**vars(TINY)),
+def test_validation_holds_out_a_tenth_of_a_small_collection_and_never_all_of_it(tiny, tmp_path):
+    card = train(tiny, tmp_path / "m", tiny_config(epochs=1, val_images=None), ModelConfig(**vars(TINY)),
                  progress=False)
     assert card["recipe"]["val_images"] == 6 and card["data"].endswith("54 training images, 6 held out")
     assert validation_size(None, 50_000) == 5000 and validation_size(0, 10) == 0
     with pytest.raises(TrainingError, match="leaves none to train on: the collection has 60"):
-        train(data, tmp_path / "n", tiny_config(val_images=60), ModelConfig(**vars(TINY)), progress=False)
-    one_class = data.subset([i for i, label in enumerate(data.labels) if label == data.labels[0]])
+        train(tiny, tmp_path / "n", tiny_config(val_images=60), ModelConfig(**vars(TINY)), progress=False)
+    one_class = tiny.subset([i for i, label in enumerate(tiny.labels) if label == tiny.labels[0]])
     with pytest.raises(TrainingError, match=r"training learns to tell classes apart: the collection has one class \('"):
         train(one_class, tmp_path / "o", tiny_config(), ModelConfig(**vars(TINY)), progress=False)
     assert not (tmp_path / "o").exists()
 
 
-def test_a_single_step_run_trains(data, tmp_path):
-    card = train(data, tmp_path / "one", tiny_config(epochs=1, batch_size=100), ModelConfig(**vars(TINY)),
+def test_a_single_step_run_trains(tiny, tmp_path):
+    card = train(tiny, tmp_path / "one", tiny_config(epochs=1, batch_size=100), ModelConfig(**vars(TINY)),
                  progress=False)
     assert len(card["history"]) == 1
 
@@ -482,15 +475,15 @@ def test_sharpness_step_moves_the_weights_rho_up_their_gradient():
     torch.testing.assert_close(w.detach(), torch.tensor([3.3, 4.4]))
 
 
-def test_training_with_sam_learns_and_differs_from_plain_sgd(data, model_dir, tmp_path):
-    card = train(data, tmp_path / "sam", tiny_config(epochs=12, sam=0.05), ModelConfig(**vars(TINY)),
+def test_training_with_sam_learns_and_differs_from_plain_sgd(tiny, model_dir, tmp_path):
+    card = train(tiny, tmp_path / "sam", tiny_config(epochs=12, sam=0.05), ModelConfig(**vars(TINY)),
                  progress=False)
     assert card["recipe"]["sam"] == 0.05 and card["validation_accuracy_tta"] >= 0.6
     sam_weights = load_model(tmp_path / "sam")[0].state_dict()
     plain_weights = load_model(model_dir)[0].state_dict()  # the same seed and recipe without SAM
     assert not torch.equal(sam_weights["classifier.weight"], plain_weights["classifier.weight"])
     with pytest.raises(ValueError, match="SAM radius"):
-        train(data, tmp_path / "bad", tiny_config(sam=-0.05), ModelConfig(**vars(TINY)), progress=False)
+        train(tiny, tmp_path / "bad", tiny_config(sam=-0.05), ModelConfig(**vars(TINY)), progress=False)
 
 
 def test_cutout_blanks_one_square_per_image_and_flip_translate_keep_content():
@@ -529,7 +522,7 @@ def test_alternating_flips_mirror_each_image_every_other_epoch():
     assert torch.equal(out[[0, 3]], x[[0, 3]].flip(3)) and torch.equal(out[[1, 2]], x[[1, 2]])
 
 
-def test_training_with_alternating_flips_shows_each_image_mirrored_every_other_epoch(data, tmp_path, monkeypatch):
+def test_training_with_alternating_flips_shows_each_image_mirrored_every_other_epoch(tiny, tmp_path, monkeypatch):
     import cbir.training.loop as training
 
     seen, real_augment = [], training.augment
@@ -539,7 +532,7 @@ def test_training_with_alternating_flips_shows_each_image_mirrored_every_other_e
         return real_augment(x, translate, generator, cutout, flip, crop)
 
     monkeypatch.setattr(training, "augment", recording)
-    train(data, tmp_path / "m", tiny_config(), ModelConfig(**vars(TINY)), progress=False)
+    train(tiny, tmp_path / "m", tiny_config(), ModelConfig(**vars(TINY)), progress=False)
     epochs = [{image.numpy().tobytes(): bool(f) for x, flip in seen[e * 3: e * 3 + 3] for image, f in zip(x, flip)}
               for e in range(3)]  # 3 steps an epoch
     assert len(seen) == 9 and all(len(epoch) == 45 for epoch in epochs)
@@ -559,8 +552,8 @@ def test_ema_decay_ramps_up_so_short_runs_do_not_average_in_the_initial_weights(
     assert counter[0].item() == 7
 
 
-def test_a_run_started_from_a_trained_model_keeps_its_network_and_weights(data, model_dir, tmp_path):
-    card = train(data, tmp_path / "stage", tiny_config(epochs=2, lr=0.02, init=str(model_dir)), progress=False)
+def test_a_run_started_from_a_trained_model_keeps_its_network_and_weights(tiny, model_dir, tmp_path):
+    card = train(tiny, tmp_path / "stage", tiny_config(epochs=2, lr=0.02, init=str(model_dir)), progress=False)
     base = json.loads((model_dir / "model_card.json").read_text())
     assert card["model"] == base["model"] and card["recipe"]["init"] == str(model_dir)
     assert card["history"][0]["val_accuracy"] >= 0.6  # epoch 1 already starts from trained weights
@@ -568,8 +561,8 @@ def test_a_run_started_from_a_trained_model_keeps_its_network_and_weights(data, 
     assert not torch.equal(before["embedding.weight"], after["embedding.weight"])
 
 
-def test_fine_tuning_on_other_classes_keeps_the_network_and_replaces_the_classifier(data, model_dir, tmp_path):
-    other = data.subset([i for i, label in enumerate(data.labels) if label != data.classes[0]])
+def test_fine_tuning_on_other_classes_keeps_the_network_and_replaces_the_classifier(tiny, model_dir, tmp_path):
+    other = tiny.subset([i for i, label in enumerate(tiny.labels) if label != tiny.classes[0]])
     card = train(other, tmp_path / "tuned", tiny_config(epochs=1, lr=0.02, init=str(model_dir)), progress=False)
     assert card["classes"] == other.classes and card["model"]["num_classes"] == 2
     tuned, classes = load_model(tmp_path / "tuned")
@@ -589,68 +582,68 @@ def test_distillation_loss_is_zero_only_when_the_student_matches_the_teacher():
     assert torch.all((student.grad * (teacher - teacher.mean(1, keepdim=True))).sum(1) < 0)  # descent moves toward it
 
 
-def test_a_student_learns_what_its_teacher_says_not_the_labels(data, model_dir, tmp_path):
+def test_a_student_learns_what_its_teacher_says_not_the_labels(tiny, model_dir, tmp_path):
     teacher, classes = load_model(model_dir)
     with torch.no_grad():  # a teacher that calls every class by the next class's name
         teacher.classifier.weight.copy_(teacher.classifier.weight.roll(1, dims=0))
     card = json.loads((model_dir / "model_card.json").read_text())
     save_model(teacher, card, tmp_path / "teacher")
     config = tiny_config(epochs=20, teachers=(str(tmp_path / "teacher"),), distill=1.0, distill_temperature=1.0)
-    student_card = train(data, tmp_path / "student", config, ModelConfig(**vars(TINY)), progress=False)
+    student_card = train(tiny, tmp_path / "student", config, ModelConfig(**vars(TINY)), progress=False)
     assert list(student_card["recipe"]["teachers"]) == [str(tmp_path / "teacher")]
     student, _ = load_model(tmp_path / "student")
-    x = to_input(torch.from_numpy(np.stack(data.images)))
+    x = to_input(torch.from_numpy(np.stack(tiny.images)))
     with torch.no_grad():
         said, learnt = teacher(x).argmax(1), student(x).argmax(1)
-    truth = torch.tensor([classes.index(label) for label in data.labels])
+    truth = torch.tensor([classes.index(label) for label in tiny.labels])
     # about chance (1/3) at the labels, where learning them gives ~1: a seed may leave two classes unseparated
     # (0.67 / 0.33, give or take an image of the 60)
     assert (learnt == said).float().mean() > 0.6 and (learnt == truth).float().mean() < 0.4
     for other_split in ({"val_images": 30}, {"val_seed": 1}):
         with pytest.raises(ValueError, match="hold out"):
-            train(data, tmp_path / "leak", tiny_config(**other_split, teachers=config.teachers, distill=0.5),
+            train(tiny, tmp_path / "leak", tiny_config(**other_split, teachers=config.teachers, distill=0.5),
                   progress=False)
     with pytest.raises(ValueError, match="teacher"):
-        train(data, tmp_path / "none", tiny_config(distill=0.5), progress=False)
+        train(tiny, tmp_path / "none", tiny_config(distill=0.5), progress=False)
 
 
-def test_extractor_round_trip_and_search(data, model_dir, tmp_path):
+def test_extractor_round_trip_and_search(tiny, model_dir, tmp_path):
     extractor = CnnExtractor(model_dir, name="cnn-tiny")
-    engine = Engine.build(data, extractor, progress=False)
-    vectors = extractor.transform(data.images[:6])
+    engine = Engine.build(tiny, extractor, progress=False)
+    vectors = extractor.transform(tiny.images[:6])
     assert vectors.shape == (6, 16) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     engine.save(tmp_path / "engine")
     loaded = Engine.load(tmp_path / "engine")
-    np.testing.assert_allclose(loaded.extractor.transform(data.images[:6]), vectors, atol=1e-6)
-    assert loaded.search(data.images[:1], k=1)[0].hits[0].id == data.ids[0]
+    np.testing.assert_allclose(loaded.extractor.transform(tiny.images[:6]), vectors, atol=1e-6)
+    assert loaded.search(tiny.images[:1], k=1)[0].hits[0].id == tiny.ids[0]
 
 
-def test_pca_and_probability_fusion(data, model_dir, tmp_path):
-    fused = CnnExtractor(model_dir, pca=8, proba_weight=1.0).fit(data)
+def test_pca_and_probability_fusion(tiny, model_dir, tmp_path):
+    fused = CnnExtractor(model_dir, pca=8, proba_weight=1.0).fit(tiny)
     assert fused.dim == 8 + 3
-    vectors = fused.transform(data.images[:4])
+    vectors = fused.transform(tiny.images[:4])
     assert vectors.shape == (4, 11)
-    np.testing.assert_allclose(fused.predict_proba(data.images[:4]).sum(axis=1), 1, atol=1e-4)
+    np.testing.assert_allclose(fused.predict_proba(tiny.images[:4]).sum(axis=1), 1, atol=1e-4)
     fused.save(tmp_path / "x")
-    np.testing.assert_allclose(load_extractor(tmp_path / "x").transform(data.images[:4]), vectors, atol=1e-6)
+    np.testing.assert_allclose(load_extractor(tmp_path / "x").transform(tiny.images[:4]), vectors, atol=1e-6)
     once = CnnExtractor(model_dir, pca=8, proba_weight=1.0)
-    training = once.fit_transform(data)  # one pass of the network: the same state and vectors as fit + transform
+    training = once.fit_transform(tiny)  # one pass of the network: the same state and vectors as fit + transform
     np.testing.assert_allclose(once.components_, fused.components_, atol=1e-5)
     np.testing.assert_allclose(training[:4], vectors, atol=1e-5)
 
 
-def test_product_fusion_ranks_by_embedding_similarity_plus_weight_times_same_class_probability(data, model_dir,
+def test_product_fusion_ranks_by_embedding_similarity_plus_weight_times_same_class_probability(tiny, model_dir,
                                                                                                  tmp_path):
     extractor = CnnExtractor(model_dir, proba_weight=4.0, proba_fusion="product", bf16=False)
-    engine = Engine.build(data, extractor, progress=False)
+    engine = Engine.build(tiny, extractor, progress=False)
     assert extractor.dim == 16 + 3 + 1 and extractor.get_config()["proba_fusion"] == "product"
-    plain = CnnExtractor(model_dir, bf16=False).fit(data)
-    queries, indexed = data.images[:5], data.images
+    plain = CnnExtractor(model_dir, bf16=False).fit(tiny)
+    queries, indexed = tiny.images[:5], tiny.images
     score = (plain.transform(queries) @ plain.transform(indexed, indexing=True).T
              + 4.0 * plain.predict_proba(queries) @ plain._forward(indexed, indexing=True)[1].T)
-    position = {id_: i for i, id_ in enumerate(data.ids)}
-    for row, result in zip(score, engine.search(queries, k=len(data))):
+    position = {id_: i for i, id_ in enumerate(tiny.ids)}
+    for row, result in zip(score, engine.search(queries, k=len(tiny))):
         ranked = row[[position[h.id] for h in result.hits]]
         assert np.all(np.diff(ranked) <= 1e-5) and ranked[0] == pytest.approx(row.max())
     engine.save(tmp_path / "engine")
@@ -659,26 +652,26 @@ def test_product_fusion_ranks_by_embedding_similarity_plus_weight_times_same_cla
         CnnExtractor(model_dir, proba_weight=1.0, proba_fusion="sum")
 
 
-def test_a_supervised_cnn_base_with_pca_runs_the_network_once_per_training_image(data, model_dir):
+def test_a_supervised_cnn_base_with_pca_runs_the_network_once_per_training_image(tiny, model_dir):
     base = CnnExtractor(model_dir, pca=8)
     seen = []
     original = base._forward
     base._forward = lambda images, indexing=False: (seen.append(len(images)), original(images, indexing))[1]
-    SupervisedExtractor(base, cs=(1.0,), cv_images=len(data)).fit(data)
-    assert sum(seen) == len(data) and base.components_.shape[1] == 8
+    SupervisedExtractor(base, cs=(1.0,), cv_images=len(tiny)).fit(tiny)
+    assert sum(seen) == len(tiny) and base.components_.shape[1] == 8
 
 
-def test_indexed_images_can_be_described_single_view_while_queries_stay_flip_averaged(data, model_dir, tmp_path):
-    single = CnnExtractor(model_dir, tta=False, bf16=False).fit(data)
-    flipped = CnnExtractor(model_dir, bf16=False).fit(data)
+def test_indexed_images_can_be_described_single_view_while_queries_stay_flip_averaged(tiny, model_dir, tmp_path):
+    single = CnnExtractor(model_dir, tta=False, bf16=False).fit(tiny)
+    flipped = CnnExtractor(model_dir, bf16=False).fit(tiny)
     assert "index_tta" not in flipped.get_config()  # engines saved before the option keep their hash
     cheap = CnnExtractor(model_dir, index_tta=False, bf16=False)
-    engine = Engine.build(data.subset(range(20)), cheap, progress=False)  # fit_transform indexes the first 20
-    engine.add(data.subset(range(20, len(data))), batch_size=7, progress=False)
+    engine = Engine.build(tiny.subset(range(20)), cheap, progress=False)  # fit_transform indexes the first 20
+    engine.add(tiny.subset(range(20, len(tiny))), batch_size=7, progress=False)
     ids, vectors = engine.index.vectors()
-    order = [ids.index(id_) for id_ in data.ids]
-    np.testing.assert_allclose(vectors[order], single.transform(data.images), atol=1e-5)
-    queries = data.images[:5]
+    order = [ids.index(id_) for id_ in tiny.ids]
+    np.testing.assert_allclose(vectors[order], single.transform(tiny.images), atol=1e-5)
+    queries = tiny.images[:5]
     np.testing.assert_allclose(engine.embed(queries), flipped.transform(queries), atol=1e-5)
     assert not np.allclose(single.transform(queries), flipped.transform(queries), atol=1e-3)
     engine.save(tmp_path / "e")
@@ -688,16 +681,16 @@ def test_indexed_images_can_be_described_single_view_while_queries_stay_flip_ave
 
 
 @pytest.mark.parametrize("wrapper", ["fused", "supervised"])
-def test_wrapped_cnn_features_index_single_view_whichever_way_images_are_added(data, model_dir, wrapper):
+def test_wrapped_cnn_features_index_single_view_whichever_way_images_are_added(tiny, model_dir, wrapper):
     cnn = CnnExtractor(model_dir, index_tta=False, bf16=False)
     extractor = (FusedExtractor([cnn, HOG()], name="cnn-hog") if wrapper == "fused"
                  else SupervisedExtractor(cnn, cs=(1.0,), name="cnn-sup"))
-    engine = Engine.build(data.stratified(21), extractor, progress=False)  # fit_transform: 21 images
-    assert engine.add_new(data, batch_size=7, progress=False) == (len(data) - 21, 0)  # transform: the rest
+    engine = Engine.build(tiny.stratified(21), extractor, progress=False)  # fit_transform: 21 images
+    assert engine.add_new(tiny, batch_size=7, progress=False) == (len(tiny) - 21, 0)  # transform: the rest
     ids, vectors = engine.index.vectors()
-    expected = extractor.transform(data.images, indexing=True)
-    np.testing.assert_allclose(vectors[[ids.index(id_) for id_ in data.ids]], expected, atol=1e-4)
-    assert not np.allclose(extractor.transform(data.images[:5]), expected[:5], atol=1e-3)  # queries: flip TTA
+    expected = extractor.transform(tiny.images, indexing=True)
+    np.testing.assert_allclose(vectors[[ids.index(id_) for id_ in tiny.ids]], expected, atol=1e-4)
+    assert not np.allclose(extractor.transform(tiny.images[:5]), expected[:5], atol=1e-3)  # queries: flip TTA
 
 
 def test_tta_views_are_the_flips_of_the_images_and_of_their_moved_copies():
@@ -714,9 +707,9 @@ def test_tta_views_are_the_flips_of_the_images_and_of_their_moved_copies():
     assert torch.equal(up_left[:, :, 0, 2:], x[:, :, 2, :-2])  # the border reflected, not blank
 
 
-def test_predict_averages_the_views(data, model_dir):
+def test_predict_averages_the_views(tiny, model_dir):
     model, _ = load_model(model_dir)
-    images = data.images[:6]
+    images = tiny.images[:6]
     one, flipped = (predict(model, view, torch.device("cpu"), bf16=False, tta=False)
                     for view in (images, [np.ascontiguousarray(im[:, ::-1]) for im in images]))
     torch.testing.assert_close(predict(model, images, torch.device("cpu"), bf16=False), (one + flipped) / 2)
@@ -724,15 +717,15 @@ def test_predict_averages_the_views(data, model_dir):
     assert moved.shape == one.shape and not torch.allclose(moved, (one + flipped) / 2, atol=1e-4)
 
 
-def test_the_extractor_can_also_average_moved_views(data, model_dir, tmp_path):
-    flips = CnnExtractor(model_dir, bf16=False).fit(data)
-    moved = CnnExtractor(model_dir, bf16=False, tta_shift=1).fit(data)
+def test_the_extractor_can_also_average_moved_views(tiny, model_dir, tmp_path):
+    flips = CnnExtractor(model_dir, bf16=False).fit(tiny)
+    moved = CnnExtractor(model_dir, bf16=False, tta_shift=1).fit(tiny)
     assert "tta_shift" not in flips.get_config() and moved.get_config()["tta_shift"] == 1
-    queries = data.images[:5]
+    queries = tiny.images[:5]
     assert not np.allclose(moved.transform(queries), flips.transform(queries), atol=1e-3)
-    single = CnnExtractor(model_dir, bf16=False, tta=False, tta_shift=1).fit(data)
+    single = CnnExtractor(model_dir, bf16=False, tta=False, tta_shift=1).fit(tiny)
     np.testing.assert_allclose(single.transform(queries), CnnExtractor(model_dir, bf16=False, tta=False)
-                               .fit(data).transform(queries), atol=1e-6)  # moved views only widen flip TTA
+                               .fit(tiny).transform(queries), atol=1e-6)  # moved views only widen flip TTA
     np.testing.assert_allclose(moved.transform(queries, indexing=True), flips.transform(queries, indexing=True),
                                atol=1e-6)  # indexed images keep their flips: they are many, queries few
     moved.save(tmp_path / "x")
@@ -742,41 +735,41 @@ def test_the_extractor_can_also_average_moved_views(data, model_dir, tmp_path):
             make_extractor("cnn", options={"tta_shift": bad})
 
 
-def test_int8_inference_agrees_with_the_float_network_and_round_trips(data, model_dir, tmp_path):
-    float_ = CnnExtractor(model_dir, bf16=False).fit(data)
-    int8 = CnnExtractor(model_dir, int8=True).fit(data)
+def test_int8_inference_agrees_with_the_float_network_and_round_trips(tiny, model_dir, tmp_path):
+    float_ = CnnExtractor(model_dir, bf16=False).fit(tiny)
+    int8 = CnnExtractor(model_dir, int8=True).fit(tiny)
     assert len(int8.ranges_) == 1 + 6 and "int8" not in float_.get_config()
     assert int8.config_hash() != float_.config_hash()
-    expected, got = float_.transform(data.images), int8.transform(data.images)
+    expected, got = float_.transform(tiny.images), int8.transform(tiny.images)
     assert np.median(np.sum(expected * got, axis=1)) > 0.99
-    agree = float_.predict_proba(data.images).argmax(1) == int8.predict_proba(data.images).argmax(1)
+    agree = float_.predict_proba(tiny.images).argmax(1) == int8.predict_proba(tiny.images).argmax(1)
     assert agree.mean() > 0.9
     int8.save(tmp_path / "x")
     loaded = load_extractor(tmp_path / "x")
     assert loaded.int8_net_ is not None
-    np.testing.assert_array_equal(loaded.transform(data.images[:8]), got[:8])
-    np.testing.assert_array_equal(pickle.loads(pickle.dumps(int8)).transform(data.images[:8]), got[:8])  # Ray
+    np.testing.assert_array_equal(loaded.transform(tiny.images[:8]), got[:8])
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(int8)).transform(tiny.images[:8]), got[:8])  # Ray
 
 
 @pytest.mark.parametrize("residual", [False, True])
-def test_deeper_blocks_train_save_and_run_in_int8(data, tmp_path, residual):
+def test_deeper_blocks_train_save_and_run_in_int8(tiny, tmp_path, residual):
     out = tmp_path / "deep"
-    train(data, out, tiny_config(epochs=6), ModelConfig(**{**vars(TINY), "depth": 3, "residual": residual}),
+    train(tiny, out, tiny_config(epochs=6), ModelConfig(**{**vars(TINY), "depth": 3, "residual": residual}),
           progress=False)
     model, _ = load_model(out)
     assert model.config.depth == 3 and [len(block.layers()) for block in model.blocks] == [3, 3, 3]
     plain = CifarNet(ModelConfig(**{**vars(model.config), "residual": False})).eval()
     plain.load_state_dict(model.state_dict())
-    x = compact_input(data.images[:8])
+    x = compact_input(tiny.images[:8])
     with torch.no_grad():
         assert torch.equal(plain.embed(x), model.embed(x)) != residual  # the sum is in the forward pass
-    float_ = CnnExtractor(out, bf16=False).fit(data)
-    int8 = CnnExtractor(out, int8=True).fit(data)
+    float_ = CnnExtractor(out, bf16=False).fit(tiny)
+    int8 = CnnExtractor(out, int8=True).fit(tiny)
     assert len(int8.ranges_) == 1 + 9 + (3 if residual else 0)  # input, convolutions, residual sums
-    assert np.median(np.sum(float_.transform(data.images) * int8.transform(data.images), axis=1)) > 0.99
+    assert np.median(np.sum(float_.transform(tiny.images) * int8.transform(tiny.images), axis=1)) > 0.99
 
 
-def test_int8_stored_weights_are_what_int8_inference_computes_in_half_the_space(data, model_dir, tmp_path):
+def test_int8_stored_weights_are_what_int8_inference_computes_in_half_the_space(tiny, model_dir, tmp_path):
     from cbir.features.cnn.int8 import Int8Net, calibrate
 
     model, classes = load_model(model_dir)
@@ -786,7 +779,7 @@ def test_int8_stored_weights_are_what_int8_inference_computes_in_half_the_space(
     convs = [k for k in stored if k.startswith("blocks.") and k.endswith(".weight") and stored[k].ndim == 4]
     assert len(convs) == 6 and all(stored[k].dtype == torch.int8 for k in convs)
     int8_model = load_model(tmp_path / "int8")[0]
-    x = compact_input(data.images[:64])
+    x = compact_input(tiny.images[:64])
     net = Int8Net(int8_model, calibrate(int8_model, x))
     for conv, key in zip(net.convs, convs):  # BatchNorm folding did not move a single int8 weight
         assert torch.equal(conv.weight().int_repr(), stored[key])
@@ -804,25 +797,25 @@ def test_model_configs_saved_before_depth_existed_have_two_convolutions_per_bloc
     assert "blocks.0.conv3.weight" not in CifarNet(ModelConfig.from_dict(saved)).state_dict()
 
 
-def test_int8_calibrates_on_images_spread_over_a_class_sorted_collection(data, monkeypatch):
+def test_int8_calibrates_on_images_spread_over_a_class_sorted_collection(tiny, monkeypatch):
     from cbir.features.cnn import extractor
 
-    assert data.labels == sorted(data.labels)  # folders load class by class
+    assert tiny.labels == sorted(tiny.labels)  # folders load class by class
     monkeypatch.setattr(extractor, "CALIBRATION_IMAGES", 6)
-    sample = extractor.calibration_sample(data)
-    assert len(sample) == 6 and set(sample.labels) == set(data.labels)
+    sample = extractor.calibration_sample(tiny)
+    assert len(sample) == 6 and set(sample.labels) == set(tiny.labels)
 
 
-def test_without_int8_kernels_int8_falls_back_to_the_float_network(data, model_dir, tmp_path, monkeypatch):
+def test_without_int8_kernels_int8_falls_back_to_the_float_network(tiny, model_dir, tmp_path, monkeypatch):
     from cbir.features.cnn import int8
 
     monkeypatch.setattr(int8, "supported", lambda: False)
     with pytest.warns(UserWarning, match="AVX2 or AVX512-VNNI"):
-        extractor = CnnExtractor(model_dir, int8=True).fit(data)
+        extractor = CnnExtractor(model_dir, int8=True).fit(tiny)
     assert extractor.int8_net_ is None and extractor.ranges_ is not None
     assert extractor.precision == CnnExtractor(model_dir).precision != "int8"
-    expected = CnnExtractor(model_dir).fit(data).transform(data.images[:8])
-    np.testing.assert_array_equal(extractor.transform(data.images[:8]), expected)
+    expected = CnnExtractor(model_dir).fit(tiny).transform(tiny.images[:8])
+    np.testing.assert_array_equal(extractor.transform(tiny.images[:8]), expected)
 
 
 @pytest.mark.parametrize("capabilities, bf16, int8", [
@@ -832,7 +825,7 @@ def test_without_int8_kernels_int8_falls_back_to_the_float_network(data, model_d
     ({"avx2": True, "amx_bf16": True}, True, True),  # Intel Sapphire Rapids
     ({}, False, False),  # e.g. an ARM CPU: float32, the float network
 ])
-def test_reduced_precision_runs_only_where_the_cpu_computes_it(data, model_dir, monkeypatch, capabilities,
+def test_reduced_precision_runs_only_where_the_cpu_computes_it(tiny, model_dir, monkeypatch, capabilities,
                                                                 bf16, int8):
     from cbir.features.cnn import int8 as int8_module
 
@@ -841,26 +834,26 @@ def test_reduced_precision_runs_only_where_the_cpu_computes_it(data, model_dir, 
     extractor = CnnExtractor(model_dir)
     assert extractor.precision == ("bf16" if bf16 else "float32")
     assert CnnExtractor(model_dir, bf16=False).precision == "float32"
-    vectors = extractor.fit(data).transform(data.images[:8])
-    exact = CnnExtractor(model_dir, bf16=False).fit(data).transform(data.images[:8])
+    vectors = extractor.fit(tiny).transform(tiny.images[:8])
+    exact = CnnExtractor(model_dir, bf16=False).fit(tiny).transform(tiny.images[:8])
     assert np.array_equal(vectors, exact) != bf16  # bf16 autocast ran exactly when it is fast
     np.testing.assert_allclose(vectors, exact, atol=0.05)
     model, _ = load_model(model_dir)
-    logits = [predict(model, data.images[:8], torch.device("cpu"), bf16=asked, tta=False) for asked in (True, False)]
+    logits = [predict(model, tiny.images[:8], torch.device("cpu"), bf16=asked, tta=False) for asked in (True, False)]
     assert torch.equal(*logits) != bf16  # predict (validation, test reports) alike
 
 
-def test_int8_needs_positive_batchnorm_scales_before_the_pool(data, model_dir):
+def test_int8_needs_positive_batchnorm_scales_before_the_pool(tiny, model_dir):
     extractor = CnnExtractor(model_dir, int8=True)
     extractor._ensure_model()
     with torch.no_grad():
         extractor.net_.blocks[0].norm1.weight[0] = -1.0
     with pytest.raises(CbirError, match="positive BatchNorm"):
-        extractor.fit(data)
+        extractor.fit(tiny)
 
 
-def test_other_weights_are_refused(data, model_dir, tmp_path):
-    extractor = CnnExtractor(model_dir).fit(data)
+def test_other_weights_are_refused(tiny, model_dir, tmp_path):
+    extractor = CnnExtractor(model_dir).fit(tiny)
     extractor.save(tmp_path / "x")
     weights = tmp_path / "x" / "model" / "weights.pt"
     state = torch.load(weights)

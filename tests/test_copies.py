@@ -7,7 +7,7 @@ from PIL import Image
 from test_duplicates import NEAR, PHOTOS, photo
 
 from cbir.cli import main
-from cbir.copies import copies_first
+from cbir.copies import copies_among, copies_first
 from cbir.datasets import load_folder
 from cbir.engine import Engine
 from cbir.evaluation.ranking import full_ranking
@@ -89,3 +89,15 @@ def test_merging_and_the_full_ranking_put_copies_first():
     assert ap[0] == pytest.approx(1 / 3)
     ap, _ = full_ranking(query, ["x"], ids, vectors, labels, threads=1, first=[[2]])
     assert ap[0] == pytest.approx(1.0)
+
+
+def test_below_the_threshold_only_a_distinct_best_match_is_a_copy():
+    features = make_extractor("effnet-copies")  # threshold 0.7; below it, from 0.3 when leading the next by 0.1
+    a, b = Hit("a", 0.45), Hit("b", 0.3)
+    assert copies_among([Hit("x", 0.8), Hit("y", 0.75), a], features) == [Hit("x", 0.8), Hit("y", 0.75)]
+    assert copies_among([a, b], features) == [a]  # an altered copy stands out
+    assert copies_among([a, Hit("b", 0.4)], features) == []  # a look-alike has others close behind it
+    assert copies_among([Hit("a", 0.25), Hit("b", 0.0)], features) == []  # too unlike the query
+    assert copies_among([a], features) == [a]
+    assert copies_among([], features) == []
+    assert make_extractor("effnet").copy_lead is None  # not measured: its threshold alone decides

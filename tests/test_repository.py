@@ -36,12 +36,15 @@ def slug(heading: str) -> str:
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
+LINK = r"\]\((?!https?://|mailto:)([^)#\s]*)(?:#([^)\s]+))?\)"
+
+
 def test_every_link_of_the_docs_leads_somewhere():
-    pages = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md")),
+    pages = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").rglob("*.md")),
              *sorted((ROOT / "benchmarks").glob("*.md"))]
     broken = []
     for page in pages:
-        for target, anchor in re.findall(r"\]\((?!https?://|mailto:)([^)#\s]*)(?:#([^)\s]+))?\)", page.read_text()):
+        for target, anchor in re.findall(LINK, page.read_text()):
             file = (page.parent / target).resolve() if target else page
             if not file.exists():
                 broken.append(f"{page.name}: {target}")
@@ -51,3 +54,14 @@ def test_every_link_of_the_docs_leads_somewhere():
                 if anchor not in headings:
                     broken.append(f"{page.name}: {target}#{anchor}")
     assert not broken, "\n".join(broken)
+
+
+def test_every_doc_page_is_reachable_from_the_readme():
+    seen, todo = set(), [ROOT / "README.md"]
+    while todo:
+        page = todo.pop()
+        if page in seen or not page.exists() or page.suffix != ".md":
+            continue
+        seen.add(page)
+        todo += [(page.parent / target).resolve() for target, _ in re.findall(LINK, page.read_text()) if target]
+    assert not set((ROOT / "docs").rglob("*.md")) - seen

@@ -12,7 +12,6 @@ import torch
 from cbir import Engine
 from cbir.cli import build_parser, main
 from cbir.cli.models import model_config, train_config
-from cbir.datasets import load_folder
 from cbir.errors import CbirError, TrainingError
 from cbir.features.cnn.backbone import BackboneNet
 from cbir.features.cnn.config import BackboneConfig, ModelConfig
@@ -32,54 +31,49 @@ def small(**kw) -> TrainConfig:
 
 
 @pytest.fixture(scope="module")
-def data(tiny_collection):
-    return load_folder(tiny_collection, split="train", progress=False, cache=False)
-
-
-@pytest.fixture(scope="module")
-def tuned(data, tmp_path_factory):
+def tuned(tiny, tmp_path_factory):
     out = tmp_path_factory.mktemp("tuned")
-    return out, train(data, out, small(), BACKBONE, progress=False)
+    return out, train(tiny, out, small(), BACKBONE, progress=False)
 
 
-def test_a_backbone_fine_tunes_from_the_imagenet_weights_into_a_model_folder(data, tuned):
+def test_a_backbone_fine_tunes_from_the_imagenet_weights_into_a_model_folder(tiny, tuned):
     out, card = tuned
     assert json.loads((out / "config.json").read_text())["model"] == {
         "backbone": "efficientnet-lite0", "resolution": 32, "embedding_dim": 256, "num_classes": 3, "logit_scale": 1.0}
     assert card["recipe"]["lr"] == BACKBONE_RECIPE["lr"] and card["recipe"]["bf16"] is False
     assert (out / "weights.pt").stat().st_size < 10e6  # float16: 3.7 M parameters
     net, classes = load_model(out)
-    assert isinstance(net, BackboneNet) and classes == data.classes
+    assert isinstance(net, BackboneNet) and classes == tiny.classes
     start, fresh = BackboneNet.pretrained(BACKBONE), BackboneNet(BACKBONE)
     stem = [n.body._conv_stem.weight.flatten() for n in (net, start, fresh)]
     assert torch.cosine_similarity(stem[0], stem[1], 0) > 0.99 > torch.cosine_similarity(stem[0], stem[2], 0)
     assert [h["epoch"] for h in card["history"]] == [1, 2] and 0 <= card["validation_accuracy_tta"] <= 1
 
 
-def test_a_new_classifier_on_the_imagenet_features_separates_the_classes_before_any_training(data):
+def test_a_new_classifier_on_the_imagenet_features_separates_the_classes_before_any_training(tiny):
     from cbir.training.validation import accuracy, split_validation
 
-    train_part, held_out = split_validation(data, 15, 0)
-    net, images = network(small(), BACKBONE, data.classes, train_part)
+    train_part, held_out = split_validation(tiny, 15, 0)
+    net, images = network(small(), BACKBONE, tiny.classes, train_part)
     assert images.shape == (45, 32, 32, 3)
-    assert accuracy(net, held_out, data.classes, torch.device("cpu"), bf16=False) == 1.0  # class means imprinted
+    assert accuracy(net, held_out, tiny.classes, torch.device("cpu"), bf16=False) == 1.0  # class means imprinted
 
 
-def test_the_fine_tuned_folder_indexes_searches_and_says_what_it_is(data, tuned, tiny_collection, tmp_path, capsys):
+def test_the_fine_tuned_folder_indexes_searches_and_says_what_it_is(tiny, tuned, tiny_collection, tmp_path, capsys):
     out, _ = tuned
     engine = tmp_path / "engine"
     assert main(["index", "--dataset", str(tiny_collection), "--split", "train", "--features", "cnn", "--model",
                  str(out), "--out", str(engine)]) == 0  # the shipped cnn's int8 stays the compact network's
     assert main(["info", str(engine)]) == 0
     assert "efficientnet-lite0 fine-tuned at 32 px" in capsys.readouterr().out
-    result = Engine.load(engine).search(data.images[:1], k=5)[0]
-    assert result.hits[0].label == data.labels[0]
+    result = Engine.load(engine).search(tiny.images[:1], k=5)[0]
+    assert result.hits[0].label == tiny.labels[0]
     assert main(["index", "--dataset", str(tiny_collection), "--features", "cnn", "--model", str(out), "--set",
                  "int8=true", "--out", str(tmp_path / "int8")]) == 2
     assert "int8 inference (int8=true) runs the compact CIFAR network only" in capsys.readouterr().err
 
 
-def test_a_backbone_run_resumes_after_an_interruption_and_refuses_another_network(data, tuned, tmp_path,
+def test_a_backbone_run_resumes_after_an_interruption_and_refuses_another_network(tiny, tuned, tmp_path,
                                                                                   monkeypatch):
     import cbir.training.loop as loop
 
@@ -94,30 +88,30 @@ def test_a_backbone_run_resumes_after_an_interruption_and_refuses_another_networ
     resumed = tmp_path / "resumed"
     monkeypatch.setattr(loop, "accuracy", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        train(data, resumed, small(), BACKBONE, progress=False)
+        train(tiny, resumed, small(), BACKBONE, progress=False)
     monkeypatch.undo()
     with pytest.raises(TrainingError, match="another network"):
-        train(data, resumed, small(), BackboneConfig(resolution=40), progress=False)
-    card = train(data, resumed, small(), BACKBONE, progress=False)
+        train(tiny, resumed, small(), BackboneConfig(resolution=40), progress=False)
+    card = train(tiny, resumed, small(), BACKBONE, progress=False)
     assert [h["epoch"] for h in card["history"]] == [1, 2]
     straight = torch.load(tuned[0] / "weights.pt")
     again = torch.load(resumed / "weights.pt")
     assert all(torch.allclose(straight[k].float(), again[k].float(), rtol=1e-2, atol=1e-2) for k in straight)
 
 
-def test_a_fine_tuned_backbone_teaches_the_compact_network_at_its_own_input_size(data, tuned, tmp_path):
+def test_a_fine_tuned_backbone_teaches_the_compact_network_at_its_own_input_size(tiny, tuned, tmp_path):
     teacher, _ = load_model(tuned[0])
     student = CifarNet(ModelConfig(widths=(8, 16, 16), embedding_dim=16, num_classes=3))
-    x = student.input_of(data.images[:6])  # the student's batch, 32 x 32: the teacher (at 32 px) sees the same
+    x = student.input_of(tiny.images[:6])  # the student's batch, 32 x 32: the teacher (at 32 px) sees the same
     with torch.no_grad():
-        assert torch.allclose(taught_logits([teacher], student, x), teacher.eval()(teacher.input_of(data.images[:6])),
+        assert torch.allclose(taught_logits([teacher], student, x), teacher.eval()(teacher.input_of(tiny.images[:6])),
                               atol=1e-3)
-    card = train(data, tmp_path / "student", TrainConfig(epochs=1, batch_size=15, val_images=15, lr=0.2,
+    card = train(tiny, tmp_path / "student", TrainConfig(epochs=1, batch_size=15, val_images=15, lr=0.2,
                                                          teachers=(str(tuned[0]),), distill=0.5),
                  ModelConfig(widths=(8, 16, 16), embedding_dim=16), progress=False)
     assert card["recipe"]["teachers"] == (str(tuned[0]),)
     with pytest.raises(TrainingError, match="did not hold out this run's validation images"):
-        train(data, tmp_path / "leaky", TrainConfig(epochs=1, batch_size=15, val_images=12, teachers=(str(tuned[0]),),
+        train(tiny, tmp_path / "leaky", TrainConfig(epochs=1, batch_size=15, val_images=12, teachers=(str(tuned[0]),),
                                                     distill=0.5), ModelConfig(widths=(8, 16, 16)), progress=False)
 
 
@@ -143,7 +137,7 @@ def test_the_command_line_is_built_from_the_recipe_with_the_backbone_defaults(tu
         train(None, "m", recipe(True, init="elsewhere"), BackboneConfig())  # checked before any data is read
 
 
-def test_the_speed_probe_times_each_kind_of_epoch_on_an_injected_clock(data):
+def test_the_speed_probe_times_each_kind_of_epoch_on_an_injected_clock(tiny):
     ticks = itertools.count()
     clock = lambda: float(next(ticks))  # noqa: E731  one second per reading
     net = CifarNet(ModelConfig(widths=(8, 16, 16), embedding_dim=16, num_classes=3))
@@ -156,10 +150,10 @@ def test_the_speed_probe_times_each_kind_of_epoch_on_an_injected_clock(data):
     def inputs(probe, images, generator, flips, crop):
         return probe.to_input(images[:, :crop or None, :crop or None])
 
-    images = torch.from_numpy(np.stack(data.images))
+    images = torch.from_numpy(np.stack(tiny.images))
     config = TrainConfig(batch_size=15, whiten_bias_epochs=1, small_crop=24)
     seconds, validation = probe_seconds(net, step, inputs, images, torch.zeros(len(images), dtype=torch.long), config,
-                                        10, torch.device("cpu"), False, np.stack(data.images[:45]), clock=clock)
+                                        10, torch.device("cpu"), False, np.stack(tiny.images[:45]), clock=clock)
     # each timed step reads the clock twice: 1 s a step, 10 steps an epoch; validation: one read around 15 of 45
     assert seconds == {EpochKind(False, False): 10.0, EpochKind(True, False): 10.0, EpochKind(False, True): 10.0,
                        EpochKind(True, True): 10.0}

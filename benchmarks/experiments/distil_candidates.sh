@@ -8,7 +8,7 @@
 #    5,000 training images (--val-seed 0).
 # 2. In parallel: a student at each distillation weight in WEIGHTS (default 0.5 0.9) on the same
 #    split (their validation accuracy is read against the plain recipe's, w384-e60-cutout:
-#    0.9218, docs/benchmarks.md), and the twin of the SHIP weight's student (default 0.9) on all
+#    0.9218, docs/results/training.md), and the twin of the SHIP weight's student (default 0.9) on all
 #    50,000 images (--val-images 0): the checkpoint to ship when validation says distillation helps.
 # Each run writes OUT/NAME (a model folder) and OUT/NAME.log. EPOCHS_PERCENT scales the epochs
 # (a smoke test: EPOCHS_PERCENT=2 VAL=100 ... --max-train 600).

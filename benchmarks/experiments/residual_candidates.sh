@@ -14,7 +14,7 @@
 # TTA; its all-images twin ships if that validation is above 0.9278. 2026-11-28 ran it on an H200:
 # res448-sam 0.9278, res448 0.9268, so nothing shipped (then fast_candidates.sh).
 # Indexed single-view with flip-TTA queries (the `cnn` default), it embeds CIFAR-10's 60,000 in
-# 44-66 s on the 2-core CPU (docs/benchmarks.md). EPOCHS_PERCENT scales the epochs (a smoke test:
+# 44-66 s on the 2-core CPU (docs/results/training.md). EPOCHS_PERCENT scales the epochs (a smoke test:
 # EPOCHS_PERCENT=2 VAL=100 ... --max-train 600).
 set -u
 DATA=${1:?labelled training images}; OUT=${2:?output folder}; shift 2

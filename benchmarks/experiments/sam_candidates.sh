@@ -5,7 +5,7 @@
 #
 # The shipped network and recipe (128/384/384, 60 epochs, translate 4, cutout 12) with
 # `--sam RHO` (RHO default 0.05): once holding out 5,000 training images (--val-seed 0; read
-# against the labels-only 0.9214-0.9218, docs/benchmarks.md), and its twin on all 50,000
+# against the labels-only 0.9214-0.9218, docs/results/training.md), and its twin on all 50,000
 # images, side by side. EPOCHS_PERCENT scales the epochs (a smoke test: EPOCHS_PERCENT=2
 # VAL=100 ... --max-train 600).
 set -u

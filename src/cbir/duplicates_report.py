@@ -19,7 +19,7 @@ def thumbnail_uri(engine, member) -> str:
     """A data: URI of the member's thumbnail (an empty one when its file cannot be read)."""
     from cbir.datasets import decode_image, read_bytes
     from cbir.errors import CbirError
-    from cbir.web.service import thumbnail_png
+    from cbir.web.pictures import thumbnail_png
 
     try:
         image = decode_image(read_bytes(member.path), max_side=2 * THUMB) if member.path else None

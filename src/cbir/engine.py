@@ -15,14 +15,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cbir.batching import MicroBatcher
-from cbir.copies import copies_first
+from cbir.copies import copies_among, copies_first
 from cbir.datasets.collection import Dataset
-from cbir.datasets.folder import file_stamp
 from cbir.errors import CbirError, EngineError
 from cbir.features.base import FeatureExtractor
 from cbir.filters import Filter, Selection
 from cbir.index.base import VectorIndex
-from cbir.metadata import Metadata, pixel_digest
+from cbir.metadata import Metadata
 from cbir.resume import Checkpoint
 from cbir.storage import current_version, write_version, writer_lock
 from cbir.types import Hit, SearchResult
@@ -140,24 +139,7 @@ class Engine:
         pixels' digest with it; a file only touched or re-saved alike is not described again). Returns
         (added, described again). An id indexed from another file is an error. `resume_in`: as in
         `build`."""
-        clash = [id_ for id_, path in zip(dataset.ids, dataset.paths)
-                 if id_ in self.metadata and self.metadata.path(id_) != path]
-        if clash:
-            raise EngineError(f"{len(clash)} image id(s) are already indexed from another file, e.g. '{clash[0]}' "
-                              f"({self.metadata.path(clash[0])}): remove them first, or add from a folder whose "
-                              f"relative paths are new")
-        new, changed = [], []
-        for i, (id_, path) in enumerate(zip(dataset.ids, dataset.paths)):
-            if id_ not in self.metadata:
-                new.append(i)
-                continue
-            stamp = file_stamp(path)
-            if stamp is None or stamp == self.metadata.stamp(id_) or self.metadata.digest(id_) is None:
-                continue  # unchanged, or described before files were stamped: nothing to compare with
-            if pixel_digest(dataset.images[i]) == self.metadata.digest(id_):
-                self.metadata.restamp(id_, stamp)
-            else:
-                changed.append(i)
+        new, changed = self.metadata.new_and_changed(dataset)
         if changed:
             self.remove([dataset.ids[i] for i in changed])
         if new or changed:
@@ -211,9 +193,8 @@ class Engine:
         """Per query image, up to k indexed copies of it, best first (none without a copies' engine)."""
         if self.copies is None:
             return [[] for _ in range(len(images))]
-        found = self.copies.search(images, k, exclude=exclude, where=where,
-                                   min_score=self.copies.extractor.duplicate_threshold)
-        return [result.hits for result in found]
+        found = self.copies.search(images, max(k, 2), exclude=exclude, where=where)
+        return [copies_among(result.hits, self.copies.extractor)[:k] for result in found]
 
     def search_vectors(self, vectors: np.ndarray, k: int, exclude: Sequence[str | None] | None = None,
                        where: Filter | None = None, min_score: float | None = None) -> list[list[Hit]]:

@@ -17,6 +17,7 @@ import numpy as np
 
 from cbir.datasets.collection import Dataset
 from cbir.datasets.folder import file_stamp, image_date
+from cbir.errors import EngineError
 from cbir.filters import Filter
 
 COLUMNS = ("id", "path", "label", "split", "stamp", "digest", "date")
@@ -96,6 +97,29 @@ class Metadata:
 
     def update(self, other: Metadata) -> None:
         self._rows.update(other._rows)
+
+    def new_and_changed(self, dataset: Dataset) -> tuple[list[int], list[int]]:
+        """Positions in `dataset` of the images not held yet, and of those whose file changed under the same path to
+        show another picture (its stamp changed, and its pixels' digest with it). A file only touched or re-saved
+        alike gets its new stamp; an id held from another file is an error."""
+        clash = [id_ for id_, path in zip(dataset.ids, dataset.paths) if id_ in self and self.path(id_) != path]
+        if clash:
+            raise EngineError(f"{len(clash)} image id(s) are already indexed from another file, e.g. '{clash[0]}' "
+                              f"({self.path(clash[0])}): remove them first, or add from a folder whose "
+                              f"relative paths are new")
+        new, changed = [], []
+        for i, (id_, path) in enumerate(zip(dataset.ids, dataset.paths)):
+            if id_ not in self:
+                new.append(i)
+                continue
+            stamp = file_stamp(path)
+            if stamp is None or stamp == self.stamp(id_) or self.digest(id_) is None:
+                continue  # unchanged, or described before files were stamped: nothing to compare with
+            if pixel_digest(dataset.images[i]) == self.digest(id_):
+                self.restamp(id_, stamp)
+            else:
+                changed.append(i)
+        return new, changed
 
     def restamp(self, id_: str, stamp: str | None) -> None:
         """Record that the file of `id_` changed on disk without changing the picture."""

@@ -23,7 +23,7 @@ EXTRACTORS: dict[str, Callable[[], FeatureExtractor]] = {
     "gch": lambda: ColorHistogram(),
     "hog": lambda: HOG(),
     # block weight and colour space chosen on a validation split of CIFAR-10 train
-    # (benchmarks/fusion_weights.py; docs/benchmarks.md)
+    # (benchmarks/fusion_weights.py; docs/results/choices.md)
     "hog-gch": lambda: FusedExtractor([HOG(), ColorHistogram(bins=8, space="rgb")], weights=[1.0, 0.35],
                                       name="hog-gch"),
     "sift-bovw": lambda: SiftBoVW(),
@@ -31,11 +31,11 @@ EXTRACTORS: dict[str, Callable[[], FeatureExtractor]] = {
     "bovw-hog-gch": lambda: _with_hog_gch(SiftBoVW(), "bovw-hog-gch"),
     "triangle-hog-gch": lambda: _with_hog_gch(KMeansTriangle(), "triangle-hog-gch"),
     # ranked by feature similarity + 8 x the probability of a shared class, as the next one (validation: the
-    # product beat every cosine weight, docs/benchmarks.md)
+    # product beat every cosine weight, docs/results/choices.md)
     "bovw-hog-gch-supervised": lambda: SupervisedExtractor(_with_hog_gch(SiftBoVW(), "bovw-hog-gch"), weight=8.0,
                                                            fusion="product"),
     # Coates & Ng's recipe for the classifier: the full pooled code, z-scored; the index keeps a
-    # PCA of it; flip-averaged features (options and C chosen on validation, docs/benchmarks.md: a
+    # PCA of it; flip-averaged features (options and C chosen on validation, docs/results/choices.md: a
     # cross-validation on 10,000 images chose a C too small for 50,000); ranked by feature similarity
     # + 8 x the probability of a shared class (also chosen on validation)
     "triangle-hog-gch-supervised": lambda: SupervisedExtractor(
@@ -44,10 +44,10 @@ EXTRACTORS: dict[str, Callable[[], FeatureExtractor]] = {
         standardise=True, pca=512, flip=True, fusion="product", name="triangle-hog-gch-supervised"),
     # int8 convolutions: the float network's retrieval measures at ~1.5x bf16's speed (1.9x float32's with
     # AVX2 only); indexed images in one view, queries flip-averaged: half the indexing time for 0.0006 of
-    # full `map` (docs/benchmarks.md)
+    # full `map` (docs/results/speed.md)
     "cnn": lambda: CnnExtractor(int8=True, index_tta=False, name="cnn"),
     # ranked by embedding similarity + 4 x the probability that query and indexed image show the same class
-    # (weight chosen on held-out training images, docs/benchmarks.md)
+    # (weight chosen on held-out training images, docs/results/choices.md)
     "cnn-supervised": lambda: CnnExtractor(proba_weight=4.0, proba_fusion="product", int8=True, index_tta=False,
                                            name="cnn-supervised"),
     # EfficientNet-Lite0's ImageNet features as they are: a generic descriptor for anyone's photos, no training

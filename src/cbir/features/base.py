@@ -84,6 +84,9 @@ class FeatureExtractor(ABC):
     # cosine similarity from which two images are near duplicates (`cbir.duplicates`), measured for the
     # features; None for features that describe a class rather than the picture
     duplicate_threshold: ClassVar[float | None] = None
+    # (floor, lead): below the duplicate threshold, a search's best match is still the query's copy when it scores floor
+    # or more and leads the next match by `lead` (`cbir.copies`); None: the threshold alone decides
+    copy_lead: ClassVar[tuple[float, float] | None] = None
     #: constructor parameters `with_options` leaves alone (given another way, or learned state)
     fixed_options: ClassVar[frozenset[str]] = frozenset({"name"})
 

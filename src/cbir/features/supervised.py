@@ -6,7 +6,7 @@ alike — so no ground-truth label ever enters a vector. The retrieval vector is
 [L2(features), weight * L2(probabilities)], or with `fusion="product"` the vectors that rank by feature
 similarity + weight x the probability of a shared class (`cbir.features.probabilities`).
 
-Options (each measured in docs/benchmarks.md): `standardise` z-scores the raw base
+Options (each measured in docs/results/choices.md): `standardise` z-scores the raw base
 features (Coates & Ng's recipe for their pooled codes) for the classifier and the feature
 part of the vector; `pca` makes that part a PCA of the classifier's inputs, so the
 classifier can read a high-dimensional code while the index stays small; `flip` describes

@@ -19,10 +19,10 @@ from cbir.training.validation import predict
 
 PROBE_WARMUP, PROBE_STEPS = 2, 4  # untimed, then timed training steps (their median) that estimate an epoch
 # share of a time budget (`minutes`) left unplanned: on the same 2-core VM the probe's estimate of an epoch was
-# 17% high one day, 4%, 7% and 13% low on others (docs/benchmarks.md)
+# 17% high one day, 4%, 7% and 13% low on others (docs/results/training.md)
 BUDGET_RESERVE = 0.15
 # the same once every kind of epoch still to come has been timed (`TimePlan.measured`): the epochs after the
-# whitening bias froze took 74-85 s on one day (docs/benchmarks.md)
+# whitening bias froze took 74-85 s on one day (docs/results/training.md)
 MEASURED_RESERVE = 0.05
 # an epoch that took this share more or less than planned has the rest planned again: on 2026-12-06 a first epoch
 # slowed by another job took 11 minutes, the next ones ~7, and 28 of an 85-minute budget went unused

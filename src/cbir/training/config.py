@@ -77,8 +77,6 @@ class TrainConfig:
                         type=float, metavar="RHO")
     int8_weights: bool = option(False, "store the blocks' convolutions as int8 per output channel (half the size "
                                        "of fp16)")
-    dirac: bool = option(True, "start a new compact network's block convolutions as the identity (--no-dirac: "
-                               "PyTorch's random initialisation)")
     norm_scales: bool = option(False, "train the BatchNorm scales (else they stay where they are: 1 in a new compact "
                                       "network)")
     whiten_bias_epochs: int | None = option(3, "freeze the compact network's whitening bias after N epochs: later "
@@ -106,7 +104,7 @@ class TrainConfig:
         if not 0 <= self.distill <= 1 or bool(self.teachers) != bool(self.distill):
             raise TrainingError("distillation needs teacher model folders and a weight in (0, 1]; teachers need "
                                 "--distill")
-        compact_only = [name for name, value in (("--small-crop", self.small_crop), ("--dirac", self.dirac),
+        compact_only = [name for name, value in (("--small-crop", self.small_crop),
                                                   ("--whiten-bias-epochs", self.whiten_bias_epochs is not None))
                         if value]
         if backbone and compact_only:
@@ -117,8 +115,8 @@ class TrainConfig:
 # off: EfficientNet-Lite0's depthwise convolutions train slower in bf16 than in float32 on an AVX-512 CPU (81 vs 94
 # images/s at 96 px), so bf16 is for a GPU (--bf16)
 BACKBONE_RECIPE = {"epochs": 3, "batch_size": 96, "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-5,
-                   "label_smoothing": 0.1, "warmup": 0.1, "ema_decay": 0.998, "bf16": False, "dirac": False,
-                   "norm_scales": True, "whiten_bias_epochs": None, "norm_bias_lr": 1.0}
+                   "label_smoothing": 0.1, "warmup": 0.1, "ema_decay": 0.998, "bf16": False, "norm_scales": True,
+                   "whiten_bias_epochs": None, "norm_bias_lr": 1.0}
 
 
 def recipe(backbone: bool, **given) -> TrainConfig:

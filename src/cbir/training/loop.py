@@ -16,7 +16,7 @@ loss (`cbir.training.teachers`). Optional sharpness-aware minimisation (SAM, For
 `int8_weights` stores the block convolutions as int8 (`store.stored_state`); the final validation reads the weights
 as stored. The compact network's optimiser settings and initialisation are the fast-training recipes' (the defaults
 since 2026-12-04, measured in docs/training.md): a large step and strong weight decay, block convolutions started as
-the identity (`dirac`), BatchNorm scales fixed at 1 (`norm_scales=False`), BatchNorm biases trained at 64x the rate
+the identity, BatchNorm scales fixed at 1 (`norm_scales=False`), BatchNorm biases trained at 64x the rate
 (`norm_bias_lr`), the whitening layer's bias frozen after `whiten_bias_epochs` (~10% faster epochs), and
 `small_crop` (progressive resizing by cropping). `minutes` fits the number of epochs to a time budget
 (`cbir.training.budget`). Per-epoch validation on a held-out part of the TRAINING split (`val_seed` alone decides
@@ -51,8 +51,6 @@ from cbir.training.validation import accuracy, split_validation, validation_size
 
 POSTFIX_EVERY = 20  # steps between progress-bar updates of loss and accuracy
 RESUMABLE = ("epochs", "minutes")  # the options a resumed run may change
-# the optimiser settings and initialisation of `cbir train` before the fast-training recipes' became the defaults
-PREVIOUS_DEFAULTS = "--lr 0.2 --momentum 0.9 --weight-decay 5e-4 --no-dirac --norm-scales --norm-bias-lr 1"
 
 
 def device_of(preferred: str | None = None) -> torch.device:
@@ -130,9 +128,8 @@ class Run:
         try:
             self.optimizer.load_state_dict(saved["optimizer"])
         except ValueError as exc:  # a checkpoint of an earlier version, which did not record its options
-            raise TrainingError(f"{checkpoint} was written with other training options ({exc}); resume it with the "
-                                f"options it started with ({PREVIOUS_DEFAULTS} before 2026-12-04) or train into "
-                                f"another --out") from exc
+            raise TrainingError(f"{checkpoint} was written with other training options ({exc}) by a version before "
+                                f"2026-12-04, which did not record them: train into another --out") from exc
         self.schedule.load_state_dict(saved["schedule"])
         self.state = {"small_epochs": 0} | saved["state"] | {k: self.state[k] for k in ("epochs", "steps")}
         self.generator.set_state(saved["generator"])

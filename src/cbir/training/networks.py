@@ -36,8 +36,7 @@ def network(config: TrainConfig, model_config: ModelConfig | BackboneConfig | No
     sample = torch.randperm(len(images))[:IMPRINT_IMAGES]
     if isinstance(model, CifarNet) and not config.init:
         model.init_whitening(model.to_input(images[sample]))
-        if config.dirac:
-            model.init_identity()
+        model.init_identity()
     if isinstance(model, BackboneNet) and not config.init:
         model.init_embedding_norm(model.to_input(images[sample[s: s + 256]]) for s in range(0, len(sample), 256))
     if known != classes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import random
 import threading
@@ -12,7 +11,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from cbir.datasets.folder import DEFAULT_MAX_SIDE
 from cbir.datasets.images import decode_image
@@ -22,10 +20,7 @@ from cbir.storage import current_version
 from cbir.errors import CbirError, DatasetError, ImageDecodeError
 from cbir.filters import Filter
 from cbir.types import SearchResult
-
-BROWSER_FORMATS = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG": "image/png", b"GIF8": "image/gif",
-                   b"RIFF": "image/webp", b"BM": "image/bmp"}
-
+from cbir.web.pictures import browser_type, encode_png, thumbnail_png
 
 class RequestError(CbirError):
     """A bad request: shown to the user with an HTTP status (4xx)."""
@@ -265,7 +260,7 @@ class SearchService:
             data = original_bytes(path)
         except (DatasetError, ImageDecodeError) as exc:
             raise unavailable(image_id, exc) from None
-        mimetype = next((m for magic, m in BROWSER_FORMATS.items() if data and data.startswith(magic)), None)
+        mimetype = browser_type(data)
         if mimetype:
             return data, mimetype
         return encode_png(self.pixels(image_id)), "image/png"
@@ -278,23 +273,6 @@ def unavailable(image_id: str, exc: Exception) -> RequestError:
     """A 404 for an indexed image whose file is gone or unreadable: the server's paths stay in its log."""
     logging.getLogger(__name__).warning("indexed image '%s' is unavailable: %s", image_id, exc)
     return RequestError(f"the indexed image '{image_id}' is not available: its file is missing or unreadable", 404)
-
-
-def encode_png(image: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, "PNG")
-    return buf.getvalue()
-
-
-def thumbnail_png(image: np.ndarray, size: int) -> bytes:
-    """A PNG no larger than size x size; tiny images (CIFAR's 32x32) are enlarged without blur."""
-    im = Image.fromarray(image)
-    scale = size / max(im.size)
-    resample = Image.Resampling.NEAREST if scale >= 2 else Image.Resampling.LANCZOS
-    im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), resample)
-    buf = io.BytesIO()
-    im.save(buf, "PNG", optimize=False)
-    return buf.getvalue()
 
 
 def engine_names(paths: list[str | Path]) -> dict[str, Path]:

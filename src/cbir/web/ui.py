@@ -7,7 +7,8 @@ from collections import Counter
 
 from flask import Blueprint, current_app, render_template, request, url_for
 
-from cbir.web.service import RequestError, Searched, SearchService, thumbnail_png
+from cbir.web.pictures import thumbnail_png
+from cbir.web.service import RequestError, Searched, SearchService
 
 bp = Blueprint("ui", __name__)
 NARROWING = ("label", "folder", "since", "until", "min_score")

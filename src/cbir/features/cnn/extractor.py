@@ -2,7 +2,7 @@
 where the CPU computes them fast). The network is the compact CIFAR one or a fine-tuned pretrained backbone
 (`cbir train --backbone`), each image resized to its input size.
 
-Options, each measured in docs/benchmarks.md: PCA on the embeddings, fusion with the
+Options, each measured in docs/results/speed.md: PCA on the embeddings, fusion with the
 network's predicted class probabilities (indexed and query images alike: no label is used), and
 int8 inference (calibrated on images spread over the fitting collection; `cbir.features.cnn.int8`).
 """
@@ -40,13 +40,13 @@ class CnnExtractor(FeatureExtractor):
     the compact network only, and a fine-tuned backbone given by `use_model` runs without it unless asked).
 
     `batch_size` 128: on the 2-core VM it embeds ~30% faster than 500 (the activations stay in
-    cache; docs/benchmarks.md). `int8`: int8 convolutions, their activation ranges measured on
+    cache; docs/results/speed.md). `int8`: int8 convolutions, their activation ranges measured on
     `CALIBRATION_IMAGES` of the images the extractor is fitted on; on a CPU without int8 kernels
     (`int8.supported`) the float network runs instead (with a warning). `bf16`: bf16 autocast for
     the float network where the CPU computes bf16 natively (`model.fast_bf16`; elsewhere float32,
     ~8x faster there). `precision` says which runs. `index_tta`: whether indexed images are
     flip-averaged too (default: as `tta`); False describes them single-view, half the network
-    passes for indexing, while queries keep `tta` (docs/benchmarks.md measures what it costs).
+    passes for indexing, while queries keep `tta` (docs/results/speed.md measures what it costs).
     `tta_shift`: a query's flip TTA also averages its views moved that many pixels up-left and
     down-right (`model.tta_views`: six network passes instead of two; indexed images keep their
     flips, as they are many and queries few; 0, the default: flips only). `proba_weight` > 0 fuses the

@@ -25,7 +25,7 @@ warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor, torch\.q
                         category=UserWarning)
 
 # GELU is within 2e-4 of zero below -4, so convolution outputs are quantised from there up
-# (a quarter less embedding error than min-max ranges; docs/benchmarks.md).
+# (a quarter less embedding error than min-max ranges; docs/results/speed.md).
 FLOOR = -4.0
 
 

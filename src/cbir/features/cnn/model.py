@@ -156,7 +156,7 @@ class CifarNet(ClassifierHead, nn.Module):
 def fast_bf16(device_type: str = "cpu") -> bool:
     """Whether bf16 autocast speeds the network up on this device: on CUDA, and on a CPU with bf16
     arithmetic (AVX512-BF16 or AMX). Elsewhere oneDNN emulates bf16, ~8x slower than float32 (an
-    AVX2 EPYC; docs/benchmarks.md), so float32 runs instead."""
+    AVX2 EPYC; docs/results/speed.md), so float32 runs instead."""
     if device_type == "cuda":
         return True
     capabilities = torch.cpu.get_capabilities()

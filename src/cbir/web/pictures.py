@@ -1,0 +1,33 @@
+"""Pictures as the page sends them: PNG thumbnails and originals, and which stored formats a browser shows."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+BROWSER_FORMATS = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG": "image/png", b"GIF8": "image/gif",
+                   b"RIFF": "image/webp", b"BM": "image/bmp"}
+
+
+def browser_type(data: bytes | None) -> str | None:
+    """The MIME type of a stored file a browser shows as it is (by its first bytes), else None."""
+    return next((m for magic, m in BROWSER_FORMATS.items() if data and data.startswith(magic)), None)
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def thumbnail_png(image: np.ndarray, size: int) -> bytes:
+    """A PNG no larger than size x size; tiny images (CIFAR's 32x32) are enlarged without blur."""
+    im = Image.fromarray(image)
+    scale = size / max(im.size)
+    resample = Image.Resampling.NEAREST if scale >= 2 else Image.Resampling.LANCZOS
+    im = im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), resample)
+    buf = io.BytesIO()
+    im.save(buf, "PNG", optimize=False)
+    return buf.getvalue()
