@@ -73,6 +73,7 @@ def test_copies_follow_adds_and_removes(photos, tmp_path):
     engine.save(tmp_path / "e")
     again = Engine.load(tmp_path / "e")
     assert again.copies is not None and len(again.copies) == len(indexed) - 1
+    assert again.copies.index.get_config()["factory"] == "SQfp16"  # float16: half the bytes each search scans
     assert again.info()["copies"] == "effnet"
 
 
@@ -92,12 +93,38 @@ def test_merging_and_the_full_ranking_put_copies_first():
 
 
 def test_below_the_threshold_only_a_distinct_best_match_is_a_copy():
-    features = make_extractor("effnet-copies")  # threshold 0.7; below it, from 0.3 when leading the next by 0.1
-    a, b = Hit("a", 0.45), Hit("b", 0.3)
-    assert copies_among([Hit("x", 0.8), Hit("y", 0.75), a], features) == [Hit("x", 0.8), Hit("y", 0.75)]
-    assert copies_among([a, b], features) == [a]  # an altered copy stands out
-    assert copies_among([a, Hit("b", 0.4)], features) == []  # a look-alike has others close behind it
-    assert copies_among([Hit("a", 0.25), Hit("b", 0.0)], features) == []  # too unlike the query
-    assert copies_among([a], features) == [a]
-    assert copies_among([], features) == []
+    features = make_extractor("effnet-copies")
+    assert (features.duplicate_threshold, features.copy_lead) == (0.7, (0.3, 0.1))
     assert make_extractor("effnet").copy_lead is None  # not measured: its threshold alone decides
+
+    def among(hits):
+        return copies_among(hits, features.duplicate_threshold, features.copy_lead)
+
+    a, b = Hit("a", 0.45), Hit("b", 0.3)
+    assert among([Hit("x", 0.8), Hit("y", 0.75), a]) == [Hit("x", 0.8), Hit("y", 0.75)]
+    assert among([a, b]) == [a]  # an altered copy stands out
+    assert among([a, Hit("b", 0.4)]) == []  # a look-alike has others close behind it
+    assert among([Hit("a", 0.25), Hit("b", 0.0)]) == []  # too unlike the query
+    assert among([a]) == [a]
+    assert among([]) == [] and copies_among([a, b], 0.7) == []
+
+
+@pytest.mark.parametrize("batch_describes", [True, False])
+def test_a_server_searches_copies_in_the_same_batches(photos, batch_describes):
+    """With features described in batches, one worker describes and searches both (the copies' engine has no
+    worker of its own); the answers are those of searches one at a time, exclusions included."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    indexed = load_folder(photos / "photos", cache=False)
+    edits = load_folder(photos / "edits", cache=False)
+    engine = Engine.build(indexed, make_extractor("gch"), progress=False, copies=make_extractor("effnet"))
+    engine.extractor.batch_describes = batch_describes
+    queries = [(image, None) for image in edits.images] + list(zip(indexed.images[:6], indexed.ids[:6]))
+    expected = [engine.search([image], k=4, exclude=[own])[0].hits for image, own in queries]
+    engine.enable_micro_batching(max_batch=8)
+    assert (engine.copies._batcher is None) is batch_describes
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(lambda q: engine.search([q[0]], k=4, exclude=[q[1]])[0].hits, queries))
+    engine.stop_micro_batching()
+    assert got == expected
+    assert all(own not in {h.id for h in row} for row, (_, own) in zip(got, queries) if own)

@@ -12,7 +12,7 @@ from skimage import data
 
 from cbir.cli import main
 from cbir.datasets import load_folder
-from cbir.duplicates import find_duplicates
+from cbir.duplicates import _near_pairs, find_duplicates, lead_at
 from cbir.engine import Engine
 from cbir.features import make_extractor
 
@@ -164,3 +164,22 @@ def test_api_and_page_show_the_groups(planted):
     assert client.get("/api/v1/duplicates?threshold=2").status_code == 400
     page = client.get("/duplicates").get_data(as_text=True)
     assert 'class="hit keep"' in page and "near duplicates" in page and "exact copies" in page
+
+
+def test_at_the_default_threshold_a_distinct_best_match_is_a_near_duplicate_too():
+    def unit(*xs):
+        v = np.array(xs, dtype=np.float32)
+        return v / np.linalg.norm(v)
+
+    # 0 and 1: similarity 0.5, far from all else (a copy); 2, 3 and 4: 0.5-0.6 apart from each other (look-alikes)
+    vectors = np.stack([unit(1, 0, 0, 0, 0), unit(0.5, 0.866, 0, 0, 0), unit(0, 0, 1, 0, 0), unit(0, 0, 0.6, 0.8, 0),
+                        unit(0, 0, 0.55, 0.3, 0.78)])
+    lead = (0.3, 0.1)
+    assert {tuple(p) for p in _near_pairs(vectors, 0.7, None, False)} == set()
+    assert {tuple(p) for p in _near_pairs(vectors, 0.7, lead, False)} == {(0, 1), (1, 0)}
+    assert {tuple(p) for p in _near_pairs(vectors, 0.56, None, False)} == {(2, 3), (3, 2), (3, 4), (4, 3)}
+
+    class Engine:
+        extractor = make_extractor("effnet-copies")
+
+    assert lead_at(Engine, 0.7) == lead and lead_at(Engine, 0.75) is None  # a threshold given is the threshold alone

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cbir.features.base import FeatureExtractor
 from cbir.types import Hit
 
 EPSILON = 1e-6  # how far above the ranking's best score the copies go, one step per copy
 
 
-def copies_among(hits: Sequence[Hit], features: FeatureExtractor) -> list[Hit]:
-    """The copies of a query among its best matches by copy `features` (best first; two or more of them)."""
-    found = [h for h in hits if h.score >= features.duplicate_threshold]
-    lead = features.copy_lead
+def copies_among(hits: Sequence[Hit], threshold: float, lead: tuple[float, float] | None = None) -> list[Hit]:
+    """The copies of a query among its best matches, best first (two or more of them, for the lead): those at
+    `threshold` or more, else the best one alone when it scores lead[0] or more and leads the next by lead[1]."""
+    found = [h for h in hits if h.score >= threshold]
     if not found and lead and hits and hits[0].score >= lead[0] and (
             len(hits) == 1 or hits[0].score - hits[1].score >= lead[1]):
         found = list(hits[:1])

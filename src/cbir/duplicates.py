@@ -5,7 +5,9 @@
 - **Near**: the engine's vectors at cosine similarity `threshold` or more (each image against its
   `NEIGHBOURS` nearest), joined into groups through shared members. The threshold means what the
   engine's features mean: `FeatureExtractor.duplicate_threshold` gives each family's measured default
-  (docs/duplicates.md); features that describe a class rather than a picture have none.
+  (docs/duplicates.md); features that describe a class rather than a picture have none. At that default,
+  an image's best match that stands out from its next (`FeatureExtractor.copy_lead`, `cbir.copies`) is a
+  near duplicate too.
 
 In each group one image is kept: the one with the most pixels, then the largest file, then the first id
 (`keeper_order`). Nothing here deletes anything: `move_duplicates` moves the others to a folder.
@@ -24,7 +26,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cbir.datasets.folder import MEMBER_SEPARATOR, read_bytes
+from cbir.copies import copies_among
 from cbir.errors import CbirError
+from cbir.types import Hit
 
 NEIGHBOURS = 10  # nearest images each image is compared with: a group larger than this joins through its members
 BATCH = 1024
@@ -88,9 +92,10 @@ def keeper_order(member: Member) -> tuple:
 def find_duplicates(engine, threshold: float | None = None, exact_only: bool = False,
                     progress: bool = False) -> list[Group]:
     """Groups of two or more images that are exact copies, or near duplicates at `threshold` (the features'
-    default when None), largest groups first."""
+    default when None, with distinct best matches), largest groups first."""
     if not exact_only and threshold is None:
         threshold = default_threshold(engine)
+    lead = lead_at(engine, threshold)
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -99,7 +104,7 @@ def find_duplicates(engine, threshold: float | None = None, exact_only: bool = F
     pairs = [(rows[same[0]], rows[id_]) for same in engine.metadata.digests().values() for id_ in same[1:]]
     pairs = np.array(pairs, dtype=np.int64).reshape(-1, 2)
     if not exact_only:
-        pairs = np.concatenate([pairs, _near_pairs(vectors, threshold, progress)])
+        pairs = np.concatenate([pairs, _near_pairs(vectors, threshold, lead, progress)])
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(ids), len(ids)))
     _, component = connected_components(graph, directed=False)
     sizes = np.bincount(component)
@@ -112,21 +117,28 @@ def find_duplicates(engine, threshold: float | None = None, exact_only: bool = F
     return sorted(groups, key=lambda g: (-len(g.members), g.keep.id))
 
 
-def _near_pairs(vectors: np.ndarray, threshold: float, progress: bool) -> np.ndarray:
-    """(n, 2) rows of every image and each of its `NEIGHBOURS` nearest at `threshold` or more."""
+def lead_at(engine, threshold: float | None) -> tuple[float, float] | None:
+    """The features' copy lead when `threshold` is their own duplicate threshold (another threshold alone decides)."""
+    features = engine.extractor
+    return features.copy_lead if threshold is not None and threshold == features.duplicate_threshold else None
+
+
+def _near_pairs(vectors: np.ndarray, threshold: float, lead: tuple[float, float] | None,
+                progress: bool) -> np.ndarray:
+    """(n, 2) rows of every image and each of its `NEIGHBOURS` nearest that `copies_among` finds a copy."""
     import faiss
 
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(vectors)
     k = min(NEIGHBOURS + 1, len(vectors))
-    pairs = [np.empty((0, 2), np.int64)]
+    pairs: list[tuple[int, int]] = []
     for start in tqdm(range(0, len(vectors), BATCH), desc="near duplicates", unit="batch", disable=not progress,
                       mininterval=0.5):
         scores, positions = index.search(vectors[start: start + BATCH], k)
-        rows = np.arange(start, start + len(scores))[:, None].repeat(k, axis=1)
-        near = (positions >= 0) & (positions != rows) & (scores >= threshold)
-        pairs.append(np.stack([rows[near], positions[near]], axis=1))
-    return np.concatenate(pairs)
+        for row, (found, at) in enumerate(zip(scores, positions), start):
+            hits = [Hit(int(p), float(score)) for p, score in zip(at, found) if 0 <= p != row]
+            pairs += [(row, int(h.id)) for h in copies_among(hits, threshold, lead)]
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 
 def _group(engine, ids: Sequence[str], vectors: np.ndarray, kind: str) -> Group:
@@ -143,14 +155,16 @@ def _group(engine, ids: Sequence[str], vectors: np.ndarray, kind: str) -> Group:
 
 def check_new(engine, dataset, threshold: float | None = None, exact_only: bool = False) -> list[dict]:
     """For each image of `dataset` (new photos), the engine's images it duplicates: exact copies (same pixels)
-    and, unless `exact_only`, images at `threshold` or more. Only images with a match are listed."""
+    and, unless `exact_only`, images at `threshold` or more (at the features' own, a distinct best match too). Only
+    images with a match are listed."""
     from cbir.metadata import pixel_digest
 
     if not exact_only and threshold is None:
         threshold = default_threshold(engine)
     exact = engine.metadata.digests()
     # the engine's own vectors, which the threshold is about (not a search's ranking, which puts copies first)
-    near = [] if exact_only else engine.search_vectors(engine.embed(dataset.images), NEIGHBOURS, min_score=threshold)
+    near = [] if exact_only else [copies_among(hits, threshold, lead_at(engine, threshold)) for hits in
+                                  engine.search_vectors(engine.embed(dataset.images), NEIGHBOURS)]
     found = []
     for i, (id_, path, image) in enumerate(zip(dataset.ids, dataset.paths, dataset.images)):
         same = exact.get(pixel_digest(image), [])

@@ -104,7 +104,7 @@ def register(sub) -> None:
     p.add_argument("engine", help="engine folder")
     p.add_argument("--threshold", type=float,
                    help="cosine similarity from which two images are near duplicates (default: the features' "
-                        "measured one, docs/duplicates.md)")
+                        "measured one, at which an image's distinct best match counts too; docs/duplicates.md)")
     p.add_argument("--exact-only", action="store_true", help="only exact copies (the same decoded pixels)")
     p.add_argument("--query", metavar="FOLDER", help="instead, list which images of FOLDER the engine already holds")
     p.add_argument("--format", choices=("text", "json", "csv"), default="text", help="output format (default text)")
