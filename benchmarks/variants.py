@@ -66,7 +66,7 @@ def main() -> None:
             accuracy = f"{np.mean(predicted == np.asarray(queries.labels)):.4f}"
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         measures = " | ".join(measure_text(metrics[m])
-                              for m in ("map_cut_100", "map_at_100_norm", "map", "P_10", "P_100"))
+                              for m in ("AP@100", "AP@100/min(R,100)", "AP", "P@10", "P@100"))
         print(f"| `{name}` | {extractor.dim} | {measures} | {accuracy} | "
               f"{t1 - t0:.0f} | {t2 - t1:.0f} | {peak:.1f} |", flush=True)
 

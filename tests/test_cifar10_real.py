@@ -19,6 +19,6 @@ def test_index_and_evaluate_a_cifar10_slice(real_cifar10, tmp_path):
     assert metrics["num_queries"] == 200 and metrics["index_size"] == 1000
     assert len(metrics["per_class"]) == 10
     # random ranking gives P_10 = 0.1; HOG is clearly better than chance on CIFAR-10
-    assert metrics["P_10"] > 0.18
+    assert metrics["P@10"] > 0.18
     # 100 relevant images per query class here, so dividing by R or by min(R, 100) agrees
-    assert metrics["map_cut_100"] == pytest.approx(metrics["map_at_100_norm"])
+    assert metrics["AP@100"] == pytest.approx(metrics["AP@100/min(R,100)"])

@@ -59,8 +59,8 @@ def test_evaluate_writes_results(built, tiny_collection, tmp_path, capsys):
     out = tmp_path / "res"
     assert main(["evaluate", str(built), "--queries", f"{tiny_collection}:test", "-k", "20", "--out", str(out)]) == 0
     captured = capsys.readouterr()
-    assert "map_cut_100" in captured.out
-    assert "cbir: warning: a run of 20 per query: P_100 and map_cut_100 count the ranks below 20" in captured.err
+    assert "AP@100" in captured.out and "(map_cut_100)" in captured.out
+    assert "cbir: warning: a run of 20 per query: P@100 and AP@100 count the ranks below 20" in captured.err
     assert {p.name for p in out.iterdir()} >= {"qrels.txt", "run.txt", "metrics.json", "report.md", "pr.png"}
     assert "trec_eval -M20 -m all_trec qrels.txt run.txt" in (out / "report.md").read_text()
     lean = tmp_path / "lean"
@@ -78,8 +78,8 @@ def test_evaluate_writes_results(built, tiny_collection, tmp_path, capsys):
                  "--out", str(tmp_path / "x")]) == 2
     assert "measure P@500 reads the top 500, deeper than the run's 100: raise -k" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
-    assert json.loads((lean / "metrics.json").read_text())["map_cut_100"] == json.loads(
-        (out / "metrics.json").read_text())["map_cut_100"]
+    assert json.loads((lean / "metrics.json").read_text())["AP@100"] == json.loads(
+        (out / "metrics.json").read_text())["AP@100"]
 
 
 def test_max_index_takes_a_stratified_subset(tiny_collection, tmp_path, capsys):

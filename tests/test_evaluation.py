@@ -91,10 +91,10 @@ def test_written_files_reproduce_the_reported_measures(evaluated):
     assert all(len(d) == 20 for d in qrels.values())
     measured = pytrec_eval.RelevanceEvaluator(qrels, {"map_cut_10", "P_10", "recip_rank"}).evaluate(run)
     mean = lambda m: np.mean([v[m] for v in measured.values()])  # noqa: E731
-    assert metrics["P_10"] == pytest.approx(mean("P_10"))
-    assert metrics["recip_rank"] == pytest.approx(mean("recip_rank"))
-    assert metrics["map_at_100_norm"] == pytest.approx(mean("map_cut_10") * 20 / 10)
-    assert json.loads((out / "metrics.json").read_text())["P_10"] == metrics["P_10"]
+    assert metrics["P@10"] == pytest.approx(mean("P_10"))
+    assert metrics["RR"] == pytest.approx(mean("recip_rank"))
+    assert metrics["AP@100/min(R,100)"] == pytest.approx(mean("map_cut_10") * 20 / 10)
+    assert json.loads((out / "metrics.json").read_text())["P@10"] == metrics["P@10"]
 
 
 def test_extra_measures_by_their_ir_measures_names_agree_with_trec_eval(evaluated, tmp_path):
@@ -106,10 +106,9 @@ def test_extra_measures_by_their_ir_measures_names_agree_with_trec_eval(evaluate
     for ours, trec in (("P@5", "P_5"), ("nDCG@10", "ndcg_cut_10"), ("R@10", "recall_10")):
         assert metrics[ours] == pytest.approx(np.mean([v[trec] for v in measured.values()]))
         assert all(ours in row for row in metrics["per_class"].values())
-    assert metrics["measures"] == ["map_cut_100", "map_at_100_norm", "P_10", "P_100", "recip_rank",
-                                   "P@5", "nDCG@10", "R@10"]
+    assert metrics["measures"] == ["AP@100", "AP@100/min(R,100)", "P@10", "P@100", "RR", "P@5", "nDCG@10", "R@10"]
     report = (tmp_path / "report.md").read_text()  # without the full ranking: no map, no curve, no crash
-    assert "| `nDCG@10` |" in report and "`map` |" not in report and not (tmp_path / "pr.png").exists()
+    assert "| `nDCG@10` |" in report and "| `AP` |" not in report and not (tmp_path / "pr.png").exists()
     with pytest.raises(CbirError, match="unknown or unsupported measure 'Prec@5'"):
         evaluate(engine, test, k=10, progress=False, extra_measures=["Prec@5"])
     with pytest.raises(CbirError, match="reads the top 20, deeper than the run's 10: raise -k"):
@@ -138,10 +137,10 @@ def test_metrics_reports_and_per_class(evaluated):
     assert metrics["num_queries"] == 15 and metrics["index_size"] == 60
     assert set(metrics["per_class"]) == {"blobs", "gradient", "stripes"}
     assert metrics["per_class"]["blobs"]["num_queries"] == 5
-    assert np.mean([row["P_10"] for row in metrics["per_class"].values()]) == pytest.approx(metrics["P_10"])
-    assert 0 < metrics["map"] <= 1 and metrics["P_10"] > 0.5
+    assert np.mean([row["P@10"] for row in metrics["per_class"].values()]) == pytest.approx(metrics["P@10"])
+    assert 0 < metrics["AP"] <= 1 and metrics["P@10"] > 0.5
     assert (out / "pr.png").read_bytes()[:4] == b"\x89PNG"
-    assert f"| `map_cut_100` | {measure_text(metrics['map_cut_100'])} |" in (out / "report.md").read_text()
+    assert f"| `AP@100` | `map_cut_100` | {measure_text(metrics['AP@100'])} |" in (out / "report.md").read_text()
 
 
 def test_measures_are_shown_to_four_significant_digits_so_small_ones_keep_theirs():
@@ -157,7 +156,7 @@ def test_the_classes_each_query_class_retrieves(evaluated):
     assert table["query_classes"] == table["retrieved"] == ["blobs", "gradient", "stripes"]
     fraction = np.asarray(table["fraction"])
     np.testing.assert_allclose(fraction.sum(axis=1), 1)
-    np.testing.assert_allclose(np.diag(fraction), [metrics["per_class"][c]["P_10"] for c in table["query_classes"]],
+    np.testing.assert_allclose(np.diag(fraction), [metrics["per_class"][c]["P@10"] for c in table["query_classes"]],
                                atol=1e-6)
     assert Image.open(out / "retrieved.png").size == (516, 324)  # (2.5 + 0.6 x 3) x (1.5 + 0.4 x 3) in at 120 dpi
     assert "![classes of the top hits per query class](retrieved.png)" in (out / "report.md").read_text()
@@ -202,7 +201,7 @@ def test_queries_that_are_indexed_images_do_not_find_themselves(evaluated, tiny_
     assert all(q not in docs and len(docs) == 10 for q, docs in run.items())
     assert all(q not in docs and len(docs) == 19 for q, docs in qrels.items())
     measured = pytrec_eval.RelevanceEvaluator(qrels, {"P_10"}).evaluate(run)
-    assert metrics["P_10"] == pytest.approx(np.mean([v["P_10"] for v in measured.values()]))
+    assert metrics["P@10"] == pytest.approx(np.mean([v["P_10"] for v in measured.values()]))
     assert "left out of its own ranking" in (tmp_path / "loo" / "report.md").read_text()
     shutil.copytree(tiny_collection / "train", tmp_path / "copy" / "train")  # the same ids, other files
     copy = load_folder(tmp_path / "copy", split="train", progress=False, cache=False)
@@ -216,12 +215,14 @@ def test_measures_are_named_in_either_vocabulary(evaluated, tmp_path):
     engine, test = evaluated[0], evaluated[1]
     metrics = evaluate(engine, test, k=10, progress=False, extra_measures=["P_5", "ndcg_cut_10", "P@10", "P_10",
                                                                            "AP"])
-    # trec_eval's names are read as ir_measures'; one already measured (P_10 = P@10) is not measured twice
-    assert metrics["measures"][-3:] == ["P@5", "nDCG@10", "AP"] and metrics["measures"].count("P_10") == 1
+    # trec_eval's names are read as ir_measures'; those already measured (P_10 = P@10; AP, over the whole ranking)
+    # are not measured twice
+    assert metrics["measures"] == ["AP@100", "AP@100/min(R,100)", "AP", "P@10", "P@100", "RR", "P@5", "nDCG@10"]
     assert metrics["P@5"] == pytest.approx(evaluate(engine, test, k=10, progress=False,
                                                     extra_measures=["P@5"])["P@5"])
     keys = metrics["measures"]
-    assert [measure_key(n, keys) for n in ("P@100", "P_100", "AP@100", "ndcg_cut_10", "map", "AP", "P@7")] == \
-           ["P_100", "P_100", "map_cut_100", "nDCG@10", "map", "AP", None]
+    assert [measure_key(n, keys) for n in ("P@100", "P_100", "AP@100", "map_cut_100", "ndcg_cut_10", "map", "AP",
+                                           "recip_rank", "P@7")] == \
+           ["P@100", "P@100", "AP@100", "AP@100", "nDCG@10", "AP", "AP", "RR", None]
     with pytest.raises(CbirError, match="or trec_eval's"):
         parse_measures(["P_five"], 10)

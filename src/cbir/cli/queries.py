@@ -51,7 +51,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from cbir.datasets import load_dataset
     from cbir.engine import Engine
     from cbir.evaluation import evaluate
-    from cbir.evaluation.report import measure_text
+    from cbir.evaluation.report import measure_text, trec_alias
 
     engine = Engine.load(args.engine)
     queries = load_dataset(args.queries, data=args.data).stratified(args.max_queries)
@@ -62,7 +62,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"  ({metrics['left_out_of_own_ranking']} queries are indexed images: each is left out of its own "
               f"ranking and judgements)")
     for name in metrics["measures"]:
-        print(f"  {name:<16} {measure_text(metrics[name])}")
+        alias = trec_alias(name).strip("`")
+        print(f"  {name:<18} {measure_text(metrics[name]):<8}" + (f"  ({alias})" if alias != "-" else ""))
     files = (["metrics.json", "report.md", "examples.png"] + ["pr.png"] * (not args.no_full)
              + ["retrieved.png"] * (Path(args.out) / "retrieved.png").exists()  # not drawn for many classes
              + ["run.txt", "qrels.txt"] * (not args.no_trec_files))
@@ -115,7 +116,8 @@ def register(sub) -> None:
 
     p = sub.add_parser("compare", help="compare evaluations: a table, overlaid PR curves, a per-class heat map")
     p.add_argument("results", nargs="+", help="results folders written by `cbir evaluate --out`")
-    p.add_argument("--measure", default="P_100",
-                   help="the measure drawn per class, by its ir_measures or trec_eval name (default P_100 = P@100)")
+    p.add_argument("--measure", default="P@100",
+                   help="the measure drawn per class, by its ir_measures name (default P@100; trec_eval's, e.g. "
+                        "P_100, also known)")
     p.add_argument("--out", help="write comparison.md, pr.png and per_class.png into this folder")
     p.set_defaults(func=cmd_compare)

@@ -21,7 +21,7 @@ from cbir.engine import Engine
 from cbir.errors import CbirError
 from cbir.evaluation.ranking import RECALL_LEVELS, full_ranking
 from cbir.evaluation.report import MAIN_MEASURES, write_reports
-from cbir.evaluation.trec import parse_measures, trec_measures, write_qrels, write_run
+from cbir.evaluation.trec import TREC_NAMES, parse_measures, trec_measures, write_qrels, write_run
 
 __all__ = ["evaluate", "retrieved_classes", "MAIN_MEASURES"]
 
@@ -39,9 +39,9 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
     """
     if not queries.labelled:
         raise CbirError("evaluation needs labelled queries (e.g. <class>/<file> folders or cifar10:test)")
-    extra = parse_measures(extra_measures, k, measured=MAIN_MEASURES)
+    extra = parse_measures(extra_measures, k, measured=[m for m in MAIN_MEASURES if full or m != "AP"])
     if k < 100:
-        warnings.warn(f"a run of {k} per query: P_100 and map_cut_100 count the ranks below {k} as misses "
+        warnings.warn(f"a run of {k} per query: P@100 and AP@100 count the ranks below {k} as misses "
                       f"(trec_eval semantics); use -k 100 to compare with the published numbers", stacklevel=2)
     started = time.perf_counter()
     relevant: dict[str, list[str]] = defaultdict(list)
@@ -58,9 +58,10 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
     per_query = trec_measures(run, query_labels, relevant, itself=itself, extra=extra)
     if not per_query:
         raise CbirError("no query has a relevant image in the index: do the labels match?")
-    for q, values in per_query.items():
+    for q, values in per_query.items():  # trec_eval's measures under their ir_measures names
         r = values["num_rel"]
-        values["map_at_100_norm"] = values["map_cut_100"] * r / min(r, k)
+        values.update({name: values[trec] for name, trec in TREC_NAMES.items() if trec in values},
+                      **{"AP@100/min(R,100)": values["map_cut_100"] * r / min(r, k)})
     pr_curve = None
     if full:
         index_ids, index_vectors = engine.index.vectors()
@@ -71,9 +72,9 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
                                  first=[[position[h.id] for h in row] for row in copies])
         for q, value in zip(queries.ids, ap):
             if q in per_query:
-                per_query[q]["map"] = float(value)
+                per_query[q]["AP"] = float(value)
         pr_curve = {"recall": RECALL_LEVELS.round(2).tolist(), "precision": np.nanmean(iprec, axis=0).tolist()}
-    measures = list(dict.fromkeys([m for m in MAIN_MEASURES if full or m != "map"] + [str(m) for m in extra]))
+    measures = list(dict.fromkeys([m for m in MAIN_MEASURES if full or m != "AP"] + [str(m) for m in extra]))
     metrics = {m: float(np.mean([v[m] for v in per_query.values()])) for m in measures}
     by_class: dict[str, list[dict]] = defaultdict(list)
     for q, values in per_query.items():

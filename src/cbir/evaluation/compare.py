@@ -16,7 +16,7 @@ import numpy as np
 
 from cbir.errors import CbirError
 from cbir.evaluation.report import MAIN_MEASURES, measure_text, plot_pr_curves
-from cbir.evaluation.trec import measure_key
+from cbir.evaluation.trec import TREC_NAMES, measure_key
 from cbir.plots import heat_map, saved_figure
 
 PROTOCOL = {"num_queries": "queries", "index_size": "indexed images", "k": "top k"}
@@ -42,8 +42,20 @@ def load_results(folders: Sequence[str | Path]) -> dict[str, dict]:
         key = str(path) if names.count(name) > 1 else name
         if key in results:
             raise CbirError(f"{path} is given twice")
-        results[key] = metrics
+        results[key] = renamed(metrics)
     return results
+
+
+def renamed(metrics: dict) -> dict:
+    """Metrics with the main measures under their ir_measures names (`cbir evaluate` before 0.4.0 wrote
+    trec_eval's)."""
+    ir = {trec: name for name, trec in TREC_NAMES.items()}
+
+    def rename(values: dict) -> dict:
+        return {ir.get(key, key): value for key, value in values.items()}
+
+    return rename(metrics) | {"measures": [ir.get(m, m) for m in metrics["measures"]],
+                              "per_class": {label: rename(row) for label, row in metrics["per_class"].items()}}
 
 
 def protocol_differences(results: dict[str, dict]) -> list[str]:
@@ -76,13 +88,13 @@ def markdown_table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def compare(folders: Sequence[str | Path], out: str | Path | None = None, measure: str = "P_100") -> str:
+def compare(folders: Sequence[str | Path], out: str | Path | None = None, measure: str = "P@100") -> str:
     """The comparison as markdown; with `out`, also comparison.md, pr.png and per_class.png there.
 
     `measure` is the one drawn per class (any measure every result has).
     """
     results = load_results(folders)
-    measure = measure_key(measure, measures_of(results)) or measure  # either vocabulary: P@100 or P_100
+    measure = measure_key(measure, measures_of(results)) or measure  # P@100, or trec_eval's P_100
     missing = [name for name, r in results.items() if measure not in r["measures"]]
     if missing:
         raise CbirError(f"{', '.join(missing)} did not measure {measure} (measured by all: "

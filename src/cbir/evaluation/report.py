@@ -7,23 +7,30 @@ from pathlib import Path
 
 import numpy as np
 
+from cbir.evaluation.trec import FULL_RANKING, TREC_NAMES
 from cbir.plots import heat_map, saved_figure
 
 MEASURE_DOCS = {
-    "map_cut_100": "trec_eval MAP over the top 100, divided by ALL relevant images (ceiling 100/R; 0.02 on CIFAR-10)",
-    "map_at_100_norm": "AP@100 divided by min(R, 100), the hashing-literature convention (ceiling 1)",
-    "map": "MAP over the full ranking of the index",
-    "P_10": "precision of the top 10",
-    "P_100": "precision of the top 100",
-    "recip_rank": "1 / rank of the first relevant image",
+    "AP@100": "mean AP over the top 100, divided by ALL relevant images (ceiling 100/R; 0.02 on CIFAR-10)",
+    "AP@100/min(R,100)": "AP@100 divided by min(R, 100), the hashing-literature convention (ceiling 1)",
+    "AP": "mean AP over the full ranking of the index",
+    "P@10": "precision of the top 10",
+    "P@100": "precision of the top 100",
+    "RR": "mean reciprocal rank of the first relevant image",
 }
 _MISSING = np.full((32, 32, 3), 200, dtype=np.uint8)  # an example hit whose file is gone
 MOST_CLASSES_DRAWN = 60  # beyond, the matrix stays in metrics.json only
-MAIN_MEASURES = ("map_cut_100", "map_at_100_norm", "map", "P_10", "P_100", "recip_rank")
+MAIN_MEASURES = tuple(TREC_NAMES)
+
+
+def trec_alias(measure: str) -> str:
+    """trec_eval's name of a main measure, as a report's alias column shows it ("-" for cbir's own)."""
+    name = TREC_NAMES.get(measure)
+    return f"`{name}`" if name and measure not in FULL_RANKING else "-"
 
 
 def measure_text(value: float) -> str:
-    """A measure to 4 significant digits (0.9434, 0.01846), so small ones such as `map_cut_100` keep theirs."""
+    """A measure to 4 significant digits (0.9434, 0.01846), so small ones such as `AP@100` keep theirs."""
     return f"{value:#.4g}"
 
 
@@ -51,7 +58,7 @@ def plot_pr_curves(results: dict[str, dict], path: Path,
         for name, r in results.items():
             curve = r["pr_curve"]
             ax.plot(curve["recall"], curve["precision"], marker="o", markersize=3,
-                    label=f"{name} (map {r['map']:.3f})" if "map" in r else name)
+                    label=f"{name} (AP {r['AP']:.3f})" if "AP" in r else name)
         for level in sorted({r["random_precision"] for r in results.values() if "random_precision" in r}):
             ax.axhline(level, color="gray", linestyle="--", linewidth=1)
         ax.set(xlabel="recall", ylabel="interpolated precision", xlim=(0, 1), ylim=(0, 1.02),
@@ -112,15 +119,15 @@ def _markdown(metrics: dict) -> str:
              f"top {metrics['k']} per query. Relevant = same label."
              + (f" {metrics['left_out_of_own_ranking']} queries are indexed images: each is left out of its own "
                 "ranking and judgements." if metrics.get("left_out_of_own_ranking") else ""), "",
-             "| measure | value | meaning |", "|---|---|---|"]
+             "| measure | trec_eval | value | meaning |", "|---|---|---|---|"]
     measures = metrics["measures"]
-    lines += [f"| `{m}` | {measure_text(metrics[m])} | {MEASURE_DOCS.get(m, 'as ir_measures defines it')} |"
-              for m in measures]
+    lines += [f"| `{m}` | {trec_alias(m)} | {measure_text(metrics[m])} | "
+              f"{MEASURE_DOCS.get(m, 'as ir_measures defines it')} |" for m in measures]
     lines += ["", "## Per class", "", "| class | queries | " + " | ".join(measures) + " |",
               "|---|---|" + "---|" * len(measures)]
     for label, row in metrics["per_class"].items():
         lines.append(f"| {label} | {row['num_queries']} | " + " | ".join(measure_text(row[m]) for m in measures) + " |")
-    lines += ["", "![precision-recall](pr.png)" if "map" in metrics else "(Full ranking not measured: no "
+    lines += ["", "![precision-recall](pr.png)" if "AP" in metrics else "(Full ranking not measured: no "
               "precision-recall curve.)", ""]
     if metrics.get("trec_files"):
         lines += [f"Reproduce the top-{metrics['k']} measures with trec_eval: "

@@ -62,13 +62,19 @@ def to_ir_measure(name: str):
     return parsed[0] if len(parsed) == 1 else None
 
 
-FULL_RANKING = frozenset({"map", "map_at_100_norm"})  # cbir's own, over the whole ranking: known by these names
+# the main measures by their ir_measures names, and trec_eval's names for them (a TREC file's tools, metrics.json
+# before 0.4.0); AP@100 / min(R, 100) is cbir's own, with no trec_eval name
+TREC_NAMES = {"AP@100": "map_cut_100", "AP@100/min(R,100)": "map_at_100_norm", "AP": "map", "P@10": "P_10",
+              "P@100": "P_100", "RR": "recip_rank"}
+# cbir's own, known by these names only: AP over the whole ranking of the index (not ir_measures' AP of the run's
+# top k) and AP@100 / min(R, 100)
+FULL_RANKING = frozenset({"AP", "AP@100/min(R,100)"})
 
 
 def measure_key(name: str, keys: Collection[str]) -> str | None:
-    """Which of the measures in `keys` (as results store them: trec_eval names for the main measures,
-    ir_measures names for the others) `name` means, in either vocabulary; None when none. The
-    full-ranking `map` is not ir_measures' `AP`, which reads the run's top k only."""
+    """Which of the measures in `keys` (ir_measures names, as results store them) `name` means, in either
+    vocabulary; None when none. The main measures' trec_eval names (`map`, `map_cut_100`, ...) mean them."""
+    name = next((ir for ir, trec in TREC_NAMES.items() if trec == name), name)
     if name in keys:
         return name
     measure = to_ir_measure(name)
