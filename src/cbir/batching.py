@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Generic, TypeVar
 
+import numpy as np
+
 Request = TypeVar("Request")
 Answer = TypeVar("Answer")
 
@@ -77,3 +79,22 @@ class MicroBatcher(Generic[Request, Answer]):
             return
         for (_, future), answer in zip(batch, answers):
             future.set_result(answer)
+
+
+def search_batch(engine, requests: Sequence[tuple]) -> list[tuple[list, list | None]]:
+    """An `Engine`'s batch (`Engine.enable_micro_batching`). Each request: (its query images, or their vectors when
+    described in the caller's thread; k; the ids to exclude or None). Each answer: (its hits; its copies, or None
+    when they are not searched here)."""
+    queries = [query for query, _, _ in requests]
+    k = max(k for _, k, _ in requests)
+    images = [image for images in queries for image in images] if engine.extractor.batch_describes else None
+    vectors = engine.extractor.transform(images) if images is not None else np.concatenate(queries)
+    hits = engine.index.search(vectors, k)
+    copies = None
+    if images is not None and engine.copies is not None:
+        excluded = [id_ for query, _, exclude in requests for id_ in (exclude or [None] * len(query))]
+        copies = engine.copies_of(images, k, excluded)
+    ends = np.cumsum([len(query) for query in queries])
+    return [([row[:k] for row in hits[end - len(query): end]],
+             None if copies is None else [row[:k] for row in copies[end - len(query): end]])
+            for query, (_, k, _), end in zip(queries, requests, ends)]

@@ -9,12 +9,13 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from cbir.batching import MicroBatcher
+from cbir.batching import MicroBatcher, search_batch
 from cbir.copies import copies_among, copies_first
 from cbir.datasets.collection import Dataset
 from cbir.errors import CbirError, EngineError
@@ -62,7 +63,7 @@ class Engine:
         gains from it (`FeatureExtractor.batch_describes`) — then with the copies' features too, in the same
         worker, so that the two networks take turns on the cores instead of fighting over them."""
         if self._batcher is None:
-            self._batcher = MicroBatcher(self._search_batch, max_batch)
+            self._batcher = MicroBatcher(partial(search_batch, self), max_batch)
         if self.copies is not None and not self.extractor.batch_describes:
             self.copies.enable_micro_batching(max_batch)
 
@@ -72,23 +73,6 @@ class Engine:
             self._batcher.close()
         if self.copies is not None:
             self.copies.stop_micro_batching()
-
-    def _search_batch(self, requests: Sequence[tuple]) -> list[tuple[list[list[Hit]], list[list[Hit]] | None]]:
-        """Each request: (its query images, or their vectors when described in the caller's thread; k; the ids to
-        exclude or None). Each answer: (its hits; its copies, or None when they are not searched here)."""
-        queries = [query for query, _, _ in requests]
-        k = max(k for _, k, _ in requests)
-        images = [image for images in queries for image in images] if self.extractor.batch_describes else None
-        vectors = self.extractor.transform(images) if images is not None else np.concatenate(queries)
-        hits = self.index.search(vectors, k)
-        copies = None
-        if images is not None and self.copies is not None:
-            excluded = [id_ for query, _, exclude in requests for id_ in (exclude or [None] * len(query))]
-            copies = self.copies_of(images, k, excluded)
-        ends = np.cumsum([len(query) for query in queries])
-        return [([row[:k] for row in hits[end - len(query): end]],
-                 None if copies is None else [row[:k] for row in copies[end - len(query): end]])
-                for query, (_, k, _), end in zip(queries, requests, ends)]
 
     @classmethod
     def build(cls, dataset: Dataset, extractor: FeatureExtractor,
