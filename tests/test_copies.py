@@ -1,6 +1,8 @@
 """Copies first: an engine indexed a second time with picture-level features puts the copies of a query first,
 in every search and in evaluation alike; saved, loaded, added to and removed from with the engine."""
 
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -13,6 +15,7 @@ from cbir.engine import Engine
 from cbir.evaluation.ranking import full_ranking
 from cbir.features import make_extractor
 from cbir.types import Hit
+from cbir.web import create_app
 
 pytest.importorskip("torch")
 
@@ -60,6 +63,19 @@ def test_the_copies_engine_is_saved_added_to_and_removed_from(photos, tmp_path, 
     capsys.readouterr()
     assert main(["info", str(out)]) == 0
     assert "copies     found first in every search, with effnet" in capsys.readouterr().out  # under 512 images
+    assert main(["search", str(out), str(photos / "edits"), "-k", "1"]) == 0  # edited copies of indexed photos
+    firsts = [line for line in capsys.readouterr().out.splitlines() if re.match(r"\s+1\s", line)]
+    copies = [line for line in firsts if re.match(r"^\s+1\s+copy 0\.9\d\s+-\s+\w+\.jpg$", line)]
+    assert len(firsts) == len(NEAR) and len(copies) >= 2  # each copy with its own similarity, not the rank's score
+    client = create_app({"ENGINES": {"e": out}}).test_client()
+    for edit in sorted((photos / "edits").iterdir()):
+        hits = client.post("/api/v1/search?k=3", data=edit.read_bytes(), content_type="image/jpeg").get_json()["hits"]
+        assert all(h["copy"] is None for h in hits[1:])
+        if hits[0]["copy"] is not None:
+            assert hits[0]["id"] == edit.name and 0.9 <= hits[0]["copy"] < 1
+            page = client.post("/", data={"image": (edit.open("rb"), "edit.jpg")}, content_type="multipart/form-data")
+            assert f'title="a copy of the query, put first: its similarity as a picture">copy {hits[0]["copy"]:.2f}' \
+                   f'</span>' in page.get_data(as_text=True)
 
 
 def test_copies_follow_adds_and_removes(photos, tmp_path):
@@ -81,6 +97,7 @@ def test_merging_and_the_full_ranking_put_copies_first():
     ranked = [[Hit("a", 0.99), Hit("b", 0.98), Hit("c", 0.5)]]
     merged = copies_first(ranked, [[Hit("c", 0.95)]], k=3)[0]
     assert [h.id for h in merged] == ["c", "a", "b"] and merged[0].score > 0.99
+    assert [h.copy for h in merged] == [0.95, None, None]  # a copy keeps its own similarity
     assert copies_first(ranked, [[]], k=3) == ranked
     # full ranking: three indexed images, the relevant one (label x) last by similarity, first as a copy
     vectors = np.eye(3, dtype=np.float32)

@@ -7,7 +7,8 @@ it, the best match alone is still a copy when it is distinct (`FeatureExtractor.
 and leads the next match by a margin, as Lowe's ratio test asks of a local feature's match. An altered copy stands
 out from everything else in the collection; a picture that merely looks like the query has others close behind it.
 A copy takes the score of the ranking's best hit (a hair above it, so the order holds wherever hits are sorted by
-score, as `trec_eval` sorts a run); the ranking's other hits follow in their order, each once.
+score, as `trec_eval` sorts a run) and keeps its own similarity as `Hit.copy`; the ranking's other hits follow in their
+order, each once.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def copies_first(hits: Sequence[list[Hit]], copies: Sequence[list[Hit]], k: int)
             merged.append(row)
             continue
         top = row[0].score if row else 1.0
-        promoted = [h._replace(score=top + EPSILON * (len(found) - i)) for i, h in enumerate(found)]
+        promoted = [h._replace(score=top + EPSILON * (len(found) - i), copy=h.score) for i, h in enumerate(found)]
         taken = {h.id for h in promoted}
         merged.append((promoted + [h for h in row if h.id not in taken])[:k])
     return merged

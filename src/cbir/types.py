@@ -29,9 +29,10 @@ class Hit(NamedTuple):
     score: float
     label: str | None = None
     path: str | None = None
+    copy: float | None = None  # put first as a copy of the query: its similarity by the copy features (cbir.copies)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "score": self.score, "label": self.label, "path": self.path}
+        return {"id": self.id, "score": self.score, "label": self.label, "path": self.path, "copy": self.copy}
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     for result in results:
         print(f"{one_line(result.query)}:")
         for rank, hit in enumerate(result.hits, 1):
-            print(f"  {rank:3d}  {hit.score:.4f}  {one_line(hit.label or '-'):<12}  {one_line(hit.id)}")
+            score = f"{hit.score:.4f}" if hit.copy is None else f"copy {hit.copy:.2f}"  # a copy: its similarity
+            print(f"  {rank:3d}  {score:>9}  {one_line(hit.label or '-'):<12}  {one_line(hit.id)}")
     return 0
 
 

@@ -74,9 +74,11 @@ def openapi_document(service) -> dict:
         },
         "components": {"schemas": {
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
-            "Hit": {"type": "object", "required": ["id", "score", "label", "url"], "properties": {
+            "Hit": {"type": "object", "required": ["id", "score", "label", "url", "copy"], "properties": {
                 "id": {"type": "string"}, "score": {"type": "number"},
-                "label": {"type": ["string", "null"]}, "url": {"type": "string"}}},
+                "label": {"type": ["string", "null"]}, "url": {"type": "string"},
+                "copy": {"type": ["number", "null"], "description": "set when the hit is a copy of the query, put "
+                         "first (an engine indexed with --copies): its similarity by the copy features"}}},
             "SearchResponse": {"type": "object", "required": ["took_ms", "engine", "hits"], "properties": {
                 "took_ms": {"type": "number"}, "engine": {"type": "string"},
                 "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}}},
