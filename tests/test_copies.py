@@ -145,3 +145,30 @@ def test_a_server_searches_copies_in_the_same_batches(photos, batch_describes):
     engine.stop_micro_batching()
     assert got == expected
     assert all(own not in {h.id for h in row} for row, (_, own) in zip(got, queries) if own)
+
+
+def test_a_stopped_add_resumes_the_copies_too(photos, tmp_path):
+    """`cbir add` stopped while describing the copies: run again, it describes only the copies' rest."""
+    indexed = load_folder(photos / "photos", cache=False)
+    folder = tmp_path / "engine"
+    Engine.build(indexed.subset(range(8)), make_extractor("gch"), progress=False,
+                 copies=make_extractor("effnet")).save(folder)
+    engine = Engine.load(folder)
+    copies, described = engine.copies.extractor, []
+    transform = copies.transform
+
+    def stopping(images, **kwargs):  # the copies' second batch never finishes
+        if len(described) == 1:
+            raise KeyboardInterrupt
+        described.append(len(images))
+        return transform(images, **kwargs)
+
+    copies.transform = stopping
+    with pytest.raises(KeyboardInterrupt):
+        engine.add_new(indexed, batch_size=4, progress=False, resume_in=folder)
+    assert (folder / ".partial" / "batch-000002.npz").exists() and (folder / ".partial-copies").exists()
+    engine = Engine.load(folder)  # as a new `cbir add` finds it
+    engine.copies.extractor.transform = lambda images, **kw: described.append(len(images)) or transform(images, **kw)
+    assert engine.add_new(indexed, batch_size=4, progress=False, resume_in=folder) == (len(indexed) - 8, 0)
+    assert len(indexed) == 20 and described == [4, 4, 4]  # the 12 new ones' first 4 described once
+    assert len(engine.copies) == len(engine) == len(indexed)

@@ -129,7 +129,8 @@ class Engine:
                 self.add_vectors(part, vectors)
                 bar.update(len(part))
         if self.copies is not None:
-            self.copies.add(dataset, batch_size=batch_size, progress=progress)
+            self.copies.add(dataset, batch_size=batch_size, progress=progress, checkpoint=None if checkpoint is None
+                            else checkpoint.for_copies(self.copies.extractor, dataset))
 
     def add_new(self, dataset: Dataset, batch_size: int = 1024, progress: bool = True,
                 resume_in: str | Path | None = None) -> tuple[int, int]:

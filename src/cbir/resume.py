@@ -1,6 +1,7 @@
 """Runs that stop and start again: `cbir index` and `cbir add` keep the vectors they have described, batch
-by batch, in `ENGINE/.partial/`, so that the same command run again (the same features, options and
-images) describes only the rest. The folder goes once the engine is saved.
+by batch, in `ENGINE/.partial/` (an engine's copies, added to, in `ENGINE/.partial-copies/`), so that the same
+command run again (the same features, options and images) describes only the rest. The folder goes once the engine
+is saved.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from cbir.datasets.collection import Dataset
 from cbir.features.base import FeatureExtractor
 
 FOLDER = ".partial"
+COPIES_FOLDER = ".partial-copies"  # the same for an engine's copies (`cbir.copies`)
 
 
 class Checkpoint:
     """The vectors described so far for one dataset and one extractor, and the extractor as fitted for them."""
 
-    def __init__(self, engine_folder: str | Path, extractor: FeatureExtractor, dataset: Dataset):
-        self.folder = Path(engine_folder) / FOLDER
+    def __init__(self, engine_folder: str | Path, extractor: FeatureExtractor, dataset: Dataset,
+                 folder: str = FOLDER):
+        self.engine_folder, self.folder = Path(engine_folder), Path(engine_folder) / folder
         digest = hashlib.sha256()
         for id_, path in zip(dataset.ids, dataset.paths):
             digest.update(f"{id_}\0{path}\n".encode())
@@ -60,6 +63,10 @@ class Checkpoint:
         os.replace(tmp, saved)
         return extractor
 
+    def for_copies(self, extractor: FeatureExtractor, dataset: Dataset) -> Checkpoint:
+        """The checkpoint of the same engine's copies, described with `extractor`."""
+        return Checkpoint(self.engine_folder, extractor, dataset, COPIES_FOLDER)
+
     def described(self, ids: list[str]) -> np.ndarray | None:
         """The vectors of these images when an earlier run described all of them, else None."""
         if not all(id_ in self._known for id_ in ids):
@@ -78,4 +85,5 @@ class Checkpoint:
 
 def discard(engine_folder: str | Path) -> None:
     """The engine is saved: nothing to resume."""
-    shutil.rmtree(Path(engine_folder) / FOLDER, ignore_errors=True)
+    for folder in (FOLDER, COPIES_FOLDER):
+        shutil.rmtree(Path(engine_folder) / folder, ignore_errors=True)
