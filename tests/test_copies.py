@@ -65,14 +65,14 @@ def test_the_copies_engine_is_saved_added_to_and_removed_from(photos, tmp_path, 
     assert "copies     found first in every search, with effnet" in capsys.readouterr().out  # under 512 images
     assert main(["search", str(out), str(photos / "edits"), "-k", "1"]) == 0  # edited copies of indexed photos
     firsts = [line for line in capsys.readouterr().out.splitlines() if re.match(r"\s+1\s", line)]
-    copies = [line for line in firsts if re.match(r"^\s+1\s+copy 0\.9\d\s+-\s+\w+\.jpg$", line)]
+    copies = [line for line in firsts if re.match(r"^\s+1\s+copy 0\.\d\d\s+-\s+\w+\.jpg$", line)]
     assert len(firsts) == len(NEAR) and len(copies) >= 2  # each copy with its own similarity, not the rank's score
     client = create_app({"ENGINES": {"e": out}}).test_client()
     for edit in sorted((photos / "edits").iterdir()):
         hits = client.post("/api/v1/search?k=3", data=edit.read_bytes(), content_type="image/jpeg").get_json()["hits"]
         assert all(h["copy"] is None for h in hits[1:])
         if hits[0]["copy"] is not None:
-            assert hits[0]["id"] == edit.name and 0.9 <= hits[0]["copy"] < 1
+            assert hits[0]["id"] == edit.name and 0.6 <= hits[0]["copy"] < 1
             page = client.post("/", data={"image": (edit.open("rb"), "edit.jpg")}, content_type="multipart/form-data")
             assert f'title="a copy of the query, put first: its similarity as a picture">copy {hits[0]["copy"]:.2f}' \
                    f'</span>' in page.get_data(as_text=True)
@@ -112,7 +112,7 @@ def test_merging_and_the_full_ranking_put_copies_first():
 def test_below_the_threshold_only_a_distinct_best_match_is_a_copy():
     features = make_extractor("effnet-copies")
     assert (features.duplicate_threshold, features.copy_lead) == (0.7, (0.3, 0.1))
-    assert make_extractor("effnet").copy_lead is None  # not measured: its threshold alone decides
+    assert make_extractor("effnet").copy_lead == (0.6, 0.08)
 
     def among(hits):
         return copies_among(hits, features.duplicate_threshold, features.copy_lead)
