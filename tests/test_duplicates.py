@@ -112,6 +112,8 @@ def test_cli_lists_reports_and_moves_without_deleting(planted, tmp_path, capsys)
     assert {"group", "kind", "keep", "id", "path", "similarity"} <= set(rows[0])
     html = (tmp_path / "d.html").read_text()
     assert html.count("data:image/png;base64,") == len(rows) and "keep" in html
+    assert ("(near duplicates: cosine similarity 0.9 or more, or an image's best match when it scores 0.6 or more and "
+            "leads the next by 0.08)") in html.replace("&#39;", "'")  # effnet's threshold and lead
     before = sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
     trash = tmp_path / "set-aside"
     assert main(["duplicates", str(engine_dir), "--exact-only", "--move-to", str(trash)]) == 0
@@ -164,6 +166,9 @@ def test_api_and_page_show_the_groups(planted):
     assert client.get("/api/v1/duplicates?threshold=2").status_code == 400
     page = client.get("/duplicates").get_data(as_text=True)
     assert 'class="hit keep"' in page and "near duplicates" in page and "exact copies" in page
+    assert "(near duplicates: cosine similarity 0.9 or more, or an image&#39;s best match when" in page
+    assert "(near duplicates: cosine similarity 0.95 or more)." in client.get("/duplicates?threshold=0.95").get_data(
+        as_text=True)  # a threshold given is the threshold alone
 
 
 def test_at_the_default_threshold_a_distinct_best_match_is_a_near_duplicate_too():

@@ -123,6 +123,13 @@ def lead_at(engine, threshold: float | None) -> tuple[float, float] | None:
     return features.copy_lead if threshold is not None and threshold == features.duplicate_threshold else None
 
 
+def rule(engine, threshold: float | None) -> str:
+    """What makes two images near duplicates at `threshold`, for people."""
+    lead = lead_at(engine, threshold)
+    return f"cosine similarity {threshold:g} or more" + (
+        f", or an image's best match when it scores {lead[0]:g} or more and leads the next by {lead[1]:g}" if lead else "")
+
+
 def _near_pairs(vectors: np.ndarray, threshold: float, lead: tuple[float, float] | None,
                 progress: bool) -> np.ndarray:
     """(n, 2) rows of every image and each of its `NEIGHBOURS` nearest that `copies_among` finds a copy."""

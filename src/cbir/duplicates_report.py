@@ -32,7 +32,9 @@ def thumbnail_uri(engine, member) -> str:
 
 def write_report(groups, engine, name: str, path: str | Path, threshold: float | None = None) -> None:
     """Write the report of `groups` (found in `engine`, called `name`; near ones at `threshold`) to `path`."""
+    from cbir.duplicates import rule
+
     html = templates().get_template("duplicates_report.html").render(
-        groups=groups, engine=name, threshold=threshold,
+        groups=groups, engine=name, rule=None if threshold is None else rule(engine, threshold),
         copies=sum(len(g.members) - 1 for g in groups), src=lambda m: thumbnail_uri(engine, m), link=lambda m: None)
     Path(path).write_text(html)

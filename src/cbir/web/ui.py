@@ -7,6 +7,7 @@ from collections import Counter
 
 from flask import Blueprint, current_app, render_template, request, url_for
 
+from cbir.duplicates import rule
 from cbir.web.pictures import thumbnail_png
 from cbir.web.service import RequestError, Searched, SearchService
 
@@ -104,7 +105,8 @@ def duplicates():
                                "or effnet-copies, or a similarity to start from.")
         found = svc.duplicates(engine, request.args.get("threshold"), exact_only)
         context.update(groups=found.groups, threshold=found.threshold, took_ms=found.took_ms,
-                       copies=sum(len(g.members) - 1 for g in found.groups))
+                       copies=sum(len(g.members) - 1 for g in found.groups),
+                       rule=None if found.threshold is None else rule(svc.engine(engine)[1], found.threshold))
     except RequestError as exc:
         context["error"], status = str(exc), exc.status
     return render_template("duplicates.html", **context), status
