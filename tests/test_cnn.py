@@ -884,3 +884,18 @@ def test_shipped_checkpoint_classifies_real_cifar10_images(real_cifar10):
     assert np.mean(np.asarray(extractor.classes_)[in_bf16] == predicted) > 0.97
     card = json.loads((SHIPPED / "model_card.json").read_text())
     assert card["test_accuracy"] >= 0.85 and "cbir train" in card["command"]
+
+
+def test_the_class_of_an_image_just_searched_with_comes_from_that_search(tiny, model_dir):
+    """The page asks for the predicted class right after the search: the network does not run again."""
+    import pickle
+
+    extractor = CnnExtractor(model_dir).fit(tiny)
+    expected = extractor.predict_proba(tiny.images[:3])
+    extractor.transform(tiny.images[:3])  # the search
+    forward, calls = extractor._forward, []
+    extractor._forward = lambda images, **kw: calls.append(len(images)) or forward(images, **kw)
+    np.testing.assert_array_equal(extractor.predict_proba(tiny.images[1:2]), expected[1:2])
+    assert calls == []
+    assert extractor.predict_proba(tiny.images[3:4]).shape == (1, 3) and calls == [1]  # not searched: computed
+    assert pickle.loads(pickle.dumps(extractor.recent_)).get(tiny.images[1:2]) is None  # pickled empty

@@ -22,6 +22,7 @@ from cbir.datasets.collection import Dataset
 from cbir.errors import CbirError, FitError, MissingDependencyError
 from cbir.features.base import FeatureExtractor, check_pca, l2_normalise
 from cbir.features.probabilities import check_fusion, fuse, fused_dim
+from cbir.features.recent import Recent
 
 SHIPPED = Path(__file__).resolve().parent / "checkpoints" / "cifar10"
 CALIBRATION_IMAGES = 1024
@@ -72,6 +73,7 @@ class CnnExtractor(FeatureExtractor):
         self.weights, self.int8, self.index_tta, self.tta_shift = weights, int8, index_tta, tta_shift
         self.proba_fusion = proba_fusion
         self.net_ = self.int8_net_ = self.ranges_ = None
+        self.recent_ = Recent()  # the last queries' class probabilities, for `predict_proba` after a search
 
     @property
     def fit_describes(self) -> bool:
@@ -261,11 +263,14 @@ class CnnExtractor(FeatureExtractor):
         return np.concatenate(embeddings), np.concatenate(probabilities)
 
     def predict_proba(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """Class probabilities (columns in `classes_` order)."""
-        return self._forward(images)[1]
+        """Class probabilities (columns in `classes_` order): those of the images' last search when kept."""
+        kept = self.recent_.get(images)
+        return kept if kept is not None else self._forward(images)[1]
 
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        return self._finish(*self._forward(images))
+        embeddings, probabilities = self._forward(images)
+        self.recent_.keep(images, probabilities)
+        return self._finish(embeddings, probabilities)
 
     def _index_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
         return self._finish(*self._forward(images, indexing=True), indexing=True)
