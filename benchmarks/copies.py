@@ -3,11 +3,12 @@ copies of a picture in their own collection expects.
 
     OMP_WAIT_POLICY=PASSIVE CBIR_CIFAR10=../shared/data/cifar10-jpeg.zip \
         .venv/bin/python benchmarks/copies.py cnn cnn-supervised [--set index_tta=true] [--copies] \
-        [--index 10000 --queries 1000]
+        [--index 10000 --queries 1000] [--plot docs/copies-first.png]
 
 Each engine indexes CIFAR-10 test images (which the shipped network never trained on, as it never saw a user's own)
 with `Engine.build`; a stratified sample of them is altered and searched with `Engine.search`. Prints, per engine
-and alteration, the share of the queries that find their original first and within the first 10.
+and alteration, the share of the queries that find their original first and within the first 10; `--plot` draws it,
+beside one altered query per alteration and what the (first) engine returns first for it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 from cbir import Engine
 from cbir.datasets import load_cifar10
 from cbir.features import make_extractor, parse_option
+from cbir.plots import saved_figure
 
 
 def jpeg(image: np.ndarray, quality: int = 75) -> np.ndarray:
@@ -116,6 +118,7 @@ def main() -> None:
                         help="index a second time with effnet-copies, as `cbir index --copies` (copies first)")
     parser.add_argument("--set", dest="options", type=parse_option, action="append", default=[],
                         metavar="KEY=VALUE", help="change an extractor option, e.g. index_tta=true (repeatable)")
+    parser.add_argument("--plot", metavar="PNG", help="draw the shares per alteration, with an example of each")
     args = parser.parse_args()
     indexed = load_cifar10("test", progress=False).stratified(args.index)
     sample = indexed.stratified(args.queries, seed=1)
@@ -123,6 +126,8 @@ def main() -> None:
     print(f"{len(indexed)} indexed test images, {len(sample)} of them altered as queries"
           + (f"; options {options}" if options else "") + "\n")
     print("| features | query | first | in the first 10 |\n|---|---|---|---|")
+    shares, examples = {}, []  # per features: per alteration (first, in the first 10); (query, its first hit)
+    position = {id_: i for i, id_ in enumerate(indexed.ids)}
     for name in args.features:
         started = time.perf_counter()
         engine = Engine.build(indexed, make_extractor(name, options=dict(args.options)), progress=False,
@@ -133,8 +138,46 @@ def main() -> None:
             ranks = [[hit.id for hit in result.hits] for result in results]
             first = np.mean([row[0] == id_ for row, id_ in zip(ranks, sample.ids)])
             top10 = np.mean([id_ in row for row, id_ in zip(ranks, sample.ids)])
+            shares.setdefault(name, {})[alteration] = (first, top10)
+            if name == args.features[0]:  # the example: a sample image of its own for each alteration
+                j = len(examples) * len(sample) // len(ALTERATIONS)
+                examples.append((alter(sample.images[j]), indexed.images[position[ranks[j][0]]],
+                                 ranks[j][0] == sample.ids[j]))
             print(f"| `{name}` | {alteration} | {first:.3f} | {top10:.3f} |", flush=True)
         print(f"\n(`{name}`: built in {built:.0f} s)\n", flush=True)
+    if args.plot:
+        plot(shares, examples, args.plot, copies=args.copies)
+
+
+def plot(shares: dict[str, dict[str, tuple[float, float]]], examples: list, path: str, copies: bool) -> None:
+    """Per alteration (a row): an altered query, the first hit it gets (framed green when it is the original), and
+    the share of queries finding their original first (dark) and within ten (light), per features."""
+    from PIL import Image
+
+    names = list(next(iter(shares.values())))
+    with saved_figure(path, 1, 2, figsize=(10, 0.42 * len(names) + 1.2), dpi=110,
+                      gridspec_kw={"width_ratios": [1, 5]}) as (fig, (pictures, bars)):
+        rows = []
+        for query, hit, right in examples:
+            cells = [np.asarray(Image.fromarray(np.asarray(image)).resize((32, 32))) for image in (query, hit)]
+            framed = np.pad(cells[1], ((2, 2), (2, 2), (0, 0)), constant_values=0)
+            framed[:2], framed[-2:], framed[:, :2], framed[:, -2:] = [(40, 160, 60) if right else (200, 40, 40)] * 4
+            rows.append(np.hstack([np.pad(cells[0], ((2, 2), (2, 6), (0, 0)), constant_values=255), framed]))
+        pictures.imshow(np.vstack(rows), extent=(0, 2, len(rows), 0), interpolation="nearest")
+        pictures.set(xticks=[0.5, 1.5], yticks=[])
+        pictures.set_xticklabels(["query", "first hit"], fontsize=8)
+        height = 0.8 / len(shares)
+        for i, (name, values) in enumerate(shares.items()):
+            y = np.arange(len(names)) + 0.1 + i * height
+            label = f"{name}{' --copies' if copies else ''}"
+            bars.barh(y, [values[n][1] for n in names], height, align="edge", color=f"C{i}", alpha=0.35,
+                      label=f"{label}: within ten")
+            bars.barh(y, [values[n][0] for n in names], height, align="edge", color=f"C{i}", label=f"{label}: first")
+        bars.set_yticks(np.arange(len(names)) + 0.5, names, fontsize=8)
+        bars.set(ylim=(len(names), 0), xlim=(0, 1), xlabel="share of the altered queries finding their original")
+        bars.axvline(0.95, color="grey", linestyle="--", linewidth=1)
+        bars.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0, -0.04 - 0.9 / len(names)), ncol=2)
+        bars.grid(axis="x", alpha=0.3)
 
 
 if __name__ == "__main__":
