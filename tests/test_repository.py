@@ -65,3 +65,10 @@ def test_every_doc_page_is_reachable_from_the_readme():
         seen.add(page)
         todo += [(page.parent / target).resolve() for target, _ in re.findall(LINK, page.read_text()) if target]
     assert not set((ROOT / "docs").rglob("*.md")) - seen
+
+
+def test_every_benchmark_script_says_what_it_reproduces():
+    listed = (ROOT / "benchmarks" / "README.md").read_text()
+    scripts = [p.relative_to(ROOT / "benchmarks").as_posix() for p in (ROOT / "benchmarks").rglob("*")
+               if p.suffix in (".py", ".sh") and "__pycache__" not in p.parts]
+    assert scripts and not [s for s in scripts if f"`{s}`" not in listed]
