@@ -133,6 +133,10 @@ def test_supervised_uses_predicted_probabilities(train, tmp_path):
     said = (f"logistic regression over kmeans-triangle (C={c}, cross-validated accuracy "
             f"{extractor.report_['cv_accuracy'][c]:.4f}, training accuracy ")
     assert extractor.describe().startswith(said) and loaded.describe() == extractor.describe()
+    inputs, calls = extractor.inputs, []  # the class of an image just searched with comes from that search
+    extractor.inputs = lambda images, **kw: calls.append(len(images)) or inputs(images, **kw)
+    np.testing.assert_allclose(extractor.predict_proba(train.images[2:3]), proba[2:3], atol=1e-6)
+    assert calls == []
     assert SupervisedExtractor(base).describe() is None  # not fitted yet
 
 

@@ -27,6 +27,7 @@ from cbir.datasets.collection import Dataset
 from cbir.errors import CbirError
 from cbir.features.base import FeatureExtractor, check_pca, from_spec, l2_normalise, to_spec
 from cbir.features.probabilities import check_fusion, fuse, fused_dim
+from cbir.features.recent import Recent
 
 _BASE = "base"
 _PCA_SAMPLE = 20_000
@@ -54,6 +55,7 @@ class SupervisedExtractor(FeatureExtractor):
         self.base, self.weight, self.cs = base, float(weight), [float(c) for c in cs]
         self.cv_images, self.folds, self.seed = cv_images, folds, seed
         self.standardise, self.pca, self.flip, self.fusion = standardise, pca, flip, fusion
+        self.recent_ = Recent()  # the last queries' class probabilities, for `predict_proba` after a search
 
     @property
     def dim(self) -> int:
@@ -181,8 +183,9 @@ class SupervisedExtractor(FeatureExtractor):
                 f"{self.report_['train_accuracy']:.4f}); base: {self.base.describe() or self.base.name}")
 
     def predict_proba(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """Class probabilities (columns in `classes_` order) for images."""
-        return self.probabilities(self.inputs(images))
+        """Class probabilities (columns in `classes_` order) for images: those of their last search when kept."""
+        kept = self.recent_.get(images)
+        return kept if kept is not None else self.probabilities(self.inputs(images))
 
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:
         """Class probabilities from classifier inputs (see `inputs`)."""
@@ -199,7 +202,9 @@ class SupervisedExtractor(FeatureExtractor):
         return fuse(part, self.probabilities(inputs), self.weight, self.fusion, indexing)
 
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        return self.vectors(self.inputs(images))
+        inputs = self.inputs(images)
+        self.recent_.keep(images, self.probabilities(inputs))
+        return self.vectors(inputs)
 
     def _index_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
         return self.vectors(self.inputs(images, indexing=True), indexing=True)
