@@ -1,5 +1,5 @@
-"""The class probabilities of the query images a network described last, by their pixels: the page names the class
-of the image it has just searched with from that search's own forward pass, instead of running the network again."""
+"""What an extractor computed for the query images it described last, by their pixels: the page names the class of
+the image it has just searched with from that search's own forward pass, instead of running the network again."""
 
 from __future__ import annotations
 

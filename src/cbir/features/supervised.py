@@ -55,7 +55,7 @@ class SupervisedExtractor(FeatureExtractor):
         self.base, self.weight, self.cs = base, float(weight), [float(c) for c in cs]
         self.cv_images, self.folds, self.seed = cv_images, folds, seed
         self.standardise, self.pca, self.flip, self.fusion = standardise, pca, flip, fusion
-        self.recent_ = Recent()  # the last queries' class probabilities, for `predict_proba` after a search
+        self.recent_ = Recent()  # the last queries' classifier inputs, for `predict_proba` after a search
 
     @property
     def dim(self) -> int:
@@ -185,7 +185,7 @@ class SupervisedExtractor(FeatureExtractor):
     def predict_proba(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Class probabilities (columns in `classes_` order) for images: those of their last search when kept."""
         kept = self.recent_.get(images)
-        return kept if kept is not None else self.probabilities(self.inputs(images))
+        return self.probabilities(kept if kept is not None else self.inputs(images))
 
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:
         """Class probabilities from classifier inputs (see `inputs`)."""
@@ -203,7 +203,7 @@ class SupervisedExtractor(FeatureExtractor):
 
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
         inputs = self.inputs(images)
-        self.recent_.keep(images, self.probabilities(inputs))
+        self.recent_.keep(images, inputs)
         return self.vectors(inputs)
 
     def _index_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:

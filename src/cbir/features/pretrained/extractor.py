@@ -97,7 +97,7 @@ class PretrainedExtractor(FeatureExtractor):
         self.resolution, self.pca, self.whiten, self.tta, self.stages = resolution, pca, whiten, tta, stages
         self.thumbnail = float(thumbnail)
         self.bf16, self.batch_size, self.weights = bf16, batch_size, weights
-        self.recent_ = Recent()  # the last queries' class probabilities, for `predict_proba` after a search
+        self.recent_ = Recent()  # the last queries' penultimate features, for `predict_proba` after a search
         self.pca_: Pca | None = None
         self.fitted_ = pca is None  # a PCA is all it learns
         self._check_weights()
@@ -199,17 +199,14 @@ class PretrainedExtractor(FeatureExtractor):
         return normalise_input(pixels).contiguous(memory_format=torch.channels_last)
 
     def predict_proba(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """ImageNet class probabilities (columns in `imagenet_classes()` order): those of the images' last search
-        when kept."""
-        kept = self.recent_.get(images)
-        return kept if kept is not None else self._probabilities(self.features(images))
-
-    @staticmethod
-    def _probabilities(features: np.ndarray) -> np.ndarray:
+        """ImageNet class probabilities (columns in `imagenet_classes()` order), from the images' last search's
+        features when kept."""
         import torch
 
+        features = self.recent_.get(images)
+        features = features if features is not None else self.features(images)[:, :FEATURES]
         with torch.inference_mode():
-            logits = _network()._fc(torch.from_numpy(features[:, :FEATURES]))
+            logits = _network()._fc(torch.from_numpy(features))
         return torch.softmax(logits, dim=1).numpy()
 
     @property
@@ -218,8 +215,11 @@ class PretrainedExtractor(FeatureExtractor):
 
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
         features = self.features(images)
-        self.recent_.keep(images, self._probabilities(features))
+        self.recent_.keep(images, features[:, :FEATURES])
         return self._vectors(features, images)
+
+    def _index_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        return self._vectors(self.features(images), images)  # no query: nothing to keep for the page
 
     def _vectors(self, features: np.ndarray, images: Sequence[np.ndarray]) -> np.ndarray:
         """Raw vectors from the network's features: their PCA, then the weighted thumbnail, when asked."""
