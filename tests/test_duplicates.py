@@ -168,7 +168,7 @@ def test_api_and_page_show_the_groups(planted):
     assert 'class="hit keep"' in page and "near duplicates" in page and "exact copies" in page
     assert "(near duplicates: cosine similarity 0.9 or more, or an image&#39;s best match when" in page
     assert "(near duplicates: cosine similarity 0.95 or more)." in client.get("/duplicates?threshold=0.95").get_data(
-        as_text=True)  # a threshold given is the threshold alone
+        as_text=True)  # another threshold given is the threshold alone
 
 
 def test_at_the_default_threshold_a_distinct_best_match_is_a_near_duplicate_too():
@@ -187,4 +187,4 @@ def test_at_the_default_threshold_a_distinct_best_match_is_a_near_duplicate_too(
     class Engine:
         extractor = make_extractor("effnet-copies")
 
-    assert lead_at(Engine, 0.7) == lead and lead_at(Engine, 0.75) is None  # a threshold given is the threshold alone
+    assert lead_at(Engine, 0.7) == lead and lead_at(Engine, 0.75) is None  # another threshold is the threshold alone

@@ -186,7 +186,7 @@ class Engine:
             found, copies = self.index.search(self.embed(images), wanted, self.select(where) if where else None), None
         if copies is None:
             copies = self.copies_of(images, k, exclude, where)
-        hits = copies_first(self._hits(found, k, skips, min_score), [row[:k] for row in copies], k)
+        hits = copies_first(self._hits(found, k, skips, min_score), copies, k)
         names = list(names) if names is not None else [None] * len(hits)
         return [SearchResult(h, q) for h, q in zip(hits, names)]
 

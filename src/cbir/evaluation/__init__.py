@@ -39,7 +39,8 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
     """
     if not queries.labelled:
         raise CbirError("evaluation needs labelled queries (e.g. <class>/<file> folders or cifar10:test)")
-    extra = parse_measures(extra_measures, k, measured=[m for m in MAIN_MEASURES if full or m != "AP"])
+    main = [m for m in MAIN_MEASURES if full or m != "AP"]  # AP: over the full ranking
+    extra = parse_measures(extra_measures, k, measured=main)
     if k < 100:
         warnings.warn(f"a run of {k} per query: P@100 and AP@100 count the ranks below {k} as misses "
                       f"(trec_eval semantics); use -k 100 to compare with the published numbers", stacklevel=2)
@@ -74,7 +75,7 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
             if q in per_query:
                 per_query[q]["AP"] = float(value)
         pr_curve = {"recall": RECALL_LEVELS.round(2).tolist(), "precision": np.nanmean(iprec, axis=0).tolist()}
-    measures = list(dict.fromkeys([m for m in MAIN_MEASURES if full or m != "AP"] + [str(m) for m in extra]))
+    measures = list(dict.fromkeys(main + [str(m) for m in extra]))
     metrics = {m: float(np.mean([v[m] for v in per_query.values()])) for m in measures}
     by_class: dict[str, list[dict]] = defaultdict(list)
     for q, values in per_query.items():

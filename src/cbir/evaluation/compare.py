@@ -16,7 +16,7 @@ import numpy as np
 
 from cbir.errors import CbirError
 from cbir.evaluation.report import MAIN_MEASURES, measure_text, plot_pr_curves
-from cbir.evaluation.trec import TREC_NAMES, measure_key
+from cbir.evaluation.trec import IR_NAMES, measure_key
 from cbir.plots import heat_map, saved_figure
 
 PROTOCOL = {"num_queries": "queries", "index_size": "indexed images", "k": "top k"}
@@ -49,12 +49,10 @@ def load_results(folders: Sequence[str | Path]) -> dict[str, dict]:
 def renamed(metrics: dict) -> dict:
     """Metrics with the main measures under their ir_measures names (`cbir evaluate` before 0.4.0 wrote
     trec_eval's)."""
-    ir = {trec: name for name, trec in TREC_NAMES.items()}
-
     def rename(values: dict) -> dict:
-        return {ir.get(key, key): value for key, value in values.items()}
+        return {IR_NAMES.get(key, key): value for key, value in values.items()}
 
-    return rename(metrics) | {"measures": [ir.get(m, m) for m in metrics["measures"]],
+    return rename(metrics) | {"measures": [IR_NAMES.get(m, m) for m in metrics["measures"]],
                               "per_class": {label: rename(row) for label, row in metrics["per_class"].items()}}
 
 

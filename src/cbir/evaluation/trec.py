@@ -66,6 +66,7 @@ def to_ir_measure(name: str):
 # before 0.4.0); AP@100 / min(R, 100) is cbir's own, with no trec_eval name
 TREC_NAMES = {"AP@100": "map_cut_100", "AP@100/min(R,100)": "map_at_100_norm", "AP": "map", "P@10": "P_10",
               "P@100": "P_100", "RR": "recip_rank"}
+IR_NAMES = {trec: name for name, trec in TREC_NAMES.items()}
 # cbir's own, known by these names only: AP over the whole ranking of the index (not ir_measures' AP of the run's
 # top k) and AP@100 / min(R, 100)
 FULL_RANKING = frozenset({"AP", "AP@100/min(R,100)"})
@@ -74,7 +75,7 @@ FULL_RANKING = frozenset({"AP", "AP@100/min(R,100)"})
 def measure_key(name: str, keys: Collection[str]) -> str | None:
     """Which of the measures in `keys` (ir_measures names, as results store them) `name` means, in either
     vocabulary; None when none. The main measures' trec_eval names (`map`, `map_cut_100`, ...) mean them."""
-    name = next((ir for ir, trec in TREC_NAMES.items() if trec == name), name)
+    name = IR_NAMES.get(name, name)
     if name in keys:
         return name
     measure = to_ir_measure(name)
