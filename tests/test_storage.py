@@ -184,6 +184,38 @@ def test_a_stopped_index_resumes_from_what_it_had_described(tiny_collection, tmp
     assert ids == whole_ids and np.allclose(vectors, whole_vectors, atol=1e-6)  # the same engine
 
 
+def test_a_stopped_index_resumes_the_copies_whose_fit_describes_every_image(tiny, tmp_path, monkeypatch):
+    """`effnet-copies` fits a PCA on every image's features: a stopped `index --copies` keeps those features batch
+    by batch, and run again describes only the rest, for the same engine as a run never stopped."""
+    from cbir.features import make_extractor
+    from cbir.features.pretrained.extractor import PretrainedExtractor
+
+    def copies():
+        return make_extractor("effnet-copies").with_options({"resolution": 64, "pca": 8})
+
+    described, rows = [], PretrainedExtractor.fit_rows
+
+    def stopping(self, images, progress=False):  # the copies' third batch never finishes
+        if len(described) == 2:
+            raise KeyboardInterrupt
+        described.append(len(images))
+        return rows(self, images, progress)
+
+    monkeypatch.setattr(PretrainedExtractor, "fit_rows", stopping)
+    with pytest.raises(KeyboardInterrupt):
+        Engine.build(tiny, make_extractor("gch"), batch_size=16, progress=False, resume_in=tmp_path, copies=copies())
+    assert copies().fit_resumes and len(list((tmp_path / ".partial-copies").glob("batch-*.npz"))) == 2
+    monkeypatch.setattr(PretrainedExtractor, "fit_rows", lambda self, images, progress=False: described.append(
+        len(images)) or rows(self, images, progress))
+    resumed = Engine.build(tiny, make_extractor("gch"), batch_size=16, progress=False, resume_in=tmp_path,
+                           copies=copies())
+    assert len(tiny) == 60 and described == [16, 16, 16, 12]  # the first two batches described once
+    whole = Engine.build(tiny, make_extractor("gch"), progress=False, copies=copies())
+    ids, vectors = resumed.copies.index.vectors()
+    whole_ids, whole_vectors = whole.copies.index.vectors()
+    assert ids == whole_ids == tiny.ids and np.allclose(vectors, whole_vectors, atol=1e-3)  # float16 in the index
+
+
 def test_a_checkpoint_of_another_run_is_not_used(tiny_collection, tmp_path):
     from cbir.datasets import load_folder
     from cbir.features import make_extractor

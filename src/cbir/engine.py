@@ -23,7 +23,7 @@ from cbir.features.base import FeatureExtractor
 from cbir.filters import Filter, Selection
 from cbir.index.base import VectorIndex
 from cbir.metadata import Metadata
-from cbir.resume import Checkpoint
+from cbir.resume import Checkpoint, described_batches
 from cbir.storage import current_version, write_version, writer_lock
 from cbir.types import Hit, SearchResult
 
@@ -84,16 +84,31 @@ class Engine:
         `index`: an empty index, a function of the dimension that makes one (a learned
         extractor knows its dimension only once fitted), or None for exact FAISS. `resume_in`: the
         engine folder to keep what is described in, batch by batch, so that a stopped run started
-        again describes only the rest (`cbir.resume`; not for extractors that describe every image
-        while fitting, `FeatureExtractor.fit_describes`). `copies`: features that describe the picture itself
-        (`effnet-copies`), with which the images are indexed a second time so that every search puts their
-        copies first (`cbir.copies`).
+        again describes only the rest (`cbir.resume`; of extractors that describe every image while fitting,
+        only those whose fit comes in two parts, `FeatureExtractor.fit_resumes`). `copies`: features that
+        describe the picture itself (`effnet-copies`), with which the images are indexed a second time so that
+        every search puts their copies first (`cbir.copies`).
         """
+        checkpoint = Checkpoint(resume_in, extractor, dataset) if resume_in is not None else None
+        return cls._build(dataset, extractor, index, batch_size, progress, checkpoint, copies)
+
+    @classmethod
+    def _build(cls, dataset: Dataset, extractor: FeatureExtractor, index, batch_size: int, progress: bool,
+               checkpoint: Checkpoint | None, copies: FeatureExtractor | None) -> Engine:
         from cbir.index.faiss_ import FaissIndex
 
-        checkpoint = Checkpoint(resume_in, extractor, dataset) if resume_in is not None else None
         vectors = None
-        if not extractor.fitted_ and (checkpoint is None or extractor.fit_describes):
+        if not extractor.fitted_ and checkpoint is not None and extractor.fit_resumes:
+            with tqdm(total=len(dataset), desc=f"features {extractor.name}", unit="img", disable=not progress,
+                      mininterval=0.5) as bar:
+                if len(checkpoint):
+                    bar.set_postfix_str(f"{len(checkpoint)} described before", refresh=False)
+                rows = []
+                for part, part_rows in described_batches(dataset, extractor.fit_rows, batch_size, checkpoint):
+                    rows.append(part_rows)
+                    bar.update(len(part))
+            vectors = extractor.fit_on_rows(np.concatenate(rows))
+        elif not extractor.fitted_ and (checkpoint is None or extractor.fit_describes):
             vectors = extractor.fit_transform(dataset, progress=progress)
         elif not extractor.fitted_:
             extractor = checkpoint.fitted(extractor, dataset, progress)
@@ -107,8 +122,8 @@ class Engine:
         else:
             engine.add_vectors(dataset, vectors)
         if copies is not None:
-            engine.copies = cls.build(dataset, copies, lambda dim: FaissIndex(dim, COPIES_FACTORY),
-                                      batch_size=batch_size, progress=progress)
+            engine.copies = cls._build(dataset, copies, lambda dim: FaissIndex(dim, COPIES_FACTORY), batch_size,
+                                       progress, checkpoint and checkpoint.for_copies(copies, dataset), None)
         return engine
 
     def add(self, dataset: Dataset, batch_size: int = 1024, progress: bool = True,
@@ -119,13 +134,8 @@ class Engine:
                                         unit="img", disable=not progress, mininterval=0.5) as bar:
             if checkpoint is not None and len(checkpoint):
                 bar.set_postfix_str(f"{len(checkpoint)} described before", refresh=False)
-            for start in range(0, len(dataset), batch_size):
-                part = dataset.subset(np.arange(start, min(start + batch_size, len(dataset))))
-                vectors = checkpoint.described(part.ids) if checkpoint is not None else None
-                if vectors is None:
-                    vectors = self.extractor.transform(part.images, indexing=True)
-                    if checkpoint is not None:
-                        checkpoint.keep(part.ids, vectors)
+            describe = partial(self.extractor.transform, indexing=True)
+            for part, vectors in described_batches(dataset, describe, batch_size, checkpoint):
                 self.add_vectors(part, vectors)
                 bar.update(len(part))
         if self.copies is not None:

@@ -1,7 +1,8 @@
 """Runs that stop and start again: `cbir index` and `cbir add` keep the vectors they have described, batch
-by batch, in `ENGINE/.partial/` (an engine's copies, added to, in `ENGINE/.partial-copies/`), so that the same
-command run again (the same features, options and images) describes only the rest. The folder goes once the engine
-is saved.
+by batch, in `ENGINE/.partial/` (an engine's copies in `ENGINE/.partial-copies/`), so that the same command run
+again (the same features, options and images) describes only the rest. Features that describe every image while
+fitting keep what their fit needs of each (`FeatureExtractor.fit_resumes`: a PCA's input) instead of vectors. The
+folder goes once the engine is saved.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +32,8 @@ class Checkpoint:
         digest = hashlib.sha256()
         for id_, path in zip(dataset.ids, dataset.paths):
             digest.update(f"{id_}\0{path}\n".encode())
-        self.spec = {"extractor": extractor.name, "config": extractor.config_hash(), "images": digest.hexdigest()}
+        self.spec = {"extractor": extractor.name, "config": extractor.config_hash(), "images": digest.hexdigest(),
+                     "rows": "fit" if extractor.fit_resumes and not extractor.fitted_ else "vectors"}
         if self.folder.exists() and self._recorded() != self.spec:
             shutil.rmtree(self.folder)  # another run's: of no use to this one
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -81,6 +84,20 @@ class Checkpoint:
         os.replace(tmp, self.folder / f"{name}.npz")
         self._batches += 1
         self._known.update(zip(ids, vectors))
+
+
+def described_batches(dataset: Dataset, describe: Callable[[list[np.ndarray]], np.ndarray], batch_size: int,
+                      checkpoint: Checkpoint | None) -> Iterator[tuple[Dataset, np.ndarray]]:
+    """(part, its rows) for the dataset's batches in order: those a checkpoint holds taken from it, the others
+    described now (and kept in it)."""
+    for start in range(0, len(dataset), batch_size):
+        part = dataset.subset(np.arange(start, min(start + batch_size, len(dataset))))
+        rows = checkpoint.described(part.ids) if checkpoint is not None else None
+        if rows is None:
+            rows = describe(part.images)
+            if checkpoint is not None:
+                checkpoint.keep(part.ids, rows)
+        yield part, rows
 
 
 def discard(engine_folder: str | Path) -> None:

@@ -175,6 +175,26 @@ class FeatureExtractor(ABC):
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Raw (n, dim) descriptors of a batch of RGB uint8 images."""
 
+    @property
+    def fit_resumes(self) -> bool:
+        """Whether the fit of an extractor that describes every image while fitting (`fit_describes`) comes in two
+        parts: `fit_rows` per batch of images (the costly part, which a stopped run keeps, `cbir.resume`), then
+        `fit_on_rows` on all of them."""
+        return self.fit_describes and type(self).fit_rows is not FeatureExtractor.fit_rows
+
+    def fit_rows(self, images: Sequence[np.ndarray], progress: bool = False) -> np.ndarray:
+        """What the fit needs of each of these images, one row each (see `fit_resumes`)."""
+        raise NotImplementedError(f"features '{self.name}' fit in one pass")
+
+    def fit_on_rows(self, rows: np.ndarray, normalise: bool = True) -> np.ndarray:
+        """Fit on every training image's `fit_rows`, in the collection's order, and return their vectors."""
+        vectors = self._fit_on_rows(rows)
+        self.fitted_ = True
+        return l2_normalise(vectors) if normalise else vectors
+
+    def _fit_on_rows(self, rows: np.ndarray) -> np.ndarray:
+        raise NotImplementedError(f"features '{self.name}' fit in one pass")
+
     def _index_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Raw descriptors of images being indexed: the same as queries' unless an extractor spends less on them."""
         return self._transform_batch(images)

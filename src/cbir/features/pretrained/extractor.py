@@ -130,7 +130,7 @@ class PretrainedExtractor(FeatureExtractor):
 
     @property
     def dim(self) -> int:
-        return (self.pca or FEATURES + STAGE_FEATURES * self.stages) + THUMBNAIL_SIDE ** 2 * bool(self.thumbnail)
+        return (self.pca or self._width) + THUMBNAIL_SIDE ** 2 * bool(self.thumbnail)
 
     def get_config(self) -> dict:
         config = {"resolution": self.resolution, "pca": self.pca, "whiten": self.whiten, "tta": self.tta,
@@ -157,11 +157,16 @@ class PretrainedExtractor(FeatureExtractor):
 
     def fit_transform(self, dataset: Dataset, progress: bool = False, normalise: bool = True) -> np.ndarray:
         """Fit the PCA (when asked) on the collection's features and return their vectors: the network runs once."""
-        features = self.features(dataset.images, progress)
-        self.pca_ = self._fit_pca(features) if self.pca else None
-        self.fitted_ = True
-        vectors = self._vectors(features, dataset.images)
-        return l2_normalise(vectors) if normalise else vectors
+        return self.fit_on_rows(self.fit_rows(dataset.images, progress), normalise)
+
+    def fit_rows(self, images: Sequence[np.ndarray], progress: bool = False) -> np.ndarray:
+        """What the vectors are made of: the network's features, then the grey thumbnail when asked."""
+        features = self.features(images, progress)
+        return np.hstack([features, grey_thumbnails(images)]) if self.thumbnail else features
+
+    def _fit_on_rows(self, rows: np.ndarray) -> np.ndarray:
+        self.pca_ = self._fit_pca(rows[:, :self._width]) if self.pca else None
+        return self._vectors(rows)
 
     def _fit_pca(self, features: np.ndarray) -> Pca:
         if len(features) < self.pca:
@@ -175,7 +180,7 @@ class PretrainedExtractor(FeatureExtractor):
         parts = [self._network_features(images[s: s + self.batch_size])
                  for s in tqdm(range(0, len(images), self.batch_size), desc=f"features {self.name}", unit="batch",
                                disable=not progress, mininterval=0.5)]
-        return np.concatenate(parts) if parts else np.empty((0, FEATURES + STAGE_FEATURES * self.stages), np.float32)
+        return np.concatenate(parts) if parts else np.empty((0, self._width), np.float32)
 
     def _network_features(self, images: Sequence[np.ndarray]) -> np.ndarray:
         import torch
@@ -214,19 +219,26 @@ class PretrainedExtractor(FeatureExtractor):
         return imagenet_classes()
 
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        features = self.features(images)
-        self.recent_.keep(images, features[:, :FEATURES])
-        return self._vectors(features, images)
+        rows = self.fit_rows(images)
+        self.recent_.keep(images, rows[:, :FEATURES])
+        return self._vectors(rows)
 
     def _index_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        return self._vectors(self.features(images), images)  # no query: nothing to keep for the page
+        return self._vectors(self.fit_rows(images))  # no query: nothing to keep for the page
 
-    def _vectors(self, features: np.ndarray, images: Sequence[np.ndarray]) -> np.ndarray:
-        """Raw vectors from the network's features: their PCA, then the weighted thumbnail, when asked."""
+    @property
+    def _width(self) -> int:
+        """How many of `fit_rows`' columns are the network's."""
+        return FEATURES + STAGE_FEATURES * self.stages
+
+    def _vectors(self, rows: np.ndarray) -> np.ndarray:
+        """Raw vectors from `fit_rows`: the network's features (their PCA when asked), then the weighted
+        thumbnail."""
+        features = rows[:, :self._width]
         vectors = self.pca_(features) if self.pca_ else features
         if not self.thumbnail:
             return vectors
-        return np.hstack([l2_normalise(vectors), self.thumbnail * grey_thumbnails(images)])
+        return np.hstack([l2_normalise(vectors), self.thumbnail * rows[:, self._width:]])
 
     def _save_state(self, path: Path) -> None:
         if self.pca_ is not None:
