@@ -7,8 +7,9 @@ copies of a picture in their own collection expects.
 
 Each engine indexes CIFAR-10 test images (which the shipped network never trained on, as it never saw a user's own)
 with `Engine.build`; a stratified sample of them is altered and searched with `Engine.search`. Prints, per engine
-and alteration, the share of the queries that find their original first and within the first 10; `--plot` draws it,
-beside one altered query per alteration and what the (first) engine returns first for it.
+and alteration, the share of the queries that find their original first and within the first 10, and how many
+training images (not indexed: no copy of theirs is, but for CIFAR-10's own near duplicates) are given a copy first;
+`--plot` draws it, beside one altered query per alteration and what the (first) engine returns first for it.
 """
 
 from __future__ import annotations
@@ -144,7 +145,10 @@ def main() -> None:
                 examples.append((alter(sample.images[j]), indexed.images[position[ranks[j][0]]],
                                  ranks[j][0] == sample.ids[j]))
             print(f"| `{name}` | {alteration} | {first:.3f} | {top10:.3f} |", flush=True)
-        print(f"\n(`{name}`: built in {built:.0f} s)\n", flush=True)
+        others = load_cifar10("train", progress=False).stratified(args.queries, seed=1)  # none of them indexed
+        given = np.mean([r.hits[0].copy is not None for r in engine.search(list(others.images), k=10) if r.hits])
+        print(f"\n(`{name}`: built in {built:.0f} s; {len(others)} training images, not indexed, given a copy first: "
+              f"{given:.1%})\n", flush=True)
     if args.plot:
         plot(shares, examples, args.plot, copies=args.copies)
 

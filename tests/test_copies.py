@@ -172,3 +172,46 @@ def test_a_stopped_add_resumes_the_copies_too(photos, tmp_path):
     assert engine.add_new(indexed, batch_size=4, progress=False, resume_in=folder) == (len(indexed) - 8, 0)
     assert len(indexed) == 20 and described == [4, 4, 4]  # the 12 new ones' first 4 described once
     assert len(engine.copies) == len(engine) == len(indexed)
+
+
+def hard_edit(im: Image.Image) -> Image.Image:
+    """Rotated 8 degrees, grey, blurred and captioned: the features alone no longer single the original out."""
+    from PIL import ImageFilter
+    from test_duplicates import overlay
+
+    return overlay(im.rotate(8, resample=Image.Resampling.BILINEAR).convert("L").convert("RGB")
+                   .filter(ImageFilter.GaussianBlur(2)))
+
+
+def test_the_same_picture_is_told_from_every_other_by_its_pixels():
+    from test_duplicates import PHOTOS
+
+    from cbir.copies import same_picture
+
+    pictures = {name: np.asarray(photo(name)) for name in PHOTOS}
+    for name in ("astronaut", "camera", "chelsea", "clock", "coffee", "rocket", "retina"):
+        assert same_picture(np.asarray(hard_edit(photo(name))), pictures[name]), name
+    assert not [(a, b) for a in PHOTOS for b in PHOTOS if a != b and same_picture(pictures[a], pictures[b])]
+    flat = np.full((64, 64, 3), 128, np.uint8)
+    assert not same_picture(flat, flat)  # nothing to align nor to compare: not taken for a copy
+
+
+def test_a_best_match_that_does_not_lead_is_a_copy_when_its_pixels_say_so(tmp_path, monkeypatch):
+    from test_duplicates import PHOTOS
+
+    from cbir.features.pretrained.extractor import PretrainedExtractor
+
+    for name in PHOTOS:
+        photo(name).save(tmp_path / f"{name}.jpg", quality=92)
+    engine = Engine.build(load_folder(tmp_path, cache=False), make_extractor("gch"), progress=False,
+                          copies=make_extractor("effnet"))
+    monkeypatch.setattr(PretrainedExtractor, "copy_lead", (0.3, 0.1))  # a floor that lets look-alikes be verified
+    clock, grass = (np.asarray(hard_edit(photo(name))) for name in ("clock", "grass"))
+    best = engine.copies.search([clock, grass], 2)
+    assert [r.hits[0].id for r in best] == ["clock.jpg", "gravel.jpg"] and min(r.hits[0].score for r in best) >= 0.3
+    assert not any(copies_among(r.hits, 0.9, (0.3, 0.1)) for r in best)  # neither leads its next match by 0.1
+    found = engine.search([clock, grass], k=3)
+    assert found[0].hits[0].id == "clock.jpg" and found[0].hits[0].copy == best[0].hits[0].score  # verified
+    assert all(h.copy is None for h in found[1].hits)  # gravel is not grass
+    (tmp_path / "clock.jpg").unlink()
+    assert engine.copies_of([clock], 3) == [[]]  # its file gone: nothing to verify it with, and no error

@@ -83,8 +83,8 @@ class MicroBatcher(Generic[Request, Answer]):
 
 def search_batch(engine, requests: Sequence[tuple]) -> list[tuple[list, list | None]]:
     """An `Engine`'s batch (`Engine.enable_micro_batching`). Each request: (its query images, or their vectors when
-    described in the caller's thread; k; the ids to exclude or None). Each answer: (its hits; its copies, or None
-    when they are not searched here)."""
+    described in the caller's thread; k; the ids to exclude or None). Each answer: (its hits; its best matches in
+    the copies' engine, at least two, for `Engine.copies_among` — or None when they are not searched here)."""
     queries = [query for query, _, _ in requests]
     k = max(k for _, k, _ in requests)
     images = [image for images in queries for image in images] if engine.extractor.batch_describes else None
@@ -93,8 +93,8 @@ def search_batch(engine, requests: Sequence[tuple]) -> list[tuple[list, list | N
     copies = None
     if images is not None and engine.copies is not None:
         excluded = [id_ for query, _, exclude in requests for id_ in (exclude or [None] * len(query))]
-        copies = engine.copies_of(images, k, excluded)
+        copies = [result.hits for result in engine.copies.search(images, max(k, 2), exclude=excluded)]
     ends = np.cumsum([len(query) for query in queries])
     return [([row[:k] for row in hits[end - len(query): end]],
-             None if copies is None else [row[:k] for row in copies[end - len(query): end]])
+             None if copies is None else [row[:max(k, 2)] for row in copies[end - len(query): end]])
             for query, (_, k, _), end in zip(queries, requests, ends)]

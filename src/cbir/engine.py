@@ -16,7 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cbir.batching import MicroBatcher, search_batch
-from cbir.copies import copies_among, copies_first
+from cbir.copies import copies_among, copies_first, verified_copy
 from cbir.datasets.collection import Dataset
 from cbir.errors import CbirError, EngineError
 from cbir.features.base import FeatureExtractor
@@ -196,6 +196,8 @@ class Engine:
             found, copies = self.index.search(self.embed(images), wanted, self.select(where) if where else None), None
         if copies is None:
             copies = self.copies_of(images, k, exclude, where)
+        else:  # the batch found the best matches; verifying them by their pixels runs here, in parallel
+            copies = self.copies_among(images, copies, k)
         hits = copies_first(self._hits(found, k, skips, min_score), copies, k)
         names = list(names) if names is not None else [None] * len(hits)
         return [SearchResult(h, q) for h, q in zip(hits, names)]
@@ -206,8 +208,19 @@ class Engine:
         if self.copies is None:
             return [[] for _ in range(len(images))]
         found = self.copies.search(images, max(k, 2), exclude=exclude, where=where)
-        features = self.copies.extractor
-        return [copies_among(result.hits, features.duplicate_threshold, features.copy_lead)[:k] for result in found]
+        return self.copies_among(images, [result.hits for result in found], k)
+
+    def copies_among(self, images: Sequence[np.ndarray] | np.ndarray, found: Sequence[list[Hit]],
+                     k: int) -> list[list[Hit]]:
+        """Per query image, up to k copies of it among its best matches in the copies' engine (`found`, two or
+        more each): those the copy features' rule takes, else a best match its pixels verify (`cbir.copies`)."""
+        features, rows = self.copies.extractor, []
+        for image, hits in zip(images, found):
+            copies = copies_among(hits, features.duplicate_threshold, features.copy_lead)
+            if not copies and features.copy_lead:
+                copies = verified_copy(image, hits, features.copy_lead[0])
+            rows.append(copies[:k])
+        return rows
 
     def search_vectors(self, vectors: np.ndarray, k: int, exclude: Sequence[str | None] | None = None,
                        where: Filter | None = None, min_score: float | None = None) -> list[list[Hit]]:

@@ -18,13 +18,13 @@ def _official_member(path: str) -> tuple[str, str] | None:
     return (container, member) if member and not is_image_name(member) else None
 
 
-def load_image(path: str) -> np.ndarray:
-    """RGB uint8 pixels of the image stored at `path`."""
+def load_image(path: str, max_side: int | None = None) -> np.ndarray:
+    """RGB uint8 pixels of the image stored at `path` (shrunk to fit `max_side`, when given and larger)."""
     official = _official_member(path)
     if official:
         return _official_image(*official)
     try:
-        return decode_image(read_bytes(path))
+        return decode_image(read_bytes(path), max_side=max_side)
     except (OSError, KeyError) as exc:
         raise DatasetError(f"image not available at {path}: {exc}") from exc
 
