@@ -9,7 +9,7 @@ from PIL import Image
 from test_duplicates import NEAR, PHOTOS, photo
 
 from cbir.cli import main
-from cbir.copies import copies_among, copies_first
+from cbir.copies import copies_among, copies_first, verified_copy
 from cbir.datasets import load_folder
 from cbir.engine import Engine
 from cbir.evaluation.ranking import full_ranking
@@ -213,5 +213,8 @@ def test_a_best_match_that_does_not_lead_is_a_copy_when_its_pixels_say_so(tmp_pa
     found = engine.search([clock, grass], k=3)
     assert found[0].hits[0].id == "clock.jpg" and found[0].hits[0].copy == best[0].hits[0].score  # verified
     assert all(h.copy is None for h in found[1].hits)  # gravel is not grass
+    mirrored = np.ascontiguousarray(clock[:, ::-1])
+    assert verified_copy(mirrored, best[0].hits, 0.3) == best[0].hits[:1]  # a mirrored copy too
+    assert verified_copy(clock, best[0].hits, best[0].hits[0].score + 0.01) == []  # below the floor: not looked at
     (tmp_path / "clock.jpg").unlink()
     assert engine.copies_of([clock], 3) == [[]]  # its file gone: nothing to verify it with, and no error

@@ -55,7 +55,7 @@ def verified_copy(query: np.ndarray, hits: Sequence[Hit], floor: float) -> list[
             candidate = load_image(hit.path, max_side=4 * SIDE)
         except (DatasetError, ImageDecodeError):
             continue
-        if same_picture(query, candidate):
+        if same_picture(query, candidate) or same_picture(np.ascontiguousarray(query[:, ::-1]), candidate):
             return [hit]
     return []
 
