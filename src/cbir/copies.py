@@ -89,21 +89,28 @@ def same_picture(query: np.ndarray, candidate: np.ndarray) -> bool:
     import cv2
 
     query, candidate = grey_picture(query), grey_picture(candidate)
-    warp, mask = np.eye(2, 3, dtype=np.float32), None
+    aligned, warp = _aligned(query, candidate, np.eye(2, 3, dtype=np.float32), None)
+    if aligned is None or _matched_share(aligned, candidate) < HOPELESS_SHARE:
+        return False
+    inliers = np.abs(_standardised(aligned) - _standardised(candidate)) < OUTLIER
+    mask = cv2.warpAffine(inliers.astype(np.uint8), warp, (SIDE, SIDE), flags=cv2.INTER_NEAREST)
+    aligned, _ = _aligned(query, candidate, warp, mask)
+    return aligned is not None and _matched_share(aligned, candidate) >= MATCHED_SHARE
+
+
+def _aligned(query: np.ndarray, candidate: np.ndarray, warp: np.ndarray,
+             mask: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray]:
+    """(the query turned and moved onto the candidate, or None when no alignment is found: a flat picture, no
+    convergence; the rotation and shift), from `warp` and with the query's pixels outside `mask` left out."""
+    import cv2
+
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-4)
-    for least in (HOPELESS_SHARE, MATCHED_SHARE):
-        try:
-            _, warp = cv2.findTransformECC(candidate, query, warp, cv2.MOTION_EUCLIDEAN, criteria, mask, 3)
-        except cv2.error:  # no alignment found (a flat picture, or no convergence)
-            return False
-        aligned = cv2.warpAffine(query, warp, (SIDE, SIDE), flags=cv2.INTER_LINEAR + cv2.WARP_INVERSE_MAP,
-                                 borderMode=cv2.BORDER_REPLICATE)
-        if _matched_share(aligned, candidate) < least:
-            return False
-        kept = np.ones(aligned.shape, bool) if mask is None else mask > 0
-        inliers = np.abs(_standardised(aligned, kept) - _standardised(candidate, kept)) < OUTLIER
-        mask = cv2.warpAffine(inliers.astype(np.uint8), warp, (SIDE, SIDE), flags=cv2.INTER_NEAREST)
-    return True
+    try:
+        _, warp = cv2.findTransformECC(candidate, query, warp, cv2.MOTION_EUCLIDEAN, criteria, mask, 3)
+    except cv2.error:
+        return None, warp
+    return cv2.warpAffine(query, warp, (SIDE, SIDE), flags=cv2.INTER_LINEAR + cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE), warp
 
 
 def _matched_share(aligned: np.ndarray, candidate: np.ndarray) -> float:
@@ -120,6 +127,5 @@ def _matched_share(aligned: np.ndarray, candidate: np.ndarray) -> float:
     return float(np.mean(correlation >= BLOCK_MATCH))
 
 
-def _standardised(picture: np.ndarray, kept: np.ndarray) -> np.ndarray:
-    values = picture[kept]
-    return (picture - values.mean()) / (values.std() + 1e-6)
+def _standardised(picture: np.ndarray) -> np.ndarray:
+    return (picture - picture.mean()) / (picture.std() + 1e-6)
