@@ -84,8 +84,7 @@ def same_picture(query: np.ndarray, candidate: np.ndarray) -> bool:
     """Whether `query` shows `candidate`'s picture, rotated or moved a little, recoloured, blurred or partly covered:
     the query's grey picture aligned to the candidate's (OpenCV's enhanced correlation, rotation and shift), compared
     block by block, then aligned once more without the pixels that differ most (a caption, a logo) and compared
-    again. A first comparison far from a match ends it (nine in ten pictures that are not copies, a tenth of the
-    time a second alignment takes)."""
+    again. A first comparison far from a match ends it (for nine in ten pictures that are not copies)."""
     import cv2
 
     query, candidate = grey_picture(query), grey_picture(candidate)
