@@ -13,7 +13,6 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from cbir.batching import MicroBatcher, search_batch
 from cbir.copies import copies_among, copies_first, verified_copy
@@ -99,14 +98,8 @@ class Engine:
 
         vectors = None
         if not extractor.fitted_ and checkpoint is not None and extractor.fit_resumes:
-            with tqdm(total=len(dataset), desc=f"features {extractor.name}", unit="img", disable=not progress,
-                      mininterval=0.5) as bar:
-                if len(checkpoint):
-                    bar.set_postfix_str(f"{len(checkpoint)} described before", refresh=False)
-                rows = []
-                for part, part_rows in described_batches(dataset, extractor.fit_rows, batch_size, checkpoint):
-                    rows.append(part_rows)
-                    bar.update(len(part))
+            rows = [part_rows for _, part_rows in described_batches(
+                dataset, extractor.fit_rows, batch_size, checkpoint, f"features {extractor.name}", progress)]
             vectors = extractor.fit_on_rows(np.concatenate(rows))
         elif not extractor.fitted_ and (checkpoint is None or extractor.fit_describes):
             vectors = extractor.fit_transform(dataset, progress=progress)
@@ -130,14 +123,11 @@ class Engine:
             checkpoint: Checkpoint | None = None) -> None:
         """Describe and index more images (their ids must be new); with a `checkpoint`, batches an earlier
         run described are taken from it, and each batch described now is kept in it."""
-        with self.index.loading(), tqdm(total=len(dataset), desc=f"indexing with {self.extractor.name}",
-                                        unit="img", disable=not progress, mininterval=0.5) as bar:
-            if checkpoint is not None and len(checkpoint):
-                bar.set_postfix_str(f"{len(checkpoint)} described before", refresh=False)
-            describe = partial(self.extractor.transform, indexing=True)
-            for part, vectors in described_batches(dataset, describe, batch_size, checkpoint):
+        describe = partial(self.extractor.transform, indexing=True)
+        with self.index.loading():
+            for part, vectors in described_batches(dataset, describe, batch_size, checkpoint,
+                                                   f"indexing with {self.extractor.name}", progress):
                 self.add_vectors(part, vectors)
-                bar.update(len(part))
         if self.copies is not None:
             self.copies.add(dataset, batch_size=batch_size, progress=progress, checkpoint=None if checkpoint is None
                             else checkpoint.for_copies(self.copies.extractor, dataset))

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from cbir.datasets.collection import Dataset
 from cbir.features.base import FeatureExtractor
@@ -87,17 +88,21 @@ class Checkpoint:
 
 
 def described_batches(dataset: Dataset, describe: Callable[[list[np.ndarray]], np.ndarray], batch_size: int,
-                      checkpoint: Checkpoint | None) -> Iterator[tuple[Dataset, np.ndarray]]:
+                      checkpoint: Checkpoint | None, desc: str, progress: bool) -> Iterator[tuple[Dataset, np.ndarray]]:
     """(part, its rows) for the dataset's batches in order: those a checkpoint holds taken from it, the others
-    described now (and kept in it)."""
-    for start in range(0, len(dataset), batch_size):
-        part = dataset.subset(np.arange(start, min(start + batch_size, len(dataset))))
-        rows = checkpoint.described(part.ids) if checkpoint is not None else None
-        if rows is None:
-            rows = describe(part.images)
-            if checkpoint is not None:
-                checkpoint.keep(part.ids, rows)
-        yield part, rows
+    described now (and kept in it); a progress bar `desc` when `progress`, saying how many were described before."""
+    with tqdm(total=len(dataset), desc=desc, unit="img", disable=not progress, mininterval=0.5) as bar:
+        if checkpoint is not None and len(checkpoint):
+            bar.set_postfix_str(f"{len(checkpoint)} described before", refresh=False)
+        for start in range(0, len(dataset), batch_size):
+            part = dataset.subset(np.arange(start, min(start + batch_size, len(dataset))))
+            rows = checkpoint.described(part.ids) if checkpoint is not None else None
+            if rows is None:
+                rows = describe(part.images)
+                if checkpoint is not None:
+                    checkpoint.keep(part.ids, rows)
+            yield part, rows
+            bar.update(len(part))
 
 
 def discard(engine_folder: str | Path) -> None:
