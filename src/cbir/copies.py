@@ -48,14 +48,16 @@ def copies_among(hits: Sequence[Hit], threshold: float, lead: tuple[float, float
 def verified_copy(query: np.ndarray, hits: Sequence[Hit], floor: float) -> list[Hit]:
     """The first of the best VERIFIED matches that scores `floor` or more and whose picture, read from its file, is
     the query's (`same_picture`); else none (a file that cannot be read verifies nothing)."""
+    views = None  # the query's grey picture, as it is and mirrored: made once, when a match is looked at
     for hit in hits[:VERIFIED]:
         if hit.score < floor or not hit.path:
             break
         try:
-            candidate = load_image(hit.path, max_side=4 * SIDE)
+            candidate = grey_picture(load_image(hit.path, max_side=4 * SIDE))
         except (DatasetError, ImageDecodeError):
             continue
-        if same_picture(query, candidate) or same_picture(np.ascontiguousarray(query[:, ::-1]), candidate):
+        views = views or [grey_picture(query), grey_picture(np.ascontiguousarray(np.asarray(query)[:, ::-1]))]
+        if any(_same_grey(view, candidate) for view in views):
             return [hit]
     return []
 
@@ -85,9 +87,13 @@ def same_picture(query: np.ndarray, candidate: np.ndarray) -> bool:
     the query's grey picture aligned to the candidate's (OpenCV's enhanced correlation, rotation and shift), compared
     block by block, then aligned once more without the pixels that differ most (a caption, a logo) and compared
     again. A first comparison far from a match ends it (for nine in ten pictures that are not copies)."""
+    return _same_grey(grey_picture(query), grey_picture(candidate))
+
+
+def _same_grey(query: np.ndarray, candidate: np.ndarray) -> bool:
+    """`same_picture` of two grey pictures (`grey_picture`)."""
     import cv2
 
-    query, candidate = grey_picture(query), grey_picture(candidate)
     aligned, warp = _aligned(query, candidate, np.eye(2, 3, dtype=np.float32), None)
     if aligned is None or _matched_share(aligned, candidate) < HOPELESS_SHARE:
         return False
