@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from copies import ALTERATIONS
 from cbir import Engine
@@ -28,19 +31,22 @@ from cbir.features import make_extractor, parse_option
 THRESHOLDS = (0.8, 0.85, 0.88, 0.9, 0.92, 0.94, 0.96)
 
 
-def planted(indexed: Dataset, count: int) -> tuple[Dataset, dict[str, tuple[str, str]]]:
-    """`indexed` plus altered copies of `count` of its images; copy id -> (original id, alteration)."""
+def planted(indexed: Dataset, count: int, folder: Path) -> tuple[Dataset, dict[str, tuple[str, str]]]:
+    """`indexed` plus altered copies of `count` of its images, written to `folder` as PNG (pixel verification reads
+    them); copy id -> (original id, alteration)."""
     originals = indexed.stratified(count, seed=2)
     names = [n for n in ALTERATIONS if n != "the same image"]  # exact copies are found by their pixels
-    copies, truth = [], {}
+    copies, paths, truth = [], [], {}
     for i, (id_, image) in enumerate(zip(originals.ids, originals.images)):
         name = names[i % len(names)]
         copies.append(ALTERATIONS[name](np.asarray(image)))
+        paths.append(str(folder / f"{i}.png"))
+        Image.fromarray(copies[-1]).save(paths[-1])
         truth[f"planted/{id_}"] = (id_, name)
     images = list(indexed.images) + copies
     n = len(copies)
     return Dataset(list(indexed.ids) + list(truth), images, list(indexed.labels) + [None] * n,
-                   list(indexed.paths) + [None] * n, list(indexed.splits) + [None] * n), truth
+                   list(indexed.paths) + paths, list(indexed.splits) + [None] * n), truth
 
 
 def scores(groups, truth: dict[str, tuple[str, str]]) -> tuple[float, float, float, dict[str, float], list]:
@@ -68,7 +74,8 @@ def main() -> None:
     parser.add_argument("--cifar-test", action="store_true",
                         help="also count CIFAR-10 test images with a near duplicate among the indexed ones")
     args = parser.parse_args()
-    data, truth = planted(load_cifar10("train", progress=False).stratified(args.index), args.planted)
+    folder = tempfile.TemporaryDirectory()
+    data, truth = planted(load_cifar10("train", progress=False).stratified(args.index), args.planted, Path(folder.name))
     extractor = make_extractor(args.features, options=dict(args.options))
     started = time.perf_counter()
     engine = Engine.build(data, extractor, progress=True)
@@ -79,7 +86,7 @@ def main() -> None:
     per_threshold = {}
     for threshold in args.thresholds:
         started = time.perf_counter()
-        groups = find_duplicates(engine, threshold)
+        groups = find_duplicates(engine, threshold, progress=True)
         took = time.perf_counter() - started
         precision, strict, recall, per, unjudged = scores(groups, truth)
         per_threshold[threshold] = (per, unjudged)

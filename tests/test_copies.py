@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 from PIL import Image
-from test_duplicates import NEAR, PHOTOS, photo
+from test_duplicates import NEAR, PHOTOS, hard_edit, photo
 
 from cbir.cli import main
 from cbir.copies import copies_among, copies_first, verified_copy
@@ -174,15 +174,6 @@ def test_a_stopped_add_resumes_the_copies_too(photos, tmp_path):
     assert len(engine.copies) == len(engine) == len(indexed)
 
 
-def hard_edit(im: Image.Image) -> Image.Image:
-    """Rotated 8 degrees, grey, blurred and captioned: the features alone no longer single the original out."""
-    from PIL import ImageFilter
-    from test_duplicates import overlay
-
-    return overlay(im.rotate(8, resample=Image.Resampling.BILINEAR).convert("L").convert("RGB")
-                   .filter(ImageFilter.GaussianBlur(2)))
-
-
 def test_the_same_picture_is_told_from_every_other_by_its_pixels():
     from test_duplicates import PHOTOS
 
@@ -216,5 +207,7 @@ def test_a_best_match_that_does_not_lead_is_a_copy_when_its_pixels_say_so(tmp_pa
     mirrored = np.ascontiguousarray(clock[:, ::-1])
     assert verified_copy(mirrored, best[0].hits, 0.3) == best[0].hits[:1]  # a mirrored copy too
     assert verified_copy(clock, best[0].hits, best[0].hits[0].score + 0.01) == []  # below the floor: not looked at
+    fileless = [best[0].hits[1]._replace(path=None, score=0.9), best[0].hits[0]]
+    assert verified_copy(clock, fileless, 0.3) == best[0].hits[:1]  # a match without a file is passed over
     (tmp_path / "clock.jpg").unlink()
     assert engine.copies_of([clock], 3) == [[]]  # its file gone: nothing to verify it with, and no error

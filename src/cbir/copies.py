@@ -16,7 +16,7 @@ order, each once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -45,21 +45,47 @@ def copies_among(hits: Sequence[Hit], threshold: float, lead: tuple[float, float
     return found
 
 
+def copies_of(image: np.ndarray, hits: Sequence[Hit], threshold: float,
+              lead: tuple[float, float] | None) -> list[Hit]:
+    """`copies_among`, else (with a lead) the match `verified_copy` finds: all the rules of a copy."""
+    return copies_among(hits, threshold, lead) or (verified_copy(image, hits, lead[0]) if lead else [])
+
+
 def verified_copy(query: np.ndarray, hits: Sequence[Hit], floor: float) -> list[Hit]:
     """The first of the best VERIFIED matches that scores `floor` or more and whose picture, read from its file, is
-    the query's (`same_picture`); else none (a file that cannot be read verifies nothing)."""
-    views = None  # the query's grey picture, as it is and mirrored: made once, when a match is looked at
+    the query image's (`same_picture`); else none (a match without a readable file verifies nothing)."""
+    return first_verified(lambda: grey_picture(query), hits, floor, lambda hit: file_picture(hit.path))
+
+
+def first_verified(query: Callable[[], np.ndarray | None], hits: Sequence[Hit], floor: float,
+                   picture: Callable[[Hit], np.ndarray | None]) -> list[Hit]:
+    """`verified_copy` with the grey pictures (`grey_picture`) given by callables: the query's (asked for once, when
+    a match is looked at) and each match's; None for a picture that cannot be had."""
+    views = None  # the query's grey picture, as it is and mirrored
     for hit in hits[:VERIFIED]:
-        if hit.score < floor or not hit.path:
+        if hit.score < floor:
             break
-        try:
-            candidate = grey_picture(load_image(hit.path, max_side=4 * SIDE))
-        except (DatasetError, ImageDecodeError):
+        candidate = picture(hit)
+        if candidate is None:
             continue
-        views = views or [grey_picture(query), grey_picture(np.ascontiguousarray(np.asarray(query)[:, ::-1]))]
+        if views is None:
+            grey = query()
+            if grey is None:
+                return []
+            views = (grey, np.ascontiguousarray(grey[:, ::-1]))
         if any(_same_grey(view, candidate) for view in views):
             return [hit]
     return []
+
+
+def file_picture(path: str | None) -> np.ndarray | None:
+    """The grey picture (`grey_picture`) of the image file at `path`; None without a path or a readable image."""
+    if not path:
+        return None
+    try:
+        return grey_picture(load_image(path, max_side=4 * SIDE))
+    except (DatasetError, ImageDecodeError):
+        return None
 
 
 def copies_first(hits: Sequence[list[Hit]], copies: Sequence[list[Hit]], k: int) -> list[list[Hit]]:

@@ -3,11 +3,13 @@
 - **Exact**: the same decoded pixels (the metadata's `digest`): the same picture, whatever its file format,
   name or folder.
 - **Near**: the engine's vectors at cosine similarity `threshold` or more (each image against its
-  `NEIGHBOURS` nearest), joined into groups through shared members. The threshold means what the
-  engine's features mean: `FeatureExtractor.duplicate_threshold` gives each family's measured default
-  (docs/duplicates.md); features that describe a class rather than a picture have none. At that default,
-  an image's best match that stands out from its next (`FeatureExtractor.copy_lead`, `cbir.copies`) is a
-  near duplicate too.
+  `NEIGHBOURS` nearest). The threshold means what the engine's features mean:
+  `FeatureExtractor.duplicate_threshold` gives each family's measured default (docs/duplicates.md); features that
+  describe a class rather than a picture have none. At that default, an image's best match that stands out from its
+  next (`FeatureExtractor.copy_lead`) is a near duplicate too, and else one of its best two whose pixels are the
+  image's (`cbir.copies`, read from the files): the rules by which a search puts copies first.
+- **Groups**: every two pictures of a near group are near duplicates of each other (complete linkage), so a
+  look-alike of one member does not chain a group of strangers together.
 
 In each group one image is kept: the one with the most pixels, then the largest file, then the first id
 (`keeper_order`). Nothing here deletes anything: `move_duplicates` moves the others to a folder.
@@ -18,7 +20,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,7 +28,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cbir.datasets.folder import MEMBER_SEPARATOR, read_bytes
-from cbir.copies import copies_among
+from cbir.copies import copies_among, copies_of, file_picture, first_verified
 from cbir.errors import CbirError
 from cbir.types import Hit
 
@@ -91,29 +93,26 @@ def keeper_order(member: Member) -> tuple:
 
 def find_duplicates(engine, threshold: float | None = None, exact_only: bool = False,
                     progress: bool = False) -> list[Group]:
-    """Groups of two or more images that are exact copies, or near duplicates at `threshold` (the features'
-    default when None, with distinct best matches), largest groups first."""
+    """Groups of two or more images that are the same picture, largest first: exact copies, and unless `exact_only`
+    near duplicates at `threshold` (the features' default when None: with distinct best matches and matches their
+    pixels verify), every two pictures of a group near duplicates of each other (`_cliques`)."""
     if not exact_only and threshold is None:
         threshold = default_threshold(engine)
-    lead = lead_at(engine, threshold)
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     ids, vectors = engine.index.vectors()
-    rows = {id_: i for i, id_ in enumerate(ids)}
-    pairs = [(rows[same[0]], rows[id_]) for same in engine.metadata.digests().values() for id_ in same[1:]]
-    pairs = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    pictures = _pictures(engine, ids)
+    clusters = [[p] for p in range(len(pictures))]
     if not exact_only:
-        pairs = np.concatenate([pairs, _near_pairs(vectors, threshold, lead, progress)])
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(ids), len(ids)))
-    _, component = connected_components(graph, directed=False)
-    sizes = np.bincount(component)
+        lead = lead_at(engine, threshold)
+        firsts = [rows[0] for rows in pictures]
+        verify = _pixel_check(engine, [ids[row] for row in firsts], lead[0]) if lead else None
+        clusters = _cliques(_near_pairs(vectors[firsts], threshold, lead, progress, verify), vectors[firsts],
+                            len(firsts))
     groups = []
-    for label in np.flatnonzero(sizes > 1):
-        members = np.flatnonzero(component == label)
-        digests = {engine.metadata.digest(ids[i]) for i in members}
-        groups.append(_group(engine, [ids[i] for i in members], vectors[members],
-                             "exact" if len(digests) == 1 and None not in digests else "near"))
+    for cluster in clusters:
+        rows = [row for p in cluster for row in pictures[p]]
+        if len(rows) > 1:
+            groups.append(_group(engine, [ids[row] for row in rows], vectors[rows],
+                                 "exact" if len(cluster) == 1 and engine.metadata.digest(ids[rows[0]]) else "near"))
     return sorted(groups, key=lambda g: (-len(g.members), g.keep.id))
 
 
@@ -127,25 +126,68 @@ def rule(engine, threshold: float | None) -> str:
     """What makes two images near duplicates at `threshold`, for people."""
     lead = lead_at(engine, threshold)
     return f"cosine similarity {threshold:g} or more" + (
-        f", or an image's best match when it scores {lead[0]:g} or more and leads the next by {lead[1]:g}" if lead else "")
+        f", or an image's best match when it scores {lead[0]:g} or more and leads the next by {lead[1]:g}, "
+        "or one of its two best at that score when their pixels match" if lead else "")
 
 
-def _near_pairs(vectors: np.ndarray, threshold: float, lead: tuple[float, float] | None,
-                progress: bool) -> np.ndarray:
-    """(n, 2) rows of every image and each of its `NEIGHBOURS` nearest that `copies_among` finds a copy."""
+def _pictures(engine, ids: Sequence[str]) -> list[list[int]]:
+    """The rows of the index by distinct picture: those with the same decoded pixels together (an image without
+    a pixel digest alone), in the order of their first row."""
+    found: dict[str | int, list[int]] = {}
+    for row, id_ in enumerate(ids):
+        found.setdefault(engine.metadata.digest(id_) or row, []).append(row)
+    return list(found.values())
+
+
+def _pixel_check(engine, ids: Sequence[str], floor: float) -> Callable[[int, list[Hit]], list[Hit]]:
+    """For an image (by row of `ids`) and its best matches (their ids are rows too), the first match whose pixels
+    are the image's (`cbir.copies.first_verified`); each image's grey picture is read from its file once."""
+    kept: dict[int, np.ndarray | None] = {}  # grey levels are whole numbers: kept as uint8, a quarter of the memory
+
+    def picture(row: int) -> np.ndarray | None:
+        if row not in kept:
+            grey = file_picture(engine.metadata.path(ids[row]))
+            kept[row] = None if grey is None else grey.astype(np.uint8)
+        return None if kept[row] is None else kept[row].astype(np.float32)
+
+    return lambda row, hits: first_verified(lambda: picture(row), hits, floor, lambda hit: picture(int(hit.id)))
+
+
+def _near_pairs(vectors: np.ndarray, threshold: float, lead: tuple[float, float] | None, progress: bool,
+                verify: Callable[[int, list[Hit]], list[Hit]] | None = None) -> np.ndarray:
+    """(n, 2) rows of every image and each of its `NEIGHBOURS` nearest that `copies_among` finds a copy, or else
+    that `verify` does."""
     import faiss
 
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(vectors)
     k = min(NEIGHBOURS + 1, len(vectors))
     pairs: list[tuple[int, int]] = []
-    for start in tqdm(range(0, len(vectors), BATCH), desc="near duplicates", unit="batch", disable=not progress,
-                      mininterval=0.5):
-        scores, positions = index.search(vectors[start: start + BATCH], k)
-        for row, (found, at) in enumerate(zip(scores, positions), start):
-            hits = [Hit(int(p), float(score)) for p, score in zip(at, found) if 0 <= p != row]
-            pairs += [(row, int(h.id)) for h in copies_among(hits, threshold, lead)]
+    with tqdm(total=len(vectors), desc="near duplicates", unit="image", disable=not progress,
+              mininterval=0.5) as bar:
+        for start in range(0, len(vectors), BATCH):
+            scores, positions = index.search(vectors[start: start + BATCH], k)
+            for row, (found, at) in enumerate(zip(scores, positions), start):
+                hits = [Hit(int(p), float(score)) for p, score in zip(at, found) if 0 <= p != row]
+                copies = copies_among(hits, threshold, lead) or (verify(row, hits) if verify else [])
+                pairs += [(row, int(h.id)) for h in copies]
+            bar.update(len(scores))
     return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+def _cliques(pairs: np.ndarray, vectors: np.ndarray, count: int) -> list[list[int]]:
+    """The `count` rows in groups in which every two members are a pair: pairs are taken from the most similar down,
+    and two groups merge only when each member of one pairs with each member of the other (complete linkage: a
+    look-alike of one member does not chain in through it)."""
+    linked = {(int(a), int(b)) for a, b in pairs} | {(int(b), int(a)) for a, b in pairs}
+    group: dict[int, list[int]] = {row: [row] for row in range(count)}
+    for a, b in sorted({(a, b) for a, b in linked if a < b}, key=lambda p: -float(vectors[p[0]] @ vectors[p[1]])):
+        first, second = group[a], group[b]
+        if first is not second and all((x, y) in linked for x in first for y in second):
+            first.extend(second)
+            for row in second:
+                group[row] = first
+    return list({id(members): members for members in group.values()}.values())
 
 
 def _group(engine, ids: Sequence[str], vectors: np.ndarray, kind: str) -> Group:
@@ -162,16 +204,14 @@ def _group(engine, ids: Sequence[str], vectors: np.ndarray, kind: str) -> Group:
 
 def check_new(engine, dataset, threshold: float | None = None, exact_only: bool = False) -> list[dict]:
     """For each image of `dataset` (new photos), the engine's images it duplicates: exact copies (same pixels)
-    and, unless `exact_only`, images at `threshold` or more (at the features' own, a distinct best match too). Only
-    images with a match are listed."""
+    and, unless `exact_only`, near duplicates by `find_duplicates`' rules. Only images with a match are listed."""
     from cbir.metadata import pixel_digest
 
     if not exact_only and threshold is None:
         threshold = default_threshold(engine)
     exact = engine.metadata.digests()
     # the engine's own vectors, which the threshold is about (not a search's ranking, which puts copies first)
-    near = [] if exact_only else [copies_among(hits, threshold, lead_at(engine, threshold)) for hits in
-                                  engine.search_vectors(engine.embed(dataset.images), NEIGHBOURS)]
+    near = [] if exact_only else _copies_of(engine, dataset.images, threshold)
     found = []
     for i, (id_, path, image) in enumerate(zip(dataset.ids, dataset.paths, dataset.images)):
         same = exact.get(pixel_digest(image), [])
@@ -183,6 +223,13 @@ def check_new(engine, dataset, threshold: float | None = None, exact_only: bool 
                 {"id": m, "path": engine.metadata.path(m), "similarity": score, "exact": is_exact}
                 for m, (score, is_exact) in matches.items()]})
     return found
+
+
+def _copies_of(engine, images: Sequence[np.ndarray], threshold: float) -> list[list[Hit]]:
+    """Per image, the engine's images it is a near duplicate of, by `find_duplicates`' rules."""
+    lead = lead_at(engine, threshold)
+    return [copies_of(image, hits, threshold, lead)
+            for image, hits in zip(images, engine.search_vectors(engine.embed(images), NEIGHBOURS))]
 
 
 def move_duplicates(groups: Sequence[Group], folder: str | Path) -> list[tuple[str, str]]:

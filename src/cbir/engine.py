@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from cbir.batching import MicroBatcher, search_batch
-from cbir.copies import copies_among, copies_first, verified_copy
+from cbir.copies import copies_first, copies_of
 from cbir.datasets.collection import Dataset
 from cbir.errors import CbirError, EngineError
 from cbir.features.base import FeatureExtractor
@@ -204,13 +204,9 @@ class Engine:
                      k: int) -> list[list[Hit]]:
         """Per query image, up to k copies of it among its best matches in the copies' engine (`found`, two or
         more each): those the copy features' rule takes, else a best match its pixels verify (`cbir.copies`)."""
-        features, rows = self.copies.extractor, []
-        for image, hits in zip(images, found):
-            copies = copies_among(hits, features.duplicate_threshold, features.copy_lead)
-            if not copies and features.copy_lead:
-                copies = verified_copy(image, hits, features.copy_lead[0])
-            rows.append(copies[:k])
-        return rows
+        features = self.copies.extractor
+        return [copies_of(image, hits, features.duplicate_threshold, features.copy_lead)[:k]
+                for image, hits in zip(images, found)]
 
     def search_vectors(self, vectors: np.ndarray, k: int, exclude: Sequence[str | None] | None = None,
                        where: Filter | None = None, min_score: float | None = None) -> list[list[Hit]]:

@@ -99,12 +99,14 @@ def emit(text: str, out: str | None) -> None:
 def register(sub) -> None:
     p = sub.add_parser("duplicates", help="find exact and near duplicates in an engine, or new photos it holds",
                        description="Groups of images that are the same picture: exact copies (the same pixels) "
-                                   "and near ones (the engine's vectors at --threshold or more). Each group keeps "
-                                   "the image with the most pixels, then the largest file. Nothing is deleted.")
+                                   "and near ones (the engine's vectors at --threshold or more), every two images "
+                                   "of a group near duplicates of each other. Each group keeps the image with the "
+                                   "most pixels, then the largest file. Nothing is deleted.")
     p.add_argument("engine", help="engine folder")
     p.add_argument("--threshold", type=float,
                    help="cosine similarity from which two images are near duplicates (default: the features' "
-                        "measured one, at which an image's distinct best match counts too; docs/duplicates.md)")
+                        "measured one, at which an image's distinct best match counts too, and a best match whose "
+                        "pixels are the image's; docs/duplicates.md)")
     p.add_argument("--exact-only", action="store_true", help="only exact copies (the same decoded pixels)")
     p.add_argument("--query", metavar="FOLDER", help="instead, list which images of FOLDER the engine already holds")
     p.add_argument("--format", choices=("text", "json", "csv"), default="text", help="output format (default text)")
