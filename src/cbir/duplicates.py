@@ -21,6 +21,7 @@ import io
 import os
 import shutil
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from cbir.types import Hit
 
 NEIGHBOURS = 10  # nearest images each image is compared with: a group larger than this joins through its members
 BATCH = 1024
+VERIFY_THREADS = 2  # pixel comparisons at once: OpenCV and the decoders release the GIL
 
 
 @dataclass
@@ -163,14 +165,18 @@ def _near_pairs(vectors: np.ndarray, threshold: float, lead: tuple[float, float]
     index.add(vectors)
     k = min(NEIGHBOURS + 1, len(vectors))
     pairs: list[tuple[int, int]] = []
-    with tqdm(total=len(vectors), desc="near duplicates", unit="image", disable=not progress,
-              mininterval=0.5) as bar:
+    with ThreadPoolExecutor(VERIFY_THREADS) as pool, tqdm(total=len(vectors), desc="near duplicates", unit="image",
+                                                         disable=not progress, mininterval=0.5) as bar:
         for start in range(0, len(vectors), BATCH):
             scores, positions = index.search(vectors[start: start + BATCH], k)
-            for row, (found, at) in enumerate(zip(scores, positions), start):
-                hits = [Hit(int(p), float(score)) for p, score in zip(at, found) if 0 <= p != row]
-                copies = copies_among(hits, threshold, lead) or (verify(row, hits) if verify else [])
-                pairs += [(row, int(h.id)) for h in copies]
+            rows = range(start, start + len(scores))
+            best = [[Hit(int(p), float(score)) for p, score in zip(at, found) if 0 <= p != row]
+                    for row, found, at in zip(rows, scores, positions)]
+            copies = [copies_among(hits, threshold, lead) for hits in best]
+            unfound = [i for i, found in enumerate(copies) if not found] if verify else []
+            for i, verified in zip(unfound, pool.map(lambda i: verify(rows[i], best[i]), unfound)):
+                copies[i] = verified
+            pairs += [(row, int(h.id)) for row, found in zip(rows, copies) for h in found]
             bar.update(len(scores))
     return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
