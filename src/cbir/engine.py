@@ -100,7 +100,7 @@ class Engine:
         if not extractor.fitted_ and checkpoint is not None and extractor.fit_resumes:
             rows = [part_rows for _, part_rows in described_batches(
                 dataset, extractor.fit_rows, batch_size, checkpoint, f"features {extractor.name}", progress)]
-            vectors = extractor.fit_on_rows(np.concatenate(rows))
+            vectors = extractor.fit_on_rows(np.concatenate(rows), dataset, progress)
         elif not extractor.fitted_ and (checkpoint is None or extractor.fit_describes):
             vectors = extractor.fit_transform(dataset, progress=progress)
         elif not extractor.fitted_:

@@ -186,13 +186,15 @@ class FeatureExtractor(ABC):
         """What the fit needs of each of these images, one row each (see `fit_resumes`)."""
         raise NotImplementedError(f"features '{self.name}' fit in one pass")
 
-    def fit_on_rows(self, rows: np.ndarray, normalise: bool = True) -> np.ndarray:
-        """Fit on every training image's `fit_rows`, in the collection's order, and return their vectors."""
-        vectors = self._fit_on_rows(rows)
+    def fit_on_rows(self, rows: np.ndarray, dataset: Dataset, progress: bool = False,
+                    normalise: bool = True) -> np.ndarray:
+        """Fit on the `fit_rows` of every image of `dataset` (the collection fitted on, in its order: its labels
+        for features that learn from them) and return their vectors."""
+        vectors = self._fit_on_rows(rows, dataset, progress)
         self.fitted_ = True
         return l2_normalise(vectors) if normalise else vectors
 
-    def _fit_on_rows(self, rows: np.ndarray) -> np.ndarray:
+    def _fit_on_rows(self, rows: np.ndarray, dataset: Dataset, progress: bool) -> np.ndarray:
         raise NotImplementedError(f"features '{self.name}' fit in one pass")
 
     def _index_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:

@@ -109,16 +109,32 @@ class SupervisedExtractor(FeatureExtractor):
             features /= self.scale_
         return features
 
+    @property
+    def fit_resumes(self) -> bool:
+        """A fitted base's features are what the fit needs of each image (a base that fits first: one pass)."""
+        return self.base.fitted_
+
+    def fit_rows(self, images: Sequence[np.ndarray], progress: bool = False) -> np.ndarray:
+        return self.base_features(images, progress, indexing=True)
+
+    def _fit_on_rows(self, rows: np.ndarray, dataset: Dataset, progress: bool) -> np.ndarray:
+        return self.vectors(self._fit_on_features(rows, dataset, progress), indexing=True)
+
     def _fit_classifier(self, dataset: Dataset, progress: bool) -> np.ndarray:
         """Fit the base extractor, scaling, PCA and classifier; returns the training images' classifier inputs."""
-        from sklearn.linear_model import LogisticRegression
-
         dataset.require_classes(f"'{self.name}'")
         if self.base.fitted_:
-            features = self.base_features(dataset.images, progress, indexing=True)
+            features = self.fit_rows(dataset.images, progress)
         else:  # the base's own fit_transform: a CNN base with PCA runs its network once, not twice
             features = self._with_mirrors(self.base.fit_transform(dataset, progress, normalise=not self.standardise),
                                           dataset.images, progress, indexing=True)
+        return self._fit_on_features(features, dataset, progress)
+
+    def _fit_on_features(self, features: np.ndarray, dataset: Dataset, progress: bool) -> np.ndarray:
+        """Fit scaling, PCA and classifier on the training images' base features; returns the classifier inputs."""
+        from sklearn.linear_model import LogisticRegression
+
+        dataset.require_classes(f"'{self.name}'")
         self.mean_, self.scale_ = standardisation(features) if self.standardise else (None, None)
         inputs = self._standardised(features)
         self._fit_pca(inputs)

@@ -157,14 +157,14 @@ class PretrainedExtractor(FeatureExtractor):
 
     def fit_transform(self, dataset: Dataset, progress: bool = False, normalise: bool = True) -> np.ndarray:
         """Fit the PCA (when asked) on the collection's features and return their vectors: the network runs once."""
-        return self.fit_on_rows(self.fit_rows(dataset.images, progress), normalise)
+        return self.fit_on_rows(self.fit_rows(dataset.images, progress), dataset, progress, normalise)
 
     def fit_rows(self, images: Sequence[np.ndarray], progress: bool = False) -> np.ndarray:
         """What the vectors are made of: the network's features, then the grey thumbnail when asked."""
         features = self.features(images, progress)
         return np.hstack([features, grey_thumbnails(images)]) if self.thumbnail else features
 
-    def _fit_on_rows(self, rows: np.ndarray) -> np.ndarray:
+    def _fit_on_rows(self, rows: np.ndarray, dataset: Dataset, progress: bool) -> np.ndarray:
         self.pca_ = self._fit_pca(rows[:, :self._width]) if self.pca else None
         return self._vectors(rows)
 
