@@ -18,7 +18,7 @@ from cbir.features.cnn.config import BackboneConfig, ModelConfig
 from cbir.features.cnn.model import CifarNet
 from cbir.features.cnn.store import load_model
 from cbir.training.budget import EpochKind, probe_seconds
-from cbir.training.config import BACKBONE_RECIPE, TrainConfig, recipe
+from cbir.training.config import BACKBONE_RECIPE, SMALL_COLLECTION, SMALL_RECIPE, TrainConfig, recipe
 from cbir.training.loop import train
 from cbir.training.networks import network
 from cbir.training.teachers import taught_logits
@@ -115,6 +115,21 @@ def test_a_fine_tuned_backbone_teaches_the_compact_network_at_its_own_input_size
                                                     distill=0.5), ModelConfig(widths=(8, 16, 16)), progress=False)
 
 
+def test_frozen_norms_keep_the_imagenet_statistics_and_a_small_collection_gets_them(tiny, tuned, tiny_collection,
+                                                                                      tmp_path):
+    def statistics(net):
+        return torch.cat([m.running_mean.float() for m in net.body.modules() if isinstance(m, torch.nn.BatchNorm2d)])
+
+    imagenet = statistics(BackboneNet.pretrained(BACKBONE))
+    train(tiny, tmp_path / "frozen", small(frozen_norms=True), BACKBONE, progress=False)
+    assert torch.allclose(statistics(load_model(tmp_path / "frozen")[0]), imagenet, atol=1e-2)  # stored as float16
+    assert not torch.allclose(statistics(load_model(tuned[0])[0]), imagenet, atol=0.1)  # the batches' instead
+    assert main(["train", "--dataset", str(tiny_collection), "--split", "train", "--backbone", "efficientnet-lite0",
+                 "--resolution", "32", "--epochs", "1", "--val-images", "15", "--out", str(tmp_path / "cli")]) == 0
+    card = json.loads((tmp_path / "cli" / "model_card.json").read_text())
+    assert card["recipe"]["frozen_norms"] and card["recipe"]["lr"] == SMALL_RECIPE["lr"]  # 60 images: a small one
+
+
 def test_the_command_line_is_built_from_the_recipe_with_the_backbone_defaults(tuned):
     def parsed(*args):
         parsed_args = build_parser().parse_args(["train", "--out", "m", *args])
@@ -125,6 +140,9 @@ def test_the_command_line_is_built_from_the_recipe_with_the_backbone_defaults(tu
     assert parsed("--init", str(tuned[0]))[1] == recipe(True, init=str(tuned[0]))  # going on with a fine-tuned one
     network, config = parsed("--backbone", "efficientnet-lite0", "--resolution", "128", "--lr", "0.01")
     assert network.resolution == 128 and config.lr == 0.01 and config.batch_size == BACKBONE_RECIPE["batch_size"]
+    assert recipe(True, images=1000) == TrainConfig(**BACKBONE_RECIPE | SMALL_RECIPE)  # a small collection's
+    assert recipe(True, images=SMALL_COLLECTION + 1) == recipe(True) and recipe(False, images=1000) == TrainConfig()
+    assert recipe(True, images=1000, lr=0.01).lr == 0.01 and SMALL_RECIPE["frozen_norms"]  # what is given wins
     with pytest.raises(CbirError, match="--widths, --depth shape the compact network only"):
         parsed("--backbone", "efficientnet-lite0", "--widths", "8", "8", "8", "--depth", "3")
     with pytest.raises(CbirError, match="--resolution is a backbone's"):

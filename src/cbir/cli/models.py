@@ -31,9 +31,9 @@ def model_config(args: argparse.Namespace):
     return ModelConfig(**{k: v for k, v in shape.items() if v is not None})
 
 
-def train_config(args: argparse.Namespace):
+def train_config(args: argparse.Namespace, images: int | None = None):
     """The `TrainConfig` that `cbir train`'s options ask for (`cbir.training.config.recipe`): a backbone's defaults
-    for `--backbone` or an `--init` folder holding one."""
+    for `--backbone` or an `--init` folder holding one (on a collection of `images` labelled images)."""
     from cbir.features.cnn.config import is_backbone
     from cbir.features.cnn.extractor import SHIPPED
     from cbir.training.config import ALL, OPTIONS, recipe
@@ -46,7 +46,7 @@ def train_config(args: argparse.Namespace):
     if every_epoch:  # None, the value `all` stands for, would read as "not given"
         given["whiten_bias_epochs"] = None
     backbone = bool(args.backbone) or bool(given["init"]) and is_backbone(given["init"])
-    config = recipe(backbone, **given)
+    config = recipe(backbone, images, **given)
     return replace(config, whiten_bias_epochs=None) if every_epoch else config
 
 
@@ -54,8 +54,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from cbir.datasets import load_dataset
     from cbir.training.loop import train
 
-    model, config = model_config(args), train_config(args)
+    model = model_config(args)
     dataset = load_dataset(args.dataset, split=args.split, data=args.data).stratified(args.max_train)
+    config = train_config(args, len(dataset))
     card = train(dataset, args.out, config, model, device=args.device, command="cbir " + " ".join(sys.argv[1:]))
     val, epochs = card["validation_accuracy_tta"], card["epochs"]
     print(f"trained {epochs} epoch{'' if epochs == 1 else 's'} in {card['minutes']:.1f} min; "
@@ -72,16 +73,17 @@ def _shown(default) -> str:
 
 def training_options(p: argparse.ArgumentParser) -> None:
     """`cbir train`'s recipe options, one per `TrainConfig` field, with both defaults in the help."""
-    from cbir.training.config import OPTIONS, defaults
+    from cbir.training.config import OPTIONS, SMALL_COLLECTION, defaults
 
     for option in OPTIONS:
         cli = dict(option.metadata["cli"])
         flag = cli.pop("flag", "--" + option.name.replace("_", "-"))
-        compact, backbone = defaults(option.name)
+        compact, backbone, small = defaults(option.name)
         if "type" not in cli and "action" not in cli:  # a yes/no option
             cli["action"] = argparse.BooleanOptionalAction
-        default = f"default {_shown(compact)}" + ("" if backbone == compact else
-                                                  f"; fine-tuning a backbone: {_shown(backbone)}")
+        default = f"default {_shown(compact)}" + ("" if backbone == small == compact else
+                                                  f"; fine-tuning a backbone: {_shown(backbone)}") + (
+            "" if small == backbone else f", on {SMALL_COLLECTION:,} labelled images or fewer: {_shown(small)}")
         p.add_argument(flag, dest=option.name, default=None, help=f"{option.metadata['help']} ({default})", **cli)
 
 

@@ -83,6 +83,9 @@ class TrainConfig:
                                                "steps skip the first block's input gradient ('all': never)",
                                             type=_epochs_or_all, metavar="N|all")
     norm_bias_lr: float = option(64.0, "the BatchNorm biases' learning rate as X times --lr", type=float, metavar="X")
+    frozen_norms: bool = option(False, "keep the BatchNorm statistics the network starts with (ImageNet's, for a "
+                                       "backbone) instead of its batches': on a small collection a few steps of "
+                                       "them lose what the network knew")
     small_crop: int = option(0, "train the first epochs (--small-share of them) on random crops of this side instead "
                                 "of translated images, e.g. 24: about half the arithmetic of an epoch (0: none)",
                              type=int, metavar="PIXELS")
@@ -119,16 +122,25 @@ BACKBONE_RECIPE = {"epochs": 3, "batch_size": 96, "lr": 0.05, "momentum": 0.9, "
                    "whiten_bias_epochs": None, "norm_bias_lr": 1.0}
 
 
-def recipe(backbone: bool, **given) -> TrainConfig:
+# a backbone fine-tuned on up to SMALL_COLLECTION labelled images starts from these instead (docs/training.md): its
+# BatchNorms keep ImageNet's statistics, and without their batches' normalisation the step must be smaller
+SMALL_COLLECTION = 20_000
+SMALL_RECIPE = {"lr": 0.003, "frozen_norms": True}
+
+
+def recipe(backbone: bool, images: int | None = None, **given) -> TrainConfig:
     """The `TrainConfig` of the options `given` (None: not given), the rest at the defaults of the compact network
-    or (`backbone`) of a fine-tuned backbone."""
-    return TrainConfig(**(BACKBONE_RECIPE if backbone else {}) | {k: v for k, v in given.items() if v is not None})
+    or (`backbone`) of a fine-tuned backbone, for a collection of `images` labelled images (None: a large one)."""
+    small = backbone and images is not None and images <= SMALL_COLLECTION
+    base = (BACKBONE_RECIPE | (SMALL_RECIPE if small else {})) if backbone else {}
+    return TrainConfig(**base | {k: v for k, v in given.items() if v is not None})
 
 
-def defaults(name: str) -> tuple[object, object]:
-    """(the compact network's default, a backbone's) of option `name`."""
-    default = TrainConfig()
-    return getattr(default, name), BACKBONE_RECIPE.get(name, getattr(default, name))
+def defaults(name: str) -> tuple[object, object, object]:
+    """(the compact network's default, a backbone's, a backbone's on a small collection) of option `name`."""
+    compact = getattr(TrainConfig(), name)
+    backbone = BACKBONE_RECIPE.get(name, compact)
+    return compact, backbone, SMALL_RECIPE.get(name, backbone)
 
 
 OPTIONS = tuple(fields(TrainConfig))

@@ -45,7 +45,8 @@ from cbir.features.cnn.store import loaded_state, save_model, stored_state
 from cbir.training.budget import KIND_NAMES, TimePlan, epochs_begun, epochs_of, probe_seconds, small_epochs
 from cbir.training.config import TrainConfig
 from cbir.training.networks import network
-from cbir.training.recipe import alternating_flips, augment, ema_with_warmup, optimizer_of, step_function
+from cbir.training.recipe import (alternating_flips, augment, ema_with_warmup, keep_norm_statistics, optimizer_of,
+                                  step_function)
 from cbir.training.teachers import load_teachers
 from cbir.training.validation import accuracy, split_validation, validation_size
 
@@ -152,6 +153,8 @@ def train_epoch(run: Run, step: Callable, inputs: Callable, images: torch.Tensor
                 config: TrainConfig, epoch: int, epoch_steps: int, progress: bool) -> float:
     """Train `epoch` (from 0) on `epoch_steps` batches; returns the accuracy on its training batches."""
     model = run.model.train()
+    if config.frozen_norms:
+        keep_norm_statistics(model)
     if config.whiten_bias_epochs is not None:
         model.whiten.bias.requires_grad_(epoch < config.whiten_bias_epochs)
     order = torch.randperm(len(images), generator=run.generator)

@@ -83,6 +83,14 @@ def sharpness_step(params: list[torch.Tensor], rho: float) -> list[torch.Tensor]
     return moves
 
 
+def keep_norm_statistics(model: nn.Module) -> None:
+    """Every BatchNorm of a model in training mode normalises with its running statistics and keeps them as they are
+    (`frozen_norms`); its scales and biases still train."""
+    for norm in model.modules():
+        if isinstance(norm, nn.modules.batchnorm._BatchNorm):
+            norm.eval()
+
+
 def optimizer_of(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """Nesterov SGD: weight decay on the weights of convolutions and linear layers, none on the rest; the BatchNorm
     biases at `norm_bias_lr` times the rate (a group of their own only at another rate: at 1, checkpoints of
