@@ -156,7 +156,7 @@ def test_class_level_features_ask_for_a_threshold(tiny_collection, capsys):
     with pytest.raises(Exception, match="describe what class an image shows"):
         find_duplicates(engine)
     assert find_duplicates(engine, exact_only=True) == []
-    client = create_app({"ENGINES": {"hog-gch": engine}}).test_client()
+    client = create_app({"ENGINES": {"hog-gch": engine}, "GROUPING_WAIT_S": None}).test_client()
     page = client.get("/duplicates")  # the page shows exact copies, and says why only those
     assert page.status_code == 200 and "Exact copies only: the &#39;hog-gch&#39; features" in page.get_data(as_text=True)
     assert client.get("/api/v1/duplicates").status_code == 400  # the API says so, and how to ask
@@ -166,7 +166,7 @@ def test_api_and_page_show_the_groups(planted):
     from cbir.web import create_app
 
     root, engine_dir = planted
-    client = create_app({"ENGINES": {"photos": Engine.load(engine_dir)}}).test_client()
+    client = create_app({"ENGINES": {"photos": Engine.load(engine_dir)}, "GROUPING_WAIT_S": None}).test_client()
     body = client.get("/api/v1/duplicates?exact_only=1").get_json()
     assert body["engine"] == "photos" and body["threshold"] is None
     assert sorted(g["keep"] for g in body["groups"]) == ["copies/coins.png", "copies/moon.png"]
@@ -236,3 +236,41 @@ def test_pixels_make_a_near_duplicate_of_a_copy_the_vectors_miss(tmp_path, monke
     assert [[m["id"] for m in f["matches"]] for f in found] == [["astronaut.jpg"]]  # a new photo's copy: by pixels
     (root / "clock.jpg").unlink()
     assert find_duplicates(engine) == []  # its file gone: nothing to verify with, and no error
+
+
+def test_a_long_grouping_answers_with_how_far_it_has_got_until_the_groups_are_there(planted, monkeypatch):
+    import threading
+
+    import cbir.duplicates
+    from cbir.web import create_app
+
+    _, engine_dir = planted
+    halfway, release, find = threading.Event(), threading.Event(), cbir.duplicates.find_duplicates
+
+    def slow(engine, threshold=None, exact_only=False, progress=False, report=None):
+        report(11, 27)
+        halfway.set()
+        assert release.wait(60)
+        return find(engine, threshold, exact_only, progress, report)
+
+    monkeypatch.setattr(cbir.duplicates, "find_duplicates", slow)
+    app = create_app({"ENGINES": {"photos": Engine.load(engine_dir)}, "GROUPING_WAIT_S": 0})
+    client = app.test_client()
+    assert client.get("/api/v1/duplicates").status_code == 202  # started, not waited for
+    assert halfway.wait(60)
+    answer = client.get("/api/v1/duplicates")
+    assert answer.status_code == 202 and answer.headers["Retry-After"] == "2"
+    assert answer.get_json()["grouping"] == {"compared": 11, "pictures": 27} and "groups" not in answer.get_json()
+    page = client.get("/duplicates")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and '<meta http-equiv="refresh" content="2">' in text
+    assert "11 of 27 pictures compared" in text and 'class="group"' not in text
+    release.set()
+    app.extensions["cbir"].grouping_wait_s = None  # the next request waits for the one grouping started
+    done = client.get("/api/v1/duplicates").get_json()
+    assert {frozenset(m["id"] for m in g["members"]) for g in done["groups"]} >= {
+        frozenset({"coins.jpg", "copies/coins.png"})}
+    assert 'http-equiv="refresh"' not in client.get("/duplicates").get_data(as_text=True)
+    told = []
+    find(Engine.load(engine_dir), report=lambda done, pictures: told.append((done, pictures)))
+    assert told[-1] == (27, 27)  # 29 images, two of them exact copies: 27 distinct pictures compared

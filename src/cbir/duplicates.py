@@ -93,11 +93,12 @@ def keeper_order(member: Member) -> tuple:
     return (-(member.pixels or 0), -(member.bytes or 0), member.id)
 
 
-def find_duplicates(engine, threshold: float | None = None, exact_only: bool = False,
-                    progress: bool = False) -> list[Group]:
+def find_duplicates(engine, threshold: float | None = None, exact_only: bool = False, progress: bool = False,
+                    report: Callable[[int, int], None] | None = None) -> list[Group]:
     """Groups of two or more images that are the same picture, largest first: exact copies, and unless `exact_only`
     near duplicates at `threshold` (the features' default when None: with distinct best matches and matches their
-    pixels verify), every two pictures of a group near duplicates of each other (`_cliques`)."""
+    pixels verify), every two pictures of a group near duplicates of each other (`_cliques`). `report`: called with
+    the distinct pictures compared so far and their number, as they are."""
     if not exact_only and threshold is None:
         threshold = default_threshold(engine)
     ids, vectors = engine.index.vectors()
@@ -107,8 +108,8 @@ def find_duplicates(engine, threshold: float | None = None, exact_only: bool = F
         lead = lead_at(engine, threshold)
         firsts = [rows[0] for rows in pictures]
         verify = _pixel_check(engine, [ids[row] for row in firsts], lead[0]) if lead else None
-        clusters = _cliques(_near_pairs(vectors[firsts], threshold, lead, progress, verify), vectors[firsts],
-                            len(firsts))
+        clusters = _cliques(_near_pairs(vectors[firsts], threshold, lead, progress, verify, report),
+                            vectors[firsts], len(firsts))
     groups = []
     for cluster in clusters:
         rows = [row for p in cluster for row in pictures[p]]
@@ -156,9 +157,10 @@ def _pixel_check(engine, ids: Sequence[str], floor: float) -> Callable[[int, lis
 
 
 def _near_pairs(vectors: np.ndarray, threshold: float, lead: tuple[float, float] | None, progress: bool,
-                verify: Callable[[int, list[Hit]], list[Hit]] | None = None) -> np.ndarray:
+                verify: Callable[[int, list[Hit]], list[Hit]] | None = None,
+                report: Callable[[int, int], None] | None = None) -> np.ndarray:
     """(n, 2) rows of every image and each of its `NEIGHBOURS` nearest that `copies_among` finds a copy, or else
-    that `verify` does."""
+    that `verify` does; `report` is told how many images are done, and of how many, after each batch."""
     import faiss
 
     index = faiss.IndexFlatIP(vectors.shape[1])
@@ -178,6 +180,8 @@ def _near_pairs(vectors: np.ndarray, threshold: float, lead: tuple[float, float]
                 copies[i] = verified
             pairs += [(row, int(h.id)) for row, found in zip(rows, copies) for h in found]
             bar.update(len(scores))
+            if report:
+                report(start + len(scores), len(vectors))
     return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 

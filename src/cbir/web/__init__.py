@@ -17,6 +17,7 @@ DEFAULTS = {
     "MAX_K": 100,
     "THUMB_SIZE": 96,
     "MICRO_BATCHING": True,      # group concurrent searches into batched index searches
+    "GROUPING_WAIT_S": 2.0,      # a duplicates request waits this long, then answers with the grouping's progress
 }
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

@@ -7,6 +7,7 @@ import hashlib
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from cbir.web.openapi import openapi_document
+from cbir.web.grouping import RETRY_S
 from cbir.web.service import Searched, SearchService
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -58,8 +59,12 @@ def duplicates():
     """Groups of exact and near duplicates in an engine (`threshold`: a cosine similarity; `exact_only`)."""
     found = service().duplicates(request.args.get("engine"), request.args.get("threshold"),
                                  request.args.get("exact_only") not in (None, "", "0", "false"))
-    return jsonify({"engine": found.engine, "threshold": found.threshold, "exact_only": found.exact_only,
-                    "took_ms": round(found.took_ms, 2), "groups": [g.to_dict() for g in found.groups]})
+    asked = {"engine": found.engine, "threshold": found.threshold, "exact_only": found.exact_only}
+    if found.groups is None:  # still being found: ask again
+        response = jsonify(asked | {"grouping": {"compared": found.compared, "pictures": found.pictures}})
+        response.status_code, response.headers["Retry-After"] = 202, str(RETRY_S)
+        return response
+    return jsonify(asked | {"took_ms": round(found.took_ms, 2), "groups": [g.to_dict() for g in found.groups]})
 
 
 @bp.get("/images/<path:image_id>")

@@ -65,6 +65,14 @@ def openapi_document(service) -> dict:
                                 "description": "only exact copies (the same pixels)", "schema": {"type": "boolean"}}],
                 "responses": {"200": {"description": "groups, largest first", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/Duplicates"}}}},
+                    "202": {"description": "still finding them (a large engine takes minutes): how many distinct "
+                                           "pictures are compared so far, of how many; ask again after Retry-After "
+                                           "seconds",
+                            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                            "content": {"application/json": {"schema": {"type": "object", "properties": {
+                                "engine": {"type": "string"}, "threshold": {"type": ["number", "null"]},
+                                "exact_only": {"type": "boolean"}, "grouping": {"type": "object", "properties": {
+                                    "compared": {"type": "integer"}, "pictures": {"type": "integer"}}}}}}}},
                     "400": _ERROR, "404": _ERROR}}},
             "/api/v1/health": {"get": {"summary": "Liveness", "responses": {"200": {
                 "description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}}}}},

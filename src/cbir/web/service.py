@@ -20,6 +20,7 @@ from cbir.storage import current_version
 from cbir.errors import CbirError, DatasetError, ImageDecodeError
 from cbir.filters import Filter
 from cbir.types import SearchResult
+from cbir.web.grouping import Grouping
 from cbir.web.pictures import browser_type, encode_png, thumbnail_png
 
 class RequestError(CbirError):
@@ -43,8 +44,10 @@ class Duplicates:
     engine: str
     threshold: float | None
     exact_only: bool
-    groups: list
+    groups: list | None  # None while they are being found: `compared` of `pictures` so far
     took_ms: float
+    compared: int = 0
+    pictures: int = 0
 
 
 class SearchService:
@@ -60,7 +63,7 @@ class SearchService:
 
     def __init__(self, engines: dict[str, Engine], default_k: int = 10, max_k: int = 100,
                  max_pixels: int = 40_000_000, thumb_size: int = 96, sources: dict[str, Path] | None = None,
-                 micro_batching: bool = False):
+                 micro_batching: bool = False, grouping_wait_s: float | None = 2.0):
         if not engines:
             raise CbirError("the web app needs at least one engine")
         self.engines = engines
@@ -70,8 +73,9 @@ class SearchService:
         self.sources, self.micro_batching = sources or {}, micro_batching
         self._versions = {name: current_version(path) for name, path in self.sources.items()}
         self._checked, self._reloading = time.monotonic(), threading.Lock()
-        self._groups: dict[tuple, tuple[list, float]] = {}  # the latest duplicate searches' groups
-        self._grouping = threading.Lock()
+        self._groups: dict[tuple, Grouping] = {}  # the latest duplicate searches, found or being found
+        self._grouping, self._one_grouping = threading.Lock(), threading.Lock()
+        self.grouping_wait_s = grouping_wait_s  # how long a request waits for groups before saying how far they got
         if micro_batching:
             for engine in engines.values():
                 engine.enable_micro_batching()
@@ -96,7 +100,7 @@ class SearchService:
         engines = {name: e if isinstance(e, Engine) else Engine.load(e) for name, e in config["ENGINES"].items()}
         sources = {name: Path(e) for name, e in config["ENGINES"].items() if not isinstance(e, Engine)}
         return cls(engines, config["DEFAULT_K"], config["MAX_K"], config["MAX_PIXELS"], config["THUMB_SIZE"],
-                   sources, bool(config.get("MICRO_BATCHING")))
+                   sources, bool(config.get("MICRO_BATCHING")), config.get("GROUPING_WAIT_S", 2.0))
 
     def refresh(self) -> None:
         """Swap in any engine folder's newer version (one request does it; the others go on meanwhile)."""
@@ -200,8 +204,9 @@ class SearchService:
 
     def duplicates(self, engine: str | None, threshold: str | None, exact_only: bool) -> Duplicates:
         """Groups of duplicates in an engine (`cbir.duplicates`), at a threshold given as text (the features'
-        own when empty); the latest few are kept, so paging back and forth does not search again."""
-        from cbir.duplicates import default_threshold, find_duplicates
+        own when empty), or how far finding them has got after `grouping_wait_s` (`Grouping`: found in a thread of
+        their own, one engine at a time); the latest few are kept, so paging back and forth does not search again."""
+        from cbir.duplicates import default_threshold
 
         name, eng = self.engine(engine)
         try:
@@ -213,13 +218,16 @@ class SearchService:
         if value is not None and not -1.0 <= value <= 1.0:
             raise RequestError(f"threshold is a cosine similarity, from -1 to 1, not {value}")
         key = (name, id(eng), value, exact_only)
-        with self._grouping:  # one at a time: each compares every image with its neighbours
-            if key not in self._groups:
-                started = time.perf_counter()
-                groups = find_duplicates(eng, value, exact_only)
-                self._groups = {**dict(list(self._groups.items())[-7:]), key: (groups, time.perf_counter() - started)}
-            groups, took = self._groups[key]
-        return Duplicates(name, value, exact_only, groups, took * 1000)
+        with self._grouping:
+            grouping = self._groups.get(key)
+            if grouping is None or grouping.error is not None:  # a failed one is tried again
+                grouping = Grouping(eng, value, exact_only, self._one_grouping)
+                self._groups = {**dict(list(self._groups.items())[-7:]), key: grouping}
+        grouping.wait(self.grouping_wait_s)
+        if grouping.error is not None:
+            raise grouping.error
+        return Duplicates(name, value, exact_only, grouping.groups, grouping.seconds * 1000, grouping.compared,
+                          grouping.pictures)
 
     def search_id(self, image_id: str, engine: str | None, k: int, where: Filter | None = None,
                   min_score: float | None = None) -> Searched:

@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, render_template, request, url_for
 
 from cbir.duplicates import rule
 from cbir.web.pictures import thumbnail_png
+from cbir.web.grouping import RETRY_S
 from cbir.web.service import RequestError, Searched, SearchService
 
 bp = Blueprint("ui", __name__)
@@ -104,9 +105,13 @@ def duplicates():
                                "shows, not the picture itself. Near duplicates need an engine indexed with effnet "
                                "or effnet-copies, or a similarity to start from.")
         found = svc.duplicates(engine, request.args.get("threshold"), exact_only)
-        context.update(groups=found.groups, threshold=found.threshold, took_ms=found.took_ms,
-                       copies=sum(len(g.members) - 1 for g in found.groups),
+        context.update(threshold=found.threshold,
                        rule=None if found.threshold is None else rule(svc.engine(engine)[1], found.threshold))
+        if found.groups is None:  # still being found: the page says how far, and reloads itself
+            context.update(grouping=found, reload_s=RETRY_S)
+        else:
+            context.update(groups=found.groups, took_ms=found.took_ms,
+                           copies=sum(len(g.members) - 1 for g in found.groups))
     except RequestError as exc:
         context["error"], status = str(exc), exc.status
     return render_template("duplicates.html", **context), status
