@@ -12,7 +12,7 @@ from skimage import data
 
 from cbir.cli import main
 from cbir.datasets import load_folder
-from cbir.duplicates import _cliques, _near_pairs, check_new, find_duplicates, lead_at
+from cbir.duplicates import _cliques, _near_pairs, check_new, default_threshold, find_duplicates, lead_at
 from cbir.engine import Engine
 from cbir.features import make_extractor
 
@@ -192,7 +192,7 @@ def test_at_the_default_threshold_a_distinct_best_match_is_a_near_duplicate_too(
     assert {tuple(p) for p in _near_pairs(vectors, 0.56, None, False)} == {(2, 3), (3, 2), (3, 4), (4, 3)}
 
     class Engine:
-        extractor = make_extractor("effnet-copies")
+        extractor, copies = make_extractor("effnet-copies"), None
 
     assert lead_at(Engine, 0.7) == lead and lead_at(Engine, 0.75) is None  # another threshold is the threshold alone
 
@@ -274,3 +274,17 @@ def test_a_long_grouping_answers_with_how_far_it_has_got_until_the_groups_are_th
     told = []
     find(Engine.load(engine_dir), report=lambda done, pictures: told.append((done, pictures)))
     assert told[-1] == (27, 27)  # 29 images, two of them exact copies: 27 distinct pictures compared
+
+
+def test_an_engine_with_copies_finds_near_duplicates_with_them(planted):
+    from cbir.web import create_app
+
+    root, engine_dir = planted
+    engine = Engine.build(load_folder(root, cache=False), make_extractor("gch"), progress=False,
+                          copies=make_extractor("effnet"))  # grey levels, and the picture itself beside them
+    assert default_threshold(engine) == 0.9  # the copies' features', not gch's (which has none)
+    groups = {frozenset(m.id for m in g.members) for g in find_duplicates(engine)}
+    assert groups == {frozenset(m.id for m in g.members) for g in find_duplicates(Engine.load(engine_dir))}
+    page = create_app({"ENGINES": {"gch": engine}, "GROUPING_WAIT_S": None}).test_client().get("/duplicates")
+    text = page.get_data(as_text=True)
+    assert "Exact copies only" not in text and "near duplicates: cosine similarity 0.9 or more" in text

@@ -2,8 +2,8 @@
 
 - **Exact**: the same decoded pixels (the metadata's `digest`): the same picture, whatever its file format,
   name or folder.
-- **Near**: the engine's vectors at cosine similarity `threshold` or more (each image against its
-  `NEIGHBOURS` nearest). The threshold means what the engine's features mean:
+- **Near**: the engine's vectors (its copies' when it has them: `picture_engine`) at cosine similarity `threshold`
+  or more (each image against its `NEIGHBOURS` nearest). The threshold means what the engine's features mean:
   `FeatureExtractor.duplicate_threshold` gives each family's measured default (docs/duplicates.md); features that
   describe a class rather than a picture have none. At that default, an image's best match that stands out from its
   next (`FeatureExtractor.copy_lead`) is a near duplicate too, and else one of its best two whose pixels are the
@@ -60,14 +60,21 @@ class Group:
         return {"kind": self.kind, "keep": self.keep.id, "members": [asdict(m) for m in self.members]}
 
 
+def picture_engine(engine):
+    """What near duplicates are found with: an engine's copies (`cbir index --copies`: features of the picture
+    itself, `cbir.copies`) when it has them, else the engine."""
+    return engine.copies if engine.copies is not None else engine
+
+
 def default_threshold(engine) -> float:
-    """The engine's features' measured near-duplicate threshold; an error for features without one."""
-    threshold = engine.extractor.duplicate_threshold
-    if threshold is None:
-        raise CbirError(f"features '{engine.extractor.name}' describe what class an image shows, not the picture: "
-                        "near duplicates need an engine indexed with --features effnet (or give --threshold "
-                        "to use these features anyway); exact duplicates need no threshold: --exact-only")
-    return threshold
+    """The measured near-duplicate threshold of the features near duplicates are found with; an error for features
+    without one."""
+    features = picture_engine(engine).extractor
+    if features.duplicate_threshold is None:
+        raise CbirError(f"features '{features.name}' describe what class an image shows, not the picture: near "
+                        "duplicates need an engine indexed with --features effnet or with --copies (or give "
+                        "--threshold to use these features anyway); exact duplicates need no threshold: --exact-only")
+    return features.duplicate_threshold
 
 
 def file_facts(path: str | None) -> tuple[int | None, int | None]:
@@ -99,6 +106,7 @@ def find_duplicates(engine, threshold: float | None = None, exact_only: bool = F
     near duplicates at `threshold` (the features' default when None: with distinct best matches and matches their
     pixels verify), every two pictures of a group near duplicates of each other (`_cliques`). `report`: called with
     the distinct pictures compared so far and their number, as they are."""
+    engine = picture_engine(engine)
     if not exact_only and threshold is None:
         threshold = default_threshold(engine)
     ids, vectors = engine.index.vectors()
@@ -121,7 +129,7 @@ def find_duplicates(engine, threshold: float | None = None, exact_only: bool = F
 
 def lead_at(engine, threshold: float | None) -> tuple[float, float] | None:
     """The features' copy lead when `threshold` is their own duplicate threshold (another threshold alone decides)."""
-    features = engine.extractor
+    features = picture_engine(engine).extractor
     return features.copy_lead if threshold is not None and threshold == features.duplicate_threshold else None
 
 
@@ -217,6 +225,7 @@ def check_new(engine, dataset, threshold: float | None = None, exact_only: bool 
     and, unless `exact_only`, near duplicates by `find_duplicates`' rules. Only images with a match are listed."""
     from cbir.metadata import pixel_digest
 
+    engine = picture_engine(engine)
     if not exact_only and threshold is None:
         threshold = default_threshold(engine)
     exact = engine.metadata.digests()

@@ -7,7 +7,7 @@ from collections import Counter
 
 from flask import Blueprint, current_app, render_template, request, url_for
 
-from cbir.duplicates import rule
+from cbir.duplicates import picture_engine, rule
 from cbir.web.pictures import thumbnail_png
 from cbir.web.grouping import RETRY_S
 from cbir.web.service import RequestError, Searched, SearchService
@@ -97,13 +97,13 @@ def duplicates():
                "src": lambda m: url_for("api.image", image_id=m.id, size="thumb")}
     status = 200
     try:
-        features = svc.engine(engine)[1].extractor
+        features = picture_engine(svc.engine(engine)[1]).extractor
         context["default_threshold"] = features.duplicate_threshold
         if features.duplicate_threshold is None and not request.args.get("threshold") and not exact_only:
             exact_only = context["exact_only"] = True  # near duplicates need features that describe the picture
             context["note"] = (f"Exact copies only: the '{features.name}' features describe which class an image "
                                "shows, not the picture itself. Near duplicates need an engine indexed with effnet "
-                               "or effnet-copies, or a similarity to start from.")
+                               "or effnet-copies, or with --copies, or a similarity to start from.")
         found = svc.duplicates(engine, request.args.get("threshold"), exact_only)
         context.update(threshold=found.threshold,
                        rule=None if found.threshold is None else rule(svc.engine(engine)[1], found.threshold))
