@@ -216,6 +216,44 @@ def test_a_stopped_index_resumes_the_copies_whose_fit_describes_every_image(tiny
     assert ids == whole_ids == tiny.ids and np.allclose(vectors, whole_vectors, atol=1e-3)  # float16 in the index
 
 
+def test_a_stopped_index_of_a_supervised_variant_fits_its_base_once_and_resumes_the_rest(tiny, tmp_path,
+                                                                                           monkeypatch):
+    """A supervised variant whose base fits a vocabulary first: a stopped index keeps the fitted base and the base's
+    features batch by batch; run again, it neither fits the base again nor describes those batches again."""
+    from cbir.features import make_extractor
+    from cbir.features.base import FeatureExtractor
+    from cbir.features.supervised import SupervisedExtractor
+
+    def features():
+        base = make_extractor("kmeans-triangle").with_options({"k": 20, "pca": 16, "sample_patches": 3000})
+        return SupervisedExtractor(base, cs=(1.0,), folds=2)
+
+    described, fitted, transform, fit = [], [], FeatureExtractor.transform, FeatureExtractor.fit
+
+    def stopping(self, images, **kwargs):  # the third batch never finishes
+        if len(described) == 2:
+            raise KeyboardInterrupt
+        described.append(len(images))
+        return transform(self, images, **kwargs)
+
+    monkeypatch.setattr(FeatureExtractor, "fit", lambda self, *a, **kw: fitted.append(self.name) or fit(self, *a, **kw))
+    monkeypatch.setattr(FeatureExtractor, "transform", stopping)
+    assert features().fit_resumes and not features().base.fitted_
+    with pytest.raises(KeyboardInterrupt):
+        Engine.build(tiny, features(), batch_size=16, progress=False, resume_in=tmp_path)
+    assert (tmp_path / ".partial" / "base" / "config.json").exists() and fitted == ["kmeans-triangle"]
+    assert len(list((tmp_path / ".partial").glob("batch-*.npz"))) == 2
+    monkeypatch.setattr(FeatureExtractor, "transform", lambda self, images, **kw: described.append(len(images)) or
+                        transform(self, images, **kw))
+    resumed = Engine.build(tiny, features(), batch_size=16, progress=False, resume_in=tmp_path)
+    assert described == [16, 16, 16, 12] and fitted == ["kmeans-triangle"]  # the base fitted once, by the first run
+    monkeypatch.undo()
+    whole = Engine.build(tiny, features(), progress=False)
+    ids, vectors = resumed.index.vectors()
+    whole_ids, whole_vectors = whole.index.vectors()
+    assert ids == whole_ids and np.allclose(vectors, whole_vectors, atol=1e-5)  # the same engine
+
+
 def test_a_checkpoint_of_another_run_is_not_used(tiny_collection, tmp_path):
     from cbir.datasets import load_folder
     from cbir.features import make_extractor

@@ -33,7 +33,7 @@ from cbir.copies import copies_among, copies_of, file_picture, first_verified
 from cbir.errors import CbirError
 from cbir.types import Hit
 
-NEIGHBOURS = 10  # nearest images each image is compared with: a group larger than this joins through its members
+NEIGHBOURS = 10  # nearest images each image is compared with (a near group of more pictures than this is rare)
 BATCH = 1024
 VERIFY_THREADS = 2  # pixel comparisons at once: OpenCV and the decoders release the GIL
 

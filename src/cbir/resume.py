@@ -1,8 +1,9 @@
 """Runs that stop and start again: `cbir index` and `cbir add` keep the vectors they have described, batch
 by batch, in `ENGINE/.partial/` (an engine's copies in `ENGINE/.partial-copies/`), so that the same command run
 again (the same features, options and images) describes only the rest. Features that describe every image while
-fitting keep what their fit needs of each (`FeatureExtractor.fit_resumes`: a PCA's input) instead of vectors. The
-folder goes once the engine is saved.
+fitting keep what their fit needs of each (`FeatureExtractor.fit_resumes`: a PCA's input, a classifier's) instead of
+vectors, and what must be fitted before that, once fitted (`FeatureExtractor.fit_before_rows`: a supervised variant's
+base). The folder goes once the engine is saved.
 """
 
 from __future__ import annotations
@@ -55,13 +56,14 @@ class Checkpoint:
     def __len__(self) -> int:
         return len(self._known)
 
-    def fitted(self, extractor: FeatureExtractor, dataset: Dataset, progress: bool) -> FeatureExtractor:
-        """The extractor fitted on `dataset`: as an earlier run fitted it, else fitted now and kept."""
-        saved = self.folder / "extractor"
+    def fitted(self, extractor: FeatureExtractor, dataset: Dataset, progress: bool,
+               name: str = "extractor") -> FeatureExtractor:
+        """The extractor fitted on `dataset`: as an earlier run fitted it, else fitted now and kept (as `name`)."""
+        saved = self.folder / name
         if (saved / "config.json").exists():
             return FeatureExtractor.load(saved)
         extractor.fit(dataset, progress=progress)
-        tmp = self.folder / "extractor.tmp"
+        tmp = self.folder / f"{name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         extractor.save(tmp)
         os.replace(tmp, saved)

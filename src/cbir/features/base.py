@@ -13,7 +13,7 @@ import json
 import types
 import typing
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -181,6 +181,10 @@ class FeatureExtractor(ABC):
         parts: `fit_rows` per batch of images (the costly part, which a stopped run keeps, `cbir.resume`), then
         `fit_on_rows` on all of them."""
         return self.fit_describes and type(self).fit_rows is not FeatureExtractor.fit_rows
+
+    def fit_before_rows(self, fit: Callable[[FeatureExtractor], FeatureExtractor]) -> None:
+        """Fit what `fit_rows` needs first (a supervised variant's base), each part with `fit`, which fits an extractor
+        on the collection or gives back the one a stopped run fitted (`cbir.resume`)."""
 
     def fit_rows(self, images: Sequence[np.ndarray], progress: bool = False) -> np.ndarray:
         """What the fit needs of each of these images, one row each (see `fit_resumes`)."""

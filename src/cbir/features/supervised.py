@@ -17,7 +17,7 @@ for queries alike).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -111,8 +111,14 @@ class SupervisedExtractor(FeatureExtractor):
 
     @property
     def fit_resumes(self) -> bool:
-        """A fitted base's features are what the fit needs of each image (a base that fits first: one pass)."""
-        return self.base.fitted_
+        """The base's features are what the fit needs of each image, once the base is fitted: a base that fits on a
+        sample (a vocabulary) is fitted first (`fit_before_rows`); one whose fit describes every image (a PCA of a
+        CNN's embeddings) fits in one pass with the classifier."""
+        return self.base.fitted_ or not self.base.fit_describes
+
+    def fit_before_rows(self, fit: Callable[[FeatureExtractor], FeatureExtractor]) -> None:
+        if not self.base.fitted_:
+            self.base = fit(self.base)
 
     def fit_rows(self, images: Sequence[np.ndarray], progress: bool = False) -> np.ndarray:
         return self.base_features(images, progress, indexing=True)
