@@ -32,7 +32,7 @@ def main() -> None:
     args, indexed, queries = cnn_protocol(__doc__)
     query_labels = np.array(queries.labels)
     extractor = CnnExtractor(args.model, int8=True, index_tta=False).fit(indexed)
-    index_out = extractor._forward_training(indexed, progress=True)
+    index_out = extractor._forward_training(indexed.images, progress=True)
     query_out = extractor._forward(queries.images)
     copies = np.random.default_rng(0).choice(len(indexed), COPIES, replace=False)
     copy_out = extractor._forward([indexed.images[i] for i in copies])

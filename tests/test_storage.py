@@ -254,6 +254,38 @@ def test_a_stopped_index_of_a_supervised_variant_fits_its_base_once_and_resumes_
     assert ids == whole_ids and np.allclose(vectors, whole_vectors, atol=1e-5)  # the same engine
 
 
+def test_a_stopped_index_of_the_cnn_with_a_pca_resumes_its_embeddings(tiny, tmp_path, monkeypatch):
+    """`cnn --set pca=N` fits its PCA on every image's embedding: a stopped index keeps the embeddings batch by batch
+    (the int8 calibration, a few seconds, is done again) and gives the same engine as a run never stopped."""
+    from cbir.features import make_extractor
+    from cbir.features.cnn.extractor import CnnExtractor
+
+    def features():
+        return make_extractor("cnn").with_options({"pca": 8})
+
+    described, rows = [], CnnExtractor.fit_rows
+
+    def stopping(self, images, progress=False):  # the third batch never finishes
+        if len(described) == 2:
+            raise KeyboardInterrupt
+        described.append(len(images))
+        return rows(self, images, progress)
+
+    monkeypatch.setattr(CnnExtractor, "fit_rows", stopping)
+    assert features().fit_resumes
+    with pytest.raises(KeyboardInterrupt):
+        Engine.build(tiny, features(), batch_size=16, progress=False, resume_in=tmp_path)
+    monkeypatch.setattr(CnnExtractor, "fit_rows", lambda self, images, progress=False: described.append(
+        len(images)) or rows(self, images, progress))
+    resumed = Engine.build(tiny, features(), batch_size=16, progress=False, resume_in=tmp_path)
+    assert described == [16, 16, 16, 12]  # the first two batches described once
+    monkeypatch.undo()
+    whole = Engine.build(tiny, features(), progress=False)
+    ids, vectors = resumed.index.vectors()
+    whole_ids, whole_vectors = whole.index.vectors()
+    assert ids == whole_ids and np.allclose(vectors, whole_vectors, atol=1e-5) and vectors.shape[1] == 8
+
+
 def test_a_checkpoint_of_another_run_is_not_used(tiny_collection, tmp_path):
     from cbir.datasets import load_folder
     from cbir.features import make_extractor

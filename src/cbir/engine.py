@@ -98,7 +98,7 @@ class Engine:
 
         vectors = None
         if not extractor.fitted_ and checkpoint is not None and extractor.fit_resumes:
-            extractor.fit_before_rows(lambda part: checkpoint.fitted(part, dataset, progress, "base"))
+            extractor.fit_before_rows(dataset, lambda part: checkpoint.fitted(part, dataset, progress, "base"))
             rows = [part_rows for _, part_rows in described_batches(
                 dataset, extractor.fit_rows, batch_size, checkpoint, f"features {extractor.name}", progress)]
             vectors = extractor.fit_on_rows(np.concatenate(rows), dataset, progress)

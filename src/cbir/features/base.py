@@ -182,9 +182,10 @@ class FeatureExtractor(ABC):
         `fit_on_rows` on all of them."""
         return self.fit_describes and type(self).fit_rows is not FeatureExtractor.fit_rows
 
-    def fit_before_rows(self, fit: Callable[[FeatureExtractor], FeatureExtractor]) -> None:
-        """Fit what `fit_rows` needs first (a supervised variant's base), each part with `fit`, which fits an extractor
-        on the collection or gives back the one a stopped run fitted (`cbir.resume`)."""
+    def fit_before_rows(self, dataset: Dataset, fit: Callable[[FeatureExtractor], FeatureExtractor]) -> None:
+        """Fit what `fit_rows` needs first on `dataset`: a part of the extractor (a supervised variant's base) with
+        `fit`, which fits it on the collection or gives back the one a stopped run fitted (`cbir.resume`), or a
+        cheap step done again on every run (a network's int8 calibration)."""
 
     def fit_rows(self, images: Sequence[np.ndarray], progress: bool = False) -> np.ndarray:
         """What the fit needs of each of these images, one row each (see `fit_resumes`)."""

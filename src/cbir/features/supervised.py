@@ -116,7 +116,7 @@ class SupervisedExtractor(FeatureExtractor):
         CNN's embeddings) fits in one pass with the classifier."""
         return self.base.fitted_ or not self.base.fit_describes
 
-    def fit_before_rows(self, fit: Callable[[FeatureExtractor], FeatureExtractor]) -> None:
+    def fit_before_rows(self, dataset: Dataset, fit: Callable[[FeatureExtractor], FeatureExtractor]) -> None:
         if not self.base.fitted_:
             self.base = fit(self.base)
 

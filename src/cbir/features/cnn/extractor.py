@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from cbir.datasets.collection import Dataset
 from cbir.errors import CbirError, FitError, MissingDependencyError
-from cbir.features.base import FeatureExtractor, check_pca, l2_normalise
+from cbir.features.base import FeatureExtractor, check_pca
 from cbir.features.probabilities import check_fusion, fuse, fused_dim
 from cbir.features.recent import Recent
 
@@ -181,10 +181,15 @@ class CnnExtractor(FeatureExtractor):
         self._check_int8()
 
     def _fit(self, dataset: Dataset, progress: bool) -> None:
+        self.fit_before_rows(dataset)
+        self._fit_pca(self._forward_training(dataset.images, progress)[0] if self.pca else None)
+
+    def fit_before_rows(self, dataset: Dataset, fit=None) -> None:
+        """The network's int8 calibration on a sample of `dataset` (deterministic, a few seconds: done again by a
+        resumed run), after checking the PCA against it."""
         self._ensure_model()
         self._check_pca(len(dataset))
         self._calibrate(dataset)
-        self._fit_pca(self._forward_training(dataset, progress)[0] if self.pca else None)
 
     def _calibrate(self, dataset: Dataset) -> None:
         """Measure the int8 activation ranges on a sample of `dataset` (float network) and build the int8 network."""
@@ -225,19 +230,22 @@ class CnnExtractor(FeatureExtractor):
 
     def fit_transform(self, dataset: Dataset, progress: bool = False, normalise: bool = True) -> np.ndarray:
         """Fit (the PCA, when asked) and return the training images' vectors, running the network once."""
-        self._ensure_model()
-        self._check_pca(len(dataset))
-        self._calibrate(dataset)
-        embeddings, probabilities = self._forward_training(dataset, progress)
-        self._fit_pca(embeddings)
-        self.fitted_ = True
-        vectors = self._finish(embeddings, probabilities, indexing=True)
-        return l2_normalise(vectors) if normalise else vectors
+        self.fit_before_rows(dataset)
+        return self.fit_on_rows(self.fit_rows(dataset.images, progress), dataset, progress, normalise)
 
-    def _forward_training(self, dataset: Dataset, progress: bool) -> tuple[np.ndarray, np.ndarray]:
-        """(embeddings, probabilities) of the training images, described as indexed images, in batches."""
-        parts = [self._forward(dataset.images[s: s + 1024], indexing=True)
-                 for s in tqdm(range(0, len(dataset), 1024), desc=f"features {self.name}", unit="batch",
+    def fit_rows(self, images: Sequence[np.ndarray], progress: bool = False) -> np.ndarray:
+        """What the PCA and the vectors are made of: the embeddings and the class probabilities, side by side."""
+        return np.hstack(self._forward_training(images, progress))
+
+    def _fit_on_rows(self, rows: np.ndarray, dataset: Dataset, progress: bool) -> np.ndarray:
+        embeddings, probabilities = np.split(rows, [self._embedding_dim()], axis=1)
+        self._fit_pca(embeddings)
+        return self._finish(embeddings, probabilities, indexing=True)
+
+    def _forward_training(self, images: Sequence[np.ndarray], progress: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(embeddings, probabilities) of training images, described as indexed images, in batches."""
+        parts = [self._forward(images[s: s + 1024], indexing=True)
+                 for s in tqdm(range(0, len(images), 1024), desc=f"features {self.name}", unit="batch",
                                disable=not progress, mininterval=0.5)]
         embeddings, probabilities = (np.concatenate(p) for p in zip(*parts))
         return embeddings, probabilities
