@@ -117,6 +117,7 @@ class SupervisedExtractor(FeatureExtractor):
         return self.base.fitted_ or not self.base.fit_describes
 
     def fit_before_rows(self, dataset: Dataset, fit: Callable[[FeatureExtractor], FeatureExtractor]) -> None:
+        dataset.require_classes(f"'{self.name}'")  # before any work, as `_fit_classifier` checks
         if not self.base.fitted_:
             self.base = fit(self.base)
 
@@ -140,7 +141,6 @@ class SupervisedExtractor(FeatureExtractor):
         """Fit scaling, PCA and classifier on the training images' base features; returns the classifier inputs."""
         from sklearn.linear_model import LogisticRegression
 
-        dataset.require_classes(f"'{self.name}'")
         self.mean_, self.scale_ = standardisation(features) if self.standardise else (None, None)
         inputs = self._standardised(features)
         self._fit_pca(inputs)

@@ -8,8 +8,8 @@ from collections import Counter
 from flask import Blueprint, current_app, render_template, request, url_for
 
 from cbir.duplicates import picture_engine, rule
-from cbir.web.pictures import thumbnail_png
 from cbir.web.grouping import RETRY_S
+from cbir.web.pictures import thumbnail_png
 from cbir.web.service import RequestError, Searched, SearchService
 
 bp = Blueprint("ui", __name__)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -184,7 +184,8 @@ class CnnExtractor(FeatureExtractor):
         self.fit_before_rows(dataset)
         self._fit_pca(self._forward_training(dataset.images, progress)[0] if self.pca else None)
 
-    def fit_before_rows(self, dataset: Dataset, fit=None) -> None:
+    def fit_before_rows(self, dataset: Dataset,
+                        fit: Callable[[FeatureExtractor], FeatureExtractor] | None = None) -> None:
         """The network's int8 calibration on a sample of `dataset` (deterministic, a few seconds: done again by a
         resumed run), after checking the PCA against it."""
         self._ensure_model()
