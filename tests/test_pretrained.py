@@ -53,6 +53,22 @@ def test_network_pads_strided_convolutions_as_tensorflow_same():
     assert SameConv(1, 1, 5, stride=2)(torch.zeros(1, 1, 7, 7)).shape[-2:] == (4, 4)
 
 
+def test_folding_the_batchnorms_keeps_the_network_s_function():
+    from cbir.features.pretrained.efficientnet import fold_norms, pretrained
+
+    net = pretrained()
+    for norm in (net._bn0, net._blocks[3]._bn1):  # statistics that differ from the identity's, as trained ones do
+        norm.running_mean.uniform_(-1, 1)
+        norm.running_var.uniform_(0.5, 2)
+    folded = fold_norms(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())  # the original is left as it was
+    x = torch.randn(2, 3, 72, 56)
+    with torch.inference_mode():
+        np.testing.assert_allclose(folded.features(x, stages=True), net.features(x, stages=True), atol=1e-4)
+        np.testing.assert_allclose(folded(x), net(x), atol=1e-4)
+
+
 def test_any_size_and_mode_gives_unit_rows_and_a_mirror_the_same_vector_with_tta(tmp_path):
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 256, (40, 90, 3), dtype=np.uint8), rng.integers(0, 256, (300, 200), dtype=np.uint8),

@@ -8,6 +8,7 @@ convolution pads less before than after.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -23,6 +24,9 @@ STAGES = ((1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 
 STAGE_ENDS = (10, 14, 15)  # the blocks ending the last three stages (112, 192 and 320 channels wide)
 CLASSES = 1000
 BN_EPS = 1e-3
+# each convolution followed by a BatchNorm, by attribute name (the network's own, then a block's)
+CONV_NORMS = (("_conv_stem", "_bn0"), ("_conv_head", "_bn1"), ("_expand_conv", "_bn0"), ("_depthwise_conv", "_bn1"),
+              ("_project_conv", "_bn2"))
 
 
 def normalise_input(images: torch.Tensor) -> torch.Tensor:
@@ -93,12 +97,29 @@ class EfficientNetLite(nn.Module):
         for i, block in enumerate(self._blocks):
             x = block(x)
             if stages and i in STAGE_ENDS:
-                pooled.append(x.mean(dim=(2, 3)))
+                pooled.append(x.mean(dim=(2, 3), dtype=torch.float32))
         x = F.relu6(self._bn1(self._conv_head(x)))
-        return torch.cat([x.mean(dim=(2, 3)), *pooled], dim=1)
+        return torch.cat([x.mean(dim=(2, 3), dtype=torch.float32), *pooled], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._fc(self._dropout(self.features(x)))
+
+
+def fold_norms(net: EfficientNetLite) -> EfficientNetLite:
+    """A copy for inference in which every BatchNorm is folded into the convolution before it (scaled weights and a
+    bias): the same function in fewer operations, ~25% faster on a CPU (docs/features.md)."""
+    folded = copy.deepcopy(net).eval()
+    with torch.no_grad():
+        for module in folded.modules():
+            for conv_name, norm_name in CONV_NORMS:
+                conv, norm = getattr(module, conv_name, None), getattr(module, norm_name, None)
+                if not isinstance(conv, nn.Conv2d) or not isinstance(norm, nn.BatchNorm2d):
+                    continue
+                scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+                conv.weight.mul_(scale.view(-1, 1, 1, 1))
+                conv.bias = nn.Parameter(norm.bias - norm.running_mean * scale)
+                setattr(module, norm_name, nn.Identity())
+    return folded
 
 
 def weights_file() -> str:

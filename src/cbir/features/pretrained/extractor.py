@@ -6,8 +6,8 @@ a PCA of those features fitted on the collection (`pca`, with `whiten` scaling e
 flip test-time augmentation (`tta`), the pooled outputs of the last three stages appended (`stages`: +1.2
 points of a linear classifier's accuracy on CIFAR-10, docs/features.md), and a centred 16x16 grey thumbnail
 appended with weight `thumbnail` (the picture's layout: what finds grey, blurred and re-compressed copies that the
-network's features miss, docs/duplicates.md). The network runs in bf16 where the CPU computes it natively
-(`cbir.features.cnn.model.fast_bf16`), channels-last, in batches.
+network's features miss, docs/duplicates.md). The network runs with its BatchNorms folded, in bf16 where the CPU
+computes it natively (`cbir.features.cnn.model.fast_bf16`), channels-last, in batches.
 """
 
 from __future__ import annotations
@@ -56,13 +56,19 @@ def grey_thumbnails(images: Sequence[np.ndarray]) -> np.ndarray:
 
 
 @cache
-def _network():
-    """The pretrained network, loaded once per process (read-only: every extractor shares it)."""
+def _network(precision: str = "float32"):
+    """The pretrained network for inference, its BatchNorms folded, its body in `precision` ("bf16" or "float32";
+    the ImageNet classifier stays float32), channels-last; loaded once per process and precision (read-only: every
+    extractor shares it)."""
     import torch
 
-    from cbir.features.pretrained.efficientnet import pretrained
+    from cbir.features.pretrained.efficientnet import fold_norms, pretrained
 
-    return pretrained().to(memory_format=torch.channels_last)
+    net = fold_norms(pretrained()).to(memory_format=torch.channels_last)
+    if precision == "bf16":
+        net = net.bfloat16()
+        net._fc.float()
+    return net
 
 
 @cache
@@ -185,12 +191,12 @@ class PretrainedExtractor(FeatureExtractor):
     def _network_features(self, images: Sequence[np.ndarray]) -> np.ndarray:
         import torch
 
-        x = self._input(images)
-        net = _network()
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            out = net.features(x, self.stages).float()
+        net = _network(self.precision)
+        x = self._input(images).to(next(net.parameters()).dtype)
+        with torch.inference_mode():
+            out = net.features(x, self.stages)
             if self.tta:
-                out = (out + net.features(x.flip(3), self.stages).float()) / 2
+                out = (out + net.features(x.flip(3), self.stages)) / 2
         return out.numpy()
 
     def _input(self, images: Sequence[np.ndarray]):
@@ -211,7 +217,7 @@ class PretrainedExtractor(FeatureExtractor):
         features = self.recent_.get(images)
         features = features if features is not None else self.features(images)[:, :FEATURES]
         with torch.inference_mode():
-            logits = _network()._fc(torch.from_numpy(features))
+            logits = _network(self.precision)._fc(torch.from_numpy(features))
         return torch.softmax(logits, dim=1).numpy()
 
     @property
