@@ -77,6 +77,8 @@ def run_wrk(url: str, clients: int, seconds: int, script: Path, images: list[Pat
            "-s", str(script), url, "--", *map(str, images)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     latency = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)$", out, re.M))
+    if len(latency) < 3:
+        sys.exit(f"wrk's output lacks a latency percentile:\n{out}")
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),

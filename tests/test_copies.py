@@ -2,6 +2,7 @@
 in every search and in evaluation alike; saved, loaded, added to and removed from with the engine."""
 
 import re
+import threading
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from cbir.features import make_extractor
 from cbir.types import Hit
 from cbir.web import create_app
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +129,9 @@ def test_below_the_threshold_only_a_distinct_best_match_is_a_copy():
 
 @pytest.mark.parametrize("batch_describes", [True, False])
 def test_a_server_searches_copies_in_the_same_batches(photos, batch_describes):
-    """With features described in batches, one worker describes and searches both (the copies' engine has no
-    worker of its own); the answers are those of searches one at a time, exclusions included."""
+    """With features described in batches, one worker describes and searches both, the copies in a second thread at
+    the same time, each network on one thread (the copies' engine has no worker of its own); the answers are those
+    of searches one at a time, exclusions included."""
     from concurrent.futures import ThreadPoolExecutor
 
     indexed = load_folder(photos / "photos", cache=False)
@@ -140,10 +142,24 @@ def test_a_server_searches_copies_in_the_same_batches(photos, batch_describes):
     expected = [engine.search([image], k=4, exclude=[own])[0].hits for image, own in queries]
     engine.enable_micro_batching(max_batch=8)
     assert (engine.copies._batcher is None) is batch_describes
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        got = list(pool.map(lambda q: engine.search([q[0]], k=4, exclude=[q[1]])[0].hits, queries))
-    engine.stop_micro_batching()
+    if batch_describes:  # each batch: both networks at once (neither passes the barrier alone), on a thread each
+        together, seen = threading.Barrier(2, timeout=60), []
+        for extractor in (engine.extractor, engine.copies.extractor):
+            def meeting(images, transform=extractor.transform, **kwargs):
+                seen.append((threading.get_ident(), torch.get_num_threads()))
+                together.wait()
+                return transform(images, **kwargs)
+            extractor.transform = meeting
+    threads = torch.get_num_threads()
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            got = list(pool.map(lambda q: engine.search([q[0]], k=4, exclude=[q[1]])[0].hits, queries))
+    finally:
+        engine.stop_micro_batching()
+        torch.set_num_threads(threads)
     assert got == expected
+    if batch_describes:
+        assert len({ident for ident, _ in seen}) > 1 and {count for _, count in seen} == {1}
     assert all(own not in {h.id for h in row} for row, (_, own) in zip(got, queries) if own)
 
 
@@ -196,18 +212,19 @@ def test_a_best_match_that_does_not_lead_is_a_copy_when_its_pixels_say_so(tmp_pa
         photo(name).save(tmp_path / f"{name}.jpg", quality=92)
     engine = Engine.build(load_folder(tmp_path, cache=False), make_extractor("gch"), progress=False,
                           copies=make_extractor("effnet"))
-    monkeypatch.setattr(PretrainedExtractor, "copy_lead", (0.3, 0.1))  # a floor that lets look-alikes be verified
+    floor, lead = 0.25, 0.15  # a floor that lets look-alikes be verified, a lead that neither best match has
+    monkeypatch.setattr(PretrainedExtractor, "copy_lead", (floor, lead))
     clock, grass = (np.asarray(hard_edit(photo(name))) for name in ("clock", "grass"))
     best = engine.copies.search([clock, grass], 2)
-    assert [r.hits[0].id for r in best] == ["clock.jpg", "gravel.jpg"] and min(r.hits[0].score for r in best) >= 0.3
-    assert not any(copies_among(r.hits, 0.9, (0.3, 0.1)) for r in best)  # neither leads its next match by 0.1
+    assert [r.hits[0].id for r in best] == ["clock.jpg", "gravel.jpg"] and min(r.hits[0].score for r in best) >= floor
+    assert not any(copies_among(r.hits, 0.9, (floor, lead)) for r in best)  # neither leads its next match enough
     found = engine.search([clock, grass], k=3)
     assert found[0].hits[0].id == "clock.jpg" and found[0].hits[0].copy == best[0].hits[0].score  # verified
     assert all(h.copy is None for h in found[1].hits)  # gravel is not grass
     mirrored = np.ascontiguousarray(clock[:, ::-1])
-    assert verified_copy(mirrored, best[0].hits, 0.3) == best[0].hits[:1]  # a mirrored copy too
+    assert verified_copy(mirrored, best[0].hits, floor) == best[0].hits[:1]  # a mirrored copy too
     assert verified_copy(clock, best[0].hits, best[0].hits[0].score + 0.01) == []  # below the floor: not looked at
     fileless = [best[0].hits[1]._replace(path=None, score=0.9), best[0].hits[0]]
-    assert verified_copy(clock, fileless, 0.3) == best[0].hits[:1]  # a match without a file is passed over
+    assert verified_copy(clock, fileless, floor) == best[0].hits[:1]  # a match without a file is passed over
     (tmp_path / "clock.jpg").unlink()
     assert engine.copies_of([clock], 3) == [[]]  # its file gone: nothing to verify it with, and no error

@@ -56,3 +56,17 @@ def test_a_crowd_of_idle_connections_does_not_keep_a_search_waiting(server):
     finally:
         for sock in crowd:
             sock.close()
+
+
+def test_the_server_keeps_blas_on_one_thread(tiny_collection, tmp_path, monkeypatch):
+    """Idle BLAS threads spin: a server's BLAS work runs on its request's thread, as FAISS's does."""
+    import waitress
+    from threadpoolctl import threadpool_info
+
+    engine = tmp_path / "engine"
+    assert main(["index", "--dataset", f"{tiny_collection}:train", "--features", "gch", "--out", str(engine)]) == 0
+    blas = []
+    monkeypatch.setattr(waitress, "serve", lambda app, **kwargs: blas.extend(
+        pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"))
+    assert main(["serve", str(engine), "--port", "0"]) == 0
+    assert blas and set(blas) == {1}

@@ -6,14 +6,20 @@ index streams every stored vector once per search call, so 8 queries searched to
 cost little more than one. One worker thread takes whatever requests are waiting (up to
 `max_batch`), runs them together (`Engine`: describe the images, then search), and hands
 each caller its share. Nothing waits on purpose: at low load a batch is one request.
+
+An engine with copies has two networks: they describe a batch at once, each on one core (the copies' in a thread
+of its own), instead of one after the other on all cores, whose many small operations each wake a sleeping
+thread (docs/results/serving.md).
 """
 
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from functools import cache
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -88,13 +94,49 @@ def search_batch(engine, requests: Sequence[tuple]) -> list[tuple[list, list | N
     queries = [query for query, _, _ in requests]
     k = max(k for _, k, _ in requests)
     images = [image for images in queries for image in images] if engine.extractor.batch_describes else None
-    vectors = engine.extractor.transform(images) if images is not None else np.concatenate(queries)
-    hits = engine.index.search(vectors, k)
-    copies = None
+    pending = None
     if images is not None and engine.copies is not None:
         excluded = [id_ for query, _, exclude in requests for id_ in (exclude or [None] * len(query))]
-        copies = [result.hits for result in engine.copies.search(images, max(k, 2), exclude=excluded)]
+        pending = meanwhile(lambda: [result.hits for result in engine.copies.search(images, max(k, 2),
+                                                                                    exclude=excluded)])
+    if images is not None:
+        network_threads(1 if pending is not None else None)
+    vectors = engine.extractor.transform(images) if images is not None else np.concatenate(queries)
+    hits = engine.index.search(vectors, k)
+    copies = pending.result() if pending is not None else None
     ends = np.cumsum([len(query) for query in queries])
     return [([row[:k] for row in hits[end - len(query): end]],
              None if copies is None else [row[:max(k, 2)] for row in copies[end - len(query): end]])
             for query, (_, k, _), end in zip(queries, requests, ends)]
+
+
+def meanwhile(run: Callable[[], Answer]) -> Future:
+    """`run()` started in a thread of its own, its PyTorch work on one thread; its result or error in the future."""
+    future: Future = Future()
+
+    def target() -> None:
+        network_threads(1)
+        try:
+            future.set_result(run())
+        except BaseException as exc:  # handed to whoever waits for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=target, name="cbir-copies", daemon=True).start()
+    return future
+
+
+@cache
+def _default_threads() -> int:
+    """PyTorch's own number of threads, before `network_threads` first changes it."""
+    return sys.modules["torch"].get_num_threads()
+
+
+def network_threads(count: int | None) -> None:
+    """Let this thread's PyTorch work use `count` threads (None: PyTorch's default), when PyTorch is loaded (each
+    thread has its own setting; new threads start from the last one set)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    count = count or _default_threads()  # read before the first change
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)

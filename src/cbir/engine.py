@@ -59,8 +59,8 @@ class Engine:
     def enable_micro_batching(self, max_batch: int = 32) -> None:
         """Group concurrent searches from many threads (a server's) into batches (`cbir.batching`): the
         waiting requests' vectors are searched together, and described together first when the extractor
-        gains from it (`FeatureExtractor.batch_describes`) — then with the copies' features too, in the same
-        worker, so that the two networks take turns on the cores instead of fighting over them."""
+        gains from it (`FeatureExtractor.batch_describes`) — then with the copies' features too, at the same
+        time, each network on one core."""
         if self._batcher is None:
             self._batcher = MicroBatcher(partial(search_batch, self), max_batch)
         if self.copies is not None and not self.extractor.batch_describes:

@@ -10,6 +10,7 @@ from cbir.cli.args import positive
 def cmd_serve(args: argparse.Namespace) -> int:
     import faiss
     import waitress
+    from threadpoolctl import threadpool_limits
 
     from cbir.web import create_app
     from cbir.web.service import engine_names
@@ -19,8 +20,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
                       "MAX_FORM_MEMORY_SIZE": args.max_upload_mb << 20})
     names = ", ".join(app.extensions["cbir"].engines)
     print(f"serving {names} at http://{args.host}:{args.port}/ (Ctrl+C stops)", flush=True)
-    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="cbir", **SERVER_LIMITS,
-                   max_request_body_size=BODY_READ_FACTOR * (args.max_upload_mb << 20))
+    # BLAS on one thread too: its idle threads spin, taking a core from the networks (docs/results/serving.md)
+    with threadpool_limits(1, user_api="blas"):
+        waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="cbir", **SERVER_LIMITS,
+                       max_request_body_size=BODY_READ_FACTOR * (args.max_upload_mb << 20))
     return 0
 
 
