@@ -18,7 +18,7 @@ import queue
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from typing import Generic, TypeVar
 
@@ -111,18 +111,16 @@ def search_batch(engine, requests: Sequence[tuple]) -> list[tuple[list, list | N
 
 
 def meanwhile(run: Callable[[], Answer]) -> Future:
-    """`run()` started in a thread of its own, its PyTorch work on one thread; its result or error in the future."""
-    future: Future = Future()
+    """`run()` started in the process's copies thread (its PyTorch work on one thread); its result or error in the
+    future."""
+    return _copies_thread().submit(run)
 
-    def target() -> None:
-        network_threads(1)
-        try:
-            future.set_result(run())
-        except BaseException as exc:  # handed to whoever waits for the result
-            future.set_exception(exc)
 
-    threading.Thread(target=target, name="cbir-copies", daemon=True).start()
-    return future
+@cache
+def _copies_thread() -> ThreadPoolExecutor:
+    """One thread for the copies' network, kept for the process (a new thread each batch would leave each of its
+    memory arenas behind)."""
+    return ThreadPoolExecutor(1, thread_name_prefix="cbir-copies", initializer=network_threads, initargs=(1,))
 
 
 @cache
