@@ -132,6 +132,30 @@ def test_cli_lists_reports_and_moves_without_deleting(planted, tmp_path, capsys)
         (trash / p).rename(root / p.name)  # put back for the other tests
 
 
+def test_moving_leaves_a_group_whose_files_changed_since_indexing(tmp_path, capsys):
+    """A kept file overwritten with another picture (or gone) since indexing: moving its copies away would leave
+    the collection without that picture, so its group stays; the others' groups move."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name, picture in (("a", data.astronaut()), ("b", data.astronaut()), ("c", data.coffee()),
+                          ("d", data.coffee()), ("e", data.chelsea()), ("f", data.chelsea())):
+        Image.fromarray(picture).save(photos / f"{name}.png")
+    engine = tmp_path / "engine"
+    assert main(["index", "--dataset", str(photos), "--features", "gch", "--out", str(engine)]) == 0
+    capsys.readouterr()
+    assert main(["duplicates", str(engine), "--exact-only", "--format", "json"]) == 0
+    keep = {m["id"]: g["keep"] for g in json.loads(capsys.readouterr().out) for m in g["members"]}
+    assert len(keep) == 6 and len(set(keep.values())) == 3
+    Image.fromarray(data.rocket()).save(photos / keep["a.png"])  # the astronaut kept is now a rocket
+    (photos / keep["c.png"]).unlink()  # and the coffee kept is gone
+    aside = tmp_path / "aside"
+    assert main(["duplicates", str(engine), "--exact-only", "--move-to", str(aside)]) == 0
+    assert [p.name for p in aside.iterdir()] == list({"e.png", "f.png"} - {keep["e.png"]})  # only the cat's copy
+    assert {"a.png", "b.png", "c.png", "d.png"} - {keep["c.png"]} == {p.name for p in photos.iterdir()} - {
+        "e.png", "f.png"}
+    assert "2 files changed since they were indexed" in capsys.readouterr().err
+
+
 def test_new_photos_are_checked_against_the_engine(planted, tmp_path, capsys):
     root, engine_dir = planted
     new = tmp_path / "new"

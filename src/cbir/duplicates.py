@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from cbir.datasets.folder import MEMBER_SEPARATOR, read_bytes
+from cbir.datasets.folder import MEMBER_SEPARATOR, file_stamp, read_bytes
 from cbir.copies import copies_among, copies_of, file_picture, first_verified
 from cbir.errors import CbirError
 from cbir.types import Hit
@@ -251,22 +251,32 @@ def _copies_of(engine, images: Sequence[np.ndarray], threshold: float) -> list[l
             for image, hits in zip(images, engine.search_vectors(engine.embed(images), NEIGHBOURS))]
 
 
-def move_duplicates(groups: Sequence[Group], folder: str | Path) -> list[tuple[str, str]]:
+def move_duplicates(groups: Sequence[Group], folder: str | Path,
+                    metadata) -> tuple[list[tuple[str, str]], list[str]]:
     """Move every image but each group's kept one into `folder` (keeping their folders' names beneath it, and
-    never overwriting a file there); returns (from, to) per file moved. Images in zip archives, or without a
-    file, stay where they are."""
-    paths = [os.path.abspath(m.path) for g in groups for m in g.members[1:]
+    never overwriting a file there). Returns (from, to) per file moved, and the paths of the files that changed since
+    they were indexed (`metadata`'s stamp: size and modification time; gone files too), whose groups are left in
+    place: the picture kept might no longer be the one the others copy. Images in zip archives, or without a file,
+    stay where they are."""
+    changed = {m.path: n for n, g in enumerate(groups) for m in g.members if _changed(m, metadata)}
+    left = set(changed.values())
+    paths = [os.path.abspath(m.path) for n, g in enumerate(groups) if n not in left for m in g.members[1:]
              if m.path is not None and MEMBER_SEPARATOR not in m.path and os.path.isfile(m.path)]
-    if not paths:
-        return []
-    root = os.path.commonpath([os.path.dirname(p) for p in paths])
+    root = os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else ""
     moved = []
     for path in paths:
         target = _free(Path(folder) / os.path.relpath(path, root))
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(path, target)
         moved.append((path, str(target)))
-    return moved
+    return moved, list(changed)
+
+
+def _changed(member: Member, metadata) -> bool:
+    """Whether the member's file is not as it was indexed (gone, or another size or time); an engine that recorded
+    no stamp for it cannot tell, and says no."""
+    recorded = metadata.stamp(member.id) if member.path is not None else None
+    return recorded is not None and file_stamp(member.path) != recorded
 
 
 def _free(path: Path) -> Path:

@@ -36,9 +36,12 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         write_report(groups, engine, Path(args.engine).resolve().name, args.html, threshold)
         print(f"report: {args.html}", file=sys.stderr)
     if args.move_to:
-        moved = move_duplicates(groups, args.move_to)
+        moved, changed = move_duplicates(groups, args.move_to, engine.metadata)
         print(f"moved {len(moved)} files to {args.move_to} (each group's kept image stays); "
               f"`cbir remove {args.engine} --missing` drops them from the engine", file=sys.stderr)
+        if changed:
+            print(f"{len(changed)} files changed since they were indexed (e.g. {changed[0]}): their groups stay where "
+                  f"they are; `cbir add {args.engine} --dataset FOLDER` describes them again", file=sys.stderr)
     return 0
 
 
@@ -113,5 +116,6 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="FILE", help="write the list there instead of standard output")
     p.add_argument("--html", metavar="FILE", help="also write a report with thumbnails of every group")
     p.add_argument("--move-to", metavar="FOLDER",
-                   help="move every group's other images into FOLDER (keeping their sub-folders); nothing is deleted")
+                   help="move every group's other images into FOLDER (keeping their sub-folders); nothing is "
+                        "deleted, and a group whose files changed since they were indexed stays")
     p.set_defaults(func=cmd_duplicates)
