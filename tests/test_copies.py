@@ -163,6 +163,27 @@ def test_a_server_searches_copies_in_the_same_batches(photos, batch_describes):
     assert all(own not in {h.id for h in row} for row, (_, own) in zip(got, queries) if own)
 
 
+def test_one_engine_s_networks_on_one_thread_leave_another_engine_s_on_pytorch_s_default():
+    """The copies' thread asks for one thread first; a later worker of an engine without copies gets the default."""
+    from cbir.batching import _default_threads, network_threads
+
+    default = torch.get_num_threads()
+    _default_threads.cache_clear()
+    seen = []
+
+    def in_a_new_thread(count):
+        thread = threading.Thread(target=lambda: (network_threads(count), seen.append(torch.get_num_threads())))
+        thread.start()
+        thread.join()
+
+    try:
+        in_a_new_thread(1)
+        in_a_new_thread(None)
+    finally:
+        torch.set_num_threads(default)
+    assert seen == [1, default]
+
+
 def test_a_stopped_add_resumes_the_copies_too(photos, tmp_path):
     """`cbir add` stopped while describing the copies: run again, it describes only the copies' rest."""
     indexed = load_folder(photos / "photos", cache=False)

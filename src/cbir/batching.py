@@ -135,6 +135,7 @@ def network_threads(count: int | None) -> None:
     torch = sys.modules.get("torch")
     if torch is None:
         return
-    count = count or _default_threads()  # read before the first change
+    default = _default_threads()  # read before the first change, whichever thread makes it
+    count = count or default
     if torch.get_num_threads() != count:
         torch.set_num_threads(count)

@@ -56,7 +56,7 @@ def grey_thumbnails(images: Sequence[np.ndarray]) -> np.ndarray:
 
 
 @cache
-def _network(precision: str = "float32"):
+def _network(precision: str):
     """The pretrained network for inference, its BatchNorms folded, its body in `precision` ("bf16" or "float32";
     the ImageNet classifier stays float32), channels-last; loaded once per process and precision (read-only: every
     extractor shares it)."""
