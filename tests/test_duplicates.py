@@ -148,6 +148,9 @@ def test_moving_leaves_a_group_whose_files_changed_since_indexing(tmp_path, caps
     assert len(keep) == 6 and len(set(keep.values())) == 3
     Image.fromarray(data.rocket()).save(photos / keep["a.png"])  # the astronaut kept is now a rocket
     (photos / keep["c.png"]).unlink()  # and the coffee kept is gone
+    assert main(["duplicates", str(engine), "--exact-only", "--format", "json"]) == 0
+    assert sorted(m["id"] for g in json.loads(capsys.readouterr().out) for m in g["members"] if m["changed"]) == sorted(
+        [keep["a.png"], keep["c.png"]])  # the report says which
     aside = tmp_path / "aside"
     assert main(["duplicates", str(engine), "--exact-only", "--move-to", str(aside)]) == 0
     assert [p.name for p in aside.iterdir()] == list({"e.png", "f.png"} - {keep["e.png"]})  # only the cat's copy

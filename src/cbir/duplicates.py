@@ -45,6 +45,7 @@ class Member:
     similarity: float  # cosine similarity to the kept image (1.0 for itself and exact copies)
     pixels: int | None = None  # width x height of the file (None when it cannot be read)
     bytes: int | None = None
+    changed: bool = False  # its file changed since it was indexed (`cbir add` describes it again)
 
 
 @dataclass
@@ -212,7 +213,9 @@ def _group(engine, ids: Sequence[str], vectors: np.ndarray, kind: str) -> Group:
     members = []
     for id_ in ids:
         path = engine.metadata.path(id_)
-        members.append(Member(id_, path, 1.0, *file_facts(path)))
+        member = Member(id_, path, 1.0, *file_facts(path))
+        member.changed = _changed(member, engine.metadata)
+        members.append(member)
     order = sorted(range(len(members)), key=lambda i: keeper_order(members[i]))
     kept = vectors[order[0]]
     for i in order:

@@ -45,6 +45,9 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     return 0
 
 
+CHANGED = "  changed since it was indexed: `cbir add` describes it again"
+
+
 def write_groups(groups, args: argparse.Namespace) -> None:
     """The groups as text (default), JSON or CSV, on stdout or into a file."""
     if args.format == "json":
@@ -52,10 +55,11 @@ def write_groups(groups, args: argparse.Namespace) -> None:
     elif args.format == "csv":
         buf = io.StringIO()
         out = csv.writer(buf)
-        out.writerow(["group", "kind", "keep", "id", "path", "similarity", "pixels", "bytes"])
+        out.writerow(["group", "kind", "keep", "id", "path", "similarity", "pixels", "bytes", "changed"])
         for n, group in enumerate(groups, 1):
             for m in group.members:
-                out.writerow([n, group.kind, m.id == group.keep.id, m.id, m.path, m.similarity, m.pixels, m.bytes])
+                out.writerow([n, group.kind, m.id == group.keep.id, m.id, m.path, m.similarity, m.pixels, m.bytes,
+                              m.changed])
         text = buf.getvalue().rstrip("\n")
     else:
         copies = sum(len(g.members) - 1 for g in groups)
@@ -65,7 +69,7 @@ def write_groups(groups, args: argparse.Namespace) -> None:
             for m in group.members:
                 size = f"{m.pixels:,} px, {m.bytes:,} bytes" if m.pixels else "size unknown"
                 mark = "keep" if m is group.keep else f"{m.similarity:.4f}"
-                lines.append(f"  {mark:>6}  {m.path or m.id}  ({size})")
+                lines.append(f"  {mark:>6}  {m.path or m.id}  ({size})" + (CHANGED if m.changed else ""))
         text = "\n".join(lines)
     emit(text, args.out)
 
