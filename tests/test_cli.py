@@ -259,6 +259,11 @@ def test_add_and_remove_keep_an_engine_in_step_with_a_growing_folder(tiny_collec
     ids = set(Engine.load(engine).metadata.labels())
     assert len(ids) == 37 and not ids & {"blobs/001.png", "blobs/002.png", "stripes/000.png"}
 
+    (tmp_path / "photos").rename(tmp_path / "elsewhere")  # a folder moved, or a drive not mounted
+    assert main(["remove", engine, "--missing"]) == 2
+    assert "all 37 indexed files are missing" in capsys.readouterr().err and len(Engine.load(engine)) == 37
+    (tmp_path / "elsewhere").rename(folder)
+
     shutil.copytree(folder, tmp_path / "copy")
     assert main(["add", engine, "--dataset", str(tmp_path / "copy")]) == 2  # the same ids, other files
     assert "already indexed from another file" in capsys.readouterr().err

@@ -120,8 +120,13 @@ def cmd_remove(args: argparse.Namespace) -> int:
     with Engine.editing(args.engine) as engine:
         ids = set(args.ids)
         if args.missing:
-            by_path = {engine.metadata.path(id_): id_ for id_ in engine.metadata.labels()}
-            ids |= {by_path[path] for path in missing_paths(p for p in by_path if p)}
+            by_path = {engine.metadata.path(id_): id_ for id_ in engine.metadata.labels() if engine.metadata.path(id_)}
+            gone = {by_path[path] for path in missing_paths(by_path)}
+            if len(gone) > 1 and len(gone) == len(by_path):  # rather a drive not mounted than a collection deleted
+                raise CbirError(f"all {len(gone)} indexed files are missing (e.g. {next(iter(by_path))}): is their "
+                                f"drive mounted, or did their folder move? Nothing was removed; if they are gone for "
+                                f"good, index the collection again")
+            ids |= gone
         removed = engine.remove(sorted(ids)) if ids else 0
         if removed:
             engine.save(args.engine)
@@ -195,7 +200,8 @@ def register(sub) -> None:
     p = sub.add_parser("remove", help="remove images from an engine, by id or because their files are gone")
     p.add_argument("engine", help="engine folder")
     p.add_argument("ids", nargs="*", help="image ids (as `cbir search` prints them)")
-    p.add_argument("--missing", action="store_true", help="also remove every image whose file no longer exists")
+    p.add_argument("--missing", action="store_true",
+                   help="also remove every image whose file no longer exists (refused when every file is missing)")
     p.set_defaults(func=cmd_remove)
 
     p = sub.add_parser("info", help="describe an engine folder")
