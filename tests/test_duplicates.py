@@ -150,7 +150,11 @@ def test_moving_leaves_a_group_whose_files_changed_since_indexing(tmp_path, caps
     (photos / keep["c.png"]).unlink()  # and the coffee kept is gone
     assert main(["duplicates", str(engine), "--exact-only", "--format", "json"]) == 0
     assert sorted(m["id"] for g in json.loads(capsys.readouterr().out) for m in g["members"] if m["changed"]) == sorted(
-        [keep["a.png"], keep["c.png"]])  # the report says which
+        [keep["a.png"], keep["c.png"]])  # the report says which, and so does the page
+    from cbir.web import create_app
+
+    client = create_app({"ENGINES": {"photos": Engine.load(engine)}, "GROUPING_WAIT_S": None}).test_client()
+    assert client.get("/duplicates").get_data(as_text=True).count(">changed since indexed<") == 2
     aside = tmp_path / "aside"
     assert main(["duplicates", str(engine), "--exact-only", "--move-to", str(aside)]) == 0
     assert [p.name for p in aside.iterdir()] == list({"e.png", "f.png"} - {keep["e.png"]})  # only the cat's copy
