@@ -213,9 +213,7 @@ def _group(engine, ids: Sequence[str], vectors: np.ndarray, kind: str) -> Group:
     members = []
     for id_ in ids:
         path = engine.metadata.path(id_)
-        member = Member(id_, path, 1.0, *file_facts(path))
-        member.changed = _changed(member, engine.metadata)
-        members.append(member)
+        members.append(Member(id_, path, 1.0, *file_facts(path), changed=_changed(id_, path, engine.metadata)))
     order = sorted(range(len(members)), key=lambda i: keeper_order(members[i]))
     kept = vectors[order[0]]
     for i in order:
@@ -261,7 +259,7 @@ def move_duplicates(groups: Sequence[Group], folder: str | Path,
     they were indexed (`metadata`'s stamp: size and modification time; gone files too), whose groups are left in
     place: the picture kept might no longer be the one the others copy. Images in zip archives, or without a file,
     stay where they are."""
-    changed = {m.path: n for n, g in enumerate(groups) for m in g.members if _changed(m, metadata)}
+    changed = {m.path: n for n, g in enumerate(groups) for m in g.members if _changed(m.id, m.path, metadata)}
     left = set(changed.values())
     paths = [os.path.abspath(m.path) for n, g in enumerate(groups) if n not in left for m in g.members[1:]
              if m.path is not None and MEMBER_SEPARATOR not in m.path and os.path.isfile(m.path)]
@@ -275,11 +273,11 @@ def move_duplicates(groups: Sequence[Group], folder: str | Path,
     return moved, list(changed)
 
 
-def _changed(member: Member, metadata) -> bool:
-    """Whether the member's file is not as it was indexed (gone, or another size or time); an engine that recorded
-    no stamp for it cannot tell, and says no."""
-    recorded = metadata.stamp(member.id) if member.path is not None else None
-    return recorded is not None and file_stamp(member.path) != recorded
+def _changed(id_: str, path: str | None, metadata) -> bool:
+    """Whether the file of image `id_` at `path` is not as it was indexed (gone, or another size or time); an engine
+    that recorded no stamp for it cannot tell, and says no."""
+    recorded = metadata.stamp(id_) if path is not None else None
+    return recorded is not None and file_stamp(path) != recorded
 
 
 def _free(path: Path) -> Path:

@@ -120,7 +120,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
     with Engine.editing(args.engine) as engine:
         ids = set(args.ids)
         if args.missing:
-            by_path = {engine.metadata.path(id_): id_ for id_ in engine.metadata.labels() if engine.metadata.path(id_)}
+            by_path = {path: id_ for id_ in engine.metadata.labels() if (path := engine.metadata.path(id_))}
             gone = {by_path[path] for path in missing_paths(by_path)}
             if len(gone) > 1 and len(gone) == len(by_path):  # rather a drive not mounted than a collection deleted
                 raise CbirError(f"all {len(gone)} indexed files are missing (e.g. {next(iter(by_path))}): is their "
