@@ -261,13 +261,46 @@ def test_add_and_remove_keep_an_engine_in_step_with_a_growing_folder(tiny_collec
 
     (tmp_path / "photos").rename(tmp_path / "elsewhere")  # a folder moved, or a drive not mounted
     assert main(["remove", engine, "--missing"]) == 2
-    assert "all 37 indexed files are missing" in capsys.readouterr().err and len(Engine.load(engine)) == 37
+    err = capsys.readouterr().err
+    assert f"kept 37 images whose files are missing from {folder.resolve()}" in err
+    assert "nothing was removed" in err and len(Engine.load(engine)) == 37
     (tmp_path / "elsewhere").rename(folder)
 
     shutil.copytree(folder, tmp_path / "copy")
     assert main(["add", engine, "--dataset", str(tmp_path / "copy")]) == 2  # the same ids, other files
     assert "already indexed from another file" in capsys.readouterr().err
-    assert main(["remove", engine]) == 2 and "--missing" in capsys.readouterr().err
+    assert main(["remove", engine]) == 2 and "--missing or --under" in capsys.readouterr().err
+
+
+def test_remove_missing_keeps_a_folder_gone_whole_and_under_removes_it(tiny_collection, tmp_path, capsys):
+    from cbir import Engine
+
+    photos, drive, engine = tmp_path / "photos", tmp_path / "drive" / "pictures", str(tmp_path / "engine")
+    shutil.copytree(tiny_collection / "train" / "blobs", photos / "blobs")
+    shutil.copytree(tiny_collection / "train" / "gradient", photos / "gradient")
+    shutil.copytree(tiny_collection / "train" / "stripes", drive / "stripes")
+    assert main(["index", "--dataset", str(photos), "--features", "hog-gch", "--out", engine]) == 0
+    assert main(["add", engine, "--dataset", str(drive)]) == 0
+    shutil.rmtree(photos / "gradient")  # a sub-folder deleted on purpose: the collection around it is still there
+    (photos / "blobs" / "000.png").unlink()
+    (tmp_path / "drive").rename(tmp_path / "unmounted")
+    capsys.readouterr()
+
+    assert main(["remove", engine, "--missing"]) == 0
+    captured = capsys.readouterr()
+    assert "removed 21 images" in captured.out and ": 39 images" in captured.out
+    assert f"kept 20 images whose files are missing from {drive.resolve()}" in captured.err
+    assert f"--under {drive.resolve()}" in captured.err
+    ids = set(Engine.load(engine).metadata.labels())
+    assert {f"stripes/{i:03d}.png" for i in range(20)} <= ids and "blobs/000.png" not in ids
+    assert not any(i.startswith("gradient/") for i in ids)
+
+    assert main(["remove", engine, "--under", str(tmp_path / "nowhere")]) == 2
+    assert "no indexed image lies under" in capsys.readouterr().err and len(Engine.load(engine)) == 39
+    assert main(["remove", engine, "--missing", "--under", str(drive)]) == 0  # gone for good
+    captured = capsys.readouterr()
+    assert "removed 20 images" in captured.out and not captured.err
+    assert not any(i.startswith("stripes/") for i in Engine.load(engine).metadata.labels())
 
 
 def test_unknown_arguments_are_still_refused(built, capsys):

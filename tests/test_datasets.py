@@ -6,6 +6,7 @@ import pickle
 import tarfile
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -208,6 +209,21 @@ def test_missing_paths_reads_zip_members_as_the_archive_is_now(tmp_path):
     with zipfile.ZipFile(archive, "w") as zf:  # rewritten without b.png: the new member list counts
         zf.writestr("a.png", b"x")
     assert f"{archive}::b.png" in folder_mod.missing_paths(paths)
+
+
+def test_vanished_folders_are_collection_roots_none_of_whose_files_is_left():
+    ids = {"/p/2019/a.png": "2019/a.png", "/p/2019/b.png": "2019/b.png", "/p/2020/c.png": "2020/c.png",
+           "/d/pics/x.png": "x.png", "/d/pics/y/z.png": "y/z.png", "/z/old.zip::m/1.png": "m/1.png",
+           "/z/old.zip::m/2.png": "m/2.png", "/z/cifar.zip::train/cat/3.png": "train/3", "/q/lone.png": "lone.png"}
+    deleted_or_gone = ["/p/2019/a.png", "/p/2019/b.png", "/d/pics/x.png", "/d/pics/y/z.png",
+                       "/z/old.zip::m/1.png", "/z/old.zip::m/2.png", "/q/lone.png"]
+    # /p still holds 2020/c.png: its 2019 files were deleted; a lone file is taken for deleted while others are left
+    assert folder_mod.vanished_folders(ids, deleted_or_gone) == {
+        Path("/d/pics"): ["/d/pics/x.png", "/d/pics/y/z.png"],
+        Path("/z/old.zip"): ["/z/old.zip::m/1.png", "/z/old.zip::m/2.png"]}
+    everything = list(ids)
+    assert set(folder_mod.vanished_folders(ids, everything)) == {
+        Path("/p"), Path("/d/pics"), Path("/z/old.zip"), Path("/z/cifar.zip"), Path("/q")}
 
 
 def test_a_dangling_symlink_is_a_skipped_file_not_a_crash(tmp_path, tiny_collection):

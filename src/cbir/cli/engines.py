@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from contextlib import suppress
 from pathlib import Path
@@ -112,24 +113,34 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    from cbir.datasets.folder import missing_paths
+    from cbir.datasets.folder import location, missing_paths, vanished_folders
     from cbir.engine import Engine
 
-    if not args.ids and not args.missing:
-        raise CbirError("name the image ids to remove, or pass --missing")
+    if not args.ids and not args.missing and not args.under:
+        raise CbirError("name the image ids to remove, or pass --missing or --under")
     with Engine.editing(args.engine) as engine:
-        ids = set(args.ids)
+        ids, kept = set(args.ids), {}
+        by_path = {path: id_ for id_ in engine.metadata.labels() if (path := engine.metadata.path(id_))}
+        for under in args.under:
+            root = Path(under).expanduser().resolve()
+            under = {id_ for path, id_ in by_path.items() if root == (at := location(path)) or root in at.parents}
+            if not under:
+                raise CbirError(f"no indexed image lies under {root}; nothing was removed")
+            ids |= under
         if args.missing:
-            by_path = {path: id_ for id_ in engine.metadata.labels() if (path := engine.metadata.path(id_))}
-            gone = {by_path[path] for path in missing_paths(by_path)}
-            if len(gone) > 1 and len(gone) == len(by_path):  # rather a drive not mounted than a collection deleted
-                raise CbirError(f"all {len(gone)} indexed files are missing (e.g. {next(iter(by_path))}): is their "
-                                f"drive mounted, or did their folder move? Nothing was removed; if they are gone for "
-                                f"good, index the collection again")
-            ids |= gone
+            gone = missing_paths(by_path)
+            kept = {where: paths for where, paths in vanished_folders(by_path, gone).items()
+                    if not {by_path[path] for path in paths} <= ids}
+            ids |= {by_path[path] for path in gone} - {by_path[path] for paths in kept.values() for path in paths}
         removed = engine.remove(sorted(ids)) if ids else 0
         if removed:
             engine.save(args.engine)
+    for where, paths in kept.items():
+        print(f"cbir: kept {len(paths)} images whose files are missing from {where}, where no indexed file is left: "
+              f"is its drive mounted, or did it move? If they are gone for good: "
+              f"cbir remove {args.engine} --under {where}", file=sys.stderr)
+    if kept and not removed:
+        raise CbirError("nothing was removed")
     print(f"removed {removed} images -> {args.engine}: {len(engine)} images"
           + (f" ({len(ids) - removed} of the given ids were not indexed)" if removed < len(ids) else ""))
     return 0
@@ -201,7 +212,11 @@ def register(sub) -> None:
     p.add_argument("engine", help="engine folder")
     p.add_argument("ids", nargs="*", help="image ids (as `cbir search` prints them)")
     p.add_argument("--missing", action="store_true",
-                   help="also remove every image whose file no longer exists (refused when every file is missing)")
+                   help="also remove every image whose file no longer exists, except those whose whole folder "
+                        "went (a drive not mounted, a folder moved)")
+    p.add_argument("--under", action="append", default=[], metavar="PATH",
+                   help="also remove every image whose file lies under this folder (or is in this archive) on disk, "
+                        "there or not (repeatable)")
     p.set_defaults(func=cmd_remove)
 
     p = sub.add_parser("info", help="describe an engine folder")

@@ -165,6 +165,32 @@ def missing_paths(paths: Iterable[str]) -> list[str]:
     return missing
 
 
+def location(path: str) -> Path:
+    """Where an image path lies on disk: the file, or the archive of a zip member."""
+    return Path(path.split(MEMBER_SEPARATOR, 1)[0])
+
+
+def vanished_folders(ids: dict[str, str], missing: Iterable[str]) -> dict[Path, list[str]]:
+    """Missing paths whose whole collection folder went (a drive not mounted, a folder moved), by that folder.
+
+    `ids` maps each indexed path to its id, the path relative to the folder or archive it was indexed from. A
+    folder none of whose indexed files is left went at once: rather unmounted or moved than deleted, so its
+    files are not taken for deleted ones. A lone missing file counts only when no indexed file is left anywhere.
+    """
+    missing = set(missing)
+    lost: dict[Path, list[str]] = {}
+    held: set[Path] = set()
+    for path, id_ in ids.items():
+        root = next((Path(path[:-len(sep + id_)]) for sep in (MEMBER_SEPARATOR, "/", os.sep)
+                     if path.endswith(sep + id_)), location(path))
+        if path in missing:
+            lost.setdefault(root, []).append(path)
+        else:
+            held.add(root)
+    return {root: sorted(paths) for root, paths in lost.items()
+            if root not in held and (len(paths) > 1 or not held)}
+
+
 @contextmanager
 def _open_source(source: Path) -> Iterator[tuple[list[tuple[str, str]], Callable[[str], bytes]]]:
     """Yield ([(relative id, path)] of every image file sorted by id, read(id) -> bytes)."""
