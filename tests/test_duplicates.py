@@ -4,6 +4,7 @@ image chosen by the stated rule, new photos checked, reports written, files move
 import csv
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,6 +162,27 @@ def test_moving_leaves_a_group_whose_files_changed_since_indexing(tmp_path, caps
     assert {"a.png", "b.png", "c.png", "d.png"} - {keep["c.png"]} == {p.name for p in photos.iterdir()} - {
         "e.png", "f.png"}
     assert "2 files changed since they were indexed" in capsys.readouterr().err
+
+
+def test_moving_never_takes_away_the_file_a_kept_link_points_to(tmp_path, capsys):
+    """A picture linked from another folder is one file under two names: the group keeps the first name (the
+    link), and moving the other one would leave the link dangling and the picture out of the collection."""
+    photos = tmp_path / "photos"
+    (photos / "all").mkdir(parents=True)
+    (photos / "favourites").mkdir()
+    Image.fromarray(data.astronaut()).save(photos / "all" / "astronaut.png")
+    (photos / "favourites" / "astronaut.png").symlink_to(Path("..") / "all" / "astronaut.png")
+    Image.fromarray(data.coffee()).save(photos / "all" / "coffee.png")
+    Image.fromarray(data.coffee()).save(photos / "favourites" / "coffee.png")  # a real copy
+    engine = tmp_path / "engine"
+    assert main(["index", "--dataset", str(photos), "--features", "gch", "--out", str(engine)]) == 0
+    aside = tmp_path / "aside"
+    capsys.readouterr()
+    assert main(["duplicates", str(engine), "--exact-only", "--move-to", str(aside)]) == 0
+    assert [p.name for p in aside.rglob("*.png")] == ["coffee.png"]
+    assert np.array_equal(np.asarray(Image.open(photos / "favourites" / "astronaut.png").convert("RGB")),
+                          data.astronaut())
+    assert "1 file is the kept one under another name" in capsys.readouterr().err
 
 
 def test_new_photos_are_checked_against_the_engine(planted, tmp_path, capsys):

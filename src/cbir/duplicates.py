@@ -253,16 +253,20 @@ def _copies_of(engine, images: Sequence[np.ndarray], threshold: float) -> list[l
 
 
 def move_duplicates(groups: Sequence[Group], folder: str | Path,
-                    metadata) -> tuple[list[tuple[str, str]], list[str]]:
+                    metadata) -> tuple[list[tuple[str, str]], list[str], list[str]]:
     """Move every image but each group's kept one into `folder` (keeping their folders' names beneath it, and
-    never overwriting a file there). Returns (from, to) per file moved, and the paths of the files that changed since
+    never overwriting a file there). Returns (from, to) per file moved; the paths of the files that changed since
     they were indexed (`metadata`'s stamp: size and modification time; gone files too), whose groups are left in
-    place: the picture kept might no longer be the one the others copy. Images in zip archives, or without a file,
-    stay where they are."""
+    place: the picture kept might no longer be the one the others copy; and the paths left because they are the kept
+    file under another name (a link to it, or the file a kept link points to). Images in zip archives, or without a
+    file, stay where they are."""
     changed = {m.path: n for n, g in enumerate(groups) for m in g.members if _changed(m.id, m.path, metadata)}
     left = set(changed.values())
-    paths = [os.path.abspath(m.path) for n, g in enumerate(groups) if n not in left for m in g.members[1:]
-             if m.path is not None and MEMBER_SEPARATOR not in m.path and os.path.isfile(m.path)]
+    paths, linked = [], []
+    for group in (g for n, g in enumerate(groups) if n not in left):
+        for m in group.members[1:]:
+            if m.path is not None and MEMBER_SEPARATOR not in m.path and os.path.isfile(m.path):
+                (linked if _same_file(m.path, group.keep.path) else paths).append(os.path.abspath(m.path))
     root = os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else ""
     moved = []
     for path in paths:
@@ -270,7 +274,15 @@ def move_duplicates(groups: Sequence[Group], folder: str | Path,
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(path, target)
         moved.append((path, str(target)))
-    return moved, list(changed)
+    return moved, list(changed), linked
+
+
+def _same_file(path: str, other: str | None) -> bool:
+    """Whether two paths name one file (through a link)."""
+    try:
+        return other is not None and os.path.samefile(path, other)
+    except OSError:
+        return False
 
 
 def _changed(id_: str, path: str | None, metadata) -> bool:

@@ -36,12 +36,15 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         write_report(groups, engine, Path(args.engine).resolve().name, args.html, threshold)
         print(f"report: {args.html}", file=sys.stderr)
     if args.move_to:
-        moved, changed = move_duplicates(groups, args.move_to, engine.metadata)
+        moved, changed, linked = move_duplicates(groups, args.move_to, engine.metadata)
         print(f"moved {len(moved)} files to {args.move_to} (each group's kept image stays); "
               f"`cbir remove {args.engine} --missing` drops them from the engine", file=sys.stderr)
         if changed:
             print(f"{len(changed)} files changed since they were indexed (e.g. {changed[0]}): their groups stay where "
                   f"they are; `cbir add {args.engine} --dataset FOLDER` describes them again", file=sys.stderr)
+        if linked:
+            what = "1 file is the kept one" if len(linked) == 1 else f"{len(linked)} files are the kept ones"
+            print(f"{what} under another name (a link, e.g. {linked[0]}): left in place", file=sys.stderr)
     return 0
 
 
