@@ -1,12 +1,14 @@
 """Decoding every supported format and odd mode into RGB uint8."""
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from skimage import data as pictures
 
-from cbir.datasets.images import decode_image
+from cbir.datasets.images import decode_image, is_image_name
 from cbir.errors import ImageDecodeError
 
 
@@ -23,7 +25,7 @@ def rgb(h=12, w=20):
     return arr
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF"])
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF", "AVIF"])
 def test_formats_decode_to_rgb_uint8(fmt):
     out = decode_image(encode(Image.fromarray(rgb()), fmt))
     assert out.dtype == np.uint8 and out.shape == (12, 20, 3)
@@ -65,6 +67,20 @@ def test_exif_orientation_is_applied():
     assert out.shape == (30, 10, 3)
 
 
+def test_phone_photos_in_heic_decode_the_right_way_up():
+    """tests/data: scikit-image's astronaut, 96x96 cropped to 96x64, in HEIC (pillow-heif's encoder, quality 92):
+    as it is, and stored turned by 90 degrees with EXIF orientation 6, as phones store a photo taken upright
+    (libheif turns it back itself; EXIF's orientation must not turn it once more)."""
+    expected = np.asarray(Image.fromarray(pictures.astronaut()).resize((96, 96), Image.Resampling.LANCZOS)
+                          .crop((0, 16, 96, 80)), dtype=np.float32)
+    for name in ("astronaut.heic", "astronaut-turned.heic"):
+        assert is_image_name(name.upper())
+        out = decode_image((Path(__file__).parent / "data" / name).read_bytes())
+        assert out.shape == (64, 96, 3) and np.abs(out - expected).mean() < 6, name
+    assert decode_image((Path(__file__).parent / "data" / "astronaut.heic").read_bytes(), max_side=48).shape == (
+        32, 48, 3)
+
+
 def test_animated_gif_uses_first_frame():
     frames = [Image.new("RGB", (5, 5), c) for c in ((250, 0, 0), (0, 250, 0))]
     data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
@@ -99,7 +115,7 @@ def test_decoding_in_many_threads_leaves_the_warning_filters_alone():
 
     from PIL import Image
 
-    from cbir.datasets.images import decode_image
+    from cbir.datasets.images import decode_image, is_image_name
 
     buf = io.BytesIO()
     Image.new("RGB", (40, 30), "red").save(buf, "PNG")

@@ -7,11 +7,13 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
+import pi_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cbir.errors import ImageDecodeError
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif",
+                              ".avif"})
 MAX_PIXELS = 64_000_000
 
 
@@ -30,15 +32,17 @@ def quiet_pillow() -> None:
 
 
 quiet_pillow()
+pi_heif.register_heif_opener(decode_threads=1)  # HEIC: libheif turns a photo as stored and resets EXIF to match;
+# one thread: files decode in parallel already (`load_folder`), pools are never nested
 
 
 def decode_image(data: bytes, max_side: int | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode image bytes into an (H, W, 3) uint8 RGB array.
 
-    EXIF orientation is applied, the first frame of an animation is used, alpha is
-    composited over white, and grayscale, palette, CMYK and 16-bit images are converted.
-    The pixel count is checked from the header before decoding (image bombs), and
-    `max_side` shrinks the image (keeping its aspect) so its longest side fits.
+    Any format Pillow reads, HEIC/HEIF and AVIF included. EXIF orientation is applied, the first frame of an
+    animation is used, alpha is composited over white, and grayscale, palette, CMYK and 16-bit images are
+    converted. The pixel count is checked from the header before decoding (image bombs), and `max_side`
+    shrinks the image (keeping its aspect) so its longest side fits.
     """
     if not data:
         raise ImageDecodeError("empty file: no image data")
