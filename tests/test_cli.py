@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -270,6 +271,28 @@ def test_add_and_remove_keep_an_engine_in_step_with_a_growing_folder(tiny_collec
     assert main(["add", engine, "--dataset", str(tmp_path / "copy")]) == 2  # the same ids, other files
     assert "already indexed from another file" in capsys.readouterr().err
     assert main(["remove", engine]) == 2 and "--missing or --under" in capsys.readouterr().err
+
+
+def test_add_decodes_only_the_files_that_are_new_or_changed(tiny_collection, tmp_path, capsys, monkeypatch):
+    from cbir.datasets import folder as folder_mod
+
+    folder, engine = tmp_path / "photos", str(tmp_path / "engine")
+    shutil.copytree(tiny_collection / "train" / "blobs", folder / "blobs")
+    assert main(["index", "--dataset", str(folder), "--features", "hog-gch", "--out", engine]) == 0
+    decoded = []
+    real_decode = folder_mod.decode_image
+    monkeypatch.setattr(folder_mod, "decode_image", lambda data, **kw: decoded.append(1) or real_decode(data, **kw))
+    shutil.copy(tiny_collection / "train" / "stripes" / "000.png", folder / "blobs" / "new.png")
+    shutil.copy(tiny_collection / "train" / "stripes" / "001.png", folder / "blobs" / "003.png")  # another picture
+    os.utime(folder / "blobs" / "004.png", ns=(1, 1))  # only touched
+    capsys.readouterr()
+    assert main(["add", engine, "--dataset", str(folder)]) == 0
+    assert len(decoded) == 3
+    assert ("added 1 images (20 already indexed, 1 described again: their files show another picture now)"
+            in capsys.readouterr().out)
+    decoded.clear()
+    assert main(["add", engine, "--dataset", str(folder)]) == 0  # the touched file was restamped
+    assert not decoded and "added 0 images (21 already indexed)" in capsys.readouterr().out
 
 
 def test_remove_missing_keeps_a_folder_gone_whole_and_under_removes_it(tiny_collection, tmp_path, capsys):

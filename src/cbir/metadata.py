@@ -121,6 +121,12 @@ class Metadata:
                 changed.append(i)
         return new, changed
 
+    def unchanged(self, id_: str, path: str) -> bool:
+        """Whether image `id_` is held from the file at `path`, which the file system says is as it was indexed
+        (`new_and_changed` would pass it by)."""
+        return id_ in self and self.path(id_) == path and (stamp := self.stamp(id_)) is not None and (
+            file_stamp(path) == stamp)
+
     def restamp(self, id_: str, stamp: str | None) -> None:
         """Record that the file of `id_` changed on disk without changing the picture."""
         self._rows[id_] = self._rows[id_][:3] + (stamp,) + self._rows[id_][4:]

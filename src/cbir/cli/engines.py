@@ -100,13 +100,21 @@ def cmd_add(args: argparse.Namespace) -> int:
     from cbir.resume import discard
 
     with Engine.editing(args.engine) as engine:
-        dataset = load_dataset(args.dataset, split=args.split, data=args.data)
+        unchanged = []  # the files indexed as they are now: not decoded again
+
+        def keep(id_: str, path: str) -> bool:
+            if engine.metadata.unchanged(id_, path):
+                unchanged.append(id_)
+                return False
+            return True
+
+        dataset = load_dataset(args.dataset, split=args.split, data=args.data, keep=keep)
         before = engine.metadata.stamps()
         added, changed = engine.add_new(dataset, batch_size=args.batch_size, resume_in=args.engine)
         if added or changed or engine.metadata.stamps() != before:
             engine.save(args.engine)
         discard(args.engine)
-    print(f"added {added} images ({len(dataset) - added} already indexed"
+    print(f"added {added} images ({len(dataset) + len(unchanged) - added} already indexed"
           + (f", {changed} described again: their files show another picture now" if changed else "")
           + f") -> {args.engine}: {len(engine)} images")
     return 0
@@ -208,7 +216,7 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=positive, default=1024)
     p.set_defaults(func=cmd_add)
 
-    p = sub.add_parser("remove", help="remove images from an engine, by id or because their files are gone")
+    p = sub.add_parser("remove", help="remove images from an engine: by id, because their files are gone, or by folder")
     p.add_argument("engine", help="engine folder")
     p.add_argument("ids", nargs="*", help="image ids (as `cbir search` prints them)")
     p.add_argument("--missing", action="store_true",

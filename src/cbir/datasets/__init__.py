@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from cbir.datasets.cifar10 import load_cifar10
@@ -13,10 +14,11 @@ __all__ = ["Dataset", "decode_image", "load_cifar10", "load_dataset", "load_fold
 
 
 def load_dataset(spec: str, split: str | None = None, data: str | Path | None = None,
-                 progress: bool = True) -> Dataset:
+                 progress: bool = True, keep: Callable[[str, str], bool] | None = None) -> Dataset:
     """Load `cifar10`, `cifar10:test`, a folder/zip path, or `PATH:split`.
 
-    For CIFAR-10 the split defaults to "train"; for a folder, to every image.
+    For CIFAR-10 the split defaults to "train"; for a folder, to every image. `keep`: as in `load_folder`
+    (CIFAR-10 is read whole).
     """
     name, _, spec_split = spec.partition(":") if spec.startswith("cifar10") else (spec, "", "")
     if name == "cifar10":
@@ -26,4 +28,4 @@ def load_dataset(spec: str, split: str | None = None, data: str | Path | None = 
         head, _, tail = spec.rpartition(":")
         if Path(head).expanduser().exists():
             path, split = Path(head).expanduser(), tail
-    return load_folder(path, split=split, progress=progress)
+    return load_folder(path, split=split, progress=progress, keep=keep)

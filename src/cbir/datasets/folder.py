@@ -207,12 +207,13 @@ def _open_source(source: Path) -> Iterator[tuple[list[tuple[str, str]], Callable
         raise DatasetError(f"{source} is neither a folder nor a .zip archive")
 
 
-def _decode_all(source: Path, split: str | None, max_side: int | None, progress: bool) -> Dataset:
-    """Every image of the source; a folder's decoded by `DECODE_THREADS` threads (Pillow decodes without the GIL;
-    a zip's members share one file position, and are small as a rule)."""
+def _decode_all(source: Path, split: str | None, max_side: int | None, progress: bool,
+                keep: Callable[[str, str], bool]) -> Dataset:
+    """Every image of the source that `keep(id, path)` wants; a folder's decoded by `DECODE_THREADS` threads (Pillow
+    decodes without the GIL; a zip's members share one file position, and are small as a rule)."""
     ids, images, labels, paths, splits, skipped = [], [], [], [], [], []
     with _open_source(source) as (entries, read):
-        entries = [e for e in entries if split is None or layout_of(e[0])[1] == split]
+        entries = [e for e in entries if (split is None or layout_of(e[0])[1] == split) and keep(*e)]
 
         def decode(relpath: str) -> np.ndarray | str:
             try:
@@ -237,25 +238,36 @@ def _decode_all(source: Path, split: str | None, max_side: int | None, progress:
 
 
 def load_folder(path: str | Path, split: str | None = None, max_side: int | None = DEFAULT_MAX_SIDE,
-                progress: bool = True, cache: bool = True) -> Dataset:
+                progress: bool = True, cache: bool = True, keep: Callable[[str, str], bool] | None = None) -> Dataset:
     """Read every image under a folder or in a .zip (optionally one split only).
 
     Images are decoded to RGB uint8, shrunk so their longest side is at most `max_side`,
     and cached (memory-mapped) until the source changes. Unreadable files are skipped
     with one warning that counts them; a collection with no readable image is an error.
+    `keep(id, path)`: which images to read, the others left out, and nothing cached (`cbir add` reads only
+    the files an engine lacks or that changed).
     """
     source = Path(path).expanduser().resolve()
     if not source.exists():
         raise DatasetError(f"no such folder or archive: {source}")
-    build = lambda: _decode_all(source, split, max_side, progress)  # noqa: E731
-    if cache:
+    left_out = 0
+
+    def wanted(id_: str, file: str) -> bool:
+        nonlocal left_out
+        if keep is None or keep(id_, file):
+            return True
+        left_out += 1
+        return False
+
+    build = lambda: _decode_all(source, split, max_side, progress, wanted)  # noqa: E731
+    if cache and keep is None:
         dataset = cached_dataset(["folder", source_fingerprint(source), split, max_side], build)
     else:
         dataset = build()
     if dataset.skipped:
         warnings.warn(f"skipped {len(dataset.skipped)} unreadable file(s) in {source}, "
                       f"e.g. {dataset.skipped[0]}", stacklevel=2)
-    if len(dataset) == 0:
+    if len(dataset) == 0 and not left_out:
         where = f"split '{split}' of " if split else ""
         raise DatasetError(f"no readable images in {where}{source} "
                            f"(looked for {', '.join(sorted({'jpg', 'png', 'webp', 'bmp', 'gif', 'tiff'}))})")
