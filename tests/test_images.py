@@ -115,7 +115,7 @@ def test_decoding_in_many_threads_leaves_the_warning_filters_alone():
 
     from PIL import Image
 
-    from cbir.datasets.images import decode_image, is_image_name
+    from cbir.datasets.images import decode_image
 
     buf = io.BytesIO()
     Image.new("RGB", (40, 30), "red").save(buf, "PNG")
