@@ -9,6 +9,7 @@ from urllib.parse import quote, unquote_plus
 import numpy as np
 import pytest
 from PIL import Image
+from skimage import data as pictures
 
 from cbir import Engine
 from cbir.datasets import load_folder
@@ -88,6 +89,29 @@ def test_api_images_only_serves_indexed_ids(client, collection):
 def test_tiff_is_served_as_png(client):
     response = client.get("/api/v1/images/blobs/deep.tiff")
     assert response.status_code == 200 and response.mimetype == "image/png"
+
+
+def test_photos_thumbnails_are_decoded_small_and_avif_is_served_as_it_is(tmp_path, monkeypatch):
+    from cbir.datasets import sources
+
+    (tmp_path / "photos").mkdir()
+    Image.fromarray(pictures.astronaut()).resize((3000, 3000)).save(tmp_path / "photos" / "big.jpg", quality=90)
+    Image.fromarray(pictures.coffee()).save(tmp_path / "photos" / "coffee.avif")
+    engine = Engine.build(load_folder(tmp_path / "photos", progress=False, cache=False), make_extractor("gch"),
+                          progress=False)
+    client = create_app({"ENGINES": {"photos": engine}}).test_client()
+    decoded, real_decode = [], sources.decode_image
+
+    def decode(raw, **kw):
+        decoded.append(real_decode(raw, **kw).shape)
+        return real_decode(raw, **kw)
+
+    monkeypatch.setattr(sources, "decode_image", decode)
+    thumb = client.get("/api/v1/images/big.jpg?size=thumb")
+    assert thumb.status_code == 200 and Image.open(io.BytesIO(thumb.data)).size == (96, 96)
+    assert max(decoded[0]) <= 96  # not 3000x3000 pixels for a 96-pixel thumbnail
+    original = client.get("/api/v1/images/coffee.avif")
+    assert original.mimetype == "image/avif" and original.data == (tmp_path / "photos" / "coffee.avif").read_bytes()
 
 
 def test_similar_to_an_indexed_image_by_id(client):

@@ -12,7 +12,9 @@ BROWSER_FORMATS = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG": "image/png", b"GIF
 
 
 def browser_type(data: bytes | None) -> str | None:
-    """The MIME type of a stored file a browser shows as it is (by its first bytes), else None."""
+    """The MIME type of a stored file a browser shows as it is (by its first bytes), else None (HEIC, TIFF)."""
+    if data and data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis"):
+        return "image/avif"
     return next((m for magic, m in BROWSER_FORMATS.items() if data and data.startswith(magic)), None)
 
 

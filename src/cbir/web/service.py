@@ -274,7 +274,8 @@ class SearchService:
         return encode_png(self.pixels(image_id)), "image/png"
 
     def _make_thumbnail(self, path: str) -> bytes:
-        return thumbnail_png(load_image(path), self.thumb_size)
+        """A thumbnail, from the image decoded at that size (a photo's JPEG at an eighth of its size or less)."""
+        return thumbnail_png(load_image(path, max_side=self.thumb_size), self.thumb_size)
 
 
 def unavailable(image_id: str, exc: Exception) -> RequestError:
