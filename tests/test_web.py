@@ -3,7 +3,9 @@
 import io
 import os
 import re
+import shutil
 import tempfile
+from pathlib import Path
 from urllib.parse import quote, unquote_plus
 
 import numpy as np
@@ -21,8 +23,6 @@ XSS_NAME = "<img src=x onerror=alert(1)>.png"
 
 @pytest.fixture(scope="module")
 def collection(tiny_collection, tmp_path_factory):
-    import shutil
-
     root = tmp_path_factory.mktemp("web") / "photos"
     shutil.copytree(tiny_collection / "train", root)
     shutil.copy(tiny_collection / "test" / "blobs" / "000.png", root / "blobs" / XSS_NAME)
@@ -91,12 +91,13 @@ def test_tiff_is_served_as_png(client):
     assert response.status_code == 200 and response.mimetype == "image/png"
 
 
-def test_photos_thumbnails_are_decoded_small_and_avif_is_served_as_it_is(tmp_path, monkeypatch):
+def test_photos_thumbnails_are_decoded_small_and_originals_shown_compactly(tmp_path, monkeypatch):
     from cbir.datasets import sources
 
     (tmp_path / "photos").mkdir()
     Image.fromarray(pictures.astronaut()).resize((3000, 3000)).save(tmp_path / "photos" / "big.jpg", quality=90)
     Image.fromarray(pictures.coffee()).save(tmp_path / "photos" / "coffee.avif")
+    shutil.copy(Path(__file__).parent / "data" / "astronaut.heic", tmp_path / "photos")
     engine = Engine.build(load_folder(tmp_path / "photos", progress=False, cache=False), make_extractor("gch"),
                           progress=False)
     client = create_app({"ENGINES": {"photos": engine}}).test_client()
@@ -112,6 +113,8 @@ def test_photos_thumbnails_are_decoded_small_and_avif_is_served_as_it_is(tmp_pat
     assert max(decoded[0]) <= 96  # not 3000x3000 pixels for a 96-pixel thumbnail
     original = client.get("/api/v1/images/coffee.avif")
     assert original.mimetype == "image/avif" and original.data == (tmp_path / "photos" / "coffee.avif").read_bytes()
+    phone = client.get("/api/v1/images/astronaut.heic")  # no browser but Safari shows HEIC: a JPEG of it
+    assert phone.mimetype == "image/jpeg" and Image.open(io.BytesIO(phone.data)).size == (96, 64)
 
 
 def test_similar_to_an_indexed_image_by_id(client):

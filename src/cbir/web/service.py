@@ -21,7 +21,7 @@ from cbir.errors import CbirError, DatasetError, ImageDecodeError
 from cbir.filters import Filter
 from cbir.types import SearchResult
 from cbir.web.grouping import Grouping
-from cbir.web.pictures import browser_type, encode_png, thumbnail_png
+from cbir.web.pictures import browser_type, encode_jpeg, encode_png, is_heif, thumbnail_png
 
 class RequestError(CbirError):
     """A bad request: shown to the user with an HTTP status (4xx)."""
@@ -257,7 +257,8 @@ class SearchService:
             raise unavailable(image_id, exc) from None
 
     def image_bytes(self, image_id: str, thumbnail: bool) -> tuple[bytes, str]:
-        """(bytes, mimetype) of an indexed image, as stored when a browser can show it, else PNG."""
+        """(bytes, mimetype) of an indexed image, as stored when a browser can show it, else JPEG for a HEIC
+        photo and PNG for the rest."""
         path = self.locate(image_id)
         if thumbnail:
             try:
@@ -271,6 +272,8 @@ class SearchService:
         mimetype = browser_type(data)
         if mimetype:
             return data, mimetype
+        if is_heif(data):
+            return encode_jpeg(self.pixels(image_id)), "image/jpeg"
         return encode_png(self.pixels(image_id)), "image/png"
 
     def _make_thumbnail(self, path: str) -> bytes:
