@@ -295,6 +295,31 @@ def test_add_decodes_only_the_files_that_are_new_or_changed(tiny_collection, tmp
     assert not decoded and "added 0 images (21 already indexed)" in capsys.readouterr().out
 
 
+def test_add_takes_a_file_for_a_moved_one_only_when_that_is_gone_and_alone_with_its_stamp(tmp_path, capsys,
+                                                                                          monkeypatch):
+    from cbir import Engine
+    from cbir.datasets import folder as folder_mod
+
+    photos, engine = tmp_path / "photos", str(tmp_path / "engine")
+    (photos / "a").mkdir(parents=True)
+    for name, value in (("x", 40), ("y", 200), ("z", 120)):  # BMPs of one size: the same byte count
+        Image.fromarray(np.full((16, 16, 3), value, np.uint8)).save(photos / "a" / f"{name}.bmp")
+        os.utime(photos / "a" / f"{name}.bmp", ns=(10**18, 10**18 if name != "z" else 2 * 10**18))
+    assert main(["index", "--dataset", str(photos), "--features", "gch", "--out", engine]) == 0
+    decoded = []
+    real_decode = folder_mod.decode_image
+    monkeypatch.setattr(folder_mod, "decode_image", lambda data, **kw: decoded.append(1) or real_decode(data, **kw))
+    (photos / "b").mkdir()
+    for name in ("x", "y"):  # both gone with one stamp: which is which cannot be told without reading them
+        (photos / "a" / f"{name}.bmp").rename(photos / "b" / f"{name}.bmp")
+    shutil.copy2(photos / "a" / "z.bmp", photos / "b" / "z.bmp")  # a copy, its stamp kept, of a file still there
+    capsys.readouterr()
+    assert main(["add", engine, "--dataset", str(photos)]) == 0
+    assert len(decoded) == 3 and "moved or renamed" not in capsys.readouterr().out
+    loaded = Engine.load(engine)
+    assert loaded.metadata.digest("b/x.bmp") == loaded.metadata.digest("a/x.bmp") != loaded.metadata.digest("b/y.bmp")
+
+
 def test_remove_missing_keeps_a_folder_gone_whole_and_under_removes_it(tiny_collection, tmp_path, capsys):
     from cbir import Engine
 

@@ -79,6 +79,38 @@ def test_the_copies_engine_is_saved_added_to_and_removed_from(photos, tmp_path, 
                    f'</span>' in page.get_data(as_text=True)
 
 
+def test_files_moved_or_renamed_are_indexed_again_without_decoding(photos, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from cbir.datasets import folder as folder_mod
+
+    library, out = tmp_path / "library", tmp_path / "engine"
+    shutil.copytree(photos / "photos", library / "inbox")
+    assert main(["index", "--dataset", str(library), "--features", "hog-gch", "--copies", "--out", str(out)]) == 0
+    before = Engine.load(out)
+    (library / "space").mkdir()
+    (library / "inbox" / "rocket.jpg").rename(library / "space" / "rocket.jpg")  # moved, its label with it
+    (library / "inbox" / "moon.jpg").rename(library / "inbox" / "moon-2019.jpg")  # renamed
+    decoded = []
+    real_decode = folder_mod.decode_image
+    monkeypatch.setattr(folder_mod, "decode_image", lambda data, **kw: decoded.append(1) or real_decode(data, **kw))
+    capsys.readouterr()
+    assert main(["add", str(out), "--dataset", str(library)]) == 0
+    assert not decoded and "2 of them are files moved or renamed" in capsys.readouterr().out
+    after = Engine.load(out)
+    for old, new in (("inbox/rocket.jpg", "space/rocket.jpg"), ("inbox/moon.jpg", "inbox/moon-2019.jpg")):
+        for engine, was in ((after, before), (after.copies, before.copies)):
+            ids, vectors = engine.index.vectors()
+            old_ids, old_vectors = was.index.vectors()
+            assert np.array_equal(vectors[ids.index(new)], old_vectors[old_ids.index(old)])
+        assert after.metadata.digest(new) == before.metadata.digest(old)
+        assert after.metadata.path(new) == str((library / new).resolve())
+    assert after.metadata.label("space/rocket.jpg") == "space" and after.metadata.label("inbox/moon-2019.jpg") == "inbox"
+    assert main(["remove", str(out), "--missing"]) == 0 and "removed 2 images" in capsys.readouterr().out
+    rocket = np.asarray(Image.open(library / "space" / "rocket.jpg").convert("RGB"))
+    assert Engine.load(out).search([rocket], k=1)[0].hits[0].id == "space/rocket.jpg"
+
+
 def test_copies_follow_adds_and_removes(photos, tmp_path):
     indexed = load_folder(photos / "photos", cache=False)
     first, rest = indexed.subset(range(10)), indexed.subset(range(10, len(indexed)))

@@ -151,8 +151,23 @@ class Engine:
 
     def add_vectors(self, dataset: Dataset, vectors: np.ndarray) -> None:
         """Index precomputed vectors of `dataset`'s images (one row per image, same order)."""
-        described = Metadata.from_dataset(dataset)
-        self.index.add(dataset.ids, vectors, [described.attributes(id_) for id_ in dataset.ids])
+        self._add_described(Metadata.from_dataset(dataset), dataset.ids, vectors)
+
+    def add_moved(self, moves: Sequence[tuple[str, str, str]]) -> None:
+        """Index files moved or renamed since they were described (`KnownFiles.moved`: (new id, path, old id)) under
+        their new ids, with their old ids' vectors: the same file, nothing to decode. The old ids stay (`cbir
+        remove --missing` drops them)."""
+        if not moves:
+            return
+        ids, vectors = self.index.vectors()
+        row = {id_: i for i, id_ in enumerate(ids)}
+        self._add_described(self.metadata.moved(moves), [new for new, _, _ in moves],
+                            vectors[[row[old] for _, _, old in moves]])
+        if self.copies is not None:
+            self.copies.add_moved(moves)
+
+    def _add_described(self, described: Metadata, ids: Sequence[str], vectors: np.ndarray) -> None:
+        self.index.add(ids, vectors, [described.attributes(id_) for id_ in ids])
         self.metadata.update(described)
         self._selections.clear()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from cbir.datasets.collection import Dataset
-from cbir.datasets.folder import file_stamp, image_date
+from cbir.datasets.folder import file_stamp, image_date, layout_of
 from cbir.errors import EngineError
 from cbir.filters import Filter
 
@@ -127,6 +127,11 @@ class Metadata:
         return id_ in self and self.path(id_) == path and (stamp := self.stamp(id_)) is not None and (
             file_stamp(path) == stamp)
 
+    def moved(self, moves: Iterable[tuple[str, str, str]]) -> Metadata:
+        """The rows of images found again under new ids, from (new id, its path, old id): the old rows with the
+        new path, and the label and split the new path implies (as a folder's relative path does)."""
+        return Metadata((new, path, *layout_of(new), *self._rows[old][3:]) for new, path, old in moves)
+
     def restamp(self, id_: str, stamp: str | None) -> None:
         """Record that the file of `id_` changed on disk without changing the picture."""
         self._rows[id_] = self._rows[id_][:3] + (stamp,) + self._rows[id_][4:]
@@ -151,3 +156,34 @@ class Metadata:
             return cls(db.execute(f"SELECT {', '.join(c for c in COLUMNS if c in present)} FROM images"))
         finally:
             db.close()
+
+
+class KnownFiles:
+    """Sorts the files of a collection being added to an engine, before any is decoded: those it holds as they are
+    (`unchanged`), and those it holds under another name (`moved`, as (new id, path, old id)): a file moved or
+    renamed, whose size and modification time to the nanosecond are those of exactly one indexed image whose own
+    file is gone. `keep` wants the others (`load_folder`)."""
+
+    def __init__(self, metadata: Metadata):
+        self.metadata, self.unchanged, self.moved = metadata, [], []
+        self._by_stamp: dict[str, list[str]] | None = None
+
+    def keep(self, id_: str, path: str) -> bool:
+        if self.metadata.unchanged(id_, path):
+            self.unchanged.append(id_)
+            return False
+        if id_ not in self.metadata and (old := self._moved_from(path)) is not None:
+            self.moved.append((id_, path, old))
+            return False
+        return True
+
+    def _moved_from(self, path: str) -> str | None:
+        if self._by_stamp is None:
+            self._by_stamp = {}
+            for id_, stamp in self.metadata.stamps().items():
+                if stamp is not None:
+                    self._by_stamp.setdefault(stamp, []).append(id_)
+        stamp = file_stamp(path)
+        gone = [id_ for id_ in self._by_stamp.get(stamp, ()) if stamp is not None
+                and file_stamp(self.metadata.path(id_)) is None]
+        return gone[0] if len(gone) == 1 else None

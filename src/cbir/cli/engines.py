@@ -97,26 +97,25 @@ def backend_options(args: argparse.Namespace) -> dict:
 def cmd_add(args: argparse.Namespace) -> int:
     from cbir.datasets import load_dataset
     from cbir.engine import Engine
+    from cbir.metadata import KnownFiles
     from cbir.resume import discard
 
     with Engine.editing(args.engine) as engine:
-        unchanged = []  # the files indexed as they are now: not decoded again
-
-        def keep(id_: str, path: str) -> bool:
-            if engine.metadata.unchanged(id_, path):
-                unchanged.append(id_)
-                return False
-            return True
-
-        dataset = load_dataset(args.dataset, split=args.split, data=args.data, keep=keep)
+        known = KnownFiles(engine.metadata)  # files indexed as they are, or moved: not decoded again
+        dataset = load_dataset(args.dataset, split=args.split, data=args.data, keep=known.keep)
         before = engine.metadata.stamps()
         added, changed = engine.add_new(dataset, batch_size=args.batch_size, resume_in=args.engine)
-        if added or changed or engine.metadata.stamps() != before:
+        engine.add_moved(known.moved)
+        if added or changed or known.moved or engine.metadata.stamps() != before:
             engine.save(args.engine)
         discard(args.engine)
-    print(f"added {added} images ({len(dataset) + len(unchanged) - added} already indexed"
+    moved = len(known.moved)
+    print(f"added {added + moved} images ({len(dataset) + len(known.unchanged) - added} already indexed"
           + (f", {changed} described again: their files show another picture now" if changed else "")
           + f") -> {args.engine}: {len(engine)} images")
+    if moved:
+        print(f"{moved} of them are files moved or renamed, indexed with their descriptions: `cbir remove "
+              f"{args.engine} --missing` drops their old names")
     return 0
 
 
