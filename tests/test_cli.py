@@ -235,8 +235,9 @@ def test_fine_tune_the_shipped_network_on_a_collection_of_other_classes(tiny_col
     assert card["validation_accuracy_tta"] >= 0.8  # CIFAR-10 features, an imprinted classifier, 9 steps
 
 
-def test_add_and_remove_keep_an_engine_in_step_with_a_growing_folder(tiny_collection, tmp_path, capsys):
+def test_add_and_remove_keep_an_engine_in_step_with_a_growing_folder(tiny_collection, tmp_path, capsys, monkeypatch):
     from cbir import Engine
+    from cbir.datasets import folder as folder_mod
 
     folder, engine = tmp_path / "photos", str(tmp_path / "engine")
     shutil.copytree(tiny_collection / "train" / "blobs", folder / "blobs")
@@ -270,6 +271,18 @@ def test_add_and_remove_keep_an_engine_in_step_with_a_growing_folder(tiny_collec
     shutil.copytree(folder, tmp_path / "copy")
     assert main(["add", engine, "--dataset", str(tmp_path / "copy")]) == 2  # the same ids, other files
     assert "already indexed from another file" in capsys.readouterr().err
+
+    folder.rename(tmp_path / "moved")  # the whole folder moved: its images found there, not read again
+    decoded, real_decode = [], folder_mod.decode_image
+    monkeypatch.setattr(folder_mod, "decode_image", lambda data, **kw: decoded.append(1) or real_decode(data, **kw))
+    assert main(["add", engine, "--dataset", str(tmp_path / "moved")]) == 0
+    assert "added 1 images (37 already indexed)" in (out := capsys.readouterr().out)
+    assert "37 indexed images were found where their folder moved" in out
+    assert len(decoded) == 1  # stripes/000.png, removed by its id above, is new
+    moved = Engine.load(engine)
+    assert len(moved) == 38 and moved.metadata.path("stripes/003.png") == str(tmp_path / "moved" / "stripes" / "003.png")
+    assert moved.search([np.asarray(Image.open(tmp_path / "moved" / "stripes" / "003.png").convert("RGB"))],
+                        k=1)[0].hits[0].id == "stripes/003.png"
     assert main(["remove", engine]) == 2 and "--missing or --under" in capsys.readouterr().err
 
 

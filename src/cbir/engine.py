@@ -155,14 +155,16 @@ class Engine:
 
     def add_moved(self, moves: Sequence[tuple[str, str, str]]) -> None:
         """Index files moved or renamed since they were described (`KnownFiles.moved`: (new id, path, old id)) under
-        their new ids, with their old ids' vectors: the same file, nothing to decode. The old ids stay (`cbir
-        remove --missing` drops them)."""
+        their new ids, with their old ids' vectors: the same file, nothing to decode. Other old ids stay (`cbir
+        remove --missing` drops them); an id kept from a new path (its folder moved) is indexed again there."""
         if not moves:
             return
         ids, vectors = self.index.vectors()
         row = {id_: i for i, id_ in enumerate(ids)}
-        self._add_described(self.metadata.moved(moves), [new for new, _, _ in moves],
-                            vectors[[row[old] for _, _, old in moves]])
+        vectors, described = vectors[[row[old] for _, _, old in moves]], self.metadata.moved(moves)
+        if kept := [new for new, _, old in moves if new == old]:
+            self.index.remove(kept)
+        self._add_described(described, [new for new, _, _ in moves], vectors)
         if self.copies is not None:
             self.copies.add_moved(moves)
 

@@ -104,9 +104,7 @@ class Metadata:
         alike gets its new stamp; an id held from another file is an error."""
         clash = [id_ for id_, path in zip(dataset.ids, dataset.paths) if id_ in self and self.path(id_) != path]
         if clash:
-            raise EngineError(f"{len(clash)} image id(s) are already indexed from another file, e.g. '{clash[0]}' "
-                              f"({self.path(clash[0])}): remove them first, or add from a folder whose "
-                              f"relative paths are new")
+            raise self.clash(clash[0], len(clash))
         new, changed = [], []
         for i, (id_, path) in enumerate(zip(dataset.ids, dataset.paths)):
             if id_ not in self:
@@ -120,6 +118,11 @@ class Metadata:
             else:
                 changed.append(i)
         return new, changed
+
+    def clash(self, id_: str, count: int = 1) -> EngineError:
+        """The error for adding `count` images whose ids (the first: `id_`) are held from other files."""
+        return EngineError(f"{count} image id(s) are already indexed from another file, e.g. '{id_}' ({self.path(id_)})"
+                           f": remove them first, or add from a folder whose relative paths are new")
 
     def unchanged(self, id_: str, path: str) -> bool:
         """Whether image `id_` is held from the file at `path`, which the file system says is as it was indexed
@@ -160,9 +163,10 @@ class Metadata:
 
 class KnownFiles:
     """Sorts the files of a collection being added to an engine, before any is decoded: those it holds as they are
-    (`unchanged`), and those it holds under another name (`moved`, as (new id, path, old id)): a file moved or
+    (`unchanged`), and those it holds from another path (`moved`, as (new id, path, old id)): a file moved or
     renamed, whose size and modification time to the nanosecond are those of exactly one indexed image whose own
-    file is gone. `keep` wants the others (`load_folder`)."""
+    file is gone, or whose folder moved (the same id, and its stamp, from a new path; another file under an indexed
+    id is an error, before anything is read). `keep` wants the others (`load_folder`)."""
 
     def __init__(self, metadata: Metadata):
         self.metadata, self.unchanged, self.moved = metadata, [], []
@@ -171,6 +175,12 @@ class KnownFiles:
     def keep(self, id_: str, path: str) -> bool:
         if self.metadata.unchanged(id_, path):
             self.unchanged.append(id_)
+            return False
+        if id_ in self.metadata and self.metadata.path(id_) != path:  # the folder moved, or another file clashes
+            stamp = self.metadata.stamp(id_)
+            if stamp is None or file_stamp(path) != stamp or file_stamp(self.metadata.path(id_)) is not None:
+                raise self.metadata.clash(id_)
+            self.moved.append((id_, path, id_))
             return False
         if id_ not in self.metadata and (old := self._moved_from(path)) is not None:
             self.moved.append((id_, path, old))

@@ -109,13 +109,16 @@ def cmd_add(args: argparse.Namespace) -> int:
         if added or changed or known.moved or engine.metadata.stamps() != before:
             engine.save(args.engine)
         discard(args.engine)
-    moved = len(known.moved)
-    print(f"added {added + moved} images ({len(dataset) + len(known.unchanged) - added} already indexed"
+    renamed = sum(new != old for new, _, old in known.moved)
+    relocated = len(known.moved) - renamed
+    print(f"added {added + renamed} images ({len(dataset) + len(known.unchanged) + relocated - added} already indexed"
           + (f", {changed} described again: their files show another picture now" if changed else "")
           + f") -> {args.engine}: {len(engine)} images")
-    if moved:
-        print(f"{moved} of them are files moved or renamed, indexed with their descriptions: `cbir remove "
+    if renamed:
+        print(f"{renamed} of them are files moved or renamed, indexed with their descriptions: `cbir remove "
               f"{args.engine} --missing` drops their old names")
+    if relocated:
+        print(f"{relocated} indexed images were found where their folder moved: they are read from there now")
     return 0
 
 
@@ -144,8 +147,8 @@ def cmd_remove(args: argparse.Namespace) -> int:
             engine.save(args.engine)
     for where, paths in kept.items():
         print(f"cbir: kept {len(paths)} images whose files are missing from {where}, where no indexed file is left: "
-              f"is its drive mounted, or did it move? If they are gone for good: "
-              f"cbir remove {args.engine} --under {where}", file=sys.stderr)
+              f"is its drive mounted? If it moved, `cbir add {args.engine} --dataset NEW_PLACE` finds them there; "
+              f"if they are gone for good, `cbir remove {args.engine} --under {where}`", file=sys.stderr)
     if kept and not removed:
         raise CbirError("nothing was removed")
     print(f"removed {removed} images -> {args.engine}: {len(engine)} images"
