@@ -333,6 +333,45 @@ def test_add_takes_a_file_for_a_moved_one_only_when_that_is_gone_and_alone_with_
     assert loaded.metadata.digest("b/x.bmp") == loaded.metadata.digest("a/x.bmp") != loaded.metadata.digest("b/y.bmp")
 
 
+def test_sync_adds_and_removes_in_one_and_watch_follows_the_folder(tiny_collection, tmp_path, capsys, monkeypatch):
+    from cbir import Engine
+    from cbir.cli import engines as engines_mod
+
+    folder, engine = tmp_path / "photos", str(tmp_path / "engine")
+    shutil.copytree(tiny_collection / "train" / "blobs", folder / "blobs")
+    assert main(["index", "--dataset", str(folder), "--features", "gch", "--out", engine]) == 0
+    (folder / "blobs" / "000.png").unlink()
+    (folder / "blobs" / "001.png").rename(folder / "blobs" / "first.png")
+    shutil.copy(tiny_collection / "train" / "stripes" / "000.png", folder / "blobs" / "new.png")
+    capsys.readouterr()
+    assert main(["sync", engine, "--dataset", str(folder)]) == 0
+    assert re.search(r"added 2 \(1 moved or renamed\), removed 2 -> .*: 20 images$", capsys.readouterr().out.strip())
+    assert {"blobs/first.png", "blobs/new.png"} <= set(Engine.load(engine).metadata.labels())
+
+    rounds = []
+
+    def sleep(seconds):  # the user's folder between rounds; stopped with Ctrl-C after the last
+        assert seconds == 30
+        rounds.append(len(rounds))
+        if len(rounds) == 1:
+            shutil.copy(tiny_collection / "train" / "stripes" / "001.png", folder / "blobs" / "later.png")
+        elif len(rounds) == 2:
+            folder.rename(tmp_path / "unmounted")
+        elif len(rounds) == 4:
+            (tmp_path / "unmounted").rename(folder)
+        elif len(rounds) == 6:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(engines_mod.time, "sleep", sleep)
+    assert main(["sync", engine, "--dataset", str(folder), "--watch", "30"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    assert len(lines) == 1 and lines[0].endswith("added 1, removed 0 -> " + engine + ": 21 images")  # quiet rounds
+    assert captured.err.count("no such folder or archive") == 1 and "looking again every 30 s" in captured.err
+    assert "stopped watching" in captured.err and len(Engine.load(engine)) == 21
+    assert main(["sync", engine, "--dataset", str(tmp_path / "nowhere"), "--watch", "30"]) == 2  # a typo: said at once
+
+
 def test_remove_missing_keeps_a_folder_gone_whole_and_under_removes_it(tiny_collection, tmp_path, capsys):
     from cbir import Engine
 

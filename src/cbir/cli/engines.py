@@ -7,10 +7,11 @@ import json
 import sys
 import time
 from contextlib import suppress
+from datetime import datetime
 from pathlib import Path
 
 from cbir.cli.args import collection_options, option, positive
-from cbir.errors import CbirError
+from cbir.errors import CbirError, DatasetError
 from cbir.storage import writer_lock
 
 
@@ -95,65 +96,127 @@ def backend_options(args: argparse.Namespace) -> dict:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    added = add_collection(args.engine, args.dataset, args.split, args.data, args.batch_size)
+    print(f"added {added['added']} images ({added['already']} already indexed"
+          + (f", {added['changed']} described again: their files show another picture now" if added["changed"] else "")
+          + f") -> {args.engine}: {added['count']} images")
+    if added["renamed"]:
+        print(f"{added['renamed']} of them are files moved or renamed, indexed with their descriptions: `cbir remove "
+              f"{args.engine} --missing` drops their old names")
+    if added["relocated"]:
+        print(f"{added['relocated']} indexed images were found where their folder moved: they are read from there now")
+    return 0
+
+
+def add_collection(engine_path: str, spec: str, split: str | None, data: str | None, batch_size: int) -> dict:
+    """`cbir add`: index a collection's images that the engine lacks or that changed, and find those moved
+    (`KnownFiles`); returns how many were added (moved and renamed files included), already indexed, described
+    again, renamed, found where their folder moved, and the engine's size."""
     from cbir.datasets import load_dataset
     from cbir.engine import Engine
     from cbir.metadata import KnownFiles
     from cbir.resume import discard
 
-    with Engine.editing(args.engine) as engine:
+    with Engine.editing(engine_path) as engine:
         known = KnownFiles(engine.metadata)  # files indexed as they are, or moved: not decoded again
-        dataset = load_dataset(args.dataset, split=args.split, data=args.data, keep=known.keep)
+        dataset = load_dataset(spec, split=split, data=data, keep=known.keep)
         before = engine.metadata.stamps()
-        added, changed = engine.add_new(dataset, batch_size=args.batch_size, resume_in=args.engine)
+        added, changed = engine.add_new(dataset, batch_size=batch_size, resume_in=engine_path)
         engine.add_moved(known.moved)
         if added or changed or known.moved or engine.metadata.stamps() != before:
-            engine.save(args.engine)
-        discard(args.engine)
+            engine.save(engine_path)
+        discard(engine_path)
     renamed = sum(new != old for new, _, old in known.moved)
     relocated = len(known.moved) - renamed
-    print(f"added {added + renamed} images ({len(dataset) + len(known.unchanged) + relocated - added} already indexed"
-          + (f", {changed} described again: their files show another picture now" if changed else "")
-          + f") -> {args.engine}: {len(engine)} images")
-    if renamed:
-        print(f"{renamed} of them are files moved or renamed, indexed with their descriptions: `cbir remove "
-              f"{args.engine} --missing` drops their old names")
-    if relocated:
-        print(f"{relocated} indexed images were found where their folder moved: they are read from there now")
-    return 0
+    return {"added": added + renamed, "already": len(dataset) + len(known.unchanged) + relocated - added,
+            "changed": changed, "renamed": renamed, "relocated": relocated, "count": len(engine)}
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
+    if not args.ids and not args.missing and not args.under:
+        raise CbirError("name the image ids to remove, or pass --missing or --under")
+    removed, tried, count, kept = remove_images(args.engine, args.ids, args.missing, args.under)
+    for where, paths in kept.items():
+        print(f"cbir: {kept_text(args.engine, where, len(paths))}", file=sys.stderr)
+    if kept and not removed:
+        raise CbirError("nothing was removed")
+    print(f"removed {removed} images -> {args.engine}: {count} images"
+          + (f" ({tried - removed} of the given ids were not indexed)" if removed < tried else ""))
+    return 0
+
+
+def remove_images(engine_path: str, ids: list[str], missing: bool,
+                  under: list[str]) -> tuple[int, int, int, dict]:
+    """`cbir remove`: the given ids, every image under the `under` paths, and (`missing`) those whose files are gone,
+    but for the folders gone whole (`vanished_folders`). Returns (how many were removed, of how many ids tried, the
+    engine's size, the images kept as gone with their folder: {folder: paths})."""
     from cbir.datasets.folder import location, missing_paths, vanished_folders
     from cbir.engine import Engine
 
-    if not args.ids and not args.missing and not args.under:
-        raise CbirError("name the image ids to remove, or pass --missing or --under")
-    with Engine.editing(args.engine) as engine:
-        ids, kept = set(args.ids), {}
+    with Engine.editing(engine_path) as engine:
+        ids, kept = set(ids), {}
         by_path = {path: id_ for id_ in engine.metadata.labels() if (path := engine.metadata.path(id_))}
-        for under in args.under:
-            root = Path(under).expanduser().resolve()
-            under = {id_ for path, id_ in by_path.items() if root == (at := location(path)) or root in at.parents}
-            if not under:
+        for folder in under:
+            root = Path(folder).expanduser().resolve()
+            inside = {id_ for path, id_ in by_path.items() if root == (at := location(path)) or root in at.parents}
+            if not inside:
                 raise CbirError(f"no indexed image lies under {root}; nothing was removed")
-            ids |= under
-        if args.missing:
+            ids |= inside
+        if missing:
             gone = missing_paths(by_path)
             kept = {where: paths for where, paths in vanished_folders(by_path, gone).items()
                     if not {by_path[path] for path in paths} <= ids}
             ids |= {by_path[path] for path in gone} - {by_path[path] for paths in kept.values() for path in paths}
         removed = engine.remove(sorted(ids)) if ids else 0
         if removed:
-            engine.save(args.engine)
-    for where, paths in kept.items():
-        print(f"cbir: kept {len(paths)} images whose files are missing from {where}, where no indexed file is left: "
-              f"is its drive mounted? If it moved, `cbir add {args.engine} --dataset NEW_PLACE` finds them there; "
-              f"if they are gone for good, `cbir remove {args.engine} --under {where}`", file=sys.stderr)
-    if kept and not removed:
-        raise CbirError("nothing was removed")
-    print(f"removed {removed} images -> {args.engine}: {len(engine)} images"
-          + (f" ({len(ids) - removed} of the given ids were not indexed)" if removed < len(ids) else ""))
-    return 0
+            engine.save(engine_path)
+    return removed, len(ids), len(engine), kept
+
+
+def kept_text(engine_path: str, where: Path, count: int) -> str:
+    return (f"kept {count} images whose files are missing from {where}, where no indexed file is left: is its drive "
+            f"mounted? If it moved, `cbir add {engine_path} --dataset NEW_PLACE` finds them there; if they are gone "
+            f"for good, `cbir remove {engine_path} --under {where}`")
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    """`add` and `remove --missing` in one, once or (`--watch`) again and again until stopped."""
+    said_kept: set[Path] = set()  # the folders gone whole already said
+    said_error, first = None, True
+    while True:
+        try:
+            said_kept = _sync(args, said_kept)
+            said_error = None
+        except DatasetError as exc:  # the folder gone a while (a drive not mounted): said once, looked at again
+            if first or not args.watch:
+                raise
+            if str(exc) != said_error:
+                print(f"cbir: {exc}; looking again every {args.watch} s", file=sys.stderr, flush=True)
+            said_error = str(exc)
+        first = False
+        if not args.watch:
+            return 0
+        try:
+            time.sleep(args.watch)
+        except KeyboardInterrupt:
+            print(f"stopped watching {args.dataset}", file=sys.stderr)
+            return 0
+
+
+def _sync(args: argparse.Namespace, said_kept: set[Path]) -> set[Path]:
+    """One round of `cbir sync`: prints what changed (every round without --watch), and the folders gone whole not
+    said yet; returns the folders gone whole now."""
+    added = add_collection(args.engine, args.dataset, args.split, args.data, args.batch_size)
+    removed, _, count, kept = remove_images(args.engine, [], True, [])
+    if not args.watch or added["added"] or added["changed"] or added["relocated"] or removed:
+        print(f"{datetime.now():%Y-%m-%d %H:%M:%S} added {added['added']}"
+              + (f" ({added['renamed']} moved or renamed)" if added["renamed"] else "")
+              + (f", described {added['changed']} again" if added["changed"] else "")
+              + (f", found {added['relocated']} where their folder moved" if added["relocated"] else "")
+              + f", removed {removed} -> {args.engine}: {count} images", flush=True)
+    for where in kept.keys() - said_kept:
+        print(f"cbir: {kept_text(args.engine, where, len(kept[where]))}", file=sys.stderr, flush=True)
+    return set(kept)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -228,6 +291,15 @@ def register(sub) -> None:
                    help="also remove every image whose file lies under this folder (or is in this archive) on disk, "
                         "there or not (repeatable)")
     p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("sync", help="bring an engine in step with a folder (`add`, then `remove --missing`), "
+                                    "once or every few seconds")
+    p.add_argument("engine", help="engine folder")
+    collection_options(p)
+    p.add_argument("--batch-size", type=positive, default=1024)
+    p.add_argument("--watch", type=positive, metavar="SECONDS",
+                   help="look again every SECONDS until stopped (Ctrl-C), printing a line when something changed")
+    p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("info", help="describe an engine folder")
     p.add_argument("engine", help="engine folder")

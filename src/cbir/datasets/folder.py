@@ -224,7 +224,8 @@ def _decode_all(source: Path, split: str | None, max_side: int | None, progress:
         with ThreadPoolExecutor(DECODE_THREADS if source.is_dir() else 1) as pool:
             decoded = pool.map(decode, [relpath for relpath, _ in entries])
             for (relpath, path), image in zip(entries, tqdm(decoded, total=len(entries), desc=f"decoding {source.name}",
-                                                             unit="img", disable=not progress, mininterval=0.5)):
+                                                             unit="img", disable=not progress or not entries,
+                                                             mininterval=0.5)):
                 if isinstance(image, str):
                     skipped.append(image)
                     continue
