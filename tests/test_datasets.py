@@ -88,8 +88,9 @@ def test_variable_sizes_and_max_side(tmp_path):
 
 
 def test_empty_or_missing_collection_is_a_clear_error(tmp_path):
-    with pytest.raises(DatasetError, match="no readable images"):
+    with pytest.raises(DatasetError, match="no readable images") as refused:
         load_folder(tmp_path, progress=False)
+    assert "heic" in str(refused.value) and "avif" in str(refused.value)  # every format it reads, named
     with pytest.raises(DatasetError, match="no such"):
         load_folder(tmp_path / "nope", progress=False)
 

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from cbir.datasets.cache import cached_dataset, source_fingerprint
 from cbir.datasets.collection import Dataset
-from cbir.datasets.images import decode_image, is_image_name
+from cbir.datasets.images import IMAGE_EXTENSIONS, decode_image, is_image_name
 from cbir.errors import DatasetError, ImageDecodeError
 
 SPLIT_NAMES = frozenset({"train", "test", "val", "valid", "validation", "query", "queries",
@@ -271,5 +271,5 @@ def load_folder(path: str | Path, split: str | None = None, max_side: int | None
     if len(dataset) == 0 and not left_out:
         where = f"split '{split}' of " if split else ""
         raise DatasetError(f"no readable images in {where}{source} "
-                           f"(looked for {', '.join(sorted({'jpg', 'png', 'webp', 'bmp', 'gif', 'tiff'}))})")
+                           f"(looked for {', '.join(sorted(e.lstrip('.') for e in IMAGE_EXTENSIONS))})")
     return dataset
