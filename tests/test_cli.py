@@ -363,7 +363,10 @@ def test_sync_adds_and_removes_in_one_and_watch_follows_the_folder(tiny_collecti
             raise KeyboardInterrupt
 
     monkeypatch.setattr(engines_mod.time, "sleep", sleep)
+    loaded, real_add = [], engines_mod.add_collection
+    monkeypatch.setattr(engines_mod, "add_collection", lambda *a: loaded.append(len(rounds)) or real_add(*a))
     assert main(["sync", engine, "--dataset", str(folder), "--watch", "30"]) == 0
+    assert loaded == [0, 1, 2, 3]  # the folder back as it was, the engine unchanged: nothing read or loaded
     captured = capsys.readouterr()
     lines = captured.out.strip().splitlines()
     assert len(lines) == 1 and lines[0].endswith("added 1, removed 0 -> " + engine + ": 21 images")  # quiet rounds

@@ -181,12 +181,20 @@ def kept_text(engine_path: str, where: Path, count: int) -> str:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     """`add` and `remove --missing` in one, once or (`--watch`) again and again until stopped."""
+    from cbir.datasets import source_of
+    from cbir.datasets.cache import source_fingerprint
+    from cbir.storage import current_version
+
     said_kept: set[Path] = set()  # the folders gone whole already said
-    said_error, first = None, True
+    said_error, first, synced = None, True, None
     while True:
+        # a round's files and engine version: a round with both as the last one's left has nothing to do
+        seen = (None if args.dataset.startswith("cifar10") else source_fingerprint(source_of(args.dataset)[0]),
+                current_version(args.engine))
         try:
-            said_kept = _sync(args, said_kept)
-            said_error = None
+            if seen != synced:
+                said_kept = _sync(args, said_kept)
+                synced, said_error = (seen[0], current_version(args.engine)), None
         except DatasetError as exc:  # the folder gone a while (a drive not mounted): said once, looked at again
             if first or not args.watch:
                 raise

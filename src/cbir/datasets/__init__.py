@@ -10,7 +10,7 @@ from cbir.datasets.collection import Dataset
 from cbir.datasets.folder import load_folder, read_bytes
 from cbir.datasets.images import decode_image
 
-__all__ = ["Dataset", "decode_image", "load_cifar10", "load_dataset", "load_folder", "read_bytes"]
+__all__ = ["Dataset", "decode_image", "load_cifar10", "load_dataset", "load_folder", "read_bytes", "source_of"]
 
 
 def load_dataset(spec: str, split: str | None = None, data: str | Path | None = None,
@@ -23,9 +23,15 @@ def load_dataset(spec: str, split: str | None = None, data: str | Path | None = 
     name, _, spec_split = spec.partition(":") if spec.startswith("cifar10") else (spec, "", "")
     if name == "cifar10":
         return load_cifar10(spec_split or split or "train", data=data, progress=progress)
+    path, spec_split = source_of(spec)
+    return load_folder(path, split=spec_split or split, progress=progress, keep=keep)
+
+
+def source_of(spec: str) -> tuple[Path, str | None]:
+    """The folder or zip a folder's `load_dataset` spec names, and the split it names (`PATH:split`) or None."""
     path = Path(spec).expanduser()
     if not path.exists() and ":" in spec:
         head, _, tail = spec.rpartition(":")
         if Path(head).expanduser().exists():
-            path, split = Path(head).expanduser(), tail
-    return load_folder(path, split=split, progress=progress, keep=keep)
+            return Path(head).expanduser(), tail
+    return path, None
