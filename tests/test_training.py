@@ -66,8 +66,14 @@ def test_the_fine_tuned_folder_indexes_searches_and_says_what_it_is(tiny, tuned,
                  str(out), "--out", str(engine)]) == 0  # the shipped cnn's int8 stays the compact network's
     assert main(["info", str(engine)]) == 0
     assert "efficientnet-lite0 fine-tuned at 32 px" in capsys.readouterr().out
-    result = Engine.load(engine).search(tiny.images[:1], k=5)[0]
+    loaded = Engine.load(engine)
+    result = loaded.search(tiny.images[:1], k=5)[0]
     assert result.hits[0].label == tiny.labels[0]
+    folded, (unfolded, _) = loaded.extractor.net_, load_model(out)  # run with its BatchNorms folded, the same function
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.body.modules())
+    x = unfolded.input_of(tiny.images[:8])
+    with torch.inference_mode():
+        assert torch.allclose(folded.embed(x), unfolded.embed(x), atol=1e-4)
     assert main(["index", "--dataset", str(tiny_collection), "--features", "cnn", "--model", str(out), "--set",
                  "int8=true", "--out", str(tmp_path / "int8")]) == 2
     assert "int8 inference (int8=true) runs the compact CIFAR network only" in capsys.readouterr().err

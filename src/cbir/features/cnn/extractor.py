@@ -179,6 +179,10 @@ class CnnExtractor(FeatureExtractor):
         self.net_, self.classes_ = load_model(path)
         self.weights, self.model_path = digest, path
         self._check_int8()
+        if not self._compact():  # a fine-tuned backbone: its BatchNorms folded, ~20% faster in bf16
+            from cbir.features.pretrained.efficientnet import fold_norms
+
+            self.net_.body = fold_norms(self.net_.body)
 
     def _fit(self, dataset: Dataset, progress: bool) -> None:
         self.fit_before_rows(dataset)
