@@ -409,6 +409,43 @@ print(image.shape, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
     assert out[:3] == ["(256,", "256,", "3)"] and int(out[3]) < 30, out
 
 
+def test_heic_uploads_decode_one_at_a_time(client, monkeypatch):
+    """A HEIC photo is decoded at full size (~280 MB at its peak for 6000x6000 pixels): two at once would pass the
+    memory a JPEG upload is held to; a JPEG still goes ahead beside one, and HEICs waiting hold no decoder."""
+    import threading
+
+    from cbir.web import service as service_mod
+
+    svc = client.application.extensions["cbir"]
+    heic = (Path(__file__).parent / "data" / "astronaut.heic").read_bytes()
+    running, most, lock = [], {"heic": 0, "all": 0}, threading.Lock()
+    heic_inside, jpeg_started = threading.Event(), threading.Event()
+    real_decode = service_mod.decode_image
+
+    def decode(data, **kw):
+        with lock:
+            running.append(data is heic)
+            most["heic"], most["all"] = max(most["heic"], sum(running)), max(most["all"], len(running))
+        if data is heic:
+            heic_inside.set()
+            jpeg_started.wait(5)  # the first HEIC stays until the JPEG has come in beside it
+        else:
+            jpeg_started.set()
+        with lock:
+            running.remove(data is heic)
+        return real_decode(data, **kw)
+
+    monkeypatch.setattr(service_mod, "decode_image", decode)
+    threads = [threading.Thread(target=svc.decode_upload, args=(d,)) for d in (heic, heic, heic, png(fmt="JPEG"))]
+    for t in threads[:3]:
+        t.start()
+    heic_inside.wait(5)
+    threads[3].start()  # the JPEG, once a HEIC is being decoded
+    for t in threads:
+        t.join()
+    assert most == {"heic": 1, "all": 2}
+
+
 def test_filters_and_a_score_cut_off_in_the_api_and_on_the_page(client, collection):
     query = query_bytes(collection)  # a stripes image
     hits = upload(client, query, url="/api/v1/search?k=5&label=blobs&label=gradient").get_json()["hits"]
