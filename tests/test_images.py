@@ -81,6 +81,35 @@ def test_phone_photos_in_heic_decode_the_right_way_up():
         32, 48, 3)
 
 
+def test_a_heic_read_at_index_size_is_read_again_from_its_preview(tmp_path, monkeypatch):
+    """HEVC decodes at full size only (~1 s a phone photo): a thumbnail or a pixel check of an indexed HEIC takes the
+    small copy kept when it was indexed, until the file changes."""
+    import os
+    import shutil
+
+    from cbir.datasets import load_folder, sources
+
+    shutil.copy(Path(__file__).parent / "data" / "astronaut.heic", tmp_path / "a.heic")
+    path = str((tmp_path / "a.heic").resolve())
+    fresh = load_folder(tmp_path, progress=False, cache=False).images[0]
+    heic_decodes, real_decode = [], sources.decode_image
+
+    def decode(data, **kw):
+        heic_decodes.append(data[4:12] == b"ftypheic")
+        return real_decode(data, **kw)
+
+    monkeypatch.setattr(sources, "decode_image", decode)
+    thumb = sources.load_image(path, max_side=48)
+    assert not any(heic_decodes) and thumb.shape == (32, 48, 3)
+    assert np.abs(sources.load_image(path, max_side=256).astype(float) - fresh).mean() < 5  # a JPEG of it
+    os.utime(tmp_path / "a.heic", ns=(1, 1))  # changed since: decoded again (and kept again)
+    heic_decodes.clear()
+    sources.load_image(path, max_side=48)
+    sources.load_image(path, max_side=48)
+    assert heic_decodes.count(True) == 1
+    assert sources.load_image(path).shape == (64, 96, 3) and heic_decodes.count(True) == 2  # at full size: the file
+
+
 def test_animated_gif_uses_first_frame():
     frames = [Image.new("RGB", (5, 5), c) for c in ((250, 0, 0), (0, 250, 0))]
     data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:])

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
+from cbir.datasets import previews
 from cbir.datasets.cache import cached_dataset, source_fingerprint
 from cbir.datasets.collection import Dataset
 from cbir.datasets.images import IMAGE_EXTENSIONS, decode_image, is_image_name
@@ -215,14 +216,17 @@ def _decode_all(source: Path, split: str | None, max_side: int | None, progress:
     with _open_source(source) as (entries, read):
         entries = [e for e in entries if (split is None or layout_of(e[0])[1] == split) and keep(*e)]
 
-        def decode(relpath: str) -> np.ndarray | str:
+        def decode(relpath: str, path: str) -> np.ndarray | str:
             try:
-                return decode_image(read(relpath), max_side=max_side)
+                image = decode_image(read(relpath), max_side=max_side)
             except (ImageDecodeError, OSError, zipfile.BadZipFile) as exc:
                 return f"{relpath}: {exc}"
+            if previews.slow(path):
+                previews.keep(path, file_stamp(path), image)
+            return image
 
         with ThreadPoolExecutor(DECODE_THREADS if source.is_dir() else 1) as pool:
-            decoded = pool.map(decode, [relpath for relpath, _ in entries])
+            decoded = pool.map(decode, *zip(*entries)) if entries else iter(())
             for (relpath, path), image in zip(entries, tqdm(decoded, total=len(entries), desc=f"decoding {source.name}",
                                                              unit="img", disable=not progress or not entries,
                                                              mininterval=0.5)):

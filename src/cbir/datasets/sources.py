@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cbir.datasets.folder import MEMBER_SEPARATOR, read_bytes
+from cbir.datasets import previews
+from cbir.datasets.folder import MEMBER_SEPARATOR, file_stamp, read_bytes
 from cbir.datasets.images import decode_image, is_image_name
 from cbir.errors import DatasetError
 
@@ -24,9 +25,21 @@ def load_image(path: str, max_side: int | None = None) -> np.ndarray:
     if official:
         return _official_image(*official)
     try:
+        if previews.slow(path) and max_side is not None and max_side <= previews.SIDE:
+            return _from_preview(path, max_side)
         return decode_image(read_bytes(path), max_side=max_side)
     except (OSError, KeyError) as exc:
         raise DatasetError(f"image not available at {path}: {exc}") from exc
+
+
+def _from_preview(path: str, max_side: int) -> np.ndarray:
+    """A slow image (`previews`) at `max_side` or less, from its preview, kept now if it was not yet."""
+    stamp = file_stamp(path)
+    kept = previews.read(path, stamp, max_side)
+    if kept is None:
+        previews.keep(path, stamp, decode_image(read_bytes(path), max_side=previews.SIDE))
+        kept = previews.read(path, stamp, max_side)
+    return decode_image(kept if kept is not None else read_bytes(path), max_side=max_side)
 
 
 def original_bytes(path: str) -> bytes | None:

@@ -1,0 +1,60 @@
+"""Small copies of the images that cannot be decoded small: HEIC and AVIF (HEVC and AV1 have no reduced-size
+decoding, so a 12-megapixel phone photo takes ~1 s where a JPEG's eighth takes a few milliseconds).
+
+When such an image is read at index size (`cbir index`, `add`), its picture is kept in the cache folder
+(`CBIR_HOME/previews`, a JPEG of at most `SIDE` pixels, keyed by the file's path and stamp); reading it again at
+that size or smaller (a result's thumbnail, a copy's pixel check, a duplicates report) takes the preview instead. A
+file changed since has another stamp, and is decoded again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from cbir.config import cache_dir
+
+SIDE = 256  # the longest side of a preview: the size collections are read at (`DEFAULT_MAX_SIDE`)
+SLOW = (".heic", ".heif", ".avif")
+
+
+def slow(path: str) -> bool:
+    """Whether the image at `path` (a file, or an `ARCHIVE.zip::member`) is of a format decoded at full size only."""
+    return path.lower().endswith(SLOW)
+
+
+def _file(path: str, stamp: str) -> Path:
+    return cache_dir("previews") / (hashlib.sha256(f"{path}\0{stamp}".encode()).hexdigest()[:32] + ".jpg")
+
+
+def keep(path: str, stamp: str | None, image: np.ndarray) -> None:
+    """Keep the picture of a slow image read at `SIDE` or smaller (nothing for other images, or without a stamp)."""
+    if stamp is None or not slow(path) or max(image.shape[:2]) > SIDE:
+        return
+    target = _file(path, stamp)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+    except OSError:  # a cache that cannot be written only costs time
+        return
+    try:
+        with os.fdopen(fd, "wb") as out:
+            Image.fromarray(image).save(out, "JPEG", quality=92)
+        os.replace(tmp, target)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def read(path: str, stamp: str | None, max_side: int | None) -> bytes | None:
+    """The kept preview's bytes when the image at `path` (as `stamp` says it is now) is wanted at `max_side` or
+    less, and one was kept; else None."""
+    if stamp is None or max_side is None or max_side > SIDE or not slow(path):
+        return None
+    try:
+        return _file(path, stamp).read_bytes()
+    except OSError:
+        return None
