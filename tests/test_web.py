@@ -111,6 +111,8 @@ def test_photos_thumbnails_are_decoded_small_and_originals_shown_compactly(tmp_p
     thumb = client.get("/api/v1/images/big.jpg?size=thumb")
     assert thumb.status_code == 200 and Image.open(io.BytesIO(thumb.data)).size == (96, 96)
     assert max(decoded[0]) <= 96  # not 3000x3000 pixels for a 96-pixel thumbnail
+    assert client.get("/api/v1/similar/big.jpg").status_code == 200
+    assert max(decoded[1]) <= 256  # "more like this": the picture as it was indexed, not 9 megapixels
     original = client.get("/api/v1/images/coffee.avif")
     assert original.mimetype == "image/avif" and original.data == (tmp_path / "photos" / "coffee.avif").read_bytes()
     phone = client.get("/api/v1/images/astronaut.heic")  # no browser but Safari shows HEIC: a JPEG of it

@@ -17,12 +17,12 @@ def templates() -> Environment:
 
 def thumbnail_uri(engine, member) -> str:
     """A data: URI of the member's thumbnail (an empty one when its file cannot be read)."""
-    from cbir.datasets import decode_image, read_bytes
+    from cbir.datasets.sources import load_image
     from cbir.errors import CbirError
     from cbir.web.pictures import thumbnail_png
 
     try:
-        image = decode_image(read_bytes(member.path), max_side=2 * THUMB) if member.path else None
+        image = load_image(member.path, max_side=THUMB) if member.path else None
     except (OSError, CbirError):
         image = None
     if image is None:
