@@ -18,7 +18,15 @@ def sorted_vectors(engine):
 
 @pytest.mark.parametrize("features", ["hog-gch", "cnn"])  # cnn: the shipped model, int8 (rebuilt in workers)
 def test_ray_extraction_matches_the_single_process_path(tiny_collection, tmp_path, features):
-    args = ["index", "--dataset", f"{tiny_collection}:train", "--features", features, "--batch-size", "16"]
+    import shutil
+
+    from PIL import Image
+    from skimage import data
+
+    collection = tmp_path / "collection"
+    shutil.copytree(tiny_collection / "train", collection / "train")
+    Image.fromarray(data.astronaut()).resize((900, 600)).save(collection / "train" / "blobs" / "photo.jpg")  # > 256 px
+    args = ["index", "--dataset", f"{collection}:train", "--features", features, "--batch-size", "16"]
     assert main([*args, "--out", str(tmp_path / "plain")]) == 0
     # its own process, as a user runs it: this one may hold a live Milvus gRPC client (an earlier
     # parameter's engine), and Ray forks its processes at startup
@@ -28,6 +36,6 @@ def test_ray_extraction_matches_the_single_process_path(tiny_collection, tmp_pat
     plain, distributed = Engine.load(tmp_path / "plain"), Engine.load(tmp_path / "ray")
     ids, vectors = sorted_vectors(plain)
     ray_ids, ray_vectors = sorted_vectors(distributed)
-    assert ray_ids == ids and len(ids) == 60
+    assert ray_ids == ids and len(ids) == 61
     np.testing.assert_allclose(ray_vectors, vectors, atol=1e-5)
     assert distributed.metadata.label(ids[0]) == plain.metadata.label(ids[0]) is not None

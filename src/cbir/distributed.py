@@ -31,9 +31,11 @@ class _Describe:
         if "image" in batch:
             images = list(batch["image"])
         else:
+            from cbir.datasets.folder import DEFAULT_MAX_SIDE
             from cbir.datasets.sources import load_image
 
-            images = [load_image(str(path)) for path in batch["path"]]
+            # at the size the collection was read at, as `Engine.build` describes it (a photo's JPEG at a fraction)
+            images = [load_image(str(path), max_side=DEFAULT_MAX_SIDE) for path in batch["path"]]
         return {"row": batch["row"], "vector": self.extractor.transform(images, indexing=True)}
 
 
