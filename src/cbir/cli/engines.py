@@ -189,9 +189,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     said_error, first, synced = None, True, None
     while True:
         # a round's files and engine version: a round with both as the last one's left has nothing to do
-        seen = (None if args.dataset.startswith("cifar10") else source_fingerprint(source_of(args.dataset)[0]),
-                current_version(args.engine))
+        source = None if args.dataset.startswith("cifar10") else source_of(args.dataset)[0]
+        seen = (source and source_fingerprint(source), current_version(args.engine))
         try:
+            if source is not None and not source.exists():  # said before the engine is loaded
+                raise DatasetError(f"no such folder or archive: {source.expanduser().resolve()}")
             if seen != synced:
                 said_kept = _sync(args, said_kept)
                 synced, said_error = (seen[0], current_version(args.engine)), None
