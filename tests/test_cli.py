@@ -375,7 +375,8 @@ def test_sync_adds_and_removes_in_one_and_watch_follows_the_folder(tiny_collecti
     assert main(["sync", engine, "--dataset", str(tmp_path / "nowhere"), "--watch", "30"]) == 2  # a typo: said at once
 
 
-def test_remove_missing_keeps_a_folder_gone_whole_and_under_removes_it(tiny_collection, tmp_path, capsys):
+def test_remove_missing_keeps_a_folder_gone_whole_and_under_removes_it(tiny_collection, tmp_path, capsys,
+                                                                       monkeypatch):
     from cbir import Engine
 
     photos, drive, engine = tmp_path / "photos", tmp_path / "drive" / "pictures", str(tmp_path / "engine")
@@ -399,6 +400,8 @@ def test_remove_missing_keeps_a_folder_gone_whole_and_under_removes_it(tiny_coll
     assert not any(i.startswith("gradient/") for i in ids)
 
     assert main(["remove", engine, "--under", str(tmp_path / "nowhere")]) == 2
+    monkeypatch.chdir(tmp_path)
+    assert main(["remove", engine, "--under", ""]) == 2  # "$UNSET" is not the current folder
     assert "no indexed image lies under" in capsys.readouterr().err and len(Engine.load(engine)) == 39
     assert main(["remove", engine, "--missing", "--under", str(drive)]) == 0  # gone for good
     captured = capsys.readouterr()

@@ -157,6 +157,8 @@ def remove_images(engine_path: str, ids: list[str], missing: bool,
         ids, kept = set(ids), {}
         by_path = {path: id_ for id_ in engine.metadata.labels() if (path := engine.metadata.path(id_))}
         for folder in under:
+            if not folder.strip():  # an unset shell variable: not "here"
+                raise CbirError("--under needs a path; nothing was removed")
             root = Path(folder).expanduser().resolve()
             inside = {id_ for path, id_ in by_path.items() if root == (at := location(path)) or root in at.parents}
             if not inside:
