@@ -26,6 +26,7 @@ def test_index_info_search_json(built, tiny_collection, capsys):
     assert main(["info", str(built), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["count"] == 60 and info["extractor"]["name"] == "hog-gch" and info["extractor"]["learned"] is None
+    assert info["folders"] == {str(tiny_collection.resolve()): 60}
     assert main(["info", str(built)]) == 0
     assert "learned" not in capsys.readouterr().out
     query = tiny_collection / "test" / "stripes" / "000.png"
@@ -385,6 +386,10 @@ def test_remove_missing_keeps_a_folder_gone_whole_and_under_removes_it(tiny_coll
     shutil.copytree(tiny_collection / "train" / "stripes", drive / "stripes")
     assert main(["index", "--dataset", str(photos), "--features", "hog-gch", "--out", engine]) == 0
     assert main(["add", engine, "--dataset", str(drive)]) == 0
+    capsys.readouterr()
+    assert main(["info", engine]) == 0  # where its images come from
+    out = capsys.readouterr().out
+    assert f"from       {photos.resolve()} (40 images)\n" in out and f"           {drive.resolve()} (20 images)\n" in out
     shutil.rmtree(photos / "gradient")  # a sub-folder deleted on purpose: the collection around it is still there
     (photos / "blobs" / "000.png").unlink()
     (tmp_path / "drive").rename(tmp_path / "unmounted")

@@ -232,11 +232,17 @@ def _sync(args: argparse.Namespace, said_kept: set[Path]) -> set[Path]:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from cbir.datasets.folder import collection_root
     from cbir.engine import Engine
 
-    info = Engine.load(args.engine).info()
+    engine = Engine.load(args.engine)
+    info = engine.info()
+    folders = Counter(str(collection_root(path, id_)) for id_ in engine.metadata.labels()
+                      if (path := engine.metadata.path(id_)))
     if args.json:
-        print(json.dumps(info, indent=2))
+        print(json.dumps({**info, "folders": dict(folders.most_common())}, indent=2))
         return 0
     print(f"engine     {args.engine}\nfeatures   {info['extractor']['name']} ({info['extractor']['kind']}, "
           f"{info['dim']}-d, config {info['extractor']['config_hash']})\n"
@@ -247,6 +253,10 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"learned    {info['extractor']['learned']}")
     if info.get("copies"):
         print(f"copies     found first in every search, with {info['copies']}")
+    for n, (folder, count) in enumerate(folders.most_common(5)):
+        print(f"{'from' if n == 0 else '':<10} {folder} ({count} images)")
+    if len(folders) > 5:
+        print(f"{'':<10} and {len(folders) - 5} more folders or archives")
     return 0
 
 

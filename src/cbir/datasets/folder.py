@@ -171,6 +171,13 @@ def location(path: str) -> Path:
     return Path(path.split(MEMBER_SEPARATOR, 1)[0])
 
 
+def collection_root(path: str, id_: str) -> Path:
+    """The folder or archive an image was indexed from: its path less its id (the path relative to it), else the
+    file's own place (`location`)."""
+    return next((Path(path[:-len(sep + id_)]) for sep in (MEMBER_SEPARATOR, "/", os.sep) if path.endswith(sep + id_)),
+                location(path))
+
+
 def vanished_folders(ids: dict[str, str], missing: Iterable[str]) -> dict[Path, list[str]]:
     """Missing paths whose whole collection folder went (a drive not mounted, a folder moved), by that folder.
 
@@ -182,8 +189,7 @@ def vanished_folders(ids: dict[str, str], missing: Iterable[str]) -> dict[Path, 
     lost: dict[Path, list[str]] = {}
     held: set[Path] = set()
     for path, id_ in ids.items():
-        root = next((Path(path[:-len(sep + id_)]) for sep in (MEMBER_SEPARATOR, "/", os.sep)
-                     if path.endswith(sep + id_)), location(path))
+        root = collection_root(path, id_)
         if path in missing:
             lost.setdefault(root, []).append(path)
         else:
