@@ -185,17 +185,18 @@ def cmd_sync(args: argparse.Namespace) -> int:
     """`add` and `remove --missing` in one, once or (`--watch`) again and again until stopped."""
     from cbir.datasets import source_of
     from cbir.datasets.cache import source_fingerprint
+    from cbir.datasets.folder import existing_source
     from cbir.storage import current_version
 
     said_kept: set[Path] = set()  # the folders gone whole already said
     said_error, first, synced = None, True, None
     while True:
         # a round's files and engine version: a round with both as the last one's left has nothing to do
-        source = None if args.dataset.startswith("cifar10") else source_of(args.dataset)[0]
-        seen = (source and source_fingerprint(source), current_version(args.engine))
+        source = source_of(args.dataset)
+        seen = (source and source_fingerprint(source[0]), current_version(args.engine))
         try:
-            if source is not None and not source.exists():  # said before the engine is loaded
-                raise DatasetError(f"no such folder or archive: {source.expanduser().resolve()}")
+            if source is not None:
+                existing_source(source[0])  # a folder missing is said before the engine is loaded
             if seen != synced:
                 said_kept = _sync(args, said_kept)
                 synced, said_error = (seen[0], current_version(args.engine)), None

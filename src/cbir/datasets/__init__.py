@@ -20,15 +20,18 @@ def load_dataset(spec: str, split: str | None = None, data: str | Path | None = 
     For CIFAR-10 the split defaults to "train"; for a folder, to every image. `keep`: as in `load_folder`
     (CIFAR-10 is read whole).
     """
-    name, _, spec_split = spec.partition(":") if spec.startswith("cifar10") else (spec, "", "")
-    if name == "cifar10":
-        return load_cifar10(spec_split or split or "train", data=data, progress=progress)
-    path, spec_split = source_of(spec)
+    source = source_of(spec)
+    if source is None:
+        return load_cifar10(spec.partition(":")[2] or split or "train", data=data, progress=progress)
+    path, spec_split = source
     return load_folder(path, split=spec_split or split, progress=progress, keep=keep)
 
 
-def source_of(spec: str) -> tuple[Path, str | None]:
-    """The folder or zip a folder's `load_dataset` spec names, and the split it names (`PATH:split`) or None."""
+def source_of(spec: str) -> tuple[Path, str | None] | None:
+    """The folder or zip a `load_dataset` spec names, and the split it names (`PATH:split`) or None; None for
+    CIFAR-10."""
+    if spec.partition(":")[0] == "cifar10":
+        return None
     path = Path(spec).expanduser()
     if not path.exists() and ":" in spec:
         head, _, tail = spec.rpartition(":")

@@ -248,6 +248,14 @@ def _decode_all(source: Path, split: str | None, max_side: int | None, progress:
     return Dataset(ids, images, labels, paths, splits, source.name, skipped)
 
 
+def existing_source(path: str | Path) -> Path:
+    """The folder or archive at `path`, resolved; an error when there is none."""
+    source = Path(path).expanduser().resolve()
+    if not source.exists():
+        raise DatasetError(f"no such folder or archive: {source}")
+    return source
+
+
 def load_folder(path: str | Path, split: str | None = None, max_side: int | None = DEFAULT_MAX_SIDE,
                 progress: bool = True, cache: bool = True, keep: Callable[[str, str], bool] | None = None) -> Dataset:
     """Read every image under a folder or in a .zip (optionally one split only).
@@ -258,9 +266,7 @@ def load_folder(path: str | Path, split: str | None = None, max_side: int | None
     `keep(id, path)`: which images to read, the others left out, and nothing cached (`cbir add` reads only
     the files an engine lacks or that changed).
     """
-    source = Path(path).expanduser().resolve()
-    if not source.exists():
-        raise DatasetError(f"no such folder or archive: {source}")
+    source = existing_source(path)
     left_out = 0
 
     def wanted(id_: str, file: str) -> bool:
