@@ -194,6 +194,7 @@ class KnownFiles:
                 if stamp is not None:
                     self._by_stamp.setdefault(stamp, []).append(id_)
         stamp = file_stamp(path)
-        gone = [id_ for id_ in self._by_stamp.get(stamp, ()) if stamp is not None
-                and file_stamp(self.metadata.path(id_)) is None]
+        if stamp is None:
+            return None
+        gone = [id_ for id_ in self._by_stamp.get(stamp, ()) if file_stamp(self.metadata.path(id_)) is None]
         return gone[0] if len(gone) == 1 else None

@@ -160,7 +160,7 @@ def remove_images(engine_path: str, ids: list[str], missing: bool,
             if not folder.strip():  # an unset shell variable: not "here"
                 raise CbirError("--under needs a path; nothing was removed")
             root = Path(folder).expanduser().resolve()
-            inside = {id_ for path, id_ in by_path.items() if root == (at := location(path)) or root in at.parents}
+            inside = {id_ for path, id_ in by_path.items() if location(path).is_relative_to(root)}
             if not inside:
                 raise CbirError(f"no indexed image lies under {root}; nothing was removed")
             ids |= inside
