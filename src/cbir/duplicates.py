@@ -260,6 +260,7 @@ def move_duplicates(groups: Sequence[Group], folder: str | Path,
     place: the picture kept might no longer be the one the others copy; and the paths left because they are the kept
     file under another name (a link to it, or the file a kept link points to). Images in zip archives, or without a
     file, stay where they are."""
+    # looked at again, not `Member.changed`: a file may change while the groups are found and listed
     changed = {m.path: n for n, g in enumerate(groups) for m in g.members if _changed(m.id, m.path, metadata)}
     left = set(changed.values())
     paths, linked = [], []
