@@ -62,6 +62,22 @@ def cbir_home(tmp_path_factory, monkeypatch) -> Path:
     return home
 
 
+@pytest.fixture
+def folder_decodes(monkeypatch) -> list:
+    """One entry per image a collection's reading decodes (`cbir.datasets.folder`), from the fixture's start; a test
+    clears it where its count starts."""
+    from cbir.datasets import folder
+
+    decoded, real_decode = [], folder.decode_image
+
+    def decode(data, **kw):
+        decoded.append(1)
+        return real_decode(data, **kw)
+
+    monkeypatch.setattr(folder, "decode_image", decode)
+    return decoded
+
+
 @pytest.fixture(scope="session")
 def tiny_collection(tmp_path_factory) -> Path:
     """60 training and 15 test images in three visually distinct classes."""

@@ -236,9 +236,9 @@ def test_fine_tune_the_shipped_network_on_a_collection_of_other_classes(tiny_col
     assert card["validation_accuracy_tta"] >= 0.8  # CIFAR-10 features, an imprinted classifier, 9 steps
 
 
-def test_add_and_remove_keep_an_engine_in_step_with_a_growing_folder(tiny_collection, tmp_path, capsys, monkeypatch):
+def test_add_and_remove_keep_an_engine_in_step_with_a_growing_folder(tiny_collection, tmp_path, capsys,
+                                                                      folder_decodes):
     from cbir import Engine
-    from cbir.datasets import folder as folder_mod
 
     folder, engine = tmp_path / "photos", str(tmp_path / "engine")
     shutil.copytree(tiny_collection / "train" / "blobs", folder / "blobs")
@@ -274,8 +274,8 @@ def test_add_and_remove_keep_an_engine_in_step_with_a_growing_folder(tiny_collec
     assert "already indexed from another file" in capsys.readouterr().err
 
     folder.rename(tmp_path / "moved")  # the whole folder moved: its images found there, not read again
-    decoded, real_decode = [], folder_mod.decode_image
-    monkeypatch.setattr(folder_mod, "decode_image", lambda data, **kw: decoded.append(1) or real_decode(data, **kw))
+    decoded = folder_decodes
+    decoded.clear()
     assert main(["add", engine, "--dataset", str(tmp_path / "moved")]) == 0
     assert "added 1 images (37 already indexed)" in (out := capsys.readouterr().out)
     assert "37 indexed images were found where their folder moved" in out
@@ -287,15 +287,12 @@ def test_add_and_remove_keep_an_engine_in_step_with_a_growing_folder(tiny_collec
     assert main(["remove", engine]) == 2 and "--missing or --under" in capsys.readouterr().err
 
 
-def test_add_decodes_only_the_files_that_are_new_or_changed(tiny_collection, tmp_path, capsys, monkeypatch):
-    from cbir.datasets import folder as folder_mod
-
+def test_add_decodes_only_the_files_that_are_new_or_changed(tiny_collection, tmp_path, capsys, folder_decodes):
     folder, engine = tmp_path / "photos", str(tmp_path / "engine")
     shutil.copytree(tiny_collection / "train" / "blobs", folder / "blobs")
     assert main(["index", "--dataset", str(folder), "--features", "hog-gch", "--out", engine]) == 0
-    decoded = []
-    real_decode = folder_mod.decode_image
-    monkeypatch.setattr(folder_mod, "decode_image", lambda data, **kw: decoded.append(1) or real_decode(data, **kw))
+    decoded = folder_decodes
+    decoded.clear()
     shutil.copy(tiny_collection / "train" / "stripes" / "000.png", folder / "blobs" / "new.png")
     shutil.copy(tiny_collection / "train" / "stripes" / "001.png", folder / "blobs" / "003.png")  # another picture
     os.utime(folder / "blobs" / "004.png", ns=(1, 1))  # only touched
@@ -310,9 +307,8 @@ def test_add_decodes_only_the_files_that_are_new_or_changed(tiny_collection, tmp
 
 
 def test_add_takes_a_file_for_a_moved_one_only_when_that_is_gone_and_alone_with_its_stamp(tmp_path, capsys,
-                                                                                          monkeypatch):
+                                                                                          folder_decodes):
     from cbir import Engine
-    from cbir.datasets import folder as folder_mod
 
     photos, engine = tmp_path / "photos", str(tmp_path / "engine")
     (photos / "a").mkdir(parents=True)
@@ -320,9 +316,8 @@ def test_add_takes_a_file_for_a_moved_one_only_when_that_is_gone_and_alone_with_
         Image.fromarray(np.full((16, 16, 3), value, np.uint8)).save(photos / "a" / f"{name}.bmp")
         os.utime(photos / "a" / f"{name}.bmp", ns=(10**18, 10**18 if name != "z" else 2 * 10**18))
     assert main(["index", "--dataset", str(photos), "--features", "gch", "--out", engine]) == 0
-    decoded = []
-    real_decode = folder_mod.decode_image
-    monkeypatch.setattr(folder_mod, "decode_image", lambda data, **kw: decoded.append(1) or real_decode(data, **kw))
+    decoded = folder_decodes
+    decoded.clear()
     (photos / "b").mkdir()
     for name in ("x", "y"):  # both gone with one stamp: which is which cannot be told without reading them
         (photos / "a" / f"{name}.bmp").rename(photos / "b" / f"{name}.bmp")

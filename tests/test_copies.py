@@ -79,10 +79,8 @@ def test_the_copies_engine_is_saved_added_to_and_removed_from(photos, tmp_path, 
                    f'</span>' in page.get_data(as_text=True)
 
 
-def test_files_moved_or_renamed_are_indexed_again_without_decoding(photos, tmp_path, capsys, monkeypatch):
+def test_files_moved_or_renamed_are_indexed_again_without_decoding(photos, tmp_path, capsys, folder_decodes):
     import shutil
-
-    from cbir.datasets import folder as folder_mod
 
     library, out = tmp_path / "library", tmp_path / "engine"
     shutil.copytree(photos / "photos", library / "inbox")
@@ -91,9 +89,8 @@ def test_files_moved_or_renamed_are_indexed_again_without_decoding(photos, tmp_p
     (library / "space").mkdir()
     (library / "inbox" / "rocket.jpg").rename(library / "space" / "rocket.jpg")  # moved, its label with it
     (library / "inbox" / "moon.jpg").rename(library / "inbox" / "moon-2019.jpg")  # renamed
-    decoded = []
-    real_decode = folder_mod.decode_image
-    monkeypatch.setattr(folder_mod, "decode_image", lambda data, **kw: decoded.append(1) or real_decode(data, **kw))
+    decoded = folder_decodes
+    decoded.clear()
     capsys.readouterr()
     assert main(["add", str(out), "--dataset", str(library)]) == 0
     assert not decoded and "2 of them are files moved or renamed" in capsys.readouterr().out

@@ -104,8 +104,9 @@ def test_photos_thumbnails_are_decoded_small_and_originals_shown_compactly(tmp_p
     decoded, real_decode = [], sources.decode_image
 
     def decode(raw, **kw):
-        decoded.append(real_decode(raw, **kw).shape)
-        return real_decode(raw, **kw)
+        image = real_decode(raw, **kw)
+        decoded.append(image.shape)
+        return image
 
     monkeypatch.setattr(sources, "decode_image", decode)
     thumb = client.get("/api/v1/images/big.jpg?size=thumb")
