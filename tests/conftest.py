@@ -53,6 +53,15 @@ def write_collection(root: Path, per_class: dict[str, int], seed: int = 0, fmt: 
     return root
 
 
+@pytest.fixture(scope="session", autouse=True)
+def suite_home(tmp_path_factory):
+    """A cache folder for what is built before any test's own (fixtures shared by a module or the whole run),
+    so that nothing is written into the real one."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CBIR_HOME", str(tmp_path_factory.mktemp("cbir-home-shared")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def cbir_home(tmp_path_factory, monkeypatch) -> Path:
     """Every test gets its own cache folder and no CIFAR-10 location from the environment."""

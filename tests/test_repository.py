@@ -72,3 +72,16 @@ def test_every_benchmark_script_says_what_it_reproduces():
     scripts = [p.relative_to(ROOT / "benchmarks").as_posix() for p in (ROOT / "benchmarks").rglob("*")
                if p.suffix in (".py", ".sh") and "__pycache__" not in p.parts]
     assert scripts and not [s for s in scripts if f"`{s}`" not in listed]
+
+
+@pytest.fixture(scope="module")
+def home_of_a_module_fixture():
+    """The cache folder as a module-scoped fixture (an engine built once for a module) sees it."""
+    from cbir.config import cbir_home
+
+    return cbir_home()
+
+
+def test_fixtures_built_once_per_module_write_no_cache_outside_the_tests_temporary_folder(home_of_a_module_fixture,
+                                                                                          tmp_path_factory):
+    assert home_of_a_module_fixture.is_relative_to(tmp_path_factory.getbasetemp())
