@@ -91,6 +91,18 @@ def test_bad_folders_and_measures_are_clear_errors(results, tmp_path):
     assert f"| {tmp_path / 'a' / 'gch'} |" in compare([results / "gch", tmp_path / "a" / "gch"])
 
 
+def test_a_comparison_is_not_written_over_an_evaluations_folder(results, tmp_path):
+    target = tmp_path / "gch"
+    shutil.copytree(results / "gch", target)
+    before = (target / "pr.png").read_bytes()
+    with pytest.raises(CbirError, match="holds pr.png, not written by an earlier `cbir compare`"):
+        compare([results / "gch", results / "hog"], out=target)
+    assert (target / "pr.png").read_bytes() == before and not (target / "comparison.md").exists()
+    compare([results / "gch", results / "hog"], out=tmp_path / "c")
+    compare([results / "gch", results / "hog-gch"], out=tmp_path / "c")  # its own earlier comparison: replaced
+    assert "hog-gch" in (tmp_path / "c" / "comparison.md").read_text()
+
+
 def test_the_command_prints_the_table_and_writes_the_files(results, tmp_path, capsys):
     assert main(["compare", str(results / "hog-gch"), str(results / "gch"), "--out", str(tmp_path / "c")]) == 0
     printed = capsys.readouterr().out

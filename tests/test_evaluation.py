@@ -115,6 +115,21 @@ def test_extra_measures_by_their_ir_measures_names_agree_with_trec_eval(evaluate
         evaluate(engine, test, k=10, progress=False, extra_measures=["nDCG@20"])
 
 
+def test_an_out_folder_with_files_an_evaluation_did_not_write_is_refused_before_any_work(evaluated, tmp_path):
+    engine, test, _, _ = evaluated
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "run.txt").write_text("a run of another system\n")
+    (mine / "report.md").write_text("my notes\n")
+    with pytest.raises(CbirError, match=r"holds report.md, run.txt.*new or empty folder"):
+        evaluate(engine, test, out=mine, k=10, progress=False, write_trec_files=False)
+    assert (mine / "run.txt").read_text() == "a run of another system\n" and len(list(mine.iterdir())) == 2
+    again = tmp_path / "again"  # an earlier evaluation's folder: its files are replaced, the stale ones removed
+    evaluate(engine, test, out=again, k=10, progress=False)
+    evaluate(engine, test, out=again, k=10, progress=False, write_trec_files=False)
+    assert not (again / "run.txt").exists() and (again / "metrics.json").exists()
+
+
 def test_the_report_shows_one_example_query_per_class(evaluated, tmp_path):
     engine, test, metrics, out = evaluated
     assert Image.open(out / "examples.png").size == (1089, 313)  # 3 classes: 3 rows of a query and its top 10

@@ -20,7 +20,7 @@ from cbir.datasets.collection import Dataset
 from cbir.engine import Engine
 from cbir.errors import CbirError
 from cbir.evaluation.ranking import RECALL_LEVELS, full_ranking
-from cbir.evaluation.report import MAIN_MEASURES, write_reports
+from cbir.evaluation.report import MAIN_MEASURES, claim_outputs, evaluation_folder, write_reports
 from cbir.evaluation.trec import TREC_NAMES, parse_measures, trec_measures, write_qrels, write_run
 
 __all__ = ["evaluate", "retrieved_classes", "MAIN_MEASURES"]
@@ -39,6 +39,8 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
     """
     if not queries.labelled:
         raise CbirError("evaluation needs labelled queries (e.g. <class>/<file> folders or cifar10:test)")
+    if out is not None:
+        out = claim_outputs(out, OUTPUTS, "evaluate", evaluation_folder)
     main = [m for m in MAIN_MEASURES if full or m != "AP"]  # AP: over the full ranking
     extra = parse_measures(extra_measures, k, measured=main)
     if k < 100:
@@ -93,7 +95,6 @@ def evaluate(engine: Engine, queries: Dataset, out: str | Path | None = None, k:
     if pr_curve:
         metrics["pr_curve"] = pr_curve
     if out is not None:
-        out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         for name in OUTPUTS:  # an earlier run's files in the same folder would not match these metrics
             (out / name).unlink(missing_ok=True)

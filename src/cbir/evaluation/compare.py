@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from cbir.errors import CbirError
-from cbir.evaluation.report import MAIN_MEASURES, measure_text, plot_pr_curves
+from cbir.evaluation.report import MAIN_MEASURES, claim_outputs, measure_text, plot_pr_curves
 from cbir.evaluation.trec import IR_NAMES, measure_key
 from cbir.plots import heat_map, saved_figure
 
+OUTPUTS = ("comparison.md", "pr.png", "per_class.png")
 PROTOCOL = {"num_queries": "queries", "index_size": "indexed images", "k": "top k"}
 
 
@@ -91,6 +92,8 @@ def compare(folders: Sequence[str | Path], out: str | Path | None = None, measur
 
     `measure` is the one drawn per class (any measure every result has).
     """
+    if out is not None:
+        out = claim_outputs(out, OUTPUTS, "compare", _comparison_folder)
     results = load_results(folders)
     measure = measure_key(measure, measures_of(results)) or measure  # P@100, or trec_eval's P_100
     missing = [name for name, r in results.items() if measure not in r["measures"]]
@@ -103,7 +106,6 @@ def compare(folders: Sequence[str | Path], out: str | Path | None = None, measur
     text = markdown_table(results)
     if out is None:
         return text
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     curves = {name: r for name, r in results.items() if "pr_curve" in r}
     (out / "pr.png").unlink(missing_ok=True)  # an earlier comparison's
@@ -122,6 +124,14 @@ def compare(folders: Sequence[str | Path], out: str | Path | None = None, measur
     doc += [f"## `{measure}` per class", "", f"![{measure} per class](per_class.png)", ""]
     (out / "comparison.md").write_text("\n".join(doc))
     return text
+
+
+def _comparison_folder(folder: Path) -> bool:
+    """Whether `folder` holds the comparison.md of a `cbir compare`."""
+    try:
+        return (folder / "comparison.md").read_text().startswith("# Comparison\n")
+    except (OSError, ValueError):
+        return False
 
 
 def _plot_per_class(results: dict[str, dict], measure: str, path: Path) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from cbir.errors import CbirError
 from cbir.evaluation.trec import FULL_RANKING, TREC_NAMES
 from cbir.plots import heat_map, saved_figure
 
@@ -21,6 +23,28 @@ MEASURE_DOCS = {
 _MISSING = np.full((32, 32, 3), 200, dtype=np.uint8)  # an example hit whose file is gone
 MOST_CLASSES_DRAWN = 60  # beyond, the matrix stays in metrics.json only
 MAIN_MEASURES = tuple(TREC_NAMES)
+
+
+def claim_outputs(out: str | Path, names: Sequence[str], verb: str, written_here: Callable[[Path], bool]) -> Path:
+    """`out` as a folder to write `names` into, refused before any work when it holds some of them that an earlier
+    `cbir VERB` did not write (`written_here(out)`): nothing of a user's is overwritten or deleted."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise CbirError(f"{out} is a file: give --out a folder")
+    found = sorted(name for name in names if (out / name).exists())
+    if found and not written_here(out):
+        raise CbirError(f"{out} holds {', '.join(found)}, not written by an earlier `cbir {verb}`: give --out a "
+                        f"new or empty folder (nothing was changed)")
+    return out
+
+
+def evaluation_folder(folder: Path) -> bool:
+    """Whether `folder` holds the metrics.json of a `cbir evaluate`."""
+    try:
+        metrics = json.loads((folder / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(metrics, dict) and {"run_tag", "measures", "per_class"} <= metrics.keys()
 
 
 def trec_alias(measure: str) -> str:
