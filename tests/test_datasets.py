@@ -95,19 +95,21 @@ def test_empty_or_missing_collection_is_a_clear_error(tmp_path):
         load_folder(tmp_path / "nope", progress=False)
 
 
-def test_cache_is_reused_until_the_source_changes(tmp_path, tiny_collection, monkeypatch):
+def test_cache_is_reused_until_the_source_changes(tmp_path, tiny_collection, monkeypatch, cbir_home):
     import shutil
 
     src = tmp_path / "src"
     shutil.copytree(tiny_collection, src)
     first = load_folder(src, progress=False)
-    monkeypatch.setattr(folder_mod, "decode_image", lambda *a, **k: pytest.fail("decoded again"))
-    again = load_folder(src, progress=False)
+    with monkeypatch.context() as patch:
+        patch.setattr(folder_mod, "decode_image", lambda *a, **k: pytest.fail("decoded again"))
+        again = load_folder(src, progress=False)
     assert isinstance(again.images, np.memmap)
     np.testing.assert_array_equal(first.images, again.images)
     (src / "train" / "blobs" / "000.png").unlink()
-    monkeypatch.undo()
     assert len(load_folder(src, progress=False)) == 74
+    load_folder(src, split="test", progress=False)
+    assert len(list((cbir_home / "decoded").iterdir())) == 2  # the changed folder's pixels replaced the earlier ones
 
 
 def test_stratified_keeps_class_proportions(tiny_collection):

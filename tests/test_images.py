@@ -81,7 +81,7 @@ def test_phone_photos_in_heic_decode_the_right_way_up():
         32, 48, 3)
 
 
-def test_a_heic_read_at_index_size_is_read_again_from_its_preview(tmp_path, monkeypatch):
+def test_a_heic_read_at_index_size_is_read_again_from_its_preview(tmp_path, monkeypatch, cbir_home):
     """HEVC decodes at full size only (~1 s a phone photo): a thumbnail or a pixel check of an indexed HEIC takes the
     small copy kept when it was indexed, until the file changes."""
     import os
@@ -107,6 +107,7 @@ def test_a_heic_read_at_index_size_is_read_again_from_its_preview(tmp_path, monk
     sources.load_image(path, max_side=48)
     sources.load_image(path, max_side=48)
     assert heic_decodes.count(True) == 1
+    assert len(list(cbir_home.glob("previews/**/*.jpg"))) == 1  # the changed file's preview replaced the earlier one
     assert sources.load_image(path).shape == (64, 96, 3) and heic_decodes.count(True) == 2  # at full size: the file
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from cbir.config import cache_dir
 from cbir.datasets.collection import Dataset
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: one entry per source and options, holding its state
 
 
 def source_fingerprint(path: Path) -> list:
@@ -37,24 +37,37 @@ def source_fingerprint(path: Path) -> list:
     return [str(path), hashlib.sha256(json.dumps(entries).encode()).hexdigest()]
 
 
-def cached_dataset(key: list, build: Callable[[], Dataset]) -> Dataset:
-    """Return the Dataset cached under `key`, building and storing it on a miss.
-
-    `key` is any JSON-serialisable description of the source and the decoding options.
-    """
-    digest = hashlib.sha256(json.dumps([CACHE_FORMAT, *key]).encode()).hexdigest()[:24]
-    folder = cache_dir("decoded") / digest
-    if (folder / "meta.json").exists():
+def cached_dataset(source: str | Path, options: list, build: Callable[[], Dataset]) -> Dataset:
+    """The Dataset read from `source` (a folder or an archive) with `options` (anything JSON-serialisable): from the
+    cache while the source is as it was (`source_fingerprint`), else built and kept in place of the earlier one, so
+    that the cache holds one copy per source and options."""
+    source = Path(source).resolve()
+    folder = cache_dir("decoded") / _slot(source, options)
+    state = source_fingerprint(source)[1:]
+    if meta_of(folder).get("state") == state:
         try:
             return _read(folder)
         except (OSError, ValueError, KeyError):
-            shutil.rmtree(folder, ignore_errors=True)
+            pass
     dataset = build()
-    _write(dataset, folder)
+    _write(dataset, folder, {"source": str(source), "options": options, "state": state})
     return _read(folder)
 
 
-def _write(dataset: Dataset, folder: Path) -> None:
+def _slot(source: Path, options: list) -> str:
+    return hashlib.sha256(json.dumps([CACHE_FORMAT, str(source), *options]).encode()).hexdigest()[:24]
+
+
+def meta_of(folder: Path) -> dict:
+    """An entry's meta.json; empty when it has none (or an unreadable one)."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _write(dataset: Dataset, folder: Path, kept: dict) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
     try:
         shapes = np.array([np.shape(im) for im in dataset.images], dtype=np.int64).reshape(-1, 3)
@@ -68,7 +81,7 @@ def _write(dataset: Dataset, folder: Path) -> None:
         pixels.flush()
         del pixels
         np.save(tmp / "shapes.npy", shapes)
-        meta = {"ids": dataset.ids, "labels": dataset.labels, "paths": dataset.paths,
+        meta = {**kept, "ids": dataset.ids, "labels": dataset.labels, "paths": dataset.paths,
                 "splits": dataset.splits, "name": dataset.name, "skipped": dataset.skipped}
         (tmp / "meta.json").write_text(json.dumps(meta))
         shutil.rmtree(folder, ignore_errors=True)

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cbir.config import cache_dir, setting
-from cbir.datasets.cache import cached_dataset, source_fingerprint
+from cbir.datasets.cache import cached_dataset
 from cbir.datasets.collection import Dataset
 from cbir.datasets.folder import load_folder
 from cbir.errors import ChecksumError, DatasetError
@@ -128,8 +128,7 @@ def load_cifar10(split: str = "train", data: str | Path | None = None, progress:
         raise DatasetError(f"CIFAR-10 has splits {', '.join(SPLITS)}, not '{split}'")
     source = resolve_source(data)
     if is_official_archive(source):
-        key = ["cifar10-official", source_fingerprint(source), split]
-        dataset = cached_dataset(key, lambda: read_official(source, split))
+        dataset = cached_dataset(source, ["cifar10-official", split], lambda: read_official(source, split))
     else:
         dataset = load_folder(source, split=split, progress=progress)
     unknown = set(dataset.classes) - set(CLASSES)

@@ -24,7 +24,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from cbir.datasets import previews
-from cbir.datasets.cache import cached_dataset, source_fingerprint
+from cbir.datasets.cache import cached_dataset
 from cbir.datasets.collection import Dataset
 from cbir.datasets.images import IMAGE_EXTENSIONS, decode_image, is_image_name
 from cbir.errors import DatasetError, ImageDecodeError
@@ -278,7 +278,7 @@ def load_folder(path: str | Path, split: str | None = None, max_side: int | None
 
     build = lambda: _decode_all(source, split, max_side, progress, wanted)  # noqa: E731
     if cache and keep is None:
-        dataset = cached_dataset(["folder", source_fingerprint(source), split, max_side], build)
+        dataset = cached_dataset(source, ["folder", split, max_side], build)
     else:
         dataset = build()
     if dataset.skipped:
