@@ -4,6 +4,7 @@ image chosen by the stated rule, new photos checked, reports written, files move
 import csv
 import io
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -183,6 +184,59 @@ def test_moving_never_takes_away_the_file_a_kept_link_points_to(tmp_path, capsys
     assert np.array_equal(np.asarray(Image.open(photos / "favourites" / "astronaut.png").convert("RGB")),
                           data.astronaut())
     assert "1 file is the kept one under another name" in capsys.readouterr().err
+
+
+def test_moving_into_the_collection_itself_is_refused_before_anything_moves(tmp_path, capsys):
+    """Files set aside inside a folder the engine indexes would be indexed again by the next `add` or `sync` (as
+    files moved: with their descriptions), the duplicates back in every search."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a", "b"):
+        Image.fromarray(data.coffee()).save(photos / f"{name}.png")
+    engine = tmp_path / "engine"
+    assert main(["index", "--dataset", str(photos), "--features", "gch", "--out", str(engine)]) == 0
+    capsys.readouterr()
+    for inside in (photos / "duplicates", photos):
+        assert main(["duplicates", str(engine), "--exact-only", "--move-to", str(inside)]) == 2
+        error = capsys.readouterr().err
+        assert f"{inside} lies in {photos}, a folder the engine indexes" in error and "outside it" in error
+    assert sorted(p.name for p in photos.iterdir()) == ["a.png", "b.png"]
+    assert main(["duplicates", str(engine), "--exact-only", "--move-to", str(tmp_path / "aside")]) == 0
+    assert len(list(photos.iterdir())) == 1
+
+
+def test_a_move_that_fails_half_way_leaves_no_partial_copy_and_says_what_moved(tmp_path, capsys, monkeypatch):
+    """Moving to another disk copies, then deletes: a disk filling up leaves a partial copy of a file still in
+    place, which is taken away; the files moved before it are said, so that the engine can be told."""
+    import errno
+
+    import cbir.duplicates as duplicates_mod
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name, picture in (("a", data.astronaut()), ("b", data.astronaut()), ("c", data.coffee()),
+                          ("d", data.coffee())):
+        Image.fromarray(picture).save(photos / f"{name}.png")
+    engine = tmp_path / "engine"
+    assert main(["index", "--dataset", str(photos), "--features", "gch", "--out", str(engine)]) == 0
+    calls, real_move = [], shutil.move
+
+    def move(source, target):
+        calls.append(source)
+        if len(calls) == 1:
+            return real_move(source, target)
+        Path(target).write_bytes(Path(source).read_bytes()[:100])  # a copy cut short by a full disk
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+    monkeypatch.setattr(duplicates_mod.shutil, "move", move)
+    aside = tmp_path / "aside"
+    capsys.readouterr()
+    assert main(["duplicates", str(engine), "--exact-only", "--move-to", str(aside)]) == 2
+    error = capsys.readouterr().err
+    assert f"moving {calls[1]} to {aside}" in error and "No space left on device" in error
+    assert f"1 file moved to {aside} before it ({calls[0]})" in error and "--missing" in error
+    assert [p.name for p in aside.iterdir()] == [Path(calls[0]).name]  # no partial copy left
+    assert Path(calls[1]).exists() and not Path(calls[0]).exists()
 
 
 def test_new_photos_are_checked_against_the_engine(planted, tmp_path, capsys):

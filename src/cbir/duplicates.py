@@ -252,6 +252,18 @@ def _copies_of(engine, images: Sequence[np.ndarray], threshold: float) -> list[l
             for image, hits in zip(images, engine.search_vectors(engine.embed(images), NEIGHBOURS))]
 
 
+def aside_folder(folder: str | Path, metadata) -> Path:
+    """`folder` as a place to move duplicates to, refused when it lies in a folder the engine indexes (`metadata`'s
+    `folders`): the next `cbir add` or `sync` would index the moved files again."""
+    folder = Path(folder).expanduser().resolve()
+    for root in metadata.folders():
+        if root.is_dir() and folder.is_relative_to(root.resolve()):
+            raise CbirError(f"--move-to {folder} lies in {root}, a folder the engine indexes: the next `cbir add` or "
+                            f"`cbir sync` would index the moved files again; choose a folder outside it (nothing was "
+                            f"moved)")
+    return folder
+
+
 def move_duplicates(groups: Sequence[Group], folder: str | Path,
                     metadata) -> tuple[list[tuple[str, str]], list[str], list[str]]:
     """Move every image but each group's kept one into `folder` (keeping their folders' names beneath it, and
@@ -259,7 +271,9 @@ def move_duplicates(groups: Sequence[Group], folder: str | Path,
     they were indexed (`metadata`'s stamp: size and modification time; gone files too), whose groups are left in
     place: the picture kept might no longer be the one the others copy; and the paths left because they are the kept
     file under another name (a link to it, or the file a kept link points to). Images in zip archives, or without a
-    file, stay where they are."""
+    file, stay where they are. A `folder` in the collection itself is refused (`aside_folder`), before anything
+    moves."""
+    folder = aside_folder(folder, metadata)
     # looked at again, not `Member.changed`: a file may change while the groups are found and listed
     changed = {m.path: n for n, g in enumerate(groups) for m in g.members if _changed(m.id, m.path, metadata)}
     left = set(changed.values())
@@ -271,9 +285,17 @@ def move_duplicates(groups: Sequence[Group], folder: str | Path,
     root = os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else ""
     moved = []
     for path in paths:
-        target = _free(Path(folder) / os.path.relpath(path, root))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(path, target)
+        target = _free(folder / os.path.relpath(path, root))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(path, target)  # to another disk: a copy, then the file deleted
+        except OSError as exc:
+            if os.path.exists(path) and target.exists():
+                target.unlink()  # a copy cut short (a full disk), or one whose file could not be deleted
+            done = f" ({moved[0][0]})" if len(moved) == 1 else ""
+            raise CbirError(f"moving {path} to {folder} failed: {exc.strerror or exc}; {len(moved)} "
+                            f"file{'s' * (len(moved) != 1)} moved to {folder} before it{done}, the others left in "
+                            f"place (`cbir remove ENGINE --missing` drops the moved ones from the engine)") from exc
         moved.append((path, str(target)))
     return moved, list(changed), linked
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from cbir.datasets.collection import Dataset
-from cbir.datasets.folder import file_stamp, image_date, layout_of
+from cbir.datasets.folder import collection_root, file_stamp, image_date, layout_of
 from cbir.errors import EngineError
 from cbir.filters import Filter
 
@@ -90,6 +91,10 @@ class Metadata:
     def passing(self, where: Filter) -> frozenset[str]:
         """The ids of the images that pass `where`."""
         return frozenset(id_ for id_, row in self._rows.items() if where.passes(id_, row[1], row[2], row[5]))
+
+    def folders(self) -> Counter[Path]:
+        """The folders or archives the images were indexed from (`collection_root`), each with its number of them."""
+        return Counter(collection_root(row[0], id_) for id_, row in self._rows.items() if row[0])
 
     def labels(self) -> dict[str, str | None]:
         """id -> label for every image."""

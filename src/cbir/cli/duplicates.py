@@ -13,7 +13,7 @@ from cbir.errors import CbirError
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
-    from cbir.duplicates import check_new, default_threshold, find_duplicates, move_duplicates
+    from cbir.duplicates import aside_folder, check_new, default_threshold, find_duplicates, move_duplicates
     from cbir.engine import Engine
 
     if args.move_to and args.query:
@@ -21,6 +21,8 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     if args.exact_only and args.threshold is not None:
         raise CbirError("--exact-only compares pixels: it takes no --threshold")
     engine = Engine.load(args.engine)
+    if args.move_to:
+        aside_folder(args.move_to, engine.metadata)  # refused before the long work
     threshold = None if args.exact_only else args.threshold if args.threshold is not None else default_threshold(engine)
     if args.query:
         from cbir.datasets import load_dataset

@@ -233,17 +233,13 @@ def _sync(args: argparse.Namespace, said_kept: set[Path]) -> set[Path]:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from collections import Counter
-
-    from cbir.datasets.folder import collection_root
     from cbir.engine import Engine
 
     engine = Engine.load(args.engine)
     info = engine.info()
-    folders = Counter(str(collection_root(path, id_)) for id_ in engine.metadata.labels()
-                      if (path := engine.metadata.path(id_)))
+    folders = engine.metadata.folders()
     if args.json:
-        print(json.dumps({**info, "folders": dict(folders.most_common())}, indent=2))
+        print(json.dumps({**info, "folders": {str(f): n for f, n in folders.most_common()}}, indent=2))
         return 0
     print(f"engine     {args.engine}\nfeatures   {info['extractor']['name']} ({info['extractor']['kind']}, "
           f"{info['dim']}-d, config {info['extractor']['config_hash']})\n"
