@@ -512,3 +512,15 @@ def test_search_by_the_date_a_photo_was_taken(tiny_collection, tmp_path, capsys)
     assert sorted(h["id"] for h in json.loads(capsys.readouterr().out)[0]["hits"]) == ["blobs/0.jpg", "blobs/1.jpg"]
     assert main(["search", engine, query, "--since", "2019-02-30"]) == 2
     assert "not a real date" in capsys.readouterr().err
+
+
+def test_an_image_whose_name_is_not_utf8_is_left_out_of_an_engine_with_a_warning(tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for value, name in ((40, b"caf\xe9.png"), (200, b"tea.png")):
+        Image.fromarray(np.full((16, 16, 3), value, np.uint8)).save(photos / os.fsdecode(name))
+    assert main(["index", "--dataset", str(photos), "--features", "gch", "--out", str(tmp_path / "e")]) == 0
+    assert "caf\\xe9.png: its name is not valid UTF-8" in capsys.readouterr().err
+    assert main(["add", str(tmp_path / "e"), "--dataset", str(photos)]) == 0
+    assert main(["search", str(tmp_path / "e"), str(photos / os.fsdecode(b"caf\xe9.png"))]) == 0
+    assert "tea.png" in capsys.readouterr().out

@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+import os
 import pickle
 import tarfile
 import zipfile
@@ -14,6 +15,7 @@ import pytest
 from cbir.datasets import load_dataset, load_folder, read_bytes
 from cbir.datasets import cifar10 as cifar
 from cbir.datasets import folder as folder_mod
+from cbir.datasets.cache import source_fingerprint
 from cbir.errors import ChecksumError, DatasetError
 
 
@@ -237,6 +239,42 @@ def test_a_dangling_symlink_is_a_skipped_file_not_a_crash(tmp_path, tiny_collect
     with pytest.warns(UserWarning, match="skipped 1 unreadable file.*gone.jpg"):
         ds = load_folder(tmp_path, progress=False)
     assert ds.ids == ["a/good.png"]
+
+
+def test_a_file_whose_name_is_not_utf8_is_skipped_with_its_name_and_the_fix(tmp_path, tiny_collection):
+    """Names written by old cameras, Windows zips or shares in Latin-1: an engine keeps ids and paths as text."""
+    (tmp_path / "a").mkdir()
+    for name in (b"caf\xe9.png", b"good.png"):
+        (tmp_path / "a" / os.fsdecode(name)).write_bytes((tiny_collection / "train/blobs/000.png").read_bytes())
+    with pytest.warns(UserWarning, match=r"skipped 1 unreadable file.*a/caf\\xe9.png: its name is not valid UTF-8.*"
+                                         r"convmv"):
+        ds = load_folder(tmp_path, progress=False)
+    assert ds.ids == ["a/good.png"]
+
+
+def test_hidden_and_system_folders_are_not_part_of_a_collection(tmp_path, tiny_collection):
+    """A drive's trash, a NAS's thumbnails of every photo, macOS's `._` companions and folders marked `.nomedia`
+    hold no photos of the user's (or copies of them): they are left out, without a warning."""
+    png = (tiny_collection / "train/blobs/000.png").read_bytes()
+    root = tmp_path / "photos"
+    for name in ("a/x.png", ".Trash-1000/files/deleted.png", "@eaDir/x.png/SYNOPHOTO_THUMB_M.png", ".hidden.png",
+                 "#recycle/r.png", "phone/.thumbnails/t.png", "phone/sent/.nomedia", "phone/sent/s.png",
+                 "phone/camera/c.png", "$RECYCLE.BIN/b.png"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(png if not name.endswith(".nomedia") else b"")
+    (root / "a" / "._x.png").write_bytes(b"\0\5\26\7 AppleDouble")
+    ds = load_folder(root, progress=False)  # a warning (of the `._` file) would fail the test
+    assert ds.ids == ["a/x.png", "phone/camera/c.png"] and not ds.skipped
+    assert load_folder(root / "phone" / "sent", progress=False).ids == ["s.png"]  # given itself: asked for
+    before = source_fingerprint(root)
+    (root / ".Trash-1000" / "files" / "more.png").write_bytes(png)  # what changes there changes nothing here
+    (root / "phone" / "sent" / "s2.png").write_bytes(png)
+    assert source_fingerprint(root) == before
+    archive = tmp_path / "photos.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in ("a/x.png", "@eaDir/x.png/thumb.png", ".Trashes/501/y.png", "__MACOSX/a/._x.png", "a/._x.png"):
+            zf.writestr(name, png)
+    assert load_folder(archive, progress=False).ids == ["a/x.png"]
 
 
 def test_a_zip_bomb_is_refused_before_it_is_inflated(tmp_path, tiny_collection, monkeypatch):

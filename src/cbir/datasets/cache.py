@@ -14,25 +14,25 @@ import numpy as np
 
 from cbir.config import cache_dir
 from cbir.datasets.collection import Dataset
+from cbir.datasets.listing import collection_files
 
 CACHE_FORMAT = 2  # 2: one entry per source and options, holding its state
 
 
 def source_fingerprint(path: Path) -> list:
-    """What identifies a source's content cheaply: size and mtime of the file, or of every file in a folder."""
+    """What identifies a source's content cheaply: size and mtime of the file, or of every file of a folder's
+    collection (`collection_files`)."""
     path = Path(path).resolve()
     if path.is_file():
         stat = path.stat()
         return [str(path), stat.st_size, stat.st_mtime_ns]
     entries = []
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            file = os.path.join(root, name)
-            try:
-                stat = os.stat(file)
-            except OSError:  # a dangling symlink, or a file gone meanwhile: its own stat still tells a change
-                stat = os.lstat(file) if os.path.lexists(file) else None
-            entries.append((os.path.relpath(file, path), stat and stat.st_size, stat and stat.st_mtime_ns))
+    for file in collection_files(path):
+        try:
+            stat = os.stat(file)
+        except OSError:  # a dangling symlink, or a file gone meanwhile: its own stat still tells a change
+            stat = os.lstat(file) if os.path.lexists(file) else None
+        entries.append((os.path.relpath(file, path), stat and stat.st_size, stat and stat.st_mtime_ns))
     entries.sort()
     return [str(path), hashlib.sha256(json.dumps(entries).encode()).hexdigest()]
 

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from cbir.datasets import previews
 from cbir.datasets.cache import cached_dataset
+from cbir.datasets.listing import collection_files, member_left_out
 from cbir.datasets.collection import Dataset
 from cbir.datasets.images import IMAGE_EXTENSIONS, decode_image, is_image_name
 from cbir.errors import DatasetError, ImageDecodeError
@@ -203,12 +204,12 @@ def _open_source(source: Path) -> Iterator[tuple[list[tuple[str, str]], Callable
     """Yield ([(relative id, path)] of every image file sorted by id, read(id) -> bytes)."""
     if source.is_dir():
         # a dangling symlink is listed too: reading it fails, and it is counted among the skipped files
-        files = sorted(p for p in source.rglob("*") if is_image_name(p.name) and not p.is_dir())
+        files = sorted(Path(p) for p in collection_files(source) if is_image_name(p))
         yield [(p.relative_to(source).as_posix(), str(p)) for p in files], lambda rel: read_bytes(str(source / rel))
     elif zipfile.is_zipfile(source):
         with zipfile.ZipFile(source) as zf:
             names = sorted(n for n in zf.namelist() if not n.endswith("/") and is_image_name(n)
-                           and not PurePosixPath(n).name.startswith("._") and "__MACOSX" not in n)
+                           and not member_left_out(n))
             yield [(n, f"{source}{MEMBER_SEPARATOR}{n}") for n in names], functools.partial(read_member, zf)
     else:
         raise DatasetError(f"{source} is neither a folder nor a .zip archive")
@@ -220,7 +221,10 @@ def _decode_all(source: Path, split: str | None, max_side: int | None, progress:
     decodes without the GIL; a zip's members share one file position, and are small as a rule)."""
     ids, images, labels, paths, splits, skipped = [], [], [], [], [], []
     with _open_source(source) as (entries, read):
-        entries = [e for e in entries if (split is None or layout_of(e[0])[1] == split) and keep(*e)]
+        entries = [e for e in entries if split is None or layout_of(e[0])[1] == split]
+        skipped += [f"{_escaped(relpath)}: its name is not valid UTF-8 (rename it, e.g. `convmv -r -f latin1 -t utf8 "
+                    f"--notest FOLDER`)" for relpath, path in entries if not _is_text(path)]
+        entries = [e for e in entries if _is_text(e[1]) and keep(*e)]
 
         def decode(relpath: str, path: str) -> np.ndarray | str:
             try:
@@ -246,6 +250,21 @@ def _decode_all(source: Path, split: str | None, max_side: int | None, progress:
                 paths.append(path)
                 splits.append(file_split)
     return Dataset(ids, images, labels, paths, splits, source.name, skipped)
+
+
+def _is_text(name: str) -> bool:
+    """Whether a file name is text (it is not when its bytes are not UTF-8: Python keeps them as lone surrogates,
+    which no engine file, database or web address can hold)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _escaped(name: str) -> str:
+    """A file name whose bytes are not all UTF-8, printable: those bytes as `\\xe9`."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def existing_source(path: str | Path) -> Path:
