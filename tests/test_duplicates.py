@@ -4,6 +4,7 @@ image chosen by the stated rule, new photos checked, reports written, files move
 import csv
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -120,6 +121,7 @@ def test_cli_lists_reports_and_moves_without_deleting(planted, tmp_path, capsys)
     assert {"group", "kind", "keep", "id", "path", "similarity"} <= set(rows[0])
     html = (tmp_path / "d.html").read_text()
     assert html.count("data:image/png;base64,") == len(rows) and "keep" in html
+    assert sorted(re.findall(r'<a class="open" href="([^"]+)"', html)) == sorted(Path(r["path"]).as_uri() for r in rows)
     assert ("(near duplicates: cosine similarity 0.9 or more, or an image's best match when it scores 0.6 or more and "
             "leads the next by 0.08, or one of its two best at that score when their pixels match)") in html.replace(
                 "&#39;", "'")  # effnet's threshold, lead and pixel verification
@@ -156,7 +158,9 @@ def test_moving_leaves_a_group_whose_files_changed_since_indexing(tmp_path, caps
     from cbir.web import create_app
 
     client = create_app({"ENGINES": {"photos": Engine.load(engine)}, "GROUPING_WAIT_S": None}).test_client()
-    assert client.get("/duplicates").get_data(as_text=True).count(">changed since indexed<") == 2
+    page = client.get("/duplicates").get_data(as_text=True)
+    assert page.count(">changed since indexed<") == 2
+    assert sorted(re.findall(r'<a class="open" href="/api/v1/images/([^"]+)"', page)) == sorted(keep)  # each photo
     aside = tmp_path / "aside"
     assert main(["duplicates", str(engine), "--exact-only", "--move-to", str(aside)]) == 0
     assert [p.name for p in aside.iterdir()] == list({"e.png", "f.png"} - {keep["e.png"]})  # only the cat's copy

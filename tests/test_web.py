@@ -234,6 +234,9 @@ def test_more_like_this_is_a_shareable_url(client):
     assert 'href="/?id=blobs/002.png' not in html  # the query is not among its own results
     assert "share the query&#39;s class, blobs" in html
     assert '<option value="gch" selected>' in html
+    opened = re.findall(r'<a class="open" href="([^"]+)" target="_blank"', html)  # each result's photo, in full
+    assert len(opened) == 4 + 1 and opened[0] == "/api/v1/images/blobs/002.png"  # and the query's
+    assert all(client.get(href).headers["Content-Type"] == "image/png" for href in opened)
 
 
 def test_page_errors_are_shown_not_500(client):

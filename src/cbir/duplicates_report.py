@@ -1,4 +1,5 @@
-"""A self-contained HTML report of duplicate groups: every image as an inline thumbnail, the kept one framed."""
+"""A self-contained HTML report of duplicate groups: every image as an inline thumbnail, the kept one framed, each
+photo's file a click away."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import base64
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+
+from cbir.datasets.folder import MEMBER_SEPARATOR
 
 THUMB = 160  # pixels on a thumbnail's longest side
 
@@ -36,5 +39,14 @@ def write_report(groups, engine, name: str, path: str | Path, threshold: float |
 
     html = templates().get_template("duplicates_report.html").render(
         groups=groups, engine=name, rule=None if threshold is None else rule(engine, threshold),
-        copies=sum(len(g.members) - 1 for g in groups), src=lambda m: thumbnail_uri(engine, m), link=lambda m: None)
+        copies=sum(len(g.members) - 1 for g in groups), src=lambda m: thumbnail_uri(engine, m), link=lambda m: None,
+        original=file_uri)
     Path(path).write_text(html)
+
+
+def file_uri(member) -> str | None:
+    """A `file://` address of a member's photo, for the report opened where the photos are; None for one in an
+    archive, or without a file."""
+    if not member.path or MEMBER_SEPARATOR in member.path:
+        return None
+    return Path(member.path).absolute().as_uri()

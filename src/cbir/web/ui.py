@@ -51,7 +51,8 @@ def index():
     # the filter fields as given, kept in the form and in every "more like this" link
     narrowing = {key: request.values.get(key) for key in NARROWING if request.values.get(key)}
     context = {"engines": list(svc.engines), "engine": engine, "k": request.values.get("k") or svc.default_k,
-               "max_k": svc.max_k, "searched": None, "query_src": None, "query_name": None, "note": None,
+               "max_k": svc.max_k, "searched": None, "query_src": None, "query_name": None, "query_id": None,
+               "note": None,
                "narrowing": narrowing, "classes": svc.classes.get(engine, [])}
     status = 200
     try:
@@ -69,7 +70,7 @@ def index():
             image_id = request.args["id"]
             searched = svc.search_id(image_id, engine, k, where, min_score)
             context["query_src"] = url_for("api.image", image_id=image_id, size="thumb")
-            context["query_name"] = image_id
+            context["query_name"] = context["query_id"] = image_id
         else:
             searched = None
             context["examples"] = svc.examples(engine)
@@ -94,7 +95,8 @@ def duplicates():
     context = {"engines": list(svc.engines), "engine": engine, "exact_only": exact_only, "groups": None,
                "threshold": request.args.get("threshold") or None, "default_threshold": None,
                "link": lambda m: url_for("ui.index", id=m.id, engine=engine),
-               "src": lambda m: url_for("api.image", image_id=m.id, size="thumb")}
+               "src": lambda m: url_for("api.image", image_id=m.id, size="thumb"),
+               "original": lambda m: url_for("api.image", image_id=m.id)}
     status = 200
     try:
         features = picture_engine(svc.engine(engine)[1]).extractor
