@@ -84,6 +84,45 @@ def test_upload_then_click_a_result(server, real_cifar10, tmp_path):
         browser.close()
 
 
+def drag_across(page, selector: str, start=(0.1, 0.15), end=(0.7, 0.8)) -> None:
+    """Drag the mouse across part of an element (fractions of its box)."""
+    box = page.locator(selector).bounding_box()
+    page.mouse.move(box["x"] + start[0] * box["width"], box["y"] + start[1] * box["height"])
+    page.mouse.down()
+    page.mouse.move(box["x"] + end[0] * box["width"], box["y"] + end[1] * box["height"], steps=6)
+    page.mouse.up()
+
+
+def test_a_part_of_the_query_is_searched_by_dragging_across_it(server, real_cifar10, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    query = tmp_path / "ship-0001.jpg"
+    with zipfile.ZipFile(real_cifar10) as zf:
+        query.write_bytes(zf.read("cifar10/test/ship/0001.jpg"))
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(server + "/")
+        page.set_input_files("#image", str(query))
+        page.wait_for_selector("#results .hit")
+        whole = page.locator("#results .hit a").first.get_attribute("href")
+        kept = page.evaluate("cbirUploads.kept().then((file) => [file.name, file.size])")
+        assert kept == ["ship-0001.jpg", query.stat().st_size]  # the file as chosen, sent again with the part
+        drag_across(page, "#query-pic img")
+        page.wait_for_selector("#query h2:has-text('(a part)')")
+        assert "ship-0001.jpg" in page.locator("#query h2").inner_text() and page.locator(".crop-box").is_visible()
+        assert page.locator("#results .hit").count() == 10
+        assert page.locator("#results .hit a").first.get_attribute("href") != whole  # another search
+        page.locator("#results .hit a").first.click()  # an indexed image: its part by address
+        page.wait_for_selector("#results .hit")
+        drag_across(page, "#query-pic img", (0.9, 0.9), (0.3, 0.2))  # any way round
+        page.wait_for_url(re.compile(r"crop=0\.\d+%2C0\.\d+%2C0\.\d+%2C0\.\d+"))
+        page.wait_for_selector("#results .hit")
+        assert "(a part)" in page.locator("#query h2").inner_text() and page.locator(".crop-box").is_visible()
+        page.screenshot(path=str(ARTIFACTS / "browser-part.png"), full_page=True)
+        browser.close()
+
+
 def test_an_upload_over_the_limit_is_refused_with_the_reason(server, tmp_path):
     from playwright.sync_api import sync_playwright
 

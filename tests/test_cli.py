@@ -524,3 +524,14 @@ def test_an_image_whose_name_is_not_utf8_is_left_out_of_an_engine_with_a_warning
     assert main(["add", str(tmp_path / "e"), "--dataset", str(photos)]) == 0
     assert main(["search", str(tmp_path / "e"), str(photos / os.fsdecode(b"caf\xe9.png"))]) == 0
     assert "tea.png" in capsys.readouterr().out
+
+
+def test_search_with_a_part_of_an_image(built, tiny_collection, tmp_path, capsys):
+    halves = [np.asarray(Image.open(tiny_collection / "train" / name).convert("RGB"))
+              for name in ("blobs/000.png", "stripes/003.png")]
+    Image.fromarray(np.concatenate(halves, axis=1)).save(tmp_path / "both.png")
+    capsys.readouterr()
+    assert main(["search", str(built), str(tmp_path / "both.png"), "-k", "1", "--crop", "0.5,0,0.5,1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["hits"][0]["id"] == "train/stripes/003.png"
+    assert main(["search", str(built), str(tmp_path / "both.png"), "--crop", "0.5,0,0.6,1"]) == 2
+    assert "a crop lies within the image" in capsys.readouterr().err

@@ -475,3 +475,54 @@ def test_filters_and_a_score_cut_off_in_the_api_and_on_the_page(client, collecti
     params = {p["name"] for p in client.get("/api/v1/openapi.json").get_json()["paths"]["/api/v1/search"]["post"]
               ["parameters"]}
     assert {"label", "split", "folder", "min_score"} <= params
+
+
+def side_by_side(collection, left="blobs/000.png", right="stripes/003.png") -> bytes:
+    """Two indexed images in one picture, one beside the other."""
+    a, b = (np.asarray(Image.open(collection / name).convert("RGB")) for name in (left, right))
+    return png(Image.fromarray(np.concatenate([a, b], axis=1)))
+
+
+def test_a_part_of_an_image_is_searched_with_from_the_api_and_the_page(client, collection):
+    both = side_by_side(collection)
+    for crop, first in (("0,0,0.5,1", "blobs/000.png"), ("0.5,0,0.5,1", "stripes/003.png")):
+        hits = upload(client, both, url=f"/api/v1/search?engine=gch&crop={crop}").get_json()["hits"]
+        assert hits[0]["id"] == first and hits[0]["score"] == pytest.approx(1.0, abs=1e-5)
+    whole = upload(client, both, url="/api/v1/search?engine=gch").get_json()["hits"]
+    assert whole[0]["score"] < 0.99
+    similar = client.get("/api/v1/similar/stripes/003.png?engine=gch&k=3&crop=0,0,0.5,0.5")
+    assert similar.status_code == 200 and "stripes/003.png" not in [h["id"] for h in similar.get_json()["hits"]]
+    page = upload(client, both, url="/", filename="two.png", engine="gch", crop="0.5,0,0.5,1").get_data(as_text=True)
+    assert "Query: <span class=\"name\">two.png</span> (a part)" in page and 'href="/?id=stripes/003.png' in page
+    page = client.get("/?id=stripes/003.png&engine=gch&crop=0,0,0.5,0.5").get_data(as_text=True)
+    assert "(a part)" in page and 'data-crop="0,0,0.5,0.5"' in page
+    documented = client.get("/api/v1/openapi.json").get_json()["paths"]
+    assert all("crop" in {p["name"] for p in documented[route][method]["parameters"]}
+               for route, method in (("/api/v1/search", "post"), ("/api/v1/similar/{image_id}", "get")))
+
+
+def test_a_small_part_is_cut_from_the_image_read_larger(client, engines, monkeypatch):
+    """A quarter of a photo read at index size would be 64 pixels: it is read at 1,024 and the part is 256."""
+    from cbir.datasets.regions import Region
+
+    assert Region.parse("0.25,0.1,0.5,0.6").read_side(256) == 427
+    assert Region.parse("0,0,0.01,0.01").read_side(256) == 2048  # a tiny part: read at 2,048 at most
+    assert Region.parse("0.25,0.1,0.5,0.6").of(np.zeros((100, 200, 3), np.uint8)).shape == (60, 100, 3)
+    searched = []
+    real = engines["gch"].search
+    monkeypatch.setattr(engines["gch"], "search", lambda images, **kw: searched.append(images[0].shape) or
+                        real(images, **kw))
+    photo = png(Image.fromarray(pictures.astronaut()).resize((3000, 3000)), fmt="JPEG")
+    assert upload(client, photo, url="/api/v1/search?engine=gch&crop=0.5,0.5,0.25,0.25").status_code == 200
+    assert upload(client, photo, url="/api/v1/search?engine=gch").status_code == 200
+    assert searched == [(256, 256, 3), (256, 256, 3)]
+
+
+@pytest.mark.parametrize("crop, message", [
+    ("0,0,1", "a crop is LEFT,TOP,WIDTH,HEIGHT"), ("a,b,c,d", "a crop is LEFT,TOP,WIDTH,HEIGHT"),
+    ("0,0,nan,1", "a crop is LEFT,TOP,WIDTH,HEIGHT"), ("0.5,0,0.6,1", "a crop lies within the image"),
+    ("0,0,0,1", "a crop lies within the image"), ("-0.1,0,0.5,0.5", "a crop lies within the image"),
+    ("0,0,0.1,0.1", "that part of the image is 6x3 pixels")])
+def test_a_crop_outside_the_image_or_too_small_is_a_clear_400(client, collection, crop, message):
+    response = upload(client, side_by_side(collection), url=f"/api/v1/search?crop={crop}")
+    assert response.status_code == 400 and message in response.get_json()["error"]

@@ -13,18 +13,22 @@ from cbir.errors import CbirError
 def cmd_search(args: argparse.Namespace) -> int:
     from cbir.datasets import decode_image, load_folder, read_bytes
     from cbir.datasets.folder import DEFAULT_MAX_SIDE
+    from cbir.datasets.regions import Region
     from cbir.engine import Engine
     from cbir.filters import Filter
 
+    region = Region.parse(args.crop) if args.crop else None
+    side = region.read_side(DEFAULT_MAX_SIDE) if region else DEFAULT_MAX_SIDE  # a part: read larger, as big
     images, names, failures = [], [], []
     for path in args.images:
         try:
             if Path(path).is_dir():  # every image in it, as `cbir index` reads folders (unreadable: a warning)
-                found = load_folder(path, progress=False, cache=False)
-                images += found.images
+                found = load_folder(path, progress=False, cache=False, max_side=side)
+                images += [region.of(im) if region else im for im in found.images]
                 names += found.paths
             else:  # read as `cbir index` reads a folder's images
-                images.append(decode_image(read_bytes(path), max_side=DEFAULT_MAX_SIDE))
+                image = decode_image(read_bytes(path), max_side=side)
+                images.append(region.of(image) if region else image)
                 names.append(path)
         except (OSError, CbirError) as exc:
             failures.append(f"{path}: {exc}")
@@ -97,6 +101,8 @@ def register(sub) -> None:
     p.add_argument("--until", metavar="DATE", help="only images taken up to DATE, all of it (2019: to its end)")
     p.add_argument("--min-score", type=float, metavar="S",
                    help="no results scoring less than S (cosine similarity, -1 to 1): fewer than k may come back")
+    p.add_argument("--crop", metavar="LEFT,TOP,WIDTH,HEIGHT",
+                   help="search with a part of each image: fractions of its width and height, e.g. 0.25,0.1,0.5,0.6")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_search)
 

@@ -27,22 +27,25 @@ def upload_bytes() -> bytes | None:
 
 @bp.post("/search")
 def search():
+    """The indexed images most like an uploaded one, or a part of it (`crop`)."""
     svc = service()
     k = svc.parse_k(request.values.get("k"))
     where, min_score = svc.parse_narrowing(request.values)
     engine = request.values.get("engine")
     svc.engine(engine)
-    image = svc.decode_upload(upload_bytes())
+    region = svc.parse_region(request.values)
+    image = svc.part(svc.decode_upload(upload_bytes(), region), region)
     return search_response(svc.search_image(image, engine, k, where=where, min_score=min_score))
 
 
 @bp.get("/similar/<path:image_id>")
 def similar(image_id: str):
-    """The indexed images most like an indexed one (itself left out)."""
+    """The indexed images most like an indexed one, or a part of it (`crop`; itself left out)."""
     svc = service()
     k = svc.parse_k(request.args.get("k"))
     where, min_score = svc.parse_narrowing(request.args)
-    return search_response(svc.search_id(image_id, request.args.get("engine"), k, where, min_score))
+    return search_response(svc.search_id(image_id, request.args.get("engine"), k, where, min_score,
+                                         svc.parse_region(request.args)))
 
 
 def search_response(searched: Searched) -> Response:

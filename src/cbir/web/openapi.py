@@ -25,13 +25,16 @@ def openapi_document(service) -> dict:
          "description": "only images taken up to this date, all of it"},
         {"name": "min_score", "in": "query", "required": False, "description": "no hit scoring less",
          "schema": {"type": "number", "minimum": -1, "maximum": 1}}]
+    crop_param = {"name": "crop", "in": "query", "required": False, "schema": {"type": "string"},
+                  "description": "search with a part of the image: LEFT,TOP,WIDTH,HEIGHT as fractions of its width "
+                                 "and height (e.g. 0.25,0.1,0.5,0.6)"}
     return {
         "openapi": "3.1.0",
         "info": {"title": "cbir image search", "version": __version__},
         "paths": {
             "/api/v1/search": {"post": {
                 "summary": "Find the indexed images most like an uploaded image",
-                "parameters": [k_param, engine_param, *narrowing],
+                "parameters": [k_param, engine_param, *narrowing, crop_param],
                 "requestBody": {"required": True, "content": {
                     "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {
                         "image": {"type": "string", "format": "binary"}}}},
@@ -43,7 +46,7 @@ def openapi_document(service) -> dict:
             "/api/v1/similar/{image_id}": {"get": {
                 "summary": "Find the indexed images most like an indexed one (itself left out)",
                 "parameters": [{"name": "image_id", "in": "path", "required": True, "schema": {"type": "string"}},
-                               k_param, engine_param, *narrowing],
+                               k_param, engine_param, *narrowing, crop_param],
                 "responses": {"200": {"description": "hits, best first", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
                     "400": _ERROR, "404": _ERROR}}},

@@ -15,6 +15,7 @@ import numpy as np
 
 from cbir.datasets.folder import DEFAULT_MAX_SIDE
 from cbir.datasets.images import decode_image
+from cbir.datasets.regions import Region
 from cbir.datasets.sources import load_image, original_bytes
 from cbir.engine import Engine
 from cbir.storage import current_version
@@ -152,19 +153,41 @@ class SearchService:
             raise RequestError(f"k must be between 1 and {self.max_k}, not {k}")
         return k
 
-    def decode_upload(self, data: bytes | None) -> np.ndarray:
-        """An uploaded image's pixels at the size indexed images are read at (`DEFAULT_MAX_SIDE`): a JPEG is
-        decoded straight at a fraction of its size, and at most `DECODERS` decodes run at once, so memory
-        per request follows the work, not the upload (a 6000x6000 photo is 108 MB decoded in full). A HEIC photo
-        cannot be decoded small: one at a time."""
+    def decode_upload(self, data: bytes | None, region: Region | None = None) -> np.ndarray:
+        """An uploaded image's pixels at the size indexed images are read at (`DEFAULT_MAX_SIDE`), or at the size
+        that gives a `region` of it that size (`part` cuts it out): a JPEG is decoded straight at a fraction of its
+        size, and at most `DECODERS` decodes run at once, so memory per request follows the work, not the upload
+        (a 6000x6000 photo is 108 MB decoded in full). A HEIC photo cannot be decoded small: one at a time."""
         if not data:
             raise RequestError("no image received: send a file in the 'image' field (or the raw bytes)")
+        side = region.read_side(DEFAULT_MAX_SIDE) if region else DEFAULT_MAX_SIDE
         try:
             with self._decoding_heif if is_heif(data) else nullcontext(), self._decoding:  # waiting, holds no slot
-                return decode_image(data, max_side=DEFAULT_MAX_SIDE, max_pixels=self.max_pixels)
+                return decode_image(data, max_side=side, max_pixels=self.max_pixels)
         except ImageDecodeError as exc:
             raise RequestError(f"that file is not an image we can read: {exc}", 422 if "pixels" in str(exc) else 400) \
                 from None
+
+    @staticmethod
+    def part(image: np.ndarray, region: Region | None) -> np.ndarray:
+        """The `region` of an image (all of it without one); a part too small is a bad request."""
+        if region is None:
+            return image
+        try:
+            return region.of(image)
+        except CbirError as exc:
+            raise RequestError(str(exc)) from None
+
+    @staticmethod
+    def parse_region(values) -> Region | None:
+        """The part of the query image to search with (`crop`: LEFT,TOP,WIDTH,HEIGHT fractions), or None."""
+        text = values.get("crop")
+        if text in (None, ""):
+            return None
+        try:
+            return Region.parse(text)
+        except CbirError as exc:
+            raise RequestError(str(exc)) from None
 
     def parse_narrowing(self, values) -> tuple[Filter | None, float | None]:
         """(filter, minimum score) from request values: `label` and `split` (each repeatable), `folder`,
@@ -233,12 +256,14 @@ class SearchService:
                           grouping.pictures)
 
     def search_id(self, image_id: str, engine: str | None, k: int, where: Filter | None = None,
-                  min_score: float | None = None) -> Searched:
-        """"More like this" for an indexed image: its k nearest other images (itself left out)."""
+                  min_score: float | None = None, region: Region | None = None) -> Searched:
+        """"More like this" for an indexed image (or a `region` of it): its k nearest other images (itself left
+        out)."""
         name, eng = self.engine(engine)
         if image_id not in eng.metadata:
             raise RequestError(f"no indexed image with id '{image_id}' in engine '{name}'", 404)
-        searched = self.search_image(self.pixels(image_id, DEFAULT_MAX_SIDE), name, k, exclude=image_id, where=where,
+        image = self.pixels(image_id, region.read_side(DEFAULT_MAX_SIDE) if region else DEFAULT_MAX_SIDE)
+        searched = self.search_image(self.part(image, region), name, k, exclude=image_id, where=where,
                                      min_score=min_score)
         searched.query_label = eng.metadata.label(image_id)
         return searched

@@ -52,23 +52,25 @@ def index():
     narrowing = {key: request.values.get(key) for key in NARROWING if request.values.get(key)}
     context = {"engines": list(svc.engines), "engine": engine, "k": request.values.get("k") or svc.default_k,
                "max_k": svc.max_k, "searched": None, "query_src": None, "query_name": None, "query_id": None,
-               "note": None,
+               "crop": None, "note": None,
                "narrowing": narrowing, "classes": svc.classes.get(engine, [])}
     status = 200
     try:
         k = svc.parse_k(request.values.get("k"))
         where, min_score = svc.parse_narrowing(request.values)
+        region = context["crop"] = svc.parse_region(request.values)
         if request.method == "POST":
             upload = request.files.get("image")
-            image = svc.decode_upload(upload.read() if upload else None)
+            whole = svc.decode_upload(upload.read() if upload else None, region)
+            image = svc.part(whole, region)
             searched = svc.search_image(image, engine, k, where=where, min_score=min_score)
             context["predicted"] = svc.predict(image, searched.engine)
             context["query_src"] = "data:image/png;base64," + base64.b64encode(
-                thumbnail_png(image, 2 * svc.thumb_size)).decode()
+                thumbnail_png(whole, 2 * svc.thumb_size)).decode()
             context["query_name"] = upload.filename or "uploaded image"
         elif request.args.get("id"):
             image_id = request.args["id"]
-            searched = svc.search_id(image_id, engine, k, where, min_score)
+            searched = svc.search_id(image_id, engine, k, where, min_score, region)
             context["query_src"] = url_for("api.image", image_id=image_id, size="thumb")
             context["query_name"] = context["query_id"] = image_id
         else:

@@ -1,3 +1,26 @@
+// The last uploaded file, kept in the browser's IndexedDB (nothing leaves the browser): `keep(file)`, `kept()`.
+// Either settles, never fails: without IndexedDB nothing is kept, and kept() gives null.
+const cbirUploads = (function () {
+  function store(mode, work) {
+    return new Promise((resolve) => {
+      let opening;
+      try { opening = indexedDB.open("cbir", 1); } catch (error) { resolve(null); return; }
+      opening.onupgradeneeded = () => opening.result.createObjectStore("uploads");
+      opening.onerror = () => resolve(null);
+      opening.onsuccess = () => {
+        const transaction = opening.result.transaction("uploads", mode);
+        const request = work(transaction.objectStore("uploads"));
+        transaction.oncomplete = () => resolve(request.result || null);
+        transaction.onerror = () => resolve(null);
+      };
+    });
+  }
+  return {
+    keep: (file) => store("readwrite", (uploads) => uploads.put(file, "last")),
+    kept: () => store("readonly", (uploads) => uploads.get("last")),
+  };
+})();
+
 // Progressive enhancement: drag-and-drop and paste fill the file input and submit the form.
 // Without JavaScript the plain file picker and Search button work the same way.
 (function () {
@@ -23,15 +46,22 @@
     return true;
   }
 
+  // The file is kept in the browser (IndexedDB) before it is sent, so that a part of it can be searched with
+  // at its full size from the results page.
+  function send() {
+    document.getElementById("crop").value = "";
+    cbirUploads.keep(input.files[0]).then(() => form.submit());
+  }
+
   function submitFile(file) {
     if (!file || !file.type.startsWith("image/") || tooLarge(file)) return;
     const transfer = new DataTransfer();
     transfer.items.add(file);
     input.files = transfer.files;
-    form.submit();
+    send();
   }
 
-  input.addEventListener("change", () => { if (input.files.length && !tooLarge(input.files[0])) form.submit(); });
+  input.addEventListener("change", () => { if (input.files.length && !tooLarge(input.files[0])) send(); });
   ["dragenter", "dragover"].forEach((type) => drop.addEventListener(type, (event) => {
     event.preventDefault();
     drop.classList.add("over");
@@ -45,4 +75,89 @@
     const item = [...event.clipboardData.items].find((i) => i.kind === "file" && i.type.startsWith("image/"));
     if (item) submitFile(item.getAsFile());
   });
+})();
+
+// A part of the query: drag across its picture to search with that part (`crop`, fractions of the picture).
+// An indexed image's part is asked for by address; an uploaded image is sent again (the file kept when it was
+// chosen, else the picture shown) with the part.
+(function () {
+  const section = document.getElementById("query");
+  const pic = document.getElementById("query-pic");
+  const form = document.getElementById("search-form");
+  if (!section || !pic || !form) return;
+  const img = pic.querySelector("img");
+  img.draggable = false;  // a drag draws a box, not a copy of the picture
+  const box = document.createElement("span");
+  box.className = "crop-box";
+  box.hidden = true;
+  pic.append(box);
+  const hint = document.createElement("p");
+  hint.className = "meta";
+  hint.id = "crop-hint";
+  hint.textContent = "Drag across the picture to search with a part of it.";
+  pic.nextElementSibling.append(hint);
+
+  // the picture's own rectangle in the window (the <img> letterboxes it: object-fit: contain)
+  function shown() {
+    const r = img.getBoundingClientRect();
+    const scale = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight);
+    const width = img.naturalWidth * scale, height = img.naturalHeight * scale;
+    return { left: r.left + (r.width - width) / 2, top: r.top + (r.height - height) / 2, width, height };
+  }
+  function place([left, top, width, height]) {
+    const s = shown(), p = pic.getBoundingClientRect();
+    box.style.left = `${s.left - p.left + left * s.width}px`;
+    box.style.top = `${s.top - p.top + top * s.height}px`;
+    box.style.width = `${width * s.width}px`;
+    box.style.height = `${height * s.height}px`;
+    box.hidden = false;
+  }
+  const searched = section.dataset.crop ? section.dataset.crop.split(",").map(Number) : null;
+  function restore() {
+    if (searched) place(searched); else box.hidden = true;
+  }
+  if (img.complete) restore(); else img.addEventListener("load", restore);
+
+  const clamp = (v) => Math.min(1, Math.max(0, v));
+  function at(event) {
+    const s = shown();
+    return [clamp((event.clientX - s.left) / s.width), clamp((event.clientY - s.top) / s.height)];
+  }
+  const spanned = (a, b) => [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.abs(a[0] - b[0]), Math.abs(a[1] - b[1])];
+  let start = null;
+  pic.addEventListener("pointerdown", (event) => {
+    if (event.target.closest("a") || !img.naturalWidth) return;
+    event.preventDefault();
+    start = at(event);
+    pic.setPointerCapture(event.pointerId);
+  });
+  pic.addEventListener("pointermove", (event) => { if (start) place(spanned(start, at(event))); });
+  pic.addEventListener("pointerup", (event) => {
+    if (!start) return;
+    const part = spanned(start, at(event)), s = shown();
+    start = null;
+    if (part[2] * s.width < 6 || part[3] * s.height < 6) { restore(); return; }  // a click, not a drag
+    search(part.map((v) => Number(v.toFixed(4))).join(","));
+  });
+
+  function pictureShown() {
+    const [head, data] = img.src.split(",");
+    const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+    return new File([bytes], section.dataset.name, { type: head.slice(5, head.indexOf(";")) });
+  }
+  async function search(crop) {
+    if (section.dataset.id) {
+      const address = new URL(location.href);
+      address.searchParams.set("crop", crop);
+      location.assign(address);
+      return;
+    }
+    const kept = await cbirUploads.kept();
+    const file = kept && kept.name === section.dataset.name ? kept : pictureShown();
+    const transfer = new DataTransfer();
+    transfer.items.add(file);
+    document.getElementById("image").files = transfer.files;
+    document.getElementById("crop").value = crop;
+    form.submit();
+  }
 })();
