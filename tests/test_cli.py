@@ -33,7 +33,7 @@ def test_index_info_search_json(built, tiny_collection, capsys):
     assert main(["search", str(built), str(query), "-k", "3", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out[0]["query"] == str(query) and len(out[0]["hits"]) == 3
-    assert set(out[0]["hits"][0]) == {"id", "score", "label", "path", "copy"}
+    assert set(out[0]["hits"][0]) == {"id", "score", "label", "path", "copy", "date"}
     assert out[0]["hits"][0]["label"] == "stripes"
     assert main(["search", str(built), str(query)]) == 0
     assert "stripes" in capsys.readouterr().out
@@ -507,7 +507,9 @@ def test_search_by_the_date_a_photo_was_taken(tiny_collection, tmp_path, capsys)
     query = str(folder / "0.jpg")
     capsys.readouterr()
     assert main(["search", engine, query, "-k", "9", "--since", "2019", "--until", "2019", "--json"]) == 0
-    assert sorted(h["id"] for h in json.loads(capsys.readouterr().out)[0]["hits"]) == ["blobs/1.jpg", "blobs/2.jpg"]
+    hits = json.loads(capsys.readouterr().out)[0]["hits"]
+    assert sorted((h["id"], h["date"]) for h in hits) == [("blobs/1.jpg", "2019-01-01T00:00:00"),
+                                                          ("blobs/2.jpg", "2019-06-30T12:00:00")]  # when taken
     assert main(["search", engine, query, "--until", "2019-06-29", "--json"]) == 0
     assert sorted(h["id"] for h in json.loads(capsys.readouterr().out)[0]["hits"]) == ["blobs/0.jpg", "blobs/1.jpg"]
     assert main(["search", engine, query, "--since", "2019-02-30"]) == 2

@@ -65,7 +65,7 @@ def test_api_search_multipart_and_raw(client, collection):
     data = query_bytes(collection)
     body = upload(client, data, k="5").get_json()
     assert set(body) == {"took_ms", "engine", "hits"} and body["engine"] == "hog-gch"
-    assert len(body["hits"]) == 5 and set(body["hits"][0]) == {"id", "score", "label", "url", "copy"}
+    assert len(body["hits"]) == 5 and set(body["hits"][0]) == {"id", "score", "label", "url", "copy", "date"}
     assert body["hits"][0]["id"] == "stripes/003.png" and body["hits"][0]["score"] == pytest.approx(1, abs=1e-5)
     raw = client.post("/api/v1/search?k=3&engine=gch", data=data, content_type="application/octet-stream")
     assert raw.status_code == 200 and raw.get_json()["engine"] == "gch" and len(raw.get_json()["hits"]) == 3
@@ -225,6 +225,7 @@ def test_page_upload_shows_results_and_diagnostic(client, collection):
     assert html.count('class="hit"') == 10 and "mine.png" in html
     assert "Predicted class: stripes" in html and "data:image/png;base64," in html
     assert 'href="/?id=stripes/003.png' in html
+    assert len(re.findall(r'title="[^"]+ · \d{4}-\d\d-\d\d \d\d:\d\d:\d\d: more like this"', html)) == 10  # its date
 
 
 def test_more_like_this_is_a_shareable_url(client):

@@ -247,14 +247,14 @@ class Engine:
 
     def _hits(self, found: list[list[Hit]], k: int, skips: list[str | None] | None,
               min_score: float | None = None) -> list[list[Hit]]:
-        """The index's hits less each query's excluded id and those under `min_score`, at most k, with label
-        and path."""
+        """The index's hits less each query's excluded id and those under `min_score`, at most k, with label,
+        path and date."""
         if skips:
             found = [[h for h in row if h.id != skip][:k] for row, skip in zip(found, skips)]
         if min_score is not None:
             found = [[h for h in row if h.score >= min_score] for row in found]
-        label_path = self.metadata.label_path
-        return [[Hit(h.id, h.score, *label_path(h.id)) for h in row] for row in found]
+        hit = self.metadata.hit
+        return [[hit(h.id, h.score) for h in row] for row in found]
 
     def info(self) -> dict:
         """A summary for people: extractor, index, size, labels."""

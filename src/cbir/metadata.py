@@ -20,6 +20,7 @@ from cbir.datasets.collection import Dataset
 from cbir.datasets.folder import collection_root, file_stamp, image_date, layout_of
 from cbir.errors import EngineError
 from cbir.filters import Filter
+from cbir.types import Hit
 
 COLUMNS = ("id", "path", "label", "split", "stamp", "digest", "date")
 _SCHEMA = ("CREATE TABLE images (id TEXT PRIMARY KEY, path TEXT, label TEXT, split TEXT, stamp TEXT, digest TEXT, "
@@ -72,9 +73,10 @@ class Metadata:
         path, label, split, _stamp, _digest, date = self._rows[id_]
         return {"path": path, "label": label, "split": split, "date": date}
 
-    def label_path(self, id_: str) -> tuple[str | None, str | None]:
-        path, label = self._rows.get(id_, _EMPTY)[:2]
-        return label, path
+    def hit(self, id_: str, score: float) -> Hit:
+        """A search result for an indexed image: its label, path and date with the score."""
+        path, label, _split, _stamp, _digest, date = self._rows.get(id_, _EMPTY)
+        return Hit(id_, score, label, path, date=date)
 
     def stamps(self) -> dict[str, str | None]:
         """id -> stamp for every image."""

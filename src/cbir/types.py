@@ -20,7 +20,8 @@ class Sample:
 
 
 class Hit(NamedTuple):
-    """One search result: the indexed id and its cosine similarity; label and path when known.
+    """One search result: the indexed id and its cosine similarity; label, path and the date the picture was
+    taken (ISO 8601; EXIF, else the file's time) when known.
 
     A named tuple: a search over 10,000 queries creates a million of them.
     """
@@ -30,9 +31,11 @@ class Hit(NamedTuple):
     label: str | None = None
     path: str | None = None
     copy: float | None = None  # put first as a copy of the query: its similarity by the copy features (cbir.copies)
+    date: str | None = None
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "score": self.score, "label": self.label, "path": self.path, "copy": self.copy}
+        return {"id": self.id, "score": self.score, "label": self.label, "path": self.path, "copy": self.copy,
+                "date": self.date}
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ def search_response(searched: Searched) -> Response:
     return jsonify({
         "took_ms": round(searched.took_ms, 2),
         "engine": searched.engine,
-        "hits": [{"id": h.id, "score": h.score, "label": h.label, "copy": h.copy,
+        "hits": [{"id": h.id, "score": h.score, "label": h.label, "copy": h.copy, "date": h.date,
                   "url": url_for("api.image", image_id=h.id)} for h in searched.result.hits],
     })
 

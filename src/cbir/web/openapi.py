@@ -85,11 +85,13 @@ def openapi_document(service) -> dict:
         },
         "components": {"schemas": {
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
-            "Hit": {"type": "object", "required": ["id", "score", "label", "url", "copy"], "properties": {
+            "Hit": {"type": "object", "required": ["id", "score", "label", "url", "copy", "date"], "properties": {
                 "id": {"type": "string"}, "score": {"type": "number"},
                 "label": {"type": ["string", "null"]}, "url": {"type": "string"},
                 "copy": {"type": ["number", "null"], "description": "set when the hit is a copy of the query, put "
-                         "first (an engine indexed with --copies): its similarity by the copy features"}}},
+                         "first (an engine indexed with --copies): its similarity by the copy features"},
+                "date": {"type": ["string", "null"], "description": "when the picture was taken, ISO 8601 (EXIF, "
+                         "else the file's time)"}}},
             "SearchResponse": {"type": "object", "required": ["took_ms", "engine", "hits"], "properties": {
                 "took_ms": {"type": "number"}, "engine": {"type": "string"},
                 "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}}},
