@@ -168,6 +168,18 @@ def test_vectors_returns_everything_added(kind, data):
     np.testing.assert_allclose(got[order], vectors, atol=1e-6)
 
 
+def test_vectors_of_some_ids_reads_only_those(kind, data, monkeypatch):
+    """A file moved reuses its vectors (`Engine.add_moved`): a server index must not be read whole for them."""
+    ids, vectors, _ = data
+    index = filled(kind, ids, vectors)
+    monkeypatch.setattr(index, "vectors", lambda: pytest.fail("read every vector for a few"))
+    wanted = [ids[250], ids[3], ids[117]]
+    np.testing.assert_allclose(index.vectors_of(wanted), vectors[[250, 3, 117]], atol=1e-6)
+    assert index.vectors_of([]).shape == (0, DIM)
+    with pytest.raises(VectorIndexError, match="not indexed: 'img/nope.png'"):
+        index.vectors_of([ids[0], "img/nope.png"])
+
+
 def test_make_index_and_bad_factory():
     assert isinstance(make_index("faiss", 8), FaissIndex)
     with pytest.raises(VectorIndexError, match="factory"):

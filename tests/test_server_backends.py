@@ -275,7 +275,12 @@ def test_elasticsearch_server_versions_and_their_errors():
 
 
 def test_elasticsearch_request_bodies():
-    from cbir.index.elastic_requests import hits_of, search_body, zero_rows
+    from cbir.index.elastic_requests import hits_of, ids_body, search_body, zero_rows
+
+    # the documents of some ids, with their vectors (`vectors_of`): the ids query, `_source` as for reading all
+    assert ids_body(["a.png", "it's.png"], (9, 1)) == {"query": {"ids": {"values": ["a.png", "it's.png"]}},
+                                                       "source": {"includes": ["vector"], "exclude_vectors": False},
+                                                       "size": 2}
 
     query = np.array([0.6, 0.8], np.float32)
     assert search_body(query, 5) == {"size": 5, "_source": False, "knn": {

@@ -159,9 +159,7 @@ class Engine:
         remove --missing` drops them); an id kept from a new path (its folder moved) is indexed again there."""
         if not moves:
             return
-        ids, vectors = self.index.vectors()
-        row = {id_: i for i, id_ in enumerate(ids)}
-        vectors, described = vectors[[row[old] for _, _, old in moves]], self.metadata.moved(moves)
+        vectors, described = self.index.vectors_of([old for _, _, old in moves]), self.metadata.moved(moves)
         if kept := [new for new, _, old in moves if new == old]:
             self.index.remove(kept)
         self._add_described(described, [new for new, _, _ in moves], vectors)

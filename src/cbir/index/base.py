@@ -104,6 +104,11 @@ class VectorIndex(ABC):
     def vectors(self) -> tuple[list[str], np.ndarray]:
         """All (ids, (n, dim) vectors) in the index, for exhaustive evaluation."""
 
+    @abstractmethod
+    def vectors_of(self, ids: Sequence[str]) -> np.ndarray:
+        """The (len(ids), dim) vectors of these indexed ids, in their order, read without the others; an error
+        naming one that is not indexed."""
+
     @classmethod
     def preflight(cls, dim: int | None = None, **options) -> None:
         """Check, before any long work, that an index of `dim` dimensions (when known) with these options can
@@ -152,6 +157,13 @@ class VectorIndex(ABC):
     @classmethod
     @abstractmethod
     def _load(cls, path: Path, meta: dict) -> VectorIndex: ...
+
+
+def not_indexed(ids: Sequence[str], found) -> None:
+    """Refuse the ids that `found` (anything with `in`) lacks, naming the first."""
+    missing = [id_ for id_ in ids if id_ not in found]
+    if missing:
+        raise VectorIndexError(f"{len(missing)} id(s) not indexed: {missing[0]!r}")
 
 
 def hits_from(scores: np.ndarray, positions: np.ndarray, ids: Sequence[str | None]) -> list[list[Hit]]:

@@ -30,10 +30,10 @@ from tqdm.auto import tqdm
 
 from cbir.errors import MissingDependencyError, VectorIndexError
 from cbir.filters import Selection
-from cbir.index.base import ATTRIBUTES, VectorIndex, as_vectors, check_ids
+from cbir.index.base import ATTRIBUTES, VectorIndex, as_vectors, check_ids, not_indexed
 from cbir.index.elastic_requests import (MAX_K, PRIVILEGES, SIMILARITIES, check_server, check_vector_field,
-                                        hits_of, knn_score_to_similarity, mapping, refusal_text, search_body,
-                                        vector_source, zero_rows)
+                                        hits_of, ids_body, knn_score_to_similarity, mapping, refusal_text,
+                                        search_body, vector_source, zero_rows)
 from cbir.types import Hit
 
 INDEX_TYPES = ("hnsw", "int8_hnsw", "int4_hnsw", "bbq_hnsw", "flat", "int8_flat", "int4_flat", "bbq_flat")
@@ -266,6 +266,15 @@ class ElasticIndex(VectorIndex):
             ids.append(hit["_id"])
             rows.append(hit["_source"]["vector"])
         return ids, np.asarray(rows, dtype=np.float32).reshape(-1, self.dim)
+
+    @_answers("read the vectors of")
+    def vectors_of(self, ids: Sequence[str]) -> np.ndarray:
+        found: dict[str, list[float]] = {}
+        for start in range(0, len(ids), 1000):
+            answer = self.client.search(index=self.index, **ids_body(ids[start: start + 1000], self.version))
+            found.update((hit["_id"], hit["_source"]["vector"]) for hit in answer["hits"]["hits"])
+        not_indexed(ids, found)
+        return np.asarray([found[id_] for id_ in ids], dtype=np.float32).reshape(len(ids), self.dim)
 
     @_answers("delete")
     def drop(self) -> None:

@@ -75,6 +75,11 @@ def vector_source(version: tuple[int, int]) -> dict:
     return source
 
 
+def ids_body(ids: Sequence[str], version: tuple[int, int]) -> dict:
+    """A search for these documents by id (the ids query), with their stored vectors."""
+    return {"query": {"ids": {"values": list(ids)}}, "source": vector_source(version), "size": len(ids)}
+
+
 def zero_rows(ids: Sequence[str], vectors: np.ndarray, similarity: str) -> None:
     """Refuse all-zero vectors, naming their images: neither dot_product nor cosine can index one (HOG of a
     uniform image is all zero)."""

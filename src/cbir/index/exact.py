@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from cbir.filters import Selection
-from cbir.index.base import VectorIndex, as_vectors, check_ids, hits_from
+from cbir.index.base import VectorIndex, as_vectors, check_ids, hits_from, not_indexed
 from cbir.types import Hit
 
 
@@ -73,6 +73,11 @@ class ExactIndex(VectorIndex):
 
     def vectors(self) -> tuple[list[str], np.ndarray]:
         return list(self._ids), self._matrix
+
+    def vectors_of(self, ids: Sequence[str]) -> np.ndarray:
+        row = {id_: i for i, id_ in enumerate(self._ids)}
+        not_indexed(ids, row)
+        return self._matrix[[row[id_] for id_ in ids]].reshape(len(ids), self.dim)
 
     def _save(self, path: Path) -> None:
         np.save(path / "vectors.npy", self._matrix)

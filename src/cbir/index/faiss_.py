@@ -15,7 +15,7 @@ import numpy as np
 
 from cbir.errors import VectorIndexError
 from cbir.filters import Selection
-from cbir.index.base import VectorIndex, as_vectors, check_ids, hits_from
+from cbir.index.base import VectorIndex, as_vectors, check_ids, hits_from, not_indexed
 from cbir.types import Hit
 
 
@@ -116,11 +116,24 @@ class FaissIndex(VectorIndex):
         return int(self._index.ntotal)
 
     def vectors(self) -> tuple[list[str], np.ndarray]:
+        return self._all()
+
+    def _all(self) -> tuple[list[str], np.ndarray]:
         import faiss
 
         labels = faiss.vector_to_array(self._index.id_map)
         matrix = self._index.index.reconstruct_n(0, self._index.ntotal)
         return [self._ids[i] for i in labels], np.asarray(matrix, dtype=np.float32)
+
+    def vectors_of(self, ids: Sequence[str]) -> np.ndarray:
+        not_indexed(ids, self._positions)
+        try:
+            rows = np.asarray([self._index.reconstruct(self._positions[id_]) for id_ in ids], dtype=np.float32)
+        except RuntimeError:  # an IVF index keeps no map from a vector to its list: all of them, from memory
+            every, matrix = self._all()
+            row = {id_: i for i, id_ in enumerate(every)}
+            rows = matrix[[row[id_] for id_ in ids]]
+        return rows.reshape(len(ids), self.dim)
 
     def _save(self, path: Path) -> None:
         import faiss

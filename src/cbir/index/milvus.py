@@ -19,7 +19,7 @@ import numpy as np
 
 from cbir.errors import MissingDependencyError, VectorIndexError
 from cbir.filters import Filter, Selection
-from cbir.index.base import ATTRIBUTES, VectorIndex, as_vectors, check_ids
+from cbir.index.base import ATTRIBUTES, VectorIndex, as_vectors, check_ids, not_indexed
 from cbir.types import Hit
 
 INDEX_TYPES = ("FLAT", "HNSW", "IVF_FLAT")
@@ -264,6 +264,15 @@ class MilvusIndex(VectorIndex):
             raise VectorIndexError(f"Milvus returned {len(ids)} of the {self._count} vectors of "
                                    f"'{self.collection}'")
         return ids, np.asarray(rows, dtype=np.float32).reshape(-1, self.dim)
+
+    def vectors_of(self, ids: Sequence[str]) -> np.ndarray:
+        found: dict[str, list[float]] = {}
+        for start in range(0, len(ids), 1000):
+            rows = self._client.query(self.collection, filter=id_filter(ids[start: start + 1000]),
+                                      output_fields=["id", "vector"])
+            found.update((row["id"], row["vector"]) for row in rows)
+        not_indexed(ids, found)
+        return np.asarray([found[id_] for id_ in ids], dtype=np.float32).reshape(len(ids), self.dim)
 
     def drop(self) -> None:
         """Delete the collection and everything in it."""
