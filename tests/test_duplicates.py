@@ -120,7 +120,7 @@ def test_cli_lists_reports_and_moves_without_deleting(planted, tmp_path, capsys)
     rows = list(csv.DictReader(io.StringIO((tmp_path / "d.csv").read_text())))
     assert {"group", "kind", "keep", "id", "path", "similarity"} <= set(rows[0])
     html = (tmp_path / "d.html").read_text()
-    assert html.count("data:image/png;base64,") == len(rows) and "keep" in html
+    assert html.count("data:image/jpeg;base64,") == len(rows) and "keep" in html  # photos: JPEG thumbnails
     assert sorted(re.findall(r'<a class="open" href="([^"]+)"', html)) == sorted(Path(r["path"]).as_uri() for r in rows)
     assert ("(near duplicates: cosine similarity 0.9 or more, or an image's best match when it scores 0.6 or more and "
             "leads the next by 0.08, or one of its two best at that score when their pixels match)") in html.replace(

@@ -78,8 +78,8 @@ def test_api_images_only_serves_indexed_ids(client, collection):
     assert image.data == query_bytes(collection, hit["id"])
     assert "max-age" in image.headers["Cache-Control"] and image.headers["ETag"]
     assert client.get(hit["url"], headers={"If-None-Match": image.headers["ETag"]}).status_code == 304
-    thumb = client.get(hit["url"] + "?size=thumb")
-    assert thumb.mimetype == "image/png" and Image.open(io.BytesIO(thumb.data)).size == (96, 96)
+    thumb = client.get(hit["url"] + "?size=thumb")  # a 32x32 image: enlarged 6 times without blur, a PNG
+    assert thumb.mimetype == "image/png" and Image.open(io.BytesIO(thumb.data)).size == (192, 192)
     for bad in ["../../etc/passwd", "%2e%2e/%2e%2e/etc/passwd", "stripes", "stripes/", "nope.png",
                 str(collection), str(collection / "stripes" / "003.png")]:
         response = client.get(f"/api/v1/images/{bad}", follow_redirects=True)
@@ -109,9 +109,9 @@ def test_photos_thumbnails_are_decoded_small_and_originals_shown_compactly(tmp_p
         return image
 
     monkeypatch.setattr(sources, "decode_image", decode)
-    thumb = client.get("/api/v1/images/big.jpg?size=thumb")
-    assert thumb.status_code == 200 and Image.open(io.BytesIO(thumb.data)).size == (96, 96)
-    assert max(decoded[0]) <= 96  # not 3000x3000 pixels for a 96-pixel thumbnail
+    thumb = client.get("/api/v1/images/big.jpg?size=thumb")  # sharp on a screen of 2 pixels a point; a JPEG
+    assert thumb.mimetype == "image/jpeg" and Image.open(io.BytesIO(thumb.data)).size == (192, 192)
+    assert max(decoded[0]) <= 192  # not 3000x3000 pixels for a 192-pixel thumbnail
     assert client.get("/api/v1/similar/big.jpg").status_code == 200
     assert max(decoded[1]) <= 256  # "more like this": the picture as it was indexed, not 9 megapixels
     original = client.get("/api/v1/images/coffee.avif")

@@ -22,7 +22,7 @@ def thumbnail_uri(engine, member) -> str:
     """A data: URI of the member's thumbnail (an empty one when its file cannot be read)."""
     from cbir.datasets.sources import load_image
     from cbir.errors import CbirError
-    from cbir.web.pictures import thumbnail_png
+    from cbir.web.pictures import thumbnail
 
     try:
         image = load_image(member.path, max_side=THUMB) if member.path else None
@@ -30,7 +30,8 @@ def thumbnail_uri(engine, member) -> str:
         image = None
     if image is None:
         return ""
-    return "data:image/png;base64," + base64.b64encode(thumbnail_png(image, THUMB)).decode()
+    data, mimetype = thumbnail(image, THUMB)
+    return f"data:{mimetype};base64," + base64.b64encode(data).decode()
 
 
 def write_report(groups, engine, name: str, path: str | Path, threshold: float | None = None) -> None:

@@ -15,7 +15,7 @@ DEFAULTS = {
     "MAX_PIXELS": 40_000_000,
     "DEFAULT_K": 10,
     "MAX_K": 100,
-    "THUMB_SIZE": 96,
+    "THUMB_SIZE": 192,  # pixels: sharp at ~150 on screens of 2 pixels a point
     "MICRO_BATCHING": True,      # group concurrent searches into batched index searches
     "GROUPING_WAIT_S": 2.0,      # a duplicates request waits this long, then answers with the grouping's progress
 }

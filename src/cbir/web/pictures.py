@@ -1,4 +1,4 @@
-"""Pictures as the page sends them: PNG thumbnails and originals, and which stored formats a browser shows."""
+"""Pictures as the page sends them: thumbnails and originals, and which stored formats a browser shows."""
 
 from __future__ import annotations
 
@@ -34,6 +34,18 @@ def encode_png(image: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, "PNG")
     return buf.getvalue()
+
+
+def thumbnail(image: np.ndarray, size: int) -> tuple[bytes, str]:
+    """(bytes, MIME type) of a thumbnail no larger than size x size: a photo's as a JPEG (a fifth of a PNG's
+    bytes), a tiny image's (enlarged without blur) as a PNG."""
+    if 2 * max(image.shape[:2]) <= size:
+        return thumbnail_png(image, size), "image/png"
+    im = Image.fromarray(image)
+    im.thumbnail((size, size), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=85)
+    return buf.getvalue(), "image/jpeg"
 
 
 def thumbnail_png(image: np.ndarray, size: int) -> bytes:

@@ -23,7 +23,7 @@ from cbir.errors import CbirError, DatasetError, ImageDecodeError
 from cbir.filters import Filter
 from cbir.types import SearchResult
 from cbir.web.grouping import Grouping
-from cbir.web.pictures import browser_type, encode_jpeg, encode_png, is_heif, thumbnail_png
+from cbir.web.pictures import browser_type, encode_jpeg, encode_png, is_heif, thumbnail
 
 class RequestError(CbirError):
     """A bad request: shown to the user with an HTTP status (4xx)."""
@@ -64,13 +64,13 @@ class SearchService:
     DECODERS = 2  # uploads decoded at once (one per core of a small server); the others wait their turn
 
     def __init__(self, engines: dict[str, Engine], default_k: int = 10, max_k: int = 100,
-                 max_pixels: int = 40_000_000, thumb_size: int = 96, sources: dict[str, Path] | None = None,
+                 max_pixels: int = 40_000_000, thumb_size: int = 192, sources: dict[str, Path] | None = None,
                  micro_batching: bool = False, grouping_wait_s: float | None = 2.0):
         if not engines:
             raise CbirError("the web app needs at least one engine")
         self.engines = engines
         self.default_k, self.max_k, self.max_pixels, self.thumb_size = default_k, max_k, max_pixels, thumb_size
-        self._thumbnail = lru_cache(maxsize=8192)(self._make_thumbnail)
+        self._thumbnail = lru_cache(maxsize=4096)(self._make_thumbnail)  # ~10-40 KB each
         self._decoding = threading.BoundedSemaphore(self.DECODERS)
         self._decoding_heif = threading.Lock()  # HEVC decodes in full: ~280 MB at its peak for 6000x6000 pixels
         self.sources, self.micro_batching = sources or {}, micro_batching
@@ -288,11 +288,11 @@ class SearchService:
 
     def image_bytes(self, image_id: str, thumbnail: bool) -> tuple[bytes, str]:
         """(bytes, mimetype) of an indexed image, as stored when a browser can show it, else JPEG for a HEIC
-        photo and PNG for the rest."""
+        photo and PNG for the rest; its thumbnail (`thumbnail`)."""
         path = self.locate(image_id)
         if thumbnail:
             try:
-                return self._thumbnail(path), "image/png"
+                return self._thumbnail(path)
             except (DatasetError, ImageDecodeError) as exc:
                 raise unavailable(image_id, exc) from None
         try:
@@ -306,9 +306,10 @@ class SearchService:
             return encode_jpeg(self.pixels(image_id)), "image/jpeg"
         return encode_png(self.pixels(image_id)), "image/png"
 
-    def _make_thumbnail(self, path: str) -> bytes:
-        """A thumbnail, from the image decoded at that size (a photo's JPEG at an eighth of its size or less)."""
-        return thumbnail_png(load_image(path, max_side=self.thumb_size), self.thumb_size)
+    def _make_thumbnail(self, path: str) -> tuple[bytes, str]:
+        """A thumbnail and its MIME type, from the image decoded at that size (a photo's JPEG at an eighth of its
+        size or less)."""
+        return thumbnail(load_image(path, max_side=self.thumb_size), self.thumb_size)
 
 
 def unavailable(image_id: str, exc: Exception) -> RequestError:

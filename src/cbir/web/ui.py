@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, render_template, request, url_for
 
 from cbir.duplicates import picture_engine, rule
 from cbir.web.grouping import RETRY_S
-from cbir.web.pictures import thumbnail_png
+from cbir.web.pictures import thumbnail
 from cbir.web.service import RequestError, Searched, SearchService
 
 bp = Blueprint("ui", __name__)
@@ -65,8 +65,8 @@ def index():
             image = svc.part(whole, region)
             searched = svc.search_image(image, engine, k, where=where, min_score=min_score)
             context["predicted"] = svc.predict(image, searched.engine)
-            context["query_src"] = "data:image/png;base64," + base64.b64encode(
-                thumbnail_png(whole, 2 * svc.thumb_size)).decode()
+            shown, mimetype = thumbnail(whole, svc.thumb_size)
+            context["query_src"] = f"data:{mimetype};base64," + base64.b64encode(shown).decode()
             context["query_name"] = upload.filename or "uploaded image"
         elif request.args.get("id"):
             image_id = request.args["id"]
