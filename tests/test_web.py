@@ -489,6 +489,8 @@ def test_a_part_of_an_image_is_searched_with_from_the_api_and_the_page(client, c
     for crop, first in (("0,0,0.5,1", "blobs/000.png"), ("0.5,0,0.5,1", "stripes/003.png")):
         hits = upload(client, both, url=f"/api/v1/search?engine=gch&crop={crop}").get_json()["hits"]
         assert hits[0]["id"] == first and hits[0]["score"] == pytest.approx(1.0, abs=1e-5)
+    rounded = upload(client, both, url="/api/v1/search?engine=gch&crop=0.3334,0,0.6667,1")  # 1.0001: rounding
+    assert rounded.status_code == 200
     whole = upload(client, both, url="/api/v1/search?engine=gch").get_json()["hits"]
     assert whole[0]["score"] < 0.99
     similar = client.get("/api/v1/similar/stripes/003.png?engine=gch&k=3&crop=0,0,0.5,0.5")
@@ -521,7 +523,7 @@ def test_a_small_part_is_cut_from_the_image_read_larger(client, engines, monkeyp
 
 @pytest.mark.parametrize("crop, message", [
     ("0,0,1", "a crop is LEFT,TOP,WIDTH,HEIGHT"), ("a,b,c,d", "a crop is LEFT,TOP,WIDTH,HEIGHT"),
-    ("0,0,nan,1", "a crop is LEFT,TOP,WIDTH,HEIGHT"), ("0.5,0,0.6,1", "a crop lies within the image"),
+    ("0,0,nan,1", "a crop is LEFT,TOP,WIDTH,HEIGHT"), ("0.5,0,0.502,1", "a crop lies within the image"),
     ("0,0,0,1", "a crop lies within the image"), ("-0.1,0,0.5,0.5", "a crop lies within the image"),
     ("0,0,0.1,0.1", "that part of the image is 6x3 pixels")])
 def test_a_crop_outside_the_image_or_too_small_is_a_clear_400(client, collection, crop, message):

@@ -36,7 +36,7 @@ class Region:
         if len(values) != 4 or not all(math.isfinite(v) for v in values):
             raise CbirError(f"a crop is {FORM}, not '{text}'")
         left, top, width, height = values
-        slack = 1e-6  # fractions a browser computed, rounded
+        slack = 1e-3  # fractions rounded to a few decimals each (the page sends four) may add up to a hair over 1
         if not (0 <= left < 1 and 0 <= top < 1 and width > 0 and height > 0
                 and left + width <= 1 + slack and top + height <= 1 + slack):
             raise CbirError(f"a crop lies within the image: LEFT and TOP from 0, WIDTH and HEIGHT above 0, "
