@@ -133,6 +133,19 @@ def test_pixel_bomb_refused_before_decoding():
         decode_image(data, max_pixels=1_000_000)
 
 
+def test_a_huge_jpeg_is_read_at_the_size_it_is_decoded_at():
+    """A 100-megapixel camera's JPEG or a phone's panorama, read at index size, is decoded at an eighth of each
+    side: the pixel limit counts what is decoded, not the header's size (a PNG has no such shortcut)."""
+    jpeg = encode(Image.new("RGB", (3000, 3000), (200, 100, 50)), "JPEG")
+    assert decode_image(jpeg, max_side=256, max_pixels=1_000_000).shape == (256, 256, 3)  # 375x375 decoded
+    with pytest.raises(ImageDecodeError, match="3000x3000 = 9,000,000 pixels"):
+        decode_image(jpeg, max_pixels=1_000_000)  # at full size: refused before decoding
+    with pytest.raises(ImageDecodeError, match="pixels"):
+        decode_image(encode(Image.new("RGB", (3000, 3000)), "PNG"), max_side=256, max_pixels=1_000_000)
+    panorama = encode(Image.new("L", (16000, 6000), 90), "JPEG")  # 96 megapixels: over Pillow's own 89
+    assert decode_image(panorama, max_side=256).shape == (96, 256, 3)
+
+
 def test_max_side_shrinks_keeping_aspect():
     out = decode_image(encode(Image.fromarray(rgb(100, 400)), "PNG"), max_side=100)
     assert out.shape == (25, 100, 3)

@@ -504,6 +504,14 @@ def test_a_part_of_an_image_is_searched_with_from_the_api_and_the_page(client, c
                for route, method in (("/api/v1/search", "post"), ("/api/v1/similar/{image_id}", "get")))
 
 
+def test_an_upload_is_refused_by_the_pixels_it_would_decode(engines):
+    """A JPEG is decoded at a fraction of its size: over the limit by its header, it is read; a PNG is not."""
+    client = create_app({"ENGINES": engines, "MAX_PIXELS": 1_000_000}).test_client()
+    assert upload(client, png(size=(3000, 3000), fmt="JPEG")).status_code == 200
+    refused = upload(client, png(size=(3000, 3000)))
+    assert refused.status_code == 422 and "3000x3000 = 9,000,000 pixels" in refused.get_json()["error"]
+
+
 def test_a_small_part_is_cut_from_the_image_read_larger(client, engines, monkeypatch):
     """A quarter of a photo read at index size would be 64 pixels: it is read at 1,024 and the part is 256."""
     from cbir.datasets.regions import Region

@@ -26,9 +26,12 @@ def is_image_name(name: str) -> bool:
 def quiet_pillow() -> None:
     """Pillow's notes on damaged metadata ignored (the decode decides), its decompression-bomb warning an error:
     set once for the process when this module is imported, since decodes run in many threads at once (a filter
-    block entered and left per decode would race: one thread's exit restores another's filters)."""
+    block entered and left per decode would race: one thread's exit restores another's filters). Pillow's own
+    bomb check, when it opens a file, only stops what `decode_image` could not read small: `decode_image` counts
+    the pixels it would decode (a JPEG at an eighth of each side) against its own limit."""
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL(\.|$)")
     warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+    Image.MAX_IMAGE_PIXELS = 64 * MAX_PIXELS
 
 
 quiet_pillow()
@@ -41,21 +44,22 @@ def decode_image(data: bytes, max_side: int | None = None, max_pixels: int = MAX
 
     Any format Pillow reads, HEIC/HEIF and AVIF included. EXIF orientation is applied, the first frame of an
     animation is used, alpha is composited over white, and grayscale, palette, CMYK and 16-bit images are
-    converted. The pixel count is checked from the header before decoding (image bombs), and `max_side`
-    shrinks the image (keeping its aspect) so its longest side fits.
+    converted. `max_side` shrinks the image (keeping its aspect) so its longest side fits; a JPEG is decoded
+    straight at a fraction of its size. The pixels to decode are counted from the header before decoding (image
+    bombs): a JPEG's at the fraction it is decoded at, so a 100-megapixel photo read small is not refused.
     """
     if not data:
         raise ImageDecodeError("empty file: no image data")
     try:
         with Image.open(io.BytesIO(data)) as im:
             width, height = im.size
-            if width * height > max_pixels:
-                raise ImageDecodeError(
-                    f"image is {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,}"
-                )
             im.seek(0)
             if max_side and max(width, height) > 2 * max_side:
-                im.draft("RGB", (max_side, max_side))
+                im.draft("RGB", (max_side, max_side))  # a JPEG: decoded at a half, quarter or eighth of each side
+            if im.width * im.height > max_pixels:  # what would be decoded: checked before decoding it
+                shown = f" (read at {im.width}x{im.height})" if im.size != (width, height) else ""
+                raise ImageDecodeError(f"image is {width}x{height} = {width * height:,} pixels{shown}; the limit is "
+                                       f"{max_pixels:,}")
             im.load()
             rgb = _to_rgb(ImageOps.exif_transpose(im))
     except ImageDecodeError:
