@@ -537,3 +537,23 @@ def test_search_with_a_part_of_an_image(built, tiny_collection, tmp_path, capsys
     assert json.loads(capsys.readouterr().out)[0]["hits"][0]["id"] == "train/stripes/003.png"
     assert main(["search", str(built), str(tmp_path / "both.png"), "--crop", "0.5,0,0.6,1"]) == 2
     assert "a crop lies within the image" in capsys.readouterr().err
+
+
+def test_a_file_whose_name_holds_the_archive_separator_is_a_file(tmp_path, capsys):
+    """`ARCHIVE.zip::member` names an image in an archive; a file called `a::b.png` is a file all the same."""
+    from cbir import Engine
+    from cbir.web import create_app
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for value, name in ((40, "2019::beach.png"), (200, "tea.png")):
+        Image.fromarray(np.full((16, 16, 3), value, np.uint8)).save(photos / name)
+    engine = str(tmp_path / "e")
+    assert main(["index", "--dataset", str(photos), "--features", "gch", "--out", engine]) == 0
+    assert "skipped" not in capsys.readouterr().err
+    assert main(["search", engine, str(photos / "2019::beach.png"), "-k", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["hits"][0]["id"] == "2019::beach.png"
+    assert main(["remove", engine, "--missing"]) == 0 and "removed 0 images" in capsys.readouterr().out
+    client = create_app({"ENGINES": {"e": Engine.load(engine)}}).test_client()
+    assert client.get("/api/v1/images/2019::beach.png").status_code == 200
+    assert client.get("/api/v1/images/2019::beach.png?size=thumb").status_code == 200

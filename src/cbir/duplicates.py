@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from cbir.datasets.folder import MEMBER_SEPARATOR, file_stamp, read_bytes
+from cbir.datasets.folder import archive_member, file_stamp, read_bytes
 from cbir.copies import copies_among, copies_of, file_picture, first_verified
 from cbir.errors import CbirError
 from cbir.types import Hit
@@ -85,7 +85,7 @@ def file_facts(path: str | None) -> tuple[int | None, int | None]:
     if path is None:
         return None, None
     try:
-        if MEMBER_SEPARATOR in path:
+        if archive_member(path):
             data = read_bytes(path)
             size, source = len(data), io.BytesIO(data)
         else:
@@ -280,7 +280,7 @@ def move_duplicates(groups: Sequence[Group], folder: str | Path,
     paths, linked = [], []
     for group in (g for n, g in enumerate(groups) if n not in left):
         for m in group.members[1:]:
-            if m.path is not None and MEMBER_SEPARATOR not in m.path and os.path.isfile(m.path):
+            if m.path is not None and os.path.isfile(m.path):  # a file of its own: an archive's member is none
                 (linked if _same_file(m.path, group.keep.path) else paths).append(os.path.abspath(m.path))
     root = os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else ""
     moved = []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from cbir.datasets.folder import MEMBER_SEPARATOR
+from cbir.datasets.folder import archive_member
 
 THUMB = 160  # pixels on a thumbnail's longest side
 
@@ -48,6 +48,6 @@ def write_report(groups, engine, name: str, path: str | Path, threshold: float |
 def file_uri(member) -> str | None:
     """A `file://` address of a member's photo, for the report opened where the photos are; None for one in an
     archive, or without a file."""
-    if not member.path or MEMBER_SEPARATOR in member.path:
+    if not member.path or archive_member(member.path):
         return None
     return Path(member.path).absolute().as_uri()

@@ -46,11 +46,20 @@ def layout_of(relpath: str) -> tuple[str | None, str | None]:
     return label, split
 
 
+def archive_member(path: str) -> tuple[str, str] | None:
+    """(archive, member) of an image stored in an archive, `ARCHIVE.zip::member`; None for a file of its own, one
+    whose name holds the separator too (`a::b.jpg`) included: a file there by the whole name is one."""
+    archive, separator, member = path.partition(MEMBER_SEPARATOR)
+    if not separator or os.path.isfile(path):
+        return None
+    return archive, member
+
+
 def read_bytes(path: str) -> bytes:
     """The bytes of an image file, or of a zip member given as `ARCHIVE.zip::member` (the archive's
     member index is read once per version of the file, not once per image); at most `MAX_FILE_BYTES`."""
-    if MEMBER_SEPARATOR in path:
-        archive, member = path.split(MEMBER_SEPARATOR, 1)
+    if stored := archive_member(path):
+        archive, member = stored
         zf, lock = _archive(archive)
         with lock:  # one file position shared by the threads (a server's) reading this archive
             return read_member(zf, member)
@@ -93,9 +102,9 @@ def _file_of(path: str | None) -> tuple[zipfile.ZipFile | None, threading.Lock |
     archive)."""
     if path is None:
         return None
-    if MEMBER_SEPARATOR not in path:
+    if (stored := archive_member(path)) is None:
         return None, None, path
-    archive, member = path.split(MEMBER_SEPARATOR, 1)
+    archive, member = stored
     return (*_archive(archive), member) if is_image_name(member) else None
 
 
@@ -153,8 +162,8 @@ def missing_paths(paths: Iterable[str]) -> list[str]:
     """Which of these image paths (files, or `ARCHIVE.zip::member`) are no longer there."""
     missing, members = [], {}
     for path in paths:
-        if MEMBER_SEPARATOR in path:
-            archive, member = path.split(MEMBER_SEPARATOR, 1)
+        if stored := archive_member(path):
+            archive, member = stored
             members.setdefault(archive, []).append((path, member))
         elif not Path(path).is_file():
             missing.append(path)
@@ -169,7 +178,8 @@ def missing_paths(paths: Iterable[str]) -> list[str]:
 
 def location(path: str) -> Path:
     """Where an image path lies on disk: the file, or the archive of a zip member."""
-    return Path(path.split(MEMBER_SEPARATOR, 1)[0])
+    stored = archive_member(path)
+    return Path(stored[0] if stored else path)
 
 
 def collection_root(path: str, id_: str) -> Path:

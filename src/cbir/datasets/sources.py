@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 
 from cbir.datasets import previews
-from cbir.datasets.folder import MEMBER_SEPARATOR, file_stamp, read_bytes
+from cbir.datasets.folder import archive_member, file_stamp, read_bytes
 from cbir.datasets.images import decode_image, is_image_name
 from cbir.errors import DatasetError
 
 
 def _official_member(path: str) -> tuple[str, str] | None:
     """(archive, image id) for an image of the official CIFAR-10 archive (its ids have no extension)."""
-    container, _, member = path.partition(MEMBER_SEPARATOR)
-    return (container, member) if member and not is_image_name(member) else None
+    stored = archive_member(path)
+    return stored if stored and not is_image_name(stored[1]) else None
 
 
 def load_image(path: str, max_side: int | None = None) -> np.ndarray:
