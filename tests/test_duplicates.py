@@ -128,12 +128,15 @@ def test_cli_lists_reports_and_moves_without_deleting(planted, tmp_path, capsys)
     before = sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
     trash = tmp_path / "set-aside"
     assert main(["duplicates", str(engine_dir), "--exact-only", "--move-to", str(trash)]) == 0
-    moved = sorted(p.relative_to(trash) for p in trash.rglob("*") if p.is_file())
+    moved = sorted(p.relative_to(trash) for p in trash.rglob("*.jpg"))
     assert sorted(p.name for p in moved) == ["coins.jpg", "moon.jpg"]
     after = sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
     assert len(after) + len(moved) == len(before)  # moved, none deleted
-    for p in moved:
-        (trash / p).rename(root / p.name)  # put back for the other tests
+    capsys.readouterr()
+    assert main(["duplicates", str(engine_dir), "--restore", str(trash)]) == 0  # and put back (the other tests too)
+    assert "put 2 files back where they were" in capsys.readouterr().out
+    assert sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file()) == before
+    assert not list(trash.rglob("*.*"))  # the log of the moves went with them
 
 
 def test_moving_leaves_a_group_whose_files_changed_since_indexing(tmp_path, capsys):
@@ -163,7 +166,7 @@ def test_moving_leaves_a_group_whose_files_changed_since_indexing(tmp_path, caps
     assert sorted(re.findall(r'<a class="open" href="/api/v1/images/([^"]+)"', page)) == sorted(keep)  # each photo
     aside = tmp_path / "aside"
     assert main(["duplicates", str(engine), "--exact-only", "--move-to", str(aside)]) == 0
-    assert [p.name for p in aside.iterdir()] == list({"e.png", "f.png"} - {keep["e.png"]})  # only the cat's copy
+    assert [p.name for p in aside.glob("*.png")] == list({"e.png", "f.png"} - {keep["e.png"]})  # only the cat's copy
     assert {"a.png", "b.png", "c.png", "d.png"} - {keep["c.png"]} == {p.name for p in photos.iterdir()} - {
         "e.png", "f.png"}
     assert "2 files changed since they were indexed" in capsys.readouterr().err
@@ -214,7 +217,8 @@ def test_a_move_that_fails_half_way_leaves_no_partial_copy_and_says_what_moved(t
     place, which is taken away; the files moved before it are said, so that the engine can be told."""
     import errno
 
-    import cbir.duplicates as duplicates_mod
+    import cbir.aside as aside_mod
+    from cbir.aside import LOG
 
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -232,15 +236,25 @@ def test_a_move_that_fails_half_way_leaves_no_partial_copy_and_says_what_moved(t
         Path(target).write_bytes(Path(source).read_bytes()[:100])  # a copy cut short by a full disk
         raise OSError(errno.ENOSPC, "No space left on device", str(target))
 
-    monkeypatch.setattr(duplicates_mod.shutil, "move", move)
     aside = tmp_path / "aside"
     capsys.readouterr()
-    assert main(["duplicates", str(engine), "--exact-only", "--move-to", str(aside)]) == 2
+    with monkeypatch.context() as patch:
+        patch.setattr(aside_mod.shutil, "move", move)
+        assert main(["duplicates", str(engine), "--exact-only", "--move-to", str(aside)]) == 2
     error = capsys.readouterr().err
     assert f"moving {calls[1]} to {aside}" in error and "No space left on device" in error
     assert f"1 file moved to {aside} before it ({calls[0]})" in error and "--missing" in error
-    assert [p.name for p in aside.iterdir()] == [Path(calls[0]).name]  # no partial copy left
+    assert [p.name for p in aside.glob("*.png")] == [Path(calls[0]).name]  # no partial copy left
     assert Path(calls[1]).exists() and not Path(calls[0]).exists()
+    Image.fromarray(data.rocket()).save(calls[0])  # another picture at the moved one's place since
+    assert main(["duplicates", str(engine), "--restore", str(aside)]) == 0
+    out = capsys.readouterr().out
+    assert "put 0 files back" in out and f"1 left in {aside}: a file is at their place again" in out
+    Path(calls[0]).unlink()
+    assert main(["duplicates", str(engine), "--restore", str(aside)]) == 0
+    assert "put 1 file back" in capsys.readouterr().out and Path(calls[0]).exists() and not (aside / LOG).exists()
+    assert main(["duplicates", str(engine), "--restore", str(aside)]) == 2
+    assert f"{aside} holds no {LOG}" in capsys.readouterr().err
 
 
 def test_new_photos_are_checked_against_the_engine(planted, tmp_path, capsys):

@@ -12,18 +12,16 @@
   look-alike of one member does not chain a group of strangers together.
 
 In each group one image is kept: the one with the most pixels, then the largest file, then the first id
-(`keeper_order`). Nothing here deletes anything: `move_duplicates` moves the others to a folder.
+(`keeper_order`). Nothing here deletes anything: `cbir.aside` moves the others to a folder, and back.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import shutil
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -213,7 +211,7 @@ def _group(engine, ids: Sequence[str], vectors: np.ndarray, kind: str) -> Group:
     members = []
     for id_ in ids:
         path = engine.metadata.path(id_)
-        members.append(Member(id_, path, 1.0, *file_facts(path), changed=_changed(id_, path, engine.metadata)))
+        members.append(Member(id_, path, 1.0, *file_facts(path), changed=changed_since_indexed(id_, path, engine.metadata)))
     order = sorted(range(len(members)), key=lambda i: keeper_order(members[i]))
     kept = vectors[order[0]]
     for i in order:
@@ -252,73 +250,8 @@ def _copies_of(engine, images: Sequence[np.ndarray], threshold: float) -> list[l
             for image, hits in zip(images, engine.search_vectors(engine.embed(images), NEIGHBOURS))]
 
 
-def aside_folder(folder: str | Path, metadata) -> Path:
-    """`folder` as a place to move duplicates to, refused when it lies in a folder the engine indexes (`metadata`'s
-    `folders`): the next `cbir add` or `sync` would index the moved files again."""
-    folder = Path(folder).expanduser().resolve()
-    for root in metadata.folders():
-        if root.is_dir() and folder.is_relative_to(root.resolve()):
-            raise CbirError(f"--move-to {folder} lies in {root}, a folder the engine indexes: the next `cbir add` or "
-                            f"`cbir sync` would index the moved files again; choose a folder outside it (nothing was "
-                            f"moved)")
-    return folder
-
-
-def move_duplicates(groups: Sequence[Group], folder: str | Path,
-                    metadata) -> tuple[list[tuple[str, str]], list[str], list[str]]:
-    """Move every image but each group's kept one into `folder` (keeping their folders' names beneath it, and
-    never overwriting a file there). Returns (from, to) per file moved; the paths of the files that changed since
-    they were indexed (`metadata`'s stamp: size and modification time; gone files too), whose groups are left in
-    place: the picture kept might no longer be the one the others copy; and the paths left because they are the kept
-    file under another name (a link to it, or the file a kept link points to). Images in zip archives, or without a
-    file, stay where they are. A `folder` in the collection itself is refused (`aside_folder`), before anything
-    moves."""
-    folder = aside_folder(folder, metadata)
-    # looked at again, not `Member.changed`: a file may change while the groups are found and listed
-    changed = {m.path: n for n, g in enumerate(groups) for m in g.members if _changed(m.id, m.path, metadata)}
-    left = set(changed.values())
-    paths, linked = [], []
-    for group in (g for n, g in enumerate(groups) if n not in left):
-        for m in group.members[1:]:
-            if m.path is not None and os.path.isfile(m.path):  # a file of its own: an archive's member is none
-                (linked if _same_file(m.path, group.keep.path) else paths).append(os.path.abspath(m.path))
-    root = os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else ""
-    moved = []
-    for path in paths:
-        target = _free(folder / os.path.relpath(path, root))
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(path, target)  # to another disk: a copy, then the file deleted
-        except OSError as exc:
-            if os.path.exists(path) and target.exists():
-                target.unlink()  # a copy cut short (a full disk), or one whose file could not be deleted
-            done = f" ({moved[0][0]})" if len(moved) == 1 else ""
-            raise CbirError(f"moving {path} to {folder} failed: {exc.strerror or exc}; {len(moved)} "
-                            f"file{'s' * (len(moved) != 1)} moved to {folder} before it{done}, the others left in "
-                            f"place (`cbir remove ENGINE --missing` drops the moved ones from the engine)") from exc
-        moved.append((path, str(target)))
-    return moved, list(changed), linked
-
-
-def _same_file(path: str, other: str | None) -> bool:
-    """Whether two paths name one file (through a link)."""
-    try:
-        return other is not None and os.path.samefile(path, other)
-    except OSError:
-        return False
-
-
-def _changed(id_: str, path: str | None, metadata) -> bool:
+def changed_since_indexed(id_: str, path: str | None, metadata) -> bool:
     """Whether the file of image `id_` at `path` is not as it was indexed (gone, or another size or time); an engine
     that recorded no stamp for it cannot tell, and says no."""
     recorded = metadata.stamp(id_) if path is not None else None
     return recorded is not None and file_stamp(path) != recorded
-
-
-def _free(path: Path) -> Path:
-    """`path`, or `name (2).ext`, `name (3).ext`, ... when taken."""
-    candidate, n = path, 1
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
-    return candidate

@@ -13,9 +13,12 @@ from cbir.errors import CbirError
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
-    from cbir.duplicates import aside_folder, check_new, default_threshold, find_duplicates, move_duplicates
+    from cbir.aside import aside_folder, move_duplicates
+    from cbir.duplicates import check_new, default_threshold, find_duplicates
     from cbir.engine import Engine
 
+    if args.restore:
+        return restore_moved(args)
     if args.move_to and args.query:
         raise CbirError("--move-to moves an engine's own duplicates; it does not apply to --query")
     if args.exact_only and args.threshold is not None:
@@ -40,13 +43,30 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     if args.move_to:
         moved, changed, linked = move_duplicates(groups, args.move_to, engine.metadata)
         print(f"moved {len(moved)} files to {args.move_to} (each group's kept image stays); "
-              f"`cbir remove {args.engine} --missing` drops them from the engine", file=sys.stderr)
+              f"`cbir remove {args.engine} --missing` drops them from the engine, `cbir duplicates {args.engine} "
+              f"--restore {args.move_to}` puts them back", file=sys.stderr)
         if changed:
             print(f"{len(changed)} files changed since they were indexed (e.g. {changed[0]}): their groups stay where "
                   f"they are; `cbir add {args.engine} --dataset FOLDER` describes them again", file=sys.stderr)
         if linked:
             what = "1 file is the kept one" if len(linked) == 1 else f"{len(linked)} files are the kept ones"
             print(f"{what} under another name (a link, e.g. {linked[0]}): left in place", file=sys.stderr)
+    return 0
+
+
+def restore_moved(args: argparse.Namespace) -> int:
+    """`--restore FOLDER`: the files `--move-to FOLDER` set aside, put back where they were."""
+    from cbir.aside import restore
+
+    if args.move_to or args.query:
+        raise CbirError("--restore puts back what --move-to set aside; it takes neither --move-to nor --query")
+    restored, taken, gone = restore(args.restore)
+    print(f"put {len(restored)} file{'s' * (len(restored) != 1)} back where they were; `cbir sync {args.engine} "
+          f"--dataset FOLDER` indexes them again if `remove --missing` dropped them")
+    if taken:
+        print(f"{len(taken)} left in {args.restore}: a file is at their place again (e.g. {taken[0]})")
+    if gone:
+        print(f"{len(gone)} no longer in {args.restore} (e.g. {gone[0]}): moved or deleted since")
     return 0
 
 
@@ -127,4 +147,6 @@ def register(sub) -> None:
     p.add_argument("--move-to", metavar="FOLDER",
                    help="move every group's other images into FOLDER (keeping their sub-folders); nothing is "
                         "deleted, and a group whose files changed since they were indexed stays")
+    p.add_argument("--restore", metavar="FOLDER",
+                   help="put the files that --move-to FOLDER set aside back where they were (never over a file)")
     p.set_defaults(func=cmd_duplicates)
