@@ -13,12 +13,12 @@ from cbir.errors import CbirError
 def cmd_search(args: argparse.Namespace) -> int:
     from cbir.datasets import decode_image, load_folder, read_bytes
     from cbir.datasets.folder import DEFAULT_MAX_SIDE
-    from cbir.datasets.regions import Region
+    from cbir.datasets.regions import Region, read_side
     from cbir.engine import Engine
     from cbir.filters import Filter
 
     region = Region.parse(args.crop) if args.crop else None
-    side = region.read_side(DEFAULT_MAX_SIDE) if region else DEFAULT_MAX_SIDE  # a part: read larger, as big
+    side = read_side(region, DEFAULT_MAX_SIDE)  # a part: read larger
     images, names, failures = [], [], []
     for path in args.images:
         try:

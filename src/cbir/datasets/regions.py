@@ -59,3 +59,8 @@ class Region:
             raise CbirError(f"that part of the image is {x1 - x0}x{y1 - y0} pixels; a part to search with needs "
                             f"{MIN_SIDE} or more each way")
         return np.ascontiguousarray(image[y0:y1, x0:x1])
+
+
+def read_side(region: Region | None, side: int) -> int:
+    """The longest side to read an image at for it, or its `region`, to be described at `side` pixels."""
+    return region.read_side(side) if region else side

@@ -15,7 +15,7 @@ import numpy as np
 
 from cbir.datasets.folder import DEFAULT_MAX_SIDE
 from cbir.datasets.images import decode_image
-from cbir.datasets.regions import Region
+from cbir.datasets.regions import Region, read_side
 from cbir.datasets.sources import load_image, original_bytes
 from cbir.engine import Engine
 from cbir.storage import current_version
@@ -160,10 +160,9 @@ class SearchService:
         (a 6000x6000 photo is 108 MB decoded in full). A HEIC photo cannot be decoded small: one at a time."""
         if not data:
             raise RequestError("no image received: send a file in the 'image' field (or the raw bytes)")
-        side = region.read_side(DEFAULT_MAX_SIDE) if region else DEFAULT_MAX_SIDE
         try:
             with self._decoding_heif if is_heif(data) else nullcontext(), self._decoding:  # waiting, holds no slot
-                return decode_image(data, max_side=side, max_pixels=self.max_pixels)
+                return decode_image(data, max_side=read_side(region, DEFAULT_MAX_SIDE), max_pixels=self.max_pixels)
         except ImageDecodeError as exc:
             raise RequestError(f"that file is not an image we can read: {exc}", 422 if "pixels" in str(exc) else 400) \
                 from None
@@ -262,7 +261,7 @@ class SearchService:
         name, eng = self.engine(engine)
         if image_id not in eng.metadata:
             raise RequestError(f"no indexed image with id '{image_id}' in engine '{name}'", 404)
-        image = self.pixels(image_id, region.read_side(DEFAULT_MAX_SIDE) if region else DEFAULT_MAX_SIDE)
+        image = self.pixels(image_id, read_side(region, DEFAULT_MAX_SIDE))
         searched = self.search_image(self.part(image, region), name, k, exclude=image_id, where=where,
                                      min_score=min_score)
         searched.query_label = eng.metadata.label(image_id)
