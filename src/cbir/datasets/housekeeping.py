@@ -60,8 +60,9 @@ def prune(items: list[Item]) -> int:
             _remove(item.path)
             freed += item.size
     for folder in {item.path.parent for item in items if item.useless and item.kind == "previews"}:
-        if folder.name != "previews" and not any(folder.iterdir()):
-            folder.rmdir()  # an image's folder whose last preview went
+        if folder.name != "previews":
+            with suppress(OSError):  # not empty: a preview was kept there meanwhile
+                folder.rmdir()  # an image's folder whose last preview went
     return freed
 
 
