@@ -257,6 +257,44 @@ def test_a_move_that_fails_half_way_leaves_no_partial_copy_and_says_what_moved(t
     assert f"{aside} holds no {LOG}" in capsys.readouterr().err
 
 
+def test_one_result_per_group_of_look_alikes(planted, capsys):
+    """A photo's copy and edits fold into the best of them (`distinct`), which names them; the results then reach
+    further down the ranking instead."""
+    root, engine_dir = planted
+    engine = Engine.load(engine_dir)
+    query = np.asarray(Image.open(root / "coins.jpg").convert("RGB"))
+    twins = {"coins.jpg", "copies/coins.png"}
+    assert twins <= {h.id for h in engine.search([query], k=4)[0].hits}
+    hits = engine.search([query], k=4, distinct=True)[0].hits
+    assert len(hits) == 4 and len(twins & {h.id for h in hits}) == 1
+    assert set(hits[0].alike) == twins - {hits[0].id}
+    vectors = engine.index.vectors_of([h.id for h in hits])
+    similar = vectors @ vectors.T
+    assert (similar[~np.eye(4, dtype=bool)] < engine.extractor.duplicate_threshold).all()  # no two alike
+    assert main(["search", str(engine_dir), str(root / "coins.jpg"), "-k", "2", "--distinct", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["hits"][0]["alike"] == [next(iter(twins - {hits[0].id}))]
+    from cbir.web import create_app
+
+    client = create_app({"ENGINES": {"photos": engine}, "GROUPING_WAIT_S": None}).test_client()
+    with open(root / "coins.jpg", "rb") as f:
+        data = f.read()
+    answer = client.post("/api/v1/search?k=2&distinct=1", data=data, content_type="image/jpeg").get_json()
+    assert answer["hits"][0]["alike"] and not answer["hits"][1]["alike"]
+    page = client.post("/", data={"image": (io.BytesIO(data), "coins.jpg"), "distinct": "1", "k": "2"},
+                       content_type="multipart/form-data").get_data(as_text=True)
+    assert "+1 alike" in page and 'name="distinct" value="1" checked' in page and "distinct=1" in page
+
+
+def test_one_result_per_group_needs_features_of_the_picture(tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(data.coffee()).save(photos / "a.png")
+    engine = tmp_path / "engine"
+    assert main(["index", "--dataset", str(photos), "--features", "gch", "--out", str(engine)]) == 0
+    assert main(["search", str(engine), str(photos / "a.png"), "--distinct"]) == 2
+    assert "needs features that describe the picture" in capsys.readouterr().err
+
+
 def test_new_photos_are_checked_against_the_engine(planted, tmp_path, capsys):
     root, engine_dir = planted
     new = tmp_path / "new"

@@ -65,7 +65,7 @@ def test_api_search_multipart_and_raw(client, collection):
     data = query_bytes(collection)
     body = upload(client, data, k="5").get_json()
     assert set(body) == {"took_ms", "engine", "hits"} and body["engine"] == "hog-gch"
-    assert len(body["hits"]) == 5 and set(body["hits"][0]) == {"id", "score", "label", "url", "copy", "date"}
+    assert len(body["hits"]) == 5 and set(body["hits"][0]) == {"id", "score", "label", "url", "copy", "date", "alike"}
     assert body["hits"][0]["id"] == "stripes/003.png" and body["hits"][0]["score"] == pytest.approx(1, abs=1e-5)
     raw = client.post("/api/v1/search?k=3&engine=gch", data=data, content_type="application/octet-stream")
     assert raw.status_code == 200 and raw.get_json()["engine"] == "gch" and len(raw.get_json()["hits"]) == 3
@@ -500,7 +500,7 @@ def test_a_part_of_an_image_is_searched_with_from_the_api_and_the_page(client, c
     page = client.get("/?id=stripes/003.png&engine=gch&crop=0,0,0.5,0.5").get_data(as_text=True)
     assert "(a part)" in page and 'data-crop="0,0,0.5,0.5"' in page
     documented = client.get("/api/v1/openapi.json").get_json()["paths"]
-    assert all("crop" in {p["name"] for p in documented[route][method]["parameters"]}
+    assert all({"crop", "distinct"} <= {p["name"] for p in documented[route][method]["parameters"]}
                for route, method in (("/api/v1/search", "post"), ("/api/v1/similar/{image_id}", "get")))
 
 

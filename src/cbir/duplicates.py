@@ -211,7 +211,8 @@ def _group(engine, ids: Sequence[str], vectors: np.ndarray, kind: str) -> Group:
     members = []
     for id_ in ids:
         path = engine.metadata.path(id_)
-        members.append(Member(id_, path, 1.0, *file_facts(path), changed=changed_since_indexed(id_, path, engine.metadata)))
+        members.append(Member(id_, path, 1.0, *file_facts(path),
+                              changed=changed_since_indexed(id_, path, engine.metadata)))
     order = sorted(range(len(members)), key=lambda i: keeper_order(members[i]))
     kept = vectors[order[0]]
     for i in order:

@@ -17,6 +17,7 @@ import numpy as np
 from cbir.batching import MicroBatcher, search_batch
 from cbir.copies import copies_first, copies_of
 from cbir.datasets.collection import Dataset
+from cbir.distinct import POOL as DISTINCT_POOL, check_distinct, one_per_group
 from cbir.errors import CbirError, EngineError
 from cbir.features.base import FeatureExtractor
 from cbir.filters import Filter, Selection
@@ -189,11 +190,15 @@ class Engine:
 
     def search(self, images: Sequence[np.ndarray] | np.ndarray, k: int = 10,
                names: Sequence[str] | None = None, exclude: Sequence[str | None] | None = None,
-               where: Filter | None = None, min_score: float | None = None) -> list[SearchResult]:
+               where: Filter | None = None, min_score: float | None = None,
+               distinct: bool = False) -> list[SearchResult]:
         """The `k` most similar indexed images for each query image, best first (`exclude`, `where`,
-        `min_score`: see `search_vectors`)."""
+        `min_score`: see `search_vectors`; `distinct`: one image per group of look-alikes, `cbir.distinct`)."""
         if k < 1:
             raise CbirError(f"k must be at least 1, got {k}")
+        if distinct:
+            check_distinct(self)
+            k, wanted_k = k * DISTINCT_POOL, k
         skips, wanted = _skips(exclude, k)
         if self._batcher is not None and not where:
             queries = list(images) if self.extractor.batch_describes else self.embed(images)
@@ -205,6 +210,8 @@ class Engine:
         else:  # the batch found the best matches; verifying them by their pixels runs here, in parallel
             copies = self.copies_among(images, copies, k)
         hits = copies_first(self._hits(found, k, skips, min_score), copies, k)
+        if distinct:
+            hits = one_per_group(self, hits, wanted_k)
         names = list(names) if names is not None else [None] * len(hits)
         return [SearchResult(h, q) for h, q in zip(hits, names)]
 

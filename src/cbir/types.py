@@ -32,10 +32,11 @@ class Hit(NamedTuple):
     path: str | None = None
     copy: float | None = None  # put first as a copy of the query: its similarity by the copy features (cbir.copies)
     date: str | None = None
+    alike: tuple[str, ...] = ()  # a search's `distinct`: the look-alikes of this image it stands for (cbir.distinct)
 
     def to_dict(self) -> dict:
         return {"id": self.id, "score": self.score, "label": self.label, "path": self.path, "copy": self.copy,
-                "date": self.date}
+                "date": self.date, "alike": list(self.alike)}
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     if failures:
         raise CbirError("cannot read query image(s):\n  " + "\n  ".join(failures))
     where = Filter.of(args.labels, args.splits, args.folder, args.since, args.until)
-    results = Engine.load(args.engine).search(images, k=args.k, names=names, where=where, min_score=args.min_score)
+    results = Engine.load(args.engine).search(images, k=args.k, names=names, where=where, min_score=args.min_score,
+                                              distinct=args.distinct)
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
         return 0
@@ -43,7 +44,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(f"{one_line(result.query)}:")
         for rank, hit in enumerate(result.hits, 1):
             score = f"{hit.score:.4f}" if hit.copy is None else f"copy {hit.copy:.2f}"  # a copy: its similarity
-            print(f"  {rank:3d}  {score:>9}  {one_line(hit.label or '-'):<12}  {one_line(hit.id)}")
+            alike = f"  (+{len(hit.alike)} alike)" if hit.alike else ""
+            print(f"  {rank:3d}  {score:>9}  {one_line(hit.label or '-'):<12}  {one_line(hit.id)}{alike}")
     return 0
 
 
@@ -101,6 +103,9 @@ def register(sub) -> None:
     p.add_argument("--until", metavar="DATE", help="only images taken up to DATE, all of it (2019: to its end)")
     p.add_argument("--min-score", type=float, metavar="S",
                    help="no results scoring less than S (cosine similarity, -1 to 1): fewer than k may come back")
+    p.add_argument("--distinct", action="store_true",
+                   help="one image per group of look-alikes (a burst's shots, a picture's edits and copies): the "
+                        "best of each, naming the others; needs features of the picture (effnet, or --copies)")
     p.add_argument("--crop", metavar="LEFT,TOP,WIDTH,HEIGHT",
                    help="search with a part of each image: fractions of its width and height, e.g. 0.25,0.1,0.5,0.6")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -35,7 +35,8 @@ def search():
     svc.engine(engine)
     region = svc.parse_region(request.values)
     image = svc.part(svc.decode_upload(upload_bytes(), region), region)
-    return search_response(svc.search_image(image, engine, k, where=where, min_score=min_score))
+    return search_response(svc.search_image(image, engine, k, where=where, min_score=min_score,
+                                            distinct=svc.parse_distinct(request.values)))
 
 
 @bp.get("/similar/<path:image_id>")
@@ -45,7 +46,7 @@ def similar(image_id: str):
     k = svc.parse_k(request.args.get("k"))
     where, min_score = svc.parse_narrowing(request.args)
     return search_response(svc.search_id(image_id, request.args.get("engine"), k, where, min_score,
-                                         svc.parse_region(request.args)))
+                                         svc.parse_region(request.args), svc.parse_distinct(request.args)))
 
 
 def search_response(searched: Searched) -> Response:
@@ -53,7 +54,7 @@ def search_response(searched: Searched) -> Response:
         "took_ms": round(searched.took_ms, 2),
         "engine": searched.engine,
         "hits": [{"id": h.id, "score": h.score, "label": h.label, "copy": h.copy, "date": h.date,
-                  "url": url_for("api.image", image_id=h.id)} for h in searched.result.hits],
+                  "alike": list(h.alike), "url": url_for("api.image", image_id=h.id)} for h in searched.result.hits],
     })
 
 

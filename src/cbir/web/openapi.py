@@ -25,6 +25,9 @@ def openapi_document(service) -> dict:
          "description": "only images taken up to this date, all of it"},
         {"name": "min_score", "in": "query", "required": False, "description": "no hit scoring less",
          "schema": {"type": "number", "minimum": -1, "maximum": 1}}]
+    distinct_param = {"name": "distinct", "in": "query", "required": False, "schema": {"type": "boolean"},
+                      "description": "one image per group of look-alikes (needs features of the picture: effnet, "
+                                     "or an engine indexed with --copies); each hit names those it stands for"}
     crop_param = {"name": "crop", "in": "query", "required": False, "schema": {"type": "string"},
                   "description": "search with a part of the image: LEFT,TOP,WIDTH,HEIGHT as fractions of its width "
                                  "and height (e.g. 0.25,0.1,0.5,0.6)"}
@@ -34,7 +37,7 @@ def openapi_document(service) -> dict:
         "paths": {
             "/api/v1/search": {"post": {
                 "summary": "Find the indexed images most like an uploaded image",
-                "parameters": [k_param, engine_param, *narrowing, crop_param],
+                "parameters": [k_param, engine_param, *narrowing, crop_param, distinct_param],
                 "requestBody": {"required": True, "content": {
                     "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {
                         "image": {"type": "string", "format": "binary"}}}},
@@ -46,7 +49,7 @@ def openapi_document(service) -> dict:
             "/api/v1/similar/{image_id}": {"get": {
                 "summary": "Find the indexed images most like an indexed one (itself left out)",
                 "parameters": [{"name": "image_id", "in": "path", "required": True, "schema": {"type": "string"}},
-                               k_param, engine_param, *narrowing, crop_param],
+                               k_param, engine_param, *narrowing, crop_param, distinct_param],
                 "responses": {"200": {"description": "hits, best first", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
                     "400": _ERROR, "404": _ERROR}}},
@@ -85,13 +88,16 @@ def openapi_document(service) -> dict:
         },
         "components": {"schemas": {
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
-            "Hit": {"type": "object", "required": ["id", "score", "label", "url", "copy", "date"], "properties": {
+            "Hit": {"type": "object", "required": ["id", "score", "label", "url", "copy", "date", "alike"],
+                    "properties": {
                 "id": {"type": "string"}, "score": {"type": "number"},
                 "label": {"type": ["string", "null"]}, "url": {"type": "string"},
                 "copy": {"type": ["number", "null"], "description": "set when the hit is a copy of the query, put "
                          "first (an engine indexed with --copies): its similarity by the copy features"},
                 "date": {"type": ["string", "null"], "description": "when the picture was taken, ISO 8601 (EXIF, "
-                         "else the file's time)"}}},
+                         "else the file's time)"},
+                "alike": {"type": "array", "items": {"type": "string"}, "description": "with distinct: the "
+                          "look-alikes of this image it stands for"}}},
             "SearchResponse": {"type": "object", "required": ["took_ms", "engine", "hits"], "properties": {
                 "took_ms": {"type": "number"}, "engine": {"type": "string"},
                 "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}}},

@@ -17,6 +17,7 @@ from cbir.datasets.folder import DEFAULT_MAX_SIDE
 from cbir.datasets.images import decode_image
 from cbir.datasets.regions import Region, read_side
 from cbir.datasets.sources import load_image, original_bytes
+from cbir.distinct import check_distinct
 from cbir.engine import Engine
 from cbir.storage import current_version
 from cbir.errors import CbirError, DatasetError, ImageDecodeError
@@ -178,6 +179,11 @@ class SearchService:
             raise RequestError(str(exc)) from None
 
     @staticmethod
+    def parse_distinct(values) -> bool:
+        """Whether to show one image per group of look-alikes (`distinct`)."""
+        return values.get("distinct") not in (None, "", "0", "false")
+
+    @staticmethod
     def parse_region(values) -> Region | None:
         """The part of the query image to search with (`crop`: LEFT,TOP,WIDTH,HEIGHT fractions), or None."""
         text = values.get("crop")
@@ -208,12 +214,17 @@ class SearchService:
         return where, min_score
 
     def search_image(self, image: np.ndarray, engine: str | None, k: int, exclude: str | None = None,
-                     where: Filter | None = None, min_score: float | None = None) -> Searched:
+                     where: Filter | None = None, min_score: float | None = None, distinct: bool = False) -> Searched:
         """The k nearest indexed images (less the indexed id `exclude`, when given; of those that pass
-        `where`; none under `min_score`)."""
+        `where`; none under `min_score`; with `distinct`, one per group of look-alikes)."""
         name, eng = self.engine(engine)
+        if distinct:
+            try:
+                check_distinct(eng)
+            except CbirError as exc:
+                raise RequestError(str(exc)) from None
         started = time.perf_counter()
-        result = eng.search([image], k=k, exclude=[exclude], where=where, min_score=min_score)[0]
+        result = eng.search([image], k=k, exclude=[exclude], where=where, min_score=min_score, distinct=distinct)[0]
         return Searched(name, result, (time.perf_counter() - started) * 1000)
 
     def predict(self, image: np.ndarray, engine: str | None) -> tuple[str, float] | None:
@@ -255,7 +266,7 @@ class SearchService:
                           grouping.pictures)
 
     def search_id(self, image_id: str, engine: str | None, k: int, where: Filter | None = None,
-                  min_score: float | None = None, region: Region | None = None) -> Searched:
+                  min_score: float | None = None, region: Region | None = None, distinct: bool = False) -> Searched:
         """"More like this" for an indexed image (or a `region` of it): its k nearest other images (itself left
         out)."""
         name, eng = self.engine(engine)
@@ -263,7 +274,7 @@ class SearchService:
             raise RequestError(f"no indexed image with id '{image_id}' in engine '{name}'", 404)
         image = self.pixels(image_id, read_side(region, DEFAULT_MAX_SIDE))
         searched = self.search_image(self.part(image, region), name, k, exclude=image_id, where=where,
-                                     min_score=min_score)
+                                     min_score=min_score, distinct=distinct)
         searched.query_label = eng.metadata.label(image_id)
         return searched
 

@@ -13,7 +13,7 @@ from cbir.web.pictures import thumbnail
 from cbir.web.service import RequestError, Searched, SearchService
 
 bp = Blueprint("ui", __name__)
-NARROWING = ("label", "folder", "since", "until", "min_score")
+NARROWING = ("label", "folder", "since", "until", "min_score", "distinct")
 
 
 def service() -> SearchService:
@@ -63,14 +63,15 @@ def index():
             upload = request.files.get("image")
             whole = svc.decode_upload(upload.read() if upload else None, region)
             image = svc.part(whole, region)
-            searched = svc.search_image(image, engine, k, where=where, min_score=min_score)
+            searched = svc.search_image(image, engine, k, where=where, min_score=min_score,
+                                        distinct=svc.parse_distinct(request.values))
             context["predicted"] = svc.predict(image, searched.engine)
             shown, mimetype = thumbnail(whole, svc.thumb_size)
             context["query_src"] = f"data:{mimetype};base64," + base64.b64encode(shown).decode()
             context["query_name"] = upload.filename or "uploaded image"
         elif request.args.get("id"):
             image_id = request.args["id"]
-            searched = svc.search_id(image_id, engine, k, where, min_score, region)
+            searched = svc.search_id(image_id, engine, k, where, min_score, region, svc.parse_distinct(request.args))
             context["query_src"] = url_for("api.image", image_id=image_id, size="thumb")
             context["query_name"] = context["query_id"] = image_id
         else:
