@@ -285,6 +285,20 @@ def test_one_result_per_group_of_look_alikes(planted, capsys):
     assert "+1 alike" in page and 'name="distinct" value="1" checked' in page and "distinct=1" in page
 
 
+def test_a_burst_longer_than_the_ranking_searched_still_leaves_k_results(tmp_path):
+    """Twelve shots of one scene and k=3: the first ranking (4 x 3 = 12) is all the burst; the search goes deeper."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(12):
+        ImageEnhance.Brightness(photo("astronaut")).enhance(0.9 + 0.02 * i).save(photos / f"burst-{i:02d}.jpg")
+    for name in ("coffee", "rocket", "chelsea"):
+        photo(name).save(photos / f"{name}.jpg")
+    engine = Engine.build(load_folder(photos, progress=False, cache=False), make_extractor("effnet"), progress=False)
+    hits = engine.search([np.asarray(photo("astronaut"))], k=3, distinct=True)[0].hits
+    assert len(hits) == 3 and hits[0].id.startswith("burst-") and len(hits[0].alike) == 11
+    assert {h.id for h in hits[1:]} <= {"coffee.jpg", "rocket.jpg", "chelsea.jpg"}
+
+
 def test_one_result_per_group_needs_features_of_the_picture(tmp_path, capsys):
     photos = tmp_path / "photos"
     photos.mkdir()

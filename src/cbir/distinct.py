@@ -12,7 +12,7 @@ from cbir.duplicates import picture_engine
 from cbir.errors import CbirError
 from cbir.types import Hit
 
-POOL = 4  # hits searched for each one wanted: room for the look-alikes that fold into the others
+POOL = 4  # hits searched for each one wanted (and again as many times, while look-alikes leave too few)
 
 
 def check_distinct(engine) -> float:

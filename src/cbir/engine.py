@@ -197,8 +197,7 @@ class Engine:
         if k < 1:
             raise CbirError(f"k must be at least 1, got {k}")
         if distinct:
-            check_distinct(self)
-            k, wanted_k = k * DISTINCT_POOL, k
+            return self._distinct(images, k, names, exclude, where, min_score)
         skips, wanted = _skips(exclude, k)
         if self._batcher is not None and not where:
             queries = list(images) if self.extractor.batch_describes else self.embed(images)
@@ -210,10 +209,21 @@ class Engine:
         else:  # the batch found the best matches; verifying them by their pixels runs here, in parallel
             copies = self.copies_among(images, copies, k)
         hits = copies_first(self._hits(found, k, skips, min_score), copies, k)
-        if distinct:
-            hits = one_per_group(self, hits, wanted_k)
         names = list(names) if names is not None else [None] * len(hits)
         return [SearchResult(h, q) for h, q in zip(hits, names)]
+
+    def _distinct(self, images, k: int, names, exclude, where, min_score) -> list[SearchResult]:
+        """`search` with one image per group of look-alikes (`cbir.distinct`): a ranking `DISTINCT_POOL` times as
+        deep, and deeper again while look-alikes leave fewer than k of a ranking that had more to give."""
+        check_distinct(self)
+        pool = k * DISTINCT_POOL
+        while True:
+            found = self.search(images, pool, names, exclude, where, min_score)
+            kept = one_per_group(self, [result.hits for result in found], k)
+            if pool >= len(self) or all(len(row) == k or len(result.hits) < pool
+                                        for row, result in zip(kept, found)):
+                return [SearchResult(row, result.query) for row, result in zip(kept, found)]
+            pool *= DISTINCT_POOL
 
     def copies_of(self, images: Sequence[np.ndarray] | np.ndarray, k: int,
                   exclude: Sequence[str | None] | None = None, where: Filter | None = None) -> list[list[Hit]]:
