@@ -24,9 +24,9 @@ def is_heif(data: bytes | None) -> bool:
     return bool(data) and data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"heim", b"heis", b"mif1")
 
 
-def encode_jpeg(image: np.ndarray) -> bytes:
+def encode_jpeg(image: np.ndarray, quality: int = 95) -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(image).save(buf, "JPEG", quality=95)
+    Image.fromarray(image).save(buf, "JPEG", quality=quality)
     return buf.getvalue()
 
 
@@ -43,9 +43,7 @@ def thumbnail(image: np.ndarray, size: int) -> tuple[bytes, str]:
         return thumbnail_png(image, size), "image/png"
     im = Image.fromarray(image)
     im.thumbnail((size, size), Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=85)
-    return buf.getvalue(), "image/jpeg"
+    return encode_jpeg(np.asarray(im), quality=85), "image/jpeg"
 
 
 def thumbnail_png(image: np.ndarray, size: int) -> bytes:
