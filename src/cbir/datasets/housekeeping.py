@@ -67,13 +67,14 @@ def prune(items: list[Item]) -> int:
 
 
 def clear() -> int:
-    """Remove everything cbir keeps in the cache folder; the bytes freed."""
-    items = inventory()
+    """Remove everything cbir keeps in the cache folder; the bytes freed (what is of use is not looked at)."""
     home = cbir_home()
-    for name in KINDS:
-        shutil.rmtree(home / name, ignore_errors=True)
-    (home / ARCHIVE_NAME).unlink(missing_ok=True)
-    return sum(item.size for item in items)
+    freed = 0
+    for path in [home / name for name in KINDS] + [home / ARCHIVE_NAME]:
+        if path.exists():
+            freed += _size(path)
+            _remove(path)
+    return freed
 
 
 def _decoded(entry: Path, now: float) -> Item:
