@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from cbir.datasets import Dataset, load_folder
 
 CLASSES = ("stripes", "blobs", "gradient")
 REAL_CIFAR10 = os.environ.get("CBIR_CIFAR10")  # read before any test clears it
+NOISE_PIXELS = 80 * 150 * 200 * 3  # the bytes of `noise_photos`' pixels
 
 
 def make_image(kind: str, rng: np.random.Generator, size: int = 32) -> np.ndarray:
@@ -85,6 +87,30 @@ def folder_decodes(monkeypatch) -> list:
 
     monkeypatch.setattr(folder, "decode_image", decode)
     return decoded
+
+
+@pytest.fixture(scope="session")
+def noise_photos(tmp_path_factory) -> Path:
+    """80 PNGs of 200x150 noise (`NOISE_PIXELS` bytes of pixels in all: `traced_peak` tests)."""
+    folder = tmp_path_factory.mktemp("noise")
+    rng = np.random.default_rng(0)
+    for i in range(80):
+        Image.fromarray(rng.integers(0, 256, (150, 200, 3), dtype=np.uint8)).save(folder / f"{i:02d}.png")
+    return folder
+
+
+@contextmanager
+def traced_peak() -> Iterator[list]:
+    """The most memory Python and NumPy held at once inside the block, traced (the list's one item, when it ends)."""
+    import tracemalloc
+
+    peak: list = []
+    tracemalloc.start()
+    try:
+        yield peak
+        peak.append(tracemalloc.get_traced_memory()[1])
+    finally:
+        tracemalloc.stop()
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import NOISE_PIXELS, traced_peak
 
 from cbir.datasets import load_dataset, load_folder, read_bytes
 from cbir.datasets import cifar10 as cifar
@@ -112,6 +113,30 @@ def test_cache_is_reused_until_the_source_changes(tmp_path, tiny_collection, mon
     assert len(load_folder(src, progress=False)) == 74
     load_folder(src, split="test", progress=False)
     assert len(list((cbir_home / "decoded").iterdir())) == 2  # the changed folder's pixels replaced the earlier ones
+
+
+@pytest.mark.parametrize("cached", [True, False], ids=["index", "add"])
+def test_a_folder_is_read_in_the_memory_of_a_few_images_whatever_its_size(noise_photos, cbir_home, cached):
+    """Decoded images go to disk as they are read (100,000 photos at 256 px are ~15 GB): the most memory taken
+    while reading 80 images is that of a few, the cache's copy or not (`cbir add` reads what it lacks uncached)."""
+    from PIL import Image
+
+    with traced_peak() as peak:
+        read = load_folder(noise_photos, progress=False, cache=cached)
+    assert peak[0] < NOISE_PIXELS / 4
+    assert len(read) == 80 and isinstance(read.images, np.memmap)
+    np.testing.assert_array_equal(read.images[7], np.asarray(Image.open(noise_photos / "07.png")))
+    assert [p.name for p in (cbir_home / "decoded").iterdir() if p.is_file() or p.name.startswith(".")] == []
+
+
+def test_a_run_of_a_collection_is_a_view_of_it_and_other_parts_are_copies(noise_photos, cbir_home):
+    read = load_folder(noise_photos, progress=False)
+    part = read.subset(range(8, 16))
+    assert np.shares_memory(part.images, read.images) and part.ids == read.ids[8:16]
+    np.testing.assert_array_equal(part.images[0], read.images[8])
+    picked = read.subset([3, 1])
+    assert not np.shares_memory(picked.images, read.images) and picked.ids == [read.ids[3], read.ids[1]]
+    assert len(read.subset([])) == 0
 
 
 def test_stratified_keeps_class_proportions(tiny_collection):
@@ -296,6 +321,13 @@ def test_a_zip_bomb_is_refused_before_it_is_inflated(tmp_path, tiny_collection, 
     big.write_bytes(b"\0" * (2 << 20))
     with pytest.raises(Exception, match="larger than 1 MB"):
         read_bytes(str(big))
+
+
+def test_reading_an_image_takes_the_memory_of_its_bytes_not_of_the_largest_file_allowed(tiny_collection):
+    file = tiny_collection / "train/blobs/000.png"
+    with traced_peak() as peak:
+        assert read_bytes(str(file)) == file.read_bytes()
+    assert peak[0] < 10 * file.stat().st_size + 100_000  # not the 256 MB a read up to the limit sets aside
 
 
 def test_an_image_is_dated_by_its_exif_else_by_its_file(tmp_path):

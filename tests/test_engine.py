@@ -7,6 +7,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from conftest import NOISE_PIXELS, traced_peak
 
 from cbir import Engine
 from cbir.datasets import load_folder
@@ -50,6 +51,15 @@ def test_search_can_leave_an_indexed_image_out_of_its_own_hits(train):
     assert [h.id for h in left_out[0].hits] == [h.id for h in plain[0].hits[1:]] + [left_out[0].hits[-1].id]
     assert train.ids[7] not in [h.id for h in left_out[0].hits] and len(left_out[0].hits) == 5
     assert left_out[1].hits == plain[1].hits  # None: nothing left out
+
+
+def test_indexing_a_folder_holds_a_few_of_its_images_in_memory_not_a_batch(noise_photos, cbir_home):
+    """A batch of 1,024 photos at 256 px is 150 MB: it is described from the pixels on disk, not copied."""
+    photos = load_folder(noise_photos, progress=False)
+    Engine.build(photos.subset([0, 1]), make_extractor("hog-gch"), progress=False)  # the modules it imports
+    with traced_peak() as peak:
+        engine = Engine.build(photos, make_extractor("hog-gch"), progress=False)
+    assert len(engine) == 80 and peak[0] < NOISE_PIXELS / 4
 
 
 def test_save_load_round_trip_and_info(train, test_split, tmp_path):

@@ -1,4 +1,4 @@
-"""Decoded-pixel cache: a Dataset saved once as memory-mapped .npy files, reused while its source is unchanged."""
+"""Decoded-pixel cache: a Dataset saved once, memory-mapped, reused while its source is unchanged."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import numpy as np
 from cbir.config import cache_dir
 from cbir.datasets.collection import Dataset
 from cbir.datasets.listing import collection_files
+from cbir.datasets.spool import PixelSpool, mapped
 
-CACHE_FORMAT = 2  # 2: one entry per source and options, holding its state
+CACHE_FORMAT = 3  # 2: one entry per source and options, holding its state; 3: pixels written as they are read
 
 
 def source_fingerprint(path: Path) -> list:
@@ -37,20 +38,37 @@ def source_fingerprint(path: Path) -> list:
     return [str(path), hashlib.sha256(json.dumps(entries).encode()).hexdigest()]
 
 
-def cached_dataset(source: str | Path, options: list, build: Callable[[], Dataset]) -> Dataset:
+def cached_dataset(source: str | Path, options: list, build: Callable[[PixelSpool], Dataset]) -> Dataset:
     """The Dataset read from `source` (a folder or an archive) with `options` (anything JSON-serialisable): from the
     cache while the source is as it was (`source_fingerprint`), else built and kept in place of the earlier one, so
-    that the cache holds one copy per source and options."""
+    that the cache holds one copy per source and options. `build(spool)` appends every image it reads to the spool,
+    in the order of the Dataset it returns: they are written to the cache as they are read."""
     source = Path(source).resolve()
     folder = cache_dir("decoded") / _slot(source, options)
     state = source_fingerprint(source)[1:]
-    if meta_of(folder).get("state") == state:
+    if meta_of(folder).get("state") == state and meta_of(folder).get("format") == CACHE_FORMAT:
         try:
             return _read(folder)
         except (OSError, ValueError, KeyError):
             pass
-    dataset = build()
-    _write(dataset, folder, {"source": str(source), "options": options, "state": state})
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+    try:
+        spool = PixelSpool.at(tmp / "pixels.bin")
+        try:
+            dataset = build(spool)
+        finally:
+            spool.close()
+        if len(spool) != len(dataset):
+            raise ValueError(f"{len(spool)} images spooled for a dataset of {len(dataset)}")
+        np.save(tmp / "shapes.npy", np.array(spool.shapes, dtype=np.int64).reshape(-1, 3))
+        meta = {"format": CACHE_FORMAT, "source": str(source), "options": options, "state": state,
+                "ids": dataset.ids, "labels": dataset.labels, "paths": dataset.paths, "splits": dataset.splits,
+                "name": dataset.name, "skipped": dataset.skipped}
+        (tmp / "meta.json").write_text(json.dumps(meta))
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return _read(folder)
 
 
@@ -67,37 +85,7 @@ def meta_of(folder: Path) -> dict:
     return meta if isinstance(meta, dict) else {}
 
 
-def _write(dataset: Dataset, folder: Path, kept: dict) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
-    try:
-        shapes = np.array([np.shape(im) for im in dataset.images], dtype=np.int64).reshape(-1, 3)
-        pixels = np.lib.format.open_memmap(tmp / "pixels.npy", mode="w+", dtype=np.uint8,
-                                           shape=(int(np.prod(shapes, axis=1).sum()),))
-        offset = 0
-        for im in dataset.images:
-            flat = np.asarray(im, dtype=np.uint8).reshape(-1)
-            pixels[offset: offset + flat.size] = flat
-            offset += flat.size
-        pixels.flush()
-        del pixels
-        np.save(tmp / "shapes.npy", shapes)
-        meta = {**kept, "ids": dataset.ids, "labels": dataset.labels, "paths": dataset.paths,
-                "splits": dataset.splits, "name": dataset.name, "skipped": dataset.skipped}
-        (tmp / "meta.json").write_text(json.dumps(meta))
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(tmp, folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def _read(folder: Path) -> Dataset:
     meta = json.loads((folder / "meta.json").read_text())
-    shapes = np.load(folder / "shapes.npy")
-    pixels = np.load(folder / "pixels.npy", mmap_mode="r")
-    if len(shapes) and (shapes == shapes[0]).all():
-        images = pixels.reshape(len(shapes), *shapes[0])
-    else:
-        ends = np.cumsum(np.prod(shapes, axis=1))
-        starts = ends - np.prod(shapes, axis=1)
-        images = [pixels[s:e].reshape(shape) for s, e, shape in zip(starts, ends, shapes)]
+    images = mapped(folder / "pixels.bin", np.load(folder / "shapes.npy"))
     return Dataset(meta["ids"], images, meta["labels"], meta["paths"], meta["splits"], meta["name"], meta["skipped"])

@@ -21,6 +21,7 @@ from cbir.config import cache_dir, setting
 from cbir.datasets.cache import cached_dataset
 from cbir.datasets.collection import Dataset
 from cbir.datasets.folder import load_folder
+from cbir.datasets.spool import PixelSpool
 from cbir.errors import ChecksumError, DatasetError
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -128,7 +129,12 @@ def load_cifar10(split: str = "train", data: str | Path | None = None, progress:
         raise DatasetError(f"CIFAR-10 has splits {', '.join(SPLITS)}, not '{split}'")
     source = resolve_source(data)
     if is_official_archive(source):
-        dataset = cached_dataset(source, ["cifar10-official", split], lambda: read_official(source, split))
+        def build(spool: PixelSpool) -> Dataset:
+            read = read_official(source, split)
+            spool.extend(read.images)
+            return read
+
+        dataset = cached_dataset(source, ["cifar10-official", split], build)
     else:
         dataset = load_folder(source, split=split, progress=progress)
     unknown = set(dataset.classes) - set(CLASSES)

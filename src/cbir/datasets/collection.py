@@ -63,10 +63,12 @@ class Dataset:
                         f"('{self.classes[0]}'), it needs two or more (a folder of images for each class)")
 
     def subset(self, indices: Sequence[int] | np.ndarray) -> Dataset:
-        """A new Dataset with the images at `indices`, in that order."""
+        """A new Dataset with the images at `indices`, in that order (a run of consecutive ones shares this one's
+        pixels, as a view: a part of a memory-mapped collection stays on disk)."""
         idx = np.asarray(indices, dtype=np.int64)
         if isinstance(self.images, np.ndarray):
-            images = self.images[idx]
+            run = len(idx) > 0 and (idx == np.arange(idx[0], idx[0] + len(idx))).all() and idx[0] >= 0
+            images = self.images[idx[0]: idx[0] + len(idx)] if run else self.images[idx]
         else:
             images = [self.images[i] for i in idx]
         pick = lambda values: [values[i] for i in idx]  # noqa: E731

@@ -13,6 +13,7 @@ import os
 import threading
 import warnings
 import zipfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from tqdm.auto import tqdm
 from cbir.datasets import previews
 from cbir.datasets.cache import cached_dataset
 from cbir.datasets.listing import collection_files, member_left_out
+from cbir.datasets.spool import PixelSpool
 from cbir.datasets.collection import Dataset
 from cbir.datasets.images import IMAGE_EXTENSIONS, decode_image, is_image_name
 from cbir.errors import DatasetError, ImageDecodeError
@@ -63,16 +65,19 @@ def read_bytes(path: str) -> bytes:
         zf, lock = _archive(archive)
         with lock:  # one file position shared by the threads (a server's) reading this archive
             return read_member(zf, member)
-    with open(path, "rb") as f:
-        return _within_limit(f.read(MAX_FILE_BYTES + 1))
+    with open(path, "rb") as f:  # refused by its size, unread; read(n) sets n bytes aside first: n is the size
+        size = os.fstat(f.fileno()).st_size
+        _within_limit(size=size)
+        return _within_limit(f.read(size + 1))
 
 
 def read_member(zf: zipfile.ZipFile, member: str) -> bytes:
     """A zip member's bytes, refused before inflating when it is larger than `MAX_FILE_BYTES` (a zip bomb
     inflates a few kilobytes into gigabytes) and never read past that bound."""
-    _within_limit(size=zf.getinfo(member).file_size)
+    size = zf.getinfo(member).file_size
+    _within_limit(size=size)
     with zf.open(member) as f:
-        return _within_limit(f.read(MAX_FILE_BYTES + 1))
+        return _within_limit(f.read(size + 1))
 
 
 def _within_limit(data: bytes = b"", size: int | None = None) -> bytes:
@@ -226,10 +231,11 @@ def _open_source(source: Path) -> Iterator[tuple[list[tuple[str, str]], Callable
 
 
 def _decode_all(source: Path, split: str | None, max_side: int | None, progress: bool,
-                keep: Callable[[str, str], bool]) -> Dataset:
-    """Every image of the source that `keep(id, path)` wants; a folder's decoded by `DECODE_THREADS` threads (Pillow
-    decodes without the GIL; a zip's members share one file position, and are small as a rule)."""
-    ids, images, labels, paths, splits, skipped = [], [], [], [], [], []
+                keep: Callable[[str, str], bool], spool: PixelSpool) -> Dataset:
+    """Every image of the source that `keep(id, path)` wants, written to `spool` as it is decoded; a folder's decoded
+    by `DECODE_THREADS` threads (Pillow decodes without the GIL; a zip's members share one file position, and are
+    small as a rule)."""
+    ids, labels, paths, splits, skipped = [], [], [], [], []
     with _open_source(source) as (entries, read):
         entries = [e for e in entries if split is None or layout_of(e[0])[1] == split]
         skipped += [f"{_escaped(relpath)}: its name is not valid UTF-8 (rename it, e.g. `convmv -r -f latin1 -t utf8 "
@@ -246,7 +252,7 @@ def _decode_all(source: Path, split: str | None, max_side: int | None, progress:
             return image
 
         with ThreadPoolExecutor(DECODE_THREADS if source.is_dir() else 1) as pool:
-            decoded = pool.map(decode, *zip(*entries)) if entries else iter(())
+            decoded = _in_order(pool, decode, entries, ahead=2 * DECODE_THREADS)
             for (relpath, path), image in zip(entries, tqdm(decoded, total=len(entries), desc=f"decoding {source.name}",
                                                              unit="img", disable=not progress or not entries,
                                                              mininterval=0.5)):
@@ -255,11 +261,23 @@ def _decode_all(source: Path, split: str | None, max_side: int | None, progress:
                     continue
                 label, file_split = layout_of(relpath)
                 ids.append(relpath)
-                images.append(image)
+                spool.append(image)
                 labels.append(label)
                 paths.append(path)
                 splits.append(file_split)
-    return Dataset(ids, images, labels, paths, splits, source.name, skipped)
+    return Dataset(ids, spool.images(), labels, paths, splits, source.name, skipped)
+
+
+def _in_order(pool: ThreadPoolExecutor, run: Callable, arguments: list[tuple], ahead: int) -> Iterator:
+    """`run(*each)` for each of `arguments` in the pool's threads, the results in order, at most `ahead` of them
+    started and not yet taken (`Executor.map` starts them all, and a slow consumer would hold all their results)."""
+    pending: deque = deque()
+    for each in arguments:
+        if len(pending) == ahead:
+            yield pending.popleft().result()
+        pending.append(pool.submit(run, *each))
+    while pending:
+        yield pending.popleft().result()
 
 
 def _is_text(name: str) -> bool:
@@ -289,8 +307,9 @@ def load_folder(path: str | Path, split: str | None = None, max_side: int | None
                 progress: bool = True, cache: bool = True, keep: Callable[[str, str], bool] | None = None) -> Dataset:
     """Read every image under a folder or in a .zip (optionally one split only).
 
-    Images are decoded to RGB uint8, shrunk so their longest side is at most `max_side`,
-    and cached (memory-mapped) until the source changes. Unreadable files are skipped
+    Images are decoded to RGB uint8, shrunk so their longest side is at most `max_side`, and written to disk as
+    they are read (memory-mapped from there: a folder of any size is read in the same memory), in the cache until
+    the source changes. Unreadable files are skipped
     with one warning that counts them; a collection with no readable image is an error.
     `keep(id, path)`: which images to read, the others left out, and nothing cached (`cbir add` reads only
     the files an engine lacks or that changed).
@@ -305,11 +324,15 @@ def load_folder(path: str | Path, split: str | None = None, max_side: int | None
         left_out += 1
         return False
 
-    build = lambda: _decode_all(source, split, max_side, progress, wanted)  # noqa: E731
+    build = lambda spool: _decode_all(source, split, max_side, progress, wanted, spool)  # noqa: E731
     if cache and keep is None:
         dataset = cached_dataset(source, ["folder", split, max_side], build)
     else:
-        dataset = build()
+        spool = PixelSpool.unnamed()
+        try:
+            dataset = build(spool)
+        finally:
+            spool.close()
     if dataset.skipped:
         warnings.warn(f"skipped {len(dataset.skipped)} unreadable file(s) in {source}, "
                       f"e.g. {dataset.skipped[0]}", stacklevel=2)

@@ -84,7 +84,7 @@ def _decoded(entry: Path, now: float) -> Item:
         left = _left(entry, now)
         return Item("decoded", entry, size, left, about="" if left else "a collection being written")
     meta = cache.meta_of(entry)
-    if "state" not in meta:
+    if meta.get("format") != cache.CACHE_FORMAT:
         return Item("decoded", entry, size, "an earlier version's format" if meta else "unreadable")
     source, options = Path(meta["source"]), meta["options"]
     split = options[1] if len(options) > 1 and options[1] else None
