@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import socket
@@ -53,6 +54,52 @@ def write_collection(root: Path, per_class: dict[str, int], seed: int = 0, fmt: 
             for i in range(count):
                 Image.fromarray(make_image(kind, rng)).save(folder / f"{i:03d}.{fmt}")
     return root
+
+
+def write_dng(path: Path, sensor: np.ndarray, preview: np.ndarray | None = None, jpeg: bool = True,
+              orientation: int = 1) -> Path:
+    """A camera raw file as LibRaw reads it: a DNG whose sensor saw `sensor` (H, W, 3 with even sides, values up to
+    4095) through an RGGB mosaic, holding the camera's picture `preview` (RGB uint8; a JPEG, or its pixels as they
+    are) and the EXIF `orientation`."""
+    import struct
+
+    import tifffile
+
+    mosaic = np.empty(sensor.shape[:2], np.uint16)
+    for (dy, dx), channel in zip(((0, 0), (0, 1), (1, 0), (1, 1)), (0, 1, 1, 2)):
+        mosaic[dy::2, dx::2] = sensor[dy::2, dx::2, channel]
+    shown = np.zeros((8, 8, 3), np.uint8) if preview is None else preview
+    stored = shown
+    if preview is not None and jpeg:  # written as pixels, then marked a JPEG of the preview's size (no JPEG codec)
+        buf = io.BytesIO()
+        Image.fromarray(preview).save(buf, "JPEG", quality=95)
+        data = buf.getvalue() + b"\0" * (-len(buf.getvalue()) % 3)
+        stored = np.frombuffer(data, np.uint8).reshape(1, -1, 3)
+    camera = [(50706, "B", 4, (1, 4, 0, 0), True), (50708, "s", 0, "cbir test camera", True),
+              (274, "H", 1, orientation, True)]
+    cfa = [(33421, "H", 2, (2, 2), True), (33422, "B", 4, (0, 1, 1, 2), True), (50717, "I", 1, 4095, True)]
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(stored, photometric="rgb", subfiletype=1, subifds=1, extratags=camera)
+        tif.write(mosaic, photometric=32803, subfiletype=0, extratags=cfa)
+    if stored is not shown:
+        with tifffile.TiffFile(path) as tf:
+            tags = tf.pages[0].tags
+            where = {code: (tags[code].valueoffset, "<H" if tags[code].dtype == 3 else "<I")
+                     for code in (256, 257, 259, 262)}
+        raw = bytearray(path.read_bytes())
+        for code, value in ((256, preview.shape[1]), (257, preview.shape[0]), (259, 7), (262, 6)):
+            offset, fmt = where[code]
+            raw[offset: offset + struct.calcsize(fmt)] = struct.pack(fmt, value)
+        path.write_bytes(bytes(raw))
+    return path
+
+
+def red_and_blue(height: int = 64, width: int = 96) -> np.ndarray:
+    """A sensor's picture for `write_dng`: its left half red, its right half blue."""
+    sensor = np.zeros((height, width, 3), np.uint16)
+    sensor[:, : width // 2] = (3000, 600, 400)
+    sensor[:, width // 2:] = (400, 800, 3000)
+    return sensor
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import red_and_blue, write_dng
 from PIL import Image
 from skimage import data as pictures
 
@@ -109,6 +110,49 @@ def test_a_heic_read_at_index_size_is_read_again_from_its_preview(tmp_path, monk
     assert heic_decodes.count(True) == 1
     assert len(list(cbir_home.glob("previews/**/*.jpg"))) == 1  # the changed file's preview replaced the earlier one
     assert sources.load_image(path).shape == (64, 96, 3) and heic_decodes.count(True) == 2  # at full size: the file
+
+
+def halves(image: np.ndarray) -> tuple[str, str]:
+    """The colour that leads in the first and in the last third of an image's columns ("red", "green" or "blue")."""
+    third = image.shape[1] // 3
+    names = ("red", "green", "blue")
+    return (names[int(image[:, :third].reshape(-1, 3).mean(0).argmax())],
+            names[int(image[:, -third:].reshape(-1, 3).mean(0).argmax())])
+
+
+def test_a_camera_raw_file_is_read_from_its_camera_picture_when_large_enough_else_developed(tmp_path):
+    """A raw file holds the sensor's data (red left, blue right here) and the camera's picture of it (green here, to
+    tell them apart): read small, the camera's picture (a JPEG, or pixels); wanted larger than it, the sensor's data
+    developed at half size."""
+    green = np.zeros((200, 300, 3), np.uint8)
+    green[..., 1] = 200
+    for jpeg in (True, False):
+        data = write_dng(tmp_path / f"a-{jpeg}.dng", red_and_blue(), green, jpeg=jpeg).read_bytes()
+        small = decode_image(data, max_side=256)
+        assert small.shape == (171, 256, 3) and halves(small) == ("green", "green")
+        whole = decode_image(data)  # the page's full view: a picture under 1,024 pixels is not enough
+        assert whole.shape == (32, 48, 3) and halves(whole) == ("red", "blue")
+    without = decode_image(write_dng(tmp_path / "b.dng", red_and_blue()).read_bytes(), max_side=256)
+    assert without.shape == (32, 48, 3) and halves(without) == ("red", "blue")
+
+
+def test_a_camera_raw_file_is_turned_as_the_camera_was_held(tmp_path):
+    """Orientation 6: the camera turned a quarter clockwise; the sensor's left (red) is the picture's top."""
+    sensor, preview = red_and_blue(), np.zeros((200, 300, 3), np.uint8)
+    preview[:, :150, 0] = preview[:, 150:, 2] = 220  # the camera's picture of the same scene
+    for camera in (preview, None):
+        image = decode_image(write_dng(tmp_path / "a.dng", sensor, camera, orientation=6).read_bytes(), 256)
+        assert image.shape[0] > image.shape[1] and halves(image.transpose(1, 0, 2)) == ("red", "blue")
+
+
+def test_a_tiff_that_is_no_raw_file_and_a_damaged_raw_file(tmp_path):
+    buf = io.BytesIO()
+    Image.fromarray(np.full((20, 30, 3), 90, np.uint8)).save(buf, "TIFF")
+    assert decode_image(buf.getvalue()).shape == (20, 30, 3)  # LibRaw declines it, Pillow reads it
+    data = write_dng(tmp_path / "a.dng", red_and_blue()).read_bytes()
+    with pytest.raises(ImageDecodeError):
+        decode_image(data[: len(data) // 2])
+    assert is_image_name("DSC_0001.NEF") and is_image_name("a.cr3") and is_image_name("x.dng")
 
 
 def test_animated_gif_uses_first_frame():

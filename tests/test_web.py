@@ -10,6 +10,7 @@ from urllib.parse import quote, unquote_plus
 
 import numpy as np
 import pytest
+from conftest import red_and_blue, write_dng
 from PIL import Image
 from skimage import data as pictures
 
@@ -118,6 +119,27 @@ def test_photos_thumbnails_are_decoded_small_and_originals_shown_compactly(tmp_p
     assert original.mimetype == "image/avif" and original.data == (tmp_path / "photos" / "coffee.avif").read_bytes()
     phone = client.get("/api/v1/images/astronaut.heic")  # no browser but Safari shows HEIC: a JPEG of it
     assert phone.mimetype == "image/jpeg" and Image.open(io.BytesIO(phone.data)).size == (96, 64)
+
+
+def test_a_folder_of_camera_raw_files_is_indexed_shown_and_searched_with(tmp_path, cbir_home):
+    """A raw file is indexed (the one beside a JPEG of the same name is not: one shot saved twice), shown as a JPEG
+    of the camera's picture, its thumbnail kept when it was indexed, and can be uploaded as a query."""
+    (tmp_path / "photos").mkdir()
+    camera = np.asarray(Image.fromarray(pictures.astronaut()).resize((1200, 800)))
+    raw = write_dng(tmp_path / "photos" / "DSC_0001.dng", red_and_blue(), camera)
+    write_dng(tmp_path / "photos" / "IMG_0002.DNG", red_and_blue())
+    Image.fromarray(pictures.coffee()).save(tmp_path / "photos" / "IMG_0002.jpg")
+    photos = load_folder(tmp_path / "photos", progress=False)
+    assert photos.ids == ["DSC_0001.dng", "IMG_0002.jpg"]
+    assert len(list(cbir_home.glob("previews/**/*.jpg"))) == 1  # the raw file's picture at index size
+    client = create_app({"ENGINES": {"photos": Engine.build(photos, make_extractor("gch"), progress=False)}}
+                        ).test_client()
+    shown = client.get("/api/v1/images/DSC_0001.dng")
+    assert shown.mimetype == "image/jpeg" and Image.open(io.BytesIO(shown.data)).size == (1200, 800)
+    thumb = client.get("/api/v1/images/DSC_0001.dng?size=thumb")
+    assert thumb.mimetype == "image/jpeg" and Image.open(io.BytesIO(thumb.data)).size == (192, 128)
+    found = client.post("/api/v1/search?k=1", data=raw.read_bytes(), content_type="application/octet-stream")
+    assert found.status_code == 200 and found.get_json()["hits"][0]["id"] == "DSC_0001.dng"
 
 
 def test_similar_to_an_indexed_image_by_id(client):

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from cbir.datasets import previews
 from cbir.datasets.cache import cached_dataset
 from cbir.datasets.listing import collection_files, member_left_out
+from cbir.datasets.raw import without_raw_twins
 from cbir.datasets.spool import PixelSpool
 from cbir.datasets.collection import Dataset
 from cbir.datasets.images import IMAGE_EXTENSIONS, decode_image, is_image_name
@@ -219,12 +220,12 @@ def _open_source(source: Path) -> Iterator[tuple[list[tuple[str, str]], Callable
     """Yield ([(relative id, path)] of every image file sorted by id, read(id) -> bytes)."""
     if source.is_dir():
         # a dangling symlink is listed too: reading it fails, and it is counted among the skipped files
-        files = sorted(Path(p) for p in collection_files(source) if is_image_name(p))
+        files = sorted(map(Path, without_raw_twins([p for p in collection_files(source) if is_image_name(p)])))
         yield [(p.relative_to(source).as_posix(), str(p)) for p in files], lambda rel: read_bytes(str(source / rel))
     elif zipfile.is_zipfile(source):
         with zipfile.ZipFile(source) as zf:
-            names = sorted(n for n in zf.namelist() if not n.endswith("/") and is_image_name(n)
-                           and not member_left_out(n))
+            names = sorted(without_raw_twins([n for n in zf.namelist() if not n.endswith("/") and is_image_name(n)
+                                              and not member_left_out(n)]))
             yield [(n, f"{source}{MEMBER_SEPARATOR}{n}") for n in names], functools.partial(read_member, zf)
     else:
         raise DatasetError(f"{source} is neither a folder nor a .zip archive")

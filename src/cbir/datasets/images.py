@@ -10,10 +10,12 @@ import numpy as np
 import pi_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from cbir.datasets.raw import EXTENSIONS as RAW_EXTENSIONS
+from cbir.datasets.raw import decode_raw, might_be_raw
 from cbir.errors import ImageDecodeError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif",
-                              ".avif"})
+                              ".avif"}) | RAW_EXTENSIONS
 MAX_PIXELS = 64_000_000
 
 
@@ -42,14 +44,24 @@ pi_heif.register_heif_opener(decode_threads=1)  # HEIC: libheif turns a photo as
 def decode_image(data: bytes, max_side: int | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode image bytes into an (H, W, 3) uint8 RGB array.
 
-    Any format Pillow reads, HEIC/HEIF and AVIF included. EXIF orientation is applied, the first frame of an
-    animation is used, alpha is composited over white, and grayscale, palette, CMYK and 16-bit images are
-    converted. `max_side` shrinks the image (keeping its aspect) so its longest side fits; a JPEG is decoded
-    straight at a fraction of its size. The pixels to decode are counted from the header before decoding (image
-    bombs): a JPEG's at the fraction it is decoded at, so a 100-megapixel photo read small is not refused.
+    Any format Pillow reads, HEIC/HEIF and AVIF included, and cameras' raw files (`raw`). EXIF orientation is
+    applied, the first frame of an animation is used, alpha is composited over white, and grayscale, palette, CMYK
+    and 16-bit images are converted. `max_side` shrinks the image (keeping its aspect) so its longest side fits; a
+    JPEG is decoded straight at a fraction of its size. The pixels to decode are counted from the header before
+    decoding (image bombs): a JPEG's at the fraction it is decoded at, so a 100-megapixel photo read small is not
+    refused.
     """
     if not data:
         raise ImageDecodeError("empty file: no image data")
+    if might_be_raw(data):
+        camera = lambda jpeg, side: _decode(jpeg, side, max_pixels, orient=False)  # noqa: E731
+        if (raw := decode_raw(data, max_side, max_pixels, camera)) is not None:
+            return raw
+    return _decode(data, max_side, max_pixels)
+
+
+def _decode(data: bytes, max_side: int | None, max_pixels: int, orient: bool = True) -> np.ndarray:
+    """`decode_image` by Pillow; `orient`: EXIF orientation applied."""
     try:
         with Image.open(io.BytesIO(data)) as im:
             width, height = im.size
@@ -61,7 +73,7 @@ def decode_image(data: bytes, max_side: int | None = None, max_pixels: int = MAX
                 raise ImageDecodeError(f"image is {width}x{height} = {width * height:,} pixels{shown}; the limit is "
                                        f"{max_pixels:,}")
             im.load()
-            rgb = _to_rgb(ImageOps.exif_transpose(im))
+            rgb = _to_rgb(ImageOps.exif_transpose(im) if orient else im)
     except ImageDecodeError:
         raise
     except UnidentifiedImageError as exc:

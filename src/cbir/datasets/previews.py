@@ -1,5 +1,6 @@
-"""Small copies of the images that cannot be decoded small: HEIC and AVIF (HEVC and AV1 have no reduced-size
-decoding, so a 12-megapixel phone photo takes ~1 s where a JPEG's eighth takes a few milliseconds).
+"""Small copies of the images that cannot be read small: HEIC and AVIF (HEVC and AV1 have no reduced-size
+decoding, so a 12-megapixel phone photo takes ~1 s where a JPEG's eighth takes a few milliseconds), and cameras' raw
+files (tens of megabytes each, read whole).
 
 When such an image is read at index size (`cbir index`, `add`), its picture is kept in the cache folder
 (`CBIR_HOME/previews`, a JPEG of at most `SIDE` pixels, keyed by the file's path and stamp, which it also records);
@@ -18,13 +19,14 @@ import numpy as np
 from PIL import Image
 
 from cbir.config import cache_dir
+from cbir.datasets.raw import EXTENSIONS as RAW_EXTENSIONS
 
 SIDE = 256  # the longest side of a preview: the size collections are read at (`DEFAULT_MAX_SIDE`)
-SLOW = (".heic", ".heif", ".avif")
+SLOW = (".heic", ".heif", ".avif", *sorted(RAW_EXTENSIONS))
 
 
 def slow(path: str) -> bool:
-    """Whether the image at `path` (a file, or an `ARCHIVE.zip::member`) is of a format decoded at full size only."""
+    """Whether the image at `path` (a file, or an `ARCHIVE.zip::member`) is of a format that is slow to read small."""
     return path.lower().endswith(SLOW)
 
 

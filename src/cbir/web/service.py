@@ -15,6 +15,7 @@ import numpy as np
 
 from cbir.datasets.folder import DEFAULT_MAX_SIDE
 from cbir.datasets.images import decode_image
+from cbir.datasets.raw import is_raw_name, might_be_raw
 from cbir.datasets.regions import Region, read_side
 from cbir.datasets.sources import load_image, original_bytes
 from cbir.distinct import check_distinct
@@ -73,7 +74,7 @@ class SearchService:
         self.default_k, self.max_k, self.max_pixels, self.thumb_size = default_k, max_k, max_pixels, thumb_size
         self._thumbnail = lru_cache(maxsize=4096)(self._make_thumbnail)  # ~10-40 KB each
         self._decoding = threading.BoundedSemaphore(self.DECODERS)
-        self._decoding_heif = threading.Lock()  # HEVC decodes in full: ~280 MB at its peak for 6000x6000 pixels
+        self._decoding_whole = threading.Lock()  # HEVC decodes in full: ~280 MB at its peak for 6000x6000 pixels
         self.sources, self.micro_batching = sources or {}, micro_batching
         self._versions = {name: current_version(path) for name, path in self.sources.items()}
         self._checked, self._reloading = time.monotonic(), threading.Lock()
@@ -158,11 +159,13 @@ class SearchService:
         """An uploaded image's pixels at the size indexed images are read at (`DEFAULT_MAX_SIDE`), or at the size
         that gives a `region` of it that size (`part` cuts it out): a JPEG is decoded straight at a fraction of its
         size, and at most `DECODERS` decodes run at once, so memory per request follows the work, not the upload
-        (a 6000x6000 photo is 108 MB decoded in full). A HEIC photo cannot be decoded small: one at a time."""
+        (a 6000x6000 photo is 108 MB decoded in full). A HEIC photo cannot be decoded small, nor a camera's raw file
+        without a preview inside it developed small: one at a time (a TIFF too, which may be either)."""
         if not data:
             raise RequestError("no image received: send a file in the 'image' field (or the raw bytes)")
         try:
-            with self._decoding_heif if is_heif(data) else nullcontext(), self._decoding:  # waiting, holds no slot
+            whole = is_heif(data) or might_be_raw(data)
+            with self._decoding_whole if whole else nullcontext(), self._decoding:  # waiting, holds no slot
                 return decode_image(data, max_side=read_side(region, DEFAULT_MAX_SIDE), max_pixels=self.max_pixels)
         except ImageDecodeError as exc:
             raise RequestError(f"that file is not an image we can read: {exc}", 422 if "pixels" in str(exc) else 400) \
@@ -298,7 +301,7 @@ class SearchService:
 
     def image_bytes(self, image_id: str, thumbnail: bool) -> tuple[bytes, str]:
         """(bytes, mimetype) of an indexed image, as stored when a browser can show it, else JPEG for a HEIC
-        photo and PNG for the rest; its thumbnail (`thumbnail`)."""
+        photo or a camera's raw file and PNG for the rest; its thumbnail (`thumbnail`)."""
         path = self.locate(image_id)
         if thumbnail:
             try:
@@ -312,7 +315,7 @@ class SearchService:
         mimetype = browser_type(data)
         if mimetype:
             return data, mimetype
-        if is_heif(data):
+        if is_heif(data) or is_raw_name(path):  # photos
             return encode_jpeg(self.pixels(image_id)), "image/jpeg"
         return encode_png(self.pixels(image_id)), "image/png"
 
