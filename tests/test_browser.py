@@ -6,7 +6,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import served
+from conftest import red_and_blue, served, write_dng
 from test_duplicates import planted  # noqa: F401  (a fixture: photos with planted copies, indexed)
 
 from cbir.cli import main
@@ -146,6 +146,31 @@ def test_an_upload_over_the_limit_is_refused_with_the_reason(server, tmp_path):
         assert answer.value.status == 413
         page.wait_for_selector("p.error")
         assert page.locator("p.error").inner_text() == "the upload is larger than the 10 MB limit"
+        browser.close()
+
+
+def test_a_camera_raw_file_dropped_on_the_page_is_searched_with(server, tmp_path):
+    """A browser names no type for most raw files: the page takes them by their name, as its file picker does."""
+    import base64
+
+    import numpy as np
+    from playwright.sync_api import sync_playwright
+    from skimage import data as pictures
+
+    raw = write_dng(tmp_path / "DSC_0001.NEF", red_and_blue(), np.ascontiguousarray(pictures.chelsea()[:300, :450]))
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page()
+        page.goto(server + "/")
+        assert ".nef" in page.get_attribute("#image", "accept").split(",")
+        page.evaluate("""data => {
+            const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], "DSC_0001.NEF", {type: ""}));
+            document.getElementById("drop").dispatchEvent(new DragEvent("drop", {dataTransfer: transfer}));
+        }""", base64.b64encode(raw.read_bytes()).decode())
+        page.wait_for_selector("#results .hit")
+        assert "DSC_0001.NEF" in page.locator(".query h2").inner_text() and page.locator("#results .hit").count() == 10
         browser.close()
 
 

@@ -6,6 +6,7 @@ from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import PathConverter
 
+from cbir.datasets.images import IMAGE_EXTENSIONS
 from cbir.web.service import RequestError, SearchService
 
 DEFAULTS = {
@@ -19,6 +20,8 @@ DEFAULTS = {
     "MICRO_BATCHING": True,      # group concurrent searches into batched index searches
     "GROUPING_WAIT_S": 2.0,      # a duplicates request waits this long, then answers with the grouping's progress
 }
+# the page's file picker: any image, and the files a browser may name no image type for (raw files, HEIC)
+ACCEPTED = ",".join(["image/*", *sorted(IMAGE_EXTENSIONS)])
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
                                "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
@@ -56,8 +59,8 @@ def create_app(config: dict | None = None) -> Flask:
         return request.path.startswith("/api/")
 
     @app.context_processor
-    def upload_limit():
-        return {"max_upload_bytes": app.config["MAX_CONTENT_LENGTH"]}
+    def uploads():
+        return {"max_upload_bytes": app.config["MAX_CONTENT_LENGTH"], "accepted": ACCEPTED}
 
     @app.before_request
     def follow_engine_folders():

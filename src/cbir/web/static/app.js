@@ -54,8 +54,14 @@ const cbirUploads = (function () {
     cbirUploads.keep(input.files[0]).then(() => form.submit());
   }
 
+  // An image by its type, or by its name where the browser knows no type for it (a camera's raw file, HEIC on
+  // some systems): the extensions the file picker accepts.
+  const extensions = input.accept.split(",").filter((accepted) => accepted.startsWith("."));
+  const isImage = (file) => file.type.startsWith("image/")
+    || extensions.some((extension) => file.name.toLowerCase().endsWith(extension));
+
   function submitFile(file) {
-    if (!file || !file.type.startsWith("image/") || tooLarge(file)) return;
+    if (!file || !isImage(file) || tooLarge(file)) return;
     const transfer = new DataTransfer();
     transfer.items.add(file);
     input.files = transfer.files;
