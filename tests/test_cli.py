@@ -93,6 +93,24 @@ def test_max_index_takes_a_stratified_subset(tiny_collection, tmp_path, capsys):
     assert sorted(labels) == ["blobs"] * 3 + ["gradient"] * 3 + ["stripes"] * 3
 
 
+def test_a_folder_is_indexed_with_the_imagenet_network_unless_told_otherwise(tiny_collection, tmp_path, capsys,
+                                                                            monkeypatch):
+    """Not told which features: a folder of photos gets `effnet`, CIFAR-10 and a trained model the CNN; without
+    PyTorch, hog-gch and a warning that says how to install it."""
+    import importlib.util
+
+    from cbir.cli.engines import default_features
+
+    assert main(["index", "--dataset", f"{tiny_collection}:test", "--out", str(tmp_path / "e")]) == 0
+    assert "with 'effnet'" in capsys.readouterr().out
+    assert default_features("cifar10", None) == "cnn" and default_features("cifar10:test", None) == "cnn"
+    assert default_features(str(tiny_collection), "models/pets") == "cnn"
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    with pytest.warns(UserWarning, match=r"needs PyTorch \(pip install 'cbir\[cnn\]'\): indexing with 'hog-gch'"):
+        assert default_features(str(tiny_collection), None) == "hog-gch"
+
+
 def test_errors_are_messages_not_tracebacks(built, tmp_path, capsys):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"nope")

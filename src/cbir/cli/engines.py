@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 import time
+import warnings
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +15,20 @@ from pathlib import Path
 from cbir.cli.args import collection_options, option, positive
 from cbir.errors import CbirError, DatasetError
 from cbir.storage import writer_lock
+
+
+def default_features(spec: str, model: str | None) -> str:
+    """What `index` describes a collection with when not told: the CNN for CIFAR-10 (the shipped network) or with a
+    trained `model`, the ImageNet network for anything else (a folder of photos); hog-gch where PyTorch is missing,
+    with a warning that says how to install it."""
+    from cbir.datasets import source_of
+
+    wanted = "cnn" if model is not None or source_of(spec) is None else "effnet"
+    if importlib.util.find_spec("torch") is None:
+        warnings.warn(f"'{wanted}', the features for this collection, needs PyTorch (pip install 'cbir[cnn]'): "
+                      f"indexing with 'hog-gch' instead", stacklevel=2)
+        return "hog-gch"
+    return wanted
 
 
 def copy_features(images: int):
@@ -30,7 +46,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     from cbir.index import BACKENDS, make_index
     from cbir.resume import discard
 
-    extractor = make_extractor(args.features, model=args.model, options=dict(args.options))
+    features = args.features or default_features(args.dataset, args.model)
+    extractor = make_extractor(features, model=args.model, options=dict(args.options))
     if args.copies and args.ray is not None:
         raise CbirError("--copies describes on this machine: it does not go with --ray")
     options = backend_options(args)
@@ -264,7 +281,8 @@ def register(sub) -> None:
 
     p = sub.add_parser("index", help="describe a collection and save a searchable engine folder")
     collection_options(p)
-    p.add_argument("--features", default="hog-gch", choices=sorted(EXTRACTORS), help="extractor (default hog-gch)")
+    p.add_argument("--features", choices=sorted(EXTRACTORS),
+                   help="extractor (default: effnet for a folder or zip, cnn for cifar10 or with --model)")
     p.add_argument("--model", help="with the CNN features: a model folder from `cbir train` "
                                    "(default: the shipped one)")
     p.add_argument("--set", dest="options", type=option, action="append", default=[], metavar="KEY=VALUE",
