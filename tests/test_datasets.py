@@ -16,8 +16,9 @@ from conftest import NOISE_PIXELS, traced_peak
 from cbir.datasets import load_dataset, load_folder, read_bytes
 from cbir.datasets import cifar10 as cifar
 from cbir.datasets import folder as folder_mod
+from cbir.datasets import cache
 from cbir.datasets.cache import source_fingerprint
-from cbir.errors import ChecksumError, DatasetError
+from cbir.errors import CbirError, ChecksumError, DatasetError
 
 
 def test_folder_labels_and_splits(tiny_collection):
@@ -127,6 +128,38 @@ def test_a_folder_is_read_in_the_memory_of_a_few_images_whatever_its_size(noise_
     assert len(read) == 80 and isinstance(read.images, np.memmap)
     np.testing.assert_array_equal(read.images[7], np.asarray(Image.open(noise_photos / "07.png")))
     assert [p.name for p in (cbir_home / "decoded").iterdir() if p.is_file() or p.name.startswith(".")] == []
+
+
+def test_the_cache_keeps_at_most_its_limit_of_pixels_the_least_recently_read_going_first(
+        tmp_path, tiny_collection, cbir_home, monkeypatch, folder_decodes):
+    import shutil
+
+    folders = []
+    for name in "abcd":  # collections of 20 images of 32x32: 61,440 bytes of pixels each
+        shutil.copytree(tiny_collection / "train" / "blobs", tmp_path / name)
+        folders.append(tmp_path / name)
+    monkeypatch.setenv("CBIR_CACHE_GB", str(130_000 / 1e9))  # room for two
+    load_folder(folders[0], progress=False)
+    load_folder(folders[1], progress=False)
+    load_folder(folders[0], progress=False)  # read again: b is now the least recently read
+    load_folder(folders[2], progress=False)
+    folder_decodes.clear()
+    assert len(load_folder(folders[0], progress=False)) == len(load_folder(folders[2], progress=False)) == 20
+    assert folder_decodes == []  # kept
+    assert len(load_folder(folders[1], progress=False)) == 20 and len(folder_decodes) == 20  # gone: decoded again
+    sources = {cache.meta_of(entry)["source"] for entry in (cbir_home / "decoded").iterdir()}
+    assert len(sources) == 2 and str(folders[1].resolve()) in sources
+
+    monkeypatch.setenv("CBIR_CACHE_GB", str(50_000 / 1e9))  # not even room for one: read, used, not kept
+    folder_decodes.clear()
+    with pytest.warns(UserWarning, match=r"decoded pixels of .*d \(0.00 GB\) are more than the cache folder keeps"):
+        read = load_folder(folders[3], progress=False)
+    np.testing.assert_array_equal(read.images, load_folder(folders[0], progress=False, cache=False).images)
+    assert len(folder_decodes) == 40 and str(folders[3].resolve()) not in {
+        cache.meta_of(entry).get("source") for entry in (cbir_home / "decoded").iterdir()}
+    monkeypatch.setenv("CBIR_CACHE_GB", "lots")
+    with pytest.raises(CbirError, match="CBIR_CACHE_GB must be a number of gigabytes"):
+        load_folder(folders[3], progress=False)
 
 
 def test_a_run_of_a_collection_is_a_view_of_it_and_other_parts_are_copies(noise_photos, cbir_home):

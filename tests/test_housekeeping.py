@@ -76,7 +76,8 @@ def test_the_command_shows_prunes_and_clears_only_what_cbir_put_there(tmp_path, 
     shown = capsys.readouterr().out
     assert f"decoded pixels of {tmp_path / 'kept'}, 20 images" in shown
     assert "1 collection's decoded pixels: its collection is gone (or not mounted)" in shown
-    assert "1 preview of a HEIC/AVIF photo: its file changed or is gone" in shown
+    assert "1 preview of a HEIC/AVIF photo or raw file: its file changed or is gone" in shown
+    assert "decoded pixels kept up to 10.00 GB (CBIR_CACHE_GB)" in shown
     assert f"{ARCHIVE_NAME} (CIFAR-10, downloaded)" in shown and "`cbir cache --prune` removes those" in shown
     assert main(["cache", "--prune"]) == 0
     assert "removed 6 item(s) of no use" in capsys.readouterr().out  # not the write in progress

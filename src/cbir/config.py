@@ -23,3 +23,20 @@ def setting(name: str, value=None, default=None):
     if value is not None:
         return value
     return os.environ.get(name) or default
+
+
+DEFAULT_CACHE_GB = 10.0
+
+
+def cache_limit() -> int:
+    """The most bytes of decoded pixels the cache folder keeps: `CBIR_CACHE_GB` gigabytes (default 10)."""
+    from cbir.errors import CbirError
+
+    text = os.environ.get("CBIR_CACHE_GB") or str(DEFAULT_CACHE_GB)
+    try:
+        gigabytes = float(text)
+    except ValueError:
+        gigabytes = -1.0
+    if not gigabytes >= 0:
+        raise CbirError(f"CBIR_CACHE_GB must be a number of gigabytes (0 or more), not '{text}'")
+    return int(gigabytes * 1e9)

@@ -6,11 +6,11 @@ import argparse
 from collections import Counter
 
 NAMES = {"decoded": ("collection's decoded pixels", "collections' decoded pixels"),
-         "previews": ("preview of a HEIC/AVIF photo", "previews of HEIC/AVIF photos")}
+         "previews": ("preview of a HEIC/AVIF photo or raw file", "previews of HEIC/AVIF photos and raw files")}
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    from cbir.config import cbir_home
+    from cbir.config import cache_limit, cbir_home
     from cbir.datasets import housekeeping
 
     if args.clear:
@@ -22,13 +22,15 @@ def cmd_cache(args: argparse.Namespace) -> int:
         print(f"removed {len(useless)} item(s) of no use from {cbir_home()}: "
               f"{size_text(housekeeping.prune(items))} freed")
         return 0
-    print(f"cache folder {cbir_home()} (CBIR_HOME): {size_text(sum(i.size for i in items))}")
+    print(f"cache folder {cbir_home()} (CBIR_HOME): {size_text(sum(i.size for i in items))}; decoded pixels kept up "
+          f"to {size_text(cache_limit())} (CBIR_CACHE_GB), those read least recently going first")
     in_use = [item for item in items if not item.useless]
     for item in (i for i in in_use if i.kind == "decoded"):
         print(f"  {size_text(item.size):>9}  decoded pixels of {item.about}")
     previews = [item for item in in_use if item.kind == "previews"]
     if previews:
-        print(f"  {size_text(sum(i.size for i in previews)):>9}  previews of {len(previews):,} HEIC/AVIF photo(s)")
+        print(f"  {size_text(sum(i.size for i in previews)):>9}  previews of {len(previews):,} HEIC/AVIF photo(s) "
+              f"and raw file(s)")
     for item in (i for i in in_use if i.kind == "download"):
         print(f"  {size_text(item.size):>9}  {item.path.name} ({item.about}, downloaded)")
     useless = Counter((item.kind, item.useless) for item in items if item.useless)
