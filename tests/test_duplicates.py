@@ -109,6 +109,21 @@ def test_each_group_keeps_the_largest_picture_then_the_largest_file(planted):
     assert retina.keep.id == "copies/retina-edit.jpg"  # the 1.5x larger copy has more pixels
 
 
+def test_a_camera_raw_file_counts_the_pixels_of_its_photo_not_of_its_small_picture(tmp_path):
+    """A raw file beside its JPEG export: the raw file, the photo as shot, is the one a group keeps."""
+    import zipfile
+
+    from conftest import red_and_blue, write_dng
+
+    from cbir.duplicates import file_facts
+
+    raw = write_dng(tmp_path / "DSC_0001.NEF", red_and_blue(64, 96), np.zeros((8, 12, 3), np.uint8))
+    assert file_facts(str(raw)) == (64 * 96, raw.stat().st_size)
+    with zipfile.ZipFile(tmp_path / "shots.zip", "w") as zf:
+        zf.write(raw, "DSC_0001.NEF")
+    assert file_facts(f"{tmp_path / 'shots.zip'}::DSC_0001.NEF") == (64 * 96, raw.stat().st_size)
+
+
 def test_cli_lists_reports_and_moves_without_deleting(planted, tmp_path, capsys):
     root, engine_dir = planted
     capsys.readouterr()

@@ -27,6 +27,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cbir.datasets.folder import archive_member, file_stamp, read_bytes
+from cbir.datasets.raw import is_raw_name, raw_pixels
 from cbir.copies import copies_among, copies_of, file_picture, first_verified
 from cbir.errors import CbirError
 from cbir.types import Hit
@@ -88,6 +89,8 @@ def file_facts(path: str | None) -> tuple[int | None, int | None]:
             size, source = len(data), io.BytesIO(data)
         else:
             size, source = os.path.getsize(path), path
+        if is_raw_name(path):  # its first image is the camera's small picture, if Pillow reads it at all
+            return raw_pixels(source), size
         with Image.open(source) as im:
             return im.width * im.height, size
     except (OSError, ValueError, CbirError):

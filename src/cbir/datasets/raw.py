@@ -34,6 +34,15 @@ def without_raw_twins(names: list[str]) -> list[str]:
     return [name for name in names if not (is_raw_name(name) and name.rpartition(".")[0].lower() in pictures)]
 
 
+def raw_pixels(source: str | io.BytesIO) -> int | None:
+    """Width x height of the photo a camera raw file (a path, or its bytes) holds; None when it is no raw file."""
+    try:
+        with rawpy.imread(source) as raw:
+            return raw.sizes.width * raw.sizes.height
+    except (rawpy.LibRawError, OSError):
+        return None
+
+
 def might_be_raw(data: bytes) -> bool:
     """Whether bytes may be a camera raw file (TIFF-like ones too: LibRaw tells them apart from plain TIFFs)."""
     return data.startswith(MAGIC) or data[4:12] == b"ftypcrx "

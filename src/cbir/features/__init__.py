@@ -62,8 +62,8 @@ EXTRACTORS: dict[str, Callable[[], FeatureExtractor]] = {
     # shared class, as cnn-supervised; CIFAR-10 thumbnails described at 160 px, flip-averaged, with the last
     # stages' features (each chosen on 5,000-10,000 training images and held-out test ones, docs/features.md)
     "effnet-supervised": lambda: SupervisedExtractor(
-        PretrainedExtractor(resolution=160, tta=True, stages=True), weight=4.0, cs=(0.003, 0.01, 0.03), standardise=True, fusion="product",
-        name="effnet-supervised"),
+        PretrainedExtractor(resolution=160, tta=True, stages=True), weight=4.0, cs=(0.003, 0.01, 0.03),
+        standardise=True, fusion="product", name="effnet-supervised"),
 }
 
 

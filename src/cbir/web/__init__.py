@@ -70,7 +70,8 @@ def create_app(config: dict | None = None) -> Flask:
     def http_error(exc: HTTPException):
         limit_mb = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
         message = {413: f"the upload is larger than the {limit_mb} MB limit"}.get(exc.code, exc.description)
-        response = app.make_response(({"error": message}, exc.code) if wants_json() else render_error(message, exc.code))
+        answer = ({"error": message}, exc.code) if wants_json() else render_error(message, exc.code)
+        response = app.make_response(answer)
         response.headers.update((k, v) for k, v in exc.get_headers() if k.lower() != "content-type")  # Allow
         return response
 

@@ -35,8 +35,9 @@ THUMBNAIL_SIDE = 16
 # cosine similarity from which two images are near duplicates, per measured (pca, whiten, thumbnail): `effnet` as it
 # is, and `effnet-copies` (benchmarks/duplicates.py, docs/duplicates.md)
 DUPLICATE_THRESHOLDS = {(None, False, 0.0): 0.9, (512, True, 0.7): 0.7}
-# and from which a best match that leads the next by a margin is a copy (`FeatureExtractor.copy_lead`): `effnet-copies`'
-# chosen on benchmarks/copies.py and checked on the protocol, `effnet`'s on benchmarks/duplicates.py (docs/duplicates.md)
+# and from which a best match that leads the next by a margin is a copy (`FeatureExtractor.copy_lead`):
+# `effnet-copies`' chosen on benchmarks/copies.py and checked on the protocol, `effnet`'s on benchmarks/duplicates.py
+# (docs/duplicates.md)
 COPY_LEADS = {(512, True, 0.7): (0.3, 0.1), (None, False, 0.0): (0.6, 0.08)}
 MIN_RESOLUTION = 32  # five stride-2 stages: below, the last one sees a single pixel
 
