@@ -123,17 +123,19 @@ def halves(image: np.ndarray) -> tuple[str, str]:
 def test_a_camera_raw_file_is_read_from_its_camera_picture_when_large_enough_else_developed(tmp_path):
     """A raw file holds the sensor's data (red left, blue right here) and the camera's picture of it (green here, to
     tell them apart): read small, the camera's picture (a JPEG, or pixels); wanted larger than it, the sensor's data
-    developed at half size."""
+    developed at half size, unless that would give less than the camera's picture."""
     green = np.zeros((200, 300, 3), np.uint8)
     green[..., 1] = 200
     for jpeg in (True, False):
-        data = write_dng(tmp_path / f"a-{jpeg}.dng", red_and_blue(), green, jpeg=jpeg).read_bytes()
-        small = decode_image(data, max_side=256)
-        assert small.shape == (171, 256, 3) and halves(small) == ("green", "green")
-        whole = decode_image(data)  # the page's full view: a picture under 1,024 pixels is not enough
-        assert whole.shape == (32, 48, 3) and halves(whole) == ("red", "blue")
+        data = write_dng(tmp_path / f"a-{jpeg}.dng", red_and_blue(512, 768), green, jpeg=jpeg).read_bytes()
+        small = decode_image(data, max_side=128)
+        assert small.shape == (85, 128, 3) and halves(small) == ("green", "green")
+        whole = decode_image(data)  # the page's full view: 300 pixels are fewer than developing gives
+        assert whole.shape == (256, 384, 3) and halves(whole) == ("red", "blue")
     without = decode_image(write_dng(tmp_path / "b.dng", red_and_blue()).read_bytes(), max_side=256)
     assert without.shape == (32, 48, 3) and halves(without) == ("red", "blue")
+    tiny_sensor = write_dng(tmp_path / "c.dng", red_and_blue(), green).read_bytes()
+    assert halves(decode_image(tiny_sensor)) == ("green", "green")  # developing would give less: 32x48
 
 
 def test_a_camera_raw_file_is_turned_as_the_camera_was_held(tmp_path):

@@ -1,6 +1,7 @@
 """Camera raw files (DNG, CR2, CR3, NEF, ARW, RAF, ORF, RW2 and the rest LibRaw reads, through rawpy): the camera's
-own JPEG inside the file when it is large enough for what is wanted (most cameras keep one of the whole photo), else
-the sensor's data developed at half size, as the camera set its white balance; turned as the camera was held."""
+own JPEG inside the file when it is large enough for what is wanted (most cameras keep one of the whole photo), or
+no smaller than developing would give, else the sensor's data developed at half size, as the camera set its white
+balance; turned as the camera was held."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ def decode_raw(data: bytes, max_side: int | None, max_pixels: int,
     stored (the file's own orientation applies to it)."""
     try:
         with rawpy.imread(io.BytesIO(data)) as raw:
-            preview = _preview(raw, min(max_side or ENOUGH, ENOUGH), max_side, decode_jpeg)
+            developed_side = max(raw.sizes.width, raw.sizes.height) // 2  # what developing at half size gives
+            preview = _preview(raw, min(max_side or ENOUGH, ENOUGH, developed_side), max_side, decode_jpeg)
             if preview is not None:
                 return _shrunk(np.rot90(preview, _TURNS.get(raw.sizes.flip, 0)), max_side)
             width, height = raw.sizes.width // 2, raw.sizes.height // 2
