@@ -149,6 +149,30 @@ def test_an_upload_over_the_limit_is_refused_with_the_reason(server, tmp_path):
         browser.close()
 
 
+def test_ticked_results_are_searched_with_together(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(server + "/")
+        page.locator("#examples .hit a").first.click()
+        page.wait_for_selector("#results .hit")
+        query = page.locator("#query").get_attribute("data-id")
+        picks = page.locator("#results .pick input")
+        picks.nth(0).check()
+        picks.nth(2).check()
+        ticked = [picks.nth(i).get_attribute("value") for i in (0, 2)]
+        page.click("#together button")
+        page.wait_for_selector("#query-set")
+        assert "3 images together" in page.locator(".query h2").inner_text()
+        assert [page.locator("#query-set input").nth(i).get_attribute("value") for i in range(3)] == [query, *ticked]
+        shown = [page.locator("#results .pick input").nth(i).get_attribute("value") for i in range(10)]
+        assert not set(shown) & {query, *ticked}
+        all_loaded(page)
+        browser.close()
+
+
 def test_a_camera_raw_file_dropped_on_the_page_is_searched_with(server, tmp_path):
     """A browser names no type for most raw files: the page takes them by their name, as its file picker does."""
     import base64

@@ -111,6 +111,20 @@ def test_a_folder_is_indexed_with_the_imagenet_network_unless_told_otherwise(tin
         assert default_features(str(tiny_collection), None) == "hog-gch"
 
 
+def test_search_with_several_images_together(built, tiny_collection, capsys):
+    stripes, gradient = (tiny_collection / "test" / c / "000.png" for c in ("stripes", "gradient"))
+    capsys.readouterr()
+    assert main(["search", str(built), str(stripes), str(gradient), "-k", "6", "--together", "--json"]) == 0
+    (found,) = json.loads(capsys.readouterr().out)
+    assert found["query"] == f"{stripes} + {gradient}" and len(found["hits"]) == 6
+    from cbir import Engine
+    from cbir.datasets import decode_image
+
+    images = [decode_image(path.read_bytes(), max_side=256) for path in (stripes, gradient)]
+    assert [hit["id"] for hit in found["hits"]] == [h.id for h in Engine.load(built).search_together(images, 6).hits]
+    assert "blobs" not in {hit["label"] for hit in found["hits"]}
+
+
 def test_errors_are_messages_not_tracebacks(built, tmp_path, capsys):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"nope")

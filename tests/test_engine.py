@@ -53,6 +53,27 @@ def test_search_can_leave_an_indexed_image_out_of_its_own_hits(train):
     assert left_out[1].hits == plain[1].hits  # None: nothing left out
 
 
+def test_images_searched_with_together_rank_what_they_share_first(train):
+    """A stripes image and a gradient image together: the images most like both (by the mean of their vectors),
+    themselves left out; each alone ranks its own class first."""
+    engine = Engine.build(train, make_extractor("hog-gch"), progress=False)
+    stripes, gradient = train.labels.index("stripes"), train.labels.index("gradient")
+    pair = [train.images[stripes], train.images[gradient]]
+    together = engine.search_together(pair, k=10, exclude=[train.ids[stripes], train.ids[gradient]])
+    ids = [hit.id for hit in together.hits]
+    assert len(ids) == 10 and train.ids[stripes] not in ids and train.ids[gradient] not in ids
+    assert {hit.label for hit in together.hits} == {"stripes", "gradient"}  # both, not blobs
+    vectors = engine.embed(pair)
+    mean = vectors.mean(0) / np.linalg.norm(vectors.mean(0))
+    assert together.hits[0].score == pytest.approx(float(engine.index.vectors_of([ids[0]])[0] @ mean), abs=1e-4)
+    alone = engine.search_together(pair[:1], k=3, exclude=[train.ids[stripes]])
+    assert [h.id for h in alone.hits] == [h.id for h in engine.search(pair[:1], k=4)[0].hits[1:]]
+    with pytest.raises(CbirError, match="k must be at least 1"):
+        engine.search_together(pair, k=0)
+    with pytest.raises(CbirError, match="look-alikes needs features that describe the picture"):
+        engine.search_together(pair, k=3, distinct=True)
+
+
 def test_indexing_a_folder_holds_a_few_of_its_images_in_memory_not_a_batch(noise_photos, cbir_home):
     """A batch of 1,024 photos at 256 px is 150 MB: it is described from the pixels on disk, not copied."""
     photos = load_folder(noise_photos, progress=False)

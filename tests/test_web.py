@@ -142,6 +142,25 @@ def test_a_folder_of_camera_raw_files_is_indexed_shown_and_searched_with(tmp_pat
     assert found.status_code == 200 and found.get_json()["hits"][0]["id"] == "DSC_0001.dng"
 
 
+def test_more_like_these_searches_with_indexed_images_together(client):
+    """The page: each result has a box to tick, and the ticked ones (the query kept ticked) are searched with
+    together at `/?id=A&id=B`; the API: `/similar/A?also=B`."""
+    page = client.get("/?id=stripes/003.png&engine=hog-gch&k=5").get_data(as_text=True)
+    assert 'form="together" checked' in page and page.count('name="id"') == 6  # the query and 5 results
+    assert 'value="stripes/003.png" form="together" checked' in page
+    page = client.get("/?id=stripes/003.png&id=gradient/001.png&engine=hog-gch&k=8").get_data(as_text=True)
+    assert "2 images together" in page and 'id="query-set"' in page
+    shown = re.findall(r'value="([^"]+)" form="together">', page.split('id="results"')[1])
+    assert len(shown) == 8 and not set(shown) & {"stripes/003.png", "gradient/001.png"}
+    body = client.get("/api/v1/similar/stripes/003.png?also=gradient/001.png&k=8&engine=hog-gch").get_json()
+    hits = [h["id"] for h in body["hits"]]
+    assert hits == shown and {h["label"] for h in body["hits"]} <= {"stripes", "gradient"}
+    many = "&".join(f"also=stripes/{i:03d}.png" for i in range(20))
+    assert client.get(f"/api/v1/similar/blobs/000.png?{many}").status_code == 400  # at most 20 at once
+    assert client.get("/api/v1/similar/blobs/000.png?also=nope.png").status_code == 404
+    assert client.get("/api/v1/similar/blobs/000.png?also=blobs/001.png&crop=0,0,0.5,0.5").status_code == 400
+
+
 def test_similar_to_an_indexed_image_by_id(client):
     body = client.get("/api/v1/similar/stripes/003.png?k=5&engine=hog-gch").get_json()
     assert body["engine"] == "hog-gch" and len(body["hits"]) == 5

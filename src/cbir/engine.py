@@ -19,7 +19,7 @@ from cbir.copies import copies_first, copies_of
 from cbir.datasets.collection import Dataset
 from cbir.distinct import POOL as DISTINCT_POOL, check_distinct, one_per_group
 from cbir.errors import CbirError, EngineError
-from cbir.features.base import FeatureExtractor
+from cbir.features.base import FeatureExtractor, l2_normalise
 from cbir.filters import Filter, Selection
 from cbir.index.base import VectorIndex
 from cbir.metadata import Metadata
@@ -197,7 +197,7 @@ class Engine:
         if k < 1:
             raise CbirError(f"k must be at least 1, got {k}")
         if distinct:
-            return self._distinct(images, k, names, exclude, where, min_score)
+            return self._distinct(k, lambda pool: self.search(images, pool, names, exclude, where, min_score))
         skips, wanted = _skips(exclude, k)
         if self._batcher is not None and not where:
             queries = list(images) if self.extractor.batch_describes else self.embed(images)
@@ -212,13 +212,32 @@ class Engine:
         names = list(names) if names is not None else [None] * len(hits)
         return [SearchResult(h, q) for h, q in zip(hits, names)]
 
-    def _distinct(self, images, k: int, names, exclude, where, min_score) -> list[SearchResult]:
-        """`search` with one image per group of look-alikes (`cbir.distinct`): a ranking `DISTINCT_POOL` times as
-        deep, and deeper again while look-alikes leave fewer than k of a ranking that had more to give."""
+    def search_together(self, images: Sequence[np.ndarray] | np.ndarray, k: int = 10, exclude: Sequence[str] = (),
+                        where: Filter | None = None, min_score: float | None = None,
+                        distinct: bool = False) -> SearchResult:
+        """The `k` indexed images most like all the query images at once: ranked by the mean of their vectors, so
+        that what they share counts and what only one of them shows counts less (a search "more like these").
+        `exclude`: indexed ids left out (the query images themselves, when indexed); `where`, `min_score` and
+        `distinct` as in `search`. No copies are put first: a mean is no one picture."""
+        if k < 1:
+            raise CbirError(f"k must be at least 1, got {k}")
+        if len(images) == 0:
+            raise CbirError("a search together needs at least one image")
+        if distinct:
+            return self._distinct(k, lambda pool: [self.search_together(images, pool, exclude, where, min_score)])[0]
+        query = l2_normalise(self.embed(images).mean(axis=0, keepdims=True))
+        left_out = set(exclude)
+        found = self.search_vectors(query, k + len(left_out), where=where, min_score=min_score)[0]
+        return SearchResult([hit for hit in found if hit.id not in left_out][:k])
+
+    def _distinct(self, k: int, search: Callable[[int], list[SearchResult]]) -> list[SearchResult]:
+        """A search (`search(depth)`: its results at that depth) with one image per group of look-alikes
+        (`cbir.distinct`): a ranking `DISTINCT_POOL` times as deep, and deeper again while look-alikes leave fewer
+        than k of a ranking that had more to give."""
         check_distinct(self)
         pool = k * DISTINCT_POOL
         while True:
-            found = self.search(images, pool, names, exclude, where, min_score)
+            found = search(pool)
             kept = one_per_group(self, [result.hits for result in found], k)
             if pool >= len(self) or all(len(row) == k or len(result.hits) < pool
                                         for row, result in zip(kept, found)):

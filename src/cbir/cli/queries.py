@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -35,8 +36,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     if failures:
         raise CbirError("cannot read query image(s):\n  " + "\n  ".join(failures))
     where = Filter.of(args.labels, args.splits, args.folder, args.since, args.until)
-    results = Engine.load(args.engine).search(images, k=args.k, names=names, where=where, min_score=args.min_score,
-                                              distinct=args.distinct)
+    engine = Engine.load(args.engine)
+    if args.together:
+        found = engine.search_together(images, k=args.k, where=where, min_score=args.min_score, distinct=args.distinct)
+        results = [dataclasses.replace(found, query=" + ".join(names))]
+    else:
+        results = engine.search(images, k=args.k, names=names, where=where, min_score=args.min_score,
+                                distinct=args.distinct)
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
         return 0
@@ -106,6 +112,8 @@ def register(sub) -> None:
     p.add_argument("--distinct", action="store_true",
                    help="one image per group of look-alikes (a burst's shots, a picture's edits and copies): the "
                         "best of each, naming the others; needs features of the picture (effnet, or --copies)")
+    p.add_argument("--together", action="store_true",
+                   help="one search with all the images given: the indexed images most like all of them at once")
     p.add_argument("--crop", metavar="LEFT,TOP,WIDTH,HEIGHT",
                    help="search with a part of each image: fractions of its width and height, e.g. 0.25,0.1,0.5,0.6")
     p.add_argument("--json", action="store_true", help="print JSON")

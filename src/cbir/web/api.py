@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from cbir.web.openapi import openapi_document
 from cbir.web.grouping import RETRY_S
-from cbir.web.service import Searched, SearchService
+from cbir.web.service import RequestError, Searched, SearchService
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -41,12 +41,18 @@ def search():
 
 @bp.get("/similar/<path:image_id>")
 def similar(image_id: str):
-    """The indexed images most like an indexed one, or a part of it (`crop`; itself left out)."""
+    """The indexed images most like an indexed one, or a part of it (`crop`; itself left out), or like it and the
+    indexed images `also` together (all of them left out)."""
     svc = service()
     k = svc.parse_k(request.args.get("k"))
     where, min_score = svc.parse_narrowing(request.args)
-    return search_response(svc.search_id(image_id, request.args.get("engine"), k, where, min_score,
-                                         svc.parse_region(request.args), svc.parse_distinct(request.args)))
+    engine, distinct, also = request.args.get("engine"), svc.parse_distinct(request.args), request.args.getlist("also")
+    if also:
+        if request.args.get("crop"):
+            raise RequestError("a part (crop) is searched with one image, not with several together")
+        return search_response(svc.search_ids([image_id, *also], engine, k, where, min_score, distinct))
+    return search_response(svc.search_id(image_id, engine, k, where, min_score, svc.parse_region(request.args),
+                                         distinct))
 
 
 def search_response(searched: Searched) -> Response:

@@ -47,9 +47,14 @@ def openapi_document(service) -> dict:
                     "application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
                     "400": _ERROR, "404": _ERROR, "413": _ERROR, "422": _ERROR}}},
             "/api/v1/similar/{image_id}": {"get": {
-                "summary": "Find the indexed images most like an indexed one (itself left out)",
+                "summary": "Find the indexed images most like an indexed one (itself left out), or like it and others "
+                           "together",
                 "parameters": [{"name": "image_id", "in": "path", "required": True, "schema": {"type": "string"}},
-                               k_param, engine_param, *narrowing, crop_param, distinct_param],
+                               k_param, engine_param, *narrowing, crop_param, distinct_param,
+                               {"name": "also", "in": "query", "required": False, "explode": True,
+                                "description": "more indexed images to search with together (repeatable): the "
+                                               "images most like all of them at once, all of them left out",
+                                "schema": {"type": "array", "items": {"type": "string"}}}],
                 "responses": {"200": {"description": "hits, best first", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
                     "400": _ERROR, "404": _ERROR}}},

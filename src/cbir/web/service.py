@@ -27,6 +27,9 @@ from cbir.types import SearchResult
 from cbir.web.grouping import Grouping
 from cbir.web.pictures import browser_type, encode_jpeg, encode_png, is_heif, thumbnail
 
+MAX_TOGETHER = 20  # indexed images one search "more like these" takes: each is read and described
+
+
 class RequestError(CbirError):
     """A bad request: shown to the user with an HTTP status (4xx)."""
 
@@ -222,13 +225,36 @@ class SearchService:
         `where`; none under `min_score`; with `distinct`, one per group of look-alikes)."""
         name, eng = self.engine(engine)
         if distinct:
-            try:
-                check_distinct(eng)
-            except CbirError as exc:
-                raise RequestError(str(exc)) from None
+            self._check_distinct(eng)
         started = time.perf_counter()
         result = eng.search([image], k=k, exclude=[exclude], where=where, min_score=min_score, distinct=distinct)[0]
         return Searched(name, result, (time.perf_counter() - started) * 1000)
+
+    def search_ids(self, image_ids: list[str], engine: str | None, k: int, where: Filter | None = None,
+                   min_score: float | None = None, distinct: bool = False) -> Searched:
+        """"More like these": the k indexed images most like all these indexed ones at once (`search_together`;
+        they are left out), at most `MAX_TOGETHER` of them."""
+        name, eng = self.engine(engine)
+        image_ids = list(dict.fromkeys(image_ids))
+        if len(image_ids) > MAX_TOGETHER:
+            raise RequestError(f"at most {MAX_TOGETHER} images are searched with together, not {len(image_ids)}")
+        for image_id in image_ids:
+            if image_id not in eng.metadata:
+                raise RequestError(f"no indexed image with id '{image_id}' in engine '{name}'", 404)
+        if distinct:
+            self._check_distinct(eng)
+        images = [self.pixels(image_id, DEFAULT_MAX_SIDE) for image_id in image_ids]
+        started = time.perf_counter()
+        result = eng.search_together(images, k, exclude=image_ids, where=where, min_score=min_score,
+                                     distinct=distinct)
+        return Searched(name, result, (time.perf_counter() - started) * 1000)
+
+    @staticmethod
+    def _check_distinct(engine: Engine) -> None:
+        try:
+            check_distinct(engine)
+        except CbirError as exc:
+            raise RequestError(str(exc)) from None
 
     def predict(self, image: np.ndarray, engine: str | None) -> tuple[str, float] | None:
         """The class an engine's own network (or classifier) finds most probable for an image, with its

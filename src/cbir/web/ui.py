@@ -52,7 +52,7 @@ def index():
     narrowing = {key: request.values.get(key) for key in NARROWING if request.values.get(key)}
     context = {"engines": list(svc.engines), "engine": engine, "k": request.values.get("k") or svc.default_k,
                "max_k": svc.max_k, "searched": None, "query_src": None, "query_name": None, "query_id": None,
-               "crop": None, "note": None,
+               "crop": None, "note": None, "query_ids": [],
                "narrowing": narrowing, "classes": svc.classes.get(engine, [])}
     status = 200
     try:
@@ -70,10 +70,17 @@ def index():
             context["query_src"] = f"data:{mimetype};base64," + base64.b64encode(shown).decode()
             context["query_name"] = upload.filename or "uploaded image"
         elif request.args.get("id"):
-            image_id = request.args["id"]
-            searched = svc.search_id(image_id, engine, k, where, min_score, region, svc.parse_distinct(request.args))
-            context["query_src"] = url_for("api.image", image_id=image_id, size="thumb")
-            context["query_name"] = context["query_id"] = image_id
+            ids = context["query_ids"] = list(dict.fromkeys(request.args.getlist("id")))
+            distinct = svc.parse_distinct(request.args)
+            if len(ids) > 1:  # "more like these": the ticked images together
+                if region:
+                    raise RequestError("a part (crop) is searched with one image, not with several together")
+                searched = svc.search_ids(ids, engine, k, where, min_score, distinct)
+                context["query_name"] = f"{len(ids)} images together"
+            else:
+                searched = svc.search_id(ids[0], engine, k, where, min_score, region, distinct)
+                context["query_src"] = url_for("api.image", image_id=ids[0], size="thumb")
+                context["query_name"] = context["query_id"] = ids[0]
         else:
             searched = None
             context["examples"] = svc.examples(engine)

@@ -133,7 +133,7 @@ const cbirUploads = (function () {
   const spanned = (a, b) => [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.abs(a[0] - b[0]), Math.abs(a[1] - b[1])];
   let start = null;
   pic.addEventListener("pointerdown", (event) => {
-    if (event.target.closest("a") || !img.naturalWidth) return;
+    if (event.target.closest("a, label") || !img.naturalWidth) return;  // a link, or the tick box
     event.preventDefault();
     start = at(event);
     pic.setPointerCapture(event.pointerId);
