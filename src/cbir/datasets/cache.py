@@ -90,7 +90,8 @@ def _used(folder: Path) -> None:
     """Mark an entry as read now, to the nanosecond (a file system's own times move in steps of milliseconds): the
     last to go when room is made."""
     now = time.time_ns()
-    os.utime(folder, ns=(now, now))
+    with suppress(OSError):  # a cache that cannot be written is still read
+        os.utime(folder, ns=(now, now))
 
 
 def _make_room(kept: Path, limit: int) -> None:

@@ -310,8 +310,8 @@ def load_folder(path: str | Path, split: str | None = None, max_side: int | None
 
     Images are decoded to RGB uint8, shrunk so their longest side is at most `max_side`, and written to disk as
     they are read (memory-mapped from there: a folder of any size is read in the same memory), in the cache until
-    the source changes. Unreadable files are skipped
-    with one warning that counts them; a collection with no readable image is an error.
+    the source changes. Unreadable files are skipped with one warning that counts them; a collection with no
+    readable image is an error.
     `keep(id, path)`: which images to read, the others left out, and nothing cached (`cbir add` reads only
     the files an engine lacks or that changed).
     """

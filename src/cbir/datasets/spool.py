@@ -22,7 +22,7 @@ class PixelSpool:
 
     @classmethod
     def at(cls, path: Path) -> PixelSpool:
-        """A spool kept in the file `path` (`read` maps it again later)."""
+        """A spool kept in the file `path`, which can be mapped again once closed (`mapped`)."""
         return cls(open(path, "wb+"))
 
     @classmethod
