@@ -142,7 +142,7 @@ def test_a_folder_of_camera_raw_files_is_indexed_shown_and_searched_with(tmp_pat
     assert found.status_code == 200 and found.get_json()["hits"][0]["id"] == "DSC_0001.dng"
 
 
-def test_more_like_these_searches_with_indexed_images_together(client):
+def test_more_like_these_searches_with_indexed_images_together(client, collection):
     """The page: each result has a box to tick, and the ticked ones (the query kept ticked) are searched with
     together at `/?id=A&id=B`; the API: `/similar/A?also=B`."""
     page = client.get("/?id=stripes/003.png&engine=hog-gch&k=5").get_data(as_text=True)
@@ -155,6 +155,11 @@ def test_more_like_these_searches_with_indexed_images_together(client):
     body = client.get("/api/v1/similar/stripes/003.png?also=gradient/001.png&k=8&engine=hog-gch").get_json()
     hits = [h["id"] for h in body["hits"]]
     assert hits == shown and {h["label"] for h in body["hits"]} <= {"stripes", "gradient"}
+    files = [(io.BytesIO((collection / name).read_bytes()), name.replace("/", "-"))
+             for name in ("stripes/003.png", "gradient/001.png")]
+    sent = client.post("/api/v1/search?k=8&engine=hog-gch", data={"image": files}).get_json()
+    assert [h["id"] for h in sent["hits"]][2:] == hits[:6]  # the same, but the sent images are not left out
+    assert {h["id"] for h in sent["hits"][:2]} == {"stripes/003.png", "gradient/001.png"}
     many = "&".join(f"also=stripes/{i:03d}.png" for i in range(20))
     assert client.get(f"/api/v1/similar/blobs/000.png?{many}").status_code == 400  # at most 20 at once
     assert client.get("/api/v1/similar/blobs/000.png?also=nope.png").status_code == 404

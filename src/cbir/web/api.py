@@ -17,26 +17,31 @@ def service() -> SearchService:
     return current_app.extensions["cbir"]
 
 
-def upload_bytes() -> bytes | None:
-    """The uploaded image: multipart field `image`, or the raw request body."""
+def uploads() -> list[bytes | None]:
+    """The uploaded images: each multipart field `image`, or the raw request body."""
     if request.mimetype == "multipart/form-data":
-        upload = request.files.get("image")
-        return upload.read() if upload else None
-    return request.get_data(cache=False) or None
+        return [upload.read() for upload in request.files.getlist("image")] or [None]
+    return [request.get_data(cache=False) or None]
 
 
 @bp.post("/search")
 def search():
-    """The indexed images most like an uploaded one, or a part of it (`crop`)."""
+    """The indexed images most like an uploaded one, or a part of it (`crop`), or like several uploaded together."""
     svc = service()
     k = svc.parse_k(request.values.get("k"))
     where, min_score = svc.parse_narrowing(request.values)
-    engine = request.values.get("engine")
+    engine, distinct = request.values.get("engine"), svc.parse_distinct(request.values)
     svc.engine(engine)
     region = svc.parse_region(request.values)
-    image = svc.part(svc.decode_upload(upload_bytes(), region), region)
-    return search_response(svc.search_image(image, engine, k, where=where, min_score=min_score,
-                                            distinct=svc.parse_distinct(request.values)))
+    sent = uploads()
+    svc.check_together(len(sent))
+    if len(sent) > 1:
+        if region:
+            raise RequestError("a part (crop) is searched with one image, not with several together")
+        return search_response(svc.search_together([svc.decode_upload(data) for data in sent], engine, k,
+                                                    where=where, min_score=min_score, distinct=distinct))
+    image = svc.part(svc.decode_upload(sent[0], region), region)
+    return search_response(svc.search_image(image, engine, k, where=where, min_score=min_score, distinct=distinct))
 
 
 @bp.get("/similar/<path:image_id>")

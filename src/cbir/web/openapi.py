@@ -36,7 +36,8 @@ def openapi_document(service) -> dict:
         "info": {"title": "cbir image search", "version": __version__},
         "paths": {
             "/api/v1/search": {"post": {
-                "summary": "Find the indexed images most like an uploaded image",
+                "summary": "Find the indexed images most like an uploaded image (or several together: the "
+                           "multipart field image repeated, up to 20)",
                 "parameters": [k_param, engine_param, *narrowing, crop_param, distinct_param],
                 "requestBody": {"required": True, "content": {
                     "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {

@@ -233,21 +233,34 @@ class SearchService:
     def search_ids(self, image_ids: list[str], engine: str | None, k: int, where: Filter | None = None,
                    min_score: float | None = None, distinct: bool = False) -> Searched:
         """"More like these": the k indexed images most like all these indexed ones at once (`search_together`;
-        they are left out), at most `MAX_TOGETHER` of them."""
+        they are left out)."""
         name, eng = self.engine(engine)
         image_ids = list(dict.fromkeys(image_ids))
-        if len(image_ids) > MAX_TOGETHER:
-            raise RequestError(f"at most {MAX_TOGETHER} images are searched with together, not {len(image_ids)}")
+        self.check_together(len(image_ids))
         for image_id in image_ids:
             if image_id not in eng.metadata:
                 raise RequestError(f"no indexed image with id '{image_id}' in engine '{name}'", 404)
+        images = [self.pixels(image_id, DEFAULT_MAX_SIDE) for image_id in image_ids]
+        return self.search_together(images, name, k, image_ids, where, min_score, distinct)
+
+    def search_together(self, images: list[np.ndarray], engine: str | None, k: int, exclude: list[str] = (),
+                        where: Filter | None = None, min_score: float | None = None,
+                        distinct: bool = False) -> Searched:
+        """The k indexed images most like all these images at once (`Engine.search_together`), at most
+        `MAX_TOGETHER` of them; the indexed ids `exclude` left out."""
+        name, eng = self.engine(engine)
+        self.check_together(len(images))
         if distinct:
             self._check_distinct(eng)
-        images = [self.pixels(image_id, DEFAULT_MAX_SIDE) for image_id in image_ids]
         started = time.perf_counter()
-        result = eng.search_together(images, k, exclude=image_ids, where=where, min_score=min_score,
-                                     distinct=distinct)
+        result = eng.search_together(images, k, exclude=exclude, where=where, min_score=min_score, distinct=distinct)
         return Searched(name, result, (time.perf_counter() - started) * 1000)
+
+    @staticmethod
+    def check_together(count: int) -> None:
+        """A bad request when more images than `MAX_TOGETHER` are to be searched with together."""
+        if count > MAX_TOGETHER:
+            raise RequestError(f"at most {MAX_TOGETHER} images are searched with together, not {count}")
 
     @staticmethod
     def _check_distinct(engine: Engine) -> None:
