@@ -149,7 +149,7 @@ def test_an_upload_over_the_limit_is_refused_with_the_reason(server, tmp_path):
         browser.close()
 
 
-def test_ticked_results_are_searched_with_together(server):
+def test_ticked_results_are_searched_with_together(server, real_cifar10, tmp_path):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -170,6 +170,16 @@ def test_ticked_results_are_searched_with_together(server):
         shown = [page.locator("#results .pick input").nth(i).get_attribute("value") for i in range(10)]
         assert not set(shown) & {query, *ticked}
         all_loaded(page)
+
+        files = []  # several files chosen at once: searched with together
+        with zipfile.ZipFile(real_cifar10) as zf:
+            for name in ("cat/0007.jpg", "cat/0011.jpg"):
+                files.append(tmp_path / name.replace("/", "-"))
+                files[-1].write_bytes(zf.read(f"cifar10/test/{name}"))
+        page.set_input_files("#image", [str(file) for file in files])
+        page.wait_for_selector("#query-set img[src^='data:']")
+        assert "2 images together" in page.locator(".query h2").inner_text()
+        assert page.locator("#results .hit").count() == 10
         browser.close()
 
 

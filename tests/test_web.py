@@ -160,6 +160,12 @@ def test_more_like_these_searches_with_indexed_images_together(client, collectio
     sent = client.post("/api/v1/search?k=8&engine=hog-gch", data={"image": files}).get_json()
     assert [h["id"] for h in sent["hits"]][2:] == hits[:6]  # the same, but the sent images are not left out
     assert {h["id"] for h in sent["hits"][:2]} == {"stripes/003.png", "gradient/001.png"}
+    files = [(io.BytesIO((collection / name).read_bytes()), name.replace("/", "-"))
+             for name in ("stripes/003.png", "gradient/001.png")]
+    page = client.post("/", data={"image": files, "engine": "hog-gch", "k": "8"}).get_data(as_text=True)
+    assert "2 images together" in page and page.count('src="data:image/png;base64,') == 2
+    assert re.findall(r'value="([^"]+)" form="together">', page.split('id="results"')[1]) == [
+        h["id"] for h in sent["hits"]]
     many = "&".join(f"also=stripes/{i:03d}.png" for i in range(20))
     assert client.get(f"/api/v1/similar/blobs/000.png?{many}").status_code == 400  # at most 20 at once
     assert client.get("/api/v1/similar/blobs/000.png?also=nope.png").status_code == 404

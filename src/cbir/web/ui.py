@@ -44,6 +44,12 @@ def diagnostic(searched: Searched, labelled: bool, predicted: tuple[str, float] 
     return f"Predicted class: {predicted} (most common among the results): {same} of {shown} results."
 
 
+def data_address(image, size: int) -> str:
+    """A `data:` address of an image's thumbnail, for the page to show an uploaded image."""
+    shown, mimetype = thumbnail(image, size)
+    return f"data:{mimetype};base64," + base64.b64encode(shown).decode()
+
+
 @bp.route("/", methods=["GET", "POST"])
 def index():
     svc = service()
@@ -59,15 +65,24 @@ def index():
         k = svc.parse_k(request.values.get("k"))
         where, min_score = svc.parse_narrowing(request.values)
         region = context["crop"] = svc.parse_region(request.values)
-        if request.method == "POST":
+        if request.method == "POST" and len(request.files.getlist("image")) > 1:  # several, searched together
+            uploads = request.files.getlist("image")
+            svc.check_together(len(uploads))
+            if region:
+                raise RequestError("a part (crop) is searched with one image, not with several together")
+            wholes = [svc.decode_upload(upload.read()) for upload in uploads]
+            searched = svc.search_together(wholes, engine, k, where=where, min_score=min_score,
+                                           distinct=svc.parse_distinct(request.values))
+            context["query_pictures"] = [data_address(whole, svc.thumb_size) for whole in wholes]
+            context["query_name"] = f"{len(uploads)} images together"
+        elif request.method == "POST":
             upload = request.files.get("image")
             whole = svc.decode_upload(upload.read() if upload else None, region)
             image = svc.part(whole, region)
             searched = svc.search_image(image, engine, k, where=where, min_score=min_score,
                                         distinct=svc.parse_distinct(request.values))
             context["predicted"] = svc.predict(image, searched.engine)
-            shown, mimetype = thumbnail(whole, svc.thumb_size)
-            context["query_src"] = f"data:{mimetype};base64," + base64.b64encode(shown).decode()
+            context["query_src"] = data_address(whole, svc.thumb_size)
             context["query_name"] = upload.filename or "uploaded image"
         elif request.args.get("id"):
             ids = context["query_ids"] = list(dict.fromkeys(request.args.getlist("id")))

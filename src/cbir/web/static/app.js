@@ -32,9 +32,9 @@ const cbirUploads = (function () {
 
   const maxBytes = Number(form.dataset.maxBytes) || Infinity;
 
-  // A file over the server's limit is refused here, before it is sent, with the server's own words.
-  function tooLarge(file) {
-    if (file.size <= maxBytes) return false;
+  // Files over the server's limit (together) are refused here, before they are sent, with the server's own words.
+  function tooLarge(files) {
+    if ([...files].reduce((total, file) => total + file.size, 0) <= maxBytes) return false;
     let alert = document.querySelector("p.error");
     if (!alert) {
       alert = document.createElement("p");
@@ -60,15 +60,17 @@ const cbirUploads = (function () {
   const isImage = (file) => file.type.startsWith("image/")
     || extensions.some((extension) => file.name.toLowerCase().endsWith(extension));
 
-  function submitFile(file) {
-    if (!file || !isImage(file) || tooLarge(file)) return;
+  // One image, or several to search with together.
+  function submitFiles(files) {
+    const images = [...files].filter(isImage);
+    if (!images.length || tooLarge(images)) return;
     const transfer = new DataTransfer();
-    transfer.items.add(file);
+    images.forEach((image) => transfer.items.add(image));
     input.files = transfer.files;
     send();
   }
 
-  input.addEventListener("change", () => { if (input.files.length && !tooLarge(input.files[0])) send(); });
+  input.addEventListener("change", () => { if (input.files.length && !tooLarge(input.files)) send(); });
   ["dragenter", "dragover"].forEach((type) => drop.addEventListener(type, (event) => {
     event.preventDefault();
     drop.classList.add("over");
@@ -76,11 +78,11 @@ const cbirUploads = (function () {
   ["dragleave", "drop"].forEach((type) => drop.addEventListener(type, () => drop.classList.remove("over")));
   drop.addEventListener("drop", (event) => {
     event.preventDefault();
-    submitFile(event.dataTransfer.files[0]);
+    submitFiles(event.dataTransfer.files);
   });
   document.addEventListener("paste", (event) => {
     const item = [...event.clipboardData.items].find((i) => i.kind === "file" && i.type.startsWith("image/"));
-    if (item) submitFile(item.getAsFile());
+    if (item) submitFiles([item.getAsFile()]);
   });
 })();
 
