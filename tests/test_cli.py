@@ -403,6 +403,52 @@ def test_sync_adds_and_removes_in_one_and_watch_follows_the_folder(tiny_collecti
     assert main(["sync", engine, "--dataset", str(tmp_path / "nowhere"), "--watch", "30"]) == 2  # a typo: said at once
 
 
+def test_sync_without_a_collection_follows_every_folder_the_engine_holds(tiny_collection, tmp_path, capsys,
+                                                                         monkeypatch):
+    """Photos in two places and a zip: `sync ENGINE` brings both folders in step (the zip does not change), says
+    once that one is missing while watching, and keeps its images."""
+    import zipfile
+
+    from cbir import Engine
+    from cbir.cli import engines as engines_mod
+
+    home, drive, engine = tmp_path / "photos", tmp_path / "drive", str(tmp_path / "engine")
+    shutil.copytree(tiny_collection / "train" / "blobs", home / "blobs")
+    shutil.copytree(tiny_collection / "train" / "gradient", drive / "gradient")
+    with zipfile.ZipFile(tmp_path / "old.zip", "w") as zf:
+        zf.write(tiny_collection / "train" / "stripes" / "000.png", "stripes/000.png")
+    assert main(["index", "--dataset", str(home), "--features", "gch", "--out", engine]) == 0
+    assert main(["add", engine, "--dataset", str(drive)]) == 0
+    assert main(["add", engine, "--dataset", str(tmp_path / "old.zip")]) == 0
+    assert engines_mod.engine_folders(engine) == sorted([str(home.resolve()), str(drive.resolve())])
+    shutil.copy(tiny_collection / "train" / "stripes" / "001.png", home / "blobs" / "new.png")
+    shutil.copy(tiny_collection / "train" / "stripes" / "002.png", drive / "gradient" / "new.png")
+    (drive / "gradient" / "000.png").unlink()
+    capsys.readouterr()
+    assert main(["sync", engine]) == 0
+    assert re.search(r"added 2, removed 1 -> .*: 42 images$", capsys.readouterr().out.strip())
+
+    rounds = []
+
+    def sleep(seconds):
+        rounds.append(seconds)
+        if len(rounds) == 1:
+            drive.rename(tmp_path / "unmounted")  # a drive taken away: the other folder still followed
+            shutil.copy(tiny_collection / "train" / "stripes" / "003.png", home / "blobs" / "later.png")
+        elif len(rounds) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(engines_mod.time, "sleep", sleep)
+    assert main(["sync", engine, "--watch", "5"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip().endswith("added 1, removed 0 -> " + engine + ": 43 images")
+    assert captured.err.count(f"no such folder or archive: {drive.resolve()}; looking again every 5 s") == 1
+    assert f"stopped watching the folders of {engine}" in captured.err and len(Engine.load(engine)) == 43
+    cifar = str(tmp_path / "zip-only")
+    assert main(["index", "--dataset", str(tmp_path / "old.zip"), "--features", "gch", "--out", cifar]) == 0
+    assert main(["sync", cifar]) == 2 and "holds no images from a folder" in capsys.readouterr().err
+
+
 def test_remove_missing_keeps_a_folder_gone_whole_and_under_removes_it(tiny_collection, tmp_path, capsys,
                                                                        monkeypatch):
     from cbir import Engine

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from cbir.datasets.collection import Dataset
-from cbir.datasets.folder import collection_root, file_stamp, image_date, layout_of
+from cbir.datasets.folder import archive_member, collection_root, file_stamp, image_date, layout_of
 from cbir.errors import EngineError
 from cbir.filters import Filter
 from cbir.types import Hit
@@ -94,9 +94,11 @@ class Metadata:
         """The ids of the images that pass `where`."""
         return frozenset(id_ for id_, row in self._rows.items() if where.passes(id_, row[1], row[2], row[5]))
 
-    def folders(self) -> Counter[Path]:
-        """The folders or archives the images were indexed from (`collection_root`), each with its number of them."""
-        return Counter(collection_root(row[0], id_) for id_, row in self._rows.items() if row[0])
+    def folders(self, archives: bool = True) -> Counter[Path]:
+        """The folders or archives (unless `archives` is false) the images were indexed from (`collection_root`),
+        each with its number of them."""
+        return Counter(collection_root(row[0], id_) for id_, row in self._rows.items()
+                       if row[0] and (archives or archive_member(row[0]) is None))
 
     def labels(self) -> dict[str, str | None]:
         """id -> label for every image."""

@@ -23,10 +23,11 @@ def option(text: str) -> tuple[str, object]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def collection_options(p: argparse.ArgumentParser, required: bool = True) -> None:
-    """--dataset / --data / --split: which images a command reads."""
-    p.add_argument("--dataset", required=required, default=None if required else "cifar10",
+def collection_options(p: argparse.ArgumentParser, required: bool = True, default: str | None = "cifar10") -> None:
+    """--dataset / --data / --split: which images a command reads (when not `required`: `default`, where None
+    means every folder the engine holds)."""
+    p.add_argument("--dataset", required=required, default=None if required else default,
                    help="cifar10 (its train split), or a folder / .zip of images (PATH or PATH:split)"
-                        + ("" if required else "; default cifar10"))
+                        + ("" if required else f"; default {default or 'every folder the engine holds'}"))
     p.add_argument("--data", help="where CIFAR-10 is (zip, folder or cifar-10-python.tar.gz); else $CBIR_CIFAR10")
     p.add_argument("--split", help="only this split of a folder collection (e.g. train)")

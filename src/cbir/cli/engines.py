@@ -8,6 +8,7 @@ import json
 import sys
 import time
 import warnings
+from collections import Counter
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
@@ -199,44 +200,65 @@ def kept_text(engine_path: str, where: Path, count: int) -> str:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    """`add` and `remove --missing` in one, once or (`--watch`) again and again until stopped."""
+    """`add` and `remove --missing` in one, for a collection or every folder the engine holds, once or (`--watch`)
+    again and again until stopped."""
     from cbir.datasets import source_of
     from cbir.datasets.cache import source_fingerprint
     from cbir.datasets.folder import existing_source
     from cbir.storage import current_version
 
     said_kept: set[Path] = set()  # the folders gone whole already said
-    said_error, first, synced = None, True, None
+    said_missing, first, synced = set(), True, None
     while True:
+        specs = [args.dataset] if args.dataset else engine_folders(args.engine)
+        present = []
+        for spec in specs:  # a folder missing (a drive not mounted) is said once, and looked at again
+            try:
+                if (source := source_of(spec)) is not None:
+                    existing_source(source[0])
+                present.append(spec)
+            except DatasetError as exc:
+                if args.dataset and (first or not args.watch):
+                    raise
+                if args.watch and spec not in said_missing:  # without --watch, `remove --missing` says it
+                    print(f"cbir: {exc}; looking again every {args.watch} s", file=sys.stderr, flush=True)
+        said_missing = set(specs) - set(present)
         # a round's files and engine version: a round with both as the last one's left has nothing to do
-        source = source_of(args.dataset)
-        seen = (source and source_fingerprint(source[0]), current_version(args.engine))
-        try:
-            if source is not None:
-                existing_source(source[0])  # a folder missing is said before the engine is loaded
-            if seen != synced:
-                said_kept = _sync(args, said_kept)
-                synced, said_error = (seen[0], current_version(args.engine)), None
-        except DatasetError as exc:  # the folder gone a while (a drive not mounted): said once, looked at again
-            if first or not args.watch:
-                raise
-            if str(exc) != said_error:
-                print(f"cbir: {exc}; looking again every {args.watch} s", file=sys.stderr, flush=True)
-            said_error = str(exc)
+        seen = ([source_fingerprint(source[0]) if (source := source_of(spec)) else None for spec in present],
+                current_version(args.engine))
+        if present and seen != synced:  # nothing there at all (a drive not mounted): nothing to do
+            said_kept = _sync(args, present, said_kept)
+            synced = (seen[0], current_version(args.engine))
         first = False
         if not args.watch:
             return 0
         try:
             time.sleep(args.watch)
         except KeyboardInterrupt:
-            print(f"stopped watching {args.dataset}", file=sys.stderr)
+            print(f"stopped watching {args.dataset or 'the folders of ' + args.engine}", file=sys.stderr)
             return 0
 
 
-def _sync(args: argparse.Namespace, said_kept: set[Path]) -> set[Path]:
-    """One round of `cbir sync`: prints what changed (every round without --watch), and the folders gone whole not
-    said yet; returns the folders gone whole now."""
-    added = add_collection(args.engine, args.dataset, args.split, args.data, args.batch_size)
+def engine_folders(engine_path: str) -> list[str]:
+    """The folders an engine's images were indexed from (archives, which do not change, left out), for `sync`."""
+    from cbir.metadata import Metadata
+    from cbir.storage import current_version
+
+    version = current_version(engine_path)
+    if version is None:
+        raise CbirError(f"no engine at {engine_path}: build one with `cbir index ... --out {engine_path}`")
+    folders = sorted(str(folder) for folder in Metadata.load(version / "metadata.sqlite").folders(archives=False))
+    if not folders:
+        raise CbirError(f"{engine_path} holds no images from a folder: name the collection to follow with --dataset")
+    return folders
+
+
+def _sync(args: argparse.Namespace, specs: list[str], said_kept: set[Path]) -> set[Path]:
+    """One round of `cbir sync` over these collections: prints what changed (every round without --watch), and the
+    folders gone whole not said yet; returns the folders gone whole now."""
+    added = Counter()
+    for spec in specs:
+        added.update(add_collection(args.engine, spec, args.split, args.data, args.batch_size))
     removed, _, count, kept = remove_images(args.engine, [], True, [])
     if not args.watch or added["added"] or added["changed"] or added["relocated"] or removed:
         print(f"{datetime.now():%Y-%m-%d %H:%M:%S} added {added['added']}"
@@ -329,10 +351,10 @@ def register(sub) -> None:
                         "there or not (repeatable)")
     p.set_defaults(func=cmd_remove)
 
-    p = sub.add_parser("sync", help="bring an engine in step with a folder (`add`, then `remove --missing`), "
-                                    "once or every few seconds")
+    p = sub.add_parser("sync", help="bring an engine in step with a folder, or with every folder it holds (`add`, "
+                                    "then `remove --missing`), once or every few seconds")
     p.add_argument("engine", help="engine folder")
-    collection_options(p)
+    collection_options(p, required=False, default=None)
     p.add_argument("--batch-size", type=positive, default=1024)
     p.add_argument("--watch", type=positive, metavar="SECONDS",
                    help="look again every SECONDS until stopped (Ctrl-C), printing a line when something changed")
