@@ -208,9 +208,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from cbir.storage import current_version
 
     said_kept: set[Path] = set()  # the folders gone whole already said
-    said_missing, first, synced = set(), True, None
+    said_missing, first, synced, held = set(), True, None, (None, [])  # held: an engine version and its folders
     while True:
-        specs = [args.dataset] if args.dataset else engine_folders(args.engine)
+        if not args.dataset and held[0] != (version := current_version(args.engine)):
+            held = (version, engine_folders(args.engine))  # read again only once the engine changed
+        specs = [args.dataset] if args.dataset else held[1]
         present = []
         for spec in specs:  # a folder missing (a drive not mounted) is said once, and looked at again
             try:
