@@ -208,7 +208,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from cbir.storage import current_version
 
     said_kept: set[Path] = set()  # the folders gone whole already said
-    said_missing, first, synced, held = set(), True, None, (None, [])  # held: an engine version and its folders
+    said_missing, first, synced, held = set(), True, None, (False, [])  # held: an engine version and its folders
     while True:
         if not args.dataset and held[0] != (version := current_version(args.engine)):
             held = (version, engine_folders(args.engine))  # read again only once the engine changed
