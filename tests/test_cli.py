@@ -447,6 +447,7 @@ def test_sync_without_a_collection_follows_every_folder_the_engine_holds(tiny_co
     cifar = str(tmp_path / "zip-only")
     assert main(["index", "--dataset", str(tmp_path / "old.zip"), "--features", "gch", "--out", cifar]) == 0
     assert main(["sync", cifar]) == 2 and "holds no images from a folder" in capsys.readouterr().err
+    assert main(["sync", str(tmp_path / "none"), "--watch", "5"]) == 2 and "no engine at" in capsys.readouterr().err
 
 
 def test_remove_missing_keeps_a_folder_gone_whole_and_under_removes_it(tiny_collection, tmp_path, capsys,
