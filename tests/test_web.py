@@ -172,6 +172,32 @@ def test_more_like_these_searches_with_indexed_images_together(client, collectio
     assert client.get("/api/v1/similar/blobs/000.png?also=blobs/001.png&crop=0,0,0.5,0.5").status_code == 400
 
 
+def test_the_ticked_images_download_as_they_are_stored_in_one_zip(client, collection, engines):
+    import zipfile
+
+    page = client.get("/?id=stripes/003.png&engine=hog-gch").get_data(as_text=True)
+    assert 'formaction="/api/v1/download"' in page  # the page's button beside "More like the ticked images"
+    got = client.get("/api/v1/download?id=stripes/003.png&id=blobs/deep.tiff&engine=hog-gch&k=10")
+    assert got.status_code == 200 and got.mimetype == "application/zip"
+    assert 'filename="cbir-2-images.zip"' in got.headers["Content-Disposition"]
+    with zipfile.ZipFile(io.BytesIO(got.data)) as archive:
+        assert archive.namelist() == ["stripes/003.png", "blobs/deep.tiff"]
+        assert archive.read("blobs/deep.tiff") == (collection / "blobs" / "deep.tiff").read_bytes()
+    assert client.get("/api/v1/download?id=nope.png").status_code == 404
+    assert client.get("/api/v1/download").status_code == 400
+    many = "&".join(f"id=stripes/{i:03d}.png" for i in range(20)) + "&" + "&".join(
+        f"id=blobs/{i:03d}.png" for i in range(20)) + "&" + "&".join(f"id=gradient/{i:03d}.png" for i in range(20))
+    small = create_app({"ENGINES": engines, "MAX_K": 50}).test_client()
+    assert small.get(f"/api/v1/download?{many}").status_code == 400  # more than k at its most
+    (collection / "blobs" / "019.png").rename(collection / "gone.png")
+    try:
+        with zipfile.ZipFile(io.BytesIO(client.get("/api/v1/download?id=blobs/019.png&id=blobs/018.png").data)) as z:
+            assert z.namelist() == ["blobs/018.png", "not-included.txt"] and b"blobs/019.png" in z.read(
+                "not-included.txt")
+    finally:
+        (collection / "gone.png").rename(collection / "blobs" / "019.png")
+
+
 def test_similar_to_an_indexed_image_by_id(client):
     body = client.get("/api/v1/similar/stripes/003.png?k=5&engine=hog-gch").get_json()
     assert body["engine"] == "hog-gch" and len(body["hits"]) == 5

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from cbir.web.openapi import openapi_document
 from cbir.web.grouping import RETRY_S
+from cbir.web.pictures import zipped
 from cbir.web.service import RequestError, Searched, SearchService
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -80,6 +81,20 @@ def duplicates():
         response.status_code, response.headers["Retry-After"] = 202, str(RETRY_S)
         return response
     return jsonify(asked | {"took_ms": round(found.took_ms, 2), "groups": [g.to_dict() for g in found.groups]})
+
+
+@bp.get("/download")
+def download():
+    """The indexed images `id` (repeatable, at most `max_k`) as stored, in one zip: their ids as the paths in it."""
+    svc = service()
+    image_ids = list(dict.fromkeys(request.args.getlist("id")))
+    if not image_ids:
+        raise RequestError("name the indexed images to download: id=ID, repeated")
+    if len(image_ids) > svc.max_k:
+        raise RequestError(f"at most {svc.max_k} images are downloaded at once, not {len(image_ids)}")
+    response = Response(zipped(svc.originals(image_ids)), mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="cbir-{len(image_ids)}-images.zip"'
+    return response
 
 
 @bp.get("/images/<path:image_id>")

@@ -59,6 +59,14 @@ def openapi_document(service) -> dict:
                 "responses": {"200": {"description": "hits, best first", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
                     "400": _ERROR, "404": _ERROR}}},
+            "/api/v1/download": {"get": {
+                "summary": "Indexed images as they are stored, in one zip (their ids as the paths in it)",
+                "parameters": [{"name": "id", "in": "query", "required": True, "explode": True,
+                                "description": f"an indexed image (repeatable, at most {service.max_k})",
+                                "schema": {"type": "array", "items": {"type": "string"}}}],
+                "responses": {"200": {"description": "a zip; files unreadable by now are named in its "
+                                                     "not-included.txt", "content": {"application/zip": {}}},
+                              "400": _ERROR, "404": _ERROR}}},
             "/api/v1/images/{image_id}": {"get": {
                 "summary": "An indexed image (only ids in an index are served)",
                 "parameters": [{"name": "image_id", "in": "path", "required": True, "schema": {"type": "string"}},

@@ -1,8 +1,11 @@
-"""Pictures as the page sends them: thumbnails and originals, and which stored formats a browser shows."""
+"""Pictures as the page sends them: thumbnails, originals and a zip of several, and which stored formats a browser
+shows."""
 
 from __future__ import annotations
 
 import io
+import zipfile
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -55,3 +58,33 @@ def thumbnail_png(image: np.ndarray, size: int) -> bytes:
     buf = io.BytesIO()
     im.save(buf, "PNG", optimize=False)
     return buf.getvalue()
+
+
+def zipped(files: Iterable[tuple[str, bytes]]) -> Iterator[bytes]:
+    """A zip archive of (name, bytes) files, made as it is sent: its bytes after each file (stored as they are:
+    photos are compressed already), never the whole archive at once."""
+    sink = _Chunks()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED) as archive:
+        for name, data in files:
+            archive.writestr(name, data)
+            yield sink.take()
+    yield sink.take()
+
+
+class _Chunks(io.RawIOBase):
+    """A stream that keeps what is written until taken (`zipfile` writes to it without seeking)."""
+
+    def __init__(self):
+        super().__init__()
+        self._chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._chunks.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        taken, self._chunks = b"".join(self._chunks), []
+        return taken

@@ -6,6 +6,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
@@ -328,6 +329,29 @@ class SearchService:
                 if path:
                     return path
         raise RequestError(f"no indexed image with id '{image_id}'", 404)
+
+    def originals(self, image_ids: list[str]) -> Iterator[tuple[str, bytes]]:
+        """(name, bytes) of indexed images as stored, for a download: their ids as names (the folders they were in),
+        an image of CIFAR-10's official archive (pixels, not a file) as a PNG; those unreadable by now left out and
+        named in a last file, `not-included.txt`. Every id is checked first (a 404 for one not indexed)."""
+        located = [(image_id, self.locate(image_id)) for image_id in image_ids]
+
+        def read() -> Iterator[tuple[str, bytes]]:
+            missing = []
+            for image_id, path in located:
+                try:
+                    data = original_bytes(path)
+                    if data is None:  # pixels in an archive of arrays
+                        image_id, data = f"{image_id}.png", encode_png(self.pixels(image_id))
+                    yield image_id, data
+                except (DatasetError, ImageDecodeError, RequestError) as exc:
+                    logging.getLogger(__name__).warning("indexed image '%s' left out of a download: %s", image_id, exc)
+                    missing.append(image_id)
+            if missing:
+                yield "not-included.txt", ("Not included: their files are missing or unreadable.\n"
+                                           + "".join(f"{image_id}\n" for image_id in missing)).encode()
+
+        return read()
 
     def pixels(self, image_id: str, max_side: int | None = None) -> np.ndarray:
         """An indexed image's pixels, at full size or (`max_side`) as its collection was read: a "more like this"
