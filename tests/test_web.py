@@ -172,6 +172,19 @@ def test_more_like_these_searches_with_indexed_images_together(client, collectio
     assert client.get("/api/v1/similar/blobs/000.png?also=blobs/001.png&crop=0,0,0.5,0.5").status_code == 400
 
 
+def test_the_folder_filter_offers_the_folders_images_lie_in():
+    from cbir.web.service import folders_of
+
+    ids = ["2019/trip/a.jpg", "2019/trip/b.jpg", "2019/c.jpg", "2020/d.jpg", "e.jpg"]
+    assert folders_of(ids) == ["2019/", "2019/trip/", "2020/"]
+    assert folders_of(ids, most=2) == ["2019/", "2019/trip/"]  # those holding the most images
+
+
+def test_the_folder_filter_on_the_page(client):
+    page = client.get("/?engine=hog-gch").get_data(as_text=True)
+    assert 'list="folders"' in page and '<option value="stripes/">' in page and '<option value="blobs/">' in page
+
+
 def test_the_ticked_images_download_as_they_are_stored_in_one_zip(client, collection, engines):
     import zipfile
 

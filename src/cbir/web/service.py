@@ -6,6 +6,7 @@ import logging
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from cbir.web.grouping import Grouping
 from cbir.web.pictures import browser_type, encode_jpeg, encode_png, is_heif, thumbnail
 
 MAX_TOGETHER = 20  # indexed images one search "more like these" takes: each is read and described
+FOLDERS_OFFERED = 500  # folders the page suggests for its folder filter (those holding the most images)
 
 
 class RequestError(CbirError):
@@ -95,6 +97,7 @@ class SearchService:
         self.labelled = {name: any(of.values()) for name, of in labels.items()}
         self.classes = {name: sorted({label for label in of.values() if label}) for name, of in labels.items()}
         self._ids = {name: list(of) for name, of in labels.items()}
+        self.folders = {name: folders_of(ids) for name, ids in self._ids.items()}
         self.summaries = [{"name": name, "extractor": e.extractor.name, "size": len(e), "dim": e.extractor.dim,
                            "index": e.index.kind, "labelled": self.labelled[name], "learned": e.extractor.describe()}
                           for name, e in self.engines.items()]
@@ -386,6 +389,16 @@ class SearchService:
         """A thumbnail and its MIME type, from the image decoded at that size (a photo's JPEG at an eighth of its
         size or less)."""
         return thumbnail(load_image(path, max_side=self.thumb_size), self.thumb_size)
+
+
+def folders_of(ids: list[str], most: int = FOLDERS_OFFERED) -> list[str]:
+    """The folders (id prefixes ending in "/") the indexed images lie in, at every depth: the `most` holding the
+    most images, in order, for the page to offer as its folder filter's choices."""
+    held: Counter[str] = Counter()
+    for id_ in ids:
+        parts = id_.split("/")[:-1]
+        held.update("/".join(parts[: depth + 1]) + "/" for depth in range(len(parts)))
+    return sorted(folder for folder, _ in held.most_common(most))
 
 
 def unavailable(image_id: str, exc: Exception) -> RequestError:

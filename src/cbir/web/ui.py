@@ -59,7 +59,7 @@ def index():
     context = {"engines": list(svc.engines), "engine": engine, "k": request.values.get("k") or svc.default_k,
                "max_k": svc.max_k, "searched": None, "query_src": None, "query_name": None, "query_id": None,
                "crop": None, "note": None, "query_ids": [],
-               "narrowing": narrowing, "classes": svc.classes.get(engine, [])}
+               "narrowing": narrowing, "classes": svc.classes.get(engine, []), "folders": svc.folders.get(engine, [])}
     status = 200
     try:
         k = svc.parse_k(request.values.get("k"))
