@@ -63,6 +63,10 @@ def test_upload_then_click_a_result(server, real_cifar10, tmp_path):
         page.wait_for_selector("#results .hit")
         assert page.locator("#results .hit").count() == 10
         assert "cat-0007.jpg" in page.locator(".query h2").inner_text()
+        assert page.locator("#together button").first.is_disabled()  # nothing ticked yet: an upload has no box
+        page.locator("#results .pick input").first.check()
+        assert page.locator("#together button").first.is_enabled()
+        page.locator("#results .pick input").first.uncheck()
         all_loaded(page)
         page.screenshot(path=str(ARTIFACTS / "browser-upload.png"), full_page=True)
 

@@ -170,3 +170,16 @@ const cbirUploads = (function () {
     form.submit();
   }
 })();
+
+// The ticked images' buttons: usable once an image is ticked (without JavaScript, a click with none ticked is
+// answered with what to do).
+(function () {
+  const form = document.getElementById("together");
+  if (!form) return;
+  const boxes = [...document.querySelectorAll('input[form="together"]')];
+  const update = () => form.querySelectorAll("button").forEach((button) => {
+    button.disabled = !boxes.some((box) => box.checked);
+  });
+  boxes.forEach((box) => box.addEventListener("change", update));
+  update();
+})();
