@@ -80,7 +80,7 @@ class SearchService:
         self.default_k, self.max_k, self.max_pixels, self.thumb_size = default_k, max_k, max_pixels, thumb_size
         self._thumbnail = lru_cache(maxsize=4096)(self._make_thumbnail)  # ~10-40 KB each
         self._decoding = threading.BoundedSemaphore(self.DECODERS)
-        self._decoding_whole = threading.Lock()  # HEVC decodes in full: ~280 MB at its peak for 6000x6000 pixels
+        self._decoding_whole = threading.Lock()  # HEVC and raw development decode in full: ~280 MB at 6000x6000
         self.sources, self.micro_batching = sources or {}, micro_batching
         self._versions = {name: current_version(path) for name, path in self.sources.items()}
         self._checked, self._reloading = time.monotonic(), threading.Lock()
