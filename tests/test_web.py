@@ -211,6 +211,17 @@ def test_the_ticked_images_download_as_they_are_stored_in_one_zip(client, collec
         (collection / "gone.png").rename(collection / "blobs" / "019.png")
 
 
+def test_a_zip_is_sent_without_copying_the_files_in_it():
+    from conftest import traced_peak
+
+    from cbir.web.pictures import zipped
+
+    photo = os.urandom(4 << 20)  # a 4 MB file, read before the zip is made
+    with traced_peak() as peak:
+        sent = sum(len(chunk) for chunk in zipped([("a.jpg", photo), ("b.jpg", photo)]))
+    assert sent > 8 << 20 and peak[0] < 1 << 20
+
+
 def test_similar_to_an_indexed_image_by_id(client):
     body = client.get("/api/v1/similar/stripes/003.png?k=5&engine=hog-gch").get_json()
     assert body["engine"] == "hog-gch" and len(body["hits"]) == 5

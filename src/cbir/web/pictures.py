@@ -62,17 +62,18 @@ def thumbnail_png(image: np.ndarray, size: int) -> bytes:
 
 def zipped(files: Iterable[tuple[str, bytes]]) -> Iterator[bytes]:
     """A zip archive of (name, bytes) files, made as it is sent: its bytes after each file (stored as they are:
-    photos are compressed already), never the whole archive at once."""
+    photos are compressed already), never the whole archive, nor a file twice, in memory at once."""
     sink = _Chunks()
     with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED) as archive:
         for name, data in files:
             archive.writestr(name, data)
-            yield sink.take()
-    yield sink.take()
+            yield from sink.take()
+    yield from sink.take()
 
 
 class _Chunks(io.RawIOBase):
-    """A stream that keeps what is written until taken (`zipfile` writes to it without seeking)."""
+    """A stream that keeps what is written until taken (`zipfile` writes to it without seeking), as it was written:
+    a file's bytes are sent as they are, not copied."""
 
     def __init__(self):
         super().__init__()
@@ -82,9 +83,9 @@ class _Chunks(io.RawIOBase):
         return True
 
     def write(self, data) -> int:
-        self._chunks.append(bytes(data))
+        self._chunks.append(data if isinstance(data, bytes) else bytes(data))
         return len(data)
 
-    def take(self) -> bytes:
-        taken, self._chunks = b"".join(self._chunks), []
+    def take(self) -> list[bytes]:
+        taken, self._chunks = self._chunks, []
         return taken
