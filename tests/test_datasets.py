@@ -162,6 +162,27 @@ def test_the_cache_keeps_at_most_its_limit_of_pixels_the_least_recently_read_goi
         load_folder(folders[3], progress=False)
 
 
+def test_a_full_disk_while_decoding_is_one_line_and_leaves_nothing_half_written(noise_photos, cbir_home, capsys,
+                                                                               monkeypatch, tmp_path):
+    import errno
+
+    from cbir.cli import main
+    from cbir.datasets.spool import PixelSpool
+
+    real_append, written = PixelSpool.append, []
+
+    def append(self, image):
+        if len(written) == 30:
+            raise OSError(errno.ENOSPC, "No space left on device", "pixels.bin")
+        written.append(1)
+        real_append(self, image)
+
+    monkeypatch.setattr(PixelSpool, "append", append)
+    assert main(["index", "--dataset", str(noise_photos), "--features", "gch", "--out", str(tmp_path / "e")]) == 2
+    assert capsys.readouterr().err.endswith("\ncbir: error: No space left on device: pixels.bin\n")  # after the bar
+    assert list((cbir_home / "decoded").iterdir()) == []
+
+
 def test_a_run_of_a_collection_is_a_view_of_it_and_other_parts_are_copies(noise_photos, cbir_home):
     read = load_folder(noise_photos, progress=False)
     part = read.subset(range(8, 16))
