@@ -70,3 +70,25 @@ def test_the_server_keeps_blas_on_one_thread(tiny_collection, tmp_path, monkeypa
         pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"))
     assert main(["serve", str(engine), "--port", "0"]) == 0
     assert blas and set(blas) == {1}
+
+
+def test_a_password_from_the_environment_and_a_warning_without_one_on_the_network(tiny_collection, tmp_path,
+                                                                                   monkeypatch, capsys):
+    import waitress
+
+    engine = tmp_path / "engine"
+    assert main(["index", "--dataset", f"{tiny_collection}:train", "--features", "gch", "--out", str(engine)]) == 0
+    apps = []
+    monkeypatch.setattr(waitress, "serve", lambda app, **kwargs: apps.append((app, kwargs["host"])))
+    capsys.readouterr()
+    assert main(["serve", str(engine), "--port", "0", "--host", "0.0.0.0"]) == 0
+    assert apps[-1][0].config["PASSWORD"] is None
+    assert "serving on 0.0.0.0 without a password: anyone who reaches it sees every indexed image; set " \
+           "CBIR_SERVE_PASSWORD" in capsys.readouterr().err
+    monkeypatch.setenv("CBIR_SERVE_PASSWORD", "s3cret")
+    assert main(["serve", str(engine), "--port", "0", "--host", "0.0.0.0"]) == 0
+    captured = capsys.readouterr()
+    assert apps[-1][0].config["PASSWORD"] == "s3cret" and "asks for CBIR_SERVE_PASSWORD" in captured.out
+    assert "without a password" not in captured.err and "s3cret" not in captured.out + captured.err
+    monkeypatch.delenv("CBIR_SERVE_PASSWORD")
+    assert main(["serve", str(engine), "--port", "0"]) == 0 and "without a password" not in capsys.readouterr().err

@@ -222,6 +222,23 @@ def test_a_zip_is_sent_without_copying_the_files_in_it():
     assert sent > 8 << 20 and peak[0] < 1 << 20
 
 
+def test_a_password_guards_every_route_but_health(engines):
+    import base64
+
+    client = create_app({"ENGINES": engines, "PASSWORD": "s3cret"}).test_client()
+    page = client.get("/")
+    assert page.status_code == 401 and page.headers["WWW-Authenticate"] == "Basic realm=cbir"
+    assert page.headers["X-Frame-Options"] == "DENY" and "asks for its password" in page.get_data(as_text=True)
+    api = client.get("/api/v1/images/stripes/003.png?size=thumb")
+    assert api.status_code == 401 and api.get_json() == {"error": "this server asks for its password (any user name)"}
+    assert client.get("/api/v1/health").status_code == 200  # for what watches the server
+    for user, password, status in (("me", "s3cret", 200), ("", "s3cret", 200), ("me", "nope", 401)):
+        answer = base64.b64encode(f"{user}:{password}".encode()).decode()
+        assert client.get("/api/v1/engines", headers={"Authorization": f"Basic {answer}"}).status_code == status
+    open_app = create_app({"ENGINES": engines}).test_client()
+    assert open_app.get("/api/v1/engines").status_code == 200
+
+
 def test_similar_to_an_indexed_image_by_id(client):
     body = client.get("/api/v1/similar/stripes/003.png?k=5&engine=hog-gch").get_json()
     assert body["engine"] == "hog-gch" and len(body["hits"]) == 5

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
+import warnings
 
 from cbir.cli.args import positive
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # hosts only this machine reaches
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -16,10 +20,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from cbir.web.service import engine_names
 
     faiss.omp_set_num_threads(1)  # concurrency comes from the server's threads; never nest thread pools
+    password = os.environ.get("CBIR_SERVE_PASSWORD") or None  # never on the command line, where `ps` shows it
     app = create_app({"ENGINES": engine_names(args.engines), "MAX_CONTENT_LENGTH": args.max_upload_mb << 20,
-                      "MAX_FORM_MEMORY_SIZE": args.max_upload_mb << 20})
+                      "MAX_FORM_MEMORY_SIZE": args.max_upload_mb << 20, "PASSWORD": password})
     names = ", ".join(app.extensions["cbir"].engines)
-    print(f"serving {names} at http://{args.host}:{args.port}/ (Ctrl+C stops)", flush=True)
+    if password is None and args.host not in LOOPBACK:
+        warnings.warn(f"serving on {args.host} without a password: anyone who reaches it sees every indexed image; "
+                      f"set CBIR_SERVE_PASSWORD to ask for one", stacklevel=1)
+    print(f"serving {names} at http://{args.host}:{args.port}/ (Ctrl+C stops"
+          f"{'; asks for CBIR_SERVE_PASSWORD' if password else ''})", flush=True)
     # BLAS on one thread too: its idle threads spin, taking a core from the networks (docs/results/serving.md)
     with threadpool_limits(1, user_api="blas"):
         waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="cbir", **SERVER_LIMITS,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
+
 from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import HTTPException, Unauthorized
 from werkzeug.routing import PathConverter
 
 from cbir.datasets.images import IMAGE_EXTENSIONS
@@ -19,6 +22,7 @@ DEFAULTS = {
     "THUMB_SIZE": 192,  # pixels: sharp at ~150 on screens of 2 pixels a point
     "MICRO_BATCHING": True,      # group concurrent searches into batched index searches
     "GROUPING_WAIT_S": 2.0,      # a duplicates request waits this long, then answers with the grouping's progress
+    "PASSWORD": None,            # when set, every route but /api/v1/health asks for it (HTTP Basic, any user name)
 }
 # the page's file picker: any image, and the files a browser may name no image type for (raw files, HEIC)
 ACCEPTED = ",".join(["image/*", *sorted(IMAGE_EXTENSIONS)])
@@ -61,6 +65,16 @@ def create_app(config: dict | None = None) -> Flask:
     @app.context_processor
     def uploads():
         return {"max_upload_bytes": app.config["MAX_CONTENT_LENGTH"], "accepted": ACCEPTED}
+
+    @app.before_request
+    def ask_for_the_password():
+        password = app.config["PASSWORD"]
+        if not password or request.path == "/api/v1/health":
+            return
+        given = request.authorization.password if request.authorization else None
+        if given is None or not hmac.compare_digest(given.encode(), password.encode()):
+            raise Unauthorized("this server asks for its password (any user name)",
+                               www_authenticate=WWWAuthenticate("basic", {"realm": "cbir"}))
 
     @app.before_request
     def follow_engine_folders():
