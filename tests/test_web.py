@@ -121,6 +121,28 @@ def test_photos_thumbnails_are_decoded_small_and_originals_shown_compactly(tmp_p
     assert phone.mimetype == "image/jpeg" and Image.open(io.BytesIO(phone.data)).size == (96, 64)
 
 
+def test_a_changed_file_is_shown_as_it_is_now_and_a_converted_photo_is_kept(tmp_path, monkeypatch):
+    """A thumbnail (and a full view converted for the browser) is kept by its file's stamp: `cbir sync` describing
+    a changed file again shows its new picture; a HEIC opened twice is decoded once."""
+    from cbir.datasets import sources
+
+    (tmp_path / "photos").mkdir()
+    Image.fromarray(pictures.coffee()).save(tmp_path / "photos" / "a.png")
+    shutil.copy(Path(__file__).parent / "data" / "astronaut.heic", tmp_path / "photos")
+    engine = Engine.build(load_folder(tmp_path / "photos", progress=False, cache=False), make_extractor("gch"),
+                          progress=False)
+    client = create_app({"ENGINES": {"photos": engine}}).test_client()
+    before = client.get("/api/v1/images/a.png?size=thumb").data
+    Image.fromarray(pictures.astronaut()).save(tmp_path / "photos" / "a.png")
+    os.utime(tmp_path / "photos" / "a.png", ns=(1, 1))
+    after = client.get("/api/v1/images/a.png?size=thumb").data
+    assert after != before and after == client.get("/api/v1/images/a.png?size=thumb").data
+    decoded, real_decode = [], sources.decode_image
+    monkeypatch.setattr(sources, "decode_image", lambda data, **kw: decoded.append(1) or real_decode(data, **kw))
+    first, again = (client.get("/api/v1/images/astronaut.heic") for _ in range(2))
+    assert first.mimetype == "image/jpeg" and first.data == again.data and len(decoded) == 1
+
+
 def test_a_folder_of_camera_raw_files_is_indexed_shown_and_searched_with(tmp_path, cbir_home):
     """A raw file is indexed (the one beside a JPEG of the same name is not: one shot saved twice), shown as a JPEG
     of the camera's picture, its thumbnail kept when it was indexed, and can be uploaded as a query."""

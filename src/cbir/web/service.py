@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cbir.datasets.folder import DEFAULT_MAX_SIDE
+from cbir.datasets.folder import DEFAULT_MAX_SIDE, file_stamp
 from cbir.datasets.images import decode_image
 from cbir.datasets.raw import is_raw_name, might_be_raw
 from cbir.datasets.regions import Region, read_side
@@ -31,6 +31,7 @@ from cbir.web.pictures import browser_type, encode_jpeg, encode_png, is_heif, th
 
 MAX_TOGETHER = 20  # indexed images one search "more like these" takes: each is read and described
 FOLDERS_OFFERED = 500  # folders the page suggests for its folder filter (those holding the most images)
+CONVERTED_KEPT = 8  # full views of images a browser does not show, kept converted (a 12-MP photo's JPEG: ~4 MB)
 
 
 class RequestError(CbirError):
@@ -79,6 +80,7 @@ class SearchService:
         self.engines = engines
         self.default_k, self.max_k, self.max_pixels, self.thumb_size = default_k, max_k, max_pixels, thumb_size
         self._thumbnail = lru_cache(maxsize=4096)(self._make_thumbnail)  # ~10-40 KB each
+        self._converted = lru_cache(maxsize=CONVERTED_KEPT)(self._convert)
         self._decoding = threading.BoundedSemaphore(self.DECODERS)
         self._decoding_whole = threading.Lock()  # HEVC and raw development decode in full: ~280 MB at 6000x6000
         self.sources, self.micro_batching = sources or {}, micro_batching
@@ -369,26 +371,27 @@ class SearchService:
         """(bytes, mimetype) of an indexed image, as stored when a browser can show it, else JPEG for a HEIC
         photo or a camera's raw file and PNG for the rest; its thumbnail (`thumbnail`)."""
         path = self.locate(image_id)
-        if thumbnail:
-            try:
-                return self._thumbnail(path)
-            except (DatasetError, ImageDecodeError) as exc:
-                raise unavailable(image_id, exc) from None
         try:
+            if thumbnail:  # kept by the file's stamp: a file changed since is read again
+                return self._thumbnail(path, file_stamp(path))
             data = original_bytes(path)
+            mimetype = browser_type(data)
+            if mimetype:
+                return data, mimetype
+            return self._converted(path, file_stamp(path), is_heif(data) or is_raw_name(path))
         except (DatasetError, ImageDecodeError) as exc:
             raise unavailable(image_id, exc) from None
-        mimetype = browser_type(data)
-        if mimetype:
-            return data, mimetype
-        if is_heif(data) or is_raw_name(path):  # photos
-            return encode_jpeg(self.pixels(image_id)), "image/jpeg"
-        return encode_png(self.pixels(image_id)), "image/png"
 
-    def _make_thumbnail(self, path: str) -> tuple[bytes, str]:
+    def _make_thumbnail(self, path: str, stamp: str | None) -> tuple[bytes, str]:
         """A thumbnail and its MIME type, from the image decoded at that size (a photo's JPEG at an eighth of its
         size or less)."""
         return thumbnail(load_image(path, max_side=self.thumb_size), self.thumb_size)
+
+    @staticmethod
+    def _convert(path: str, stamp: str | None, photo: bool) -> tuple[bytes, str]:
+        """A stored image a browser does not show, in full, as a browser shows it: a `photo` (HEIC, a camera's raw
+        file) as a JPEG, the rest as a PNG; the last few kept by the file's stamp (a HEIC takes a second)."""
+        return (encode_jpeg(load_image(path)), "image/jpeg") if photo else (encode_png(load_image(path)), "image/png")
 
 
 def folders_of(ids: list[str], most: int = FOLDERS_OFFERED) -> list[str]:
