@@ -92,3 +92,11 @@ def test_a_password_from_the_environment_and_a_warning_without_one_on_the_networ
     assert "without a password" not in captured.err and "s3cret" not in captured.out + captured.err
     monkeypatch.delenv("CBIR_SERVE_PASSWORD")
     assert main(["serve", str(engine), "--port", "0"]) == 0 and "without a password" not in capsys.readouterr().err
+
+    from cbir.cli import serve
+
+    assert serve.lan_address() is None or not serve.lan_address().startswith("127.")  # this machine's, or none
+    monkeypatch.setattr(serve, "lan_address", lambda: "192.168.1.20")
+    assert main(["serve", str(engine), "--port", "5123", "--host", "0.0.0.0"]) == 0
+    assert "from another device on the network: http://192.168.1.20:5123/" in capsys.readouterr().out
+    assert main(["serve", str(engine), "--port", "5123"]) == 0 and "another device" not in capsys.readouterr().out

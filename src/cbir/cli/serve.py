@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import warnings
 
 from cbir.cli.args import positive
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")  # hosts only this machine reaches
+ALL_ADDRESSES = ("0.0.0.0", "::")  # hosts that listen on every network the machine is on
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -29,11 +31,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
                       f"set CBIR_SERVE_PASSWORD to ask for one", stacklevel=1)
     print(f"serving {names} at http://{args.host}:{args.port}/ (Ctrl+C stops"
           f"{'; asks for CBIR_SERVE_PASSWORD' if password else ''})", flush=True)
+    if args.host in ALL_ADDRESSES and (address := lan_address()):
+        print(f"from another device on the network: http://{address}:{args.port}/", flush=True)
     # BLAS on one thread too: its idle threads spin, taking a core from the networks (docs/results/serving.md)
     with threadpool_limits(1, user_api="blas"):
         waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="cbir", **SERVER_LIMITS,
                        max_request_body_size=BODY_READ_FACTOR * (args.max_upload_mb << 20))
     return 0
+
+
+def lan_address() -> str | None:
+    """This machine's address on its network (the one it would reach others from), or None without one. Nothing is
+    sent: a UDP socket only picks its route."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # a documentation address, never reached
+            address = probe.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
 
 
 # A body over the upload limit is still read (spooled to disk, up to BODY_READ_FACTOR times the limit) so
