@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from cbir.errors import CbirError
+
 
 def cbir_home() -> Path:
     """The cache folder: `CBIR_HOME`, default `~/.cache/cbir`."""
@@ -30,8 +32,6 @@ DEFAULT_CACHE_GB = 10.0
 
 def cache_limit() -> int:
     """The most bytes of decoded pixels the cache folder keeps: `CBIR_CACHE_GB` gigabytes (default 10)."""
-    from cbir.errors import CbirError
-
     text = os.environ.get("CBIR_CACHE_GB") or str(DEFAULT_CACHE_GB)
     try:
         gigabytes = float(text)
