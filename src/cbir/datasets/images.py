@@ -56,7 +56,7 @@ def decode_image(data: bytes, max_side: int | None = None, max_pixels: int = MAX
     if might_be_raw(data):
         camera = lambda jpeg, side: _decode(jpeg, side, max_pixels, orient=False)  # noqa: E731
         if (raw := decode_raw(data, max_side, max_pixels, camera)) is not None:
-            return raw
+            return _fitted(Image.fromarray(np.ascontiguousarray(raw)), max_side)
     return _decode(data, max_side, max_pixels)
 
 
@@ -81,6 +81,12 @@ def _decode(data: bytes, max_side: int | None, max_pixels: int, orient: bool = T
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning,
             EOFError, MemoryError) as exc:
         raise ImageDecodeError(f"not a readable image ({type(exc).__name__}: {exc})") from exc
+    return _fitted(rgb, max_side)
+
+
+def _fitted(rgb: Image.Image, max_side: int | None) -> np.ndarray:
+    """An RGB picture as an (H, W, 3) uint8 array, shrunk (keeping its aspect) so its longest side is at most
+    `max_side`."""
     if max_side and max(rgb.size) > max_side:
         rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return np.asarray(rgb, dtype=np.uint8).copy()

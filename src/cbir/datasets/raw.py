@@ -51,25 +51,24 @@ def might_be_raw(data: bytes) -> bool:
 
 def decode_raw(data: bytes, max_side: int | None, max_pixels: int,
                decode_jpeg: Callable[[bytes, int | None], np.ndarray]) -> np.ndarray | None:
-    """The RGB uint8 picture of a camera raw file, its longest side at most `max_side` (full size without); None
-    when the bytes are not a raw file LibRaw knows. `decode_jpeg(bytes, max_side)` reads the camera's JPEG, as
-    stored (the file's own orientation applies to it)."""
+    """The RGB uint8 picture of a camera raw file, read for a longest side of `max_side` (full size without) and
+    turned, not yet shrunk to it (`decode_image` does); None when the bytes are not a raw file LibRaw knows.
+    `decode_jpeg(bytes, max_side)` reads the camera's JPEG, as stored (the file's own orientation applies to it)."""
     try:
         with rawpy.imread(io.BytesIO(data)) as raw:
             developed_side = max(raw.sizes.width, raw.sizes.height) // 2  # what developing at half size gives
             preview = _preview(raw, min(max_side or ENOUGH, ENOUGH, developed_side), max_side, decode_jpeg)
             if preview is not None:
-                return _shrunk(np.rot90(preview, _TURNS.get(raw.sizes.flip, 0)), max_side)
+                return np.rot90(preview, _TURNS.get(raw.sizes.flip, 0))
             width, height = raw.sizes.width // 2, raw.sizes.height // 2
             if width * height > max_pixels:
                 raise ImageDecodeError(f"raw image is {width}x{height} = {width * height:,} pixels at half size; "
                                        f"the limit is {max_pixels:,}")
-            developed = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)  # turned by LibRaw
+            return raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)  # turned by LibRaw
     except rawpy.LibRawFileUnsupportedError:
         return None
     except (rawpy.LibRawError, MemoryError) as exc:
         raise ImageDecodeError(f"not a readable raw file ({type(exc).__name__}: {exc})") from exc
-    return _shrunk(developed, max_side)
 
 
 def _preview(raw, least: int, max_side: int | None, decode_jpeg) -> np.ndarray | None:
@@ -89,12 +88,3 @@ def _preview(raw, least: int, max_side: int | None, decode_jpeg) -> np.ndarray |
     if picture.dtype == np.uint16:
         picture = (picture >> 8).astype(np.uint8)
     return picture if picture.ndim == 3 and picture.shape[2] == 3 and max(picture.shape[:2]) >= least else None
-
-
-def _shrunk(image: np.ndarray, max_side: int | None) -> np.ndarray:
-    image = np.ascontiguousarray(image, dtype=np.uint8)
-    if not max_side or max(image.shape[:2]) <= max_side:
-        return image
-    im = Image.fromarray(image)
-    im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    return np.asarray(im, dtype=np.uint8).copy()
