@@ -312,6 +312,10 @@ def test_a_burst_longer_than_the_ranking_searched_still_leaves_k_results(tmp_pat
     hits = engine.search([np.asarray(photo("astronaut"))], k=3, distinct=True)[0].hits
     assert len(hits) == 3 and hits[0].id.startswith("burst-") and len(hits[0].alike) == 11
     assert {h.id for h in hits[1:]} <= {"coffee.jpg", "rocket.jpg", "chelsea.jpg"}
+    described, real_embed = [], engine.embed
+    engine.embed = lambda images, **kw: described.append(len(images)) or real_embed(images, **kw)
+    together = engine.search_together([np.asarray(photo("astronaut"))] * 2, k=3, distinct=True).hits
+    assert [h.id for h in together] == [h.id for h in hits] and described == [2]  # deeper, described once
 
 
 def test_one_result_per_group_needs_features_of_the_picture(tmp_path, capsys):

@@ -224,11 +224,14 @@ class Engine:
         if len(images) == 0:
             raise CbirError("a search together needs at least one image")
         if distinct:
-            return self._distinct(k, lambda pool: [self.search_together(images, pool, exclude, where, min_score)])[0]
-        query = l2_normalise(self.embed(images).mean(axis=0, keepdims=True))
-        left_out = set(exclude)
-        found = self.search_vectors(query, k + len(left_out), where=where, min_score=min_score)[0]
-        return SearchResult([hit for hit in found if hit.id not in left_out][:k])
+            check_distinct(self)  # before the images are described
+        query, left_out = l2_normalise(self.embed(images).mean(axis=0, keepdims=True)), set(exclude)
+
+        def ranked(depth: int) -> list[SearchResult]:  # described once, however deep `distinct` looks
+            found = self.search_vectors(query, depth + len(left_out), where=where, min_score=min_score)[0]
+            return [SearchResult([hit for hit in found if hit.id not in left_out][:depth])]
+
+        return (self._distinct(k, ranked) if distinct else ranked(k))[0]
 
     def _distinct(self, k: int, search: Callable[[int], list[SearchResult]]) -> list[SearchResult]:
         """A search (`search(depth)`: its results at that depth) with one image per group of look-alikes
