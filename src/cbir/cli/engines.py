@@ -213,12 +213,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
         if not args.dataset and held[0] != (version := current_version(args.engine)):
             held = (version, engine_folders(args.engine))  # read again only once the engine changed
         specs = [args.dataset] if args.dataset else held[1]
-        present = []
+        present = {}  # spec -> its folder or archive (None: CIFAR-10)
         for spec in specs:  # a folder missing (a drive not mounted) is said once, and looked at again
             try:
                 if (source := source_of(spec)) is not None:
                     existing_source(source[0])
-                present.append(spec)
+                present[spec] = source and source[0]
             except DatasetError as exc:
                 if args.dataset and (first or not args.watch):
                     raise
@@ -226,10 +226,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
                     print(f"cbir: {exc}; looking again every {args.watch} s", file=sys.stderr, flush=True)
         said_missing = set(specs) - set(present)
         # a round's files and engine version: a round with both as the last one's left has nothing to do
-        seen = ([source_fingerprint(source[0]) if (source := source_of(spec)) else None for spec in present],
+        seen = ([source_fingerprint(source) if source else None for source in present.values()],
                 current_version(args.engine))
         if present and seen != synced:  # nothing there at all (a drive not mounted): nothing to do
-            said_kept = _sync(args, present, said_kept)
+            said_kept = _sync(args, list(present), said_kept)
             synced = (seen[0], current_version(args.engine))
         first = False
         if not args.watch:
