@@ -192,6 +192,10 @@ def test_more_like_these_searches_with_indexed_images_together(client, collectio
     assert client.get(f"/api/v1/similar/blobs/000.png?{many}").status_code == 400  # at most 20 at once
     assert client.get("/api/v1/similar/blobs/000.png?also=nope.png").status_code == 404
     assert client.get("/api/v1/similar/blobs/000.png?also=blobs/001.png&crop=0,0,0.5,0.5").status_code == 400
+    several = "a part (crop) is searched with one image, not with several together"
+    assert several in client.get("/?id=blobs/000.png&id=blobs/001.png&crop=0,0,0.5,0.5").get_data(as_text=True)
+    files = [(io.BytesIO((collection / "stripes" / "003.png").read_bytes()), f"{i}.png") for i in range(2)]
+    assert client.post("/api/v1/search?crop=0,0,0.5,0.5", data={"image": files}).get_json() == {"error": several}
 
 
 def test_the_folder_filter_offers_the_folders_images_lie_in():

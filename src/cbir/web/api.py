@@ -35,10 +35,8 @@ def search():
     svc.engine(engine)
     region = svc.parse_region(request.values)
     sent = uploads()
-    svc.check_together(len(sent))
+    svc.check_together(len(sent), region)
     if len(sent) > 1:
-        if region:
-            raise RequestError("a part (crop) is searched with one image, not with several together")
         return search_response(svc.search_together([svc.decode_upload(data) for data in sent], engine, k,
                                                     where=where, min_score=min_score, distinct=distinct))
     image = svc.part(svc.decode_upload(sent[0], region), region)
@@ -53,12 +51,10 @@ def similar(image_id: str):
     k = svc.parse_k(request.args.get("k"))
     where, min_score = svc.parse_narrowing(request.args)
     engine, distinct, also = request.args.get("engine"), svc.parse_distinct(request.args), request.args.getlist("also")
+    region = svc.parse_region(request.args)
     if also:
-        if request.args.get("crop"):
-            raise RequestError("a part (crop) is searched with one image, not with several together")
-        return search_response(svc.search_ids([image_id, *also], engine, k, where, min_score, distinct))
-    return search_response(svc.search_id(image_id, engine, k, where, min_score, svc.parse_region(request.args),
-                                         distinct))
+        return search_response(svc.search_ids([image_id, *also], engine, k, where, min_score, distinct, region))
+    return search_response(svc.search_id(image_id, engine, k, where, min_score, region, distinct))
 
 
 def search_response(searched: Searched) -> Response:

@@ -237,12 +237,12 @@ class SearchService:
         return Searched(name, result, (time.perf_counter() - started) * 1000)
 
     def search_ids(self, image_ids: list[str], engine: str | None, k: int, where: Filter | None = None,
-                   min_score: float | None = None, distinct: bool = False) -> Searched:
+                   min_score: float | None = None, distinct: bool = False, region: Region | None = None) -> Searched:
         """"More like these": the k indexed images most like all these indexed ones at once (`search_together`;
         they are left out)."""
         name, eng = self.engine(engine)
         image_ids = list(dict.fromkeys(image_ids))
-        self.check_together(len(image_ids))
+        self.check_together(len(image_ids), region)
         for image_id in image_ids:
             if image_id not in eng.metadata:
                 raise RequestError(f"no indexed image with id '{image_id}' in engine '{name}'", 404)
@@ -263,10 +263,13 @@ class SearchService:
         return Searched(name, result, (time.perf_counter() - started) * 1000)
 
     @staticmethod
-    def check_together(count: int) -> None:
-        """A bad request when more images than `MAX_TOGETHER` are to be searched with together."""
+    def check_together(count: int, region: Region | None = None) -> None:
+        """A bad request when more images than `MAX_TOGETHER` are to be searched with together, or several with a
+        part (`region`) of them."""
         if count > MAX_TOGETHER:
             raise RequestError(f"at most {MAX_TOGETHER} images are searched with together, not {count}")
+        if count > 1 and region is not None:
+            raise RequestError("a part (crop) is searched with one image, not with several together")
 
     @staticmethod
     def _check_distinct(engine: Engine) -> None:

@@ -67,9 +67,7 @@ def index():
         region = context["crop"] = svc.parse_region(request.values)
         if request.method == "POST" and len(request.files.getlist("image")) > 1:  # several, searched together
             uploads = request.files.getlist("image")
-            svc.check_together(len(uploads))
-            if region:
-                raise RequestError("a part (crop) is searched with one image, not with several together")
+            svc.check_together(len(uploads), region)
             wholes = [svc.decode_upload(upload.read()) for upload in uploads]
             searched = svc.search_together(wholes, engine, k, where=where, min_score=min_score,
                                            distinct=svc.parse_distinct(request.values))
@@ -88,9 +86,7 @@ def index():
             ids = context["query_ids"] = list(dict.fromkeys(request.args.getlist("id")))
             distinct = svc.parse_distinct(request.args)
             if len(ids) > 1:  # "more like these": the ticked images together
-                if region:
-                    raise RequestError("a part (crop) is searched with one image, not with several together")
-                searched = svc.search_ids(ids, engine, k, where, min_score, distinct)
+                searched = svc.search_ids(ids, engine, k, where, min_score, distinct, region)
                 context["query_name"] = f"{len(ids)} images together"
             else:
                 searched = svc.search_id(ids[0], engine, k, where, min_score, region, distinct)
