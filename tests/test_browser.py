@@ -163,7 +163,7 @@ def test_ticked_results_are_searched_with_together(server, real_cifar10, tmp_pat
         page.locator("#examples .hit a").first.click()
         page.wait_for_selector("#results .hit")
         query = page.locator("#query").get_attribute("data-id")
-        picks = page.locator("#results .pick input")
+        picks = page.locator("#results .pick:not(.unlike) input")
         picks.nth(0).check()
         picks.nth(2).check()
         ticked = [picks.nth(i).get_attribute("value") for i in (0, 2)]
@@ -171,9 +171,20 @@ def test_ticked_results_are_searched_with_together(server, real_cifar10, tmp_pat
         page.wait_for_selector("#query-set")
         assert "3 images together" in page.locator(".query h2").inner_text()
         assert [page.locator("#query-set input").nth(i).get_attribute("value") for i in range(3)] == [query, *ticked]
-        shown = [page.locator("#results .pick input").nth(i).get_attribute("value") for i in range(10)]
+        shown = [picks.nth(i).get_attribute("value") for i in range(10)]
         assert not set(shown) & {query, *ticked}
         all_loaded(page)
+
+        nots = page.locator("#results .pick.unlike input")  # "not like this": wanted or not, never both
+        picks.nth(1).check()
+        nots.nth(1).check()
+        assert not picks.nth(1).is_checked() and page.locator("#together button").first.is_enabled()
+        page.click("#together button")
+        page.wait_for_selector("#query-set .unlike")
+        assert "3 images together, less like 1 other" in page.locator(".query h2").inner_text()
+        assert page.locator("#query-set .unlike input").get_attribute("value") == shown[1]
+        assert float(page.locator("#query-set .unlike").locator("xpath=..").locator("img").evaluate(
+            "img => getComputedStyle(img).opacity")) < 1  # shown dimmed
 
         files = []  # several files chosen at once: searched with together
         with zipfile.ZipFile(real_cifar10) as zf:

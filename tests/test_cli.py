@@ -125,6 +125,24 @@ def test_search_with_several_images_together(built, tiny_collection, capsys):
     assert "blobs" not in {hit["label"] for hit in found["hits"]}
 
 
+def test_search_away_from_images_marked_unlike(built, tiny_collection, capsys):
+    """`--unlike IMAGE` (repeatable): the images given searched with together, and less like those."""
+    stripes, gradient, other = (tiny_collection / "test" / c for c in ("stripes/000.png", "gradient/000.png",
+                                                                        "gradient/001.png"))
+    capsys.readouterr()
+    assert main(["search", str(built), str(stripes), str(gradient), "-k", "6", "--unlike", str(other), "--json"]) == 0
+    (found,) = json.loads(capsys.readouterr().out)
+    assert found["query"] == f"{stripes} + {gradient} - {other}" and len(found["hits"]) == 6
+    from cbir import Engine
+    from cbir.datasets import decode_image
+
+    read = [decode_image(path.read_bytes(), max_side=256) for path in (stripes, gradient, other)]
+    expected = Engine.load(built).search_together(read[:2], 6, unlike=read[2:]).hits
+    assert [hit["id"] for hit in found["hits"]] == [h.id for h in expected]
+    assert main(["search", str(built), str(stripes), "--unlike", str(tiny_collection / "nope.png")]) == 2
+    assert "nope.png" in capsys.readouterr().err
+
+
 def test_errors_are_messages_not_tracebacks(built, tmp_path, capsys):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"nope")

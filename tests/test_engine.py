@@ -74,6 +74,30 @@ def test_images_searched_with_together_rank_what_they_share_first(train):
         engine.search_together(pair, k=3, distinct=True)
 
 
+def test_images_marked_unlike_push_what_they_show_down_the_ranking(train):
+    """Relevance feedback: a stripes and a gradient image together find both classes; with another gradient image
+    marked as not wanted, the query moves away from it (`feedback_query`: the liked mean less `UNLIKE_WEIGHT`
+    times the unliked mean) and the stripes come first. It is left out like the others."""
+    from cbir.engine import UNLIKE_WEIGHT
+
+    engine = Engine.build(train, make_extractor("hog-gch"), progress=False)
+    stripes, gradient = train.labels.index("stripes"), train.labels.index("gradient")
+    other = train.labels.index("gradient", gradient + 1)
+    pair, unlike = [train.images[stripes], train.images[gradient]], [train.images[other]]
+    left_out = [train.ids[i] for i in (stripes, gradient, other)]
+    before = engine.search_together(pair, k=10, exclude=left_out)
+    after = engine.search_together(pair, k=10, exclude=left_out, unlike=unlike)
+    count = lambda found, label: sum(hit.label == label for hit in found.hits)  # noqa: E731
+    assert count(before, "gradient") >= 3 and count(after, "gradient") < count(before, "gradient")
+    assert count(after, "stripes") == 10 and not {hit.id for hit in after.hits} & set(left_out)
+    liked, unliked = engine.embed(pair), engine.embed(unlike)
+    query = liked.mean(0) - UNLIKE_WEIGHT * unliked.mean(0)
+    query /= np.linalg.norm(query)
+    assert after.hits[0].score == pytest.approx(float(engine.index.vectors_of([after.hits[0].id])[0] @ query), abs=1e-4)
+    with pytest.raises(CbirError, match="at least one image to search with"):
+        engine.search_together([], k=3, unlike=unlike)
+
+
 def test_indexing_a_folder_holds_a_few_of_its_images_in_memory_not_a_batch(noise_photos, cbir_home):
     """A batch of 1,024 photos at 256 px is 150 MB: it is described from the pixels on disk, not copied."""
     photos = load_folder(noise_photos, progress=False)

@@ -172,7 +172,7 @@ def test_more_like_these_searches_with_indexed_images_together(client, collectio
     assert 'value="stripes/003.png" form="together" checked' in page
     page = client.get("/?id=stripes/003.png&id=gradient/001.png&engine=hog-gch&k=8").get_data(as_text=True)
     assert "2 images together" in page and 'id="query-set"' in page
-    shown = re.findall(r'value="([^"]+)" form="together">', page.split('id="results"')[1])
+    shown = re.findall(r'name="id"\s+value="([^"]+)" form="together">', page.split('id="results"')[1])
     assert len(shown) == 8 and not set(shown) & {"stripes/003.png", "gradient/001.png"}
     body = client.get("/api/v1/similar/stripes/003.png?also=gradient/001.png&k=8&engine=hog-gch").get_json()
     hits = [h["id"] for h in body["hits"]]
@@ -186,7 +186,7 @@ def test_more_like_these_searches_with_indexed_images_together(client, collectio
              for name in ("stripes/003.png", "gradient/001.png")]
     page = client.post("/", data={"image": files, "engine": "hog-gch", "k": "8"}).get_data(as_text=True)
     assert "2 images together" in page and page.count('src="data:image/png;base64,') == 2
-    assert re.findall(r'value="([^"]+)" form="together">', page.split('id="results"')[1]) == [
+    assert re.findall(r'name="id"\s+value="([^"]+)" form="together">', page.split('id="results"')[1]) == [
         h["id"] for h in sent["hits"]]
     many = "&".join(f"also=stripes/{i:03d}.png" for i in range(20))
     assert client.get(f"/api/v1/similar/blobs/000.png?{many}").status_code == 400  # at most 20 at once
@@ -196,6 +196,40 @@ def test_more_like_these_searches_with_indexed_images_together(client, collectio
     assert several in client.get("/?id=blobs/000.png&id=blobs/001.png&crop=0,0,0.5,0.5").get_data(as_text=True)
     files = [(io.BytesIO((collection / "stripes" / "003.png").read_bytes()), f"{i}.png") for i in range(2)]
     assert client.post("/api/v1/search?crop=0,0,0.5,0.5", data={"image": files}).get_json() == {"error": several}
+
+
+def test_results_marked_not_wanted_are_searched_away_from(client, collection):
+    """Each result has a "not" box beside its tick: `/?id=A&unlike=B` searches with A and away from B (both left
+    out, B shown marked in the query), as `/api/v1/similar/A?unlike=B` and uploads sent as `unlike` do."""
+    page = client.get("/?id=stripes/003.png&engine=hog-gch&k=5").get_data(as_text=True)
+    assert len(re.findall(r'name="unlike" value="[^"]+" form="together">not', page)) == 5  # one per result
+    query = "id=stripes/003.png&also=gradient/001.png&engine=hog-gch&k=10"
+    before = client.get(f"/api/v1/similar/stripes/003.png?{query}").get_json()["hits"]
+    after = client.get(f"/api/v1/similar/stripes/003.png?{query}&unlike=gradient/002.png").get_json()["hits"]
+    count = lambda hits, label: sum(hit["label"] == label for hit in hits)  # noqa: E731
+    assert count(after, "gradient") < count(before, "gradient") and "gradient/002.png" not in {h["id"] for h in after}
+    page = client.get("/?id=stripes/003.png&id=gradient/001.png&unlike=gradient/002.png&engine=hog-gch&k=10")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "2 images together, less like 1 other" in text
+    assert re.search(r'name="unlike" value="gradient/002.png" form="together" checked>not', text)  # untick to drop
+    assert re.findall(r'name="id"\s+value="([^"]+)" form="together">', text.split('id="results"')[1]) == [
+        h["id"] for h in after]
+    one = client.get("/?id=stripes/003.png&unlike=gradient/002.png&engine=hog-gch").get_data(as_text=True)
+    assert "1 image, less like 1 other" in one
+    files = {"image": [(io.BytesIO((collection / name).read_bytes()), name.replace("/", "-"))
+                       for name in ("stripes/003.png", "gradient/001.png")],
+             "unlike": (io.BytesIO((collection / "gradient/002.png").read_bytes()), "not.png")}
+    sent = client.post("/api/v1/search?k=12&engine=hog-gch", data=files).get_json()["hits"]
+    assert [h["id"] for h in sent if h["id"] not in ("stripes/003.png", "gradient/001.png", "gradient/002.png")][
+        :8] == [h["id"] for h in after][:8]  # the same search, the sent images not left out
+    both = client.get("/?id=blobs/000.png&id=blobs/001.png&unlike=blobs/001.png")
+    assert both.status_code == 400 and "both as wanted and as not wanted" in both.get_data(as_text=True)
+    alone = client.get("/?unlike=blobs/001.png")
+    assert alone.status_code == 400 and "at least one image to search with" in alone.get_data(as_text=True)
+    many = "&".join(f"unlike=stripes/{i:03d}.png" for i in range(21))
+    assert client.get(f"/api/v1/similar/blobs/000.png?{many}").status_code == 400  # at most 20 at once
+    assert client.get("/api/v1/similar/blobs/000.png?unlike=nope.png").status_code == 404
+    assert client.get("/api/v1/similar/blobs/000.png?unlike=blobs/001.png&crop=0,0,0.5,0.5").status_code == 400
 
 
 def test_the_folder_filter_offers_the_folders_images_lie_in():

@@ -33,6 +33,19 @@ COPIES = "copies"  # the sub-folder of the copies' engine
 # the copies' vectors stored as float16: every search scans them, and they are wide (768 dimensions for
 # effnet-copies); half the bytes to stream makes the scan 2.5x faster for scores within 0.0001
 COPIES_FACTORY = "SQfp16"
+# how far a search moves away from the images marked "not like these" (relevance feedback):
+# the weight of their mean vector against the liked images' mean (`benchmarks/feedback.py` chose it)
+UNLIKE_WEIGHT = 0.7
+
+
+def feedback_query(liked: np.ndarray, unliked: np.ndarray | None = None) -> np.ndarray:
+    """The (1, dim) query vector of a search with images liked and, optionally, images not (relevance
+    feedback, Rocchio's rule): the mean of the liked images' vectors less `UNLIKE_WEIGHT` times the mean of the
+    others', normalised."""
+    query = liked.mean(axis=0, keepdims=True)
+    if unliked is not None and len(unliked):
+        query = query - UNLIKE_WEIGHT * unliked.mean(axis=0, keepdims=True)
+    return l2_normalise(query)
 
 
 def _skips(exclude: Sequence[str | None] | None, k: int) -> tuple[list[str | None] | None, int]:
@@ -214,18 +227,20 @@ class Engine:
 
     def search_together(self, images: Sequence[np.ndarray] | np.ndarray, k: int = 10, exclude: Sequence[str] = (),
                         where: Filter | None = None, min_score: float | None = None,
-                        distinct: bool = False) -> SearchResult:
+                        distinct: bool = False, unlike: Sequence[np.ndarray] = ()) -> SearchResult:
         """The `k` indexed images most like all the query images at once: ranked by the mean of their vectors, so
-        that what they share counts and what only one of them shows counts less (a search "more like these").
+        that what they share counts and what only one of them shows counts less (a search "more like these");
+        and, when `unlike` images are given, less like those ("not like these": `feedback_query`).
         `exclude`: indexed ids left out (the query images themselves, when indexed); `where`, `min_score` and
         `distinct` as in `search`. No copies are put first: a mean is no one picture."""
         if k < 1:
             raise CbirError(f"k must be at least 1, got {k}")
         if len(images) == 0:
-            raise CbirError("a search together needs at least one image")
+            raise CbirError("a search together needs at least one image to search with, not only images to avoid")
         if distinct:
             check_distinct(self)  # before the images are described
-        query, left_out = l2_normalise(self.embed(images).mean(axis=0, keepdims=True)), set(exclude)
+        vectors = self.embed([*images, *unlike])  # one batch
+        query, left_out = feedback_query(vectors[:len(images)], vectors[len(images):]), set(exclude)
 
         def ranked(depth: int) -> list[SearchResult]:  # described once, however deep `distinct` looks
             found = self.search_vectors(query, depth + len(left_out), where=where, min_score=min_score)[0]

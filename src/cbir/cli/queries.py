@@ -12,34 +12,21 @@ from cbir.errors import CbirError
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from cbir.datasets import decode_image, load_folder, read_bytes
     from cbir.datasets.folder import DEFAULT_MAX_SIDE
-    from cbir.datasets.regions import Region, read_side
+    from cbir.datasets.regions import Region
     from cbir.engine import Engine
     from cbir.filters import Filter
 
     region = Region.parse(args.crop) if args.crop else None
-    side = read_side(region, DEFAULT_MAX_SIDE)  # a part: read larger
-    images, names, failures = [], [], []
-    for path in args.images:
-        try:
-            if Path(path).is_dir():  # every image in it, as `cbir index` reads folders (unreadable: a warning)
-                found = load_folder(path, progress=False, cache=False, max_side=side)
-                images += [region.of(im) if region else im for im in found.images]
-                names += found.paths
-            else:  # read as `cbir index` reads a folder's images
-                image = decode_image(read_bytes(path), max_side=side)
-                images.append(region.of(image) if region else image)
-                names.append(path)
-        except (OSError, CbirError) as exc:
-            failures.append(f"{path}: {exc}")
-    if failures:
-        raise CbirError("cannot read query image(s):\n  " + "\n  ".join(failures))
+    images, names = read_queries(args.images, region, DEFAULT_MAX_SIDE)
+    unlike, _ = read_queries(args.unlike, None, DEFAULT_MAX_SIDE)
     where = Filter.of(args.labels, args.splits, args.folder, args.since, args.until)
     engine = Engine.load(args.engine)
-    if args.together:
-        found = engine.search_together(images, k=args.k, where=where, min_score=args.min_score, distinct=args.distinct)
-        results = [dataclasses.replace(found, query=" + ".join(names))]
+    if args.together or unlike:
+        found = engine.search_together(images, k=args.k, where=where, min_score=args.min_score, distinct=args.distinct,
+                                       unlike=unlike)
+        query = " + ".join(names) + "".join(f" - {name}" for name in args.unlike)
+        results = [dataclasses.replace(found, query=query)]
     else:
         results = engine.search(images, k=args.k, names=names, where=where, min_score=args.min_score,
                                 distinct=args.distinct)
@@ -53,6 +40,32 @@ def cmd_search(args: argparse.Namespace) -> int:
             alike = f"  (+{len(hit.alike)} alike)" if hit.alike else ""
             print(f"  {rank:3d}  {score:>9}  {one_line(hit.label or '-'):<12}  {one_line(hit.id)}{alike}")
     return 0
+
+
+def read_queries(paths: list[str], region, side: int) -> tuple[list, list[str]]:
+    """(images, their paths) of query image files and folders (every image in them, as `cbir index` reads a
+    folder: unreadable ones a warning), each read at `side` pixels, or larger for a part (`region`) of it; an error
+    naming every file that cannot be read."""
+    from cbir.datasets import decode_image, load_folder, read_bytes
+    from cbir.datasets.regions import read_side
+
+    side = read_side(region, side)  # a part: read larger
+    images, names, failures = [], [], []
+    for path in paths:
+        try:
+            if Path(path).is_dir():
+                found = load_folder(path, progress=False, cache=False, max_side=side)
+                images += [region.of(im) if region else im for im in found.images]
+                names += found.paths
+            else:
+                image = decode_image(read_bytes(path), max_side=side)
+                images.append(region.of(image) if region else image)
+                names.append(path)
+        except (OSError, CbirError) as exc:
+            failures.append(f"{path}: {exc}")
+    if failures:
+        raise CbirError("cannot read query image(s):\n  " + "\n  ".join(failures))
+    return images, names
 
 
 def one_line(text: str) -> str:
@@ -114,6 +127,9 @@ def register(sub) -> None:
                         "best of each, naming the others; needs features of the picture (effnet, or --copies)")
     p.add_argument("--together", action="store_true",
                    help="one search with all the images given: the indexed images most like all of them at once")
+    p.add_argument("--unlike", action="append", default=[], metavar="IMAGE",
+                   help="an image (or folder) of what is not wanted: the results are less like it (repeatable; the "
+                        "images given are then searched with together)")
     p.add_argument("--crop", metavar="LEFT,TOP,WIDTH,HEIGHT",
                    help="search with a part of each image: fractions of its width and height, e.g. 0.25,0.1,0.5,0.6")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -27,18 +27,20 @@ def uploads() -> list[bytes | None]:
 
 @bp.post("/search")
 def search():
-    """The indexed images most like an uploaded one, or a part of it (`crop`), or like several uploaded together."""
+    """The indexed images most like an uploaded one, or a part of it (`crop`), or like several uploaded together,
+    and less like those uploaded as `unlike`."""
     svc = service()
     k = svc.parse_k(request.values.get("k"))
     where, min_score = svc.parse_narrowing(request.values)
     engine, distinct = request.values.get("engine"), svc.parse_distinct(request.values)
     svc.engine(engine)
     region = svc.parse_region(request.values)
-    sent = uploads()
-    svc.check_together(len(sent), region)
-    if len(sent) > 1:
+    sent, unlike = uploads(), [upload.read() for upload in request.files.getlist("unlike")]
+    svc.check_together(len(sent), region, len(unlike))
+    if len(sent) > 1 or unlike:
         return search_response(svc.search_together([svc.decode_upload(data) for data in sent], engine, k,
-                                                    where=where, min_score=min_score, distinct=distinct))
+                                                    where=where, min_score=min_score, distinct=distinct,
+                                                    unlike=[svc.decode_upload(data) for data in unlike]))
     image = svc.part(svc.decode_upload(sent[0], region), region)
     return search_response(svc.search_image(image, engine, k, where=where, min_score=min_score, distinct=distinct))
 
@@ -46,14 +48,15 @@ def search():
 @bp.get("/similar/<path:image_id>")
 def similar(image_id: str):
     """The indexed images most like an indexed one, or a part of it (`crop`; itself left out), or like it and the
-    indexed images `also` together (all of them left out)."""
+    indexed images `also` together, and less like the indexed images `unlike` (all of them left out)."""
     svc = service()
     k = svc.parse_k(request.args.get("k"))
     where, min_score = svc.parse_narrowing(request.args)
     engine, distinct, also = request.args.get("engine"), svc.parse_distinct(request.args), request.args.getlist("also")
-    region = svc.parse_region(request.args)
-    if also:
-        return search_response(svc.search_ids([image_id, *also], engine, k, where, min_score, distinct, region))
+    region, unlike = svc.parse_region(request.args), request.args.getlist("unlike")
+    if also or unlike:
+        return search_response(svc.search_ids([image_id, *also], engine, k, where, min_score, distinct, region,
+                                              unlike))
     return search_response(svc.search_id(image_id, engine, k, where, min_score, region, distinct))
 
 

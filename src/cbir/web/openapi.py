@@ -37,11 +37,14 @@ def openapi_document(service) -> dict:
         "paths": {
             "/api/v1/search": {"post": {
                 "summary": "Find the indexed images most like an uploaded image (or several together: the "
-                           "multipart field image repeated, up to 20)",
+                           "multipart field image repeated, up to 20), and less like those uploaded as unlike",
                 "parameters": [k_param, engine_param, *narrowing, crop_param, distinct_param],
                 "requestBody": {"required": True, "content": {
                     "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {
-                        "image": {"type": "string", "format": "binary"}}}},
+                        "image": {"type": "string", "format": "binary"},
+                        "unlike": {"type": "array", "items": {"type": "string", "format": "binary"},
+                                   "description": "images of what is not wanted (repeatable, up to 20): the "
+                                                  "results are less like them"}}}},
                     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
                     "image/*": {"schema": {"type": "string", "format": "binary"}}}},
                 "responses": {"200": {"description": "hits, best first", "content": {
@@ -49,12 +52,16 @@ def openapi_document(service) -> dict:
                     "400": _ERROR, "404": _ERROR, "413": _ERROR, "422": _ERROR}}},
             "/api/v1/similar/{image_id}": {"get": {
                 "summary": "Find the indexed images most like an indexed one (itself left out), or like it and others "
-                           "together",
+                           "together, and less like others",
                 "parameters": [{"name": "image_id", "in": "path", "required": True, "schema": {"type": "string"}},
                                k_param, engine_param, *narrowing, crop_param, distinct_param,
                                {"name": "also", "in": "query", "required": False, "explode": True,
                                 "description": "more indexed images to search with together (repeatable): the "
                                                "images most like all of them at once, all of them left out",
+                                "schema": {"type": "array", "items": {"type": "string"}}},
+                               {"name": "unlike", "in": "query", "required": False, "explode": True,
+                                "description": "indexed images of what is not wanted (repeatable, up to 20): the "
+                                               "results are less like them, and they are left out",
                                 "schema": {"type": "array", "items": {"type": "string"}}}],
                 "responses": {"200": {"description": "hits, best first", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},

@@ -237,39 +237,50 @@ class SearchService:
         return Searched(name, result, (time.perf_counter() - started) * 1000)
 
     def search_ids(self, image_ids: list[str], engine: str | None, k: int, where: Filter | None = None,
-                   min_score: float | None = None, distinct: bool = False, region: Region | None = None) -> Searched:
-        """"More like these": the k indexed images most like all these indexed ones at once (`search_together`;
-        they are left out)."""
+                   min_score: float | None = None, distinct: bool = False, region: Region | None = None,
+                   unlike_ids: list[str] = ()) -> Searched:
+        """"More like these": the k indexed images most like all these indexed ones at once, and less like the
+        indexed ones `unlike_ids` ("not like these"; `search_together`: all of them left out)."""
         name, eng = self.engine(engine)
-        image_ids = list(dict.fromkeys(image_ids))
-        self.check_together(len(image_ids), region)
-        for image_id in image_ids:
+        image_ids, unlike_ids = list(dict.fromkeys(image_ids)), list(dict.fromkeys(unlike_ids))
+        self.check_together(len(image_ids), region, len(unlike_ids))
+        if both := next((image_id for image_id in image_ids if image_id in unlike_ids), None):
+            raise RequestError(f"'{both}' is ticked both as wanted and as not wanted: keep one of the two")
+        for image_id in image_ids + unlike_ids:
             if image_id not in eng.metadata:
                 raise RequestError(f"no indexed image with id '{image_id}' in engine '{name}'", 404)
-        images = [self.pixels(image_id, DEFAULT_MAX_SIDE) for image_id in image_ids]
-        return self.search_together(images, name, k, image_ids, where, min_score, distinct)
+        images, unlike = ([self.pixels(image_id, DEFAULT_MAX_SIDE) for image_id in ids]
+                          for ids in (image_ids, unlike_ids))
+        return self.search_together(images, name, k, image_ids + unlike_ids, where, min_score, distinct, unlike)
 
     def search_together(self, images: list[np.ndarray], engine: str | None, k: int, exclude: list[str] = (),
                         where: Filter | None = None, min_score: float | None = None,
-                        distinct: bool = False) -> Searched:
-        """The k indexed images most like all these images at once (`Engine.search_together`), at most
-        `MAX_TOGETHER` of them; the indexed ids `exclude` left out."""
+                        distinct: bool = False, unlike: list[np.ndarray] = ()) -> Searched:
+        """The k indexed images most like all these images at once, and less like those `unlike`
+        (`Engine.search_together`), at most `MAX_TOGETHER` of each; the indexed ids `exclude` left out."""
         name, eng = self.engine(engine)
-        self.check_together(len(images))
+        self.check_together(len(images), unlike=len(unlike))
         if distinct:
             self._check_distinct(eng)
         started = time.perf_counter()
-        result = eng.search_together(images, k, exclude=exclude, where=where, min_score=min_score, distinct=distinct)
+        result = eng.search_together(images, k, exclude=exclude, where=where, min_score=min_score, distinct=distinct,
+                                     unlike=unlike)
         return Searched(name, result, (time.perf_counter() - started) * 1000)
 
     @staticmethod
-    def check_together(count: int, region: Region | None = None) -> None:
-        """A bad request when more images than `MAX_TOGETHER` are to be searched with together, or several with a
-        part (`region`) of them."""
+    def check_together(count: int, region: Region | None = None, unlike: int = 0) -> None:
+        """A bad request when more images than `MAX_TOGETHER` are to be searched with together, or held against a
+        search (`unlike`), or none with some to hold against; or a part (`region`) of several, or with some against."""
         if count > MAX_TOGETHER:
             raise RequestError(f"at most {MAX_TOGETHER} images are searched with together, not {count}")
+        if unlike > MAX_TOGETHER:
+            raise RequestError(f"at most {MAX_TOGETHER} images are marked as not wanted in one search, not {unlike}")
+        if unlike and not count:
+            raise RequestError("images marked as not wanted need at least one image to search with: tick one")
         if count > 1 and region is not None:
             raise RequestError("a part (crop) is searched with one image, not with several together")
+        if unlike and region is not None:
+            raise RequestError("a part (crop) is searched with alone, not with images marked as not wanted")
 
     @staticmethod
     def _check_distinct(engine: Engine) -> None:

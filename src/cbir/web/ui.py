@@ -44,6 +44,12 @@ def diagnostic(searched: Searched, labelled: bool, predicted: tuple[str, float] 
     return f"Predicted class: {predicted} (most common among the results): {same} of {shown} results."
 
 
+def together_name(count: int, unlike: int) -> str:
+    """What a search with several images, or with images marked as not wanted, is called on the page."""
+    name = f"{count} images together" if count > 1 else "1 image"
+    return name + (f", less like {unlike} other{'s' * (unlike > 1)}" if unlike else "")
+
+
 def data_address(image, size: int) -> str:
     """A `data:` address of an image's thumbnail, for the page to show an uploaded image."""
     shown, mimetype = thumbnail(image, size)
@@ -58,7 +64,7 @@ def index():
     narrowing = {key: request.values.get(key) for key in NARROWING if request.values.get(key)}
     context = {"engines": list(svc.engines), "engine": engine, "k": request.values.get("k") or svc.default_k,
                "max_k": svc.max_k, "searched": None, "query_src": None, "query_name": None, "query_id": None,
-               "crop": None, "note": None, "query_ids": [],
+               "crop": None, "note": None, "query_ids": [], "unlike_ids": [],
                "narrowing": narrowing, "classes": svc.classes.get(engine, []), "folders": svc.folders.get(engine, [])}
     status = 200
     try:
@@ -82,12 +88,13 @@ def index():
             context["predicted"] = svc.predict(image, searched.engine)
             context["query_src"] = data_address(whole, svc.thumb_size)
             context["query_name"] = upload.filename or "uploaded image"
-        elif request.args.get("id"):
+        elif request.args.get("id") or request.args.get("unlike"):
             ids = context["query_ids"] = list(dict.fromkeys(request.args.getlist("id")))
+            unlike = context["unlike_ids"] = list(dict.fromkeys(request.args.getlist("unlike")))
             distinct = svc.parse_distinct(request.args)
-            if len(ids) > 1:  # "more like these": the ticked images together
-                searched = svc.search_ids(ids, engine, k, where, min_score, distinct, region)
-                context["query_name"] = f"{len(ids)} images together"
+            if len(ids) > 1 or unlike:  # "more like these" (the ticked images together), "not like these"
+                searched = svc.search_ids(ids, engine, k, where, min_score, distinct, region, unlike)
+                context["query_name"] = together_name(len(ids), len(unlike))
             else:
                 searched = svc.search_id(ids[0], engine, k, where, min_score, region, distinct)
                 context["query_src"] = url_for("api.image", image_id=ids[0], size="thumb")

@@ -171,15 +171,22 @@ const cbirUploads = (function () {
   }
 })();
 
-// The ticked images' buttons: usable once an image is ticked (without JavaScript, a click with none ticked is
-// answered with what to do).
+// The ticked images' buttons: usable once an image is ticked to search with (without JavaScript, a click with none
+// ticked is answered with what to do). An image is wanted or not, never both: ticking one box of it unticks the other.
 (function () {
   const form = document.getElementById("together");
   if (!form) return;
   const boxes = [...document.querySelectorAll('input[form="together"]')];
   const update = () => form.querySelectorAll("button").forEach((button) => {
-    button.disabled = !boxes.some((box) => box.checked);
+    button.disabled = !boxes.some((box) => box.checked && box.name === "id");
   });
-  boxes.forEach((box) => box.addEventListener("change", update));
+  boxes.forEach((box) => box.addEventListener("change", () => {
+    if (box.checked) {
+      box.closest(".hit, .query-pic").querySelectorAll('input[form="together"]').forEach((other) => {
+        if (other !== box) other.checked = false;
+      });
+    }
+    update();
+  }));
   update();
 })();
