@@ -82,6 +82,47 @@ def test_phone_photos_in_heic_decode_the_right_way_up():
         32, 48, 3)
 
 
+def test_a_heic_read_small_is_decoded_from_the_thumbnail_inside_it(monkeypatch):
+    """tests/data: scikit-image's astronaut at 384x288 in HEIC (pillow-heif's encoder, quality 50) with a 96x72
+    thumbnail, as phones store one in each photo: as it is; stored turned with EXIF orientation 6 (the thumbnail
+    turned too); and at 385x289 (HEVC codes 386x290, cropped by a `clap`). Read at up to 96 pixels, the thumbnail
+    is decoded (a file of its own, a tenth of the photo's bytes) the right way up; larger, the photo itself."""
+    import pi_heif
+
+    from cbir.datasets import images
+    from cbir.datasets.heif import thumbnail_file
+
+    decoded, real = [], images._decode
+    monkeypatch.setattr(images, "_decode", lambda data, *a, **kw: decoded.append(len(data)) or real(data, *a, **kw))
+    for name, size in (("astronaut-thumbnail.heic", (384, 288)), ("astronaut-thumbnail-turned.heic", (384, 288)),
+                       ("astronaut-thumbnail-odd.heic", (385, 289))):
+        data = (Path(__file__).parent / "data" / name).read_bytes()
+        full = decode_image(data)
+        assert full.shape == (size[1], size[0], 3) and decoded.pop() == len(data), name
+        small = decode_image(data, max_side=64)
+        assert decoded.pop() < len(data) / 5 and small.shape == (48, 64, 3), name
+        shrunk = np.asarray(Image.fromarray(full).resize((64, 48), Image.Resampling.LANCZOS), dtype=np.float32)
+        assert np.corrcoef(small.astype(np.float32).ravel(), shrunk.ravel())[0, 1] > 0.9, name  # upright, same
+        assert pi_heif.open_heif(io.BytesIO(thumbnail_file(data, 96))).size == (96, 72), name
+        assert thumbnail_file(data, 97) is None and decode_image(data, max_side=97).shape == (73, 97, 3), name
+        assert decoded.pop() == len(data)  # too small: the photo itself
+        assert thumbnail_file(data[: len(data) // 2], 64) is None  # cut short: no thumbnail, no exception
+    plain = (Path(__file__).parent / "data" / "astronaut.heic").read_bytes()
+    assert thumbnail_file(plain, 16) is None and thumbnail_file(encode(Image.fromarray(rgb(8, 8)), "PNG"), 4) is None
+
+
+def test_a_heic_thumbnail_cropped_or_turned_otherwise_than_its_photo_is_not_used():
+    """A `clap` that takes away more than an encoder's padding shows another part of the picture."""
+    import struct
+
+    from cbir.datasets.heif import _padding_only
+
+    clap = lambda w, h, x, y: struct.pack(">IIIIiIiI", w, 1, h, 1, x, 2, y, 2)  # noqa: E731  (offsets in halves)
+    assert _padding_only(clap(385, 289, -1, -1), 386, 290)  # the right column and bottom row: HEVC's padding
+    assert not _padding_only(clap(300, 289, -86, -1), 386, 290)  # 86 columns: a crop
+    assert not _padding_only(clap(384, 290, 0, 0), 386, 290)  # a column each side: centred, not padding
+
+
 def test_a_heic_read_at_index_size_is_read_again_from_its_preview(tmp_path, monkeypatch, cbir_home):
     """HEVC decodes at full size only (~1 s a phone photo): a thumbnail or a pixel check of an indexed HEIC takes the
     small copy kept when it was indexed, until the file changes."""

@@ -10,6 +10,7 @@ import numpy as np
 import pi_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from cbir.datasets.heif import thumbnail_file
 from cbir.datasets.raw import EXTENSIONS as RAW_EXTENSIONS
 from cbir.datasets.raw import decode_raw, might_be_raw
 from cbir.errors import ImageDecodeError
@@ -47,9 +48,9 @@ def decode_image(data: bytes, max_side: int | None = None, max_pixels: int = MAX
     Any format Pillow reads, HEIC/HEIF and AVIF included, and cameras' raw files (`raw`). EXIF orientation is
     applied, the first frame of an animation is used, alpha is composited over white, and grayscale, palette, CMYK
     and 16-bit images are converted. `max_side` shrinks the image (keeping its aspect) so its longest side fits; a
-    JPEG is decoded straight at a fraction of its size. The pixels to decode are counted from the header before
-    decoding (image bombs): a JPEG's at the fraction it is decoded at, so a 100-megapixel photo read small is not
-    refused.
+    JPEG is decoded straight at a fraction of its size, a HEIC photo from its own thumbnail when that is large enough
+    (`heif`). The pixels to decode are counted from the header before decoding (image bombs): a JPEG's at the
+    fraction it is decoded at, so a 100-megapixel photo read small is not refused.
     """
     if not data:
         raise ImageDecodeError("empty file: no image data")
@@ -57,6 +58,8 @@ def decode_image(data: bytes, max_side: int | None = None, max_pixels: int = MAX
         camera = lambda jpeg, side: _decode(jpeg, side, max_pixels, orient=False)  # noqa: E731
         if (raw := decode_raw(data, max_side, max_pixels, camera)) is not None:
             return _fitted(Image.fromarray(np.ascontiguousarray(raw)), max_side)
+    if max_side and (thumbnail := thumbnail_file(data, max_side)) is not None:
+        data = thumbnail
     return _decode(data, max_side, max_pixels)
 
 

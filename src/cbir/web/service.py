@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from cbir.datasets.folder import DEFAULT_MAX_SIDE, file_stamp
+from cbir.datasets.heif import is_heif
 from cbir.datasets.images import decode_image
 from cbir.datasets.raw import is_raw_name, might_be_raw
 from cbir.datasets.regions import Region, read_side
@@ -27,7 +28,7 @@ from cbir.errors import CbirError, DatasetError, ImageDecodeError
 from cbir.filters import Filter
 from cbir.types import SearchResult
 from cbir.web.grouping import Grouping
-from cbir.web.pictures import browser_type, encode_jpeg, encode_png, is_heif, thumbnail
+from cbir.web.pictures import browser_type, encode_jpeg, encode_png, thumbnail
 
 MAX_TOGETHER = 20  # indexed images one search "more like these" takes: each is read and described
 FOLDERS_OFFERED = 500  # folders the page suggests for its folder filter (those holding the most images)
