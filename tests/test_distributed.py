@@ -27,7 +27,7 @@ def test_ray_extraction_matches_the_single_process_path(tiny_collection, tmp_pat
     shutil.copytree(tiny_collection / "train", collection / "train")
     Image.fromarray(data.astronaut()).resize((900, 600)).save(collection / "train" / "blobs" / "photo.jpg")  # > 256 px
     args = ["index", "--dataset", f"{collection}:train", "--features", features, "--batch-size", "16"]
-    assert main([*args, "--out", str(tmp_path / "plain")]) == 0
+    assert main([*args, "--factory", "Flat", "--out", str(tmp_path / "plain")]) == 0  # float32, as Milvus keeps them
     # its own process, as a user runs it: this one may hold a live Milvus gRPC client (an earlier
     # parameter's engine), and Ray forks its processes at startup
     ray = subprocess.run([sys.executable, "-m", "cbir.cli", *args, "--ray", "--backend", "milvus",

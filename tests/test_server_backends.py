@@ -30,7 +30,8 @@ def ranking(engine, images, k=5):
 @pytest.fixture(scope="module")
 def faiss_cli_engine(tiny_collection, tmp_path_factory):
     out = tmp_path_factory.mktemp("faiss") / "engine"
-    assert main(["index", "--dataset", f"{tiny_collection}:train", "--features", "hog-gch", "--out", str(out)]) == 0
+    assert main(["index", "--dataset", f"{tiny_collection}:train", "--features", "hog-gch", "--factory", "Flat",
+                 "--out", str(out)]) == 0  # float32, as the servers store them (836 dimensions: float16 by default)
     return Engine.load(out)
 
 

@@ -313,7 +313,8 @@ def register(sub) -> None:
                    help="change an extractor option, e.g. index_tta=false (cnn: one view per indexed image) "
                         "or k=2000 (sift-bovw vocabulary); repeatable")
     p.add_argument("--backend", default="faiss", choices=sorted(BACKENDS), help="vector index (default faiss)")
-    p.add_argument("--factory", help="FAISS factory string, e.g. HNSW32 or IVF1024,PQ32 (default: exact Flat)")
+    p.add_argument("--factory", help="FAISS factory string, e.g. HNSW32 or IVF1024,PQ32 (default: every vector "
+                                      "scanned, Flat; SQfp16, as float16, from 512 dimensions)")
     p.add_argument("--milvus-uri", help="Milvus Lite file (*.db) or server URL (default: OUT/milvus.db); "
                                         "a token comes from $CBIR_MILVUS_TOKEN")
     p.add_argument("--es-url", help="Elasticsearch URL (default $CBIR_ES_URL); credentials from "
