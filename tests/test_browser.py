@@ -186,6 +186,23 @@ def test_ticked_results_are_searched_with_together(server, real_cifar10, tmp_pat
         assert float(page.locator("#query-set .unlike").locator("xpath=..").locator("img").evaluate(
             "img => getComputedStyle(img).opacity")) < 1  # shown dimmed
 
+        upload = tmp_path / "query.jpg"  # an upload, with a result marked "not": sent again with the mark
+        with zipfile.ZipFile(real_cifar10) as zf:
+            upload.write_bytes(zf.read("cifar10/test/cat/0003.jpg"))
+        page.set_input_files("#image", str(upload))
+        page.wait_for_selector("#query-pic img[src^='data:']")
+        assert page.locator("#together button").first.is_disabled()
+        marked = page.locator("#results .pick.unlike input").nth(0)
+        marked.check()
+        assert page.locator("#together button").first.is_enabled()  # the upload is searched with in any case
+        unwanted = marked.get_attribute("value")
+        page.locator("#together button").first.click()
+        page.wait_for_selector("#query-set img[src^='data:']")
+        assert "1 image, less like 1 other" in page.locator(".query h2").inner_text()
+        assert page.locator("#query-set .unlike input").get_attribute("value") == unwanted
+        assert unwanted not in [page.locator("#results .pick:not(.unlike) input").nth(i).get_attribute("value")
+                                for i in range(10)]
+
         files = []  # several files chosen at once: searched with together
         with zipfile.ZipFile(real_cifar10) as zf:
             for name in ("cat/0007.jpg", "cat/0011.jpg"):

@@ -233,6 +233,29 @@ def test_results_marked_not_wanted_are_searched_away_from(client, collection):
     assert client.get("/api/v1/similar/blobs/000.png?unlike=blobs/001.png&crop=0,0,0.5,0.5").status_code == 400
 
 
+def test_an_uploaded_query_is_searched_again_with_the_results_ticked_and_marked(client, collection):
+    """The page sends an upload again with the ids ticked (`id`) and marked "not" (`unlike`) on its results: one
+    search with the upload and the ticked images together, away from the marked ones, as the API's."""
+    upload = lambda: (io.BytesIO((collection / "stripes/003.png").read_bytes()), "mine.png")  # noqa: E731
+    page = client.post("/", data={"image": upload(), "engine": "hog-gch", "k": "6", "id": "gradient/001.png",
+                                  "unlike": "gradient/002.png"})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "2 images together, less like 1 other" in text
+    query = text.split('id="query-set"')[1].split("</ol>")[0]
+    assert query.count('src="data:image/png;base64,') == 1 and 'value="gradient/001.png" form="together" checked' \
+        in query and 'name="unlike" value="gradient/002.png" form="together" checked' in query
+    assert 'data-file="mine.png"' in text  # so that the page's script can send it again
+    shown = re.findall(r'name="id"\s+value="([^"]+)" form="together">', text.split('id="results"')[1])
+    files = {"image": [upload(), (io.BytesIO((collection / "gradient/001.png").read_bytes()), "b.png")],
+             "unlike": (io.BytesIO((collection / "gradient/002.png").read_bytes()), "c.png")}
+    api = client.post("/api/v1/search?k=9&engine=hog-gch", data=files).get_json()["hits"]
+    assert shown == [h["id"] for h in api if h["id"] not in ("gradient/001.png", "gradient/002.png")][:6]
+    alone = client.post("/", data={"image": upload(), "engine": "hog-gch", "unlike": "gradient/002.png"})
+    assert alone.status_code == 200 and "1 image, less like 1 other" in alone.get_data(as_text=True)
+    cropped = client.post("/", data={"image": upload(), "id": "gradient/001.png", "crop": "0,0,0.5,0.5"})
+    assert cropped.status_code == 400 and "not with several together" in cropped.get_data(as_text=True)
+
+
 def test_the_folder_filter_offers_the_folders_images_lie_in():
     from cbir.web.service import folders_of
 

@@ -239,12 +239,13 @@ class SearchService:
 
     def search_ids(self, image_ids: list[str], engine: str | None, k: int, where: Filter | None = None,
                    min_score: float | None = None, distinct: bool = False, region: Region | None = None,
-                   unlike_ids: list[str] = ()) -> Searched:
-        """"More like these": the k indexed images most like all these indexed ones at once, and less like the
-        indexed ones `unlike_ids` ("not like these"; `search_together`: all of them left out)."""
+                   unlike_ids: list[str] = (), uploaded: list[np.ndarray] = ()) -> Searched:
+        """"More like these": the k indexed images most like all these indexed ones (and the `uploaded` images)
+        at once, and less like the indexed ones `unlike_ids` ("not like these"; `search_together`: all of them left
+        out)."""
         name, eng = self.engine(engine)
         image_ids, unlike_ids = list(dict.fromkeys(image_ids)), list(dict.fromkeys(unlike_ids))
-        self.check_together(len(image_ids), region, len(unlike_ids))
+        self.check_together(len(uploaded) + len(image_ids), region, len(unlike_ids))
         if both := next((image_id for image_id in image_ids if image_id in unlike_ids), None):
             raise RequestError(f"'{both}' is ticked both as wanted and as not wanted: keep one of the two")
         for image_id in image_ids + unlike_ids:
@@ -252,7 +253,8 @@ class SearchService:
                 raise RequestError(f"no indexed image with id '{image_id}' in engine '{name}'", 404)
         images, unlike = ([self.pixels(image_id, DEFAULT_MAX_SIDE) for image_id in ids]
                           for ids in (image_ids, unlike_ids))
-        return self.search_together(images, name, k, image_ids + unlike_ids, where, min_score, distinct, unlike)
+        return self.search_together([*uploaded, *images], name, k, image_ids + unlike_ids, where, min_score, distinct,
+                                    unlike)
 
     def search_together(self, images: list[np.ndarray], engine: str | None, k: int, exclude: list[str] = (),
                         where: Filter | None = None, min_score: float | None = None,

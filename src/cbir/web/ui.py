@@ -64,7 +64,7 @@ def index():
     narrowing = {key: request.values.get(key) for key in NARROWING if request.values.get(key)}
     context = {"engines": list(svc.engines), "engine": engine, "k": request.values.get("k") or svc.default_k,
                "max_k": svc.max_k, "searched": None, "query_src": None, "query_name": None, "query_id": None,
-               "crop": None, "note": None, "query_ids": [], "unlike_ids": [],
+               "crop": None, "note": None, "query_ids": [], "unlike_ids": [], "query_file": None,
                "narrowing": narrowing, "classes": svc.classes.get(engine, []), "folders": svc.folders.get(engine, [])}
     status = 200
     try:
@@ -81,13 +81,23 @@ def index():
             context["query_name"] = f"{len(uploads)} images together"
         elif request.method == "POST":
             upload = request.files.get("image")
+            ids = context["query_ids"] = list(dict.fromkeys(request.form.getlist("id")))
+            unlike = context["unlike_ids"] = list(dict.fromkeys(request.form.getlist("unlike")))
+            svc.check_together(1 + len(ids), region, len(unlike))
             whole = svc.decode_upload(upload.read() if upload else None, region)
-            image = svc.part(whole, region)
-            searched = svc.search_image(image, engine, k, where=where, min_score=min_score,
-                                        distinct=svc.parse_distinct(request.values))
-            context["predicted"] = svc.predict(image, searched.engine)
-            context["query_src"] = data_address(whole, svc.thumb_size)
-            context["query_name"] = upload.filename or "uploaded image"
+            context["query_file"] = upload.filename or "uploaded image"
+            if ids or unlike:  # the upload again, with the results ticked or marked on its page
+                searched = svc.search_ids(ids, engine, k, where, min_score, svc.parse_distinct(request.values),
+                                          unlike_ids=unlike, uploaded=[whole])
+                context["query_pictures"] = [data_address(whole, svc.thumb_size)]
+                context["query_name"] = together_name(1 + len(ids), len(unlike))
+            else:
+                image = svc.part(whole, region)
+                searched = svc.search_image(image, engine, k, where=where, min_score=min_score,
+                                            distinct=svc.parse_distinct(request.values))
+                context["predicted"] = svc.predict(image, searched.engine)
+                context["query_src"] = data_address(whole, svc.thumb_size)
+                context["query_name"] = context["query_file"]
         elif request.args.get("id") or request.args.get("unlike"):
             ids = context["query_ids"] = list(dict.fromkeys(request.args.getlist("id")))
             unlike = context["unlike_ids"] = list(dict.fromkeys(request.args.getlist("unlike")))

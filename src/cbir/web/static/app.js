@@ -149,11 +149,6 @@ const cbirUploads = (function () {
     search(part.map((v) => Number(v.toFixed(4))).join(","));
   });
 
-  function pictureShown() {
-    const [head, data] = img.src.split(",");
-    const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
-    return new File([bytes], section.dataset.name, { type: head.slice(5, head.indexOf(";")) });
-  }
   async function search(crop) {
     if (section.dataset.id) {
       const address = new URL(location.href);
@@ -161,15 +156,32 @@ const cbirUploads = (function () {
       location.assign(address);
       return;
     }
-    const kept = await cbirUploads.kept();
-    const file = kept && kept.name === section.dataset.name ? kept : pictureShown();
-    const transfer = new DataTransfer();
-    transfer.items.add(file);
-    document.getElementById("image").files = transfer.files;
-    document.getElementById("crop").value = crop;
-    form.submit();
+    await sendAgain(section, form, { crop });
   }
 })();
+
+// The uploaded query sent again with more (a part of it, results ticked or marked "not"): the file kept when it
+// was chosen, else the picture shown of it.
+async function sendAgain(section, form, fields) {
+  const kept = await cbirUploads.kept();
+  let file = kept && kept.name === section.dataset.file ? kept : null;
+  if (!file) {
+    const [head, data] = section.querySelector("img").src.split(",");
+    const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+    file = new File([bytes], section.dataset.file, { type: head.slice(5, head.indexOf(";")) });
+  }
+  const transfer = new DataTransfer();
+  transfer.items.add(file);
+  document.getElementById("image").files = transfer.files;
+  document.getElementById("crop").value = fields.crop || "";
+  for (const [name, values] of Object.entries(fields.more || {})) {
+    values.forEach((value) => {
+      const input = Object.assign(document.createElement("input"), { type: "hidden", name, value });
+      form.append(input);
+    });
+  }
+  form.submit();
+}
 
 // The ticked images' buttons: usable once an image is ticked to search with (without JavaScript, a click with none
 // ticked is answered with what to do). An image is wanted or not, never both: ticking one box of it unticks the other.
@@ -177,8 +189,9 @@ const cbirUploads = (function () {
   const form = document.getElementById("together");
   if (!form) return;
   const boxes = [...document.querySelectorAll('input[form="together"]')];
-  const update = () => form.querySelectorAll("button").forEach((button) => {
-    button.disabled = !boxes.some((box) => box.checked && box.name === "id");
+  const upload = document.getElementById("query")?.dataset.file;  // searched with in any case
+  const update = () => form.querySelectorAll("button").forEach((button, n) => {
+    button.disabled = !boxes.some((box) => box.checked && (box.name === "id" || (upload && n === 0)));
   });
   boxes.forEach((box) => box.addEventListener("change", () => {
     if (box.checked) {
@@ -189,4 +202,14 @@ const cbirUploads = (function () {
     update();
   }));
   update();
+
+  // An uploaded query is searched with too: sent again with the ticked and marked results (a download is not).
+  const section = document.getElementById("query");
+  const search = document.getElementById("search-form");
+  form.addEventListener("submit", (event) => {
+    if (!section || !section.dataset.file || !search || event.submitter !== form.querySelector("button")) return;
+    event.preventDefault();
+    const checked = (name) => boxes.filter((box) => box.checked && box.name === name).map((box) => box.value);
+    sendAgain(section, search, { more: { id: checked("id"), unlike: checked("unlike") } });
+  });
 })();
