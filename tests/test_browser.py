@@ -49,7 +49,7 @@ def fits_phones(page, what: str) -> None:
 
 
 def test_upload_then_click_a_result(server, real_cifar10, tmp_path):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     query = tmp_path / "cat-0007.jpg"
     with zipfile.ZipFile(real_cifar10) as zf:
@@ -63,7 +63,7 @@ def test_upload_then_click_a_result(server, real_cifar10, tmp_path):
         page.wait_for_selector("#results .hit")
         assert page.locator("#results .hit").count() == 10
         assert "cat-0007.jpg" in page.locator(".query h2").inner_text()
-        assert page.locator("#together button").first.is_disabled()  # nothing ticked yet: an upload has no box
+        expect(page.locator("#together button").first).to_be_disabled()  # nothing ticked: an upload has no box
         page.locator("#results .pick input").first.check()
         assert page.locator("#together button").first.is_enabled()
         page.locator("#results .pick input").first.uncheck()
@@ -154,7 +154,7 @@ def test_an_upload_over_the_limit_is_refused_with_the_reason(server, tmp_path):
 
 
 def test_ticked_results_are_searched_with_together(server, real_cifar10, tmp_path):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as pw:
         browser = launch(pw)
@@ -191,10 +191,10 @@ def test_ticked_results_are_searched_with_together(server, real_cifar10, tmp_pat
             upload.write_bytes(zf.read("cifar10/test/cat/0003.jpg"))
         page.set_input_files("#image", str(upload))
         page.wait_for_selector("#query-pic img[src^='data:']")
-        assert page.locator("#together button").first.is_disabled()
+        expect(page.locator("#together button").first).to_be_disabled()  # once the page's script has run
         marked = page.locator("#results .pick.unlike input").nth(0)
         marked.check()
-        assert page.locator("#together button").first.is_enabled()  # the upload is searched with in any case
+        expect(page.locator("#together button").first).to_be_enabled()  # the upload is searched with in any case
         unwanted = marked.get_attribute("value")
         page.locator("#together button").first.click()
         page.wait_for_selector("#query-set img[src^='data:']")
@@ -202,6 +202,9 @@ def test_ticked_results_are_searched_with_together(server, real_cifar10, tmp_pat
         assert page.locator("#query-set .unlike input").get_attribute("value") == unwanted
         assert unwanted not in [page.locator("#results .pick:not(.unlike) input").nth(i).get_attribute("value")
                                 for i in range(10)]
+        page.click("#more button")  # the next ten of the same search: the upload sent again, with its mark
+        page.wait_for_selector("#results .rank:text('#11')")
+        assert "1 image, less like 1 other" in page.locator(".query h2").inner_text()
 
         files = []  # several files chosen at once: searched with together
         with zipfile.ZipFile(real_cifar10) as zf:

@@ -169,7 +169,7 @@ def test_more_like_these_searches_with_indexed_images_together(client, collectio
     """The page: each result has a box to tick, and the ticked ones (the query kept ticked) are searched with
     together at `/?id=A&id=B`; the API: `/similar/A?also=B`."""
     page = client.get("/?id=stripes/003.png&engine=hog-gch&k=5").get_data(as_text=True)
-    assert 'form="together" checked' in page and page.count('name="id"') == 6  # the query and 5 results
+    assert len(re.findall(r'name="id"\s+value="[^"]+" form="together"', page)) == 6  # the query and 5 results
     assert 'value="stripes/003.png" form="together" checked' in page
     page = client.get("/?id=stripes/003.png&id=gradient/001.png&engine=hog-gch&k=8").get_data(as_text=True)
     assert "2 images together" in page and 'id="query-set"' in page
@@ -254,6 +254,32 @@ def test_an_uploaded_query_is_searched_again_with_the_results_ticked_and_marked(
     assert alone.status_code == 200 and "1 image, less like 1 other" in alone.get_data(as_text=True)
     cropped = client.post("/", data={"image": upload(), "id": "gradient/001.png", "crop": "0,0,0.5,0.5"})
     assert cropped.status_code == 400 and "not with several together" in cropped.get_data(as_text=True)
+
+
+def test_more_results_are_the_next_page_of_the_same_ranking(client, collection):
+    """`offset`: the results from rank offset + 1, of the same ranking (page and API); the page's "More results"
+    asks for the next ones while a page is full, an upload's sent again by the page's script."""
+    whole = client.get("/api/v1/similar/stripes/003.png?k=12&engine=hog-gch").get_json()["hits"]
+    second = client.get("/api/v1/similar/stripes/003.png?k=4&offset=4&engine=hog-gch").get_json()["hits"]
+    assert [h["id"] for h in second] == [h["id"] for h in whole[4:8]]
+    page = client.get("/?id=stripes/003.png&engine=hog-gch&k=4&offset=4").get_data(as_text=True)
+    results = page.split('id="results"')[1]
+    assert re.findall(r'name="id"\s+value="([^"]+)" form="together">', results) == [h["id"] for h in second]
+    assert re.findall(r'class="rank">#(\d+)<', results) == ["5", "6", "7", "8"]
+    more = page.split('id="more"')[1].split("</form>")[0]
+    assert 'name="offset" value="8"' in more and 'name="id" value="stripes/003.png"' in more and "hidden>" not in more
+    last = client.get("/?id=stripes/003.png&engine=hog-gch&k=4&offset=58").get_data(as_text=True)  # 61 others
+    assert last.split('id="results"')[1].count('class="hit"') == 3 and 'id="more"' not in last
+    upload = (io.BytesIO((collection / "stripes/003.png").read_bytes()), "mine.png")
+    sent = client.post("/", data={"image": upload, "engine": "hog-gch", "k": "4", "offset": "4"}).get_data(as_text=True)
+    assert re.findall(r'class="rank">#(\d+)<', sent) == ["5", "6", "7", "8"]
+    assert re.search(r'id="more" method="get" action="/" hidden>', sent)  # shown by the script, which sends it again
+    several = [(io.BytesIO((collection / name).read_bytes()), name.replace("/", "-"))
+               for name in ("stripes/003.png", "gradient/001.png")]
+    assert 'id="more"' not in client.post("/", data={"image": several, "k": "4"}).get_data(as_text=True)  # kept: one
+    for bad, message in (("-1", "between 0 and 996"), ("x", "a whole number"), ("997", "1,000 deep at most")):
+        answer = client.get(f"/api/v1/similar/stripes/003.png?k=4&offset={bad}")
+        assert answer.status_code == 400 and message in answer.get_json()["error"]
 
 
 def test_the_folder_filter_offers_the_folders_images_lie_in():

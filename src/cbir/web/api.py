@@ -30,7 +30,7 @@ def search():
     """The indexed images most like an uploaded one, or a part of it (`crop`), or like several uploaded together,
     and less like those uploaded as `unlike`."""
     svc = service()
-    k = svc.parse_k(request.values.get("k"))
+    k, offset = svc.parse_page(request.values)
     where, min_score = svc.parse_narrowing(request.values)
     engine, distinct = request.values.get("engine"), svc.parse_distinct(request.values)
     svc.engine(engine)
@@ -38,11 +38,12 @@ def search():
     sent, unlike = uploads(), [upload.read() for upload in request.files.getlist("unlike")]
     svc.check_together(len(sent), region, len(unlike))
     if len(sent) > 1 or unlike:
-        return search_response(svc.search_together([svc.decode_upload(data) for data in sent], engine, k,
+        return search_response(svc.search_together([svc.decode_upload(data) for data in sent], engine, k + offset,
                                                     where=where, min_score=min_score, distinct=distinct,
-                                                    unlike=[svc.decode_upload(data) for data in unlike]))
+                                                    unlike=[svc.decode_upload(data) for data in unlike]), offset)
     image = svc.part(svc.decode_upload(sent[0], region), region)
-    return search_response(svc.search_image(image, engine, k, where=where, min_score=min_score, distinct=distinct))
+    return search_response(svc.search_image(image, engine, k + offset, where=where, min_score=min_score,
+                                            distinct=distinct), offset)
 
 
 @bp.get("/similar/<path:image_id>")
@@ -50,17 +51,19 @@ def similar(image_id: str):
     """The indexed images most like an indexed one, or a part of it (`crop`; itself left out), or like it and the
     indexed images `also` together, and less like the indexed images `unlike` (all of them left out)."""
     svc = service()
-    k = svc.parse_k(request.args.get("k"))
+    k, offset = svc.parse_page(request.args)
     where, min_score = svc.parse_narrowing(request.args)
     engine, distinct, also = request.args.get("engine"), svc.parse_distinct(request.args), request.args.getlist("also")
     region, unlike = svc.parse_region(request.args), request.args.getlist("unlike")
     if also or unlike:
-        return search_response(svc.search_ids([image_id, *also], engine, k, where, min_score, distinct, region,
-                                              unlike))
-    return search_response(svc.search_id(image_id, engine, k, where, min_score, region, distinct))
+        return search_response(svc.search_ids([image_id, *also], engine, k + offset, where, min_score, distinct,
+                                              region, unlike), offset)
+    return search_response(svc.search_id(image_id, engine, k + offset, where, min_score, region, distinct), offset)
 
 
-def search_response(searched: Searched) -> Response:
+def search_response(searched: Searched, offset: int = 0) -> Response:
+    """The JSON of a search's hits from rank `offset` + 1."""
+    searched = SearchService.paged(searched, offset)
     return jsonify({
         "took_ms": round(searched.took_ms, 2),
         "engine": searched.engine,

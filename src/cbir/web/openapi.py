@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cbir import __version__
+from cbir.web.service import MAX_DEPTH
 
 _ERROR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
@@ -28,6 +29,10 @@ def openapi_document(service) -> dict:
     distinct_param = {"name": "distinct", "in": "query", "required": False, "schema": {"type": "boolean"},
                       "description": "one image per group of look-alikes (needs features of the picture: effnet, "
                                      "or an engine indexed with --copies); each hit names those it stands for"}
+    offset_param = {"name": "offset", "in": "query", "required": False,
+                    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_DEPTH - 1, "default": 0},
+                    "description": f"the results from rank offset + 1 (the next page: offset + k; {MAX_DEPTH:,} deep "
+                                   f"at most)"}
     crop_param = {"name": "crop", "in": "query", "required": False, "schema": {"type": "string"},
                   "description": "search with a part of the image: LEFT,TOP,WIDTH,HEIGHT as fractions of its width "
                                  "and height (e.g. 0.25,0.1,0.5,0.6)"}
@@ -38,7 +43,7 @@ def openapi_document(service) -> dict:
             "/api/v1/search": {"post": {
                 "summary": "Find the indexed images most like an uploaded image (or several together: the "
                            "multipart field image repeated, up to 20), and less like those uploaded as unlike",
-                "parameters": [k_param, engine_param, *narrowing, crop_param, distinct_param],
+                "parameters": [k_param, offset_param, engine_param, *narrowing, crop_param, distinct_param],
                 "requestBody": {"required": True, "content": {
                     "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {
                         "image": {"type": "string", "format": "binary"},
@@ -54,7 +59,7 @@ def openapi_document(service) -> dict:
                 "summary": "Find the indexed images most like an indexed one (itself left out), or like it and others "
                            "together, and less like others",
                 "parameters": [{"name": "image_id", "in": "path", "required": True, "schema": {"type": "string"}},
-                               k_param, engine_param, *narrowing, crop_param, distinct_param,
+                               k_param, offset_param, engine_param, *narrowing, crop_param, distinct_param,
                                {"name": "also", "in": "query", "required": False, "explode": True,
                                 "description": "more indexed images to search with together (repeatable): the "
                                                "images most like all of them at once, all of them left out",

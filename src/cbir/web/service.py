@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from cbir.web.grouping import Grouping
 from cbir.web.pictures import browser_type, encode_jpeg, encode_png, thumbnail
 
 MAX_TOGETHER = 20  # indexed images one search "more like these" takes: each is read and described
+MAX_DEPTH = 1000  # how far down a ranking pages of results go (`offset` + `k`)
 FOLDERS_OFFERED = 500  # folders the page suggests for its folder filter (those holding the most images)
 CONVERTED_KEPT = 8  # full views of images a browser does not show, kept converted (a 12-MP photo's JPEG: ~4 MB)
 
@@ -164,6 +165,26 @@ class SearchService:
         if not 1 <= k <= self.max_k:
             raise RequestError(f"k must be between 1 and {self.max_k}, not {k}")
         return k
+
+    def parse_page(self, values) -> tuple[int, int]:
+        """(k, offset) from request values: the page of results from rank `offset` + 1 (`paged`), `MAX_DEPTH`
+        deep at most."""
+        k, text = self.parse_k(values.get("k")), values.get("offset")
+        if text in (None, ""):
+            return k, 0
+        try:
+            offset = int(text)
+        except (TypeError, ValueError):
+            raise RequestError(f"offset must be a whole number, not '{text}'") from None
+        if not 0 <= offset <= MAX_DEPTH - k:
+            raise RequestError(f"results go {MAX_DEPTH:,} deep at most: offset must be between 0 and {MAX_DEPTH - k} "
+                               f"for k={k}, not {offset}")
+        return k, offset
+
+    @staticmethod
+    def paged(searched: Searched, offset: int) -> Searched:
+        """A search `offset` + k deep, less its first `offset` results."""
+        return replace(searched, result=replace(searched.result, hits=searched.result.hits[offset:]))
 
     def decode_upload(self, data: bytes | None, region: Region | None = None) -> np.ndarray:
         """An uploaded image's pixels at the size indexed images are read at (`DEFAULT_MAX_SIDE`), or at the size

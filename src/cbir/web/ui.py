@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from cbir.duplicates import picture_engine, rule
 from cbir.web.grouping import RETRY_S
 from cbir.web.pictures import thumbnail
-from cbir.web.service import RequestError, Searched, SearchService
+from cbir.web.service import MAX_DEPTH, RequestError, Searched, SearchService
 
 bp = Blueprint("ui", __name__)
 NARROWING = ("label", "folder", "since", "until", "min_score", "distinct")
@@ -64,18 +64,20 @@ def index():
     narrowing = {key: request.values.get(key) for key in NARROWING if request.values.get(key)}
     context = {"engines": list(svc.engines), "engine": engine, "k": request.values.get("k") or svc.default_k,
                "max_k": svc.max_k, "searched": None, "query_src": None, "query_name": None, "query_id": None,
-               "crop": None, "note": None, "query_ids": [], "unlike_ids": [], "query_file": None,
+               "crop": None, "note": None, "query_ids": [], "unlike_ids": [], "query_file": None, "offset": 0,
+               "more_offset": None,
                "narrowing": narrowing, "classes": svc.classes.get(engine, []), "folders": svc.folders.get(engine, [])}
     status = 200
     try:
-        k = svc.parse_k(request.values.get("k"))
+        k, offset = svc.parse_page(request.values)
+        depth = k + offset  # every search below goes this deep; the page shows its last k
         where, min_score = svc.parse_narrowing(request.values)
         region = context["crop"] = svc.parse_region(request.values)
         if request.method == "POST" and len(request.files.getlist("image")) > 1:  # several, searched together
             uploads = request.files.getlist("image")
             svc.check_together(len(uploads), region)
             wholes = [svc.decode_upload(upload.read()) for upload in uploads]
-            searched = svc.search_together(wholes, engine, k, where=where, min_score=min_score,
+            searched = svc.search_together(wholes, engine, depth, where=where, min_score=min_score,
                                            distinct=svc.parse_distinct(request.values))
             context["query_pictures"] = [data_address(whole, svc.thumb_size) for whole in wholes]
             context["query_name"] = f"{len(uploads)} images together"
@@ -87,13 +89,13 @@ def index():
             whole = svc.decode_upload(upload.read() if upload else None, region)
             context["query_file"] = upload.filename or "uploaded image"
             if ids or unlike:  # the upload again, with the results ticked or marked on its page
-                searched = svc.search_ids(ids, engine, k, where, min_score, svc.parse_distinct(request.values),
+                searched = svc.search_ids(ids, engine, depth, where, min_score, svc.parse_distinct(request.values),
                                           unlike_ids=unlike, uploaded=[whole])
                 context["query_pictures"] = [data_address(whole, svc.thumb_size)]
                 context["query_name"] = together_name(1 + len(ids), len(unlike))
             else:
                 image = svc.part(whole, region)
-                searched = svc.search_image(image, engine, k, where=where, min_score=min_score,
+                searched = svc.search_image(image, engine, depth, where=where, min_score=min_score,
                                             distinct=svc.parse_distinct(request.values))
                 context["predicted"] = svc.predict(image, searched.engine)
                 context["query_src"] = data_address(whole, svc.thumb_size)
@@ -103,17 +105,21 @@ def index():
             unlike = context["unlike_ids"] = list(dict.fromkeys(request.args.getlist("unlike")))
             distinct = svc.parse_distinct(request.args)
             if len(ids) > 1 or unlike:  # "more like these" (the ticked images together), "not like these"
-                searched = svc.search_ids(ids, engine, k, where, min_score, distinct, region, unlike)
+                searched = svc.search_ids(ids, engine, depth, where, min_score, distinct, region, unlike)
                 context["query_name"] = together_name(len(ids), len(unlike))
             else:
-                searched = svc.search_id(ids[0], engine, k, where, min_score, region, distinct)
+                searched = svc.search_id(ids[0], engine, depth, where, min_score, region, distinct)
                 context["query_src"] = url_for("api.image", image_id=ids[0], size="thumb")
                 context["query_name"] = context["query_id"] = ids[0]
         else:
             searched = None
             context["examples"] = svc.examples(engine)
         if searched:
-            context["searched"] = searched
+            searched = context["searched"] = svc.paged(searched, offset)
+            context["offset"] = offset
+            if len(searched.result.hits) == k and depth + k <= MAX_DEPTH and (
+                    request.method == "GET" or context["query_file"]):  # several uploads are not sent again
+                context["more_offset"] = depth
             context["note"] = diagnostic(searched, svc.labelled[searched.engine], context.get("predicted"))
             if where or min_score is not None:
                 shown = ", ".join(filter(None, [where.describe() if where else "",

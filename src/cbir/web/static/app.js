@@ -213,3 +213,18 @@ async function sendAgain(section, form, fields) {
     sendAgain(section, search, { more: { id: checked("id"), unlike: checked("unlike") } });
   });
 })();
+
+// More results after an upload: it is sent again for them (the address of any other search says it all).
+(function () {
+  const more = document.getElementById("more");
+  const section = document.getElementById("query");
+  const search = document.getElementById("search-form");
+  if (!more || !section || !section.dataset.file || !search) return;
+  more.hidden = false;
+  more.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const values = (name) => [...more.querySelectorAll(`input[name="${name}"]`)].map((input) => input.value);
+    sendAgain(section, search, { crop: values("crop")[0], more: { id: values("id"), unlike: values("unlike"),
+                                                                  offset: values("offset") } });
+  });
+})();
