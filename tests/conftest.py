@@ -204,15 +204,16 @@ def close_milvus_clients():
 
 
 @contextmanager
-def served(engine: Path, *args: str):
-    """`cbir serve ENGINE ARGS...` as a real process on a free port; yields its base URL."""
+def served(engine: Path, *args: str, prefix: str = ""):
+    """`cbir serve ENGINE ARGS...` as a real process on a free port; yields its base URL (with the `prefix` it
+    serves under, as `--url-prefix` gives it)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     exe = shutil.which("cbir") or f"{sys.executable} -m cbir.cli"
     proc = subprocess.Popen([*exe.split(), "serve", str(engine), "--port", str(port), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}{prefix}"
     try:
         for _ in range(300):
             try:

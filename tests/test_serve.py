@@ -100,3 +100,23 @@ def test_a_password_from_the_environment_and_a_warning_without_one_on_the_networ
     assert main(["serve", str(engine), "--port", "5123", "--host", "0.0.0.0"]) == 0
     assert "from another device on the network: http://192.168.1.20:5123/" in capsys.readouterr().out
     assert main(["serve", str(engine), "--port", "5123"]) == 0 and "another device" not in capsys.readouterr().out
+
+
+def test_served_under_a_path_behind_a_proxy(tiny_collection, tmp_path):
+    """`--url-prefix /photos`: the page, its links, its script and the API at /photos/..., as a proxy passes
+    https://example.org/photos/ on."""
+    import re
+
+    engine = tmp_path / "engine"
+    assert main(["index", "--dataset", f"{tiny_collection}:train", "--features", "gch", "--out", str(engine)]) == 0
+    with served(engine, "--url-prefix", "/photos/", prefix="/photos") as url:
+        page = urllib.request.urlopen(url + "/").read().decode()
+        links = re.findall(r'(?:href|src|action)="(/[^"]*)"', page)
+        assert links and all(link.startswith("/photos/") for link in links), links
+        assert urllib.request.urlopen(url + "/static/app.js").status == 200
+        assert json.load(urllib.request.urlopen(url + "/api/v1/engines"))[0]["size"] == 60
+        image = next(link for link in links if "/api/v1/images/" in link)
+        assert urllib.request.urlopen(url.removesuffix("/photos") + image).status == 200
+    with pytest.raises(SystemExit) as refused:
+        main(["serve", str(engine), "--url-prefix", "/a?b"])
+    assert refused.value.code == 2

@@ -29,14 +29,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if password is None and args.host not in LOOPBACK:
         warnings.warn(f"serving on {args.host} without a password: anyone who reaches it sees every indexed image; "
                       f"set CBIR_SERVE_PASSWORD to ask for one", stacklevel=1)
-    print(f"serving {names} at http://{args.host}:{args.port}/ (Ctrl+C stops"
+    print(f"serving {names} at http://{args.host}:{args.port}{args.url_prefix}/ (Ctrl+C stops"
           f"{'; asks for CBIR_SERVE_PASSWORD' if password else ''})", flush=True)
     if args.host in ALL_ADDRESSES and (address := lan_address()):
-        print(f"from another device on the network: http://{address}:{args.port}/", flush=True)
+        print(f"from another device on the network: http://{address}:{args.port}{args.url_prefix}/", flush=True)
     # BLAS on one thread too: its idle threads spin, taking a core from the networks (docs/results/serving.md)
     with threadpool_limits(1, user_api="blas"):
         waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="cbir", **SERVER_LIMITS,
-                       max_request_body_size=BODY_READ_FACTOR * (args.max_upload_mb << 20))
+                       max_request_body_size=BODY_READ_FACTOR * (args.max_upload_mb << 20),
+                       url_prefix=args.url_prefix)
     return 0
 
 
@@ -69,4 +70,17 @@ def register(sub) -> None:
     p.add_argument("--threads", type=positive, default=8, help="worker threads (default 8)")
     p.add_argument("--max-upload-mb", type=positive, default=10,
                    help="upload size limit (default 10 MB); a larger upload gets a 413 with the reason")
+    p.add_argument("--url-prefix", type=url_prefix, default="", metavar="PATH",
+                   help="the path the page and API are served under, e.g. /photos behind a proxy that passes "
+                        "https://example.org/photos/ to this server (default: none, at /)")
     p.set_defaults(func=cmd_serve)
+
+
+def url_prefix(text: str) -> str:
+    """A path to serve under, as waitress takes it: one leading slash, none at the end ("" for none)."""
+    path = "/" + text.strip("/")
+    if path == "/":
+        return ""
+    if any(c in path for c in "?#%\\ ") or "//" in path:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a path to serve under: write it as /photos")
+    return path
