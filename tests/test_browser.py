@@ -110,8 +110,8 @@ def test_a_part_of_the_query_is_searched_by_dragging_across_it(server, real_cifa
         page.set_input_files("#image", str(query))
         page.wait_for_selector("#results .hit")
         whole = page.locator("#results .hit a").first.get_attribute("href")
-        kept = page.evaluate("cbirUploads.kept().then((file) => [file.name, file.size])")
-        assert kept == ["ship-0001.jpg", query.stat().st_size]  # the file as chosen, sent again with the part
+        kept = page.evaluate("cbirUploads.kept().then((files) => files.map((file) => [file.name, file.size]))")
+        assert kept == [["ship-0001.jpg", query.stat().st_size]]  # the file as chosen, sent again with the part
         drag_across(page, "#query-pic img")
         page.wait_for_selector("#query h2:has-text('(a part)')")
         assert "ship-0001.jpg" in page.locator("#query h2").inner_text() and page.locator(".crop-box").is_visible()
@@ -215,6 +215,14 @@ def test_ticked_results_are_searched_with_together(server, real_cifar10, tmp_pat
         page.wait_for_selector("#query-set img[src^='data:']")
         assert "2 images together" in page.locator(".query h2").inner_text()
         assert page.locator("#results .hit").count() == 10
+        page.locator("#results .pick.unlike input").nth(0).check()  # both files sent again, with the mark
+        page.locator("#together button").first.click()
+        page.wait_for_selector("#query-set .unlike")
+        assert "2 images together, less like 1 other" in page.locator(".query h2").inner_text()
+        assert page.locator("#query-set img[src^='data:']").count() == 2
+        page.click("#more button")
+        page.wait_for_selector("#results .rank:text('#11')")
+        assert "2 images together, less like 1 other" in page.locator(".query h2").inner_text()
         browser.close()
 
 

@@ -244,7 +244,7 @@ def test_an_uploaded_query_is_searched_again_with_the_results_ticked_and_marked(
     query = text.split('id="query-set"')[1].split("</ol>")[0]
     assert query.count('src="data:image/png;base64,') == 1 and 'value="gradient/001.png" form="together" checked' \
         in query and 'name="unlike" value="gradient/002.png" form="together" checked' in query
-    assert 'data-file="mine.png"' in text  # so that the page's script can send it again
+    assert 'data-files="[&#34;mine.png&#34;]"' in text  # so that the page's script can send it again
     shown = re.findall(r'name="id"\s+value="([^"]+)" form="together">', text.split('id="results"')[1])
     files = {"image": [upload(), (io.BytesIO((collection / "gradient/001.png").read_bytes()), "b.png")],
              "unlike": (io.BytesIO((collection / "gradient/002.png").read_bytes()), "c.png")}
@@ -276,7 +276,9 @@ def test_more_results_are_the_next_page_of_the_same_ranking(client, collection):
     assert re.search(r'id="more" method="get" action="/" hidden>', sent)  # shown by the script, which sends it again
     several = [(io.BytesIO((collection / name).read_bytes()), name.replace("/", "-"))
                for name in ("stripes/003.png", "gradient/001.png")]
-    assert 'id="more"' not in client.post("/", data={"image": several, "k": "4"}).get_data(as_text=True)  # kept: one
+    together = client.post("/", data={"image": several, "k": "4", "offset": "4"}).get_data(as_text=True)
+    assert "2 images together" in together and re.findall(r'class="rank">#(\d+)<', together) == ["5", "6", "7", "8"]
+    assert re.search(r'id="more" method="get" action="/" hidden>', together)
     for bad, message in (("-1", "between 0 and 996"), ("x", "a whole number"), ("997", "1,000 deep at most")):
         answer = client.get(f"/api/v1/similar/stripes/003.png?k=4&offset={bad}")
         assert answer.status_code == 400 and message in answer.get_json()["error"]

@@ -64,7 +64,7 @@ def index():
     narrowing = {key: request.values.get(key) for key in NARROWING if request.values.get(key)}
     context = {"engines": list(svc.engines), "engine": engine, "k": request.values.get("k") or svc.default_k,
                "max_k": svc.max_k, "searched": None, "query_src": None, "query_name": None, "query_id": None,
-               "crop": None, "note": None, "query_ids": [], "unlike_ids": [], "query_file": None, "offset": 0,
+               "crop": None, "note": None, "query_ids": [], "unlike_ids": [], "query_files": [], "offset": 0,
                "more_offset": None,
                "narrowing": narrowing, "classes": svc.classes.get(engine, []), "folders": svc.folders.get(engine, [])}
     status = 200
@@ -73,33 +73,25 @@ def index():
         depth = k + offset  # every search below goes this deep; the page shows its last k
         where, min_score = svc.parse_narrowing(request.values)
         region = context["crop"] = svc.parse_region(request.values)
-        if request.method == "POST" and len(request.files.getlist("image")) > 1:  # several, searched together
-            uploads = request.files.getlist("image")
-            svc.check_together(len(uploads), region)
-            wholes = [svc.decode_upload(upload.read()) for upload in uploads]
-            searched = svc.search_together(wholes, engine, depth, where=where, min_score=min_score,
-                                           distinct=svc.parse_distinct(request.values))
-            context["query_pictures"] = [data_address(whole, svc.thumb_size) for whole in wholes]
-            context["query_name"] = f"{len(uploads)} images together"
-        elif request.method == "POST":
-            upload = request.files.get("image")
+        if request.method == "POST":
+            uploads = request.files.getlist("image") or [None]
             ids = context["query_ids"] = list(dict.fromkeys(request.form.getlist("id")))
             unlike = context["unlike_ids"] = list(dict.fromkeys(request.form.getlist("unlike")))
-            svc.check_together(1 + len(ids), region, len(unlike))
-            whole = svc.decode_upload(upload.read() if upload else None, region)
-            context["query_file"] = upload.filename or "uploaded image"
-            if ids or unlike:  # the upload again, with the results ticked or marked on its page
+            svc.check_together(len(uploads) + len(ids), region, len(unlike))
+            wholes = [svc.decode_upload(upload.read() if upload else None, region) for upload in uploads]
+            context["query_files"] = [upload.filename or "uploaded image" for upload in uploads]
+            if len(wholes) > 1 or ids or unlike:  # several, or sent again with the results ticked or marked
                 searched = svc.search_ids(ids, engine, depth, where, min_score, svc.parse_distinct(request.values),
-                                          unlike_ids=unlike, uploaded=[whole])
-                context["query_pictures"] = [data_address(whole, svc.thumb_size)]
-                context["query_name"] = together_name(1 + len(ids), len(unlike))
+                                          unlike_ids=unlike, uploaded=wholes)
+                context["query_pictures"] = [data_address(whole, svc.thumb_size) for whole in wholes]
+                context["query_name"] = together_name(len(wholes) + len(ids), len(unlike))
             else:
-                image = svc.part(whole, region)
+                image = svc.part(wholes[0], region)
                 searched = svc.search_image(image, engine, depth, where=where, min_score=min_score,
                                             distinct=svc.parse_distinct(request.values))
                 context["predicted"] = svc.predict(image, searched.engine)
-                context["query_src"] = data_address(whole, svc.thumb_size)
-                context["query_name"] = context["query_file"]
+                context["query_src"] = data_address(wholes[0], svc.thumb_size)
+                context["query_name"] = context["query_files"][0]
         elif request.args.get("id") or request.args.get("unlike"):
             ids = context["query_ids"] = list(dict.fromkeys(request.args.getlist("id")))
             unlike = context["unlike_ids"] = list(dict.fromkeys(request.args.getlist("unlike")))
@@ -117,8 +109,7 @@ def index():
         if searched:
             searched = context["searched"] = svc.paged(searched, offset)
             context["offset"] = offset
-            if len(searched.result.hits) == k and depth + k <= MAX_DEPTH and (
-                    request.method == "GET" or context["query_file"]):  # several uploads are not sent again
+            if len(searched.result.hits) == k and depth + k <= MAX_DEPTH:
                 context["more_offset"] = depth
             context["note"] = diagnostic(searched, svc.labelled[searched.engine], context.get("predicted"))
             if where or min_score is not None:

@@ -1,4 +1,4 @@
-// The last uploaded file, kept in the browser's IndexedDB (nothing leaves the browser): `keep(file)`, `kept()`.
+// The last uploaded files, kept in the browser's IndexedDB (nothing leaves the browser): `keep(files)`, `kept()`.
 // Either settles within two seconds, never fails: without IndexedDB nothing is kept, and kept() gives null.
 const cbirUploads = (function () {
   function store(mode, work) {
@@ -17,7 +17,7 @@ const cbirUploads = (function () {
     });
   }
   return {
-    keep: (file) => store("readwrite", (uploads) => uploads.put(file, "last")),
+    keep: (files) => store("readwrite", (uploads) => uploads.put([...files], "last")),
     kept: () => store("readonly", (uploads) => uploads.get("last")),
   };
 })();
@@ -47,11 +47,11 @@ const cbirUploads = (function () {
     return true;
   }
 
-  // The file is kept in the browser (IndexedDB) before it is sent, so that a part of it can be searched with
-  // at its full size from the results page.
+  // The files are kept in the browser (IndexedDB) before they are sent, so that the results page can send them
+  // again: for a part at its full size, with results ticked or marked, for more results.
   function send() {
     document.getElementById("crop").value = "";
-    cbirUploads.keep(input.files[0]).then(() => form.submit());
+    cbirUploads.keep(input.files).then(() => form.submit());
   }
 
   // An image by its type, or by its name where the browser knows no type for it (a camera's raw file, HEIC on
@@ -160,18 +160,25 @@ const cbirUploads = (function () {
   }
 })();
 
-// The uploaded query sent again with more (a part of it, results ticked or marked "not"): the file kept when it
-// was chosen, else the picture shown of it.
+// The names of the uploaded images the page shows (none for an indexed query).
+const uploadedNames = (section) => JSON.parse(section.dataset.files || "[]");
+
+// The uploaded query sent again with more (a part of it, results ticked or marked "not", the next results): the
+// files kept when they were chosen, else the pictures shown of them.
 async function sendAgain(section, form, fields) {
+  const names = uploadedNames(section);
   const kept = await cbirUploads.kept();
-  let file = kept && kept.name === section.dataset.file ? kept : null;
-  if (!file) {
-    const [head, data] = section.querySelector("img").src.split(",");
-    const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
-    file = new File([bytes], section.dataset.file, { type: head.slice(5, head.indexOf(";")) });
+  let files = Array.isArray(kept) && kept.map((file) => file.name).join("/") === names.join("/") ? kept : null;
+  if (!files) {
+    const shown = [...section.querySelectorAll("img[src^='data:']")].slice(0, names.length);
+    files = shown.map((img, n) => {
+      const [head, data] = img.src.split(",");
+      const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+      return new File([bytes], names[n], { type: head.slice(5, head.indexOf(";")) });
+    });
   }
   const transfer = new DataTransfer();
-  transfer.items.add(file);
+  files.forEach((file) => transfer.items.add(file));
   document.getElementById("image").files = transfer.files;
   document.getElementById("crop").value = fields.crop || "";
   for (const [name, values] of Object.entries(fields.more || {})) {
@@ -189,7 +196,8 @@ async function sendAgain(section, form, fields) {
   const form = document.getElementById("together");
   if (!form) return;
   const boxes = [...document.querySelectorAll('input[form="together"]')];
-  const upload = document.getElementById("query")?.dataset.file;  // searched with in any case
+  // an uploaded query is searched with in any case: a mark alone is enough
+  const upload = document.getElementById("query") && uploadedNames(document.getElementById("query")).length;
   const update = () => form.querySelectorAll("button").forEach((button, n) => {
     button.disabled = !boxes.some((box) => box.checked && (box.name === "id" || (upload && n === 0)));
   });
@@ -207,7 +215,9 @@ async function sendAgain(section, form, fields) {
   const section = document.getElementById("query");
   const search = document.getElementById("search-form");
   form.addEventListener("submit", (event) => {
-    if (!section || !section.dataset.file || !search || event.submitter !== form.querySelector("button")) return;
+    if (!section || !uploadedNames(section).length || !search || event.submitter !== form.querySelector("button")) {
+      return;
+    }
     event.preventDefault();
     const checked = (name) => boxes.filter((box) => box.checked && box.name === name).map((box) => box.value);
     sendAgain(section, search, { more: { id: checked("id"), unlike: checked("unlike") } });
@@ -219,7 +229,7 @@ async function sendAgain(section, form, fields) {
   const more = document.getElementById("more");
   const section = document.getElementById("query");
   const search = document.getElementById("search-form");
-  if (!more || !section || !section.dataset.file || !search) return;
+  if (!more || !section || !uploadedNames(section).length || !search) return;
   more.hidden = false;
   more.addEventListener("submit", (event) => {
     event.preventDefault();
