@@ -204,6 +204,7 @@ def test_results_marked_not_wanted_are_searched_away_from(client, collection):
     out, B shown marked in the query), as `/api/v1/similar/A?unlike=B` and uploads sent as `unlike` do."""
     page = client.get("/?id=stripes/003.png&engine=hog-gch&k=5").get_data(as_text=True)
     assert len(re.findall(r'name="unlike" value="[^"]+" form="together">not', page)) == 5  # one per result
+    assert page.count('aria-label="not like ') == 5 and page.count('aria-label="search with ') == 6  # for readers
     query = "id=stripes/003.png&also=gradient/001.png&engine=hog-gch&k=10"
     before = client.get(f"/api/v1/similar/stripes/003.png?{query}").get_json()["hits"]
     after = client.get(f"/api/v1/similar/stripes/003.png?{query}&unlike=gradient/002.png").get_json()["hits"]
@@ -282,6 +283,36 @@ def test_more_results_are_the_next_page_of_the_same_ranking(client, collection):
     for bad, message in (("-1", "between 0 and 996"), ("x", "a whole number"), ("997", "1,000 deep at most")):
         answer = client.get(f"/api/v1/similar/stripes/003.png?k=4&offset={bad}")
         assert answer.status_code == 400 and message in answer.get_json()["error"]
+
+
+def test_a_heic_upload_with_a_thumbnail_large_enough_is_not_decoded_one_at_a_time(client, monkeypatch):
+    """Only a HEIC decoded in full (~1 s, ~280 MB at 6000x6000) waits for the others; one read from the thumbnail
+    inside it is as cheap as a JPEG. (Uploads read at 64 pixels here, so that the test file's 96-pixel thumbnail
+    is large enough.)"""
+    from pathlib import Path
+
+    import cbir.web.service
+
+    svc = client.application.extensions["cbir"]
+    lane, taken = svc._decoding_whole, []
+
+    class Counted:
+        def __enter__(self):
+            taken.append(True)
+            return lane.__enter__()
+
+        def __exit__(self, *exc):
+            return lane.__exit__(*exc)
+
+    monkeypatch.setattr(svc, "_decoding_whole", Counted())
+    monkeypatch.setattr(cbir.web.service, "DEFAULT_MAX_SIDE", 64)
+    data = Path(__file__).parent / "data"
+    for name, whole in (("astronaut-thumbnail.heic", False), ("astronaut.heic", True)):
+        assert svc.decode_upload((data / name).read_bytes()).shape[1] == 64
+        assert bool(taken) == whole, name
+        taken.clear()
+    monkeypatch.setattr(cbir.web.service, "DEFAULT_MAX_SIDE", 256)  # the thumbnail too small: the photo itself
+    assert svc.decode_upload((data / "astronaut-thumbnail.heic").read_bytes()).shape[1] == 256 and taken
 
 
 def test_the_folder_filter_offers_the_folders_images_lie_in():

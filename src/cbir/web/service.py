@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from cbir.datasets.folder import DEFAULT_MAX_SIDE, file_stamp
-from cbir.datasets.heif import is_heif
+from cbir.datasets.heif import is_heif, thumbnail_file
 from cbir.datasets.images import decode_image
 from cbir.datasets.raw import is_raw_name, might_be_raw
 from cbir.datasets.regions import Region, read_side
@@ -190,14 +190,16 @@ class SearchService:
         """An uploaded image's pixels at the size indexed images are read at (`DEFAULT_MAX_SIDE`), or at the size
         that gives a `region` of it that size (`part` cuts it out): a JPEG is decoded straight at a fraction of its
         size, and at most `DECODERS` decodes run at once, so memory per request follows the work, not the upload
-        (a 6000x6000 photo is 108 MB decoded in full). A HEIC photo cannot be decoded small, nor a camera's raw file
-        without a preview inside it developed small: one at a time (a TIFF too, which may be either)."""
+        (a 6000x6000 photo is 108 MB decoded in full). A HEIC photo cannot be decoded small unless it holds a
+        thumbnail large enough, nor a camera's raw file without a preview inside it developed small: one at a time
+        (a TIFF too, which may be either)."""
         if not data:
             raise RequestError("no image received: send a file in the 'image' field (or the raw bytes)")
+        side = read_side(region, DEFAULT_MAX_SIDE)
         try:
-            whole = is_heif(data) or might_be_raw(data)
+            whole = might_be_raw(data) or (is_heif(data) and thumbnail_file(data, side) is None)
             with self._decoding_whole if whole else nullcontext(), self._decoding:  # waiting, holds no slot
-                return decode_image(data, max_side=read_side(region, DEFAULT_MAX_SIDE), max_pixels=self.max_pixels)
+                return decode_image(data, max_side=side, max_pixels=self.max_pixels)
         except ImageDecodeError as exc:
             raise RequestError(f"that file is not an image we can read: {exc}", 422 if "pixels" in str(exc) else 400) \
                 from None
