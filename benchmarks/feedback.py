@@ -9,8 +9,8 @@ others held against (`cbir.engine.feedback_query` at several weights of what is 
 
 Prints P@k (relevant: the query's class) over the residual collection (the 10 judged results left out of every
 ranking, the first one's too, so that no ranking gains by showing them again), the mean over the same queries, and
-over those whose first 10 held something not wanted. The judged results' vectors are read from the index (what they
-were indexed with; the page describes them again from their pixels). `--skip` leaves out the first queries of the
+over those whose first 10 held something not wanted. The judged results take part by their vectors as indexed, as
+they do in the page's searches. `--skip` leaves out the first queries of the
 random order, so that a weight chosen on some queries is measured on others.
 """
 

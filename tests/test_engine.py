@@ -96,6 +96,12 @@ def test_images_marked_unlike_push_what_they_show_down_the_ranking(train):
     assert after.hits[0].score == pytest.approx(float(engine.index.vectors_of([after.hits[0].id])[0] @ query), abs=1e-4)
     with pytest.raises(CbirError, match="at least one image to search with"):
         engine.search_together([], k=3, unlike=unlike)
+    same = lambda found: (  # noqa: E731  (the same search: indexed vectors are float16, and stripes near ties)
+        [h.label for h in found.hits] == [h.label for h in after.hits]
+        and not {h.id for h in found.hits} & set(left_out)
+        and np.allclose([h.score for h in found.hits], [h.score for h in after.hits], atol=3e-4))
+    assert same(engine.search_together([], k=10, liked_ids=left_out[:2], unliked_ids=left_out[2:]))  # as indexed
+    assert same(engine.search_together(pair[:1], k=10, liked_ids=left_out[1:2], unlike=unlike, exclude=left_out[::2]))
 
 
 def test_indexing_a_folder_holds_a_few_of_its_images_in_memory_not_a_batch(noise_photos, cbir_home):

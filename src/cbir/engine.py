@@ -226,20 +226,26 @@ class Engine:
 
     def search_together(self, images: Sequence[np.ndarray] | np.ndarray, k: int = 10, exclude: Sequence[str] = (),
                         where: Filter | None = None, min_score: float | None = None,
-                        distinct: bool = False, unlike: Sequence[np.ndarray] = ()) -> SearchResult:
+                        distinct: bool = False, unlike: Sequence[np.ndarray] = (), liked_ids: Sequence[str] = (),
+                        unliked_ids: Sequence[str] = ()) -> SearchResult:
         """The `k` indexed images most like all the query images at once: ranked by the mean of their vectors, so
         that what they share counts and what only one of them shows counts less (a search "more like these");
-        and, when `unlike` images are given, less like those ("not like these": `feedback_query`).
-        `exclude`: indexed ids left out (the query images themselves, when indexed); `where`, `min_score` and
-        `distinct` as in `search`. No copies are put first: a mean is no one picture."""
+        and, when `unlike` images are given, less like those ("not like these": `feedback_query`). Indexed images
+        take part by their ids (`liked_ids`, `unliked_ids`: their vectors as indexed, nothing read or described)
+        and are left out of the results, as are the ids `exclude`; `where`, `min_score` and `distinct` as in
+        `search`. No copies are put first: a mean is no one picture."""
         if k < 1:
             raise CbirError(f"k must be at least 1, got {k}")
-        if len(images) == 0:
+        if len(images) + len(liked_ids) == 0:
             raise CbirError("a search together needs at least one image to search with, not only images to avoid")
         if distinct:
             check_distinct(self)  # before the images are described
-        vectors = self.embed([*images, *unlike])  # one batch
-        query, left_out = feedback_query(vectors[:len(images)], vectors[len(images):]), set(exclude)
+        given = [*images, *unlike]  # described in one batch; indexed ones by their vectors
+        described = self.embed(given) if given else np.zeros((0, self.index.dim), np.float32)
+        liked = np.vstack([described[:len(images)], self.index.vectors_of(list(liked_ids))])
+        unliked = np.vstack([described[len(images):], self.index.vectors_of(list(unliked_ids))])
+        query = feedback_query(liked, unliked)
+        left_out = {*exclude, *liked_ids, *unliked_ids}
 
         def ranked(depth: int) -> list[SearchResult]:  # described once, however deep `distinct` looks
             found = self.search_vectors(query, depth + len(left_out), where=where, min_score=min_score)[0]

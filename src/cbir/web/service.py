@@ -30,7 +30,7 @@ from cbir.types import SearchResult
 from cbir.web.grouping import Grouping
 from cbir.web.pictures import browser_type, encode_jpeg, encode_png, thumbnail
 
-MAX_TOGETHER = 20  # indexed images one search "more like these" takes: each is read and described
+MAX_TOGETHER = 20  # images one search "more like these" takes (and as many "not like these")
 MAX_DEPTH = 1000  # how far down a ranking pages of results go (`offset` + `k`)
 FOLDERS_OFFERED = 500  # folders the page suggests for its folder filter (those holding the most images)
 CONVERTED_KEPT = 8  # full views of images a browser does not show, kept converted (a 12-MP photo's JPEG: ~4 MB)
@@ -274,23 +274,22 @@ class SearchService:
         for image_id in image_ids + unlike_ids:
             if image_id not in eng.metadata:
                 raise RequestError(f"no indexed image with id '{image_id}' in engine '{name}'", 404)
-        images, unlike = ([self.pixels(image_id, DEFAULT_MAX_SIDE) for image_id in ids]
-                          for ids in (image_ids, unlike_ids))
-        return self.search_together([*uploaded, *images], name, k, image_ids + unlike_ids, where, min_score, distinct,
-                                    unlike)
+        return self.search_together(list(uploaded), name, k, where=where, min_score=min_score, distinct=distinct,
+                                    liked_ids=image_ids, unliked_ids=unlike_ids)
 
-    def search_together(self, images: list[np.ndarray], engine: str | None, k: int, exclude: list[str] = (),
-                        where: Filter | None = None, min_score: float | None = None,
-                        distinct: bool = False, unlike: list[np.ndarray] = ()) -> Searched:
-        """The k indexed images most like all these images at once, and less like those `unlike`
-        (`Engine.search_together`), at most `MAX_TOGETHER` of each; the indexed ids `exclude` left out."""
+    def search_together(self, images: list[np.ndarray], engine: str | None, k: int, where: Filter | None = None,
+                        min_score: float | None = None, distinct: bool = False, unlike: list[np.ndarray] = (),
+                        liked_ids: list[str] = (), unliked_ids: list[str] = ()) -> Searched:
+        """The k indexed images most like all these images (and the indexed `liked_ids`) at once, and less like
+        those `unlike` (and the indexed `unliked_ids`; `Engine.search_together`), at most `MAX_TOGETHER` of each;
+        the indexed ones left out."""
         name, eng = self.engine(engine)
-        self.check_together(len(images), unlike=len(unlike))
+        self.check_together(len(images) + len(liked_ids), unlike=len(unlike) + len(unliked_ids))
         if distinct:
             self._check_distinct(eng)
         started = time.perf_counter()
-        result = eng.search_together(images, k, exclude=exclude, where=where, min_score=min_score, distinct=distinct,
-                                     unlike=unlike)
+        result = eng.search_together(images, k, where=where, min_score=min_score, distinct=distinct, unlike=unlike,
+                                     liked_ids=liked_ids, unliked_ids=unliked_ids)
         return Searched(name, result, (time.perf_counter() - started) * 1000)
 
     @staticmethod
