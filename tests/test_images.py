@@ -111,6 +111,29 @@ def test_a_heic_read_small_is_decoded_from_the_thumbnail_inside_it(monkeypatch):
     assert thumbnail_file(plain, 16) is None and thumbnail_file(encode(Image.fromarray(rgb(8, 8)), "PNG"), 4) is None
 
 
+def test_a_heic_whose_counts_run_past_their_boxes_is_given_up_at_once(monkeypatch):
+    """A damaged or hostile file's counts (4 billion property associations, 65,535 items, 65,535 references) are
+    not looped over: reading stops at the end of the box that holds them, and the photo is decoded in full."""
+    from cbir.datasets import heif
+
+    data = (Path(__file__).parent / "data" / "astronaut-thumbnail.heic").read_bytes()
+    top = dict(heif._boxes(data, 0, len(data)))
+    meta = dict(heif._boxes(data, top[b"meta"].start + 4, top[b"meta"].end))
+    ipma = dict(heif._boxes(data, meta[b"iprp"].start, meta[b"iprp"].end))[b"ipma"]
+    thmb = next(span for kind, span in heif._boxes(data, meta[b"iref"].start + 4, meta[b"iref"].end)
+                if kind == b"thmb")
+    fields, real = [], heif._uint
+    monkeypatch.setattr(heif, "_uint", lambda *a: fields.append(a) or real(*a))
+    assert heif.thumbnail_file(data, 64) is not None and 0 < len(fields) < 100
+    for at, count in ((ipma.start + 4, b"\xff\xff\xff\xff"), (meta[b"iloc"].start + 6, b"\xff\xff")):
+        fields.clear()
+        hostile = data[:at] + count + data[at + len(count):]
+        assert heif.thumbnail_file(hostile, 64) is None and len(fields) < 200, at
+    fields.clear()  # a reference to 65,535 images: read up to the first that is the photo, or the box's end
+    heif.thumbnail_file(data[:thmb.start] + b"\x00\x09\xff\xff" + data[thmb.start + 4:], 64)
+    assert len(fields) < 200
+
+
 def test_a_heic_thumbnail_cropped_or_turned_otherwise_than_its_photo_is_not_used():
     """A `clap` that takes away more than an encoder's padding shows another part of the picture."""
     import struct

@@ -132,14 +132,17 @@ def _full(data: bytes, start: int) -> tuple[int, int]:
     return word >> 24, word & 0xFFFFFF
 
 
-def _uint(data: bytes, at: int, size: int) -> tuple[int, int]:
-    """An unsigned big-endian integer of `size` bytes (0, 2, 4 or 8) at `at`, and where the next field starts."""
+def _uint(data: bytes, at: int, size: int, end: int) -> tuple[int, int]:
+    """An unsigned big-endian integer of `size` bytes (0, 2, 4 or 8) at `at`, and where the next field starts; an
+    error past `end` (its box's end), so that no count in a damaged or hostile file makes a long loop."""
+    if at + size > end:
+        raise ValueError("a field past the end of its box")
     return (int.from_bytes(data[at: at + size], "big") if size else 0), at + size
 
 
 def _primary(data: bytes, pitm: _Span) -> int:
     version, _ = _full(data, pitm.start)
-    return _uint(data, pitm.start + 4, 2 if version == 0 else 4)[0]
+    return _uint(data, pitm.start + 4, 2 if version == 0 else 4, pitm.end)[0]
 
 
 def _items(data: bytes, meta: dict) -> dict[int, _Item]:
@@ -153,29 +156,31 @@ def _items(data: bytes, meta: dict) -> dict[int, _Item]:
         infe_version, _ = _full(data, at)
         if infe_version < 2:
             continue
-        item_id, at_type = _uint(data, at + 4, 2 if infe_version == 2 else 4)
+        item_id, at_type = _uint(data, at + 4, 2 if infe_version == 2 else 4, stop)
         items[item_id] = _Item(type=data[at_type + 2: at_type + 6], infe=data[box: stop])
-    start = meta[b"iloc"].start
+    start, end, _ = meta[b"iloc"]
     version, _ = _full(data, start)
     at = start + 4
     offset_size, length_size = data[at] >> 4, data[at] & 15
     base_size, index_size = data[at + 1] >> 4, (data[at + 1] & 15) if version in (1, 2) else 0
-    count, at = _uint(data, at + 2, 4 if version == 2 else 2)
+    count, at = _uint(data, at + 2, 4 if version == 2 else 2, end)
     for _ in range(count):
-        item_id, at = _uint(data, at, 4 if version == 2 else 2)
+        item_id, at = _uint(data, at, 4 if version == 2 else 2, end)
         method = 0
         if version in (1, 2):
-            method, at = _uint(data, at, 2)
+            method, at = _uint(data, at, 2, end)
             method &= 15
-        at += 2  # data reference index
-        base, at = _uint(data, at, base_size)
-        extents, at = _uint(data, at, 2)
+        _, at = _uint(data, at, 2, end)  # data reference index
+        base, at = _uint(data, at, base_size, end)
+        extents, at = _uint(data, at, 2, end)
+        if extents > 1 and not index_size + offset_size + length_size:
+            raise ValueError("extents of no size")
         item = items.setdefault(item_id, _Item())
         item.method = method
         for _ in range(extents):
-            at += index_size
-            offset, at = _uint(data, at, offset_size)
-            length, at = _uint(data, at, length_size)
+            _, at = _uint(data, at, index_size, end)
+            offset, at = _uint(data, at, offset_size, end)
+            length, at = _uint(data, at, length_size, end)
             item.extents.append((base + offset, length))
     return items
 
@@ -187,25 +192,26 @@ def _thumbnails_of(data: bytes, meta: dict, primary: int) -> list[int]:
     start, end, _ = meta[b"iref"]
     version, _ = _full(data, start)
     size, found = (2 if version == 0 else 4), []
-    for kind, (at, _, _) in _boxes(data, start + 4, end):
-        source, at = _uint(data, at, size)
-        count, at = _uint(data, at, 2)
-        targets = [_uint(data, at + n * size, size)[0] for n in range(count)]
-        if kind == b"thmb" and primary in targets:
+    for kind, (at, stop, _) in _boxes(data, start + 4, end):
+        if kind != b"thmb":
+            continue
+        source, at = _uint(data, at, size, stop)
+        count, at = _uint(data, at, 2, stop)
+        if primary in (_uint(data, at + n * size, size, stop)[0] for n in range(count)):
             found.append(source)
     return found
 
 
 def _associations(data: bytes, ipma: _Span, version: int, flags: int, items: dict[int, _Item]) -> None:
     """Each item's property entries (`ipma`)."""
-    at = ipma.start + 4
-    count, at = _uint(data, at, 4)
+    at, end = ipma.start + 4, ipma.end
+    count, at = _uint(data, at, 4, end)
     for _ in range(count):
-        item_id, at = _uint(data, at, 2 if version < 1 else 4)
-        n, at = data[at], at + 1
+        item_id, at = _uint(data, at, 2 if version < 1 else 4, end)
+        n, at = _uint(data, at, 1, end)
         entries = []
         for _ in range(n):
-            entry, at = _uint(data, at, 2 if flags & 1 else 1)
+            entry, at = _uint(data, at, 2 if flags & 1 else 1, end)
             entries.append(entry)
         items.setdefault(item_id, _Item()).properties = entries
 
