@@ -1,6 +1,7 @@
 """Decoding every supported format and odd mode into RGB uint8."""
 
 import io
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ from conftest import red_and_blue, write_dng
 from PIL import Image
 from skimage import data as pictures
 
+from cbir.datasets import heif
 from cbir.datasets.images import decode_image, is_image_name
 from cbir.errors import ImageDecodeError
 
@@ -90,7 +92,6 @@ def test_a_heic_read_small_is_decoded_from_the_thumbnail_inside_it(monkeypatch):
     import pi_heif
 
     from cbir.datasets import images
-    from cbir.datasets.heif import thumbnail_file
 
     decoded, real = [], images._decode
     monkeypatch.setattr(images, "_decode", lambda data, *a, **kw: decoded.append(len(data)) or real(data, *a, **kw))
@@ -103,19 +104,75 @@ def test_a_heic_read_small_is_decoded_from_the_thumbnail_inside_it(monkeypatch):
         assert decoded.pop() < len(data) / 5 and small.shape == (48, 64, 3), name
         shrunk = np.asarray(Image.fromarray(full).resize((64, 48), Image.Resampling.LANCZOS), dtype=np.float32)
         assert np.corrcoef(small.astype(np.float32).ravel(), shrunk.ravel())[0, 1] > 0.9, name  # upright, same
-        assert pi_heif.open_heif(io.BytesIO(thumbnail_file(data, 96))).size == (96, 72), name
-        assert thumbnail_file(data, 97) is None and decode_image(data, max_side=97).shape == (73, 97, 3), name
+        assert pi_heif.open_heif(io.BytesIO(heif.thumbnail_file(data, 96))).size == (96, 72), name
+        assert heif.thumbnail_file(data, 97) is None and decode_image(data, max_side=97).shape == (73, 97, 3), name
         assert decoded.pop() == len(data)  # too small: the photo itself
-        assert thumbnail_file(data[: len(data) // 2], 64) is None  # cut short: no thumbnail, no exception
+        assert heif.thumbnail_file(data[: len(data) // 2], 64) is None  # cut short: no thumbnail, no exception
     plain = (Path(__file__).parent / "data" / "astronaut.heic").read_bytes()
-    assert thumbnail_file(plain, 16) is None and thumbnail_file(encode(Image.fromarray(rgb(8, 8)), "PNG"), 4) is None
+    assert heif.thumbnail_file(plain, 16) is None
+    assert heif.thumbnail_file(encode(Image.fromarray(rgb(8, 8)), "PNG"), 4) is None
+
+
+def grid_heic(data: bytes) -> bytes:
+    """The photo of a one-image HEIC with a thumbnail, as phones store theirs: a grid item (here of one tile) as
+    the primary image, its description in `idat` (iloc version 1, construction method 1), the thumbnail a
+    thumbnail of the grid."""
+    top = dict(heif._boxes(data, 0, len(data)))
+    meta = dict(heif._boxes(data, top[b"meta"].start + 4, top[b"meta"].end))
+    items = heif._items(data, meta)
+    iprp = dict(heif._boxes(data, meta[b"iprp"].start, meta[b"iprp"].end))
+    version, flags = heif._full(data, iprp[b"ipma"].start)
+    heif._associations(data, iprp[b"ipma"], version, flags, items)
+    tile, thumb = items[1], items[2]
+    ipco = list(heif._boxes(data, iprp[b"ipco"].start, iprp[b"ipco"].end))
+    width, height = next(struct.unpack_from(">II", data, span.start + 4) for kind, span in
+                         (ipco[(e & 0x7F) - 1] for e in tile.properties) if kind == b"ispe")
+    whole = lambda span: data[span.box: span.end]
+    coded = [b"".join(data[o: o + n] for o, n in item.extents) for item in (tile, thumb)]
+    ispe = heif._box(b"ispe", struct.pack(">II", width, height), (0, 0))
+    ipco_box = heif._box(b"ipco", data[iprp[b"ipco"].start: iprp[b"ipco"].end] + ispe)
+    grid_props = [len(ipco) + 1] + [e for e in tile.properties if ipco[(e & 0x7F) - 1][0] in (b"colr", b"pixi")]
+    entries = [(1, tile.properties), (2, thumb.properties), (3, grid_props)]
+    ipma = heif._box(b"ipma", struct.pack(">I", 3) + b"".join(
+        struct.pack(">HB", i, len(p)) + bytes(p) for i, p in entries), (0, 0))
+    infe = heif._box(b"infe", struct.pack(">HH4s", 3, 0, b"grid") + b"\0", (2, 0))
+    iinf = heif._box(b"iinf", struct.pack(">H", 3) + tile.infe + thumb.infe + infe, (0, 0))
+    iref = heif._box(b"iref", heif._box(b"dimg", struct.pack(">HHH", 3, 1, 1))
+                     + heif._box(b"thmb", struct.pack(">HHH", 2, 1, 3)), (0, 0))
+    idat = heif._box(b"idat", struct.pack(">BBBBHH", 0, 0, 0, 0, width, height))
+
+    def iloc(base):
+        rows = [struct.pack(">HHHHII", 1, 0, 0, 1, base, len(coded[0])),
+                struct.pack(">HHHHII", 2, 0, 0, 1, base + len(coded[0]), len(coded[1])),
+                struct.pack(">HHHHII", 3, 1, 0, 1, 0, 8)]
+        return heif._box(b"iloc", struct.pack(">BBH", 0x44, 0, 3) + b"".join(rows), (1, 0))
+
+    def meta_box(base):
+        return heif._box(b"meta", whole(meta[b"hdlr"]) + heif._box(b"pitm", struct.pack(">H", 3), (0, 0))
+                         + iloc(base) + iinf + iref + heif._box(b"iprp", ipco_box + ipma) + idat, (0, 0))
+
+    ftyp = whole(top[b"ftyp"])
+    base = len(ftyp) + len(meta_box(0)) + 8
+    return ftyp + meta_box(base) + heif._box(b"mdat", coded[0] + coded[1])
+
+def test_a_phones_heic_whose_photo_is_a_grid_of_tiles_is_read_from_its_thumbnail(monkeypatch):
+    """Phones store a photo as a grid of tiles (an item of its own, described in `idat`, located by iloc version
+    1) with the thumbnail a thumbnail of the grid: the same file layout, built from the test file's two images."""
+    import pi_heif
+
+    from cbir.datasets import images
+
+    data = grid_heic((Path(__file__).parent / "data" / "astronaut-thumbnail.heic").read_bytes())
+    assert pi_heif.open_heif(io.BytesIO(data)).size == (384, 288)  # libheif reads it: a well-formed file
+    assert pi_heif.open_heif(io.BytesIO(heif.thumbnail_file(data, 64))).size == (96, 72)
+    decoded, real = [], images._decode
+    monkeypatch.setattr(images, "_decode", lambda data, *a, **kw: decoded.append(len(data)) or real(data, *a, **kw))
+    assert decode_image(data, max_side=64).shape == (48, 64, 3) and decoded[0] < len(data) / 5
 
 
 def test_a_heic_whose_counts_run_past_their_boxes_is_given_up_at_once(monkeypatch):
     """A damaged or hostile file's counts (4 billion property associations, 65,535 items, 65,535 references) are
     not looped over: reading stops at the end of the box that holds them, and the photo is decoded in full."""
-    from cbir.datasets import heif
-
     data = (Path(__file__).parent / "data" / "astronaut-thumbnail.heic").read_bytes()
     top = dict(heif._boxes(data, 0, len(data)))
     meta = dict(heif._boxes(data, top[b"meta"].start + 4, top[b"meta"].end))
@@ -138,12 +195,10 @@ def test_a_heic_thumbnail_cropped_or_turned_otherwise_than_its_photo_is_not_used
     """A `clap` that takes away more than an encoder's padding shows another part of the picture."""
     import struct
 
-    from cbir.datasets.heif import _padding_only
-
     clap = lambda w, h, x, y: struct.pack(">IIIIiIiI", w, 1, h, 1, x, 2, y, 2)  # noqa: E731  (offsets in halves)
-    assert _padding_only(clap(385, 289, -1, -1), 386, 290)  # the right column and bottom row: HEVC's padding
-    assert not _padding_only(clap(300, 289, -86, -1), 386, 290)  # 86 columns: a crop
-    assert not _padding_only(clap(384, 290, 0, 0), 386, 290)  # a column each side: centred, not padding
+    assert heif._padding_only(clap(385, 289, -1, -1), 386, 290)  # the right column and bottom row: HEVC's padding
+    assert not heif._padding_only(clap(300, 289, -86, -1), 386, 290)  # 86 columns: a crop
+    assert not heif._padding_only(clap(384, 290, 0, 0), 386, 290)  # a column each side: centred, not padding
 
 
 def test_a_heic_read_at_index_size_is_read_again_from_its_preview(tmp_path, monkeypatch, cbir_home):
