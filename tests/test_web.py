@@ -488,9 +488,23 @@ def test_page_upload_shows_results_and_diagnostic(client, collection):
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert html.count('class="hit"') == 10 and "mine.png" in html
-    assert "Predicted class: stripes" in html and "data:image/png;base64," in html
+    assert "Most results lie in folders named stripes" in html and "data:image/png;base64," in html
     assert 'href="/?id=stripes/003.png' in html
     assert len(re.findall(r'title="[^"]+ · \d{4}-\d\d-\d\d \d\d:\d\d:\d\d: more like this"', html)) == 10  # its date
+
+
+def test_labels_are_called_classes_only_where_the_features_learned_them(collection):
+    """A label is the name of the folder an image lies in: a class for features trained on those labels (their
+    `classes_`), a folder's name for others (a photo library's `trip/`; a generic network knows ImageNet's classes)."""
+    engine = Engine.build(load_folder(collection, progress=False, cache=False), make_extractor("gch"), progress=False)
+    folders = create_app({"ENGINES": {"e": engine}}).test_client().get("/?id=blobs/002.png&k=4")
+    assert "results lie in folders named blobs, as the query does" in folders.get_data(as_text=True)
+    engine.extractor.classes_ = ["blobs", "gradient", "stripes"]  # as a network trained on them has
+    classes = create_app({"ENGINES": {"e": engine}}).test_client()
+    assert "results share the query&#39;s class, blobs" in classes.get("/?id=blobs/002.png&k=4").get_data(as_text=True)
+    engine.extractor.classes_ = ["tench", "goldfish"]  # ImageNet's: not these labels
+    imagenet = create_app({"ENGINES": {"e": engine}}).test_client()
+    assert "lie in folders named blobs" in imagenet.get("/?id=blobs/002.png&k=4").get_data(as_text=True)
 
 
 def test_more_like_this_is_a_shareable_url(client):
@@ -498,7 +512,7 @@ def test_more_like_this_is_a_shareable_url(client):
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and html.count('class="hit"') == 4
     assert 'href="/?id=blobs/002.png' not in html  # the query is not among its own results
-    assert "share the query&#39;s class, blobs" in html
+    assert "results lie in folders named blobs, as the query does" in html
     assert '<option value="gch" selected>' in html
     opened = re.findall(r'<a class="open" href="([^"]+)" target="_blank"', html)  # each result's photo, in full
     assert len(opened) == 4 + 1 and opened[0] == "/api/v1/images/blobs/002.png"  # and the query's

@@ -99,6 +99,10 @@ class SearchService:
     def _describe(self) -> None:
         labels = {name: e.metadata.labels() for name, e in self.engines.items()}
         self.labelled = {name: any(of.values()) for name, of in labels.items()}
+        # labels that the features learned (a network or classifier trained on them) are classes; others are the
+        # names of folders (a photo library's, where a generic network knows ImageNet's classes, not these)
+        self.knows_classes = {name: bool(set(getattr(self.engines[name].extractor, "classes_", ())) & set(of.values()))
+                              for name, of in labels.items()}
         self.classes = {name: sorted({label for label in of.values() if label}) for name, of in labels.items()}
         self._ids = {name: list(of) for name, of in labels.items()}
         self.folders = {name: folders_of(ids) for name, ids in self._ids.items()}

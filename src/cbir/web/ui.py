@@ -20,9 +20,12 @@ def service() -> SearchService:
     return current_app.extensions["cbir"]
 
 
-def diagnostic(searched: Searched, labelled: bool, predicted: tuple[str, float] | None = None) -> str | None:
-    """How many shown results share the query's known class; for an uploaded image, the class the engine's
-    network predicts for it (else the class most results have) and how many results have it."""
+def diagnostic(searched: Searched, labelled: bool, predicted: tuple[str, float] | None = None,
+               classes: bool = True) -> str | None:
+    """How many shown results share the query's known label; for an uploaded image, the class the engine's
+    network predicts for it (else the label most results have) and how many results have it. Labels are the
+    names of the folders images lie in: called classes where the engine's features learned them (`classes`: a
+    network or classifier trained on them), else folders (a photo library's `2019/` or `trip/` is no class)."""
     labels = [h.label for h in searched.result.hits if h.label is not None]
     shown = len(searched.result.hits)
     if predicted is not None and searched.query_label is None:
@@ -35,12 +38,16 @@ def diagnostic(searched: Searched, labelled: bool, predicted: tuple[str, float] 
         return None
     if searched.query_label is not None:
         same = sum(label == searched.query_label for label in labels)
+        if not classes:
+            return f"{same} of {shown} results lie in folders named {searched.query_label}, as the query does."
         return f"{same} of {shown} results share the query's class, {searched.query_label}."
     scores = Counter()
     for h in searched.result.hits:
-        scores[h.label] += 1 + h.score / 1000  # most votes; ties go to the higher-scoring class
+        scores[h.label] += 1 + h.score / 1000  # most votes; ties go to the higher-scoring label
     predicted = scores.most_common(1)[0][0]
     same = sum(label == predicted for label in labels)
+    if not classes:
+        return f"Most results lie in folders named {predicted}: {same} of {shown}."
     return f"Predicted class: {predicted} (most common among the results): {same} of {shown} results."
 
 
@@ -111,7 +118,8 @@ def index():
             context["offset"] = offset
             if len(searched.result.hits) == k and depth + k <= MAX_DEPTH:
                 context["more_offset"] = depth
-            context["note"] = diagnostic(searched, svc.labelled[searched.engine], context.get("predicted"))
+            context["note"] = diagnostic(searched, svc.labelled[searched.engine], context.get("predicted"),
+                                         svc.knows_classes[searched.engine])
             if where or min_score is not None:
                 shown = ", ".join(filter(None, [where.describe() if where else "",
                                                 f"score at least {min_score:g}" if min_score is not None else ""]))
