@@ -64,16 +64,19 @@ def _thumbnail_file(data: bytes, side: int) -> bytes | None:
     ipma_version, ipma_flags = _full(data, iprp[b"ipma"].start)
     _associations(data, iprp[b"ipma"], ipma_version, ipma_flags, items)
 
+    def properties(item: _Item) -> list[tuple[bytes, _Span]]:
+        """The item's properties (`ipco` boxes), its entries' essential bit left out of their index."""
+        return [ipco[(entry & (0x7FFF if ipma_flags & 1 else 0x7F)) - 1] for entry in item.properties]
+
     def sizes(item: _Item) -> tuple[int, int]:
-        for entry in item.properties:
-            kind, span = ipco[(entry & (0x7FFF if ipma_flags & 1 else 0x7F)) - 1]
+        for kind, span in properties(item):
             if kind == b"ispe":
                 return struct.unpack_from(">II", data, span.start + 4)
         raise ValueError("an image without its size")
 
     def turns(item: _Item) -> list[bytes] | None:
         """The item's turns and mirrors, or None when it is cropped by more than its padding."""
-        chosen = [ipco[(entry & (0x7FFF if ipma_flags & 1 else 0x7F)) - 1] for entry in item.properties]
+        chosen = properties(item)
         if any(kind == b"clap" and not _padding_only(data[span.start: span.end], *sizes(item))
                for kind, span in chosen):
             return None

@@ -80,29 +80,28 @@ def index():
         depth = k + offset  # every search below goes this deep; the page shows its last k
         where, min_score = svc.parse_narrowing(request.values)
         region = context["crop"] = svc.parse_region(request.values)
+        distinct = svc.parse_distinct(request.values)
+        # the indexed images to search with (`id`) and away from (`unlike`): an address's, or ticked on the page
+        ids = context["query_ids"] = list(dict.fromkeys(request.values.getlist("id")))
+        unlike = context["unlike_ids"] = list(dict.fromkeys(request.values.getlist("unlike")))
         if request.method == "POST":
             uploads = request.files.getlist("image") or [None]
-            ids = context["query_ids"] = list(dict.fromkeys(request.form.getlist("id")))
-            unlike = context["unlike_ids"] = list(dict.fromkeys(request.form.getlist("unlike")))
             svc.check_together(len(uploads) + len(ids), region, len(unlike))
             wholes = [svc.decode_upload(upload.read() if upload else None, region) for upload in uploads]
             context["query_files"] = [upload.filename or "uploaded image" for upload in uploads]
             if len(wholes) > 1 or ids or unlike:  # several, or sent again with the results ticked or marked
-                searched = svc.search_ids(ids, engine, depth, where, min_score, svc.parse_distinct(request.values),
-                                          unlike_ids=unlike, uploaded=wholes)
+                searched = svc.search_ids(ids, engine, depth, where, min_score, distinct, unlike_ids=unlike,
+                                          uploaded=wholes)
                 context["query_pictures"] = [data_address(whole, svc.thumb_size) for whole in wholes]
                 context["query_name"] = together_name(len(wholes) + len(ids), len(unlike))
             else:
                 image = svc.part(wholes[0], region)
                 searched = svc.search_image(image, engine, depth, where=where, min_score=min_score,
-                                            distinct=svc.parse_distinct(request.values))
+                                            distinct=distinct)
                 context["predicted"] = svc.predict(image, searched.engine)
                 context["query_src"] = data_address(wholes[0], svc.thumb_size)
                 context["query_name"] = context["query_files"][0]
-        elif request.args.get("id") or request.args.get("unlike"):
-            ids = context["query_ids"] = list(dict.fromkeys(request.args.getlist("id")))
-            unlike = context["unlike_ids"] = list(dict.fromkeys(request.args.getlist("unlike")))
-            distinct = svc.parse_distinct(request.args)
+        elif request.values.get("id") or request.values.get("unlike"):
             if len(ids) > 1 or unlike:  # "more like these" (the ticked images together), "not like these"
                 searched = svc.search_ids(ids, engine, depth, where, min_score, distinct, region, unlike)
                 context["query_name"] = together_name(len(ids), len(unlike))
