@@ -251,6 +251,37 @@ def test_a_camera_raw_file_dropped_on_the_page_is_searched_with(server, tmp_path
         browser.close()
 
 
+def test_pictures_named_in_words_are_found_from_the_search_box(real_cifar10, tmp_path):
+    """Enter in the words field finds them (not the upload's "choose a file"), at an address with only the words
+    and what was set; the next results are of the same words."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from playwright.sync_api import sync_playwright
+
+    engine = tmp_path / "cifar10-cnn"
+    assert main(["index", "--dataset", "cifar10", "--data", str(real_cifar10), "--features", "cnn",
+                 "--max-index", "500", "--out", str(engine)]) == 0
+    with served(engine) as url, sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(url + "/")
+        page.fill("#words", "vehicles")
+        page.press("#words", "Enter")
+        page.wait_for_selector("#results .hit")
+        asked = parse_qsl(urlsplit(page.url).query, keep_blank_values=True)  # nothing empty, no file name
+        assert sorted(asked) == [("engine", "cifar10-cnn"), ("k", "10"), ("words", "vehicles")], page.url
+        assert page.locator("#diagnostic").inner_text().startswith("Pictures of airplane, automobile, ship or truck")
+        labels = page.locator("#results .label").all_inner_texts()
+        assert len(labels) == 10 and set(labels) <= {"airplane", "automobile", "ship", "truck"}
+        all_loaded(page)
+        page.screenshot(path=str(ARTIFACTS / "browser-words.png"), full_page=True)
+        page.click("#more button")
+        page.wait_for_url(re.compile(r"offset=10"))
+        assert "words=vehicles" in page.url and page.locator(".rank").first.inner_text() == "#11"
+        fits_phones(page, "a search by words")
+        browser.close()
+
+
 def test_the_duplicates_page_shows_each_group_and_what_it_keeps(planted):
     from playwright.sync_api import sync_playwright
 

@@ -564,8 +564,8 @@ def test_page_works_without_javascript(client):
 
 def test_unknown_routes_and_methods(client):
     assert client.get("/api/v1/nothing").status_code == 404
-    assert client.get("/api/v1/search").status_code == 405
-    assert "error" in client.get("/api/v1/search").get_json()
+    assert client.put("/api/v1/search").status_code == 405
+    assert "error" in client.put("/api/v1/search").get_json()
 
 
 def test_a_served_engine_folder_follows_cbir_add_and_remove(tiny_collection, tmp_path, monkeypatch):
@@ -616,8 +616,9 @@ def test_a_new_version_that_fails_to_load_leaves_the_served_one_in_place(tiny_co
 
 
 def test_a_wrong_method_says_which_are_allowed(client):
-    response = client.get("/api/v1/search")
-    assert response.status_code == 405 and set(response.headers["Allow"].split(", ")) == {"OPTIONS", "POST"}
+    response = client.delete("/api/v1/search")
+    assert response.status_code == 405 and set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS",
+                                                                                          "POST"}
     assert response.get_json() == {"error": response.get_json()["error"]} and "X-Frame-Options" in response.headers
     page = client.delete("/")
     assert page.status_code == 405 and "POST" in page.headers["Allow"] and page.mimetype == "text/html"

@@ -6,6 +6,7 @@ Every caller — CLI, evaluation, web — searches through `Engine.search`.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from cbir.metadata import Metadata
 from cbir.resume import Checkpoint, described_batches
 from cbir.storage import current_version, write_version, writer_lock
 from cbir.types import Hit, SearchResult
+from cbir.words import LikelyClasses, classes_named
 
 FORMAT_VERSION = 1
 SELECTIONS = 64  # filters whose passing ids an engine keeps
@@ -64,6 +66,8 @@ class Engine:
         self.created = created or time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self._batcher: MicroBatcher | None = None
         self._selections: dict[Filter, Selection] = {}
+        self._likely: LikelyClasses | None = None  # each image's probable classes, for searches by words
+        self._finding_likely = threading.Lock()
         # the same images described to find their copies (`cbir.copies`): its hits come first in every search
         self.copies = copies
 
@@ -183,12 +187,14 @@ class Engine:
         self.index.add(ids, vectors, [described.attributes(id_) for id_ in ids])
         self.metadata.update(described)
         self._selections.clear()
+        self._likely = None
 
     def remove(self, ids: Sequence[str]) -> int:
         """Remove images by id; returns how many were in the index."""
         removed = self.index.remove(ids)
         self.metadata.discard(ids)
         self._selections.clear()
+        self._likely = None
         if self.copies is not None:
             self.copies.remove(ids)
         return removed
@@ -252,6 +258,39 @@ class Engine:
             return [SearchResult([hit for hit in found if hit.id not in left_out][:depth])]
 
         return (self._distinct(k, ranked) if distinct else ranked(k))[0]
+
+    def search_words(self, text: str, k: int = 10, where: Filter | None = None, min_score: float | None = None,
+                     distinct: bool = False, progress: bool = False) -> SearchResult:
+        """The `k` indexed images the network finds most probably of a class the words name ("dog", "beach, sea":
+        any of them; `cbir.words`), best first, each scored with that probability; `where`, `min_score` (here a
+        probability) and `distinct` as in `search`. The first search by words works out every indexed image's
+        probable classes from its vector (`progress`: a bar), kept until images are added or removed."""
+        if k < 1:
+            raise CbirError(f"k must be at least 1, got {k}")
+        self.extractor.vector_proba(np.zeros((0, self.index.dim), np.float32))  # the features' error, if they cannot
+        found = classes_named(text, self.extractor.classes_)
+        likely = self.likely_classes(progress)
+        scores = likely.scores(found)
+        if where:
+            passing = self.select(where).ids
+            scores[[id_ not in passing for id_ in likely.ids]] = 0.0
+        scores[scores < (min_score or 0.0)] = 0.0
+
+        def ranked(depth: int) -> list[SearchResult]:  # images of none of the classes (probability 0) are not found
+            best = np.argpartition(-scores, depth - 1)[:depth] if depth < len(scores) else np.arange(len(scores))
+            best = best[np.argsort(-scores[best], kind="stable")]
+            hit = self.metadata.hit
+            return [SearchResult([hit(likely.ids[i], float(scores[i])) for i in best if scores[i] > 0], text)]
+
+        return (self._distinct(k, ranked) if distinct else ranked(k))[0]
+
+    def likely_classes(self, progress: bool = False) -> LikelyClasses:
+        """Each indexed image's probable classes (`cbir.words`), worked out once from the vectors as indexed."""
+        with self._finding_likely:
+            if self._likely is None:
+                ids, vectors = self.index.vectors()
+                self._likely = LikelyClasses.of(ids, vectors, self.extractor.vector_proba, progress)
+            return self._likely
 
     def _distinct(self, k: int, search: Callable[[int], list[SearchResult]]) -> list[SearchResult]:
         """A search (`search(depth)`: its results at that depth) with one image per group of look-alikes

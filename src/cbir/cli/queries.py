@@ -16,13 +16,21 @@ def cmd_search(args: argparse.Namespace) -> int:
     from cbir.datasets.regions import Region
     from cbir.engine import Engine
     from cbir.filters import Filter
+    from cbir.words import classes_named, naming
 
+    if bool(args.images) == bool(args.words):
+        raise CbirError("search with image files or with --words, one of the two")
+    if args.words and (args.unlike or args.crop or args.together):
+        raise CbirError("--words searches alone: not with --unlike, --crop or --together")
     region = Region.parse(args.crop) if args.crop else None
     images, names = read_queries(args.images, region, DEFAULT_MAX_SIDE)
     unlike, _ = read_queries(args.unlike, None, DEFAULT_MAX_SIDE)
     where = Filter.of(args.labels, args.splits, args.folder, args.since, args.until)
     engine = Engine.load(args.engine)
-    if args.together or unlike:
+    if args.words:
+        results = [engine.search_words(args.words, k=args.k, where=where, min_score=args.min_score,
+                                       distinct=args.distinct, progress=True)]
+    elif args.together or unlike:
         found = engine.search_together(images, k=args.k, where=where, min_score=args.min_score, distinct=args.distinct,
                                        unlike=unlike)
         query = " + ".join(names) + "".join(f" - {name}" for name in args.unlike)
@@ -34,7 +42,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(json.dumps([r.to_dict() for r in results], indent=2))
         return 0
     for result in results:
-        print(f"{one_line(result.query)}:")
+        meaning = f" ({naming(classes_named(args.words, engine.extractor.classes_), engine.extractor.classes_)})" \
+            if args.words else ""
+        print(f"{one_line(result.query)}{meaning}:")
         for rank, hit in enumerate(result.hits, 1):
             score = f"{hit.score:.4f}" if hit.copy is None else f"copy {hit.copy:.2f}"  # a copy: its similarity
             alike = f"  (+{len(hit.alike)} alike)" if hit.alike else ""
@@ -108,9 +118,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     """Add these sub-commands to the `cbir` parser."""
-    p = sub.add_parser("search", help="find the indexed images most like the given image files")
+    p = sub.add_parser("search", help="find the indexed images most like the given image files, or named in words")
     p.add_argument("engine", help="engine folder")
-    p.add_argument("images", nargs="+", help="query image files, or folders (every image in them)")
+    p.add_argument("images", nargs="*", help="query image files, or folders (every image in them)")
+    p.add_argument("--words", metavar="TEXT",
+                   help="find pictures of what the words name instead, e.g. 'dog' or 'beach, lake' (any of them): "
+                        "the classes the engine's network knows (effnet: ImageNet's 1,000, with every more general "
+                        "word for them: dog, bird, vehicle, food), ranked by their probability")
     p.add_argument("-k", type=positive, default=10, help="results per query (default 10)")
     p.add_argument("--label", dest="labels", action="append", default=[], metavar="LABEL",
                    help="only images of this class (repeatable: any of them)")
@@ -121,7 +135,8 @@ def register(sub) -> None:
                                                    "EXIF's date, else the file's)")
     p.add_argument("--until", metavar="DATE", help="only images taken up to DATE, all of it (2019: to its end)")
     p.add_argument("--min-score", type=float, metavar="S",
-                   help="no results scoring less than S (cosine similarity, -1 to 1): fewer than k may come back")
+                   help="no results scoring less than S (cosine similarity, -1 to 1; with --words, a probability): "
+                        "fewer than k may come back")
     p.add_argument("--distinct", action="store_true",
                    help="one image per group of look-alikes (a burst's shots, a picture's edits and copies): the "
                         "best of each, naming the others; needs features of the picture (effnet, or --copies)")

@@ -112,6 +112,12 @@ class FeatureExtractor(ABC):
         """One line for people on what the extractor learned (e.g. a network's accuracy), or None."""
         return None
 
+    def vector_proba(self, vectors: np.ndarray) -> np.ndarray:
+        """The class probabilities (columns in `classes_` order) of images from their vectors as indexed, for a search
+        by words (`cbir.words`); an error for features that cannot say what a picture shows."""
+        raise CbirError(f"features '{self.name}' do not say what a picture shows: a search by words needs an engine "
+                        "indexed with effnet (ImageNet's 1,000 classes) or cnn (the classes it was trained on)")
+
     def with_options(self, options: dict) -> FeatureExtractor:
         """A new, unfitted extractor like this one (same name) with some constructor options changed."""
         accepted = set(inspect.signature(type(self).__init__).parameters) - {"self"} - self.fixed_options

@@ -1,4 +1,5 @@
-"""The JSON API under /api/v1: search (by upload or by indexed id), indexed images, health, engines, OpenAPI."""
+"""The JSON API under /api/v1: search (by upload, by indexed id or by words), indexed images, health, engines,
+OpenAPI."""
 
 from __future__ import annotations
 
@@ -46,6 +47,16 @@ def search():
                                             distinct=distinct), offset)
 
 
+@bp.get("/search")
+def search_words():
+    """The indexed images the engine's network finds most probably of what `words` name ("dog", "beach, lake")."""
+    svc = service()
+    k, offset = svc.parse_page(request.args)
+    where, min_score = svc.parse_narrowing(request.args)
+    return search_response(svc.search_words(request.args.get("words"), request.args.get("engine"), k + offset, where,
+                                            min_score, svc.parse_distinct(request.args)), offset)
+
+
 @bp.get("/similar/<path:image_id>")
 def similar(image_id: str):
     """The indexed images most like an indexed one, or a part of it (`crop`; itself left out), or like it and the
@@ -67,6 +78,7 @@ def search_response(searched: Searched, offset: int = 0) -> Response:
     return jsonify({
         "took_ms": round(searched.took_ms, 2),
         "engine": searched.engine,
+        **({"classes": searched.meaning} if searched.meaning is not None else {}),
         "hits": [{"id": h.id, "score": h.score, "label": h.label, "copy": h.copy, "date": h.date,
                   "alike": list(h.alike), "url": url_for("api.image", image_id=h.id)} for h in searched.result.hits],
     })

@@ -40,7 +40,17 @@ def openapi_document(service) -> dict:
         "openapi": "3.1.0",
         "info": {"title": "cbir image search", "version": __version__},
         "paths": {
-            "/api/v1/search": {"post": {
+            "/api/v1/search": {"get": {
+                "summary": "Find the indexed images of what words name (the classes the engine's network knows: "
+                           "effnet's 1,000 ImageNet classes, named by any of their WordNet names or more general ones: "
+                           "dog, bird, vehicle, food), ranked by the network's probability that they show one",
+                "parameters": [{"name": "words", "in": "query", "required": True, "schema": {"type": "string"},
+                                "description": "a word or phrase, or several separated by commas (any of them)"},
+                               k_param, offset_param, engine_param, *narrowing, distinct_param],
+                "responses": {"200": {"description": "hits, best first, each scored with its probability; classes: "
+                                                     "the classes the words name", "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
+                    "400": _ERROR}}, "post": {
                 "summary": "Find the indexed images most like an uploaded image (or several together: the "
                            "multipart field image repeated, up to 20), and less like those uploaded as unlike",
                 "parameters": [k_param, offset_param, engine_param, *narrowing, crop_param, distinct_param],
@@ -126,6 +136,7 @@ def openapi_document(service) -> dict:
                           "look-alikes of this image it stands for"}}},
             "SearchResponse": {"type": "object", "required": ["took_ms", "engine", "hits"], "properties": {
                 "took_ms": {"type": "number"}, "engine": {"type": "string"},
+                "classes": {"type": "string", "description": "a search by words: the classes they name"},
                 "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}}},
             "Duplicates": {"type": "object", "required": ["engine", "threshold", "exact_only", "took_ms", "groups"],
                            "properties": {

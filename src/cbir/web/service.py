@@ -28,9 +28,11 @@ from cbir.errors import CbirError, DatasetError, ImageDecodeError
 from cbir.filters import Filter
 from cbir.types import SearchResult
 from cbir.web.grouping import Grouping
+from cbir.words import classes_named, naming
 from cbir.web.pictures import browser_type, encode_jpeg, encode_png, thumbnail
 
 MAX_TOGETHER = 20  # images one search "more like these" takes (and as many "not like these")
+MAX_WORDS = 200  # characters of a search by words
 MAX_DEPTH = 1000  # how far down a ranking pages of results go (`offset` + `k`)
 FOLDERS_OFFERED = 500  # folders the page suggests for its folder filter (those holding the most images)
 CONVERTED_KEPT = 8  # full views of images a browser does not show, kept converted (a 12-MP photo's JPEG: ~4 MB)
@@ -50,6 +52,7 @@ class Searched:
     result: SearchResult
     took_ms: float
     query_label: str | None = None
+    meaning: str | None = None  # a search by words: the classes they name, for people
 
 
 @dataclass
@@ -295,6 +298,24 @@ class SearchService:
         result = eng.search_together(images, k, where=where, min_score=min_score, distinct=distinct, unlike=unlike,
                                      liked_ids=liked_ids, unliked_ids=unliked_ids)
         return Searched(name, result, (time.perf_counter() - started) * 1000)
+
+    def search_words(self, text: str | None, engine: str | None, k: int, where: Filter | None = None,
+                     min_score: float | None = None, distinct: bool = False) -> Searched:
+        """The k indexed images the engine's network finds most probably of what the words name (`cbir.words`)."""
+        name, eng = self.engine(engine)
+        if not text or not text.strip():
+            raise RequestError("name what to find in words, e.g. words=dog")
+        if len(text) > MAX_WORDS:
+            raise RequestError(f"at most {MAX_WORDS} characters of words, not {len(text)}")
+        if distinct:
+            self._check_distinct(eng)
+        started = time.perf_counter()
+        try:
+            result = eng.search_words(text, k, where=where, min_score=min_score, distinct=distinct)
+            meaning = naming(classes_named(text, eng.extractor.classes_), eng.extractor.classes_)
+        except CbirError as exc:  # words that name nothing known, or features that know no classes
+            raise RequestError(str(exc)) from None
+        return Searched(name, result, (time.perf_counter() - started) * 1000, meaning=meaning)
 
     @staticmethod
     def check_together(count: int, region: Region | None = None, unlike: int = 0) -> None:

@@ -1,4 +1,5 @@
-"""The search page: upload (picker, drag-and-drop, paste) or pick an indexed image; see its matches."""
+"""The search page: upload (picker, drag-and-drop, paste), pick an indexed image or name it in words; see its
+matches."""
 
 from __future__ import annotations
 
@@ -71,8 +72,8 @@ def index():
     narrowing = {key: request.values.get(key) for key in NARROWING if request.values.get(key)}
     context = {"engines": list(svc.engines), "engine": engine, "k": request.values.get("k") or svc.default_k,
                "max_k": svc.max_k, "searched": None, "query_src": None, "query_name": None, "query_id": None,
-               "crop": None, "note": None, "query_ids": [], "unlike_ids": [], "query_files": [], "offset": 0,
-               "more_offset": None,
+               "crop": None, "note": None, "words": "", "query_ids": [], "unlike_ids": [], "query_files": [],
+               "offset": 0, "more_offset": None,
                "narrowing": narrowing, "classes": svc.classes.get(engine, []), "folders": svc.folders.get(engine, [])}
     status = 200
     try:
@@ -101,6 +102,9 @@ def index():
                 context["predicted"] = svc.predict(image, searched.engine)
                 context["query_src"] = data_address(wholes[0], svc.thumb_size)
                 context["query_name"] = context["query_files"][0]
+        elif words := request.args.get("words", "").strip():
+            searched = svc.search_words(words, engine, depth, where, min_score, distinct)
+            context["query_name"] = context["words"] = words
         elif request.values.get("id") or request.values.get("unlike"):
             if len(ids) > 1 or unlike:  # "more like these" (the ticked images together), "not like these"
                 searched = svc.search_ids(ids, engine, depth, where, min_score, distinct, region, unlike)
@@ -117,8 +121,9 @@ def index():
             context["offset"] = offset
             if len(searched.result.hits) == k and depth + k <= MAX_DEPTH:
                 context["more_offset"] = depth
-            context["note"] = diagnostic(searched, svc.labelled[searched.engine], context.get("predicted"),
-                                         svc.knows_classes[searched.engine])
+            context["note"] = f"Pictures of {searched.meaning}, by the network's probability that they show one." \
+                if searched.meaning else diagnostic(searched, svc.labelled[searched.engine], context.get("predicted"),
+                                                    svc.knows_classes[searched.engine])
             if where or min_score is not None:
                 shown = ", ".join(filter(None, [where.describe() if where else "",
                                                 f"score at least {min_score:g}" if min_score is not None else ""]))

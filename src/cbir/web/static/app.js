@@ -238,3 +238,23 @@ async function sendAgain(section, form, fields) {
                                                                   offset: values("offset") } });
   });
 })();
+
+// A search by words is an address of its own (/?words=dog): the form's empty fields and the file picker stay out
+// of it, and Enter in the words field finds them rather than asking for a file.
+(function () {
+  const find = document.getElementById("find");
+  const words = document.getElementById("words");
+  const form = document.getElementById("search-form");
+  if (!find || !words || !form) return;
+  words.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") { event.preventDefault(); form.requestSubmit(find); }
+  });
+  form.addEventListener("submit", (event) => {
+    if (event.submitter !== find) return;
+    if (!words.value.trim()) { event.preventDefault(); words.focus(); return; }
+    form.querySelectorAll("input, select").forEach((field) => {
+      if (field.type === "file" || !field.value || (field.type === "checkbox" && !field.checked)) field.disabled = true;
+    });
+    setTimeout(() => form.querySelectorAll("[disabled]").forEach((field) => { field.disabled = false; }));
+  });
+})();

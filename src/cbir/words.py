@@ -1,0 +1,143 @@
+"""Search by words: "dog", "beach", "car, truck". A word names the classes of a network's that it, a synonym or any
+kind of it below names (WordNet 3.0's nouns above ImageNet's classes, `wordnet-nouns.txt`: "dog" names 118 breeds),
+and the images ranked first are those the network finds most probably of one of them (`LikelyClasses`: each indexed
+image's probable classes, from its vector as indexed — nothing is read or described again)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Sequence
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from cbir.errors import CbirError
+
+TOP = 20  # the most probable classes kept per image (an image's probability beyond them is negligible)
+CHUNK = 4096  # vectors turned into class probabilities at once
+SHOWN = 4  # classes named when saying what words found
+# plural endings and the singular's, tried in order; and the plurals no rule makes
+ENDINGS = (("ies", "y"), ("ves", "f"), ("ves", "fe"), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"),
+           ("shes", "sh"), ("men", "man"), ("s", ""))
+IRREGULAR = {"mice": "mouse", "geese": "goose", "people": "person", "children": "child", "teeth": "tooth",
+             "feet": "foot", "oxen": "ox", "women": "woman", "men": "man", "fish": "fish", "sheep": "sheep"}
+
+
+class Nouns:
+    """WordNet's nouns above ImageNet's classes: each one's synonyms and the nouns it is a kind of (by position;
+    the first 1,000 are ImageNet's classes in the network's order)."""
+
+    def __init__(self, synonyms: list[tuple[str, ...]], parents: list[tuple[int, ...]]):
+        self.synonyms, self.parents = synonyms, parents
+        self.named: dict[str, list[int]] = {}  # the nouns each word (lower case) is a synonym of
+        for noun, words in enumerate(synonyms):
+            for word in words:
+                self.named.setdefault(word.lower(), []).append(noun)
+        self._above: dict[int, frozenset[int]] = {}
+
+    @classmethod
+    @cache
+    def load(cls) -> Nouns:
+        lines = [line.split("\t") for line in Path(__file__).with_name("wordnet-nouns.txt").read_text().splitlines()
+                 if not line.startswith("#")]
+        return cls([tuple(words.split(",")) for words, _ in lines],
+                   [tuple(int(p) for p in parents.split()) for _, parents in lines])
+
+    def above(self, noun: int) -> frozenset[int]:
+        """The noun and every noun it is a kind of."""
+        if noun not in self._above:
+            self._above[noun] = frozenset({noun}).union(*(self.above(parent) for parent in self.parents[noun]))
+        return self._above[noun]
+
+
+def forms(text: str) -> set[str]:
+    """A word or phrase in lower case with single spaces, and the singulars it may be the plural of."""
+    text = " ".join(text.replace("_", " ").lower().split())
+    last = text.rsplit(" ", 1)[-1]
+    stems = {IRREGULAR[last]} if last in IRREGULAR else {last[:-len(end)] + new for end, new in ENDINGS
+                                                          if last.endswith(end) and len(last) > len(end) + 1}
+    return {text} | {text[:len(text) - len(last)] + stem for stem in stems}
+
+
+def terms(text: str) -> list[str]:
+    """The words or phrases a search names, any of which will do: "cat, dog" or "cat or dog"."""
+    found = [term.strip() for term in re.split(r",|\bor\b|\|", text) if term.strip()]
+    if not found:
+        raise CbirError("name what to find in words, e.g. dog, beach or car")
+    return found
+
+
+def classes_named(text: str, classes: Sequence[str]) -> list[int]:
+    """The positions in `classes` (a network's class names: ImageNet's 1,000 in its order, or a collection's) of
+    those that the words name: by their own name, a synonym, or a more general noun ("dog", "animal"); an error
+    saying which term names none, with the closest words known."""
+    nouns, imagenet = Nouns.load(), _is_imagenet(classes)
+    kinds = [nouns.above(i) if imagenet else frozenset().union(
+        *(nouns.above(n) for form in forms(name) for n in nouns.named.get(form, ()))) for i, name in enumerate(classes)]
+    found: set[int] = set()
+    for term in terms(text):
+        asked = forms(term)
+        meant = {n for form in asked for n in nouns.named.get(form, ())}
+        named = {i for i, name in enumerate(classes) if asked & forms(name) or kinds[i] & meant}
+        if not named:
+            raise CbirError(_unknown(term, classes, nouns, bool(meant)))
+        found |= named
+    return sorted(found)
+
+
+def _is_imagenet(classes: Sequence[str]) -> bool:
+    from cbir.features.pretrained.extractor import imagenet_classes
+
+    return len(classes) == 1000 and list(classes) == imagenet_classes()
+
+
+def _unknown(term: str, classes: Sequence[str], nouns: Nouns, known: bool) -> str:
+    """Why `term` names none of `classes`, and the words it may have meant."""
+    imagenet = _is_imagenet(classes)
+    what = "the network's 1,000 ImageNet classes" if imagenet else \
+        f"the {len(classes)} classes the features know ({', '.join(classes[:12])}{', ...' * (len(classes) > 12)})"
+    if known:
+        return f"'{term}' names none of {what}: none of them is a kind of {term}"
+    words = dict.fromkeys([*(nouns.named if imagenet else ()), *(name.lower() for name in classes)])
+    close = difflib.get_close_matches(term.lower(), list(words), n=3, cutoff=0.75)
+    return f"'{term}' names none of {what}" + (f"; did you mean {' or '.join(map(repr, close))}?" if close else "")
+
+
+def naming(found: Sequence[int], classes: Sequence[str]) -> str:
+    """What words found, for people: "Chihuahua, Japanese spaniel, Maltese dog and 115 more classes"."""
+    names = [classes[i] for i in found]
+    if len(names) <= SHOWN:
+        return " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+    return f"{', '.join(names[:SHOWN])} and {len(names) - SHOWN} more classes"
+
+
+class LikelyClasses:
+    """Each indexed image's `TOP` most probable classes and their probabilities, from its vector as indexed."""
+
+    def __init__(self, ids: list[str], classes: np.ndarray, probabilities: np.ndarray):
+        self.ids, self.classes, self.probabilities = ids, classes, probabilities
+
+    @classmethod
+    def of(cls, ids: list[str], vectors: np.ndarray, proba: Callable[[np.ndarray], np.ndarray],
+           progress: bool = False) -> LikelyClasses:
+        """From the images' vectors and a function of vectors giving class probabilities, in chunks."""
+        tops, probabilities = [], []
+        for start in tqdm(range(0, len(ids), CHUNK), desc="classes of the indexed images", unit="chunk",
+                          disable=not progress or len(ids) <= CHUNK, mininterval=0.5):
+            chunk = proba(vectors[start: start + CHUNK])
+            top = min(TOP, chunk.shape[1])
+            best = np.argpartition(-chunk, top - 1, axis=1)[:, :top]
+            tops.append(best.astype(np.int16))
+            probabilities.append(np.take_along_axis(chunk, best, axis=1).astype(np.float32))
+        width = min(TOP, len(tops[0][0])) if tops else 1
+        return cls(ids, np.concatenate(tops) if tops else np.zeros((0, width), np.int16),
+                   np.concatenate(probabilities) if probabilities else np.zeros((0, width), np.float32))
+
+    def scores(self, found: Sequence[int]) -> np.ndarray:
+        """(n,) each image's probability of showing one of the classes `found`."""
+        wanted = np.zeros(max(int(self.classes.max(initial=0)), *found) + 1, bool)
+        wanted[list(found)] = True
+        return (self.probabilities * wanted[self.classes]).sum(axis=1)

@@ -1,0 +1,201 @@
+"""Search by words: what a word names among a network's classes, each indexed image's probable classes from its
+vector, and the search on every surface (Python, CLI, API, page)."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from cbir.cli import main
+from cbir.datasets import load_folder
+from cbir.errors import CbirError
+from cbir.features import make_extractor
+from cbir.words import LikelyClasses, classes_named, forms, naming, terms
+
+torch = pytest.importorskip("torch")
+from cbir.features.pretrained.extractor import imagenet_classes  # noqa: E402 - needs torch's package
+
+CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def test_a_word_names_its_classes_its_synonyms_and_every_kind_of_it():
+    imagenet = imagenet_classes()
+    dogs = classes_named("dog", imagenet)
+    assert len(dogs) == 118 and imagenet[dogs[0]] == "Chihuahua" and "Golden Retriever" in [imagenet[i] for i in dogs]
+    assert classes_named("Dogs", imagenet) == dogs == classes_named("domestic  dog", imagenet)
+    # a synonym, a plural; "car" names railway cars too
+    assert set(classes_named("automobile", imagenet)) < set(classes_named("cars", imagenet))
+    cats = classes_named("cat", imagenet)
+    assert set(classes_named("cat, dog", imagenet)) == set(cats) | set(dogs) == set(classes_named("cats or dog",
+                                                                                                  imagenet))
+    assert [imagenet[i] for i in classes_named("espresso", imagenet)] == ["espresso"]
+    animals = classes_named("animal", imagenet)
+    assert set(dogs) < set(animals) and not set(classes_named("vehicle", imagenet)) & set(animals)
+    assert naming(dogs, imagenet) == "Chihuahua, Japanese Chin, Maltese, Pekingese and 114 more classes"
+    assert naming(classes_named("mountain", imagenet), imagenet) == "mountain or volcano"
+
+
+def test_a_collection_s_classes_are_named_by_their_names_synonyms_and_more_general_words():
+    assert [CIFAR10[i] for i in classes_named("car", CIFAR10)] == ["automobile"]
+    assert [CIFAR10[i] for i in classes_named("plane", CIFAR10)] == ["airplane"]
+    assert [CIFAR10[i] for i in classes_named("deer", CIFAR10)] == ["deer"]
+    assert [CIFAR10[i] for i in classes_named("animals", CIFAR10)] == ["bird", "cat", "deer", "dog", "frog", "horse"]
+    assert [CIFAR10[i] for i in classes_named("vehicle", CIFAR10)] == ["airplane", "automobile", "ship", "truck"]
+    assert classes_named("Trip 2019", ["trip 2019", "home"]) == [0]  # a folder's name, even one WordNet lacks
+
+
+def test_words_that_name_nothing_known_say_why_and_what_was_meant():
+    with pytest.raises(CbirError, match="'dgo' names none of the network's 1,000 ImageNet classes; did you mean "
+                                        "'dingo'"):
+        classes_named("dgo", imagenet_classes())
+    with pytest.raises(CbirError, match="'deer' names none of the network's 1,000 ImageNet classes: none of them is a "
+                                        "kind of deer"):
+        classes_named("deer", imagenet_classes())
+    with pytest.raises(CbirError, match=r"'boat' names none of the 10 classes the features know \(airplane, "
+                                        r"automobile, .*\): none of them is a kind of boat"):
+        classes_named("boat", CIFAR10)
+    with pytest.raises(CbirError, match="did you mean 'horse'"):
+        classes_named("hors", CIFAR10)
+    with pytest.raises(CbirError, match="name what to find in words"):
+        terms(" , or ")
+    assert forms("Golden_Retrievers") >= {"golden retrievers", "golden retriever"}
+    assert "knife" in forms("knives") and "mouse" in forms("mice") and "box" in forms("boxes")
+
+
+def test_each_image_keeps_its_most_probable_classes_and_a_word_sums_them():
+    rng = np.random.default_rng(0)
+    probabilities = rng.dirichlet(np.full(50, 0.3), size=9000).astype(np.float32)  # more than one chunk
+    likely = LikelyClasses.of([f"i{n}" for n in range(9000)], probabilities, lambda rows: rows)
+    assert likely.classes.shape == (9000, 20) and likely.classes.dtype == np.int16
+    wanted = [3, 7, 11]
+    exact = probabilities[:, wanted].sum(axis=1)
+    kept = likely.scores(wanted)
+    assert np.all(kept <= exact + 1e-6) and np.all(exact - kept < 0.05)  # only what is beyond the top 20 is lost
+    top = probabilities.argmax(axis=1)
+    np.testing.assert_allclose(likely.scores([int(top[0])])[0], probabilities[0, top[0]], rtol=1e-6)
+
+
+def photo_collection(root):
+    """A folder of scikit-image's photos: a cat, a cup of coffee, a rocket, an astronaut."""
+    for folder, name in (("pets", "chelsea"), ("kitchen", "coffee"), ("space", "rocket"), ("space", "astronaut")):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(getattr(data, name)()).save(root / folder / f"{name}.jpg", quality=90)
+    return root
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    return photo_collection(tmp_path_factory.mktemp("photos"))
+
+
+@pytest.fixture(scope="module")
+def photo_engine(photos):
+    from cbir.engine import Engine
+
+    return Engine.build(load_folder(photos), make_extractor("effnet"), progress=False)
+
+
+def test_an_engine_finds_pictures_of_what_words_name_by_their_probability(photo_engine):
+    found = photo_engine.search_words("cat", k=10)
+    assert found.query == "cat" and [h.id for h in found.hits] == ["pets/chelsea.jpg"]  # the others: none of them
+    assert 0.5 < found.hits[0].score <= 1 and found.hits[0].label == "pets" and found.hits[0].path
+    assert photo_engine.search_words("cup, coffee", k=1).hits[0].id == "kitchen/coffee.jpg"
+    assert photo_engine.search_words("cat", where=folder_filter("space")).hits == []  # the filter applies
+    assert photo_engine.search_words("food, cat", k=10, min_score=0.5).hits[0].score >= 0.5
+    assert len(photo_engine.search_words("cat, cup", k=1, distinct=True).hits) == 1
+    with pytest.raises(CbirError, match="k must be at least 1"):
+        photo_engine.search_words("cat", k=0)
+
+
+def folder_filter(folder):
+    from cbir.filters import Filter
+
+    return Filter.of(folder=folder + "/")
+
+
+def test_images_added_or_removed_are_found_by_words_at_once(photos, tmp_path):
+    from cbir.engine import Engine
+
+    every = load_folder(photos)
+    others = [n for n, id_ in enumerate(every.ids) if id_ != "pets/chelsea.jpg"]
+    engine = Engine.build(every.subset(others), make_extractor("effnet"), progress=False)
+    assert "pets/chelsea.jpg" not in [h.id for h in engine.search_words("cat", k=4).hits]
+    engine.add_new(every, progress=False)
+    assert engine.search_words("cat", k=1).hits[0].id == "pets/chelsea.jpg"
+    engine.remove(["pets/chelsea.jpg"])
+    assert "pets/chelsea.jpg" not in [h.id for h in engine.search_words("cat", k=4).hits]
+    engine.save(tmp_path / "engine")
+    again = Engine.load(tmp_path / "engine")  # from the vectors as saved
+    assert again.search_words("coffee", k=1).hits[0].id == "kitchen/coffee.jpg"
+
+
+def test_features_that_know_no_classes_or_not_as_indexed_say_so(tiny):
+    from cbir.engine import Engine
+
+    engine = Engine.build(tiny, make_extractor("hog-gch"), progress=False)
+    with pytest.raises(CbirError, match="features 'hog-gch' do not say what a picture shows: a search by words needs"):
+        engine.search_words("dog")
+    with pytest.raises(CbirError, match="a search by words needs them as they are"):
+        make_extractor("effnet").with_options({"pca": 8}).vector_proba(np.zeros((1, 8), np.float32))
+
+
+def test_the_cifar_network_finds_its_classes_by_name_from_its_kept_vectors(tiny):
+    from cbir.engine import Engine
+
+    engine = Engine.build(tiny, make_extractor("cnn"), progress=False)
+    extractor = engine.extractor
+    ids, vectors = engine.index.vectors()
+    kept = extractor.vector_proba(vectors)
+    order = [tiny.ids.index(id_) for id_ in ids]
+    measured = extractor._forward([tiny.images[i] for i in order], indexing=True)[1]  # the probabilities as indexed
+    assert kept.shape == (len(ids), 10)
+    assert np.mean(kept.argmax(axis=1) == measured.argmax(axis=1)) >= 0.95  # the unit vector at the typical length
+    best = engine.search_words("vehicle", k=3)
+    assert all(extractor.classes_[int(np.argmax(kept[ids.index(h.id)]))] in ("airplane", "automobile", "ship",
+                                                                              "truck") for h in best.hits)
+    with pytest.raises(CbirError, match="'sofa' names none of the 10 classes"):
+        engine.search_words("sofa")
+
+
+def test_the_cli_searches_by_words(photos, tmp_path, capsys):
+    engine = tmp_path / "engine"
+    assert main(["index", "--dataset", str(photos), "--features", "effnet", "--out", str(engine)]) == 0
+    capsys.readouterr()
+    assert main(["search", str(engine), "--words", "cat", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)[0]
+    assert result["query"] == "cat" and result["hits"][0]["id"] == "pets/chelsea.jpg"
+    assert main(["search", str(engine), "--words", "espresso", "-k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "espresso (espresso):" and "kitchen/coffee.jpg" in out.splitlines()[1]
+    for args, message in (([], "search with image files or with --words"),
+                          ([str(photos / "pets" / "chelsea.jpg"), "--words", "cat"], "one of the two"),
+                          (["--words", "cat", "--together"], "--words searches alone"),
+                          (["--words", "dgo"], "did you mean 'dingo'")):
+        assert main(["search", str(engine), *args]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_the_api_and_the_page_search_by_words(photo_engine):
+    from cbir.web import create_app
+
+    client = create_app({"ENGINES": {"photos": photo_engine}}).test_client()
+    answer = client.get("/api/v1/search?words=cat&k=3")
+    assert answer.status_code == 200
+    assert answer.json["classes"].startswith("tabby cat, tiger cat, Persian cat, Siamese cat and ")
+    assert [h["id"] for h in answer.json["hits"]] == ["pets/chelsea.jpg"]
+    for query, message in (("", "name what to find in words"), ("words=dgo", "did you mean 'dingo'"),
+                           ("words=" + "a" * 201, "at most 200 characters")):
+        answer = client.get(f"/api/v1/search?{query}")
+        assert answer.status_code == 400 and message in answer.json["error"]
+    spec = client.get("/api/v1/openapi.json").json["paths"]["/api/v1/search"]
+    assert {"get", "post"} <= set(spec) and spec["get"]["parameters"][0]["name"] == "words"
+
+    page = client.get("/?words=coffee&k=1")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Pictures of espresso, by the network&#39;s probability" in html
+    assert 'value="coffee"' in html and "kitchen/coffee.jpg" in html
+    assert '<input type="hidden" name="words" value="coffee">' in html  # the next results are of the same words
+    wrong = client.get("/?words=dgo")
+    assert wrong.status_code == 400 and "did you mean" in wrong.get_data(as_text=True)
