@@ -279,6 +279,14 @@ def test_pictures_named_in_words_are_found_from_the_search_box(real_cifar10, tmp
         page.wait_for_url(re.compile(r"offset=10"))
         assert "words=vehicles" in page.url and page.locator(".rank").first.inner_text() == "#11"
         fits_phones(page, "a search by words")
+
+        assert page.request.get(url + "/api/v1/words").ok  # what the images show, once worked out
+        page.goto(url + "/")
+        chips = page.locator("#shows a")
+        assert chips.count() == 10  # the network's ten classes, most often shown first
+        chips.filter(has_text="truck").click()
+        page.wait_for_selector("#results .hit")
+        assert "words=truck" in page.url and set(page.locator("#results .label").all_inner_texts()) == {"truck"}
         browser.close()
 
 

@@ -12,7 +12,7 @@ from cbir.cli import main
 from cbir.datasets import load_folder
 from cbir.errors import CbirError
 from cbir.features import make_extractor
-from cbir.words import LikelyClasses, classes_named, forms, naming, terms
+from cbir.words import EVERYDAY, LikelyClasses, classes_named, forms, naming, overview, terms
 
 torch = pytest.importorskip("torch")
 from cbir.features.pretrained.extractor import imagenet_classes  # noqa: E402 - needs torch's package
@@ -77,6 +77,20 @@ def test_each_image_keeps_its_most_probable_classes_and_a_word_sums_them():
     np.testing.assert_allclose(likely.scores([int(top[0])])[0], probabilities[0, top[0]], rtol=1e-6)
 
 
+def test_an_overview_counts_the_images_that_show_what_each_word_names():
+    for word in EVERYDAY:  # each everyday word names some of ImageNet's classes
+        assert classes_named(word, imagenet_classes()), word
+    names = ["cat", "dog", "frog"]
+    probabilities = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.4, 0.4, 0.2]], np.float32)
+    likely = LikelyClasses.of(["a", "b", "c", "d"], probabilities, lambda rows: rows)
+    assert overview(likely, names) == [("cat", 2), ("dog", 1)]  # at least 0.5 each; none shows a frog
+    imagenet = np.zeros((3, 1000), np.float32)
+    imagenet[:, classes_named("espresso", imagenet_classes())[0]] = [0.9, 0.6, 0.1]
+    imagenet[2, classes_named("tabby cat", imagenet_classes())[0]] = 0.9
+    shown = dict(overview(LikelyClasses.of(["a", "b", "c"], imagenet, lambda rows: rows), imagenet_classes()))
+    assert shown == {"drink": 2, "food": 2, "cat": 1}  # espresso is a drink and a food
+
+
 def photo_collection(root):
     """A folder of scikit-image's photos: a cat, a cup of coffee, a rocket, an astronaut."""
     for folder, name in (("pets", "chelsea"), ("kitchen", "coffee"), ("space", "rocket"), ("space", "astronaut")):
@@ -133,10 +147,15 @@ def test_images_added_or_removed_are_found_by_words_at_once(photos, tmp_path):
 
 def test_features_that_know_no_classes_or_not_as_indexed_say_so(tiny):
     from cbir.engine import Engine
+    from cbir.web import create_app
 
     engine = Engine.build(tiny, make_extractor("hog-gch"), progress=False)
     with pytest.raises(CbirError, match="features 'hog-gch' do not say what a picture shows: a search by words needs"):
         engine.search_words("dog")
+    client = create_app({"ENGINES": {"tiny": engine}}).test_client()
+    answer = client.get("/api/v1/words")
+    assert answer.status_code == 400 and "do not say what a picture shows" in answer.json["error"]
+    assert client.get("/").status_code == 200 and 'id="shows"' not in client.get("/").get_data(as_text=True)
     with pytest.raises(CbirError, match="a search by words needs them as they are"):
         make_extractor("effnet").with_options({"pca": 8}).vector_proba(np.zeros((1, 8), np.float32))
 
@@ -157,6 +176,31 @@ def test_the_cifar_network_finds_its_classes_by_name_from_its_kept_vectors(tiny)
                                                                               "truck") for h in best.hits)
     with pytest.raises(CbirError, match="'sofa' names none of the 10 classes"):
         engine.search_words("sofa")
+
+
+@pytest.mark.parametrize("fusion", ["cosine", "product"])
+def test_probabilities_fused_into_indexed_vectors_are_read_back(fusion):
+    from cbir.features.base import l2_normalise
+    from cbir.features.probabilities import fuse, fused_probabilities
+
+    rng = np.random.default_rng(1)
+    probabilities = rng.dirichlet(np.ones(4), size=6).astype(np.float32)
+    vectors = l2_normalise(fuse(rng.normal(size=(6, 16)), probabilities, 0.7, fusion, indexing=True))
+    np.testing.assert_allclose(fused_probabilities(vectors, 4, fusion), probabilities, atol=1e-6)
+
+
+def test_a_classifier_of_one_s_own_labels_finds_them_by_name(tiny_collection, tiny):
+    from cbir.engine import Engine
+    from cbir.features.supervised import SupervisedExtractor
+
+    extractor = SupervisedExtractor(make_extractor("hog-gch"), cs=[1.0]).fit(tiny)
+    engine = Engine.build(load_folder(tiny_collection, split="test"), extractor, progress=False)  # not trained on
+    assert [h.label for h in engine.search_words("stripes", k=5).hits] == ["stripes"] * 5
+    assert sorted(engine.shows()) == [("blobs", 5), ("gradient", 5), ("stripes", 5)]
+    cnn = Engine.build(tiny, make_extractor("cnn-supervised"), progress=False)  # CIFAR-10's classes, fused in
+    ids, vectors = cnn.index.vectors()
+    indexed = cnn.extractor._forward([tiny.images[tiny.ids.index(id_)] for id_ in ids], indexing=True)[1]
+    np.testing.assert_allclose(cnn.extractor.vector_proba(vectors), indexed, atol=2e-3)
 
 
 def test_the_cli_searches_by_words(photos, tmp_path, capsys):
@@ -197,5 +241,11 @@ def test_the_api_and_the_page_search_by_words(photo_engine):
     assert page.status_code == 200 and "Pictures of espresso, by the network&#39;s probability" in html
     assert 'value="coffee"' in html and "kitchen/coffee.jpg" in html
     assert '<input type="hidden" name="words" value="coffee">' in html  # the next results are of the same words
+    shows = client.get("/api/v1/words")  # waits for the overview, which the server works out as it starts
+    assert shows.status_code == 200 and shows.json["engine"] == "photos"
+    assert {"words": "cat", "images": 1} in shows.json["words"]
+    assert {"words": "drink", "images": 1} in shows.json["words"]
+    start = client.get("/").get_data(as_text=True)
+    assert 'id="shows"' in start and 'href="/?words=cat&amp;engine=photos&amp;k=10"' in start
     wrong = client.get("/?words=dgo")
     assert wrong.status_code == 400 and "did you mean" in wrong.get_data(as_text=True)

@@ -27,7 +27,7 @@ from cbir.metadata import Metadata
 from cbir.resume import Checkpoint, described_batches
 from cbir.storage import current_version, write_version, writer_lock
 from cbir.types import Hit, SearchResult
-from cbir.words import LikelyClasses, classes_named
+from cbir.words import LikelyClasses, classes_named, overview
 
 FORMAT_VERSION = 1
 SELECTIONS = 64  # filters whose passing ids an engine keeps
@@ -267,7 +267,7 @@ class Engine:
         probable classes from its vector (`progress`: a bar), kept until images are added or removed."""
         if k < 1:
             raise CbirError(f"k must be at least 1, got {k}")
-        self.extractor.vector_proba(np.zeros((0, self.index.dim), np.float32))  # the features' error, if they cannot
+        self._check_words()
         found = classes_named(text, self.extractor.classes_)
         likely = self.likely_classes(progress)
         scores = likely.scores(found)
@@ -283,6 +283,16 @@ class Engine:
             return [SearchResult([hit(likely.ids[i], float(scores[i])) for i in best if scores[i] > 0], text)]
 
         return (self._distinct(k, ranked) if distinct else ranked(k))[0]
+
+    def shows(self) -> list[tuple[str, int]]:
+        """What the indexed images show most often, in words to search with, and how many show each (`cbir.words`:
+        everyday words for ImageNet's classes, else the classes' own names)."""
+        self._check_words()
+        return overview(self.likely_classes(), self.extractor.classes_)
+
+    def _check_words(self) -> None:
+        """The features' error when they cannot say what a picture shows from its vector as indexed."""
+        self.extractor.vector_proba(np.zeros((0, self.index.dim), np.float32))
 
     def likely_classes(self, progress: bool = False) -> LikelyClasses:
         """Each indexed image's probable classes (`cbir.words`), worked out once from the vectors as indexed."""

@@ -17,6 +17,16 @@ from tqdm.auto import tqdm
 from cbir.errors import CbirError
 
 TOP = 20  # the most probable classes kept per image (an image's probability beyond them is negligible)
+SHOWS = 0.5  # an image shows what words name when the network's probability of their classes is at least this
+# everyday words that name ImageNet's classes, which a collection's overview counts (`overview`)
+EVERYDAY = ("dog", "cat", "bird", "fish", "insect", "butterfly", "spider", "snake", "lizard", "turtle", "frog",
+            "monkey", "bear", "elephant", "horse", "cattle", "sheep", "pig", "rabbit", "squirrel", "fox", "wolf",
+            "lion", "tiger", "zebra", "whale", "shark", "crab", "flower", "mushroom", "fruit", "vegetable", "food",
+            "dessert", "bread", "pizza", "drink", "car", "truck", "bus", "train", "bicycle", "boat", "ship",
+            "aircraft", "beach", "mountain", "lakeside", "valley", "volcano", "cliff", "coral reef", "building",
+            "church", "bridge", "castle", "fountain", "computer", "telephone", "clock", "chair", "table", "bottle",
+            "cup", "ball", "musical instrument", "guitar", "piano", "camera", "shoe", "hat", "bag", "sunglasses",
+            "umbrella", "tent", "furniture", "bed", "sofa", "lamp", "television", "keyboard", "swimsuit", "watch")
 CHUNK = 4096  # vectors turned into class probabilities at once
 SHOWN = 4  # classes named when saying what words found
 # plural endings and the singular's, tried in order; and the plurals no rule makes
@@ -108,10 +118,22 @@ def _unknown(term: str, classes: Sequence[str], nouns: Nouns, known: bool) -> st
 
 def naming(found: Sequence[int], classes: Sequence[str]) -> str:
     """What words found, for people: "Chihuahua, Japanese spaniel, Maltese dog and 115 more classes"."""
-    names = [classes[i] for i in found]
+    names = list(dict.fromkeys(classes[i] for i in found))  # ImageNet names two classes "sunglasses"
     if len(names) <= SHOWN:
         return " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
     return f"{', '.join(names[:SHOWN])} and {len(names) - SHOWN} more classes"
+
+
+def overview(likely: LikelyClasses, classes: Sequence[str]) -> list[tuple[str, int]]:
+    """What a collection's images show most often: words and how many images show what each names (`SHOWS`), most
+    first, none left out that shows nothing. For ImageNet's classes, `EVERYDAY`'s words; for others, the classes'
+    own names."""
+    if _is_imagenet(classes):
+        counts = [(word, likely.scores(classes_named(word, classes))) for word in EVERYDAY]
+    else:
+        counts = [(name, likely.scores([i])) for i, name in enumerate(classes)]
+    found = [(word, int(np.count_nonzero(scores >= SHOWS))) for word, scores in counts]
+    return sorted([(word, count) for word, count in found if count], key=lambda item: -item[1])
 
 
 class LikelyClasses:

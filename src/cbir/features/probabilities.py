@@ -41,3 +41,12 @@ def fuse(features: np.ndarray, probabilities: np.ndarray, weight: float, fusion:
         last = np.sqrt(np.clip(1 - np.square(p).sum(axis=1, keepdims=True), 0, None))
         return np.hstack([features, p, last])
     return np.hstack([features, weight * p, np.zeros((len(p), 1), np.float32)])
+
+
+def fused_probabilities(vectors: np.ndarray, classes: int, fusion: str) -> np.ndarray:
+    """The class probabilities of indexed images from their fused vectors (`fuse(..., indexing=True)`, normalised):
+    the probability columns are the probabilities scaled alike ("cosine": their L2 direction; "product": themselves),
+    which sum to 1."""
+    tail = np.asarray(vectors, np.float32)[:, -classes - (fusion == "product"):][:, :classes]
+    tail = np.clip(tail, 0, None)
+    return tail / np.maximum(tail.sum(axis=1, keepdims=True), np.finfo(np.float32).tiny)

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from cbir.datasets.collection import Dataset
 from cbir.errors import CbirError
 from cbir.features.base import FeatureExtractor, check_pca, from_spec, l2_normalise, to_spec
-from cbir.features.probabilities import check_fusion, fuse, fused_dim
+from cbir.features.probabilities import check_fusion, fuse, fused_dim, fused_probabilities
 from cbir.features.recent import Recent
 
 _BASE = "base"
@@ -222,6 +222,13 @@ class SupervisedExtractor(FeatureExtractor):
         (`cbir.features.probabilities`)."""
         part = inputs if self.components_ is None else inputs @ self.components_
         return fuse(part, self.probabilities(inputs), self.weight, self.fusion, indexing)
+
+    def vector_proba(self, vectors: np.ndarray) -> np.ndarray:
+        """The classifier's probabilities, from the vectors they are fused into."""
+        if not self.weight:
+            raise CbirError(f"features '{self.name}' fuse no probabilities into their vectors (weight 0): a search "
+                            "by words needs them")
+        return fused_probabilities(vectors, len(self.classes_), self.fusion)
 
     def _transform_batch(self, images: Sequence[np.ndarray]) -> np.ndarray:
         inputs = self.inputs(images)

@@ -57,6 +57,15 @@ def search_words():
                                             min_score, svc.parse_distinct(request.args)), offset)
 
 
+@bp.get("/words")
+def words():
+    """What the engine's images show most often: words to search with, and how many images show each."""
+    svc = service()
+    name, _ = svc.engine(request.args.get("engine"))
+    return jsonify({"engine": name, "words": [{"words": word, "images": count}
+                                              for word, count in svc.shows(name, wait_s=None)]})
+
+
 @bp.get("/similar/<path:image_id>")
 def similar(image_id: str):
     """The indexed images most like an indexed one, or a part of it (`crop`; itself left out), or like it and the

@@ -65,6 +65,17 @@ def openapi_document(service) -> dict:
                 "responses": {"200": {"description": "hits, best first", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
                     "400": _ERROR, "404": _ERROR, "413": _ERROR, "422": _ERROR}}},
+            "/api/v1/words": {"get": {
+                "summary": "What the engine's images show most often: words to search with (words=) and how many "
+                           "images show what each names (the network's probability at least 0.5); everyday words "
+                           "for effnet's ImageNet classes, the classes' own names for a cnn's",
+                "parameters": [engine_param],
+                "responses": {"200": {"description": "words, most often shown first", "content": {
+                    "application/json": {"schema": {"type": "object", "properties": {
+                        "engine": {"type": "string"}, "words": {"type": "array", "items": {
+                            "type": "object", "properties": {"words": {"type": "string"},
+                                                             "images": {"type": "integer"}}}}}}}}},
+                    "400": _ERROR, "404": _ERROR}}},
             "/api/v1/similar/{image_id}": {"get": {
                 "summary": "Find the indexed images most like an indexed one (itself left out), or like it and others "
                            "together, and less like others",

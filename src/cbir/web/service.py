@@ -66,6 +66,35 @@ class Duplicates:
     pictures: int = 0
 
 
+class Overview:
+    """What an engine's images show (`Engine.shows`), worked out in a thread of its own as the engine is loaded
+    (every image's probable classes: seconds for 100,000 `effnet` images), so that no page waits for it; `error`:
+    why its features cannot say. Not for an engine on a server (Milvus, Elasticsearch), whose every vector it would
+    read at each start: nothing is offered there."""
+
+    def __init__(self, engine: Engine):
+        self.words: list[tuple[str, int]] | None = None
+        self.error: str | None = None
+        self._done = threading.Event()
+        threading.Thread(target=self._run, args=(engine,), name="cbir-overview", daemon=True).start()
+
+    def _run(self, engine: Engine) -> None:
+        try:
+            self.words = [] if engine.index.server else engine.shows()
+        except CbirError as exc:
+            self.error = str(exc)
+        except Exception:  # noqa: BLE001 - an overview never fails a page; logged for the server's owner
+            logging.getLogger(__name__).exception("cannot say what the images of an engine show")
+            self.error = "what the images show could not be worked out (the server's log says why)"
+        finally:
+            self._done.set()
+
+    def wait(self, seconds: float | None) -> list[tuple[str, int]] | None:
+        """The words and their counts once found, waiting at most `seconds` (None: as long as it takes)."""
+        self._done.wait(seconds)
+        return self.words
+
+
 class SearchService:
     """Engines loaded once per process and shared read-only between requests.
 
@@ -109,6 +138,7 @@ class SearchService:
         self.classes = {name: sorted({label for label in of.values() if label}) for name, of in labels.items()}
         self._ids = {name: list(of) for name, of in labels.items()}
         self.folders = {name: folders_of(ids) for name, ids in self._ids.items()}
+        self.overviews = {name: Overview(engine) for name, engine in self.engines.items()}
         self.summaries = [{"name": name, "extractor": e.extractor.name, "size": len(e), "dim": e.extractor.dim,
                            "index": e.index.kind, "labelled": self.labelled[name], "learned": e.extractor.describe()}
                           for name, e in self.engines.items()]
@@ -316,6 +346,16 @@ class SearchService:
         except CbirError as exc:  # words that name nothing known, or features that know no classes
             raise RequestError(str(exc)) from None
         return Searched(name, result, (time.perf_counter() - started) * 1000, meaning=meaning)
+
+    def shows(self, engine: str | None, wait_s: float | None = 0.0) -> list[tuple[str, int]]:
+        """What an engine's images show most often (words, and how many images show each); [] while it is being
+        worked out after waiting `wait_s` (None: until it is); a bad request for features that cannot say."""
+        name, _ = self.engine(engine)
+        overview = self.overviews[name]
+        words = overview.wait(wait_s)
+        if overview.error is not None:
+            raise RequestError(overview.error)
+        return words or []
 
     @staticmethod
     def check_together(count: int, region: Region | None = None, unlike: int = 0) -> None:

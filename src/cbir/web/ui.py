@@ -15,6 +15,7 @@ from cbir.web.service import MAX_DEPTH, RequestError, Searched, SearchService
 
 bp = Blueprint("ui", __name__)
 NARROWING = ("label", "folder", "since", "until", "min_score", "distinct")
+SHOWN = 16  # words the start page offers to search with
 
 
 def service() -> SearchService:
@@ -50,6 +51,14 @@ def diagnostic(searched: Searched, labelled: bool, predicted: tuple[str, float] 
     if not classes:
         return f"Most results lie in folders named {predicted}: {same} of {shown}."
     return f"Predicted class: {predicted} (most common among the results): {same} of {shown} results."
+
+
+def offered_words(svc: SearchService, engine: str) -> list[tuple[str, int]]:
+    """The words the start page offers: what the engine's images show most often, when known by now."""
+    try:
+        return svc.shows(engine)[:SHOWN]
+    except RequestError:  # features that cannot say: the page offers none
+        return []
 
 
 def together_name(count: int, unlike: int) -> str:
@@ -116,6 +125,7 @@ def index():
         else:
             searched = None
             context["examples"] = svc.examples(engine)
+            context["shows"] = offered_words(svc, engine)
         if searched:
             searched = context["searched"] = svc.paged(searched, offset)
             context["offset"] = offset

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from cbir.datasets.collection import Dataset
 from cbir.errors import CbirError, FitError, MissingDependencyError
 from cbir.features.base import FeatureExtractor, check_pca
-from cbir.features.probabilities import check_fusion, fuse, fused_dim
+from cbir.features.probabilities import check_fusion, fuse, fused_dim, fused_probabilities
 from cbir.features.recent import Recent
 
 SHIPPED = Path(__file__).resolve().parent / "checkpoints" / "cifar10"
@@ -281,15 +281,17 @@ class CnnExtractor(FeatureExtractor):
         return kept if kept is not None else self._forward(images)[1]
 
     def vector_proba(self, vectors: np.ndarray) -> np.ndarray:
-        """Class probabilities of embeddings kept unit-length: scaled to the length the embedding's BatchNorm gives
-        on average (sqrt of the sum of its squared scales and shifts: 16.0 for the shipped network, whose
-        embeddings measure 14.5-17.6 on CIFAR-10)."""
+        """The network's class probabilities fused into the vectors, when they are; else those of embeddings kept
+        unit-length, scaled to the length the embedding's BatchNorm gives on average (sqrt of the sum of its squared
+        scales and shifts: 16.0 for the shipped network, whose embeddings measure 14.5-17.6 on CIFAR-10)."""
         import torch
 
-        if self.components_ is not None or self.proba_weight:
-            raise CbirError(f"features '{self.name}' are made of more than the network's embedding (a PCA, or its "
-                            "probabilities fused in): a search by words needs it as it is (cnn)")
         self._ensure_model()
+        if self.proba_weight:
+            return fused_probabilities(vectors, len(self.classes_), self.proba_fusion)
+        if self.components_ is not None:
+            raise CbirError(f"features '{self.name}' keep a PCA of the network's embedding: a search by words needs "
+                            "it as it is, or the network's probabilities fused in (proba_weight)")
         norm, classifier = self.net_.embedding_norm, self.net_.classifier
         with torch.inference_mode():
             length = torch.sqrt((norm.weight.float() ** 2 + norm.bias.float() ** 2).sum())
