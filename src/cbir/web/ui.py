@@ -15,7 +15,7 @@ from cbir.web.service import MAX_DEPTH, RequestError, Searched, SearchService
 
 bp = Blueprint("ui", __name__)
 NARROWING = ("label", "folder", "since", "until", "min_score", "distinct")
-SHOWN = 16  # words the start page offers to search with
+SHOWN = 16  # words the start page offers to search with (the words field suggests them all)
 
 
 def service() -> SearchService:
@@ -54,9 +54,9 @@ def diagnostic(searched: Searched, labelled: bool, predicted: tuple[str, float] 
 
 
 def offered_words(svc: SearchService, engine: str) -> list[tuple[str, int]]:
-    """The words the start page offers: what the engine's images show most often, when known by now."""
+    """The words the page offers: what the engine's images show, most often first, when known by now."""
     try:
-        return svc.shows(engine)[:SHOWN]
+        return svc.shows(engine)
     except RequestError:  # features that cannot say: the page offers none
         return []
 
@@ -85,6 +85,7 @@ def index():
                "offset": 0, "more_offset": None,
                "narrowing": narrowing, "classes": svc.classes.get(engine, []), "folders": svc.folders.get(engine, [])}
     status = 200
+    context["hints"] = offered_words(svc, engine)  # for the words field to suggest
     try:
         k, offset = svc.parse_page(request.values)
         depth = k + offset  # every search below goes this deep; the page shows its last k
@@ -125,7 +126,7 @@ def index():
         else:
             searched = None
             context["examples"] = svc.examples(engine)
-            context["shows"] = offered_words(svc, engine)
+            context["shows"] = context["hints"][:SHOWN]
         if searched:
             searched = context["searched"] = svc.paged(searched, offset)
             context["offset"] = offset
