@@ -115,6 +115,8 @@ def test_an_engine_finds_pictures_of_what_words_name_by_their_probability(photo_
     found = photo_engine.search_words("cat", k=10)
     assert found.query == "cat" and [h.id for h in found.hits] == ["pets/chelsea.jpg"]  # the others: none of them
     assert 0.5 < found.hits[0].score <= 1 and found.hits[0].label == "pets" and found.hits[0].path
+    assert found.hits[0].shows == "Egyptian Mau"  # the most probable of the cats
+    assert photo_engine.search_words("coffee", k=1).hits[0].to_dict()["shows"] == "espresso"
     assert photo_engine.search_words("cup, coffee", k=1).hits[0].id == "kitchen/coffee.jpg"
     assert photo_engine.search_words("cat", where=folder_filter("space")).hits == []  # the filter applies
     assert photo_engine.search_words("food, cat", k=10, min_score=0.5).hits[0].score >= 0.5
@@ -212,7 +214,8 @@ def test_the_cli_searches_by_words(photos, tmp_path, capsys):
     assert result["query"] == "cat" and result["hits"][0]["id"] == "pets/chelsea.jpg"
     assert main(["search", str(engine), "--words", "espresso", "-k", "2"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0] == "espresso (espresso):" and "kitchen/coffee.jpg" in out.splitlines()[1]
+    assert out.splitlines()[0] == "espresso (espresso):"
+    assert out.splitlines()[1].endswith("kitchen/coffee.jpg  (espresso)")
     for args, message in (([], "search with image files or with --words"),
                           ([str(photos / "pets" / "chelsea.jpg"), "--words", "cat"], "one of the two"),
                           (["--words", "cat", "--together"], "--words searches alone"),
@@ -228,7 +231,7 @@ def test_the_api_and_the_page_search_by_words(photo_engine):
     answer = client.get("/api/v1/search?words=cat&k=3")
     assert answer.status_code == 200
     assert answer.json["classes"].startswith("tabby cat, tiger cat, Persian cat, Siamese cat and ")
-    assert [h["id"] for h in answer.json["hits"]] == ["pets/chelsea.jpg"]
+    assert [(h["id"], h["shows"]) for h in answer.json["hits"]] == [("pets/chelsea.jpg", "Egyptian Mau")]
     for query, message in (("", "name what to find in words"), ("words=dgo", "did you mean 'dingo'"),
                            ("words=" + "a" * 201, "at most 200 characters")):
         answer = client.get(f"/api/v1/search?{query}")
@@ -239,7 +242,7 @@ def test_the_api_and_the_page_search_by_words(photo_engine):
     page = client.get("/?words=coffee&k=1")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "Pictures of espresso, by the network&#39;s probability" in html
-    assert 'value="coffee"' in html and "kitchen/coffee.jpg" in html
+    assert 'value="coffee"' in html and "kitchen/coffee.jpg" in html and '>espresso</span>' in html
     assert '<input type="hidden" name="words" value="coffee">' in html  # the next results are of the same words
     shows = client.get("/api/v1/words")  # waits for the overview, which the server works out as it starts
     assert shows.status_code == 200 and shows.json["engine"] == "photos"

@@ -279,8 +279,11 @@ class Engine:
         def ranked(depth: int) -> list[SearchResult]:  # images of none of the classes (probability 0) are not found
             best = np.argpartition(-scores, depth - 1)[:depth] if depth < len(scores) else np.arange(len(scores))
             best = best[np.argsort(-scores[best], kind="stable")]
+            best = best[scores[best] > 0]
+            shows = [self.extractor.classes_[c] for c in likely.best(best, found)]
             hit = self.metadata.hit
-            return [SearchResult([hit(likely.ids[i], float(scores[i])) for i in best if scores[i] > 0], text)]
+            return [SearchResult([hit(likely.ids[i], float(scores[i]))._replace(shows=name)
+                                  for i, name in zip(best, shows)], text)]
 
         return (self._distinct(k, ranked) if distinct else ranked(k))[0]
 

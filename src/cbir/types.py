@@ -33,10 +33,11 @@ class Hit(NamedTuple):
     copy: float | None = None  # put first as a copy of the query: its similarity by the copy features (cbir.copies)
     date: str | None = None
     alike: tuple[str, ...] = ()  # a search's `distinct`: the look-alikes of this image it stands for (cbir.distinct)
+    shows: str | None = None  # a search by words: the most probable of the classes they name (cbir.words)
 
     def to_dict(self) -> dict:
         return {"id": self.id, "score": self.score, "label": self.label, "path": self.path, "copy": self.copy,
-                "date": self.date, "alike": list(self.alike)}
+                "date": self.date, "alike": list(self.alike), **({"shows": self.shows} if self.shows else {})}
 
 
 @dataclass(frozen=True)

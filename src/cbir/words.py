@@ -158,6 +158,11 @@ class LikelyClasses:
         return cls(ids, np.concatenate(tops) if tops else np.zeros((0, width), np.int16),
                    np.concatenate(probabilities) if probabilities else np.zeros((0, width), np.float32))
 
+    def best(self, rows: np.ndarray, found: Sequence[int]) -> np.ndarray:
+        """For these images (rows), the most probable of the classes `found`."""
+        wanted = np.isin(self.classes[rows], list(found))
+        return self.classes[rows, np.argmax(np.where(wanted, self.probabilities[rows], -1.0), axis=1)]
+
     def scores(self, found: Sequence[int]) -> np.ndarray:
         """(n,) each image's probability of showing one of the classes `found`."""
         wanted = np.zeros(max(int(self.classes.max(initial=0)), *found) + 1, bool)

@@ -48,7 +48,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         for rank, hit in enumerate(result.hits, 1):
             score = f"{hit.score:.4f}" if hit.copy is None else f"copy {hit.copy:.2f}"  # a copy: its similarity
             alike = f"  (+{len(hit.alike)} alike)" if hit.alike else ""
-            print(f"  {rank:3d}  {score:>9}  {one_line(hit.label or '-'):<12}  {one_line(hit.id)}{alike}")
+            shows = f"  ({hit.shows})" if hit.shows else ""
+            print(f"  {rank:3d}  {score:>9}  {one_line(hit.label or '-'):<12}  {one_line(hit.id)}{alike}{shows}")
     return 0
 
 

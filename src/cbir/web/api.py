@@ -89,7 +89,8 @@ def search_response(searched: Searched, offset: int = 0) -> Response:
         "engine": searched.engine,
         **({"classes": searched.meaning} if searched.meaning is not None else {}),
         "hits": [{"id": h.id, "score": h.score, "label": h.label, "copy": h.copy, "date": h.date,
-                  "alike": list(h.alike), "url": url_for("api.image", image_id=h.id)} for h in searched.result.hits],
+                  "alike": list(h.alike), "url": url_for("api.image", image_id=h.id),
+                  **({"shows": h.shows} if h.shows else {})} for h in searched.result.hits],
     })
 
 

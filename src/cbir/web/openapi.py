@@ -144,7 +144,9 @@ def openapi_document(service) -> dict:
                 "date": {"type": ["string", "null"], "description": "when the picture was taken, ISO 8601 (EXIF, "
                          "else the file's time)"},
                 "alike": {"type": "array", "items": {"type": "string"}, "description": "with distinct: the "
-                          "look-alikes of this image it stands for"}}},
+                          "look-alikes of this image it stands for"},
+                "shows": {"type": "string", "description": "a search by words: the most probable of the classes "
+                          "they name (its score is the probability of all of them)"}}},
             "SearchResponse": {"type": "object", "required": ["took_ms", "engine", "hits"], "properties": {
                 "took_ms": {"type": "number"}, "engine": {"type": "string"},
                 "classes": {"type": "string", "description": "a search by words: the classes they name"},
