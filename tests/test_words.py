@@ -30,6 +30,9 @@ def test_a_word_names_its_classes_its_synonyms_and_every_kind_of_it():
     cats = classes_named("cat", imagenet)
     assert set(classes_named("cat, dog", imagenet)) == set(cats) | set(dogs) == set(classes_named("cats or dog",
                                                                                                   imagenet))
+    assert set(classes_named("Cats and Dogs", imagenet)) == set(cats) | set(dogs) == set(classes_named("dog OR cat",
+                                                                                                      imagenet))
+    assert [imagenet[i] for i in classes_named("mortar and pestle", imagenet)] == ["mortar and pestle"]
     assert [imagenet[i] for i in classes_named("espresso", imagenet)] == ["espresso"]
     animals = classes_named("animal", imagenet)
     assert set(dogs) < set(animals) and not set(classes_named("vehicle", imagenet)) & set(animals)

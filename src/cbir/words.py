@@ -74,7 +74,7 @@ def forms(text: str) -> set[str]:
 
 def terms(text: str) -> list[str]:
     """The words or phrases a search names, any of which will do: "cat, dog" or "cat or dog"."""
-    found = [term.strip() for term in re.split(r",|\bor\b|\|", text) if term.strip()]
+    found = [term.strip() for term in re.split(r",|\bor\b|\|", text, flags=re.IGNORECASE) if term.strip()]
     if not found:
         raise CbirError("name what to find in words, e.g. dog, beach or car")
     return found
@@ -88,14 +88,18 @@ def classes_named(text: str, classes: Sequence[str]) -> list[int]:
     kinds = [nouns.above(i) if imagenet else frozenset().union(
         *(nouns.above(n) for form in forms(name) for n in nouns.named.get(form, ()))) for i, name in enumerate(classes)]
     found: set[int] = set()
-    for term in terms(text):
+    def named(term: str) -> set[int]:
         asked = forms(term)
         meant = {n for form in asked for n in nouns.named.get(form, ())}
-        named = {i for i, name in enumerate(classes) if asked & forms(name) or kinds[i] & meant}
-        if not named:
-            raise CbirError(_unknown(term, classes, nouns, bool(meant)))
-        found |= named
-    return sorted(found)
+        found = {i for i, name in enumerate(classes) if asked & forms(name) or kinds[i] & meant}
+        parts = [part for part in re.split(r"\band\b", term, flags=re.IGNORECASE) if part.strip()]
+        if not found and len(parts) > 1:  # "cats and dogs" (where no class is named so: "mortar and pestle" is)
+            return set().union(*map(named, parts))
+        if not found:
+            raise CbirError(_unknown(term.strip(), classes, nouns, bool(meant)))
+        return found
+
+    return sorted(set().union(*map(named, terms(text))))
 
 
 def _is_imagenet(classes: Sequence[str]) -> bool:
