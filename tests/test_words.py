@@ -255,4 +255,6 @@ def test_the_api_and_the_page_search_by_words(photo_engine):
     assert 'id="shows"' in start and 'href="/?words=cat&amp;engine=photos&amp;k=10"' in start
     assert '<option value="cat" label="1 image">' in client.get("/?words=cup").get_data(as_text=True)  # suggested
     wrong = client.get("/?words=dgo")
-    assert wrong.status_code == 400 and "did you mean" in wrong.get_data(as_text=True)
+    html = wrong.get_data(as_text=True)
+    assert wrong.status_code == 400 and "did you mean" in html
+    assert '<a href="/?words=dingo&amp;engine=photos&amp;k=10">dingo</a>' in html  # a click away

@@ -39,3 +39,11 @@ class MissingDependencyError(CbirError):
 
 class ImageDecodeError(CbirError):
     """Bytes that are not a readable image (corrupt, truncated, too large, unknown format)."""
+
+
+class UnknownWordsError(CbirError):
+    """Words that name nothing the features know (`cbir.words`), with the known words they may have meant."""
+
+    def __init__(self, message: str, suggestions: list[str] = ()):
+        super().__init__(message)
+        self.suggestions = list(suggestions)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from cbir.errors import CbirError
+from cbir.errors import CbirError, UnknownWordsError
 
 TOP = 20  # the most probable classes kept per image (an image's probability beyond them is negligible)
 SHOWS = 0.5  # an image shows what words name when the network's probability of their classes is at least this
@@ -96,7 +96,7 @@ def classes_named(text: str, classes: Sequence[str]) -> list[int]:
         if not found and len(parts) > 1:  # "cats and dogs" (where no class is named so: "mortar and pestle" is)
             return set().union(*map(named, parts))
         if not found:
-            raise CbirError(_unknown(term.strip(), classes, nouns, bool(meant)))
+            raise _unknown(term.strip(), classes, nouns, bool(meant))
         return found
 
     return sorted(set().union(*map(named, terms(text))))
@@ -108,16 +108,17 @@ def _is_imagenet(classes: Sequence[str]) -> bool:
     return len(classes) == 1000 and list(classes) == imagenet_classes()
 
 
-def _unknown(term: str, classes: Sequence[str], nouns: Nouns, known: bool) -> str:
+def _unknown(term: str, classes: Sequence[str], nouns: Nouns, known: bool) -> UnknownWordsError:
     """Why `term` names none of `classes`, and the words it may have meant."""
     imagenet = _is_imagenet(classes)
     what = "the network's 1,000 ImageNet classes" if imagenet else \
         f"the {len(classes)} classes the features know ({', '.join(classes[:12])}{', ...' * (len(classes) > 12)})"
     if known:
-        return f"'{term}' names none of {what}: none of them is a kind of {term}"
+        return UnknownWordsError(f"'{term}' names none of {what}: none of them is a kind of {term}")
     words = dict.fromkeys([*(nouns.named if imagenet else ()), *(name.lower() for name in classes)])
     close = difflib.get_close_matches(term.lower(), list(words), n=3, cutoff=0.75)
-    return f"'{term}' names none of {what}" + (f"; did you mean {' or '.join(map(repr, close))}?" if close else "")
+    meant = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+    return UnknownWordsError(f"'{term}' names none of {what}{meant}", close)
 
 
 def naming(found: Sequence[int], classes: Sequence[str]) -> str:

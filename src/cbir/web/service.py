@@ -7,7 +7,7 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -41,9 +41,10 @@ CONVERTED_KEPT = 8  # full views of images a browser does not show, kept convert
 class RequestError(CbirError):
     """A bad request: shown to the user with an HTTP status (4xx)."""
 
-    def __init__(self, message: str, status: int = 400):
+    def __init__(self, message: str, status: int = 400, suggestions: Sequence[str] = ()):
         super().__init__(message)
         self.status = status
+        self.suggestions = list(suggestions)  # what the user may have meant, for the page to offer
 
 
 @dataclass
@@ -344,7 +345,7 @@ class SearchService:
             result = eng.search_words(text, k, where=where, min_score=min_score, distinct=distinct)
             meaning = naming(classes_named(text, eng.extractor.classes_), eng.extractor.classes_)
         except CbirError as exc:  # words that name nothing known, or features that know no classes
-            raise RequestError(str(exc)) from None
+            raise RequestError(str(exc), suggestions=getattr(exc, "suggestions", ())) from None
         return Searched(name, result, (time.perf_counter() - started) * 1000, meaning=meaning)
 
     def shows(self, engine: str | None, wait_s: float | None = 0.0) -> list[tuple[str, int]]:

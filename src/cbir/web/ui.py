@@ -140,7 +140,7 @@ def index():
                                                 f"score at least {min_score:g}" if min_score is not None else ""]))
                 context["narrowed"] = f"Only images with {shown}."
     except RequestError as exc:
-        context["error"], status = str(exc), exc.status
+        context["error"], context["suggestions"], status = str(exc), exc.suggestions, exc.status
     return render_template("index.html", **context), status
 
 
