@@ -87,7 +87,7 @@ def classes_named(text: str, classes: Sequence[str]) -> list[int]:
     nouns, imagenet = Nouns.load(), _is_imagenet(classes)
     kinds = [nouns.above(i) if imagenet else frozenset().union(
         *(nouns.above(n) for form in forms(name) for n in nouns.named.get(form, ()))) for i, name in enumerate(classes)]
-    found: set[int] = set()
+
     def named(term: str) -> set[int]:
         asked = forms(term)
         meant = {n for form in asked for n in nouns.named.get(form, ())}
