@@ -67,10 +67,15 @@ def test_words_that_name_nothing_known_say_why_and_what_was_meant():
     assert "knife" in forms("knives") and "mouse" in forms("mice") and "box" in forms("boxes")
 
 
+def rows_of(probabilities):
+    """Images' class probabilities by their ids, which are their rows' numbers."""
+    return lambda ids: probabilities[[int(id_) for id_ in ids]]
+
+
 def test_each_image_keeps_its_most_probable_classes_and_a_word_sums_them():
     rng = np.random.default_rng(0)
     probabilities = rng.dirichlet(np.full(50, 0.3), size=9000).astype(np.float32)  # more than one chunk
-    likely = LikelyClasses.of([f"i{n}" for n in range(9000)], probabilities, lambda rows: rows)
+    likely = LikelyClasses.of([str(n) for n in range(9000)], rows_of(probabilities))
     assert likely.classes.shape == (9000, 20) and likely.classes.dtype == np.int16
     wanted = [3, 7, 11]
     exact = probabilities[:, wanted].sum(axis=1)
@@ -85,12 +90,12 @@ def test_an_overview_counts_the_images_that_show_what_each_word_names():
         assert classes_named(word, imagenet_classes()), word
     names = ["cat", "dog", "frog"]
     probabilities = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.4, 0.4, 0.2]], np.float32)
-    likely = LikelyClasses.of(["a", "b", "c", "d"], probabilities, lambda rows: rows)
+    likely = LikelyClasses.of(["0", "1", "2", "3"], rows_of(probabilities))
     assert overview(likely, names) == [("cat", 2), ("dog", 1)]  # at least 0.5 each; none shows a frog
     imagenet = np.zeros((3, 1000), np.float32)
     imagenet[:, classes_named("espresso", imagenet_classes())[0]] = [0.9, 0.6, 0.1]
     imagenet[2, classes_named("tabby cat", imagenet_classes())[0]] = 0.9
-    shown = dict(overview(LikelyClasses.of(["a", "b", "c"], imagenet, lambda rows: rows), imagenet_classes()))
+    shown = dict(overview(LikelyClasses.of(["0", "1", "2"], rows_of(imagenet)), imagenet_classes()))
     assert shown == {"drink": 2, "food": 2, "cat": 1}  # espresso is a drink and a food
 
 

@@ -301,8 +301,9 @@ class Engine:
         """Each indexed image's probable classes (`cbir.words`), worked out once from the vectors as indexed."""
         with self._finding_likely:
             if self._likely is None:
-                ids, vectors = self.index.vectors()
-                self._likely = LikelyClasses.of(ids, vectors, self.extractor.vector_proba, progress)
+                self._likely = LikelyClasses.of(
+                    list(self.metadata.labels()),
+                    lambda ids: self.extractor.vector_proba(self.index.vectors_of(ids)), progress)
             return self._likely
 
     def _distinct(self, k: int, search: Callable[[int], list[SearchResult]]) -> list[SearchResult]:

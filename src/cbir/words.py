@@ -148,13 +148,13 @@ class LikelyClasses:
         self.ids, self.classes, self.probabilities = ids, classes, probabilities
 
     @classmethod
-    def of(cls, ids: list[str], vectors: np.ndarray, proba: Callable[[np.ndarray], np.ndarray],
-           progress: bool = False) -> LikelyClasses:
-        """From the images' vectors and a function of vectors giving class probabilities, in chunks."""
+    def of(cls, ids: list[str], proba: Callable[[list[str]], np.ndarray], progress: bool = False) -> LikelyClasses:
+        """From a function giving images' class probabilities by their ids, asked `CHUNK` images at a time (the
+        vectors of 100,000 photos are never all in memory at once)."""
         tops, probabilities = [], []
         for start in tqdm(range(0, len(ids), CHUNK), desc="classes of the indexed images", unit="chunk",
                           disable=not progress or len(ids) <= CHUNK, mininterval=0.5):
-            chunk = proba(vectors[start: start + CHUNK])
+            chunk = proba(ids[start: start + CHUNK])
             top = min(TOP, chunk.shape[1])
             best = np.argpartition(-chunk, top - 1, axis=1)[:, :top]
             tops.append(best.astype(np.int16))
