@@ -217,6 +217,11 @@ def test_the_cli_searches_by_words(photos, tmp_path, capsys):
     engine = tmp_path / "engine"
     assert main(["index", "--dataset", str(photos), "--features", "effnet", "--out", str(engine)]) == 0
     capsys.readouterr()
+    assert main(["info", str(engine)]) == 0
+    assert f"shows      cat (1), food (1), drink (1): `cbir search {engine} --words WORD` finds them" in \
+        capsys.readouterr().out
+    assert main(["info", str(engine), "--json"]) == 0
+    assert {"words": "cat", "images": 1} in json.loads(capsys.readouterr().out)["shows"]
     assert main(["search", str(engine), "--words", "cat", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)[0]
     assert result["query"] == "cat" and result["hits"][0]["id"] == "pets/chelsea.jpg"

@@ -17,6 +17,8 @@ from cbir.cli.args import collection_options, option, positive
 from cbir.errors import CbirError, DatasetError
 from cbir.storage import writer_lock
 
+SHOWN = 12  # words `info` says the images show most often (`--json`: all)
+
 
 def default_features(spec: str, model: str | None) -> str:
     """What `index` describes a collection with when not told: the CNN for CIFAR-10 (the shipped network) or with a
@@ -279,8 +281,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     engine = Engine.load(args.engine)
     info = engine.info()
     folders = engine.metadata.folders()
+    shows = shown(engine)
     if args.json:
-        print(json.dumps({**info, "folders": {str(f): n for f, n in folders.most_common()}}, indent=2))
+        print(json.dumps({**info, "folders": {str(f): n for f, n in folders.most_common()},
+                          **({"shows": [{"words": w, "images": n} for w, n in shows]} if shows else {})}, indent=2))
         return 0
     print(f"engine     {args.engine}\nfeatures   {info['extractor']['name']} ({info['extractor']['kind']}, "
           f"{info['dim']}-d, config {info['extractor']['config_hash']})\n"
@@ -295,7 +299,22 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"{'from' if n == 0 else '':<10} {folder} ({count} images)")
     if len(folders) > 5:
         print(f"{'':<10} and {len(folders) - 5} more folders or archives")
+    if shows:
+        more = f" and {len(shows) - SHOWN} more" if len(shows) > SHOWN else ""
+        print(f"shows      {', '.join(f'{word} ({count})' for word, count in shows[:SHOWN])}{more}: "
+              f"`cbir search {args.engine} --words WORD` finds them")
     return 0
+
+
+def shown(engine) -> list[tuple[str, int]]:
+    """What an engine's images show most often (`Engine.shows`), where its features can say and its vectors are its
+    own (not a server's, which it would read every one of)."""
+    if engine.index.server:
+        return []
+    try:
+        return engine.shows()
+    except CbirError:
+        return []
 
 
 def register(sub) -> None:
