@@ -350,3 +350,19 @@ def test_elasticsearch_filters_are_applied_inside_the_search():
     assert "filter" not in search_body(query, 5)["knn"]
     dated = search_body(query, 5, where=Filter.of(since="2019-07", until="2019-07"))["knn"]["filter"]
     assert dated == [{"range": {"date": {"gte": "2019-07", "lt": "2019-08"}}}]  # all of July
+
+
+def test_a_search_by_words_on_milvus_reads_its_vectors_as_faiss_does(tiny, tmp_path):
+    from cbir.features import make_extractor
+    from cbir.index.faiss_ import FaissIndex
+
+    extractor = make_extractor("cnn")
+    on_faiss = Engine.build(tiny, extractor, FaissIndex, progress=False)
+    on_milvus = Engine.build(tiny, extractor, MilvusIndex(extractor.dim, uri=str(tmp_path / "milvus.db")),
+                             progress=False)
+    words = [[(h.id, round(h.score, 4), h.shows) for h in e.search_words("vehicle, animal", k=20).hits]
+             for e in (on_faiss, on_milvus)]
+    assert words[0] == words[1] and len(words[0]) == 20
+    assert on_milvus.shows() == on_faiss.shows()
+    web = create_app({"ENGINES": {"milvus": on_milvus}}).test_client()  # not worked out at each start: its server's
+    assert web.get("/api/v1/words").get_json()["words"] == []
