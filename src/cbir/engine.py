@@ -261,7 +261,7 @@ class Engine:
 
     def search_words(self, text: str, k: int = 10, where: Filter | None = None, min_score: float | None = None,
                      distinct: bool = False, progress: bool = False) -> SearchResult:
-        """The `k` indexed images the network finds most probably of a class the words name ("dog", "beach, sea":
+        """The `k` indexed images the network finds most probably of a class the words name ("dog", "beach, lakeside":
         any of them; `cbir.words`), best first, each scored with that probability; `where`, `min_score` (here a
         probability) and `distinct` as in `search`. The first search by words works out every indexed image's
         probable classes from its vector (`progress`: a bar), kept until images are added or removed."""

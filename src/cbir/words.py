@@ -1,7 +1,8 @@
-"""Search by words: "dog", "beach", "car, truck". A word names the classes of a network's that it, a synonym or any
-kind of it below names (WordNet 3.0's nouns above ImageNet's classes, `wordnet-nouns.txt`: "dog" names 118 breeds),
-and the images ranked first are those the network finds most probably of one of them (`LikelyClasses`: each indexed
-image's probable classes, from its vector as indexed — nothing is read or described again)."""
+"""Search by words: "dog", "beach", "car, truck". A word names those of a network's classes that it names itself, as a
+synonym or as a more general noun above them (WordNet 3.0's nouns above ImageNet's classes, `wordnet-nouns.txt`:
+"dog" names 118 breeds), and the images ranked first are those the network finds most probably of one of them
+(`LikelyClasses`: each indexed image's probable classes, from its vector as indexed — nothing is read or described
+again)."""
 
 from __future__ import annotations
 
@@ -170,6 +171,6 @@ class LikelyClasses:
 
     def scores(self, found: Sequence[int]) -> np.ndarray:
         """(n,) each image's probability of showing one of the classes `found`."""
-        wanted = np.zeros(max(int(self.classes.max(initial=0)), *found) + 1, bool)
+        wanted = np.zeros(max(int(self.classes.max(initial=0)), max(found, default=0)) + 1, bool)
         wanted[list(found)] = True
         return (self.probabilities * wanted[self.classes]).sum(axis=1)

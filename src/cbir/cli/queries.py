@@ -123,7 +123,7 @@ def register(sub) -> None:
     p.add_argument("engine", help="engine folder")
     p.add_argument("images", nargs="*", help="query image files, or folders (every image in them)")
     p.add_argument("--words", metavar="TEXT",
-                   help="find pictures of what the words name instead, e.g. 'dog' or 'beach, lake' (any of them): "
+                   help="find pictures of what the words name instead, e.g. 'dog' or 'beach, lakeside' (any of them): "
                         "the classes the engine's network knows (effnet: ImageNet's 1,000, with every more general "
                         "word for them: dog, bird, vehicle, food), ranked by their probability")
     p.add_argument("-k", type=positive, default=10, help="results per query (default 10)")

@@ -116,7 +116,8 @@ class FeatureExtractor(ABC):
         """The class probabilities (columns in `classes_` order) of images from their vectors as indexed, for a search
         by words (`cbir.words`); an error for features that cannot say what a picture shows."""
         raise CbirError(f"features '{self.name}' do not say what a picture shows: a search by words needs an engine "
-                        "indexed with effnet (ImageNet's 1,000 classes) or cnn (the classes it was trained on)")
+                        "indexed with effnet (ImageNet's 1,000 classes), cnn (the classes it was trained on) or a "
+                        "supervised variant (the labels its classifier learned)")
 
     def with_options(self, options: dict) -> FeatureExtractor:
         """A new, unfitted extractor like this one (same name) with some constructor options changed."""

@@ -49,7 +49,7 @@ def search():
 
 @bp.get("/search")
 def search_words():
-    """The indexed images the engine's network finds most probably of what `words` name ("dog", "beach, lake")."""
+    """The indexed images the engine's network finds most probably of what `words` name ("dog", "beach, lakeside")."""
     svc = service()
     k, offset = svc.parse_page(request.args)
     where, min_score = svc.parse_narrowing(request.args)
