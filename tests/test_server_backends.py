@@ -364,5 +364,11 @@ def test_a_search_by_words_on_milvus_reads_its_vectors_as_faiss_does(tiny, tmp_p
              for e in (on_faiss, on_milvus)]
     assert words[0] == words[1] and len(words[0]) == 20
     assert on_milvus.shows() == on_faiss.shows()
+    from cbir.errors import CbirError
+    from cbir.filters import Filter
+
+    with pytest.raises(CbirError, match="is a filter of the embedded indexes .* not of Milvus's: search with --words"):
+        on_milvus.search(tiny.images[:1], 3, where=Filter.of(showing="dog"))  # the server would not apply it
+    assert len(on_faiss.search(tiny.images[:1], 3, where=Filter.of(showing="dog"))[0].hits) <= 3
     web = create_app({"ENGINES": {"milvus": on_milvus}}).test_client()  # not worked out at each start: its server's
     assert web.get("/api/v1/words").get_json()["words"] == []

@@ -268,3 +268,46 @@ def test_the_api_and_the_page_search_by_words(photo_engine):
     html = wrong.get_data(as_text=True)
     assert wrong.status_code == 400 and "did you mean" in html
     assert '<a href="/?words=dingo&amp;engine=photos&amp;k=10">dingo</a>' in html  # a click away
+
+
+def test_only_images_showing_what_words_name_is_a_filter_of_any_search(photo_engine, photos, capsys, tmp_path):
+    from cbir.datasets import decode_image
+    from cbir.filters import Filter
+    from cbir.web import create_app
+
+    rocket = decode_image((photos / "space" / "rocket.jpg").read_bytes(), max_side=256)
+    unfiltered = [h.id for h in photo_engine.search([rocket], k=4)[0].hits]
+    assert len(unfiltered) == 4
+    showing = Filter.of(showing="  cat ")
+    assert showing.showing == "cat" and showing.describe() == "showing cat"
+    assert [h.id for h in photo_engine.search([rocket], k=4, where=showing)[0].hits] == ["pets/chelsea.jpg"]
+    assert photo_engine.search_words("drink", where=showing).hits == []  # a cat is no drink
+    with pytest.raises(CbirError, match="did you mean 'dingo'"):
+        photo_engine.search([rocket], where=Filter.of(showing="dgo"))
+
+    client = create_app({"ENGINES": {"photos": photo_engine}}).test_client()
+    answer = client.get("/api/v1/similar/space/rocket.jpg?showing=cat")
+    assert answer.status_code == 200 and [h["id"] for h in answer.json["hits"]] == ["pets/chelsea.jpg"]
+    wrong = client.get("/api/v1/similar/space/rocket.jpg?showing=dgo")
+    assert wrong.status_code == 400 and "did you mean 'dingo'" in wrong.json["error"]
+    page = client.get("/?id=space/rocket.jpg&showing=cat").get_data(as_text=True)
+    assert "Only images with showing cat." in page and 'name="showing" list="word-hints" value="cat"' in page
+
+    engine = tmp_path / "engine"
+    photo_engine.save(engine)
+    assert main(["search", str(engine), str(photos / "space" / "rocket.jpg"), "--showing", "cat", "--json"]) == 0
+    assert [h["id"] for h in json.loads(capsys.readouterr().out)[0]["hits"]] == ["pets/chelsea.jpg"]
+
+
+def test_an_engine_with_copies_filters_its_copies_by_what_its_own_features_say(photos):
+    from cbir.datasets import decode_image
+    from cbir.engine import Engine
+    from cbir.filters import Filter
+
+    engine = Engine.build(load_folder(photos), make_extractor("effnet"), progress=False,
+                          copies=make_extractor("effnet"))
+    engine.copies.extractor.vector_proba = lambda vectors: pytest.fail("the copies' features were asked")
+    coffee = decode_image((photos / "kitchen" / "coffee.jpg").read_bytes(), max_side=256)
+    assert engine.search([coffee], k=1)[0].hits[0].copy is not None  # its copy, first
+    hits = engine.search([coffee], k=2, where=Filter.of(showing="cat"))[0].hits
+    assert [h.id for h in hits] == ["pets/chelsea.jpg"]

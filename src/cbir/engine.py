@@ -27,7 +27,7 @@ from cbir.metadata import Metadata
 from cbir.resume import Checkpoint, described_batches
 from cbir.storage import current_version, write_version, writer_lock
 from cbir.types import Hit, SearchResult
-from cbir.words import LikelyClasses, classes_named, overview
+from cbir.words import SHOWS, LikelyClasses, classes_named, overview
 
 FORMAT_VERSION = 1
 SELECTIONS = 64  # filters whose passing ids an engine keeps
@@ -68,8 +68,19 @@ class Engine:
         self._selections: dict[Filter, Selection] = {}
         self._likely: LikelyClasses | None = None  # each image's probable classes, for searches by words
         self._finding_likely = threading.Lock()
+        self._main: Engine | None = None  # of a copies' engine: the engine whose features say what images show
         # the same images described to find their copies (`cbir.copies`): its hits come first in every search
         self.copies = copies
+
+    @property
+    def copies(self) -> Engine | None:
+        return self._copies
+
+    @copies.setter
+    def copies(self, engine: Engine | None) -> None:
+        self._copies = engine
+        if engine is not None:
+            engine._main = self
 
     def enable_micro_batching(self, max_batch: int = 32) -> None:
         """Group concurrent searches from many threads (a server's) into batches (`cbir.batching`): the
@@ -347,13 +358,31 @@ class Engine:
         return self._hits(found, k, skips, min_score)
 
     def select(self, where: Filter) -> Selection:
-        """The filter and the indexed ids that pass it; the last `SELECTIONS` kept until images are added or
-        removed (a page's visitor searches many times with the same filter)."""
-        selection = self._selections.pop(where, None) or Selection(where, self.metadata.passing(where))
+        """The filter and the indexed ids that pass it (of those, with `showing`, the images that show what its
+        words name: `showing`); the last `SELECTIONS` kept until images are added or removed (a page's visitor
+        searches many times with the same filter)."""
+        selection = self._selections.pop(where, None) or Selection(where, self._passing(where))
         self._selections[where] = selection  # the most recently used last
         while len(self._selections) > SELECTIONS:
             del self._selections[next(iter(self._selections))]
         return selection
+
+    def _passing(self, where: Filter) -> frozenset[str]:
+        passing = self.metadata.passing(where)
+        if not where.showing:
+            return passing
+        if self.index.server:
+            raise CbirError(f"only images showing what words name is a filter of the embedded indexes (FAISS, "
+                            f"exact), not of {self.index.server}'s: search with --words instead")
+        return passing & (self._main or self).showing(where.showing)
+
+    def showing(self, text: str) -> frozenset[str]:
+        """The ids of the indexed images that show what the words name: the network's probability of one of the
+        classes they name at least `cbir.words.SHOWS` (what `shows` counts)."""
+        self._check_words()
+        likely = self.likely_classes()
+        shown = likely.scores(classes_named(text, self.extractor.classes_)) >= SHOWS
+        return frozenset(id_ for id_, yes in zip(likely.ids, shown) if yes)
 
     def _hits(self, found: list[list[Hit]], k: int, skips: list[str | None] | None,
               min_score: float | None = None) -> list[list[Hit]]:

@@ -1,6 +1,7 @@
 """Which indexed images a search may return: by class label, by split, by folder (a prefix of the
 image id, its path relative to the collection), by date (when the picture was taken: EXIF, else the
-file's time). Each index applies a filter inside its own search
+file's time), by what they show (words, as a search by words names them: `Engine.select` knows which images show
+it). Each index applies a filter inside its own search
 (FAISS id selection, a mask on the exact matrix, a Milvus filter expression, an Elasticsearch
 filter), so a filtered search returns k hits whenever k images pass: never k searched, then some
 dropped."""
@@ -19,24 +20,26 @@ from cbir.errors import CbirError
 class Filter:
     """Images pass when each condition given holds: their label is one of `labels`, their split one of
     `splits`, their id starts with `folder`, their date is from `since` to `until` (ISO 8601 text, both
-    included: "2019" is the start of 2019 as a lower bound and its whole year as an upper one)."""
+    included: "2019" is the start of 2019 as a lower bound and its whole year as an upper one), they show what the
+    words `showing` name (which `passes` leaves to the engine: `Engine.select`)."""
 
     labels: frozenset[str] = frozenset()
     splits: frozenset[str] = frozenset()
     folder: str = ""
     since: str = ""
     until: str = ""
+    showing: str = ""
 
     @classmethod
     def of(cls, labels: Iterable[str] = (), splits: Iterable[str] = (), folder: str | None = None,
-           since: str | None = None, until: str | None = None) -> Filter | None:
+           since: str | None = None, until: str | None = None, showing: str | None = None) -> Filter | None:
         """A filter from what a user gave (empty values ignored; dates checked), or None when nothing was."""
         made = cls(frozenset(v for v in labels if v), frozenset(v for v in splits if v), folder or "",
-                   _iso(since, "since"), _iso(until, "until"))
+                   _iso(since, "since"), _iso(until, "until"), " ".join((showing or "").split()))
         return made if made else None
 
     def __bool__(self) -> bool:
-        return bool(self.labels or self.splits or self.folder or self.since or self.until)
+        return bool(self.labels or self.splits or self.folder or self.since or self.until or self.showing)
 
     @property
     def before(self) -> str:
@@ -54,7 +57,8 @@ class Filter:
         parts = ([f"label {' or '.join(sorted(self.labels))}"] if self.labels else []) + (
             [f"split {' or '.join(sorted(self.splits))}"] if self.splits else []) + (
             [f"folder {self.folder}"] if self.folder else []) + (
-            [f"date from {self.since or 'any'} to {self.until or 'any'}"] if self.since or self.until else [])
+            [f"date from {self.since or 'any'} to {self.until or 'any'}"] if self.since or self.until else []) + (
+            [f"showing {self.showing}"] if self.showing else [])
         return ", ".join(parts)
 
 

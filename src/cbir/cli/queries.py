@@ -25,7 +25,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     region = Region.parse(args.crop) if args.crop else None
     images, names = read_queries(args.images, region, DEFAULT_MAX_SIDE)
     unlike, _ = read_queries(args.unlike, None, DEFAULT_MAX_SIDE)
-    where = Filter.of(args.labels, args.splits, args.folder, args.since, args.until)
+    where = Filter.of(args.labels, args.splits, args.folder, args.since, args.until, args.showing)
     engine = Engine.load(args.engine)
     if args.words:
         results = [engine.search_words(args.words, k=args.k, where=where, min_score=args.min_score,
@@ -135,6 +135,9 @@ def register(sub) -> None:
     p.add_argument("--since", metavar="DATE", help="only images taken on or after DATE (2019, 2019-07, 2019-07-14; "
                                                    "EXIF's date, else the file's)")
     p.add_argument("--until", metavar="DATE", help="only images taken up to DATE, all of it (2019: to its end)")
+    p.add_argument("--showing", metavar="WORDS",
+                   help="only images that show what the words name, as --words names them (the network's "
+                        "probability at least 0.5), e.g. --showing dog")
     p.add_argument("--min-score", type=float, metavar="S",
                    help="no results scoring less than S (cosine similarity, -1 to 1; with --words, a probability): "
                         "fewer than k may come back")

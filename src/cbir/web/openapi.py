@@ -24,6 +24,9 @@ def openapi_document(service) -> dict:
          "description": "only images taken on or after this date (2019, 2019-07, 2019-07-14; EXIF, else the file's)"},
         {"name": "until", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "only images taken up to this date, all of it"},
+        {"name": "showing", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "only images that show what the words name (the network's probability at least 0.5; as "
+                        "words= names them; embedded indexes only)"},
         {"name": "min_score", "in": "query", "required": False, "description": "no hit scoring less",
          "schema": {"type": "number", "minimum": -1, "maximum": 1}}]
     distinct_param = {"name": "distinct", "in": "query", "required": False, "schema": {"type": "boolean"},

@@ -270,12 +270,16 @@ class SearchService:
 
     def parse_narrowing(self, values) -> tuple[Filter | None, float | None]:
         """(filter, minimum score) from request values: `label` and `split` (each repeatable), `folder`,
-        `since`, `until`, `min_score`."""
+        `since`, `until`, `showing` (words: checked against the `engine`'s features), `min_score`."""
         try:
             where = Filter.of(values.getlist("label"), values.getlist("split"), values.get("folder"),
-                              values.get("since"), values.get("until"))
-        except CbirError as exc:
-            raise RequestError(str(exc)) from None
+                              values.get("since"), values.get("until"), (values.get("showing") or "")[:MAX_WORDS])
+            if where and where.showing:
+                self.engine(values.get("engine"))[1].select(where)  # kept for the search that follows
+        except RequestError:
+            raise
+        except CbirError as exc:  # a date that is none, words that name nothing the features know
+            raise RequestError(str(exc), suggestions=getattr(exc, "suggestions", ())) from None
         text = values.get("min_score")
         if text in (None, ""):
             return where, None

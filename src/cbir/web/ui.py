@@ -14,7 +14,7 @@ from cbir.web.pictures import thumbnail
 from cbir.web.service import MAX_DEPTH, RequestError, Searched, SearchService
 
 bp = Blueprint("ui", __name__)
-NARROWING = ("label", "folder", "since", "until", "min_score", "distinct")
+NARROWING = ("label", "folder", "since", "until", "showing", "min_score", "distinct")
 SHOWN = 16  # words the start page offers to search with (the words field suggests them all)
 
 
