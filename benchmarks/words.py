@@ -6,7 +6,8 @@ class.
 
 Prints, per word: the classes it names, P@10, P@100 and AP (trec_eval's `map` for a run that retrieves the images
 with a probability above 0: the others are not found), the time of the first search by words (every indexed image's
-probable classes worked out from its vector) and of a search for 10 after it.
+probable classes worked out from its vector) and of a search for 10 after it. With `--queries N`, also image
+searches with N test images of each class, alone and filtered by the class's name (`showing`): P@10.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def average_precision(labels: list[str | None], label: str, relevant: int) -> fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("engine")
+    parser.add_argument("--queries", type=int, default=0, help="test images per class searched with, alone and "
+                                                                "filtered by the class's name")
     args = parser.parse_args()
     engine = Engine.load(args.engine)
     labels = engine.metadata.labels()
@@ -70,6 +73,34 @@ def main() -> None:
     mean = np.mean(rows, axis=0)
     print(f"\nmean over the 10 class names (a class no word finds counts 0): P@10 {mean[0]:.3f}, P@100 {mean[1]:.3f}, "
           f"AP {mean[2]:.3f}; a search for 10 after the first: {1000 * np.median(took):.1f} ms (median)")
+    if args.queries:
+        filtered(engine, args.queries)
+
+
+def filtered(engine: Engine, per_class: int) -> None:
+    """P@10 of image searches with test images of each class, alone and with `showing` the class's name."""
+    from cbir.datasets import load_dataset
+    from cbir.filters import Filter
+
+    test = load_dataset("cifar10:test", progress=False)
+    print(f"\n{'class':<11} {'P@10 alone':>10} {'showing it':>10} {'passing':>8}")
+    for label, words in WORDS.items():
+        picked = [i for i, found in enumerate(test.labels) if found == label][:per_class]
+        images = test.subset(picked).images
+        alone = engine.search(images, 10)
+        try:
+            where = Filter.of(showing=words[0])
+            passing = len(engine.select(where).ids)
+            shown = engine.search(images, 10, where=where)
+        except CbirError:
+            print(f"{label:<11} {precision(alone, label):>10.3f} {'-':>10} {0:>8}")
+            continue
+        print(f"{label:<11} {precision(alone, label):>10.3f} {precision(shown, label):>10.3f} {passing:>8}")
+
+
+def precision(results, label: str) -> float:
+    """Mean P@10 of results (fewer than 10 hits count as misses)."""
+    return float(np.mean([sum(hit.label == label for hit in result.hits) / 10 for result in results]))
 
 
 if __name__ == "__main__":
