@@ -91,11 +91,12 @@ def test_an_overview_counts_the_images_that_show_what_each_word_names():
     names = ["cat", "dog", "frog"]
     probabilities = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.4, 0.4, 0.2]], np.float32)
     likely = LikelyClasses.of(["0", "1", "2", "3"], rows_of(probabilities))
-    assert overview(likely, names) == [("cat", 2), ("dog", 1)]  # at least 0.5 each; none shows a frog
+    assert overview(likely, names) == [("cat", 2, "0"), ("dog", 1, "1")]  # at least 0.5 each, the likeliest; no frog
     imagenet = np.zeros((3, 1000), np.float32)
     imagenet[:, classes_named("espresso", imagenet_classes())[0]] = [0.9, 0.6, 0.1]
     imagenet[2, classes_named("tabby cat", imagenet_classes())[0]] = 0.9
-    shown = dict(overview(LikelyClasses.of(["0", "1", "2"], rows_of(imagenet)), imagenet_classes()))
+    shown = {s.words: s.images for s in overview(LikelyClasses.of(["0", "1", "2"], rows_of(imagenet)),
+                                                 imagenet_classes())}
     assert shown == {"drink": 2, "food": 2, "cat": 1}  # espresso is a drink and a food
 
 
@@ -206,7 +207,7 @@ def test_a_classifier_of_one_s_own_labels_finds_them_by_name(tiny_collection, ti
     extractor = SupervisedExtractor(make_extractor("hog-gch"), cs=[1.0]).fit(tiny)
     engine = Engine.build(load_folder(tiny_collection, split="test"), extractor, progress=False)  # not trained on
     assert [h.label for h in engine.search_words("stripes", k=5).hits] == ["stripes"] * 5
-    assert sorted(engine.shows()) == [("blobs", 5), ("gradient", 5), ("stripes", 5)]
+    assert sorted((s.words, s.images) for s in engine.shows()) == [("blobs", 5), ("gradient", 5), ("stripes", 5)]
     cnn = Engine.build(tiny, make_extractor("cnn-supervised"), progress=False)  # CIFAR-10's classes, fused in
     ids, vectors = cnn.index.vectors()
     indexed = cnn.extractor._forward([tiny.images[tiny.ids.index(id_)] for id_ in ids], indexing=True)[1]
@@ -221,7 +222,7 @@ def test_the_cli_searches_by_words(photos, tmp_path, capsys):
     assert f"shows      cat (1), food (1), drink (1): `cbir search {engine} --words WORD` finds them" in \
         capsys.readouterr().out
     assert main(["info", str(engine), "--json"]) == 0
-    assert {"words": "cat", "images": 1} in json.loads(capsys.readouterr().out)["shows"]
+    assert {"words": "cat", "images": 1, "example": "pets/chelsea.jpg"} in json.loads(capsys.readouterr().out)["shows"]
     assert main(["search", str(engine), "--words", "cat", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)[0]
     assert result["query"] == "cat" and result["hits"][0]["id"] == "pets/chelsea.jpg"
@@ -259,10 +260,11 @@ def test_the_api_and_the_page_search_by_words(photo_engine):
     assert '<input type="hidden" name="words" value="coffee">' in html  # the next results are of the same words
     shows = client.get("/api/v1/words")  # waits for the overview, which the server works out as it starts
     assert shows.status_code == 200 and shows.json["engine"] == "photos"
-    assert {"words": "cat", "images": 1} in shows.json["words"]
-    assert {"words": "drink", "images": 1} in shows.json["words"]
+    assert {"words": "cat", "images": 1, "example": "pets/chelsea.jpg"} in shows.json["words"]
+    assert {"words": "drink", "images": 1, "example": "kitchen/coffee.jpg"} in shows.json["words"]
     start = client.get("/").get_data(as_text=True)
     assert 'id="shows"' in start and 'href="/?words=cat&amp;engine=photos&amp;k=10"' in start
+    assert 'src="/api/v1/images/pets/chelsea.jpg?size=thumb" alt="">cat' in start  # the likeliest, pictured
     assert '<option value="cat" label="1 image">' in client.get("/?words=cup").get_data(as_text=True)  # suggested
     wrong = client.get("/?words=dgo")
     html = wrong.get_data(as_text=True)

@@ -27,7 +27,7 @@ from cbir.metadata import Metadata
 from cbir.resume import Checkpoint, described_batches
 from cbir.storage import current_version, write_version, writer_lock
 from cbir.types import Hit, SearchResult
-from cbir.words import SHOWS, LikelyClasses, classes_named, overview
+from cbir.words import SHOWS, LikelyClasses, Shown, classes_named, overview
 
 FORMAT_VERSION = 1
 SELECTIONS = 64  # filters whose passing ids an engine keeps
@@ -298,9 +298,9 @@ class Engine:
 
         return (self._distinct(k, ranked) if distinct else ranked(k))[0]
 
-    def shows(self) -> list[tuple[str, int]]:
-        """What the indexed images show most often, in words to search with, and how many show each (`cbir.words`:
-        everyday words for ImageNet's classes, else the classes' own names)."""
+    def shows(self) -> list[Shown]:
+        """What the indexed images show most often, in words to search with, how many show each and an example
+        (`cbir.words`: everyday words for ImageNet's classes, else the classes' own names)."""
         self._check_words()
         return overview(self.likely_classes(), self.extractor.classes_)
 

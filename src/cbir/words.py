@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -130,16 +131,25 @@ def naming(found: Sequence[int], classes: Sequence[str]) -> str:
     return f"{', '.join(names[:SHOWN])} and {len(names) - SHOWN} more classes"
 
 
-def overview(likely: LikelyClasses, classes: Sequence[str]) -> list[tuple[str, int]]:
-    """What a collection's images show most often: words and how many images show what each names (`SHOWS`), most
-    first, none left out that shows nothing. For ImageNet's classes, `EVERYDAY`'s words; for others, the classes'
-    own names."""
+class Shown(NamedTuple):
+    """Words a collection's images show: how many images show what they name, and the one most probably of it."""
+
+    words: str
+    images: int
+    example: str
+
+
+def overview(likely: LikelyClasses, classes: Sequence[str]) -> list[Shown]:
+    """What a collection's images show most often: words, how many images show what each names (`SHOWS`) and an
+    example, most first, none left out that shows nothing. For ImageNet's classes, `EVERYDAY`'s words; for others,
+    the classes' own names."""
     if _is_imagenet(classes):
         counts = [(word, likely.scores(classes_named(word, classes))) for word in EVERYDAY]
     else:
         counts = [(name, likely.scores([i])) for i, name in enumerate(classes)]
-    found = [(word, int(np.count_nonzero(scores >= SHOWS))) for word, scores in counts]
-    return sorted([(word, count) for word, count in found if count], key=lambda item: -item[1])
+    found = [Shown(word, int(np.count_nonzero(scores >= SHOWS)), likely.ids[int(np.argmax(scores))])
+             for word, scores in counts if len(scores)]
+    return sorted([shown for shown in found if shown.images], key=lambda shown: -shown.images)
 
 
 class LikelyClasses:

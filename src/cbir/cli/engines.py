@@ -284,7 +284,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     shows = shown(engine)
     if args.json:
         print(json.dumps({**info, "folders": {str(f): n for f, n in folders.most_common()},
-                          **({"shows": [{"words": w, "images": n} for w, n in shows]} if shows else {})}, indent=2))
+                          **({"shows": [shown._asdict() for shown in shows]} if shows else {})}, indent=2))
         return 0
     print(f"engine     {args.engine}\nfeatures   {info['extractor']['name']} ({info['extractor']['kind']}, "
           f"{info['dim']}-d, config {info['extractor']['config_hash']})\n"
@@ -301,12 +301,12 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"{'':<10} and {len(folders) - 5} more folders or archives")
     if shows:
         more = f" and {len(shows) - SHOWN} more" if len(shows) > SHOWN else ""
-        print(f"shows      {', '.join(f'{word} ({count})' for word, count in shows[:SHOWN])}{more}: "
+        print(f"shows      {', '.join(f'{shown.words} ({shown.images})' for shown in shows[:SHOWN])}{more}: "
               f"`cbir search {args.engine} --words WORD` finds them")
     return 0
 
 
-def shown(engine) -> list[tuple[str, int]]:
+def shown(engine) -> list:
     """What an engine's images show most often (`Engine.shows`), where its features can say and its vectors are its
     own (not a server's, which it would read every one of)."""
     if engine.index.server:

@@ -59,11 +59,10 @@ def search_words():
 
 @bp.get("/words")
 def words():
-    """What the engine's images show most often: words to search with, and how many images show each."""
+    """What the engine's images show most often: words to search with, how many images show each, an example."""
     svc = service()
     name, _ = svc.engine(request.args.get("engine"))
-    return jsonify({"engine": name, "words": [{"words": word, "images": count}
-                                              for word, count in svc.shows(name, wait_s=None)]})
+    return jsonify({"engine": name, "words": [shown._asdict() for shown in svc.shows(name, wait_s=None)]})
 
 
 @bp.get("/similar/<path:image_id>")

@@ -76,8 +76,9 @@ def openapi_document(service) -> dict:
                 "responses": {"200": {"description": "words, most often shown first", "content": {
                     "application/json": {"schema": {"type": "object", "properties": {
                         "engine": {"type": "string"}, "words": {"type": "array", "items": {
-                            "type": "object", "properties": {"words": {"type": "string"},
-                                                             "images": {"type": "integer"}}}}}}}}},
+                            "type": "object", "properties": {
+                                "words": {"type": "string"}, "images": {"type": "integer"},
+                                "example": {"type": "string", "description": "the image most probably of it"}}}}}}}}},
                     "400": _ERROR, "404": _ERROR}}},
             "/api/v1/similar/{image_id}": {"get": {
                 "summary": "Find the indexed images most like an indexed one (itself left out), or like it and others "

@@ -28,7 +28,7 @@ from cbir.errors import CbirError, DatasetError, ImageDecodeError
 from cbir.filters import Filter
 from cbir.types import SearchResult
 from cbir.web.grouping import Grouping
-from cbir.words import classes_named, naming
+from cbir.words import Shown, classes_named, naming
 from cbir.web.pictures import browser_type, encode_jpeg, encode_png, thumbnail
 
 MAX_TOGETHER = 20  # images one search "more like these" takes (and as many "not like these")
@@ -74,7 +74,7 @@ class Overview:
     read at each start: nothing is offered there."""
 
     def __init__(self, engine: Engine):
-        self.words: list[tuple[str, int]] | None = None
+        self.words: list[Shown] | None = None
         self.error: str | None = None
         self._done = threading.Event()
         threading.Thread(target=self._run, args=(engine,), name="cbir-overview", daemon=True).start()
@@ -90,7 +90,7 @@ class Overview:
         finally:
             self._done.set()
 
-    def wait(self, seconds: float | None) -> list[tuple[str, int]] | None:
+    def wait(self, seconds: float | None) -> list[Shown] | None:
         """The words and their counts once found, waiting at most `seconds` (None: as long as it takes)."""
         self._done.wait(seconds)
         return self.words
@@ -352,8 +352,8 @@ class SearchService:
             raise RequestError(str(exc), suggestions=getattr(exc, "suggestions", ())) from None
         return Searched(name, result, (time.perf_counter() - started) * 1000, meaning=meaning)
 
-    def shows(self, engine: str | None, wait_s: float | None = 0.0) -> list[tuple[str, int]]:
-        """What an engine's images show most often (words, and how many images show each); [] while it is being
+    def shows(self, engine: str | None, wait_s: float | None = 0.0) -> list[Shown]:
+        """What an engine's images show most often (words, how many images show each, an example); [] while it is being
         worked out after waiting `wait_s` (None: until it is); a bad request for features that cannot say."""
         name, _ = self.engine(engine)
         overview = self.overviews[name]

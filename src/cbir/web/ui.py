@@ -12,6 +12,7 @@ from cbir.duplicates import picture_engine, rule
 from cbir.web.grouping import RETRY_S
 from cbir.web.pictures import thumbnail
 from cbir.web.service import MAX_DEPTH, RequestError, Searched, SearchService
+from cbir.words import Shown
 
 bp = Blueprint("ui", __name__)
 NARROWING = ("label", "folder", "since", "until", "showing", "min_score", "distinct")
@@ -53,7 +54,7 @@ def diagnostic(searched: Searched, labelled: bool, predicted: tuple[str, float] 
     return f"Predicted class: {predicted} (most common among the results): {same} of {shown} results."
 
 
-def offered_words(svc: SearchService, engine: str) -> list[tuple[str, int]]:
+def offered_words(svc: SearchService, engine: str) -> list[Shown]:
     """The words the page offers: what the engine's images show, most often first, when known by now."""
     try:
         return svc.shows(engine)
