@@ -230,6 +230,9 @@ def test_the_cli_searches_by_words(photos, tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.splitlines()[0] == "espresso (espresso):"
     assert out.splitlines()[1].endswith("kitchen/coffee.jpg  (espresso)")
+    assert main(["search", str(engine), "--words", "cat, espresso", "--paths"]) == 0
+    assert capsys.readouterr().out.splitlines() == [str(photos / "pets" / "chelsea.jpg"),
+                                                    str(photos / "kitchen" / "coffee.jpg")]
     for args, message in (([], "search with image files or with --words"),
                           ([str(photos / "pets" / "chelsea.jpg"), "--words", "cat"], "one of the two"),
                           (["--words", "cat", "--together"], "--words searches alone"),

@@ -41,6 +41,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
         return 0
+    if args.paths:
+        for path in dict.fromkeys(hit.path or hit.id for result in results for hit in result.hits):
+            print(one_line(path))
+        return 0
     for result in results:
         meaning = f" ({naming(classes_named(args.words, engine.extractor.classes_), engine.extractor.classes_)})" \
             if args.words else ""
@@ -151,7 +155,11 @@ def register(sub) -> None:
                         "images given are then searched with together)")
     p.add_argument("--crop", metavar="LEFT,TOP,WIDTH,HEIGHT",
                    help="search with a part of each image: fractions of its width and height, e.g. 0.25,0.1,0.5,0.6")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    output = p.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print JSON")
+    output.add_argument("--paths", action="store_true",
+                        help="print only the results' files, one a line, best first (each once), for other tools: "
+                             "... --paths | xargs -d '\\n' cp -t FOLDER")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("evaluate", help="measure retrieval quality with trec_eval semantics")
