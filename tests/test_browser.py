@@ -287,6 +287,15 @@ def test_pictures_named_in_words_are_found_from_the_search_box(real_cifar10, tmp
         chips.filter(has_text="truck").click()
         page.wait_for_selector("#results .hit")
         assert "words=truck" in page.url and set(page.locator("#results .label").all_inner_texts()) == {"truck"}
+
+        page.click("details.filters summary")  # looked through within a filter: the words stay out of it
+        page.fill("input[name=showing]", "ship")
+        page.click("#browse")
+        page.wait_for_url(re.compile(r"browse=1"))
+        asked = dict(parse_qsl(urlsplit(page.url).query))
+        assert asked["showing"] == "ship" and "words" not in asked
+        assert set(page.locator("#results .label").all_inner_texts()) == {"ship"}
+        assert page.locator("#narrowed").inner_text() == "Only images showing ship."
         browser.close()
 
 

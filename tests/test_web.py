@@ -751,7 +751,7 @@ def test_filters_and_a_score_cut_off_in_the_api_and_on_the_page(client, collecti
     assert upload(client, query, url="/api/v1/search?min_score=2").status_code == 400
     page = client.post("/", data={"image": (io.BytesIO(query), "q.png"), "label": "blobs", "k": "3"},
                        content_type="multipart/form-data").get_data(as_text=True)
-    assert "Only images with label blobs." in page and page.count('class="label">blobs<') == 3
+    assert "Only images labelled blobs." in page and page.count('class="label">blobs<') == 3
     assert "label=blobs" in page  # "more like this" keeps the filter
     params = {p["name"] for p in client.get("/api/v1/openapi.json").get_json()["paths"]["/api/v1/search"]["post"]
               ["parameters"]}

@@ -233,8 +233,8 @@ def test_the_cli_searches_by_words(photos, tmp_path, capsys):
     assert main(["search", str(engine), "--words", "cat, espresso", "--paths"]) == 0
     assert capsys.readouterr().out.splitlines() == [str(photos / "pets" / "chelsea.jpg"),
                                                     str(photos / "kitchen" / "coffee.jpg")]
-    for args, message in (([], "search with image files or with --words"),
-                          ([str(photos / "pets" / "chelsea.jpg"), "--words", "cat"], "one of the two"),
+    for args, message in (([str(photos / "pets" / "chelsea.jpg"), "--words", "cat"], "not both"),
+                          (["--unlike", str(photos / "pets" / "chelsea.jpg")], "a look through the images"),
                           (["--words", "cat", "--together"], "--words searches alone"),
                           (["--words", "dgo"], "did you mean 'dingo'")):
         assert main(["search", str(engine), *args]) == 2
@@ -296,7 +296,7 @@ def test_only_images_showing_what_words_name_is_a_filter_of_any_search(photo_eng
     wrong = client.get("/api/v1/similar/space/rocket.jpg?showing=dgo")
     assert wrong.status_code == 400 and "did you mean 'dingo'" in wrong.json["error"]
     page = client.get("/?id=space/rocket.jpg&showing=cat").get_data(as_text=True)
-    assert "Only images with showing cat." in page and 'name="showing" list="word-hints" value="cat"' in page
+    assert "Only images showing cat." in page and 'name="showing" list="word-hints" value="cat"' in page
 
     engine = tmp_path / "engine"
     photo_engine.save(engine)

@@ -53,12 +53,12 @@ class Filter:
                 and id_.startswith(self.folder) and dated)
 
     def describe(self) -> str:
-        """For people: "label cat or dog, folder 2019/"."""
-        parts = ([f"label {' or '.join(sorted(self.labels))}"] if self.labels else []) + (
-            [f"split {' or '.join(sorted(self.splits))}"] if self.splits else []) + (
-            [f"folder {self.folder}"] if self.folder else []) + (
-            [f"date from {self.since or 'any'} to {self.until or 'any'}"] if self.since or self.until else []) + (
-            [f"showing {self.showing}"] if self.showing else [])
+        """For people, after "Only images ": "labelled cat or dog, in folder 2019/, showing beach"."""
+        parts = ([f"labelled {' or '.join(sorted(self.labels))}"] if self.labels else []) + (
+            [f"of split {' or '.join(sorted(self.splits))}"] if self.splits else []) + (
+            [f"in folder {self.folder}"] if self.folder else []) + (
+            [f"taken from {self.since or 'any date'} to {self.until or 'any date'}"] if self.since or self.until
+            else []) + ([f"showing {self.showing}"] if self.showing else [])
         return ", ".join(parts)
 
 

@@ -94,6 +94,13 @@ class Metadata:
         """The ids of the images that pass `where`."""
         return frozenset(id_ for id_, row in self._rows.items() if where.passes(id_, row[1], row[2], row[5]))
 
+    def newest_first(self, ids: Iterable[str] | None = None) -> list[str]:
+        """These ids (all without them) by when the pictures were taken, the newest first, undated ones last (each
+        group in id order)."""
+        ids = sorted(self._rows if ids is None else ids)
+        dated = sorted((id_ for id_ in ids if self.date(id_)), key=self.date, reverse=True)
+        return dated + [id_ for id_ in ids if not self.date(id_)]
+
     def folders(self, archives: bool = True) -> Counter[Path]:
         """The folders or archives (unless `archives` is false) the images were indexed from (`collection_root`),
         each with its number of them."""

@@ -18,10 +18,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     from cbir.filters import Filter
     from cbir.words import classes_named, naming
 
-    if bool(args.images) == bool(args.words):
-        raise CbirError("search with image files or with --words, one of the two")
-    if args.words and (args.unlike or args.crop or args.together):
-        raise CbirError("--words searches alone: not with --unlike, --crop or --together")
+    if args.images and args.words:
+        raise CbirError("search with image files or with --words, not both")
+    browsing = not args.images and not args.words  # the images themselves, newest first
+    if (args.words or browsing) and (args.unlike or args.crop or args.together):
+        raise CbirError(f"{'--words searches' if args.words else 'a look through the images (no image, no --words) is'}"
+                        " alone: not with --unlike, --crop or --together")
     region = Region.parse(args.crop) if args.crop else None
     images, names = read_queries(args.images, region, DEFAULT_MAX_SIDE)
     unlike, _ = read_queries(args.unlike, None, DEFAULT_MAX_SIDE)
@@ -30,6 +32,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.words:
         results = [engine.search_words(args.words, k=args.k, where=where, min_score=args.min_score,
                                        distinct=args.distinct, progress=True)]
+    elif browsing:
+        results = [engine.browse(args.k, where)]
     elif args.together or unlike:
         found = engine.search_together(images, k=args.k, where=where, min_score=args.min_score, distinct=args.distinct,
                                        unlike=unlike)
@@ -51,6 +55,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(f"{one_line(result.query)}{meaning}:")
         for rank, hit in enumerate(result.hits, 1):
             score = f"{hit.score:.4f}" if hit.copy is None else f"copy {hit.copy:.2f}"  # a copy: its similarity
+            score = (hit.date or "undated")[:10] if browsing else score
             alike = f"  (+{len(hit.alike)} alike)" if hit.alike else ""
             shows = f"  ({hit.shows})" if hit.shows else ""
             print(f"  {rank:3d}  {score:>9}  {one_line(hit.label or '-'):<12}  {one_line(hit.id)}{alike}{shows}")
@@ -125,7 +130,8 @@ def register(sub) -> None:
     """Add these sub-commands to the `cbir` parser."""
     p = sub.add_parser("search", help="find the indexed images most like the given image files, or named in words")
     p.add_argument("engine", help="engine folder")
-    p.add_argument("images", nargs="*", help="query image files, or folders (every image in them)")
+    p.add_argument("images", nargs="*", help="query image files, or folders (every image in them); with none and no "
+                                             "--words, the indexed images themselves, newest first (filters apply)")
     p.add_argument("--words", metavar="TEXT",
                    help="find pictures of what the words name instead, e.g. 'dog' or 'beach, lakeside' (any of them): "
                         "the classes the engine's network knows (effnet: ImageNet's 1,000, with every more general "

@@ -1,5 +1,5 @@
-"""The JSON API under /api/v1: search (by upload, by indexed id or by words), indexed images, health, engines,
-OpenAPI."""
+"""The JSON API under /api/v1: search (by upload, by indexed id or by words), indexed images (each, or all newest
+first), what they show, health, engines, OpenAPI."""
 
 from __future__ import annotations
 
@@ -55,6 +55,15 @@ def search_words():
     where, min_score = svc.parse_narrowing(request.args)
     return search_response(svc.search_words(request.args.get("words"), request.args.get("engine"), k + offset, where,
                                             min_score, svc.parse_distinct(request.args)), offset)
+
+
+@bp.get("/images")
+def browse():
+    """The indexed images, newest first (by when they were taken), of those that pass the filters."""
+    svc = service()
+    k, offset = svc.parse_page(request.args)
+    where, _ = svc.parse_narrowing(request.args)
+    return search_response(svc.browse(request.args.get("engine"), k + offset, where), offset)
 
 
 @bp.get("/words")

@@ -68,6 +68,13 @@ def openapi_document(service) -> dict:
                 "responses": {"200": {"description": "hits, best first", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
                     "400": _ERROR, "404": _ERROR, "413": _ERROR, "422": _ERROR}}},
+            "/api/v1/images": {"get": {
+                "summary": "The indexed images, newest first (by when they were taken; undated ones last), of those "
+                           "that pass the filters: a collection looked through without a query (scores are 1)",
+                "parameters": [k_param, offset_param, engine_param, *narrowing],
+                "responses": {"200": {"description": "hits, newest first", "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
+                    "400": _ERROR, "404": _ERROR}}},
             "/api/v1/words": {"get": {
                 "summary": "What the engine's images show most often: words to search with (words=) and how many "
                            "images show what each names (the network's probability at least 0.5); everyday words "

@@ -352,6 +352,13 @@ class SearchService:
             raise RequestError(str(exc), suggestions=getattr(exc, "suggestions", ())) from None
         return Searched(name, result, (time.perf_counter() - started) * 1000, meaning=meaning)
 
+    def browse(self, engine: str | None, k: int, where: Filter | None = None) -> Searched:
+        """The k newest indexed images of those that pass `where` (`Engine.browse`)."""
+        name, eng = self.engine(engine)
+        started = time.perf_counter()
+        result = eng.browse(k, where)
+        return Searched(name, result, (time.perf_counter() - started) * 1000)
+
     def shows(self, engine: str | None, wait_s: float | None = 0.0) -> list[Shown]:
         """What an engine's images show most often (words, how many images show each, an example); [] while it is being
         worked out after waiting `wait_s` (None: until it is); a bad request for features that cannot say."""

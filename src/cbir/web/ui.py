@@ -1,5 +1,5 @@
 """The search page: upload (picker, drag-and-drop, paste), pick an indexed image or name it in words; see its
-matches."""
+matches; or look through the images, newest first."""
 
 from __future__ import annotations
 
@@ -82,8 +82,8 @@ def index():
     narrowing = {key: request.values.get(key) for key in NARROWING if request.values.get(key)}
     context = {"engines": list(svc.engines), "engine": engine, "k": request.values.get("k") or svc.default_k,
                "max_k": svc.max_k, "searched": None, "query_src": None, "query_name": None, "query_id": None,
-               "crop": None, "note": None, "words": "", "query_ids": [], "unlike_ids": [], "query_files": [],
-               "offset": 0, "more_offset": None,
+               "crop": None, "note": None, "words": "", "browsing": False, "query_ids": [], "unlike_ids": [],
+               "query_files": [], "offset": 0, "more_offset": None,
                "narrowing": narrowing, "classes": svc.classes.get(engine, []), "folders": svc.folders.get(engine, [])}
     status = 200
     context["hints"] = offered_words(svc, engine)  # for the words field to suggest
@@ -113,6 +113,9 @@ def index():
                 context["predicted"] = svc.predict(image, searched.engine)
                 context["query_src"] = data_address(wholes[0], svc.thumb_size)
                 context["query_name"] = context["query_files"][0]
+        elif request.args.get("browse"):
+            searched = svc.browse(engine, depth, where)
+            context["query_name"], context["browsing"] = "all images, newest first", True
         elif words := request.args.get("words", "").strip():
             searched = svc.search_words(words, engine, depth, where, min_score, distinct)
             context["query_name"] = context["words"] = words
@@ -133,13 +136,15 @@ def index():
             context["offset"] = offset
             if len(searched.result.hits) == k and depth + k <= MAX_DEPTH:
                 context["more_offset"] = depth
-            context["note"] = f"Pictures of {searched.meaning}, by the network's probability that they show one." \
-                if searched.meaning else diagnostic(searched, svc.labelled[searched.engine], context.get("predicted"),
-                                                    svc.knows_classes[searched.engine])
+            if searched.meaning:
+                context["note"] = f"Pictures of {searched.meaning}, by the network's probability that they show one."
+            elif not context["browsing"]:
+                context["note"] = diagnostic(searched, svc.labelled[searched.engine], context.get("predicted"),
+                                             svc.knows_classes[searched.engine])
             if where or min_score is not None:
                 shown = ", ".join(filter(None, [where.describe() if where else "",
-                                                f"score at least {min_score:g}" if min_score is not None else ""]))
-                context["narrowed"] = f"Only images with {shown}."
+                                                f"scoring at least {min_score:g}" if min_score is not None else ""]))
+                context["narrowed"] = f"Only images {shown}."
     except RequestError as exc:
         context["error"], context["suggestions"], status = str(exc), exc.suggestions, exc.status
     return render_template("index.html", **context), status

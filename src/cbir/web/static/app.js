@@ -239,10 +239,12 @@ async function sendAgain(section, form, fields) {
   });
 })();
 
-// A search by words is an address of its own (/?words=dog): the form's empty fields and the file picker stay out
-// of it, and Enter in the words field finds them rather than asking for a file.
+// A search by words, or a look through the images, is an address of its own (/?words=dog, /?browse=1&folder=2019/):
+// the form's empty fields and the file picker stay out of it (and the words out of a look through), and Enter in
+// the words field finds them rather than asking for a file.
 (function () {
   const find = document.getElementById("find");
+  const browse = document.getElementById("browse");
   const words = document.getElementById("words");
   const form = document.getElementById("search-form");
   if (!find || !words || !form) return;
@@ -250,10 +252,11 @@ async function sendAgain(section, form, fields) {
     if (event.key === "Enter") { event.preventDefault(); form.requestSubmit(find); }
   });
   form.addEventListener("submit", (event) => {
-    if (event.submitter !== find) return;
-    if (!words.value.trim()) { event.preventDefault(); words.focus(); return; }
+    if (event.submitter !== find && event.submitter !== browse) return;
+    if (event.submitter === find && !words.value.trim()) { event.preventDefault(); words.focus(); return; }
     form.querySelectorAll("input, select").forEach((field) => {
-      if (field.type === "file" || !field.value || (field.type === "checkbox" && !field.checked)) field.disabled = true;
+      if (field.type === "file" || !field.value || (field.type === "checkbox" && !field.checked)
+          || (event.submitter === browse && field === words)) field.disabled = true;
     });
     setTimeout(() => form.querySelectorAll("[disabled]").forEach((field) => { field.disabled = false; }));
   });
