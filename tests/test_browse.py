@@ -64,6 +64,33 @@ def test_the_cli_looks_through_an_engine_without_a_query(tiny_collection, tmp_pa
     lines = capsys.readouterr().out.splitlines()
     gradient = next(i for i, id_ in enumerate(dataset.ids) if id_.startswith("gradient/"))
     assert lines[0] == "newest first:" and lines[1].split()[1] == image_date(dataset.paths[gradient])[:10]
+    assert main(["info", str(engine)]) == 0
+    dates = sorted(image_date(path)[:10] for path in dataset.paths)
+    assert f"taken      {dates[0]} to {dates[-1]}\n" in capsys.readouterr().out
     assert lines[1].endswith(dataset.ids[gradient])
     assert main(["search", str(engine), "-k", "3", "--json"]) == 0
     assert [h["id"] for h in json.loads(capsys.readouterr().out)[0]["hits"]] == dataset.ids[:3]
+
+
+def test_when_pictures_were_taken_is_drawn_a_bar_a_month_or_a_year():
+    from cbir.web.timeline import HEIGHT, timeline
+
+    drawn = timeline(["2019-11-03T10:00:00", "2020-01-30T08:00:00", "2020-01-02T09:00:00", None])
+    assert [(bar.period, bar.count) for bar in drawn.bars] == [("2019-11", 1), ("2019-12", 0), ("2020-01", 2)]
+    assert (drawn.first, drawn.last, drawn.undated) == ("2019-11", "2020-01", 1)
+    assert drawn.bars[2].height == HEIGHT and drawn.bars[1].height == 0 and drawn.bars[0].y == HEIGHT / 2
+    long = timeline(["2010-05-01T00:00:00", "2016-02-01T00:00:00", "2016-03-01T00:00:00"])
+    assert [(bar.period, bar.count) for bar in long.bars] == [(str(y), {2010: 1, 2016: 2}.get(y, 0))
+                                                              for y in range(2010, 2017)]
+    assert timeline(["2019-11-03T10:00:00", "2019-11-20T10:00:00", None]) is None  # one month: nothing to compare
+
+
+def test_the_start_page_draws_when_the_pictures_were_taken(tiny_collection, tmp_path):
+    from cbir.web import create_app
+
+    dataset = dated_folder(tiny_collection, tmp_path)
+    engine = Engine.build(dataset, make_extractor("gch"), progress=False)
+    page = create_app({"ENGINES": {"tiny": engine}}).test_client().get("/").get_data(as_text=True)
+    months = sorted({image_date(path)[:7] for path in dataset.paths})
+    assert 'id="timeline"' in page and f"When they were taken, {months[0]} to {months[-1]}" in page
+    assert f'href="/?browse=1&amp;since={months[-1]}&amp;until={months[-1]}&amp;engine=tiny&amp;k=10"' in page

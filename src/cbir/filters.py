@@ -57,7 +57,8 @@ class Filter:
         parts = ([f"labelled {' or '.join(sorted(self.labels))}"] if self.labels else []) + (
             [f"of split {' or '.join(sorted(self.splits))}"] if self.splits else []) + (
             [f"in folder {self.folder}"] if self.folder else []) + (
-            [f"taken from {self.since or 'any date'} to {self.until or 'any date'}"] if self.since or self.until
+            [f"taken in {self.since}" if self.since == self.until else
+             f"taken from {self.since or 'any date'} to {self.until or 'any date'}"] if self.since or self.until
             else []) + ([f"showing {self.showing}"] if self.showing else [])
         return ", ".join(parts)
 

@@ -94,6 +94,10 @@ class Metadata:
         """The ids of the images that pass `where`."""
         return frozenset(id_ for id_, row in self._rows.items() if where.passes(id_, row[1], row[2], row[5]))
 
+    def dates(self) -> list[str | None]:
+        """When each picture was taken (ISO 8601), None where unknown."""
+        return [row[5] for row in self._rows.values()]
+
     def newest_first(self, ids: Iterable[str] | None = None) -> list[str]:
         """These ids (all without them) by when the pictures were taken, the newest first, undated ones last (each
         group in id order)."""

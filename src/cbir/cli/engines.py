@@ -291,6 +291,10 @@ def cmd_info(args: argparse.Namespace) -> int:
           f"index      {info['index']['kind']} {info['index'].get('factory') or ''}\n"
           f"images     {info['count']} ({info['labelled']} labelled, {info['classes']} classes)\n"
           f"created    {info['created']}")
+    dates = sorted(date for date in engine.metadata.dates() if date)
+    if dates:
+        undated = info["count"] - len(dates)
+        print(f"taken      {dates[0][:10]} to {dates[-1][:10]}" + (f" ({undated} undated)" if undated else ""))
     if info["extractor"]["learned"]:
         print(f"learned    {info['extractor']['learned']}")
     if info.get("copies"):

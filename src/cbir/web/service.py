@@ -30,6 +30,7 @@ from cbir.types import SearchResult
 from cbir.web.grouping import Grouping
 from cbir.words import Shown, classes_named, naming
 from cbir.web.pictures import browser_type, encode_jpeg, encode_png, thumbnail
+from cbir.web.timeline import timeline
 
 MAX_TOGETHER = 20  # images one search "more like these" takes (and as many "not like these")
 MAX_WORDS = 200  # characters of a search by words
@@ -140,6 +141,7 @@ class SearchService:
         self._ids = {name: list(of) for name, of in labels.items()}
         self.folders = {name: folders_of(ids) for name, ids in self._ids.items()}
         self.overviews = {name: Overview(engine) for name, engine in self.engines.items()}
+        self.timelines = {name: timeline(engine.metadata.dates()) for name, engine in self.engines.items()}
         self.summaries = [{"name": name, "extractor": e.extractor.name, "size": len(e), "dim": e.extractor.dim,
                            "index": e.index.kind, "labelled": self.labelled[name], "learned": e.extractor.describe()}
                           for name, e in self.engines.items()]

@@ -131,6 +131,7 @@ def index():
             searched = None
             context["examples"] = svc.examples(engine)
             context["shows"] = context["hints"][:SHOWN]
+            context["timeline"] = svc.timelines.get(engine)
         if searched:
             searched = context["searched"] = svc.paged(searched, offset)
             context["offset"] = offset
