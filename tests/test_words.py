@@ -130,6 +130,7 @@ def test_an_engine_finds_pictures_of_what_words_name_by_their_probability(photo_
     assert photo_engine.search_words("cat", where=folder_filter("space")).hits == []  # the filter applies
     assert photo_engine.search_words("food, cat", k=10, min_score=0.5).hits[0].score >= 0.5
     assert len(photo_engine.search_words("cat, cup", k=1, distinct=True).hits) == 1
+    assert len(photo_engine.browse(4, distinct=True).hits) == 4  # four pictures, none alike
     with pytest.raises(CbirError, match="k must be at least 1"):
         photo_engine.search_words("cat", k=0)
 

@@ -298,13 +298,18 @@ class Engine:
 
         return (self._distinct(k, ranked) if distinct else ranked(k))[0]
 
-    def browse(self, k: int = 10, where: Filter | None = None) -> SearchResult:
+    def browse(self, k: int = 10, where: Filter | None = None, distinct: bool = False) -> SearchResult:
         """The `k` newest indexed images (by when they were taken; undated ones last) of those that pass `where`: a
-        collection looked through without a query, its hits scored 1."""
+        collection looked through without a query, its hits scored 1; `distinct`: one image per group of look-alikes
+        (a burst's shots), as in `search`."""
         if k < 1:
             raise CbirError(f"k must be at least 1, got {k}")
-        newest = self.metadata.newest_first(self.select(where).ids if where else None)[:k]
-        return SearchResult([self.metadata.hit(id_, 1.0) for id_ in newest], "newest first")
+        order = self.metadata.newest_first(self.select(where).ids if where else None)
+
+        def newest(depth: int) -> list[SearchResult]:
+            return [SearchResult([self.metadata.hit(id_, 1.0) for id_ in order[:depth]], "newest first")]
+
+        return (self._distinct(k, newest) if distinct else newest(k))[0]
 
     def shows(self) -> list[Shown]:
         """What the indexed images show most often, in words to search with, how many show each and an example

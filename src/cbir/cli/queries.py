@@ -33,7 +33,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         results = [engine.search_words(args.words, k=args.k, where=where, min_score=args.min_score,
                                        distinct=args.distinct, progress=True)]
     elif browsing:
-        results = [engine.browse(args.k, where)]
+        results = [engine.browse(args.k, where, args.distinct)]
     elif args.together or unlike:
         found = engine.search_together(images, k=args.k, where=where, min_score=args.min_score, distinct=args.distinct,
                                        unlike=unlike)

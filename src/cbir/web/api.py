@@ -63,7 +63,8 @@ def browse():
     svc = service()
     k, offset = svc.parse_page(request.args)
     where, _ = svc.parse_narrowing(request.args)
-    return search_response(svc.browse(request.args.get("engine"), k + offset, where), offset)
+    return search_response(svc.browse(request.args.get("engine"), k + offset, where,
+                                      svc.parse_distinct(request.args)), offset)
 
 
 @bp.get("/words")

@@ -71,7 +71,7 @@ def openapi_document(service) -> dict:
             "/api/v1/images": {"get": {
                 "summary": "The indexed images, newest first (by when they were taken; undated ones last), of those "
                            "that pass the filters: a collection looked through without a query (scores are 1)",
-                "parameters": [k_param, offset_param, engine_param, *narrowing],
+                "parameters": [k_param, offset_param, engine_param, *narrowing, distinct_param],
                 "responses": {"200": {"description": "hits, newest first", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
                     "400": _ERROR, "404": _ERROR}}},

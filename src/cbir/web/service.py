@@ -354,11 +354,14 @@ class SearchService:
             raise RequestError(str(exc), suggestions=getattr(exc, "suggestions", ())) from None
         return Searched(name, result, (time.perf_counter() - started) * 1000, meaning=meaning)
 
-    def browse(self, engine: str | None, k: int, where: Filter | None = None) -> Searched:
-        """The k newest indexed images of those that pass `where` (`Engine.browse`)."""
+    def browse(self, engine: str | None, k: int, where: Filter | None = None, distinct: bool = False) -> Searched:
+        """The k newest indexed images of those that pass `where` (`Engine.browse`; `distinct`: one per group of
+        look-alikes)."""
         name, eng = self.engine(engine)
+        if distinct:
+            self._check_distinct(eng)
         started = time.perf_counter()
-        result = eng.browse(k, where)
+        result = eng.browse(k, where, distinct)
         return Searched(name, result, (time.perf_counter() - started) * 1000)
 
     def shows(self, engine: str | None, wait_s: float | None = 0.0) -> list[Shown]:

@@ -114,7 +114,8 @@ def index():
                 context["query_src"] = data_address(wholes[0], svc.thumb_size)
                 context["query_name"] = context["query_files"][0]
         elif request.args.get("browse"):
-            searched = svc.browse(engine, depth, where)
+            searched = svc.browse(engine, depth, where, distinct)
+            min_score = None  # every image scores 1: no cut-off to speak of
             context["query_name"], context["browsing"] = "all images, newest first", True
         elif words := request.args.get("words", "").strip():
             searched = svc.search_words(words, engine, depth, where, min_score, distinct)
