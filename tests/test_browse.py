@@ -90,7 +90,10 @@ def test_the_start_page_draws_when_the_pictures_were_taken(tiny_collection, tmp_
 
     dataset = dated_folder(tiny_collection, tmp_path)
     engine = Engine.build(dataset, make_extractor("gch"), progress=False)
-    page = create_app({"ENGINES": {"tiny": engine}}).test_client().get("/").get_data(as_text=True)
+    client = create_app({"ENGINES": {"tiny": engine}}).test_client()
+    page = client.get("/").get_data(as_text=True)
     months = sorted({image_date(path)[:7] for path in dataset.paths})
     assert 'id="timeline"' in page and f"When they were taken, {months[0]} to {months[-1]}" in page
     assert f'href="/?browse=1&amp;since={months[-1]}&amp;until={months[-1]}&amp;engine=tiny&amp;k=10"' in page
+    looking = client.get(f"/?browse=1&label=blobs&since={months[0]}&until={months[0]}").get_data(as_text=True)
+    assert 'id="timeline"' in looking and f"until={months[-1]}&amp;engine=tiny&amp;k=10&amp;label=blobs" in looking

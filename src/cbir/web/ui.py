@@ -87,6 +87,8 @@ def index():
                "narrowing": narrowing, "classes": svc.classes.get(engine, []), "folders": svc.folders.get(engine, [])}
     status = 200
     context["hints"] = offered_words(svc, engine)  # for the words field to suggest
+    # a bar of the timeline keeps the other filters
+    context["timeline_narrowing"] = {key: value for key, value in narrowing.items() if key not in ("since", "until")}
     try:
         k, offset = svc.parse_page(request.values)
         depth = k + offset  # every search below goes this deep; the page shows its last k
@@ -116,6 +118,7 @@ def index():
         elif request.args.get("browse"):
             searched = svc.browse(engine, depth, where, distinct)
             min_score = None  # every image scores 1: no cut-off to speak of
+            context["timeline"] = svc.timelines.get(engine)  # to go to another period
             context["query_name"], context["browsing"] = "all images, newest first", True
         elif words := request.args.get("words", "").strip():
             searched = svc.search_words(words, engine, depth, where, min_score, distinct)
