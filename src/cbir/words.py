@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -65,13 +65,14 @@ class Nouns:
         return self._above[noun]
 
 
-def forms(text: str) -> set[str]:
+@lru_cache(maxsize=8192)  # every search names each of a network's classes' forms: worked out once
+def forms(text: str) -> frozenset[str]:
     """A word or phrase in lower case with single spaces, and the singulars it may be the plural of."""
     text = " ".join(text.replace("_", " ").lower().split())
     last = text.rsplit(" ", 1)[-1]
     stems = {IRREGULAR[last]} if last in IRREGULAR else {last[:-len(end)] + new for end, new in ENDINGS
                                                           if last.endswith(end) and len(last) > len(end) + 1}
-    return {text} | {text[:len(text) - len(last)] + stem for stem in stems}
+    return frozenset({text} | {text[:len(text) - len(last)] + stem for stem in stems})
 
 
 def terms(text: str) -> list[str]:
@@ -121,6 +122,11 @@ def _unknown(term: str, classes: Sequence[str], nouns: Nouns, known: bool) -> Un
     close = difflib.get_close_matches(term.lower(), list(words), n=3, cutoff=0.75)
     meant = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
     return UnknownWordsError(f"'{term}' names none of {what}{meant}", close)
+
+
+def meaning(text: str, classes: Sequence[str]) -> str:
+    """What words name among `classes`, for people (`naming` of `classes_named`)."""
+    return naming(classes_named(text, classes), classes)
 
 
 def naming(found: Sequence[int], classes: Sequence[str]) -> str:

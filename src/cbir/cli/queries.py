@@ -16,7 +16,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from cbir.datasets.regions import Region
     from cbir.engine import Engine
     from cbir.filters import Filter
-    from cbir.words import classes_named, naming
+    from cbir.words import meaning
 
     if args.images and args.words:
         raise CbirError("search with image files or with --words, not both")
@@ -50,9 +50,8 @@ def cmd_search(args: argparse.Namespace) -> int:
             print(one_line(path))
         return 0
     for result in results:
-        meaning = f" ({naming(classes_named(args.words, engine.extractor.classes_), engine.extractor.classes_)})" \
-            if args.words else ""
-        print(f"{one_line(result.query)}{meaning}:")
+        named = f" ({meaning(args.words, engine.extractor.classes_)})" if args.words else ""
+        print(f"{one_line(result.query)}{named}:")
         for rank, hit in enumerate(result.hits, 1):
             score = f"{hit.score:.4f}" if hit.copy is None else f"copy {hit.copy:.2f}"  # a copy: its similarity
             score = (hit.date or "undated")[:10] if browsing else score

@@ -28,7 +28,7 @@ from cbir.errors import CbirError, DatasetError, ImageDecodeError
 from cbir.filters import Filter
 from cbir.types import SearchResult
 from cbir.web.grouping import Grouping
-from cbir.words import Shown, classes_named, naming
+from cbir.words import Shown, meaning
 from cbir.web.pictures import browser_type, encode_jpeg, encode_png, thumbnail
 from cbir.web.timeline import timeline
 
@@ -349,10 +349,10 @@ class SearchService:
         started = time.perf_counter()
         try:
             result = eng.search_words(text, k, where=where, min_score=min_score, distinct=distinct)
-            meaning = naming(classes_named(text, eng.extractor.classes_), eng.extractor.classes_)
+            named = meaning(text, eng.extractor.classes_)
         except CbirError as exc:  # words that name nothing known, or features that know no classes
             raise RequestError(str(exc), suggestions=getattr(exc, "suggestions", ())) from None
-        return Searched(name, result, (time.perf_counter() - started) * 1000, meaning=meaning)
+        return Searched(name, result, (time.perf_counter() - started) * 1000, meaning=named)
 
     def browse(self, engine: str | None, k: int, where: Filter | None = None, distinct: bool = False) -> Searched:
         """The k newest indexed images of those that pass `where` (`Engine.browse`; `distinct`: one per group of
