@@ -29,9 +29,15 @@ class Bar:
 @dataclass(frozen=True)
 class Timeline:
     bars: list[Bar]
-    first: str
-    last: str
     undated: int
+
+    @property
+    def first(self) -> str:
+        return self.bars[0].period
+
+    @property
+    def last(self) -> str:
+        return self.bars[-1].period
 
 
 def timeline(dates: Iterable[str | None]) -> Timeline | None:
@@ -50,7 +56,7 @@ def timeline(dates: Iterable[str | None]) -> Timeline | None:
     most, step = max(months.values()), WIDTH / len(periods)
     bars = [Bar(period, count, n * step, max(step - 1, 1), max(HEIGHT * count / most, 2) if count else 0)
             for n, period in enumerate(periods) for count in [months.get(period, 0)]]  # a few stay visible
-    return Timeline(bars, periods[0], periods[-1], sum(1 for date in dates if not date))
+    return Timeline(bars, sum(1 for date in dates if not date))
 
 
 def _months(first: str, last: str) -> list[str]:
