@@ -389,7 +389,10 @@ def test_an_image_is_dated_by_its_exif_else_by_its_file(tmp_path):
 
     from PIL import Image
 
-    from cbir.datasets.folder import image_date
+    from cbir.datasets.folder import image_taken
+
+    def image_date(path):
+        return image_taken(path)[0]
 
     def jpeg(path, original=None, plain=None):
         exif = Image.Exif()
@@ -412,4 +415,5 @@ def test_an_image_is_dated_by_its_exif_else_by_its_file(tmp_path):
         zf.write(tmp_path / "a.jpg", "x/f.jpg")
     assert image_date(f"{tmp_path / 'z.zip'}::x/e.jpg") == "2020-05-06T07:08:10"
     assert image_date(f"{tmp_path / 'z.zip'}::x/f.jpg") == "2018-01-02T03:04:05"
-    assert image_date(str(tmp_path / "gone.jpg")) is None and image_date(None) is None
+    assert image_taken(str(tmp_path / "gone.jpg")) == (None, None) and image_taken(None) == (None, None)
+    assert image_taken(str(tmp_path / "a.jpg"))[1] == ""  # read: no GPS position

@@ -270,10 +270,11 @@ def test_the_api_and_the_page_search_by_words(photo_engine):
     assert 'id="shows"' in start and 'href="/?words=cat&amp;engine=photos&amp;k=10"' in start
     assert 'src="/api/v1/images/pets/chelsea.jpg?size=thumb" alt="">cat' in start  # the likeliest, pictured
     assert '<option value="cat" label="1 image">' in client.get("/?words=cup").get_data(as_text=True)  # suggested
-    wrong = client.get("/?words=dgo")
+    wrong = client.get("/?words=dgo&k=5&offset=10")
     html = wrong.get_data(as_text=True)
     assert wrong.status_code == 400 and "did you mean" in html
-    assert '<a href="/?words=dingo&amp;engine=photos&amp;k=10">dingo</a>' in html  # a click away
+    assert '<a href="/?words=dingo&amp;k=5">dingo</a>' in html  # a click away: the same request, from the start
+    assert client.get("/api/v1/search?words=dgo").json["suggestions"] == ["dingo"]
 
 
 def test_only_images_showing_what_words_name_is_a_filter_of_any_search(photo_engine, photos, capsys, tmp_path):

@@ -24,6 +24,7 @@ from cbir.features.base import FeatureExtractor, l2_normalise
 from cbir.filters import Filter, Selection
 from cbir.index.base import VectorIndex
 from cbir.metadata import Metadata
+from cbir.places import Place, overview as places_overview
 from cbir.resume import Checkpoint, described_batches
 from cbir.storage import current_version, write_version, writer_lock
 from cbir.types import Hit, SearchResult
@@ -311,6 +312,11 @@ class Engine:
 
         return (self._distinct(k, newest) if distinct else newest(k))[0]
 
+    def places(self) -> list[Place]:
+        """Where the indexed pictures were taken (`cbir.places`: the towns nearest their GPS positions), the most
+        photographed first, with how many and the newest picture of each."""
+        return places_overview(self.metadata.places(), self.metadata.newest_first())
+
     def shows(self) -> list[Shown]:
         """What the indexed images show most often, in words to search with, how many show each and an example
         (`cbir.words`: everyday words for ImageNet's classes, else the classes' own names)."""
@@ -381,13 +387,12 @@ class Engine:
         return selection
 
     def _passing(self, where: Filter) -> frozenset[str]:
+        if self.index.server and (where.showing or where.place):
+            raise CbirError(f"only images {'showing what words name' if where.showing else 'taken near a place'} is a "
+                            f"filter of the embedded indexes (FAISS, exact), not of {self.index.server}'s"
+                            + (": search with --words instead" if where.showing else ""))
         passing = self.metadata.passing(where)
-        if not where.showing:
-            return passing
-        if self.index.server:
-            raise CbirError(f"only images showing what words name is a filter of the embedded indexes (FAISS, "
-                            f"exact), not of {self.index.server}'s: search with --words instead")
-        return passing & (self._main or self).showing(where.showing)
+        return passing & (self._main or self).showing(where.showing) if where.showing else passing
 
     def showing(self, text: str) -> frozenset[str]:
         """The ids of the indexed images that show what the words name: the network's probability of one of the

@@ -42,8 +42,9 @@ class ImageDecodeError(CbirError):
 
 
 class UnknownWordsError(CbirError):
-    """Words that name nothing the features know (`cbir.words`), with the known words they may have meant."""
+    """Words that name nothing the features know (`cbir.words`) or no place the images were taken at (`cbir.places`:
+    `field` "place"), with the known words they may have meant."""
 
-    def __init__(self, message: str, suggestions: list[str] = ()):
+    def __init__(self, message: str, suggestions: list[str] = (), field: str = "words"):
         super().__init__(message)
-        self.suggestions = list(suggestions)
+        self.suggestions, self.field = list(suggestions), field

@@ -1,7 +1,7 @@
 """Which indexed images a search may return: by class label, by split, by folder (a prefix of the
 image id, its path relative to the collection), by date (when the picture was taken: EXIF, else the
-file's time), by what they show (words, as a search by words names them: `Engine.select` knows which images show
-it). Each index applies a filter inside its own search
+file's time), by where (the place its GPS position names: `cbir.places`), by what they show (words, as a search by
+words names them: `Engine.select` knows which images show it). Each index applies a filter inside its own search
 (FAISS id selection, a mask on the exact matrix, a Milvus filter expression, an Elasticsearch
 filter), so a filtered search returns k hits whenever k images pass: never k searched, then some
 dropped."""
@@ -20,8 +20,9 @@ from cbir.errors import CbirError
 class Filter:
     """Images pass when each condition given holds: their label is one of `labels`, their split one of
     `splits`, their id starts with `folder`, their date is from `since` to `until` (ISO 8601 text, both
-    included: "2019" is the start of 2019 as a lower bound and its whole year as an upper one), they show what the
-    words `showing` name (which `passes` leaves to the engine: `Engine.select`)."""
+    included: "2019" is the start of 2019 as a lower bound and its whole year as an upper one), they were taken at
+    a place `place` names (`cbir.places`; which `passes` leaves to `Metadata.passing`), they show what the words
+    `showing` name (which `passes` leaves to the engine: `Engine.select`)."""
 
     labels: frozenset[str] = frozenset()
     splits: frozenset[str] = frozenset()
@@ -29,17 +30,21 @@ class Filter:
     since: str = ""
     until: str = ""
     showing: str = ""
+    place: str = ""
 
     @classmethod
     def of(cls, labels: Iterable[str] = (), splits: Iterable[str] = (), folder: str | None = None,
-           since: str | None = None, until: str | None = None, showing: str | None = None) -> Filter | None:
+           since: str | None = None, until: str | None = None, showing: str | None = None,
+           place: str | None = None) -> Filter | None:
         """A filter from what a user gave (empty values ignored; dates checked), or None when nothing was."""
         made = cls(frozenset(v for v in labels if v), frozenset(v for v in splits if v), folder or "",
-                   _iso(since, "since"), _iso(until, "until"), " ".join((showing or "").split()))
+                   _iso(since, "since"), _iso(until, "until"), " ".join((showing or "").split()),
+                   " ".join((place or "").split()))
         return made if made else None
 
     def __bool__(self) -> bool:
-        return bool(self.labels or self.splits or self.folder or self.since or self.until or self.showing)
+        return bool(self.labels or self.splits or self.folder or self.since or self.until or self.showing
+                    or self.place)
 
     @property
     def before(self) -> str:
@@ -53,13 +58,16 @@ class Filter:
                 and id_.startswith(self.folder) and dated)
 
     def describe(self) -> str:
-        """For people, after "Only images ": "labelled cat or dog, in folder 2019/, showing beach"."""
+        """For people, after "Only images ": "labelled cat or dog, in folder 2019/, taken in 2019-07, near Lyon,
+        showing beach"."""
+        dated = self.since or self.until
         parts = ([f"labelled {' or '.join(sorted(self.labels))}"] if self.labels else []) + (
             [f"of split {' or '.join(sorted(self.splits))}"] if self.splits else []) + (
             [f"in folder {self.folder}"] if self.folder else []) + (
             [f"taken in {self.since}" if self.since == self.until else
-             f"taken from {self.since or 'any date'} to {self.until or 'any date'}"] if self.since or self.until
-            else []) + ([f"showing {self.showing}"] if self.showing else [])
+             f"taken from {self.since or 'any date'} to {self.until or 'any date'}"] if dated else []) + (
+            [f"{'' if dated else 'taken '}near {self.place}"] if self.place else []) + (
+            [f"showing {self.showing}"] if self.showing else [])
         return ", ".join(parts)
 
 

@@ -1,5 +1,6 @@
-"""Per-image metadata (id, path, label, split, date, and what the file was when described) kept in memory
-and stored in SQLite. `date` is when the picture was taken (EXIF, else the file's time; `image_date`).
+"""Per-image metadata (id, path, label, split, date, position, and what the file was when described) kept in memory
+and stored in SQLite. `date` is when the picture was taken (EXIF, else the file's time), `position` where (its EXIF
+GPS position, "LAT,LON"; "" when it has none; None when it was indexed before positions were read: `image_taken`).
 
 `stamp` is the file as the file system saw it (size and modification time; a zip member's size and
 CRC-32), cheap to compare with the file as it is now; `digest` a hash of the decoded pixels, which
@@ -17,14 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from cbir.datasets.collection import Dataset
-from cbir.datasets.folder import archive_member, collection_root, file_stamp, image_date, layout_of
+from cbir.datasets.folder import archive_member, collection_root, file_stamp, image_taken, layout_of
 from cbir.errors import EngineError
 from cbir.filters import Filter
+from cbir.places import coordinates, places_named, places_of
 from cbir.types import Hit
 
-COLUMNS = ("id", "path", "label", "split", "stamp", "digest", "date")
+COLUMNS = ("id", "path", "label", "split", "stamp", "digest", "date", "position")
 _SCHEMA = ("CREATE TABLE images (id TEXT PRIMARY KEY, path TEXT, label TEXT, split TEXT, stamp TEXT, digest TEXT, "
-           "date TEXT)")
+           "date TEXT, position TEXT)")
 _EMPTY = (None,) * (len(COLUMNS) - 1)
 
 
@@ -35,17 +37,19 @@ def pixel_digest(image: np.ndarray) -> str:
 
 
 class Metadata:
-    """A mapping id -> (path, label, split, stamp, digest, date)."""
+    """A mapping id -> (path, label, split, stamp, digest, date, position)."""
 
     def __init__(self, rows: Iterable[tuple] = ()):
         self._rows = {row[0]: tuple(row[1:]) + _EMPTY[len(row) - 1:] for row in rows}
+        self._places: dict[str, str] | None = None  # id -> place, worked out when first asked for
 
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> Metadata:
-        """The dataset's images as they are now: their files' stamps and their pixels' digests."""
-        return cls(zip(dataset.ids, dataset.paths, dataset.labels, dataset.splits,
-                       (file_stamp(p) for p in dataset.paths), (pixel_digest(im) for im in dataset.images),
-                       (image_date(p) for p in dataset.paths)))
+        """The dataset's images as they are now: their files' stamps, their pixels' digests, when and where they
+        were taken."""
+        return cls((id_, path, label, split, file_stamp(path), pixel_digest(image), *image_taken(path))
+                   for id_, path, label, split, image in zip(dataset.ids, dataset.paths, dataset.labels,
+                                                             dataset.splits, dataset.images))
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -70,13 +74,29 @@ class Metadata:
 
     def attributes(self, id_: str) -> dict:
         """What document-storing indexes keep beside the vector (`cbir.index.base.ATTRIBUTES`)."""
-        path, label, split, _stamp, _digest, date = self._rows[id_]
+        path, label, split, _stamp, _digest, date, _position = self._rows[id_]
         return {"path": path, "label": label, "split": split, "date": date}
 
     def hit(self, id_: str, score: float) -> Hit:
-        """A search result for an indexed image: its label, path and date with the score."""
-        path, label, _split, _stamp, _digest, date = self._rows.get(id_, _EMPTY)
-        return Hit(id_, score, label, path, date=date)
+        """A search result for an indexed image: its label, path, date and place with the score."""
+        path, label, _split, _stamp, _digest, date, position = self._rows.get(id_, _EMPTY)
+        return Hit(id_, score, label, path, date=date, place=self.places().get(id_) if position else None,
+                   position=coordinates(position))
+
+    def places(self) -> dict[str, str]:
+        """id -> where each picture was taken (`cbir.places`: the town nearest its GPS position), of those that say."""
+        if self._places is None:
+            self._places = places_of({id_: row[6] for id_, row in self._rows.items() if row[6]})
+        return self._places
+
+    def locate(self, ids: Iterable[str]) -> int:
+        """Read where these images were taken, of those indexed before positions were read; returns how many were."""
+        unread = [id_ for id_ in ids if id_ in self._rows and self._rows[id_][6] is None]
+        for id_ in unread:
+            self._rows[id_] = self._rows[id_][:6] + (image_taken(self.path(id_))[1],)
+        if unread:
+            self._places = None
+        return len(unread)
 
     def stamps(self) -> dict[str, str | None]:
         """id -> stamp for every image."""
@@ -91,8 +111,13 @@ class Metadata:
         return found
 
     def passing(self, where: Filter) -> frozenset[str]:
-        """The ids of the images that pass `where`."""
-        return frozenset(id_ for id_, row in self._rows.items() if where.passes(id_, row[1], row[2], row[5]))
+        """The ids of the images that pass `where` (but for `showing`, which the engine applies)."""
+        passing = frozenset(id_ for id_, row in self._rows.items() if where.passes(id_, row[1], row[2], row[5]))
+        if not where.place:
+            return passing
+        places = self.places()
+        named = places_named(where.place, places.values())
+        return frozenset(id_ for id_ in passing if places.get(id_) in named)
 
     def dates(self) -> list[str | None]:
         """When each picture was taken (ISO 8601), None where unknown."""
@@ -117,6 +142,7 @@ class Metadata:
 
     def update(self, other: Metadata) -> None:
         self._rows.update(other._rows)
+        self._places = None
 
     def new_and_changed(self, dataset: Dataset) -> tuple[list[int], list[int]]:
         """Positions in `dataset` of the images not held yet, and of those whose file changed under the same path to
@@ -162,6 +188,7 @@ class Metadata:
     def discard(self, ids: Iterable[str]) -> None:
         for id_ in ids:
             self._rows.pop(id_, None)
+        self._places = None
 
     def save(self, path: Path) -> None:
         with sqlite3.connect(path) as db:

@@ -20,8 +20,8 @@ class Sample:
 
 
 class Hit(NamedTuple):
-    """One search result: the indexed id and its cosine similarity; label, path and the date the picture was
-    taken (ISO 8601; EXIF, else the file's time) when known.
+    """One search result: the indexed id and its cosine similarity; label, path, the date the picture was taken
+    (ISO 8601; EXIF, else the file's time) and where, when known.
 
     A named tuple: a search over 10,000 queries creates a million of them.
     """
@@ -34,10 +34,13 @@ class Hit(NamedTuple):
     date: str | None = None
     alike: tuple[str, ...] = ()  # a search's `distinct`: the look-alikes of this image it stands for (cbir.distinct)
     shows: str | None = None  # a search by words: the most probable of the classes they name (cbir.words)
+    place: str | None = None  # where the picture was taken: the town nearest its GPS position (cbir.places)
+    position: tuple[float, float] | None = None  # its GPS position: (latitude, longitude) in degrees
 
     def to_dict(self) -> dict:
         return {"id": self.id, "score": self.score, "label": self.label, "path": self.path, "copy": self.copy,
-                "date": self.date, "alike": list(self.alike), **({"shows": self.shows} if self.shows else {})}
+                "date": self.date, "place": self.place, "position": list(self.position) if self.position else None,
+                "alike": list(self.alike), **({"shows": self.shows} if self.shows else {})}
 
 
 @dataclass(frozen=True)

@@ -281,10 +281,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     engine = Engine.load(args.engine)
     info = engine.info()
     folders = engine.metadata.folders()
-    shows = shown(engine)
+    shows, places = shown(engine), engine.places()
     if args.json:
         print(json.dumps({**info, "folders": {str(f): n for f, n in folders.most_common()},
-                          **({"shows": [shown._asdict() for shown in shows]} if shows else {})}, indent=2))
+                          **({"shows": [shown._asdict() for shown in shows]} if shows else {}),
+                          **({"places": [place._asdict() for place in places]} if places else {})}, indent=2))
         return 0
     print(f"engine     {args.engine}\nfeatures   {info['extractor']['name']} ({info['extractor']['kind']}, "
           f"{info['dim']}-d, config {info['extractor']['config_hash']})\n"
@@ -295,6 +296,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     if dates:
         undated = info["count"] - len(dates)
         print(f"taken      {dates[0][:10]} to {dates[-1][:10]}" + (f" ({undated} undated)" if undated else ""))
+    if places:
+        more = f" and {len(places) - SHOWN} more places" if len(places) > SHOWN else ""
+        print(f"places     {'; '.join(f'{p.place} ({p.images})' for p in places[:SHOWN])}{more}"
+              f": `cbir search {args.engine} --place PLACE` looks through them")
     if info["extractor"]["learned"]:
         print(f"learned    {info['extractor']['learned']}")
     if info.get("copies"):

@@ -27,7 +27,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     region = Region.parse(args.crop) if args.crop else None
     images, names = read_queries(args.images, region, DEFAULT_MAX_SIDE)
     unlike, _ = read_queries(args.unlike, None, DEFAULT_MAX_SIDE)
-    where = Filter.of(args.labels, args.splits, args.folder, args.since, args.until, args.showing)
+    where = Filter.of(args.labels, args.splits, args.folder, args.since, args.until, args.showing, args.place)
     engine = Engine.load(args.engine)
     if args.words:
         results = [engine.search_words(args.words, k=args.k, where=where, min_score=args.min_score,
@@ -57,7 +57,8 @@ def cmd_search(args: argparse.Namespace) -> int:
             score = (hit.date or "undated")[:10] if browsing else score
             alike = f"  (+{len(hit.alike)} alike)" if hit.alike else ""
             shows = f"  ({hit.shows})" if hit.shows else ""
-            print(f"  {rank:3d}  {score:>9}  {one_line(hit.label or '-'):<12}  {one_line(hit.id)}{alike}{shows}")
+            near = f"  near {hit.place}" if hit.place else ""
+            print(f"  {rank:3d}  {score:>9}  {one_line(hit.label or '-'):<12}  {one_line(hit.id)}{alike}{shows}{near}")
     return 0
 
 
@@ -147,6 +148,9 @@ def register(sub) -> None:
     p.add_argument("--showing", metavar="WORDS",
                    help="only images that show what the words name, as --words names them (the network's "
                         "probability at least 0.5), e.g. --showing dog")
+    p.add_argument("--place", metavar="PLACE",
+                   help="only images taken near PLACE, by their GPS position: a town, US state or country, or several "
+                        "parts in order (Lyon; Texas; Paris, France), 'or' between places; `cbir info` lists them")
     p.add_argument("--min-score", type=float, metavar="S",
                    help="no results scoring less than S (cosine similarity, -1 to 1; with --words, a probability): "
                         "fewer than k may come back")

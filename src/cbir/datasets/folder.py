@@ -32,6 +32,7 @@ from cbir.datasets.spool import PixelSpool
 from cbir.datasets.collection import Dataset
 from cbir.datasets.images import IMAGE_EXTENSIONS, decode_image, is_image_name
 from cbir.errors import DatasetError, ImageDecodeError
+from cbir.places import gps_position
 
 SPLIT_NAMES = frozenset({"train", "test", "val", "valid", "validation", "query", "queries",
                          "database", "db", "gallery", "index"})
@@ -130,38 +131,43 @@ def file_stamp(path: str | None) -> str | None:
         return None
 
 
-def image_date(path: str | None) -> str | None:
-    """When an image was taken, as ISO 8601 "YYYY-MM-DDTHH:MM:SS": its EXIF date (DateTimeOriginal, else
-    DateTime; only the file's header is read), else the file's modification time (a zip member's date);
-    None when it has no file (`_file_of`) or the file is gone."""
+def image_taken(path: str | None) -> tuple[str | None, str | None]:
+    """When and where an image was taken: (ISO 8601 "YYYY-MM-DDTHH:MM:SS", its EXIF date (DateTimeOriginal, else
+    DateTime), else the file's modification time (a zip member's date); its EXIF GPS position as "LAT,LON" in
+    degrees (`cbir.places`), "" when it has none). Only the file's header is read. (None, None) when it has no file
+    (`_file_of`) or the file is gone."""
     try:
         if (found := _file_of(path)) is None:
-            return None
+            return None, None
         zf, lock, name = found
         if zf is None:
             with open(name, "rb") as f:
-                taken = _exif_date(io.BytesIO(f.read(_HEADER_BYTES)))
-            return taken or datetime.fromtimestamp(os.stat(name).st_mtime).isoformat(timespec="seconds")
+                date, position = _exif_facts(io.BytesIO(f.read(_HEADER_BYTES)))
+            return date or datetime.fromtimestamp(os.stat(name).st_mtime).isoformat(timespec="seconds"), position
         with lock, zf.open(name) as f:
-            taken = _exif_date(io.BytesIO(f.read(_HEADER_BYTES)))
-        return taken or "%04d-%02d-%02dT%02d:%02d:%02d" % zf.getinfo(name).date_time
+            date, position = _exif_facts(io.BytesIO(f.read(_HEADER_BYTES)))
+        return date or "%04d-%02d-%02dT%02d:%02d:%02d" % zf.getinfo(name).date_time, position
     except (OSError, KeyError, zipfile.BadZipFile):
-        return None
+        return None, None
 
 
 _HEADER_BYTES = 1 << 17  # EXIF lives in a JPEG's first 64 KB (its APP1 segment), a TIFF's header near its start
 
 
-def _exif_date(header: io.BytesIO) -> str | None:
-    """The EXIF date in the first bytes of an image file, or None."""
+def _exif_facts(header: io.BytesIO) -> tuple[str | None, str]:
+    """The EXIF date (or None) and GPS position ("LAT,LON", or "") in the first bytes of an image file."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             exif = Image.open(header).getexif()
+    except (OSError, SyntaxError, UnidentifiedImageError):
+        return None, ""
+    try:
         text = exif.get_ifd(0x8769).get(36867) or exif.get(306)  # DateTimeOriginal, DateTime
-        return datetime.strptime(str(text).strip("\x00 "), "%Y:%m:%d %H:%M:%S").isoformat() if text else None
-    except (OSError, ValueError, SyntaxError, UnidentifiedImageError):
-        return None
+        date = datetime.strptime(str(text).strip("\x00 "), "%Y:%m:%d %H:%M:%S").isoformat() if text else None
+    except ValueError:
+        date = None
+    return date, gps_position(exif.get_ifd(0x8825))
 
 
 def missing_paths(paths: Iterable[str]) -> list[str]:

@@ -92,7 +92,8 @@ def create_app(config: dict | None = None) -> Flask:
     @app.errorhandler(RequestError)
     def request_error(exc: RequestError):
         if wants_json():
-            return jsonify({"error": str(exc)}), exc.status
+            return jsonify({"error": str(exc), **({"suggestions": exc.suggestions} if exc.suggestions else {})}), \
+                exc.status
         return render_error(str(exc), exc.status)
 
     @app.errorhandler(Exception)

@@ -1,5 +1,5 @@
 """The JSON API under /api/v1: search (by upload, by indexed id or by words), indexed images (each, or all newest
-first), what they show, health, engines, OpenAPI."""
+first), what they show, where they were taken, health, engines, OpenAPI."""
 
 from __future__ import annotations
 
@@ -75,6 +75,14 @@ def words():
     return jsonify({"engine": name, "words": [shown._asdict() for shown in svc.shows(name, wait_s=None)]})
 
 
+@bp.get("/places")
+def places():
+    """Where the engine's pictures were taken: each place, how many were taken there and the newest of them."""
+    svc = service()
+    name, _ = svc.engine(request.args.get("engine"))
+    return jsonify({"engine": name, "places": [place._asdict() for place in svc.places[name]]})
+
+
 @bp.get("/similar/<path:image_id>")
 def similar(image_id: str):
     """The indexed images most like an indexed one, or a part of it (`crop`; itself left out), or like it and the
@@ -97,9 +105,8 @@ def search_response(searched: Searched, offset: int = 0) -> Response:
         "took_ms": round(searched.took_ms, 2),
         "engine": searched.engine,
         **({"classes": searched.meaning} if searched.meaning is not None else {}),
-        "hits": [{"id": h.id, "score": h.score, "label": h.label, "copy": h.copy, "date": h.date,
-                  "alike": list(h.alike), "url": url_for("api.image", image_id=h.id),
-                  **({"shows": h.shows} if h.shows else {})} for h in searched.result.hits],
+        "hits": [{**{key: value for key, value in h.to_dict().items() if key != "path"},  # no server paths
+                  "url": url_for("api.image", image_id=h.id)} for h in searched.result.hits],
     })
 
 

@@ -24,6 +24,9 @@ def openapi_document(service) -> dict:
          "description": "only images taken on or after this date (2019, 2019-07, 2019-07-14; EXIF, else the file's)"},
         {"name": "until", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "only images taken up to this date, all of it"},
+        {"name": "place", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "only images taken near this place, by their GPS position: a town, US state or country, or "
+                        "parts in order (Lyon; Texas; Paris, France); 'or' between places; embedded indexes only"},
         {"name": "showing", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "only images that show what the words name (the network's probability at least 0.5; as "
                         "words= names them; embedded indexes only)"},
@@ -87,6 +90,17 @@ def openapi_document(service) -> dict:
                                 "words": {"type": "string"}, "images": {"type": "integer"},
                                 "example": {"type": "string", "description": "the image most probably of it"}}}}}}}}},
                     "400": _ERROR, "404": _ERROR}}},
+            "/api/v1/places": {"get": {
+                "summary": "Where the engine's pictures were taken: the towns nearest their GPS positions (of 15,000 "
+                           "people or more, within 100 km), the most photographed first (place= filters by them)",
+                "parameters": [engine_param],
+                "responses": {"200": {"description": "places, most photographed first", "content": {
+                    "application/json": {"schema": {"type": "object", "properties": {
+                        "engine": {"type": "string"}, "places": {"type": "array", "items": {
+                            "type": "object", "properties": {
+                                "place": {"type": "string"}, "images": {"type": "integer"},
+                                "example": {"type": "string", "description": "the newest picture taken there"}}}}}}}}},
+                    "400": _ERROR, "404": _ERROR}}},
             "/api/v1/similar/{image_id}": {"get": {
                 "summary": "Find the indexed images most like an indexed one (itself left out), or like it and others "
                            "together, and less like others",
@@ -145,8 +159,11 @@ def openapi_document(service) -> dict:
                     "type": "array", "items": {"$ref": "#/components/schemas/Engine"}}}}}}}},
         },
         "components": {"schemas": {
-            "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
-            "Hit": {"type": "object", "required": ["id", "score", "label", "url", "copy", "date", "alike"],
+            "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"},
+                      "suggestions": {"type": "array", "items": {"type": "string"},
+                                      "description": "words or places that may have been meant"}}},
+            "Hit": {"type": "object", "required": ["id", "score", "label", "url", "copy", "date", "place", "position",
+                                                   "alike"],
                     "properties": {
                 "id": {"type": "string"}, "score": {"type": "number"},
                 "label": {"type": ["string", "null"]}, "url": {"type": "string"},
@@ -154,6 +171,10 @@ def openapi_document(service) -> dict:
                          "first (an engine indexed with --copies): its similarity by the copy features"},
                 "date": {"type": ["string", "null"], "description": "when the picture was taken, ISO 8601 (EXIF, "
                          "else the file's time)"},
+                "place": {"type": ["string", "null"], "description": "where it was taken: the town nearest its GPS "
+                          "position (\"Lyon, France\")"},
+                "position": {"type": ["array", "null"], "items": {"type": "number"}, "minItems": 2, "maxItems": 2,
+                             "description": "its GPS position: latitude and longitude in degrees"},
                 "alike": {"type": "array", "items": {"type": "string"}, "description": "with distinct: the "
                           "look-alikes of this image it stands for"},
                 "shows": {"type": "string", "description": "a search by words: the most probable of the classes "

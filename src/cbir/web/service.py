@@ -42,10 +42,11 @@ CONVERTED_KEPT = 8  # full views of images a browser does not show, kept convert
 class RequestError(CbirError):
     """A bad request: shown to the user with an HTTP status (4xx)."""
 
-    def __init__(self, message: str, status: int = 400, suggestions: Sequence[str] = ()):
+    def __init__(self, message: str, status: int = 400, suggestions: Sequence[str] = (), field: str = "words"):
         super().__init__(message)
         self.status = status
         self.suggestions = list(suggestions)  # what the user may have meant, for the page to offer
+        self.field = field  # the request value they would replace
 
 
 @dataclass
@@ -142,6 +143,7 @@ class SearchService:
         self.folders = {name: folders_of(ids) for name, ids in self._ids.items()}
         self.overviews = {name: Overview(engine) for name, engine in self.engines.items()}
         self.timelines = {name: timeline(engine.metadata.dates()) for name, engine in self.engines.items()}
+        self.places = {name: engine.places() for name, engine in self.engines.items()}
         self.summaries = [{"name": name, "extractor": e.extractor.name, "size": len(e), "dim": e.extractor.dim,
                            "index": e.index.kind, "labelled": self.labelled[name], "learned": e.extractor.describe()}
                           for name, e in self.engines.items()]
@@ -272,16 +274,19 @@ class SearchService:
 
     def parse_narrowing(self, values) -> tuple[Filter | None, float | None]:
         """(filter, minimum score) from request values: `label` and `split` (each repeatable), `folder`,
-        `since`, `until`, `showing` (words: checked against the `engine`'s features), `min_score`."""
+        `since`, `until`, `showing` (words: checked against the `engine`'s features), `place` (checked against where
+        its images were taken), `min_score`."""
         try:
             where = Filter.of(values.getlist("label"), values.getlist("split"), values.get("folder"),
-                              values.get("since"), values.get("until"), (values.get("showing") or "")[:MAX_WORDS])
-            if where and where.showing:
+                              values.get("since"), values.get("until"), (values.get("showing") or "")[:MAX_WORDS],
+                              (values.get("place") or "")[:MAX_WORDS])
+            if where and (where.showing or where.place):
                 self.engine(values.get("engine"))[1].select(where)  # kept for the search that follows
         except RequestError:
             raise
-        except CbirError as exc:  # a date that is none, words that name nothing the features know
-            raise RequestError(str(exc), suggestions=getattr(exc, "suggestions", ())) from None
+        except CbirError as exc:  # a date that is none, words that name nothing the features know, or no place
+            field = "place" if getattr(exc, "field", "") == "place" else "showing"
+            raise RequestError(str(exc), suggestions=getattr(exc, "suggestions", ()), field=field) from None
         text = values.get("min_score")
         if text in (None, ""):
             return where, None

@@ -15,8 +15,8 @@ from cbir.web.service import MAX_DEPTH, RequestError, Searched, SearchService
 from cbir.words import Shown
 
 bp = Blueprint("ui", __name__)
-NARROWING = ("label", "folder", "since", "until", "showing", "min_score", "distinct")
-SHOWN = 16  # words the start page offers to search with (the words field suggests them all)
+NARROWING = ("label", "folder", "since", "until", "place", "showing", "min_score", "distinct")
+SHOWN = 16  # words and places the start page offers (the fields suggest them all)
 
 
 def service() -> SearchService:
@@ -89,6 +89,7 @@ def index():
     context["hints"] = offered_words(svc, engine)  # for the words field to suggest
     # a bar of the timeline keeps the other filters
     context["timeline_narrowing"] = {key: value for key, value in narrowing.items() if key not in ("since", "until")}
+    context["places"] = svc.places.get(engine, [])
     try:
         k, offset = svc.parse_page(request.values)
         depth = k + offset  # every search below goes this deep; the page shows its last k
@@ -134,7 +135,7 @@ def index():
         else:
             searched = None
             context["examples"] = svc.examples(engine)
-            context["shows"] = context["hints"][:SHOWN]
+            context["shows"], context["place_chips"] = context["hints"][:SHOWN], context["places"][:SHOWN]
             context["timeline"] = svc.timelines.get(engine)
         if searched:
             searched = context["searched"] = svc.paged(searched, offset)
@@ -151,8 +152,21 @@ def index():
                                                 f"scoring at least {min_score:g}" if min_score is not None else ""]))
                 context["narrowed"] = f"Only images {shown}."
     except RequestError as exc:
-        context["error"], context["suggestions"], status = str(exc), exc.suggestions, exc.status
+        context["error"], context["suggestions"], status = str(exc), suggested(exc, engine, narrowing), exc.status
     return render_template("index.html", **context), status
+
+
+def suggested(exc: RequestError, engine: str, narrowing: dict) -> list[tuple[str, str]]:
+    """(what the user may have meant, the address of the page with it instead): the same request with that value
+    (`exc.field`) replaced, or, for an upload (not sent again), a search by those words, or a look through the images
+    with that filter."""
+    if request.method == "GET":
+        asked = request.args.to_dict(flat=False)
+    else:
+        asked = {"engine": engine, "k": request.values.get("k")} | (
+            {} if exc.field == "words" else {"browse": 1, **narrowing})
+    asked.pop("offset", None)
+    return [(word, url_for("ui.index", **{**asked, exc.field: word})) for word in exc.suggestions]
 
 
 @bp.get("/duplicates")

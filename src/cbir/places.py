@@ -1,0 +1,149 @@
+"""Where photos were taken: the GPS position a phone or camera writes into a photo's EXIF, named after the nearest
+town of 15,000 people or more within `NEAR_KM` (GeoNames' towns, `places.tsv.gz`: "Lyon, France", "Austin, Texas,
+United States"). A place is named by any of its parts or several in order ("Lyon", "Texas", "France", "Paris,
+France"), and "or" joins places ("Lyon or Grenoble")."""
+
+from __future__ import annotations
+
+import difflib
+import gzip
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from cbir.errors import UnknownWordsError
+
+NEAR_KM = 100  # farther than this from any town (at sea, in the wilderness), a position names no place
+EARTH_KM = 6371.0
+
+
+def gps_position(gps: Mapping) -> str:
+    """An EXIF GPS directory's position as "LAT,LON" in degrees (5 decimals: about a metre), or "" when it has none
+    (missing, malformed, out of range, or a camera's blank 0,0)."""
+    try:
+        lat, lon = (_degrees(gps[value], gps.get(ref)) for ref, value in ((1, 2), (3, 4)))
+    except (KeyError, TypeError, ValueError, ZeroDivisionError, IndexError):
+        return ""
+    if not (abs(lat) <= 90 and abs(lon) <= 180) or (lat == 0 and lon == 0):  # NaN fails the first test
+        return ""
+    return f"{lat:.5f},{lon:.5f}"
+
+
+def _degrees(dms, ref) -> float:
+    """Degrees, minutes, seconds (or degrees alone) and a hemisphere letter as signed degrees."""
+    parts = [float(v) for v in (dms if isinstance(dms, (tuple, list)) else (dms,))]
+    value = sum(v / 60 ** i for i, v in enumerate(parts[:3]))
+    return -value if str(ref).strip("\x00 ").upper() in ("S", "W") else value
+
+
+def coordinates(position: str | None) -> tuple[float, float] | None:
+    """(latitude, longitude) of a stored position, None where there is none."""
+    if not position:
+        return None
+    lat, lon = position.split(",")
+    return float(lat), float(lon)
+
+
+def _unit(lat_lon: np.ndarray) -> np.ndarray:
+    """Points on the unit sphere of (n, 2) latitudes and longitudes in degrees."""
+    lat, lon = np.radians(lat_lon[:, 0]), np.radians(lat_lon[:, 1])
+    return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=1)
+
+
+class Towns:
+    """The towns places are named after: each one's name ("Lyon, France") and where it is."""
+
+    def __init__(self, names: list[str], lat_lon: np.ndarray):
+        from scipy.spatial import cKDTree
+
+        self.names, self.lat_lon = names, lat_lon
+        self._tree = cKDTree(_unit(lat_lon))
+
+    @classmethod
+    @cache
+    def load(cls) -> Towns:
+        with gzip.open(Path(__file__).with_name("places.tsv.gz"), "rt", encoding="utf-8") as f:
+            rows = [line.rstrip("\n").split("\t") for line in f if not line.startswith("#")]
+        return cls([", ".join(part for part in row[:3] if part) for row in rows],
+                   np.array([(float(row[3]), float(row[4])) for row in rows]))
+
+    def nearest(self, lat_lon: np.ndarray) -> list[str | None]:
+        """The name of the town nearest each (latitude, longitude), None where none is within `NEAR_KM`."""
+        if not len(lat_lon):
+            return []
+        chord, found = self._tree.query(_unit(np.asarray(lat_lon, np.float64)))
+        near = 2 * math.sin(NEAR_KM / EARTH_KM / 2)
+        return [self.names[i] if d <= near else None for d, i in zip(chord, found)]
+
+
+def places_of(positions: Mapping[str, str | None]) -> dict[str, str]:
+    """id -> the place each image was taken at, of those with a GPS position near a town."""
+    located = {id_: where for id_, position in positions.items() if (where := coordinates(position))}
+    if not located:
+        return {}  # the towns are not even read
+    names = Towns.load().nearest(np.array(list(located.values())))
+    return {id_: name for id_, name in zip(located, names) if name}
+
+
+def fold(text: str) -> str:
+    """Text compared without case, accents or extra spaces ("Zürich " -> "zurich")."""
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return " ".join(text.casefold().split())
+
+
+def _parts(text: str) -> tuple[str, ...]:
+    return tuple(part for part in (fold(p) for p in text.split(",")) if part)
+
+
+def _names(place: str, text: str) -> bool:
+    """Whether the parts of `text` are parts of `place`, in the same order ("Paris, France" in "Paris, France";
+    "Texas" in "Austin, Texas, United States")."""
+    wanted, parts = _parts(text), iter(_parts(place))
+    return bool(wanted) and all(part in parts for part in wanted)
+
+
+def places_named(text: str, places: Iterable[str]) -> frozenset[str]:
+    """Those of `places` that the text names (any of the places it joins with "or"); an error with the places meant
+    when one names none of them."""
+    places = set(places)
+    if not places:
+        raise UnknownWordsError("none of the images has a GPS position near a town (phones and cameras write one into "
+                                "a photo's EXIF when their location setting is on)", field="place")
+    named: set[str] = set()
+    for wanted in (w for w in re.split(r"\bor\b|\|", text, flags=re.IGNORECASE) if w.strip()):
+        found = {place for place in places if _names(place, wanted)}
+        if not found:
+            parts = {fold(part): part.strip() for place in places for part in place.split(",")}
+            suggestions = [parts[m] for m in difflib.get_close_matches(fold(wanted), list(parts), n=3, cutoff=0.6)]
+            raise UnknownWordsError(
+                f"no image was taken near '{wanted.strip()}'"
+                + (f": did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else
+                   f" (places: {', '.join(sorted(places)[:5])}{'...' if len(places) > 5 else ''})"), suggestions, "place")
+        named |= found
+    return frozenset(named)
+
+
+class Place(NamedTuple):
+    """A place a collection's photos were taken at: how many, and the newest of them (an id)."""
+
+    place: str
+    images: int
+    example: str
+
+
+def overview(places: Mapping[str, str], newest_first: list[str]) -> list[Place]:
+    """The places of a collection's photos (`places`: id -> place), the most photographed first, each with its
+    newest photo (`newest_first`: the ids by date)."""
+    counts = Counter(places.values())
+    example: dict[str, str] = {}
+    for id_ in newest_first:
+        if (place := places.get(id_)) is not None:
+            example.setdefault(place, id_)
+    return [Place(place, n, example[place]) for place, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
