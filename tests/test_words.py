@@ -157,6 +157,27 @@ def test_images_added_or_removed_are_found_by_words_at_once(photos, tmp_path):
     assert again.search_words("coffee", k=1).hits[0].id == "kitchen/coffee.jpg"
 
 
+def test_images_added_while_the_classes_are_worked_out_are_found_next_time(photos, monkeypatch):
+    from cbir.engine import Engine
+    from cbir.words import LikelyClasses
+
+    every = load_folder(photos)
+    others = [n for n, id_ in enumerate(every.ids) if id_ != "pets/chelsea.jpg"]
+    engine = Engine.build(every.subset(others), make_extractor("effnet"), progress=False)
+    worked_out = LikelyClasses.of
+
+    def meanwhile(*args, **kwargs):  # another thread adds the cat while the classes are worked out
+        found = worked_out(*args, **kwargs)
+        monkeypatch.setattr(LikelyClasses, "of", worked_out)
+        engine.add_new(every, progress=False)
+        return found
+
+    monkeypatch.setattr(LikelyClasses, "of", meanwhile)
+    assert "pets/chelsea.jpg" not in engine.likely_classes().ids  # as they were when it started
+    assert "pets/chelsea.jpg" in engine.likely_classes().ids  # not kept: worked out again with the cat
+    assert engine.search_words("cat", k=1).hits[0].id == "pets/chelsea.jpg"
+
+
 def test_features_that_know_no_classes_or_not_as_indexed_say_so(tiny):
     from cbir.engine import Engine
     from cbir.web import create_app

@@ -69,6 +69,7 @@ class Engine:
         self._selections: dict[Filter, Selection] = {}
         self._likely: LikelyClasses | None = None  # each image's probable classes, for searches by words
         self._finding_likely = threading.Lock()
+        self._changes = 0  # images added or removed so far: what was worked out during one is stale
         self._main: Engine | None = None  # of a copies' engine: the engine whose features say what images show
         # the same images described to find their copies (`cbir.copies`): its hits come first in every search
         self.copies = copies
@@ -199,14 +200,14 @@ class Engine:
         self.index.add(ids, vectors, [described.attributes(id_) for id_ in ids])
         self.metadata.update(described)
         self._selections.clear()
-        self._likely = None
+        self._likely, self._changes = None, self._changes + 1
 
     def remove(self, ids: Sequence[str]) -> int:
         """Remove images by id; returns how many were in the index."""
         removed = self.index.remove(ids)
         self.metadata.discard(ids)
         self._selections.clear()
-        self._likely = None
+        self._likely, self._changes = None, self._changes + 1
         if self.copies is not None:
             self.copies.remove(ids)
         return removed
@@ -330,11 +331,14 @@ class Engine:
     def likely_classes(self, progress: bool = False) -> LikelyClasses:
         """Each indexed image's probable classes (`cbir.words`), worked out once from the vectors as indexed."""
         with self._finding_likely:
-            if self._likely is None:
-                self._likely = LikelyClasses.of(
-                    list(self.metadata.labels()),
-                    lambda ids: self.extractor.vector_proba(self.index.vectors_of(ids)), progress)
-            return self._likely
+            if self._likely is not None:
+                return self._likely
+            changes = self._changes
+            likely = LikelyClasses.of(list(self.metadata.labels()),
+                                      lambda ids: self.extractor.vector_proba(self.index.vectors_of(ids)), progress)
+            if changes == self._changes:  # else images came or went meanwhile: worked out again next time
+                self._likely = likely
+            return likely
 
     def _distinct(self, k: int, search: Callable[[int], list[SearchResult]]) -> list[SearchResult]:
         """A search (`search(depth)`: its results at that depth) with one image per group of look-alikes

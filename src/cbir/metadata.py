@@ -83,10 +83,14 @@ class Metadata:
         return Hit(id_, score, label, path, date=date, place=self.places().get(id_) if position else None,
                    position=coordinates(position))
 
+    def positions(self) -> dict[str, tuple[float, float]]:
+        """id -> (latitude, longitude) of each picture with a GPS position."""
+        return {id_: coordinates(row[6]) for id_, row in self._rows.items() if row[6]}
+
     def places(self) -> dict[str, str]:
         """id -> where each picture was taken (`cbir.places`: the town nearest its GPS position), of those that say."""
         if self._places is None:
-            self._places = places_of({id_: row[6] for id_, row in self._rows.items() if row[6]})
+            self._places = places_of(self.positions())
         return self._places
 
     def locate(self, ids: Iterable[str]) -> int:

@@ -1,5 +1,5 @@
 """Where photos were taken: the GPS position a phone or camera writes into a photo's EXIF, named after the nearest
-town of 15,000 people or more within `NEAR_KM` (GeoNames' towns, `places.tsv.gz`: "Lyon, France", "Austin, Texas,
+town of 5,000 people or more within `NEAR_KM` (GeoNames' towns, `places.tsv.gz`: "Lyon, France", "Austin, Texas,
 United States"). A place is named by any of its parts or several in order ("Lyon", "Texas", "France", "Paris,
 France"), and "or" joins places ("Lyon or Grenoble")."""
 
@@ -83,13 +83,12 @@ class Towns:
         return [self.names[i] if d <= near else None for d, i in zip(chord, found)]
 
 
-def places_of(positions: Mapping[str, str | None]) -> dict[str, str]:
-    """id -> the place each image was taken at, of those with a GPS position near a town."""
-    located = {id_: where for id_, position in positions.items() if (where := coordinates(position))}
-    if not located:
+def places_of(positions: Mapping[str, tuple[float, float]]) -> dict[str, str]:
+    """id -> the place each image was taken at, of those (`positions`: id -> latitude, longitude) near a town."""
+    if not positions:
         return {}  # the towns are not even read
-    names = Towns.load().nearest(np.array(list(located.values())))
-    return {id_: name for id_, name in zip(located, names) if name}
+    names = Towns.load().nearest(np.array(list(positions.values())))
+    return {id_: name for id_, name in zip(positions, names) if name}
 
 
 def fold(text: str) -> str:
@@ -125,7 +124,8 @@ def places_named(text: str, places: Iterable[str]) -> frozenset[str]:
             raise UnknownWordsError(
                 f"no image was taken near '{wanted.strip()}'"
                 + (f": did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else
-                   f" (places: {', '.join(sorted(places)[:5])}{'...' if len(places) > 5 else ''})"), suggestions, "place")
+                   f" (places: {', '.join(sorted(places)[:5])}{'...' if len(places) > 5 else ''})"),
+                suggestions, "place")
         named |= found
     return frozenset(named)
 

@@ -143,7 +143,8 @@ def add_collection(engine_path: str, spec: str, split: str | None, data: str | N
         before = engine.metadata.stamps()
         added, changed = engine.add_new(dataset, batch_size=batch_size, resume_in=engine_path)
         engine.add_moved(known.moved)
-        if added or changed or known.moved or engine.metadata.stamps() != before:
+        located = engine.metadata.locate(known.unchanged)  # indexed before positions were read: only headers read
+        if added or changed or known.moved or located or engine.metadata.stamps() != before:
             engine.save(engine_path)
         discard(engine_path)
     renamed = sum(new != old for new, _, old in known.moved)

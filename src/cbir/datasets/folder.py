@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import io
 import os
+import struct
 import threading
 import warnings
 import zipfile
@@ -30,6 +31,7 @@ from cbir.datasets.listing import collection_files, member_left_out
 from cbir.datasets.raw import without_raw_twins
 from cbir.datasets.spool import PixelSpool
 from cbir.datasets.collection import Dataset
+from cbir.datasets.heif import exif_extents
 from cbir.datasets.images import IMAGE_EXTENSIONS, decode_image, is_image_name
 from cbir.errors import DatasetError, ImageDecodeError
 from cbir.places import gps_position
@@ -142,32 +144,44 @@ def image_taken(path: str | None) -> tuple[str | None, str | None]:
         zf, lock, name = found
         if zf is None:
             with open(name, "rb") as f:
-                date, position = _exif_facts(io.BytesIO(f.read(_HEADER_BYTES)))
+                date, position = _exif_facts(f)
             return date or datetime.fromtimestamp(os.stat(name).st_mtime).isoformat(timespec="seconds"), position
         with lock, zf.open(name) as f:
-            date, position = _exif_facts(io.BytesIO(f.read(_HEADER_BYTES)))
+            date, position = _exif_facts(f)
         return date or "%04d-%02d-%02dT%02d:%02d:%02d" % zf.getinfo(name).date_time, position
     except (OSError, KeyError, zipfile.BadZipFile):
         return None, None
 
 
 _HEADER_BYTES = 1 << 17  # EXIF lives in a JPEG's first 64 KB (its APP1 segment), a TIFF's header near its start
+_EXIF_BYTES = 1 << 16  # a HEIF file's EXIF item: read up to this (a phone's is a few KB)
 
 
-def _exif_facts(header: io.BytesIO) -> tuple[str | None, str]:
-    """The EXIF date (or None) and GPS position ("LAT,LON", or "") in the first bytes of an image file."""
+def _exif_facts(f) -> tuple[str | None, str]:
+    """The EXIF date (or None) and GPS position ("LAT,LON", or "") of an open image file: from its first bytes, or
+    for a HEIF file (a phone's HEIC) from its `Exif` item, wherever its `meta` box says it lies."""
+    header = f.read(_HEADER_BYTES)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            exif = Image.open(header).getexif()
-    except (OSError, SyntaxError, UnidentifiedImageError):
+        if (extents := exif_extents(header)) is not None:
+            f.seek(extents[0][0])
+            block = f.read(min(extents[0][1], _EXIF_BYTES))  # a 4-byte offset to its TIFF header, then EXIF
+            exif = Image.Exif()
+            exif.load(block[4 + int.from_bytes(block[:4], "big"):])
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                exif = Image.open(io.BytesIO(header)).getexif()
+    except (OSError, SyntaxError, ValueError, UnidentifiedImageError, struct.error):
         return None, ""
     try:
         text = exif.get_ifd(0x8769).get(36867) or exif.get(306)  # DateTimeOriginal, DateTime
         date = datetime.strptime(str(text).strip("\x00 "), "%Y:%m:%d %H:%M:%S").isoformat() if text else None
-    except ValueError:
+    except (OSError, ValueError, struct.error):
         date = None
-    return date, gps_position(exif.get_ifd(0x8825))
+    try:
+        return date, gps_position(exif.get_ifd(0x8825))
+    except (OSError, ValueError, struct.error):
+        return date, ""
 
 
 def missing_paths(paths: Iterable[str]) -> list[str]:

@@ -55,6 +55,30 @@ def thumbnail_file(data: bytes, side: int) -> bytes | None:
         return None
 
 
+def exif_extents(header: bytes) -> list[tuple[int, int]] | None:
+    """Where a HEIF file keeps its EXIF block (date, GPS position: an `Exif` item, which may lie anywhere in the
+    file): its extents as (file offset, length), read from the `meta` box in the file's first bytes (`header`). None
+    when it is not HEIF, its `meta` box is not within `header`, it has no `Exif` item in the file, or its boxes are
+    of a kind this reader does not take."""
+    if not is_heif(header):
+        return None
+    try:
+        at = 0
+        while at + 8 <= len(header):  # the top-level boxes, up to `meta` (those after it may run past the header)
+            size, kind = struct.unpack_from(">I4s", header, at)
+            size = struct.unpack_from(">Q", header, at + 8)[0] if size == 1 else size
+            if kind == b"meta":
+                meta = dict(_boxes(header, at + 12, at + size))  # a full box: version and flags first
+                found = [item for item in _items(header, meta).values() if item.type == b"Exif"]
+                return found[0].extents if found and found[0].method == 0 and found[0].extents else None
+            if size < 8:
+                return None
+            at += size
+    except (struct.error, ValueError, KeyError, IndexError):
+        return None
+    return None
+
+
 def _thumbnail_file(data: bytes, side: int) -> bytes | None:
     top = dict(_boxes(data, 0, len(data)))
     meta = dict(_boxes(data, top[b"meta"].start + 4, top[b"meta"].end))  # a full box: version and flags first

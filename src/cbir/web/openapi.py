@@ -91,7 +91,7 @@ def openapi_document(service) -> dict:
                                 "example": {"type": "string", "description": "the image most probably of it"}}}}}}}}},
                     "400": _ERROR, "404": _ERROR}}},
             "/api/v1/places": {"get": {
-                "summary": "Where the engine's pictures were taken: the towns nearest their GPS positions (of 15,000 "
+                "summary": "Where the engine's pictures were taken: the towns nearest their GPS positions (of 5,000 "
                            "people or more, within 100 km), the most photographed first (place= filters by them)",
                 "parameters": [engine_param],
                 "responses": {"200": {"description": "places, most photographed first", "content": {

@@ -30,6 +30,7 @@ from cbir.types import SearchResult
 from cbir.web.grouping import Grouping
 from cbir.words import Shown, meaning
 from cbir.web.pictures import browser_type, encode_jpeg, encode_png, thumbnail
+from cbir.web.placemap import place_map
 from cbir.web.timeline import timeline
 
 MAX_TOGETHER = 20  # images one search "more like these" takes (and as many "not like these")
@@ -144,6 +145,8 @@ class SearchService:
         self.overviews = {name: Overview(engine) for name, engine in self.engines.items()}
         self.timelines = {name: timeline(engine.metadata.dates()) for name, engine in self.engines.items()}
         self.places = {name: engine.places() for name, engine in self.engines.items()}
+        self.maps = {name: place_map(engine.metadata.places(), engine.metadata.positions())
+                     for name, engine in self.engines.items()}
         self.summaries = [{"name": name, "extractor": e.extractor.name, "size": len(e), "dim": e.extractor.dim,
                            "index": e.index.kind, "labelled": self.labelled[name], "learned": e.extractor.describe()}
                           for name, e in self.engines.items()]

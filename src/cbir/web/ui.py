@@ -90,6 +90,7 @@ def index():
     # a bar of the timeline keeps the other filters
     context["timeline_narrowing"] = {key: value for key, value in narrowing.items() if key not in ("since", "until")}
     context["places"] = svc.places.get(engine, [])
+    context["map_narrowing"] = {key: value for key, value in narrowing.items() if key != "place"}
     try:
         k, offset = svc.parse_page(request.values)
         depth = k + offset  # every search below goes this deep; the page shows its last k
@@ -119,7 +120,8 @@ def index():
         elif request.args.get("browse"):
             searched = svc.browse(engine, depth, where, distinct)
             min_score = None  # every image scores 1: no cut-off to speak of
-            context["timeline"] = svc.timelines.get(engine)  # to go to another period
+            context["timeline"] = svc.timelines.get(engine)  # to go to another period, or place
+            context["place_map"] = svc.maps.get(engine)
             context["query_name"], context["browsing"] = "all images, newest first", True
         elif words := request.args.get("words", "").strip():
             searched = svc.search_words(words, engine, depth, where, min_score, distinct)
@@ -136,7 +138,7 @@ def index():
             searched = None
             context["examples"] = svc.examples(engine)
             context["shows"], context["place_chips"] = context["hints"][:SHOWN], context["places"][:SHOWN]
-            context["timeline"] = svc.timelines.get(engine)
+            context["timeline"], context["place_map"] = svc.timelines.get(engine), svc.maps.get(engine)
         if searched:
             searched = context["searched"] = svc.paged(searched, offset)
             context["offset"] = offset

@@ -1,0 +1,280 @@
+"""Where photos were taken: their EXIF GPS position, named after the nearest town; a place filter of every search and
+of looking through the images, an overview of the places; in Python, on the command line, the page and the API."""
+
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cbir.cli import main
+from cbir.datasets import load_folder
+from cbir.datasets.folder import image_taken
+from cbir.engine import Engine
+from cbir.errors import UnknownWordsError
+from cbir.features import make_extractor
+from cbir.filters import Filter
+from cbir.places import Towns, gps_position, places_named
+
+# (file, latitude, longitude): photos of a trip, as a phone would write them; None: a photo without a position
+TRIP = [("lyon/a.jpg", 45.7640, 4.8357), ("lyon/b.jpg", 45.7597, 4.8422), ("lyon/c.jpg", 45.7485, 4.8467),
+        ("paris/a.jpg", 48.8584, 2.2945), ("paris/b.jpg", 48.8606, 2.3376),
+        ("austin/a.jpg", 30.2672, -97.7431), ("sea/a.jpg", 40.0, -40.0), ("home/a.jpg", None, None)]
+
+
+def gps(lat: float, lon: float) -> dict:
+    """An EXIF GPS directory as cameras write it: degrees, minutes and seconds, and a hemisphere letter."""
+    def dms(value: float) -> tuple:
+        value = abs(value)
+        return (float(int(value)), float(int(value * 60 % 60)), round(value * 3600 % 60, 4))
+
+    return {1: "N" if lat >= 0 else "S", 2: dms(lat), 3: "E" if lon >= 0 else "W", 4: dms(lon)}
+
+
+def photo(path, lat=None, lon=None, seed=0, when="2024:05:01 10:00:00"):
+    """A 48x40 JPEG with an EXIF date and, unless `lat` is None, a GPS position."""
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[36867] = when
+    if lat is not None:
+        exif[0x8825] = gps(lat, lon)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(seed).integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path, exif=exif)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trip(tmp_path_factory):
+    root = tmp_path_factory.mktemp("trip")
+    for n, (name, lat, lon) in enumerate(TRIP):
+        photo(root / name, lat, lon, seed=n, when=f"2024:05:{n + 1:02d} 10:00:00")
+    return root
+
+
+@pytest.fixture(scope="module")
+def trip_engine(trip):
+    return Engine.build(load_folder(trip, progress=False, cache=False), make_extractor("gch"), progress=False)
+
+
+def test_a_gps_position_is_read_as_cameras_write_it():
+    assert gps_position(gps(45.764, 4.8357)) == "45.76400,4.83570"
+    assert gps_position(gps(-33.8688, 151.2093)) == "-33.86880,151.20930"  # south
+    assert gps_position(gps(30.2672, -97.7431)) == "30.26720,-97.74310"  # west
+    assert gps_position({1: "N", 2: 45.5, 3: "W\x00", 4: 73.25}) == "45.50000,-73.25000"  # decimal degrees
+    assert gps_position({}) == "" and gps_position({1: "N", 2: (45.0, 0.0, 0.0)}) == ""  # none, no longitude
+    assert gps_position(gps(0.0, 0.0)) == ""  # a camera's blank
+    assert gps_position({1: "N", 2: (95.0, 0.0, 0.0), 3: "E", 4: (1.0, 0.0, 0.0)}) == ""  # no such latitude
+    assert gps_position({1: "N", 2: ("x", 0, 0), 3: "E", 4: (1.0, 0.0, 0.0)}) == ""  # malformed
+
+
+def test_a_file_says_where_it_was_taken_in_its_header(trip, tmp_path):
+    assert image_taken(str(trip / "lyon/a.jpg")) == ("2024-05-01T10:00:00", "45.76400,4.83570")
+    assert image_taken(str(trip / "home/a.jpg"))[1] == ""  # read: it has none
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "trip.zip", "w") as zf:
+        zf.write(trip / "paris/a.jpg", "paris/a.jpg")
+    assert image_taken(f"{tmp_path / 'trip.zip'}::paris/a.jpg")[1] == "48.85840,2.29450"
+
+
+def heif_with_exif(exif: bytes, before: int) -> bytes:
+    """A HEIF file as phones write one, its `meta` box first and its EXIF item in `mdat` after `before` bytes of
+    other data (an image's, here zeros): only the boxes that say where the EXIF item lies."""
+    import struct
+
+    from cbir.datasets.heif import _box
+
+    ftyp = _box(b"ftyp", b"heic" + struct.pack(">I", 0) + b"mif1heic")
+    hdlr = _box(b"hdlr", struct.pack(">I", 0) + b"pict" + bytes(12) + b"\x00", (0, 0))
+    infe = _box(b"infe", struct.pack(">HH", 2, 0) + b"Exif" + b"\x00", (2, 0))
+    block = struct.pack(">I", 6) + exif  # the offset of its TIFF header ("Exif\0\0" before it), then the EXIF
+
+    def meta(offset: int) -> bytes:  # iloc version 1: 4-byte offsets and lengths, one extent
+        iloc = _box(b"iloc", struct.pack(">BBHHHHHII", 0x44, 0x00, 1, 2, 0, 0, 1, offset, len(block)), (1, 0))
+        return _box(b"meta", hdlr + _box(b"pitm", struct.pack(">H", 1), (0, 0)) + iloc
+                    + _box(b"iinf", struct.pack(">H", 1) + infe, (0, 0)), (0, 0))
+
+    offset = len(ftyp) + len(meta(0)) + 8 + before
+    return ftyp + meta(offset) + _box(b"mdat", bytes(before) + block)
+
+
+def test_a_phone_s_heic_says_when_and_where_wherever_its_exif_lies(tmp_path):
+    from pathlib import Path
+
+    from cbir.datasets.heif import exif_extents
+
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[36867] = "2023:08:01 12:00:00"
+    exif[0x8825] = gps(35.6586, 139.7454)
+    for before in (1_000, 3_000_000):  # in the file's first bytes, and far after them (past an image's data)
+        (tmp_path / "photo.heic").write_bytes(heif_with_exif(exif.tobytes(), before))
+        assert image_taken(str(tmp_path / "photo.heic")) == ("2023-08-01T12:00:00", "35.65860,139.74540"), before
+    assert exif_extents((Path(__file__).parent / "data" / "astronaut.heic").read_bytes()) is None  # it has none
+    data = heif_with_exif(exif.tobytes(), 10)
+    assert exif_extents(data[:40]) is None  # its meta box cut short: no exception
+
+
+def test_a_position_is_named_after_the_nearest_town_within_reach():
+    towns = Towns.load()
+    assert len(towns.names) == 69472
+    named = towns.nearest(np.array([[48.8584, 2.2945], [45.7640, 4.8357], [30.2672, -97.7431], [47.3769, 8.5417],
+                                    [40.0, -40.0], [35.6812, 139.7671]]))
+    assert named == ["Paris, France", "Lyon, France", "Austin, Texas, United States", "Zürich, Switzerland", None,
+                     "Tokyo, Japan"]
+    # a numbered part of a town is named as the town ("Paris 15 Vaugirard"); the 19th arrondissement, in Paris
+    assert towns.nearest(np.array([[48.8817, 2.3822]])) == ["Paris, France"]
+
+
+def test_a_place_is_named_by_its_parts_in_order_or_one_of_several():
+    places = ["Paris, France", "Paris, Texas, United States", "Lyon, France", "Zürich, Switzerland"]
+    assert places_named("paris", places) == {"Paris, France", "Paris, Texas, United States"}
+    assert places_named("Paris,  FRANCE", places) == {"Paris, France"}
+    assert places_named("france", places) == {"Paris, France", "Lyon, France"}
+    assert places_named("Texas or zurich", places) == {"Paris, Texas, United States", "Zürich, Switzerland"}
+    with pytest.raises(UnknownWordsError, match="no image was taken near 'France, Paris'"):
+        places_named("France, Paris", places)  # parts in the place's order
+    with pytest.raises(UnknownWordsError, match="did you mean 'Lyon'") as raised:
+        places_named("Lyonn", places)
+    assert raised.value.suggestions == ["Lyon"] and raised.value.field == "place"
+    with pytest.raises(UnknownWordsError, match="none of the images has a GPS position"):
+        places_named("Paris", [])
+
+
+def test_an_engine_knows_where_its_pictures_were_taken(trip_engine):
+    places = trip_engine.places()
+    assert [(p.place, p.images, p.example) for p in places] == [
+        ("Lyon, France", 3, "lyon/c.jpg"), ("Paris, France", 2, "paris/b.jpg"),
+        ("Austin, Texas, United States", 1, "austin/a.jpg")]  # the newest of each; at sea and at home: no place
+    lyon = trip_engine.browse(10, Filter.of(place="Lyon"))
+    assert [h.id for h in lyon.hits] == ["lyon/c.jpg", "lyon/b.jpg", "lyon/a.jpg"]
+    assert {h.place for h in lyon.hits} == {"Lyon, France"} and lyon.hits[2].position == (45.764, 4.8357)
+    france = trip_engine.search([np.asarray(Image.open(trip_engine.metadata.path("austin/a.jpg")))], k=10,
+                                where=Filter.of(place="France"))[0]
+    assert sorted(h.id for h in france.hits) == ["lyon/a.jpg", "lyon/b.jpg", "lyon/c.jpg", "paris/a.jpg",
+                                                 "paris/b.jpg"]
+    home = trip_engine.browse(10).hits[0]
+    assert home.id == "home/a.jpg" and home.place is None and home.position is None
+    assert {h.id: h.place for h in trip_engine.browse(10).hits}["sea/a.jpg"] is None  # far from any town
+    assert trip_engine.browse(10).hits[1].position == (40.0, -40.0)  # its position is still known
+    with pytest.raises(UnknownWordsError, match="did you mean 'Paris'"):
+        trip_engine.browse(10, Filter.of(place="Pariss"))
+    assert Filter.of(place="Lyon").describe() == "taken near Lyon"
+    assert Filter.of(since="2024", until="2024", place="Lyon").describe() == "taken in 2024, near Lyon"
+
+
+def test_engines_indexed_before_positions_were_read_get_them_from_the_next_add(trip, tmp_path, capsys):
+    out = tmp_path / "engine"
+    assert main(["index", "--dataset", str(trip), "--features", "gch", "--out", str(out)]) == 0
+    database = next(out.glob("v-*")) / "metadata.sqlite"
+    with sqlite3.connect(database) as db:  # as an engine of an earlier version holds it: no position column
+        db.execute("ALTER TABLE images DROP COLUMN position")
+    db.close()
+    assert Engine.load(out).places() == []
+    capsys.readouterr()
+    assert main(["add", str(out), "--dataset", str(trip)]) == 0
+    assert [p.place for p in Engine.load(out).places()] == ["Lyon, France", "Paris, France",
+                                                            "Austin, Texas, United States"]
+
+
+def test_the_cli_names_places_and_filters_by_them(trip, tmp_path, capsys):
+    out = tmp_path / "engine"
+    assert main(["index", "--dataset", str(trip), "--features", "gch", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    assert ("places     Lyon, France (3); Paris, France (2); Austin, Texas, United States (1): "
+            f"`cbir search {out} --place PLACE` looks through them\n") in capsys.readouterr().out
+    assert main(["search", str(out), "--place", "paris"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "newest first:" and len(lines) == 3
+    assert lines[1].endswith("paris/b.jpg  near Paris, France")
+    assert main(["search", str(out), str(trip / "lyon/a.jpg"), "--place", "Texas", "--json"]) == 0
+    hit, = json.loads(capsys.readouterr().out)[0]["hits"]
+    assert hit["id"] == "austin/a.jpg" and hit["place"] == "Austin, Texas, United States"
+    assert hit["position"] == [30.2672, -97.7431]
+    assert main(["info", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["places"][0] == {"place": "Lyon, France", "images": 3,
+                                                                "example": "lyon/c.jpg"}
+    assert main(["search", str(out), "--place", "Lyonn"]) == 2
+    assert "no image was taken near 'Lyonn': did you mean 'Lyon'?" in capsys.readouterr().err
+
+
+def test_the_page_and_the_api_offer_places_and_filter_by_them(trip_engine):
+    from cbir.web import create_app
+
+    client = create_app({"ENGINES": {"trip": trip_engine}}).test_client()
+    listed = client.get("/api/v1/places").get_json()
+    assert listed["engine"] == "trip" and listed["places"][1] == {"place": "Paris, France", "images": 2,
+                                                                  "example": "paris/b.jpg"}
+    found = client.get("/api/v1/images?place=Lyon,%20France&k=2").get_json()
+    assert [h["id"] for h in found["hits"]] == ["lyon/c.jpg", "lyon/b.jpg"]
+    assert found["hits"][0]["place"] == "Lyon, France" and found["hits"][0]["position"] == [45.7485, 4.8467]
+    wrong = client.get("/api/v1/images?place=Pariss")
+    assert wrong.status_code == 400 and wrong.get_json()["suggestions"] == ["Paris"]
+    start = client.get("/").get_data(as_text=True)
+    assert 'id="places"' in start and 'href="/?browse=1&amp;place=Lyon,+France&amp;engine=trip&amp;k=10"' in start
+    assert 'src="/api/v1/images/lyon/c.jpg?size=thumb" alt="">Lyon, France' in start  # the newest, pictured
+    assert '<option value="Austin, Texas, United States" label="1 image">' in start  # the filter suggests them
+    page = client.get("/?browse=1&place=paris").get_data(as_text=True)
+    assert 'id="narrowed">Only images taken near paris.</p>' in page and "near Paris, France: more like this" in page
+    assert page.count('class="hit"') == 2
+    typo = client.get("/?id=lyon/a.jpg&place=Pariss&k=4")
+    assert typo.status_code == 400
+    assert '<a href="/?id=lyon/a.jpg&amp;place=Paris&amp;k=4">Paris</a>' in typo.get_data(as_text=True)
+
+
+def test_a_server_index_refuses_the_place_filter_it_could_not_apply(trip, tmp_path):
+    from cbir.errors import CbirError
+    from cbir.index.milvus import MilvusIndex
+
+    extractor = make_extractor("gch")
+    dataset = load_folder(trip, progress=False, cache=False)
+    extractor.fit(dataset)
+    on_milvus = Engine.build(dataset, extractor, MilvusIndex(extractor.dim, uri=str(tmp_path / "milvus.db")),
+                             progress=False)
+    assert on_milvus.places()[0].place == "Lyon, France"  # the metadata is the engine's own
+    with pytest.raises(CbirError, match="only images taken near a place is a filter of the embedded indexes"):
+        on_milvus.browse(3, Filter.of(place="Lyon"))
+
+
+def test_a_map_draws_where_the_pictures_were_taken():
+    from cbir.web.placemap import HEIGHTS, WIDTH, place_map
+
+    places = {"a": "Lyon, France", "b": "Lyon, France", "c": "Lyon, France", "d": "Paris, France",
+              "e": "Grenoble, France"}
+    positions = {"a": (45.76, 4.83), "b": (45.77, 4.84), "c": (45.75, 4.85), "d": (48.86, 2.35), "e": (45.19, 5.72)}
+    drawn = place_map(places, positions)
+    spots = {spot.place: spot for spot in drawn.spots}
+    assert HEIGHTS[0] <= drawn.height <= HEIGHTS[1] and drawn.spots[-1].place == "Lyon, France"  # drawn last, on top
+    lyon, paris, grenoble = spots["Lyon, France"], spots["Paris, France"], spots["Grenoble, France"]
+    assert lyon.count == 3 and lyon.r > paris.r == grenoble.r
+    assert paris.y < lyon.y < grenoble.y and paris.x < lyon.x < grenoble.x  # north up, east right
+    assert all(0 <= s.x <= WIDTH and 0 <= s.y <= drawn.height for s in drawn.spots)
+    assert all(spot.label_x is not None for spot in drawn.spots)  # room for every name
+    assert drawn.towns.count("M") > 100  # the towns around them: the land, without a map's tiles
+    assert place_map({"a": "Lyon, France"}, {"a": (45.76, 4.83)}) is None  # one place: nothing to compare
+    pacific = place_map({"a": "Suva, Fiji", "b": "Apia, Samoa"}, {"a": (-18.14, 178.44), "b": (-13.83, -171.76)})
+    suva, apia = sorted(pacific.spots, key=lambda spot: spot.x)[::-1]  # across the 180th meridian: the whole world
+    assert suva.place == "Suva, Fiji" and suva.x == pytest.approx(WIDTH * 358.44 / 360) and apia.x < WIDTH * 0.03
+    assert pacific.height == HEIGHTS[0]
+
+
+def test_a_map_of_many_places_draws_the_most_photographed(trip_engine, monkeypatch):
+    from cbir.web import create_app, placemap
+
+    monkeypatch.setattr(placemap, "SPOTS", 2)
+    client = create_app({"ENGINES": {"trip": trip_engine}}).test_client()
+    start = client.get("/").get_data(as_text=True)
+    assert "(the 2\n    places most photographed, of 3)" in start and "<title>Paris, France: 2 pictures" in start
+    assert "Austin, Texas, United States: 1 picture" not in start
+
+
+def test_the_start_page_and_a_look_through_the_images_draw_the_map(trip_engine):
+    from cbir.web import create_app
+
+    client = create_app({"ENGINES": {"trip": trip_engine}}).test_client()
+    start = client.get("/").get_data(as_text=True)
+    assert 'id="placemap"' in start and "<title>Lyon, France: 3 pictures</title>" in start
+    assert 'href="/?browse=1&amp;place=Austin,+Texas,+United+States&amp;engine=trip&amp;k=10"' in start
+    browsing = client.get("/?browse=1&label=lyon").get_data(as_text=True)  # a place keeps the other filters
+    assert 'href="/?browse=1&amp;place=Paris,+France&amp;engine=trip&amp;k=10&amp;label=lyon"' in browsing
