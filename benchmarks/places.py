@@ -1,11 +1,11 @@
 """What does naming where photos were taken cost? N photos' GPS positions drawn where people live (around towns of
 the table, weighted towards the first, most populous ones), named after their nearest towns as an engine does when
-first asked (`Metadata.places`), filtered by a place, and drawn as the page's map.
+first asked (`Metadata.places`), filtered by a place, sorted into trips and drawn as the page's map.
 
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/places.py --photos 100000
 
-Prints the time to read the towns (once a process), to name N positions, to find the photos of a place among them
-and to draw the map, and the memory the towns take (the process's resident size before and after reading them).
+Prints the time to read the towns (once a process), to name N positions, to find the photos of a place among them,
+to find the trips (dates drawn over five years) and to draw the map, and the memory the towns take (the process's resident size before and after reading them).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import resource
 import time
+from datetime import datetime
 
 import numpy as np
 
@@ -31,6 +32,7 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=100_000)
     args = parser.parse_args()
     from cbir.places import Towns, places_named, places_of
+    from cbir.trips import trips
     from cbir.web.placemap import place_map
 
     before = rss_mib()
@@ -50,6 +52,11 @@ def main() -> None:
     named = places_named("Tokyo", places.values())
     passing = [id_ for id_, place in places.items() if place in named]
     print(f"the photos near Tokyo ({len(passing)}) found in {(time.perf_counter() - started) * 1000:.0f} ms")
+    taken = rng.integers(1_500_000_000, 1_660_000_000, args.photos)  # over five years
+    dates = {id_: datetime.fromtimestamp(int(t)).isoformat() for id_, t in zip(positions, taken)}
+    started = time.perf_counter()
+    found = trips(dates, places, positions)
+    print(f"trips ({len(found)}) found in {(time.perf_counter() - started) * 1000:.0f} ms")
     started = time.perf_counter()
     drawn = place_map(places, positions)
     print(f"map: {'none (across the 180th meridian)' if drawn is None else f'{len(drawn.spots)} places'} in "

@@ -114,7 +114,8 @@ def test_a_part_of_the_query_is_searched_by_dragging_across_it(server, real_cifa
         assert kept == [["ship-0001.jpg", query.stat().st_size]]  # the file as chosen, sent again with the part
         drag_across(page, "#query-pic img")
         page.wait_for_selector("#query h2:has-text('(a part)')")
-        assert "ship-0001.jpg" in page.locator("#query h2").inner_text() and page.locator(".crop-box").is_visible()
+        page.wait_for_selector(".crop-box", state="visible")  # drawn once the query's picture has loaded
+        assert "ship-0001.jpg" in page.locator("#query h2").inner_text()
         assert page.locator("#results .hit").count() == 10
         assert page.locator("#results .hit a").first.get_attribute("href") != whole  # another search
         page.locator("#results .hit a").first.click()  # an indexed image: its part by address
@@ -122,7 +123,8 @@ def test_a_part_of_the_query_is_searched_by_dragging_across_it(server, real_cifa
         drag_across(page, "#query-pic img", (0.9, 0.9), (0.3, 0.2))  # any way round
         page.wait_for_url(re.compile(r"crop=0\.\d+%2C0\.\d+%2C0\.\d+%2C0\.\d+"))
         page.wait_for_selector("#results .hit")
-        assert "(a part)" in page.locator("#query h2").inner_text() and page.locator(".crop-box").is_visible()
+        page.wait_for_selector(".crop-box", state="visible")
+        assert "(a part)" in page.locator("#query h2").inner_text()
         page.screenshot(path=str(ARTIFACTS / "browser-part.png"), full_page=True)
         browser.close()
 

@@ -278,3 +278,62 @@ def test_the_start_page_and_a_look_through_the_images_draw_the_map(trip_engine):
     assert 'href="/?browse=1&amp;place=Austin,+Texas,+United+States&amp;engine=trip&amp;k=10"' in start
     browsing = client.get("/?browse=1&label=lyon").get_data(as_text=True)  # a place keeps the other filters
     assert 'href="/?browse=1&amp;place=Paris,+France&amp;engine=trip&amp;k=10&amp;label=lyon"' in browsing
+
+
+def test_trips_are_the_runs_of_photos_taken_away_from_home():
+    from cbir.trips import trips
+
+    home, annecy, geneva = (48.8566, 2.3522), (45.8992, 6.1294), (46.2044, 6.1432)
+    photos = [(f"2024-04-{d:02d}T10:00:00", "Paris, France", home) for d in range(1, 30, 3)]  # on the most days
+    photos += [("2024-05-01T09:00:00", "Paris, France", home)]
+    photos += [(f"2024-05-0{d}T1{h}:00:00", "Annecy, France", annecy) for d in (2, 3) for h in (0, 5)]
+    photos += [("2024-05-05T12:00:00", "Geneva, Switzerland", geneva), ("2024-05-06T08:00:00", None, (45.0, -20.0))]
+    photos += [("2024-05-20T10:00:00", "Paris, France", home)]
+    photos += [(f"2024-08-{d:02d}T10:00:00", "Annecy, France", annecy) for d in (1, 2, 3)]  # too few: no trip
+    photos += [(f"2024-09-{d:02d}T10:00:00", "Geneva, Switzerland", geneva) for d in (1, 2, 3, 10, 11)]
+    ids = [f"{n:02d}.jpg" for n in range(len(photos))]
+    dates = dict(zip(ids, (date for date, _, _ in photos)))
+    places = {id_: place for id_, (_, place, _) in zip(ids, photos) if place}
+    positions = dict(zip(ids, (where for _, _, where in photos)))
+    found = trips(dates, places, positions)
+    assert [(t.name, t.since, t.until, t.images) for t in found] == [
+        ("Annecy and Geneva", "2024-05-02", "2024-05-06", 6)]
+    # August's 3 photos are too few; September's 3 and 2, a week apart, are two runs, each too few
+    assert found[0].example == "11.jpg"  # the first taken at its most photographed place
+    closer = {id_: date.replace("09-10", "09-05").replace("09-11", "09-06") for id_, date in dates.items()}
+    assert [(t.name, t.since, t.until, t.images) for t in trips(closer, places, positions)][0] == (
+        "Geneva", "2024-09-01", "2024-09-06", 5)  # two days without a photo: the same trip
+    assert trips(dates, {}, positions) == [] and trips({}, places, positions) == []
+    dates |= {id_: None for id_ in ids[11:15]}  # undated: no part of a trip
+    assert trips(dates, places, positions) == []
+
+
+def test_the_cli_the_page_and_the_api_offer_the_trips(tmp_path, capsys):
+    from cbir.web import create_app
+
+    home, annecy = (48.8566, 2.3522), (45.8992, 6.1294)
+    for n, (day, where) in enumerate([(1, home), (2, home), (10, annecy), (10, annecy), (11, annecy), (12, annecy),
+                                      (12, annecy), (20, home)]):
+        photo(tmp_path / "photos" / f"{n}.jpg", *where, seed=n, when=f"2024:05:{day:02d} 10:00:{n:02d}")
+    out = tmp_path / "engine"
+    assert main(["index", "--dataset", str(tmp_path / "photos"), "--features", "gch", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    assert "trips      2024-05-10 to 2024-05-12  Annecy (5 photos)\n" in capsys.readouterr().out
+    client = create_app({"ENGINES": {"photos": str(out)}}).test_client()
+    assert client.get("/api/v1/trips").get_json() == {"engine": "photos", "trips": [
+        {"name": "Annecy", "since": "2024-05-10", "until": "2024-05-12", "images": 5, "example": "2.jpg"}]}
+    start = client.get("/").get_data(as_text=True)
+    assert 'id="trips"' in start and 'href="/?browse=1&amp;since=2024-05-10&amp;until=2024-05-12&amp;' in start
+    page = client.get("/?browse=1&since=2024-05-10&until=2024-05-12").get_data(as_text=True)
+    assert page.count('class="hit"') == 5
+
+
+def test_the_near_field_suggests_the_most_photographed_places_only(trip_engine, monkeypatch):
+    from cbir.web import create_app, ui
+
+    monkeypatch.setattr(ui, "PLACES_OFFERED", 1)
+    page = create_app({"ENGINES": {"trip": trip_engine}}).test_client().get("/").get_data(as_text=True)
+    hints = page[page.index('<datalist id="place-hints">'):]
+    hints = hints[:hints.index("</datalist>")]
+    assert hints.count("<option") == 1 and 'value="Lyon, France"' in hints

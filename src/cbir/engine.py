@@ -27,6 +27,7 @@ from cbir.metadata import Metadata
 from cbir.places import Place, overview as places_overview
 from cbir.resume import Checkpoint, described_batches
 from cbir.storage import current_version, write_version, writer_lock
+from cbir.trips import Trip, trips
 from cbir.types import Hit, SearchResult
 from cbir.words import SHOWS, LikelyClasses, Shown, classes_named, overview
 
@@ -317,6 +318,11 @@ class Engine:
         """Where the indexed pictures were taken (`cbir.places`: the towns nearest their GPS positions), the most
         photographed first, with how many and the newest picture of each."""
         return places_overview(self.metadata.places(), self.metadata.newest_first())
+
+    def trips(self) -> list[Trip]:
+        """The runs of photos taken away from home (`cbir.trips`), the latest first."""
+        positions = self.metadata.positions()
+        return trips({id_: self.metadata.date(id_) for id_ in positions}, self.metadata.places(), positions)
 
     def shows(self) -> list[Shown]:
         """What the indexed images show most often, in words to search with, how many show each and an example

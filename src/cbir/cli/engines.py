@@ -18,6 +18,7 @@ from cbir.errors import CbirError, DatasetError
 from cbir.storage import writer_lock
 
 SHOWN = 12  # words `info` says the images show most often (`--json`: all)
+SHOWN_TRIPS = 5  # the latest trips `info` lists
 
 
 def default_features(spec: str, model: str | None) -> str:
@@ -282,11 +283,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     engine = Engine.load(args.engine)
     info = engine.info()
     folders = engine.metadata.folders()
-    shows, places = shown(engine), engine.places()
+    shows, places, trips = shown(engine), engine.places(), engine.trips()
     if args.json:
         print(json.dumps({**info, "folders": {str(f): n for f, n in folders.most_common()},
                           **({"shows": [shown._asdict() for shown in shows]} if shows else {}),
-                          **({"places": [place._asdict() for place in places]} if places else {})}, indent=2))
+                          **({"places": [place._asdict() for place in places]} if places else {}),
+                          **({"trips": [trip._asdict() for trip in trips]} if trips else {})}, indent=2))
         return 0
     print(f"engine     {args.engine}\nfeatures   {info['extractor']['name']} ({info['extractor']['kind']}, "
           f"{info['dim']}-d, config {info['extractor']['config_hash']})\n"
@@ -301,6 +303,10 @@ def cmd_info(args: argparse.Namespace) -> int:
         more = f" and {len(places) - SHOWN} more places" if len(places) > SHOWN else ""
         print(f"places     {'; '.join(f'{p.place} ({p.images})' for p in places[:SHOWN])}{more}"
               f": `cbir search {args.engine} --place PLACE` looks through them")
+    for n, trip in enumerate(trips[:SHOWN_TRIPS]):
+        print(f"{'trips' if n == 0 else '':<10} {trip.since} to {trip.until}  {trip.name} ({trip.images} photos)")
+    if len(trips) > SHOWN_TRIPS:
+        print(f"{'':<10} and {len(trips) - SHOWN_TRIPS} earlier trips (--json: all)")
     if info["extractor"]["learned"]:
         print(f"learned    {info['extractor']['learned']}")
     if info.get("copies"):

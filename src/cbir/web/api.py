@@ -1,5 +1,5 @@
 """The JSON API under /api/v1: search (by upload, by indexed id or by words), indexed images (each, or all newest
-first), what they show, where they were taken, health, engines, OpenAPI."""
+first), what they show, where they were taken, trips, health, engines, OpenAPI."""
 
 from __future__ import annotations
 
@@ -81,6 +81,14 @@ def places():
     svc = service()
     name, _ = svc.engine(request.args.get("engine"))
     return jsonify({"engine": name, "places": [place._asdict() for place in svc.places[name]]})
+
+
+@bp.get("/trips")
+def trips():
+    """The runs of photos taken away from home, the latest first: each one's name, first and last days, photos."""
+    svc = service()
+    name, _ = svc.engine(request.args.get("engine"))
+    return jsonify({"engine": name, "trips": [trip._asdict() for trip in svc.trips[name]]})
 
 
 @bp.get("/similar/<path:image_id>")

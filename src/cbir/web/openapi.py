@@ -8,6 +8,15 @@ from cbir.web.service import MAX_DEPTH
 _ERROR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
+def _listing(summary: str, engine_param: dict, key: str, order: str, item: dict) -> dict:
+    """A GET route answering `{"engine", key: [item, ...]}`."""
+    return {"get": {"summary": summary, "parameters": [engine_param], "responses": {
+        "200": {"description": f"{key}, {order}", "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"engine": {"type": "string"},
+                                             key: {"type": "array", "items": {"type": "object", "properties": item}}}}}}},
+        "400": _ERROR, "404": _ERROR}}}
+
+
 def openapi_document(service) -> dict:
     k_param = {"name": "k", "in": "query", "required": False,
                "schema": {"type": "integer", "minimum": 1, "maximum": service.max_k, "default": service.default_k}}
@@ -78,29 +87,26 @@ def openapi_document(service) -> dict:
                 "responses": {"200": {"description": "hits, newest first", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
                     "400": _ERROR, "404": _ERROR}}},
-            "/api/v1/words": {"get": {
-                "summary": "What the engine's images show most often: words to search with (words=) and how many "
-                           "images show what each names (the network's probability at least 0.5); everyday words "
-                           "for effnet's ImageNet classes, the classes' own names for a cnn's",
-                "parameters": [engine_param],
-                "responses": {"200": {"description": "words, most often shown first", "content": {
-                    "application/json": {"schema": {"type": "object", "properties": {
-                        "engine": {"type": "string"}, "words": {"type": "array", "items": {
-                            "type": "object", "properties": {
-                                "words": {"type": "string"}, "images": {"type": "integer"},
-                                "example": {"type": "string", "description": "the image most probably of it"}}}}}}}}},
-                    "400": _ERROR, "404": _ERROR}}},
-            "/api/v1/places": {"get": {
-                "summary": "Where the engine's pictures were taken: the towns nearest their GPS positions (of 5,000 "
-                           "people or more, within 100 km), the most photographed first (place= filters by them)",
-                "parameters": [engine_param],
-                "responses": {"200": {"description": "places, most photographed first", "content": {
-                    "application/json": {"schema": {"type": "object", "properties": {
-                        "engine": {"type": "string"}, "places": {"type": "array", "items": {
-                            "type": "object", "properties": {
-                                "place": {"type": "string"}, "images": {"type": "integer"},
-                                "example": {"type": "string", "description": "the newest picture taken there"}}}}}}}}},
-                    "400": _ERROR, "404": _ERROR}}},
+            "/api/v1/words": _listing(
+                "What the engine's images show most often: words to search with (words=) and how many images show "
+                "what each names (the network's probability at least 0.5); everyday words for effnet's ImageNet "
+                "classes, the classes' own names for a cnn's", engine_param, "words", "most often shown first",
+                {"words": {"type": "string"}, "images": {"type": "integer"},
+                 "example": {"type": "string", "description": "the image most probably of it"}}),
+            "/api/v1/places": _listing(
+                "Where the engine's pictures were taken: the towns nearest their GPS positions (of 5,000 people or "
+                "more, within 100 km), the most photographed first (place= filters by them)", engine_param,
+                "places", "most photographed first",
+                {"place": {"type": "string"}, "images": {"type": "integer"},
+                 "example": {"type": "string", "description": "the newest picture taken there"}}),
+            "/api/v1/trips": _listing(
+                "The runs of photos taken away from home (the place photographed on the most days; more than 50 km "
+                "from it), the latest first: since= and until= with a trip's days look through its photos",
+                engine_param, "trips", "the latest first",
+                {"name": {"type": "string", "description": "its most photographed places"},
+                 "since": {"type": "string", "description": "its first day"},
+                 "until": {"type": "string", "description": "its last day"}, "images": {"type": "integer"},
+                 "example": {"type": "string", "description": "one of its photos"}}),
             "/api/v1/similar/{image_id}": {"get": {
                 "summary": "Find the indexed images most like an indexed one (itself left out), or like it and others "
                            "together, and less like others",

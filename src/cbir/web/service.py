@@ -145,6 +145,7 @@ class SearchService:
         self.overviews = {name: Overview(engine) for name, engine in self.engines.items()}
         self.timelines = {name: timeline(engine.metadata.dates()) for name, engine in self.engines.items()}
         self.places = {name: engine.places() for name, engine in self.engines.items()}
+        self.trips = {name: engine.trips() for name, engine in self.engines.items()}
         self.maps = {name: place_map(engine.metadata.places(), engine.metadata.positions())
                      for name, engine in self.engines.items()}
         self.summaries = [{"name": name, "extractor": e.extractor.name, "size": len(e), "dim": e.extractor.dim,

@@ -16,7 +16,8 @@ from cbir.words import Shown
 
 bp = Blueprint("ui", __name__)
 NARROWING = ("label", "folder", "since", "until", "place", "showing", "min_score", "distinct")
-SHOWN = 16  # words and places the start page offers (the fields suggest them all)
+SHOWN = 16  # words and places the start page offers (the fields suggest more)
+PLACES_OFFERED = 500  # places the "Near" field suggests at most: the most photographed
 
 
 def service() -> SearchService:
@@ -89,7 +90,7 @@ def index():
     context["hints"] = offered_words(svc, engine)  # for the words field to suggest
     # a bar of the timeline keeps the other filters
     context["timeline_narrowing"] = {key: value for key, value in narrowing.items() if key not in ("since", "until")}
-    context["places"] = svc.places.get(engine, [])
+    context["places"] = svc.places.get(engine, [])[:PLACES_OFFERED]  # for the "Near" field to suggest
     context["map_narrowing"] = {key: value for key, value in narrowing.items() if key != "place"}
     try:
         k, offset = svc.parse_page(request.values)
@@ -138,6 +139,7 @@ def index():
             searched = None
             context["examples"] = svc.examples(engine)
             context["shows"], context["place_chips"] = context["hints"][:SHOWN], context["places"][:SHOWN]
+            context["trips"] = svc.trips.get(engine, [])[:SHOWN]
             context["timeline"], context["place_map"] = svc.timelines.get(engine), svc.maps.get(engine)
         if searched:
             searched = context["searched"] = svc.paged(searched, offset)
