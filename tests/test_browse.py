@@ -22,6 +22,9 @@ def test_newest_first_by_when_taken_undated_last():
                          ("e", None, None, None, None, None, None)])
     assert metadata.newest_first() == ["a", "b", "c", "d", "e"]  # ties and the undated in id order
     assert metadata.newest_first(["e", "c", "a"]) == ["a", "c", "e"]
+    metadata.update(Metadata([("f", None, None, None, None, None, "2020-01-01T00:00:00")]))  # kept order: renewed
+    metadata.discard(["a"])
+    assert metadata.newest_first() == ["f", "b", "c", "d", "e"]
 
 
 def dated_folder(tiny_collection, tmp_path):
@@ -97,3 +100,37 @@ def test_the_start_page_draws_when_the_pictures_were_taken(tiny_collection, tmp_
     assert f'href="/?browse=1&amp;since={months[-1]}&amp;until={months[-1]}&amp;engine=tiny&amp;k=10"' in page
     looking = client.get(f"/?browse=1&label=blobs&since={months[0]}&until={months[0]}").get_data(as_text=True)
     assert 'id="timeline"' in looking and f"until={months[-1]}&amp;engine=tiny&amp;k=10&amp;label=blobs" in looking
+
+
+def test_on_this_day_remembers_the_pictures_of_today_s_date_in_earlier_years():
+    from datetime import date
+
+    from cbir.memories import on_this_day
+
+    dated = [("a", "2023-05-10T09:00:00"), ("b", "2023-05-10T08:00:00"), ("c", "2021-05-10T20:00:00"),
+             ("d", "2025-05-10T10:00:00"), ("e", "2023-05-11T10:00:00"), ("f", None), ("g", "2020-02-29T10:00:00")]
+    found = on_this_day(dated, date(2025, 5, 10))
+    assert [(m.day, m.images, m.example) for m in found] == [("2023-05-10", 2, "b"), ("2021-05-10", 1, "c")]
+    assert on_this_day(dated, date(2025, 5, 12)) == []  # today's own photos are no memory; nor are other days
+    assert [m.day for m in on_this_day(dated, date(2023, 2, 28))] == ["2020-02-29"]  # no 29th this year
+    assert on_this_day(dated, date(2024, 2, 28)) == []  # a leap year: remembered on the 29th
+    assert [m.day for m in on_this_day(dated, date(2024, 2, 29))] == ["2020-02-29"]
+
+
+def test_the_start_page_offers_the_pictures_of_this_day_by_its_clock(tiny_collection, tmp_path):
+    from datetime import date, datetime
+
+    from cbir.web import create_app
+
+    dataset = dated_folder(tiny_collection, tmp_path)
+    engine = Engine.build(dataset, make_extractor("gch"), progress=False)
+    taken = datetime.fromtimestamp(1_600_000_000 - 3 * 86_400)  # the fourth image's file time
+    today = date(taken.year + 2, taken.month, taken.day)
+    client = create_app({"ENGINES": {"tiny": engine}, "TODAY": lambda: today}).test_client()
+    start = client.get("/").get_data(as_text=True)
+    day = taken.date().isoformat()
+    assert 'id="memories"' in start and f'title="1 picture taken on {day}"' in start
+    assert f'href="/?browse=1&amp;since={day}&amp;until={day}&amp;engine=tiny&amp;k=10"' in start
+    assert f'src="/api/v1/images/{dataset.ids[3]}?size=thumb"' in start
+    later = create_app({"ENGINES": {"tiny": engine}, "TODAY": lambda: date(2100, 1, 1)}).test_client()
+    assert 'id="memories"' not in later.get("/").get_data(as_text=True)

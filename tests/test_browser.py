@@ -110,6 +110,7 @@ def test_a_part_of_the_query_is_searched_by_dragging_across_it(server, real_cifa
         page.set_input_files("#image", str(query))
         page.wait_for_selector("#results .hit")
         whole = page.locator("#results .hit a").first.get_attribute("href")
+        page.wait_for_function("typeof cbirUploads !== 'undefined'")  # the page's script, run once it is parsed
         kept = page.evaluate("cbirUploads.kept().then((files) => files.map((file) => [file.name, file.size]))")
         assert kept == [["ship-0001.jpg", query.stat().st_size]]  # the file as chosen, sent again with the part
         drag_across(page, "#query-pic img")

@@ -276,8 +276,10 @@ def test_the_start_page_and_a_look_through_the_images_draw_the_map(trip_engine):
     start = client.get("/").get_data(as_text=True)
     assert 'id="placemap"' in start and "<title>Lyon, France: 3 pictures</title>" in start
     assert 'href="/?browse=1&amp;place=Austin,+Texas,+United+States&amp;engine=trip&amp;k=10"' in start
-    browsing = client.get("/?browse=1&label=lyon").get_data(as_text=True)  # a place keeps the other filters
-    assert 'href="/?browse=1&amp;place=Paris,+France&amp;engine=trip&amp;k=10&amp;label=lyon"' in browsing
+    browsing = client.get("/?browse=1&until=2024-05-05").get_data(as_text=True)  # a place keeps the other filters
+    assert 'href="/?browse=1&amp;place=Paris,+France&amp;engine=trip&amp;k=10&amp;until=2024-05-05"' in browsing
+    assert "<title>Austin" not in browsing  # taken after: not on the map of these
+    assert 'id="placemap"' not in client.get("/?browse=1&label=lyon").get_data(as_text=True)  # one place: no map
 
 
 def test_trips_are_the_runs_of_photos_taken_away_from_home():
@@ -337,3 +339,24 @@ def test_the_near_field_suggests_the_most_photographed_places_only(trip_engine, 
     hints = page[page.index('<datalist id="place-hints">'):]
     hints = hints[:hints.index("</datalist>")]
     assert hints.count("<option") == 1 and 'value="Lyon, France"' in hints
+
+
+def test_looking_through_some_images_draws_when_and_where_the_others_filters_keep(tmp_path):
+    from cbir.web import create_app
+
+    lyon, paris, austin = (45.7640, 4.8357), (48.8566, 2.3522), (30.2672, -97.7431)
+    for n, (when, where) in enumerate([("2024:01:05", lyon), ("2024:02:05", lyon), ("2024:03:05", paris),
+                                       ("2024:03:06", paris), ("2024:04:01", austin)]):
+        photo(tmp_path / "photos" / f"{n}.jpg", *where, seed=n, when=f"{when} 10:00:00")
+    engine = Engine.build(load_folder(tmp_path / "photos", progress=False, cache=False), make_extractor("gch"),
+                          progress=False)
+    client = create_app({"ENGINES": {"trip": engine}}).test_client()
+    lyon_page = client.get("/?browse=1&place=Lyon").get_data(as_text=True)
+    assert "<title>2024-01: 1 picture</title>" in lyon_page and "<title>2024-03" not in lyon_page  # Lyon's months
+    assert "<title>Paris, France: 2 pictures</title>" in lyon_page  # every place, to go to another
+    march = client.get("/?browse=1&since=2024-03&until=2024-04").get_data(as_text=True)
+    assert "<title>Paris, France: 2 pictures</title>" in march and "<title>Lyon, France" not in march
+    assert "<title>2024-01: 1 picture</title>" in march  # every period, to go to another
+    both = client.get("/?browse=1&since=2024-03&until=2024-04&place=France").get_data(as_text=True)
+    assert "<title>Austin" in both and "<title>Lyon" not in both  # the map: within the dates
+    assert "<title>2024-01" in both and "<title>2024-04" not in both  # the timeline: within France

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from functools import partial
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from cbir.errors import CbirError, EngineError
 from cbir.features.base import FeatureExtractor, l2_normalise
 from cbir.filters import Filter, Selection
 from cbir.index.base import VectorIndex
+from cbir.memories import Memory, on_this_day
 from cbir.metadata import Metadata
 from cbir.places import Place, overview as places_overview
 from cbir.resume import Checkpoint, described_batches
@@ -321,8 +323,12 @@ class Engine:
 
     def trips(self) -> list[Trip]:
         """The runs of photos taken away from home (`cbir.trips`), the latest first."""
-        positions = self.metadata.positions()
-        return trips({id_: self.metadata.date(id_) for id_ in positions}, self.metadata.places(), positions)
+        return trips(dict(self.metadata.dated()), self.metadata.places(), self.metadata.positions())
+
+    def on_this_day(self, today: date) -> list[Memory]:
+        """The pictures taken on `today`'s date in earlier years (`cbir.memories`), a year at a time, the latest
+        first."""
+        return on_this_day(self.metadata.dated(), today)
 
     def shows(self) -> list[Shown]:
         """What the indexed images show most often, in words to search with, how many show each and an example

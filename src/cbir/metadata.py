@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,7 @@ class Metadata:
 
     def __init__(self, rows: Iterable[tuple] = ()):
         self._rows = {row[0]: tuple(row[1:]) + _EMPTY[len(row) - 1:] for row in rows}
-        self._places: dict[str, str] | None = None  # id -> place, worked out when first asked for
+        self._derived: dict[str, object] = {}  # worked out from the rows when first asked for, until they change
 
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> Metadata:
@@ -89,9 +89,9 @@ class Metadata:
 
     def places(self) -> dict[str, str]:
         """id -> where each picture was taken (`cbir.places`: the town nearest its GPS position), of those that say."""
-        if self._places is None:
-            self._places = places_of(self.positions())
-        return self._places
+        if "places" not in self._derived:
+            self._derived["places"] = places_of(self.positions())
+        return self._derived["places"]
 
     def locate(self, ids: Iterable[str]) -> int:
         """Read where these images were taken, of those indexed before positions were read; returns how many were."""
@@ -99,7 +99,7 @@ class Metadata:
         for id_ in unread:
             self._rows[id_] = self._rows[id_][:6] + (image_taken(self.path(id_))[1],)
         if unread:
-            self._places = None
+            self._derived.clear()
         return len(unread)
 
     def stamps(self) -> dict[str, str | None]:
@@ -123,16 +123,26 @@ class Metadata:
         named = places_named(where.place, places.values())
         return frozenset(id_ for id_ in passing if places.get(id_) in named)
 
+    def dated(self) -> Iterator[tuple[str, str | None]]:
+        """(id, when the picture was taken or None) for every image."""
+        return ((id_, row[5]) for id_, row in self._rows.items())
+
     def dates(self) -> list[str | None]:
         """When each picture was taken (ISO 8601), None where unknown."""
         return [row[5] for row in self._rows.values()]
 
     def newest_first(self, ids: Iterable[str] | None = None) -> list[str]:
         """These ids (all without them) by when the pictures were taken, the newest first, undated ones last (each
-        group in id order)."""
-        ids = sorted(self._rows if ids is None else ids)
-        dated = sorted((id_ for id_ in ids if self.date(id_)), key=self.date, reverse=True)
-        return dated + [id_ for id_ in ids if not self.date(id_)]
+        group in id order): the order of all of them is worked out once."""
+        if "newest" not in self._derived:
+            every = sorted(self._rows)
+            self._derived["newest"] = sorted((id_ for id_ in every if self.date(id_)), key=self.date,
+                                             reverse=True) + [id_ for id_ in every if not self.date(id_)]
+        order = self._derived["newest"]
+        if ids is None:
+            return list(order)
+        wanted = ids if isinstance(ids, (set, frozenset)) else set(ids)
+        return [id_ for id_ in order if id_ in wanted]
 
     def folders(self, archives: bool = True) -> Counter[Path]:
         """The folders or archives (unless `archives` is false) the images were indexed from (`collection_root`),
@@ -146,7 +156,7 @@ class Metadata:
 
     def update(self, other: Metadata) -> None:
         self._rows.update(other._rows)
-        self._places = None
+        self._derived.clear()
 
     def new_and_changed(self, dataset: Dataset) -> tuple[list[int], list[int]]:
         """Positions in `dataset` of the images not held yet, and of those whose file changed under the same path to
@@ -192,7 +202,7 @@ class Metadata:
     def discard(self, ids: Iterable[str]) -> None:
         for id_ in ids:
             self._rows.pop(id_, None)
-        self._places = None
+        self._derived.clear()
 
     def save(self, path: Path) -> None:
         with sqlite3.connect(path) as db:

@@ -7,9 +7,10 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,12 +27,13 @@ from cbir.engine import Engine
 from cbir.storage import current_version
 from cbir.errors import CbirError, DatasetError, ImageDecodeError
 from cbir.filters import Filter
+from cbir.memories import Memory
 from cbir.types import SearchResult
 from cbir.web.grouping import Grouping
 from cbir.words import Shown, meaning
 from cbir.web.pictures import browser_type, encode_jpeg, encode_png, thumbnail
-from cbir.web.placemap import place_map
-from cbir.web.timeline import timeline
+from cbir.web.placemap import PlaceMap, place_map
+from cbir.web.timeline import Timeline, timeline
 
 MAX_TOGETHER = 20  # images one search "more like these" takes (and as many "not like these")
 MAX_WORDS = 200  # characters of a search by words
@@ -112,7 +114,8 @@ class SearchService:
 
     def __init__(self, engines: dict[str, Engine], default_k: int = 10, max_k: int = 100,
                  max_pixels: int = 40_000_000, thumb_size: int = 192, sources: dict[str, Path] | None = None,
-                 micro_batching: bool = False, grouping_wait_s: float | None = 2.0):
+                 micro_batching: bool = False, grouping_wait_s: float | None = 2.0,
+                 today: Callable[[], date] = date.today):
         if not engines:
             raise CbirError("the web app needs at least one engine")
         self.engines = engines
@@ -127,6 +130,7 @@ class SearchService:
         self._groups: dict[tuple, Grouping] = {}  # the latest duplicate searches, found or being found
         self._grouping, self._one_grouping = threading.Lock(), threading.Lock()
         self.grouping_wait_s = grouping_wait_s  # how long a request waits for groups before saying how far they got
+        self.today = today  # the clock "on this day" reads
         if micro_batching:
             for engine in engines.values():
                 engine.enable_micro_batching()
@@ -146,6 +150,7 @@ class SearchService:
         self.timelines = {name: timeline(engine.metadata.dates()) for name, engine in self.engines.items()}
         self.places = {name: engine.places() for name, engine in self.engines.items()}
         self.trips = {name: engine.trips() for name, engine in self.engines.items()}
+        self._memories: dict[tuple[str, date], list[Memory]] = {}
         self.maps = {name: place_map(engine.metadata.places(), engine.metadata.positions())
                      for name, engine in self.engines.items()}
         self.summaries = [{"name": name, "extractor": e.extractor.name, "size": len(e), "dim": e.extractor.dim,
@@ -162,7 +167,8 @@ class SearchService:
         engines = {name: e if isinstance(e, Engine) else Engine.load(e) for name, e in config["ENGINES"].items()}
         sources = {name: Path(e) for name, e in config["ENGINES"].items() if not isinstance(e, Engine)}
         return cls(engines, config["DEFAULT_K"], config["MAX_K"], config["MAX_PIXELS"], config["THUMB_SIZE"],
-                   sources, bool(config.get("MICRO_BATCHING")), config.get("GROUPING_WAIT_S", 2.0))
+                   sources, bool(config.get("MICRO_BATCHING")), config.get("GROUPING_WAIT_S", 2.0),
+                   config.get("TODAY", date.today))
 
     def refresh(self) -> None:
         """Swap in any engine folder's newer version (one request does it; the others go on meanwhile)."""
@@ -372,6 +378,28 @@ class SearchService:
         started = time.perf_counter()
         result = eng.browse(k, where, distinct)
         return Searched(name, result, (time.perf_counter() - started) * 1000)
+
+    def overviews_of(self, engine: str | None, where: Filter | None) -> tuple[Timeline | None, PlaceMap | None]:
+        """When and where the images that pass `where` were taken: the timeline of those its other filters than the
+        dates keep, and the map of those its other filters than the place keep (each drawn to go to another period,
+        or place); the engine's own where it has no other filters."""
+        name, eng = self.engine(engine)
+        undated = replace(where, since="", until="") if where else None
+        unplaced = replace(where, place="") if where else None
+        drawn = timeline(map(eng.metadata.date, eng.select(undated).ids)) if undated else self.timelines[name]
+        if not unplaced:
+            return drawn, self.maps[name]
+        places, ids = eng.metadata.places(), eng.select(unplaced).ids
+        return drawn, place_map({id_: places[id_] for id_ in ids if id_ in places}, eng.metadata.positions())
+
+    def memories(self, engine: str | None) -> list[Memory]:
+        """The pictures taken on today's date in earlier years (`Engine.on_this_day`), worked out once a day."""
+        name, eng = self.engine(engine)
+        key = (name, self.today())
+        if key not in self._memories:
+            self._memories = {key: eng.on_this_day(key[1]), **{k: v for k, v in self._memories.items()
+                                                              if k[1] == key[1]}}  # other days' are of no use
+        return self._memories[key]
 
     def shows(self, engine: str | None, wait_s: float | None = 0.0) -> list[Shown]:
         """What an engine's images show most often (words, how many images show each, an example); [] while it is being

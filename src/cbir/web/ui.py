@@ -121,8 +121,8 @@ def index():
         elif request.args.get("browse"):
             searched = svc.browse(engine, depth, where, distinct)
             min_score = None  # every image scores 1: no cut-off to speak of
-            context["timeline"] = svc.timelines.get(engine)  # to go to another period, or place
-            context["place_map"] = svc.maps.get(engine)
+            # to go to another period, or place: of the images the other filters keep
+            context["timeline"], context["place_map"] = svc.overviews_of(engine, where)
             context["query_name"], context["browsing"] = "all images, newest first", True
         elif words := request.args.get("words", "").strip():
             searched = svc.search_words(words, engine, depth, where, min_score, distinct)
@@ -140,6 +140,7 @@ def index():
             context["examples"] = svc.examples(engine)
             context["shows"], context["place_chips"] = context["hints"][:SHOWN], context["places"][:SHOWN]
             context["trips"] = svc.trips.get(engine, [])[:SHOWN]
+            context["memories"] = svc.memories(engine)
             context["timeline"], context["place_map"] = svc.timelines.get(engine), svc.maps.get(engine)
         if searched:
             searched = context["searched"] = svc.paged(searched, offset)
