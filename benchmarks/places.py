@@ -4,7 +4,8 @@ first asked (`Metadata.places`), filtered by a place, sorted into trips and draw
 
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/places.py --photos 100000
 
-Prints the time to read the towns (once a process), to name N positions, to find the photos of a place among them,
+Prints how often a photo 1, 3 or 5 km from the centre of one of the largest towns is named after it, the time to
+read the towns (once a process), to name N positions, to find the photos of a place among them,
 to find the trips (dates drawn over five years) and to draw the map, and the memory the towns take (the process's resident size before and after reading them).
 """
 
@@ -41,6 +42,15 @@ def main() -> None:
     print(f"towns read: {len(towns.names)} in {time.perf_counter() - started:.2f} s, "
           f"{rss_mib() - before:.0f} MiB more resident")
     rng = np.random.default_rng(0)
+    for km in (1, 3, 5):  # how often a photo that far from a large town's centre is named after it
+        named = []
+        for top in (1_000, 10_000):
+            lat_lon, turn = towns.lat_lon[:top], rng.uniform(0, 2 * np.pi, top)
+            moved = np.stack([lat_lon[:, 0] + km / 111.2 * np.sin(turn),
+                              lat_lon[:, 1] + km / 111.2 * np.cos(turn) / np.cos(np.radians(lat_lon[:, 0]))], 1)
+            named.append(np.mean([a == b for a, b in zip(towns.nearest(moved), towns.names)]))
+        print(f"{km} km from the centre of one of the 1,000 / 10,000 largest towns: named after it "
+              f"{named[0]:.1%} / {named[1]:.1%}")
     near = np.minimum(rng.zipf(1.3, args.photos) - 1, len(towns.names) - 1)  # most photos near the big towns
     where = towns.lat_lon[near] + rng.normal(0, 0.03, (args.photos, 2))  # within a few km of them
     positions = {f"{n:07d}.jpg": (float(lat), float(lon)) for n, (lat, lon) in enumerate(where)}

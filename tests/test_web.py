@@ -320,7 +320,7 @@ def test_a_heic_upload_with_a_thumbnail_large_enough_is_not_decoded_one_at_a_tim
 
 
 def test_the_folder_filter_offers_the_folders_images_lie_in():
-    from cbir.web.service import folders_of
+    from cbir.web.collection import folders_of
 
     ids = ["2019/trip/a.jpg", "2019/trip/b.jpg", "2019/c.jpg", "2020/d.jpg", "e.jpg"]
     assert folders_of(ids) == ["2019/", "2019/trip/", "2020/"]

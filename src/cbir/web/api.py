@@ -80,7 +80,7 @@ def places():
     """Where the engine's pictures were taken: each place, how many were taken there and the newest of them."""
     svc = service()
     name, _ = svc.engine(request.args.get("engine"))
-    return jsonify({"engine": name, "places": [place._asdict() for place in svc.places[name]]})
+    return jsonify({"engine": name, "places": [place._asdict() for place in svc.collections[name].places]})
 
 
 @bp.get("/trips")
@@ -88,7 +88,7 @@ def trips():
     """The runs of photos taken away from home, the latest first: each one's name, first and last days, photos."""
     svc = service()
     name, _ = svc.engine(request.args.get("engine"))
-    return jsonify({"engine": name, "trips": [trip._asdict() for trip in svc.trips[name]]})
+    return jsonify({"engine": name, "trips": [trip._asdict() for trip in svc.collections[name].trips]})
 
 
 @bp.get("/similar/<path:image_id>")

@@ -6,7 +6,6 @@ import logging
 import random
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -27,18 +26,15 @@ from cbir.engine import Engine
 from cbir.storage import current_version
 from cbir.errors import CbirError, DatasetError, ImageDecodeError
 from cbir.filters import Filter
-from cbir.memories import Memory
 from cbir.types import SearchResult
 from cbir.web.grouping import Grouping
 from cbir.words import Shown, meaning
 from cbir.web.pictures import browser_type, encode_jpeg, encode_png, thumbnail
-from cbir.web.placemap import PlaceMap, place_map
-from cbir.web.timeline import Timeline, timeline
+from cbir.web.collection import Collection
 
 MAX_TOGETHER = 20  # images one search "more like these" takes (and as many "not like these")
 MAX_WORDS = 200  # characters of a search by words
 MAX_DEPTH = 1000  # how far down a ranking pages of results go (`offset` + `k`)
-FOLDERS_OFFERED = 500  # folders the page suggests for its folder filter (those holding the most images)
 CONVERTED_KEPT = 8  # full views of images a browser does not show, kept converted (a 12-MP photo's JPEG: ~4 MB)
 
 
@@ -70,35 +66,6 @@ class Duplicates:
     took_ms: float
     compared: int = 0
     pictures: int = 0
-
-
-class Overview:
-    """What an engine's images show (`Engine.shows`), worked out in a thread of its own as the engine is loaded
-    (every image's probable classes: seconds for 100,000 `effnet` images), so that no page waits for it; `error`:
-    why its features cannot say. Not for an engine on a server (Milvus, Elasticsearch), whose every vector it would
-    read at each start: nothing is offered there."""
-
-    def __init__(self, engine: Engine):
-        self.words: list[Shown] | None = None
-        self.error: str | None = None
-        self._done = threading.Event()
-        threading.Thread(target=self._run, args=(engine,), name="cbir-overview", daemon=True).start()
-
-    def _run(self, engine: Engine) -> None:
-        try:
-            self.words = [] if engine.index.server else engine.shows()
-        except CbirError as exc:
-            self.error = str(exc)
-        except Exception:  # noqa: BLE001 - an overview never fails a page; logged for the server's owner
-            logging.getLogger(__name__).exception("cannot say what the images of an engine show")
-            self.error = "what the images show could not be worked out (the server's log says why)"
-        finally:
-            self._done.set()
-
-    def wait(self, seconds: float | None) -> list[Shown] | None:
-        """The words and their counts once found, waiting at most `seconds` (None: as long as it takes)."""
-        self._done.wait(seconds)
-        return self.words
 
 
 class SearchService:
@@ -137,29 +104,18 @@ class SearchService:
         self._describe()
 
     def _describe(self) -> None:
-        labels = {name: e.metadata.labels() for name, e in self.engines.items()}
-        self.labelled = {name: any(of.values()) for name, of in labels.items()}
-        # labels that the features learned (a network or classifier trained on them) are classes; others are the
-        # names of folders (a photo library's, where a generic network knows ImageNet's classes, not these)
-        self.knows_classes = {name: bool(set(getattr(self.engines[name].extractor, "classes_", ())) & set(of.values()))
-                              for name, of in labels.items()}
-        self.classes = {name: sorted({label for label in of.values() if label}) for name, of in labels.items()}
-        self._ids = {name: list(of) for name, of in labels.items()}
-        self.folders = {name: folders_of(ids) for name, ids in self._ids.items()}
-        self.overviews = {name: Overview(engine) for name, engine in self.engines.items()}
-        self.timelines = {name: timeline(engine.metadata.dates()) for name, engine in self.engines.items()}
-        self.places = {name: engine.places() for name, engine in self.engines.items()}
-        self.trips = {name: engine.trips() for name, engine in self.engines.items()}
-        self._memories: dict[tuple[str, date], list[Memory]] = {}
-        self.maps = {name: place_map(engine.metadata.places(), engine.metadata.positions())
-                     for name, engine in self.engines.items()}
+        self.collections = {name: Collection.of(engine) for name, engine in self.engines.items()}
         self.summaries = [{"name": name, "extractor": e.extractor.name, "size": len(e), "dim": e.extractor.dim,
-                           "index": e.index.kind, "labelled": self.labelled[name], "learned": e.extractor.describe()}
-                          for name, e in self.engines.items()]
+                           "index": e.index.kind, "labelled": self.collections[name].labelled,
+                           "learned": e.extractor.describe()} for name, e in self.engines.items()]
+
+    def collection(self, name: str | None) -> Collection:
+        """What the page says of an engine's images as a whole (`Collection`); a 404 for an unknown engine."""
+        return self.collections[self.engine(name)[0]]
 
     def examples(self, name: str | None, n: int = 12) -> list[str]:
         """`n` indexed ids of an engine drawn at random: somewhere to start without an image at hand."""
-        ids = self._ids[self.engine(name)[0]]
+        ids = self.collection(name).ids
         return random.sample(ids, min(n, len(ids)))
 
     @classmethod
@@ -379,33 +335,10 @@ class SearchService:
         result = eng.browse(k, where, distinct)
         return Searched(name, result, (time.perf_counter() - started) * 1000)
 
-    def overviews_of(self, engine: str | None, where: Filter | None) -> tuple[Timeline | None, PlaceMap | None]:
-        """When and where the images that pass `where` were taken: the timeline of those its other filters than the
-        dates keep, and the map of those its other filters than the place keep (each drawn to go to another period,
-        or place); the engine's own where it has no other filters."""
-        name, eng = self.engine(engine)
-        undated = replace(where, since="", until="") if where else None
-        unplaced = replace(where, place="") if where else None
-        drawn = timeline(map(eng.metadata.date, eng.select(undated).ids)) if undated else self.timelines[name]
-        if not unplaced:
-            return drawn, self.maps[name]
-        places, ids = eng.metadata.places(), eng.select(unplaced).ids
-        return drawn, place_map({id_: places[id_] for id_ in ids if id_ in places}, eng.metadata.positions())
-
-    def memories(self, engine: str | None) -> list[Memory]:
-        """The pictures taken on today's date in earlier years (`Engine.on_this_day`), worked out once a day."""
-        name, eng = self.engine(engine)
-        key = (name, self.today())
-        if key not in self._memories:
-            self._memories = {key: eng.on_this_day(key[1]), **{k: v for k, v in self._memories.items()
-                                                              if k[1] == key[1]}}  # other days' are of no use
-        return self._memories[key]
-
     def shows(self, engine: str | None, wait_s: float | None = 0.0) -> list[Shown]:
         """What an engine's images show most often (words, how many images show each, an example); [] while it is being
         worked out after waiting `wait_s` (None: until it is); a bad request for features that cannot say."""
-        name, _ = self.engine(engine)
-        overview = self.overviews[name]
+        overview = self.collection(engine).words
         words = overview.wait(wait_s)
         if overview.error is not None:
             raise RequestError(overview.error)
@@ -550,16 +483,6 @@ class SearchService:
         """A stored image a browser does not show, in full, as a browser shows it: a `photo` (HEIC, a camera's raw
         file) as a JPEG, the rest as a PNG; the last few kept by the file's stamp (a HEIC takes a second)."""
         return (encode_jpeg(load_image(path)), "image/jpeg") if photo else (encode_png(load_image(path)), "image/png")
-
-
-def folders_of(ids: list[str], most: int = FOLDERS_OFFERED) -> list[str]:
-    """The folders (id prefixes ending in "/") the indexed images lie in, at every depth: the `most` holding the
-    most images, in order, for the page to offer as its folder filter's choices."""
-    held: Counter[str] = Counter()
-    for id_ in ids:
-        parts = id_.split("/")[:-1]
-        held.update("/".join(parts[: depth + 1]) + "/" for depth in range(len(parts)))
-    return sorted(folder for folder, _ in held.most_common(most))
 
 
 def unavailable(image_id: str, exc: Exception) -> RequestError:

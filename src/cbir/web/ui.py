@@ -85,12 +85,14 @@ def index():
                "max_k": svc.max_k, "searched": None, "query_src": None, "query_name": None, "query_id": None,
                "crop": None, "note": None, "words": "", "browsing": False, "query_ids": [], "unlike_ids": [],
                "query_files": [], "offset": 0, "more_offset": None,
-               "narrowing": narrowing, "classes": svc.classes.get(engine, []), "folders": svc.folders.get(engine, [])}
+               "narrowing": narrowing}
+    about = svc.collections.get(engine)  # None for an engine that is not served: the search says so
+    context.update(classes=about.classes if about else [], folders=about.folders if about else [],
+                   places=about.places[:PLACES_OFFERED] if about else [])  # what the filters suggest
     status = 200
     context["hints"] = offered_words(svc, engine)  # for the words field to suggest
     # a bar of the timeline keeps the other filters
     context["timeline_narrowing"] = {key: value for key, value in narrowing.items() if key not in ("since", "until")}
-    context["places"] = svc.places.get(engine, [])[:PLACES_OFFERED]  # for the "Near" field to suggest
     context["map_narrowing"] = {key: value for key, value in narrowing.items() if key != "place"}
     try:
         k, offset = svc.parse_page(request.values)
@@ -122,7 +124,7 @@ def index():
             searched = svc.browse(engine, depth, where, distinct)
             min_score = None  # every image scores 1: no cut-off to speak of
             # to go to another period, or place: of the images the other filters keep
-            context["timeline"], context["place_map"] = svc.overviews_of(engine, where)
+            context["timeline"], context["place_map"] = svc.collection(engine).drawn(where)
             context["query_name"], context["browsing"] = "all images, newest first", True
         elif words := request.args.get("words", "").strip():
             searched = svc.search_words(words, engine, depth, where, min_score, distinct)
@@ -139,9 +141,9 @@ def index():
             searched = None
             context["examples"] = svc.examples(engine)
             context["shows"], context["place_chips"] = context["hints"][:SHOWN], context["places"][:SHOWN]
-            context["trips"] = svc.trips.get(engine, [])[:SHOWN]
-            context["memories"] = svc.memories(engine)
-            context["timeline"], context["place_map"] = svc.timelines.get(engine), svc.maps.get(engine)
+            context["trips"] = svc.collection(engine).trips[:SHOWN]
+            context["memories"] = svc.collection(engine).memories(svc.today())
+            context["timeline"], context["place_map"] = svc.collection(engine).timeline, svc.collection(engine).map
         if searched:
             searched = context["searched"] = svc.paged(searched, offset)
             context["offset"] = offset
@@ -150,8 +152,8 @@ def index():
             if searched.meaning:
                 context["note"] = f"Pictures of {searched.meaning}, by the network's probability that they show one."
             elif not context["browsing"]:
-                context["note"] = diagnostic(searched, svc.labelled[searched.engine], context.get("predicted"),
-                                             svc.knows_classes[searched.engine])
+                about = svc.collection(searched.engine)
+                context["note"] = diagnostic(searched, about.labelled, context.get("predicted"), about.knows_classes)
             if where or min_score is not None:
                 shown = ", ".join(filter(None, [where.describe() if where else "",
                                                 f"scoring at least {min_score:g}" if min_score is not None else ""]))
