@@ -215,6 +215,7 @@ def test_the_page_and_the_api_offer_places_and_filter_by_them(trip_engine):
     assert 'id="places"' in start and 'href="/?browse=1&amp;place=Lyon,+France&amp;engine=trip&amp;k=10"' in start
     assert 'src="/api/v1/images/lyon/c.jpg?size=thumb" alt="">Lyon, France' in start  # the newest, pictured
     assert '<option value="Austin, Texas, United States" label="1 image">' in start  # the filter suggests them
+    assert 'placeholder="dog, beach in Lyon"' in start  # the words field: words and a place of these
     page = client.get("/?browse=1&place=paris").get_data(as_text=True)
     assert 'id="narrowed">Only images taken near paris.</p>' in page and "near Paris, France: more like this" in page
     assert page.count('class="hit"') == 2
@@ -360,3 +361,54 @@ def test_looking_through_some_images_draws_when_and_where_the_others_filters_kee
     both = client.get("/?browse=1&since=2024-03&until=2024-04&place=France").get_data(as_text=True)
     assert "<title>Austin" in both and "<title>Lyon" not in both  # the map: within the dates
     assert "<title>2024-01" in both and "<title>2024-04" not in both  # the timeline: within France
+
+
+def test_words_end_with_a_place_or_are_one(trip_engine):
+    from cbir.errors import CbirError
+    from cbir.places import split_place
+
+    assert split_place("dog in Lyon") == ("dog", "Lyon") and split_place("beach near Nice, France") == (
+        "beach", "Nice, France")
+    assert split_place("at Paris") == ("", "Paris") and split_place("dog in the park in Lyon") == (
+        "dog in the park", "Lyon")
+    assert split_place("indoor cats") == ("indoor cats", "")
+    lyon = trip_engine.search_words("Lyon", k=10)  # no class of its features: a place, the newest first
+    assert [h.id for h in lyon.hits] == ["lyon/c.jpg", "lyon/b.jpg", "lyon/a.jpg"] and lyon.near == "Lyon"
+    assert lyon.query == "Lyon" and lyon.classes is None
+    assert [h.id for h in trip_engine.search_words("near texas", k=10).hits] == ["austin/a.jpg"]
+    with pytest.raises(CbirError, match="do not say what a picture shows"):
+        trip_engine.search_words("dog in Lyon", k=10)  # these features know no classes
+    with pytest.raises(CbirError, match="a place in the words .'Lyon'. and in the filter .'Paris'."):
+        trip_engine.search_words("in Lyon", k=10, where=Filter.of(place="Paris"))
+
+
+def test_a_search_by_words_keeps_to_the_place_they_end_with(tmp_path, capsys):
+    from skimage import data
+
+    from cbir.web import create_app
+
+    for folder, name, where in (("pets", "chelsea", (45.764, 4.8357)), ("kitchen", "coffee", (48.8584, 2.2945)),
+                                ("space", "rocket", (30.2672, -97.7431))):
+        exif = Image.Exif()
+        exif[0x8825] = gps(*where)
+        (tmp_path / "photos" / folder).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(getattr(data, name)()).save(tmp_path / "photos" / folder / f"{name}.jpg", exif=exif)
+    out = tmp_path / "engine"
+    assert main(["index", "--dataset", str(tmp_path / "photos"), "--features", "effnet", "--out", str(out)]) == 0
+    engine = Engine.load(out)
+    cat = engine.search_words("cat in Lyon", k=5)
+    assert [h.id for h in cat.hits] == ["pets/chelsea.jpg"] and cat.near == "Lyon" and "Persian cat" in cat.classes
+    assert engine.search_words("cat near Paris", k=5).hits == []  # no cat there
+    assert [h.id for h in engine.search_words("drink in France", k=5).hits] == ["kitchen/coffee.jpg"]
+    capsys.readouterr()
+    assert main(["search", str(out), "--words", "cat in Lyon"]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header.startswith("cat in Lyon (tabby cat, ") and header.endswith(", taken near Lyon):")
+    client = create_app({"ENGINES": {"photos": engine}}).test_client()
+    answer = client.get("/api/v1/search?words=cat+in+Lyon").get_json()
+    assert answer["near"] == "Lyon" and answer["classes"].startswith("tabby cat") and len(answer["hits"]) == 1
+    page = client.get("/?words=cat+in+Lyon").get_data(as_text=True)
+    assert "Pictures of tabby cat, " in page and " taken near Lyon, by the network&#39;s probability" in page
+    assert "Pictures taken near Lyon, the newest first." in client.get("/?words=in+Lyon").get_data(as_text=True)
+    typo = client.get("/?words=cat+in+Lyonn")
+    assert typo.status_code == 400 and '<a href="/?words=cat+in+Lyon">cat in Lyon</a>' in typo.get_data(as_text=True)

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -20,18 +21,18 @@ from cbir.batching import MicroBatcher, search_batch
 from cbir.copies import copies_first, copies_of
 from cbir.datasets.collection import Dataset
 from cbir.distinct import POOL as DISTINCT_POOL, check_distinct, one_per_group
-from cbir.errors import CbirError, EngineError
+from cbir.errors import CbirError, EngineError, UnknownWordsError
 from cbir.features.base import FeatureExtractor, l2_normalise
 from cbir.filters import Filter, Selection
 from cbir.index.base import VectorIndex
 from cbir.memories import Memory, on_this_day
 from cbir.metadata import Metadata
-from cbir.places import Place, overview as places_overview
+from cbir.places import Place, overview as places_overview, places_named, split_place
 from cbir.resume import Checkpoint, described_batches
 from cbir.storage import current_version, write_version, writer_lock
 from cbir.trips import Trip, trips
 from cbir.types import Hit, SearchResult
-from cbir.words import SHOWS, LikelyClasses, Shown, classes_named, overview
+from cbir.words import SHOWS, LikelyClasses, Shown, classes_named, naming, overview
 
 FORMAT_VERSION = 1
 SELECTIONS = 64  # filters whose passing ids an engine keeps
@@ -280,11 +281,26 @@ class Engine:
         """The `k` indexed images the network finds most probably of a class the words name ("dog", "beach, lakeside":
         any of them; `cbir.words`), best first, each scored with that probability; `where`, `min_score` (here a
         probability) and `distinct` as in `search`. The first search by words works out every indexed image's
-        probable classes from its vector (`progress`: a bar), kept until images are added or removed."""
+        probable classes from its vector (`progress`: a bar), kept until images are added or removed.
+
+        Words may end with a place the pictures were taken near ("dog in Lyon", "beach near Nice": `cbir.places`),
+        or be a place alone ("in Lyon", "Lyon" where it names no class): its pictures, the newest first."""
         if k < 1:
             raise CbirError(f"k must be at least 1, got {k}")
-        self._check_words()
-        found = classes_named(text, self.extractor.classes_)
+        words, place = split_place(text)
+        if place and where and where.place:
+            raise CbirError(f"a place in the words ('{place}') and in the filter ('{where.place}'): give one")
+        near = replace(where or Filter(), place=place or words)  # the words' place, or the words as one
+        try:
+            if not words:
+                raise UnknownWordsError("no words")
+            self._check_words()
+            found = classes_named(words, self.extractor.classes_)
+        except CbirError:
+            if words and (place or not self._names_place(words)):
+                raise
+            return replace(self.browse(k, near, distinct), query=text, near=near.place)
+        where = near if place else where
         likely = self.likely_classes(progress)
         scores = likely.scores(found)
         if where:
@@ -299,9 +315,17 @@ class Engine:
             shows = [self.extractor.classes_[c] for c in likely.best(best, found)]
             hit = self.metadata.hit
             return [SearchResult([hit(likely.ids[i], float(scores[i]))._replace(shows=name)
-                                  for i, name in zip(best, shows)], text)]
+                                  for i, name in zip(best, shows)], text, naming(found, self.extractor.classes_),
+                                 place or None)]
 
         return (self._distinct(k, ranked) if distinct else ranked(k))[0]
+
+    def _names_place(self, words: str) -> bool:
+        """Whether words name a place some indexed pictures were taken near (`cbir.places`)."""
+        try:
+            return bool(places_named(words, self.metadata.places().values()))
+        except UnknownWordsError:
+            return False
 
     def browse(self, k: int = 10, where: Filter | None = None, distinct: bool = False) -> SearchResult:
         """The `k` newest indexed images (by when they were taken; undated ones last) of those that pass `where`: a

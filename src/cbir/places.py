@@ -108,6 +108,13 @@ def _names(place: str, text: str) -> bool:
     return bool(wanted) and all(part in parts for part in wanted)
 
 
+def split_place(text: str) -> tuple[str, str]:
+    """Words and the place they end with, after "in", "near" or "at" ("dog in Lyon" -> ("dog", "Lyon"); "near
+    Paris, France" -> ("", "Paris, France")), or the words and "" where they end with none."""
+    found = re.fullmatch(r"(.*)(?:^|\s)(?:in|near|at)\s+(\S.*?)\s*", text, re.IGNORECASE | re.DOTALL)  # the last
+    return (found.group(1).strip(), found.group(2)) if found else (text.strip(), "")
+
+
 def places_named(text: str, places: Iterable[str]) -> frozenset[str]:
     """Those of `places` that the text names (any of the places it joins with "or"); an error with the places meant
     when one names none of them."""

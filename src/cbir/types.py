@@ -45,10 +45,14 @@ class Hit(NamedTuple):
 
 @dataclass(frozen=True)
 class SearchResult:
-    """The hits for one query image, best first."""
+    """The hits for one query (an image, words), best first; a search by words says, for people, what classes its
+    words named (`classes`) and near what place (`near`: "dog in Lyon")."""
 
     hits: list[Hit] = field(default_factory=list)
     query: str | None = None
+    classes: str | None = None
+    near: str | None = None
 
     def to_dict(self) -> dict:
-        return {"query": self.query, "hits": [h.to_dict() for h in self.hits]}
+        return {"query": self.query, **({"classes": self.classes} if self.classes else {}),
+                **({"near": self.near} if self.near else {}), "hits": [h.to_dict() for h in self.hits]}

@@ -124,11 +124,6 @@ def _unknown(term: str, classes: Sequence[str], nouns: Nouns, known: bool) -> Un
     return UnknownWordsError(f"'{term}' names none of {what}{meant}", close)
 
 
-def meaning(text: str, classes: Sequence[str]) -> str:
-    """What words name among `classes`, for people (`naming` of `classes_named`)."""
-    return naming(classes_named(text, classes), classes)
-
-
 def naming(found: Sequence[int], classes: Sequence[str]) -> str:
     """What words found, for people: "Chihuahua, Japanese spaniel, Maltese dog and 115 more classes"."""
     names = list(dict.fromkeys(classes[i] for i in found))  # ImageNet names two classes "sunglasses"

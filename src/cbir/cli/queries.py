@@ -16,7 +16,6 @@ def cmd_search(args: argparse.Namespace) -> int:
     from cbir.datasets.regions import Region
     from cbir.engine import Engine
     from cbir.filters import Filter
-    from cbir.words import meaning
 
     if args.images and args.words:
         raise CbirError("search with image files or with --words, not both")
@@ -50,7 +49,8 @@ def cmd_search(args: argparse.Namespace) -> int:
             print(one_line(path))
         return 0
     for result in results:
-        named = f" ({meaning(args.words, engine.extractor.classes_)})" if args.words else ""
+        named = " (" + ", taken near ".join(filter(None, [result.classes, result.near])) + ")" if (
+            result.classes or result.near) else ""
         print(f"{one_line(result.query)}{named}:")
         for rank, hit in enumerate(result.hits, 1):
             score = f"{hit.score:.4f}" if hit.copy is None else f"copy {hit.copy:.2f}"  # a copy: its similarity
@@ -135,7 +135,8 @@ def register(sub) -> None:
     p.add_argument("--words", metavar="TEXT",
                    help="find pictures of what the words name instead, e.g. 'dog' or 'beach, lakeside' (any of them): "
                         "the classes the engine's network knows (effnet: ImageNet's 1,000, with every more general "
-                        "word for them: dog, bird, vehicle, food), ranked by their probability")
+                        "word for them: dog, bird, vehicle, food), ranked by their probability; ending with a "
+                        "place the pictures were taken near ('dog in Lyon'), or a place alone ('Lyon')")
     p.add_argument("-k", type=positive, default=10, help="results per query (default 10)")
     p.add_argument("--label", dest="labels", action="append", default=[], metavar="LABEL",
                    help="only images of this class (repeatable: any of them)")

@@ -112,7 +112,8 @@ def search_response(searched: Searched, offset: int = 0) -> Response:
     return jsonify({
         "took_ms": round(searched.took_ms, 2),
         "engine": searched.engine,
-        **({"classes": searched.meaning} if searched.meaning is not None else {}),
+        **({"classes": searched.result.classes} if searched.result.classes else {}),
+        **({"near": searched.result.near} if searched.result.near else {}),
         "hits": [{**{key: value for key, value in h.to_dict().items() if key != "path"},  # no server paths
                   "url": url_for("api.image", image_id=h.id)} for h in searched.result.hits],
     })

@@ -60,7 +60,10 @@ def openapi_document(service) -> dict:
                            "effnet's 1,000 ImageNet classes, named by any of their WordNet names or more general ones: "
                            "dog, bird, vehicle, food), ranked by the network's probability that they show one",
                 "parameters": [{"name": "words", "in": "query", "required": True, "schema": {"type": "string"},
-                                "description": "a word or phrase, or several separated by commas (any of them)"},
+                                "description": "a word or phrase, or several separated by commas (any of them); "
+                                               "ending with a place the pictures were taken near ('dog in Lyon', "
+                                               "'beach near Nice'), or a place alone ('Lyon': its pictures, the "
+                                               "newest first)"},
                                k_param, offset_param, engine_param, *narrowing, distinct_param],
                 "responses": {"200": {"description": "hits, best first, each scored with its probability; classes: "
                                                      "the classes the words name", "content": {
@@ -188,6 +191,7 @@ def openapi_document(service) -> dict:
             "SearchResponse": {"type": "object", "required": ["took_ms", "engine", "hits"], "properties": {
                 "took_ms": {"type": "number"}, "engine": {"type": "string"},
                 "classes": {"type": "string", "description": "a search by words: the classes they name"},
+                "near": {"type": "string", "description": "a search by words: the place they named"},
                 "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}}},
             "Duplicates": {"type": "object", "required": ["engine", "threshold", "exact_only", "took_ms", "groups"],
                            "properties": {

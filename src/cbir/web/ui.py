@@ -149,8 +149,12 @@ def index():
             context["offset"] = offset
             if len(searched.result.hits) == k and depth + k <= MAX_DEPTH:
                 context["more_offset"] = depth
-            if searched.meaning:
-                context["note"] = f"Pictures of {searched.meaning}, by the network's probability that they show one."
+            if searched.result.classes:
+                near = f" taken near {searched.result.near}" if searched.result.near else ""
+                context["note"] = (f"Pictures of {searched.result.classes}{near}, by the network's probability that "
+                                   f"they show one.")
+            elif searched.result.near:
+                context["note"] = f"Pictures taken near {searched.result.near}, the newest first."
             elif not context["browsing"]:
                 about = svc.collection(searched.engine)
                 context["note"] = diagnostic(searched, about.labelled, context.get("predicted"), about.knows_classes)
