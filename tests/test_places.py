@@ -218,7 +218,7 @@ def test_the_page_and_the_api_offer_places_and_filter_by_them(trip_engine):
     assert 'placeholder="dog, beach in Lyon"' in start  # the words field: words and a place of these
     page = client.get("/?browse=1&place=paris").get_data(as_text=True)
     assert 'id="narrowed">Only images taken near paris.</p>' in page and "near Paris, France: more like this" in page
-    assert page.count('class="hit"') == 2
+    assert page.count('class="hit"') == 2 and '<span class="near" title="near Paris, France">Paris</span>' in page
     typo = client.get("/?id=lyon/a.jpg&place=Pariss&k=4")
     assert typo.status_code == 400
     assert '<a href="/?id=lyon/a.jpg&amp;place=Paris&amp;k=4">Paris</a>' in typo.get_data(as_text=True)
