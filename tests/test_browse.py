@@ -132,5 +132,7 @@ def test_the_start_page_offers_the_pictures_of_this_day_by_its_clock(tiny_collec
     assert 'id="memories"' in start and f'title="1 picture taken on {day}"' in start
     assert f'href="/?browse=1&amp;since={day}&amp;until={day}&amp;engine=tiny&amp;k=10"' in start
     assert f'src="/api/v1/images/{dataset.ids[3]}?size=thumb"' in start
+    assert client.get("/api/v1/memories").get_json() == {"engine": "tiny", "today": today.isoformat(), "memories": [
+        {"day": day, "images": 1, "example": dataset.ids[3]}]}
     later = create_app({"ENGINES": {"tiny": engine}, "TODAY": lambda: date(2100, 1, 1)}).test_client()
     assert 'id="memories"' not in later.get("/").get_data(as_text=True)

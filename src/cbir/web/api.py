@@ -1,5 +1,5 @@
 """The JSON API under /api/v1: search (by upload, by indexed id or by words), indexed images (each, or all newest
-first), what they show, where they were taken, trips, health, engines, OpenAPI."""
+first), what they show, where they were taken, trips, this day in earlier years, health, engines, OpenAPI."""
 
 from __future__ import annotations
 
@@ -89,6 +89,16 @@ def trips():
     svc = service()
     name, _ = svc.engine(request.args.get("engine"))
     return jsonify({"engine": name, "trips": [trip._asdict() for trip in svc.collections[name].trips]})
+
+
+@bp.get("/memories")
+def memories():
+    """The pictures taken on today's date (the server's) in earlier years, a year at a time, the latest first."""
+    svc = service()
+    name, _ = svc.engine(request.args.get("engine"))
+    today = svc.today()
+    return jsonify({"engine": name, "today": today.isoformat(),
+                    "memories": [memory._asdict() for memory in svc.collections[name].memories(today)]})
 
 
 @bp.get("/similar/<path:image_id>")

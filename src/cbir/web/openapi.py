@@ -110,6 +110,12 @@ def openapi_document(service) -> dict:
                  "since": {"type": "string", "description": "its first day"},
                  "until": {"type": "string", "description": "its last day"}, "images": {"type": "integer"},
                  "example": {"type": "string", "description": "one of its photos"}}),
+            "/api/v1/memories": _listing(
+                "The pictures taken on today's date (the server's: `today` in the answer) in earlier years, a year at "
+                "a time, the latest first: since= and until= with a day look through its pictures", engine_param,
+                "memories", "the latest first",
+                {"day": {"type": "string", "description": "the day, ISO 8601"}, "images": {"type": "integer"},
+                 "example": {"type": "string", "description": "the first picture taken that day"}}),
             "/api/v1/similar/{image_id}": {"get": {
                 "summary": "Find the indexed images most like an indexed one (itself left out), or like it and others "
                            "together, and less like others",
