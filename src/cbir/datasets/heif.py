@@ -63,17 +63,11 @@ def exif_extents(header: bytes) -> list[tuple[int, int]] | None:
     if not is_heif(header):
         return None
     try:
-        at = 0
-        while at + 8 <= len(header):  # the top-level boxes, up to `meta` (those after it may run past the header)
-            size, kind = struct.unpack_from(">I4s", header, at)
-            size = struct.unpack_from(">Q", header, at + 8)[0] if size == 1 else size
+        for kind, span in _boxes(header, 0, len(header)):  # up to `meta`: a box after it may run past the header
             if kind == b"meta":
-                meta = dict(_boxes(header, at + 12, at + size))  # a full box: version and flags first
+                meta = dict(_boxes(header, span.start + 4, span.end))  # a full box: version and flags first
                 found = [item for item in _items(header, meta).values() if item.type == b"Exif"]
                 return found[0].extents if found and found[0].method == 0 and found[0].extents else None
-            if size < 8:
-                return None
-            at += size
     except (struct.error, ValueError, KeyError, IndexError):
         return None
     return None
