@@ -400,6 +400,9 @@ def test_a_search_by_words_keeps_to_the_place_they_end_with(tmp_path, capsys):
     assert [h.id for h in cat.hits] == ["pets/chelsea.jpg"] and cat.near == "Lyon" and "Persian cat" in cat.classes
     assert engine.search_words("cat near Paris", k=5).hits == []  # no cat there
     assert [h.id for h in engine.search_words("drink in France", k=5).hits] == ["kitchen/coffee.jpg"]
+    with pytest.raises(UnknownWordsError, match="did you mean 'Lyon'") as raised:
+        engine.search_words("cat in Lyonn ", k=5)
+    assert raised.value.suggestions == ["cat in Lyon"]  # the words again, with the place meant
     capsys.readouterr()
     assert main(["search", str(out), "--words", "cat in Lyon"]) == 0
     header = capsys.readouterr().out.splitlines()[0]

@@ -301,10 +301,16 @@ class Engine:
                 raise
             return replace(self.browse(k, near, distinct), query=text, near=near.place)
         where = near if place else where
+        try:
+            passing = self.select(where).ids if where else None
+        except UnknownWordsError as exc:  # a place the words end with, misspelt: the words with the places meant
+            if not place or exc.field != "place":
+                raise
+            stem = text.rstrip()[: -len(place)]
+            raise UnknownWordsError(str(exc), [stem + meant for meant in exc.suggestions]) from None
         likely = self.likely_classes(progress)
         scores = likely.scores(found)
-        if where:
-            passing = self.select(where).ids
+        if passing is not None:
             scores[[id_ not in passing for id_ in likely.ids]] = 0.0
         scores[scores < (min_score or 0.0)] = 0.0
 

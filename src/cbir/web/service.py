@@ -28,7 +28,6 @@ from cbir.errors import CbirError, DatasetError, ImageDecodeError
 from cbir.filters import Filter
 from cbir.types import SearchResult
 from cbir.web.grouping import Grouping
-from cbir.places import split_place
 from cbir.words import Shown
 from cbir.web.pictures import browser_type, encode_jpeg, encode_png, thumbnail
 from cbir.web.collection import Collection
@@ -321,11 +320,7 @@ class SearchService:
         try:
             result = eng.search_words(text, k, where=where, min_score=min_score, distinct=distinct)
         except CbirError as exc:  # words that name nothing known, or features that know no classes, or no place
-            suggestions = list(getattr(exc, "suggestions", ()))
-            if getattr(exc, "field", "") == "place":  # the place the words end with: the words with the one meant
-                stem = text.rstrip()[: -len(split_place(text)[1])]
-                suggestions = [stem + meant for meant in suggestions]
-            raise RequestError(str(exc), suggestions=suggestions) from None
+            raise RequestError(str(exc), suggestions=getattr(exc, "suggestions", ())) from None
         return Searched(name, result, (time.perf_counter() - started) * 1000)
 
     def browse(self, engine: str | None, k: int, where: Filter | None = None, distinct: bool = False) -> Searched:
