@@ -349,7 +349,8 @@ class Engine:
     def places(self) -> list[Place]:
         """Where the indexed pictures were taken (`cbir.places`: the towns nearest their GPS positions), the most
         photographed first, with how many and the newest picture of each."""
-        return places_overview(self.metadata.places(), self.metadata.newest_first())
+        places = self.metadata.places()
+        return places_overview(places, self.metadata.newest_first(places)) if places else []  # no sort of all for none
 
     def trips(self) -> list[Trip]:
         """The runs of photos taken away from home (`cbir.trips`), the latest first."""

@@ -141,9 +141,9 @@ def index():
             searched = None
             context["examples"] = svc.examples(engine)
             context["shows"], context["place_chips"] = context["hints"][:SHOWN], context["places"][:SHOWN]
-            context["trips"] = svc.collection(engine).trips[:SHOWN]
-            context["memories"] = svc.collection(engine).memories(svc.today())
-            context["timeline"], context["place_map"] = svc.collection(engine).timeline, svc.collection(engine).map
+            collection = svc.collection(engine)
+            context["trips"], context["memories"] = collection.trips[:SHOWN], collection.memories(svc.today())
+            context["timeline"], context["place_map"] = collection.timeline, collection.map
         if searched:
             searched = context["searched"] = svc.paged(searched, offset)
             context["offset"] = offset
