@@ -143,6 +143,32 @@ def test_search_away_from_images_marked_unlike(built, tiny_collection, capsys):
     assert "nope.png" in capsys.readouterr().err
 
 
+def test_search_more_like_indexed_images_by_their_ids(built, tiny_collection, capsys):
+    """`--like ID` (repeatable): indexed images searched with by their vectors, alone or with image files."""
+    from cbir import Engine
+    from cbir.datasets import decode_image
+
+    engine, stripes = Engine.load(built), tiny_collection / "test" / "stripes" / "000.png"
+    liked = [id_ for id_, label in engine.metadata.labels().items() if label == "gradient"][:2]
+    capsys.readouterr()
+    assert main(["search", str(built), "--like", liked[0], "-k", "4", "--json"]) == 0
+    (found,) = json.loads(capsys.readouterr().out)
+    assert found["query"] == liked[0] and [h["id"] for h in found["hits"]] == [
+        h.id for h in engine.search_like(liked[0], 4).hits] and liked[0] not in {h["id"] for h in found["hits"]}
+    assert {h["label"] for h in found["hits"]} == {"gradient"}
+    assert main(["search", str(built), str(stripes), "--like", liked[0], "--like", liked[1], "-k", "5", "--json"]) == 0
+    (found,) = json.loads(capsys.readouterr().out)
+    expected = engine.search_together([decode_image(stripes.read_bytes(), max_side=256)], 5, liked_ids=liked).hits
+    assert found["query"] == f"{stripes} + {liked[0]} + {liked[1]}"
+    assert [h["id"] for h in found["hits"]] == [h.id for h in expected] and not set(liked) & {
+        h["id"] for h in found["hits"]}
+    for wrong, message in ((["--like", "nope.png"], "no indexed image with id 'nope.png'"),
+                           (["--like", liked[0], "--words", "dog"], "not both"),
+                           (["--like", liked[0], "--crop", "0,0,0.5,0.5"], "--crop")):
+        assert main(["search", str(built), *wrong]) == 2
+        assert message in capsys.readouterr().err
+
+
 def test_errors_are_messages_not_tracebacks(built, tmp_path, capsys):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"nope")

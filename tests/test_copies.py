@@ -3,6 +3,7 @@ in every search and in evaluation alike; saved, loaded, added to and removed fro
 
 import re
 import threading
+from functools import partial
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from PIL import Image
 from test_duplicates import NEAR, PHOTOS, hard_edit, photo
 
 from cbir.cli import main
-from cbir.copies import copies_among, copies_first, verified_copy
+from cbir.copies import copies_among, copies_first, grey_picture, verified_copy
 from cbir.datasets import load_folder
 from cbir.engine import Engine
 from cbir.evaluation.ranking import full_ranking
@@ -271,10 +272,39 @@ def test_a_best_match_that_does_not_lead_is_a_copy_when_its_pixels_say_so(tmp_pa
     found = engine.search([clock, grass], k=3)
     assert found[0].hits[0].id == "clock.jpg" and found[0].hits[0].copy == best[0].hits[0].score  # verified
     assert all(h.copy is None for h in found[1].hits)  # gravel is not grass
-    mirrored = np.ascontiguousarray(clock[:, ::-1])
-    assert verified_copy(mirrored, best[0].hits, floor) == best[0].hits[:1]  # a mirrored copy too
-    assert verified_copy(clock, best[0].hits, best[0].hits[0].score + 0.01) == []  # below the floor: not looked at
+    mirror, grey = np.ascontiguousarray(clock[:, ::-1]), partial(grey_picture, clock)
+    assert verified_copy(partial(grey_picture, mirror), best[0].hits, floor) == best[0].hits[:1]  # mirrored, too
+    assert verified_copy(grey, best[0].hits, best[0].hits[0].score + 0.01) == []  # below the floor: not looked at
     fileless = [best[0].hits[1]._replace(path=None, score=0.9), best[0].hits[0]]
-    assert verified_copy(clock, fileless, floor) == best[0].hits[:1]  # a match without a file is passed over
+    assert verified_copy(grey, fileless, floor) == best[0].hits[:1]  # a match without a file is passed over
     (tmp_path / "clock.jpg").unlink()
     assert engine.copies_of([clock], 3) == [[]]  # its file gone: nothing to verify it with, and no error
+
+
+def test_more_like_an_indexed_image_is_found_by_its_vectors_its_copies_first(photos, monkeypatch):
+    both = load_folder(photos, cache=False)  # the photos and their edited copies in one collection
+    engine = Engine.build(both, make_extractor("gch"), progress=False, copies=make_extractor("effnet"))
+    queries = [id_ for id_ in both.ids if id_.startswith("photos/") and id_.replace("photos/", "edits/") in both.ids]
+    described = engine.search([both.images[both.ids.index(id_)] for id_ in queries], k=4, exclude=queries)
+
+    def describe(*args, **kwargs):
+        raise AssertionError("an indexed image is described again")
+
+    monkeypatch.setattr(engine.extractor, "transform", describe)
+    monkeypatch.setattr(engine.copies.extractor, "transform", describe)
+    found = [engine.search_like(id_, k=4) for id_ in queries]
+    assert [[h.id for h in r.hits] for r in found] == [[h.id for h in r.hits] for r in described]
+    copied = [r.hits[0].id for r in found if r.hits[0].copy is not None]
+    assert len(copied) >= 4 and all(id_.startswith("edits/") for id_ in copied)  # its edited copy, first
+    threshold = engine.copies.extractor.duplicate_threshold
+    for id_ in queries:  # its file gone (a drive not mounted): searched all the same
+        (photos / id_).rename(photos / f"{id_}.away")
+    try:
+        gone = [engine.search_like(id_, k=4) for id_ in queries]
+    finally:
+        for id_ in queries:
+            (photos / f"{id_}.away").rename(photos / id_)
+    assert all(len(r.hits) == 4 for r in gone)
+    for before, after in zip(found, gone):  # a copy by the rule needs no pixels; one verified by them is left out
+        if before.hits[0].copy is not None and before.hits[0].copy >= threshold:
+            assert after.hits[0] == before.hits[0]

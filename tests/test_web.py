@@ -116,7 +116,9 @@ def test_photos_thumbnails_are_decoded_small_and_originals_shown_compactly(tmp_p
     assert thumb.mimetype == "image/jpeg" and Image.open(io.BytesIO(thumb.data)).size == (192, 192)
     assert max(decoded[0]) <= 192  # not 3000x3000 pixels for a 192-pixel thumbnail
     assert client.get("/api/v1/similar/big.jpg").status_code == 200
-    assert max(decoded[1]) <= 256  # "more like this": the picture as it was indexed, not 9 megapixels
+    assert len(decoded) == 1  # "more like this": by its vector as indexed, nothing read
+    assert client.get("/api/v1/similar/big.jpg?crop=0.25,0.25,0.5,0.5").status_code == 200
+    assert max(decoded[1]) <= 512  # a part of it: read large enough for that part, not at 9 megapixels
     original = client.get("/api/v1/images/coffee.avif")
     assert original.mimetype == "image/avif" and original.data == (tmp_path / "photos" / "coffee.avif").read_bytes()
     phone = client.get("/api/v1/images/astronaut.heic")  # no browser but Safari shows HEIC: a JPEG of it
@@ -386,10 +388,14 @@ def test_a_password_guards_every_route_but_health(engines):
     assert open_app.get("/api/v1/engines").status_code == 200
 
 
-def test_similar_to_an_indexed_image_by_id(client):
+def test_similar_to_an_indexed_image_by_id(client, engines, collection):
     body = client.get("/api/v1/similar/stripes/003.png?k=5&engine=hog-gch").get_json()
     assert body["engine"] == "hog-gch" and len(body["hits"]) == 5
     assert "stripes/003.png" not in [h["id"] for h in body["hits"]]
+    image = np.asarray(Image.open(collection / "stripes" / "003.png").convert("RGB"))
+    described = engines["hog-gch"].search([image], k=5, exclude=["stripes/003.png"])[0]
+    assert [h["id"] for h in body["hits"]] == [h.id for h in described.hits]  # its vector: what describing finds
+    assert [h["score"] for h in body["hits"]] == pytest.approx([h.score for h in described.hits], abs=1e-3)  # float16
     assert [h["label"] for h in body["hits"]].count("stripes") >= 4
     assert client.get("/api/v1/similar/nope.png").status_code == 404
     assert "error" in client.get("/api/v1/similar/stripes/003.png?k=0").get_json()
@@ -632,14 +638,18 @@ def test_an_image_gone_from_disk_is_a_404_that_names_no_server_path(tiny_collect
     shutil.copytree(tiny_collection / "train" / "blobs", folder / "blobs")
     engine = Engine.build(load_folder(folder, progress=False, cache=False), make_extractor("gch"), progress=False)
     client = create_app({"ENGINES": {"e": engine}}).test_client()
+    expected = client.get("/api/v1/similar/blobs/001.png?k=3").get_json()["hits"]
     (folder / "blobs" / "001.png").unlink()
     for url in ("/api/v1/images/blobs/001.png", "/api/v1/images/blobs/001.png?size=thumb",
-                "/api/v1/similar/blobs/001.png", "/?id=blobs/001.png"):
+                "/api/v1/similar/blobs/001.png?crop=0,0,0.5,0.5", "/?id=blobs/001.png&crop=0,0,0.5,0.5"):
         response = client.get(url)
         assert response.status_code == 404, url
         body = response.get_data(as_text=True)
         assert "not available" in body and str(tmp_path) not in body and "/blobs/001.png" not in body.replace(
             "'blobs/001.png'", "").replace("&#39;blobs/001.png&#39;", ""), (url, body)
+    # more like the whole of it: by its vector as indexed, so a drive not mounted leaves it searchable
+    assert client.get("/api/v1/similar/blobs/001.png?k=3").get_json()["hits"] == expected
+    assert client.get("/?id=blobs/001.png&k=3").status_code == 200
 
 
 def test_a_file_name_with_a_newline_is_served_and_printed_on_one_line(tiny_collection, tmp_path, capsys):

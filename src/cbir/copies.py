@@ -45,16 +45,18 @@ def copies_among(hits: Sequence[Hit], threshold: float, lead: tuple[float, float
     return found
 
 
-def copies_of(image: np.ndarray, hits: Sequence[Hit], threshold: float,
+def copies_of(query: Callable[[], np.ndarray | None], hits: Sequence[Hit], threshold: float,
               lead: tuple[float, float] | None) -> list[Hit]:
-    """`copies_among`, else (with a lead) the match `verified_copy` finds: all the rules of a copy."""
-    return copies_among(hits, threshold, lead) or (verified_copy(image, hits, lead[0]) if lead else [])
+    """`copies_among`, else (with a lead) the match `verified_copy` finds: all the rules of a copy (`query`: the
+    query's grey picture, `grey_picture`, asked for only when a match is verified)."""
+    return copies_among(hits, threshold, lead) or (verified_copy(query, hits, lead[0]) if lead else [])
 
 
-def verified_copy(query: np.ndarray, hits: Sequence[Hit], floor: float) -> list[Hit]:
+def verified_copy(query: Callable[[], np.ndarray | None], hits: Sequence[Hit], floor: float) -> list[Hit]:
     """The first of the best VERIFIED matches that scores `floor` or more and whose picture, read from its file, is
-    the query image's (`same_picture`); else none (a match without a readable file verifies nothing)."""
-    return first_verified(lambda: grey_picture(query), hits, floor, lambda hit: file_picture(hit.path))
+    the query's (`same_picture`; `query`: its grey picture, None when it cannot be had); else none (a match without
+    a readable file verifies nothing)."""
+    return first_verified(query, hits, floor, lambda hit: file_picture(hit.path))
 
 
 def first_verified(query: Callable[[], np.ndarray | None], hits: Sequence[Hit], floor: float,

@@ -22,13 +22,14 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from cbir.datasets.folder import archive_member, file_stamp, read_bytes
 from cbir.datasets.raw import is_raw_name, raw_pixels
-from cbir.copies import copies_among, copies_of, file_picture, first_verified
+from cbir.copies import copies_among, copies_of, file_picture, first_verified, grey_picture
 from cbir.errors import CbirError
 from cbir.types import Hit
 
@@ -250,7 +251,7 @@ def check_new(engine, dataset, threshold: float | None = None, exact_only: bool 
 def _copies_of(engine, images: Sequence[np.ndarray], threshold: float) -> list[list[Hit]]:
     """Per image, the engine's images it is a near duplicate of, by `find_duplicates`' rules."""
     lead = lead_at(engine, threshold)
-    return [copies_of(image, hits, threshold, lead)
+    return [copies_of(partial(grey_picture, image), hits, threshold, lead)
             for image, hits in zip(images, engine.search_vectors(engine.embed(images), NEIGHBOURS))]
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from cbir.batching import MicroBatcher, search_batch
-from cbir.copies import copies_first, copies_of
+from cbir.copies import copies_first, copies_of, file_picture, grey_picture
 from cbir.datasets.collection import Dataset
 from cbir.distinct import POOL as DISTINCT_POOL, check_distinct, one_per_group
 from cbir.errors import CbirError, EngineError, UnknownWordsError
@@ -247,6 +247,36 @@ class Engine:
         names = list(names) if names is not None else [None] * len(hits)
         return [SearchResult(h, q) for h, q in zip(hits, names)]
 
+    def search_like(self, image_id: str, k: int = 10, where: Filter | None = None, min_score: float | None = None,
+                    distinct: bool = False) -> SearchResult:
+        """"More like this": the `k` other indexed images most like the indexed `image_id`, by its vector as
+        indexed (nothing read or described, so an image whose drive is not mounted is searched with too); its
+        indexed copies first, found by its vector in the copies' engine (its file read only to verify a match that
+        the copy rule hesitates over); `where`, `min_score` and `distinct` as in `search`."""
+        if k < 1:
+            raise CbirError(f"k must be at least 1, got {k}")
+        if image_id not in self.metadata:
+            raise CbirError(f"no indexed image with id '{image_id}'")
+        vector = self.index.vectors_of([image_id])
+
+        def ranked(depth: int) -> list[SearchResult]:
+            hits = self.search_vectors(vector, depth, exclude=[image_id], where=where, min_score=min_score)
+            return [SearchResult(row) for row in copies_first(hits, [self._copies_of_indexed(image_id, depth, where)],
+                                                              depth)]
+
+        return (self._distinct(k, ranked) if distinct else ranked(k))[0]
+
+    def _copies_of_indexed(self, image_id: str, k: int, where: Filter | None) -> list[Hit]:
+        """Up to k indexed copies of the indexed `image_id` (itself left out), by its vector in the copies' engine;
+        none without one."""
+        if self.copies is None or image_id not in self.copies.metadata:
+            return []
+        found = self.copies.search_vectors(self.copies.index.vectors_of([image_id]), max(k, 2), exclude=[image_id],
+                                           where=where)[0]
+        features = self.copies.extractor
+        return copies_of(lambda: file_picture(self.metadata.path(image_id)), found, features.duplicate_threshold,
+                         features.copy_lead)[:k]
+
     def search_together(self, images: Sequence[np.ndarray] | np.ndarray, k: int = 10, exclude: Sequence[str] = (),
                         where: Filter | None = None, min_score: float | None = None,
                         distinct: bool = False, unlike: Sequence[np.ndarray] = (), liked_ids: Sequence[str] = (),
@@ -410,7 +440,7 @@ class Engine:
         """Per query image, up to k copies of it among its best matches in the copies' engine (`found`, two or
         more each): those the copy features' rule takes, else a best match its pixels verify (`cbir.copies`)."""
         features = self.copies.extractor
-        return [copies_of(image, hits, features.duplicate_threshold, features.copy_lead)[:k]
+        return [copies_of(partial(grey_picture, image), hits, features.duplicate_threshold, features.copy_lead)[:k]
                 for image, hits in zip(images, found)]
 
     def search_vectors(self, vectors: np.ndarray, k: int, exclude: Sequence[str | None] | None = None,

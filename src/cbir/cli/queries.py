@@ -17,9 +17,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     from cbir.engine import Engine
     from cbir.filters import Filter
 
-    if args.images and args.words:
-        raise CbirError("search with image files or with --words, not both")
-    browsing = not args.images and not args.words  # the images themselves, newest first
+    if (args.images or args.like) and args.words:
+        raise CbirError("search with image files (or --like) or with --words, not both")
+    if args.like and args.crop:
+        raise CbirError("--crop takes a part of the image files given, not of the indexed images --like names")
+    browsing = not args.images and not args.words and not args.like  # the images themselves, newest first
     if (args.words or browsing) and (args.unlike or args.crop or args.together):
         raise CbirError(f"{'--words searches' if args.words else 'a look through the images (no image, no --words) is'}"
                         " alone: not with --unlike, --crop or --together")
@@ -33,10 +35,14 @@ def cmd_search(args: argparse.Namespace) -> int:
                                        distinct=args.distinct, progress=True)]
     elif browsing:
         results = [engine.browse(args.k, where, args.distinct)]
-    elif args.together or unlike:
+    elif len(args.like) == 1 and not (images or unlike):
+        found = engine.search_like(args.like[0], k=args.k, where=where, min_score=args.min_score,
+                                   distinct=args.distinct)
+        results = [dataclasses.replace(found, query=args.like[0])]
+    elif args.together or unlike or args.like:
         found = engine.search_together(images, k=args.k, where=where, min_score=args.min_score, distinct=args.distinct,
-                                       unlike=unlike)
-        query = " + ".join(names) + "".join(f" - {name}" for name in args.unlike)
+                                       unlike=unlike, liked_ids=args.like)
+        query = " + ".join(names + args.like) + "".join(f" - {name}" for name in args.unlike)
         results = [dataclasses.replace(found, query=query)]
     else:
         results = engine.search(images, k=args.k, names=names, where=where, min_score=args.min_score,
@@ -160,6 +166,9 @@ def register(sub) -> None:
                         "best of each, naming the others; needs features of the picture (effnet, or --copies)")
     p.add_argument("--together", action="store_true",
                    help="one search with all the images given: the indexed images most like all of them at once")
+    p.add_argument("--like", action="append", default=[], metavar="ID",
+                   help="an indexed image, by its id as results name it: more like this one, by its vector as "
+                        "indexed (nothing read; repeatable, and with image files: all of them together)")
     p.add_argument("--unlike", action="append", default=[], metavar="IMAGE",
                    help="an image (or folder) of what is not wanted: the results are less like it (repeatable; the "
                         "images given are then searched with together)")

@@ -404,14 +404,21 @@ class SearchService:
 
     def search_id(self, image_id: str, engine: str | None, k: int, where: Filter | None = None,
                   min_score: float | None = None, region: Region | None = None, distinct: bool = False) -> Searched:
-        """"More like this" for an indexed image (or a `region` of it): its k nearest other images (itself left
-        out)."""
+        """"More like this" for an indexed image: its k nearest other images (itself left out), by its vector as
+        indexed (`Engine.search_like`); for a `region` of it, by that part read from its file and described."""
         name, eng = self.engine(engine)
         if image_id not in eng.metadata:
             raise RequestError(f"no indexed image with id '{image_id}' in engine '{name}'", 404)
-        image = self.pixels(image_id, read_side(region, DEFAULT_MAX_SIDE))
-        searched = self.search_image(self.part(image, region), name, k, exclude=image_id, where=where,
-                                     min_score=min_score, distinct=distinct)
+        if region is None:
+            if distinct:
+                self._check_distinct(eng)
+            started = time.perf_counter()
+            result = eng.search_like(image_id, k, where=where, min_score=min_score, distinct=distinct)
+            searched = Searched(name, result, (time.perf_counter() - started) * 1000)
+        else:
+            image = self.pixels(image_id, read_side(region, DEFAULT_MAX_SIDE))
+            searched = self.search_image(self.part(image, region), name, k, exclude=image_id, where=where,
+                                         min_score=min_score, distinct=distinct)
         searched.query_label = eng.metadata.label(image_id)
         return searched
 
