@@ -94,6 +94,18 @@ def write_dng(path: Path, sensor: np.ndarray, preview: np.ndarray | None = None,
     return path
 
 
+def on_milvus(folder: Path, tmp_path: Path):
+    """An engine of a folder's images (`gch`) on Milvus Lite: a server's kind of index, in a file under `tmp_path`."""
+    from cbir.engine import Engine
+    from cbir.features import make_extractor
+    from cbir.index.milvus import MilvusIndex
+
+    extractor = make_extractor("gch")
+    dataset = load_folder(folder, progress=False, cache=False)
+    extractor.fit(dataset)
+    return Engine.build(dataset, extractor, MilvusIndex(extractor.dim, uri=str(tmp_path / "milvus.db")), progress=False)
+
+
 def red_and_blue(height: int = 64, width: int = 96) -> np.ndarray:
     """A sensor's picture for `write_dng`: its left half red, its right half blue."""
     sensor = np.zeros((height, width, 3), np.uint16)

@@ -7,7 +7,7 @@ import shutil
 
 from cbir.cli import main
 from cbir.datasets import load_folder
-from cbir.datasets.folder import image_taken
+from cbir.datasets.folder import image_facts
 from cbir.engine import Engine
 from cbir.features import make_extractor
 from cbir.filters import Filter
@@ -66,9 +66,9 @@ def test_the_cli_looks_through_an_engine_without_a_query(tiny_collection, tmp_pa
     assert main(["search", str(engine), "-k", "2", "--label", "gradient"]) == 0
     lines = capsys.readouterr().out.splitlines()
     gradient = next(i for i, id_ in enumerate(dataset.ids) if id_.startswith("gradient/"))
-    assert lines[0] == "newest first:" and lines[1].split()[1] == image_taken(dataset.paths[gradient])[0][:10]
+    assert lines[0] == "newest first:" and lines[1].split()[1] == image_facts(dataset.paths[gradient])[0][:10]
     assert main(["info", str(engine)]) == 0
-    dates = sorted(image_taken(path)[0][:10] for path in dataset.paths)
+    dates = sorted(image_facts(path)[0][:10] for path in dataset.paths)
     assert f"taken      {dates[0]} to {dates[-1]}\n" in capsys.readouterr().out
     assert lines[1].endswith(dataset.ids[gradient])
     assert main(["search", str(engine), "-k", "3", "--json"]) == 0
@@ -95,7 +95,7 @@ def test_the_start_page_draws_when_the_pictures_were_taken(tiny_collection, tmp_
     engine = Engine.build(dataset, make_extractor("gch"), progress=False)
     client = create_app({"ENGINES": {"tiny": engine}}).test_client()
     page = client.get("/").get_data(as_text=True)
-    months = sorted({image_taken(path)[0][:7] for path in dataset.paths})
+    months = sorted({image_facts(path)[0][:7] for path in dataset.paths})
     assert 'id="timeline"' in page and f"When they were taken, {months[0]} to {months[-1]}" in page
     assert f'href="/?browse=1&amp;since={months[-1]}&amp;until={months[-1]}&amp;engine=tiny&amp;k=10"' in page
     looking = client.get(f"/?browse=1&label=blobs&since={months[0]}&until={months[0]}").get_data(as_text=True)

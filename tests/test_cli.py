@@ -33,7 +33,8 @@ def test_index_info_search_json(built, tiny_collection, capsys):
     assert main(["search", str(built), str(query), "-k", "3", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out[0]["query"] == str(query) and len(out[0]["hits"]) == 3
-    assert set(out[0]["hits"][0]) == {"id", "score", "label", "path", "copy", "date", "place", "position", "alike"}
+    assert set(out[0]["hits"][0]) == {"id", "score", "label", "path", "copy", "date", "place", "position", "tags",
+                                      "rating", "alike"}
     assert out[0]["hits"][0]["label"] == "stripes"
     assert main(["search", str(built), str(query)]) == 0
     assert "stripes" in capsys.readouterr().out

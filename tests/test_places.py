@@ -6,11 +6,12 @@ import sqlite3
 
 import numpy as np
 import pytest
+from conftest import on_milvus
 from PIL import Image
 
 from cbir.cli import main
 from cbir.datasets import load_folder
-from cbir.datasets.folder import image_taken
+from cbir.datasets.folder import image_facts
 from cbir.engine import Engine
 from cbir.errors import UnknownWordsError
 from cbir.features import make_extractor
@@ -69,13 +70,13 @@ def test_a_gps_position_is_read_as_cameras_write_it():
 
 
 def test_a_file_says_where_it_was_taken_in_its_header(trip, tmp_path):
-    assert image_taken(str(trip / "lyon/a.jpg")) == ("2024-05-01T10:00:00", "45.76400,4.83570")
-    assert image_taken(str(trip / "home/a.jpg"))[1] == ""  # read: it has none
+    assert image_facts(str(trip / "lyon/a.jpg"))[:2] == ("2024-05-01T10:00:00", "45.76400,4.83570")
+    assert image_facts(str(trip / "home/a.jpg"))[1] == ""  # read: it has none
     import zipfile
 
     with zipfile.ZipFile(tmp_path / "trip.zip", "w") as zf:
         zf.write(trip / "paris/a.jpg", "paris/a.jpg")
-    assert image_taken(f"{tmp_path / 'trip.zip'}::paris/a.jpg")[1] == "48.85840,2.29450"
+    assert image_facts(f"{tmp_path / 'trip.zip'}::paris/a.jpg")[1] == "48.85840,2.29450"
 
 
 def heif_with_exif(exif: bytes, before: int) -> bytes:
@@ -109,7 +110,7 @@ def test_a_phone_s_heic_says_when_and_where_wherever_its_exif_lies(tmp_path):
     exif[0x8825] = gps(35.6586, 139.7454)
     for before in (1_000, 3_000_000):  # in the file's first bytes, and far after them (past an image's data)
         (tmp_path / "photo.heic").write_bytes(heif_with_exif(exif.tobytes(), before))
-        assert image_taken(str(tmp_path / "photo.heic")) == ("2023-08-01T12:00:00", "35.65860,139.74540"), before
+        assert image_facts(str(tmp_path / "photo.heic"))[:2] == ("2023-08-01T12:00:00", "35.65860,139.74540"), before
     assert exif_extents((Path(__file__).parent / "data" / "astronaut.heic").read_bytes()) is None  # it has none
     data = heif_with_exif(exif.tobytes(), 10)
     assert exif_extents(data[:40]) is None  # its meta box cut short: no exception
@@ -226,16 +227,11 @@ def test_the_page_and_the_api_offer_places_and_filter_by_them(trip_engine):
 
 def test_a_server_index_refuses_the_place_filter_it_could_not_apply(trip, tmp_path):
     from cbir.errors import CbirError
-    from cbir.index.milvus import MilvusIndex
 
-    extractor = make_extractor("gch")
-    dataset = load_folder(trip, progress=False, cache=False)
-    extractor.fit(dataset)
-    on_milvus = Engine.build(dataset, extractor, MilvusIndex(extractor.dim, uri=str(tmp_path / "milvus.db")),
-                             progress=False)
-    assert on_milvus.places()[0].place == "Lyon, France"  # the metadata is the engine's own
+    engine = on_milvus(trip, tmp_path)
+    assert engine.places()[0].place == "Lyon, France"  # the metadata is the engine's own
     with pytest.raises(CbirError, match="only images taken near a place is a filter of the embedded indexes"):
-        on_milvus.browse(3, Filter.of(place="Lyon"))
+        engine.browse(3, Filter.of(place="Lyon"))
 
 
 def test_a_map_draws_where_the_pictures_were_taken():

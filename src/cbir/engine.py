@@ -30,6 +30,7 @@ from cbir.metadata import Metadata
 from cbir.places import Place, overview as places_overview, places_named, split_place
 from cbir.resume import Checkpoint, described_batches
 from cbir.storage import current_version, write_version, writer_lock
+from cbir.tags import Tag, overview as tags_overview, tags_named
 from cbir.trips import Trip, trips
 from cbir.types import Hit, SearchResult
 from cbir.words import SHOWS, LikelyClasses, Shown, classes_named, naming, overview
@@ -314,7 +315,9 @@ class Engine:
         probable classes from its vector (`progress`: a bar), kept until images are added or removed.
 
         Words may end with a place the pictures were taken near ("dog in Lyon", "beach near Nice": `cbir.places`),
-        or be a place alone ("in Lyon", "Lyon" where it names no class): its pictures, the newest first."""
+        or be a place alone ("in Lyon", "Lyon" where it names no class): its pictures, the newest first. Words that
+        name no class but tags the photos have ("Anna", "wedding": `cbir.tags`) find the photos with those tags,
+        the newest first (near the place they end with, if any)."""
         if k < 1:
             raise CbirError(f"k must be at least 1, got {k}")
         words, place = split_place(text)
@@ -327,7 +330,13 @@ class Engine:
             self._check_words()
             found = classes_named(words, self.extractor.classes_)
         except CbirError:
+            if words and self._names_tag(words):
+                if where and where.tag:
+                    raise CbirError(f"a tag in the words ('{words}') and in the filter ('{where.tag}'): give one")
+                tagged = replace(where or Filter(), tag=words, place=place or (where.place if where else ""))
+                return replace(self.browse(k, tagged, distinct), query=text, tagged=words, near=place or None)
             if words and (place or not self._names_place(words)):
+                self._raise_tag_meant(words, text.strip()[len(words):])
                 raise
             return replace(self.browse(k, near, distinct), query=text, near=near.place)
         where = near if place else where
@@ -363,6 +372,22 @@ class Engine:
         except UnknownWordsError:
             return False
 
+    def _raise_tag_meant(self, words: str, rest: str) -> None:
+        """Where words that name nothing are close to tags the photos have ("Ana": Anna), the error that says so,
+        each tag meant followed by the `rest` of the words searched with (" in Lyon")."""
+        try:
+            tags_named(words, self.metadata.tag_names())
+        except UnknownWordsError as exc:
+            if exc.suggestions:
+                raise UnknownWordsError(str(exc), [meant + rest for meant in exc.suggestions]) from None
+
+    def _names_tag(self, words: str) -> bool:
+        """Whether words name tags some indexed pictures have (`cbir.tags`)."""
+        try:
+            return bool(tags_named(words, self.metadata.tag_names()))
+        except UnknownWordsError:
+            return False
+
     def browse(self, k: int = 10, where: Filter | None = None, distinct: bool = False) -> SearchResult:
         """The `k` newest indexed images (by when they were taken; undated ones last) of those that pass `where`: a
         collection looked through without a query, its hits scored 1; `distinct`: one image per group of look-alikes
@@ -381,6 +406,16 @@ class Engine:
         photographed first, with how many and the newest picture of each."""
         places = self.metadata.places()
         return places_overview(places, self.metadata.newest_first(places)) if places else []  # no sort of all for none
+
+    def tags(self) -> list[Tag]:
+        """The tags of the indexed pictures (`cbir.tags`), the most used first, with how many have each and the newest
+        of them."""
+        tags = self.metadata.tags()
+        return tags_overview(tags, self.metadata.newest_first(tags)) if tags else []
+
+    def ratings(self) -> dict[int, int]:
+        """How many pictures have each rating (stars; -1: rejected), the best first, of those rated."""
+        return dict(sorted(self.metadata.ratings().items(), reverse=True))
 
     def trips(self) -> list[Trip]:
         """The runs of photos taken away from home (`cbir.trips`), the latest first."""
@@ -464,10 +499,11 @@ class Engine:
         return selection
 
     def _passing(self, where: Filter) -> frozenset[str]:
-        if self.index.server and (where.showing or where.place):
-            raise CbirError(f"only images {'showing what words name' if where.showing else 'taken near a place'} is a "
-                            f"filter of the embedded indexes (FAISS, exact), not of {self.index.server}'s"
-                            + (": search with --words instead" if where.showing else ""))
+        if self.index.server and (where.showing or where.place or where.tag or where.stars):
+            what = ("showing what words name" if where.showing else "taken near a place" if where.place else
+                    "with a tag" if where.tag else "rated with stars")
+            raise CbirError(f"only images {what} is a filter of the embedded indexes (FAISS, exact), not of "
+                            f"{self.index.server}'s" + (": search with --words instead" if where.showing else ""))
         passing = self.metadata.passing(where)
         return passing & (self._main or self).showing(where.showing) if where.showing else passing
 

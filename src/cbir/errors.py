@@ -42,8 +42,8 @@ class ImageDecodeError(CbirError):
 
 
 class UnknownWordsError(CbirError):
-    """Words that name nothing the features know (`cbir.words`) or no place the images were taken at (`cbir.places`:
-    `field` "place"), with the known words they may have meant."""
+    """Words that name nothing the features know (`cbir.words`), no place the images were taken at (`cbir.places`:
+    `field` "place") or no tag they have (`cbir.tags`: `field` "tag"), with the known words they may have meant."""
 
     def __init__(self, message: str, suggestions: list[str] = (), field: str = "words"):
         super().__init__(message)

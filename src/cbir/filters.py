@@ -1,10 +1,9 @@
-"""Which indexed images a search may return: by class label, by split, by folder (a prefix of the
-image id, its path relative to the collection), by date (when the picture was taken: EXIF, else the
-file's time), by where (the place its GPS position names: `cbir.places`), by what they show (words, as a search by
-words names them: `Engine.select` knows which images show it). Each index applies a filter inside its own search
-(FAISS id selection, a mask on the exact matrix, a Milvus filter expression, an Elasticsearch
-filter), so a filtered search returns k hits whenever k images pass: never k searched, then some
-dropped."""
+"""Which indexed images a search may return: by class label, by split, by folder (a prefix of the image id, its
+path relative to the collection), by date (when the picture was taken: EXIF, else the file's time), by where (the
+place its GPS position names: `cbir.places`), by their tags and stars (`cbir.tags`), by what they show (words, as a
+search by words names them: `Engine.select` knows which images show it). Each index applies a filter inside its own
+search (FAISS id selection, a mask on the exact matrix, a Milvus filter expression, an Elasticsearch filter), so a
+filtered search returns k hits whenever k images pass: never k searched, then some dropped."""
 
 from __future__ import annotations
 
@@ -21,7 +20,8 @@ class Filter:
     """Images pass when each condition given holds: their label is one of `labels`, their split one of
     `splits`, their id starts with `folder`, their date is from `since` to `until` (ISO 8601 text, both
     included: "2019" is the start of 2019 as a lower bound and its whole year as an upper one), they were taken at
-    a place `place` names (`cbir.places`; which `passes` leaves to `Metadata.passing`), they show what the words
+    a place `place` names (`cbir.places`; which `passes` leaves to `Metadata.passing`), they have a tag `tag` names
+    (`cbir.tags`; also left to `Metadata.passing`), they are rated `stars` or more, they show what the words
     `showing` name (which `passes` leaves to the engine: `Engine.select`)."""
 
     labels: frozenset[str] = frozenset()
@@ -31,35 +31,39 @@ class Filter:
     until: str = ""
     showing: str = ""
     place: str = ""
+    tag: str = ""
+    stars: int = 0
 
     @classmethod
     def of(cls, labels: Iterable[str] = (), splits: Iterable[str] = (), folder: str | None = None,
            since: str | None = None, until: str | None = None, showing: str | None = None,
-           place: str | None = None) -> Filter | None:
-        """A filter from what a user gave (empty values ignored; dates checked), or None when nothing was."""
+           place: str | None = None, tag: str | None = None, stars: int | str | None = None) -> Filter | None:
+        """A filter from what a user gave (empty values ignored; dates and stars checked), or None when nothing
+        was."""
         made = cls(frozenset(v for v in labels if v), frozenset(v for v in splits if v), folder or "",
                    _iso(since, "since"), _iso(until, "until"), " ".join((showing or "").split()),
-                   " ".join((place or "").split()))
+                   " ".join((place or "").split()), " ".join((tag or "").split()), _stars(stars))
         return made if made else None
 
     def __bool__(self) -> bool:
         return bool(self.labels or self.splits or self.folder or self.since or self.until or self.showing
-                    or self.place)
+                    or self.place or self.tag or self.stars)
 
     @property
     def before(self) -> str:
         """The first date-time after `until`, at its precision ("2019-03" -> "2019-04": all of March is in)."""
         return _next(self.until) if self.until else ""
 
-    def passes(self, id_: str, label: str | None, split: str | None, date: str | None = None) -> bool:
+    def passes(self, id_: str, label: str | None, split: str | None, date: str | None = None,
+               rating: int | None = None) -> bool:
         dated = not (self.since or self.until) or (
             date is not None and date >= self.since and (not self.until or date < self.before))
         return ((not self.labels or label in self.labels) and (not self.splits or split in self.splits)
-                and id_.startswith(self.folder) and dated)
+                and id_.startswith(self.folder) and dated and (not self.stars or (rating or 0) >= self.stars))
 
     def describe(self) -> str:
         """For people, after "Only images ": "labelled cat or dog, in folder 2019/, taken in 2019-07, near Lyon,
-        showing beach"."""
+        tagged Anna, rated 4 stars or more, showing beach"."""
         dated = self.since or self.until
         parts = ([f"labelled {' or '.join(sorted(self.labels))}"] if self.labels else []) + (
             [f"of split {' or '.join(sorted(self.splits))}"] if self.splits else []) + (
@@ -67,6 +71,8 @@ class Filter:
             [f"taken in {self.since}" if self.since == self.until else
              f"taken from {self.since or 'any date'} to {self.until or 'any date'}"] if dated else []) + (
             [f"{'' if dated else 'taken '}near {self.place}"] if self.place else []) + (
+            [f"tagged {self.tag}"] if self.tag else []) + (
+            [f"rated {self.stars} star{'s' * (self.stars > 1)} or more"] if self.stars else []) + (
             [f"showing {self.showing}"] if self.showing else [])
         return ", ".join(parts)
 
@@ -83,6 +89,19 @@ def _iso(text: str | None, what: str) -> str:
     except ValueError:
         raise CbirError(f"{what} is not a real date: '{text}'") from None
     return text
+
+
+def _stars(value: int | str | None) -> int:
+    """A least rating as given (1 to 5 stars; 0, "" or None: any), checked."""
+    if value in (None, ""):
+        return 0
+    try:
+        stars = int(value)
+    except (TypeError, ValueError):
+        stars = -1
+    if not 0 <= stars <= 5:
+        raise CbirError(f"stars is a rating from 1 to 5 (the least a photo has), not '{value}'")
+    return stars
 
 
 _FORMATS = {4: "%Y", 7: "%Y-%m", 10: "%Y-%m-%d", 13: "%Y-%m-%dT%H", 16: "%Y-%m-%dT%H:%M", 19: "%Y-%m-%dT%H:%M:%S"}

@@ -1,6 +1,8 @@
-"""Per-image metadata (id, path, label, split, date, position, and what the file was when described) kept in memory
-and stored in SQLite. `date` is when the picture was taken (EXIF, else the file's time), `position` where (its EXIF
-GPS position, "LAT,LON"; "" when it has none; None when it was indexed before positions were read: `image_taken`).
+"""Per-image metadata (id, path, label, split, date, position, tags, rating, and what the file was when described)
+kept in memory and stored in SQLite: what the file says (`image_facts`). `date` is when the picture was taken (EXIF,
+else the file's time), `position` where (its EXIF GPS position, "LAT,LON"; "" when it has none; None when it was
+indexed before positions were read), `tags` the photo's tags (`cbir.tags`, one a line; "" when it has none; None when
+it was indexed before tags were read) and `rating` its stars.
 
 `stamp` is the file as the file system saw it (size and modification time; a zip member's size and
 CRC-32), cheap to compare with the file as it is now; `digest` a hash of the decoded pixels, which
@@ -18,15 +20,16 @@ from pathlib import Path
 import numpy as np
 
 from cbir.datasets.collection import Dataset
-from cbir.datasets.folder import archive_member, collection_root, file_stamp, image_taken, layout_of
+from cbir.datasets.folder import archive_member, collection_root, file_stamp, image_facts, layout_of
 from cbir.errors import EngineError
 from cbir.filters import Filter
 from cbir.places import coordinates, places_named, places_of
+from cbir.tags import tags_named, tags_of
 from cbir.types import Hit
 
-COLUMNS = ("id", "path", "label", "split", "stamp", "digest", "date", "position")
+COLUMNS = ("id", "path", "label", "split", "stamp", "digest", "date", "position", "tags", "rating")
 _SCHEMA = ("CREATE TABLE images (id TEXT PRIMARY KEY, path TEXT, label TEXT, split TEXT, stamp TEXT, digest TEXT, "
-           "date TEXT, position TEXT)")
+           "date TEXT, position TEXT, tags TEXT, rating INTEGER)")
 _EMPTY = (None,) * (len(COLUMNS) - 1)
 
 
@@ -37,7 +40,7 @@ def pixel_digest(image: np.ndarray) -> str:
 
 
 class Metadata:
-    """A mapping id -> (path, label, split, stamp, digest, date, position)."""
+    """A mapping id -> (path, label, split, stamp, digest, date, position, tags, rating)."""
 
     def __init__(self, rows: Iterable[tuple] = ()):
         self._rows = {row[0]: tuple(row[1:]) + _EMPTY[len(row) - 1:] for row in rows}
@@ -45,9 +48,9 @@ class Metadata:
 
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> Metadata:
-        """The dataset's images as they are now: their files' stamps, their pixels' digests, when and where they
-        were taken."""
-        return cls((id_, path, label, split, file_stamp(path), pixel_digest(image), *image_taken(path))
+        """The dataset's images as they are now: their files' stamps, their pixels' digests, what their files say
+        (`image_facts`)."""
+        return cls((id_, path, label, split, file_stamp(path), pixel_digest(image), *image_facts(path))
                    for id_, path, label, split, image in zip(dataset.ids, dataset.paths, dataset.labels,
                                                              dataset.splits, dataset.images))
 
@@ -74,14 +77,14 @@ class Metadata:
 
     def attributes(self, id_: str) -> dict:
         """What document-storing indexes keep beside the vector (`cbir.index.base.ATTRIBUTES`)."""
-        path, label, split, _stamp, _digest, date, _position = self._rows[id_]
+        path, label, split, _stamp, _digest, date, *_ = self._rows[id_]
         return {"path": path, "label": label, "split": split, "date": date}
 
     def hit(self, id_: str, score: float) -> Hit:
-        """A search result for an indexed image: its label, path, date and place with the score."""
-        path, label, _split, _stamp, _digest, date, position = self._rows.get(id_, _EMPTY)
+        """A search result for an indexed image: its label, path, date, place, tags and rating with the score."""
+        path, label, _split, _stamp, _digest, date, position, tags, rating = self._rows.get(id_, _EMPTY)
         return Hit(id_, score, label, path, date=date, place=self.places().get(id_) if position else None,
-                   position=coordinates(position))
+                   position=coordinates(position), tags=tags_of(tags), rating=rating)
 
     def positions(self) -> dict[str, tuple[float, float]]:
         """id -> (latitude, longitude) of each picture with a GPS position."""
@@ -93,14 +96,35 @@ class Metadata:
             self._derived["places"] = places_of(self.positions())
         return self._derived["places"]
 
-    def locate(self, ids: Iterable[str]) -> int:
-        """Read where these images were taken, of those indexed before positions were read; returns how many were."""
-        unread = [id_ for id_ in ids if id_ in self._rows and self._rows[id_][6] is None]
+    def tags(self) -> dict[str, tuple[str, ...]]:
+        """id -> the tags of each picture that has some (`cbir.tags`)."""
+        if "tags" not in self._derived:
+            self._derived["tags"] = {id_: tags_of(row[7]) for id_, row in self._rows.items() if row[7]}
+        return self._derived["tags"]
+
+    def tag_names(self) -> frozenset[str]:
+        """Every tag some picture has."""
+        return frozenset(tag for found in self.tags().values() for tag in found)
+
+    def ratings(self) -> Counter[int]:
+        """How many pictures have each rating (stars; `cbir.tags.REJECTED`), of those that have one."""
+        return Counter(row[8] for row in self._rows.values() if row[8] is not None)
+
+    def read_facts(self, ids: Iterable[str]) -> int:
+        """Read what these images' files say (`image_facts`: where they were taken, their tags and rating) of those
+        indexed before it was all read, keeping their dates; returns how many were."""
+        unread = [id_ for id_ in ids if id_ in self._rows and None in (self._rows[id_][6], self._rows[id_][7])]
         for id_ in unread:
-            self._rows[id_] = self._rows[id_][:6] + (image_taken(self.path(id_))[1],)
+            self._refresh(id_)
         if unread:
             self._derived.clear()
         return len(unread)
+
+    def _refresh(self, id_: str) -> None:
+        """Read again where the image was taken, its tags and rating (its date kept: a file re-saved alike, without
+        an EXIF date, would otherwise take the new file's time)."""
+        facts = image_facts(self.path(id_))
+        self._rows[id_] = self._rows[id_][:6] + (facts.position, facts.tags, facts.rating)
 
     def stamps(self) -> dict[str, str | None]:
         """id -> stamp for every image."""
@@ -116,12 +140,17 @@ class Metadata:
 
     def passing(self, where: Filter) -> frozenset[str]:
         """The ids of the images that pass `where` (but for `showing`, which the engine applies)."""
-        passing = frozenset(id_ for id_, row in self._rows.items() if where.passes(id_, row[1], row[2], row[5]))
-        if not where.place:
-            return passing
-        places = self.places()
-        named = places_named(where.place, places.values())
-        return frozenset(id_ for id_ in passing if places.get(id_) in named)
+        passing = frozenset(id_ for id_, row in self._rows.items()
+                            if where.passes(id_, row[1], row[2], row[5], row[8]))
+        if where.place:
+            places = self.places()
+            named = places_named(where.place, places.values())
+            passing = frozenset(id_ for id_ in passing if places.get(id_) in named)
+        if where.tag:
+            tags = self.tags()
+            named = tags_named(where.tag, self.tag_names())
+            passing = frozenset(id_ for id_ in passing if not named.isdisjoint(tags.get(id_, ())))
+        return passing
 
     def dated(self) -> Iterator[tuple[str, str | None]]:
         """(id, when the picture was taken or None) for every image."""
@@ -196,8 +225,11 @@ class Metadata:
         return Metadata((new, path, *layout_of(new), *self._rows[old][3:]) for new, path, old in moves)
 
     def restamp(self, id_: str, stamp: str | None) -> None:
-        """Record that the file of `id_` changed on disk without changing the picture."""
+        """Record that the file of `id_` (or its XMP sidecar) changed on disk without changing the picture: its tags
+        and rating, and where it was taken, are read again."""
         self._rows[id_] = self._rows[id_][:3] + (stamp,) + self._rows[id_][4:]
+        self._refresh(id_)
+        self._derived.clear()
 
     def discard(self, ids: Iterable[str]) -> None:
         for id_ in ids:

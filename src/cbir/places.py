@@ -126,15 +126,19 @@ def places_named(text: str, places: Iterable[str]) -> frozenset[str]:
     for wanted in (w for w in re.split(r"\bor\b|\|", text, flags=re.IGNORECASE) if w.strip()):
         found = {place for place in places if _names(place, wanted)}
         if not found:
-            parts = {fold(part): part.strip() for place in places for part in place.split(",")}
-            suggestions = [parts[m] for m in difflib.get_close_matches(fold(wanted), list(parts), n=3, cutoff=0.6)]
-            raise UnknownWordsError(
-                f"no image was taken near '{wanted.strip()}'"
-                + (f": did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else
-                   f" (places: {', '.join(sorted(places)[:5])}{'...' if len(places) > 5 else ''})"),
-                suggestions, "place")
+            raise unknown(f"no image was taken near '{wanted.strip()}'", wanted,
+                          {fold(part): part.strip() for place in places for part in place.split(",")}, "place",
+                          f" (places: {', '.join(sorted(places)[:5])}{'...' if len(places) > 5 else ''})")
         named |= found
     return frozenset(named)
+
+
+def unknown(message: str, wanted: str, known: Mapping[str, str], field: str, otherwise: str = "") -> UnknownWordsError:
+    """The error for `wanted`, which names none of the `known` (folded -> as shown): the `message` and those of them
+    it may mean, else `otherwise`."""
+    meant = [known[m] for m in difflib.get_close_matches(fold(wanted), list(known), n=3, cutoff=0.6)]
+    said = f": did you mean {' or '.join(repr(m) for m in meant)}?" if meant else otherwise
+    return UnknownWordsError(message + said, meant, field)
 
 
 class Place(NamedTuple):
@@ -148,9 +152,15 @@ class Place(NamedTuple):
 def overview(places: Mapping[str, str], newest_first: list[str]) -> list[Place]:
     """The places of a collection's photos (`places`: id -> place), the most photographed first, each with its
     newest photo (`newest_first`: the ids by date)."""
-    counts = Counter(places.values())
+    return [Place(*row) for row in counted({id_: (place,) for id_, place in places.items()}, newest_first)]
+
+
+def counted(found: Mapping[str, Iterable[str]], newest_first: list[str]) -> list[tuple[str, int, str]]:
+    """(value, how many ids have it, the newest of them) for each value of `found` (id -> its values), the most
+    frequent first, then by name (case and accents ignored); `newest_first`: the ids by date."""
+    counts = Counter(value for values in found.values() for value in values)
     example: dict[str, str] = {}
     for id_ in newest_first:
-        if (place := places.get(id_)) is not None:
-            example.setdefault(place, id_)
-    return [Place(place, n, example[place]) for place, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+        for value in found.get(id_, ()):
+            example.setdefault(value, id_)
+    return [(value, n, example[value]) for value, n in sorted(counts.items(), key=lambda kv: (-kv[1], fold(kv[0])))]

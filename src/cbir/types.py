@@ -21,7 +21,7 @@ class Sample:
 
 class Hit(NamedTuple):
     """One search result: the indexed id and its cosine similarity; label, path, the date the picture was taken
-    (ISO 8601; EXIF, else the file's time) and where, when known.
+    (ISO 8601; EXIF, else the file's time) and where, its tags and rating, when known.
 
     A named tuple: a search over 10,000 queries creates a million of them.
     """
@@ -36,23 +36,28 @@ class Hit(NamedTuple):
     shows: str | None = None  # a search by words: the most probable of the classes they name (cbir.words)
     place: str | None = None  # where the picture was taken: the town nearest its GPS position (cbir.places)
     position: tuple[float, float] | None = None  # its GPS position: (latitude, longitude) in degrees
+    tags: tuple[str, ...] = ()  # the tags its photo manager gave it (cbir.tags)
+    rating: int | None = None  # its stars, 1 to 5 (-1: rejected), where it was rated
 
     def to_dict(self) -> dict:
         return {"id": self.id, "score": self.score, "label": self.label, "path": self.path, "copy": self.copy,
                 "date": self.date, "place": self.place, "position": list(self.position) if self.position else None,
-                "alike": list(self.alike), **({"shows": self.shows} if self.shows else {})}
+                "tags": list(self.tags), "rating": self.rating, "alike": list(self.alike),
+                **({"shows": self.shows} if self.shows else {})}
 
 
 @dataclass(frozen=True)
 class SearchResult:
     """The hits for one query (an image, words), best first; a search by words says, for people, what classes its
-    words named (`classes`) and near what place (`near`: "dog in Lyon")."""
+    words named (`classes`), or what tags (`tagged`), and near what place (`near`: "dog in Lyon")."""
 
     hits: list[Hit] = field(default_factory=list)
     query: str | None = None
     classes: str | None = None
     near: str | None = None
+    tagged: str | None = None
 
     def to_dict(self) -> dict:
         return {"query": self.query, **({"classes": self.classes} if self.classes else {}),
+                **({"tagged": self.tagged} if self.tagged else {}),
                 **({"near": self.near} if self.near else {}), "hits": [h.to_dict() for h in self.hits]}

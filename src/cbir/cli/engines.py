@@ -144,7 +144,7 @@ def add_collection(engine_path: str, spec: str, split: str | None, data: str | N
         before = engine.metadata.stamps()
         added, changed = engine.add_new(dataset, batch_size=batch_size, resume_in=engine_path)
         engine.add_moved(known.moved)
-        located = engine.metadata.locate(known.unchanged)  # indexed before positions were read: only headers read
+        located = engine.metadata.read_facts(known.unchanged)  # indexed before positions or tags were read: headers
         if added or changed or known.moved or located or engine.metadata.stamps() != before:
             engine.save(engine_path)
         discard(engine_path)
@@ -284,10 +284,13 @@ def cmd_info(args: argparse.Namespace) -> int:
     info = engine.info()
     folders = engine.metadata.folders()
     shows, places, trips = shown(engine), engine.places(), engine.trips()
+    tags, ratings = engine.tags(), engine.ratings()
     if args.json:
         print(json.dumps({**info, "folders": {str(f): n for f, n in folders.most_common()},
                           **({"shows": [shown._asdict() for shown in shows]} if shows else {}),
                           **({"places": [place._asdict() for place in places]} if places else {}),
+                          **({"tags": [tag._asdict() for tag in tags]} if tags else {}),
+                          **({"ratings": {str(stars): n for stars, n in ratings.items()}} if ratings else {}),
                           **({"trips": [trip._asdict() for trip in trips]} if trips else {})}, indent=2))
         return 0
     print(f"engine     {args.engine}\nfeatures   {info['extractor']['name']} ({info['extractor']['kind']}, "
@@ -303,6 +306,13 @@ def cmd_info(args: argparse.Namespace) -> int:
         more = f" and {len(places) - SHOWN} more places" if len(places) > SHOWN else ""
         print(f"places     {'; '.join(f'{p.place} ({p.images})' for p in places[:SHOWN])}{more}"
               f": `cbir search {args.engine} --place PLACE` looks through them")
+    if tags:
+        more = f" and {len(tags) - SHOWN} more tags" if len(tags) > SHOWN else ""
+        print(f"tags       {'; '.join(f'{t.tag} ({t.images})' for t in tags[:SHOWN])}{more}"
+              f": `cbir search {args.engine} --tag TAG` looks through them")
+    if ratings:
+        print("rated      " + ", ".join(f"{'rejected' if stars < 0 else f'{stars} stars'}: {n}"
+                                        for stars, n in ratings.items()))
     for n, trip in enumerate(trips[:SHOWN_TRIPS]):
         print(f"{'trips' if n == 0 else '':<10} {trip.since} to {trip.until}  {trip.name} ({trip.images} photos)")
     if len(trips) > SHOWN_TRIPS:

@@ -28,7 +28,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     region = Region.parse(args.crop) if args.crop else None
     images, names = read_queries(args.images, region, DEFAULT_MAX_SIDE)
     unlike, _ = read_queries(args.unlike, None, DEFAULT_MAX_SIDE)
-    where = Filter.of(args.labels, args.splits, args.folder, args.since, args.until, args.showing, args.place)
+    where = Filter.of(args.labels, args.splits, args.folder, args.since, args.until, args.showing, args.place,
+                      args.tag, args.stars)
     engine = Engine.load(args.engine)
     if args.words:
         results = [engine.search_words(args.words, k=args.k, where=where, min_score=args.min_score,
@@ -55,8 +56,9 @@ def cmd_search(args: argparse.Namespace) -> int:
             print(one_line(path))
         return 0
     for result in results:
-        named = " (" + ", taken near ".join(filter(None, [result.classes, result.near])) + ")" if (
-            result.classes or result.near) else ""
+        named = " (" + ", taken near ".join(filter(None, [result.classes or (
+            result.tagged and f"tagged {result.tagged}"), result.near])) + ")" if (
+            result.classes or result.tagged or result.near) else ""
         print(f"{one_line(result.query)}{named}:")
         for rank, hit in enumerate(result.hits, 1):
             score = f"{hit.score:.4f}" if hit.copy is None else f"copy {hit.copy:.2f}"  # a copy: its similarity
@@ -64,7 +66,9 @@ def cmd_search(args: argparse.Namespace) -> int:
             alike = f"  (+{len(hit.alike)} alike)" if hit.alike else ""
             shows = f"  ({hit.shows})" if hit.shows else ""
             near = f"  near {hit.place}" if hit.place else ""
-            print(f"  {rank:3d}  {score:>9}  {one_line(hit.label or '-'):<12}  {one_line(hit.id)}{alike}{shows}{near}")
+            about = near + (f"  {stars(hit.rating)}" if hit.rating else "") + (
+                f"  tagged {one_line(', '.join(hit.tags))}" if hit.tags else "")
+            print(f"  {rank:3d}  {score:>9}  {one_line(hit.label or '-'):<12}  {one_line(hit.id)}{alike}{shows}{about}")
     return 0
 
 
@@ -92,6 +96,11 @@ def read_queries(paths: list[str], region, side: int) -> tuple[list, list[str]]:
     if failures:
         raise CbirError("cannot read query image(s):\n  " + "\n  ".join(failures))
     return images, names
+
+
+def stars(rating: int) -> str:
+    """A rating for people: "★★★☆☆", or "rejected"."""
+    return "rejected" if rating < 0 else "★" * rating + "☆" * (5 - rating)
 
 
 def one_line(text: str) -> str:
@@ -158,6 +167,12 @@ def register(sub) -> None:
     p.add_argument("--place", metavar="PLACE",
                    help="only images taken near PLACE, by their GPS position: a town, US state or country, or several "
                         "parts in order (Lyon; Texas; Paris, France), 'or' between places; `cbir info` lists them")
+    p.add_argument("--tag", metavar="TAG",
+                   help="only images with this tag, as photo managers write them (XMP or IPTC keywords, people named "
+                        "in the photo, an XMP file beside it), case ignored; ',' or 'or' between tags: any of them; "
+                        "`cbir info` lists them")
+    p.add_argument("--stars", type=int, choices=range(1, 6), metavar="N",
+                   help="only images rated N stars or more (1 to 5), as photo managers write ratings")
     p.add_argument("--min-score", type=float, metavar="S",
                    help="no results scoring less than S (cosine similarity, -1 to 1; with --words, a probability): "
                         "fewer than k may come back")

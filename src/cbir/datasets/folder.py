@@ -20,9 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, IptcImagePlugin, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from cbir.datasets import previews
@@ -35,6 +36,7 @@ from cbir.datasets.heif import exif_extents
 from cbir.datasets.images import IMAGE_EXTENSIONS, decode_image, is_image_name
 from cbir.errors import DatasetError, ImageDecodeError
 from cbir.places import gps_position
+from cbir.tags import Tagged, iptc_keywords, merged, sidecar, sidecar_tagged, stored, windows_tagged, xmp_tagged
 
 SPLIT_NAMES = frozenset({"train", "test", "val", "valid", "validation", "query", "queries",
                          "database", "db", "gallery", "index"})
@@ -118,49 +120,66 @@ def _file_of(path: str | None) -> tuple[zipfile.ZipFile | None, threading.Lock |
 
 
 def file_stamp(path: str | None) -> str | None:
-    """What the file system says of an image's file now, cheaply: "size:mtime_ns", or a zip member's
-    "size:crc32"; None when it has no file (`_file_of`) or the file is gone."""
+    """What the file system says of an image's file now, cheaply: "size:mtime_ns", followed by its XMP sidecar's
+    "+size:mtime_ns" where one lies beside it (`cbir.tags.sidecar`: retagged, the image is read again), or a zip
+    member's "size:crc32"; None when it has no file (`_file_of`) or the file is gone."""
     try:
         if (found := _file_of(path)) is None:
             return None
         zf, _lock, name = found
         if zf is None:
             stat = os.stat(name)
-            return f"{stat.st_size}:{stat.st_mtime_ns}"
+            beside = sidecar(name)
+            extra = os.stat(beside) if beside else None
+            return f"{stat.st_size}:{stat.st_mtime_ns}" + (f"+{extra.st_size}:{extra.st_mtime_ns}" if extra else "")
         info = zf.getinfo(name)
         return f"{info.file_size}:{info.CRC:08x}"
     except (OSError, KeyError, zipfile.BadZipFile):
         return None
 
 
-def image_taken(path: str | None) -> tuple[str | None, str | None]:
-    """When and where an image was taken: (ISO 8601 "YYYY-MM-DDTHH:MM:SS", its EXIF date (DateTimeOriginal, else
-    DateTime), else the file's modification time (a zip member's date); its EXIF GPS position as "LAT,LON" in
-    degrees (`cbir.places`), "" when it has none). Only the file's header is read. (None, None) when it has no file
-    (`_file_of`) or the file is gone."""
+class Facts(NamedTuple):
+    """What an image's file says of it: when it was taken (ISO 8601 "YYYY-MM-DDTHH:MM:SS": its EXIF date,
+    DateTimeOriginal, else DateTime, else the file's modification time, a zip member's date), where (its EXIF GPS
+    position as "LAT,LON" in degrees, `cbir.places`; "" when it has none), its tags (`cbir.tags`, one a line; ""
+    when it has none) and rating (stars; None when it has none). None where it has no file or the file is gone."""
+
+    date: str | None = None
+    position: str | None = None
+    tags: str | None = None
+    rating: int | None = None
+
+
+def image_facts(path: str | None) -> Facts:
+    """An image's `Facts`, from its file's header (and an XMP sidecar beside it: `cbir.tags.sidecar`)."""
     try:
         if (found := _file_of(path)) is None:
-            return None, None
+            return Facts()
         zf, lock, name = found
         if zf is None:
             with open(name, "rb") as f:
-                date, position = _exif_facts(f)
-            return date or datetime.fromtimestamp(os.stat(name).st_mtime).isoformat(timespec="seconds"), position
-        with lock, zf.open(name) as f:
-            date, position = _exif_facts(f)
-        return date or "%04d-%02d-%02dT%02d:%02d:%02d" % zf.getinfo(name).date_time, position
+                date, position, tagged = _header_facts(f)
+            if beside := sidecar(name):
+                tagged = merged(sidecar_tagged(beside), tagged)
+            date = date or datetime.fromtimestamp(os.stat(name).st_mtime).isoformat(timespec="seconds")
+        else:
+            with lock, zf.open(name) as f:
+                date, position, tagged = _header_facts(f)
+            date = date or "%04d-%02d-%02dT%02d:%02d:%02d" % zf.getinfo(name).date_time
+        return Facts(date, position, stored(tagged), tagged.rating)
     except (OSError, KeyError, zipfile.BadZipFile):
-        return None, None
+        return Facts()
 
 
 _HEADER_BYTES = 1 << 17  # EXIF lives in a JPEG's first 64 KB (its APP1 segment), a TIFF's header near its start
 _EXIF_BYTES = 1 << 16  # a HEIF file's EXIF item: read up to this (a phone's is a few KB)
 
 
-def _exif_facts(f) -> tuple[str | None, str]:
-    """The EXIF date (or None) and GPS position ("LAT,LON", or "") of an open image file: from its first bytes, or
-    for a HEIF file (a phone's HEIC) from its `Exif` item, wherever its `meta` box says it lies."""
-    header = f.read(_HEADER_BYTES)
+def _header_facts(f) -> tuple[str | None, str, Tagged]:
+    """The EXIF date (or None), GPS position ("LAT,LON", or "") and tags of an open image file: from its first bytes
+    (EXIF, an XMP packet, IPTC keywords), or for a HEIF file (a phone's HEIC) from its `Exif` item, wherever its
+    `meta` box says it lies."""
+    header, tagged = f.read(_HEADER_BYTES), Tagged()
     try:
         if (extents := exif_extents(header)) is not None:
             f.seek(extents[0][0])
@@ -170,18 +189,22 @@ def _exif_facts(f) -> tuple[str | None, str]:
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                exif = Image.open(io.BytesIO(header)).getexif()
-    except (OSError, SyntaxError, ValueError, UnidentifiedImageError, struct.error):
-        return None, ""
+                image = Image.open(io.BytesIO(header))
+                exif = image.getexif()
+                tagged = merged(xmp_tagged(header) if b"<x:xmpmeta" in header else Tagged(),
+                                iptc_keywords(IptcImagePlugin.getiptcinfo(image)))
+    except (OSError, SyntaxError, ValueError, UnidentifiedImageError, struct.error, IndexError):
+        return None, "", tagged
+    tagged = merged(tagged, windows_tagged(exif))
     try:
         text = exif.get_ifd(0x8769).get(36867) or exif.get(306)  # DateTimeOriginal, DateTime
         date = datetime.strptime(str(text).strip("\x00 "), "%Y:%m:%d %H:%M:%S").isoformat() if text else None
     except (OSError, ValueError, struct.error):
         date = None
     try:
-        return date, gps_position(exif.get_ifd(0x8825))
+        return date, gps_position(exif.get_ifd(0x8825)), tagged
     except (OSError, ValueError, struct.error):
-        return date, ""
+        return date, "", tagged
 
 
 def missing_paths(paths: Iterable[str]) -> list[str]:

@@ -83,6 +83,16 @@ def places():
     return jsonify({"engine": name, "places": [place._asdict() for place in svc.collections[name].places]})
 
 
+@bp.get("/tags")
+def tags():
+    """The tags the engine's photos have, the most used first (each with how many have it and the newest of them),
+    and how many have each rating."""
+    svc = service()
+    name, engine = svc.engine(request.args.get("engine"))
+    return jsonify({"engine": name, "tags": [tag._asdict() for tag in svc.collections[name].tags],
+                    "ratings": {str(stars): n for stars, n in engine.ratings().items()}})
+
+
 @bp.get("/trips")
 def trips():
     """The runs of photos taken away from home, the latest first: each one's name, first and last days, photos."""
@@ -123,6 +133,7 @@ def search_response(searched: Searched, offset: int = 0) -> Response:
         "took_ms": round(searched.took_ms, 2),
         "engine": searched.engine,
         **({"classes": searched.result.classes} if searched.result.classes else {}),
+        **({"tagged": searched.result.tagged} if searched.result.tagged else {}),
         **({"near": searched.result.near} if searched.result.near else {}),
         "hits": [{**{key: value for key, value in h.to_dict().items() if key != "path"},  # no server paths
                   "url": url_for("api.image", image_id=h.id)} for h in searched.result.hits],

@@ -8,11 +8,11 @@ from cbir.web.service import MAX_DEPTH
 _ERROR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
-def _listing(summary: str, engine_param: dict, key: str, order: str, item: dict) -> dict:
-    """A GET route answering `{"engine", key: [item, ...]}`."""
+def _listing(summary: str, engine_param: dict, key: str, order: str, item: dict, more: dict | None = None) -> dict:
+    """A GET route answering `{"engine", key: [item, ...]}` (and the properties `more`)."""
     return {"get": {"summary": summary, "parameters": [engine_param], "responses": {
         "200": {"description": f"{key}, {order}", "content": {"application/json": {"schema": {
-            "type": "object", "properties": {"engine": {"type": "string"},
+            "type": "object", "properties": {"engine": {"type": "string"}, **(more or {}),
                                              key: {"type": "array", "items": {"type": "object", "properties": item}}}}}}},
         "400": _ERROR, "404": _ERROR}}}
 
@@ -36,6 +36,12 @@ def openapi_document(service) -> dict:
         {"name": "place", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "only images taken near this place, by their GPS position: a town, US state or country, or "
                         "parts in order (Lyon; Texas; Paris, France); 'or' between places; embedded indexes only"},
+        {"name": "tag", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "only images with this tag, as photo managers write them (XMP or IPTC keywords, people named "
+                        "in the photo, an XMP file beside it; case ignored); ',' or 'or' between tags: any of them; "
+                        "embedded indexes only"},
+        {"name": "stars", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 5},
+         "description": "only images rated this many stars or more; embedded indexes only"},
         {"name": "showing", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "only images that show what the words name (the network's probability at least 0.5; as "
                         "words= names them; embedded indexes only)"},
@@ -102,6 +108,14 @@ def openapi_document(service) -> dict:
                 "places", "most photographed first",
                 {"place": {"type": "string"}, "images": {"type": "integer"},
                  "example": {"type": "string", "description": "the newest picture taken there"}}),
+            "/api/v1/tags": _listing(
+                "The tags the engine's photos have (tag= filters by them; words= finds them, where the words name "
+                "no class), the most used first, and how many photos have each rating", engine_param, "tags",
+                "most used first",
+                {"tag": {"type": "string"}, "images": {"type": "integer"},
+                 "example": {"type": "string", "description": "the newest photo with it"}},
+                {"ratings": {"type": "object", "additionalProperties": {"type": "integer"},
+                             "description": "stars (-1: rejected) -> how many photos have that rating"}}),
             "/api/v1/trips": _listing(
                 "The runs of photos taken away from home (the place photographed on the most days; more than 50 km "
                 "from it), the latest first: since= and until= with a trip's days look through its photos",
@@ -176,9 +190,9 @@ def openapi_document(service) -> dict:
         "components": {"schemas": {
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"},
                       "suggestions": {"type": "array", "items": {"type": "string"},
-                                      "description": "words or places that may have been meant"}}},
+                                      "description": "words, places or tags that may have been meant"}}},
             "Hit": {"type": "object", "required": ["id", "score", "label", "url", "copy", "date", "place", "position",
-                                                   "alike"],
+                                                   "tags", "rating", "alike"],
                     "properties": {
                 "id": {"type": "string"}, "score": {"type": "number"},
                 "label": {"type": ["string", "null"]}, "url": {"type": "string"},
@@ -190,6 +204,9 @@ def openapi_document(service) -> dict:
                           "position (\"Lyon, France\")"},
                 "position": {"type": ["array", "null"], "items": {"type": "number"}, "minItems": 2, "maxItems": 2,
                              "description": "its GPS position: latitude and longitude in degrees"},
+                "tags": {"type": "array", "items": {"type": "string"}, "description": "its tags, as its photo "
+                         "manager wrote them"},
+                "rating": {"type": ["integer", "null"], "description": "its stars, 1 to 5 (-1: rejected); null where it was not rated"},
                 "alike": {"type": "array", "items": {"type": "string"}, "description": "with distinct: the "
                           "look-alikes of this image it stands for"},
                 "shows": {"type": "string", "description": "a search by words: the most probable of the classes "
@@ -197,6 +214,7 @@ def openapi_document(service) -> dict:
             "SearchResponse": {"type": "object", "required": ["took_ms", "engine", "hits"], "properties": {
                 "took_ms": {"type": "number"}, "engine": {"type": "string"},
                 "classes": {"type": "string", "description": "a search by words: the classes they name"},
+                "tagged": {"type": "string", "description": "a search by words: the tags they named"},
                 "near": {"type": "string", "description": "a search by words: the place they named"},
                 "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}}},
             "Duplicates": {"type": "object", "required": ["engine", "threshold", "exact_only", "took_ms", "groups"],

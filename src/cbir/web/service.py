@@ -240,17 +240,18 @@ class SearchService:
     def parse_narrowing(self, values) -> tuple[Filter | None, float | None]:
         """(filter, minimum score) from request values: `label` and `split` (each repeatable), `folder`,
         `since`, `until`, `showing` (words: checked against the `engine`'s features), `place` (checked against where
-        its images were taken), `min_score`."""
+        its images were taken), `tag` (checked against their tags), `stars`, `min_score`."""
         try:
             where = Filter.of(values.getlist("label"), values.getlist("split"), values.get("folder"),
                               values.get("since"), values.get("until"), (values.get("showing") or "")[:MAX_WORDS],
-                              (values.get("place") or "")[:MAX_WORDS])
-            if where and (where.showing or where.place):
+                              (values.get("place") or "")[:MAX_WORDS], (values.get("tag") or "")[:MAX_WORDS],
+                              values.get("stars"))
+            if where and (where.showing or where.place or where.tag):
                 self.engine(values.get("engine"))[1].select(where)  # kept for the search that follows
         except RequestError:
             raise
-        except CbirError as exc:  # a date that is none, words that name nothing the features know, or no place
-            field = "place" if getattr(exc, "field", "") == "place" else "showing"
+        except CbirError as exc:  # a date or rating that is none, words that name nothing the features know, no place
+            field = exc.field if getattr(exc, "field", "") in ("place", "tag") else "showing"
             raise RequestError(str(exc), suggestions=getattr(exc, "suggestions", ()), field=field) from None
         text = values.get("min_score")
         if text in (None, ""):

@@ -15,9 +15,9 @@ from cbir.web.service import MAX_DEPTH, RequestError, Searched, SearchService
 from cbir.words import Shown
 
 bp = Blueprint("ui", __name__)
-NARROWING = ("label", "folder", "since", "until", "place", "showing", "min_score", "distinct")
-SHOWN = 16  # words and places the start page offers (the fields suggest more)
-PLACES_OFFERED = 500  # places the "Near" field suggests at most: the most photographed
+NARROWING = ("label", "folder", "since", "until", "place", "tag", "stars", "showing", "min_score", "distinct")
+SHOWN = 16  # words, places and tags the start page offers (the fields suggest more)
+PLACES_OFFERED = 500  # places the "Near" field suggests at most: the most photographed (and as many tags)
 
 
 def service() -> SearchService:
@@ -88,7 +88,8 @@ def index():
                "narrowing": narrowing}
     about = svc.collections.get(engine)  # None for an engine that is not served: the search says so
     context.update(classes=about.classes if about else [], folders=about.folders if about else [],
-                   places=about.places[:PLACES_OFFERED] if about else [])  # what the filters suggest
+                   places=about.places[:PLACES_OFFERED] if about else [],  # what the filters suggest
+                   tags=about.tags[:PLACES_OFFERED] if about else [], rated=about.rated if about else False)
     status = 200
     context["hints"] = offered_words(svc, engine)  # for the words field to suggest
     # a bar of the timeline keeps the other filters
@@ -141,6 +142,7 @@ def index():
             searched = None
             context["examples"] = svc.examples(engine)
             context["shows"], context["place_chips"] = context["hints"][:SHOWN], context["places"][:SHOWN]
+            context["tag_chips"] = context["tags"][:SHOWN]
             collection = svc.collection(engine)
             context["trips"], context["memories"] = collection.trips[:SHOWN], collection.memories(svc.today())
             context["timeline"], context["place_map"] = collection.timeline, collection.map
@@ -153,6 +155,9 @@ def index():
                 near = f" taken near {searched.result.near}" if searched.result.near else ""
                 context["note"] = (f"Pictures of {searched.result.classes}{near}, by the network's probability that "
                                    f"they show one.")
+            elif searched.result.tagged:
+                near = f" taken near {searched.result.near}" if searched.result.near else ""
+                context["note"] = f"Pictures tagged {searched.result.tagged}{near}, the newest first."
             elif searched.result.near:
                 context["note"] = f"Pictures taken near {searched.result.near}, the newest first."
             elif not context["browsing"]:

@@ -1,0 +1,195 @@
+"""The tags and star ratings people give their photos in photo managers (Lightroom, digiKam, darktable, Windows'
+Photos and Explorer, Picasa...), read where those write them: the photo's XMP packet (its keywords `dc:subject`, the
+last part of each hierarchical keyword, the names of the people its regions mark, `xmp:Rating`), its IPTC keywords,
+Windows' EXIF keywords and rating, and an XMP sidecar beside it (`IMG_1.CR2.xmp` or `IMG_1.xmp`). Nothing is written
+to a photo. A tag is named whole, case and accents ignored ("anna" names "Anna"); "," or "or" between tags names any
+of them."""
+
+from __future__ import annotations
+
+import os
+import re
+import xml.etree.ElementTree as ElementTree
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from typing import NamedTuple
+
+from cbir.errors import UnknownWordsError
+from cbir.places import counted, fold, unknown
+
+MAX_TAGS, MAX_TAG = 200, 100  # a photo's tags kept at most, and characters of one
+SIDECAR_BYTES = 1 << 20  # an XMP sidecar is read up to this
+REJECTED = -1  # the rating of a photo marked rejected (Lightroom's, digiKam's)
+
+_RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
+# properties whose values are tags: keywords, hierarchical keywords (their last part), people named in regions
+_KEYWORDS = {"{http://purl.org/dc/elements/1.1/}subject"}
+_HIERARCHIES = {"{http://ns.adobe.com/lightroom/1.0/}hierarchicalSubject": "|",
+                "{http://www.digikam.org/ns/1.0/}TagsList": "/"}
+_PEOPLE = {"{http://www.metadataworkinggroup.com/schemas/regions/}Name",
+           "{http://ns.microsoft.com/photo/1.2/t/Region#}PersonDisplayName"}
+_RATING = "{http://ns.adobe.com/xap/1.0/}Rating"
+
+
+class Tagged(NamedTuple):
+    """A photo's tags, in the order found, and its rating (1 to 5 stars, `REJECTED`; None where it has none)."""
+
+    tags: tuple[str, ...] = ()
+    rating: int | None = None
+
+
+def merged(*found: Tagged) -> Tagged:
+    """The tags of all, each once (the first spelling), and the first rating given."""
+    seen: dict[str, str] = {}
+    for tag in (tag for tagged in found for tag in tagged.tags):
+        tag = " ".join(tag.split())[:MAX_TAG]
+        if tag and len(seen) < MAX_TAGS:
+            seen.setdefault(fold(tag), tag)
+    return Tagged(tuple(seen.values()), next((t.rating for t in found if t.rating is not None), None))
+
+
+def xmp_tagged(packet: bytes | str) -> Tagged:
+    """The tags and rating an XMP packet holds (nothing from one that is not well-formed XML)."""
+    start = packet.find(b"<x:xmpmeta" if isinstance(packet, bytes) else "<x:xmpmeta")
+    end = packet.rfind(b"</x:xmpmeta>" if isinstance(packet, bytes) else "</x:xmpmeta>")
+    if start >= 0 and end > start:
+        packet = packet[start: end + len("</x:xmpmeta>")]
+    try:
+        root = ElementTree.fromstring(packet)
+    except (ElementTree.ParseError, ValueError):
+        return Tagged()
+    tags, rating = [], None
+    for element in root.iter():
+        for name, value in [(element.tag, None), *element.attrib.items()]:
+            if name in _KEYWORDS or name in _HIERARCHIES or name in _PEOPLE:
+                values = [value] if value is not None else _values(element)
+                split = _HIERARCHIES.get(name)
+                tags += [v.split(split)[-1] if split else v for v in values]
+            elif name == _RATING and rating is None:
+                rating = _rating(value if value is not None else element.text)
+    return merged(Tagged(tuple(tags), rating))
+
+
+def _values(element: ElementTree.Element) -> list[str]:
+    """A property's values: its list's items (`rdf:li`), else its own text."""
+    items = [li.text or "" for li in element.iter(f"{_RDF}li")]
+    return items if items else [element.text or ""]
+
+
+def _rating(text: str | None) -> int | None:
+    """A rating as stars (1 to 5; -1 rejected), None where it is not one (0: not rated, as Lightroom and Windows
+    write it)."""
+    try:
+        stars = round(float(str(text).strip()))
+    except (TypeError, ValueError):
+        return None
+    return stars if stars == REJECTED or 1 <= stars <= 5 else None
+
+
+def iptc_keywords(records: Mapping | None) -> Tagged:
+    """The keywords (2:25) of a photo's IPTC records (Pillow's `IptcImagePlugin.getiptcinfo`), UTF-8 or else
+    Latin-1."""
+    found = (records or {}).get((2, 25)) or []
+    return Tagged(tuple(_text(value) for value in (found if isinstance(found, list) else [found])))
+
+
+def windows_tagged(ifd0: Mapping) -> Tagged:
+    """The keywords ("XPKeywords", UTF-16, ";" between them) and rating Windows writes into EXIF."""
+    raw, tags = ifd0.get(0x9C9E), ()
+    if raw is not None:
+        data = bytes(raw) if not isinstance(raw, str) else raw.encode("utf-16-le")
+        tags = tuple(data.decode("utf-16-le", "replace").rstrip("\x00").split(";"))
+    return Tagged(tags, _rating(ifd0.get(0x4746)))
+
+
+def _text(value: bytes | str) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+def sidecar(path: str) -> str | None:
+    """The XMP sidecar of an image file, where one lies beside it: `NAME.EXT.xmp` (darktable, digiKam), else
+    `NAME.xmp` (Lightroom), any case. Each folder is listed once while it is unchanged."""
+    folder, name = os.path.split(path)
+    found = _sidecars(folder or ".", _mtime(folder or "."))
+    return found.get(name.casefold() + ".xmp") or found.get(os.path.splitext(name)[0].casefold() + ".xmp")
+
+
+def _mtime(folder: str) -> int | None:
+    try:
+        return os.stat(folder).st_mtime_ns
+    except OSError:
+        return None
+
+
+@lru_cache(maxsize=256)
+def _sidecars(folder: str, mtime: int | None) -> dict[str, str]:
+    """The XMP files of a folder (as it was at `mtime`): lower-cased name -> path."""
+    try:
+        with os.scandir(folder) as entries:
+            return {e.name.casefold(): e.path for e in entries if e.name[-4:].casefold() == ".xmp"}
+    except OSError:
+        return {}
+
+
+def sidecar_tagged(path: str) -> Tagged:
+    """The tags and rating in an XMP sidecar file; none when it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return xmp_tagged(f.read(SIDECAR_BYTES))
+    except OSError:
+        return Tagged()
+
+
+def stored(tagged: Tagged) -> str:
+    """Tags as the metadata keeps them: one a line."""
+    return "\n".join(tagged.tags)
+
+
+def tags_of(text: str | None) -> tuple[str, ...]:
+    """Stored tags (`stored`) as a tuple."""
+    return tuple(text.split("\n")) if text else ()
+
+
+def tags_named(text: str, tags: Iterable[str]) -> frozenset[str]:
+    """Those of `tags` that the text names (any of those it joins with "," or "or"); an error with the tags meant
+    when one names none of them."""
+    by_fold: dict[str, set[str]] = {}
+    for tag in tags:
+        by_fold.setdefault(fold(tag), set()).add(tag)
+    if not by_fold:
+        raise UnknownWordsError("none of the images has tags (photo managers write them into a photo's XMP or IPTC "
+                                "keywords, or into an XMP file beside it)", field="tag")
+    named: set[str] = set()
+    for wanted in (w for w in re.split(r",|\bor\b|\|", text, flags=re.IGNORECASE) if w.strip()):
+        found = by_fold.get(fold(wanted))
+        if not found:
+            raise unknown(f"no image is tagged '{wanted.strip()}'", wanted,
+                          {folded: min(spellings) for folded, spellings in by_fold.items()}, "tag")
+        named |= found
+    return frozenset(named)
+
+
+class Tag(NamedTuple):
+    """A tag of a collection's photos: how many have it, and the newest of them (an id)."""
+
+    tag: str
+    images: int
+    example: str
+
+
+def overview(tags: Mapping[str, tuple[str, ...]], newest_first: list[str]) -> list[Tag]:
+    """The tags of a collection's photos (`tags`: id -> its tags), the most used first, each with its newest photo
+    (`newest_first`: the ids by date); tags that differ only in case or accents are one, by their most used
+    spelling."""
+    spellings = Counter(tag for found in tags.values() for tag in found)
+    spelt: dict[str, str] = {}
+    for tag, _ in sorted(spellings.items(), key=lambda kv: (-kv[1], kv[0])):
+        spelt.setdefault(fold(tag), tag)
+    one = {id_: tuple(dict.fromkeys(spelt[fold(tag)] for tag in found)) for id_, found in tags.items()}
+    return [Tag(*row) for row in counted(one, newest_first)]
