@@ -142,6 +142,24 @@ def test_a_place_is_named_by_its_parts_in_order_or_one_of_several():
         places_named("Paris", [])
 
 
+def test_a_city_s_name_names_the_smaller_towns_in_its_area(tmp_path):
+    places = ["Boulogne-Billancourt, France", "Versailles, France", "Villeurbanne, France", "Kawasaki, Japan",
+              "Yokohama, Japan", "Annecy, France"]
+    assert places_named("Paris", places) == {"Boulogne-Billancourt, France"}  # 8 km from Paris; Versailles 17
+    assert places_named("Lyon", places) == {"Villeurbanne, France"}
+    assert places_named("Tokyo", places) == {"Kawasaki, Japan"}  # Yokohama, over a third of Tokyo's size: its own
+    assert places_named("Paris, France or Annecy", places) == {"Boulogne-Billancourt, France", "Annecy, France"}
+    with pytest.raises(UnknownWordsError, match="no image was taken near 'Grenoble'"):
+        places_named("Grenoble", places)  # a city with none of the places in its area
+    photo(tmp_path / "photos/a.jpg", 48.8352, 2.2410, seed=1)  # in Boulogne-Billancourt
+    photo(tmp_path / "photos/b.jpg", 48.8049, 2.1204, seed=2)  # in Versailles
+    engine = Engine.build(load_folder(tmp_path / "photos", progress=False, cache=False), make_extractor("gch"),
+                          progress=False)
+    found = engine.browse(5, Filter.of(place="Paris"))
+    assert [(h.id, h.place) for h in found.hits] == [("a.jpg", "Boulogne-Billancourt, France")]
+    assert [h.id for h in engine.search_words("in Paris").hits] == ["a.jpg"]
+
+
 def test_an_engine_knows_where_its_pictures_were_taken(trip_engine):
     places = trip_engine.places()
     assert [(p.place, p.images, p.example) for p in places] == [

@@ -1,7 +1,8 @@
 """Where photos were taken: the GPS position a phone or camera writes into a photo's EXIF, named after the nearest
 town of 5,000 people or more within `NEAR_KM` (GeoNames' towns, `places.tsv.gz`: "Lyon, France", "Austin, Texas,
 United States"). A place is named by any of its parts or several in order ("Lyon", "Texas", "France", "Paris,
-France"), and "or" joins places ("Lyon or Grenoble")."""
+France"), and "or" joins places ("Lyon or Grenoble"). A city's name also names the smaller towns in its area
+(`AREA_KM`): "Paris" finds the photos named after Boulogne-Billancourt too."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ from cbir.errors import UnknownWordsError
 
 NEAR_KM = 100  # farther than this from any town (at sea, in the wilderness), a position names no place
 EARTH_KM = 6371.0
+# a city of AREA_PEOPLE or more has an area: AREA_KM times the square root of its millions of people around it (Paris,
+# 2.1 million: 14.6 km; Lyon, 0.5 million: 7.2 km), whose towns a third of its size or smaller its name names too
+AREA_PEOPLE, AREA_KM, AREA_SHARE = 100_000, 10.0, 3
 
 
 def gps_position(gps: Mapping) -> str:
@@ -58,13 +62,18 @@ def _unit(lat_lon: np.ndarray) -> np.ndarray:
 
 
 class Towns:
-    """The towns places are named after: each one's name ("Lyon, France") and where it is."""
+    """The towns places are named after: each one's name ("Lyon, France"), where it is and how many people live
+    there, the most populous first."""
 
-    def __init__(self, names: list[str], lat_lon: np.ndarray):
+    def __init__(self, names: list[str], lat_lon: np.ndarray, people: np.ndarray):
         from scipy.spatial import cKDTree
 
-        self.names, self.lat_lon = names, lat_lon
+        self.names, self.lat_lon, self.people = names, lat_lon, people
         self._tree = cKDTree(_unit(lat_lon))
+        self._first: dict[str, int] = {}  # a name -> its most populous town (a city's parts are named as the city)
+        for i, name in enumerate(names):
+            self._first.setdefault(name, i)
+        self._cities = [(i, _parts(names[i])) for i in np.flatnonzero(people >= AREA_PEOPLE)]
 
     @classmethod
     @cache
@@ -72,7 +81,23 @@ class Towns:
         with gzip.open(Path(__file__).with_name("places.tsv.gz"), "rt", encoding="utf-8") as f:
             rows = [line.rstrip("\n").split("\t") for line in f if not line.startswith("#")]
         return cls([", ".join(part for part in row[:3] if part) for row in rows],
-                   np.array([(float(row[3]), float(row[4])) for row in rows]))
+                   np.array([(float(row[3]), float(row[4])) for row in rows]),
+                   np.array([int(row[5]) for row in rows]))
+
+    def in_areas(self, wanted: str, places: Iterable[str]) -> set[str]:
+        """Those of `places` (town names) in the area of a city that `wanted` names (`AREA_KM`): within its reach
+        and a third of its size or smaller."""
+        named = _parts(wanted)
+        cities = [i for i, parts in self._cities if _in_order(named, parts)]
+        towns = {place: self._first[place] for place in places if place in self._first}
+        if not cities or not towns:
+            return set()
+        at = np.array(list(towns.values()))
+        km = EARTH_KM * np.arccos(np.clip(_unit(self.lat_lon[at]) @ _unit(self.lat_lon[cities]).T, -1.0, 1.0))
+        reach = AREA_KM * np.sqrt(self.people[cities] / 1e6)
+        smaller = self.people[at][:, None] * AREA_SHARE <= self.people[cities][None, :]
+        inside = ((km <= reach[None, :]) & smaller).any(axis=1)
+        return {place for place, yes in zip(towns, inside) if yes}
 
     def nearest(self, lat_lon: np.ndarray) -> list[str | None]:
         """The name of the town nearest each (latitude, longitude), None where none is within `NEAR_KM`."""
@@ -104,8 +129,13 @@ def _parts(text: str) -> tuple[str, ...]:
 def _names(place: str, text: str) -> bool:
     """Whether the parts of `text` are parts of `place`, in the same order ("Paris, France" in "Paris, France";
     "Texas" in "Austin, Texas, United States")."""
-    wanted, parts = _parts(text), iter(_parts(place))
-    return bool(wanted) and all(part in parts for part in wanted)
+    return _in_order(_parts(text), _parts(place))
+
+
+def _in_order(wanted: tuple[str, ...], parts: tuple[str, ...]) -> bool:
+    """Whether the `wanted` parts are some of `parts`, in the same order."""
+    remaining = iter(parts)
+    return bool(wanted) and all(part in remaining for part in wanted)
 
 
 def split_place(text: str) -> tuple[str, str]:
@@ -116,15 +146,15 @@ def split_place(text: str) -> tuple[str, str]:
 
 
 def places_named(text: str, places: Iterable[str]) -> frozenset[str]:
-    """Those of `places` that the text names (any of the places it joins with "or"); an error with the places meant
-    when one names none of them."""
+    """Those of `places` that the text names (any of the places it joins with "or"), and those in the area of a city
+    it names (`Towns.in_areas`); an error with the places meant when one names none of them."""
     places = set(places)
     if not places:
         raise UnknownWordsError("none of the images has a GPS position near a town (phones and cameras write one into "
                                 "a photo's EXIF when their location setting is on)", field="place")
     named: set[str] = set()
     for wanted in (w for w in re.split(r"\bor\b|\|", text, flags=re.IGNORECASE) if w.strip()):
-        found = {place for place in places if _names(place, wanted)}
+        found = {place for place in places if _names(place, wanted)} | Towns.load().in_areas(wanted, places)
         if not found:
             raise unknown(f"no image was taken near '{wanted.strip()}'", wanted,
                           {fold(part): part.strip() for place in places for part in place.split(",")}, "place",
