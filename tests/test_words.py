@@ -294,6 +294,7 @@ def test_the_api_and_the_page_search_by_words(photo_engine):
     wrong = client.get("/?words=dgo&k=5&offset=10")
     html = wrong.get_data(as_text=True)
     assert wrong.status_code == 400 and "did you mean" in html
+    assert 'name="words" value="dgo"' in html  # the words as typed, kept in their field to mend
     assert '<a href="/?words=dingo&amp;k=5">dingo</a>' in html  # a click away: the same request, from the start
     assert client.get("/api/v1/search?words=dgo").json["suggestions"] == ["dingo"]
 

@@ -311,7 +311,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"tags       {'; '.join(f'{t.tag} ({t.images})' for t in tags[:SHOWN])}{more}"
               f": `cbir search {args.engine} --tag TAG` looks through them")
     if ratings:
-        print("rated      " + ", ".join(f"{'rejected' if stars < 0 else f'{stars} stars'}: {n}"
+        print("rated      " + ", ".join(f"{'rejected' if stars < 0 else f'{stars} star' + 's' * (stars > 1)}: {n}"
                                         for stars, n in ratings.items()))
     for n, trip in enumerate(trips[:SHOWN_TRIPS]):
         print(f"{'trips' if n == 0 else '':<10} {trip.since} to {trip.until}  {trip.name} ({trip.images} photos)")

@@ -128,8 +128,9 @@ def index():
             context["timeline"], context["place_map"] = svc.collection(engine).drawn(where)
             context["query_name"], context["browsing"] = "all images, newest first", True
         elif words := request.args.get("words", "").strip():
+            context["words"] = words  # kept in its field, whatever the search says of them
             searched = svc.search_words(words, engine, depth, where, min_score, distinct)
-            context["query_name"] = context["words"] = words
+            context["query_name"] = words
         elif request.values.get("id") or request.values.get("unlike"):
             if len(ids) > 1 or unlike:  # "more like these" (the ticked images together), "not like these"
                 searched = svc.search_ids(ids, engine, depth, where, min_score, distinct, region, unlike)
