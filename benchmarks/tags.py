@@ -1,6 +1,6 @@
 """What does reading photos' tags cost? N small JPEGs in folders of 100, half with an XMP packet of keywords and a
 rating as Lightroom writes one, a tenth with an XMP file beside them: the time to read each one's facts
-(`image_facts`: date, position, tags, rating, from its header and sidecar) and an image's stamp (`file_stamp`, which
+(`image_facts`: date, position, tags, rating, from its header and sidecar) and an image's stamp (`image_stamp`, which
 looks for its sidecar) against the `os.stat` it was before.
 
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/tags.py --photos 10000
@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    from cbir.datasets.folder import file_stamp, image_facts
+    from cbir.datasets.folder import image_facts, image_stamp
 
     pixels = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
     plain, tagged = io.BytesIO(), io.BytesIO()
@@ -47,7 +47,7 @@ def main() -> None:
         assert image_facts(paths[1]).tags == "wedding\nAnna"
         for _ in range(args.runs):
             timed = {}
-            for name, read in (("image_facts", image_facts), ("file_stamp", file_stamp), ("os.stat", os.stat)):
+            for name, read in (("image_facts", image_facts), ("image_stamp", image_stamp), ("os.stat", os.stat)):
                 started = time.perf_counter()
                 for path in paths:
                     read(path)

@@ -16,6 +16,7 @@ from cbir.datasets import load_folder
 from cbir.engine import Engine
 from cbir.evaluation.ranking import full_ranking
 from cbir.features import make_extractor
+from cbir.filters import Filter
 from cbir.types import Hit
 from cbir.web import create_app
 
@@ -308,3 +309,35 @@ def test_more_like_an_indexed_image_is_found_by_its_vectors_its_copies_first(pho
     for before, after in zip(found, gone):  # a copy by the rule needs no pixels; one verified by them is left out
         if before.hits[0].copy is not None and before.hits[0].copy >= threshold:
             assert after.hits[0] == before.hits[0]
+
+
+def test_copies_keep_to_the_filters_and_facts_the_engine_knows_now(photos, tmp_path, capsys):
+    """Where photos were taken and their tags are read again into the engine (an engine of an earlier version, a
+    photo retagged): the copies' search filters by what the engine knows now, and copies put first say it."""
+    import shutil
+    import sqlite3
+
+    from test_places import gps
+    from test_tags import xmp
+
+    library = tmp_path / "library"
+    shutil.copytree(photos / "photos", library)
+    located = Image.Exif()
+    located[0x8825] = gps(45.764, 4.8357)  # in Lyon
+    photo("clock").save(library / "clock.jpg", exif=located)
+    out = tmp_path / "engine"
+    assert main(["index", "--dataset", str(library), "--features", "gch", "--copies", "--out", str(out)]) == 0
+    for database in out.glob("v-*/**/metadata.sqlite"):  # as engines of an earlier version hold them
+        with sqlite3.connect(database) as db:
+            for column in ("position", "tags", "rating"):
+                db.execute(f"ALTER TABLE images DROP COLUMN {column}")
+        db.close()
+    (library / "clock.jpg.xmp").write_bytes(xmp(["kitchen"], 4))  # tagged since
+    assert main(["add", str(out), "--dataset", str(library)]) == 0
+    engine = Engine.load(out)
+    clock = np.asarray(photo("clock").convert("RGB"))
+    for where in (Filter.of(place="Lyon"), Filter.of(tag="kitchen"), Filter.of(stars=4)):
+        (found,) = engine.search([clock], k=3, where=where)
+        assert [(h.id, h.place, h.tags) for h in found.hits] == [("clock.jpg", "Lyon, France", ("kitchen",))], where
+        assert found.hits[0].copy is not None  # its copy, put first
+    assert engine.search_like("clock.jpg", k=3, where=Filter.of(tag="kitchen")).hits == []  # itself left out

@@ -109,6 +109,32 @@ def test_each_group_keeps_the_largest_picture_then_the_largest_file(planted):
     assert retina.keep.id == "copies/retina-edit.jpg"  # the 1.5x larger copy has more pixels
 
 
+def test_of_exact_copies_the_one_its_owner_rated_or_tagged_is_kept_and_never_a_rejected_one(tmp_path, capsys):
+    from test_tags import xmp
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("a", "b", "c", "d"):
+        photo("coffee").save(folder / f"{name}.png")  # four copies of one picture: the same size
+    photo("coffee").save(folder / "big.png", compress_level=0)  # the largest file, but marked rejected
+    (folder / "big.png.xmp").write_bytes(xmp(rating=-1))
+    (folder / "c.png.xmp").write_bytes(xmp(["holiday", "Anna"], 3))
+    (folder / "d.png.xmp").write_bytes(xmp(["holiday"], 3))
+    out = tmp_path / "engine"
+    assert main(["index", "--dataset", str(folder), "--features", "gch", "--out", str(out)]) == 0
+    (group,) = find_duplicates(Engine.load(out), exact_only=True)
+    assert [m.id for m in group.members][0] == "c.png" and group.members[-1].id == "big.png"  # the best curated
+    assert (group.keep.rating, group.keep.tags) == (3, ("holiday", "Anna"))
+    capsys.readouterr()
+    assert main(["duplicates", str(out), "--exact-only"]) == 0
+    assert f"keep  {folder / 'c.png'}  (" in capsys.readouterr().out
+    assert main(["duplicates", str(out), "--exact-only", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].endswith(",False,3,holiday; Anna")
+    assert main(["duplicates", str(out), "--exact-only", "--html", str(tmp_path / "report.html")]) == 0
+    report = (tmp_path / "report.html").read_text()
+    assert '<span class="stars">★★★</span> holiday, Anna</span>' in report and ">rejected </span>" in report
+
+
 def test_a_camera_raw_file_counts_the_pixels_of_its_photo_not_of_its_small_picture(tmp_path):
     """A raw file beside its JPEG export: the raw file, the photo as shot, is the one a group keeps."""
     import zipfile

@@ -11,8 +11,9 @@
 - **Groups**: every two pictures of a near group are near duplicates of each other (complete linkage), so a
   look-alike of one member does not chain a group of strangers together.
 
-In each group one image is kept: the one with the most pixels, then the largest file, then the first id
-(`keeper_order`). Nothing here deletes anything: `cbir.aside` moves the others to a folder, and back.
+In each group one image is kept: one not marked rejected, with the most pixels, then the best rated, then the most
+tagged (the copy its owner curated: `cbir.tags`), then the largest file, then the first id (`keeper_order`).
+Nothing here deletes anything: `cbir.aside` moves the others to a folder, and back.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from functools import partial
 import numpy as np
 from tqdm.auto import tqdm
 
-from cbir.datasets.folder import archive_member, file_stamp, read_bytes
+from cbir.datasets.folder import archive_member, file_part, file_stamp, read_bytes
 from cbir.datasets.raw import is_raw_name, raw_pixels
 from cbir.copies import copies_among, copies_of, file_picture, first_verified, grey_picture
 from cbir.errors import CbirError
+from cbir.tags import REJECTED
 from cbir.types import Hit
 
 NEIGHBOURS = 10  # nearest images each image is compared with (a near group of more pictures than this is rare)
@@ -46,6 +48,8 @@ class Member:
     pixels: int | None = None  # width x height of the file (None when it cannot be read)
     bytes: int | None = None
     changed: bool = False  # its file changed since it was indexed (`cbir add` describes it again)
+    rating: int | None = None  # its stars (`cbir.tags`; -1: rejected)
+    tags: tuple[str, ...] = ()
 
 
 @dataclass
@@ -99,8 +103,10 @@ def file_facts(path: str | None) -> tuple[int | None, int | None]:
 
 
 def keeper_order(member: Member) -> tuple:
-    """Sort key putting the image to keep first: most pixels, then largest file, then the first id."""
-    return (-(member.pixels or 0), -(member.bytes or 0), member.id)
+    """Sort key putting the image to keep first: not rejected, most pixels, best rated, most tagged, largest file,
+    then the first id."""
+    return (member.rating == REJECTED, -(member.pixels or 0), -max(member.rating or 0, 0), -len(member.tags),
+            -(member.bytes or 0), member.id)
 
 
 def find_duplicates(engine, threshold: float | None = None, exact_only: bool = False, progress: bool = False,
@@ -212,11 +218,11 @@ def _cliques(pairs: np.ndarray, vectors: np.ndarray, count: int) -> list[list[in
 
 
 def _group(engine, ids: Sequence[str], vectors: np.ndarray, kind: str) -> Group:
-    members = []
+    members, known = [], engine.metadata_now
     for id_ in ids:
-        path = engine.metadata.path(id_)
+        path, hit = engine.metadata.path(id_), known.hit(id_, 1.0)
         members.append(Member(id_, path, 1.0, *file_facts(path),
-                              changed=changed_since_indexed(id_, path, engine.metadata)))
+                              changed=changed_since_indexed(id_, path, known), rating=hit.rating, tags=hit.tags))
     order = sorted(range(len(members)), key=lambda i: keeper_order(members[i]))
     kept = vectors[order[0]]
     for i in order:
@@ -259,4 +265,4 @@ def changed_since_indexed(id_: str, path: str | None, metadata) -> bool:
     """Whether the file of image `id_` at `path` is not as it was indexed (gone, or another size or time); an engine
     that recorded no stamp for it cannot tell, and says no."""
     recorded = metadata.stamp(id_) if path is not None else None
-    return recorded is not None and file_stamp(path) != recorded
+    return recorded is not None and file_stamp(path) != file_part(recorded)  # its picture's file: not its XMP

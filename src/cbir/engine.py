@@ -89,6 +89,12 @@ class Engine:
         if engine is not None:
             engine._main = self
 
+    @property
+    def metadata_now(self) -> Metadata:
+        """What is known of the images now: a copies' engine keeps its metadata from when it described them, its
+        engine's is read again (where photos were taken, their tags, since an earlier version or a retagging)."""
+        return (self._main or self).metadata
+
     def enable_micro_batching(self, max_batch: int = 32) -> None:
         """Group concurrent searches from many threads (a server's) into batches (`cbir.batching`): the
         waiting requests' vectors are searched together, and described together first when the extractor
@@ -275,8 +281,8 @@ class Engine:
         found = self.copies.search_vectors(self.copies.index.vectors_of([image_id]), max(k, 2), exclude=[image_id],
                                            where=where)[0]
         features = self.copies.extractor
-        return copies_of(lambda: file_picture(self.metadata.path(image_id)), found, features.duplicate_threshold,
-                         features.copy_lead)[:k]
+        return self._own(copies_of(lambda: file_picture(self.metadata.path(image_id)), found,
+                                   features.duplicate_threshold, features.copy_lead)[:k])
 
     def search_together(self, images: Sequence[np.ndarray] | np.ndarray, k: int = 10, exclude: Sequence[str] = (),
                         where: Filter | None = None, min_score: float | None = None,
@@ -475,8 +481,12 @@ class Engine:
         """Per query image, up to k copies of it among its best matches in the copies' engine (`found`, two or
         more each): those the copy features' rule takes, else a best match its pixels verify (`cbir.copies`)."""
         features = self.copies.extractor
-        return [copies_of(partial(grey_picture, image), hits, features.duplicate_threshold, features.copy_lead)[:k]
-                for image, hits in zip(images, found)]
+        return [self._own(copies_of(partial(grey_picture, image), hits, features.duplicate_threshold,
+                                    features.copy_lead)[:k]) for image, hits in zip(images, found)]
+
+    def _own(self, hits: list[Hit]) -> list[Hit]:
+        """Hits of the copies' engine as this engine knows their images now (date, place, tags read since)."""
+        return [self.metadata.hit(h.id, h.score) for h in hits]
 
     def search_vectors(self, vectors: np.ndarray, k: int, exclude: Sequence[str | None] | None = None,
                        where: Filter | None = None, min_score: float | None = None) -> list[list[Hit]]:
@@ -504,7 +514,7 @@ class Engine:
                     "with a tag" if where.tag else "rated with stars")
             raise CbirError(f"only images {what} is a filter of the embedded indexes (FAISS, exact), not of "
                             f"{self.index.server}'s" + (": search with --words instead" if where.showing else ""))
-        passing = self.metadata.passing(where)
+        passing = self.metadata_now.passing(where)
         return passing & (self._main or self).showing(where.showing) if where.showing else passing
 
     def showing(self, text: str) -> frozenset[str]:

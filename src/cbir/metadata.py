@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from cbir.datasets.collection import Dataset
-from cbir.datasets.folder import archive_member, collection_root, file_stamp, image_facts, layout_of
+from cbir.datasets.folder import (archive_member, collection_root, file_part, file_stamp, image_facts, image_stamp,
+                                  layout_of)
 from cbir.errors import EngineError
 from cbir.filters import Filter
 from cbir.places import coordinates, places_named, places_of
@@ -50,7 +51,7 @@ class Metadata:
     def from_dataset(cls, dataset: Dataset) -> Metadata:
         """The dataset's images as they are now: their files' stamps, their pixels' digests, what their files say
         (`image_facts`)."""
-        return cls((id_, path, label, split, file_stamp(path), pixel_digest(image), *image_facts(path))
+        return cls((id_, path, label, split, image_stamp(path), pixel_digest(image), *image_facts(path))
                    for id_, path, label, split, image in zip(dataset.ids, dataset.paths, dataset.labels,
                                                              dataset.splits, dataset.images))
 
@@ -199,10 +200,10 @@ class Metadata:
             if id_ not in self:
                 new.append(i)
                 continue
-            stamp = file_stamp(path)
+            stamp = image_stamp(path)
             if stamp is None or stamp == self.stamp(id_) or self.digest(id_) is None:
                 continue  # unchanged, or described before files were stamped: nothing to compare with
-            if pixel_digest(dataset.images[i]) == self.digest(id_):
+            if file_part(stamp) == file_part(self.stamp(id_)) or pixel_digest(dataset.images[i]) == self.digest(id_):
                 self.restamp(id_, stamp)
             else:
                 changed.append(i)
@@ -217,7 +218,19 @@ class Metadata:
         """Whether image `id_` is held from the file at `path`, which the file system says is as it was indexed
         (`new_and_changed` would pass it by)."""
         return id_ in self and self.path(id_) == path and (stamp := self.stamp(id_)) is not None and (
-            file_stamp(path) == stamp)
+            image_stamp(path) == stamp)
+
+    def retagged(self, id_: str, path: str) -> bool:
+        """Whether image `id_` is held from the file at `path`, which is as it was indexed but for the XMP file beside
+        it (`image_stamp`): then its stamp, tags and rating are brought up to date, and nothing need be read but
+        the XMP."""
+        if id_ not in self or self.path(id_) != path or (old := self.stamp(id_)) is None:
+            return False
+        new = image_stamp(path)
+        if new is None or new == old or file_part(new) != file_part(old):
+            return False
+        self.restamp(id_, new)
+        return True
 
     def moved(self, moves: Iterable[tuple[str, str, str]]) -> Metadata:
         """The rows of images found again under new ids, from (new id, its path, old id): the old rows with the
@@ -256,7 +269,7 @@ class Metadata:
 
 class KnownFiles:
     """Sorts the files of a collection being added to an engine, before any is decoded: those it holds as they are
-    (`unchanged`), and those it holds from another path (`moved`, as (new id, path, old id)): a file moved or
+    (`unchanged`; those retagged in an XMP file beside them too, their tags read again), and those it holds from another path (`moved`, as (new id, path, old id)): a file moved or
     renamed, whose size and modification time to the nanosecond are those of exactly one indexed image whose own
     file is gone, or whose folder moved (the same id, and its stamp, from a new path; another file under an indexed
     id is an error, before anything is read). `keep` wants the others (`load_folder`)."""
@@ -266,12 +279,12 @@ class KnownFiles:
         self._by_stamp: dict[str, list[str]] | None = None
 
     def keep(self, id_: str, path: str) -> bool:
-        if self.metadata.unchanged(id_, path):
+        if self.metadata.unchanged(id_, path) or self.metadata.retagged(id_, path):
             self.unchanged.append(id_)
             return False
         if id_ in self.metadata and self.metadata.path(id_) != path:  # the folder moved, or another file clashes
             stamp = self.metadata.stamp(id_)
-            if stamp is None or file_stamp(path) != stamp or file_stamp(self.metadata.path(id_)) is not None:
+            if stamp is None or image_stamp(path) != stamp or file_stamp(self.metadata.path(id_)) is not None:
                 raise self.metadata.clash(id_)
             self.moved.append((id_, path, id_))
             return False
@@ -286,7 +299,7 @@ class KnownFiles:
             for id_, stamp in self.metadata.stamps().items():
                 if stamp is not None:
                     self._by_stamp.setdefault(stamp, []).append(id_)
-        stamp = file_stamp(path)
+        stamp = image_stamp(path)
         if stamp is None:
             return None
         gone = [id_ for id_ in self._by_stamp.get(stamp, ()) if file_stamp(self.metadata.path(id_)) is None]

@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from cbir.cli.queries import stars
 from cbir.errors import CbirError
 
 
@@ -80,11 +81,12 @@ def write_groups(groups, args: argparse.Namespace) -> None:
     elif args.format == "csv":
         buf = io.StringIO()
         out = csv.writer(buf)
-        out.writerow(["group", "kind", "keep", "id", "path", "similarity", "pixels", "bytes", "changed"])
+        out.writerow(["group", "kind", "keep", "id", "path", "similarity", "pixels", "bytes", "changed", "rating",
+                      "tags"])
         for n, group in enumerate(groups, 1):
             for m in group.members:
                 out.writerow([n, group.kind, m.id == group.keep.id, m.id, m.path, m.similarity, m.pixels, m.bytes,
-                              m.changed])
+                              m.changed, m.rating, "; ".join(m.tags)])
         text = buf.getvalue().rstrip("\n")
     else:
         copies = sum(len(g.members) - 1 for g in groups)
@@ -92,7 +94,8 @@ def write_groups(groups, args: argparse.Namespace) -> None:
         for n, group in enumerate(groups, 1):
             lines.append(f"group {n} ({group.kind}, {len(group.members)} images):")
             for m in group.members:
-                size = f"{m.pixels:,} px, {m.bytes:,} bytes" if m.pixels else "size unknown"
+                size = (f"{m.pixels:,} px, {m.bytes:,} bytes" if m.pixels else "size unknown") + (
+                    f", {stars(m.rating)}" if m.rating else "") + (f", tagged {', '.join(m.tags)}" if m.tags else "")
                 mark = "keep" if m is group.keep else f"{m.similarity:.4f}"
                 lines.append(f"  {mark:>6}  {m.path or m.id}  ({size})" + (CHANGED if m.changed else ""))
         text = "\n".join(lines)
@@ -133,7 +136,8 @@ def register(sub) -> None:
                        description="Groups of images that are the same picture: exact copies (the same pixels) "
                                    "and near ones (the engine's vectors at --threshold or more), every two images "
                                    "of a group near duplicates of each other. Each group keeps the image with the "
-                                   "most pixels, then the largest file. Nothing is deleted.")
+                                   "most pixels, then the best rated and most tagged, then the largest file (never one "
+                                   "marked rejected if another is not). Nothing is deleted.")
     p.add_argument("engine", help="engine folder")
     p.add_argument("--threshold", type=float,
                    help="cosine similarity from which two images are near duplicates (default: the features' "

@@ -120,22 +120,37 @@ def _file_of(path: str | None) -> tuple[zipfile.ZipFile | None, threading.Lock |
 
 
 def file_stamp(path: str | None) -> str | None:
-    """What the file system says of an image's file now, cheaply: "size:mtime_ns", followed by its XMP sidecar's
-    "+size:mtime_ns" where one lies beside it (`cbir.tags.sidecar`: retagged, the image is read again), or a zip
-    member's "size:crc32"; None when it has no file (`_file_of`) or the file is gone."""
+    """What the file system says of an image's file now, cheaply: "size:mtime_ns", or a zip member's "size:crc32";
+    None when it has no file (`_file_of`) or the file is gone."""
     try:
         if (found := _file_of(path)) is None:
             return None
         zf, _lock, name = found
         if zf is None:
             stat = os.stat(name)
-            beside = sidecar(name)
-            extra = os.stat(beside) if beside else None
-            return f"{stat.st_size}:{stat.st_mtime_ns}" + (f"+{extra.st_size}:{extra.st_mtime_ns}" if extra else "")
+            return f"{stat.st_size}:{stat.st_mtime_ns}"
         info = zf.getinfo(name)
         return f"{info.file_size}:{info.CRC:08x}"
     except (OSError, KeyError, zipfile.BadZipFile):
         return None
+
+
+def image_stamp(path: str | None) -> str | None:
+    """The stamp an engine records for an image: its file's (`file_stamp`), followed by its XMP sidecar's
+    "+size:mtime_ns" where one lies beside it (`cbir.tags.sidecar`), so that a photo retagged there is seen."""
+    stamp = file_stamp(path)
+    if stamp is None or MEMBER_SEPARATOR in path or (beside := sidecar(path)) is None:
+        return stamp
+    try:
+        extra = os.stat(beside)
+    except OSError:
+        return stamp
+    return f"{stamp}+{extra.st_size}:{extra.st_mtime_ns}"
+
+
+def file_part(stamp: str | None) -> str | None:
+    """The file's own part of an image's stamp (`image_stamp`), without its sidecar's."""
+    return stamp.split("+", 1)[0] if stamp else stamp
 
 
 class Facts(NamedTuple):

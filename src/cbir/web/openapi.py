@@ -206,7 +206,8 @@ def openapi_document(service) -> dict:
                              "description": "its GPS position: latitude and longitude in degrees"},
                 "tags": {"type": "array", "items": {"type": "string"}, "description": "its tags, as its photo "
                          "manager wrote them"},
-                "rating": {"type": ["integer", "null"], "description": "its stars, 1 to 5 (-1: rejected); null where it was not rated"},
+                "rating": {"type": ["integer", "null"],
+                           "description": "its stars, 1 to 5 (-1: rejected); null where it was not rated"},
                 "alike": {"type": "array", "items": {"type": "string"}, "description": "with distinct: the "
                           "look-alikes of this image it stands for"},
                 "shows": {"type": "string", "description": "a search by words: the most probable of the classes "
@@ -226,7 +227,9 @@ def openapi_document(service) -> dict:
                     "members": {"type": "array", "items": {"type": "object", "properties": {
                         "id": {"type": "string"}, "path": {"type": ["string", "null"]},
                         "similarity": {"type": "number", "description": "cosine similarity to the kept image"},
-                        "pixels": {"type": ["integer", "null"]}, "bytes": {"type": ["integer", "null"]}}}}}}}}},
+                        "pixels": {"type": ["integer", "null"]}, "bytes": {"type": ["integer", "null"]},
+                        "rating": {"type": ["integer", "null"]}, "tags": {"type": "array", "items": {"type": "string"}},
+                        "changed": {"type": "boolean"}}}}}}}}},
             "Engine": {"type": "object", "required": ["name", "extractor", "size", "dim"], "properties": {
                 "name": {"type": "string"}, "extractor": {"type": "string"}, "size": {"type": "integer"},
                 "dim": {"type": "integer"}, "index": {"type": "string"}, "labelled": {"type": "boolean"},
