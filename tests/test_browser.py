@@ -302,6 +302,43 @@ def test_pictures_named_in_words_are_found_from_the_search_box(real_cifar10, tmp
         browser.close()
 
 
+def test_a_result_opens_large_on_the_page_and_the_arrow_keys_go_through_them(server):
+    from urllib.parse import unquote
+
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(server + "/?browse=1&k=5")
+        page.wait_for_selector("#results .hit")
+        ids = [unquote(href.split("id=")[1].split("&")[0]) for href in
+               page.locator("#results .hit > a:not(.open)").evaluate_all("links => links.map(a => a.href)")]
+        viewer = page.locator("#viewer")
+        assert not viewer.is_visible()
+        page.locator("#results .hit a.open").nth(1).click()  # on the page, not in a tab
+        assert viewer.is_visible() and len(browser.contexts[0].pages) == 1
+        picture = viewer.locator("img")
+        page.wait_for_function("() => document.querySelector('#viewer img').naturalWidth > 0")  # the original shown
+        assert unquote(picture.get_attribute("src")).endswith(f"/api/v1/images/{ids[1]}")
+        assert viewer.locator(".caption").inner_text().startswith(f"#2 · {ids[1]}")
+        page.keyboard.press("ArrowRight")
+        assert unquote(picture.get_attribute("src")).endswith(f"/api/v1/images/{ids[2]}")
+        page.keyboard.press("ArrowLeft")
+        page.keyboard.press("ArrowLeft")
+        page.keyboard.press("ArrowLeft")  # past the first: the last
+        assert unquote(picture.get_attribute("src")).endswith(f"/api/v1/images/{ids[4]}")
+        page.screenshot(path=str(ARTIFACTS / "browser-viewer.png"))
+        fits_phones(page, "a result shown large")
+        page.keyboard.press("Escape")
+        assert not viewer.is_visible()
+        page.locator("#results .hit a.open").first.click()
+        viewer.locator("a.like").click()  # more like the one shown
+        page.wait_for_url(re.compile(r"id="))
+        assert unquote(page.url).split("id=")[1].split("&")[0] == ids[0]
+        browser.close()
+
+
 def test_the_duplicates_page_shows_each_group_and_what_it_keeps(planted):
     from playwright.sync_api import sync_playwright
 

@@ -261,3 +261,42 @@ async function sendAgain(section, form, fields) {
     setTimeout(() => form.querySelectorAll("[disabled]").forEach((field) => { field.disabled = false; }));
   });
 })();
+
+// A result's "open" shows it large on the page (without JavaScript, in a tab of its own): the arrow keys and the
+// buttons go through the results, Esc closes, and its "more like this" and the original file are a click away.
+(function () {
+  const viewer = document.getElementById("viewer");
+  const hits = [...document.querySelectorAll("#results .hit")];
+  if (!viewer || !hits.length || typeof viewer.showModal !== "function") return;
+  const img = viewer.querySelector("img");
+  let at = 0;
+  function show(n) {
+    at = (n + hits.length) % hits.length;
+    const link = hits[at].querySelector("a:not(.open)");
+    const open = hits[at].querySelector("a.open");
+    img.src = open.href;
+    img.alt = link.querySelector("img").alt;
+    const marks = hits[at].querySelector(".tags");
+    viewer.querySelector(".caption").textContent = `#${at + 1} · ${link.title.replace(/: more like this$/, "")}`
+      + (marks ? ` · ${marks.title}` : "");
+    viewer.querySelector("a.like").href = link.href;
+    viewer.querySelector("a.original").href = open.href;
+  }
+  hits.forEach((hit, n) => hit.querySelector("a.open").addEventListener("click", (event) => {
+    if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;  // a tab, as asked
+    event.preventDefault();
+    show(n);
+    viewer.showModal();
+  }));
+  viewer.querySelectorAll("[data-step]").forEach((button) => button.addEventListener("click", () => {
+    show(at + Number(button.dataset.step));
+  }));
+  viewer.querySelector(".close").addEventListener("click", () => viewer.close());
+  viewer.addEventListener("click", (event) => { if (event.target === viewer) viewer.close(); });  // the backdrop
+  viewer.addEventListener("keydown", (event) => {
+    if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
+      event.preventDefault();
+      show(at + (event.key === "ArrowRight" ? 1 : -1));
+    }
+  });
+})();
