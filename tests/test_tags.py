@@ -103,6 +103,9 @@ def test_xmp_packets_give_keywords_hierarchies_people_and_ratings():
     assert xmp_tagged(microsoft) == Tagged(("Carl", "Rex"), 2)  # element forms, digiKam's hierarchy
     assert xmp_tagged(xmp(["a"], 9)) == Tagged(("a",), None) == xmp_tagged(xmp(["a"], 0))  # none, not rated
     assert xmp_tagged(b"<x:xmpmeta><broken") == Tagged() and xmp_tagged(b"") == Tagged()
+    laughs = "".join(f'<!ENTITY l{n} "{f"&l{n - 1};" * 10 if n else "lol"}">' for n in range(10))
+    bomb = f"<!DOCTYPE x [{laughs}]>".encode() + xmp(["&l9;"])  # a billion laughs: its entities are never defined
+    assert xmp_tagged(bomb) == Tagged()
     assert merged(Tagged(("Anna", " wedding  day")), Tagged(("anna", "Beach"), 3), Tagged((), 5)) == Tagged(
         ("Anna", "wedding day", "Beach"), 3)  # once each, case ignored; the first rating given
 
