@@ -142,6 +142,16 @@ def test_a_place_is_named_by_its_parts_in_order_or_one_of_several():
         places_named("Paris", [])
 
 
+def test_a_large_city_is_named_by_its_other_names_too():
+    places = ["Vienna, Austria", "Vienna, Virginia, United States", "Munich, Germany", "Frankfurt am Main, Germany"]
+    assert places_named("Wien", places) == {"Vienna, Austria"}  # the Austrian city's, not the other Vienna
+    assert places_named("wien, austria", places) == {"Vienna, Austria"}
+    assert places_named("München or Frankfurt", places) == {"Munich, Germany", "Frankfurt am Main, Germany"}
+    assert places_named("Vienna", places) == {"Vienna, Austria", "Vienna, Virginia, United States"}
+    with pytest.raises(UnknownWordsError, match="no image was taken near 'Wien, Germany'"):
+        places_named("Wien, Germany", places)
+
+
 def test_a_city_s_name_names_the_smaller_towns_in_its_area(tmp_path):
     places = ["Boulogne-Billancourt, France", "Versailles, France", "Villeurbanne, France", "Kawasaki, Japan",
               "Yokohama, Japan", "Annecy, France"]

@@ -1,8 +1,9 @@
 """Where photos were taken: the GPS position a phone or camera writes into a photo's EXIF, named after the nearest
 town of 5,000 people or more within `NEAR_KM` (GeoNames' towns, `places.tsv.gz`: "Lyon, France", "Austin, Texas,
 United States"). A place is named by any of its parts or several in order ("Lyon", "Texas", "France", "Paris,
-France"), and "or" joins places ("Lyon or Grenoble"). A city's name also names the smaller towns in its area
-(`AREA_KM`): "Paris" finds the photos named after Boulogne-Billancourt too."""
+France"), and "or" joins places ("Lyon or Grenoble"); a city of 250,000 people or more by its other names too
+("Wien", "München": `Towns.spelt_otherwise`). A city's name also names the smaller towns in its area (`AREA_KM`):
+"Paris" finds the photos named after Boulogne-Billancourt too."""
 
 from __future__ import annotations
 
@@ -65,10 +66,12 @@ class Towns:
     """The towns places are named after: each one's name ("Lyon, France"), where it is and how many people live
     there, the most populous first."""
 
-    def __init__(self, names: list[str], lat_lon: np.ndarray, people: np.ndarray):
+    def __init__(self, names: list[str], lat_lon: np.ndarray, people: np.ndarray,
+                 aliases: Mapping[str, list[int]] | None = None):
         from scipy.spatial import cKDTree
 
         self.names, self.lat_lon, self.people = names, lat_lon, people
+        self.aliases = aliases or {}  # another name of a city, folded -> the cities it names
         self._tree = cKDTree(_unit(lat_lon))
         self._first: dict[str, int] = {}  # a name -> its most populous town (a city's parts are named as the city)
         for i, name in enumerate(names):
@@ -80,9 +83,20 @@ class Towns:
     def load(cls) -> Towns:
         with gzip.open(Path(__file__).with_name("places.tsv.gz"), "rt", encoding="utf-8") as f:
             rows = [line.rstrip("\n").split("\t") for line in f if not line.startswith("#")]
+        aliases: dict[str, list[int]] = {}
+        for i, row in enumerate(rows):
+            for alias in row[6].split("|") if len(row) > 6 else ():
+                aliases.setdefault(alias, []).append(i)
         return cls([", ".join(part for part in row[:3] if part) for row in rows],
                    np.array([(float(row[3]), float(row[4])) for row in rows]),
-                   np.array([int(row[5]) for row in rows]))
+                   np.array([int(row[5]) for row in rows]), aliases)
+
+    def spelt_otherwise(self, wanted: str) -> list[str]:
+        """The cities named by the text where its first part is another name of theirs ("Wien", "Wien, Austria"),
+        as they are named here ("Vienna, Austria")."""
+        first, *rest = _parts(wanted) or ("",)
+        return [self.names[i] for i in self.aliases.get(first, ())
+                if not rest or _in_order(tuple(rest), _parts(self.names[i])[1:])]
 
     def in_areas(self, wanted: str, places: Iterable[str]) -> set[str]:
         """Those of `places` (town names) in the area of a city that `wanted` names (`AREA_KM`): within its reach
@@ -154,7 +168,9 @@ def places_named(text: str, places: Iterable[str]) -> frozenset[str]:
                                 "a photo's EXIF when their location setting is on)", field="place")
     named: set[str] = set()
     for wanted in (w for w in re.split(r"\bor\b|\|", text, flags=re.IGNORECASE) if w.strip()):
-        found = {place for place in places if _names(place, wanted)} | Towns.load().in_areas(wanted, places)
+        found = set()
+        for spelt in [wanted, *Towns.load().spelt_otherwise(wanted)]:
+            found |= {place for place in places if _names(place, spelt)} | Towns.load().in_areas(spelt, places)
         if not found:
             raise unknown(f"no image was taken near '{wanted.strip()}'", wanted,
                           {fold(part): part.strip() for place in places for part in place.split(",")}, "place",
