@@ -79,25 +79,32 @@ def test_a_file_says_where_it_was_taken_in_its_header(trip, tmp_path):
     assert image_facts(f"{tmp_path / 'trip.zip'}::paris/a.jpg")[1] == "48.85840,2.29450"
 
 
-def heif_with_exif(exif: bytes, before: int) -> bytes:
-    """A HEIF file as phones write one, its `meta` box first and its EXIF item in `mdat` after `before` bytes of
-    other data (an image's, here zeros): only the boxes that say where the EXIF item lies."""
+def heif_with_exif(exif: bytes, before: int, xmp: bytes | None = None) -> bytes:
+    """A HEIF file as phones write one, its `meta` box first and its EXIF item (and an XMP item, `xmp`) in `mdat`
+    after `before` bytes of other data (an image's, here zeros): only the boxes that say where the items lie."""
     import struct
 
     from cbir.datasets.heif import _box
 
     ftyp = _box(b"ftyp", b"heic" + struct.pack(">I", 0) + b"mif1heic")
     hdlr = _box(b"hdlr", struct.pack(">I", 0) + b"pict" + bytes(12) + b"\x00", (0, 0))
-    infe = _box(b"infe", struct.pack(">HH", 2, 0) + b"Exif" + b"\x00", (2, 0))
-    block = struct.pack(">I", 6) + exif  # the offset of its TIFF header ("Exif\0\0" before it), then the EXIF
+    infes = [_box(b"infe", struct.pack(">HH", 2, 0) + b"Exif" + b"\x00", (2, 0))]
+    blocks = [struct.pack(">I", 6) + exif]  # the offset of its TIFF header ("Exif\0\0" before it), then the EXIF
+    if xmp is not None:
+        infes.append(_box(b"infe", struct.pack(">HH", 3, 0) + b"mime" + b"XMP\x00application/rdf+xml\x00", (2, 0)))
+        blocks.append(xmp)
 
-    def meta(offset: int) -> bytes:  # iloc version 1: 4-byte offsets and lengths, one extent
-        iloc = _box(b"iloc", struct.pack(">BBHHHHHII", 0x44, 0x00, 1, 2, 0, 0, 1, offset, len(block)), (1, 0))
+    def meta(offset: int) -> bytes:  # iloc version 1: 4-byte offsets and lengths, one extent an item
+        entries, at = b"", offset
+        for n, block in enumerate(blocks):
+            entries += struct.pack(">HHHHII", 2 + n, 0, 0, 1, at, len(block))
+            at += len(block)
+        iloc = _box(b"iloc", struct.pack(">BBH", 0x44, 0x00, len(blocks)) + entries, (1, 0))
         return _box(b"meta", hdlr + _box(b"pitm", struct.pack(">H", 1), (0, 0)) + iloc
-                    + _box(b"iinf", struct.pack(">H", 1) + infe, (0, 0)), (0, 0))
+                    + _box(b"iinf", struct.pack(">H", len(infes)) + b"".join(infes), (0, 0)), (0, 0))
 
     offset = len(ftyp) + len(meta(0)) + 8 + before
-    return ftyp + meta(offset) + _box(b"mdat", bytes(before) + block)
+    return ftyp + meta(offset) + _box(b"mdat", bytes(before) + b"".join(blocks))
 
 
 def test_a_phone_s_heic_says_when_and_where_wherever_its_exif_lies(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 from conftest import on_milvus
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
-from test_places import gps
+from test_places import gps, heif_with_exif
 
 from cbir.cli import main
 from cbir.datasets import load_folder
@@ -129,6 +129,9 @@ def test_a_photo_s_tags_and_rating_are_read_from_where_photo_managers_write_them
                               ("TIFF", "p.tif", {"tiffinfo": {700: xmp(["x"])}})):  # XMP in other formats' headers
         photo(tmp_path / name, fmt=fmt, **kwargs)
         assert image_facts(str(tmp_path / name)).tags == "x", fmt
+    for before in (1_000, 3_000_000):  # a phone's HEIC: its XMP item, wherever the file keeps it
+        (tmp_path / "phone.heic").write_bytes(heif_with_exif(Image.Exif().tobytes(), before, xmp(["beach"], 5)))
+        assert image_facts(str(tmp_path / "phone.heic"))[2:] == ("beach", 5), before
     photo(tmp_path / "IMG_1.CR2.jpg")  # Lightroom's sidecar is NAME.xmp, any case; the sidecar's tags come first
     (tmp_path / "IMG_1.CR2.XMP").write_bytes(xmp(["Lightroom"], 2))
     assert image_facts(str(tmp_path / "IMG_1.CR2.jpg"))[2:] == ("Lightroom", 2)

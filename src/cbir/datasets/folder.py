@@ -32,11 +32,12 @@ from cbir.datasets.listing import collection_files, member_left_out
 from cbir.datasets.raw import without_raw_twins
 from cbir.datasets.spool import PixelSpool
 from cbir.datasets.collection import Dataset
-from cbir.datasets.heif import exif_extents
+from cbir.datasets.heif import exif_extents, is_heif, xmp_extents
 from cbir.datasets.images import IMAGE_EXTENSIONS, decode_image, is_image_name
 from cbir.errors import DatasetError, ImageDecodeError
 from cbir.places import gps_position
-from cbir.tags import Tagged, iptc_keywords, merged, sidecar, sidecar_tagged, stored, windows_tagged, xmp_tagged
+from cbir.tags import (SIDECAR_BYTES, Tagged, iptc_keywords, merged, sidecar, sidecar_tagged, stored, windows_tagged,
+                       xmp_tagged)
 
 SPLIT_NAMES = frozenset({"train", "test", "val", "valid", "validation", "query", "queries",
                          "database", "db", "gallery", "index"})
@@ -192,15 +193,19 @@ _EXIF_BYTES = 1 << 16  # a HEIF file's EXIF item: read up to this (a phone's is 
 
 def _header_facts(f) -> tuple[str | None, str, Tagged]:
     """The EXIF date (or None), GPS position ("LAT,LON", or "") and tags of an open image file: from its first bytes
-    (EXIF, an XMP packet, IPTC keywords), or for a HEIF file (a phone's HEIC) from its `Exif` item, wherever its
-    `meta` box says it lies."""
+    (EXIF, an XMP packet, IPTC keywords), or for a HEIF file (a phone's HEIC) from its `Exif` and XMP items,
+    wherever its `meta` box says they lie."""
     header, tagged = f.read(_HEADER_BYTES), Tagged()
     try:
-        if (extents := exif_extents(header)) is not None:
-            f.seek(extents[0][0])
-            block = f.read(min(extents[0][1], _EXIF_BYTES))  # a 4-byte offset to its TIFF header, then EXIF
+        if is_heif(header):
             exif = Image.Exif()
-            exif.load(block[4 + int.from_bytes(block[:4], "big"):])
+            if (extents := exif_extents(header)) is not None:
+                f.seek(extents[0][0])
+                block = f.read(min(extents[0][1], _EXIF_BYTES))  # a 4-byte offset to its TIFF header, then EXIF
+                exif.load(block[4 + int.from_bytes(block[:4], "big"):])
+            if (extents := xmp_extents(header)) is not None:
+                f.seek(extents[0][0])
+                tagged = xmp_tagged(f.read(min(extents[0][1], SIDECAR_BYTES)))
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -60,17 +60,37 @@ def exif_extents(header: bytes) -> list[tuple[int, int]] | None:
     file): its extents as (file offset, length), read from the `meta` box in the file's first bytes (`header`). None
     when it is not HEIF, its `meta` box is not within `header`, it has no `Exif` item in the file, or its boxes are
     of a kind this reader does not take."""
+    return _extents(header, lambda item: item.type == b"Exif")
+
+
+def xmp_extents(header: bytes) -> list[tuple[int, int]] | None:
+    """Where a HEIF file keeps its XMP packet (tags, rating: a `mime` item of type application/rdf+xml), as
+    `exif_extents` finds its EXIF."""
+    return _extents(header, lambda item: item.type == b"mime" and _content_type(item.infe) == b"application/rdf+xml")
+
+
+def _extents(header: bytes, wanted) -> list[tuple[int, int]] | None:
+    """The extents in the file of the first item that is `wanted` (a test of an `_Item`), from the `meta` box in
+    the file's first bytes."""
     if not is_heif(header):
         return None
     try:
         for kind, span in _boxes(header, 0, len(header)):  # up to `meta`: a box after it may run past the header
             if kind == b"meta":
                 meta = dict(_boxes(header, span.start + 4, span.end))  # a full box: version and flags first
-                found = [item for item in _items(header, meta).values() if item.type == b"Exif"]
+                found = [item for item in _items(header, meta).values() if wanted(item)]
                 return found[0].extents if found and found[0].method == 0 and found[0].extents else None
     except (struct.error, ValueError, KeyError, IndexError):
         return None
     return None
+
+
+def _content_type(infe: bytes) -> bytes:
+    """The content type a `mime` item's `infe` box (version 2 or 3) gives after its name."""
+    version = infe[8]
+    at = 12 + (2 if version == 2 else 4) + 2 + 4  # its header, item id, protection index, item type
+    names = infe[at:].split(b"\0")
+    return names[1] if len(names) > 1 else b""
 
 
 def _thumbnail_file(data: bytes, side: int) -> bytes | None:
