@@ -135,6 +135,29 @@ def test_of_exact_copies_the_one_its_owner_rated_or_tagged_is_kept_and_never_a_r
     assert '<span class="stars">★★★</span> holiday, Anna</span>' in report and ">rejected </span>" in report
 
 
+def test_a_photo_set_aside_takes_its_own_xmp_file_with_it_and_brings_it_back(tmp_path, capsys):
+    from test_tags import xmp
+
+    library = tmp_path / "library"
+    library.mkdir()
+    for name in ("a", "b", "c"):
+        photo("coffee").save(library / f"{name}.png")  # three copies of one picture
+    photo("coins").save(library / "c.jpg")  # c.xmp is c.png's and c.jpg's: a RAW+JPEG pair's, say
+    (library / "a.png.xmp").write_bytes(xmp(["first"], 1))  # darktable's: a.png's own
+    (library / "b.xmp").write_bytes(xmp(["best"], 5))  # Lightroom's: b.png's own, the copy kept
+    (library / "c.xmp").write_bytes(xmp(["pair"], 2))
+    before = sorted(p.name for p in library.iterdir())
+    out, aside = tmp_path / "engine", tmp_path / "aside"
+    assert main(["index", "--dataset", str(library), "--features", "gch", "--out", str(out)]) == 0
+    assert main(["duplicates", str(out), "--exact-only", "--move-to", str(aside)]) == 0
+    assert sorted(p.name for p in aside.iterdir() if p.name != "cbir-moved.jsonl") == ["a.png", "a.png.xmp", "c.png"]
+    assert sorted(p.name for p in library.iterdir()) == ["b.png", "b.xmp", "c.jpg", "c.xmp"]  # the pair's stays
+    capsys.readouterr()
+    assert main(["duplicates", str(out), "--restore", str(aside)]) == 0
+    assert "put 3 files back" in capsys.readouterr().out
+    assert sorted(p.name for p in library.iterdir()) == before
+
+
 def test_a_camera_raw_file_counts_the_pixels_of_its_photo_not_of_its_small_picture(tmp_path):
     """A raw file beside its JPEG export: the raw file, the photo as shot, is the one a group keeps."""
     import zipfile

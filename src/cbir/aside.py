@@ -1,7 +1,8 @@
 """Duplicates set aside, never deleted (`cbir duplicates --move-to`), and put back (`--restore`).
 
 Every image of a group but the one it keeps is moved into a folder outside the collection, under its sub-folders'
-names. Each move is written, as it is made, to the folder's `LOG` (one JSON object a line: where the file was,
+names, with its own XMP file (a photo manager's edits and tags: `cbir.tags.sidecar`; not one that a RAW+JPEG pair
+shares). Each move is written, as it is made, to the folder's `LOG` (one JSON object a line: where the file was,
 where it is), so that `restore` puts every file back where it was, even after a move that stopped half-way.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from cbir.duplicates import Group, changed_since_indexed
 from cbir.errors import CbirError
+from cbir.tags import sidecar
 
 LOG = "cbir-moved.jsonl"
 
@@ -55,12 +57,10 @@ def move_duplicates(groups: Sequence[Group], folder: str | Path,
     moved = []
     for path in paths:
         target = _free(folder / os.path.relpath(path, root))
+        beside = own_sidecar(path)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(path, target)  # to another disk: a copy, then the file deleted
+            _move(path, target)
         except OSError as exc:
-            if os.path.exists(path) and target.exists():
-                target.unlink()  # a copy cut short (a full disk), or one whose file could not be deleted
             done = f" ({moved[0][0]})" if len(moved) == 1 else ""
             raise CbirError(f"moving {path} to {folder} failed: {exc.strerror or exc}; {len(moved)} "
                             f"file{'s' * (len(moved) != 1)} moved to {folder} before it{done}, the others left in "
@@ -68,7 +68,44 @@ def move_duplicates(groups: Sequence[Group], folder: str | Path,
                             f"`cbir duplicates ENGINE --restore {folder}` puts them back)") from exc
         _log(folder, path, target)
         moved.append((path, str(target)))
+        if beside is not None:  # its edits and tags go with it, named after it as it is named there
+            follow = target.with_name(target.name + beside[len(path):] if _names_whole(beside, path)
+                                      else target.stem + os.path.splitext(beside)[1])
+            try:
+                if not follow.exists():
+                    _move(beside, follow)
+                    _log(folder, beside, follow)
+            except OSError:
+                pass  # left beside where the photo was: nothing lost, `--restore` brings the photo back to it
     return moved, list(changed), linked
+
+
+def own_sidecar(path: str) -> str | None:
+    """The XMP file beside a photo (`cbir.tags.sidecar`) that is its own: `NAME.EXT.xmp`, or `NAME.xmp` where no other
+    file beside it is named NAME (a RAW+JPEG pair's is both's)."""
+    beside = sidecar(path)
+    if beside is None or _names_whole(beside, path):
+        return beside
+    folder, stem = os.path.dirname(path), os.path.splitext(os.path.basename(path))[0].casefold()
+    others = [name for name in os.listdir(folder or ".")
+              if os.path.splitext(name)[0].casefold() == stem and os.path.join(folder, name) not in (path, beside)]
+    return None if others else beside
+
+
+def _names_whole(beside: str, path: str) -> bool:
+    """Whether an XMP file's name is the photo's whole name with .xmp after it (any case)."""
+    return beside[:len(path)].casefold() == path.casefold()
+
+
+def _move(source: str, target: Path) -> None:
+    """Move a file (to another disk: a copy, then the file deleted), leaving no partial copy where it fails."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(source, target)
+    except OSError:
+        if os.path.exists(source) and target.exists():
+            target.unlink()  # a copy cut short (a full disk), or one whose file could not be deleted
+        raise
 
 
 def restore(folder: str | Path) -> tuple[list[str], list[str], list[str]]:
