@@ -23,7 +23,7 @@ from cbir.engine import Engine
 from cbir.errors import CbirError, UnknownWordsError
 from cbir.features import make_extractor
 from cbir.filters import Filter
-from cbir.tags import Tagged, merged, tags_named, xmp_tagged
+from cbir.tags import Tagged, merged, tags_named, windows_tagged, xmp_tagged
 from cbir.web import create_app
 
 NAMESPACES = ('xmlns:x="adobe:ns:meta/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
@@ -102,10 +102,13 @@ def test_xmp_packets_give_keywords_hierarchies_people_and_ratings():
                          "</rdf:Seq></digiKam:TagsList>")
     assert xmp_tagged(microsoft) == Tagged(("Carl", "Rex"), 2)  # element forms, digiKam's hierarchy
     assert xmp_tagged(xmp(["a"], 9)) == Tagged(("a",), None) == xmp_tagged(xmp(["a"], 0))  # none, not rated
+    assert xmp_tagged(xmp(["a"], "inf")) == Tagged(("a",), None) == xmp_tagged(xmp(["a"], "NaN"))
     assert xmp_tagged(b"<x:xmpmeta><broken") == Tagged() and xmp_tagged(b"") == Tagged()
     laughs = "".join(f'<!ENTITY l{n} "{f"&l{n - 1};" * 10 if n else "lol"}">' for n in range(10))
     bomb = f"<!DOCTYPE x [{laughs}]>".encode() + xmp(["&l9;"])  # a billion laughs: its entities are never defined
     assert xmp_tagged(bomb) == Tagged()
+    assert windows_tagged({0x9C9E: 2**31, 0x4746: 3}) == Tagged((), 3)  # a number where text is due: no tags
+    assert windows_tagged({0x9C9E: (65, 0, 59, 0, 66, 0)}) == Tagged(("A", "B"))
     assert merged(Tagged(("Anna", " wedding  day")), Tagged(("anna", "Beach"), 3), Tagged((), 5)) == Tagged(
         ("Anna", "wedding day", "Beach"), 3)  # once each, case ignored; the first rating given
 

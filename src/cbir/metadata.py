@@ -269,10 +269,11 @@ class Metadata:
 
 class KnownFiles:
     """Sorts the files of a collection being added to an engine, before any is decoded: those it holds as they are
-    (`unchanged`; those retagged in an XMP file beside them too, their tags read again), and those it holds from another path (`moved`, as (new id, path, old id)): a file moved or
-    renamed, whose size and modification time to the nanosecond are those of exactly one indexed image whose own
-    file is gone, or whose folder moved (the same id, and its stamp, from a new path; another file under an indexed
-    id is an error, before anything is read). `keep` wants the others (`load_folder`)."""
+    (`unchanged`; those retagged in an XMP file beside them too, their tags read again), and those it holds from
+    another path (`moved`, as (new id, path, old id)): a file moved or renamed, whose size and modification time to
+    the nanosecond are those of exactly one indexed image whose own file is gone, or whose folder moved (the same id,
+    and its stamp, from a new path; another file under an indexed id is an error, before anything is read). `keep`
+    wants the others (`load_folder`)."""
 
     def __init__(self, metadata: Metadata):
         self.metadata, self.unchanged, self.moved = metadata, [], []

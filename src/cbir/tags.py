@@ -82,7 +82,7 @@ def _rating(text: str | None) -> int | None:
     write it)."""
     try:
         stars = round(float(str(text).strip()))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # no number, NaN, infinite
         return None
     return stars if stars == REJECTED or 1 <= stars <= 5 else None
 
@@ -97,8 +97,11 @@ def iptc_keywords(records: Mapping | None) -> Tagged:
 def windows_tagged(ifd0: Mapping) -> Tagged:
     """The keywords ("XPKeywords", UTF-16, ";" between them) and rating Windows writes into EXIF."""
     raw, tags = ifd0.get(0x9C9E), ()
-    if raw is not None:
-        data = bytes(raw) if not isinstance(raw, str) else raw.encode("utf-16-le")
+    if isinstance(raw, (bytes, tuple, list, str)):  # bytes as written; anything else is no text
+        try:
+            data = raw.encode("utf-16-le") if isinstance(raw, str) else bytes(raw)[:MAX_TAGS * MAX_TAG * 2]
+        except (TypeError, ValueError):
+            data = b""
         tags = tuple(data.decode("utf-16-le", "replace").rstrip("\x00").split(";"))
     return Tagged(tags, _rating(ifd0.get(0x4746)))
 

@@ -12,8 +12,9 @@ def _listing(summary: str, engine_param: dict, key: str, order: str, item: dict,
     """A GET route answering `{"engine", key: [item, ...]}` (and the properties `more`)."""
     return {"get": {"summary": summary, "parameters": [engine_param], "responses": {
         "200": {"description": f"{key}, {order}", "content": {"application/json": {"schema": {
-            "type": "object", "properties": {"engine": {"type": "string"}, **(more or {}),
-                                             key: {"type": "array", "items": {"type": "object", "properties": item}}}}}}},
+            "type": "object", "properties": {
+                "engine": {"type": "string"}, **(more or {}),
+                key: {"type": "array", "items": {"type": "object", "properties": item}}}}}}},
         "400": _ERROR, "404": _ERROR}}}
 
 
