@@ -342,6 +342,20 @@ def test_trips_are_the_runs_of_photos_taken_away_from_home():
     assert trips(dates, places, positions) == []
 
 
+def test_a_collection_of_holidays_alone_has_each_holiday_a_trip():
+    from cbir.trips import trips
+
+    rome, florence, tokyo = (41.8933, 12.4829), (43.7793, 11.2463), (35.6895, 139.6917)
+    photos = [(f"2022-07-{d:02d}T10:00:00", "Rome, Italy", rome) for d in range(1, 9)]  # Rome: the most days
+    photos += [(f"2022-07-{d:02d}T10:00:00", "Florence, Italy", florence) for d in (10, 11)]
+    photos += [(f"2023-04-{d:02d}T10:00:00", "Tokyo, Japan", tokyo) for d in range(3, 10)]
+    ids = [f"{n:02d}.jpg" for n in range(len(photos))]
+    found = trips(dict(zip(ids, (date for date, _, _ in photos))),
+                  {id_: place for id_, (_, place, _) in zip(ids, photos)}, dict(zip(ids, (at for _, _, at in photos))))
+    assert [(t.name, t.since, t.until, t.images) for t in found] == [
+        ("Tokyo", "2023-04-03", "2023-04-09", 7), ("Rome and Florence", "2022-07-01", "2022-07-11", 10)]
+
+
 def test_the_cli_the_page_and_the_api_offer_the_trips(tmp_path, capsys):
     from cbir.web import create_app
 

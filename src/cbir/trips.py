@@ -1,7 +1,8 @@
 """Trips: the runs of photos taken away from home, found from when and where they were taken (`cbir.places`).
 
-Home is the place photographed on the most days. A photo taken more than `AWAY_KM` from home (the mean position of
-its photos) is away; away photos, by when they were taken, make one trip while no photo taken at home comes between
+Home is the place photographed on the most days, where those days span more than `HOME_DAYS` (a collection of
+holidays alone has none: each of its photos is away). A photo taken more than `AWAY_KM` from home (the mean position
+of its photos) is away; away photos, by when they were taken, make one trip while no photo taken at home comes between
 them and no more than `GAP_DAYS` days pass between two of them. A trip of `FEWEST` photos or more is named after its
 most photographed places ("Annecy, Chamonix-Mont-Blanc and Geneva") and offered with its first and last days, whose
 photos a look through the images with those dates shows."""
@@ -18,6 +19,7 @@ from cbir.places import EARTH_KM
 
 AWAY_KM = 50  # farther than this from home is away
 GAP_DAYS = 3  # more days than this without a photo end a trip
+HOME_DAYS = 31  # the days a place is photographed on span more than this, first to last, to be home
 FEWEST = 5  # photos that make a trip
 NAMED = 3  # places a trip is named after
 
@@ -36,15 +38,19 @@ class Trip(NamedTuple):
 def trips(dates: Mapping[str, str | None], places: Mapping[str, str],
           positions: Mapping[str, tuple[float, float]]) -> list[Trip]:
     """The trips of a collection (`dates`: id -> ISO date; `places`: id -> place; `positions`: id -> latitude,
-    longitude), the latest first. Photos without a date or a position take no part; none when no place is home."""
+    longitude), the latest first. Photos without a date or a position take no part; none without places."""
     located = sorted((dates[id_], id_) for id_ in positions if dates.get(id_))
     days = Counter((place, date[:10]) for date, id_ in located if (place := places.get(id_)) is not None)
     if not days:
         return []
     home = Counter(place for place, _ in days).most_common(1)[0][0]
-    at_home = [positions[id_] for _, id_ in located if places.get(id_) == home]
-    centre = np.mean(np.array(at_home), axis=0)
-    away = _km(np.array([positions[id_] for _, id_ in located]), centre) > AWAY_KM
+    spanned = sorted(day for place, day in days if place == home)
+    if np.datetime64(spanned[-1]) - np.datetime64(spanned[0]) > np.timedelta64(HOME_DAYS, "D"):
+        at_home = [positions[id_] for _, id_ in located if places.get(id_) == home]
+        centre = np.mean(np.array(at_home), axis=0)
+        away = _km(np.array([positions[id_] for _, id_ in located]), centre) > AWAY_KM
+    else:  # no home: holidays' photos alone, every run of them a trip
+        away = np.ones(len(located), bool)
     seconds = np.array([date for date, _ in located], dtype="datetime64[s]").astype(np.int64)
     found, run, last = [], [], 0
     for (date, id_), is_away, now in zip(located, away, seconds.tolist()):
