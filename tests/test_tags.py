@@ -197,6 +197,12 @@ def test_retagged_photos_are_read_again_at_the_next_sync_without_describing_them
     assert "orphan" not in {t.tag for t in engine.tags()} and len(engine) == 7
     assert main(["sync", str(out)]) == 0  # as they are now: nothing more read
     assert Engine.load(out).metadata.stamps() == engine.metadata.stamps()
+    sidecar.write_bytes(xmp(["sunset", "Lyon", "Fourvière"], 5))  # its XMP file alone retagged: kept all the same
+    os.utime(sidecar, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
+    capsys.readouterr()
+    assert main(["sync", str(out)]) == 0
+    assert "added 0, removed 0, read the tags of 1 again" in capsys.readouterr().out
+    assert Engine.load(out).metadata.hit("raw/f.png", 1.0)[-2:] == (("sunset", "Lyon", "Fourvière"), 5)
 
 
 def test_engines_indexed_before_tags_were_read_get_them_from_the_next_add(album, tmp_path, capsys):

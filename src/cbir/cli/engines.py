@@ -126,13 +126,17 @@ def cmd_add(args: argparse.Namespace) -> int:
               f"{args.engine} --missing` drops their old names")
     if added["relocated"]:
         print(f"{added['relocated']} indexed images were found where their folder moved: they are read from there now")
+    if added["retagged"]:
+        print(f"read the tags of {added['retagged']} again: their files (or the XMP files beside them) changed, their "
+              f"pictures did not")
     return 0
 
 
 def add_collection(engine_path: str, spec: str, split: str | None, data: str | None, batch_size: int) -> dict:
     """`cbir add`: index a collection's images that the engine lacks or that changed, and find those moved
     (`KnownFiles`); returns how many were added (moved and renamed files included), already indexed, described
-    again, renamed, found where their folder moved, and the engine's size."""
+    again, renamed, found where their folder moved, read again for their tags (retagged: their pictures as they
+    were), and the engine's size."""
     from cbir.datasets import load_dataset
     from cbir.engine import Engine
     from cbir.metadata import KnownFiles
@@ -140,8 +144,8 @@ def add_collection(engine_path: str, spec: str, split: str | None, data: str | N
 
     with Engine.editing(engine_path) as engine:
         known = KnownFiles(engine.metadata)  # files indexed as they are, or moved: not decoded again
+        before = engine.metadata.stamps()  # before the listing, which reads the tags of those retagged beside them
         dataset = load_dataset(spec, split=split, data=data, keep=known.keep)
-        before = engine.metadata.stamps()
         added, changed = engine.add_new(dataset, batch_size=batch_size, resume_in=engine_path)
         engine.add_moved(known.moved)
         located = engine.metadata.read_facts(known.unchanged)  # indexed before positions or tags were read: headers
@@ -150,8 +154,10 @@ def add_collection(engine_path: str, spec: str, split: str | None, data: str | N
         discard(engine_path)
     renamed = sum(new != old for new, _, old in known.moved)
     relocated = len(known.moved) - renamed
+    restamped = sum(before.get(id_, stamp) != stamp for id_, stamp in engine.metadata.stamps().items())
     return {"added": added + renamed, "already": len(dataset) + len(known.unchanged) + relocated - added,
-            "changed": changed, "renamed": renamed, "relocated": relocated, "count": len(engine)}
+            "changed": changed, "renamed": renamed, "relocated": relocated, "retagged": restamped - changed,
+            "count": len(engine)}
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
@@ -266,12 +272,14 @@ def _sync(args: argparse.Namespace, specs: list[str], said_kept: set[Path]) -> s
     for spec in specs:
         added.update(add_collection(args.engine, spec, args.split, args.data, args.batch_size))
     removed, _, count, kept = remove_images(args.engine, [], True, [])
-    if not args.watch or added["added"] or added["changed"] or added["relocated"] or removed:
+    if not args.watch or added["added"] or added["changed"] or added["relocated"] or added["retagged"] or removed:
         print(f"{datetime.now():%Y-%m-%d %H:%M:%S} added {added['added']}"
               + (f" ({added['renamed']} moved or renamed)" if added["renamed"] else "")
               + (f", described {added['changed']} again" if added["changed"] else "")
               + (f", found {added['relocated']} where their folder moved" if added["relocated"] else "")
-              + f", removed {removed} -> {args.engine}: {count} images", flush=True)
+              + f", removed {removed}"
+              + (f", read the tags of {added['retagged']} again" if added["retagged"] else "")
+              + f" -> {args.engine}: {count} images", flush=True)
     for where in kept.keys() - said_kept:
         print(f"cbir: {kept_text(args.engine, where, len(kept[where]))}", file=sys.stderr, flush=True)
     return set(kept)
