@@ -364,6 +364,12 @@ def test_the_duplicates_page_shows_each_group_and_what_it_keeps(planted):
         page.wait_for_url(re.compile(r"exact_only=1"))
         assert page.locator(".group").count() == 2 and page.locator(".group h3").first.inner_text().endswith(
             "exact copies")
+        page.locator(".group .hit a.open").nth(1).click()  # the copy beside the kept one, shown large
+        viewer = page.locator("#viewer")
+        assert viewer.is_visible() and viewer.locator(".caption").inner_text().startswith("#2 · ")
+        opened = page.locator(".group .hit a.open").nth(1).get_attribute("href")
+        assert viewer.locator("img").get_attribute("src").endswith(opened) and viewer.locator("a.like").is_visible()
+        page.keyboard.press("Escape")
         page.locator(".group .hit a").first.click()  # an image of a group: the images most like it
         page.wait_for_selector("#results .hit")
         browser.close()

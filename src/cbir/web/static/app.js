@@ -266,20 +266,23 @@ async function sendAgain(section, form, fields) {
 // buttons go through the results, Esc closes, and its "more like this" and the original file are a click away.
 (function () {
   const viewer = document.getElementById("viewer");
-  const hits = [...document.querySelectorAll("#results .hit")];
+  const hits = [...document.querySelectorAll(".results .hit")].filter((hit) => hit.querySelector("a.open"));
   if (!viewer || !hits.length || typeof viewer.showModal !== "function") return;
   const img = viewer.querySelector("img");
   let at = 0;
   function show(n) {
     at = (n + hits.length) % hits.length;
-    const link = hits[at].querySelector("a:not(.open)");
+    const link = hits[at].querySelector("a:not(.open)");  // none where a duplicate leads nowhere
     const open = hits[at].querySelector("a.open");
+    const named = hits[at].querySelector("[title]:not(.open)");
     img.src = open.href;
-    img.alt = link.querySelector("img").alt;
+    img.alt = hits[at].querySelector("img").alt;
     const marks = hits[at].querySelector(".tags");
-    viewer.querySelector(".caption").textContent = `#${at + 1} · ${link.title.replace(/: more like this$/, "")}`
+    viewer.querySelector(".caption").textContent = `#${at + 1} · ${named.title.replace(/: more like this$/, "")}`
       + (marks ? ` · ${marks.title}` : "");
-    viewer.querySelector("a.like").href = link.href;
+    const like = viewer.querySelector("a.like");
+    like.hidden = !link;
+    if (link) like.href = link.href;
     viewer.querySelector("a.original").href = open.href;
   }
   hits.forEach((hit, n) => hit.querySelector("a.open").addEventListener("click", (event) => {
