@@ -339,6 +339,34 @@ def test_a_result_opens_large_on_the_page_and_the_arrow_keys_go_through_them(ser
         browser.close()
 
 
+def test_a_video_plays_where_a_photo_shows(tmp_path):
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+    from test_video import clip
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); make test installs it")
+    (tmp_path / "photos").mkdir()
+    clip(tmp_path / "photos" / "clip.mp4")
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(tmp_path / "photos" / "still.png")
+    engine = tmp_path / "engine"
+    assert main(["index", "--dataset", str(tmp_path / "photos"), "--features", "gch", "--out", str(engine)]) == 0
+    with served(engine) as url, sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(url + "/?browse=1")
+        page.wait_for_selector("#results .hit")
+        video_hit = page.locator("#results .hit", has=page.locator(".video"))
+        assert video_hit.count() == 1
+        video_hit.locator("a.open").click()
+        viewer = page.locator("#viewer")
+        assert viewer.locator("video").is_visible() and not viewer.locator("img").is_visible()
+        assert viewer.locator("video").get_attribute("src").endswith("/api/v1/images/clip.mp4")
+        page.keyboard.press("ArrowRight")  # the photo: a picture again
+        assert viewer.locator("img").is_visible() and not viewer.locator("video").is_visible()
+        browser.close()
+
+
 def test_the_duplicates_page_shows_each_group_and_what_it_keeps(planted):
     from playwright.sync_api import sync_playwright
 

@@ -272,3 +272,19 @@ def test_a_server_index_refuses_a_tag_filter(album, tmp_path):
     for where, what in ((Filter.of(tag="Anna"), "with a tag"), (Filter.of(stars=3), "rated with stars")):
         with pytest.raises(CbirError, match=f"only images {what} is a filter of the embedded indexes"):
             engine.browse(3, where)
+
+
+def test_damaged_headers_give_what_they_can_and_never_an_error(tmp_path):
+    import random
+
+    out = io.BytesIO()
+    windows = Image.Exif()
+    windows[0x9C9E], windows[0x4746] = "a;b".encode("utf-16-le"), 3
+    photo(out, exif=windows, xmp=xmp(["x", "y"], 4, ["A|B"], ["P"]))
+    whole, draw = iptc(out.getvalue(), ["k1", "k2"]), random.Random(0)
+    for n in range(300):  # bytes changed in the headers (EXIF, XMP, IPTC), some files cut short
+        data = bytearray(whole)
+        for _ in range(draw.randint(1, 8)):
+            data[draw.randrange(min(len(data), 1200))] = draw.randrange(256)
+        (tmp_path / "f.jpg").write_bytes(data[:draw.randrange(len(data))] if n % 5 == 0 else data)
+        image_facts(str(tmp_path / "f.jpg"))

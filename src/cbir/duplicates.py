@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from cbir.datasets.folder import archive_member, file_part, file_stamp, read_bytes
 from cbir.datasets.raw import is_raw_name, raw_pixels
+from cbir.datasets.video import is_video_name, video_pixels
 from cbir.copies import copies_among, copies_of, file_picture, first_verified, grey_picture
 from cbir.errors import CbirError
 from cbir.tags import REJECTED
@@ -96,6 +97,8 @@ def file_facts(path: str | None) -> tuple[int | None, int | None]:
             size, source = os.path.getsize(path), path
         if is_raw_name(path):  # its first image is the camera's small picture, if Pillow reads it at all
             return raw_pixels(source), size
+        if is_video_name(path):
+            return video_pixels(path) if source is path else None, size
         with Image.open(source) as im:
             return im.width * im.height, size
     except (OSError, ValueError, CbirError):

@@ -73,11 +73,12 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def read_queries(paths: list[str], region, side: int) -> tuple[list, list[str]]:
-    """(images, their paths) of query image files and folders (every image in them, as `cbir index` reads a
-    folder: unreadable ones a warning), each read at `side` pixels, or larger for a part (`region`) of it; an error
-    naming every file that cannot be read."""
+    """(images, their paths) of query image files (a video: its still) and folders (every image in them, as `cbir
+    index` reads a folder: unreadable ones a warning), each read at `side` pixels, or larger for a part (`region`)
+    of it; an error naming every file that cannot be read."""
     from cbir.datasets import decode_image, load_folder, read_bytes
     from cbir.datasets.regions import read_side
+    from cbir.datasets.video import is_video_name, video_frame
 
     side = read_side(region, side)  # a part: read larger
     images, names, failures = [], [], []
@@ -88,7 +89,8 @@ def read_queries(paths: list[str], region, side: int) -> tuple[list, list[str]]:
                 images += [region.of(im) if region else im for im in found.images]
                 names += found.paths
             else:
-                image = decode_image(read_bytes(path), max_side=side)
+                image = (video_frame(path, side) if is_video_name(path)
+                         else decode_image(read_bytes(path), max_side=side))
                 images.append(region.of(image) if region else image)
                 names.append(path)
         except (OSError, CbirError) as exc:

@@ -31,6 +31,7 @@ from cbir.datasets.cache import cached_dataset
 from cbir.datasets.listing import collection_files, member_left_out
 from cbir.datasets.raw import without_raw_twins
 from cbir.datasets.spool import PixelSpool
+from cbir.datasets.video import is_video_name, video_frame, video_taken, without_live_twins
 from cbir.datasets.collection import Dataset
 from cbir.datasets.heif import exif_extents, is_heif, xmp_extents
 from cbir.datasets.images import IMAGE_EXTENSIONS, decode_image, is_image_name
@@ -174,7 +175,7 @@ def image_facts(path: str | None) -> Facts:
         zf, lock, name = found
         if zf is None:
             with open(name, "rb") as f:
-                date, position, tagged = _header_facts(f)
+                date, position, tagged = video_taken(f) + (Tagged(),) if is_video_name(name) else _header_facts(f)
             if beside := sidecar(name):
                 tagged = merged(sidecar_tagged(beside), tagged)
             date = date or datetime.fromtimestamp(os.stat(name).st_mtime).isoformat(timespec="seconds")
@@ -283,7 +284,9 @@ def _open_source(source: Path) -> Iterator[tuple[list[tuple[str, str]], Callable
     """Yield ([(relative id, path)] of every image file sorted by id, read(id) -> bytes)."""
     if source.is_dir():
         # a dangling symlink is listed too: reading it fails, and it is counted among the skipped files
-        files = sorted(map(Path, without_raw_twins([p for p in collection_files(source) if is_image_name(p)])))
+        names = without_raw_twins([p for p in collection_files(source) if is_image_name(p) or is_video_name(p)])
+        files = sorted(map(Path, without_live_twins(names, {p.rpartition(".")[0].lower() for p in names
+                                                            if is_image_name(p)})))
         yield [(p.relative_to(source).as_posix(), str(p)) for p in files], lambda rel: read_bytes(str(source / rel))
     elif zipfile.is_zipfile(source):
         with zipfile.ZipFile(source) as zf:
@@ -308,7 +311,8 @@ def _decode_all(source: Path, split: str | None, max_side: int | None, progress:
 
         def decode(relpath: str, path: str) -> np.ndarray | str:
             try:
-                image = decode_image(read(relpath), max_side=max_side)
+                image = video_frame(path, max_side) if is_video_name(path) else decode_image(read(relpath),
+                                                                                              max_side=max_side)
             except (ImageDecodeError, OSError, zipfile.BadZipFile) as exc:
                 return f"{relpath}: {exc}"
             if previews.slow(path):

@@ -20,9 +20,10 @@ from PIL import Image
 
 from cbir.config import cache_dir
 from cbir.datasets.raw import EXTENSIONS as RAW_EXTENSIONS
+from cbir.datasets.video import EXTENSIONS as VIDEO_EXTENSIONS
 
 SIDE = 256  # the longest side of a preview: the size collections are read at (`DEFAULT_MAX_SIDE`)
-SLOW = (".heic", ".heif", ".avif", *sorted(RAW_EXTENSIONS))
+SLOW = (".heic", ".heif", ".avif", *sorted(RAW_EXTENSIONS), *sorted(VIDEO_EXTENSIONS))
 
 
 def slow(path: str) -> bool:

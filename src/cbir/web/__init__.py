@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException, Unauthorized
 from werkzeug.routing import PathConverter
 
 from cbir.datasets.images import IMAGE_EXTENSIONS
+from cbir.datasets.video import is_video_name
 from cbir.web.service import RequestError, SearchService
 
 DEFAULTS = {
@@ -64,7 +65,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.context_processor
     def uploads():
-        return {"max_upload_bytes": app.config["MAX_CONTENT_LENGTH"], "accepted": ACCEPTED}
+        return {"max_upload_bytes": app.config["MAX_CONTENT_LENGTH"], "accepted": ACCEPTED, "is_video": is_video_name}
 
     @app.before_request
     def ask_for_the_password():

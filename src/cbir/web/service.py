@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
@@ -15,12 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from cbir.datasets.folder import DEFAULT_MAX_SIDE, file_stamp
+from cbir.datasets.folder import DEFAULT_MAX_SIDE, archive_member, file_stamp
 from cbir.datasets.heif import is_heif, thumbnail_file
 from cbir.datasets.images import decode_image
 from cbir.datasets.raw import is_raw_name, might_be_raw
 from cbir.datasets.regions import Region, read_side
 from cbir.datasets.sources import load_image, original_bytes
+from cbir.datasets.video import is_video_name
 from cbir.distinct import check_distinct
 from cbir.engine import Engine
 from cbir.storage import current_version
@@ -463,6 +465,15 @@ class SearchService:
             return load_image(path, max_side=max_side)
         except (DatasetError, ImageDecodeError) as exc:
             raise unavailable(image_id, exc) from None
+
+    def video_file(self, image_id: str) -> str | None:
+        """The file of an indexed video (`cbir.datasets.video`), to stream as it is; None for an image."""
+        path = self.locate(image_id)
+        if not is_video_name(path) or archive_member(path) is not None:
+            return None
+        if not os.path.isfile(path):
+            raise unavailable(image_id, FileNotFoundError(path))
+        return path
 
     def image_bytes(self, image_id: str, thumbnail: bool) -> tuple[bytes, str]:
         """(bytes, mimetype) of an indexed image, as stored when a browser can show it, else JPEG for a HEIC

@@ -275,7 +275,12 @@ async function sendAgain(section, form, fields) {
     const link = hits[at].querySelector("a:not(.open)");  // none where a duplicate leads nowhere
     const open = hits[at].querySelector("a.open");
     const named = hits[at].querySelector("[title]:not(.open)");
-    img.src = open.href;
+    const video = viewer.querySelector("video");
+    const moving = "video" in open.dataset;  // a video plays where a photo shows
+    img.hidden = moving;
+    video.hidden = !moving;
+    video.pause();
+    if (moving) video.src = open.href; else { video.removeAttribute("src"); img.src = open.href; }
     img.alt = hits[at].querySelector("img").alt;
     const marks = hits[at].querySelector(".tags");
     viewer.querySelector(".caption").textContent = `#${at + 1} · ${named.title.replace(/: more like this$/, "")}`
@@ -290,14 +295,16 @@ async function sendAgain(section, form, fields) {
     event.preventDefault();
     show(n);
     viewer.showModal();
+    viewer.querySelector("[data-step='1']").focus();  // not a hidden video's controls: the arrows go through
   }));
   viewer.querySelectorAll("[data-step]").forEach((button) => button.addEventListener("click", () => {
     show(at + Number(button.dataset.step));
   }));
   viewer.querySelector(".close").addEventListener("click", () => viewer.close());
+  viewer.addEventListener("close", () => viewer.querySelector("video").pause());
   viewer.addEventListener("click", (event) => { if (event.target === viewer) viewer.close(); });  // the backdrop
-  viewer.addEventListener("keydown", (event) => {
-    if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
+  document.addEventListener("keydown", (event) => {  // wherever the focus went, but a video's own (it seeks)
+    if (viewer.open && event.target.tagName !== "VIDEO" && (event.key === "ArrowRight" || event.key === "ArrowLeft")) {
       event.preventDefault();
       show(at + (event.key === "ArrowRight" ? 1 : -1));
     }
