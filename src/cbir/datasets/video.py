@@ -24,6 +24,8 @@ _ISO6709 = re.compile(rb"([+-]\d{2}\.\d{3,})([+-]\d{3}\.\d{3,})(?:[+-][\d.]+)?/"
 _LOCAL = re.compile(rb"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})[+-]\d{2}:?\d{2}")  # Apple's creationdate, local
 
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's notes on damaged files: the errors say enough
+# one decoding thread a video: folders are read by several threads already (`load_folder`), pools are never nested
+os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "threads;1")
 
 
 MIMETYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/mp4", ".3gp": "video/3gpp",
