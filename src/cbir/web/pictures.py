@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Iterable, Iterator
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -54,13 +55,20 @@ def thumbnail_png(image: np.ndarray, size: int) -> bytes:
     return buf.getvalue()
 
 
-def zipped(files: Iterable[tuple[str, bytes]]) -> Iterator[bytes]:
-    """A zip archive of (name, bytes) files, made as it is sent: its bytes after each file (stored as they are:
-    photos are compressed already), never the whole archive, nor a file twice, in memory at once."""
+def zipped(files: Iterable[tuple[str, bytes | BinaryIO]]) -> Iterator[bytes]:
+    """A zip archive of (name, bytes, or an open file read a megabyte at a time and closed: a video of gigabytes)
+    files, made as it is sent: its bytes after each file or megabyte (stored as they are: photos and videos are
+    compressed already), never the whole archive, nor a file twice, in memory at once."""
     sink = _Chunks()
     with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED) as archive:
         for name, data in files:
-            archive.writestr(name, data)
+            if isinstance(data, bytes):
+                archive.writestr(name, data)
+            else:
+                with data, archive.open(name, "w", force_zip64=True) as member:
+                    while block := data.read(1 << 20):
+                        member.write(block)
+                        yield from sink.take()
             yield from sink.take()
     yield from sink.take()
 

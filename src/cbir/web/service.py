@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -434,21 +435,25 @@ class SearchService:
                     return path
         raise RequestError(f"no indexed image with id '{image_id}'", 404)
 
-    def originals(self, image_ids: list[str]) -> Iterator[tuple[str, bytes]]:
-        """(name, bytes) of indexed images as stored, for a download: their ids as names (the folders they were in),
-        an image of CIFAR-10's official archive (pixels, not a file) as a PNG; those unreadable by now left out and
-        named in a last file, `not-included.txt`. Every id is checked first (a 404 for one not indexed)."""
+    def originals(self, image_ids: list[str]) -> Iterator[tuple[str, bytes | BinaryIO]]:
+        """(name, bytes or the open file) of indexed images as stored, for a download: their ids as names (the
+        folders they were in), a file of its own opened to be read as it is sent (a video of any size), an image of
+        CIFAR-10's official archive (pixels, not a file) as a PNG; those unreadable by now left out and named in a
+        last file, `not-included.txt`. Every id is checked first (a 404 for one not indexed)."""
         located = [(image_id, self.locate(image_id)) for image_id in image_ids]
 
-        def read() -> Iterator[tuple[str, bytes]]:
+        def read() -> Iterator[tuple[str, bytes | BinaryIO]]:
             missing = []
             for image_id, path in located:
                 try:
+                    if archive_member(path) is None and os.path.isfile(path):
+                        yield image_id, open(path, "rb")
+                        continue
                     data = original_bytes(path)
                     if data is None:  # pixels in an archive of arrays
                         image_id, data = f"{image_id}.png", encode_png(self.pixels(image_id))
                     yield image_id, data
-                except (DatasetError, ImageDecodeError, RequestError) as exc:
+                except (DatasetError, ImageDecodeError, RequestError, OSError) as exc:
                     logging.getLogger(__name__).warning("indexed image '%s' left out of a download: %s", image_id, exc)
                     missing.append(image_id)
             if missing:
