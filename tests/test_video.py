@@ -67,6 +67,8 @@ def test_a_video_is_indexed_by_its_still_a_third_of_the_way_in(library, capsys):
     engine.save(library.parent / "engine")
     assert main(["search", str(library.parent / "engine"), str(library / "clip.mp4"), "-k", "1", "--paths"]) == 0
     assert capsys.readouterr().out.strip() == str(library / "clip.mp4")  # a video to search with: its still
+    assert main(["info", str(library.parent / "engine")]) == 0
+    assert "images     3 (0 labelled, 0 classes; 1 of them videos)" in capsys.readouterr().out
     with zipfile.ZipFile(library.parent / "videos.zip", "w") as zf:  # in an archive: left out, the decoder reads files
         zf.write(library / "clip.mp4", "clip.mp4")
         zf.write(library / "beach.jpg", "beach.jpg")

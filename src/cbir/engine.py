@@ -20,6 +20,7 @@ import numpy as np
 from cbir.batching import MicroBatcher, search_batch
 from cbir.copies import copies_first, copies_of, file_picture, grey_picture
 from cbir.datasets.collection import Dataset
+from cbir.datasets.video import is_video_name
 from cbir.distinct import POOL as DISTINCT_POOL, check_distinct, one_per_group
 from cbir.errors import CbirError, EngineError, UnknownWordsError
 from cbir.features.base import FeatureExtractor, l2_normalise
@@ -537,7 +538,7 @@ class Engine:
         return [[hit(h.id, h.score) for h in row] for row in found]
 
     def info(self) -> dict:
-        """A summary for people: extractor, index, size, labels."""
+        """A summary for people: extractor, index, size, labels, how many of the images are videos."""
         labels = [label for label in self.metadata.labels().values() if label is not None]
         return {"format_version": FORMAT_VERSION, "created": self.created,
                 "extractor": {"name": self.extractor.name, "kind": self.extractor.kind,
@@ -546,6 +547,7 @@ class Engine:
                 "dim": self.extractor.dim, "count": len(self.index),
                 "index": {"kind": self.index.kind, **self.index.get_config()},
                 "classes": len(set(labels)), "labelled": len(labels),
+                "videos": sum(map(is_video_name, self.metadata.labels())),
                 "copies": self.copies.extractor.name if self.copies is not None else None}
 
     def save(self, path: str | Path) -> Path:

@@ -304,7 +304,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"engine     {args.engine}\nfeatures   {info['extractor']['name']} ({info['extractor']['kind']}, "
           f"{info['dim']}-d, config {info['extractor']['config_hash']})\n"
           f"index      {info['index']['kind']} {info['index'].get('factory') or ''}\n"
-          f"images     {info['count']} ({info['labelled']} labelled, {info['classes']} classes)\n"
+          f"images     {info['count']} ({info['labelled']} labelled, {info['classes']} classes"
+          + (f"; {info['videos']} of them videos" if info["videos"] else "") + ")\n"
           f"created    {info['created']}")
     dates = sorted(date for date in engine.metadata.dates() if date)
     if dates:
