@@ -272,11 +272,8 @@ class SearchService:
         """The k nearest indexed images (less the indexed id `exclude`, when given; of those that pass
         `where`; none under `min_score`; with `distinct`, one per group of look-alikes)."""
         name, eng = self.engine(engine)
-        if distinct:
-            self._check_distinct(eng)
-        started = time.perf_counter()
-        result = eng.search([image], k=k, exclude=[exclude], where=where, min_score=min_score, distinct=distinct)[0]
-        return Searched(name, result, (time.perf_counter() - started) * 1000)
+        return self._timed(name, eng, distinct, lambda: eng.search([image], k=k, exclude=[exclude], where=where,
+                                                                   min_score=min_score, distinct=distinct)[0])
 
     def search_ids(self, image_ids: list[str], engine: str | None, k: int, where: Filter | None = None,
                    min_score: float | None = None, distinct: bool = False, region: Region | None = None,
@@ -303,12 +300,9 @@ class SearchService:
         the indexed ones left out."""
         name, eng = self.engine(engine)
         self.check_together(len(images) + len(liked_ids), unlike=len(unlike) + len(unliked_ids))
-        if distinct:
-            self._check_distinct(eng)
-        started = time.perf_counter()
-        result = eng.search_together(images, k, where=where, min_score=min_score, distinct=distinct, unlike=unlike,
-                                     liked_ids=liked_ids, unliked_ids=unliked_ids)
-        return Searched(name, result, (time.perf_counter() - started) * 1000)
+        return self._timed(name, eng, distinct, lambda: eng.search_together(
+            images, k, where=where, min_score=min_score, distinct=distinct, unlike=unlike, liked_ids=liked_ids,
+            unliked_ids=unliked_ids))
 
     def search_words(self, text: str | None, engine: str | None, k: int, where: Filter | None = None,
                      min_score: float | None = None, distinct: bool = False) -> Searched:
@@ -318,24 +312,20 @@ class SearchService:
             raise RequestError("name what to find in words, e.g. words=dog")
         if len(text) > MAX_WORDS:
             raise RequestError(f"at most {MAX_WORDS} characters of words, not {len(text)}")
-        if distinct:
-            self._check_distinct(eng)
-        started = time.perf_counter()
-        try:
-            result = eng.search_words(text, k, where=where, min_score=min_score, distinct=distinct)
-        except CbirError as exc:  # words that name nothing known, or features that know no classes, or no place
-            raise RequestError(str(exc), suggestions=getattr(exc, "suggestions", ())) from None
-        return Searched(name, result, (time.perf_counter() - started) * 1000)
+
+        def search() -> SearchResult:
+            try:
+                return eng.search_words(text, k, where=where, min_score=min_score, distinct=distinct)
+            except CbirError as exc:  # words that name nothing known, features that know no classes, no place
+                raise RequestError(str(exc), suggestions=getattr(exc, "suggestions", ())) from None
+
+        return self._timed(name, eng, distinct, search)
 
     def browse(self, engine: str | None, k: int, where: Filter | None = None, distinct: bool = False) -> Searched:
         """The k newest indexed images of those that pass `where` (`Engine.browse`; `distinct`: one per group of
         look-alikes)."""
         name, eng = self.engine(engine)
-        if distinct:
-            self._check_distinct(eng)
-        started = time.perf_counter()
-        result = eng.browse(k, where, distinct)
-        return Searched(name, result, (time.perf_counter() - started) * 1000)
+        return self._timed(name, eng, distinct, lambda: eng.browse(k, where, distinct))
 
     def shows(self, engine: str | None, wait_s: float | None = 0.0) -> list[Shown]:
         """What an engine's images show most often (words, how many images show each, an example); [] while it is being
@@ -360,6 +350,16 @@ class SearchService:
             raise RequestError("a part (crop) is searched with one image, not with several together")
         if unlike and region is not None:
             raise RequestError("a part (crop) is searched with alone, not with images marked as not wanted")
+
+    @classmethod
+    def _timed(cls, name: str, engine: Engine, distinct: bool, search: Callable[[], SearchResult]) -> Searched:
+        """A search of the engine `name` and how long it took; with `distinct`, refused first where the engine's
+        features cannot tell look-alikes."""
+        if distinct:
+            cls._check_distinct(engine)
+        started = time.perf_counter()
+        result = search()
+        return Searched(name, result, (time.perf_counter() - started) * 1000)
 
     @staticmethod
     def _check_distinct(engine: Engine) -> None:
@@ -414,11 +414,8 @@ class SearchService:
         if image_id not in eng.metadata:
             raise RequestError(f"no indexed image with id '{image_id}' in engine '{name}'", 404)
         if region is None:
-            if distinct:
-                self._check_distinct(eng)
-            started = time.perf_counter()
-            result = eng.search_like(image_id, k, where=where, min_score=min_score, distinct=distinct)
-            searched = Searched(name, result, (time.perf_counter() - started) * 1000)
+            searched = self._timed(name, eng, distinct, lambda: eng.search_like(image_id, k, where=where,
+                                                                                min_score=min_score, distinct=distinct))
         else:
             image = self.pixels(image_id, read_side(region, DEFAULT_MAX_SIDE))
             searched = self.search_image(self.part(image, region), name, k, exclude=image_id, where=where,
