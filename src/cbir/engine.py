@@ -337,13 +337,16 @@ class Engine:
             self._check_words()
             found = classes_named(words, self.extractor.classes_)
         except CbirError:
-            if words and self._names_tag(words):
+            untagged = self._untagged(words) if words else None
+            if words and untagged is None:
                 if where and where.tag:
                     raise CbirError(f"a tag in the words ('{words}') and in the filter ('{where.tag}'): give one")
                 tagged = replace(where or Filter(), tag=words, place=place or (where.place if where else ""))
                 return replace(self.browse(k, tagged, distinct), query=text, tagged=words, near=place or None)
             if words and (place or not self._names_place(words)):
-                self._raise_tag_meant(words, text.strip()[len(words):])
+                if untagged.suggestions:  # close to tags the photos have ("Ana"): those, then the rest (" in Lyon")
+                    rest = text.strip()[len(words):]
+                    raise UnknownWordsError(str(untagged), [meant + rest for meant in untagged.suggestions]) from None
                 raise
             return replace(self.browse(k, near, distinct), query=text, near=near.place)
         where = near if place else where
@@ -379,21 +382,14 @@ class Engine:
         except UnknownWordsError:
             return False
 
-    def _raise_tag_meant(self, words: str, rest: str) -> None:
-        """Where words that name nothing are close to tags the photos have ("Ana": Anna), the error that says so,
-        each tag meant followed by the `rest` of the words searched with (" in Lyon")."""
+    def _untagged(self, words: str) -> UnknownWordsError | None:
+        """None where words name tags some indexed pictures have (`cbir.tags`), else why not, with the tags they may
+        mean."""
         try:
             tags_named(words, self.metadata.tag_names())
         except UnknownWordsError as exc:
-            if exc.suggestions:
-                raise UnknownWordsError(str(exc), [meant + rest for meant in exc.suggestions]) from None
-
-    def _names_tag(self, words: str) -> bool:
-        """Whether words name tags some indexed pictures have (`cbir.tags`)."""
-        try:
-            return bool(tags_named(words, self.metadata.tag_names()))
-        except UnknownWordsError:
-            return False
+            return exc
+        return None
 
     def browse(self, k: int = 10, where: Filter | None = None, distinct: bool = False) -> SearchResult:
         """The `k` newest indexed images (by when they were taken; undated ones last) of those that pass `where`: a
@@ -539,7 +535,8 @@ class Engine:
 
     def info(self) -> dict:
         """A summary for people: extractor, index, size, labels, how many of the images are videos."""
-        labels = [label for label in self.metadata.labels().values() if label is not None]
+        ids = self.metadata.labels()
+        labels = [label for label in ids.values() if label is not None]
         return {"format_version": FORMAT_VERSION, "created": self.created,
                 "extractor": {"name": self.extractor.name, "kind": self.extractor.kind,
                               "config_hash": self.extractor.config_hash(), "config": self.extractor.get_config(),
@@ -547,7 +544,7 @@ class Engine:
                 "dim": self.extractor.dim, "count": len(self.index),
                 "index": {"kind": self.index.kind, **self.index.get_config()},
                 "classes": len(set(labels)), "labelled": len(labels),
-                "videos": sum(map(is_video_name, self.metadata.labels())),
+                "videos": sum(map(is_video_name, ids)),
                 "copies": self.copies.extractor.name if self.copies is not None else None}
 
     def save(self, path: str | Path) -> Path:
