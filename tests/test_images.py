@@ -207,7 +207,7 @@ def test_a_heic_read_at_index_size_is_read_again_from_its_preview(tmp_path, monk
     import os
     import shutil
 
-    from cbir.datasets import load_folder, sources
+    from cbir.datasets import folder, load_folder, sources
 
     shutil.copy(Path(__file__).parent / "data" / "astronaut.heic", tmp_path / "a.heic")
     path = str((tmp_path / "a.heic").resolve())
@@ -218,7 +218,8 @@ def test_a_heic_read_at_index_size_is_read_again_from_its_preview(tmp_path, monk
         heic_decodes.append(data[4:12] == b"ftypheic")
         return real_decode(data, **kw)
 
-    monkeypatch.setattr(sources, "decode_image", decode)
+    monkeypatch.setattr(sources, "decode_image", decode)  # a preview's decoding
+    monkeypatch.setattr(folder, "decode_image", decode)  # a file's (`folder.decode_file`)
     thumb = sources.load_image(path, max_side=48)
     assert not any(heic_decodes) and thumb.shape == (32, 48, 3)
     assert np.abs(sources.load_image(path, max_side=256).astype(float) - fresh).mean() < 5  # a JPEG of it

@@ -95,7 +95,7 @@ def test_tiff_is_served_as_png(client):
 
 
 def test_photos_thumbnails_are_decoded_small_and_originals_shown_compactly(tmp_path, monkeypatch):
-    from cbir.datasets import sources
+    from cbir.datasets import folder, sources
 
     (tmp_path / "photos").mkdir()
     Image.fromarray(pictures.astronaut()).resize((3000, 3000)).save(tmp_path / "photos" / "big.jpg", quality=90)
@@ -111,7 +111,8 @@ def test_photos_thumbnails_are_decoded_small_and_originals_shown_compactly(tmp_p
         decoded.append(image.shape)
         return image
 
-    monkeypatch.setattr(sources, "decode_image", decode)
+    monkeypatch.setattr(sources, "decode_image", decode)  # a preview's decoding
+    monkeypatch.setattr(folder, "decode_image", decode)  # a file's (`folder.decode_file`)
     thumb = client.get("/api/v1/images/big.jpg?size=thumb")  # sharp on a screen of 2 pixels a point; a JPEG
     assert thumb.mimetype == "image/jpeg" and Image.open(io.BytesIO(thumb.data)).size == (192, 192)
     assert max(decoded[0]) <= 192  # not 3000x3000 pixels for a 192-pixel thumbnail
@@ -128,7 +129,7 @@ def test_photos_thumbnails_are_decoded_small_and_originals_shown_compactly(tmp_p
 def test_a_changed_file_is_shown_as_it_is_now_and_a_converted_photo_is_kept(tmp_path, monkeypatch):
     """A thumbnail (and a full view converted for the browser) is kept by its file's stamp: `cbir sync` describing
     a changed file again shows its new picture; a HEIC opened twice is decoded once."""
-    from cbir.datasets import sources
+    from cbir.datasets import folder, sources
 
     (tmp_path / "photos").mkdir()
     Image.fromarray(pictures.coffee()).save(tmp_path / "photos" / "a.png")
@@ -142,7 +143,8 @@ def test_a_changed_file_is_shown_as_it_is_now_and_a_converted_photo_is_kept(tmp_
     after = client.get("/api/v1/images/a.png?size=thumb").data
     assert after != before and after == client.get("/api/v1/images/a.png?size=thumb").data
     decoded, real_decode = [], sources.decode_image
-    monkeypatch.setattr(sources, "decode_image", lambda data, **kw: decoded.append(1) or real_decode(data, **kw))
+    for module in (sources, folder):  # a preview's decoding, a file's (`folder.decode_file`)
+        monkeypatch.setattr(module, "decode_image", lambda data, **kw: decoded.append(1) or real_decode(data, **kw))
     first, again = (client.get("/api/v1/images/astronaut.heic") for _ in range(2))
     assert first.mimetype == "image/jpeg" and first.data == again.data and len(decoded) == 1
 

@@ -76,9 +76,9 @@ def read_queries(paths: list[str], region, side: int) -> tuple[list, list[str]]:
     """(images, their paths) of query image files (a video: its still) and folders (every image in them, as `cbir
     index` reads a folder: unreadable ones a warning), each read at `side` pixels, or larger for a part (`region`)
     of it; an error naming every file that cannot be read."""
-    from cbir.datasets import decode_image, load_folder, read_bytes
+    from cbir.datasets import load_folder
+    from cbir.datasets.folder import decode_file
     from cbir.datasets.regions import read_side
-    from cbir.datasets.video import is_video_name, video_frame
 
     side = read_side(region, side)  # a part: read larger
     images, names, failures = [], [], []
@@ -89,8 +89,7 @@ def read_queries(paths: list[str], region, side: int) -> tuple[list, list[str]]:
                 images += [region.of(im) if region else im for im in found.images]
                 names += found.paths
             else:
-                image = (video_frame(path, side) if is_video_name(path)
-                         else decode_image(read_bytes(path), max_side=side))
+                image = decode_file(path, side)
                 images.append(region.of(image) if region else image)
                 names.append(path)
         except (OSError, CbirError) as exc:

@@ -79,6 +79,14 @@ def read_bytes(path: str) -> bytes:
         return _within_limit(f.read(size + 1))
 
 
+def decode_file(path: str, max_side: int | None = None) -> np.ndarray:
+    """The image stored at `path` (a file, or `ARCHIVE.zip::member`) decoded: a video's still (`video`), read from its
+    file, else the file's bytes (`decode_image`)."""
+    if is_video_name(path) and archive_member(path) is None:
+        return video_frame(path, max_side)
+    return decode_image(read_bytes(path), max_side=max_side)
+
+
 def read_member(zf: zipfile.ZipFile, member: str) -> bytes:
     """A zip member's bytes, refused before inflating when it is larger than `MAX_FILE_BYTES` (a zip bomb
     inflates a few kilobytes into gigabytes) and never read past that bound."""

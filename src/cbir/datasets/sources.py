@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from cbir.datasets import previews
-from cbir.datasets.folder import archive_member, file_stamp, read_bytes
-from cbir.datasets.video import is_video_name, video_frame
+from cbir.datasets.folder import archive_member, decode_file, file_stamp, read_bytes
 from cbir.datasets.images import decode_image, is_image_name
 from cbir.errors import DatasetError
 
@@ -28,16 +27,9 @@ def load_image(path: str, max_side: int | None = None) -> np.ndarray:
     try:
         if previews.slow(path) and max_side is not None and max_side <= previews.SIDE:
             return _from_preview(path, max_side)
-        return _decoded(path, max_side)
+        return decode_file(path, max_side)
     except (OSError, KeyError) as exc:
         raise DatasetError(f"image not available at {path}: {exc}") from exc
-
-
-def _decoded(path: str, max_side: int | None) -> np.ndarray:
-    """The image stored at `path` decoded: a video's still (`video`) from its file, else the file's bytes."""
-    if is_video_name(path) and archive_member(path) is None:
-        return video_frame(path, max_side)
-    return decode_image(read_bytes(path), max_side=max_side)
 
 
 def _from_preview(path: str, max_side: int) -> np.ndarray:
@@ -45,9 +37,9 @@ def _from_preview(path: str, max_side: int) -> np.ndarray:
     stamp = file_stamp(path)
     kept = previews.read(path, stamp, max_side)
     if kept is None:
-        previews.keep(path, stamp, _decoded(path, previews.SIDE))
+        previews.keep(path, stamp, decode_file(path, previews.SIDE))
         kept = previews.read(path, stamp, max_side)
-    return decode_image(kept, max_side=max_side) if kept is not None else _decoded(path, max_side)
+    return decode_image(kept, max_side=max_side) if kept is not None else decode_file(path, max_side)
 
 
 def original_bytes(path: str) -> bytes | None:
