@@ -11,6 +11,7 @@ import pi_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cbir.datasets.heif import thumbnail_file
+from cbir.datasets.listing import extension
 from cbir.datasets.raw import EXTENSIONS as RAW_EXTENSIONS
 from cbir.datasets.raw import decode_raw, might_be_raw
 from cbir.errors import ImageDecodeError
@@ -22,8 +23,7 @@ MAX_PIXELS = 64_000_000
 
 def is_image_name(name: str) -> bool:
     """True when the file name has one of the supported image extensions."""
-    dot = name.rfind(".")
-    return dot >= 0 and name[dot:].lower() in IMAGE_EXTENSIONS
+    return extension(name) in IMAGE_EXTENSIONS
 
 
 def quiet_pillow() -> None:

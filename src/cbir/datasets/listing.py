@@ -18,6 +18,12 @@ SYSTEM_FOLDERS = frozenset({"@eadir", "#recycle", "#snapshot", "$recycle.bin", "
 NO_MEDIA = ".nomedia"
 
 
+def extension(name: str) -> str:
+    """A file name's (or path's) extension, lower case with its dot (".jpg"), "" for none."""
+    dot = name.rfind(".")
+    return name[dot:].lower() if dot >= 0 else ""
+
+
 def left_out(name: str) -> bool:
     """Whether a file or folder of this name is no part of a collection."""
     return name.startswith(".") or name.lower() in SYSTEM_FOLDERS

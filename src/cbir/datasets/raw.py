@@ -12,6 +12,7 @@ import numpy as np
 import rawpy
 from PIL import Image
 
+from cbir.datasets.listing import extension
 from cbir.errors import ImageDecodeError
 
 EXTENSIONS = frozenset({".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".raf", ".orf",
@@ -24,8 +25,7 @@ _TURNS = {3: 2, 5: 1, 6: -1}  # LibRaw's flip -> quarter turns anticlockwise (np
 
 def is_raw_name(name: str) -> bool:
     """Whether a file name is a camera raw file's."""
-    dot = name.rfind(".")
-    return dot >= 0 and name[dot:].lower() in EXTENSIONS
+    return extension(name) in EXTENSIONS
 
 
 def without_raw_twins(names: list[str]) -> list[str]:

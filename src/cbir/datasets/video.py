@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from cbir.datasets.listing import extension
 from cbir.errors import ImageDecodeError
 
 EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".3gp", ".avi", ".mkv", ".webm"})
@@ -35,8 +36,7 @@ MIMETYPES = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/mp4", ".3g
 
 def is_video_name(name: str) -> bool:
     """True when the file name has one of the video extensions."""
-    dot = name.rfind(".")
-    return dot >= 0 and name[dot:].lower() in EXTENSIONS
+    return extension(name) in EXTENSIONS
 
 
 def without_live_twins(names: list[str], pictures: set[str]) -> list[str]:

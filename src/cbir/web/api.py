@@ -4,10 +4,10 @@ first), what they show, where they were taken, trips, this day in earlier years,
 from __future__ import annotations
 
 import hashlib
-import os
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 
+from cbir.datasets.listing import extension
 from cbir.datasets.video import MIMETYPES
 from cbir.web.openapi import openapi_document
 from cbir.web.grouping import RETRY_S
@@ -173,8 +173,8 @@ def download():
 def image(image_id: str):
     thumbnail = request.args.get("size") == "thumb"
     if not thumbnail and (video := service().video_file(image_id)) is not None:  # streamed, a range at a time
-        return send_file(video, mimetype=MIMETYPES.get(os.path.splitext(video)[1].lower(), "video/mp4"),
-                         conditional=True, max_age=86400)
+        return send_file(video, mimetype=MIMETYPES.get(extension(video), "video/mp4"), conditional=True,
+                         max_age=86400)
     data, mimetype = service().image_bytes(image_id, thumbnail)
     response = Response(data, mimetype=mimetype)
     response.headers["Cache-Control"] = "public, max-age=86400"
