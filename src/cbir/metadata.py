@@ -104,8 +104,10 @@ class Metadata:
         return self._derived["tags"]
 
     def tag_names(self) -> frozenset[str]:
-        """Every tag some picture has."""
-        return frozenset(tag for found in self.tags().values() for tag in found)
+        """Every tag some picture has (a search by words asks each time: kept with the tags)."""
+        if "tag names" not in self._derived:
+            self._derived["tag names"] = frozenset(tag for found in self.tags().values() for tag in found)
+        return self._derived["tag names"]
 
     def ratings(self) -> Counter[int]:
         """How many pictures have each rating (stars; `cbir.tags.REJECTED`), of those that have one."""

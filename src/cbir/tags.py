@@ -49,12 +49,11 @@ def merged(*found: Tagged) -> Tagged:
     return Tagged(tuple(seen.values()), next((t.rating for t in found if t.rating is not None), None))
 
 
-def xmp_tagged(packet: bytes | str) -> Tagged:
+def xmp_tagged(packet: bytes) -> Tagged:
     """The tags and rating an XMP packet holds (nothing from one that is not well-formed XML)."""
-    start = packet.find(b"<x:xmpmeta" if isinstance(packet, bytes) else "<x:xmpmeta")
-    end = packet.rfind(b"</x:xmpmeta>" if isinstance(packet, bytes) else "</x:xmpmeta>")
+    start, end = packet.find(b"<x:xmpmeta"), packet.rfind(b"</x:xmpmeta>")
     if start >= 0 and end > start:
-        packet = packet[start: end + len("</x:xmpmeta>")]
+        packet = packet[start: end + len(b"</x:xmpmeta>")]
     try:
         root = ElementTree.fromstring(packet)
     except (ElementTree.ParseError, ValueError):
