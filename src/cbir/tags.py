@@ -49,11 +49,22 @@ def merged(*found: Tagged) -> Tagged:
     return Tagged(tuple(seen.values()), next((t.rating for t in found if t.rating is not None), None))
 
 
-def xmp_tagged(packet: bytes) -> Tagged:
-    """The tags and rating an XMP packet holds (nothing from one that is not well-formed XML)."""
-    start, end = packet.find(b"<x:xmpmeta"), packet.rfind(b"</x:xmpmeta>")
-    if start >= 0 and end > start:
-        packet = packet[start: end + len(b"</x:xmpmeta>")]
+def xmp_tagged(data: bytes) -> Tagged:
+    """The tags and rating the XMP packets in `data` hold, merged (a DNG's own and its preview's; the first rating
+    given): each from `<x:xmpmeta` to its end, or `data` whole where it has none (a sidecar written as bare RDF);
+    nothing from one that is not well-formed XML."""
+    packets, done = [], 0
+    while (end := data.find(_END, done)) >= 0:  # each end with the last start before it (not a broken one's)
+        if (start := data.rfind(_START, done, end)) >= 0:
+            packets.append(data[start: end + len(_END)])
+        done = end + len(_END)
+    return merged(*map(_packet_tagged, packets or [data]))
+
+
+_START, _END = b"<x:xmpmeta", b"</x:xmpmeta>"
+
+
+def _packet_tagged(packet: bytes) -> Tagged:
     try:
         root = ElementTree.fromstring(packet)
     except (ElementTree.ParseError, ValueError):
@@ -67,7 +78,7 @@ def xmp_tagged(packet: bytes) -> Tagged:
                 tags += [v.split(split)[-1] if split else v for v in values]
             elif name == _RATING and rating is None:
                 rating = _rating(value if value is not None else element.text)
-    return merged(Tagged(tuple(tags), rating))
+    return Tagged(tuple(tags), rating)
 
 
 def _values(element: ElementTree.Element) -> list[str]:
