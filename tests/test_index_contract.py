@@ -1,6 +1,7 @@
 """The VectorIndex contract, run against every implementation with ExactIndex as the oracle."""
 
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -73,6 +74,15 @@ def attributes_of(ids):
     """Three labels, two splits (what the document-storing servers keep beside each vector)."""
     return [{"path": f"/photos/{id_}", "label": "abc"[i % 3], "split": ("train", "test")[i % 2],
              "date": f"{2015 + i % 10}-{1 + i % 12:02d}-{1 + i % 28:02d}T12:00:00"} for i, id_ in enumerate(ids)]
+
+
+def selected(ids, where: Filter) -> Selection:
+    """The ids that pass `where`: those whose documents pass its conditions on them, and of those where it has
+    others (tags, stars: the engine's facts), every seventh, as if those were tagged or rated so."""
+    on_documents = replace(where, tag="", stars=0)
+    return Selection(where, frozenset(id_ for i, (id_, a) in enumerate(zip(ids, attributes_of(ids)))
+                                      if on_documents.passes(id_, a["label"], a["split"], a["date"])
+                                      and (where.on_documents or i % 7 == 3)))
 
 
 def filled(kind, ids, vectors):
@@ -213,16 +223,41 @@ def test_wide_vectors_are_scanned_in_float16_unless_a_factory_is_given():
     (Filter(folder="img/029"), 10),  # fewer images pass than k: each of them, no more
     (Filter.of(since="2018-06", until="2019"), 50),  # from June 2018 to the end of 2019
     (Filter.of(labels=["a"], until="2016-03-01"), 10),  # up to the end of that day
+    (Filter.of(tag="Anna"), 43),  # the engine's facts, not the documents': the servers are given the ids
+    (Filter.of(folder="img/00", stars=3), 14),
 ])
 def test_a_filtered_search_matches_the_oracle_and_returns_k_whenever_k_pass(kind, data, where, passing):
     ids, vectors, queries = data
-    attributes = attributes_of(ids)
-    selection = Selection(where, frozenset(id_ for id_, a in zip(ids, attributes)
-                                           if where.passes(id_, a["label"], a["split"], a["date"])))
+    selection = selected(ids, where)
     assert len(selection.ids) == passing
     got = filled(kind, ids, vectors).search(queries, 20, selection)
     want = oracle(ids, vectors).search(queries, 20, selection)
     for g, w in zip(got, want):
         assert len(g) == min(20, passing) and all(h.id in selection.ids for h in g)
+        assert [h.id for h in g] == [h.id for h in w]
+        np.testing.assert_allclose([h.score for h in g], [h.score for h in w], atol=1e-5)
+
+
+@pytest.mark.parametrize("server", ["milvus-flat", "elasticsearch-exact"])
+def test_a_server_given_more_ids_than_one_filter_holds_searches_them_a_part_at_a_time(server, data, milvus_dir,
+                                                                                     monkeypatch):
+    """A filter of the engine's facts reaches a server as the ids that pass, at most a chunk in one search: the k
+    best of all the parts are the k best among the ids (here 43 ids, 5 a search)."""
+    if server in NEEDS_SERVER and not os.environ.get("CBIR_ES_URL"):
+        pytest.skip("needs an Elasticsearch server: set CBIR_ES_URL (see README)")
+    import cbir.index.elastic
+    import cbir.index.milvus
+
+    MILVUS_LITE["dir"] = milvus_dir
+    ids, vectors, queries = data
+    index, selection = filled(server, ids, vectors), selected(ids, Filter.of(tag="Anna"))
+    searches = []
+    module = cbir.index.milvus if server.startswith("milvus") else cbir.index.elastic
+    monkeypatch.setattr(module, "ID_CHUNK" if module is cbir.index.milvus else "_ID_CHUNK", 5)
+    searched = index._searched
+    monkeypatch.setattr(index, "_searched", lambda *a, **kw: searches.append(1) or searched(*a, **kw))
+    got, want = index.search(queries, 12, selection), oracle(ids, vectors).search(queries, 12, selection)
+    assert len(searches) == 9  # ceil(43 / 5)
+    for g, w in zip(got, want):
         assert [h.id for h in g] == [h.id for h in w]
         np.testing.assert_allclose([h.score for h in g], [h.score for h in w], atol=1e-5)

@@ -260,13 +260,15 @@ def test_the_page_and_the_api_offer_places_and_filter_by_them(trip_engine):
     assert '<a href="/?id=lyon/a.jpg&amp;place=Paris&amp;k=4">Paris</a>' in typo.get_data(as_text=True)
 
 
-def test_a_server_index_refuses_the_place_filter_it_could_not_apply(trip, tmp_path):
-    from cbir.errors import CbirError
-
-    engine = on_milvus(trip, tmp_path)
+def test_a_server_index_filters_by_place_as_faiss_does(trip, trip_engine, tmp_path):
+    engine = on_milvus(trip, tmp_path)  # its documents hold no position: the server is given the ids near the place
     assert engine.places()[0].place == "Lyon, France"  # the metadata is the engine's own
-    with pytest.raises(CbirError, match="only images taken near a place is a filter of the embedded indexes"):
-        engine.browse(3, Filter.of(place="Lyon"))
+    near = Filter.of(place="Lyon")
+    assert [h.id for h in engine.browse(3, near).hits] == [h.id for h in trip_engine.browse(3, near).hits]
+    first = sorted(trip_engine.metadata.labels())[0]
+    found = [[(h.id, round(h.score, 4)) for h in e.search_like(first, 4, where=near).hits]
+             for e in (engine, trip_engine)]
+    assert found[0] == found[1] and {h[0] for h in found[0]} <= {h.id for h in trip_engine.browse(50, near).hits}
 
 
 def test_a_map_draws_where_the_pictures_were_taken():

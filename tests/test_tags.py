@@ -104,6 +104,9 @@ def test_xmp_packets_give_keywords_hierarchies_people_and_ratings():
     assert xmp_tagged(xmp(["a"], 9)) == Tagged(("a",), None) == xmp_tagged(xmp(["a"], 0))  # none, not rated
     assert xmp_tagged(xmp(["a"], "inf")) == Tagged(("a",), None) == xmp_tagged(xmp(["a"], "NaN"))
     assert xmp_tagged(b"<x:xmpmeta><broken") == Tagged() and xmp_tagged(b"") == Tagged()
+    two = xmp(["raw"], 2) + b"\0preview pixels\0" + xmp(["preview", "Raw"], 5)  # a DNG's and its preview's
+    assert xmp_tagged(two) == Tagged(("raw", "preview"), 2)  # both read, the first one's rating
+    assert xmp_tagged(b"<x:xmpmeta><broken" + xmp(["kept"])) == Tagged(("kept",))  # one broken, the other read
     laughs = "".join(f'<!ENTITY l{n} "{f"&l{n - 1};" * 10 if n else "lol"}">' for n in range(10))
     bomb = f"<!DOCTYPE x [{laughs}]>".encode() + xmp(["&l9;"])  # a billion laughs: its entities are never defined
     assert xmp_tagged(bomb) == Tagged()
@@ -266,12 +269,14 @@ def test_tags_on_the_page_and_the_api(album_engine):
     assert words["tagged"] == "bob" and [h["id"] for h in words["hits"]] == ["wedding/b.jpg"]
 
 
-def test_a_server_index_refuses_a_tag_filter(album, tmp_path):
-    engine = on_milvus(album, tmp_path)
+def test_a_server_index_filters_by_tags_and_stars_as_faiss_does(album, album_engine, tmp_path):
+    engine = on_milvus(album, tmp_path)  # its documents hold no tags: the server is given the ids that have them
     assert engine.tags()[0].tag == "Anna"  # the metadata is the engine's own
-    for where, what in ((Filter.of(tag="Anna"), "with a tag"), (Filter.of(stars=3), "rated with stars")):
-        with pytest.raises(CbirError, match=f"only images {what} is a filter of the embedded indexes"):
-            engine.browse(3, where)
+    first = sorted(album_engine.metadata.labels())[0]
+    for where in (Filter.of(tag="Anna"), Filter.of(stars=3), Filter.of(tag="beach", since="2024-07")):
+        assert [h.id for h in engine.browse(9, where).hits] == [h.id for h in album_engine.browse(9, where).hits]
+        found = [[h.id for h in e.search_like(first, 9, where=where).hits] for e in (engine, album_engine)]
+        assert found[0] == found[1] and found[0]
 
 
 def test_damaged_headers_give_what_they_can_and_never_an_error(tmp_path):

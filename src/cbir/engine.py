@@ -506,11 +506,6 @@ class Engine:
         return selection
 
     def _passing(self, where: Filter) -> frozenset[str]:
-        if self.index.server and (where.showing or where.place or where.tag or where.stars):
-            what = ("showing what words name" if where.showing else "taken near a place" if where.place else
-                    "with a tag" if where.tag else "rated with stars")
-            raise CbirError(f"only images {what} is a filter of the embedded indexes (FAISS, exact), not of "
-                            f"{self.index.server}'s" + (": search with --words instead" if where.showing else ""))
         passing = self.metadata_now.passing(where)
         return passing & (self._main or self).showing(where.showing) if where.showing else passing
 

@@ -50,6 +50,13 @@ class Filter:
                     or self.place or self.tag or self.stars)
 
     @property
+    def on_documents(self) -> bool:
+        """Whether every condition given is one the server indexes' documents hold (label, split, folder, date);
+        the others (place, tags, stars, what images show) are the engine's facts, which a server is given as the
+        ids that pass (`cbir.index.base.among`)."""
+        return not (self.place or self.tag or self.stars or self.showing)
+
+    @property
     def before(self) -> str:
         """The first date-time after `until`, at its precision ("2019-03" -> "2019-04": all of March is in)."""
         return _next(self.until) if self.until else ""
@@ -123,7 +130,8 @@ def _next(bound: str) -> str:
 @dataclass(frozen=True)
 class Selection:
     """A filter and the indexed ids that pass it (the embedded indexes select by id; the servers, which
-    store each image's attributes, by the filter itself)."""
+    store each image's label, split, path and date, by the filter itself where it is `on_documents`, else by the
+    ids)."""
 
     filter: Filter
     ids: frozenset[str] = field(repr=False)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Collection, Container, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from operator import attrgetter
 from pathlib import Path
 from typing import ClassVar
 
@@ -164,6 +166,19 @@ def not_indexed(ids: Sequence[str], found) -> None:
     missing = [id_ for id_ in ids if id_ not in found]
     if missing:
         raise VectorIndexError(f"{len(missing)} id(s) not indexed: {missing[0]!r}")
+
+
+def among(ids: Collection[str], search: Callable[[list[str]], list[list[Hit]]], k: int, chunk: int
+          ) -> list[list[Hit]]:
+    """Each query's k best hits among `ids`, from a server that takes at most `chunk` ids in one search's filter:
+    `search(some_ids)` for each chunk of them, the k best of all kept (exactly the k best among `ids`: each chunk's k
+    best hold those of the k best that lie in it)."""
+    ordered, best = sorted(ids), None
+    for start in range(0, len(ordered), chunk):
+        found = search(ordered[start: start + chunk])
+        best = found if best is None else [heapq.nlargest(k, a + b, key=attrgetter("score"))
+                                           for a, b in zip(best, found)]
+    return best or []
 
 
 def hits_from(scores: np.ndarray, positions: np.ndarray, ids: Sequence[str | None]) -> list[list[Hit]]:

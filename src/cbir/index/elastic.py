@@ -29,8 +29,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cbir.errors import MissingDependencyError, VectorIndexError
-from cbir.filters import Selection
-from cbir.index.base import ATTRIBUTES, VectorIndex, as_vectors, check_ids, not_indexed
+from cbir.filters import Filter, Selection
+from cbir.index.base import ATTRIBUTES, VectorIndex, among, as_vectors, check_ids, not_indexed
 from cbir.index.elastic_requests import (MAX_K, PRIVILEGES, SIMILARITIES, check_server, check_vector_field,
                                         hits_of, ids_body, knn_score_to_similarity, mapping, refusal_text,
                                         search_body, vector_source, zero_rows)
@@ -38,6 +38,8 @@ from cbir.types import Hit
 
 INDEX_TYPES = ("hnsw", "int8_hnsw", "int4_hnsw", "bbq_hnsw", "flat", "int8_flat", "int4_flat", "bbq_flat")
 _MSEARCH_BATCH = 100
+_ID_CHUNK = 10_000  # ids in one search's filter (a `terms` query; `index.max_terms_count` is 65,536 by default)
+_MSEARCH_IDS = 100_000  # ids in one msearch at most (each search carries its own: ~4 MB of body)
 _BAR_FROM = 5000  # documents; smaller loads (the engine's own batches) show no bar of their own
 
 
@@ -229,15 +231,23 @@ class ElasticIndex(VectorIndex):
 
     @_answers("search")
     def _search(self, queries: np.ndarray, k: int, selection: Selection | None) -> list[list[Hit]]:
+        where = selection.filter if selection else None
+        if where and not where.on_documents:  # the engine's facts (place, tags, stars...): by the ids that pass
+            return among(selection.ids, lambda ids: self._searched(queries, min(k, len(ids)), ids=ids), k,
+                         _ID_CHUNK)
+        return self._searched(queries, k, where)
+
+    def _searched(self, queries: np.ndarray, k: int, where: Filter | None = None,
+                  ids: Sequence[str] | None = None) -> list[list[Hit]]:
         to_similarity = (lambda s: s - 1.0) if self.exact else knn_score_to_similarity
         results: list[list[Hit]] = []
-        for start in range(0, len(queries), _MSEARCH_BATCH):
-            batch = queries[start: start + _MSEARCH_BATCH]
+        size = max(1, min(_MSEARCH_BATCH, _MSEARCH_IDS // len(ids))) if ids else _MSEARCH_BATCH
+        for start in range(0, len(queries), size):
+            batch = queries[start: start + size]
             searches: list[dict] = []
-            where = selection.filter if selection else None
             for query in batch:
                 searches.extend([{"index": self.index}, search_body(query, k, self.similarity, self.exact,
-                                                                    self.num_candidates, where)])
+                                                                    self.num_candidates, where, ids)])
             for query, response in zip(batch, self.client.msearch(searches=searches)["responses"]):
                 results.append(hits_of(response, to_similarity if query.any() else lambda _: 0.0))
         return results

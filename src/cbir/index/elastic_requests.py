@@ -128,11 +128,13 @@ def filter_clauses(where: Filter | None) -> list[dict]:
 
 
 def search_body(query: np.ndarray, k: int, similarity: str = "dot_product", exact: bool = False,
-                num_candidates: int | None = None, where: Filter | None = None) -> dict:
+                num_candidates: int | None = None, where: Filter | None = None,
+                ids: Sequence[str] | None = None) -> dict:
     """The search request for one query vector: approximate `knn`, or (`exact`) a `script_score` over every
-    document; with `where`, among the documents that pass it. An all-zero query has no direction to rank
-    by, so any k documents come back (at similarity 0, as FAISS gives)."""
-    clauses = filter_clauses(where)
+    document; with `where`, among the documents that pass it; with `ids`, among those (a `terms` query on the
+    keyword `id`). An all-zero query has no direction to rank by, so any k documents come back (at similarity 0,
+    as FAISS gives)."""
+    clauses = [{"terms": {"id": list(ids)}}] if ids is not None else filter_clauses(where)
     documents = {"bool": {"filter": clauses}} if clauses else {"match_all": {}}
     if not query.any():
         return {"size": k, "_source": False, "query": documents}

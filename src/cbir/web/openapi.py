@@ -36,16 +36,15 @@ def openapi_document(service) -> dict:
          "description": "only images taken up to this date, all of it"},
         {"name": "place", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "only images taken near this place, by their GPS position: a town, US state or country, or "
-                        "parts in order (Lyon; Texas; Paris, France); 'or' between places; embedded indexes only"},
+                        "parts in order (Lyon; Texas; Paris, France); 'or' between places"},
         {"name": "tag", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "only images with this tag, as photo managers write them (XMP or IPTC keywords, people named "
-                        "in the photo, an XMP file beside it; case ignored); ',' or 'or' between tags: any of them; "
-                        "embedded indexes only"},
+                        "in the photo, an XMP file beside it; case ignored); ',' or 'or' between tags: any of them"},
         {"name": "stars", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 5},
-         "description": "only images rated this many stars or more; embedded indexes only"},
+         "description": "only images rated this many stars or more"},
         {"name": "showing", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "only images that show what the words name (the network's probability at least 0.5; as "
-                        "words= names them; embedded indexes only)"},
+                        "words= names them)"},
         {"name": "min_score", "in": "query", "required": False, "description": "no hit scoring less",
          "schema": {"type": "number", "minimum": -1, "maximum": 1}}]
     distinct_param = {"name": "distinct", "in": "query", "required": False, "schema": {"type": "boolean"},
