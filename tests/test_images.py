@@ -310,6 +310,8 @@ def test_a_huge_jpeg_is_read_at_the_size_it_is_decoded_at():
         decode_image(encode(Image.new("RGB", (3000, 3000)), "PNG"), max_side=256, max_pixels=1_000_000)
     panorama = encode(Image.new("L", (16000, 6000), 90), "JPEG")  # 96 megapixels: over Pillow's own 89
     assert decode_image(panorama, max_side=256).shape == (96, 256, 3)
+    photo = encode(Image.new("RGB", (4000, 3000), (200, 100, 50)), "JPEG")  # a phone's 4:3, read at 1,600
+    assert decode_image(photo, max_side=1600, max_pixels=3_000_000).shape == (1200, 1600, 3)  # 2000x1500 decoded
 
 
 def test_max_side_shrinks_keeping_aspect():

@@ -23,6 +23,7 @@ from cbir.datasets.collection import Dataset
 from cbir.datasets.video import is_video_name
 from cbir.distinct import POOL as DISTINCT_POOL, check_distinct, one_per_group
 from cbir.errors import CbirError, EngineError, UnknownWordsError
+from cbir.faces import Faces, Person
 from cbir.features.base import FeatureExtractor, l2_normalise
 from cbir.filters import Filter, Selection
 from cbir.index.base import VectorIndex
@@ -39,6 +40,7 @@ from cbir.words import SHOWS, LikelyClasses, Shown, classes_named, naming, overv
 FORMAT_VERSION = 1
 SELECTIONS = 64  # filters whose passing ids an engine keeps
 COPIES = "copies"  # the sub-folder of the copies' engine
+FACES = "faces.npz"  # the faces found in the images (`cbir.faces`)
 # how far a search moves away from the images marked "not like these" (relevance feedback):
 # the weight of their mean vector against the liked images' mean (`benchmarks/feedback.py` chose it)
 UNLIKE_WEIGHT = 0.7
@@ -64,7 +66,7 @@ class Engine:
     """Search a collection of images by visual similarity."""
 
     def __init__(self, extractor: FeatureExtractor, index: VectorIndex, metadata: Metadata | None = None,
-                 created: str | None = None, copies: Engine | None = None):
+                 created: str | None = None, copies: Engine | None = None, faces: Faces | None = None):
         if index.dim != extractor.dim:
             raise EngineError(f"index dimension {index.dim} does not match extractor "
                               f"'{extractor.name}' dimension {extractor.dim}")
@@ -79,6 +81,7 @@ class Engine:
         self._main: Engine | None = None  # of a copies' engine: the engine whose features say what images show
         # the same images described to find their copies (`cbir.copies`): its hits come first in every search
         self.copies = copies
+        self.faces = faces  # the faces found in the images and the people they show (`cbir.faces`), once looked for
 
     @property
     def copies(self) -> Engine | None:
@@ -205,6 +208,8 @@ class Engine:
         if kept := [new for new, _, old in moves if new == old]:
             self.index.remove(kept)
         self._add_described(described, [new for new, _, _ in moves], vectors)
+        if self.faces is not None:
+            self.faces.moved(moves)
         if self.copies is not None:
             self.copies.add_moved(moves)
 
@@ -218,6 +223,8 @@ class Engine:
         """Remove images by id; returns how many were in the index."""
         removed = self.index.remove(ids)
         self.metadata.discard(ids)
+        if self.faces is not None:
+            self.faces.discard(ids)
         self._selections.clear()
         self._likely, self._changes = None, self._changes + 1
         if self.copies is not None:
@@ -420,6 +427,44 @@ class Engine:
         """How many pictures have each rating (stars; -1: rejected), the best first, of those rated."""
         return dict(sorted(self.metadata.ratings().items(), reverse=True))
 
+    def find_faces(self, progress: bool = True, resume_in: str | Path | None = None) -> tuple[int, int, list[str]]:
+        """Look for faces in the indexed images not looked at yet (`cbir.faces`; the engine's first call looks at
+        them all), then group them into people again. `resume_in`: the engine folder to keep what is found in, so
+        that a stopped run started again looks only at the rest. Returns how many images were looked at, of those
+        how many by a stopped run, and why those that could not be read could not."""
+        from cbir.datasets.sources import load_image
+        from cbir.faces import FaceFinder, FaceSpool
+
+        faces = self.faces if self.faces is not None else Faces()
+        todo = {id_: path for id_ in self.metadata.labels() if id_ not in faces.scanned
+                and (path := self.metadata.path(id_))}
+        spool = FaceSpool(resume_in, self.metadata.stamps()) if resume_in is not None else None
+        before = spool.fill(faces, todo) if spool is not None else 0
+        unreadable = []
+        for id_, *found in FaceFinder().scan({i: p for i, p in todo.items() if i not in faces.scanned}, load_image,
+                                             progress):
+            if len(found) == 1:
+                unreadable.append(f"{id_}: {found[0]}")
+                continue
+            faces.add(id_, *found)
+            if spool is not None:
+                spool.keep(id_, *found)
+        faces.group()
+        self.faces = faces
+        return len(todo) - len(unreadable), before, unreadable
+
+    def _people(self) -> Faces:
+        """The faces found (`find_faces`; of a copies' engine, its engine's), or an error saying how to find them."""
+        faces = (self._main or self).faces
+        if faces is None:
+            raise CbirError("no faces were looked for in this engine's images: `cbir faces ENGINE` finds them")
+        return faces
+
+    def people(self) -> list[Person]:
+        """The people in the indexed photos (`cbir.faces`), the most photographed first; none before faces were
+        looked for."""
+        return self.faces.people() if self.faces is not None else []
+
     def trips(self) -> list[Trip]:
         """The runs of photos taken away from home (`cbir.trips`), the latest first."""
         return trips(dict(self.metadata.dated()), self.metadata.places(), self.metadata.positions())
@@ -507,6 +552,8 @@ class Engine:
 
     def _passing(self, where: Filter) -> frozenset[str]:
         passing = self.metadata_now.passing(where)
+        if where.person:
+            passing &= self._people().showing(where.person)
         return passing & (self._main or self).showing(where.showing) if where.showing else passing
 
     def showing(self, text: str) -> frozenset[str]:
@@ -540,7 +587,10 @@ class Engine:
                 "index": {"kind": self.index.kind, **self.index.get_config()},
                 "classes": len(set(labels)), "labelled": len(labels),
                 "videos": sum(map(is_video_name, ids)),
-                "copies": self.copies.extractor.name if self.copies is not None else None}
+                "copies": self.copies.extractor.name if self.copies is not None else None,
+                "faces": None if self.faces is None else {
+                    "looked_at": len(self.faces.scanned), "faces": len(self.faces),
+                    "in": len(set(self.faces.owners)), "people": int(self.faces.persons.max(initial=0))}}
 
     def save(self, path: str | Path) -> Path:
         """Write the engine folder atomically: a crash mid-save leaves the previous engine loadable.
@@ -553,6 +603,8 @@ class Engine:
         self.extractor.save(folder / "extractor")
         self.index.save(folder / "index")
         self.metadata.save(folder / "metadata.sqlite")
+        if self.faces is not None:
+            self.faces.save(folder / FACES)
         if self.copies is not None:
             self.copies._write(folder / COPIES)
         (folder / "manifest.json").write_text(json.dumps(self.info(), indent=2))
@@ -603,4 +655,5 @@ class Engine:
             raise EngineError(f"{path}: index ({len(index)} x {index.dim}) does not match its manifest "
                               f"({manifest['count']} x {manifest['dim']})")
         copies = cls._load_version(path, version / COPIES, None) if manifest.get("copies") else None
-        return cls(extractor, index, metadata, created=manifest.get("created"), copies=copies)
+        faces = Faces.load(version / FACES) if (version / FACES).exists() else None
+        return cls(extractor, index, metadata, created=manifest.get("created"), copies=copies, faces=faces)

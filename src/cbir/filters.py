@@ -1,7 +1,8 @@
 """Which indexed images a search may return: by class label, by split, by folder (a prefix of the image id, its
 path relative to the collection), by date (when the picture was taken: EXIF, else the file's time), by where (the
-place its GPS position names: `cbir.places`), by their tags and stars (`cbir.tags`), by what they show (words, as a
-search by words names them: `Engine.select` knows which images show it). Each index applies a filter inside its own
+place its GPS position names: `cbir.places`), by their tags and stars (`cbir.tags`), by a person in them
+(`cbir.faces`), by what they show (words, as a search by words names them: `Engine.select` knows which images show
+it). Each index applies a filter inside its own
 search (FAISS id selection, a mask on the exact matrix, a Milvus filter expression, an Elasticsearch filter), so a
 filtered search returns k hits whenever k images pass: never k searched, then some dropped."""
 
@@ -21,8 +22,9 @@ class Filter:
     `splits`, their id starts with `folder`, their date is from `since` to `until` (ISO 8601 text, both
     included: "2019" is the start of 2019 as a lower bound and its whole year as an upper one), they were taken at
     a place `place` names (`cbir.places`; which `passes` leaves to `Metadata.passing`), they have a tag `tag` names
-    (`cbir.tags`; also left to `Metadata.passing`), they are rated `stars` or more, they show what the words
-    `showing` name (which `passes` leaves to the engine: `Engine.select`)."""
+    (`cbir.tags`; also left to `Metadata.passing`), they are rated `stars` or more, a face of `person` was found in
+    them (`cbir.faces`), they show what the words `showing` name (these two `passes` leaves to the engine:
+    `Engine.select`)."""
 
     labels: frozenset[str] = frozenset()
     splits: frozenset[str] = frozenset()
@@ -33,28 +35,32 @@ class Filter:
     place: str = ""
     tag: str = ""
     stars: int = 0
+    person: int = 0
 
     @classmethod
     def of(cls, labels: Iterable[str] = (), splits: Iterable[str] = (), folder: str | None = None,
            since: str | None = None, until: str | None = None, showing: str | None = None,
-           place: str | None = None, tag: str | None = None, stars: int | str | None = None) -> Filter | None:
-        """A filter from what a user gave (empty values ignored; dates and stars checked), or None when nothing
-        was."""
+           place: str | None = None, tag: str | None = None, stars: int | str | None = None,
+           person: int | str | None = None) -> Filter | None:
+        """A filter from what a user gave (empty values ignored; dates, stars and person checked), or None when
+        nothing was."""
         made = cls(frozenset(v for v in labels if v), frozenset(v for v in splits if v), folder or "",
                    _iso(since, "since"), _iso(until, "until"), " ".join((showing or "").split()),
-                   " ".join((place or "").split()), " ".join((tag or "").split()), _stars(stars))
+                   " ".join((place or "").split()), " ".join((tag or "").split()),
+                   _number(stars, "stars", 5, "a rating from 1 to 5 (the least a photo has)"),
+                   _number(person, "person", None, "a person's number (1, 2...: `cbir info` lists them)"))
         return made if made else None
 
     def __bool__(self) -> bool:
         return bool(self.labels or self.splits or self.folder or self.since or self.until or self.showing
-                    or self.place or self.tag or self.stars)
+                    or self.place or self.tag or self.stars or self.person)
 
     @property
     def on_documents(self) -> bool:
         """Whether every condition given is one the server indexes' documents hold (label, split, folder, date);
-        the others (place, tags, stars, what images show) are the engine's facts, which a server is given as the
-        ids that pass (`cbir.index.base.among`)."""
-        return not (self.place or self.tag or self.stars or self.showing)
+        the others (place, tags, stars, a person, what images show) are the engine's facts, which a server is given
+        as the ids that pass (`cbir.index.base.among`)."""
+        return not (self.place or self.tag or self.stars or self.person or self.showing)
 
     @property
     def before(self) -> str:
@@ -70,7 +76,7 @@ class Filter:
 
     def describe(self) -> str:
         """For people, after "Only images ": "labelled cat or dog, in folder 2019/, taken in 2019-07, near Lyon,
-        tagged Anna, rated 4 stars or more, showing beach"."""
+        tagged Anna, rated 4 stars or more, with person 2, showing beach"."""
         dated = self.since or self.until
         parts = ([f"labelled {' or '.join(sorted(self.labels))}"] if self.labels else []) + (
             [f"of split {' or '.join(sorted(self.splits))}"] if self.splits else []) + (
@@ -80,6 +86,7 @@ class Filter:
             [f"{'' if dated else 'taken '}near {self.place}"] if self.place else []) + (
             [f"tagged {self.tag}"] if self.tag else []) + (
             [f"rated {self.stars} star{'s' * (self.stars > 1)} or more"] if self.stars else []) + (
+            [f"with person {self.person}"] if self.person else []) + (
             [f"showing {self.showing}"] if self.showing else [])
         return ", ".join(parts)
 
@@ -98,17 +105,17 @@ def _iso(text: str | None, what: str) -> str:
     return text
 
 
-def _stars(value: int | str | None) -> int:
-    """A least rating as given (1 to 5 stars; 0, "" or None: any), checked."""
+def _number(value: int | str | None, name: str, most: int | None, meaning: str) -> int:
+    """A whole number as given, from 0 to `most` (0, "" or None: any), checked: a least rating, a person's number."""
     if value in (None, ""):
         return 0
     try:
-        stars = int(value)
+        number = int(value)
     except (TypeError, ValueError):
-        stars = -1
-    if not 0 <= stars <= 5:
-        raise CbirError(f"stars is a rating from 1 to 5 (the least a photo has), not '{value}'")
-    return stars
+        number = -1
+    if number < 0 or (most is not None and number > most):
+        raise CbirError(f"{name} is {meaning}, not '{value}'")
+    return number
 
 
 _FORMATS = {4: "%Y", 7: "%Y-%m", 10: "%Y-%m-%d", 13: "%Y-%m-%dT%H", 16: "%Y-%m-%dT%H:%M", 19: "%Y-%m-%dT%H:%M:%S"}

@@ -1,6 +1,6 @@
 """The `cbir` command line: one sub-command per verb, each a thin call into the library
 (`engines`: index, add, remove, info; `queries`: search, evaluate, compare; `serve`; `models`: train, tune;
-`duplicates`; `cache`)."""
+`duplicates`; `people`: faces; `cache`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from cbir.cli import cache, duplicates, engines, models, queries, serve
+from cbir.cli import cache, duplicates, engines, models, people, queries, serve
 from cbir.errors import CbirError
 
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.register(sub)
     models.register(sub)
     duplicates.register(sub)
+    people.register(sub)
     cache.register(sub)
     return parser
 

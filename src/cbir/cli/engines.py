@@ -129,14 +129,17 @@ def cmd_add(args: argparse.Namespace) -> int:
     if added["retagged"]:
         print(f"read the tags of {added['retagged']} again: their files (or the XMP files beside them) changed, their "
               f"pictures did not")
+    if added["faces"]:
+        print(f"looked for faces in {added['faces']} images: `cbir info {args.engine}` lists the people")
     return 0
 
 
 def add_collection(engine_path: str, spec: str, split: str | None, data: str | None, batch_size: int) -> dict:
     """`cbir add`: index a collection's images that the engine lacks or that changed, and find those moved
-    (`KnownFiles`); returns how many were added (moved and renamed files included), already indexed, described
-    again, renamed, found where their folder moved, read again for their tags (retagged: their pictures as they
-    were), and the engine's size."""
+    (`KnownFiles`), and look for faces in those added where the engine has faces (`cbir.faces`); returns how many
+    were added (moved and renamed files included), already indexed, described again, renamed, found where their
+    folder moved, read again for their tags (retagged: their pictures as they were), looked at for faces, and the
+    engine's size."""
     from cbir.datasets import load_dataset
     from cbir.engine import Engine
     from cbir.metadata import KnownFiles
@@ -149,6 +152,7 @@ def add_collection(engine_path: str, spec: str, split: str | None, data: str | N
         added, changed = engine.add_new(dataset, batch_size=batch_size, resume_in=engine_path)
         engine.add_moved(known.moved)
         located = engine.metadata.read_facts(known.unchanged)  # indexed before positions or tags were read: headers
+        looked = engine.find_faces()[0] if engine.faces is not None and (added or changed) else 0
         if added or changed or known.moved or located or engine.metadata.stamps() != before:
             engine.save(engine_path)
         discard(engine_path)
@@ -157,7 +161,7 @@ def add_collection(engine_path: str, spec: str, split: str | None, data: str | N
     restamped = sum(before.get(id_, stamp) != stamp for id_, stamp in engine.metadata.stamps().items())
     return {"added": added + renamed, "already": len(dataset) + len(known.unchanged) + relocated - added,
             "changed": changed, "renamed": renamed, "relocated": relocated, "retagged": restamped - changed,
-            "count": len(engine)}
+            "faces": looked, "count": len(engine)}
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
@@ -279,6 +283,7 @@ def _sync(args: argparse.Namespace, specs: list[str], said_kept: set[Path]) -> s
               + (f", found {added['relocated']} where their folder moved" if added["relocated"] else "")
               + f", removed {removed}"
               + (f", read the tags of {added['retagged']} again" if added["retagged"] else "")
+              + (f", looked for faces in {added['faces']}" if added["faces"] else "")
               + f" -> {args.engine}: {count} images", flush=True)
     for where in kept.keys() - said_kept:
         print(f"cbir: {kept_text(args.engine, where, len(kept[where]))}", file=sys.stderr, flush=True)
@@ -292,13 +297,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     info = engine.info()
     folders = engine.metadata.folders()
     shows, places, trips = shown(engine), engine.places(), engine.trips()
-    tags, ratings = engine.tags(), engine.ratings()
+    tags, ratings, people = engine.tags(), engine.ratings(), engine.people()
     if args.json:
         print(json.dumps({**info, "folders": {str(f): n for f, n in folders.most_common()},
                           **({"shows": [shown._asdict() for shown in shows]} if shows else {}),
                           **({"places": [place._asdict() for place in places]} if places else {}),
                           **({"tags": [tag._asdict() for tag in tags]} if tags else {}),
                           **({"ratings": {str(stars): n for stars, n in ratings.items()}} if ratings else {}),
+                          **({"people": [person.to_dict() for person in people]} if people else {}),
                           **({"trips": [trip._asdict() for trip in trips]} if trips else {})}, indent=2))
         return 0
     print(f"engine     {args.engine}\nfeatures   {info['extractor']['name']} ({info['extractor']['kind']}, "
@@ -322,6 +328,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     if ratings:
         print("rated      " + ", ".join(f"{'rejected' if stars < 0 else f'{stars} star' + 's' * (stars > 1)}: {n}"
                                         for stars, n in ratings.items()))
+    if info["faces"]:
+        faces = info["faces"]
+        more = f" and {len(people) - SHOWN} more" if len(people) > SHOWN else ""
+        print(f"faces      {faces['faces']} in {faces['in']} of the {faces['looked_at']} images looked at"
+              + (f"; people {', '.join(f'{p.person} ({p.images})' for p in people[:SHOWN])}{more}: `cbir search "
+                 f"{args.engine} --person N` looks through them" if people else ""))
     for n, trip in enumerate(trips[:SHOWN_TRIPS]):
         print(f"{'trips' if n == 0 else '':<10} {trip.since} to {trip.until}  {trip.name} ({trip.images} photos)")
     if len(trips) > SHOWN_TRIPS:

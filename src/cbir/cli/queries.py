@@ -29,7 +29,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     images, names = read_queries(args.images, region, DEFAULT_MAX_SIDE)
     unlike, _ = read_queries(args.unlike, None, DEFAULT_MAX_SIDE)
     where = Filter.of(args.labels, args.splits, args.folder, args.since, args.until, args.showing, args.place,
-                      args.tag, args.stars)
+                      args.tag, args.stars, args.person)
     engine = Engine.load(args.engine)
     if args.words:
         results = [engine.search_words(args.words, k=args.k, where=where, min_score=args.min_score,
@@ -174,6 +174,9 @@ def register(sub) -> None:
                         "`cbir info` lists them")
     p.add_argument("--stars", type=int, choices=range(1, 6), metavar="N",
                    help="only images rated N stars or more (1 to 5), as photo managers write ratings")
+    p.add_argument("--person", type=int, metavar="N",
+                   help="only images in which person N's face was found (`cbir faces` finds them; `cbir info` lists "
+                        "the people)")
     p.add_argument("--min-score", type=float, metavar="S",
                    help="no results scoring less than S (cosine similarity, -1 to 1; with --words, a probability): "
                         "fewer than k may come back")

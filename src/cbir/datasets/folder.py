@@ -328,7 +328,7 @@ def _decode_all(source: Path, split: str | None, max_side: int | None, progress:
             return image
 
         with ThreadPoolExecutor(DECODE_THREADS if source.is_dir() else 1) as pool:
-            decoded = _in_order(pool, decode, entries, ahead=2 * DECODE_THREADS)
+            decoded = in_order(pool, decode, entries, ahead=2 * DECODE_THREADS)
             for (relpath, path), image in zip(entries, tqdm(decoded, total=len(entries), desc=f"decoding {source.name}",
                                                              unit="img", disable=not progress or not entries,
                                                              mininterval=0.5)):
@@ -344,7 +344,7 @@ def _decode_all(source: Path, split: str | None, max_side: int | None, progress:
     return Dataset(ids, spool.images(), labels, paths, splits, source.name, skipped)
 
 
-def _in_order(pool: ThreadPoolExecutor, run: Callable, arguments: list[tuple], ahead: int) -> Iterator:
+def in_order(pool: ThreadPoolExecutor, run: Callable, arguments: list[tuple], ahead: int) -> Iterator:
     """`run(*each)` for each of `arguments` in the pool's threads, the results in order, at most `ahead` of them
     started and not yet taken (`Executor.map` starts them all, and a slow consumer would hold all their results)."""
     pending: deque = deque()

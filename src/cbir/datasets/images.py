@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from collections.abc import Sequence
 
@@ -69,8 +70,9 @@ def _decode(data: bytes, max_side: int | None, max_pixels: int, orient: bool = T
         with Image.open(io.BytesIO(data)) as im:
             width, height = im.size
             im.seek(0)
-            if max_side and max(width, height) > 2 * max_side:
-                im.draft("RGB", (max_side, max_side))  # a JPEG: decoded at a half, quarter or eighth of each side
+            if max_side and max(width, height) > 2 * max_side:  # a JPEG: decoded at a half, quarter or eighth of
+                scale = max_side / max(width, height)  # each side, its longer side still `max_side` or more
+                im.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
             if im.width * im.height > max_pixels:  # what would be decoded: checked before decoding it
                 shown = f" (read at {im.width}x{im.height})" if im.size != (width, height) else ""
                 raise ImageDecodeError(f"image is {width}x{height} = {width * height:,} pixels{shown}; the limit is "

@@ -1,5 +1,6 @@
 """The JSON API under /api/v1: search (by upload, by indexed id or by words), indexed images (each, or all newest
-first), what they show, where they were taken, trips, this day in earlier years, health, engines, OpenAPI."""
+first), what they show, where they were taken, the people in them, trips, this day in earlier years, health, engines,
+OpenAPI."""
 
 from __future__ import annotations
 
@@ -95,6 +96,17 @@ def tags():
                     "ratings": {str(stars): n for stars, n in engine.ratings().items()}})
 
 
+@bp.get("/people")
+def people():
+    """The people whose faces were found in the engine's photos (`cbir faces`), the most photographed first: each
+    one's number, how many photos show them, and their most typical face (its image, box and thumbnail)."""
+    svc = service()
+    name, _ = svc.engine(request.args.get("engine"))
+    return jsonify({"engine": name, "people": [
+        p.to_dict() | {"thumbnail": url_for("api.image", image_id=p.face.image, size="thumb", crop=p.face.crop)}
+        for p in svc.collections[name].people]})
+
+
 @bp.get("/trips")
 def trips():
     """The runs of photos taken away from home, the latest first: each one's name, first and last days, photos."""
@@ -175,7 +187,8 @@ def image(image_id: str):
     if not thumbnail and (video := service().video_file(image_id)) is not None:  # streamed, a range at a time
         return send_file(video, mimetype=MIMETYPES.get(extension(video), "video/mp4"), conditional=True,
                          max_age=86400)
-    data, mimetype = service().image_bytes(image_id, thumbnail)
+    data, mimetype = service().image_bytes(image_id, thumbnail, service().parse_region(request.args) if thumbnail
+                                           else None)
     response = Response(data, mimetype=mimetype)
     response.headers["Cache-Control"] = "public, max-age=86400"
     response.set_etag(hashlib.sha256(data).hexdigest()[:32])

@@ -12,6 +12,7 @@ from datetime import date
 
 from cbir.engine import Engine
 from cbir.errors import CbirError
+from cbir.faces import Person
 from cbir.filters import Filter
 from cbir.memories import Memory
 from cbir.places import Place
@@ -58,7 +59,7 @@ class Collection:
     """An engine's images as a whole: whether they are labelled, and with classes its features learned (labels that
     the features learned, a network or classifier trained on them, are classes; others are the names of folders, a
     photo library's, where a generic network knows ImageNet's classes, not these); their classes, ids and folders;
-    what they show; when they were taken; their places, map and trips; their tags and ratings."""
+    what they show; when they were taken; their places, map and trips; their tags and ratings; the people in them."""
 
     engine: Engine
     labelled: bool
@@ -73,6 +74,7 @@ class Collection:
     trips: list[Trip]
     tags: list[Tag]
     rated: bool
+    people: list[Person]
     _memories: tuple[date, list[Memory]] | None = field(default=None, repr=False)
 
     @classmethod
@@ -84,7 +86,7 @@ class Collection:
                    sorted({label for label in labels.values() if label}), ids, folders_of(ids), Overview(engine),
                    timeline(engine.metadata.dates()), engine.places(),
                    place_map(engine.metadata.places(), engine.metadata.positions()), engine.trips(), engine.tags(),
-                   bool(engine.metadata.ratings()))
+                   bool(engine.metadata.ratings()), engine.people())
 
     def drawn(self, where: Filter | None) -> tuple[Timeline | None, PlaceMap | None]:
         """When and where the images that pass `where` were taken: the timeline of those its other filters than the

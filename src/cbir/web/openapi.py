@@ -42,6 +42,8 @@ def openapi_document(service) -> dict:
                         "in the photo, an XMP file beside it; case ignored); ',' or 'or' between tags: any of them"},
         {"name": "stars", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 5},
          "description": "only images rated this many stars or more"},
+        {"name": "person", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1},
+         "description": "only images in which this person's face was found (`cbir faces`; /api/v1/people lists them)"},
         {"name": "showing", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "only images that show what the words name (the network's probability at least 0.5; as "
                         "words= names them)"},
@@ -116,6 +118,16 @@ def openapi_document(service) -> dict:
                  "example": {"type": "string", "description": "the newest photo with it"}},
                 {"ratings": {"type": "object", "additionalProperties": {"type": "integer"},
                              "description": "stars (-1: rejected) -> how many photos have that rating"}}),
+            "/api/v1/people": _listing(
+                "The people whose faces were found in the engine's photos (`cbir faces`; none before), the most "
+                "photographed first: person= looks through a person's photos", engine_param, "people",
+                "most photographed first",
+                {"person": {"type": "integer", "description": "their number (numbered again when faces are found "
+                                                              "in new photos)"},
+                 "images": {"type": "integer"},
+                 "face": {"type": "object", "description": "their most typical face: its image and box (left, top, "
+                                                           "right, bottom as fractions of the picture's size)"},
+                 "thumbnail": {"type": "string", "description": "the address of that face's thumbnail"}}),
             "/api/v1/trips": _listing(
                 "The runs of photos taken away from home (the place photographed on the most days; more than 50 km "
                 "from it), the latest first: since= and until= with a trip's days look through its photos",
@@ -158,7 +170,10 @@ def openapi_document(service) -> dict:
                 "summary": "An indexed image (only ids in an index are served)",
                 "parameters": [{"name": "image_id", "in": "path", "required": True, "schema": {"type": "string"}},
                                {"name": "size", "in": "query", "required": False,
-                                "schema": {"type": "string", "enum": ["thumb"]}}],
+                                "schema": {"type": "string", "enum": ["thumb"]}},
+                               {"name": "crop", "in": "query", "required": False, "schema": {"type": "string"},
+                                "description": "with size=thumb: the thumbnail of a part, LEFT,TOP,WIDTH,HEIGHT as "
+                                               "fractions of the picture's width and height (a face's)"}],
                 "responses": {"200": {"description": "the image", "content": {"image/*": {}}},
                               "304": {"description": "not modified"}, "404": _ERROR}}},
             "/api/v1/duplicates": {"get": {

@@ -243,13 +243,13 @@ class SearchService:
     def parse_narrowing(self, values) -> tuple[Filter | None, float | None]:
         """(filter, minimum score) from request values: `label` and `split` (each repeatable), `folder`,
         `since`, `until`, `showing` (words: checked against the `engine`'s features), `place` (checked against where
-        its images were taken), `tag` (checked against their tags), `stars`, `min_score`."""
+        its images were taken), `tag` (checked against their tags), `stars`, `person` (`cbir.faces`), `min_score`."""
         try:
             where = Filter.of(values.getlist("label"), values.getlist("split"), values.get("folder"),
                               values.get("since"), values.get("until"), (values.get("showing") or "")[:MAX_WORDS],
                               (values.get("place") or "")[:MAX_WORDS], (values.get("tag") or "")[:MAX_WORDS],
-                              values.get("stars"))
-            if where and (where.showing or where.place or where.tag):
+                              values.get("stars"), values.get("person"))
+            if where and (where.showing or where.place or where.tag or where.person):
                 self.engine(values.get("engine"))[1].select(where)  # kept for the search that follows
         except RequestError:
             raise
@@ -477,13 +477,14 @@ class SearchService:
             raise unavailable(image_id, FileNotFoundError(path))
         return path
 
-    def image_bytes(self, image_id: str, thumbnail: bool) -> tuple[bytes, str]:
+    def image_bytes(self, image_id: str, thumbnail: bool, region: Region | None = None) -> tuple[bytes, str]:
         """(bytes, mimetype) of an indexed image, as stored when a browser can show it, else JPEG for a HEIC
-        photo or a camera's raw file and PNG for the rest; its thumbnail (`thumbnail`)."""
+        photo or a camera's raw file and PNG for the rest; its thumbnail (`thumbnail`), or a part's (`region`: a
+        face's)."""
         path = self.locate(image_id)
         try:
             if thumbnail:  # kept by the file's stamp: a file changed since is read again
-                return self._thumbnail(path, file_stamp(path))
+                return self._thumbnail(path, file_stamp(path), region)
             data = original_bytes(path)
             mimetype = browser_type(data)
             if mimetype:
@@ -492,10 +493,11 @@ class SearchService:
         except (DatasetError, ImageDecodeError) as exc:
             raise unavailable(image_id, exc) from None
 
-    def _make_thumbnail(self, path: str, stamp: str | None) -> tuple[bytes, str]:
+    def _make_thumbnail(self, path: str, stamp: str | None, region: Region | None) -> tuple[bytes, str]:
         """A thumbnail and its MIME type, from the image decoded at that size (a photo's JPEG at an eighth of its
-        size or less)."""
-        return thumbnail(load_image(path, max_side=self.thumb_size), self.thumb_size)
+        size or less), or at the size that gives its `region` that size."""
+        image = load_image(path, max_side=read_side(region, self.thumb_size))
+        return thumbnail(self.part(image, region), self.thumb_size)
 
     @staticmethod
     def _convert(path: str, stamp: str | None, photo: bool) -> tuple[bytes, str]:

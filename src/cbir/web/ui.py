@@ -15,7 +15,8 @@ from cbir.web.service import MAX_DEPTH, RequestError, Searched, SearchService
 from cbir.words import Shown
 
 bp = Blueprint("ui", __name__)
-NARROWING = ("label", "folder", "since", "until", "place", "tag", "stars", "showing", "min_score", "distinct")
+NARROWING = ("label", "folder", "since", "until", "place", "tag", "stars", "person", "showing", "min_score",
+             "distinct")
 SHOWN = 16  # words, places and tags the start page offers (the fields suggest more)
 PLACES_OFFERED = 500  # places the "Near" field suggests at most: the most photographed (and as many tags)
 
@@ -89,7 +90,8 @@ def index():
     about = svc.collections.get(engine)  # None for an engine that is not served: the search says so
     context.update(classes=about.classes if about else [], folders=about.folders if about else [],
                    places=about.places[:PLACES_OFFERED] if about else [],  # what the filters suggest
-                   tags=about.tags[:PLACES_OFFERED] if about else [], rated=about.rated if about else False)
+                   tags=about.tags[:PLACES_OFFERED] if about else [], rated=about.rated if about else False,
+                   people=about.people if about else [])
     status = 200
     context["hints"] = offered_words(svc, engine)  # for the words field to suggest
     # a bar of the timeline keeps the other filters
@@ -143,7 +145,7 @@ def index():
             searched = None
             context["examples"] = svc.examples(engine)
             context["shows"], context["place_chips"] = context["hints"][:SHOWN], context["places"][:SHOWN]
-            context["tag_chips"] = context["tags"][:SHOWN]
+            context["tag_chips"], context["people_chips"] = context["tags"][:SHOWN], context["people"][:SHOWN]
             collection = svc.collection(engine)
             context["trips"], context["memories"] = collection.trips[:SHOWN], collection.memories(svc.today())
             context["timeline"], context["place_map"] = collection.timeline, collection.map

