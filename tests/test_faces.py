@@ -83,9 +83,10 @@ def test_faces_group_into_people_the_most_photographed_first(album):
     assert [h.id for h in engine.browse(8, Filter.of(person="1")).hits] == sorted(engine.faces.showing(1))
     with pytest.raises(CbirError, match="there is no person 3: the faces found show people 1 to 2"):
         engine.browse(3, Filter.of(person=3))
-    with pytest.raises(CbirError, match="person is a person's number"):
-        Filter.of(person="Anna")
+    with pytest.raises(CbirError, match="nobody is named 'Anna'; `cbir faces --name N=NAME` names person N"):
+        engine.browse(3, Filter.of(person="Anna"))
     assert Filter.of(person=2).describe() == "with person 2" and not Filter.of(person=2).on_documents
+    assert Filter.of(person=" Grace  Hopper").describe() == "with Grace Hopper"
 
 
 def test_an_engine_never_looked_at_for_faces_says_how_to(album):
@@ -193,3 +194,37 @@ def test_faces_are_saved_with_the_engine_and_a_missing_model_is_said(album, tmp_
     monkeypatch.setattr(cbir.faces.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(MissingDependencyError, match=r"pip install 'cbir\[faces\]'"):
         FaceFinder()
+
+
+def test_people_are_named_from_a_photo_manager_s_regions_or_by_hand(tmp_path, capsys):
+    album = photos(tmp_path / "album")
+    region = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+              '<rdf:Description xmlns:mwg-rs="http://www.metadataworkinggroup.com/schemas/regions/" '
+              'xmlns:stArea="http://ns.adobe.com/xmp/sType/Area#"><mwg-rs:Regions rdf:parseType="Resource">'
+              '<mwg-rs:RegionList><rdf:Bag><rdf:li><rdf:Description mwg-rs:Name="Eileen Collins" mwg-rs:Type="Face">'
+              '<mwg-rs:Area stArea:x="{x}" stArea:y="0.24" stArea:w="0.17" stArea:h="0.17" stArea:unit="normalized"/>'
+              '</rdf:Description></rdf:li></rdf:Bag></mwg-rs:RegionList></mwg-rs:Regions></rdf:Description></rdf:RDF>'
+              '</x:xmpmeta>')
+    (album / "collins/a1.jpg.xmp").write_text(region.format(x=0.43))  # as Lightroom or digiKam wrote it
+    (album / "collins/a2.jpg.xmp").write_text(region.format(x=0.1))  # a box around nobody's face: no name
+    out = tmp_path / "engine"
+    assert main(["index", "--dataset", str(album), "--features", "gch", "--out", str(out)]) == 0
+    assert main(["faces", str(out)]) == 0
+    engine = Engine.load(out)
+    assert [(p.person, p.name) for p in engine.people()] == [(1, "Eileen Collins"), (2, "")]
+    assert engine.faces.names.count("Eileen Collins") == 1  # one face named: the person takes its name
+    assert engine.faces.showing("eileen COLLINS") == engine.faces.showing(1)  # case ignored
+    capsys.readouterr()
+    assert main(["faces", str(out), "--name", "2=Grace Hopper"]) == 0
+    assert "person 2 is Grace Hopper" in capsys.readouterr().out
+    assert main(["faces", str(out), "--again"]) == 0  # looked at again: the names given stay
+    assert main(["info", str(out)]) == 0
+    assert "people 1 Eileen Collins (3), 2 Grace Hopper (3)" in capsys.readouterr().out
+    assert main(["search", str(out), "--person", "grace hopper", "--paths"]) == 0
+    assert sorted(capsys.readouterr().out.split()) == [str(album / f"hopper/h{n}.jpg") for n in (1, 2, 3)]
+    with pytest.raises(CbirError, match="nobody is named 'Ada': the people named are Eileen Collins, Grace Hopper"):
+        Engine.load(out).browse(3, Filter.of(person="Ada"))
+    assert main(["faces", str(out), "--name", "Grace"]) == 2
+    assert "--name is N=NAME" in capsys.readouterr().err
+    page = create_app({"ENGINES": {"album": Engine.load(out)}}).test_client().get("/").get_data(as_text=True)
+    assert ">Eileen Collins\n" in page and "Grace Hopper (3 images)</option>" in page

@@ -116,6 +116,28 @@ def test_xmp_packets_give_keywords_hierarchies_people_and_ratings():
         ("Anna", "wedding day", "Beach"), 3)  # once each, case ignored; the first rating given
 
 
+def test_the_faces_photo_managers_named_are_read_with_their_boxes():
+    mwg = xmp(body='<mwg-rs:Regions rdf:parseType="Resource"><mwg-rs:RegionList><rdf:Bag>'
+                   '<rdf:li><rdf:Description mwg-rs:Name="Anna" mwg-rs:Type="Face" xmlns:stArea='
+                   '"http://ns.adobe.com/xmp/sType/Area#"><mwg-rs:Area stArea:x="0.5" stArea:y="0.4" stArea:w="0.2" '
+                   'stArea:h="0.3" stArea:unit="normalized"/></rdf:Description></rdf:li>'
+                   '<rdf:li><rdf:Description mwg-rs:Name="Rex" mwg-rs:Type="Pet"><mwg-rs:Area/></rdf:Description>'
+                   '</rdf:li><rdf:li rdf:parseType="Resource"><mwg-rs:Name>Bob</mwg-rs:Name><mwg-rs:Area '
+                   'rdf:parseType="Resource" xmlns:stArea="http://ns.adobe.com/xmp/sType/Area#"><stArea:x>0.1'
+                   '</stArea:x><stArea:y>0.1</stArea:y><stArea:w>0.1</stArea:w><stArea:h>0.1</stArea:h></mwg-rs:Area>'
+                   '</rdf:li><rdf:li><rdf:Description mwg-rs:Name="Far" xmlns:stArea="http://ns.adobe.com/xmp/sType/'
+                   'Area#"><mwg-rs:Area stArea:x="3" stArea:y="0.4" stArea:w="0.2" stArea:h="nan"/></rdf:Description>'
+                   '</rdf:li></rdf:Bag></mwg-rs:RegionList></mwg-rs:Regions>')
+    found = xmp_tagged(mwg)
+    assert found.tags == ("Anna", "Rex", "Bob", "Far")  # every name is a tag
+    assert [(name, tuple(round(v, 3) for v in box)) for name, box in found.faces] == [
+        ("Anna", (0.4, 0.25, 0.6, 0.55)), ("Bob", (0.05, 0.05, 0.15, 0.15))]  # a pet's and a box off the picture: no
+    microsoft = xmp(body='<MPRI:Regions><rdf:Bag><rdf:li MPRI:PersonDisplayName="Carl" MPRI:Rectangle="0.25, 0.5, '
+                         '0.1, 0.2"/></rdf:Bag></MPRI:Regions>')
+    assert xmp_tagged(microsoft).faces == (("Carl", (0.25, 0.5, 0.35, 0.7)),)
+    assert merged(Tagged(("a",)), xmp_tagged(microsoft), found).faces == xmp_tagged(microsoft).faces  # the first's
+
+
 def test_a_photo_s_tags_and_rating_are_read_from_where_photo_managers_write_them(album, tmp_path):
     facts = {name: image_facts(str(album / name)) for name in ("wedding/a.jpg", "wedding/b.jpg", "wedding/c.jpg",
                                                                "summer/d.jpg", "summer/e.jpg", "raw/f.png",

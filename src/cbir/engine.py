@@ -429,9 +429,11 @@ class Engine:
 
     def find_faces(self, progress: bool = True, resume_in: str | Path | None = None) -> tuple[int, int, list[str]]:
         """Look for faces in the indexed images not looked at yet (`cbir.faces`; the engine's first call looks at
-        them all), then group them into people again. `resume_in`: the engine folder to keep what is found in, so
-        that a stopped run started again looks only at the rest. Returns how many images were looked at, of those
-        how many by a stopped run, and why those that could not be read could not."""
+        them all), name those a photo manager named in them, then group them into people again. `resume_in`: the
+        engine folder to keep what is found in, so that a stopped run started again looks only at the rest. Returns
+        how many images were looked at, of those how many by a stopped run, and why those that could not be read
+        could not."""
+        from cbir.datasets.folder import named_faces
         from cbir.datasets.sources import load_image
         from cbir.faces import FaceFinder, FaceSpool
 
@@ -449,6 +451,8 @@ class Engine:
             faces.add(id_, *found)
             if spool is not None:
                 spool.keep(id_, *found)
+        for id_ in set(todo) & set(faces.owners):  # the faces a photo manager named in them
+            faces.label(id_, named_faces(todo[id_]))
         faces.group()
         self.faces = faces
         return len(todo) - len(unreadable), before, unreadable

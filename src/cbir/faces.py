@@ -14,6 +14,7 @@ import importlib.util
 import os
 import shutil
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,11 +26,13 @@ from tqdm.auto import tqdm
 from cbir.datasets.folder import in_order
 from cbir.datasets.regions import Region
 from cbir.errors import CbirError, MissingDependencyError
+from cbir.places import fold
 
 FACE_SIDE = 1600  # pixels on a photo's longer side when its faces are looked for
 MIN_SCORE = 0.3  # the detector's least score for a face (its own threshold is 0: patches and prints pass it)
 SAME_PERSON = 0.5  # the descriptor distance under which two faces are linked as one person's (dlib's for grouping)
 MIN_PHOTOS = 2  # a group of faces is a person when it is in this many photos
+MIN_OVERLAP = 1 / 3  # a photo manager's named face names the face found that overlaps it this much (of their union)
 DESCRIPTOR = 128
 THREADS = 2  # photos read and looked at at once (each thread has its own models: dlib's networks hold state)
 _MODELS = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
@@ -54,29 +57,37 @@ class Face(NamedTuple):
 
 
 class Person(NamedTuple):
-    """A person: their number, how many photos show them, and their face most like the others (`Face`)."""
+    """A person: their number, their name (the one most of their named faces have: a photo manager's, or given with
+    `cbir faces --name`; "" where none is), how many photos show them, and their face most like the others."""
 
     person: int
+    name: str
     images: int
     face: Face
 
+    @property
+    def called(self) -> str:
+        """How people are shown: their name, else "person N"."""
+        return self.name or f"person {self.person}"
+
     def to_dict(self) -> dict:
-        return {"person": self.person, "images": self.images, "face": {"image": self.face.image,
-                                                                       "box": list(self.face.box)}}
+        return {"person": self.person, "name": self.name, "images": self.images,
+                "face": {"image": self.face.image, "box": list(self.face.box)}}
 
 
 class Faces:
-    """The faces found in an engine's images: for each image looked at, its faces' boxes and descriptors; and the
-    people they group into (`group`)."""
+    """The faces found in an engine's images: for each image looked at, its faces' boxes, descriptors and names
+    ("" where none is given); and the people they group into (`group`)."""
 
     def __init__(self, owners: Iterable[str] = (), boxes: np.ndarray | None = None,
                  descriptors: np.ndarray | None = None, persons: np.ndarray | None = None,
-                 scanned: Iterable[str] = ()):
+                 scanned: Iterable[str] = (), names: Iterable[str] | None = None):
         self.owners = list(owners)
         self.boxes = np.zeros((0, 4), np.float32) if boxes is None else np.asarray(boxes, np.float32)
         self.descriptors = (np.zeros((0, DESCRIPTOR), np.float32) if descriptors is None
                             else np.asarray(descriptors, np.float32))
         self.persons = np.zeros(len(self.owners), np.int32) if persons is None else np.asarray(persons, np.int32)
+        self.names = [""] * len(self.owners) if names is None else list(names)
         self.scanned = set(scanned) | set(self.owners)  # the images looked at, with faces or without
 
     def __len__(self) -> int:
@@ -91,6 +102,27 @@ class Faces:
             self.descriptors = np.concatenate([self.descriptors,
                                                np.asarray(descriptors, np.float32).reshape(-1, DESCRIPTOR)])
             self.persons = np.concatenate([self.persons, np.zeros(len(boxes), np.int32)])
+            self.names += [""] * len(boxes)
+
+    def label(self, image: str, named: Iterable[tuple[str, tuple[float, float, float, float]]]) -> int:
+        """Name an image's faces after the faces a photo manager named in it (name, box: `cbir.tags`): each named
+        box the face it overlaps most, if a third of their union or more; returns how many were named."""
+        rows = [i for i, owner in enumerate(self.owners) if owner == image]
+        pairs = sorted(((_overlap(self.boxes[i], box), i, n) for n, (_, box) in enumerate(named) for i in rows),
+                       reverse=True)
+        named, faces, boxes = list(named), set(), set()
+        for overlap, row, n in pairs:
+            if overlap >= MIN_OVERLAP and row not in faces and n not in boxes:
+                self.names[row] = named[n][0]
+                faces.add(row)
+                boxes.add(n)
+        return len(faces)
+
+    def rename(self, person: int, name: str) -> None:
+        """Give a person a name (their faces all take it; "" takes it away)."""
+        rows = np.flatnonzero(self.persons == self._number(person))
+        for row in rows:
+            self.names[row] = " ".join(name.split())
 
     def discard(self, images: Iterable[str]) -> None:
         """Forget these images' faces (the images were removed, or are to be looked at again)."""
@@ -107,7 +139,7 @@ class Faces:
         self.scanned |= set(renamed.values())
 
     def _keep(self, rows: list[int]) -> None:
-        self.owners = [self.owners[i] for i in rows]
+        self.owners, self.names = [self.owners[i] for i in rows], [self.names[i] for i in rows]
         self.boxes, self.descriptors, self.persons = self.boxes[rows], self.descriptors[rows], self.persons[rows]
 
     def group(self) -> None:
@@ -138,32 +170,59 @@ class Faces:
         return Face(self.owners[row], tuple(round(float(v), 4) for v in self.boxes[row]), int(self.persons[row]))
 
     def people(self) -> list[Person]:
-        """The people, the most photographed first, each with the face nearest the mean of theirs."""
+        """The people, the most photographed first, each with the name most of their named faces have and the face
+        nearest the mean of theirs."""
         found = []
         for person in range(1, int(self.persons.max(initial=0)) + 1):
             rows = np.flatnonzero(self.persons == person)
             mean = self.descriptors[rows].mean(axis=0)
             typical = rows[int(np.argmin(np.linalg.norm(self.descriptors[rows] - mean, axis=1)))]
-            found.append(Person(person, len({self.owners[i] for i in rows}), self._face(typical)))
+            names = Counter(self.names[i] for i in rows if self.names[i])
+            found.append(Person(person, names.most_common(1)[0][0] if names else "",
+                                len({self.owners[i] for i in rows}), self._face(typical)))
         return found
 
-    def showing(self, person: int) -> frozenset[str]:
-        """The images in which a person's face was found."""
-        if not 1 <= person <= self.persons.max(initial=0):
-            known = int(self.persons.max(initial=0))
+    def showing(self, person: str | int) -> frozenset[str]:
+        """The images in which a person's face was found: the person by number, or by name (case and accents
+        ignored; several people of one name: all of them)."""
+        if str(person).isdigit():
+            numbers = {self._number(int(person))}
+        else:
+            numbers = {p.person for p in self.people() if p.name and fold(p.name) == fold(str(person))}
+            if not numbers:
+                named = sorted({p.name for p in self.people() if p.name})
+                raise CbirError(f"nobody is named '{person}'" + (f": the people named are {', '.join(named[:10])}"
+                                                                 + (" and more" if len(named) > 10 else "")
+                                                                 if named else "; `cbir faces --name N=NAME` names "
+                                                                               "person N"))
+        return frozenset(self.owners[i] for i in np.flatnonzero(np.isin(self.persons, list(numbers))))
+
+    def _number(self, person: int) -> int:
+        """A person's number, checked."""
+        known = int(self.persons.max(initial=0))
+        if not 1 <= person <= known:
             raise CbirError(f"there is no person {person}: the faces found show "
                             + (f"people 1 to {known}" if known else "nobody twice (`cbir faces` looks for them)"))
-        return frozenset(self.owners[i] for i in np.flatnonzero(self.persons == person))
+        return person
 
     def save(self, path: Path) -> None:
         np.savez(path, owners=np.asarray(self.owners, dtype=str), boxes=self.boxes, descriptors=self.descriptors,
-                 persons=self.persons, scanned=np.asarray(sorted(self.scanned), dtype=str))
+                 persons=self.persons, scanned=np.asarray(sorted(self.scanned), dtype=str),
+                 names=np.asarray(self.names, dtype=str))
 
     @classmethod
     def load(cls, path: Path) -> Faces:
         with np.load(path) as saved:
             return cls(saved["owners"].tolist(), saved["boxes"], saved["descriptors"], saved["persons"],
-                       saved["scanned"].tolist())
+                       saved["scanned"].tolist(), saved["names"].tolist())
+
+
+def _overlap(a, b) -> float:
+    """How much two boxes (left, top, right, bottom) overlap: their intersection over their union."""
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - width * height
+    return float(width * height / union) if union > 0 else 0.0
 
 
 def _dlib():

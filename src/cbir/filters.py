@@ -22,9 +22,9 @@ class Filter:
     `splits`, their id starts with `folder`, their date is from `since` to `until` (ISO 8601 text, both
     included: "2019" is the start of 2019 as a lower bound and its whole year as an upper one), they were taken at
     a place `place` names (`cbir.places`; which `passes` leaves to `Metadata.passing`), they have a tag `tag` names
-    (`cbir.tags`; also left to `Metadata.passing`), they are rated `stars` or more, a face of `person` was found in
-    them (`cbir.faces`), they show what the words `showing` name (these two `passes` leaves to the engine:
-    `Engine.select`)."""
+    (`cbir.tags`; also left to `Metadata.passing`), they are rated `stars` or more, a face of `person` (a number
+    or a name) was found in them (`cbir.faces`), they show what the words `showing` name (these two `passes`
+    leaves to the engine: `Engine.select`)."""
 
     labels: frozenset[str] = frozenset()
     splits: frozenset[str] = frozenset()
@@ -35,20 +35,19 @@ class Filter:
     place: str = ""
     tag: str = ""
     stars: int = 0
-    person: int = 0
+    person: str = ""
 
     @classmethod
     def of(cls, labels: Iterable[str] = (), splits: Iterable[str] = (), folder: str | None = None,
            since: str | None = None, until: str | None = None, showing: str | None = None,
            place: str | None = None, tag: str | None = None, stars: int | str | None = None,
            person: int | str | None = None) -> Filter | None:
-        """A filter from what a user gave (empty values ignored; dates, stars and person checked), or None when
-        nothing was."""
+        """A filter from what a user gave (empty values ignored; dates and stars checked), or None when nothing
+        was."""
         made = cls(frozenset(v for v in labels if v), frozenset(v for v in splits if v), folder or "",
                    _iso(since, "since"), _iso(until, "until"), " ".join((showing or "").split()),
                    " ".join((place or "").split()), " ".join((tag or "").split()),
-                   _number(stars, "stars", 5, "a rating from 1 to 5 (the least a photo has)"),
-                   _number(person, "person", None, "a person's number (1, 2...: `cbir info` lists them)"))
+                   _stars(stars), " ".join(str(person or "").split()))
         return made if made else None
 
     def __bool__(self) -> bool:
@@ -86,7 +85,7 @@ class Filter:
             [f"{'' if dated else 'taken '}near {self.place}"] if self.place else []) + (
             [f"tagged {self.tag}"] if self.tag else []) + (
             [f"rated {self.stars} star{'s' * (self.stars > 1)} or more"] if self.stars else []) + (
-            [f"with person {self.person}"] if self.person else []) + (
+            [f"with {'person ' * self.person.isdigit()}{self.person}"] if self.person else []) + (
             [f"showing {self.showing}"] if self.showing else [])
         return ", ".join(parts)
 
@@ -105,17 +104,17 @@ def _iso(text: str | None, what: str) -> str:
     return text
 
 
-def _number(value: int | str | None, name: str, most: int | None, meaning: str) -> int:
-    """A whole number as given, from 0 to `most` (0, "" or None: any), checked: a least rating, a person's number."""
+def _stars(value: int | str | None) -> int:
+    """A least rating as given (1 to 5 stars; 0, "" or None: any), checked."""
     if value in (None, ""):
         return 0
     try:
-        number = int(value)
+        stars = int(value)
     except (TypeError, ValueError):
-        number = -1
-    if number < 0 or (most is not None and number > most):
-        raise CbirError(f"{name} is {meaning}, not '{value}'")
-    return number
+        stars = -1
+    if not 0 <= stars <= 5:
+        raise CbirError(f"stars is a rating from 1 to 5 (the least a photo has), not '{value}'")
+    return stars
 
 
 _FORMATS = {4: "%Y", 7: "%Y-%m", 10: "%Y-%m-%d", 13: "%Y-%m-%dT%H", 16: "%Y-%m-%dT%H:%M", 19: "%Y-%m-%dT%H:%M:%S"}

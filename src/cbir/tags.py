@@ -7,11 +7,12 @@ of them."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import xml.etree.ElementTree as ElementTree
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -30,23 +31,32 @@ _HIERARCHIES = {"{http://ns.adobe.com/lightroom/1.0/}hierarchicalSubject": "|",
 _PEOPLE = {"{http://www.metadataworkinggroup.com/schemas/regions/}Name",
            "{http://ns.microsoft.com/photo/1.2/t/Region#}PersonDisplayName"}
 _RATING = "{http://ns.adobe.com/xap/1.0/}Rating"
+_MWG, _AREA = "{http://www.metadataworkinggroup.com/schemas/regions/}", "{http://ns.adobe.com/xmp/sType/Area#}"
+_MP = "{http://ns.microsoft.com/photo/1.2/t/Region#}"
+
+
+Box = tuple[float, float, float, float]  # left, top, right, bottom: fractions of a picture's width and height
 
 
 class Tagged(NamedTuple):
-    """A photo's tags, in the order found, and its rating (1 to 5 stars, `REJECTED`; None where it has none)."""
+    """A photo's tags, in the order found, its rating (1 to 5 stars, `REJECTED`; None where it has none), and the
+    faces a photo manager named in it (name, `Box`)."""
 
     tags: tuple[str, ...] = ()
     rating: int | None = None
+    faces: tuple[tuple[str, Box], ...] = ()
 
 
 def merged(*found: Tagged) -> Tagged:
-    """The tags of all, each once (the first spelling), and the first rating given."""
+    """The tags of all, each once (the first spelling), the first rating given, and the named faces of the first
+    that names any."""
     seen: dict[str, str] = {}
     for tag in (tag for tagged in found for tag in tagged.tags):
         tag = " ".join(tag.split())[:MAX_TAG]
         if tag and len(seen) < MAX_TAGS:
             seen.setdefault(fold(tag), tag)
-    return Tagged(tuple(seen.values()), next((t.rating for t in found if t.rating is not None), None))
+    return Tagged(tuple(seen.values()), next((t.rating for t in found if t.rating is not None), None),
+                  next((t.faces for t in found if t.faces), ()))
 
 
 def xmp_tagged(data: bytes) -> Tagged:
@@ -78,7 +88,48 @@ def _packet_tagged(packet: bytes) -> Tagged:
                 tags += [v.split(split)[-1] if split else v for v in values]
             elif name == _RATING and rating is None:
                 rating = _rating(value if value is not None else element.text)
-    return Tagged(tuple(tags), rating)
+    return Tagged(tuple(tags), rating, tuple(_named_faces(root)))
+
+
+def _named_faces(root: ElementTree.Element) -> Iterator[tuple[str, Box]]:
+    """The faces named in a packet's regions: the MWG's (Lightroom, digiKam, Picasa: the area's centre, width and
+    height) and Microsoft's (its rectangle's corner, width and height), as fractions of the picture's size."""
+    for element in root.iter():
+        name = _property(element, f"{_MWG}Name")
+        if name and (_property(element, f"{_MWG}Type") or "Face") == "Face":
+            area = element.find(f".//{_MWG}Area")
+            if area is not None and (_property(area, f"{_AREA}unit") or "normalized") == "normalized":
+                x, y, w, h = (_number(_property(area, f"{_AREA}{k}")) for k in "xywh")
+                if None not in (x, y, w, h):
+                    yield from _box(name, x - w / 2, y - h / 2, w, h)
+        elif name := _property(element, f"{_MP}PersonDisplayName"):
+            rectangle = [_number(v) for v in (_property(element, f"{_MP}Rectangle") or "").split(",")]
+            if len(rectangle) == 4 and None not in rectangle:
+                yield from _box(name, *rectangle)
+
+
+def _box(name: str, left: float, top: float, width: float, height: float) -> Iterator[tuple[str, Box]]:
+    """(name, box) where the numbers make a box within the picture."""
+    if 0 < width <= 1 and 0 < height <= 1 and -0.01 <= left and -0.01 <= top and left + width <= 1.01 \
+            and top + height <= 1.01:
+        yield " ".join(name.split())[:MAX_TAG], (max(left, 0.0), max(top, 0.0), min(left + width, 1.0),
+                                                  min(top + height, 1.0))
+
+
+def _property(element: ElementTree.Element, name: str) -> str | None:
+    """An RDF property of an element, written as an attribute or as a child element's text."""
+    if name in element.attrib:
+        return element.attrib[name]
+    child = element.find(name)
+    return child.text if child is not None else None
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        number = float(str(text).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _values(element: ElementTree.Element) -> list[str]:

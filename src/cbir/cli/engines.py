@@ -331,9 +331,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     if info["faces"]:
         faces = info["faces"]
         more = f" and {len(people) - SHOWN} more" if len(people) > SHOWN else ""
+        listed = ", ".join(f"{p.person}{' ' + p.name if p.name else ''} ({p.images})" for p in people[:SHOWN])
         print(f"faces      {faces['faces']} in {faces['in']} of the {faces['looked_at']} images looked at"
-              + (f"; people {', '.join(f'{p.person} ({p.images})' for p in people[:SHOWN])}{more}: `cbir search "
-                 f"{args.engine} --person N` looks through them" if people else ""))
+              + (f"; people {listed}{more}: `cbir search {args.engine} --person N` looks through them"
+                 if people else ""))
     for n, trip in enumerate(trips[:SHOWN_TRIPS]):
         print(f"{'trips' if n == 0 else '':<10} {trip.since} to {trip.until}  {trip.name} ({trip.images} photos)")
     if len(trips) > SHOWN_TRIPS:

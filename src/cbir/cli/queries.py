@@ -174,9 +174,9 @@ def register(sub) -> None:
                         "`cbir info` lists them")
     p.add_argument("--stars", type=int, choices=range(1, 6), metavar="N",
                    help="only images rated N stars or more (1 to 5), as photo managers write ratings")
-    p.add_argument("--person", type=int, metavar="N",
-                   help="only images in which person N's face was found (`cbir faces` finds them; `cbir info` lists "
-                        "the people)")
+    p.add_argument("--person", metavar="N|NAME",
+                   help="only images in which a person's face was found: by number or name (`cbir faces` finds "
+                        "them; `cbir info` lists the people)")
     p.add_argument("--min-score", type=float, metavar="S",
                    help="no results scoring less than S (cosine similarity, -1 to 1; with --words, a probability): "
                         "fewer than k may come back")

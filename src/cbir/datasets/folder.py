@@ -177,9 +177,21 @@ class Facts(NamedTuple):
 
 def image_facts(path: str | None) -> Facts:
     """An image's `Facts`, from its file's header (and an XMP sidecar beside it: `cbir.tags.sidecar`)."""
+    date, position, tagged = _facts(path)
+    return Facts(date, position, stored(tagged), tagged.rating) if date is not None else Facts()
+
+
+def named_faces(path: str | None) -> tuple[tuple[str, tuple[float, float, float, float]], ...]:
+    """The faces a photo manager named in an image (`cbir.tags.Tagged.faces`), where its file or sidecar says."""
+    return _facts(path)[2].faces
+
+
+def _facts(path: str | None) -> tuple[str | None, str | None, Tagged]:
+    """(date, position, tags) of an image's file, and its sidecar's tags; (None, None, no tags) where it has no
+    file or the file is gone."""
     try:
         if (found := _file_of(path)) is None:
-            return Facts()
+            return None, None, Tagged()
         zf, lock, name = found
         if zf is None:
             with open(name, "rb") as f:
@@ -191,9 +203,9 @@ def image_facts(path: str | None) -> Facts:
             with lock, zf.open(name) as f:
                 date, position, tagged = _header_facts(f)
             date = date or "%04d-%02d-%02dT%02d:%02d:%02d" % zf.getinfo(name).date_time
-        return Facts(date, position, stored(tagged), tagged.rating)
+        return date, position, tagged
     except (OSError, KeyError, zipfile.BadZipFile):
-        return Facts()
+        return None, None, Tagged()
 
 
 _HEADER_BYTES = 1 << 17  # EXIF lives in a JPEG's first 64 KB (its APP1 segment), a TIFF's header near its start

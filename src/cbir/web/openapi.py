@@ -42,8 +42,9 @@ def openapi_document(service) -> dict:
                         "in the photo, an XMP file beside it; case ignored); ',' or 'or' between tags: any of them"},
         {"name": "stars", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 5},
          "description": "only images rated this many stars or more"},
-        {"name": "person", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1},
-         "description": "only images in which this person's face was found (`cbir faces`; /api/v1/people lists them)"},
+        {"name": "person", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "only images in which this person's face was found, by number or name (`cbir faces`; "
+                        "/api/v1/people lists them)"},
         {"name": "showing", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "only images that show what the words name (the network's probability at least 0.5; as "
                         "words= names them)"},
@@ -124,6 +125,8 @@ def openapi_document(service) -> dict:
                 "most photographed first",
                 {"person": {"type": "integer", "description": "their number (numbered again when faces are found "
                                                               "in new photos)"},
+                 "name": {"type": "string", "description": "the name most of their named faces have (a photo "
+                                                           "manager's, or `cbir faces --name`); empty where none"},
                  "images": {"type": "integer"},
                  "face": {"type": "object", "description": "their most typical face: its image and box (left, top, "
                                                            "right, bottom as fractions of the picture's size)"},
