@@ -228,3 +228,32 @@ def test_people_are_named_from_a_photo_manager_s_regions_or_by_hand(tmp_path, ca
     assert "--name is N=NAME" in capsys.readouterr().err
     page = create_app({"ENGINES": {"album": Engine.load(out)}}).test_client().get("/").get_data(as_text=True)
     assert ">Eileen Collins\n" in page and "Grace Hopper (3 images)</option>" in page
+
+
+def test_a_search_by_a_face_finds_the_photos_of_that_person(album, tmp_path, capsys):
+    out = tmp_path / "engine"
+    assert main(["index", "--dataset", str(album), "--features", "gch", "--out", str(out)]) == 0
+    assert main(["faces", str(out), "--name", "1=Eileen Collins"]) == 0
+    query = tmp_path / "query.jpg"
+    astronaut().rotate(5).resize((300, 300)).save(query)  # a photo not indexed: smaller, turned a little
+    capsys.readouterr()
+    assert main(["search", str(out), str(query), "--face", "-k", "10"]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said[0] == f"{query} (the face of Eileen Collins):" and len(said) == 4  # her three photos, no one else
+    assert {line.split()[-1] for line in said[1:]} == {"collins/a1.jpg", "collins/a2.jpg", "collins/a3.jpg"}
+    scores = [float(line.split()[1]) for line in said[1:]]
+    assert scores == sorted(scores, reverse=True) and all(0.4 < s <= 1 for s in scores)  # 1 - distance, under 0.6
+    assert main(["search", str(out), str(query), "--face", "--folder", "collins/a2"]) == 0  # filters apply
+    assert [line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:]] == ["collins/a2.jpg"]
+    assert main(["search", str(out), str(album / "other/cat.jpg"), "--face"]) == 2
+    assert "no face found in" in capsys.readouterr().err
+    assert main(["search", str(out), str(query), "--face", "--together"]) == 2
+    client = create_app({"ENGINES": {"album": Engine.load(out)}}).test_client()
+    found = client.post("/api/v1/search?face=1&k=5", data=query.read_bytes(),
+                        content_type="application/octet-stream").get_json()
+    assert found["person"] == "Eileen Collins" and len(found["hits"]) == 3
+    assert client.post("/api/v1/search?face=1", data=(album / "other/cat.jpg").read_bytes(),
+                       content_type="application/octet-stream").status_code == 400
+    page = client.post("/", data={"image": (query.open("rb"), "query.jpg"), "face": "1"},
+                       content_type="multipart/form-data").get_data(as_text=True)
+    assert "Pictures with a face like the one in it, Eileen Collins&#39;s" in page and "hopper/h1.jpg" not in page

@@ -435,7 +435,7 @@ class Engine:
         could not."""
         from cbir.datasets.folder import named_faces
         from cbir.datasets.sources import load_image
-        from cbir.faces import FaceFinder, FaceSpool
+        from cbir.faces import FaceSpool, finder
 
         faces = self.faces if self.faces is not None else Faces()
         todo = {id_: path for id_ in self.metadata.labels() if id_ not in faces.scanned
@@ -443,7 +443,7 @@ class Engine:
         spool = FaceSpool(resume_in, self.metadata.stamps()) if resume_in is not None else None
         before = spool.fill(faces, todo) if spool is not None else 0
         unreadable = []
-        for id_, *found in FaceFinder().scan({i: p for i, p in todo.items() if i not in faces.scanned}, load_image,
+        for id_, *found in finder().scan({i: p for i, p in todo.items() if i not in faces.scanned}, load_image,
                                              progress):
             if len(found) == 1:
                 unreadable.append(f"{id_}: {found[0]}")
@@ -456,6 +456,29 @@ class Engine:
         faces.group()
         self.faces = faces
         return len(todo) - len(unreadable), before, unreadable
+
+    def search_faces(self, images: Sequence[np.ndarray], k: int = 10, names: Sequence[str] | None = None,
+                     where: Filter | None = None) -> list[SearchResult]:
+        """For each picture (read at `cbir.faces.FACE_SIDE`), the indexed images with a face most like its largest
+        face, closer than `cbir.faces.MATCH`, the nearest first, scored 1 - distance; each result says whose face it
+        is, where it is a person's the engine knows (`cbir.faces`)."""
+        from cbir.faces import finder
+
+        if k < 1:
+            raise CbirError(f"k must be at least 1, got {k}")
+        faces, among = self._people(), self.select(where).ids if where else None
+        results = []
+        for n, image in enumerate(images):
+            boxes, descriptors = finder().find(image)
+            if not len(boxes):
+                raise CbirError(f"no face found in {names[n] if names else 'the picture'}: faces of 80 pixels and "
+                                f"more at 1,600 on its longer side, upright and facing the camera, are found")
+            face = descriptors[int(np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))]
+            who = faces.who(face)
+            results.append(SearchResult([self.metadata.hit(id_, round(1.0 - distance, 4))
+                                         for id_, distance in faces.like(face, among)[:k]],
+                                        names[n] if names else None, person=who.called if who else None))
+        return results
 
     def _people(self) -> Faces:
         """The faces found (`find_faces`; of a copies' engine, its engine's), or an error saying how to find them."""

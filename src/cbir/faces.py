@@ -15,8 +15,9 @@ import os
 import shutil
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,6 +33,7 @@ FACE_SIDE = 1600  # pixels on a photo's longer side when its faces are looked fo
 MIN_SCORE = 0.3  # the detector's least score for a face (its own threshold is 0: patches and prints pass it)
 SAME_PERSON = 0.5  # the descriptor distance under which two faces are linked as one person's (dlib's for grouping)
 MIN_PHOTOS = 2  # a group of faces is a person when it is in this many photos
+MATCH = 0.6  # a search by a face finds the faces closer than this (dlib's distance for "the same person")
 MIN_OVERLAP = 1 / 3  # a photo manager's named face names the face found that overlaps it this much (of their union)
 DESCRIPTOR = 128
 THREADS = 2  # photos read and looked at at once (each thread has its own models: dlib's networks hold state)
@@ -161,6 +163,27 @@ class Faces:
         for number, group in enumerate(people, 1):
             self.persons[groups == group] = number
 
+    def like(self, descriptor: np.ndarray, among: Collection[str] | None = None) -> list[tuple[str, float]]:
+        """The images with a face closer than `MATCH` to a face's descriptor (of those `among`, when given), each with
+        its nearest face's distance, the nearest first."""
+        distances = np.linalg.norm(self.descriptors - np.asarray(descriptor, np.float32), axis=1)
+        nearest: dict[str, float] = {}
+        for row in np.argsort(distances, kind="stable"):
+            if distances[row] >= MATCH:
+                break
+            if among is None or self.owners[row] in among:
+                nearest.setdefault(self.owners[row], float(distances[row]))
+        return list(nearest.items())
+
+    def who(self, descriptor: np.ndarray) -> Person | None:
+        """The person a face is, where the nearest face found is someone's and closer than `SAME_PERSON`."""
+        if not len(self):
+            return None
+        distances = np.linalg.norm(self.descriptors - np.asarray(descriptor, np.float32), axis=1)
+        row = int(np.argmin(distances))
+        person = int(self.persons[row])
+        return self.people()[person - 1] if person and distances[row] < SAME_PERSON else None
+
     def of(self, image: str) -> list[Face]:
         """The faces found in an image, left to right."""
         return sorted((self._face(i) for i, owner in enumerate(self.owners) if owner == image),
@@ -242,6 +265,12 @@ def _model_files() -> list[str]:
     if spec is None or not all((folder / name).is_file() for name in _MODELS):
         raise MissingDependencyError("finding faces needs dlib's face models: pip install 'cbir[faces]'")
     return [str(folder / name) for name in _MODELS]
+
+
+@cache
+def finder() -> FaceFinder:
+    """The process's face finder (its models loaded once a thread)."""
+    return FaceFinder()
 
 
 class FaceFinder:

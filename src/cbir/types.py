@@ -49,15 +49,17 @@ class Hit(NamedTuple):
 @dataclass(frozen=True)
 class SearchResult:
     """The hits for one query (an image, words), best first; a search by words says, for people, what classes its
-    words named (`classes`), or what tags (`tagged`), and near what place (`near`: "dog in Lyon")."""
+    words named (`classes`), or what tags (`tagged`), and near what place (`near`: "dog in Lyon"); a search by a
+    face, whose face it is (`person`: a name, or "person 3"), where it is someone's the engine knows."""
 
     hits: list[Hit] = field(default_factory=list)
     query: str | None = None
     classes: str | None = None
     near: str | None = None
     tagged: str | None = None
+    person: str | None = None
 
     def to_dict(self) -> dict:
         return {"query": self.query, **({"classes": self.classes} if self.classes else {}),
-                **({"tagged": self.tagged} if self.tagged else {}),
+                **({"tagged": self.tagged} if self.tagged else {}), **({"person": self.person} if self.person else {}),
                 **({"near": self.near} if self.near else {}), "hits": [h.to_dict() for h in self.hits]}

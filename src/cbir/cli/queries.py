@@ -15,6 +15,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from cbir.datasets.folder import DEFAULT_MAX_SIDE
     from cbir.datasets.regions import Region
     from cbir.engine import Engine
+    from cbir.faces import FACE_SIDE
     from cbir.filters import Filter
 
     if (args.images or args.like) and args.words:
@@ -25,8 +26,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     if (args.words or browsing) and (args.unlike or args.crop or args.together):
         raise CbirError(f"{'--words searches' if args.words else 'a look through the images (no image, no --words) is'}"
                         " alone: not with --unlike, --crop or --together")
+    if args.face and (not args.images or args.like or args.unlike or args.together or args.distinct):
+        raise CbirError("--face searches with the face in each image file given, alone: not with --like, --unlike, "
+                        "--together or --distinct")
     region = Region.parse(args.crop) if args.crop else None
-    images, names = read_queries(args.images, region, DEFAULT_MAX_SIDE)
+    images, names = read_queries(args.images, region, FACE_SIDE if args.face else DEFAULT_MAX_SIDE)
     unlike, _ = read_queries(args.unlike, None, DEFAULT_MAX_SIDE)
     where = Filter.of(args.labels, args.splits, args.folder, args.since, args.until, args.showing, args.place,
                       args.tag, args.stars, args.person)
@@ -36,6 +40,8 @@ def cmd_search(args: argparse.Namespace) -> int:
                                        distinct=args.distinct, progress=True)]
     elif browsing:
         results = [engine.browse(args.k, where, args.distinct)]
+    elif args.face:
+        results = engine.search_faces(images, k=args.k, names=names, where=where)
     elif len(args.like) == 1 and not (images or unlike):
         found = engine.search_like(args.like[0], k=args.k, where=where, min_score=args.min_score,
                                    distinct=args.distinct)
@@ -57,8 +63,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 0
     for result in results:
         named = " (" + ", taken near ".join(filter(None, [result.classes or (
-            result.tagged and f"tagged {result.tagged}"), result.near])) + ")" if (
-            result.classes or result.tagged or result.near) else ""
+            result.tagged and f"tagged {result.tagged}") or (result.person and f"the face of {result.person}"),
+            result.near])) + ")" if (result.classes or result.tagged or result.person or result.near) else ""
         print(f"{one_line(result.query)}{named}:")
         for rank, hit in enumerate(result.hits, 1):
             score = f"{hit.score:.4f}" if hit.copy is None else f"copy {hit.copy:.2f}"  # a copy: its similarity
@@ -183,6 +189,9 @@ def register(sub) -> None:
     p.add_argument("--distinct", action="store_true",
                    help="one image per group of look-alikes (a burst's shots, a picture's edits and copies): the "
                         "best of each, naming the others; needs features of the picture (effnet, or --copies)")
+    p.add_argument("--face", action="store_true",
+                   help="search with the largest face in each image given: the indexed images with a face most like "
+                        "it, the nearest first (`cbir faces` first; with --crop, the largest face in that part)")
     p.add_argument("--together", action="store_true",
                    help="one search with all the images given: the indexed images most like all of them at once")
     p.add_argument("--like", action="append", default=[], metavar="ID",

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_file,
 
 from cbir.datasets.listing import extension
 from cbir.datasets.video import MIMETYPES
+from cbir.faces import FACE_SIDE
 from cbir.web.openapi import openapi_document
 from cbir.web.grouping import RETRY_S
 from cbir.web.pictures import zipped
@@ -32,7 +33,7 @@ def uploads() -> list[bytes | None]:
 @bp.post("/search")
 def search():
     """The indexed images most like an uploaded one, or a part of it (`crop`), or like several uploaded together,
-    and less like those uploaded as `unlike`."""
+    and less like those uploaded as `unlike`; with `face`, those with a face most like the one in it."""
     svc = service()
     k, offset = svc.parse_page(request.values)
     where, min_score = svc.parse_narrowing(request.values)
@@ -41,6 +42,11 @@ def search():
     region = svc.parse_region(request.values)
     sent, unlike = uploads(), [upload.read() for upload in request.files.getlist("unlike")]
     svc.check_together(len(sent), region, len(unlike))
+    if svc.parse_face(request.values):
+        if len(sent) > 1 or unlike or distinct:
+            raise RequestError("face= searches with the face in one image, alone: not with others, unlike or distinct")
+        image = svc.part(svc.decode_upload(sent[0], region, FACE_SIDE), region)
+        return search_response(svc.search_face(image, engine, k + offset, where), offset)
     if len(sent) > 1 or unlike:
         return search_response(svc.search_together([svc.decode_upload(data) for data in sent], engine, k + offset,
                                                     where=where, min_score=min_score, distinct=distinct,
@@ -149,6 +155,7 @@ def search_response(searched: Searched, offset: int = 0) -> Response:
         **({"classes": searched.result.classes} if searched.result.classes else {}),
         **({"tagged": searched.result.tagged} if searched.result.tagged else {}),
         **({"near": searched.result.near} if searched.result.near else {}),
+        **({"person": searched.result.person} if searched.result.person else {}),
         "hits": [{**{key: value for key, value in h.to_dict().items() if key != "path"},  # no server paths
                   "url": url_for("api.image", image_id=h.id)} for h in searched.result.hits],
     })

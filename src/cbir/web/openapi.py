@@ -79,8 +79,12 @@ def openapi_document(service) -> dict:
                     "application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
                     "400": _ERROR}}, "post": {
                 "summary": "Find the indexed images most like an uploaded image (or several together: the "
-                           "multipart field image repeated, up to 20), and less like those uploaded as unlike",
-                "parameters": [k_param, offset_param, engine_param, *narrowing, crop_param, distinct_param],
+                           "multipart field image repeated, up to 20), and less like those uploaded as unlike; or "
+                           "(face) those with a face most like the largest one in it",
+                "parameters": [k_param, offset_param, engine_param, *narrowing, crop_param, distinct_param,
+                               {"name": "face", "in": "query", "required": False, "schema": {"type": "boolean"},
+                                "description": "search with the largest face in the image (`cbir faces` first): "
+                                               "scores are 1 - the faces' distance, closer than 0.6"}],
                 "requestBody": {"required": True, "content": {
                     "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {
                         "image": {"type": "string", "format": "binary"},
@@ -234,6 +238,8 @@ def openapi_document(service) -> dict:
                 "took_ms": {"type": "number"}, "engine": {"type": "string"},
                 "classes": {"type": "string", "description": "a search by words: the classes they name"},
                 "tagged": {"type": "string", "description": "a search by words: the tags they named"},
+                "person": {"type": "string", "description": "a search by a face: whose it is (a name, or 'person "
+                                                            "N'), where it is someone's the engine knows"},
                 "near": {"type": "string", "description": "a search by words: the place they named"},
                 "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}}},
             "Duplicates": {"type": "object", "required": ["engine", "threshold", "exact_only", "took_ms", "groups"],

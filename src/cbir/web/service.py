@@ -196,16 +196,17 @@ class SearchService:
         """A search `offset` + k deep, less its first `offset` results."""
         return replace(searched, result=replace(searched.result, hits=searched.result.hits[offset:]))
 
-    def decode_upload(self, data: bytes | None, region: Region | None = None) -> np.ndarray:
-        """An uploaded image's pixels at the size indexed images are read at (`DEFAULT_MAX_SIDE`), or at the size
-        that gives a `region` of it that size (`part` cuts it out): a JPEG is decoded straight at a fraction of its
-        size, and at most `DECODERS` decodes run at once, so memory per request follows the work, not the upload
-        (a 6000x6000 photo is 108 MB decoded in full). A HEIC photo cannot be decoded small unless it holds a
-        thumbnail large enough, nor a camera's raw file without a preview inside it developed small: one at a time
-        (a TIFF too, which may be either)."""
+    def decode_upload(self, data: bytes | None, region: Region | None = None, side: int | None = None
+                      ) -> np.ndarray:
+        """An uploaded image's pixels at the size indexed images are read at (`DEFAULT_MAX_SIDE`; faces are looked
+        for at `cbir.faces.FACE_SIDE`), or at the size that gives a `region` of it that size (`part` cuts it out): a
+        JPEG is decoded straight at a fraction of its size, and at most `DECODERS` decodes run at once, so memory per
+        request follows the work, not the upload (a 6000x6000 photo is 108 MB decoded in full). A HEIC photo cannot
+        be decoded small unless it holds a thumbnail large enough, nor a camera's raw file without a preview inside it
+        developed small: one at a time (a TIFF too, which may be either)."""
         if not data:
             raise RequestError("no image received: send a file in the 'image' field (or the raw bytes)")
-        side = read_side(region, DEFAULT_MAX_SIDE)
+        side = read_side(region, side or DEFAULT_MAX_SIDE)
         try:
             whole = might_be_raw(data) or (is_heif(data) and thumbnail_file(data, side) is None)
             with self._decoding_whole if whole else nullcontext(), self._decoding:  # waiting, holds no slot
@@ -274,6 +275,19 @@ class SearchService:
         name, eng = self.engine(engine)
         return self._timed(name, eng, distinct, lambda: eng.search([image], k=k, exclude=[exclude], where=where,
                                                                    min_score=min_score, distinct=distinct)[0])
+
+    def search_face(self, image: np.ndarray, engine: str | None, k: int, where: Filter | None = None) -> Searched:
+        """The indexed images with a face most like the largest one in `image` (`Engine.search_faces`)."""
+        name, eng = self.engine(engine)
+        try:
+            return self._timed(name, eng, False, lambda: eng.search_faces([image], k=k, where=where)[0])
+        except CbirError as exc:  # no face in it, no faces looked for in the engine
+            raise RequestError(str(exc)) from None
+
+    @staticmethod
+    def parse_face(values) -> bool:
+        """Whether to search with the face in the uploaded image (`face`), not the whole picture."""
+        return values.get("face") not in (None, "", "0", "false")
 
     def search_ids(self, image_ids: list[str], engine: str | None, k: int, where: Filter | None = None,
                    min_score: float | None = None, distinct: bool = False, region: Region | None = None,

@@ -9,6 +9,7 @@ from collections import Counter
 from flask import Blueprint, current_app, render_template, request, url_for
 
 from cbir.duplicates import picture_engine, rule
+from cbir.faces import FACE_SIDE
 from cbir.web.grouping import RETRY_S
 from cbir.web.pictures import thumbnail
 from cbir.web.service import MAX_DEPTH, RequestError, Searched, SearchService
@@ -102,20 +103,26 @@ def index():
         depth = k + offset  # every search below goes this deep; the page shows its last k
         where, min_score = svc.parse_narrowing(request.values)
         region = context["crop"] = svc.parse_region(request.values)
-        distinct = svc.parse_distinct(request.values)
+        distinct, face = svc.parse_distinct(request.values), False
         # the indexed images to search with (`id`) and away from (`unlike`): an address's, or ticked on the page
         ids = context["query_ids"] = list(dict.fromkeys(request.values.getlist("id")))
         unlike = context["unlike_ids"] = list(dict.fromkeys(request.values.getlist("unlike")))
         if request.method == "POST":
             uploads = request.files.getlist("image") or [None]
             svc.check_together(len(uploads) + len(ids), region, len(unlike))
-            wholes = [svc.decode_upload(upload.read() if upload else None, region) for upload in uploads]
+            face = context["face"] = svc.parse_face(request.values) and len(uploads) == 1 and not (ids or unlike)
+            wholes = [svc.decode_upload(upload.read() if upload else None, region, FACE_SIDE if face else None)
+                      for upload in uploads]
             context["query_files"] = [upload.filename or "uploaded image" for upload in uploads]
             if len(wholes) > 1 or ids or unlike:  # several, or sent again with the results ticked or marked
                 searched = svc.search_ids(ids, engine, depth, where, min_score, distinct, unlike_ids=unlike,
                                           uploaded=wholes)
                 context["query_pictures"] = [data_address(whole, svc.thumb_size) for whole in wholes]
                 context["query_name"] = together_name(len(wholes) + len(ids), len(unlike))
+            elif face:
+                searched = svc.search_face(svc.part(wholes[0], region), engine, depth, where)
+                context["query_src"] = data_address(wholes[0], svc.thumb_size)
+                context["query_name"] = context["query_files"][0]
             else:
                 image = svc.part(wholes[0], region)
                 searched = svc.search_image(image, engine, depth, where=where, min_score=min_score,
@@ -163,6 +170,9 @@ def index():
                 context["note"] = f"Pictures tagged {searched.result.tagged}{near}, the newest first."
             elif searched.result.near:
                 context["note"] = f"Pictures taken near {searched.result.near}, the newest first."
+            elif face:
+                context["note"] = ("Pictures with a face like the one in it" + (
+                    f", {searched.result.person}'s" if searched.result.person else "") + ", the most alike first.")
             elif not context["browsing"]:
                 about = svc.collection(searched.engine)
                 context["note"] = diagnostic(searched, about.labelled, context.get("predicted"), about.knows_classes)
