@@ -2,6 +2,8 @@
 matplotlib's Grace Hopper), told apart and grouped into people; a filter of every search; kept as photos come, go
 and move; a stopped run resumed; on the command line, the page and the API."""
 
+import json
+
 import numpy as np
 import pytest
 from conftest import on_milvus
@@ -224,10 +226,17 @@ def test_people_are_named_from_a_photo_manager_s_regions_or_by_hand(tmp_path, ca
     assert sorted(capsys.readouterr().out.split()) == [str(album / f"hopper/h{n}.jpg") for n in (1, 2, 3)]
     with pytest.raises(CbirError, match="nobody is named 'Ada': the people named are Eileen Collins, Grace Hopper"):
         Engine.load(out).browse(3, Filter.of(person="Ada"))
+    hits = {h.id: h.people for h in Engine.load(out).browse(9).hits}  # each result says who is in it
+    assert hits["collins/a2.jpg"] == ("Eileen Collins",) and hits["hopper/h1.jpg"] == ("Grace Hopper",)
+    assert hits["other/cat.jpg"] == ()
+    assert main(["search", str(out), "--folder", "hopper/h1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["hits"][0]["people"] == ["Grace Hopper"]
     assert main(["faces", str(out), "--name", "Grace"]) == 2
     assert "--name is N=NAME" in capsys.readouterr().err
     page = create_app({"ENGINES": {"album": Engine.load(out)}}).test_client().get("/").get_data(as_text=True)
     assert ">Eileen Collins\n" in page and "Grace Hopper (3 images)</option>" in page
+    browsed = create_app({"ENGINES": {"album": Engine.load(out)}}).test_client().get("/?browse=1&person=2")
+    assert "with Grace Hopper</span>" in browsed.get_data(as_text=True)
 
 
 def test_a_search_by_a_face_finds_the_photos_of_that_person(album, tmp_path, capsys):
@@ -240,11 +249,12 @@ def test_a_search_by_a_face_finds_the_photos_of_that_person(album, tmp_path, cap
     assert main(["search", str(out), str(query), "--face", "-k", "10"]) == 0
     said = capsys.readouterr().out.splitlines()
     assert said[0] == f"{query} (the face of Eileen Collins):" and len(said) == 4  # her three photos, no one else
-    assert {line.split()[-1] for line in said[1:]} == {"collins/a1.jpg", "collins/a2.jpg", "collins/a3.jpg"}
+    assert {line.split()[3] for line in said[1:]} == {"collins/a1.jpg", "collins/a2.jpg", "collins/a3.jpg"}
+    assert all(line.endswith("with Eileen Collins") for line in said[1:])  # who is in each
     scores = [float(line.split()[1]) for line in said[1:]]
     assert scores == sorted(scores, reverse=True) and all(0.4 < s <= 1 for s in scores)  # 1 - distance, under 0.6
     assert main(["search", str(out), str(query), "--face", "--folder", "collins/a2"]) == 0  # filters apply
-    assert [line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:]] == ["collins/a2.jpg"]
+    assert [line.split()[3] for line in capsys.readouterr().out.splitlines()[1:]] == ["collins/a2.jpg"]
     assert main(["search", str(out), str(album / "other/cat.jpg"), "--face"]) == 2
     assert "no face found in" in capsys.readouterr().err
     assert main(["search", str(out), str(query), "--face", "--together"]) == 2

@@ -82,6 +82,7 @@ class Engine:
         # the same images described to find their copies (`cbir.copies`): its hits come first in every search
         self.copies = copies
         self.faces = faces  # the faces found in the images and the people they show (`cbir.faces`), once looked for
+        self._know_people()
 
     @property
     def copies(self) -> Engine | None:
@@ -210,6 +211,7 @@ class Engine:
         self._add_described(described, [new for new, _, _ in moves], vectors)
         if self.faces is not None:
             self.faces.moved(moves)
+            self._know_people()
         if self.copies is not None:
             self.copies.add_moved(moves)
 
@@ -225,6 +227,7 @@ class Engine:
         self.metadata.discard(ids)
         if self.faces is not None:
             self.faces.discard(ids)
+            self._know_people()
         self._selections.clear()
         self._likely, self._changes = None, self._changes + 1
         if self.copies is not None:
@@ -427,17 +430,20 @@ class Engine:
         """How many pictures have each rating (stars; -1: rejected), the best first, of those rated."""
         return dict(sorted(self.metadata.ratings().items(), reverse=True))
 
-    def find_faces(self, progress: bool = True, resume_in: str | Path | None = None) -> tuple[int, int, list[str]]:
-        """Look for faces in the indexed images not looked at yet (`cbir.faces`; the engine's first call looks at
-        them all), name those a photo manager named in them, then group them into people again. `resume_in`: the
-        engine folder to keep what is found in, so that a stopped run started again looks only at the rest. Returns
-        how many images were looked at, of those how many by a stopped run, and why those that could not be read
-        could not."""
+    def find_faces(self, progress: bool = True, resume_in: str | Path | None = None, again: bool = False
+                   ) -> tuple[int, int, list[str]]:
+        """Look for faces in the indexed images not looked at yet (`again`: in all of them, the names given kept;
+        `cbir.faces`), name those a photo manager named in them, then group them into people again. `resume_in`:
+        the engine folder to keep what is found in, so that a stopped run started again looks only at the rest.
+        Returns how many images were looked at, of those how many by a stopped run, and why those that could not be
+        read could not."""
         from cbir.datasets.folder import named_faces
         from cbir.datasets.sources import load_image
         from cbir.faces import FaceSpool, finder
 
         faces = self.faces if self.faces is not None else Faces()
+        given = faces.named() if again else {}  # to name the faces found where they were again
+        faces.discard(list(faces.scanned) if again else [])
         todo = {id_: path for id_ in self.metadata.labels() if id_ not in faces.scanned
                 and (path := self.metadata.path(id_))}
         spool = FaceSpool(resume_in, self.metadata.stamps()) if resume_in is not None else None
@@ -451,11 +457,22 @@ class Engine:
             faces.add(id_, *found)
             if spool is not None:
                 spool.keep(id_, *found)
-        for id_ in set(todo) & set(faces.owners):  # the faces a photo manager named in them
+        for id_ in set(todo) & set(faces.owners):  # the faces a photo manager named in them, then those named here
             faces.label(id_, named_faces(todo[id_]))
+            faces.label(id_, given.get(id_, ()))
         faces.group()
         self.faces = faces
+        self._know_people()
         return len(todo) - len(unreadable), before, unreadable
+
+    def name_person(self, person: int, name: str) -> None:
+        """Give person `person` (a number, as `people` has them now) a name, or take it away (`name` "")."""
+        self._people().rename(person, name)
+        self._know_people()
+
+    def _know_people(self) -> None:
+        """The people in each image, on its hits (`Hit.people`)."""
+        self.metadata.people = self.faces.in_images() if self.faces is not None else {}
 
     def search_faces(self, images: Sequence[np.ndarray], k: int = 10, names: Sequence[str] | None = None,
                      where: Filter | None = None) -> list[SearchResult]:

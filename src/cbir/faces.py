@@ -120,6 +120,22 @@ class Faces:
                 boxes.add(n)
         return len(faces)
 
+    def named(self) -> dict[str, list[tuple[str, tuple[float, float, float, float]]]]:
+        """The faces with a name, image by image: (name, box) as `label` takes them."""
+        found: dict[str, list] = {}
+        for owner, name, box in zip(self.owners, self.names, self.boxes.tolist()):
+            if name:
+                found.setdefault(owner, []).append((name, tuple(box)))
+        return found
+
+    def in_images(self) -> dict[str, tuple[str, ...]]:
+        """The people in each image they are in (`Person.called`), left to right."""
+        called = {p.person: p.called for p in self.people()}
+        found: dict[str, dict[str, None]] = {}
+        for row in sorted(np.flatnonzero(self.persons > 0), key=lambda row: self.boxes[row, 0]):
+            found.setdefault(self.owners[row], {})[called[int(self.persons[row])]] = None
+        return {image: tuple(people) for image, people in found.items()}
+
     def rename(self, person: int, name: str) -> None:
         """Give a person a name (their faces all take it; "" takes it away)."""
         rows = np.flatnonzero(self.persons == self._number(person))

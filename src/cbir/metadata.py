@@ -46,6 +46,7 @@ class Metadata:
     def __init__(self, rows: Iterable[tuple] = ()):
         self._rows = {row[0]: tuple(row[1:]) + _EMPTY[len(row) - 1:] for row in rows}
         self._derived: dict[str, object] = {}  # worked out from the rows when first asked for, until they change
+        self.people: dict[str, tuple[str, ...]] = {}  # who is in each image (`cbir.faces`): set by its engine
 
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> Metadata:
@@ -82,10 +83,11 @@ class Metadata:
         return {"path": path, "label": label, "split": split, "date": date}
 
     def hit(self, id_: str, score: float) -> Hit:
-        """A search result for an indexed image: its label, path, date, place, tags and rating with the score."""
+        """A search result for an indexed image: its label, path, date, place, tags, rating and people with the
+        score."""
         path, label, _split, _stamp, _digest, date, position, tags, rating = self._rows.get(id_, _EMPTY)
         return Hit(id_, score, label, path, date=date, place=self.places().get(id_) if position else None,
-                   position=coordinates(position), tags=tags_of(tags), rating=rating)
+                   position=coordinates(position), tags=tags_of(tags), rating=rating, people=self.people.get(id_, ()))
 
     def positions(self) -> dict[str, tuple[float, float]]:
         """id -> (latitude, longitude) of each picture with a GPS position."""

@@ -21,7 +21,7 @@ class Sample:
 
 class Hit(NamedTuple):
     """One search result: the indexed id and its cosine similarity; label, path, the date the picture was taken
-    (ISO 8601; EXIF, else the file's time) and where, its tags and rating, when known.
+    (ISO 8601; EXIF, else the file's time) and where, its tags, rating and people, when known.
 
     A named tuple: a search over 10,000 queries creates a million of them.
     """
@@ -38,11 +38,12 @@ class Hit(NamedTuple):
     position: tuple[float, float] | None = None  # its GPS position: (latitude, longitude) in degrees
     tags: tuple[str, ...] = ()  # the tags its photo manager gave it (cbir.tags)
     rating: int | None = None  # its stars, 1 to 5 (-1: rejected), where it was rated
+    people: tuple[str, ...] = ()  # the people whose faces were found in it, left to right (cbir.faces)
 
     def to_dict(self) -> dict:
         return {"id": self.id, "score": self.score, "label": self.label, "path": self.path, "copy": self.copy,
                 "date": self.date, "place": self.place, "position": list(self.position) if self.position else None,
-                "tags": list(self.tags), "rating": self.rating, "alike": list(self.alike),
+                "tags": list(self.tags), "rating": self.rating, "people": list(self.people), "alike": list(self.alike),
                 **({"shows": self.shows} if self.shows else {})}
 
 

@@ -16,17 +16,9 @@ def cmd_faces(args: argparse.Namespace) -> int:
 
     names = [named(given) for given in args.name]
     with Engine.editing(args.engine) as engine:
-        given = []  # the names faces had, to give them again when their images are looked at again
-        if args.again and engine.faces is not None:
-            given = [(image, [(engine.faces.names[i], box) for i, box in enumerate(engine.faces.boxes)
-                              if engine.faces.owners[i] == image and engine.faces.names[i]])
-                     for image in set(engine.faces.owners)]
-            engine.faces.discard(list(engine.faces.scanned))
-        looked, before, unreadable = engine.find_faces(progress=True, resume_in=args.engine)
-        for image, faces in given:
-            engine.faces.label(image, faces)
+        looked, before, unreadable = engine.find_faces(progress=True, resume_in=args.engine, again=args.again)
         for number, name in names:
-            engine.faces.rename(number, name)
+            engine.name_person(number, name)
         engine.save(args.engine)
         FaceSpool.discard(args.engine)
     for why in unreadable[:SHOWN_UNREADABLE]:

@@ -214,7 +214,7 @@ def openapi_document(service) -> dict:
                       "suggestions": {"type": "array", "items": {"type": "string"},
                                       "description": "words, places or tags that may have been meant"}}},
             "Hit": {"type": "object", "required": ["id", "score", "label", "url", "copy", "date", "place", "position",
-                                                   "tags", "rating", "alike"],
+                                                   "tags", "rating", "people", "alike"],
                     "properties": {
                 "id": {"type": "string"}, "score": {"type": "number"},
                 "label": {"type": ["string", "null"]}, "url": {"type": "string"},
@@ -230,6 +230,8 @@ def openapi_document(service) -> dict:
                          "manager wrote them"},
                 "rating": {"type": ["integer", "null"],
                            "description": "its stars, 1 to 5 (-1: rejected); null where it was not rated"},
+                "people": {"type": "array", "items": {"type": "string"}, "description": "the people whose faces "
+                           "were found in it, left to right: names, or 'person N' (`cbir faces`)"},
                 "alike": {"type": "array", "items": {"type": "string"}, "description": "with distinct: the "
                           "look-alikes of this image it stands for"},
                 "shows": {"type": "string", "description": "a search by words: the most probable of the classes "
