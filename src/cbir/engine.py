@@ -457,9 +457,9 @@ class Engine:
             faces.add(id_, *found)
             if spool is not None:
                 spool.keep(id_, *found)
-        for id_ in set(todo) & set(faces.owners):  # the faces a photo manager named in them, then those named here
-            faces.label(id_, named_faces(todo[id_]))
-            faces.label(id_, given.get(id_, ()))
+        with_faces = set(todo) & set(faces.owners)
+        faces.label({id_: named_faces(todo[id_]) for id_ in with_faces})  # the faces a photo manager named in them
+        faces.label({id_: given[id_] for id_ in with_faces if id_ in given})  # then those named here before
         faces.group()
         self.faces = faces
         self._know_people()

@@ -85,40 +85,72 @@ class Faces:
                  descriptors: np.ndarray | None = None, persons: np.ndarray | None = None,
                  scanned: Iterable[str] = (), names: Iterable[str] | None = None):
         self.owners = list(owners)
-        self.boxes = np.zeros((0, 4), np.float32) if boxes is None else np.asarray(boxes, np.float32)
-        self.descriptors = (np.zeros((0, DESCRIPTOR), np.float32) if descriptors is None
-                            else np.asarray(descriptors, np.float32))
-        self.persons = np.zeros(len(self.owners), np.int32) if persons is None else np.asarray(persons, np.int32)
+        self._boxes = np.zeros((0, 4), np.float32) if boxes is None else np.asarray(boxes, np.float32)
+        self._descriptors = (np.zeros((0, DESCRIPTOR), np.float32) if descriptors is None
+                             else np.asarray(descriptors, np.float32))
+        self._persons = np.zeros(len(self.owners), np.int32) if persons is None else np.asarray(persons, np.int32)
+        self._new: list[tuple[np.ndarray, np.ndarray]] = []  # faces added since the arrays were last joined
         self.names = [""] * len(self.owners) if names is None else list(names)
         self.scanned = set(scanned) | set(self.owners)  # the images looked at, with faces or without
 
     def __len__(self) -> int:
         return len(self.owners)
 
+    @property
+    def boxes(self) -> np.ndarray:
+        """(n, 4): each face's box (left, top, right, bottom: fractions of its picture's width and height)."""
+        return self._joined()[0]
+
+    @property
+    def descriptors(self) -> np.ndarray:
+        """(n, 128): each face's descriptor."""
+        return self._joined()[1]
+
+    @property
+    def persons(self) -> np.ndarray:
+        """(n,): each face's person (0: none)."""
+        return self._joined()[2]
+
+    def _joined(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The arrays with the faces added since (joined once, not at each image: a library's faces are many)."""
+        if self._new:
+            boxes, descriptors = zip(*self._new)
+            self._boxes = np.concatenate([self._boxes, *boxes])
+            self._descriptors = np.concatenate([self._descriptors, *descriptors])
+            self._persons = np.concatenate([self._persons, np.zeros(sum(map(len, boxes)), np.int32)])
+            self._new = []
+        return self._boxes, self._descriptors, self._persons
+
     def add(self, image: str, boxes: np.ndarray, descriptors: np.ndarray) -> None:
         """The faces found in `image` (which was looked at, even when it has none); group again to name them."""
         self.scanned.add(image)
         if len(boxes):
             self.owners += [image] * len(boxes)
-            self.boxes = np.concatenate([self.boxes, np.asarray(boxes, np.float32).reshape(-1, 4)])
-            self.descriptors = np.concatenate([self.descriptors,
-                                               np.asarray(descriptors, np.float32).reshape(-1, DESCRIPTOR)])
-            self.persons = np.concatenate([self.persons, np.zeros(len(boxes), np.int32)])
+            self._new.append((np.asarray(boxes, np.float32).reshape(-1, 4),
+                              np.asarray(descriptors, np.float32).reshape(-1, DESCRIPTOR)))
             self.names += [""] * len(boxes)
 
-    def label(self, image: str, named: Iterable[tuple[str, tuple[float, float, float, float]]]) -> int:
-        """Name an image's faces after the faces a photo manager named in it (name, box: `cbir.tags`): each named
-        box the face it overlaps most, if a third of their union or more; returns how many were named."""
-        rows = [i for i, owner in enumerate(self.owners) if owner == image]
-        pairs = sorted(((_overlap(self.boxes[i], box), i, n) for n, (_, box) in enumerate(named) for i in rows),
-                       reverse=True)
-        named, faces, boxes = list(named), set(), set()
-        for overlap, row, n in pairs:
-            if overlap >= MIN_OVERLAP and row not in faces and n not in boxes:
-                self.names[row] = named[n][0]
-                faces.add(row)
-                boxes.add(n)
-        return len(faces)
+    def label(self, named: Mapping[str, Iterable[tuple[str, tuple[float, float, float, float]]]]) -> int:
+        """Name images' faces after the faces named in them (image -> (name, box): a photo manager's, `cbir.tags`,
+        or those named before): each named box the face of its image it overlaps most, if a third of their union or
+        more; returns how many faces were named."""
+        rows_of: dict[str, list[int]] = {}
+        for row, owner in enumerate(self.owners):
+            if owner in named:
+                rows_of.setdefault(owner, []).append(row)
+        boxes, done = self.boxes, 0
+        for image, rows in rows_of.items():
+            given = list(named[image])
+            pairs = sorted(((_overlap(boxes[i], box), i, n) for n, (_, box) in enumerate(given) for i in rows),
+                           reverse=True)
+            faces, used = set(), set()
+            for overlap, row, n in pairs:
+                if overlap >= MIN_OVERLAP and row not in faces and n not in used:
+                    self.names[row] = given[n][0]
+                    faces.add(row)
+                    used.add(n)
+            done += len(faces)
+        return done
 
     def named(self) -> dict[str, list[tuple[str, tuple[float, float, float, float]]]]:
         """The faces with a name, image by image: (name, box) as `label` takes them."""
@@ -157,15 +189,17 @@ class Faces:
         self.scanned |= set(renamed.values())
 
     def _keep(self, rows: list[int]) -> None:
+        boxes, descriptors, persons = self._joined()
         self.owners, self.names = [self.owners[i] for i in rows], [self.names[i] for i in rows]
-        self.boxes, self.descriptors, self.persons = self.boxes[rows], self.descriptors[rows], self.persons[rows]
+        self._boxes, self._descriptors, self._persons = boxes[rows], descriptors[rows], persons[rows]
 
     def group(self) -> None:
         """Number the people: faces closer than `SAME_PERSON` linked, the links grouped by Chinese whispers; groups
         in `MIN_PHOTOS` photos or more numbered from 1 by how many photos (then by their first image), others 0."""
         import faiss
 
-        self.persons = np.zeros(len(self), np.int32)
+        self._joined()
+        self._persons = np.zeros(len(self), np.int32)
         if not len(self):
             return
         index = faiss.IndexFlatL2(DESCRIPTOR)
@@ -177,7 +211,7 @@ class Faces:
         people = sorted((group for group, images in photos.items() if len(images) >= MIN_PHOTOS),
                         key=lambda group: (-len(photos[group]), photos[group][0]))
         for number, group in enumerate(people, 1):
-            self.persons[groups == group] = number
+            self._persons[groups == group] = number
 
     def like(self, descriptor: np.ndarray, among: Collection[str] | None = None) -> list[tuple[str, float]]:
         """The images with a face closer than `MATCH` to a face's descriptor (of those `among`, when given), each with
