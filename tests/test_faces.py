@@ -237,6 +237,7 @@ def test_people_are_named_from_a_photo_manager_s_regions_or_by_hand(tmp_path, ca
     assert ">Eileen Collins\n" in page and "Grace Hopper (3 images)</option>" in page
     browsed = create_app({"ENGINES": {"album": Engine.load(out)}}).test_client().get("/?browse=1&person=2")
     assert "with Grace Hopper</span>" in browsed.get_data(as_text=True)
+    assert "Only images with Grace Hopper." in browsed.get_data(as_text=True)  # by name, not by number
 
 
 def test_a_search_by_a_face_finds_the_photos_of_that_person(album, tmp_path, capsys):

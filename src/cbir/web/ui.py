@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
+from dataclasses import replace
 
 from flask import Blueprint, current_app, render_template, request, url_for
 
@@ -177,6 +178,9 @@ def index():
                 about = svc.collection(searched.engine)
                 context["note"] = diagnostic(searched, about.labelled, context.get("predicted"), about.knows_classes)
             if where or min_score is not None:
+                if where and where.person:  # a person by name where they have one
+                    called = {str(p.person): p.called for p in context["people"]}
+                    where = replace(where, person=called.get(where.person, where.person))
                 shown = ", ".join(filter(None, [where.describe() if where else "",
                                                 f"scoring at least {min_score:g}" if min_score is not None else ""]))
                 context["narrowed"] = f"Only images {shown}."
