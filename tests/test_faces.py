@@ -71,6 +71,15 @@ def test_faces_are_found_where_they_are_and_told_apart_by_person(finder):
         assert boxes.shape == (0, 4) and descriptors.shape == (0, 128)
 
 
+def test_searches_at_once_each_borrow_a_set_of_models_and_give_it_back(finder):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:  # a server's threads: dlib's networks hold state, so never shared at once
+        found = list(pool.map(finder.find, [data.astronaut()] * 6))
+    assert all(np.array_equal(descriptors, found[0][1]) for _, descriptors in found)
+    assert 1 <= len(finder._free) <= 2  # as many sets as ran at once, kept for the next searches
+
+
 def test_faces_group_into_people_the_most_photographed_first(album):
     engine = Engine.build(load_folder(album, progress=False, cache=False), make_extractor("gch"), progress=False)
     assert engine.people() == [] and engine.find_faces(progress=False) == (8, 0, [])
@@ -216,6 +225,7 @@ def test_people_are_named_from_a_photo_manager_s_regions_or_by_hand(tmp_path, ca
     assert [(p.person, p.name) for p in engine.people()] == [(1, "Eileen Collins"), (2, "")]
     assert engine.faces.names.count("Eileen Collins") == 1  # one face named: the person takes its name
     assert engine.faces.showing("eileen COLLINS") == engine.faces.showing(1)  # case ignored
+    assert engine.faces.showing("person 2") == engine.faces.showing("2")  # as a person without a name is shown
     capsys.readouterr()
     assert main(["faces", str(out), "--name", "2=Grace Hopper"]) == 0
     assert "person 2 is Grace Hopper" in capsys.readouterr().out
@@ -236,7 +246,8 @@ def test_people_are_named_from_a_photo_manager_s_regions_or_by_hand(tmp_path, ca
     page = create_app({"ENGINES": {"album": Engine.load(out)}}).test_client().get("/").get_data(as_text=True)
     assert ">Eileen Collins\n" in page and "Grace Hopper (3 images)</option>" in page
     browsed = create_app({"ENGINES": {"album": Engine.load(out)}}).test_client().get("/?browse=1&person=2")
-    assert "with Grace Hopper</span>" in browsed.get_data(as_text=True)
+    assert 'with <a href="/?browse=1&amp;person=Grace+Hopper&amp;engine=album" title="the photos of Grace Hopper">' \
+           'Grace Hopper</a></span>' in browsed.get_data(as_text=True)  # a link to their photos
     assert "Only images with Grace Hopper." in browsed.get_data(as_text=True)  # by name, not by number
 
 
@@ -268,3 +279,16 @@ def test_a_search_by_a_face_finds_the_photos_of_that_person(album, tmp_path, cap
     page = client.post("/", data={"image": (query.open("rb"), "query.jpg"), "face": "1"},
                        content_type="multipart/form-data").get_data(as_text=True)
     assert "Pictures with a face like the one in it, Eileen Collins&#39;s" in page and "hopper/h1.jpg" not in page
+
+
+def test_people_are_numbered_again_when_their_photos_go():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(2, 128)).astype(np.float32)
+    centres *= 1.0 / np.linalg.norm(centres, axis=1, keepdims=True)  # two people 1.4 apart; their faces within 0.1
+    faces = Faces()
+    for n, person in enumerate([0, 0, 1, 1, 1]):
+        faces.add(f"{n}.jpg", np.array([[0.1, 0.1, 0.3, 0.3]]), centres[person] + rng.normal(0, 0.005, 128))
+    faces.group()
+    assert faces.persons.tolist() == [2, 2, 1, 1, 1]  # the most photographed first
+    faces.discard(["2.jpg", "3.jpg"])  # person 1 in one photo now: nobody; person 2 the first
+    assert faces.persons.tolist() == [1, 1, 0] and [p.images for p in faces.people()] == [2]

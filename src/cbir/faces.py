@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import threading
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import NamedTuple
@@ -36,7 +38,7 @@ MIN_PHOTOS = 2  # a group of faces is a person when it is in this many photos
 MATCH = 0.6  # a search by a face finds the faces closer than this (dlib's distance for "the same person")
 MIN_OVERLAP = 1 / 3  # a photo manager's named face names the face found that overlaps it this much (of their union)
 DESCRIPTOR = 128
-THREADS = 2  # photos read and looked at at once (each thread has its own models: dlib's networks hold state)
+THREADS = 2  # photos read and looked at at once
 _MODELS = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
 
 
@@ -180,6 +182,7 @@ class Faces:
         if gone:
             self.scanned -= gone
             self._keep([i for i, owner in enumerate(self.owners) if owner not in gone])
+            self._persons = self._numbered(self._persons)  # a person in fewer photos now: numbered again
 
     def moved(self, moves: Iterable[tuple[str, str, str]]) -> None:
         """Images indexed under new ids with their old ids' descriptions (`Engine.add_moved`: (new, path, old)):
@@ -206,12 +209,20 @@ class Faces:
         index.add(self.descriptors)
         limits, _, neighbours = index.range_search(self.descriptors, SAME_PERSON ** 2)
         edges = [(i, int(j)) for i in range(len(self)) for j in neighbours[limits[i]: limits[i + 1]] if j >= i]
-        groups = np.asarray(_dlib().chinese_whispers(edges))
-        photos = {group: sorted({self.owners[i] for i in np.flatnonzero(groups == group)}) for group in set(groups)}
+        self._persons = self._numbered(np.asarray(_dlib().chinese_whispers(edges), np.int32) + 1)
+
+    def _numbered(self, groups: np.ndarray) -> np.ndarray:
+        """Each face's person from its group (0: none): groups in `MIN_PHOTOS` photos or more numbered from 1 by how
+        many photos (then by their first image), others 0."""
+        photos: dict[int, set[str]] = {}
+        for group, owner in zip(groups.tolist(), self.owners):
+            if group:
+                photos.setdefault(group, set()).add(owner)
         people = sorted((group for group, images in photos.items() if len(images) >= MIN_PHOTOS),
-                        key=lambda group: (-len(photos[group]), photos[group][0]))
-        for number, group in enumerate(people, 1):
-            self._persons[groups == group] = number
+                        key=lambda group: (-len(photos[group]), min(photos[group])))
+        numbers = np.zeros(int(groups.max(initial=0)) + 1, np.int32)
+        numbers[people] = np.arange(1, len(people) + 1)
+        return numbers[groups]
 
     def like(self, descriptor: np.ndarray, among: Collection[str] | None = None) -> list[tuple[str, float]]:
         """The images with a face closer than `MATCH` to a face's descriptor (of those `among`, when given), each with
@@ -256,10 +267,10 @@ class Faces:
         return found
 
     def showing(self, person: str | int) -> frozenset[str]:
-        """The images in which a person's face was found: the person by number, or by name (case and accents
-        ignored; several people of one name: all of them)."""
-        if str(person).isdigit():
-            numbers = {self._number(int(person))}
+        """The images in which a person's face was found: the person by number ("3", or "person 3" as
+        `Person.called` says it), or by name (case and accents ignored; several people of one name: all of them)."""
+        if number := re.fullmatch(r"(?:person )?(\d+)", str(person).strip().casefold()):
+            numbers = {self._number(int(number[1]))}
         else:
             numbers = {p.person for p in self.people() if p.name and fold(p.name) == fold(str(person))}
             if not numbers:
@@ -324,25 +335,37 @@ def finder() -> FaceFinder:
 
 
 class FaceFinder:
-    """Finds the faces in pictures: where they are and their descriptors; each thread with its own models."""
+    """Finds the faces in pictures: where they are and their descriptors. dlib's networks hold state, so each search
+    borrows a set of models of its own: as many sets are loaded as searches ever ran at once (~30 MB each)."""
 
     def __init__(self):
         self._dlib = _dlib()
         self._files = _model_files()
-        self._local = threading.local()
+        self._free: list[tuple] = []
+        self._lock = threading.Lock()
 
-    def _models(self):
-        if not hasattr(self._local, "models"):
+    @contextmanager
+    def _models(self) -> Iterator[tuple]:
+        with self._lock:
+            models = self._free.pop() if self._free else None
+        if models is None:
             landmarks, descriptor = self._files
-            self._local.models = (self._dlib.get_frontal_face_detector(), self._dlib.shape_predictor(landmarks),
-                                  self._dlib.face_recognition_model_v1(descriptor))
-        return self._local.models
+            models = (self._dlib.get_frontal_face_detector(), self._dlib.shape_predictor(landmarks),
+                      self._dlib.face_recognition_model_v1(descriptor))
+        try:
+            yield models
+        finally:
+            with self._lock:
+                self._free.append(models)
 
     def find(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The faces in an RGB uint8 picture: (n, 4) boxes as fractions of its width and height, left to right, and
         their (n, 128) descriptors."""
-        detector, landmarks, describe = self._models()
-        image = np.ascontiguousarray(image)
+        with self._models() as models:
+            return self._found(np.ascontiguousarray(image), *models)
+
+    @staticmethod
+    def _found(image: np.ndarray, detector, landmarks, describe) -> tuple[np.ndarray, np.ndarray]:
         height, width = image.shape[:2]
         found, _, _ = detector.run(image, 1 if max(height, width) <= FACE_SIDE // 2 else 0, MIN_SCORE)
         found = sorted(found, key=lambda r: r.left())
