@@ -401,3 +401,31 @@ def test_the_duplicates_page_shows_each_group_and_what_it_keeps(planted):
         page.locator(".group .hit a").first.click()  # an image of a group: the images most like it
         page.wait_for_selector("#results .hit")
         browser.close()
+
+
+def test_the_people_on_the_page_and_in_the_large_view(tmp_path):
+    """A person's face on the start page leads to their photos; each result, and its large view, says who is in it
+    with its tags."""
+    from playwright.sync_api import sync_playwright
+    from test_faces import photos
+    from test_tags import xmp
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); make test installs it")
+    album = photos(tmp_path / "album")
+    (album / "hopper/h1.jpg.xmp").write_bytes(xmp(["navy"], 5))
+    engine = tmp_path / "engine"
+    assert main(["index", "--dataset", str(album), "--features", "gch", "--out", str(engine)]) == 0
+    assert main(["faces", str(engine), "--name", "2=Grace Hopper"]) == 0
+    with served(engine) as url, sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(url + "/")
+        page.locator("#people a", has_text="Grace Hopper").click()
+        page.wait_for_selector("#results .hit")
+        assert page.locator("#narrowed").inner_text() == "Only images with Grace Hopper."
+        assert page.locator("#results .people").all_inner_texts() == ["with Grace Hopper"] * 3
+        page.locator("#results .hit", has_text="h1.jpg").locator("a.open").click()
+        caption = page.locator("#viewer .caption").inner_text()
+        assert caption.endswith("· with Grace Hopper · 5 stars · navy")  # who, then what its photo manager said
+        browser.close()

@@ -282,9 +282,9 @@ async function sendAgain(section, form, fields) {
     video.pause();
     if (moving) video.src = open.href; else { video.removeAttribute("src"); img.src = open.href; }
     img.alt = hits[at].querySelector("img").alt;
-    const marks = hits[at].querySelector(".tags");
+    const marks = [...hits[at].querySelectorAll(".tags")].map((mark) => mark.title).filter(Boolean);  // people, tags
     viewer.querySelector(".caption").textContent = `#${at + 1} · ${named.title.replace(/: more like this$/, "")}`
-      + (marks ? ` · ${marks.title}` : "");
+      + marks.map((mark) => ` · ${mark}`).join("");
     const like = viewer.querySelector("a.like");
     like.hidden = !link;
     if (link) like.href = link.href;
