@@ -265,6 +265,7 @@ def test_people_are_named_from_a_photo_manager_s_regions_or_by_hand(tmp_path, ca
     assert "--name is N=NAME" in capsys.readouterr().err
     page = create_app({"ENGINES": {"album": Engine.load(out)}}).test_client().get("/").get_data(as_text=True)
     assert ">Eileen Collins\n" in page and "Grace Hopper (3 images)</option>" in page
+    assert 'href="/?browse=1&amp;person=Grace+Hopper' in page  # a named person's chip: by name
     browsed = create_app({"ENGINES": {"album": Engine.load(out)}}).test_client().get("/?browse=1&person=2")
     assert ">with Grace Hopper</span>" in browsed.get_data(as_text=True)  # under each picture
     assert "Only images with Grace Hopper." in browsed.get_data(as_text=True)  # by name, not by number
@@ -311,3 +312,16 @@ def test_people_are_numbered_again_when_their_photos_go():
     assert faces.persons.tolist() == [2, 2, 1, 1, 1]  # the most photographed first
     faces.discard(["2.jpg", "3.jpg"])  # person 1 in one photo now: nobody; person 2 the first
     assert faces.persons.tolist() == [1, 1, 0] and [p.images for p in faces.people()] == [2]
+
+
+def test_two_people_given_one_name_are_one_person(album, tmp_path, capsys):
+    """A person the grouping split in two is made one by naming both alike: listed once, found by the name."""
+    out = tmp_path / "engine"
+    assert main(["index", "--dataset", str(album), "--features", "gch", "--out", str(out)]) == 0
+    assert main(["faces", str(out), "--name", "1=Ada", "--name", "2=ada"]) == 0  # as if one woman's two groups
+    engine = Engine.load(out)
+    assert [(p.person, p.name, p.images) for p in engine.people()] == [(1, "Ada", 6)]
+    assert len(engine.faces.showing("ADA")) == 6 and len(engine.faces.showing(2)) == 3  # by number: that group
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    assert "people 1 Ada (6)" in capsys.readouterr().out

@@ -491,10 +491,10 @@ class Engine:
                 raise CbirError(f"no face found in {names[n] if names else 'the picture'}: faces of 80 pixels and "
                                 f"more at 1,600 on its longer side, upright and facing the camera, are found")
             face = descriptors[int(np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))]
-            who = faces.who(face)
+            who = faces.who(face)  # whose face it is, where the engine knows
             results.append(SearchResult([self.metadata.hit(id_, round(1.0 - distance, 4))
                                          for id_, distance in faces.like(face, among)[:k]],
-                                        names[n] if names else None, person=who.called if who else None))
+                                        names[n] if names else None, person=who))
         return results
 
     def _people(self) -> Faces:

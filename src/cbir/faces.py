@@ -164,7 +164,7 @@ class Faces:
 
     def in_images(self) -> dict[str, tuple[str, ...]]:
         """The people in each image they are in (`Person.called`), left to right."""
-        called = {p.person: p.called for p in self.people()}
+        called = self._called()
         found: dict[str, dict[str, None]] = {}
         for row in sorted(np.flatnonzero(self.persons > 0), key=lambda row: self.boxes[row, 0]):
             found.setdefault(self.owners[row], {})[called[int(self.persons[row])]] = None
@@ -236,14 +236,14 @@ class Faces:
                 nearest.setdefault(self.owners[row], float(distances[row]))
         return list(nearest.items())
 
-    def who(self, descriptor: np.ndarray) -> Person | None:
-        """The person a face is, where the nearest face found is someone's and closer than `SAME_PERSON`."""
+    def who(self, descriptor: np.ndarray) -> str | None:
+        """Whose a face is (`Person.called`), where the nearest face found is someone's and closer than
+        `SAME_PERSON`."""
         if not len(self):
             return None
         distances = np.linalg.norm(self.descriptors - np.asarray(descriptor, np.float32), axis=1)
         row = int(np.argmin(distances))
-        person = int(self.persons[row])
-        return self.people()[person - 1] if person and distances[row] < SAME_PERSON else None
+        return self._called().get(int(self.persons[row])) if distances[row] < SAME_PERSON else None
 
     def of(self, image: str) -> list[Face]:
         """The faces found in an image, left to right."""
@@ -254,17 +254,32 @@ class Faces:
         return Face(self.owners[row], tuple(round(float(v), 4) for v in self.boxes[row]), int(self.persons[row]))
 
     def people(self) -> list[Person]:
-        """The people, the most photographed first, each with the name most of their named faces have and the face
-        nearest the mean of theirs."""
+        """The people, the most photographed first: each group of faces (`group`) with the name most of its named
+        faces have, the groups of one name taken as one person (the smallest number: one the grouping split, named
+        alike with `cbir faces --name`), with the face nearest the mean of their largest group's."""
+        alike: dict[str, list[tuple[int, str, np.ndarray]]] = {}
+        for number, name, rows in self._groups():
+            alike.setdefault(fold(name) if name else f"#{number}", []).append((number, name, rows))
         found = []
-        for person in range(1, int(self.persons.max(initial=0)) + 1):
-            rows = np.flatnonzero(self.persons == person)
+        for groups in alike.values():
+            number, name, _ = groups[0]
+            rows = max((rows for _, _, rows in groups), key=len)
             mean = self.descriptors[rows].mean(axis=0)
             typical = rows[int(np.argmin(np.linalg.norm(self.descriptors[rows] - mean, axis=1)))]
+            images = {self.owners[i] for _, _, rows in groups for i in rows}
+            found.append(Person(number, name, len(images), self._face(typical)))
+        return sorted(found, key=lambda person: (-person.images, person.person))
+
+    def _called(self) -> dict[int, str]:
+        """Each group's number -> how its person is shown: their name, else "person N"."""
+        return {number: name or f"person {number}" for number, name, _ in self._groups()}
+
+    def _groups(self) -> Iterator[tuple[int, str, np.ndarray]]:
+        """Each group of faces: its number, the name most of its named faces have ("" for none), its rows."""
+        for number in range(1, int(self.persons.max(initial=0)) + 1):
+            rows = np.flatnonzero(self.persons == number)
             names = Counter(self.names[i] for i in rows if self.names[i])
-            found.append(Person(person, names.most_common(1)[0][0] if names else "",
-                                len({self.owners[i] for i in rows}), self._face(typical)))
-        return found
+            yield number, names.most_common(1)[0][0] if names else "", rows
 
     def showing(self, person: str | int) -> frozenset[str]:
         """The images in which a person's face was found: the person by number ("3", or "person 3" as
@@ -272,9 +287,9 @@ class Faces:
         if number := re.fullmatch(r"(?:person )?(\d+)", str(person).strip().casefold()):
             numbers = {self._number(int(number[1]))}
         else:
-            numbers = {p.person for p in self.people() if p.name and fold(p.name) == fold(str(person))}
+            numbers = {number for number, name, _ in self._groups() if name and fold(name) == fold(str(person))}
             if not numbers:
-                named = sorted({p.name for p in self.people() if p.name})
+                named = sorted({name for _, name, _ in self._groups() if name})
                 raise CbirError(f"nobody is named '{person}'" + (f": the people named are {', '.join(named[:10])}"
                                                                  + (" and more" if len(named) > 10 else "")
                                                                  if named else "; `cbir faces --name N=NAME` names "
