@@ -2,9 +2,9 @@
 path relative to the collection), by date (when the picture was taken: EXIF, else the file's time), by where (the
 place its GPS position names: `cbir.places`), by their tags and stars (`cbir.tags`), by a person in them
 (`cbir.faces`), by what they show (words, as a search by words names them: `Engine.select` knows which images show
-it). Each index applies a filter inside its own
-search (FAISS id selection, a mask on the exact matrix, a Milvus filter expression, an Elasticsearch filter), so a
-filtered search returns k hits whenever k images pass: never k searched, then some dropped."""
+it). Each index applies a filter inside its own search (FAISS id selection, a mask on the exact matrix, a Milvus
+filter expression, an Elasticsearch filter; a server given the ids that pass where its documents lack the facts), so
+a filtered search returns k hits whenever k images pass: never k searched, then some dropped."""
 
 from __future__ import annotations
 
