@@ -110,7 +110,7 @@ def heif_with_exif(exif: bytes, before: int, xmp: bytes | None = None) -> bytes:
 def test_a_phone_s_heic_says_when_and_where_wherever_its_exif_lies(tmp_path):
     from pathlib import Path
 
-    from cbir.datasets.heif import exif_extents
+    from cbir.datasets.heif import described
 
     exif = Image.Exif()
     exif.get_ifd(0x8769)[36867] = "2023:08:01 12:00:00"
@@ -118,9 +118,9 @@ def test_a_phone_s_heic_says_when_and_where_wherever_its_exif_lies(tmp_path):
     for before in (1_000, 3_000_000):  # in the file's first bytes, and far after them (past an image's data)
         (tmp_path / "photo.heic").write_bytes(heif_with_exif(exif.tobytes(), before))
         assert image_facts(str(tmp_path / "photo.heic"))[:2] == ("2023-08-01T12:00:00", "35.65860,139.74540"), before
-    assert exif_extents((Path(__file__).parent / "data" / "astronaut.heic").read_bytes()) is None  # it has none
+    assert described((Path(__file__).parent / "data" / "astronaut.heic").read_bytes()).exif is None  # it has none
     data = heif_with_exif(exif.tobytes(), 10)
-    assert exif_extents(data[:40]) is None  # its meta box cut short: no exception
+    assert described(data).exif is not None and described(data[:40]).exif is None  # its meta box cut short
 
 
 def test_a_position_is_named_after_the_nearest_town_within_reach():

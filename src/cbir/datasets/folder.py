@@ -33,7 +33,7 @@ from cbir.datasets.raw import without_raw_twins
 from cbir.datasets.spool import PixelSpool
 from cbir.datasets.video import is_video_name, video_frame, video_taken, without_live_twins
 from cbir.datasets.collection import Dataset
-from cbir.datasets.heif import exif_extents, is_heif, xmp_extents
+from cbir.datasets.heif import described, is_heif
 from cbir.datasets.images import IMAGE_EXTENSIONS, decode_image, is_image_name
 from cbir.errors import DatasetError, ImageDecodeError
 from cbir.places import gps_position
@@ -219,14 +219,14 @@ def _header_facts(f) -> tuple[str | None, str, Tagged]:
     header, tagged = f.read(_HEADER_BYTES), Tagged()
     try:
         if is_heif(header):
-            exif = Image.Exif()
-            if (extents := exif_extents(header)) is not None:
-                f.seek(extents[0][0])
-                block = f.read(min(extents[0][1], _EXIF_BYTES))  # a 4-byte offset to its TIFF header, then EXIF
+            exif, where = Image.Exif(), described(header)
+            if where.exif is not None:
+                f.seek(where.exif[0][0])
+                block = f.read(min(where.exif[0][1], _EXIF_BYTES))  # a 4-byte offset to its TIFF header, then EXIF
                 exif.load(block[4 + int.from_bytes(block[:4], "big"):])
-            if (extents := xmp_extents(header)) is not None:
-                f.seek(extents[0][0])
-                tagged = xmp_tagged(f.read(min(extents[0][1], SIDECAR_BYTES)))
+            if where.xmp is not None:
+                f.seek(where.xmp[0][0])
+                tagged = xmp_tagged(f.read(min(where.xmp[0][1], SIDECAR_BYTES)))
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

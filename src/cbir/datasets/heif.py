@@ -55,34 +55,37 @@ def thumbnail_file(data: bytes, side: int) -> bytes | None:
         return None
 
 
-def exif_extents(header: bytes) -> list[tuple[int, int]] | None:
-    """Where a HEIF file keeps its EXIF block (date, GPS position: an `Exif` item, which may lie anywhere in the
-    file): its extents as (file offset, length), read from the `meta` box in the file's first bytes (`header`). None
-    when it is not HEIF, its `meta` box is not within `header`, it has no `Exif` item in the file, or its boxes are
-    of a kind this reader does not take."""
-    return _extents(header, lambda item: item.type == b"Exif")
+class Described(NamedTuple):
+    """Where a HEIF file keeps what it says of its picture, each as extents (file offset, length) or None: its EXIF
+    block (date, GPS position: an `Exif` item) and its XMP packet (tags, rating: a `mime` item of type
+    application/rdf+xml)."""
+
+    exif: list[tuple[int, int]] | None = None
+    xmp: list[tuple[int, int]] | None = None
 
 
-def xmp_extents(header: bytes) -> list[tuple[int, int]] | None:
-    """Where a HEIF file keeps its XMP packet (tags, rating: a `mime` item of type application/rdf+xml), as
-    `exif_extents` finds its EXIF."""
-    return _extents(header, lambda item: item.type == b"mime" and _content_type(item.infe) == b"application/rdf+xml")
-
-
-def _extents(header: bytes, wanted) -> list[tuple[int, int]] | None:
-    """The extents in the file of the first item that is `wanted` (a test of an `_Item`), from the `meta` box in
-    the file's first bytes."""
+def described(header: bytes) -> Described:
+    """Where a HEIF file keeps its EXIF and XMP, which may lie anywhere in the file, read from the `meta` box in its
+    first bytes (`header`), parsed once for both. None for each where it is not HEIF, its `meta` box is not within
+    `header`, it has no such item in the file, or its boxes are of a kind this reader does not take."""
     if not is_heif(header):
-        return None
+        return Described()
     try:
         for kind, span in _boxes(header, 0, len(header)):  # up to `meta`: a box after it may run past the header
             if kind == b"meta":
-                meta = dict(_boxes(header, span.start + 4, span.end))  # a full box: version and flags first
-                found = [item for item in _items(header, meta).values() if wanted(item)]
-                return found[0].extents if found and found[0].method == 0 and found[0].extents else None
+                items = _items(header, dict(_boxes(header, span.start + 4, span.end))).values()  # a full box
+                return Described(_first(items, lambda item: item.type == b"Exif"),
+                                 _first(items, lambda item: item.type == b"mime"
+                                        and _content_type(item.infe) == b"application/rdf+xml"))
     except (struct.error, ValueError, KeyError, IndexError):
-        return None
-    return None
+        return Described()
+    return Described()
+
+
+def _first(items, wanted) -> list[tuple[int, int]] | None:
+    """The extents of the first item that is `wanted` (a test of an `_Item`), where it is stored in the file."""
+    found = [item for item in items if wanted(item)]
+    return found[0].extents if found and found[0].method == 0 and found[0].extents else None
 
 
 def _content_type(infe: bytes) -> bytes:
