@@ -1,12 +1,14 @@
 """How fast `cbir faces` looks at camera photos: 12-megapixel JPEGs read at `FACE_SIDE` and searched for faces, with
-the faces found described (two at a time, as `cbir faces` runs); reading's share of the total; and how long grouping
-takes for a library's worth of faces.
+the faces found described (two at a time, as `cbir faces` runs); reading's share of the total; how long grouping
+takes for a library's worth of faces; and how many real faces the detector finds at each least score (`MIN_SCORE`).
 
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/faces.py [--photos 42] [--faces 20000]
 
 The photos are `photo_speed.py`'s (scikit-image's colour pictures at 4000x3000 with fine noise, quality 90; one in
 seven is the astronaut's portrait, with one face). Grouping is timed on `--faces` random descriptors around
-`--faces`/20 people (each face within 0.3 of its person's).
+`--faces`/20 people (each face within 0.3 of its person's). The real faces: scikit-image's `lfw_subset` (100 faces
+of Labeled Faces in the Wild and 100 crops of no face, 25x25 grey), each enlarged to 100 pixels on a grey picture of
+240, as the detector looks at a small picture (twice as large).
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from pathlib import Path
 
 import numpy as np
 from photo_speed import write_photos
+from PIL import Image
+from skimage import data
 
 from cbir.datasets.sources import load_image
-from cbir.faces import DESCRIPTOR, FACE_SIDE, THREADS, FaceFinder, Faces
+from cbir.faces import DESCRIPTOR, FACE_SIDE, MIN_SCORE, THREADS, FaceFinder, Faces
 
 
 def main() -> None:
@@ -56,6 +60,25 @@ def main() -> None:
     library.group()
     print(f"grouping {args.faces:,} faces of {len(people):,} people: {time.perf_counter() - started:.1f} s, "
           f"{int(library.persons.max())} people found")
+    crops = data.lfw_subset()
+    scores = [[best_score(finder, crop, score) for crop in crops] for score in SCORES]
+    print("\n| least score | faces found (of 100) | crops of no face taken for one (of 100) |\n|---|---|---|")
+    for score, found in zip(SCORES, scores):
+        print(f"| {score:g}{' (MIN_SCORE)' * (score == MIN_SCORE)} | {sum(found[:100])} | {sum(found[100:])} |")
+
+
+SCORES = (0.0, 0.15, 0.3, 0.5)
+
+
+def best_score(finder: FaceFinder, crop: np.ndarray, score: float) -> bool:
+    """Whether the detector finds a face scoring `score` or more in a 25x25 grey crop, enlarged to 100 pixels on a
+    grey picture of 240."""
+    picture = Image.new("L", (240, 240), 128)
+    picture.paste(Image.fromarray((crop * 255).astype(np.uint8)).resize((100, 100), Image.Resampling.BICUBIC),
+                  (70, 70))
+    with finder._models() as (detector, _, _):
+        found, _, _ = detector.run(np.asarray(picture.convert("RGB")), 1, score)
+    return bool(len(found))
 
 
 if __name__ == "__main__":
