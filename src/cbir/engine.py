@@ -56,6 +56,12 @@ def feedback_query(liked: np.ndarray, unliked: np.ndarray | None = None) -> np.n
     return l2_normalise(query)
 
 
+def _check_k(k: int) -> None:
+    """A search's k, refused below 1."""
+    if k < 1:
+        raise CbirError(f"k must be at least 1, got {k}")
+
+
 def _skips(exclude: Sequence[str | None] | None, k: int) -> tuple[list[str | None] | None, int]:
     """(per query the id to leave out, or None when none is; how many hits to ask the index for)."""
     skips = list(exclude) if exclude is not None and any(exclude) else None
@@ -247,8 +253,7 @@ class Engine:
                distinct: bool = False) -> list[SearchResult]:
         """The `k` most similar indexed images for each query image, best first (`exclude`, `where`,
         `min_score`: see `search_vectors`; `distinct`: one image per group of look-alikes, `cbir.distinct`)."""
-        if k < 1:
-            raise CbirError(f"k must be at least 1, got {k}")
+        _check_k(k)
         if distinct:
             return self._distinct(k, lambda pool: self.search(images, pool, names, exclude, where, min_score))
         skips, wanted = _skips(exclude, k)
@@ -271,8 +276,7 @@ class Engine:
         indexed (nothing read or described, so an image whose drive is not mounted is searched with too); its
         indexed copies first, found by its vector in the copies' engine (its file read only to verify a match that
         the copy rule hesitates over); `where`, `min_score` and `distinct` as in `search`."""
-        if k < 1:
-            raise CbirError(f"k must be at least 1, got {k}")
+        _check_k(k)
         if image_id not in self.metadata:
             raise CbirError(f"no indexed image with id '{image_id}'")
         vector = self.index.vectors_of([image_id])
@@ -305,8 +309,7 @@ class Engine:
         take part by their ids (`liked_ids`, `unliked_ids`: their vectors as indexed, nothing read or described)
         and are left out of the results, as are the ids `exclude`; `where`, `min_score` and `distinct` as in
         `search`. No copies are put first: a mean is no one picture."""
-        if k < 1:
-            raise CbirError(f"k must be at least 1, got {k}")
+        _check_k(k)
         if len(images) + len(liked_ids) == 0:
             raise CbirError("a search together needs at least one image to search with, not only images to avoid")
         if distinct:
@@ -335,8 +338,7 @@ class Engine:
         or be a place alone ("in Lyon", "Lyon" where it names no class): its pictures, the newest first. Words that
         name no class but tags the photos have ("Anna", "wedding": `cbir.tags`) find the photos with those tags,
         the newest first (near the place they end with, if any)."""
-        if k < 1:
-            raise CbirError(f"k must be at least 1, got {k}")
+        _check_k(k)
         words, place = split_place(text)
         if place and where and where.place:
             raise CbirError(f"a place in the words ('{place}') and in the filter ('{where.place}'): give one")
@@ -405,8 +407,7 @@ class Engine:
         """The `k` newest indexed images (by when they were taken; undated ones last) of those that pass `where`: a
         collection looked through without a query, its hits scored 1; `distinct`: one image per group of look-alikes
         (a burst's shots), as in `search`."""
-        if k < 1:
-            raise CbirError(f"k must be at least 1, got {k}")
+        _check_k(k)
         order = self.metadata.newest_first(self.select(where).ids if where else None)
 
         def newest(depth: int) -> list[SearchResult]:
@@ -481,8 +482,7 @@ class Engine:
         is, where it is a person's the engine knows (`cbir.faces`)."""
         from cbir.faces import finder
 
-        if k < 1:
-            raise CbirError(f"k must be at least 1, got {k}")
+        _check_k(k)
         faces, among = self._people(), self.select(where).ids if where else None
         results = []
         for n, image in enumerate(images):
