@@ -11,7 +11,6 @@ photos show them.
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import shutil
 import threading
@@ -30,6 +29,7 @@ from cbir.datasets.folder import in_order
 from cbir.datasets.regions import Region
 from cbir.errors import CbirError, MissingDependencyError
 from cbir.places import fold
+from cbir.resume import write_batch
 
 FACE_SIDE = 1600  # pixels on a photo's longer side when its faces are looked for
 MIN_SCORE = 0.3  # the detector's least score for a face (its own threshold is 0: patches and prints pass it)
@@ -438,12 +438,11 @@ class FaceSpool:
         self._batch.append((id_, boxes, descriptors))
         if len(self._batch) >= self.BATCH:
             ids, boxes, descriptors = zip(*self._batch)
-            tmp = self.folder / f"batch-{self._written:06d}.tmp.npz"
-            np.savez(tmp, ids=np.asarray(ids, dtype=str), counts=np.asarray([len(b) for b in boxes], np.int64),
-                     stamps=np.asarray([self.stamps.get(i) or "" for i in ids], dtype=str),
-                     boxes=np.concatenate(boxes).reshape(-1, 4), descriptors=np.concatenate(descriptors).reshape(
-                         -1, DESCRIPTOR))
-            os.replace(tmp, self.folder / f"batch-{self._written:06d}.npz")
+            write_batch(self.folder, self._written, ids=np.asarray(ids, dtype=str),
+                        counts=np.asarray([len(b) for b in boxes], np.int64),
+                        stamps=np.asarray([self.stamps.get(i) or "" for i in ids], dtype=str),
+                        boxes=np.concatenate(boxes).reshape(-1, 4),
+                        descriptors=np.concatenate(descriptors).reshape(-1, DESCRIPTOR))
             self._written += 1
             self._batch = []
 

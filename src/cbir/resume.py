@@ -81,12 +81,16 @@ class Checkpoint:
 
     def keep(self, ids: list[str], vectors: np.ndarray) -> None:
         """Keep a described batch (written whole or not at all)."""
-        name = f"batch-{self._batches:06d}"
-        tmp = self.folder / f"{name}.tmp.npz"
-        np.savez(tmp, ids=np.asarray(ids), vectors=vectors)
-        os.replace(tmp, self.folder / f"{name}.npz")
+        write_batch(self.folder, self._batches, ids=np.asarray(ids), vectors=vectors)
         self._batches += 1
         self._known.update(zip(ids, vectors))
+
+
+def write_batch(folder: Path, number: int, **arrays: np.ndarray) -> None:
+    """Arrays kept as `folder/batch-NNNNNN.npz`, written whole or not at all (a run stopped mid-write leaves none)."""
+    tmp = folder / f"batch-{number:06d}.tmp.npz"
+    np.savez(tmp, **arrays)
+    os.replace(tmp, folder / f"batch-{number:06d}.npz")
 
 
 def described_batches(dataset: Dataset, describe: Callable[[list[np.ndarray]], np.ndarray], batch_size: int,
