@@ -444,7 +444,8 @@ class Engine:
 
         faces = self.faces if self.faces is not None else Faces()
         given = faces.named() if again else {}  # to name the faces found where they were again
-        faces.discard(list(faces.scanned) if again else [])
+        if again:
+            faces.discard(list(faces.scanned))
         todo = {id_: path for id_ in self.metadata.labels() if id_ not in faces.scanned
                 and (path := self.metadata.path(id_))}
         spool = FaceSpool(resume_in, self.metadata.stamps()) if resume_in is not None else None

@@ -30,6 +30,7 @@ from cbir.datasets.regions import Region
 from cbir.errors import CbirError, MissingDependencyError
 from cbir.places import fold
 from cbir.resume import write_batch
+from cbir.tags import Box
 
 FACE_SIDE = 1600  # pixels on a photo's longer side when its faces are looked for
 MIN_SCORE = 0.3  # the detector's least score for a face (its own threshold is 0: patches and prints pass it)
@@ -47,7 +48,7 @@ class Face(NamedTuple):
     and the person it is (0: none, a face seen in fewer than `MIN_PHOTOS` photos)."""
 
     image: str
-    box: tuple[float, float, float, float]
+    box: Box
     person: int
 
     @property
@@ -132,7 +133,7 @@ class Faces:
                               np.asarray(descriptors, np.float32).reshape(-1, DESCRIPTOR)))
             self.names += [""] * len(boxes)
 
-    def label(self, named: Mapping[str, Iterable[tuple[str, tuple[float, float, float, float]]]]) -> int:
+    def label(self, named: Mapping[str, Iterable[tuple[str, Box]]]) -> int:
         """Name images' faces after the faces named in them (image -> (name, box): a photo manager's, `cbir.tags`,
         or those named before): each named box the face of its image it overlaps most, if a third of their union or
         more; returns how many faces were named."""
@@ -154,7 +155,7 @@ class Faces:
             done += len(faces)
         return done
 
-    def named(self) -> dict[str, list[tuple[str, tuple[float, float, float, float]]]]:
+    def named(self) -> dict[str, list[tuple[str, Box]]]:
         """The faces with a name, image by image: (name, box) as `label` takes them."""
         found: dict[str, list] = {}
         for owner, name, box in zip(self.owners, self.names, self.boxes.tolist()):
@@ -244,11 +245,6 @@ class Faces:
         distances = np.linalg.norm(self.descriptors - np.asarray(descriptor, np.float32), axis=1)
         row = int(np.argmin(distances))
         return self._called().get(int(self.persons[row])) if distances[row] < SAME_PERSON else None
-
-    def of(self, image: str) -> list[Face]:
-        """The faces found in an image, left to right."""
-        return sorted((self._face(i) for i, owner in enumerate(self.owners) if owner == image),
-                      key=lambda face: face.box[0])
 
     def _face(self, row: int) -> Face:
         return Face(self.owners[row], tuple(round(float(v), 4) for v in self.boxes[row]), int(self.persons[row]))
@@ -345,7 +341,7 @@ def _model_files() -> list[str]:
 
 @cache
 def finder() -> FaceFinder:
-    """The process's face finder (its models loaded once a thread)."""
+    """The process's face finder (its sets of models loaded as searches at once need them)."""
     return FaceFinder()
 
 

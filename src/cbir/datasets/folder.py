@@ -37,8 +37,8 @@ from cbir.datasets.heif import described, is_heif
 from cbir.datasets.images import IMAGE_EXTENSIONS, decode_image, is_image_name
 from cbir.errors import DatasetError, ImageDecodeError
 from cbir.places import gps_position
-from cbir.tags import (SIDECAR_BYTES, Tagged, iptc_keywords, merged, sidecar, sidecar_tagged, stored, windows_tagged,
-                       xmp_tagged)
+from cbir.tags import (SIDECAR_BYTES, Box, Tagged, iptc_keywords, merged, sidecar, sidecar_tagged, stored,
+                       windows_tagged, xmp_tagged)
 
 SPLIT_NAMES = frozenset({"train", "test", "val", "valid", "validation", "query", "queries",
                          "database", "db", "gallery", "index"})
@@ -181,7 +181,7 @@ def image_facts(path: str | None) -> Facts:
     return Facts(date, position, stored(tagged), tagged.rating) if date is not None else Facts()
 
 
-def named_faces(path: str | None) -> tuple[tuple[str, tuple[float, float, float, float]], ...]:
+def named_faces(path: str | None) -> tuple[tuple[str, Box], ...]:
     """The faces a photo manager named in an image (`cbir.tags.Tagged.faces`), where its file or sidecar says."""
     return _facts(path)[2].faces
 
