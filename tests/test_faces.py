@@ -45,6 +45,13 @@ def photos(root):
     return root
 
 
+def indexed(folder, tmp_path):
+    """A `gch` engine of a folder's photos, made by `cbir index`, in `tmp_path`: its folder."""
+    out = tmp_path / "engine"
+    assert main(["index", "--dataset", str(folder), "--features", "gch", "--out", str(out)]) == 0
+    return out
+
+
 @pytest.fixture(scope="module")
 def album(tmp_path_factory):
     return photos(tmp_path_factory.mktemp("faces"))
@@ -108,8 +115,7 @@ def test_an_engine_never_looked_at_for_faces_says_how_to(album):
 
 
 def test_the_command_line_finds_faces_lists_people_and_filters_by_them(album, tmp_path, capsys):
-    out = tmp_path / "engine"
-    assert main(["index", "--dataset", str(album), "--features", "gch", "--out", str(out)]) == 0
+    out = indexed(album, tmp_path)
     capsys.readouterr()
     assert main(["faces", str(out)]) == 0
     said = capsys.readouterr().out
@@ -128,8 +134,7 @@ def test_the_command_line_finds_faces_lists_people_and_filters_by_them(album, tm
 
 def test_faces_follow_the_photos_as_they_come_move_and_go(tmp_path, capsys, monkeypatch):
     album = photos(tmp_path / "album")
-    out = tmp_path / "engine"
-    assert main(["index", "--dataset", str(album), "--features", "gch", "--out", str(out)]) == 0
+    out = indexed(album, tmp_path)
     assert main(["faces", str(out)]) == 0
     astronaut().resize((400, 400)).save(album / "collins/a4.jpg")
     (album / "hopper/h3.jpg").rename(album / "hopper/h4.jpg")  # moved: its faces go with it, nothing looked at
@@ -148,8 +153,7 @@ def test_faces_follow_the_photos_as_they_come_move_and_go(tmp_path, capsys, monk
 
 def test_an_add_without_dlib_keeps_its_images_and_says_their_faces_were_not_looked_for(album, tmp_path, capsys,
                                                                                        monkeypatch):
-    out = tmp_path / "engine"
-    assert main(["index", "--dataset", str(album / "collins"), "--features", "gch", "--out", str(out)]) == 0
+    out = indexed(album / "collins", tmp_path)
     assert main(["faces", str(out)]) == 0
 
     def missing():
@@ -167,8 +171,7 @@ def test_an_add_without_dlib_keeps_its_images_and_says_their_faces_were_not_look
 
 
 def test_a_stopped_search_for_faces_goes_on_where_it_stopped(album, tmp_path, monkeypatch):
-    out = tmp_path / "engine"
-    assert main(["index", "--dataset", str(album), "--features", "gch", "--out", str(out)]) == 0
+    out = indexed(album, tmp_path)
     monkeypatch.setattr(cbir.faces, "THREADS", 1)  # in order
     monkeypatch.setattr(FaceSpool, "BATCH", 2)
     looked, find = [], FaceFinder.find
@@ -239,8 +242,7 @@ def test_people_are_named_from_a_photo_manager_s_regions_or_by_hand(tmp_path, ca
               '</x:xmpmeta>')
     (album / "collins/a1.jpg.xmp").write_text(region.format(x=0.43))  # as Lightroom or digiKam wrote it
     (album / "collins/a2.jpg.xmp").write_text(region.format(x=0.1))  # a box around nobody's face: no name
-    out = tmp_path / "engine"
-    assert main(["index", "--dataset", str(album), "--features", "gch", "--out", str(out)]) == 0
+    out = indexed(album, tmp_path)
     assert main(["faces", str(out)]) == 0
     engine = Engine.load(out)
     assert [(p.person, p.name) for p in engine.people()] == [(1, "Eileen Collins"), (2, "")]
@@ -273,8 +275,7 @@ def test_people_are_named_from_a_photo_manager_s_regions_or_by_hand(tmp_path, ca
 
 
 def test_a_search_by_a_face_finds_the_photos_of_that_person(album, tmp_path, capsys):
-    out = tmp_path / "engine"
-    assert main(["index", "--dataset", str(album), "--features", "gch", "--out", str(out)]) == 0
+    out = indexed(album, tmp_path)
     assert main(["faces", str(out), "--name", "1=Eileen Collins"]) == 0
     query = tmp_path / "query.jpg"
     astronaut().rotate(5).resize((300, 300)).save(query)  # a photo not indexed: smaller, turned a little
@@ -317,8 +318,7 @@ def test_people_are_numbered_again_when_their_photos_go():
 
 def test_two_people_given_one_name_are_one_person(album, tmp_path, capsys):
     """A person the grouping split in two is made one by naming both alike: listed once, found by the name."""
-    out = tmp_path / "engine"
-    assert main(["index", "--dataset", str(album), "--features", "gch", "--out", str(out)]) == 0
+    out = indexed(album, tmp_path)
     assert main(["faces", str(out), "--name", "1=Ada", "--name", "2=ada"]) == 0  # as if one woman's two groups
     engine = Engine.load(out)
     assert [(p.person, p.name, p.images) for p in engine.people()] == [(1, "Ada", 6)]
