@@ -407,15 +407,14 @@ def test_the_people_on_the_page_and_in_the_large_view(tmp_path):
     """A person's face on the start page leads to their photos; each result, and its large view, says who is in it
     with its tags."""
     from playwright.sync_api import sync_playwright
-    from test_faces import photos
+    from test_faces import indexed, photos
     from test_tags import xmp
 
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); make test installs it")
     album = photos(tmp_path / "album")
     (album / "hopper/h1.jpg.xmp").write_bytes(xmp(["navy"], 5))
-    engine = tmp_path / "engine"
-    assert main(["index", "--dataset", str(album), "--features", "gch", "--out", str(engine)]) == 0
+    engine = indexed(album, tmp_path)
     assert main(["faces", str(engine), "--name", "2=Grace Hopper"]) == 0
     with served(engine) as url, sync_playwright() as pw:
         browser = launch(pw)
