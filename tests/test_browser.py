@@ -10,6 +10,7 @@ from conftest import red_and_blue, served, write_dng
 from test_duplicates import planted  # noqa: F401  (a fixture: photos with planted copies, indexed)
 
 from cbir.cli import main
+from cbir.engine import Engine
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -406,7 +407,7 @@ def test_the_duplicates_page_shows_each_group_and_what_it_keeps(planted):
 def test_the_people_on_the_page_and_in_the_large_view(tmp_path):
     """A person's face on the start page leads to their photos; each result, and its large view, says who is in it
     with its tags."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
     from test_faces import indexed, photos
     from test_tags import xmp
 
@@ -427,4 +428,25 @@ def test_the_people_on_the_page_and_in_the_large_view(tmp_path):
         page.locator("#results .hit", has_text="h1.jpg").locator("a.open").click()
         caption = page.locator("#viewer .caption").inner_text()
         assert caption.endswith("· with Grace Hopper · 5 stars · navy")  # who, then what its photo manager said
+        face = page.locator("#viewer .face")
+        assert face.inner_text() == "Grace Hopper"  # her face framed on the photo, named
+        frame, picture = face.bounding_box(), page.locator("#viewer img").bounding_box()
+        assert picture["x"] < frame["x"] < frame["x"] + frame["width"] < picture["x"] + picture["width"]
+        face.click()  # whose it is: a name, or nobody's
+        form = page.locator("#viewer form.face-name")
+        assert form.locator("input").input_value() == "Grace Hopper"
+        assert form.locator("a.their").get_attribute("href").endswith("person=Grace+Hopper")
+        form.locator("input").fill("Grace Brewster Hopper")
+        form.locator("button[type=submit]").click()
+        expect(face).to_have_text("Grace Brewster Hopper")
+        assert form.is_hidden()
+        page.keyboard.press("ArrowRight")  # the next of her photos: she is not in it, says the user
+        expect(face).to_have_text("Grace Hopper")
+        face.click()
+        form.locator("button.nobody", has_text="Not Grace Hopper").click()
+        expect(face).to_have_text("?")
         browser.close()
+    faces = Engine.load(engine).faces
+    assert faces.showing("Grace Brewster Hopper") == {"hopper/h1.jpg"}  # kept in the engine
+    assert len(faces.showing("Grace Hopper")) == 1 and sum(seen.nobody for seen in faces.in_image("hopper/h2.jpg")
+                                                           + faces.in_image("hopper/h3.jpg")) == 1

@@ -17,6 +17,7 @@ from cbir.datasets import load_folder
 from cbir.engine import Engine
 from cbir.errors import CbirError, MissingDependencyError
 from cbir.faces import FaceFinder, Faces, FaceSpool
+from cbir.storage import current_version
 from cbir.features import make_extractor
 from cbir.filters import Filter
 from cbir.web import create_app
@@ -119,7 +120,7 @@ def test_the_command_line_finds_faces_lists_people_and_filters_by_them(album, tm
     capsys.readouterr()
     assert main(["faces", str(out)]) == 0
     said = capsys.readouterr().out
-    assert f"looked at 8 images -> {out}: 6 faces in 6 of 8 images, 2 people in 2 images or more" in said
+    assert f"looked at 8 images -> {out}: 6 faces in 6 of 8 images, 2 people (in 2 images or more, or named)" in said
     assert main(["info", str(out)]) == 0
     assert "faces      6 in 6 of the 8 images looked at; people 1 (3), 2 (3)" in capsys.readouterr().out
     assert main(["search", str(out), "--person", "2", "--paths"]) == 0
@@ -317,12 +318,139 @@ def test_people_are_numbered_again_when_their_photos_go():
 
 
 def test_two_people_given_one_name_are_one_person(album, tmp_path, capsys):
-    """A person the grouping split in two is made one by naming both alike: listed once, found by the name."""
+    """A person the grouping split in two is made one by naming both alike: one person, found by the name."""
     out = indexed(album, tmp_path)
     assert main(["faces", str(out), "--name", "1=Ada", "--name", "2=ada"]) == 0  # as if one woman's two groups
     engine = Engine.load(out)
     assert [(p.person, p.name, p.images) for p in engine.people()] == [(1, "Ada", 6)]
-    assert len(engine.faces.showing("ADA")) == 6 and len(engine.faces.showing(2)) == 3  # by number: that group
+    assert len(engine.faces.showing("ADA")) == 6 and engine.faces.persons.tolist() == [1] * 6  # one number
     capsys.readouterr()
     assert main(["info", str(out)]) == 0
     assert "people 1 Ada (6)" in capsys.readouterr().out
+
+
+def test_names_given_to_faces_overrule_the_grouping():
+    """A face named otherwise than its group is that person's; one said to be nobody's leaves its group; a named
+    face is a person even in one photo."""
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(2, 128)).astype(np.float32)
+    centres *= 1.0 / np.linalg.norm(centres, axis=1, keepdims=True)
+    faces = Faces()
+    for n, person in enumerate([0, 0, 0, 1, 1]):
+        faces.add(f"{n}.jpg", np.array([[0.1, 0.1, 0.3, 0.3]]), centres[person] + rng.normal(0, 0.005, 128))
+    faces.group()
+    assert faces.persons.tolist() == [1, 1, 1, 2, 2]
+    faces.rename(1, "Anna")
+    faces.rename("person 2", "Carl")
+    faces.name_face("2.jpg", 0, "Bob")  # the grouping took Bob for Anna: Bob alone is a person, named
+    assert faces.persons.tolist() == [1, 1, 3, 2, 2] and faces.showing("Bob") == {"2.jpg"}
+    assert [(p.name, p.images) for p in faces.people()] == [("Anna", 2), ("Carl", 2), ("Bob", 1)]
+    faces.name_face("3.jpg", 0, "bob")  # another of Bob's, in Carl's group: it joins Bob, case aside
+    assert faces.showing("Bob") == {"2.jpg", "3.jpg"} and faces.persons.tolist() == [1, 1, 2, 2, 3]
+    assert faces.not_in("Anna", "1.jpg") == "Anna"  # a stranger among Anna's photos: nobody's now
+    assert faces.showing("Anna") == {"0.jpg"} and faces.in_image("1.jpg")[0].nobody
+    assert [tuple(seen)[2:] for seen in faces.in_image("1.jpg") + faces.in_image("0.jpg")] == [
+        (0, "", True), (2, "Anna", False)]  # Bob has more photos now: numbered first
+    faces.group()  # grouped again (`cbir faces`): the names still overrule it
+    assert faces.persons.tolist() == [2, 0, 1, 1, 3]
+    assert faces.not_in(2, "0.jpg") is None  # Anna's last photo: no one's now
+    assert faces.not_in("Carl", "4.jpg") is None and not faces.people()[1:]  # only Bob is left
+    with pytest.raises(CbirError, match="1.jpg has no face 1: its faces are 0 to 0, left to right"):
+        faces.name_face("1.jpg", 1, "Anna")
+    with pytest.raises(CbirError, match="no face of Bob was found in 4.jpg"):
+        faces.not_in("Bob", "4.jpg")
+    with pytest.raises(CbirError, match="a name is at most 100 characters"):
+        faces.rename("Bob", "x" * 101)
+
+
+def test_people_are_named_and_put_right_on_the_page_and_in_the_api(album, tmp_path):
+    """Naming a person, a face, or saying a person is not in a photo: kept in the engine's folder, served at once;
+    refused from another site's page, for an engine given loaded, and while another cbir changes the folder."""
+    import fcntl
+    import os
+
+    out = indexed(album, tmp_path)
+    assert main(["faces", str(out)]) == 0
+    client = create_app({"ENGINES": {"album": str(out)}}).test_client()
+    schema = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]["Faces"]
+    answer = client.get("/api/v1/faces/hopper/h1.jpg").get_json()
+    assert set(answer) == set(schema["required"]) and set(answer["faces"][0]) == set(
+        schema["properties"]["faces"]["items"]["required"])  # as documented
+    seen = answer["faces"]
+    assert [(f["face"], f["person"], f["who"], f["nobody"]) for f in seen] == [(0, 2, "person 2", False)]
+    assert client.get(seen[0]["thumbnail"]).status_code == 200  # the face alone
+    assert client.get("/api/v1/faces/other/cat.jpg").get_json()["faces"] == []
+    assert client.get("/api/v1/faces/nothing.jpg").status_code == 404
+
+    page = client.get("/?browse=1&person=2").get_data(as_text=True)
+    assert 'action="/people"' in page and page.count('action="/people/not"') == 3  # a "not" under each photo
+    assert 'data-faces="/api/v1/faces/hopper/h1.jpg?engine=album"' in page  # the large view frames the faces
+    named = client.post("/people", data={"engine": "album", "person": "2", "image": "hopper/h1.jpg",
+                                         "name": " Grace  Hopper "})
+    assert named.status_code == 303 and named.headers["Location"] == "/?browse=1&person=Grace+Hopper&engine=album"
+    assert [(p.person, p.name) for p in Engine.load(out).people()] == [(1, ""), (2, "Grace Hopper")]  # kept
+    assert "Only images with Grace Hopper." in client.get(named.headers["Location"]).get_data(as_text=True)
+    stale = client.post("/people", data={"engine": "album", "person": "1", "image": "hopper/h1.jpg", "name": "Ada"})
+    assert stale.status_code == 409 and "reload the page" in stale.get_data(as_text=True)  # 1 is someone else
+
+    gone = client.post("/people/not", data={"engine": "album", "person": "Grace Hopper", "id": "hopper/h3.jpg"})
+    assert gone.status_code == 303 and "person=Grace+Hopper" in gone.headers["Location"]
+    assert Engine.load(out).faces.showing("Grace Hopper") == {"hopper/h1.jpg", "hopper/h2.jpg"}
+    answer = client.post("/api/v1/faces/hopper/h3.jpg", json={"engine": "album", "face": 0, "name": "grace hopper"})
+    assert answer.status_code == 200 and answer.get_json()["faces"][0]["who"] == "Grace Hopper"  # hers again
+    answer = client.post("/api/v1/faces/collins/a2.jpg", data={"face": "0", "nobody": "1"})
+    assert answer.get_json()["faces"][0] | {"box": None, "thumbnail": None} == {
+        "face": 0, "person": 0, "who": "", "nobody": True, "box": None, "thumbnail": None}
+    assert client.post("/api/v1/people/1", json={"name": "Eileen Collins", "image": "collins/a1.jpg"}
+                       ).status_code == 409  # Grace Hopper is in more photos now: person 1
+    renamed = client.post("/api/v1/people/2", json={"name": "Eileen Collins", "image": "collins/a1.jpg"}
+                          ).get_json()["people"]
+    assert [(p["name"], p["images"]) for p in renamed] == [("Grace Hopper", 3), ("Eileen Collins", 2)]
+    assert [h.people for h in Engine.load(out).browse(8, Filter.of(person="Eileen Collins")).hits] == [
+        ("Eileen Collins",)] * 2
+
+    before = Engine.load(out).faces.names
+    for refused, status in [
+            (client.post("/api/v1/faces/hopper/h1.jpg", json={"face": 1, "name": "Ada"}), 400),
+            (client.post("/api/v1/faces/hopper/h1.jpg", json={"face": "first", "name": "Ada"}), 400),
+            (client.post("/api/v1/faces/hopper/h1.jpg", json={"face": 0}), 400),
+            (client.post("/api/v1/faces/hopper/h1.jpg", json={"face": 0, "name": "Ada"},
+                         headers={"Sec-Fetch-Site": "cross-site"}), 403),
+            (client.post("/people", data={"person": "1", "name": "Ada"}, headers={"Origin": "https://else.example"}),
+             403),
+            (client.post("/api/v1/people/1", json={}), 400)]:
+        assert refused.status_code == status, refused.get_data(as_text=True)
+    lock = os.open(out / ".lock", os.O_RDWR)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # another cbir changing the folder
+    try:
+        busy = client.post("/api/v1/people/1", json={"name": "Ada"})
+    finally:
+        os.close(lock)
+    assert busy.status_code == 409 and "another cbir" in busy.get_json()["error"]
+    loaded = create_app({"ENGINES": {"album": Engine.load(out)}}).test_client()
+    assert loaded.post("/api/v1/people/1", json={"name": "Ada"}).status_code == 409  # no folder to keep it in
+    assert Engine.load(out).faces.names == before  # nothing refused was changed
+
+    svc = client.application.extensions["cbir"]
+    assert main(["faces", str(out), "--name", "2=Eileen"]) == 0  # another cbir changed the folder meanwhile
+    written = os.stat(current_version(out) / "metadata.sqlite").st_ino
+    svc.name_person("album", "Eileen", "Eileen C.")  # on the folder's latest version, not on the one served
+    assert [p.name for p in Engine.load(out).people()] == [p.name for p in svc.engines["album"].people()] == [
+        "Grace Hopper", "Eileen C."]
+    assert os.stat(current_version(out) / "metadata.sqlite").st_ino == written  # only the faces written again
+
+
+def test_the_command_line_says_whose_a_face_is_and_who_is_not_in_a_photo(album, tmp_path, capsys):
+    out = indexed(album, tmp_path)
+    assert main(["faces", str(out), "--name", "2=Grace Hopper", "--not-in", "Grace Hopper", "hopper/h3.jpg",
+                 "--face", "collins/a3.jpg", "0", "Eileen Collins"]) == 0
+    said = capsys.readouterr().out
+    assert "Grace Hopper is not in hopper/h3.jpg" in said and "face 0 of collins/a3.jpg is Eileen Collins" in said
+    faces = Engine.load(out).faces
+    assert faces.showing("Grace Hopper") == {"hopper/h1.jpg", "hopper/h2.jpg"}
+    assert faces.showing("Eileen Collins") == {f"collins/a{n}.jpg" for n in (1, 2, 3)}  # her group takes the name
+    assert main(["faces", str(out), "--face", "collins/a3.jpg", "first", "Ada"]) == 2
+    assert "--face is IMAGE N NAME" in capsys.readouterr().err
+    assert main(["faces", str(out), "--not-in", "Grace Hopper", "other/cat.jpg"]) == 2
+    assert "no face of Grace Hopper was found in other/cat.jpg" in capsys.readouterr().err
+    assert Engine.load(out).faces.names == faces.names  # nothing changed

@@ -412,7 +412,8 @@ def test_health_engines_openapi(client, engines):
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.")
     app_rules = {str(r) for r in client.application.url_map.iter_rules() if str(r).startswith("/api/")}
-    documented = {p.replace("{image_id}", "<path:image_id>") for p in doc["paths"]} | {"/api/v1/openapi.json"}
+    documented = {p.replace("{image_id}", "<path:image_id>").replace("{person}", "<person>")
+                  for p in doc["paths"]} | {"/api/v1/openapi.json"}
     assert documented == app_rules
     schema = doc["components"]["schemas"]
     body = upload(client, png()).get_json()

@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import date
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from cbir.datasets.collection import Dataset
 from cbir.datasets.video import is_video_name
 from cbir.distinct import POOL as DISTINCT_POOL, check_distinct, one_per_group
 from cbir.errors import CbirError, EngineError, UnknownWordsError
-from cbir.faces import Faces, Person
+from cbir.faces import Faces, Person, Seen
 from cbir.features.base import FeatureExtractor, l2_normalise
 from cbir.filters import Filter, Selection
 from cbir.index.base import VectorIndex
@@ -31,13 +32,14 @@ from cbir.memories import Memory, on_this_day
 from cbir.metadata import Metadata
 from cbir.places import Place, overview as places_overview, places_named, split_place
 from cbir.resume import Checkpoint, described_batches
-from cbir.storage import current_version, write_version, writer_lock
+from cbir.storage import current_version, link_files, write_version, writer_lock
 from cbir.tags import Tag, overview as tags_overview, tags_named
 from cbir.trips import Trip, trips
 from cbir.types import Hit, SearchResult
 from cbir.words import SHOWS, LikelyClasses, Shown, classes_named, naming, overview
 
 FORMAT_VERSION = 1
+T = TypeVar("T")
 SELECTIONS = 64  # filters whose passing ids an engine keeps
 COPIES = "copies"  # the sub-folder of the copies' engine
 FACES = "faces.npz"  # the faces found in the images (`cbir.faces`)
@@ -89,6 +91,7 @@ class Engine:
         self.copies = copies
         self.faces = faces  # the faces found in the images and the people they show (`cbir.faces`), once looked for
         self._know_people()
+        self.version: Path | None = None  # the engine folder's version it was loaded from or last saved as
 
     @property
     def copies(self) -> Engine | None:
@@ -467,10 +470,27 @@ class Engine:
         self._know_people()
         return len(todo) - len(unreadable), before, unreadable
 
-    def name_person(self, person: int, name: str) -> None:
-        """Give person `person` (a number, as `people` has them now) a name, or take it away (`name` "")."""
+    def name_person(self, person: int | str, name: str) -> None:
+        """Give a person (a number, as `people` has them now, or a name) a name, or take it away (`name` "")."""
         self._people().rename(person, name)
         self._know_people()
+
+    def name_face(self, image_id: str, face: int, name: str) -> None:
+        """Say whose the `face`-th face of an indexed image is (from 0, left to right): a name (that person's, whatever
+        the grouping said), `cbir.faces.NOBODY` (none of the people) or "" (the grouping's to say)."""
+        self._people().name_face(image_id, face, name)
+        self._know_people()
+
+    def not_in(self, person: str, image_id: str) -> str | None:
+        """Say that a person (a number or a name) is not in an indexed image after all (`Faces.not_in`); returns how
+        they are found now (a name, else a number; None for no one)."""
+        found = self._people().not_in(person, image_id)
+        self._know_people()
+        return found
+
+    def faces_in(self, image_id: str) -> list[Seen]:
+        """The faces found in an indexed image, left to right (none where none was found or looked for)."""
+        return self.faces.in_image(image_id) if self.faces is not None else []
 
     def _know_people(self) -> None:
         """The people in each image, on its hits (`Hit.people`)."""
@@ -633,15 +653,36 @@ class Engine:
                 "classes": len(set(labels)), "labelled": len(labels),
                 "videos": sum(map(is_video_name, ids)),
                 "copies": self.copies.extractor.name if self.copies is not None else None,
-                "faces": None if self.faces is None else {
-                    "looked_at": len(self.faces.scanned), "faces": len(self.faces),
-                    "in": len(set(self.faces.owners)), "people": int(self.faces.persons.max(initial=0))}}
+                "faces": None if self.faces is None else self.faces.summary()}
 
     def save(self, path: str | Path) -> Path:
         """Write the engine folder atomically: a crash mid-save leaves the previous engine loadable.
         Another writer of the folder is waited for (`cbir.storage.writer_lock`)."""
         with writer_lock(path):
-            return write_version(path, self._write)
+            self.version = write_version(path, self._write)
+            return self.version
+
+    def change_faces(self, path: str | Path, change: Callable[[Faces], T]) -> T:
+        """Change the faces (`change(faces)`, on a copy of them: `Faces.rename`, `name_face`, `not_in`), keep them in
+        the engine folder `path` this engine is the current version of (a new version, its other files linked from
+        this one's, not written again), then search with them. Takes the folder's writer lock (waiting for another
+        writer, as `save` does, unless the caller holds it). Returns what `change` returns."""
+        faces = self._people().copy()
+        with writer_lock(path):
+            if current_version(path) != self.version:
+                raise EngineError(f"{path} has changed since this engine was loaded from it: load it again")
+            changed = change(faces)
+
+            def write(folder: Path) -> None:
+                link_files(self.version, folder, {FACES, "manifest.json"})
+                faces.save(folder / FACES)
+                (folder / "manifest.json").write_text(json.dumps(self.info() | {"faces": faces.summary()}, indent=2))
+
+            self.version = write_version(path, write)
+        self.faces = faces
+        self._know_people()
+        self._selections = {}  # those with a person are stale
+        return changed
 
     def _write(self, folder: Path) -> None:
         """Write the engine's files (and its copies' engine, in `copies/`) into a new folder."""
@@ -662,22 +703,25 @@ class Engine:
         if version is None or not (version / "manifest.json").exists():
             raise EngineError(f"no engine at {path}: build one with `cbir index ... --out {path}`")
         try:
-            return cls._load_version(path, version, features)
+            engine = cls._load_version(path, version, features)
         except CbirError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure to read a committed version means damage
             detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
             raise EngineError(f"the engine at {path} is damaged or unreadable ({detail}): "
                               f"rebuild it with `cbir index`") from exc
+        engine.version = version
+        return engine
 
     @classmethod
     @contextmanager
-    def editing(cls, path: str | Path) -> Iterator[Engine]:
+    def editing(cls, path: str | Path, wait: bool = True) -> Iterator[Engine]:
         """The engine at `path`, loaded under the folder's writer lock and held until the block ends, so
-        that a change saved inside it (`save(path)`) never loses another writer's."""
+        that a change saved inside it (`save(path)`) never loses another writer's (whom it waits for, or, not
+        to `wait`, is refused with a `CbirError`)."""
         if current_version(path) is None:
             cls.load(path)  # the "no engine here" error, before anything is created
-        with writer_lock(path):
+        with writer_lock(path, wait):
             yield cls.load(path)
 
     @classmethod

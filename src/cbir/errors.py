@@ -29,6 +29,10 @@ class EngineError(CbirError):
     """An engine folder is missing, damaged, or does not match its extractor."""
 
 
+class BusyError(CbirError):
+    """A folder another cbir is changing, where waiting for it is not wanted."""
+
+
 class VectorIndexError(CbirError):
     """A vector index was given bad input or asked for something it cannot do."""
 

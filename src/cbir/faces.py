@@ -4,8 +4,10 @@ side; dlib's HOG detector finds the faces of 80 pixels and more there (1/20 of t
 looked at twice as large) scoring `MIN_SCORE` or more; each face is described by dlib's ResNet face descriptor, 128
 numbers in which two faces of one person lie closer than 0.6 (99.38% of the pairs of Labeled Faces in the Wild told
 right, by dlib's own measure). Faces closer than `SAME_PERSON` are linked and the links grouped by Chinese whispers
-(dlib's clustering for faces): a group found in `MIN_PHOTOS` photos or more is a person, numbered from 1 by how many
-photos show them.
+(dlib's clustering for faces): a group found in `MIN_PHOTOS` photos or more, or with a face named, is a person, numbered
+from 1 by how many photos show them. Names given to faces (a photo manager's, or by hand) overrule the grouping: a face
+named otherwise than most of its group's named faces is that other person's, and one said to be nobody's (`NOBODY`)
+is no one's.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ MIN_PHOTOS = 2  # a group of faces is a person when it is in this many photos
 MATCH = 0.6  # a search by a face finds the faces closer than this (dlib's distance for "the same person")
 MIN_OVERLAP = 1 / 3  # a photo manager's named face names the face found that overlaps it this much (of their union)
 DESCRIPTOR = 128
+NOBODY = "\t"  # the name of a face said to be none of the people (no name can be this: names are spaced words)
+LONGEST_NAME = 100  # characters
 THREADS = 2  # photos read and looked at at once
 _MODELS = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
 
@@ -53,12 +57,16 @@ class Face(NamedTuple):
 
     @property
     def crop(self) -> str:
-        """The face with a little around it, as a `crop` (LEFT,TOP,WIDTH,HEIGHT fractions: `cbir.datasets.regions`)
-        for its thumbnail."""
-        left, top, right, bottom = self.box
-        margin_x, margin_y = (right - left) / 4, (bottom - top) / 4
-        x0, y0 = max(0.0, left - margin_x), max(0.0, top - margin_y)
-        return str(Region(x0, y0, min(1.0, right + margin_x) - x0, min(1.0, bottom + margin_y) - y0))
+        """The face with a little around it, as a `crop` for its thumbnail (`face_crop`)."""
+        return face_crop(self.box)
+
+
+def face_crop(box: Box) -> str:
+    """A face's box with a little around it, as a `crop` (LEFT,TOP,WIDTH,HEIGHT fractions: `cbir.datasets.regions`)."""
+    left, top, right, bottom = box
+    margin_x, margin_y = (right - left) / 4, (bottom - top) / 4
+    x0, y0 = max(0.0, left - margin_x), max(0.0, top - margin_y)
+    return str(Region(x0, y0, min(1.0, right + margin_x) - x0, min(1.0, bottom + margin_y) - y0))
 
 
 class Person(NamedTuple):
@@ -80,6 +88,24 @@ class Person(NamedTuple):
                 "face": {"image": self.face.image, "box": list(self.face.box)}}
 
 
+class Seen(NamedTuple):
+    """A face as `Faces.in_image` lists an image's: its number there (from 0, left to right), its box, its person
+    (0: none), how they are shown (`Person.called`; "" for none), and whether it was said to be nobody's."""
+
+    face: int
+    box: Box
+    person: int
+    who: str
+    nobody: bool
+
+    @property
+    def crop(self) -> str:
+        return face_crop(self.box)
+
+    def to_dict(self) -> dict:
+        return self._asdict() | {"box": list(self.box)}
+
+
 class Faces:
     """The faces found in an engine's images: for each image looked at, its faces' boxes, descriptors and names
     ("" where none is given); and the people they group into (`group`)."""
@@ -98,6 +124,15 @@ class Faces:
 
     def __len__(self) -> int:
         return len(self.owners)
+
+    def copy(self) -> Faces:
+        """Faces to change without changing these (their arrays are never changed in place: shared)."""
+        return Faces(self.owners, self.boxes, self.descriptors, self.persons, self.scanned, self.names)
+
+    def summary(self) -> dict:
+        """How many images were looked at, faces found, images with a face, people: an engine's manifest says."""
+        return {"looked_at": len(self.scanned), "faces": len(self), "in": len(set(self.owners)),
+                "people": int(self.persons.max(initial=0))}
 
     @property
     def boxes(self) -> np.ndarray:
@@ -171,11 +206,44 @@ class Faces:
             found.setdefault(self.owners[row], {})[called[int(self.persons[row])]] = None
         return {image: tuple(people) for image, people in found.items()}
 
-    def rename(self, person: int, name: str) -> None:
-        """Give a person a name (their faces all take it; "" takes it away)."""
-        rows = np.flatnonzero(self.persons == self._number(person))
-        for row in rows:
-            self.names[row] = " ".join(name.split())
+    def rename(self, person: int | str, name: str) -> None:
+        """Give a person (as `showing` takes them) a name: their faces all take it ("" takes it away)."""
+        name = _name(name)
+        for row in np.flatnonzero(np.isin(self.persons, list(self._numbers(person)))):
+            self.names[row] = name
+        self._persons = self._numbered(self._regrouped(self.persons))
+
+    def in_image(self, image: str) -> list[Seen]:
+        """The faces found in an image, left to right."""
+        called, rows = self._called(), [row for row, owner in enumerate(self.owners) if owner == image]
+        return [Seen(n, self._face(row).box, int(self.persons[row]), called.get(int(self.persons[row]), ""),
+                     self.names[row] == NOBODY) for n, row in enumerate(rows)]
+
+    def name_face(self, image: str, face: int, name: str) -> None:
+        """Say whose face the `face`-th of an image's is (from 0, left to right, as `in_image` lists them): a name
+        (that person's now, whatever the grouping said), `NOBODY` (none of the people), or "" (the grouping's)."""
+        rows = [row for row, owner in enumerate(self.owners) if owner == image]
+        if not 0 <= face < len(rows):
+            raise CbirError(f"{image} has no face {face}: " + (f"its faces are 0 to {len(rows) - 1}, left to right"
+                                                                if rows else "no face was found in it"))
+        self.names[rows[face]] = name if name == NOBODY else _name(name)
+        self._persons = self._numbered(self._regrouped(self.persons))
+
+    def not_in(self, person: str | int, image: str) -> str | None:
+        """Say that a person (as `showing` takes them) is not in an image after all: their faces there are nobody's
+        (`NOBODY`). Returns how the person is found now (their name, else their number, which may have changed; None
+        where they are no one's any more)."""
+        rows = np.flatnonzero(np.isin(self.persons, list(self._numbers(person))))
+        gone = [row for row in rows if self.owners[row] == image]
+        if not gone:
+            raise CbirError(f"no face of {person} was found in {image}")
+        for row in gone:
+            self.names[row] = NOBODY
+        self._persons = self._numbered(self._regrouped(self.persons))
+        left = [int(self.persons[row]) for row in rows if row not in gone and self.persons[row]]
+        if not left:
+            return None
+        return next(name for number, name, _ in self._groups() if number == left[0]) or str(left[0])
 
     def discard(self, images: Iterable[str]) -> None:
         """Forget these images' faces (the images were removed, or are to be looked at again)."""
@@ -210,16 +278,45 @@ class Faces:
         index.add(self.descriptors)
         limits, _, neighbours = index.range_search(self.descriptors, SAME_PERSON ** 2)
         edges = [(i, int(j)) for i in range(len(self)) for j in neighbours[limits[i]: limits[i + 1]] if j >= i]
-        self._persons = self._numbered(np.asarray(_dlib().chinese_whispers(edges), np.int32) + 1)
+        self._persons = self._numbered(self._regrouped(np.asarray(_dlib().chinese_whispers(edges), np.int32) + 1))
+
+    def _regrouped(self, groups: np.ndarray) -> np.ndarray:
+        """Groups (0: none) that keep to the names given: the groups whose named faces mostly have one name are one
+        group; a face named otherwise than most of its group's is in its name's group (a new one where no group has
+        that name); a face said to be nobody's is alone."""
+        groups = np.array(groups, np.int32)
+        if not any(self.names):
+            return groups
+        counted: dict[int, Counter] = {}
+        for group, name in zip(groups.tolist(), self.names):
+            if group and name and name != NOBODY:
+                counted.setdefault(group, Counter())[fold(name)] += 1
+        most = {group: names.most_common(1)[0][0] for group, names in counted.items()}
+        home: dict[str, int] = {}  # a name -> the group its faces gather in
+        for group, name in most.items():
+            home.setdefault(name, group)
+        free = int(groups.max(initial=0)) + 1
+        for row, name in enumerate(self.names):
+            if name == NOBODY:
+                groups[row], free = free, free + 1
+            elif name:
+                groups[row] = home.setdefault(fold(name), free)
+                free = max(free, groups[row] + 1)
+            elif groups[row] in most:
+                groups[row] = home[most[int(groups[row])]]
+        return groups
 
     def _numbered(self, groups: np.ndarray) -> np.ndarray:
-        """Each face's person from its group (0: none): groups in `MIN_PHOTOS` photos or more numbered from 1 by how
-        many photos (then by their first image), others 0."""
+        """Each face's person from its group (0: none): groups in `MIN_PHOTOS` photos or more, or with a named face,
+        numbered from 1 by how many photos (then by their first image), others 0."""
         photos: dict[int, set[str]] = {}
-        for group, owner in zip(groups.tolist(), self.owners):
+        named = set()
+        for group, owner, name in zip(groups.tolist(), self.owners, self.names):
             if group:
                 photos.setdefault(group, set()).add(owner)
-        people = sorted((group for group, images in photos.items() if len(images) >= MIN_PHOTOS),
+                if name and name != NOBODY:
+                    named.add(group)
+        people = sorted((group for group, images in photos.items() if len(images) >= MIN_PHOTOS or group in named),
                         key=lambda group: (-len(photos[group]), min(photos[group])))
         numbers = np.zeros(int(groups.max(initial=0)) + 1, np.int32)
         numbers[people] = np.arange(1, len(people) + 1)
@@ -250,20 +347,13 @@ class Faces:
         return Face(self.owners[row], tuple(round(float(v), 4) for v in self.boxes[row]), int(self.persons[row]))
 
     def people(self) -> list[Person]:
-        """The people, the most photographed first: each group of faces (`group`) with the name most of its named
-        faces have, the groups of one name taken as one person (the smallest number: one the grouping split, named
-        alike with `cbir faces --name`), with the face nearest the mean of their largest group's."""
-        alike: dict[str, list[tuple[int, str, np.ndarray]]] = {}
-        for number, name, rows in self._groups():
-            alike.setdefault(fold(name) if name else f"#{number}", []).append((number, name, rows))
+        """The people, the most photographed first: each group of faces (`group`; those of one name are one) with
+        the name most of its named faces have, and its face nearest the mean of its faces."""
         found = []
-        for groups in alike.values():
-            number, name, _ = groups[0]
-            rows = max((rows for _, _, rows in groups), key=len)
+        for number, name, rows in self._groups():
             mean = self.descriptors[rows].mean(axis=0)
             typical = rows[int(np.argmin(np.linalg.norm(self.descriptors[rows] - mean, axis=1)))]
-            images = {self.owners[i] for _, _, rows in groups for i in rows}
-            found.append(Person(number, name, len(images), self._face(typical)))
+            found.append(Person(number, name, len({self.owners[i] for i in rows}), self._face(typical)))
         return sorted(found, key=lambda person: (-person.images, person.person))
 
     def _called(self) -> dict[int, str]:
@@ -274,12 +364,16 @@ class Faces:
         """Each group of faces: its number, the name most of its named faces have ("" for none), its rows."""
         for number in range(1, int(self.persons.max(initial=0)) + 1):
             rows = np.flatnonzero(self.persons == number)
-            names = Counter(self.names[i] for i in rows if self.names[i])
+            names = Counter(self.names[i] for i in rows if self.names[i] and self.names[i] != NOBODY)
             yield number, names.most_common(1)[0][0] if names else "", rows
 
     def showing(self, person: str | int) -> frozenset[str]:
         """The images in which a person's face was found: the person by number ("3", or "person 3" as
         `Person.called` says it), or by name (case and accents ignored; several people of one name: all of them)."""
+        return frozenset(self.owners[i] for i in np.flatnonzero(np.isin(self.persons, list(self._numbers(person)))))
+
+    def _numbers(self, person: str | int) -> set[int]:
+        """The numbers of the groups a person is (as `showing` takes them), checked."""
         if number := re.fullmatch(r"(?:person )?(\d+)", str(person).strip().casefold()):
             numbers = {self._number(int(number[1]))}
         else:
@@ -290,7 +384,7 @@ class Faces:
                                                                  + (" and more" if len(named) > 10 else "")
                                                                  if named else "; `cbir faces --name N=NAME` names "
                                                                                "person N"))
-        return frozenset(self.owners[i] for i in np.flatnonzero(np.isin(self.persons, list(numbers))))
+        return numbers
 
     def _number(self, person: int) -> int:
         """A person's number, checked."""
@@ -310,6 +404,14 @@ class Faces:
         with np.load(path) as saved:
             return cls(saved["owners"].tolist(), saved["boxes"], saved["descriptors"], saved["persons"],
                        saved["scanned"].tolist(), saved["names"].tolist())
+
+
+def _name(name: str) -> str:
+    """A name as given by hand, spaces tidied; one too long is an error."""
+    name = " ".join(name.split())
+    if len(name) > LONGEST_NAME:
+        raise CbirError(f"a name is at most {LONGEST_NAME} characters; this one has {len(name)}")
+    return name
 
 
 def _overlap(a, b) -> float:

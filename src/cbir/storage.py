@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cbir.errors import CbirError
+from cbir.errors import BusyError, CbirError
 
 POINTER = "CURRENT"
 MARKER = ".cbir-version"  # inside every version (and temporary) folder cbir writes
@@ -66,6 +66,23 @@ def write_version(folder: str | Path, write: Callable[[Path], None]) -> Path:
     return version
 
 
+def link_files(source: Path, target: Path, leave: set[str]) -> None:
+    """Give `target` the files of the version folder `source` (linked: versions are never changed once written, so
+    they may share them; copied where the file system cannot link), but those named in `leave` and the marker."""
+    for item in source.rglob("*"):
+        relative = item.relative_to(source)
+        if relative.parts[0] in leave or relative.name == MARKER:
+            continue
+        if item.is_dir():
+            (target / relative).mkdir(parents=True, exist_ok=True)
+            continue
+        (target / relative).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(item, target / relative)
+        except OSError:
+            shutil.copy2(item, target / relative)
+
+
 def _remove_stale(folder: Path, keep: Path, previous: Path | None) -> None:
     """Delete the replaced version and leftovers of interrupted saves: only folders cbir marked as its own."""
     for child in folder.iterdir():
@@ -76,10 +93,11 @@ def _remove_stale(folder: Path, keep: Path, previous: Path | None) -> None:
 
 
 @contextmanager
-def writer_lock(folder: str | Path) -> Iterator[None]:
+def writer_lock(folder: str | Path, wait: bool = True) -> Iterator[None]:
     """Hold `FOLDER/.lock` (with this process's pid in it) while changing the folder: a second writer
-    waits for the first, saying so; the OS releases it when a process dies, and the holder may take
-    it again. Taken before any long work, it also finds out early that the folder cannot be written."""
+    waits for the first, saying so (or, not to `wait`, is refused); the OS releases it when a process dies,
+    and the holder may take it again. Taken before any long work, it also finds out early that the folder
+    cannot be written."""
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise CbirError(f"{folder} is a file, not a folder")
@@ -90,7 +108,7 @@ def writer_lock(folder: str | Path) -> Iterator[None]:
     with turn:
         held = _held.setdefault(key, [-1, 0])
         if held[1] == 0:
-            held[0] = _lock_file(folder / LOCK)
+            held[0] = _lock_file(folder / LOCK, wait)
         held[1] += 1
         try:
             yield
@@ -100,7 +118,7 @@ def writer_lock(folder: str | Path) -> Iterator[None]:
                 os.close(held[0])  # releases the lock
 
 
-def _lock_file(path: Path) -> int:
+def _lock_file(path: Path, wait: bool) -> int:
     """An open descriptor of `path` holding its exclusive flock, with this pid written in it."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -108,6 +126,8 @@ def _lock_file(path: Path) -> int:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            if not wait:
+                raise BusyError(f"another cbir (pid {holder}) is changing {path.parent}: try again when it is done")
             print(f"cbir: waiting for another cbir (pid {holder}) to finish changing {path.parent}",
                   file=sys.stderr, flush=True)
             fcntl.flock(fd, fcntl.LOCK_EX)

@@ -15,10 +15,15 @@ def cmd_faces(args: argparse.Namespace) -> int:
     from cbir.faces import FaceSpool
 
     names = [named(given) for given in args.name]
+    faces = [(image, numbered(number), name) for image, number, name in args.face]
     with Engine.editing(args.engine) as engine:
         looked, before, unreadable = engine.find_faces(progress=True, resume_in=args.engine, again=args.again)
         for number, name in names:
             engine.name_person(number, name)
+        for image, number, name in faces:
+            engine.name_face(image, number, name)
+        for person, image in args.not_in:
+            engine.not_in(person, image)
         engine.save(args.engine)
         FaceSpool.discard(args.engine)
     for why in unreadable[:SHOWN_UNREADABLE]:
@@ -28,11 +33,16 @@ def cmd_faces(args: argparse.Namespace) -> int:
               f"time)", file=sys.stderr)
     for number, name in names:
         print(f"person {number} is {name}" if name else f"person {number} has no name now")
+    for image, number, name in faces:
+        print(f"face {number} of {image} is {' '.join(name.split()) or 'as grouped'}")
+    for person, image in args.not_in:
+        print(f"{person} is not in {image}")
     faces, people = engine.faces, engine.people()
     print(f"looked at {looked} images" + (f" ({before} of them by the run stopped before)" if before else "")
           + f" -> {args.engine}: {len(faces)} faces in {len(set(faces.owners))} of {len(faces.scanned)} images, "
-          + (f"{len(people)} people in 2 images or more: `cbir search {args.engine} --person 1` looks through the "
-             f"first" if people else "nobody in 2 images or more"))
+          + (f"{len(people)} {'person' if len(people) == 1 else 'people'} (in 2 images or more, or named): "
+             f"`cbir search {args.engine} --person 1` looks through the first" if people
+             else "nobody in 2 images or more"))
     return 0
 
 
@@ -44,6 +54,14 @@ def named(given: str) -> tuple[int, str]:
     return int(number), " ".join(name.split())
 
 
+def numbered(number: str) -> int:
+    """A face's number in its image, from `--face IMAGE N NAME`."""
+    if not number.isdigit():
+        raise CbirError(f"--face is IMAGE N NAME, N a face's number in the image (0, 1, ... left to right), not "
+                        f"'{number}'")
+    return int(number)
+
+
 def register(sub) -> None:
     p = sub.add_parser("faces", help="find the faces in an engine's images and group them into people (dlib's models: "
                                      "pip install 'cbir[faces]')")
@@ -53,4 +71,10 @@ def register(sub) -> None:
     p.add_argument("--name", action="append", default=[], metavar="N=NAME",
                    help="name person N (as `cbir info` numbers them now): their faces keep the name whatever number "
                         "they get later, and --person NAME finds them; N= takes it away (repeatable)")
+    p.add_argument("--face", nargs=3, action="append", default=[], metavar=("IMAGE", "N", "NAME"),
+                   help="say whose face N of an indexed image is (0, 1, ... left to right): that person's, whatever "
+                        "the grouping said; NAME '' leaves it to the grouping (repeatable)")
+    p.add_argument("--not-in", nargs=2, action="append", default=[], metavar=("PERSON", "IMAGE"),
+                   help="PERSON (a number or a name) is not in IMAGE after all: their face there is nobody's "
+                        "(repeatable)")
     p.set_defaults(func=cmd_faces)

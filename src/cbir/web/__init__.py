@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hmac
+from urllib.parse import urlsplit
 
 from flask import Flask, jsonify, render_template, request
 from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import HTTPException, Unauthorized
+from werkzeug.exceptions import Forbidden, HTTPException, Unauthorized
 from werkzeug.routing import PathConverter
 
 from cbir.datasets.images import IMAGE_EXTENSIONS
@@ -76,6 +77,17 @@ def create_app(config: dict | None = None) -> Flask:
         if given is None or not hmac.compare_digest(given.encode(), password.encode()):
             raise Unauthorized("this server asks for its password (any user name)",
                                www_authenticate=WWWAuthenticate("basic", {"realm": "cbir"}))
+
+    @app.before_request
+    def from_this_site_only():
+        """A request that changes something (or sends a picture) from another site's page is refused: a page
+        elsewhere must not name the people here through a visitor's browser. Browsers say where a request comes
+        from (`Sec-Fetch-Site`; older ones `Origin`); other clients say nothing and are let through."""
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return
+        site, origin = request.headers.get("Sec-Fetch-Site"), request.headers.get("Origin")
+        if site in ("cross-site", "same-site") or (site is None and origin and urlsplit(origin).netloc != request.host):
+            raise Forbidden("this server takes such requests from its own pages only, not from another site's")
 
     @app.before_request
     def follow_engine_folders():

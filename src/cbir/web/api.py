@@ -113,6 +113,49 @@ def people():
         for p in svc.collections[name].people]})
 
 
+@bp.post("/people/<person>")
+def name_person(person: str):
+    """Give a person (their number, or their name) a `name`; an empty one takes it away. Kept in the engine. With
+    `image` (an image of theirs), a number that means someone else by now is refused (409)."""
+    svc = service()
+    name, _ = svc.engine(given("engine"))
+    if not isinstance(given("name"), str):
+        raise RequestError("name= is missing: the person's name (empty to take it away)")
+    svc.name_person(name, person, given("name"), given("image"))
+    return people()
+
+
+@bp.get("/faces/<path:image_id>")
+def faces(image_id: str):
+    """The faces found in an indexed image, left to right: each one's number there, box, person (0: none), who it
+    is shown as, whether it was said to be nobody's, and a thumbnail of it."""
+    return faces_response(image_id, service().faces(request.args.get("engine"), image_id))
+
+
+@bp.post("/faces/<path:image_id>")
+def name_face(image_id: str):
+    """Say whose a face of an indexed image is: `face` (its number) and `name` ("" gives it back to the grouping)
+    or `nobody`; or, with `not` (a person's number or name), that this person is not in it after all."""
+    svc, engine = service(), given("engine")
+    if given("not") is not None:
+        svc.not_in(engine, str(given("not")), image_id)
+        return faces_response(image_id, svc.faces(engine, image_id))
+    return faces_response(image_id, svc.name_face(engine, image_id, given("face"), given("name"),
+                                                  given("nobody") in (True, 1, "1", "true", "on")))
+
+
+def given(key: str):
+    """A field of the request: in its JSON body, its form or its query."""
+    body = request.get_json(silent=True) if request.is_json else None
+    return body.get(key) if isinstance(body, dict) and key in body else request.values.get(key)
+
+
+def faces_response(image_id: str, seen) -> Response:
+    return jsonify({"engine": service().engine(given("engine"))[0], "image": image_id, "faces": [
+        face.to_dict() | {"thumbnail": url_for("api.image", image_id=image_id, size="thumb", crop=face.crop)}
+        for face in seen]})
+
+
 @bp.get("/trips")
 def trips():
     """The runs of photos taken away from home, the latest first: each one's name, first and last days, photos."""

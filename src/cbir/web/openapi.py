@@ -18,6 +18,19 @@ def _listing(summary: str, engine_param: dict, key: str, order: str, item: dict,
         "400": _ERROR, "404": _ERROR}}}
 
 
+_CHANGE_REFUSED = {"400": _ERROR, "403": {"description": "sent from another site's page"}, "404": _ERROR,
+                   "409": {"description": "the engine was given to the server loaded (no folder), another cbir is "
+                                          "changing its folder, the folder cannot be written, or the people were "
+                                          "numbered again", "content": _ERROR["content"]}}
+
+
+def _fields(properties: dict, required: list[str]) -> dict:
+    """A request body of these fields, as JSON or as a form."""
+    schema = {"type": "object", "properties": properties, "required": required}
+    return {"required": True, "content": {"application/json": {"schema": schema},
+                                          "application/x-www-form-urlencoded": {"schema": schema}}}
+
+
 def openapi_document(service) -> dict:
     k_param = {"name": "k", "in": "query", "required": False,
                "schema": {"type": "integer", "minimum": 1, "maximum": service.max_k, "default": service.default_k}}
@@ -135,6 +148,41 @@ def openapi_document(service) -> dict:
                  "face": {"type": "object", "description": "their most typical face: its image and box (left, top, "
                                                            "right, bottom as fractions of the picture's size)"},
                  "thumbnail": {"type": "string", "description": "the address of that face's thumbnail"}}),
+            "/api/v1/people/{person}": {"post": {
+                "summary": "Give a person a name (kept in the engine's folder; every face of theirs takes it), or "
+                           "take it away; answers the people as /api/v1/people does",
+                "parameters": [{"name": "person", "in": "path", "required": True, "schema": {"type": "string"},
+                                "description": "their number, or their name"}],
+                "requestBody": _fields({
+                    "name": {"type": "string", "description": "their name; empty to take it away"},
+                    "image": {"type": "string", "description": "an image of theirs: a number that means someone "
+                                                               "else by now (people are numbered again as they "
+                                                               "change) is refused with 409"},
+                    "engine": {"type": "string"}}, ["name"]),
+                "responses": {"200": {"description": "the people, the most photographed first"},
+                              **_CHANGE_REFUSED}}},
+            "/api/v1/faces/{image_id}": {
+                "get": {
+                    "summary": "The faces found in an indexed image, left to right",
+                    "parameters": [{"name": "image_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                                   engine_param],
+                    "responses": {"200": {"description": "its faces", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Faces"}}}}, "404": _ERROR}},
+                "post": {
+                    "summary": "Say whose a face of an indexed image is (kept in the engine's folder): a name (that "
+                               "person's, whatever the grouping said), nobody's, or the grouping's again; or that a "
+                               "person is not in the image after all",
+                    "parameters": [{"name": "image_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "requestBody": _fields({
+                        "face": {"type": "integer", "description": "the face's number in the image (from 0, left to "
+                                                                   "right)"},
+                        "name": {"type": "string", "description": "whose it is; empty: the grouping's to say"},
+                        "nobody": {"type": "boolean", "description": "none of the people's (instead of a name)"},
+                        "not": {"type": "string", "description": "instead of the others: a person (number or name) "
+                                                                 "who is not in the image after all"},
+                        "engine": {"type": "string"}}, []),
+                    "responses": {"200": {"description": "its faces now", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Faces"}}}}, **_CHANGE_REFUSED}}},
             "/api/v1/trips": _listing(
                 "The runs of photos taken away from home (the place photographed on the most days; more than 50 km "
                 "from it), the latest first: since= and until= with a trip's days look through its photos",
@@ -210,6 +258,17 @@ def openapi_document(service) -> dict:
                     "type": "array", "items": {"$ref": "#/components/schemas/Engine"}}}}}}}},
         },
         "components": {"schemas": {
+            "Faces": {"type": "object", "required": ["engine", "image", "faces"], "properties": {
+                "engine": {"type": "string"}, "image": {"type": "string"},
+                "faces": {"type": "array", "items": {"type": "object", "required": [
+                    "face", "box", "person", "who", "nobody", "thumbnail"], "properties": {
+                        "face": {"type": "integer", "description": "its number in the image, from 0, left to right"},
+                        "box": {"type": "array", "items": {"type": "number"}, "description": "left, top, right, "
+                                "bottom as fractions of the picture's width and height"},
+                        "person": {"type": "integer", "description": "whose it is (0: none of the people)"},
+                        "who": {"type": "string", "description": "their name, else 'person N'; empty for none"},
+                        "nobody": {"type": "boolean", "description": "said to be none of the people's"},
+                        "thumbnail": {"type": "string", "description": "the address of the face's thumbnail"}}}}}},
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"},
                       "suggestions": {"type": "array", "items": {"type": "string"},
                                       "description": "words, places or tags that may have been meant"}}},

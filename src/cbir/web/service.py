@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 
@@ -26,8 +26,9 @@ from cbir.datasets.sources import load_image, original_bytes
 from cbir.datasets.video import is_video_name
 from cbir.distinct import check_distinct
 from cbir.engine import Engine
-from cbir.storage import current_version
-from cbir.errors import CbirError, DatasetError, ImageDecodeError
+from cbir.faces import NOBODY, Faces, Seen
+from cbir.storage import current_version, writer_lock
+from cbir.errors import BusyError, CbirError, DatasetError, ImageDecodeError
 from cbir.filters import Filter
 from cbir.types import SearchResult
 from cbir.web.grouping import Grouping
@@ -39,6 +40,9 @@ MAX_TOGETHER = 20  # images one search "more like these" takes (and as many "not
 MAX_WORDS = 200  # characters of a search by words
 MAX_DEPTH = 1000  # how far down a ranking pages of results go (`offset` + `k`)
 CONVERTED_KEPT = 8  # full views of images a browser does not show, kept converted (a 12-MP photo's JPEG: ~4 MB)
+
+
+T = TypeVar("T")
 
 
 class RequestError(CbirError):
@@ -145,15 +149,46 @@ class SearchService:
                     logging.getLogger(__name__).warning("keeping the loaded '%s': its new version %s fails to "
                                                         "load: %s", name, version, exc)
                     continue
-                if self.micro_batching:
-                    engine.enable_micro_batching()
-                old, self.engines[name] = self.engines[name], engine
-                old.stop_micro_batching()
+                self._install(name, engine)
                 changed = True
             if changed:
                 self._describe()
         finally:
             self._reloading.release()
+
+    def _install(self, name: str, engine: Engine) -> None:
+        """Serve `engine` as `name` from now on (searches in flight finish on the one they started with)."""
+        if self.micro_batching:
+            engine.enable_micro_batching()
+        old, self.engines[name] = self.engines[name], engine
+        old.stop_micro_batching()
+
+    def change_faces(self, name: str | None, change: Callable[[Faces], T]) -> T:
+        """Change an engine's faces (`Engine.change_faces`; `change` may raise `CbirError` for a change it cannot
+        make) and keep them in its folder, on its latest version, and serve them at once. Refused where the engine
+        was given loaded (no folder to keep the change in), or another cbir is changing the folder. Returns what
+        `change` returns."""
+        name, served = self.engine(name)
+        if name not in self.sources:
+            raise RequestError(f"'{name}' was given to the server loaded, not as a folder: nothing in it can be "
+                               "changed here", 409)
+        path = self.sources[name]
+        try:
+            with self._reloading, writer_lock(path, wait=False):
+                engine = served if served.version == current_version(path) else Engine.load(path)
+                changed = engine.change_faces(path, change)
+                if engine is not served:
+                    self._install(name, engine)
+                self._versions[name] = engine.version
+                self._describe()
+            return changed
+        except RequestError:
+            raise
+        except OSError as exc:
+            raise RequestError(f"the engine's folder cannot be written ({exc.strerror or exc}): nothing was changed",
+                               409) from exc
+        except CbirError as exc:
+            raise RequestError(str(exc), 409 if isinstance(exc, BusyError) else 400) from exc
 
     @property
     def default_engine(self) -> str:
@@ -436,6 +471,45 @@ class SearchService:
                                          min_score=min_score, distinct=distinct)
         searched.query_label = eng.metadata.label(image_id)
         return searched
+
+    def faces(self, engine: str | None, image_id: str) -> list[Seen]:
+        """The faces found in an indexed image, left to right (`Engine.faces_in`); a 404 for an id not indexed."""
+        _, eng = self.engine(engine)
+        if image_id not in eng.metadata:
+            raise RequestError(f"no indexed image with id '{image_id}'", 404)
+        return eng.faces_in(image_id)
+
+    def name_face(self, engine: str | None, image_id: str, face, name: str | None = None, nobody: bool = False
+                  ) -> list[Seen]:
+        """Say whose a face of an indexed image is (`face`, its number there): a name ("" gives it back to the
+        grouping) or `nobody`'s; kept in the engine's folder. Returns the image's faces now."""
+        if (name is None) == (not nobody) or not isinstance(name, str | None):
+            raise RequestError("say whose the face is: name=NAME, or nobody=1 (none of the people)")
+        try:
+            number = int(face)
+        except (TypeError, ValueError):
+            raise RequestError(f"face= is a face's number in the image (from 0, left to right), not '{face}'") \
+                from None
+        self.faces(engine, image_id)  # the 404 first
+        self.change_faces(engine, lambda faces: faces.name_face(image_id, number, NOBODY if nobody else name))
+        return self.faces(engine, image_id)
+
+    def not_in(self, engine: str | None, person: str, image_id: str) -> str | None:
+        """Say that a person is not in an indexed image after all (`Faces.not_in`). Returns how they are found now
+        (a name, else a number; None for no one)."""
+        self.faces(engine, image_id)
+        return self.change_faces(engine, lambda faces: faces.not_in(person, image_id))
+
+    def name_person(self, engine: str | None, person: str, name: str, image_id: str | None = None) -> None:
+        """Give a person (a number or a name) a name ("" takes it away), kept in the engine's folder. `image_id`, an
+        image of theirs, makes sure that a number still means who it meant when the page was shown."""
+        def change(faces: Faces) -> None:
+            if image_id and image_id not in faces.showing(person):
+                raise RequestError(f"the people were numbered again since ({image_id} does not show {person} any "
+                                   f"more): reload the page", 409)
+            faces.rename(person, name)
+
+        self.change_faces(engine, change)
 
     def locate(self, image_id: str) -> str:
         """The stored path of an indexed image (any engine); only indexed ids are served."""

@@ -7,10 +7,11 @@ import base64
 from collections import Counter
 from dataclasses import replace
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from cbir.duplicates import picture_engine, rule
 from cbir.faces import FACE_SIDE
+from cbir.places import fold
 from cbir.web.grouping import RETRY_S
 from cbir.web.pictures import thumbnail
 from cbir.web.service import MAX_DEPTH, RequestError, Searched, SearchService
@@ -177,6 +178,9 @@ def index():
             elif not context["browsing"]:
                 about = svc.collection(searched.engine)
                 context["note"] = diagnostic(searched, about.labelled, context.get("predicted"), about.knows_classes)
+            if where and where.person:  # whose photos these are: named (or not theirs after all) on the page
+                context["person"] = next((p for p in context["people"] if where.person in (str(p.person), p.name)
+                                          or fold(where.person) == fold(p.name)), None)
             if where or min_score is not None:
                 if where and where.person:  # a person by name where they have one
                     called = {str(p.person): p.called for p in context["people"]}
@@ -187,6 +191,27 @@ def index():
     except RequestError as exc:
         context["error"], context["suggestions"], status = str(exc), suggested(exc, engine, narrowing), exc.status
     return render_template("index.html", **context), status
+
+
+@bp.post("/people")
+def name_person():
+    """The page's form naming a person (or taking their name away); then their photos, by their name now."""
+    svc = service()
+    engine, person = request.form.get("engine") or svc.default_engine, request.form.get("person", "")
+    name = " ".join(request.form.get("name", "").split())
+    svc.name_person(engine, person, name, request.form.get("image"))
+    return redirect(url_for("ui.index", browse=1, person=name, engine=engine, k=request.form.get("k")) if name
+                    else url_for("ui.index", engine=engine, _anchor="people"), 303)
+
+
+@bp.post("/people/not")
+def not_in():
+    """A photo's "not NAME" among NAME's photos: they are not in it after all; then their photos again."""
+    svc = service()
+    engine = request.form.get("engine") or svc.default_engine
+    now = svc.not_in(engine, request.form.get("person", ""), request.form.get("id", ""))
+    return redirect(url_for("ui.index", browse=1, person=now, engine=engine, k=request.form.get("k")) if now
+                    else url_for("ui.index", engine=engine, _anchor="people"), 303)
 
 
 def suggested(exc: RequestError, engine: str, narrowing: dict) -> list[tuple[str, str]]:

@@ -89,6 +89,14 @@ const cbirUploads = (function () {
 // A part of the query: drag across its picture to search with that part (`crop`, fractions of the picture).
 // An indexed image's part is asked for by address; an uploaded image is sent again (the file kept when it was
 // chosen, else the picture shown) with the part.
+// A picture's own rectangle in the window (its <img> letterboxes it: object-fit: contain).
+function pictureIn(img) {
+  const r = img.getBoundingClientRect();
+  const scale = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight);
+  const width = img.naturalWidth * scale, height = img.naturalHeight * scale;
+  return { left: r.left + (r.width - width) / 2, top: r.top + (r.height - height) / 2, width, height };
+}
+
 (function () {
   const section = document.getElementById("query");
   const pic = document.getElementById("query-pic");
@@ -106,13 +114,7 @@ const cbirUploads = (function () {
   hint.textContent = "Drag across the picture to search with a part of it.";
   pic.nextElementSibling.append(hint);
 
-  // the picture's own rectangle in the window (the <img> letterboxes it: object-fit: contain)
-  function shown() {
-    const r = img.getBoundingClientRect();
-    const scale = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight);
-    const width = img.naturalWidth * scale, height = img.naturalHeight * scale;
-    return { left: r.left + (r.width - width) / 2, top: r.top + (r.height - height) / 2, width, height };
-  }
+  const shown = () => pictureIn(img);
   function place([left, top, width, height]) {
     const s = shown(), p = pic.getBoundingClientRect();
     box.style.left = `${s.left - p.left + left * s.width}px`;
@@ -269,6 +271,7 @@ async function sendAgain(section, form, fields) {
   const hits = [...document.querySelectorAll(".results .hit")].filter((hit) => hit.querySelector("a.open"));
   if (!viewer || !hits.length || typeof viewer.showModal !== "function") return;
   const img = viewer.querySelector("img");
+  const faces = facesIn(viewer, img);
   let at = 0;
   function show(n) {
     at = (n + hits.length) % hits.length;
@@ -289,6 +292,7 @@ async function sendAgain(section, form, fields) {
     like.hidden = !link;
     if (link) like.href = link.href;
     viewer.querySelector("a.original").href = open.href;
+    faces.show(moving ? null : open.dataset.faces);
   }
   hits.forEach((hit, n) => hit.querySelector("a.open").addEventListener("click", (event) => {
     if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;  // a tab, as asked
@@ -304,9 +308,84 @@ async function sendAgain(section, form, fields) {
   viewer.addEventListener("close", () => viewer.querySelector("video").pause());
   viewer.addEventListener("click", (event) => { if (event.target === viewer) viewer.close(); });  // the backdrop
   document.addEventListener("keydown", (event) => {  // wherever the focus went, but a video's own (it seeks)
-    if (viewer.open && event.target.tagName !== "VIDEO" && (event.key === "ArrowRight" || event.key === "ArrowLeft")) {
+    if (viewer.open && !["VIDEO", "INPUT"].includes(event.target.tagName)
+        && (event.key === "ArrowRight" || event.key === "ArrowLeft")) {
       event.preventDefault();
       show(at + (event.key === "ArrowRight" ? 1 : -1));
     }
   });
 })();
+
+// The faces found in the large view's photo, framed with who they are (on an engine whose faces were looked for): a
+// click on one says whose it is (a name, or nobody's: kept in the engine), or leads to that person's photos.
+function facesIn(viewer, img) {
+  const layer = viewer.querySelector(".faces"), form = viewer.querySelector("form.face-name");
+  if (!layer || !form) return { show() {} };
+  const input = form.querySelector("input"), nobody = form.querySelector(".nobody");
+  const their = form.querySelector("a.their"), said = form.querySelector(".said");
+  let address = null, found = [], chosen = null;
+  const named = (face) => face.person && face.who !== `person ${face.person}`;
+  function draw() {
+    layer.replaceChildren();
+    if (img.hidden || !img.naturalWidth) return;
+    const picture = pictureIn(img), frame = layer.getBoundingClientRect();
+    for (const face of found) {
+      const [left, top, right, bottom] = face.box;
+      const box = document.createElement("button");
+      box.type = "button";
+      box.className = "face" + (face === chosen ? " chosen" : "");
+      box.style.left = `${picture.left - frame.left + left * picture.width}px`;
+      box.style.top = `${picture.top - frame.top + top * picture.height}px`;
+      box.style.width = `${(right - left) * picture.width}px`;
+      box.style.height = `${(bottom - top) * picture.height}px`;
+      const label = document.createElement("span");
+      label.textContent = face.person ? face.who : "?";
+      box.append(label);
+      box.title = face.person ? `${face.who}: name this face, or see their photos` : "who is this? name this face";
+      box.addEventListener("click", () => choose(face));
+      layer.append(box);
+    }
+  }
+  function choose(face) {
+    chosen = face;
+    form.hidden = !face;
+    said.textContent = "";
+    if (face) {
+      input.value = named(face) ? face.who : "";
+      nobody.hidden = !face.person;
+      nobody.textContent = `Not ${face.who}`;
+      their.hidden = !face.person;
+      const photos = new URL(viewer.dataset.personUrl, location.href);
+      photos.searchParams.set("person", named(face) ? face.who : face.person);
+      their.href = photos;
+      their.textContent = `${face.who}'s photos`;
+      input.focus();
+    }
+    draw();
+  }
+  async function load(url) {
+    const answer = await fetch(url);
+    if (url === address && answer.ok) { found = (await answer.json()).faces; choose(null); }
+  }
+  async function send(fields) {
+    const answer = await fetch(address, { method: "POST", headers: { "Content-Type": "application/json" },
+                                          body: JSON.stringify({ engine: viewer.dataset.engine, face: chosen.face,
+                                                                 ...fields }) });
+    const body = await answer.json();
+    if (!answer.ok) { said.textContent = body.error; return; }
+    found = body.faces;
+    choose(null);
+  }
+  form.addEventListener("submit", (event) => { event.preventDefault(); if (chosen) send({ name: input.value }); });
+  nobody.addEventListener("click", () => { if (chosen) send({ nobody: true }); });
+  img.addEventListener("load", draw);
+  window.addEventListener("resize", draw);
+  return {
+    show(url) {
+      address = url || null;
+      found = [];
+      choose(null);
+      if (address) load(address);
+    },
+  };
+}
