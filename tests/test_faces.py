@@ -268,14 +268,17 @@ def test_people_are_named_from_a_photo_manager_s_regions_or_by_hand(tmp_path, ca
     assert main(["faces", str(out), "--name", "Grace"]) == 2
     assert "--name is N=NAME" in capsys.readouterr().err
     page = create_app({"ENGINES": {"album": Engine.load(out)}}).test_client().get("/").get_data(as_text=True)
-    assert ">Eileen Collins\n" in page and "Grace Hopper (3 images)</option>" in page
+    assert ">Eileen Collins\n" in page and '<option value="Grace Hopper" label="3 images">' in page
     assert 'href="/?browse=1&amp;person=Grace+Hopper' in page  # a named person's chip: by name
     browsed = create_app({"ENGINES": {"album": Engine.load(out)}}).test_client().get("/?browse=1&person=2")
     assert ">with Grace Hopper</span>" in browsed.get_data(as_text=True)  # under each picture
     assert "Only images with Grace Hopper." in browsed.get_data(as_text=True)  # by name, not by number
+    together = create_app({"ENGINES": {"album": Engine.load(out)}}).test_client().get(
+        "/?browse=1&person=Grace+Hopper+or+Eileen+Collins").get_data(as_text=True)
+    assert together.count('class="hit"') == 6 and "Only images with Grace Hopper or Eileen Collins." in together
 
 
-def test_a_search_by_a_face_finds_the_photos_of_that_person(album, tmp_path, capsys):
+def test_a_search_by_a_face_finds_the_photos_of_that_person(album, tmp_path, capsys, monkeypatch):
     out = indexed(album, tmp_path)
     assert main(["faces", str(out), "--name", "1=Eileen Collins"]) == 0
     query = tmp_path / "query.jpg"
@@ -302,6 +305,23 @@ def test_a_search_by_a_face_finds_the_photos_of_that_person(album, tmp_path, cap
     page = client.post("/", data={"image": (query.open("rb"), "query.jpg"), "face": "1"},
                        content_type="multipart/form-data").get_data(as_text=True)
     assert "Pictures with a face like the one in it, Eileen Collins&#39;s" in page and "hopper/h1.jpg" not in page
+
+    capsys.readouterr()  # a face of an indexed photo: its descriptor as kept, no face detector run
+    monkeypatch.setattr(cbir.faces.FaceFinder, "find", lambda *_: pytest.fail("the detector ran"))
+    assert main(["search", str(out), "--like", "collins/a1.jpg", "--face"]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said[0] == "collins/a1.jpg (the face of Eileen Collins):"
+    assert {line.split()[3] for line in said[1:]} == {"collins/a2.jpg", "collins/a3.jpg"}  # itself left out
+    assert main(["search", str(out), "--like", "collins/a1.jpg", "--like", "hopper/h1.jpg", "--face"]) == 2
+    similar = client.get("/api/v1/similar/hopper/h2.jpg?face=0").get_json()
+    assert [h["id"] for h in similar["hits"]] in (["hopper/h1.jpg", "hopper/h3.jpg"], ["hopper/h3.jpg",
+                                                                                    "hopper/h1.jpg"])
+    for refused in ("face=1", "face=first"):
+        assert client.get(f"/api/v1/similar/hopper/h2.jpg?{refused}").status_code == 400
+    assert "no face was found in it" in client.get("/api/v1/similar/other/cat.jpg?face=").get_json()["error"]
+    page = client.get("/?id=hopper/h2.jpg&face=0").get_data(as_text=True)
+    assert "Query: <span class=\"name\">a face in hopper/h2.jpg</span>" in page and "crop=" in page
+    assert "Pictures with a face like the one in it" in page and page.count('class="hit"') == 2
 
 
 def test_people_are_numbered_again_when_their_photos_go():
@@ -454,3 +474,26 @@ def test_the_command_line_says_whose_a_face_is_and_who_is_not_in_a_photo(album, 
     assert main(["faces", str(out), "--not-in", "Grace Hopper", "other/cat.jpg"]) == 2
     assert "no face of Grace Hopper was found in other/cat.jpg" in capsys.readouterr().err
     assert Engine.load(out).faces.names == faces.names  # nothing changed
+
+
+def test_people_together_or_either():
+    """"Anna and Bob": the photos of both; "Anna, Bob" or "Anna or Bob": of either; a name with a comma in it is
+    a name first."""
+    rng = np.random.default_rng(2)
+    centres = rng.normal(size=(3, 128)).astype(np.float32)
+    centres *= 1.0 / np.linalg.norm(centres, axis=1, keepdims=True)
+    faces = Faces()
+    for image, people in {"a.jpg": [0], "ab.jpg": [0, 1], "b.jpg": [1], "c.jpg": [2], "bc.jpg": [1, 2]}.items():
+        faces.add(image, np.array([[0.1 * n, 0.1, 0.1 * n + 0.05, 0.3] for n in range(len(people))]),
+                  np.array([centres[p] + rng.normal(0, 0.005, 128) for p in people]))
+    faces.group()
+    for row, name in [(0, "Anna"), (3, "Bob"), (4, "Hopper, Grace")]:  # a.jpg's face, b.jpg's, c.jpg's
+        faces.rename(int(faces.persons[row]), name)
+    assert faces.showing("anna AND bob") == faces.showing("Bob & Anna") == {"ab.jpg"}
+    assert faces.showing("Anna or Hopper, Grace") == {"a.jpg", "ab.jpg", "c.jpg", "bc.jpg"}  # a name with a comma
+    assert faces.showing("Anna and Bob, Hopper, Grace") == {"ab.jpg", "c.jpg", "bc.jpg"}  # "and" binds first
+    assert faces.showing("Anna and Hopper, Grace") == set()  # never together
+    with pytest.raises(CbirError, match="nobody is named 'Carl'"):
+        faces.showing("Anna and Carl")
+    with pytest.raises(CbirError, match="nobody is named ''"):
+        faces.showing("Anna and")

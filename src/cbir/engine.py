@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
@@ -501,22 +501,39 @@ class Engine:
         """For each picture (read at `cbir.faces.FACE_SIDE`), the indexed images with a face most like its largest
         face, closer than `cbir.faces.MATCH`, the nearest first, scored 1 - distance; each result says whose face it
         is, where it is a person's the engine knows (`cbir.faces`)."""
-        from cbir.faces import finder
+        from cbir.faces import finder, largest
 
         _check_k(k)
-        faces, among = self._people(), self.select(where).ids if where else None
+        self._people()  # no faces looked for: said before any picture is looked at
+        among = self.select(where).ids if where else None
         results = []
         for n, image in enumerate(images):
             boxes, descriptors = finder().find(image)
             if not len(boxes):
                 raise CbirError(f"no face found in {names[n] if names else 'the picture'}: faces of 80 pixels and "
                                 f"more at 1,600 on its longer side, upright and facing the camera, are found")
-            face = descriptors[int(np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))]
-            who = faces.who(face)  # whose face it is, where the engine knows
-            results.append(SearchResult([self.metadata.hit(id_, round(1.0 - distance, 4))
-                                         for id_, distance in faces.like(face, among)[:k]],
-                                        names[n] if names else None, person=who))
+            face = descriptors[largest(boxes)]
+            results.append(self._by_face(face, k, among, names[n] if names else None))
         return results
+
+    def search_face_in(self, image_id: str, k: int = 10, face: int | None = None, where: Filter | None = None
+                       ) -> SearchResult:
+        """The other indexed images with a face most like one of an indexed image's (its `face`-th, from 0, left to
+        right; None: its largest), as `search_faces` finds them: from the face's descriptor as kept, without
+        dlib."""
+        _check_k(k)
+        faces = self._people()
+        return self._by_face(faces.descriptors[faces.row(image_id, face)], k,
+                             self.select(where).ids if where else None, image_id, leave=image_id)
+
+    def _by_face(self, descriptor: np.ndarray, k: int, among: Collection[str] | None, name: str | None,
+                 leave: str | None = None) -> SearchResult:
+        """The images with a face closer than `MATCH` to a face's descriptor (of those `among`; not `leave`), the
+        nearest first, scored 1 - distance, saying whose face it is where the engine knows."""
+        faces = self._people()
+        found = [(id_, distance) for id_, distance in faces.like(descriptor, among) if id_ != leave][:k]
+        return SearchResult([self.metadata.hit(id_, round(1.0 - distance, 4)) for id_, distance in found], name,
+                            person=faces.who(descriptor))
 
     def _people(self) -> Faces:
         """The faces found (`find_faces`; of a copies' engine, its engine's), or an error saying how to find them."""

@@ -102,6 +102,11 @@ class Seen(NamedTuple):
     def crop(self) -> str:
         return face_crop(self.box)
 
+    @property
+    def area(self) -> float:
+        left, top, right, bottom = self.box
+        return (right - left) * (bottom - top)
+
     def to_dict(self) -> dict:
         return self._asdict() | {"box": list(self.box)}
 
@@ -219,14 +224,20 @@ class Faces:
         return [Seen(n, self._face(row).box, int(self.persons[row]), called.get(int(self.persons[row]), ""),
                      self.names[row] == NOBODY) for n, row in enumerate(rows)]
 
-    def name_face(self, image: str, face: int, name: str) -> None:
-        """Say whose face the `face`-th of an image's is (from 0, left to right, as `in_image` lists them): a name
-        (that person's now, whatever the grouping said), `NOBODY` (none of the people), or "" (the grouping's)."""
+    def row(self, image: str, face: int | None = None) -> int:
+        """Where an image's `face`-th face is (from 0, left to right, as `in_image` lists them; None: its largest)."""
         rows = [row for row, owner in enumerate(self.owners) if owner == image]
-        if not 0 <= face < len(rows):
+        if face is None and rows:
+            return rows[largest(self.boxes[rows])]
+        if face is None or not 0 <= face < len(rows):
             raise CbirError(f"{image} has no face {face}: " + (f"its faces are 0 to {len(rows) - 1}, left to right"
                                                                 if rows else "no face was found in it"))
-        self.names[rows[face]] = name if name == NOBODY else _name(name)
+        return rows[face]
+
+    def name_face(self, image: str, face: int, name: str) -> None:
+        """Say whose the `face`-th face of an image is (from 0, left to right, as `in_image` lists them): a name
+        (that person's now, whatever the grouping said), `NOBODY` (none of the people), or "" (the grouping's)."""
+        self.names[self.row(image, face)] = name if name == NOBODY else _name(name)
         self._persons = self._numbered(self._regrouped(self.persons))
 
     def not_in(self, person: str | int, image: str) -> str | None:
@@ -369,7 +380,27 @@ class Faces:
 
     def showing(self, person: str | int) -> frozenset[str]:
         """The images in which a person's face was found: the person by number ("3", or "person 3" as
-        `Person.called` says it), or by name (case and accents ignored; several people of one name: all of them)."""
+        `Person.called` says it), or by name (case and accents ignored). Where no one has that name, people joined:
+        "Anna and Bob" (or "&": the photos of both together), "Anna, Bob" (or "or": of either); "and" binds first
+        ("Anna and Bob, Carl": of Anna and Bob together, and Carl's); a name with a comma in it is read whole."""
+        try:
+            return self._showing(person)
+        except CbirError:
+            pieces = [piece.strip() for piece in re.split(r"(,|\bor\b|\band\b|&)", str(person), flags=re.IGNORECASE)]
+            if len(pieces) == 1:
+                raise
+        names = {fold(name) for _, name, _ in self._groups() if name}
+        terms: list[list[str]] = [[pieces[0]]]
+        for join, piece in zip(pieces[1::2], pieces[2::2]):
+            if join == "," and fold(f"{terms[-1][-1]}, {piece}") in names:  # "Hopper, Grace"
+                terms[-1][-1] = f"{terms[-1][-1]}, {piece}"
+            elif join.casefold() in ("and", "&"):
+                terms[-1].append(piece)
+            else:
+                terms.append([piece])
+        return frozenset().union(*(frozenset.intersection(*map(self._showing, term)) for term in terms))
+
+    def _showing(self, person: str | int) -> frozenset[str]:
         return frozenset(self.owners[i] for i in np.flatnonzero(np.isin(self.persons, list(self._numbers(person)))))
 
     def _numbers(self, person: str | int) -> set[int]:
@@ -404,6 +435,11 @@ class Faces:
         with np.load(path) as saved:
             return cls(saved["owners"].tolist(), saved["boxes"], saved["descriptors"], saved["persons"],
                        saved["scanned"].tolist(), saved["names"].tolist())
+
+
+def largest(boxes: np.ndarray) -> int:
+    """Which of these boxes (left, top, right, bottom) is the largest."""
+    return int(np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))
 
 
 def _name(name: str) -> str:

@@ -26,9 +26,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     if (args.words or browsing) and (args.unlike or args.crop or args.together):
         raise CbirError(f"{'--words searches' if args.words else 'a look through the images (no image, no --words) is'}"
                         " alone: not with --unlike, --crop or --together")
-    if args.face and (not args.images or args.like or args.unlike or args.together or args.distinct):
-        raise CbirError("--face searches with the face in each image file given, alone: not with --like, --unlike, "
-                        "--together or --distinct")
+    faces_of = bool(args.images) != bool(args.like) and len(args.like) <= 1  # files, or one indexed image
+    if args.face and (not faces_of or args.unlike or args.together or args.distinct):
+        raise CbirError("--face searches with the face in each image file given, or in one indexed image (--like "
+                        "ID), alone: not with --unlike, --together or --distinct")
     region = Region.parse(args.crop) if args.crop else None
     images, names = read_queries(args.images, region, FACE_SIDE if args.face else DEFAULT_MAX_SIDE)
     unlike, _ = read_queries(args.unlike, None, DEFAULT_MAX_SIDE)
@@ -40,6 +41,8 @@ def cmd_search(args: argparse.Namespace) -> int:
                                        distinct=args.distinct, progress=True)]
     elif browsing:
         results = [engine.browse(args.k, where, args.distinct)]
+    elif args.face and args.like:
+        results = [dataclasses.replace(engine.search_face_in(args.like[0], args.k, where=where), query=args.like[0])]
     elif args.face:
         results = engine.search_faces(images, k=args.k, names=names, where=where)
     elif len(args.like) == 1 and not (images or unlike):
@@ -183,7 +186,8 @@ def register(sub) -> None:
                    help="only images rated N stars or more (1 to 5), as photo managers write ratings")
     p.add_argument("--person", metavar="N|NAME",
                    help="only images in which a person's face was found: by number or name (`cbir faces` finds "
-                        "them; `cbir info` lists the people)")
+                        "them; `cbir info` lists the people); 'Anna and Bob': both in one photo; 'Anna, Bob' or "
+                        "'Anna or Bob': either")
     p.add_argument("--min-score", type=float, metavar="S",
                    help="no results scoring less than S (cosine similarity, -1 to 1; with --words, a probability): "
                         "fewer than k may come back")
@@ -191,8 +195,9 @@ def register(sub) -> None:
                    help="one image per group of look-alikes (a burst's shots, a picture's edits and copies): the "
                         "best of each, naming the others; needs features of the picture (effnet, or --copies)")
     p.add_argument("--face", action="store_true",
-                   help="search with the largest face in each image given: the indexed images with a face most like "
-                        "it, the nearest first (`cbir faces` first; with --crop, the largest face in that part)")
+                   help="search with the largest face in each image given (or in the indexed image --like names): "
+                        "the indexed images with a face most like it, the nearest first (`cbir faces` first; with "
+                        "--crop, the largest face in that part)")
     p.add_argument("--together", action="store_true",
                    help="one search with all the images given: the indexed images most like all of them at once")
     p.add_argument("--like", action="append", default=[], metavar="ID",

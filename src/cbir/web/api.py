@@ -177,11 +177,14 @@ def memories():
 @bp.get("/similar/<path:image_id>")
 def similar(image_id: str):
     """The indexed images most like an indexed one, or a part of it (`crop`; itself left out), or like it and the
-    indexed images `also` together, and less like the indexed images `unlike` (all of them left out)."""
+    indexed images `also` together, and less like the indexed images `unlike` (all of them left out); with `face`
+    (a face's number in it, or empty for its largest), those with a face most like that one."""
     svc = service()
     k, offset = svc.parse_page(request.args)
     where, min_score = svc.parse_narrowing(request.args)
     engine, distinct, also = request.args.get("engine"), svc.parse_distinct(request.args), request.args.getlist("also")
+    if "face" in request.args:
+        return search_response(svc.search_face_in(image_id, engine, k + offset, request.args["face"], where), offset)
     region, unlike = svc.parse_region(request.args), request.args.getlist("unlike")
     if also or unlike:
         return search_response(svc.search_ids([image_id, *also], engine, k + offset, where, min_score, distinct,

@@ -57,7 +57,8 @@ def openapi_document(service) -> dict:
          "description": "only images rated this many stars or more"},
         {"name": "person", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "only images in which this person's face was found, by number or name (`cbir faces`; "
-                        "/api/v1/people lists them)"},
+                        "/api/v1/people lists them); 'Anna and Bob': both in one photo; 'Anna, Bob' or 'Anna or "
+                        "Bob': either"},
         {"name": "showing", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "only images that show what the words name (the network's probability at least 0.5; as "
                         "words= names them)"},
@@ -209,7 +210,10 @@ def openapi_document(service) -> dict:
                                {"name": "unlike", "in": "query", "required": False, "explode": True,
                                 "description": "indexed images of what is not wanted (repeatable, up to 20): the "
                                                "results are less like them, and they are left out",
-                                "schema": {"type": "array", "items": {"type": "string"}}}],
+                                "schema": {"type": "array", "items": {"type": "string"}}},
+                               {"name": "face", "in": "query", "required": False, "schema": {"type": "string"},
+                                "description": "instead: the other images with a face like this one of the image "
+                                               "(its number there, from 0, left to right; empty: its largest)"}],
                 "responses": {"200": {"description": "hits, best first", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
                     "400": _ERROR, "404": _ERROR}}},

@@ -485,14 +485,33 @@ class SearchService:
         grouping) or `nobody`'s; kept in the engine's folder. Returns the image's faces now."""
         if (name is None) == (not nobody) or not isinstance(name, str | None):
             raise RequestError("say whose the face is: name=NAME, or nobody=1 (none of the people)")
-        try:
-            number = int(face)
-        except (TypeError, ValueError):
-            raise RequestError(f"face= is a face's number in the image (from 0, left to right), not '{face}'") \
-                from None
+        number = self.face_number(face)
         self.faces(engine, image_id)  # the 404 first
         self.change_faces(engine, lambda faces: faces.name_face(image_id, number, NOBODY if nobody else name))
         return self.faces(engine, image_id)
+
+    @staticmethod
+    def face_number(value) -> int:
+        """A face's number in its image (`face=`), checked."""
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise RequestError(f"face= is a face's number in the image (from 0, left to right), not '{value}'") \
+                from None
+
+    def search_face_in(self, image_id: str, engine: str | None, k: int, face, where: Filter | None = None
+                       ) -> Searched:
+        """The other indexed images with a face like one of an indexed image's (`face`: its number there; None or
+        "": its largest; `Engine.search_face_in`)."""
+        name, eng = self.engine(engine)
+        self.faces(name, image_id)  # the 404 first
+        number = None if face in (None, "") else self.face_number(face)
+        try:
+            searched = self._timed(name, eng, False, lambda: eng.search_face_in(image_id, k, number, where))
+        except CbirError as exc:  # no such face, no faces looked for in the engine
+            raise RequestError(str(exc)) from None
+        searched.query_label = eng.metadata.label(image_id)
+        return searched
 
     def not_in(self, engine: str | None, person: str, image_id: str) -> str | None:
         """Say that a person is not in an indexed image after all (`Faces.not_in`). Returns how they are found now

@@ -146,6 +146,12 @@ def index():
             if len(ids) > 1 or unlike:  # "more like these" (the ticked images together), "not like these"
                 searched = svc.search_ids(ids, engine, depth, where, min_score, distinct, region, unlike)
                 context["query_name"] = together_name(len(ids), len(unlike))
+            elif "face" in request.args:  # a face in an indexed photo: the photos with a face like it
+                searched = svc.search_face_in(ids[0], engine, depth, request.args["face"], where)
+                seen = svc.faces(engine, ids[0])
+                chosen = seen[int(request.args["face"])] if request.args["face"] else max(seen, key=lambda f: f.area)
+                context["query_src"] = url_for("api.image", image_id=ids[0], size="thumb", crop=chosen.crop)
+                context["query_name"], face = f"a face in {ids[0]}", True
             else:
                 searched = svc.search_id(ids[0], engine, depth, where, min_score, region, distinct)
                 context["query_src"] = url_for("api.image", image_id=ids[0], size="thumb")
@@ -179,8 +185,8 @@ def index():
                 about = svc.collection(searched.engine)
                 context["note"] = diagnostic(searched, about.labelled, context.get("predicted"), about.knows_classes)
             if where and where.person:  # whose photos these are: named (or not theirs after all) on the page
-                context["person"] = next((p for p in context["people"] if where.person in (str(p.person), p.name)
-                                          or fold(where.person) == fold(p.name)), None)
+                context["person"] = next((p for p in context["people"] if where.person == str(p.person)
+                                          or fold(where.person) in (fold(p.name), p.called)), None)
             if where or min_score is not None:
                 if where and where.person:  # a person by name where they have one
                     called = {str(p.person): p.called for p in context["people"]}

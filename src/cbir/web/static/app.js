@@ -322,7 +322,8 @@ function facesIn(viewer, img) {
   const layer = viewer.querySelector(".faces"), form = viewer.querySelector("form.face-name");
   if (!layer || !form) return { show() {} };
   const input = form.querySelector("input"), nobody = form.querySelector(".nobody");
-  const their = form.querySelector("a.their"), said = form.querySelector(".said");
+  const their = form.querySelector("a.their"), alike = form.querySelector("a.alike"), said = form.querySelector(".said");
+  let image = null;
   let address = null, found = [], chosen = null;
   const named = (face) => face.person && face.who !== `person ${face.person}`;
   function draw() {
@@ -359,19 +360,28 @@ function facesIn(viewer, img) {
       photos.searchParams.set("person", named(face) ? face.who : face.person);
       their.href = photos;
       their.textContent = `${face.who}'s photos`;
+      const like = new URL(viewer.dataset.faceUrl, location.href);
+      like.searchParams.set("id", image);
+      like.searchParams.set("face", face.face);
+      alike.href = like;
       input.focus();
     }
     draw();
   }
   async function load(url) {
     const answer = await fetch(url);
-    if (url === address && answer.ok) { found = (await answer.json()).faces; choose(null); }
+    if (url !== address || !answer.ok) return;
+    const body = await answer.json();
+    [image, found] = [body.image, body.faces];
+    choose(null);
   }
   async function send(fields) {
-    const answer = await fetch(address, { method: "POST", headers: { "Content-Type": "application/json" },
-                                          body: JSON.stringify({ engine: viewer.dataset.engine, face: chosen.face,
-                                                                 ...fields }) });
+    const url = address;
+    const answer = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json" },
+                                      body: JSON.stringify({ engine: viewer.dataset.engine, face: chosen.face,
+                                                             ...fields }) });
     const body = await answer.json();
+    if (url !== address) return;  // another photo shown meanwhile
     if (!answer.ok) { said.textContent = body.error; return; }
     found = body.faces;
     choose(null);
