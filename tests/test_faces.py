@@ -370,7 +370,7 @@ def test_names_given_to_faces_overrule_the_grouping():
     assert faces.not_in("Anna", "1.jpg") == "Anna"  # a stranger among Anna's photos: nobody's now
     assert faces.showing("Anna") == {"0.jpg"} and faces.in_image("1.jpg")[0].nobody
     assert [tuple(seen)[2:] for seen in faces.in_image("1.jpg") + faces.in_image("0.jpg")] == [
-        (0, "", True), (2, "Anna", False)]  # Bob has more photos now: numbered first
+        (0, "", True, ""), (2, "Anna", False, "")]  # Bob has more photos now: numbered first
     faces.group()  # grouped again (`cbir faces`): the names still overrule it
     assert faces.persons.tolist() == [2, 0, 1, 1, 3]
     assert faces.not_in(2, "0.jpg") is None  # Anna's last photo: no one's now
@@ -420,7 +420,7 @@ def test_people_are_named_and_put_right_on_the_page_and_in_the_api(album, tmp_pa
     assert answer.status_code == 200 and answer.get_json()["faces"][0]["who"] == "Grace Hopper"  # hers again
     answer = client.post("/api/v1/faces/collins/a2.jpg", data={"face": "0", "nobody": "1"})
     assert answer.get_json()["faces"][0] | {"box": None, "thumbnail": None} == {
-        "face": 0, "person": 0, "who": "", "nobody": True, "box": None, "thumbnail": None}
+        "face": 0, "person": 0, "who": "", "nobody": True, "maybe": "", "box": None, "thumbnail": None}
     assert client.post("/api/v1/people/1", json={"name": "Eileen Collins", "image": "collins/a1.jpg"}
                        ).status_code == 409  # Grace Hopper is in more photos now: person 1
     renamed = client.post("/api/v1/people/2", json={"name": "Eileen Collins", "image": "collins/a1.jpg"}
@@ -497,3 +497,85 @@ def test_people_together_or_either():
         faces.showing("Anna and Carl")
     with pytest.raises(CbirError, match="nobody is named ''"):
         faces.showing("Anna and")
+
+
+def test_people_who_may_be_one_person_are_suggested():
+    """A group the grouping kept apart (its faces 0.55 from hers: not linked under 0.5, but under dlib's 0.6 for one
+    person) may be her; not one seen in a photo with her, nor one named otherwise, nor anyone far."""
+    rng = np.random.default_rng(3)
+    basis = np.linalg.qr(rng.normal(size=(128, 6)))[0].T.astype(np.float32)  # orthonormal directions
+    anna = basis[0]
+    faces = Faces()
+
+    def add(image, *centres):
+        faces.add(image, np.array([[0.2 * n, 0.1, 0.2 * n + 0.1, 0.3] for n in range(len(centres))]),
+                  np.array([c + rng.normal(0, 0.003, 128) for c in centres]))
+
+    for n in range(3):
+        add(f"anna{n}.jpg", anna)
+    for n in range(2):
+        add(f"older{n}.jpg", anna + 0.55 * basis[1])  # her, years later
+        add(f"carl{n}.jpg", anna + 0.55 * basis[2])
+        add(f"far{n}.jpg", anna + 1.2 * basis[3])
+    add("anna-and-twin.jpg", anna, anna + 0.55 * basis[4])  # beside her: someone else
+    add("twin.jpg", anna + 0.55 * basis[4])
+    add("lone.jpg", anna + 0.55 * basis[5])  # in one photo: no one's
+    faces.group()
+    assert len(faces.people()) == 5 and faces.in_image("lone.jpg")[0].maybe == ""  # no one named yet
+    faces.rename(int(faces.persons[0]), "Anna")
+    faces.rename(faces.persons[faces.owners.index("carl0.jpg")].item(), "Carl")
+    assert [(seen.person, seen.maybe) for seen in faces.in_image("lone.jpg")] == [(0, "Anna")]  # her, maybe
+    suggested = faces.alike("Anna")
+    assert [(p.face.image[:5], 0.5 < distance < 0.6) for p, distance in suggested] == [("older", True)]
+    assert faces.alike("Carl") == []  # Anna, 0.55 from him, is named otherwise (the older one is 0.78 away)
+    faces.rename(suggested[0][0].person, "Anna")  # yes: one person now
+    assert faces.showing("Anna") >= {"older0.jpg", "older1.jpg"} and faces.alike("Anna") == []
+
+
+def test_who_may_be_one_person_on_the_page_the_api_and_the_command_line(album, tmp_path, capsys):
+    out = indexed(album, tmp_path)
+    rng = np.random.default_rng(4)
+    basis = np.linalg.qr(rng.normal(size=(128, 3)))[0].T.astype(np.float32)
+    faces = Faces()  # as if the grouping had split her: her later photos 0.55 from the first ones
+    for image, centre in [("collins/a1.jpg", 0), ("collins/a2.jpg", 0), ("collins/a3.jpg", 0),
+                          ("hopper/h1.jpg", 1), ("hopper/h2.jpg", 1), ("hopper/h3.jpg", 2)]:
+        faces.add(image, np.array([[0.3, 0.2, 0.6, 0.5]]),
+                  (basis[0] + 0.55 * basis[centre] * (centre > 0) + (centre == 2) * basis[2]
+                   + rng.normal(0, 0.003, 128))[None])
+    faces.group()
+    faces.rename(1, "Ada")
+    engine = Engine.load(out)
+    engine.faces = faces
+    engine.save(out)
+    client = create_app({"ENGINES": {"album": str(out)}}).test_client()
+    page = client.get("/?browse=1&person=Ada").get_data(as_text=True)
+    assert 'id="alike">Maybe Ada too:' in page and "Yes, Ada</button>" in page
+    listed = client.get("/api/v1/people?alike=Ada").get_json()["people"]
+    assert [(p["person"], p["images"]) for p in listed] == [(2, 2)] and 0.5 < listed[0]["distance"] < 0.6
+    capsys.readouterr()
+    assert main(["faces", str(out), "--alike", "Ada", "--alike", "1"]) == 0
+    said = capsys.readouterr().out
+    assert "who may be Ada too: person 2 (2 images, faces 0.55 apart): --name 2=Ada" in said
+    assert "who may be 1 too: person 2 (2 images, faces 0.55 apart)\n" in said  # no name to give
+    client = create_app({"ENGINES": {"album": str(out)}}).test_client()
+    yes = client.post("/people", data={"engine": "album", "person": "2", "image": "hopper/h1.jpg", "name": "Ada"})
+    assert yes.status_code == 303 and "person=Ada" in yes.headers["Location"]
+    assert len(Engine.load(out).faces.showing("Ada")) == 5
+    assert 'id="alike"' not in client.get("/?browse=1&person=Ada").get_data(as_text=True)  # no one else
+
+
+def test_the_people_page_names_everyone_in_place(album, tmp_path):
+    out = indexed(album, tmp_path)
+    client = create_app({"ENGINES": {"album": str(out)}}).test_client()
+    assert "Nobody yet: <code>cbir faces ENGINE</code>" in client.get("/people").get_data(as_text=True)
+    assert main(["faces", str(out)]) == 0
+    client = create_app({"ENGINES": {"album": str(out)}}).test_client()
+    assert 'href="/people?engine=album"' in client.get("/").get_data(as_text=True)  # from the start's faces
+    page = client.get("/people").get_data(as_text=True)
+    assert "2 people, the most photographed first; 2 without a name yet." in page
+    assert page.count('action="/people"') == 2 and 'aria-label="the name of person 2"' in page
+    named = client.post("/people", data={"engine": "album", "back": "people", "person": "2",
+                                         "image": "hopper/h1.jpg", "name": "Grace Hopper"})
+    assert named.status_code == 303 and named.headers["Location"] == "/people?engine=album"
+    assert 'value="Grace Hopper"' in client.get("/people").get_data(as_text=True)
+    assert client.get("/people?engine=nothing").status_code == 404

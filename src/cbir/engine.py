@@ -547,6 +547,10 @@ class Engine:
         looked for."""
         return self.faces.people() if self.faces is not None else []
 
+    def alike(self, person: str) -> list[tuple[Person, float]]:
+        """The other people who may be this one (a number or a name), the likeliest first (`Faces.alike`)."""
+        return self._people().alike(person)
+
     def trips(self) -> list[Trip]:
         """The runs of photos taken away from home (`cbir.trips`), the latest first."""
         return trips(dict(self.metadata.dated()), self.metadata.places(), self.metadata.positions())

@@ -90,13 +90,15 @@ class Person(NamedTuple):
 
 class Seen(NamedTuple):
     """A face as `Faces.in_image` lists an image's: its number there (from 0, left to right), its box, its person
-    (0: none), how they are shown (`Person.called`; "" for none), and whether it was said to be nobody's."""
+    (0: none), how they are shown (`Person.called`; "" for none), whether it was said to be nobody's, and, for a
+    face that is no one's yet, the named person it may be (a face of theirs closer than `MATCH`; "" for none)."""
 
     face: int
     box: Box
     person: int
     who: str
     nobody: bool
+    maybe: str = ""
 
     @property
     def crop(self) -> str:
@@ -220,9 +222,19 @@ class Faces:
 
     def in_image(self, image: str) -> list[Seen]:
         """The faces found in an image, left to right."""
+        groups = list(self._groups())
         called, rows = self._called(), [row for row, owner in enumerate(self.owners) if owner == image]
-        return [Seen(n, self._face(row).box, int(self.persons[row]), called.get(int(self.persons[row]), ""),
-                     self.names[row] == NOBODY) for n, row in enumerate(rows)]
+        named = np.isin(self.persons, [number for number, name, _ in groups if name])
+        name_of = {number: name for number, name, _ in groups}
+        seen = []
+        for n, row in enumerate(rows):
+            person, maybe = int(self.persons[row]), ""
+            if not person and self.names[row] != NOBODY and named.any():  # no one's yet: whose it may be
+                distances = np.linalg.norm(self.descriptors[named] - self.descriptors[row], axis=1)
+                if distances.min() < MATCH:
+                    maybe = name_of[int(self.persons[named][np.argmin(distances)])]
+            seen.append(Seen(n, self._face(row).box, person, called.get(person, ""), self.names[row] == NOBODY, maybe))
+        return seen
 
     def row(self, image: str, face: int | None = None) -> int:
         """Where an image's `face`-th face is (from 0, left to right, as `in_image` lists them; None: its largest)."""
@@ -366,6 +378,33 @@ class Faces:
             typical = rows[int(np.argmin(np.linalg.norm(self.descriptors[rows] - mean, axis=1)))]
             found.append(Person(number, name, len({self.owners[i] for i in rows}), self._face(typical)))
         return sorted(found, key=lambda person: (-person.images, person.person))
+
+    def alike(self, person: str | int) -> list[tuple[Person, float]]:
+        """The other people who may be this one, the likeliest first, each with the distance between their nearest
+        faces: a face of theirs closer than `MATCH` to one of this person's (what dlib takes for one person; the
+        grouping links faces under `SAME_PERSON` only), never in a photo with them, not named otherwise."""
+        import faiss
+
+        numbers = self._numbers(person)
+        mine = np.flatnonzero(np.isin(self.persons, list(numbers)))
+        others = np.flatnonzero((self.persons > 0) & ~np.isin(self.persons, list(numbers)))
+        if not len(mine) or not len(others):
+            return []
+        index = faiss.IndexFlatL2(DESCRIPTOR)
+        index.add(self.descriptors[mine])
+        nearest = np.sqrt(np.maximum(index.search(self.descriptors[others], 1)[0][:, 0], 0))
+        people = {p.person: p for p in self.people()}
+        name = fold(people[min(numbers)].name)
+        with_them = {self.owners[i] for i in mine}
+        closest: dict[int, float] = {}
+        for row, distance in zip(others.tolist(), nearest.tolist()):
+            number = int(self.persons[row])
+            closest[number] = min(distance, closest.get(number, distance))
+        apart = {int(self.persons[row]) for row in others if self.owners[row] in with_them}
+        return sorted(((people[number], round(distance, 4)) for number, distance in closest.items()
+                       if distance < MATCH and number not in apart
+                       and not (name and people[number].name and fold(people[number].name) != name)),
+                      key=lambda found: found[1])
 
     def _called(self) -> dict[int, str]:
         """Each group's number -> how its person is shown: their name, else "person N"."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import re
+import shlex
 import sys
 
 from cbir.errors import CbirError
@@ -37,6 +39,13 @@ def cmd_faces(args: argparse.Namespace) -> int:
         print(f"face {number} of {image} is {' '.join(name.split()) or 'as grouped'}")
     for person, image in args.not_in:
         print(f"{person} is not in {image}")
+    for person in args.alike:
+        suggested = engine.alike(person)
+        has_name = not re.fullmatch(r"(person )?\d+", person.strip())
+        print(f"who may be {person} too: " + ("; ".join(
+            f"{other.called} ({other.images} images, faces {distance:.2f} apart)"
+            + (f": --name {other.person}={shlex.quote(person)}" if has_name else "")
+            for other, distance in suggested) if suggested else "no one"))
     faces, people = engine.faces, engine.people()
     print(f"looked at {looked} images" + (f" ({before} of them by the run stopped before)" if before else "")
           + f" -> {args.engine}: {len(faces)} faces in {len(set(faces.owners))} of {len(faces.scanned)} images, "
@@ -74,6 +83,9 @@ def register(sub) -> None:
     p.add_argument("--face", nargs=3, action="append", default=[], metavar=("IMAGE", "N", "NAME"),
                    help="say whose face N of an indexed image is (0, 1, ... left to right): that person's, whatever "
                         "the grouping said; NAME '' leaves it to the grouping (repeatable)")
+    p.add_argument("--alike", action="append", default=[], metavar="PERSON",
+                   help="say who else may be PERSON (a number or a name): the people with a face closer to one of "
+                        "theirs than dlib's 0.6 for one person, never in a photo with them (repeatable)")
     p.add_argument("--not-in", nargs=2, action="append", default=[], metavar=("PERSON", "IMAGE"),
                    help="PERSON (a number or a name) is not in IMAGE after all: their face there is nobody's "
                         "(repeatable)")

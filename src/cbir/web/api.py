@@ -105,12 +105,15 @@ def tags():
 @bp.get("/people")
 def people():
     """The people whose faces were found in the engine's photos (`cbir faces`), the most photographed first: each
-    one's number, how many photos show them, and their most typical face (its image, box and thumbnail)."""
+    one's number, how many photos show them, and their most typical face (its image, box and thumbnail); with
+    `alike` (a person), the other people who may be that one, the likeliest first, with their faces' `distance`."""
     svc = service()
-    name, _ = svc.engine(request.args.get("engine"))
+    name, _ = svc.engine(given("engine"))
+    listed = ([(p, {"distance": distance}) for p, distance in svc.alike(name, request.args["alike"])]
+              if request.args.get("alike") else [(p, {}) for p in svc.collections[name].people])
     return jsonify({"engine": name, "people": [
-        p.to_dict() | {"thumbnail": url_for("api.image", image_id=p.face.image, size="thumb", crop=p.face.crop)}
-        for p in svc.collections[name].people]})
+        p.to_dict() | more | {"thumbnail": url_for("api.image", image_id=p.face.image, size="thumb",
+                                                    crop=p.face.crop)} for p, more in listed]})
 
 
 @bp.post("/people/<person>")

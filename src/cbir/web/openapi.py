@@ -8,9 +8,10 @@ from cbir.web.service import MAX_DEPTH
 _ERROR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
-def _listing(summary: str, engine_param: dict, key: str, order: str, item: dict, more: dict | None = None) -> dict:
+def _listing(summary: str, engine_param: dict, key: str, order: str, item: dict, more: dict | None = None,
+             parameters: tuple[dict, ...] = ()) -> dict:
     """A GET route answering `{"engine", key: [item, ...]}` (and the properties `more`)."""
-    return {"get": {"summary": summary, "parameters": [engine_param], "responses": {
+    return {"get": {"summary": summary, "parameters": [engine_param, *parameters], "responses": {
         "200": {"description": f"{key}, {order}", "content": {"application/json": {"schema": {
             "type": "object", "properties": {
                 "engine": {"type": "string"}, **(more or {}),
@@ -148,7 +149,14 @@ def openapi_document(service) -> dict:
                  "images": {"type": "integer"},
                  "face": {"type": "object", "description": "their most typical face: its image and box (left, top, "
                                                            "right, bottom as fractions of the picture's size)"},
-                 "thumbnail": {"type": "string", "description": "the address of that face's thumbnail"}}),
+                 "thumbnail": {"type": "string", "description": "the address of that face's thumbnail"},
+                 "distance": {"type": "number", "description": "with alike=: between the nearest faces of theirs "
+                                                               "and that person's"}},
+                parameters=({"name": "alike", "in": "query", "required": False, "schema": {"type": "string"},
+                             "description": "instead: the other people who may be this one (a number or a name), "
+                                            "the likeliest first: a face closer than 0.6 to one of theirs (one "
+                                            "person, by dlib's measure), never in a photo with them, not named "
+                                            "otherwise"},)),
             "/api/v1/people/{person}": {"post": {
                 "summary": "Give a person a name (kept in the engine's folder; every face of theirs takes it), or "
                            "take it away; answers the people as /api/v1/people does",
@@ -265,13 +273,15 @@ def openapi_document(service) -> dict:
             "Faces": {"type": "object", "required": ["engine", "image", "faces"], "properties": {
                 "engine": {"type": "string"}, "image": {"type": "string"},
                 "faces": {"type": "array", "items": {"type": "object", "required": [
-                    "face", "box", "person", "who", "nobody", "thumbnail"], "properties": {
+                    "face", "box", "person", "who", "nobody", "maybe", "thumbnail"], "properties": {
                         "face": {"type": "integer", "description": "its number in the image, from 0, left to right"},
                         "box": {"type": "array", "items": {"type": "number"}, "description": "left, top, right, "
                                 "bottom as fractions of the picture's width and height"},
                         "person": {"type": "integer", "description": "whose it is (0: none of the people)"},
                         "who": {"type": "string", "description": "their name, else 'person N'; empty for none"},
                         "nobody": {"type": "boolean", "description": "said to be none of the people's"},
+                        "maybe": {"type": "string", "description": "a face no one's yet: the named person a face "
+                                                                   "of whose is closer than 0.6 to it (empty: none)"},
                         "thumbnail": {"type": "string", "description": "the address of the face's thumbnail"}}}}}},
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"},
                       "suggestions": {"type": "array", "items": {"type": "string"},

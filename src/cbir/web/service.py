@@ -26,7 +26,7 @@ from cbir.datasets.sources import load_image, original_bytes
 from cbir.datasets.video import is_video_name
 from cbir.distinct import check_distinct
 from cbir.engine import Engine
-from cbir.faces import NOBODY, Faces, Seen
+from cbir.faces import NOBODY, Faces, Person, Seen
 from cbir.storage import current_version, writer_lock
 from cbir.errors import BusyError, CbirError, DatasetError, ImageDecodeError
 from cbir.filters import Filter
@@ -489,6 +489,13 @@ class SearchService:
         self.faces(engine, image_id)  # the 404 first
         self.change_faces(engine, lambda faces: faces.name_face(image_id, number, NOBODY if nobody else name))
         return self.faces(engine, image_id)
+
+    def alike(self, engine: str | None, person: str) -> list[tuple[Person, float]]:
+        """The other people who may be this one, the likeliest first (`Engine.alike`)."""
+        try:
+            return self.engine(engine)[1].alike(person)
+        except CbirError as exc:
+            raise RequestError(str(exc)) from None
 
     @staticmethod
     def face_number(value) -> int:

@@ -187,6 +187,7 @@ def index():
             if where and where.person:  # whose photos these are: named (or not theirs after all) on the page
                 context["person"] = next((p for p in context["people"] if where.person == str(p.person)
                                           or fold(where.person) in (fold(p.name), p.called)), None)
+                context["alike"] = svc.alike(engine, where.person) if context["person"] else []
             if where or min_score is not None:
                 if where and where.person:  # a person by name where they have one
                     called = {str(p.person): p.called for p in context["people"]}
@@ -199,13 +200,25 @@ def index():
     return render_template("index.html", **context), status
 
 
+@bp.get("/people")
+def people():
+    """Every person whose face was found, the most photographed first, each named (or renamed) in place."""
+    svc = service()
+    engine = request.args.get("engine") or svc.default_engine
+    found = svc.collection(engine).people
+    return render_template("people.html", engine=engine, people=found, unnamed=sum(not p.name for p in found))
+
+
 @bp.post("/people")
 def name_person():
-    """The page's form naming a person (or taking their name away); then their photos, by their name now."""
+    """A form naming a person (or taking their name away); then their photos, by their name now (or, from the
+    people's page, that page again)."""
     svc = service()
     engine, person = request.form.get("engine") or svc.default_engine, request.form.get("person", "")
     name = " ".join(request.form.get("name", "").split())
     svc.name_person(engine, person, name, request.form.get("image"))
+    if request.form.get("back") == "people":
+        return redirect(url_for("ui.people", engine=engine), 303)
     return redirect(url_for("ui.index", browse=1, person=name, engine=engine, k=request.form.get("k")) if name
                     else url_for("ui.index", engine=engine, _anchor="people"), 303)
 

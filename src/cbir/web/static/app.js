@@ -321,7 +321,7 @@ async function sendAgain(section, form, fields) {
 function facesIn(viewer, img) {
   const layer = viewer.querySelector(".faces"), form = viewer.querySelector("form.face-name");
   if (!layer || !form) return { show() {} };
-  const input = form.querySelector("input"), nobody = form.querySelector(".nobody");
+  const input = form.querySelector("input"), nobody = form.querySelector(".nobody"), yes = form.querySelector(".yes");
   const their = form.querySelector("a.their"), alike = form.querySelector("a.alike"), said = form.querySelector(".said");
   let image = null;
   let address = null, found = [], chosen = null;
@@ -340,7 +340,7 @@ function facesIn(viewer, img) {
       box.style.width = `${(right - left) * picture.width}px`;
       box.style.height = `${(bottom - top) * picture.height}px`;
       const label = document.createElement("span");
-      label.textContent = face.person ? face.who : "?";
+      label.textContent = face.person ? face.who : `${face.maybe}?`;
       box.append(label);
       box.title = face.person ? `${face.who}: name this face, or see their photos` : "who is this? name this face";
       box.addEventListener("click", () => choose(face));
@@ -355,6 +355,8 @@ function facesIn(viewer, img) {
       input.value = named(face) ? face.who : "";
       nobody.hidden = !face.person;
       nobody.textContent = `Not ${face.who}`;
+      yes.hidden = !face.maybe;
+      yes.textContent = `Yes, ${face.maybe}`;
       their.hidden = !face.person;
       const photos = new URL(viewer.dataset.personUrl, location.href);
       photos.searchParams.set("person", named(face) ? face.who : face.person);
@@ -388,6 +390,7 @@ function facesIn(viewer, img) {
   }
   form.addEventListener("submit", (event) => { event.preventDefault(); if (chosen) send({ name: input.value }); });
   nobody.addEventListener("click", () => { if (chosen) send({ nobody: true }); });
+  yes.addEventListener("click", () => { if (chosen) send({ name: chosen.maybe }); });
   img.addEventListener("load", draw);
   window.addEventListener("resize", draw);
   return {
