@@ -19,6 +19,7 @@ from typing import TypeVar
 import numpy as np
 
 from cbir.batching import MicroBatcher, search_batch
+from cbir.cameras import Camera, overview as cameras_overview
 from cbir.copies import copies_first, copies_of, file_picture, grey_picture
 from cbir.datasets.collection import Dataset
 from cbir.datasets.video import is_video_name
@@ -429,6 +430,12 @@ class Engine:
         of them."""
         tags = self.metadata.tags()
         return tags_overview(tags, self.metadata.newest_first(tags)) if tags else []
+
+    def cameras(self) -> list[Camera]:
+        """The cameras the indexed pictures were taken with (`cbir.cameras`), the most used first, with how many each
+        took and the newest of them."""
+        cameras = self.metadata.cameras()
+        return cameras_overview(cameras, self.metadata.newest_first(cameras)) if cameras else []
 
     def ratings(self) -> dict[int, int]:
         """How many pictures have each rating (stars; -1: rejected), the best first, of those rated."""

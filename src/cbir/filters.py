@@ -1,6 +1,7 @@
 """Which indexed images a search may return: by class label, by split, by folder (a prefix of the image id, its
 path relative to the collection), by date (when the picture was taken: EXIF, else the file's time), by where (the
-place its GPS position names: `cbir.places`), by their tags and stars (`cbir.tags`), by a person in them
+place its GPS position names: `cbir.places`), by their tags and stars (`cbir.tags`), by the camera that took them
+(`cbir.cameras`), by a person in them
 (`cbir.faces`), by what they show (words, as a search by words names them: `Engine.select` knows which images show
 it). Each index applies a filter inside its own search (FAISS id selection, a mask on the exact matrix, a Milvus
 filter expression, an Elasticsearch filter; a server given the ids that pass where its documents lack the facts), so
@@ -22,7 +23,8 @@ class Filter:
     `splits`, their id starts with `folder`, their date is from `since` to `until` (ISO 8601 text, both
     included: "2019" is the start of 2019 as a lower bound and its whole year as an upper one), they were taken at
     a place `place` names (`cbir.places`; which `passes` leaves to `Metadata.passing`), they have a tag `tag` names
-    (`cbir.tags`; also left to `Metadata.passing`), they are rated `stars` or more, a face of `person` (a number
+    (`cbir.tags`; also left to `Metadata.passing`), they are rated `stars` or more, they were taken with a camera
+    `camera` names (`cbir.cameras`; left to `Metadata.passing` too), a face of `person` (a number
     or a name) was found in them (`cbir.faces`), they show what the words `showing` name (these two `passes`
     leaves to the engine: `Engine.select`)."""
 
@@ -36,30 +38,31 @@ class Filter:
     tag: str = ""
     stars: int = 0
     person: str = ""
+    camera: str = ""
 
     @classmethod
     def of(cls, labels: Iterable[str] = (), splits: Iterable[str] = (), folder: str | None = None,
            since: str | None = None, until: str | None = None, showing: str | None = None,
            place: str | None = None, tag: str | None = None, stars: int | str | None = None,
-           person: int | str | None = None) -> Filter | None:
+           person: int | str | None = None, camera: str | None = None) -> Filter | None:
         """A filter from what a user gave (empty values ignored; dates and stars checked), or None when nothing
         was."""
         made = cls(frozenset(v for v in labels if v), frozenset(v for v in splits if v), folder or "",
                    _iso(since, "since"), _iso(until, "until"), " ".join((showing or "").split()),
                    " ".join((place or "").split()), " ".join((tag or "").split()),
-                   _stars(stars), " ".join(str(person or "").split()))
+                   _stars(stars), " ".join(str(person or "").split()), " ".join((camera or "").split()))
         return made if made else None
 
     def __bool__(self) -> bool:
         return bool(self.labels or self.splits or self.folder or self.since or self.until or self.showing
-                    or self.place or self.tag or self.stars or self.person)
+                    or self.place or self.tag or self.stars or self.person or self.camera)
 
     @property
     def on_documents(self) -> bool:
         """Whether every condition given is one the server indexes' documents hold (label, split, folder, date);
-        the others (place, tags, stars, a person, what images show) are the engine's facts, which a server is given
-        as the ids that pass (`cbir.index.base.among`)."""
-        return not (self.place or self.tag or self.stars or self.person or self.showing)
+        the others (place, tags, stars, camera, a person, what images show) are the engine's facts, which a server is
+        given as the ids that pass (`cbir.index.base.among`)."""
+        return not (self.place or self.tag or self.stars or self.camera or self.person or self.showing)
 
     @property
     def before(self) -> str:
@@ -75,7 +78,7 @@ class Filter:
 
     def describe(self) -> str:
         """For people, after "Only images ": "labelled cat or dog, in folder 2019/, taken in 2019-07, near Lyon,
-        tagged Anna, rated 4 stars or more, with person 2, showing beach"."""
+        tagged Anna, rated 4 stars or more, taken with Canon EOS R6, with person 2, showing beach"."""
         dated = self.since or self.until
         parts = ([f"labelled {' or '.join(sorted(self.labels))}"] if self.labels else []) + (
             [f"of split {' or '.join(sorted(self.splits))}"] if self.splits else []) + (
@@ -85,6 +88,7 @@ class Filter:
             [f"{'' if dated else 'taken '}near {self.place}"] if self.place else []) + (
             [f"tagged {self.tag}"] if self.tag else []) + (
             [f"rated {self.stars} star{'s' * (self.stars > 1)} or more"] if self.stars else []) + (
+            [f"taken with {self.camera}"] if self.camera else []) + (
             [f"with {'person ' * self.person.isdigit()}{self.person}"] if self.person else []) + (
             [f"showing {self.showing}"] if self.showing else [])
         return ", ".join(parts)

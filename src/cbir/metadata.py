@@ -1,8 +1,9 @@
-"""Per-image metadata (id, path, label, split, date, position, tags, rating, and what the file was when described)
-kept in memory and stored in SQLite: what the file says (`image_facts`). `date` is when the picture was taken (EXIF,
-else the file's time), `position` where (its EXIF GPS position, "LAT,LON"; "" when it has none; None when it was
-indexed before positions were read), `tags` the photo's tags (`cbir.tags`, one a line; "" when it has none; None when
-it was indexed before tags were read) and `rating` its stars.
+"""Per-image metadata (id, path, label, split, date, position, tags, rating, camera, and what the file was when
+described) kept in memory and stored in SQLite: what the file says (`image_facts`). `date` is when the picture was
+taken (EXIF, else the file's time), `position` where (its EXIF GPS position, "LAT,LON"; "" when it has none; None
+when it was indexed before positions were read), `tags` the photo's tags (`cbir.tags`, one a line; "" when it has
+none; None when it was indexed before tags were read), `rating` its stars and `camera` what took it
+(`cbir.cameras`; "" when it does not say; None when it was indexed before cameras were read).
 
 `stamp` is the file as the file system saw it (size and modification time; a zip member's size and
 CRC-32), cheap to compare with the file as it is now; `digest` a hash of the decoded pixels, which
@@ -24,13 +25,14 @@ from cbir.datasets.folder import (archive_member, collection_root, file_part, fi
                                   layout_of)
 from cbir.errors import EngineError
 from cbir.filters import Filter
+from cbir.cameras import cameras_named
 from cbir.places import coordinates, places_named, places_of
 from cbir.tags import tags_named, tags_of
 from cbir.types import Hit
 
-COLUMNS = ("id", "path", "label", "split", "stamp", "digest", "date", "position", "tags", "rating")
+COLUMNS = ("id", "path", "label", "split", "stamp", "digest", "date", "position", "tags", "rating", "camera")
 _SCHEMA = ("CREATE TABLE images (id TEXT PRIMARY KEY, path TEXT, label TEXT, split TEXT, stamp TEXT, digest TEXT, "
-           "date TEXT, position TEXT, tags TEXT, rating INTEGER)")
+           "date TEXT, position TEXT, tags TEXT, rating INTEGER, camera TEXT)")
 _EMPTY = (None,) * (len(COLUMNS) - 1)
 
 
@@ -41,7 +43,7 @@ def pixel_digest(image: np.ndarray) -> str:
 
 
 class Metadata:
-    """A mapping id -> (path, label, split, stamp, digest, date, position, tags, rating)."""
+    """A mapping id -> (path, label, split, stamp, digest, date, position, tags, rating, camera)."""
 
     def __init__(self, rows: Iterable[tuple] = ()):
         self._rows = {row[0]: tuple(row[1:]) + _EMPTY[len(row) - 1:] for row in rows}
@@ -83,11 +85,12 @@ class Metadata:
         return {"path": path, "label": label, "split": split, "date": date}
 
     def hit(self, id_: str, score: float) -> Hit:
-        """A search result for an indexed image: its label, path, date, place, tags, rating and people with the
-        score."""
-        path, label, _split, _stamp, _digest, date, position, tags, rating = self._rows.get(id_, _EMPTY)
+        """A search result for an indexed image: its label, path, date, place, tags, rating, camera and people with
+        the score."""
+        path, label, _split, _stamp, _digest, date, position, tags, rating, camera = self._rows.get(id_, _EMPTY)
         return Hit(id_, score, label, path, date=date, place=self.places().get(id_) if position else None,
-                   position=coordinates(position), tags=tags_of(tags), rating=rating, people=self.people.get(id_, ()))
+                   position=coordinates(position), tags=tags_of(tags), rating=rating, people=self.people.get(id_, ()),
+                   camera=camera or None)
 
     def positions(self) -> dict[str, tuple[float, float]]:
         """id -> (latitude, longitude) of each picture with a GPS position."""
@@ -111,14 +114,21 @@ class Metadata:
             self._derived["tag names"] = frozenset(tag for found in self.tags().values() for tag in found)
         return self._derived["tag names"]
 
+    def cameras(self) -> dict[str, str]:
+        """id -> the camera of each picture that says (`cbir.cameras`)."""
+        if "cameras" not in self._derived:
+            self._derived["cameras"] = {id_: row[9] for id_, row in self._rows.items() if row[9]}
+        return self._derived["cameras"]
+
     def ratings(self) -> Counter[int]:
         """How many pictures have each rating (stars; `cbir.tags.REJECTED`), of those that have one."""
         return Counter(row[8] for row in self._rows.values() if row[8] is not None)
 
     def read_facts(self, ids: Iterable[str]) -> int:
-        """Read what these images' files say (`image_facts`: where they were taken, their tags and rating) of those
-        indexed before it was all read, keeping their dates; returns how many were."""
-        unread = [id_ for id_ in ids if id_ in self._rows and None in (self._rows[id_][6], self._rows[id_][7])]
+        """Read what these images' files say (`image_facts`: where they were taken, their tags, rating and camera) of
+        those indexed before it was all read, keeping their dates; returns how many were."""
+        unread = [id_ for id_ in ids if id_ in self._rows and None in (self._rows[id_][6], self._rows[id_][7],
+                                                                        self._rows[id_][9])]
         for id_ in unread:
             self._refresh(id_)
         if unread:
@@ -126,10 +136,10 @@ class Metadata:
         return len(unread)
 
     def _refresh(self, id_: str) -> None:
-        """Read again where the image was taken, its tags and rating (its date kept: a file re-saved alike, without
-        an EXIF date, would otherwise take the new file's time)."""
+        """Read again where the image was taken, its tags, rating and camera (its date kept: a file re-saved alike,
+        without an EXIF date, would otherwise take the new file's time)."""
         facts = image_facts(self.path(id_))
-        self._rows[id_] = self._rows[id_][:6] + (facts.position, facts.tags, facts.rating)
+        self._rows[id_] = self._rows[id_][:6] + (facts.position, facts.tags, facts.rating, facts.camera)
 
     def stamps(self) -> dict[str, str | None]:
         """id -> stamp for every image."""
@@ -155,6 +165,10 @@ class Metadata:
             tags = self.tags()
             named = tags_named(where.tag, self.tag_names())
             passing = frozenset(id_ for id_ in passing if not named.isdisjoint(tags.get(id_, ())))
+        if where.camera:
+            cameras = self.cameras()
+            named = cameras_named(where.camera, set(cameras.values()))
+            passing = frozenset(id_ for id_ in passing if cameras.get(id_) in named)
         return passing
 
     def dated(self) -> Iterator[tuple[str, str | None]]:
@@ -262,11 +276,12 @@ class Metadata:
 
     @classmethod
     def load(cls, path: Path) -> Metadata:
-        """Read the table; engines written before files were stamped have no stamp or digest columns."""
+        """Read the table; columns an engine of an earlier version lacks (stamp, digest, position, tags, rating,
+        camera) read as None."""
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             present = [row[1] for row in db.execute("PRAGMA table_info(images)")]
-            return cls(db.execute(f"SELECT {', '.join(c for c in COLUMNS if c in present)} FROM images"))
+            return cls(db.execute(f"SELECT {', '.join(c if c in present else 'NULL' for c in COLUMNS)} FROM images"))
         finally:
             db.close()
 

@@ -220,21 +220,33 @@ def tags_of(text: str | None) -> tuple[str, ...]:
     return tuple(text.split("\n")) if text else ()
 
 
+def alternatives(text: str) -> list[str]:
+    """What a filter's text names, any of them: the parts "," "or" or "|" join."""
+    return [part for part in re.split(r",|\bor\b|\|", text, flags=re.IGNORECASE) if part.strip()]
+
+
 def tags_named(text: str, tags: Iterable[str]) -> frozenset[str]:
     """Those of `tags` that the text names (any of those it joins with "," or "or"); an error with the tags meant
     when one names none of them."""
+    return named_among(text, tags, "tag", "none of the images has tags (photo managers write them into a photo's XMP "
+                                          "or IPTC keywords, or into an XMP file beside it)", "no image is tagged '{}'")
+
+
+def named_among(text: str, values: Iterable[str], field: str, none: str, missing: str) -> frozenset[str]:
+    """Those of `values` that the text names, whole, case and accents ignored (any of those it joins with "," or
+    "or"); an `UnknownWordsError` (for `field`) saying `none` where there are no values, or `missing` (a format of
+    the part given) with the values meant, where a part names none of them."""
     by_fold: dict[str, set[str]] = {}
-    for tag in tags:
-        by_fold.setdefault(fold(tag), set()).add(tag)
+    for value in values:
+        by_fold.setdefault(fold(value), set()).add(value)
     if not by_fold:
-        raise UnknownWordsError("none of the images has tags (photo managers write them into a photo's XMP or IPTC "
-                                "keywords, or into an XMP file beside it)", field="tag")
+        raise UnknownWordsError(none, field=field)
     named: set[str] = set()
-    for wanted in (w for w in re.split(r",|\bor\b|\|", text, flags=re.IGNORECASE) if w.strip()):
+    for wanted in alternatives(text):
         found = by_fold.get(fold(wanted))
         if not found:
-            raise unknown(f"no image is tagged '{wanted.strip()}'", wanted,
-                          {folded: min(spellings) for folded, spellings in by_fold.items()}, "tag")
+            raise unknown(missing.format(wanted.strip()), wanted,
+                          {folded: min(spellings) for folded, spellings in by_fold.items()}, field)
         named |= found
     return frozenset(named)
 

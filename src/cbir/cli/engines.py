@@ -307,13 +307,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     info = engine.info()
     folders = engine.metadata.folders()
     shows, places, trips = shown(engine), engine.places(), engine.trips()
-    tags, ratings, people = engine.tags(), engine.ratings(), engine.people()
+    tags, ratings, cameras, people = engine.tags(), engine.ratings(), engine.cameras(), engine.people()
     if args.json:
         print(json.dumps({**info, "folders": {str(f): n for f, n in folders.most_common()},
                           **({"shows": [shown._asdict() for shown in shows]} if shows else {}),
                           **({"places": [place._asdict() for place in places]} if places else {}),
                           **({"tags": [tag._asdict() for tag in tags]} if tags else {}),
                           **({"ratings": {str(stars): n for stars, n in ratings.items()}} if ratings else {}),
+                          **({"cameras": [camera._asdict() for camera in cameras]} if cameras else {}),
                           **({"people": [person.to_dict() for person in people]} if people else {}),
                           **({"trips": [trip._asdict() for trip in trips]} if trips else {})}, indent=2))
         return 0
@@ -338,6 +339,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     if ratings:
         print("rated      " + ", ".join(f"{'rejected' if stars < 0 else f'{stars} star' + 's' * (stars > 1)}: {n}"
                                         for stars, n in ratings.items()))
+    if cameras:
+        more = f" and {len(cameras) - SHOWN} more cameras" if len(cameras) > SHOWN else ""
+        print(f"cameras    {'; '.join(f'{c.camera} ({c.images})' for c in cameras[:SHOWN])}{more}"
+              f": `cbir search {args.engine} --camera CAMERA` looks through them")
     if info["faces"]:
         faces = info["faces"]
         more = f" and {len(people) - SHOWN} more" if len(people) > SHOWN else ""

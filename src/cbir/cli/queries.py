@@ -34,7 +34,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     images, names = read_queries(args.images, region, FACE_SIDE if args.face else DEFAULT_MAX_SIDE)
     unlike, _ = read_queries(args.unlike, None, DEFAULT_MAX_SIDE)
     where = Filter.of(args.labels, args.splits, args.folder, args.since, args.until, args.showing, args.place,
-                      args.tag, args.stars, args.person)
+                      args.tag, args.stars, args.person, args.camera)
     engine = Engine.load(args.engine)
     if args.words:
         results = [engine.search_words(args.words, k=args.k, where=where, min_score=args.min_score,
@@ -184,6 +184,9 @@ def register(sub) -> None:
                         "`cbir info` lists them")
     p.add_argument("--stars", type=int, choices=range(1, 6), metavar="N",
                    help="only images rated N stars or more (1 to 5), as photo managers write ratings")
+    p.add_argument("--camera", metavar="NAME",
+                   help="only images taken with this camera, as their EXIF names it ('Apple iPhone 13', 'Canon EOS "
+                        "R6'; case ignored; ',' or 'or' between cameras: any of them; `cbir info` lists them)")
     p.add_argument("--person", metavar="N|NAME",
                    help="only images in which a person's face was found: by number or name (`cbir faces` finds "
                         "them; `cbir info` lists the people); 'Anna and Bob': both in one photo; 'Anna, Bob' or "

@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image, IptcImagePlugin, UnidentifiedImageError
 from tqdm.auto import tqdm
 
+from cbir.cameras import camera_of
 from cbir.datasets import previews
 from cbir.datasets.cache import cached_dataset
 from cbir.datasets.listing import collection_files, member_left_out
@@ -167,18 +168,20 @@ class Facts(NamedTuple):
     """What an image's file says of it: when it was taken (ISO 8601 "YYYY-MM-DDTHH:MM:SS": its EXIF date,
     DateTimeOriginal, else DateTime, else the file's modification time, a zip member's date), where (its EXIF GPS
     position as "LAT,LON" in degrees, `cbir.places`; "" when it has none), its tags (`cbir.tags`, one a line; ""
-    when it has none) and rating (stars; None when it has none). None where it has no file or the file is gone."""
+    when it has none), rating (stars; None when it has none) and camera (`cbir.cameras`; "" when it says none). None
+    where it has no file or the file is gone."""
 
     date: str | None = None
     position: str | None = None
     tags: str | None = None
     rating: int | None = None
+    camera: str | None = None
 
 
 def image_facts(path: str | None) -> Facts:
     """An image's `Facts`, from its file's header (and an XMP sidecar beside it: `cbir.tags.sidecar`)."""
-    date, position, tagged = _facts(path)
-    return Facts(date, position, stored(tagged), tagged.rating) if date is not None else Facts()
+    date, position, tagged, camera = _facts(path)
+    return Facts(date, position, stored(tagged), tagged.rating, camera) if date is not None else Facts()
 
 
 def named_faces(path: str | None) -> tuple[tuple[str, Box], ...]:
@@ -186,34 +189,36 @@ def named_faces(path: str | None) -> tuple[tuple[str, Box], ...]:
     return _facts(path)[2].faces
 
 
-def _facts(path: str | None) -> tuple[str | None, str | None, Tagged]:
-    """(date, position, tags) of an image's file, and its sidecar's tags; (None, None, no tags) where it has no
-    file or the file is gone."""
+def _facts(path: str | None) -> tuple[str | None, str | None, Tagged, str | None]:
+    """(date, position, tags, camera) of an image's file, and its sidecar's tags; (None, None, no tags, None) where
+    it has no file or the file is gone."""
     try:
         if (found := _file_of(path)) is None:
-            return None, None, Tagged()
+            return None, None, Tagged(), None
         zf, lock, name = found
         if zf is None:
             with open(name, "rb") as f:
-                date, position, tagged = video_taken(f) + (Tagged(),) if is_video_name(name) else _header_facts(f)
+                date, position, tagged, camera = (video_taken(f) + (Tagged(), "") if is_video_name(name)
+                                                  else _header_facts(f))
             if beside := sidecar(name):
                 tagged = merged(sidecar_tagged(beside), tagged)
             date = date or datetime.fromtimestamp(os.stat(name).st_mtime).isoformat(timespec="seconds")
         else:
             with lock, zf.open(name) as f:
-                date, position, tagged = _header_facts(f)
+                date, position, tagged, camera = _header_facts(f)
             date = date or "%04d-%02d-%02dT%02d:%02d:%02d" % zf.getinfo(name).date_time
-        return date, position, tagged
+        return date, position, tagged, camera
     except (OSError, KeyError, zipfile.BadZipFile):
-        return None, None, Tagged()
+        return None, None, Tagged(), None
 
 
 _HEADER_BYTES = 1 << 17  # EXIF lives in a JPEG's first 64 KB (its APP1 segment), a TIFF's header near its start
 _EXIF_BYTES = 1 << 16  # a HEIF file's EXIF item: read up to this (a phone's is a few KB)
 
 
-def _header_facts(f) -> tuple[str | None, str, Tagged]:
-    """The EXIF date (or None), GPS position ("LAT,LON", or "") and tags of an open image file: from its first bytes
+def _header_facts(f) -> tuple[str | None, str, Tagged, str]:
+    """The EXIF date (or None), GPS position ("LAT,LON", or ""), tags and camera ("" for none) of an open image
+    file: from its first bytes
     (EXIF, an XMP packet, IPTC keywords), or for a HEIF file (a phone's HEIC) from its `Exif` and XMP items,
     wherever its `meta` box says they lie."""
     header, tagged = f.read(_HEADER_BYTES), Tagged()
@@ -235,17 +240,17 @@ def _header_facts(f) -> tuple[str | None, str, Tagged]:
                 tagged = merged(xmp_tagged(header) if b"<x:xmpmeta" in header else Tagged(),
                                 iptc_keywords(IptcImagePlugin.getiptcinfo(image)))
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError, struct.error, IndexError):
-        return None, "", tagged
-    tagged = merged(tagged, windows_tagged(exif))
+        return None, "", tagged, ""
+    tagged, camera = merged(tagged, windows_tagged(exif)), camera_of(exif)
     try:
         text = exif.get_ifd(0x8769).get(36867) or exif.get(306)  # DateTimeOriginal, DateTime
         date = datetime.strptime(str(text).strip("\x00 "), "%Y:%m:%d %H:%M:%S").isoformat() if text else None
     except (OSError, ValueError, struct.error):
         date = None
     try:
-        return date, gps_position(exif.get_ifd(0x8825)), tagged
+        return date, gps_position(exif.get_ifd(0x8825)), tagged, camera
     except (OSError, ValueError, struct.error):
-        return date, "", tagged
+        return date, "", tagged, camera
 
 
 def missing_paths(paths: Iterable[str]) -> list[str]:

@@ -102,6 +102,15 @@ def tags():
                     "ratings": {str(stars): n for stars, n in engine.ratings().items()}})
 
 
+@bp.get("/cameras")
+def cameras():
+    """The cameras the engine's photos were taken with (as their EXIF says), the most used first, each with how many
+    photos it took and the newest of them."""
+    svc = service()
+    name, _ = svc.engine(request.args.get("engine"))
+    return jsonify({"engine": name, "cameras": [camera._asdict() for camera in svc.collections[name].cameras]})
+
+
 @bp.get("/people")
 def people():
     """The people whose faces were found in the engine's photos (`cbir faces`), the most photographed first: each

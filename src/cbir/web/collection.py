@@ -17,6 +17,7 @@ from cbir.filters import Filter
 from cbir.memories import Memory
 from cbir.places import Place
 from cbir.tags import Tag
+from cbir.cameras import Camera
 from cbir.trips import Trip
 from cbir.web.placemap import PlaceMap, place_map
 from cbir.web.timeline import Timeline, timeline
@@ -59,7 +60,8 @@ class Collection:
     """An engine's images as a whole: whether they are labelled, and with classes its features learned (labels that
     the features learned, a network or classifier trained on them, are classes; others are the names of folders, a
     photo library's, where a generic network knows ImageNet's classes, not these); their classes, ids and folders;
-    what they show; when they were taken; their places, map and trips; their tags and ratings; the people in them."""
+    what they show; when they were taken; their places, map and trips; their tags and ratings; the cameras that
+    took them; the people in them."""
 
     engine: Engine
     labelled: bool
@@ -74,6 +76,7 @@ class Collection:
     trips: list[Trip]
     tags: list[Tag]
     rated: bool
+    cameras: list[Camera]
     people: list[Person]
     _memories: tuple[date, list[Memory]] | None = field(default=None, repr=False)
 
@@ -86,7 +89,7 @@ class Collection:
                    sorted({label for label in labels.values() if label}), ids, folders_of(ids), Overview(engine),
                    timeline(engine.metadata.dates()), engine.places(),
                    place_map(engine.metadata.places(), engine.metadata.positions()), engine.trips(), engine.tags(),
-                   bool(engine.metadata.ratings()), engine.people())
+                   bool(engine.metadata.ratings()), engine.cameras(), engine.people())
 
     def drawn(self, where: Filter | None) -> tuple[Timeline | None, PlaceMap | None]:
         """When and where the images that pass `where` were taken: the timeline of those its other filters than the

@@ -56,6 +56,9 @@ def openapi_document(service) -> dict:
                         "in the photo, an XMP file beside it; case ignored); ',' or 'or' between tags: any of them"},
         {"name": "stars", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 5},
          "description": "only images rated this many stars or more"},
+        {"name": "camera", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "only images taken with this camera, as their EXIF names it (/api/v1/cameras lists them; "
+                        "case ignored; ',' or 'or' between cameras: any of them)"},
         {"name": "person", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "only images in which this person's face was found, by number or name (`cbir faces`; "
                         "/api/v1/people lists them); 'Anna and Bob': both in one photo; 'Anna, Bob' or 'Anna or "
@@ -138,6 +141,11 @@ def openapi_document(service) -> dict:
                  "example": {"type": "string", "description": "the newest photo with it"}},
                 {"ratings": {"type": "object", "additionalProperties": {"type": "integer"},
                              "description": "stars (-1: rejected) -> how many photos have that rating"}}),
+            "/api/v1/cameras": _listing(
+                "The cameras the engine's photos were taken with (as their EXIF names them), the most used first: "
+                "camera= looks through a camera's photos", engine_param, "cameras", "most used first",
+                {"camera": {"type": "string"}, "images": {"type": "integer"},
+                 "example": {"type": "string", "description": "the newest photo it took"}}),
             "/api/v1/people": _listing(
                 "The people whose faces were found in the engine's photos (`cbir faces`; none before), the most "
                 "photographed first: person= looks through a person's photos", engine_param, "people",
@@ -287,7 +295,7 @@ def openapi_document(service) -> dict:
                       "suggestions": {"type": "array", "items": {"type": "string"},
                                       "description": "words, places or tags that may have been meant"}}},
             "Hit": {"type": "object", "required": ["id", "score", "label", "url", "copy", "date", "place", "position",
-                                                   "tags", "rating", "people", "alike"],
+                                                   "tags", "rating", "people", "camera", "alike"],
                     "properties": {
                 "id": {"type": "string"}, "score": {"type": "number"},
                 "label": {"type": ["string", "null"]}, "url": {"type": "string"},
@@ -305,6 +313,7 @@ def openapi_document(service) -> dict:
                            "description": "its stars, 1 to 5 (-1: rejected); null where it was not rated"},
                 "people": {"type": "array", "items": {"type": "string"}, "description": "the people whose faces "
                            "were found in it, left to right: names, or 'person N' (`cbir faces`)"},
+                "camera": {"type": ["string", "null"], "description": "the camera that took it, as its EXIF says"},
                 "alike": {"type": "array", "items": {"type": "string"}, "description": "with distinct: the "
                           "look-alikes of this image it stands for"},
                 "shows": {"type": "string", "description": "a search by words: the most probable of the classes "

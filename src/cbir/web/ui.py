@@ -18,7 +18,7 @@ from cbir.web.service import MAX_DEPTH, RequestError, Searched, SearchService
 from cbir.words import Shown
 
 bp = Blueprint("ui", __name__)
-NARROWING = ("label", "folder", "since", "until", "place", "tag", "stars", "person", "showing", "min_score",
+NARROWING = ("label", "folder", "since", "until", "place", "tag", "stars", "camera", "person", "showing", "min_score",
              "distinct")
 SHOWN = 16  # words, places and tags the start page offers (the fields suggest more)
 PLACES_OFFERED = 500  # places the "Near" field suggests at most: the most photographed (and as many tags)
@@ -94,6 +94,7 @@ def index():
     context.update(classes=about.classes if about else [], folders=about.folders if about else [],
                    places=about.places[:PLACES_OFFERED] if about else [],  # what the filters suggest
                    tags=about.tags[:PLACES_OFFERED] if about else [], rated=about.rated if about else False,
+                   cameras=about.cameras if about else [],
                    people=about.people if about else [])
     status = 200
     context["hints"] = offered_words(svc, engine)  # for the words field to suggest
