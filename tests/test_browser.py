@@ -446,7 +446,7 @@ def test_the_people_on_the_page_and_in_the_large_view(tmp_path):
         form.locator("button.nobody", has_text="Not Grace Hopper").click()
         expect(face).to_have_text("?")
         face.click()
-        form.locator("a.alike", has_text="Photos with a face like this").click()  # whoever it is
+        form.locator("a.like-face", has_text="Photos with a face like this").click()  # whoever it is
         expect(page.locator("h2 .name")).to_have_text(re.compile(r"a face in hopper/h[23].jpg"))
         assert page.locator("#results .hit").count() == 2  # the other two photos of that face
         browser.close()

@@ -130,3 +130,25 @@ def test_a_video_of_any_size_downloads_a_megabyte_at_a_time(tmp_path):
         assert archive.namelist() == ["big.mp4", "green.png"]  # not left out
         assert archive.getinfo("big.mp4").file_size == MAX_FILE_BYTES + (1 << 20)
         assert archive.read("green.png") == (tmp_path / "videos" / "green.png").read_bytes()
+
+
+def test_photos_videos_and_raw_files_are_kinds_to_filter_by(tmp_path, capsys):
+    from conftest import write_dng
+
+    root = tmp_path / "mixed"
+    root.mkdir()
+    Image.new("RGB", (48, 40), (200, 40, 40)).save(root / "photo.jpg")
+    clip(root / "clip.mp4")
+    write_dng(root / "IMG_2.DNG", np.full((32, 48, 3), 2000, np.uint16))
+    out = tmp_path / "engine"
+    assert main(["index", "--dataset", str(root), "--features", "gch", "--out", str(out)]) == 0
+    capsys.readouterr()
+    for kind, expected in [("video", ["clip.mp4"]), ("raw", ["IMG_2.DNG"]), ("photo", ["IMG_2.DNG", "photo.jpg"])]:
+        assert main(["search", str(out), "--kind", kind, "--paths"]) == 0
+        assert sorted(line.rsplit("/", 1)[-1] for line in capsys.readouterr().out.split()) == expected, kind
+    client = create_app({"ENGINES": {"mixed": str(out)}}).test_client()
+    assert [h["id"] for h in client.get("/api/v1/images?kind=video").get_json()["hits"]] == ["clip.mp4"]
+    assert "kind is photo, video, raw" in client.get("/api/v1/images?kind=gif").get_json()["error"]
+    page = client.get("/?browse=1&kind=raw").get_data(as_text=True)
+    assert '<option value="raw" selected>raw files</option>' in page
+    assert "Only images that are camera raw files." in page

@@ -743,13 +743,12 @@ class Engine:
 
     @classmethod
     @contextmanager
-    def editing(cls, path: str | Path, wait: bool = True) -> Iterator[Engine]:
+    def editing(cls, path: str | Path) -> Iterator[Engine]:
         """The engine at `path`, loaded under the folder's writer lock and held until the block ends, so
-        that a change saved inside it (`save(path)`) never loses another writer's (whom it waits for, or, not
-        to `wait`, is refused with a `CbirError`)."""
+        that a change saved inside it (`save(path)`) never loses another writer's."""
         if current_version(path) is None:
             cls.load(path)  # the "no engine here" error, before anything is created
-        with writer_lock(path, wait):
+        with writer_lock(path):
             yield cls.load(path)
 
     @classmethod

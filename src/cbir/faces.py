@@ -104,11 +104,6 @@ class Seen(NamedTuple):
     def crop(self) -> str:
         return face_crop(self.box)
 
-    @property
-    def area(self) -> float:
-        left, top, right, bottom = self.box
-        return (right - left) * (bottom - top)
-
     def to_dict(self) -> dict:
         return self._asdict() | {"box": list(self.box)}
 
@@ -480,8 +475,9 @@ class Faces:
                        saved["scanned"].tolist(), saved["names"].tolist())
 
 
-def largest(boxes: np.ndarray) -> int:
-    """Which of these boxes (left, top, right, bottom) is the largest."""
+def largest(boxes) -> int:
+    """Which of these boxes (left, top, right, bottom; an (n, 4) array or a sequence of them) is the largest."""
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
     return int(np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))
 
 

@@ -1,7 +1,7 @@
 """Which indexed images a search may return: by class label, by split, by folder (a prefix of the image id, its
 path relative to the collection), by date (when the picture was taken: EXIF, else the file's time), by where (the
 place its GPS position names: `cbir.places`), by their tags and stars (`cbir.tags`), by the camera that took them
-(`cbir.cameras`), by a person in them
+(`cbir.cameras`), by kind (photos, videos, camera raw files), by a person in them
 (`cbir.faces`), by what they show (words, as a search by words names them: `Engine.select` knows which images show
 it). Each index applies a filter inside its own search (FAISS id selection, a mask on the exact matrix, a Milvus
 filter expression, an Elasticsearch filter; a server given the ids that pass where its documents lack the facts), so
@@ -24,7 +24,8 @@ class Filter:
     included: "2019" is the start of 2019 as a lower bound and its whole year as an upper one), they were taken at
     a place `place` names (`cbir.places`; which `passes` leaves to `Metadata.passing`), they have a tag `tag` names
     (`cbir.tags`; also left to `Metadata.passing`), they are rated `stars` or more, they were taken with a camera
-    `camera` names (`cbir.cameras`; left to `Metadata.passing` too), a face of `person` (a number
+    `camera` names (`cbir.cameras`; left to `Metadata.passing` too), they are of a `kind` (`KINDS`: by their file's
+    name), a face of `person` (a number
     or a name) was found in them (`cbir.faces`), they show what the words `showing` name (these two `passes`
     leaves to the engine: `Engine.select`)."""
 
@@ -39,30 +40,31 @@ class Filter:
     stars: int = 0
     person: str = ""
     camera: str = ""
+    kind: str = ""
 
     @classmethod
     def of(cls, labels: Iterable[str] = (), splits: Iterable[str] = (), folder: str | None = None,
            since: str | None = None, until: str | None = None, showing: str | None = None,
            place: str | None = None, tag: str | None = None, stars: int | str | None = None,
-           person: int | str | None = None, camera: str | None = None) -> Filter | None:
+           person: int | str | None = None, camera: str | None = None, kind: str | None = None) -> Filter | None:
         """A filter from what a user gave (empty values ignored; dates and stars checked), or None when nothing
         was."""
         made = cls(frozenset(v for v in labels if v), frozenset(v for v in splits if v), folder or "",
                    _iso(since, "since"), _iso(until, "until"), " ".join((showing or "").split()),
                    " ".join((place or "").split()), " ".join((tag or "").split()),
-                   _stars(stars), " ".join(str(person or "").split()), " ".join((camera or "").split()))
+                   _stars(stars), " ".join(str(person or "").split()), " ".join((camera or "").split()), _kind(kind))
         return made if made else None
 
     def __bool__(self) -> bool:
         return bool(self.labels or self.splits or self.folder or self.since or self.until or self.showing
-                    or self.place or self.tag or self.stars or self.person or self.camera)
+                    or self.place or self.tag or self.stars or self.person or self.camera or self.kind)
 
     @property
     def on_documents(self) -> bool:
         """Whether every condition given is one the server indexes' documents hold (label, split, folder, date);
-        the others (place, tags, stars, camera, a person, what images show) are the engine's facts, which a server is
-        given as the ids that pass (`cbir.index.base.among`)."""
-        return not (self.place or self.tag or self.stars or self.camera or self.person or self.showing)
+        the others (place, tags, stars, camera, kind, a person, what images show) are the engine's facts, which a
+        server is given as the ids that pass (`cbir.index.base.among`)."""
+        return not (self.place or self.tag or self.stars or self.camera or self.kind or self.person or self.showing)
 
     @property
     def before(self) -> str:
@@ -74,7 +76,8 @@ class Filter:
         dated = not (self.since or self.until) or (
             date is not None and date >= self.since and (not self.until or date < self.before))
         return ((not self.labels or label in self.labels) and (not self.splits or split in self.splits)
-                and id_.startswith(self.folder) and dated and (not self.stars or (rating or 0) >= self.stars))
+                and id_.startswith(self.folder) and dated and (not self.stars or (rating or 0) >= self.stars)
+                and (not self.kind or kind_of(id_) == self.kind or (self.kind == "photo" and kind_of(id_) == "raw")))
 
     def describe(self) -> str:
         """For people, after "Only images ": "labelled cat or dog, in folder 2019/, taken in 2019-07, near Lyon,
@@ -89,6 +92,7 @@ class Filter:
             [f"tagged {self.tag}"] if self.tag else []) + (
             [f"rated {self.stars} star{'s' * (self.stars > 1)} or more"] if self.stars else []) + (
             [f"taken with {self.camera}"] if self.camera else []) + (
+            [f"that are {KINDS[self.kind]}"] if self.kind else []) + (
             [f"with {'person ' * self.person.isdigit()}{self.person}"] if self.person else []) + (
             [f"showing {self.showing}"] if self.showing else [])
         return ", ".join(parts)
@@ -106,6 +110,24 @@ def _iso(text: str | None, what: str) -> str:
     except ValueError:
         raise CbirError(f"{what} is not a real date: '{text}'") from None
     return text
+
+
+KINDS = {"photo": "photos", "video": "videos", "raw": "camera raw files"}  # what `kind` may be ("photo": raw too)
+
+
+def kind_of(id_: str) -> str:
+    """What an image is, by its file's name: "video", "raw" (a camera raw file) or "photo"."""
+    from cbir.datasets.raw import is_raw_name
+    from cbir.datasets.video import is_video_name
+
+    return "video" if is_video_name(id_) else "raw" if is_raw_name(id_) else "photo"
+
+
+def _kind(value: str | None) -> str:
+    """A kind as given (`KINDS`; "" or None: any), checked."""
+    if value and value not in KINDS:
+        raise CbirError(f"kind is {', '.join(KINDS)} (photo: raw files too), not '{value}'")
+    return value or ""
 
 
 def _stars(value: int | str | None) -> int:

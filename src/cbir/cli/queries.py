@@ -34,7 +34,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     images, names = read_queries(args.images, region, FACE_SIDE if args.face else DEFAULT_MAX_SIDE)
     unlike, _ = read_queries(args.unlike, None, DEFAULT_MAX_SIDE)
     where = Filter.of(args.labels, args.splits, args.folder, args.since, args.until, args.showing, args.place,
-                      args.tag, args.stars, args.person, args.camera)
+                      args.tag, args.stars, args.person, args.camera, args.kind)
     engine = Engine.load(args.engine)
     if args.words:
         results = [engine.search_words(args.words, k=args.k, where=where, min_score=args.min_score,
@@ -187,6 +187,8 @@ def register(sub) -> None:
     p.add_argument("--camera", metavar="NAME",
                    help="only images taken with this camera, as their EXIF names it ('Apple iPhone 13', 'Canon EOS "
                         "R6'; case ignored; ',' or 'or' between cameras: any of them; `cbir info` lists them)")
+    p.add_argument("--kind", choices=["photo", "video", "raw"],
+                   help="only photos (camera raw files too), videos or camera raw files")
     p.add_argument("--person", metavar="N|NAME",
                    help="only images in which a person's face was found: by number or name (`cbir faces` finds "
                         "them; `cbir info` lists the people); 'Anna and Bob': both in one photo; 'Anna, Bob' or "

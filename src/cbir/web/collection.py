@@ -13,11 +13,11 @@ from datetime import date
 from cbir.engine import Engine
 from cbir.errors import CbirError
 from cbir.faces import Person
-from cbir.filters import Filter
+from cbir.cameras import Camera
+from cbir.filters import Filter, kind_of
 from cbir.memories import Memory
 from cbir.places import Place
 from cbir.tags import Tag
-from cbir.cameras import Camera
 from cbir.trips import Trip
 from cbir.web.placemap import PlaceMap, place_map
 from cbir.web.timeline import Timeline, timeline
@@ -78,6 +78,7 @@ class Collection:
     rated: bool
     cameras: list[Camera]
     people: list[Person]
+    kinds: Counter[str]  # how many images of each kind (`cbir.filters.kind_of`)
     _memories: tuple[date, list[Memory]] | None = field(default=None, repr=False)
 
     @classmethod
@@ -89,7 +90,7 @@ class Collection:
                    sorted({label for label in labels.values() if label}), ids, folders_of(ids), Overview(engine),
                    timeline(engine.metadata.dates()), engine.places(),
                    place_map(engine.metadata.places(), engine.metadata.positions()), engine.trips(), engine.tags(),
-                   bool(engine.metadata.ratings()), engine.cameras(), engine.people())
+                   bool(engine.metadata.ratings()), engine.cameras(), engine.people(), Counter(map(kind_of, ids)))
 
     def drawn(self, where: Filter | None) -> tuple[Timeline | None, PlaceMap | None]:
         """When and where the images that pass `where` were taken: the timeline of those its other filters than the

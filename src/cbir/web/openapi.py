@@ -59,6 +59,9 @@ def openapi_document(service) -> dict:
         {"name": "camera", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "only images taken with this camera, as their EXIF names it (/api/v1/cameras lists them; "
                         "case ignored; ',' or 'or' between cameras: any of them)"},
+        {"name": "kind", "in": "query", "required": False,
+         "schema": {"type": "string", "enum": ["photo", "video", "raw"]},
+         "description": "only photos (camera raw files too), videos or camera raw files"},
         {"name": "person", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "only images in which this person's face was found, by number or name (`cbir faces`; "
                         "/api/v1/people lists them); 'Anna and Bob': both in one photo; 'Anna, Bob' or 'Anna or "

@@ -10,7 +10,7 @@ from dataclasses import replace
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from cbir.duplicates import picture_engine, rule
-from cbir.faces import FACE_SIDE
+from cbir.faces import FACE_SIDE, largest
 from cbir.places import fold
 from cbir.web.grouping import RETRY_S
 from cbir.web.pictures import thumbnail
@@ -18,8 +18,8 @@ from cbir.web.service import MAX_DEPTH, RequestError, Searched, SearchService
 from cbir.words import Shown
 
 bp = Blueprint("ui", __name__)
-NARROWING = ("label", "folder", "since", "until", "place", "tag", "stars", "camera", "person", "showing", "min_score",
-             "distinct")
+NARROWING = ("label", "folder", "since", "until", "place", "tag", "stars", "camera", "kind", "person", "showing",
+             "min_score", "distinct")
 SHOWN = 16  # words, places and tags the start page offers (the fields suggest more)
 PLACES_OFFERED = 500  # places the "Near" field suggests at most: the most photographed (and as many tags)
 
@@ -94,7 +94,7 @@ def index():
     context.update(classes=about.classes if about else [], folders=about.folders if about else [],
                    places=about.places[:PLACES_OFFERED] if about else [],  # what the filters suggest
                    tags=about.tags[:PLACES_OFFERED] if about else [], rated=about.rated if about else False,
-                   cameras=about.cameras if about else [],
+                   cameras=about.cameras if about else [], kinds=about.kinds if about else {},
                    people=about.people if about else [])
     status = 200
     context["hints"] = offered_words(svc, engine)  # for the words field to suggest
@@ -150,7 +150,7 @@ def index():
             elif "face" in request.args:  # a face in an indexed photo: the photos with a face like it
                 searched = svc.search_face_in(ids[0], engine, depth, request.args["face"], where)
                 seen = svc.faces(engine, ids[0])
-                chosen = seen[int(request.args["face"])] if request.args["face"] else max(seen, key=lambda f: f.area)
+                chosen = seen[int(request.args["face"]) if request.args["face"] else largest([f.box for f in seen])]
                 context["query_src"] = url_for("api.image", image_id=ids[0], size="thumb", crop=chosen.crop)
                 context["query_name"], face = f"a face in {ids[0]}", True
             else:

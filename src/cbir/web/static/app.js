@@ -322,7 +322,8 @@ function facesIn(viewer, img) {
   const layer = viewer.querySelector(".faces"), form = viewer.querySelector("form.face-name");
   if (!layer || !form) return { show() {} };
   const input = form.querySelector("input"), nobody = form.querySelector(".nobody"), yes = form.querySelector(".yes");
-  const their = form.querySelector("a.their"), alike = form.querySelector("a.alike"), said = form.querySelector(".said");
+  const their = form.querySelector("a.their"), alike = form.querySelector("a.like-face");
+  const said = form.querySelector(".said");
   let image = null;
   let address = null, found = [], chosen = null;
   const named = (face) => face.person && face.who !== `person ${face.person}`;
