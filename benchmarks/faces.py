@@ -1,6 +1,7 @@
 """How fast `cbir faces` looks at camera photos: 12-megapixel JPEGs read at `FACE_SIDE` and searched for faces, with
 the faces found described (two at a time, as `cbir faces` runs); reading's share of the total; how long grouping
-takes for a library's worth of faces; and how many real faces the detector finds at each least score (`MIN_SCORE`).
+takes for a library's worth of faces, and what the page's work on them costs (an image's faces, the people, who may
+be one person, naming one); and how many real faces the detector finds at each least score (`MIN_SCORE`).
 
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/faces.py [--photos 42] [--faces 20000]
 
@@ -60,6 +61,16 @@ def main() -> None:
     library.group()
     print(f"grouping {args.faces:,} faces of {len(people):,} people: {time.perf_counter() - started:.1f} s, "
           f"{int(library.persons.max())} people found")
+    for n in range(1, int(library.persons.max()) + 1, 3):
+        library.rename(n, f"Person {n}")  # a third of them named, as a library being named is
+    for what, work in [("an image's faces listed (the large view)", lambda: library.in_image("7.jpg")),
+                       ("the people listed", library.people),
+                       ("who may be one person (a person's photos)", lambda: library.alike("Person 1")),
+                       ("a person named (the faces grouped again by name)", lambda: library.rename(2, "Ada"))]:
+        started = time.perf_counter()
+        for _ in range(5):
+            work()
+        print(f"{what}: {1000 * (time.perf_counter() - started) / 5:.0f} ms")
     crops = data.lfw_subset()
     scores = [[best_score(finder, crop, score) for crop in crops] for score in SCORES]
     print("\n| least score | faces found (of 100) | crops of no face taken for one (of 100) |\n|---|---|---|")

@@ -92,6 +92,21 @@ def test_a_video_says_when_and_where_it_was_taken_wherever_its_moov_lies(tmp_pat
     assert image_facts(str(tmp_path / "d.mp4")).position == ""
 
 
+def test_an_iphone_video_names_its_camera_in_its_metadata_keys(tmp_path):
+    """Apple's `mdta` metadata: a `keys` box names the keys, the `ilst` box holds their values by number."""
+    names = [b"com.apple.quicktime.software", b"com.apple.quicktime.make", b"com.apple.quicktime.model"]
+    keys = _box(b"keys", struct.pack(">II", 0, len(names)) + b"".join(
+        struct.pack(">I", 8 + len(name)) + b"mdta" + name for name in names))
+    values = [b"17.1", b"Apple", b"iPhone 15 Pro"]
+    ilst = _box(b"ilst", b"".join(_box(struct.pack(">I", n), _box(b"data", struct.pack(">II", 1, 0) + value))
+                                  for n, value in enumerate(values, 1)))
+    meta = _box(b"meta", _box(b"hdlr", bytes(8) + b"mdta" + bytes(13)) + keys + ilst)
+    (tmp_path / "IMG_1.MOV").write_bytes(quicktime(_box(b"mvhd", bytes(100)) + meta, 1000))
+    assert image_facts(str(tmp_path / "IMG_1.MOV")).camera == "Apple iPhone 15 Pro"
+    (tmp_path / "cut.mov").write_bytes(quicktime(_box(b"mvhd", bytes(100)) + keys + ilst[:20]))  # cut short
+    assert image_facts(str(tmp_path / "cut.mov")).camera == ""
+
+
 @pytest.mark.filterwarnings("ignore:skipped 1 unreadable")
 def test_the_page_marks_videos_and_streams_them(library):
     from cbir.duplicates import file_facts

@@ -1,6 +1,6 @@
-"""The camera a photo was taken with, as its EXIF says (Make and Model: "Apple iPhone 13 Pro", "Canon EOS R6"), a
-filter by it ("," or "or" between cameras names any of them; case and accents ignored), and a collection's cameras,
-the most used first."""
+"""The camera a photo was taken with, as its EXIF says (Make and Model: "Apple iPhone 13 Pro", "Canon EOS R6"; a
+video, as Apple's metadata keys do), a filter by it ("," or "or" between cameras names any of them; case and accents
+ignored), and a collection's cameras, the most used first."""
 
 from __future__ import annotations
 
@@ -17,9 +17,14 @@ LONGEST = 60  # characters of a camera's name kept (a damaged header may say any
 
 
 def camera_of(exif: Image.Exif) -> str:
-    """A photo's camera from its EXIF: the model, after the maker unless the model names it already ("NIKON D750"
-    from "NIKON CORPORATION" and "NIKON D750"); "" where the EXIF names neither."""
-    make, model = (" ".join(str(exif.get(tag) or "").replace("\x00", " ").split()) for tag in (MAKE, MODEL))
+    """A photo's camera from its EXIF (`camera_named`)."""
+    return camera_named(str(exif.get(MAKE) or ""), str(exif.get(MODEL) or ""))
+
+
+def camera_named(make: str, model: str) -> str:
+    """A camera from its maker and model: the model, after the maker unless the model names it already ("NIKON
+    D750" from "NIKON CORPORATION" and "NIKON D750"); "" where neither is given."""
+    make, model = (" ".join(text.replace("\x00", " ").split()) for text in (make, model))
     if make and model and fold(model).startswith(fold(make.split()[0])):
         make = ""
     return " ".join(filter(None, (make, model)))[:LONGEST]

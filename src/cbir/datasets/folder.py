@@ -198,8 +198,11 @@ def _facts(path: str | None) -> tuple[str | None, str | None, Tagged, str | None
         zf, lock, name = found
         if zf is None:
             with open(name, "rb") as f:
-                date, position, tagged, camera = (video_taken(f) + (Tagged(), "") if is_video_name(name)
-                                                  else _header_facts(f))
+                if is_video_name(name):
+                    date, position, camera = video_taken(f)
+                    tagged = Tagged()
+                else:
+                    date, position, tagged, camera = _header_facts(f)
             if beside := sidecar(name):
                 tagged = merged(sidecar_tagged(beside), tagged)
             date = date or datetime.fromtimestamp(os.stat(name).st_mtime).isoformat(timespec="seconds")

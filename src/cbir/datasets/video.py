@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from cbir.cameras import camera_named
 from cbir.datasets.listing import extension
 from cbir.errors import ImageDecodeError
 
@@ -91,15 +92,16 @@ def video_pixels(path: str) -> int | None:
     return pixels or None
 
 
-def video_taken(f) -> tuple[str | None, str]:
-    """When (ISO 8601: the local time it says, else its `mvhd` creation time; None where neither is set) and where
-    ("LAT,LON", or "") a video was taken, from its `moov` box, wherever the open file `f` keeps it."""
+def video_taken(f) -> tuple[str | None, str, str]:
+    """When (ISO 8601: the local time it says, else its `mvhd` creation time; None where neither is set), where
+    ("LAT,LON", or "") and with what camera (`cbir.cameras`, from Apple's make and model keys; "" where it does not
+    say) a video was taken, from its `moov` box, wherever the open file `f` keeps it."""
     try:
         moov = _moov(f)
     except (struct.error, OSError, ValueError):  # boxes cut short, or no file to walk
         moov = None
     if moov is None:
-        return None, ""
+        return None, "", ""
     date, at = None, moov.find(b"mvhd")
     if local := _LOCAL.search(moov):
         date = local.group(1).decode()
@@ -115,7 +117,42 @@ def video_taken(f) -> tuple[str | None, str]:
         lat, lon = float(found.group(1)), float(found.group(2))
         if abs(lat) <= 90 and abs(lon) <= 180 and (lat, lon) != (0.0, 0.0):
             position = f"{lat:.5f},{lon:.5f}"
-    return date, position
+    keys = apple_keys(moov)
+    return date, position, camera_named(keys.get("com.apple.quicktime.make", ""),
+                                        keys.get("com.apple.quicktime.model", ""))
+
+
+def apple_keys(moov: bytes) -> dict[str, str]:
+    """The text values of the metadata Apple's devices keep in a `moov` box: its `keys` box names them (`mdta`
+    entries), its `ilst` box holds them, each under its key's number (from 1) in a `data` box."""
+    found: dict[str, str] = {}
+    try:
+        at = moov.find(b"keys")
+        if at < 4:
+            return found
+        names, pos = [], at + 12  # after the box's version, flags and count
+        for _ in range(min(struct.unpack_from(">I", moov, at + 8)[0], 256)):
+            size = struct.unpack_from(">I", moov, pos)[0]
+            if size < 8:
+                break
+            names.append(moov[pos + 8: pos + size].decode("utf-8", "replace"))
+            pos += size
+        start = moov.find(b"ilst", pos)
+        if start < 4:
+            return found
+        end, pos = start - 4 + struct.unpack_from(">I", moov, start - 4)[0], start + 4
+        while pos + 8 <= min(end, len(moov)):
+            size, number = struct.unpack_from(">II", moov, pos)
+            if size < 8:
+                break
+            data = moov.find(b"data", pos + 8, pos + size)
+            if data > 0 and 1 <= number <= len(names):
+                value = moov[data + 12: data - 4 + struct.unpack_from(">I", moov, data - 4)[0]]
+                found[names[number - 1]] = value.decode("utf-8", "replace")
+            pos += size
+    except struct.error:  # boxes cut short: what was read
+        pass
+    return found
 
 
 def _moov(f) -> bytes | None:
