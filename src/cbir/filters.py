@@ -77,7 +77,7 @@ class Filter:
             date is not None and date >= self.since and (not self.until or date < self.before))
         return ((not self.labels or label in self.labels) and (not self.splits or split in self.splits)
                 and id_.startswith(self.folder) and dated and (not self.stars or (rating or 0) >= self.stars)
-                and (not self.kind or kind_of(id_) == self.kind or (self.kind == "photo" and kind_of(id_) == "raw")))
+                and (not self.kind or kind_of(id_) in ({"photo", "raw"} if self.kind == "photo" else {self.kind})))
 
     def describe(self) -> str:
         """For people, after "Only images ": "labelled cat or dog, in folder 2019/, taken in 2019-07, near Lyon,

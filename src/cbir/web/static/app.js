@@ -324,8 +324,7 @@ function facesIn(viewer, img) {
   const input = form.querySelector("input"), nobody = form.querySelector(".nobody"), yes = form.querySelector(".yes");
   const their = form.querySelector("a.their"), alike = form.querySelector("a.like-face");
   const said = form.querySelector(".said");
-  let image = null;
-  let address = null, found = [], chosen = null;
+  let address = null, image = null, found = [], chosen = null;
   const named = (face) => face.person && face.who !== `person ${face.person}`;
   function draw() {
     layer.replaceChildren();
