@@ -7,7 +7,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import date
@@ -107,10 +107,13 @@ class SearchService:
         if micro_batching:
             for engine in engines.values():
                 engine.enable_micro_batching()
-        self._describe()
+        self.collections: dict[str, Collection] = {}
+        self._describe(self.engines)
 
-    def _describe(self) -> None:
-        self.collections = {name: Collection.of(engine) for name, engine in self.engines.items()}
+    def _describe(self, changed: Iterable[str]) -> None:
+        """What the page and `/engines` say of the engines, worked out again for those `changed`."""
+        for name in changed:
+            self.collections[name] = Collection.of(self.engines[name])
         self.summaries = [{"name": name, "extractor": e.extractor.name, "size": len(e), "dim": e.extractor.dim,
                            "index": e.index.kind, "labelled": self.collections[name].labelled,
                            "learned": e.extractor.describe()} for name, e in self.engines.items()]
@@ -137,7 +140,7 @@ class SearchService:
         if time.monotonic() - self._checked < self.RECHECK_S or not self._reloading.acquire(blocking=False):
             return
         try:
-            self._checked, changed = time.monotonic(), False
+            self._checked, changed = time.monotonic(), []
             for name, path in self.sources.items():
                 version = current_version(path)
                 if version == self._versions[name]:
@@ -150,9 +153,9 @@ class SearchService:
                                                         "load: %s", name, version, exc)
                     continue
                 self._install(name, engine)
-                changed = True
+                changed.append(name)
             if changed:
-                self._describe()
+                self._describe(changed)
         finally:
             self._reloading.release()
 
@@ -180,7 +183,7 @@ class SearchService:
                 if engine is not served:
                     self._install(name, engine)
                 self._versions[name] = engine.version
-                self._describe()
+                self._describe([name])
             return changed
         except RequestError:
             raise
