@@ -25,6 +25,12 @@ _CHANGE_REFUSED = {"400": _ERROR, "403": {"description": "sent from another site
                                           "numbered again", "content": _ERROR["content"]}}
 
 
+def _counted(key: str, example: str) -> dict:
+    """The item of a listing of what the images have (`cbir.places.counted`): it, how many have it, an example."""
+    return {key: {"type": "string"}, "images": {"type": "integer"},
+            "example": {"type": "string", "description": example}}
+
+
 def _fields(properties: dict, required: list[str]) -> dict:
     """A request body of these fields, as JSON or as a form."""
     schema = {"type": "object", "properties": properties, "required": required}
@@ -128,27 +134,23 @@ def openapi_document(service) -> dict:
                 "What the engine's images show most often: words to search with (words=) and how many images show "
                 "what each names (the network's probability at least 0.5); everyday words for effnet's ImageNet "
                 "classes, the classes' own names for a cnn's", engine_param, "words", "most often shown first",
-                {"words": {"type": "string"}, "images": {"type": "integer"},
-                 "example": {"type": "string", "description": "the image most probably of it"}}),
+                _counted("words", "the image most probably of it")),
             "/api/v1/places": _listing(
                 "Where the engine's pictures were taken: the towns nearest their GPS positions (of 5,000 people or "
                 "more, within 100 km), the most photographed first (place= filters by them)", engine_param,
                 "places", "most photographed first",
-                {"place": {"type": "string"}, "images": {"type": "integer"},
-                 "example": {"type": "string", "description": "the newest picture taken there"}}),
+                _counted("place", "the newest picture taken there")),
             "/api/v1/tags": _listing(
                 "The tags the engine's photos have (tag= filters by them; words= finds them, where the words name "
                 "no class), the most used first, and how many photos have each rating", engine_param, "tags",
                 "most used first",
-                {"tag": {"type": "string"}, "images": {"type": "integer"},
-                 "example": {"type": "string", "description": "the newest photo with it"}},
+                _counted("tag", "the newest photo with it"),
                 {"ratings": {"type": "object", "additionalProperties": {"type": "integer"},
                              "description": "stars (-1: rejected) -> how many photos have that rating"}}),
             "/api/v1/cameras": _listing(
                 "The cameras the engine's photos were taken with (as their EXIF names them), the most used first: "
                 "camera= looks through a camera's photos", engine_param, "cameras", "most used first",
-                {"camera": {"type": "string"}, "images": {"type": "integer"},
-                 "example": {"type": "string", "description": "the newest photo it took"}}),
+                _counted("camera", "the newest photo it took")),
             "/api/v1/people": _listing(
                 "The people whose faces were found in the engine's photos (`cbir faces`; none before), the most "
                 "photographed first: person= looks through a person's photos", engine_param, "people",
