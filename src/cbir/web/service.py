@@ -197,6 +197,13 @@ class SearchService:
     def default_engine(self) -> str:
         return next(iter(self.engines))
 
+    def indexed(self, name: str | None, image_ids: Sequence[str]) -> tuple[str, Engine]:
+        """The engine (as `engine`), with a 404 for the first of `image_ids` it does not index."""
+        name, engine = self.engine(name)
+        if missing := next((image_id for image_id in image_ids if image_id not in engine.metadata), None):
+            raise RequestError(f"no indexed image with id '{missing}' in engine '{name}'", 404)
+        return name, engine
+
     def engine(self, name: str | None) -> tuple[str, Engine]:
         name = name or self.default_engine
         if name not in self.engines:
@@ -335,14 +342,12 @@ class SearchService:
         """"More like these": the k indexed images most like all these indexed ones (and the `uploaded` images)
         at once, and less like the indexed ones `unlike_ids` ("not like these"; `search_together`: all of them left
         out)."""
-        name, eng = self.engine(engine)
+        name, _ = self.engine(engine)
         image_ids, unlike_ids = list(dict.fromkeys(image_ids)), list(dict.fromkeys(unlike_ids))
         self.check_together(len(uploaded) + len(image_ids), region, len(unlike_ids))
         if both := next((image_id for image_id in image_ids if image_id in unlike_ids), None):
             raise RequestError(f"'{both}' is ticked both as wanted and as not wanted: keep one of the two")
-        for image_id in image_ids + unlike_ids:
-            if image_id not in eng.metadata:
-                raise RequestError(f"no indexed image with id '{image_id}' in engine '{name}'", 404)
+        self.indexed(name, image_ids + unlike_ids)
         return self.search_together(list(uploaded), name, k, where=where, min_score=min_score, distinct=distinct,
                                     liked_ids=image_ids, unliked_ids=unlike_ids)
 
@@ -464,9 +469,7 @@ class SearchService:
                   min_score: float | None = None, region: Region | None = None, distinct: bool = False) -> Searched:
         """"More like this" for an indexed image: its k nearest other images (itself left out), by its vector as
         indexed (`Engine.search_like`); for a `region` of it, by that part read from its file and described."""
-        name, eng = self.engine(engine)
-        if image_id not in eng.metadata:
-            raise RequestError(f"no indexed image with id '{image_id}' in engine '{name}'", 404)
+        name, eng = self.indexed(engine, [image_id])
         if region is None:
             searched = self._timed(name, eng, distinct, lambda: eng.search_like(image_id, k, where=where,
                                                                                 min_score=min_score, distinct=distinct))
@@ -479,10 +482,7 @@ class SearchService:
 
     def faces(self, engine: str | None, image_id: str) -> list[Seen]:
         """The faces found in an indexed image, left to right (`Engine.faces_in`); a 404 for an id not indexed."""
-        _, eng = self.engine(engine)
-        if image_id not in eng.metadata:
-            raise RequestError(f"no indexed image with id '{image_id}'", 404)
-        return eng.faces_in(image_id)
+        return self.indexed(engine, [image_id])[1].faces_in(image_id)
 
     def name_face(self, engine: str | None, image_id: str, face, name: str | None = None, nobody: bool = False
                   ) -> list[Seen]:
@@ -491,7 +491,7 @@ class SearchService:
         if (name is None) == (not nobody) or not isinstance(name, str | None):
             raise RequestError("say whose the face is: name=NAME, or nobody=1 (none of the people)")
         number = self.face_number(face)
-        self.faces(engine, image_id)  # the 404 first
+        self.indexed(engine, [image_id])
         self.change_faces(engine, lambda faces: faces.name_face(image_id, number, NOBODY if nobody else name))
         return self.faces(engine, image_id)
 
@@ -515,8 +515,7 @@ class SearchService:
                        ) -> Searched:
         """The other indexed images with a face like one of an indexed image's (`face`: its number there; None or
         "": its largest; `Engine.search_face_in`)."""
-        name, eng = self.engine(engine)
-        self.faces(name, image_id)  # the 404 first
+        name, eng = self.indexed(engine, [image_id])
         number = None if face in (None, "") else self.face_number(face)
         try:
             searched = self._timed(name, eng, False, lambda: eng.search_face_in(image_id, k, number, where))
@@ -528,7 +527,7 @@ class SearchService:
     def not_in(self, engine: str | None, person: str, image_id: str) -> str | None:
         """Say that a person is not in an indexed image after all (`Faces.not_in`). Returns how they are found now
         (a name, else a number; None for no one)."""
-        self.faces(engine, image_id)
+        self.indexed(engine, [image_id])
         return self.change_faces(engine, lambda faces: faces.not_in(person, image_id))
 
     def name_person(self, engine: str | None, person: str, name: str, image_id: str | None = None) -> None:
