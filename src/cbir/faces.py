@@ -81,7 +81,7 @@ class Person(NamedTuple):
     @property
     def called(self) -> str:
         """How people are shown: their name, else "person N"."""
-        return self.name or f"person {self.person}"
+        return shown_as(self.person, self.name)
 
     def to_dict(self) -> dict:
         return {"person": self.person, "name": self.name, "images": self.images,
@@ -218,7 +218,7 @@ class Faces:
     def in_image(self, image: str) -> list[Seen]:
         """The faces found in an image, left to right."""
         name_of = {number: name for number, name, _ in self._groups()}
-        called = {number: name or f"person {number}" for number, name in name_of.items()}
+        called = self._called(name_of)
         rows = [row for row, owner in enumerate(self.owners) if owner == image]
         named = np.isin(self.persons, [number for number, name in name_of.items() if name])
         seen = []
@@ -401,9 +401,12 @@ class Faces:
                        and not (name and people[number].name and fold(people[number].name) != name)),
                       key=lambda found: found[1])
 
-    def _called(self) -> dict[int, str]:
-        """Each group's number -> how its person is shown: their name, else "person N"."""
-        return {number: name or f"person {number}" for number, name, _ in self._groups()}
+    def _called(self, name_of: Mapping[int, str] | None = None) -> dict[int, str]:
+        """Each group's number -> how its person is shown (`shown_as`), from each group's name (`name_of`: number ->
+        name, as `_groups` says; worked out when not given)."""
+        if name_of is None:
+            name_of = {number: name for number, name, _ in self._groups()}
+        return {number: shown_as(number, name) for number, name in name_of.items()}
 
     def _groups(self) -> Iterator[tuple[int, str, np.ndarray]]:
         """Each group of faces: its number, the name most of its named faces have ("" for none), its rows."""
@@ -473,6 +476,11 @@ class Faces:
         with np.load(path) as saved:
             return cls(saved["owners"].tolist(), saved["boxes"], saved["descriptors"], saved["persons"],
                        saved["scanned"].tolist(), saved["names"].tolist())
+
+
+def shown_as(person: int, name: str) -> str:
+    """How a person is shown: their name, else "person N"."""
+    return name or f"person {person}"
 
 
 def largest(boxes) -> int:
