@@ -537,10 +537,10 @@ class Engine:
                  leave: str | None = None) -> SearchResult:
         """The images with a face closer than `MATCH` to a face's descriptor (of those `among`; not `leave`), the
         nearest first, scored 1 - distance, saying whose face it is where the engine knows."""
-        faces = self._people()
-        found = [(id_, distance) for id_, distance in faces.like(descriptor, among) if id_ != leave][:k]
+        found, who = self._people().like(descriptor, among)
+        found = [(id_, distance) for id_, distance in found if id_ != leave][:k]
         return SearchResult([self.metadata.hit(id_, round(1.0 - distance, 4)) for id_, distance in found], name,
-                            person=faces.who(descriptor))
+                            person=who)
 
     def _people(self) -> Faces:
         """The faces found (`find_faces`; of a copies' engine, its engine's), or an error saying how to find them."""

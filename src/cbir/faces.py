@@ -340,26 +340,23 @@ class Faces:
         numbers[people] = np.arange(1, len(people) + 1)
         return numbers[groups]
 
-    def like(self, descriptor: np.ndarray, among: Collection[str] | None = None) -> list[tuple[str, float]]:
+    def like(self, descriptor: np.ndarray, among: Collection[str] | None = None
+             ) -> tuple[list[tuple[str, float]], str | None]:
         """The images with a face closer than `MATCH` to a face's descriptor (of those `among`, when given), each with
-        its nearest face's distance, the nearest first."""
+        its nearest face's distance, the nearest first; and whose the face is (`Person.called`), where the nearest
+        face found is someone's and closer than `SAME_PERSON` (None otherwise)."""
         distances = np.linalg.norm(self.descriptors - np.asarray(descriptor, np.float32), axis=1)
         nearest: dict[str, float] = {}
-        for row in np.argsort(distances, kind="stable"):
+        order = np.argsort(distances, kind="stable")
+        for row in order:
             if distances[row] >= MATCH:
                 break
             if among is None or self.owners[row] in among:
                 nearest.setdefault(self.owners[row], float(distances[row]))
-        return list(nearest.items())
-
-    def who(self, descriptor: np.ndarray) -> str | None:
-        """Whose a face is (`Person.called`), where the nearest face found is someone's and closer than
-        `SAME_PERSON`."""
-        if not len(self):
-            return None
-        distances = np.linalg.norm(self.descriptors - np.asarray(descriptor, np.float32), axis=1)
-        row = int(np.argmin(distances))
-        return self._called().get(int(self.persons[row])) if distances[row] < SAME_PERSON else None
+        closest = int(order[0]) if len(order) else None
+        who = (self._called().get(int(self.persons[closest]))
+               if closest is not None and distances[closest] < SAME_PERSON else None)
+        return list(nearest.items()), who
 
     def _face(self, row: int) -> Face:
         return Face(self.owners[row], tuple(round(float(v), 4) for v in self.boxes[row]), int(self.persons[row]))
