@@ -579,3 +579,13 @@ def test_the_people_page_names_everyone_in_place(album, tmp_path):
     assert named.status_code == 303 and named.headers["Location"] == "/people?engine=album"
     assert 'value="Grace Hopper"' in client.get("/people").get_data(as_text=True)
     assert client.get("/people?engine=nothing").status_code == 404
+
+
+def test_a_person_filter_follows_the_names_given_in_python(album, tmp_path):
+    """The filters an engine keeps for the searches that follow are worked out again when the faces change."""
+    engine = Engine.load(indexed(album, tmp_path))
+    engine.find_faces(progress=False)
+    engine.name_person(1, "Ada")
+    assert len(engine.browse(10, Filter.of(person="Ada")).hits) == 3  # kept for the next search
+    engine.not_in("Ada", "collins/a1.jpg")
+    assert {h.id for h in engine.browse(10, Filter.of(person="Ada")).hits} == {"collins/a2.jpg", "collins/a3.jpg"}

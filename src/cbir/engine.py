@@ -500,8 +500,10 @@ class Engine:
         return self.faces.in_image(image_id) if self.faces is not None else []
 
     def _know_people(self) -> None:
-        """The people in each image, on its hits (`Hit.people`)."""
+        """The people in each image, on its hits (`Hit.people`), after the faces changed: the filters kept (`select`)
+        are worked out again, those with a person being stale."""
         self.metadata.people = self.faces.in_images() if self.faces is not None else {}
+        self._selections = {}
 
     def search_faces(self, images: Sequence[np.ndarray], k: int = 10, names: Sequence[str] | None = None,
                      where: Filter | None = None) -> list[SearchResult]:
@@ -709,7 +711,6 @@ class Engine:
             self.version = write_version(path, write)
         self.faces = faces
         self._know_people()
-        self._selections = {}  # those with a person are stale
         return changed
 
     def _write(self, folder: Path) -> None:
