@@ -6,7 +6,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import red_and_blue, served, write_dng
+from conftest import red_and_blue, served, write_collection, write_dng
 from test_duplicates import planted  # noqa: F401  (a fixture: photos with planted copies, indexed)
 
 from cbir.cli import main
@@ -454,3 +454,43 @@ def test_the_people_on_the_page_and_in_the_large_view(tmp_path):
     assert faces.showing("Grace Brewster Hopper") == {"hopper/h1.jpg"}  # kept in the engine
     assert len(faces.showing("Grace Hopper")) == 1 and sum(seen.nobody for seen in faces.in_image("hopper/h2.jpg")
                                                            + faces.in_image("hopper/h3.jpg")) == 1
+
+
+def test_ticked_results_go_in_an_album_which_is_looked_through_grown_and_deleted(tmp_path):
+    """Ticked results put in a new album from the page; the album on the start page; the photos that may belong in
+    it put in too; its deletion asked about first."""
+    from playwright.sync_api import expect, sync_playwright
+    from test_albums import indexed
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); make test installs it")
+    engine = indexed(write_collection(tmp_path / "photos", {"": 8}, seed=3), tmp_path)
+    with served(engine) as url, sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(url + "/?browse=1&folder=stripes/&k=4")
+        together = page.locator("#together")
+        put = together.locator("button", has_text="Put them in the album")
+        expect(put).to_be_disabled()  # until an image is ticked
+        for hit in page.locator("#results .hit").all()[:2]:
+            hit.locator(".pick:not(.unlike) input").check()
+        together.locator("input[name=to_album]").fill("Lines")
+        put.click()
+        expect(page.locator("#narrowed")).to_have_text("Only images in album Lines.")
+        assert page.locator("#results .hit").count() == 2
+        page.goto(url + "/")
+        page.locator("#albums a", has_text="Lines").click()
+        page.locator("#album a.suggest", has_text="Photos that may belong in Lines").click()
+        expect(page.locator("h2 .name")).to_have_text("photos that may belong in Lines, the most alike first")
+        assert together.locator("input[name=to_album]").input_value() == "Lines"  # put in it, as offered
+        page.locator("#results .hit").first.locator(".pick:not(.unlike) input").check()
+        together.locator("button", has_text="Put them in the album").click()
+        assert page.locator("#results .hit").count() == 3
+        page.once("dialog", lambda dialog: dialog.dismiss())  # asked first: kept
+        page.locator("#album button", has_text="Delete the album").click()
+        assert page.locator("#results .hit").count() == 3 and len(Engine.load(engine).albums) == 1
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.locator("#album button", has_text="Delete the album").click()
+        expect(page.locator("#albums")).to_have_count(0)
+        browser.close()
+    assert not Engine.load(engine).albums

@@ -589,3 +589,44 @@ def test_a_person_filter_follows_the_names_given_in_python(album, tmp_path):
     assert len(engine.browse(10, Filter.of(person="Ada")).hits) == 3  # kept for the next search
     engine.not_in("Ada", "collins/a1.jpg")
     assert {h.id for h in engine.browse(10, Filter.of(person="Ada")).hits} == {"collins/a2.jpg", "collins/a3.jpg"}
+
+
+def test_indexing_again_over_an_engine_keeps_the_faces_found_and_the_names_given(tmp_path, capsys, monkeypatch):
+    """`cbir index` onto an engine replaces its features, not what was found and said about its photos: the faces of
+    the photos still there unchanged are kept, with the names given to them, and not looked for again."""
+    album = photos(tmp_path / "album")
+    out = indexed(album, tmp_path)
+    assert main(["faces", str(out), "--name", "1=Eileen", "--not-in", "2", "hopper/h3.jpg"]) == 0
+    (album / "collins/a3.jpg").unlink()
+    astronaut().resize((300, 300)).save(album / "hopper/h2.jpg")  # another picture under a known name
+    monkeypatch.setattr(FaceFinder, "find", lambda self, image: pytest.fail("no photo is looked at again"))
+    capsys.readouterr()
+    assert main(["index", "--dataset", str(album), "--features", "hog", "--out", str(out)]) == 0
+    assert ("kept from the engine it replaces: the faces found in 6 of its images, the names given to 3"
+            in capsys.readouterr().out)
+    engine = Engine.load(out)
+    assert engine.extractor.name == "hog" and len(engine) == 7
+    assert engine.faces.scanned == {"collins/a1.jpg", "collins/a2.jpg", "hopper/h1.jpg", "hopper/h3.jpg",
+                                    "other/cat.jpg", "other/coffee.jpg"}  # h2 changed: to look at again
+    assert [(p.name, p.images) for p in engine.people()] == [("Eileen", 2)]
+    assert engine.faces_in("hopper/h3.jpg")[0].nobody  # still not person 2, who is gone with h2's old picture
+
+
+def test_an_edited_photo_keeps_the_names_given_to_its_faces(tmp_path, capsys):
+    """A photo edited (lighter, more contrast) is described and looked at again: the names given to its faces go to
+    the faces found where they were, by `cbir sync` and by `cbir index` over the engine alike."""
+    album = photos(tmp_path / "album")
+    out = indexed(album, tmp_path)
+    assert main(["faces", str(out), "--face", "hopper/h1.jpg", "0", "Grace"]) == 0
+    ImageEnhance.Brightness(hopper()).enhance(1.2).save(album / "hopper/h1.jpg", quality=90)
+    capsys.readouterr()
+    assert main(["sync", str(out)]) == 0
+    assert "described 1 again" in capsys.readouterr().out
+    engine = Engine.load(out)
+    assert [seen.who for seen in engine.faces_in("hopper/h1.jpg")] == ["Grace"] and not engine.faces.waiting
+    ImageEnhance.Contrast(hopper()).enhance(1.2).save(album / "hopper/h1.jpg", quality=90)
+    assert main(["index", "--dataset", str(album), "--features", "hog", "--out", str(out)]) == 0
+    engine = Engine.load(out)
+    assert "hopper/h1.jpg" not in engine.faces.scanned and list(engine.faces.waiting) == ["hopper/h1.jpg"]
+    assert main(["faces", str(out)]) == 0  # looks at the edited photo: its face takes the name it had
+    assert [seen.who for seen in Engine.load(out).faces_in("hopper/h1.jpg")] == ["Grace"]

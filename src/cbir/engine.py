@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import warnings
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -18,6 +19,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from cbir.albums import ALBUMS, Albums
 from cbir.batching import MicroBatcher, search_batch
 from cbir.cameras import Camera, overview as cameras_overview
 from cbir.copies import copies_first, copies_of, file_picture, grey_picture
@@ -75,7 +77,8 @@ class Engine:
     """Search a collection of images by visual similarity."""
 
     def __init__(self, extractor: FeatureExtractor, index: VectorIndex, metadata: Metadata | None = None,
-                 created: str | None = None, copies: Engine | None = None, faces: Faces | None = None):
+                 created: str | None = None, copies: Engine | None = None, faces: Faces | None = None,
+                 albums: Albums | None = None):
         if index.dim != extractor.dim:
             raise EngineError(f"index dimension {index.dim} does not match extractor "
                               f"'{extractor.name}' dimension {extractor.dim}")
@@ -92,6 +95,7 @@ class Engine:
         self.copies = copies
         self.faces = faces  # the faces found in the images and the people they show (`cbir.faces`), once looked for
         self._know_people()
+        self.albums = albums or Albums()  # the albums made of its images (`cbir.albums`)
         self.version: Path | None = None  # the engine folder's version it was loaded from or last saved as
 
     @property
@@ -197,8 +201,8 @@ class Engine:
         (added, described again). An id indexed from another file is an error. `resume_in`: as in
         `build`."""
         new, changed = self.metadata.new_and_changed(dataset)
-        if changed:
-            self.remove([dataset.ids[i] for i in changed])
+        if changed:  # the same photo, edited: its albums and the names given to its faces stay
+            self._drop([dataset.ids[i] for i in changed], edited=True)
         if new or changed:
             todo = dataset.subset(sorted(new + changed))
             checkpoint = Checkpoint(resume_in, self.extractor, todo) if resume_in is not None else None
@@ -222,6 +226,7 @@ class Engine:
         if self.faces is not None:
             self.faces.moved(moves)
             self._know_people()
+        self.albums.moved(moves)
         if self.copies is not None:
             self.copies.add_moved(moves)
 
@@ -232,11 +237,21 @@ class Engine:
         self._likely, self._changes = None, self._changes + 1
 
     def remove(self, ids: Sequence[str]) -> int:
-        """Remove images by id; returns how many were in the index."""
+        """Remove images by id (from their albums too); returns how many were in the index."""
+        self.albums.discard(ids)
+        return self._drop(ids)
+
+    def _drop(self, ids: Sequence[str], edited: bool = False) -> int:
+        """Take images out of the index, their metadata and their faces; `edited`: to be described again (their
+        files show an edited picture), the names given to their faces kept for the faces found there next
+        (`Faces.set_aside`)."""
         removed = self.index.remove(ids)
         self.metadata.discard(ids)
         if self.faces is not None:
-            self.faces.discard(ids)
+            if edited:
+                self.faces.set_aside(ids)
+            else:
+                self.faces.discard(ids)
             self._know_people()
         self._selections.clear()
         self._likely, self._changes = None, self._changes + 1
@@ -328,6 +343,36 @@ class Engine:
         def ranked(depth: int) -> list[SearchResult]:  # described once, however deep `distinct` looks
             found = self.search_vectors(query, depth + len(left_out), where=where, min_score=min_score)[0]
             return [SearchResult([hit for hit in found if hit.id not in left_out][:depth])]
+
+        return (self._distinct(k, ranked) if distinct else ranked(k))[0]
+
+    def search_album(self, name: str, k: int = 10, where: Filter | None = None, distinct: bool = False
+                     ) -> SearchResult:
+        """The images that may belong in an album: the indexed images most like one of its own (each scored with its
+        best similarity to one of them, by their vectors as indexed: nothing read or described), those in it left
+        out; `where` and `distinct` as in `search`. An album of one trip or one dog finds the rest of them, as each
+        of its photos brings its own look-alikes."""
+        _check_k(k)
+        members = self.albums.images(name)
+        vectors, inside = self.index.vectors_of(members), set(members)
+        selection = self.select(where) if where else None
+
+        def ranked(depth: int) -> list[SearchResult]:
+            """Each of the album's images searched `depth` deep beyond the album's own among its best, deeper where
+            they are more: an image not in its ranking that far is less like it than `depth` others outside it."""
+            best: dict[str, float] = {}
+            queries, deep = list(range(len(members))), min(2 * depth, len(self))
+            while queries:
+                short = []
+                for query, row in zip(queries, self.index.search(vectors[queries], deep, selection)):
+                    outside = [hit for hit in row if hit.id not in inside]
+                    for hit in outside:
+                        best[hit.id] = max(best.get(hit.id, -2.0), hit.score)
+                    if len(outside) < depth and len(row) == deep < len(self):
+                        short.append(query)
+                queries, deep = short, min(2 * deep, len(self))
+            ranking = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:depth]
+            return [SearchResult([self.metadata.hit(id_, score) for id_, score in ranking], self.albums.named(name))]
 
         return (self._distinct(k, ranked) if distinct else ranked(k))[0]
 
@@ -471,7 +516,10 @@ class Engine:
                 spool.keep(id_, *found)
         with_faces = set(todo) & set(faces.owners)
         faces.label({id_: named_faces(todo[id_]) for id_ in with_faces})  # the faces a photo manager named in them
+        faces.label({id_: faces.waiting[id_] for id_ in with_faces if id_ in faces.waiting})  # named before an edit
         faces.label({id_: given[id_] for id_ in with_faces if id_ in given})  # then those named here before
+        for id_ in set(todo) & faces.scanned:  # looked at: the names waiting for them are given, or had no face
+            faces.waiting.pop(id_, None)
         faces.group()
         self.faces = faces
         self._know_people()
@@ -503,7 +551,7 @@ class Engine:
         """The people in each image, on its hits (`Hit.people`), after the faces changed: the filters kept (`select`)
         are worked out again, those with a person being stale."""
         self.metadata.people = self.faces.in_images() if self.faces is not None else {}
-        self._selections = {}
+        self._filters_changed()
 
     def search_faces(self, images: Sequence[np.ndarray], k: int = 10, names: Sequence[str] | None = None,
                      where: Filter | None = None) -> list[SearchResult]:
@@ -649,7 +697,16 @@ class Engine:
         passing = self.metadata_now.passing(where)
         if where.person:
             passing &= self._people().showing(where.person)
+        if where.album:
+            passing &= (self._main or self).albums.showing(where.album)
         return passing & (self._main or self).showing(where.showing) if where.showing else passing
+
+    def _filters_changed(self) -> None:
+        """Forget the filters kept (`select`), here and in the copies' engine: who is in the images, or what albums
+        they are in, changed."""
+        self._selections = {}
+        if self.copies is not None:
+            self.copies._selections = {}
 
     def showing(self, text: str) -> frozenset[str]:
         """The ids of the indexed images that show what the words name: the network's probability of one of the
@@ -683,7 +740,7 @@ class Engine:
                 "classes": len(set(labels)), "labelled": len(labels),
                 "videos": sum(map(is_video_name, ids)),
                 "copies": self.copies.extractor.name if self.copies is not None else None,
-                "faces": None if self.faces is None else self.faces.summary()}
+                "faces": None if self.faces is None else self.faces.summary(), "albums": len(self.albums)}
 
     def save(self, path: str | Path) -> Path:
         """Write the engine folder atomically: a crash mid-save leaves the previous engine loadable.
@@ -694,24 +751,78 @@ class Engine:
 
     def change_faces(self, path: str | Path, change: Callable[[Faces], T]) -> T:
         """Change the faces (`change(faces)`, on a copy of them: `Faces.rename`, `name_face`, `not_in`), keep them in
-        the engine folder `path` this engine is the current version of (a new version, its other files linked from
-        this one's, not written again), then search with them. Takes the folder's writer lock (waiting for another
-        writer, as `save` does, unless the caller holds it). Returns what `change` returns."""
+        the engine folder `path` this engine is the current version of (`_keep_changed`), then search with them.
+        Returns what `change` returns."""
         faces = self._people().copy()
-        with writer_lock(path):
-            if current_version(path) != self.version:
-                raise EngineError(f"{path} has changed since this engine was loaded from it: load it again")
-            changed = change(faces)
-
-            def write(folder: Path) -> None:
-                link_files(self.version, folder, {FACES, "manifest.json"})
-                faces.save(folder / FACES)
-                (folder / "manifest.json").write_text(json.dumps(self.info() | {"faces": faces.summary()}, indent=2))
-
-            self.version = write_version(path, write)
+        changed = self._keep_changed(path, FACES, lambda: change(faces), faces.save, {"faces": faces.summary})
         self.faces = faces
         self._know_people()
         return changed
+
+    def change_albums(self, path: str | Path, change: Callable[[Albums], T]) -> T:
+        """Change the albums (`change(albums)`, on a copy of them: `Albums.add`, `remove`, `rename`, `delete`), keep
+        them in the engine folder `path` this engine is the current version of (`_keep_changed`), then filter with
+        them. Returns what `change` returns."""
+        albums = self.albums.copy()
+        changed = self._keep_changed(path, ALBUMS, lambda: change(albums), albums.save, {"albums": albums.__len__})
+        self.albums = albums
+        self._filters_changed()
+        return changed
+
+    def _keep_changed(self, path: str | Path, file: str, change: Callable[[], T], save: Callable[[Path], None],
+                      manifest: dict[str, Callable[[], object]]) -> T:
+        """`change()` what one file of the engine holds, then keep it as a new version of the engine folder `path`
+        (`save(file's path)`; the manifest's `manifest` entries worked out again), its other files linked from this
+        one's, not written again. Takes the folder's writer lock (waiting for another writer, as `save` does, unless
+        the caller holds it); refused where the folder changed since this engine was loaded."""
+        with writer_lock(path):
+            if current_version(path) != self.version:
+                raise EngineError(f"{path} has changed since this engine was loaded from it: load it again")
+            changed = change()
+
+            def write(folder: Path) -> None:
+                link_files(self.version, folder, {file, "manifest.json"})
+                save(folder / file)
+                now = {key: summary() for key, summary in manifest.items()}
+                (folder / "manifest.json").write_text(json.dumps(self.info() | now, indent=2))
+
+            self.version = write_version(path, write)
+        return changed
+
+    def take_over(self, path: str | Path) -> dict[str, int]:
+        """Take from the engine at `path` (which this one is to replace) what was found and said about the images
+        this one holds: the faces found in those it holds as they were then (the same file, its stamp unchanged),
+        the names given to them (to those of files edited since too: `Faces.set_aside`), and the albums they are in.
+        Indexing again changes how images are described, not who is in them or where they were put. Returns how many
+        of each it kept: "looked at" (images looked at for faces), "named" (faces), "albums"."""
+        version = current_version(path)
+        if version is None or not ((version / FACES).exists() or (version / ALBUMS).exists()):
+            return {}
+        try:
+            before = Metadata.load(version / "metadata.sqlite")
+            faces = Faces.load(version / FACES) if (version / FACES).exists() else None
+            albums = Albums.load(version / ALBUMS) if (version / ALBUMS).exists() else None
+        except Exception as exc:  # noqa: BLE001 - a damaged engine is replaced all the same: said, not kept
+            warnings.warn(f"what the engine at {path} holds of its images could not be read, so its faces and albums "
+                          f"are not kept ({type(exc).__name__}: {exc})", stacklevel=2)
+            return {}
+        now = {(self.metadata.path(id_), self.metadata.stamp(id_)): id_ for id_ in self.metadata.labels()}
+        same = {old: now[key] for old in before.labels()
+                if (key := (before.path(old), before.stamp(old))) in now and None not in key}
+        at = {path: id_ for (path, _), id_ in now.items() if path is not None}
+        edited = {old: at[path] for old in before.labels() if old not in same and (path := before.path(old)) in at}
+        kept = {}
+        if faces is not None:
+            faces.set_aside(edited)  # the names given to their faces wait for the faces found there next
+            faces.kept(same | edited)
+            self.faces = faces
+            self._know_people()
+            kept |= {"looked at": len(faces.scanned),
+                     "named": sum(map(bool, faces.names)) + sum(map(len, faces.waiting.values()))}
+        if albums is not None:
+            albums.kept(same | edited)
+            self.albums, kept["albums"] = albums, len(albums)
+        return kept
 
     def _write(self, folder: Path) -> None:
         """Write the engine's files (and its copies' engine, in `copies/`) into a new folder."""
@@ -720,6 +831,8 @@ class Engine:
         self.metadata.save(folder / "metadata.sqlite")
         if self.faces is not None:
             self.faces.save(folder / FACES)
+        if self.albums:
+            self.albums.save(folder / ALBUMS)
         if self.copies is not None:
             self.copies._write(folder / COPIES)
         (folder / "manifest.json").write_text(json.dumps(self.info(), indent=2))
@@ -773,4 +886,6 @@ class Engine:
                               f"({manifest['count']} x {manifest['dim']})")
         copies = cls._load_version(path, version / COPIES, None) if manifest.get("copies") else None
         faces = Faces.load(version / FACES) if (version / FACES).exists() else None
-        return cls(extractor, index, metadata, created=manifest.get("created"), copies=copies, faces=faces)
+        albums = Albums.load(version / ALBUMS) if (version / ALBUMS).exists() else None
+        return cls(extractor, index, metadata, created=manifest.get("created"), copies=copies, faces=faces,
+                   albums=albums)

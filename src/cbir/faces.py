@@ -13,6 +13,7 @@ is no one's.
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import shutil
 import threading
@@ -110,11 +111,13 @@ class Seen(NamedTuple):
 
 class Faces:
     """The faces found in an engine's images: for each image looked at, its faces' boxes, descriptors and names
-    ("" where none is given); and the people they group into (`group`)."""
+    ("" where none is given); the people they group into (`group`); and the names given to the faces of edited
+    photos, waiting for the faces found in them when they are looked at again (`waiting`: image -> (name, box))."""
 
     def __init__(self, owners: Iterable[str] = (), boxes: np.ndarray | None = None,
                  descriptors: np.ndarray | None = None, persons: np.ndarray | None = None,
-                 scanned: Iterable[str] = (), names: Iterable[str] | None = None):
+                 scanned: Iterable[str] = (), names: Iterable[str] | None = None,
+                 waiting: Mapping[str, list[tuple[str, Box]]] | None = None):
         self.owners = list(owners)
         self._boxes = np.zeros((0, 4), np.float32) if boxes is None else np.asarray(boxes, np.float32)
         self._descriptors = (np.zeros((0, DESCRIPTOR), np.float32) if descriptors is None
@@ -123,13 +126,14 @@ class Faces:
         self._new: list[tuple[np.ndarray, np.ndarray]] = []  # faces added since the arrays were last joined
         self.names = [""] * len(self.owners) if names is None else list(names)
         self.scanned = set(scanned) | set(self.owners)  # the images looked at, with faces or without
+        self.waiting = dict(waiting or {})
 
     def __len__(self) -> int:
         return len(self.owners)
 
     def copy(self) -> Faces:
         """Faces to change without changing these (their arrays are never changed in place: shared)."""
-        return Faces(self.owners, self.boxes, self.descriptors, self.persons, self.scanned, self.names)
+        return Faces(self.owners, self.boxes, self.descriptors, self.persons, self.scanned, self.names, self.waiting)
 
     def summary(self) -> dict:
         """How many images were looked at, faces found, images with a face, people: an engine's manifest says."""
@@ -265,11 +269,30 @@ class Faces:
 
     def discard(self, images: Iterable[str]) -> None:
         """Forget these images' faces (the images were removed, or are to be looked at again)."""
-        gone = set(images) & self.scanned
+        images = set(images)
+        for image in images & set(self.waiting):
+            del self.waiting[image]
+        gone = images & self.scanned
         if gone:
             self.scanned -= gone
             self._keep([i for i, owner in enumerate(self.owners) if owner not in gone])
             self._persons = self._numbered(self._persons)  # a person in fewer photos now: numbered again
+
+    def kept(self, images: Mapping[str, str]) -> None:
+        """Only the faces of these images (old id -> new id), under their new ids: an engine indexed again keeps the
+        faces of the photos it still holds as they were."""
+        self.discard((self.scanned | set(self.waiting)) - set(images))
+        self.owners = [images[owner] for owner in self.owners]
+        self.scanned = {images[image] for image in self.scanned}
+        self.waiting = {images[image]: named for image, named in self.waiting.items()}
+
+    def set_aside(self, images: Iterable[str]) -> None:
+        """Forget these images' faces but for the names given to them, which wait for the faces found there when the
+        images are looked at again (`waiting`): the images were edited."""
+        images = set(images)
+        named = {image: found for image, found in self.named().items() if image in images}
+        self.discard(images)
+        self.waiting |= named
 
     def moved(self, moves: Iterable[tuple[str, str, str]]) -> None:
         """Images indexed under new ids with their old ids' descriptions (`Engine.add_moved`: (new, path, old)):
@@ -277,6 +300,7 @@ class Faces:
         renamed = {old: new for new, _, old in moves if old in self.scanned}
         self.owners = [renamed.get(owner, owner) for owner in self.owners]
         self.scanned |= set(renamed.values())
+        self.waiting |= {new: self.waiting[old] for new, _, old in moves if old in self.waiting}
 
     def _keep(self, rows: list[int]) -> None:
         boxes, descriptors, persons = self._joined()
@@ -466,13 +490,15 @@ class Faces:
     def save(self, path: Path) -> None:
         np.savez(path, owners=np.asarray(self.owners, dtype=str), boxes=self.boxes, descriptors=self.descriptors,
                  persons=self.persons, scanned=np.asarray(sorted(self.scanned), dtype=str),
-                 names=np.asarray(self.names, dtype=str))
+                 names=np.asarray(self.names, dtype=str), waiting=np.asarray(json.dumps(self.waiting)))
 
     @classmethod
     def load(cls, path: Path) -> Faces:
         with np.load(path) as saved:
+            waiting = json.loads(str(saved["waiting"])) if "waiting" in saved.files else {}  # none before 0.4.13
             return cls(saved["owners"].tolist(), saved["boxes"], saved["descriptors"], saved["persons"],
-                       saved["scanned"].tolist(), saved["names"].tolist())
+                       saved["scanned"].tolist(), saved["names"].tolist(),
+                       {image: [(name, tuple(box)) for name, box in named] for image, named in waiting.items()})
 
 
 def shown_as(person: int, name: str) -> str:

@@ -1,11 +1,11 @@
 """Which indexed images a search may return: by class label, by split, by folder (a prefix of the image id, its
 path relative to the collection), by date (when the picture was taken: EXIF, else the file's time), by where (the
 place its GPS position names: `cbir.places`), by their tags and stars (`cbir.tags`), by the camera that took them
-(`cbir.cameras`), by kind (photos, videos, camera raw files), by a person in them
-(`cbir.faces`), by what they show (words, as a search by words names them: `Engine.select` knows which images show
-it). Each index applies a filter inside its own search (FAISS id selection, a mask on the exact matrix, a Milvus
-filter expression, an Elasticsearch filter; a server given the ids that pass where its documents lack the facts), so
-a filtered search returns k hits whenever k images pass: never k searched, then some dropped."""
+(`cbir.cameras`), by kind (photos, videos, camera raw files), by a person in them (`cbir.faces`), by an album they
+were put in (`cbir.albums`), by what they show (words, as a search by words names them: `Engine.select` knows which
+images show it). Each index applies a filter inside its own search (FAISS id selection, a mask on the exact matrix, a
+Milvus filter expression, an Elasticsearch filter; a server given the ids that pass where its documents lack the
+facts), so a filtered search returns k hits whenever k images pass: never k searched, then some dropped."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ class Filter:
     (`cbir.tags`; also left to `Metadata.passing`), they are rated `stars` or more, they were taken with a camera
     `camera` names (`cbir.cameras`; left to `Metadata.passing` too), they are of a `kind` (`KINDS`: by their file's
     name), a face of `person` (a number
-    or a name) was found in them (`cbir.faces`), they show what the words `showing` name (these two `passes`
-    leaves to the engine: `Engine.select`)."""
+    or a name) was found in them (`cbir.faces`), they are in the album `album` (`cbir.albums`), they show what
+    the words `showing` name (these three `passes` leaves to the engine: `Engine.select`)."""
 
     labels: frozenset[str] = frozenset()
     splits: frozenset[str] = frozenset()
@@ -41,30 +41,35 @@ class Filter:
     person: str = ""
     camera: str = ""
     kind: str = ""
+    album: str = ""
 
     @classmethod
     def of(cls, labels: Iterable[str] = (), splits: Iterable[str] = (), folder: str | None = None,
            since: str | None = None, until: str | None = None, showing: str | None = None,
            place: str | None = None, tag: str | None = None, stars: int | str | None = None,
-           person: int | str | None = None, camera: str | None = None, kind: str | None = None) -> Filter | None:
+           person: int | str | None = None, camera: str | None = None, kind: str | None = None,
+           album: str | None = None) -> Filter | None:
         """A filter from what a user gave (empty values ignored; dates and stars checked), or None when nothing
         was."""
         made = cls(frozenset(v for v in labels if v), frozenset(v for v in splits if v), folder or "",
                    _iso(since, "since"), _iso(until, "until"), " ".join((showing or "").split()),
                    " ".join((place or "").split()), " ".join((tag or "").split()),
-                   _stars(stars), " ".join(str(person or "").split()), " ".join((camera or "").split()), _kind(kind))
+                   _stars(stars), " ".join(str(person or "").split()), " ".join((camera or "").split()), _kind(kind),
+                   " ".join((album or "").split()))
         return made if made else None
 
     def __bool__(self) -> bool:
         return bool(self.labels or self.splits or self.folder or self.since or self.until or self.showing
-                    or self.place or self.tag or self.stars or self.person or self.camera or self.kind)
+                    or self.place or self.tag or self.stars or self.person or self.camera or self.kind
+                    or self.album)
 
     @property
     def on_documents(self) -> bool:
         """Whether every condition given is one the server indexes' documents hold (label, split, folder, date);
-        the others (place, tags, stars, camera, kind, a person, what images show) are the engine's facts, which a
-        server is given as the ids that pass (`cbir.index.base.among`)."""
-        return not (self.place or self.tag or self.stars or self.camera or self.kind or self.person or self.showing)
+        the others (place, tags, stars, camera, kind, a person, an album, what images show) are the engine's facts,
+        which a server is given as the ids that pass (`cbir.index.base.among`)."""
+        return not (self.place or self.tag or self.stars or self.camera or self.kind or self.person or self.album
+                    or self.showing)
 
     @property
     def before(self) -> str:
@@ -81,7 +86,7 @@ class Filter:
 
     def describe(self) -> str:
         """For people, after "Only images ": "labelled cat or dog, in folder 2019/, taken in 2019-07, near Lyon,
-        tagged Anna, rated 4 stars or more, taken with Canon EOS R6, with person 2, showing beach"."""
+        tagged Anna, rated 4 stars or more, taken with Canon EOS R6, with person 2, in album Rome, showing beach"."""
         dated = self.since or self.until
         parts = ([f"labelled {' or '.join(sorted(self.labels))}"] if self.labels else []) + (
             [f"of split {' or '.join(sorted(self.splits))}"] if self.splits else []) + (
@@ -94,6 +99,7 @@ class Filter:
             [f"taken with {self.camera}"] if self.camera else []) + (
             [f"that are {KINDS[self.kind]}"] if self.kind else []) + (
             [f"with {'person ' * self.person.isdigit()}{self.person}"] if self.person else []) + (
+            [f"in album {self.album}"] if self.album else []) + (
             [f"showing {self.showing}"] if self.showing else [])
         return ", ".join(parts)
 

@@ -52,7 +52,22 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         if linked:
             what = "1 file is the kept one" if len(linked) == 1 else f"{len(linked)} files are the kept ones"
             print(f"{what} under another name (a link, e.g. {linked[0]}): left in place", file=sys.stderr)
+        if albums := kept_in_albums(engine, args.engine, groups, {source for source, _ in moved}):
+            print(f"{albums} album{' holds the copy' if albums == 1 else 's hold the copies'} kept instead of those "
+                  f"set aside", file=sys.stderr)
     return 0
+
+
+def kept_in_albums(engine, path: str, groups, moved: set[str]) -> int:
+    """Put each group's kept image in the albums its images set aside (the files `moved`) were in, where they were
+    (`Albums.moved`), kept in the engine folder `path`; returns how many albums changed."""
+    instead = [(group.keep.id, "", member.id) for group in groups for member in group.members[1:]
+               if member.path in moved]
+    gone = {old for _, _, old in instead}
+    changed = [album.name for album in engine.albums.overview() if engine.albums.showing(album.name) & gone]
+    if changed:
+        engine.change_albums(path, lambda albums: albums.moved(instead))
+    return len(changed)
 
 
 def restore_moved(args: argparse.Namespace) -> int:

@@ -75,6 +75,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             else:
                 engine = Engine.build(dataset, extractor, make, batch_size=args.batch_size, resume_in=args.out,
                                       copies=copies)
+            kept = engine.take_over(args.out)
             engine.save(args.out)
             discard(args.out)  # saved: nothing to resume
         except BaseException:
@@ -84,6 +85,11 @@ def cmd_index(args: argparse.Namespace) -> int:
             raise
     print(f"indexed {len(engine)} images from {dataset.name} with '{extractor.name}' ({extractor.dim}-d, "
           f"{args.backend}) in {time.perf_counter() - started:.1f} s -> {args.out}")
+    if kept:
+        print("kept from the engine it replaces: " + ", ".join(
+            ([f"the faces found in {kept['looked at']:,} of its images, the names given to {kept['named']:,}"]
+             if "looked at" in kept else []) + ([f"{kept['albums']:,} album{'s' * (kept['albums'] != 1)}"]
+                                                 if "albums" in kept else [])))
     return 0
 
 
@@ -308,6 +314,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     folders = engine.metadata.folders()
     shows, places, trips = shown(engine), engine.places(), engine.trips()
     tags, ratings, cameras, people = engine.tags(), engine.ratings(), engine.cameras(), engine.people()
+    albums = engine.albums.overview()
     if args.json:
         print(json.dumps({**info, "folders": {str(f): n for f, n in folders.most_common()},
                           **({"shows": [shown._asdict() for shown in shows]} if shows else {}),
@@ -316,6 +323,7 @@ def cmd_info(args: argparse.Namespace) -> int:
                           **({"ratings": {str(stars): n for stars, n in ratings.items()}} if ratings else {}),
                           **({"cameras": [camera._asdict() for camera in cameras]} if cameras else {}),
                           **({"people": [person.to_dict() for person in people]} if people else {}),
+                          "albums": [album._asdict() for album in albums],
                           **({"trips": [trip._asdict() for trip in trips]} if trips else {})}, indent=2))
         return 0
     print(f"engine     {args.engine}\nfeatures   {info['extractor']['name']} ({info['extractor']['kind']}, "
@@ -350,6 +358,10 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"faces      {faces['faces']} in {faces['in']} of the {faces['looked_at']} images looked at"
               + (f"; people {listed}{more}: `cbir search {args.engine} --person N` looks through them"
                  if people else ""))
+    if albums:
+        more = f" and {len(albums) - SHOWN} more" if len(albums) > SHOWN else ""
+        print(f"albums     {'; '.join(f'{a.name} ({a.images})' for a in albums[:SHOWN])}{more}"
+              f": `cbir search {args.engine} --album NAME` looks through one")
     for n, trip in enumerate(trips[:SHOWN_TRIPS]):
         print(f"{'trips' if n == 0 else '':<10} {trip.since} to {trip.until}  {trip.name} ({trip.images} photos)")
     if len(trips) > SHOWN_TRIPS:

@@ -34,7 +34,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     images, names = read_queries(args.images, region, FACE_SIDE if args.face else DEFAULT_MAX_SIDE)
     unlike, _ = read_queries(args.unlike, None, DEFAULT_MAX_SIDE)
     where = Filter.of(args.labels, args.splits, args.folder, args.since, args.until, args.showing, args.place,
-                      args.tag, args.stars, args.person, args.camera, args.kind)
+                      args.tag, args.stars, args.person, args.camera, args.kind, args.album)
     engine = Engine.load(args.engine)
     if args.words:
         results = [engine.search_words(args.words, k=args.k, where=where, min_score=args.min_score,
@@ -193,6 +193,7 @@ def register(sub) -> None:
                    help="only images in which a person's face was found: by number or name (`cbir faces` finds "
                         "them; `cbir info` lists the people); 'Anna and Bob': both in one photo; 'Anna, Bob' or "
                         "'Anna or Bob': either")
+    p.add_argument("--album", metavar="NAME", help="only images in this album (`cbir albums ENGINE` lists them)")
     p.add_argument("--min-score", type=float, metavar="S",
                    help="no results scoring less than S (cosine similarity, -1 to 1; with --words, a probability): "
                         "fewer than k may come back")

@@ -1,6 +1,6 @@
 """The JSON API under /api/v1: search (by upload, by indexed id or by words), indexed images (each, or all newest
-first), what they show, where they were taken, the people in them, trips, this day in earlier years, health, engines,
-OpenAPI."""
+first), what they show, where they were taken, the people in them, albums, trips, this day in earlier years,
+health, engines, OpenAPI."""
 
 from __future__ import annotations
 
@@ -154,6 +154,51 @@ def name_face(image_id: str):
         return faces_response(image_id, svc.faces(engine, image_id))
     return faces_response(image_id, svc.name_face(engine, image_id, given("face"), given("name"),
                                                   given("nobody") in (True, 1, "1", "true", "on")))
+
+
+@bp.get("/albums")
+def albums():
+    """The albums made of the engine's images, by name: each one's name, how many images it holds, and its cover (its
+    first image) with a thumbnail."""
+    svc = service()
+    name, _ = svc.engine(given("engine"))
+    return jsonify({"engine": name, "albums": [
+        album._asdict() | {"thumbnail": url_for("api.image", image_id=album.cover, size="thumb")}
+        for album in svc.albums(name)]})
+
+
+@bp.post("/albums/<path:album>")
+def change_album(album: str):
+    """Put indexed images in an album (`add`: ids; the album is made if there is none), take some out (`remove`),
+    rename it (`name`) or delete it (`delete`); kept in the engine. Answers with the album's name now (null where it
+    is gone) and the albums."""
+    svc = service()
+    name, _ = svc.engine(given("engine"))
+    now = svc.change_album(name, album, given_list("add"), given_list("remove"), given("name"),
+                           given("delete") in (True, 1, "1", "true", "on"))
+    return jsonify(albums().get_json() | {"album": now})
+
+
+@bp.get("/albums/<path:album>/suggestions")
+def album_suggestions(album: str):
+    """The indexed images that may belong in an album, not in it yet: those most like one of its own."""
+    svc = service()
+    k, offset = svc.parse_page(request.args)
+    where, _ = svc.parse_narrowing(request.args)
+    return search_response(svc.search_album(album, request.args.get("engine"), k + offset, where,
+                                            svc.parse_distinct(request.args)), offset)
+
+
+def given_list(key: str) -> list[str]:
+    """A field of the request that may be repeated: a list in its JSON body, else each value in its form or query."""
+    body = request.get_json(silent=True) if request.is_json else None
+    if isinstance(body, dict) and key in body:
+        value = body[key]
+        values = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, str) for v in values):
+            raise RequestError(f"{key} is a list of image ids")
+        return values
+    return request.values.getlist(key)
 
 
 def given(key: str):

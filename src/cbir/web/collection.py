@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date
 
+from cbir.albums import Album
 from cbir.engine import Engine
 from cbir.errors import CbirError
 from cbir.faces import Person
@@ -61,7 +62,7 @@ class Collection:
     the features learned, a network or classifier trained on them, are classes; others are the names of folders, a
     photo library's, where a generic network knows ImageNet's classes, not these); their classes, ids and folders;
     what they show; when they were taken; their places, map and trips; their tags and ratings; the cameras that
-    took them; the people in them."""
+    took them; the people in them; the albums made of them."""
 
     engine: Engine
     labelled: bool
@@ -91,6 +92,11 @@ class Collection:
                    timeline(engine.metadata.dates()), engine.places(),
                    place_map(engine.metadata.places(), engine.metadata.positions()), engine.trips(), engine.tags(),
                    bool(engine.metadata.ratings()), engine.cameras(), engine.people(), Counter(map(kind_of, ids)))
+
+    @property
+    def albums(self) -> list[Album]:
+        """The albums made of the images, by name (read from the engine each time: they change while it is served)."""
+        return self.engine.albums.overview()
 
     def drawn(self, where: Filter | None) -> tuple[Timeline | None, PlaceMap | None]:
         """When and where the images that pass `where` were taken: the timeline of those its other filters than the

@@ -25,6 +25,11 @@ _CHANGE_REFUSED = {"400": _ERROR, "403": {"description": "sent from another site
                                           "numbered again", "content": _ERROR["content"]}}
 
 
+_ALBUM = {"name": {"type": "string"}, "images": {"type": "integer"},
+          "cover": {"type": "string", "description": "its first image"},
+          "thumbnail": {"type": "string", "description": "the address of its cover's thumbnail"}}
+
+
 def _counted(key: str, example: str) -> dict:
     """The item of a listing of what the images have (`cbir.places.counted`): it, how many have it, an example."""
     return {key: {"type": "string"}, "images": {"type": "integer"},
@@ -72,6 +77,8 @@ def openapi_document(service) -> dict:
          "description": "only images in which this person's face was found, by number or name (`cbir faces`; "
                         "/api/v1/people lists them); 'Anna and Bob': both in one photo; 'Anna, Bob' or 'Anna or "
                         "Bob': either"},
+        {"name": "album", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "only images in this album (case ignored; /api/v1/albums lists them)"},
         {"name": "showing", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "only images that show what the words name (the network's probability at least 0.5; as "
                         "words= names them)"},
@@ -205,6 +212,36 @@ def openapi_document(service) -> dict:
                         "engine": {"type": "string"}}, []),
                     "responses": {"200": {"description": "its faces now", "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/Faces"}}}}, **_CHANGE_REFUSED}}},
+            "/api/v1/albums": _listing(
+                "The albums made of the engine's images, by name: album= looks through one", engine_param, "albums",
+                "by name", _ALBUM),
+            "/api/v1/albums/{album}": {"post": {
+                "summary": "Put indexed images in an album (made if there is none of that name; case ignored), take "
+                           "some out (an album with none left is gone), rename it or delete it (its images stay "
+                           "indexed); kept in the engine's folder",
+                "parameters": [{"name": "album", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": _fields({
+                    "add": {"type": "array", "items": {"type": "string"}, "description": "indexed images to put in it "
+                                                                                        "(form: repeated)"},
+                    "remove": {"type": "array", "items": {"type": "string"}, "description": "indexed images to take "
+                                                                                           "out of it"},
+                    "name": {"type": "string", "description": "its new name (another album's: the two are one)"},
+                    "delete": {"type": "boolean", "description": "delete the album"},
+                    "engine": {"type": "string"}}, []),
+                "responses": {"200": {"description": "the album's name now (null where it is gone) and the albums",
+                                      "content": {"application/json": {"schema": {"type": "object", "properties": {
+                                          "engine": {"type": "string"}, "album": {"type": ["string", "null"]},
+                                          "albums": {"type": "array", "items": {"type": "object",
+                                                                                "properties": _ALBUM}}}}}}},
+                              **_CHANGE_REFUSED}}},
+            "/api/v1/albums/{album}/suggestions": {"get": {
+                "summary": "The indexed images that may belong in an album, not in it yet: those most like one of "
+                           "its own, each scored with its best similarity to one of them",
+                "parameters": [{"name": "album", "in": "path", "required": True, "schema": {"type": "string"}},
+                               k_param, offset_param, engine_param, *narrowing, distinct_param],
+                "responses": {"200": {"description": "hits, the most alike first", "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
+                    "400": _ERROR, "404": _ERROR}}},
             "/api/v1/trips": _listing(
                 "The runs of photos taken away from home (the place photographed on the most days; more than 50 km "
                 "from it), the latest first: since= and until= with a trip's days look through its photos",

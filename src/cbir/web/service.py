@@ -17,6 +17,7 @@ from typing import BinaryIO, TypeVar
 
 import numpy as np
 
+from cbir.albums import Album, Albums
 from cbir.datasets.folder import DEFAULT_MAX_SIDE, archive_member, file_stamp
 from cbir.datasets.heif import is_heif, thumbnail_file
 from cbir.datasets.images import decode_image
@@ -168,9 +169,18 @@ class SearchService:
 
     def change_faces(self, name: str | None, change: Callable[[Faces], T]) -> T:
         """Change an engine's faces (`Engine.change_faces`; `change` may raise `CbirError` for a change it cannot
-        make) and keep them in its folder, on its latest version, and serve them at once. Refused where the engine
-        was given loaded (no folder to keep the change in), or another cbir is changing the folder. Returns what
-        `change` returns."""
+        make), kept as `_change` keeps it. Returns what `change` returns."""
+        return self._change(name, lambda engine, path: engine.change_faces(path, change), people=True)
+
+    def change_albums(self, name: str | None, change: Callable[[Albums], T]) -> T:
+        """Change an engine's albums (`Engine.change_albums`; `change` may raise `CbirError` for a change it cannot
+        make), kept as `_change` keeps it. Returns what `change` returns."""
+        return self._change(name, lambda engine, path: engine.change_albums(path, change), people=False)
+
+    def _change(self, name: str | None, apply: Callable[[Engine, Path], T], people: bool) -> T:
+        """`apply(engine, its folder)` to an engine, kept in its folder, on its latest version, and served at once
+        (`people`: what the page says of them worked out again). Refused where the engine was given loaded (no folder
+        to keep the change in), or another cbir is changing the folder."""
         name, served = self.engine(name)
         if name not in self.sources:
             raise RequestError(f"'{name}' was given to the server loaded, not as a folder: nothing in it can be "
@@ -179,11 +189,12 @@ class SearchService:
         try:
             with self._reloading, writer_lock(path, wait=False):
                 engine = served if served.version == current_version(path) else Engine.load(path)
-                changed = engine.change_faces(path, change)
+                changed = apply(engine, path)
                 if engine is not served:
                     self._install(name, engine)
                 self._versions[name] = engine.version
-                self._describe([name])
+                if people or engine is not served:
+                    self._describe([name])
             return changed
         except RequestError:
             raise
@@ -290,14 +301,14 @@ class SearchService:
         """(filter, minimum score) from request values: `label` and `split` (each repeatable), `folder`,
         `since`, `until`, `showing` (words: checked against the `engine`'s features), `place` (checked against where
         its images were taken), `tag` (checked against their tags), `stars`, `person` (`cbir.faces`), `camera`
-        (checked against their cameras), `kind`, `min_score`."""
+        (checked against their cameras), `kind`, `album` (`cbir.albums`), `min_score`."""
         try:
             where = Filter.of(values.getlist("label"), values.getlist("split"), values.get("folder"),
                               values.get("since"), values.get("until"), (values.get("showing") or "")[:MAX_WORDS],
                               (values.get("place") or "")[:MAX_WORDS], (values.get("tag") or "")[:MAX_WORDS],
                               values.get("stars"), values.get("person"), (values.get("camera") or "")[:MAX_WORDS],
-                              values.get("kind"))
-            if where and (where.showing or where.place or where.tag or where.person or where.camera):
+                              values.get("kind"), (values.get("album") or "")[:MAX_WORDS])
+            if where and (where.showing or where.place or where.tag or where.person or where.camera or where.album):
                 self.engine(values.get("engine"))[1].select(where)  # kept for the search that follows
         except RequestError:
             raise
@@ -540,6 +551,42 @@ class SearchService:
             faces.rename(person, name)
 
         self.change_faces(engine, change)
+
+    def albums(self, engine: str | None) -> list[Album]:
+        """An engine's albums, by name."""
+        return self.engine(engine)[1].albums.overview()
+
+    def change_album(self, engine: str | None, album: str, add: Sequence[str] = (), remove: Sequence[str] = (),
+                     name: str | None = None, delete: bool = False) -> str | None:
+        """Put indexed images in an album (made if there is none), take some out, rename it or delete it, kept in the
+        engine's folder; a 404 for an id not indexed, or for an album there is none of (but to add to). Returns
+        the album's name now (None where it is gone)."""
+        if not (add or remove or name is not None or delete):
+            raise RequestError("say what to change: add=ID or remove=ID (repeatable), name=NEW, or delete=1")
+        self.indexed(engine, [*add, *remove])
+        if (remove or name is not None or delete) and self.engine(engine)[1].albums.find(album) is None:
+            raise RequestError(f"there is no album '{album}'", 404)
+
+        def change(albums: Albums) -> str | None:
+            if add:
+                albums.add(album, add)
+            if remove:
+                albums.remove(album, remove)
+            if delete:
+                albums.delete(album)
+                return None
+            return albums.rename(album, name) if name is not None else albums.find(album)
+
+        return self.change_albums(engine, change)
+
+    def search_album(self, album: str, engine: str | None, k: int, where: Filter | None = None,
+                     distinct: bool = False) -> Searched:
+        """The k indexed images that may belong in an album (`Engine.search_album`)."""
+        name, eng = self.engine(engine)
+        try:
+            return self._timed(name, eng, distinct, lambda: eng.search_album(album, k, where, distinct))
+        except CbirError as exc:  # no such album
+            raise RequestError(str(exc), 404) from None
 
     def locate(self, image_id: str) -> str:
         """The stored path of an indexed image (any engine); only indexed ids are served."""

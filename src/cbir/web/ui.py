@@ -18,9 +18,9 @@ from cbir.web.service import MAX_DEPTH, RequestError, Searched, SearchService
 from cbir.words import Shown
 
 bp = Blueprint("ui", __name__)
-NARROWING = ("label", "folder", "since", "until", "place", "tag", "stars", "camera", "kind", "person", "showing",
-             "min_score", "distinct")
-SHOWN = 16  # words, places and tags the start page offers (the fields suggest more)
+NARROWING = ("label", "folder", "since", "until", "place", "tag", "stars", "camera", "kind", "person", "album",
+             "showing", "min_score", "distinct")
+SHOWN = 16  # words, places, tags, people and albums the start page offers (the fields suggest more)
 PLACES_OFFERED = 500  # places the "Near" field suggests at most: the most photographed (and as many tags)
 
 
@@ -95,7 +95,8 @@ def index():
                    places=about.places[:PLACES_OFFERED] if about else [],  # what the filters suggest
                    tags=about.tags[:PLACES_OFFERED] if about else [], rated=about.rated if about else False,
                    cameras=about.cameras if about else [], kinds=about.kinds if about else {},
-                   people=about.people if about else [])
+                   people=about.people if about else [], albums=about.albums if about else [], album=None,
+                   suggesting=False)
     status = 200
     context["hints"] = offered_words(svc, engine)  # for the words field to suggest
     # a bar of the timeline keeps the other filters
@@ -139,6 +140,10 @@ def index():
             # to go to another period, or place: of the images the other filters keep
             context["timeline"], context["place_map"] = svc.collection(engine).drawn(where)
             context["query_name"], context["browsing"] = "all images, newest first", True
+        elif album := request.args.get("suggest"):  # the photos that may belong in an album
+            searched = svc.search_album(album, engine, depth, where, distinct)
+            context["album"], context["suggesting"] = searched.result.query, True
+            context["query_name"] = f"photos that may belong in {searched.result.query}, the most alike first"
         elif words := request.args.get("words", "").strip():
             context["words"] = words  # kept in its field, whatever the search says of them
             searched = svc.search_words(words, engine, depth, where, min_score, distinct)
@@ -162,6 +167,7 @@ def index():
             context["examples"] = svc.examples(engine)
             context["shows"], context["place_chips"] = context["hints"][:SHOWN], context["places"][:SHOWN]
             context["tag_chips"], context["people_chips"] = context["tags"][:SHOWN], context["people"][:SHOWN]
+            context["album_chips"] = context["albums"][:SHOWN]
             collection = svc.collection(engine)
             context["trips"], context["memories"] = collection.trips[:SHOWN], collection.memories(svc.today())
             context["timeline"], context["place_map"] = collection.timeline, collection.map
@@ -185,6 +191,8 @@ def index():
             elif not context["browsing"]:
                 about = svc.collection(searched.engine)
                 context["note"] = diagnostic(searched, about.labelled, context.get("predicted"), about.knows_classes)
+            if where and where.album:  # an album's images: renamed, deleted, taken out of it on the page
+                context["album"] = svc.engine(engine)[1].albums.find(where.album)
             if where and where.person:  # whose photos these are: named (or not theirs after all) on the page
                 context["person"] = next((p for p in context["people"] if where.person == str(p.person)
                                           or fold(where.person) in (fold(p.name), p.called)), None)
@@ -232,6 +240,26 @@ def not_in():
     now = svc.not_in(engine, request.form.get("person", ""), request.form.get("id", ""))
     return redirect(url_for("ui.index", browse=1, person=now, engine=engine, k=request.form.get("k")) if now
                     else url_for("ui.index", engine=engine, _anchor="people"), 303)
+
+
+@bp.post("/albums")
+def change_album():
+    """A form changing an album (`to_album`): the ticked images (`id`) put in it (`do` add) or taken out (remove),
+    or it renamed (rename, to `name`) or deleted (delete); then the album's images (the start page where it is
+    gone)."""
+    svc = service()
+    engine, album = request.form.get("engine") or svc.default_engine, request.form.get("to_album", "")
+    do, ids = request.form.get("do"), list(dict.fromkeys(request.form.getlist("id")))
+    if do not in ("add", "remove", "rename", "delete"):
+        raise RequestError("do= is add, remove, rename or delete")
+    if do in ("add", "remove") and not ids:
+        raise RequestError("tick the images to put in the album, or to take out of it")
+    if do == "add" and not album.strip():
+        raise RequestError("name the album to put the ticked images in")
+    now = svc.change_album(engine, album, ids if do == "add" else (), ids if do == "remove" else (),
+                           request.form.get("name") if do == "rename" else None, do == "delete")
+    return redirect(url_for("ui.index", browse=1, album=now, engine=engine, k=request.form.get("k")) if now
+                    else url_for("ui.index", engine=engine, _anchor="albums"), 303)
 
 
 def suggested(exc: RequestError, engine: str, narrowing: dict) -> list[tuple[str, str]]:

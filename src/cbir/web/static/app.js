@@ -402,3 +402,8 @@ function facesIn(viewer, img) {
     },
   };
 }
+
+// A button that undoes what cannot be had back asks first (without JavaScript, it does not).
+document.querySelectorAll("button[data-confirm]").forEach((button) => button.addEventListener("click", (event) => {
+  if (!window.confirm(button.dataset.confirm)) event.preventDefault();
+}));

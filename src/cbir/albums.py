@@ -1,0 +1,135 @@
+"""Albums: named sets of indexed images a user puts together (on the page, the API, the command line or in Python),
+kept in the engine folder (`ALBUMS`), never in the photos. An album's images keep the order they were put in; a
+name is matched without case or accents ("rome" finds "Rome"). Images moved keep their albums, images removed
+leave them, and an album with no image left is gone. An album is also a filter of every search, and the photos that
+may belong in it are those most like one of its own (`Engine.search_album`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import NamedTuple
+
+from cbir.errors import CbirError
+from cbir.places import fold
+
+ALBUMS = "albums.json"  # in an engine's version folder
+LONGEST_NAME = 100  # characters
+
+
+class Album(NamedTuple):
+    """An album: its name, how many images it holds, and the first of them (its cover)."""
+
+    name: str
+    images: int
+    cover: str
+
+
+class Albums:
+    """Album name -> its image ids, in the order they were put in."""
+
+    def __init__(self, albums: Mapping[str, Iterable[str]] | None = None):
+        self._albums = {name: list(dict.fromkeys(ids)) for name, ids in (albums or {}).items()}
+        self._albums = {name: ids for name, ids in self._albums.items() if ids}
+
+    def __bool__(self) -> bool:
+        return bool(self._albums)
+
+    def __len__(self) -> int:
+        return len(self._albums)
+
+    def copy(self) -> Albums:
+        return Albums(self._albums)
+
+    def overview(self) -> list[Album]:
+        """Every album, by name."""
+        return [Album(name, len(ids), ids[0]) for name, ids in sorted(self._albums.items(), key=lambda a: fold(a[0]))]
+
+    def find(self, name: str) -> str | None:
+        """The album a name means (case and accents ignored), as it is spelt; None where there is none."""
+        wanted = fold(name)
+        return next((album for album in self._albums if fold(album) == wanted), None)
+
+    def named(self, name: str) -> str:
+        """The album a name means (`find`); an error that lists the albums where there is none."""
+        if (album := self.find(name)) is not None:
+            return album
+        known = ", ".join(a.name for a in self.overview()[:20])
+        raise CbirError(f"there is no album '{name}': " + (f"the albums are {known}" if known else "none was made yet"))
+
+    def images(self, name: str) -> list[str]:
+        """The images of an album, in the order they were put in."""
+        return list(self._albums[self.named(name)])
+
+    def showing(self, name: str) -> frozenset[str]:
+        """The images of an album (as `named` finds it)."""
+        return frozenset(self._albums[self.named(name)])
+
+    def add(self, name: str, images: Iterable[str]) -> int:
+        """Put images in an album (made when there is none of that name); returns how many were not in it yet."""
+        name = self.find(name) or _name(name)
+        album = self._albums.setdefault(name, [])
+        new = [image for image in dict.fromkeys(images) if image not in set(album)]
+        album += new
+        if not album:
+            del self._albums[name]
+        return len(new)
+
+    def remove(self, name: str, images: Iterable[str]) -> int:
+        """Take images out of an album; returns how many were in it. An album left empty is gone."""
+        name, gone = self.named(name), set(images)
+        before = len(self._albums[name])
+        self._albums[name] = [image for image in self._albums[name] if image not in gone]
+        removed = before - len(self._albums[name])
+        if not self._albums[name]:
+            del self._albums[name]
+        return removed
+
+    def rename(self, name: str, new: str) -> str:
+        """Give an album another name (one of another album's: the two are one, its images after that one's);
+        returns the name it has now."""
+        name, new = self.named(name), _name(new)
+        images = self._albums.pop(name)
+        target = self.find(new) or new
+        there = self._albums.setdefault(target, [])
+        there += [image for image in images if image not in set(there)]
+        return target
+
+    def delete(self, name: str) -> int:
+        """Remove an album (its images stay indexed); returns how many it held."""
+        return len(self._albums.pop(self.named(name)))
+
+    def discard(self, images: Iterable[str]) -> None:
+        """Forget images (removed from the engine): they leave their albums."""
+        gone = set(images)
+        self._albums = {name: left for name, ids in self._albums.items() if (left := [i for i in ids if i not in gone])}
+
+    def moved(self, moves: Iterable[tuple[str, str, str]]) -> None:
+        """Images indexed under new ids (`Engine.add_moved`: (new, path, old)) stay in their albums under them."""
+        renamed = {old: new for new, _, old in moves}
+        self._albums = {name: list(dict.fromkeys(renamed.get(i, i) for i in ids)) for name, ids in self._albums.items()}
+
+    def kept(self, images: Mapping[str, str]) -> None:
+        """Only these images (old id -> new id), under their new ids: an engine indexed again keeps the albums of
+        the photos it still holds."""
+        self.discard(set().union(*self._albums.values()) - set(images))
+        self.moved((new, "", old) for old, new in images.items())
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps({"albums": self._albums}, ensure_ascii=False, indent=1), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Albums:
+        return cls(json.loads(path.read_text(encoding="utf-8"))["albums"])
+
+
+def _name(name: str) -> str:
+    """An album's name as given, spaces tidied; one empty or too long is an error."""
+    name = " ".join(name.split())
+    if not name:
+        raise CbirError("an album needs a name")
+    if len(name) > LONGEST_NAME:
+        raise CbirError(f"an album's name is at most {LONGEST_NAME} characters; this one has {len(name)}")
+    return name

@@ -1,0 +1,216 @@
+"""Albums: named sets of indexed images, made and changed on the command line, the page and the API; a filter of every
+search; the photos that may belong in one; kept as photos move, go and are indexed again."""
+
+import io
+import os
+import shutil
+
+import pytest
+from PIL import Image
+from conftest import on_milvus, write_collection
+
+from cbir.albums import Albums
+from cbir.cli import main
+from cbir.engine import Engine
+from cbir.errors import CbirError
+from cbir.filters import Filter
+from cbir.storage import current_version
+from cbir.web import create_app
+
+
+def indexed(folder, tmp_path, features="hog-gch"):
+    out = tmp_path / "engine"
+    assert main(["index", "--dataset", str(folder), "--features", features, "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture
+def library(tmp_path):
+    """Eight images of each of three kinds (stripes, blobs, gradients), in a folder each: ids `stripes/000.png`."""
+    return write_collection(tmp_path / "photos", {"": 8}, seed=3)
+
+
+def test_an_album_keeps_its_images_in_order_under_a_name_matched_without_case():
+    albums = Albums()
+    assert albums.add(" Rome  2019 ", ["b", "a", "b"]) == 2 and albums.add("rome 2019", ["a", "c"]) == 1
+    assert albums.images("ROME 2019") == ["b", "a", "c"] and albums.named("róme 2019") == "Rome 2019"
+    assert albums.add("Zürich", ["a"]) == 1 and [a.name for a in albums.overview()] == ["Rome 2019", "Zürich"]
+    assert albums.overview()[0] == ("Rome 2019", 3, "b")  # its cover: the first image put in
+    assert albums.rename("zurich", "rome 2019") == "Rome 2019"  # another album's name: one album
+    assert len(albums) == 1 and albums.images("Rome 2019") == ["b", "a", "c"]
+    assert albums.remove("rome 2019", ["a", "x"]) == 1 and albums.showing("rome 2019") == {"b", "c"}
+    with pytest.raises(CbirError, match="there is no album 'Paris': the albums are Rome 2019"):
+        albums.images("Paris")
+    with pytest.raises(CbirError, match="at most 100 characters"):
+        albums.add("x" * 101, ["a"])
+    with pytest.raises(CbirError, match="needs a name"):
+        albums.rename("rome 2019", "  ")
+    albums.moved([("d", "", "b")])
+    albums.discard(["c"])
+    assert albums.images("Rome 2019") == ["d"]
+    assert albums.remove("Rome 2019", ["d"]) == 1 and not albums  # an album with no image left is gone
+    with pytest.raises(CbirError, match="none was made yet"):
+        albums.delete("Rome 2019")
+
+
+def test_the_command_line_makes_albums_looks_through_them_and_suggests_what_may_belong(library, tmp_path, capsys,
+                                                                                       monkeypatch):
+    out = indexed(library, tmp_path)
+    capsys.readouterr()
+    assert main(["albums", str(out)]) == 0
+    assert "no albums yet" in capsys.readouterr().out
+    before = current_version(out)
+    described = os.stat(before / "metadata.sqlite").st_ino
+    assert main(["albums", str(out), "Stripes", "--add", "stripes/000.png", str(library / "stripes/001.png")]) == 0
+    assert capsys.readouterr().out == "put 2 images in Stripes: 2 in all\n"
+    now = current_version(out)  # a new version, its other files linked from the one before, not written again
+    assert now != before and os.stat(now / "metadata.sqlite").st_ino == described
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{library / 'blobs/000.png'}\n"))
+    assert main(["albums", str(out), "STRIPES", "--add", "-"]) == 0  # as `cbir search --paths` writes them
+    assert capsys.readouterr().out == "put 1 image in Stripes: 3 in all\n"
+    assert main(["albums", str(out)]) == 0 and capsys.readouterr().out == "Stripes  (3 images)\n"
+    assert main(["albums", str(out), "stripes"]) == 0
+    assert capsys.readouterr().out.split() == ["stripes/000.png", "stripes/001.png", "blobs/000.png"]
+    assert main(["search", str(out), "--album", "stripes", "--paths"]) == 0
+    assert sorted(capsys.readouterr().out.split()) == sorted(
+        str(library / name) for name in ("stripes/000.png", "stripes/001.png", "blobs/000.png"))
+    assert main(["albums", str(out), "stripes", "--remove", "blobs/000.png"]) == 0
+    assert main(["albums", str(out), "stripes", "--suggest", "-k", "6"]) == 0
+    suggested = [line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert sorted(suggested) == [f"stripes/{n:03d}.png" for n in range(2, 8)]  # the other stripes, none of its own
+    assert main(["info", str(out)]) == 0
+    assert "albums     Stripes (2): `cbir search" in capsys.readouterr().out
+    assert main(["albums", str(out), "stripes", "--rename", "Lines"]) == 0
+    assert capsys.readouterr().out == "Stripes is now Lines\n"
+    assert main(["albums", str(out), "lines", "--delete"]) == 0
+    assert capsys.readouterr().out == "deleted the album Lines (2 images, still indexed)\n"
+    assert len(Engine.load(out)) == 24 and not Engine.load(out).albums
+    assert main(["albums", str(out), "x", "--add", "nothing.png", "stripes/000.png"]) == 2
+    assert "not an indexed image's id or file: nothing.png" in capsys.readouterr().err
+    assert main(["albums", str(out), "--add", "stripes/000.png"]) == 2
+    assert "--add needs an album" in capsys.readouterr().err
+    assert main(["search", str(out), "--album", "nowhere"]) == 2
+    assert "there is no album 'nowhere'" in capsys.readouterr().err
+
+
+def test_albums_follow_their_photos_as_they_move_go_and_are_indexed_again(library, tmp_path, capsys):
+    out = indexed(library, tmp_path)
+    assert main(["albums", str(out), "Mixed", "--add", "stripes/000.png", "blobs/001.png", "gradient/002.png"]) == 0
+    (library / "moved").mkdir()
+    shutil.move(library / "stripes/000.png", library / "moved/000.png")
+    (library / "blobs/001.png").unlink()
+    Image.open(library / "gradient/002.png").rotate(90).save(library / "gradient/002.png")  # edited: described again
+    capsys.readouterr()
+    assert main(["sync", str(out)]) == 0
+    assert "described 1 again" in capsys.readouterr().out
+    assert Engine.load(out).albums.images("mixed") == ["moved/000.png", "gradient/002.png"]  # the edited one stays
+    capsys.readouterr()
+    assert main(["index", "--dataset", str(library), "--features", "gch", "--out", str(out)]) == 0
+    assert "kept from the engine it replaces: 1 album" in capsys.readouterr().out
+    engine = Engine.load(out)
+    assert engine.extractor.name == "gch" and engine.albums.images("mixed") == ["moved/000.png", "gradient/002.png"]
+    assert main(["remove", str(out), "gradient/002.png"]) == 0
+    assert Engine.load(out).albums.images("mixed") == ["moved/000.png"]
+
+
+def test_what_may_belong_in_an_album_is_each_image_s_best_similarity_to_one_of_its_own(library, tmp_path):
+    """Ranked as comparing every image with every one of the album's would rank them, where the album's own fill
+    the first places of each other's rankings (each is then searched deeper)."""
+    import numpy as np
+
+    engine = Engine.load(indexed(library, tmp_path))
+    members = [f"stripes/{n:03d}.png" for n in range(7)]  # 6 deep, a stripes image's ranking holds only stripes
+    engine.albums.add("Most stripes", members)
+    ids = [id_ for id_ in engine.metadata.labels() if id_ not in members]
+    best = (engine.index.vectors_of(ids) @ engine.index.vectors_of(members).T).max(axis=1)
+    expected = [ids[i] for i in np.argsort(-best, kind="stable")[:3]]
+    found = engine.search_album("most stripes", k=3).hits
+    assert [h.id for h in found] == expected and found[0].id == "stripes/007.png"
+    assert [h.score for h in found] == pytest.approx(sorted(best, reverse=True)[:3], abs=1e-5)
+
+
+def test_a_server_engine_and_a_copies_engine_filter_by_album_too(library, tmp_path):
+    engine = on_milvus(library, tmp_path)  # its documents hold no albums: the server is given the ids
+    engine.albums.add("Two", ["blobs/003.png", "gradient/004.png"])
+    hits = engine.search_album("two", k=3).hits
+    assert len(hits) == 3 and {"blobs/003.png", "gradient/004.png"}.isdisjoint(h.id for h in hits)
+    found = engine.browse(10, Filter.of(album="two")).hits
+    assert sorted(h.id for h in found) == ["blobs/003.png", "gradient/004.png"]
+    shutil.copy(library / "stripes/000.png", library / "copy.png")
+    out = tmp_path / "copies"
+    assert main(["index", "--dataset", str(library), "--features", "gch", "--copies", "--out", str(out)]) == 0
+    copies = Engine.load(out)
+    copies.change_albums(out, lambda albums: albums.add("One", ["stripes/000.png"]))
+    assert copies.search_like("stripes/000.png", 3, where=Filter.of(album="one")).hits == []  # itself left out
+    copies.change_albums(out, lambda albums: albums.add("one", ["copy.png"]))  # the filters kept are stale now
+    hits = copies.search_like("stripes/000.png", 3, where=Filter.of(album="one")).hits
+    assert [(h.id, round(h.copy or 0, 3)) for h in hits] == [("copy.png", 1.0)]  # as its copy: the copies' engine
+
+
+def test_albums_on_the_page_and_in_the_api(library, tmp_path):
+    out = indexed(library, tmp_path)
+    client = create_app({"ENGINES": {"photos": str(out)}}).test_client()
+    made = client.post("/api/v1/albums/Stripes", json={"add": ["stripes/000.png", "stripes/001.png"]})
+    assert made.status_code == 200 and made.get_json()["album"] == "Stripes"
+    listed = client.get("/api/v1/albums").get_json()
+    schema = client.get("/api/v1/openapi.json").get_json()["paths"]["/api/v1/albums"]["get"]["responses"]["200"]
+    item = schema["content"]["application/json"]["schema"]["properties"]["albums"]["items"]["properties"]
+    assert listed["albums"] == [{"name": "Stripes", "images": 2, "cover": "stripes/000.png",
+                                 "thumbnail": "/api/v1/images/stripes/000.png?size=thumb"}]
+    assert set(listed["albums"][0]) == set(item)  # as documented
+    assert Engine.load(out).albums.images("stripes") == ["stripes/000.png", "stripes/001.png"]  # kept in the folder
+    suggested = client.get("/api/v1/albums/stripes/suggestions?k=6").get_json()["hits"]
+    assert sorted(h["id"] for h in suggested) == [f"stripes/{n:03d}.png" for n in range(2, 8)]
+    browsed = client.get("/api/v1/images?album=stripes").get_json()["hits"]
+    assert sorted(h["id"] for h in browsed) == ["stripes/000.png", "stripes/001.png"]
+    assert client.post("/api/v1/albums/2019%2FRome", data={"add": "stripes/003.png"}).get_json()["album"] == "2019/Rome"
+    assert client.get("/api/v1/albums/2019/rome/suggestions?k=1").get_json()["hits"][0]["id"].startswith("stripes/")
+    assert client.post("/api/v1/albums/2019/Rome", json={"delete": True}).get_json()["album"] is None
+    assert client.get("/api/v1/albums/paris/suggestions").status_code == 404
+    assert client.post("/api/v1/albums/paris", json={"remove": ["stripes/000.png"]}).status_code == 404
+    assert client.post("/api/v1/albums/paris", json={"add": ["nope.png"]}).status_code == 404
+    assert client.post("/api/v1/albums/paris", json={"add": [3]}).status_code == 400
+    assert client.post("/api/v1/albums/paris", json={}).status_code == 400
+    assert client.post("/api/v1/albums/x", json={"add": ["stripes/000.png"]},
+                       headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403  # not from another site's page
+
+    start = client.get("/").get_data(as_text=True)
+    assert 'id="albums"' in start and "/?browse=1&amp;album=Stripes" in start
+    page = client.get("/?browse=1&album=stripes").get_data(as_text=True)
+    assert "Only images in album stripes." in page and "Photos that may belong in Stripes" in page
+    assert "Take them out of Stripes" in page and 'data-confirm="Delete the album Stripes?' in page
+    page = client.get("/?suggest=stripes&k=6").get_data(as_text=True)
+    assert "photos that may belong in Stripes" in page and "back to Stripes" in page
+    answer = client.post("/albums", data={"to_album": "Stripes", "do": "add", "id": ["stripes/002.png"], "k": "6"})
+    assert answer.status_code == 303 and answer.headers["Location"] == "/?browse=1&album=Stripes&engine=photos&k=6"
+    answer = client.post("/albums", data={"to_album": "stripes", "do": "remove", "id": ["stripes/000.png"]})
+    assert answer.status_code == 303 and client.get("/api/v1/albums").get_json()["albums"][0]["images"] == 2
+    answer = client.post("/albums", data={"to_album": "stripes", "do": "rename", "name": "Lines"})
+    assert answer.headers["Location"] == "/?browse=1&album=Lines&engine=photos"
+    assert client.post("/albums", data={"to_album": "Lines", "do": "add"}).status_code == 400  # nothing ticked
+    answer = client.post("/albums", data={"to_album": "lines", "do": "delete"})
+    assert answer.headers["Location"] == "/?engine=photos#albums" and Engine.load(out).albums.overview() == []
+    for n in range(18):
+        client.post(f"/api/v1/albums/Album {n:02d}", json={"add": [f"blobs/{n % 8:03d}.png"]})
+    start = client.get("/").get_data(as_text=True)
+    assert start.count("/?browse=1&amp;album=Album") == 16 and "and 2 more (the Album field offers them)" in start
+    assert start.count('<option value="Album ') == 18  # in the Album field, and offered to put images in
+    loaded = create_app({"ENGINES": {"photos": Engine.load(out)}}).test_client()
+    refused = loaded.post("/api/v1/albums/x", json={"add": ["stripes/000.png"]})
+    assert refused.status_code == 409 and "loaded, not as a folder" in refused.get_json()["error"]
+
+
+def test_a_duplicate_set_aside_leaves_its_place_in_albums_to_the_copy_kept(tmp_path, capsys):
+    """`cbir duplicates --move-to` keeps one copy of each picture: the albums the others were in hold the kept one
+    instead, where they were, so that `remove --missing` empties no album."""
+    photos = tmp_path / "photos"
+    for folder, colour in (("all", (200, 40, 40)), ("favourites", (200, 40, 40)), ("other", (20, 90, 200))):
+        (photos / folder).mkdir(parents=True)
+        Image.new("RGB", (64, 48), colour).save(photos / folder / "shot.png")
+    out = indexed(photos, tmp_path, "gch")
+    assert main(["albums", str(out), "Best", "--add", "other/shot.png", "favourites/shot.png"]) == 0
+    assert main(["duplicates", str(out), "--exact-only", "--move-to", str(tmp_path / "aside")]) == 0
+    assert (tmp_path / "aside" / "shot.png").exists()  # the copy set aside
+    assert "1 album holds the copy kept instead" in capsys.readouterr().err
+    assert main(["remove", str(out), "--missing"]) == 0
+    assert Engine.load(out).albums.images("best") == ["other/shot.png", "all/shot.png"]
