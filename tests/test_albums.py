@@ -4,6 +4,7 @@ search; the photos that may belong in one; kept as photos move, go and are index
 import io
 import os
 import shutil
+import zipfile
 
 import pytest
 from PIL import Image
@@ -74,6 +75,8 @@ def test_the_command_line_makes_albums_looks_through_them_and_suggests_what_may_
     assert main(["search", str(out), "--album", "stripes", "--paths"]) == 0
     assert sorted(capsys.readouterr().out.split()) == sorted(
         str(library / name) for name in ("stripes/000.png", "stripes/001.png", "blobs/000.png"))
+    assert main(["search", str(out), "--like", "stripes/000.png", "-k", "1", "--album", "stripes"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].endswith("stripes/001.png  in Stripes")  # what albums each is in
     assert main(["albums", str(out), "stripes", "--remove", "blobs/000.png"]) == 0
     assert main(["albums", str(out), "stripes", "--suggest", "-k", "6"]) == 0
     suggested = [line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:]]
@@ -113,16 +116,17 @@ def test_albums_follow_their_photos_as_they_move_go_and_are_indexed_again(librar
     assert Engine.load(out).albums.images("mixed") == ["moved/000.png"]
 
 
-def test_what_may_belong_in_an_album_is_each_image_s_best_similarity_to_one_of_its_own(library, tmp_path):
-    """Ranked as comparing every image with every one of the album's would rank them, where the album's own fill
-    the first places of each other's rankings (each is then searched deeper)."""
+def test_what_may_belong_in_an_album_is_scored_by_its_three_best_similarities_to_the_album_s_images(library, tmp_path):
+    """Ranked as comparing every image with every one of the album's would rank them (the mean of its three best
+    similarities), where the album's own fill the first places of each other's rankings (each is then searched
+    deeper)."""
     import numpy as np
 
     engine = Engine.load(indexed(library, tmp_path))
     members = [f"stripes/{n:03d}.png" for n in range(7)]  # 6 deep, a stripes image's ranking holds only stripes
     engine.albums.add("Most stripes", members)
     ids = [id_ for id_ in engine.metadata.labels() if id_ not in members]
-    best = (engine.index.vectors_of(ids) @ engine.index.vectors_of(members).T).max(axis=1)
+    best = np.sort(engine.index.vectors_of(ids) @ engine.index.vectors_of(members).T, axis=1)[:, -3:].mean(axis=1)
     expected = [ids[i] for i in np.argsort(-best, kind="stable")[:3]]
     found = engine.search_album("most stripes", k=3).hits
     assert [h.id for h in found] == expected and found[0].id == "stripes/007.png"
@@ -163,6 +167,7 @@ def test_albums_on_the_page_and_in_the_api(library, tmp_path):
     assert sorted(h["id"] for h in suggested) == [f"stripes/{n:03d}.png" for n in range(2, 8)]
     browsed = client.get("/api/v1/images?album=stripes").get_json()["hits"]
     assert sorted(h["id"] for h in browsed) == ["stripes/000.png", "stripes/001.png"]
+    assert [h["albums"] for h in browsed] == [["Stripes"], ["Stripes"]]  # each hit says what albums it is in
     assert client.post("/api/v1/albums/2019%2FRome", data={"add": "stripes/003.png"}).get_json()["album"] == "2019/Rome"
     assert client.get("/api/v1/albums/2019/rome/suggestions?k=1").get_json()["hits"][0]["id"].startswith("stripes/")
     assert client.post("/api/v1/albums/2019/Rome", json={"delete": True}).get_json()["album"] is None
@@ -177,8 +182,15 @@ def test_albums_on_the_page_and_in_the_api(library, tmp_path):
     start = client.get("/").get_data(as_text=True)
     assert 'id="albums"' in start and "/?browse=1&amp;album=Stripes" in start
     page = client.get("/?browse=1&album=stripes").get_data(as_text=True)
+    marked = '<span class="tags albums" title="in the album Stripes" data-albums="Stripes">in Stripes</span>'
+    assert page.count(marked) == 2  # each photo says what albums it is in
     assert "Only images in album stripes." in page and "Photos that may belong in Stripes" in page
     assert "Take them out of Stripes" in page and 'data-confirm="Delete the album Stripes?' in page
+    zipped = client.get("/api/v1/download?album=stripes&engine=photos")
+    assert zipfile.ZipFile(io.BytesIO(zipped.data)).namelist() == ["stripes/000.png", "stripes/001.png"]
+    assert zipped.headers["Content-Disposition"] == 'attachment; filename="Stripes.zip"; filename*=UTF-8\'\'Stripes.zip'
+    assert 'href="/api/v1/download?album=Stripes&amp;engine=photos"' in page
+    assert client.get("/api/v1/download?album=paris").status_code == 404
     page = client.get("/?suggest=stripes&k=6").get_data(as_text=True)
     assert "photos that may belong in Stripes" in page and "back to Stripes" in page
     answer = client.post("/albums", data={"to_album": "Stripes", "do": "add", "id": ["stripes/002.png"], "k": "6"})
@@ -190,10 +202,17 @@ def test_albums_on_the_page_and_in_the_api(library, tmp_path):
     assert client.post("/albums", data={"to_album": "Lines", "do": "add"}).status_code == 400  # nothing ticked
     answer = client.post("/albums", data={"to_album": "lines", "do": "delete"})
     assert answer.headers["Location"] == "/?engine=photos#albums" and Engine.load(out).albums.overview() == []
+    trip = client.get("/?browse=1&folder=blobs/").get_data(as_text=True)
+    assert 'value="add-all"' in trip and "Put all 8 in the album" in trip
+    answer = client.post("/albums", data={"to_album": "Blobs", "do": "add-all", "folder": "blobs/"})
+    assert answer.headers["Location"] == "/?browse=1&album=Blobs&engine=photos"
+    assert Engine.load(out).albums.images("blobs") == [f"blobs/{n:03d}.png" for n in range(8)]  # earliest first
+    assert client.post("/albums", data={"to_album": "All", "do": "add-all"}).status_code == 400  # no filter
+    assert "Put all" not in client.get("/?browse=1").get_data(as_text=True)
     for n in range(18):
         client.post(f"/api/v1/albums/Album {n:02d}", json={"add": [f"blobs/{n % 8:03d}.png"]})
     start = client.get("/").get_data(as_text=True)
-    assert start.count("/?browse=1&amp;album=Album") == 16 and "and 2 more (the Album field offers them)" in start
+    assert start.count("/?browse=1&amp;album=Album") == 16 and "and 3 more (the Album field offers them)" in start
     assert start.count('<option value="Album ') == 18  # in the Album field, and offered to put images in
     loaded = create_app({"ENGINES": {"photos": Engine.load(out)}}).test_client()
     refused = loaded.post("/api/v1/albums/x", json={"add": ["stripes/000.png"]})

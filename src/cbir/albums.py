@@ -2,7 +2,10 @@
 kept in the engine folder (`ALBUMS`), never in the photos. An album's images keep the order they were put in; a
 name is matched without case or accents ("rome" finds "Rome"). Images moved keep their albums, images removed
 leave them, and an album with no image left is gone. An album is also a filter of every search, and the photos that
-may belong in it are those most like one of its own (`Engine.search_album`).
+may belong in it are those most like a few of its own (`Engine.search_album`): each scored with the mean of its
+`BEST_OF` best similarities to the album's images, which ranks better than its best one alone (one look-alike) and
+than the album's mean (no picture at all, where an album of one trip holds beaches, streets and dinners):
+docs/results/quality.md.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from cbir.errors import CbirError
 from cbir.places import fold
 
 ALBUMS = "albums.json"  # in an engine's version folder
+BEST_OF = 3  # an image's best similarities to an album's images averaged: how much it may belong there
+RESCORED = 10  # times k: the images most like one of an album's own, scored by `BEST_OF`
 LONGEST_NAME = 100  # characters
 
 
@@ -33,6 +38,7 @@ class Albums:
     def __init__(self, albums: Mapping[str, Iterable[str]] | None = None):
         self._albums = {name: list(dict.fromkeys(ids)) for name, ids in (albums or {}).items()}
         self._albums = {name: ids for name, ids in self._albums.items() if ids}
+        self._of: dict[str, tuple[str, ...]] | None = None  # image -> its albums, worked out when first asked for
 
     def __bool__(self) -> bool:
         return bool(self._albums)
@@ -59,6 +65,16 @@ class Albums:
         known = ", ".join(a.name for a in self.overview()[:20])
         raise CbirError(f"there is no album '{name}': " + (f"the albums are {known}" if known else "none was made yet"))
 
+    def of(self, image: str) -> tuple[str, ...]:
+        """The albums an image is in, by name."""
+        if self._of is None:
+            of: dict[str, list[str]] = {}
+            for album in self.overview():
+                for member in self._albums[album.name]:
+                    of.setdefault(member, []).append(album.name)
+            self._of = {member: tuple(names) for member, names in of.items()}
+        return self._of.get(image, ())
+
     def images(self, name: str) -> list[str]:
         """The images of an album, in the order they were put in."""
         return list(self._albums[self.named(name)])
@@ -69,9 +85,11 @@ class Albums:
 
     def add(self, name: str, images: Iterable[str]) -> int:
         """Put images in an album (made when there is none of that name); returns how many were not in it yet."""
+        self._of = None
         name = self.find(name) or _name(name)
         album = self._albums.setdefault(name, [])
-        new = [image for image in dict.fromkeys(images) if image not in set(album)]
+        present = set(album)
+        new = [image for image in dict.fromkeys(images) if image not in present]
         album += new
         if not album:
             del self._albums[name]
@@ -79,6 +97,7 @@ class Albums:
 
     def remove(self, name: str, images: Iterable[str]) -> int:
         """Take images out of an album; returns how many were in it. An album left empty is gone."""
+        self._of = None
         name, gone = self.named(name), set(images)
         before = len(self._albums[name])
         self._albums[name] = [image for image in self._albums[name] if image not in gone]
@@ -90,24 +109,29 @@ class Albums:
     def rename(self, name: str, new: str) -> str:
         """Give an album another name (one of another album's: the two are one, its images after that one's);
         returns the name it has now."""
+        self._of = None
         name, new = self.named(name), _name(new)
         images = self._albums.pop(name)
         target = self.find(new) or new
         there = self._albums.setdefault(target, [])
-        there += [image for image in images if image not in set(there)]
+        present = set(there)
+        there += [image for image in images if image not in present]
         return target
 
     def delete(self, name: str) -> int:
         """Remove an album (its images stay indexed); returns how many it held."""
+        self._of = None
         return len(self._albums.pop(self.named(name)))
 
     def discard(self, images: Iterable[str]) -> None:
         """Forget images (removed from the engine): they leave their albums."""
+        self._of = None
         gone = set(images)
         self._albums = {name: left for name, ids in self._albums.items() if (left := [i for i in ids if i not in gone])}
 
     def moved(self, moves: Iterable[tuple[str, str, str]]) -> None:
         """Images indexed under new ids (`Engine.add_moved`: (new, path, old)) stay in their albums under them."""
+        self._of = None
         renamed = {old: new for new, _, old in moves}
         self._albums = {name: list(dict.fromkeys(renamed.get(i, i) for i in ids)) for name, ids in self._albums.items()}
 

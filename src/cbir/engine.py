@@ -19,7 +19,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from cbir.albums import ALBUMS, Albums
+from cbir.albums import ALBUMS, BEST_OF, RESCORED, Albums
 from cbir.batching import MicroBatcher, search_batch
 from cbir.cameras import Camera, overview as cameras_overview
 from cbir.copies import copies_first, copies_of, file_picture, grey_picture
@@ -95,8 +95,17 @@ class Engine:
         self.copies = copies
         self.faces = faces  # the faces found in the images and the people they show (`cbir.faces`), once looked for
         self._know_people()
-        self.albums = albums or Albums()  # the albums made of its images (`cbir.albums`)
+        self.albums = albums or Albums()
         self.version: Path | None = None  # the engine folder's version it was loaded from or last saved as
+
+    @property
+    def albums(self) -> Albums:
+        """The albums made of its images (`cbir.albums`), on its hits too (`Hit.albums`)."""
+        return self._albums
+
+    @albums.setter
+    def albums(self, albums: Albums) -> None:
+        self._albums = self.metadata.albums = albums
 
     @property
     def copies(self) -> Engine | None:
@@ -348,10 +357,10 @@ class Engine:
 
     def search_album(self, name: str, k: int = 10, where: Filter | None = None, distinct: bool = False
                      ) -> SearchResult:
-        """The images that may belong in an album: the indexed images most like one of its own (each scored with its
-        best similarity to one of them, by their vectors as indexed: nothing read or described), those in it left
-        out; `where` and `distinct` as in `search`. An album of one trip or one dog finds the rest of them, as each
-        of its photos brings its own look-alikes."""
+        """The images that may belong in an album, those in it left out: of the `RESCORED` x k indexed images most
+        like one of its own, the k whose `BEST_OF` best similarities to its images are the highest on average (the
+        score), by their vectors as indexed (nothing read or described); `where` and `distinct` as in `search`. An
+        album of one trip or one dog finds the rest of them, as each of its photos brings its own look-alikes."""
         _check_k(k)
         members = self.albums.images(name)
         vectors, inside = self.index.vectors_of(members), set(members)
@@ -359,7 +368,8 @@ class Engine:
 
         def ranked(depth: int) -> list[SearchResult]:
             """Each of the album's images searched `depth` deep beyond the album's own among its best, deeper where
-            they are more: an image not in its ranking that far is less like it than `depth` others outside it."""
+            they are more (an image not in its ranking that far is less like it than `depth` others outside it);
+            the `RESCORED` x `depth` most like one of them scored by `BEST_OF`."""
             best: dict[str, float] = {}
             queries, deep = list(range(len(members))), min(2 * depth, len(self))
             while queries:
@@ -371,7 +381,10 @@ class Engine:
                     if len(outside) < depth and len(row) == deep < len(self):
                         short.append(query)
                 queries, deep = short, min(2 * deep, len(self))
-            ranking = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:depth]
+            pool = sorted(best, key=lambda id_: (-best[id_], id_))[:RESCORED * depth]
+            scores = (np.sort(self.index.vectors_of(pool) @ vectors.T, axis=1)[:, -BEST_OF:].mean(axis=1) if pool
+                      else np.zeros(0))
+            ranking = sorted(zip(pool, scores.tolist()), key=lambda item: (-item[1], item[0]))[:depth]
             return [SearchResult([self.metadata.hit(id_, score) for id_, score in ranking], self.albums.named(name))]
 
         return (self._distinct(k, ranked) if distinct else ranked(k))[0]

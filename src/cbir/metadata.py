@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cbir.albums import Albums
 from cbir.datasets.collection import Dataset
 from cbir.datasets.folder import (archive_member, collection_root, file_part, file_stamp, image_facts, image_stamp,
                                   layout_of)
@@ -49,6 +50,7 @@ class Metadata:
         self._rows = {row[0]: tuple(row[1:]) + _EMPTY[len(row) - 1:] for row in rows}
         self._derived: dict[str, object] = {}  # worked out from the rows when first asked for, until they change
         self.people: dict[str, tuple[str, ...]] = {}  # who is in each image (`cbir.faces`): set by its engine
+        self.albums = Albums()  # the albums made of the images (`cbir.albums`): set by its engine
 
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> Metadata:
@@ -85,12 +87,12 @@ class Metadata:
         return {"path": path, "label": label, "split": split, "date": date}
 
     def hit(self, id_: str, score: float) -> Hit:
-        """A search result for an indexed image: its label, path, date, place, tags, rating, camera and people with
-        the score."""
+        """A search result for an indexed image: its label, path, date, place, tags, rating, camera, people and
+        albums with the score."""
         path, label, _split, _stamp, _digest, date, position, tags, rating, camera = self._rows.get(id_, _EMPTY)
         return Hit(id_, score, label, path, date=date, place=self.places().get(id_) if position else None,
                    position=coordinates(position), tags=tags_of(tags), rating=rating, people=self.people.get(id_, ()),
-                   camera=camera or None)
+                   camera=camera or None, albums=self.albums.of(id_))
 
     def positions(self) -> dict[str, tuple[float, float]]:
         """id -> (latitude, longitude) of each picture with a GPS position."""

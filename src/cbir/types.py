@@ -21,7 +21,7 @@ class Sample:
 
 class Hit(NamedTuple):
     """One search result: the indexed id and its cosine similarity; label, path, the date the picture was taken
-    (ISO 8601; EXIF, else the file's time) and where, its tags, rating, people and camera, when known.
+    (ISO 8601; EXIF, else the file's time) and where, its tags, rating, people, camera and albums, when known.
 
     A named tuple: a search over 10,000 queries creates a million of them.
     """
@@ -40,12 +40,13 @@ class Hit(NamedTuple):
     rating: int | None = None  # its stars, 1 to 5 (-1: rejected), where it was rated
     people: tuple[str, ...] = ()  # the people whose faces were found in it, left to right (cbir.faces)
     camera: str | None = None  # the camera that took it, as its EXIF says (cbir.cameras)
+    albums: tuple[str, ...] = ()  # the albums it is in (cbir.albums)
 
     def to_dict(self) -> dict:
         return {"id": self.id, "score": self.score, "label": self.label, "path": self.path, "copy": self.copy,
                 "date": self.date, "place": self.place, "position": list(self.position) if self.position else None,
                 "tags": list(self.tags), "rating": self.rating, "people": list(self.people), "camera": self.camera,
-                "alike": list(self.alike), **({"shows": self.shows} if self.shows else {})}
+                "albums": list(self.albums), "alike": list(self.alike), **({"shows": self.shows} if self.shows else {})}
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,8 @@ def cmd_search(args: argparse.Namespace) -> int:
             near = f"  near {hit.place}" if hit.place else ""
             about = near + (f"  {stars(hit.rating)}" if hit.rating else "") + (
                 f"  tagged {one_line(', '.join(hit.tags))}" if hit.tags else "") + (
-                f"  with {one_line(', '.join(hit.people))}" if hit.people else "")
+                f"  with {one_line(', '.join(hit.people))}" if hit.people else "") + (
+                f"  in {one_line(', '.join(hit.albums))}" if hit.albums else "")
             print(f"  {rank:3d}  {score:>9}  {one_line(hit.label or '-'):<12}  {one_line(hit.id)}{alike}{shows}{about}")
     return 0
 

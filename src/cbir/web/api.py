@@ -5,6 +5,7 @@ health, engines, OpenAPI."""
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
 
@@ -279,16 +280,29 @@ def duplicates():
 
 @bp.get("/download")
 def download():
-    """The indexed images `id` (repeatable, at most `max_k`) as stored, in one zip: their ids as the paths in it."""
+    """The indexed images `id` (repeatable, at most `max_k`), or an `album`'s (however many), as stored, in one zip:
+    their ids as the paths in it."""
     svc = service()
-    image_ids = list(dict.fromkeys(request.args.getlist("id")))
-    if not image_ids:
-        raise RequestError("name the indexed images to download: id=ID, repeated")
-    if len(image_ids) > svc.max_k:
-        raise RequestError(f"at most {svc.max_k} images are downloaded at once, not {len(image_ids)}")
+    image_ids, album = list(dict.fromkeys(request.args.getlist("id"))), request.args.get("album")
+    if album and image_ids:
+        raise RequestError("download an album, or images named by id=, not both")
+    if album:
+        album, image_ids = svc.album_images(request.args.get("engine"), album)
+    elif not image_ids:
+        raise RequestError("name the indexed images to download: id=ID, repeated (or album=NAME)")
+    elif len(image_ids) > svc.max_k:
+        raise RequestError(f"at most {svc.max_k} images are downloaded at once, not {len(image_ids)}: an album's "
+                           f"are downloaded all at once (album=NAME)")
     response = Response(zipped(svc.originals(image_ids)), mimetype="application/zip")
-    response.headers["Content-Disposition"] = f'attachment; filename="cbir-{len(image_ids)}-images.zip"'
+    name = f"{album}.zip" if album else f"cbir-{len(image_ids)}-images.zip"
+    response.headers["Content-Disposition"] = (f'attachment; filename="{ascii_name(name)}"; '
+                                               f"filename*=UTF-8''{quote(name, safe='')}")
     return response
+
+
+def ascii_name(name: str) -> str:
+    """A file name as old clients take it: its ASCII letters, digits and a few signs, the rest '_'."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in " .-_()") else "_" for c in name)
 
 
 @bp.get("/images/<path:image_id>")

@@ -277,9 +277,12 @@ def openapi_document(service) -> dict:
                     "400": _ERROR, "404": _ERROR}}},
             "/api/v1/download": {"get": {
                 "summary": "Indexed images as they are stored, in one zip (their ids as the paths in it)",
-                "parameters": [{"name": "id", "in": "query", "required": True, "explode": True,
+                "parameters": [{"name": "id", "in": "query", "required": False, "explode": True,
                                 "description": f"an indexed image (repeatable, at most {service.max_k})",
-                                "schema": {"type": "array", "items": {"type": "string"}}}],
+                                "schema": {"type": "array", "items": {"type": "string"}}},
+                               {"name": "album", "in": "query", "required": False, "schema": {"type": "string"},
+                                "description": "instead: every image of this album, however many"},
+                               engine_param],
                 "responses": {"200": {"description": "a zip; files unreadable by now are named in its "
                                                      "not-included.txt", "content": {"application/zip": {}}},
                               "400": _ERROR, "404": _ERROR}}},
@@ -337,7 +340,7 @@ def openapi_document(service) -> dict:
                       "suggestions": {"type": "array", "items": {"type": "string"},
                                       "description": "words, places or tags that may have been meant"}}},
             "Hit": {"type": "object", "required": ["id", "score", "label", "url", "copy", "date", "place", "position",
-                                                   "tags", "rating", "people", "camera", "alike"],
+                                                   "tags", "rating", "people", "camera", "albums", "alike"],
                     "properties": {
                 "id": {"type": "string"}, "score": {"type": "number"},
                 "label": {"type": ["string", "null"]}, "url": {"type": "string"},
@@ -356,6 +359,7 @@ def openapi_document(service) -> dict:
                 "people": {"type": "array", "items": {"type": "string"}, "description": "the people whose faces "
                            "were found in it, left to right: names, or 'person N' (`cbir faces`)"},
                 "camera": {"type": ["string", "null"], "description": "the camera that took it, as its EXIF says"},
+                "albums": {"type": "array", "items": {"type": "string"}, "description": "the albums it is in"},
                 "alike": {"type": "array", "items": {"type": "string"}, "description": "with distinct: the "
                           "look-alikes of this image it stands for"},
                 "shows": {"type": "string", "description": "a search by words: the most probable of the classes "

@@ -579,6 +579,20 @@ class SearchService:
 
         return self.change_albums(engine, change)
 
+    def passing(self, engine: str | None, where: Filter) -> list[str]:
+        """The indexed images that pass a filter, the earliest taken first (undated ones last)."""
+        metadata = self.engine(engine)[1].metadata
+        dated = [(metadata.date(id_), id_) for id_ in self.engine(engine)[1].select(where).ids]
+        return [id_ for date, id_ in sorted(dated, key=lambda item: (item[0] is None, item[0] or "", item[1]))]
+
+    def album_images(self, engine: str | None, album: str) -> tuple[str, list[str]]:
+        """An album's name as spelt and its images; a 404 where there is no such album."""
+        albums = self.engine(engine)[1].albums
+        try:
+            return albums.named(album), albums.images(album)
+        except CbirError as exc:
+            raise RequestError(str(exc), 404) from None
+
     def search_album(self, album: str, engine: str | None, k: int, where: Filter | None = None,
                      distinct: bool = False) -> Searched:
         """The k indexed images that may belong in an album (`Engine.search_album`)."""

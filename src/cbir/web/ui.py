@@ -140,6 +140,7 @@ def index():
             # to go to another period, or place: of the images the other filters keep
             context["timeline"], context["place_map"] = svc.collection(engine).drawn(where)
             context["query_name"], context["browsing"] = "all images, newest first", True
+            context["passing"] = len(svc.engine(engine)[1].select(where).ids) if where else None
         elif album := request.args.get("suggest"):  # the photos that may belong in an album
             searched = svc.search_album(album, engine, depth, where, distinct)
             context["album"], context["suggesting"] = searched.result.query, True
@@ -245,13 +246,19 @@ def not_in():
 @bp.post("/albums")
 def change_album():
     """A form changing an album (`to_album`): the ticked images (`id`) put in it (`do` add) or taken out (remove),
-    or it renamed (rename, to `name`) or deleted (delete); then the album's images (the start page where it is
-    gone)."""
+    every image the filters given keep put in it (add-all), or it renamed (rename, to `name`) or deleted (delete);
+    then the album's images (the start page where it is gone)."""
     svc = service()
     engine, album = request.form.get("engine") or svc.default_engine, request.form.get("to_album", "")
     do, ids = request.form.get("do"), list(dict.fromkeys(request.form.getlist("id")))
-    if do not in ("add", "remove", "rename", "delete"):
-        raise RequestError("do= is add, remove, rename or delete")
+    if do not in ("add", "add-all", "remove", "rename", "delete"):
+        raise RequestError("do= is add, add-all, remove, rename or delete")
+    if do == "add-all":  # every image the filters given keep, the earliest taken first
+        where, _ = svc.parse_narrowing(request.form)
+        if not where:
+            raise RequestError("narrow the images first (a trip, a place, a person...): add-all puts in every image "
+                               "the filters keep")
+        ids, do = svc.passing(engine, where), "add"
     if do in ("add", "remove") and not ids:
         raise RequestError("tick the images to put in the album, or to take out of it")
     if do == "add" and not album.strip():

@@ -200,7 +200,7 @@ async function sendAgain(section, form, fields) {
   const boxes = [...document.querySelectorAll('input[form="together"]')];
   // an uploaded query is searched with in any case: a mark alone is enough
   const upload = document.getElementById("query") && uploadedNames(document.getElementById("query")).length;
-  const update = () => form.querySelectorAll("button").forEach((button, n) => {
+  const update = () => form.querySelectorAll("button:not([data-always])").forEach((button, n) => {
     button.disabled = !boxes.some((box) => box.checked && (box.name === "id" || (upload && n === 0)));
   });
   boxes.forEach((box) => box.addEventListener("change", () => {
@@ -265,7 +265,9 @@ async function sendAgain(section, form, fields) {
 })();
 
 // A result's "open" shows it large on the page (without JavaScript, in a tab of its own): the arrow keys and the
-// buttons go through the results, Esc closes, and its "more like this" and the original file are a click away.
+// buttons go through the results (or a slideshow, every `SLIDE_MS`), Esc closes, and its "more like this" and the
+// original file are a click away.
+const SLIDE_MS = 4000;
 (function () {
   const viewer = document.getElementById("viewer");
   const hits = [...document.querySelectorAll(".results .hit")].filter((hit) => hit.querySelector("a.open"));
@@ -293,7 +295,32 @@ async function sendAgain(section, form, fields) {
     if (link) like.href = link.href;
     viewer.querySelector("a.original").href = open.href;
     faces.show(moving ? null : open.dataset.faces);
+    if (album) album.querySelector(".said").textContent = "";
   }
+  // "Put in the album": kept in the engine at once; the result then says it is in it, as the page would
+  const album = viewer.querySelector("form.to-album");
+  if (album) album.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const hit = hits[at], name = album.querySelector("input").value.trim();
+    const answer = await fetch(`${album.dataset.url}/${encodeURIComponent(name)}`, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ engine: album.dataset.engine, add: [hit.querySelector('input[name="id"]').value] }) });
+    const body = await answer.json();
+    if (!answer.ok) { album.querySelector(".said").textContent = body.error; return; }
+    let mark = hit.querySelector(".tags.albums");
+    if (!mark) {
+      mark = document.createElement("span");
+      mark.className = "tags albums";
+      hit.querySelector("a:not(.open)").appendChild(mark);
+    }
+    const names = [...new Set((mark.dataset.albums || "").split("\n").filter(Boolean)).add(body.album)]
+      .sort((a, b) => a.localeCompare(b, undefined, { sensitivity: "base" }));  // by name, as the server says them
+    mark.dataset.albums = names.join("\n");
+    mark.textContent = `in ${names.join(", ")}`;
+    mark.title = `in the album${names.length > 1 ? "s" : ""} ${names.join(", ")}`;
+    if (hits[at] === hit) show(at);
+    album.querySelector(".said").textContent = `Put in ${body.album}.`;
+  });
   hits.forEach((hit, n) => hit.querySelector("a.open").addEventListener("click", (event) => {
     if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;  // a tab, as asked
     event.preventDefault();
@@ -304,14 +331,27 @@ async function sendAgain(section, form, fields) {
   viewer.querySelectorAll("[data-step]").forEach((button) => button.addEventListener("click", () => {
     show(at + Number(button.dataset.step));
   }));
+  // A slideshow: the next result every few seconds, until played again (Space), or closed
+  const play = viewer.querySelector(".play");
+  let playing = null;
+  function slideshow(on) {
+    clearInterval(playing);
+    playing = on ? setInterval(() => show(at + 1), SLIDE_MS) : null;
+    play.textContent = on ? "⏸" : "▶";
+    play.setAttribute("aria-label", on ? "pause" : "play");
+  }
+  play.addEventListener("click", () => slideshow(!playing));
   viewer.querySelector(".close").addEventListener("click", () => viewer.close());
-  viewer.addEventListener("close", () => viewer.querySelector("video").pause());
+  viewer.addEventListener("close", () => { viewer.querySelector("video").pause(); slideshow(false); });
   viewer.addEventListener("click", (event) => { if (event.target === viewer) viewer.close(); });  // the backdrop
   document.addEventListener("keydown", (event) => {  // wherever the focus went, but a video's own (it seeks)
     if (viewer.open && !["VIDEO", "INPUT"].includes(event.target.tagName)
         && (event.key === "ArrowRight" || event.key === "ArrowLeft")) {
       event.preventDefault();
       show(at + (event.key === "ArrowRight" ? 1 : -1));
+    } else if (viewer.open && event.key === " " && !["VIDEO", "INPUT"].includes(event.target.tagName)) {  // not a click
+      event.preventDefault();
+      slideshow(!playing);
     }
   });
 })();
