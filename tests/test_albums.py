@@ -208,6 +208,11 @@ def test_albums_on_the_page_and_in_the_api(library, tmp_path):
     assert answer.headers["Location"] == "/?browse=1&album=Blobs&engine=photos"
     assert Engine.load(out).albums.images("blobs") == [f"blobs/{n:03d}.png" for n in range(8)]  # earliest first
     assert client.post("/albums", data={"to_album": "All", "do": "add-all"}).status_code == 400  # no filter
+    answer = client.post("/api/v1/albums/Gradients?folder=gradient/", json={"add_all": True, "engine": "photos"})
+    assert answer.get_json()["album"] == "Gradients"
+    assert Engine.load(out).albums.images("gradients") == [f"gradient/{n:03d}.png" for n in range(8)]
+    assert client.post("/api/v1/albums/All", json={"add_all": True}).status_code == 400
+    client.post("/api/v1/albums/Gradients", json={"delete": True})
     assert "Put all" not in client.get("/?browse=1").get_data(as_text=True)
     for n in range(18):
         client.post(f"/api/v1/albums/Album {n:02d}", json={"add": [f"blobs/{n % 8:03d}.png"]})
@@ -233,3 +238,27 @@ def test_a_duplicate_set_aside_leaves_its_place_in_albums_to_the_copy_kept(tmp_p
     assert "1 album holds the copy kept instead" in capsys.readouterr().err
     assert main(["remove", str(out), "--missing"]) == 0
     assert Engine.load(out).albums.images("best") == ["other/shot.png", "all/shot.png"]
+
+
+def test_an_album_or_any_look_through_is_told_from_its_oldest_photo_too(library, tmp_path, capsys):
+    for n, name in enumerate(["blobs/002.png", "blobs/000.png", "blobs/001.png"]):  # taken in this order
+        os.utime(library / name, (1_600_000_000 + n * 3600,) * 2)
+    out = indexed(library, tmp_path)
+    assert main(["albums", str(out), "Day", "--add", "blobs/000.png", "blobs/001.png", "blobs/002.png"]) == 0
+    capsys.readouterr()
+    assert main(["search", str(out), "--album", "day", "--oldest-first", "--paths"]) == 0
+    assert capsys.readouterr().out.split() == [str(library / f"blobs/00{n}.png") for n in (2, 0, 1)]
+    assert main(["search", str(out), "--album", "day", "--paths"]) == 0
+    assert capsys.readouterr().out.split() == [str(library / f"blobs/00{n}.png") for n in (1, 0, 2)]
+    assert main(["search", str(out), "--like", "blobs/000.png", "--oldest-first"]) == 2
+    assert "--oldest-first orders a look through" in capsys.readouterr().err
+    client = create_app({"ENGINES": {"photos": str(out)}}).test_client()
+    hits = client.get("/api/v1/images?album=day&order=oldest").get_json()["hits"]
+    assert [h["id"] for h in hits] == [f"blobs/00{n}.png" for n in (2, 0, 1)]
+    assert client.get("/api/v1/images?order=sideways").status_code == 400
+    page = client.get("/?browse=1&album=day").get_data(as_text=True)
+    assert "all images, newest first" in page
+    assert 'class="order" href="/?browse=1&amp;engine=photos&amp;album=day&amp;order=oldest">oldest first</a>' in page
+    page = client.get("/?browse=1&album=day&order=oldest").get_data(as_text=True)
+    assert "all images, oldest first" in page and ">newest first</a>" in page
+    assert page.index("blobs/002.png") < page.index("blobs/000.png") < page.index("blobs/001.png")

@@ -638,6 +638,23 @@ def test_search_by_the_date_a_photo_was_taken(tiny_collection, tmp_path, capsys)
     assert sorted(h["id"] for h in json.loads(capsys.readouterr().out)[0]["hits"]) == ["blobs/0.jpg", "blobs/1.jpg"]
     assert main(["search", engine, query, "--since", "2019-02-30"]) == 2
     assert "not a real date" in capsys.readouterr().err
+    clock_put_right = (folder / "3.jpg").read_bytes().replace(b"2020:01:01 00:00:00", b"2020:01:02 08:30:00")
+    (folder / "3.jpg").write_bytes(clock_put_right)  # the date fixed in a photo manager: the picture untouched
+    (folder / "2.jpg").write_bytes((folder / "2.jpg").read_bytes())  # only written again: no date of its own changed
+    assert main(["sync", engine]) == 0
+    capsys.readouterr()
+    assert main(["search", engine, "--json", "-k", "4"]) == 0  # the newest first
+    hits = json.loads(capsys.readouterr().out)[0]["hits"]
+    assert [(h["id"], h["date"]) for h in hits][:2] == [("blobs/3.jpg", "2020-01-02T08:30:00"),
+                                                        ("blobs/2.jpg", "2019-06-30T12:00:00")]
+    on_server = str(tmp_path / "milvus-engine")  # a server's documents hold the dates: written again
+    assert main(["index", "--dataset", str(folder.parent), "--features", "gch", "--backend", "milvus",
+                 "--milvus-uri", str(tmp_path / "milvus.db"), "--out", on_server]) == 0
+    (folder / "3.jpg").write_bytes(clock_put_right.replace(b"2020:01:02 08:30:00", b"2020:01:03 09:00:00"))
+    assert main(["sync", on_server]) == 0
+    capsys.readouterr()
+    assert main(["search", on_server, query, "--since", "2020-01-03", "--json"]) == 0
+    assert [h["id"] for h in json.loads(capsys.readouterr().out)[0]["hits"]] == ["blobs/3.jpg"]
 
 
 def test_an_image_whose_name_is_not_utf8_is_left_out_of_an_engine_with_a_warning(tmp_path, capsys):

@@ -167,3 +167,28 @@ def test_photos_videos_and_raw_files_are_kinds_to_filter_by(tmp_path, capsys):
     page = client.get("/?browse=1&kind=raw").get_data(as_text=True)
     assert '<option value="raw" selected>raw files</option>' in page
     assert "Only images that are camera raw files." in page
+
+
+def test_screenshots_are_a_kind_of_their_own_by_the_names_systems_give_them(tmp_path, capsys):
+    from cbir.filters import kind_of
+
+    shots = ["Screenshot_20240101-123456_Maps.jpg", "Screen Shot 2019-01-01 at 12.34.56 PM.png",
+             "Capture d’écran 2024-01-01 à 12.34.56.png", "Bildschirmfoto 2024-01-01 um 12.34.56.png",
+             "Captura de pantalla 2024-01-01 a las 12.34.56.png", "Screenshot from 2024-01-01 12-34-56.png",
+             "Pictures/Screenshots/IMG_0042.PNG", "DCIM/screenshots/anything.jpg"]
+    assert [kind_of(name) for name in shots] == ["screenshot"] * len(shots)
+    assert [kind_of(name) for name in ["IMG_0001.JPG", "screens/shot.jpg", "my-screenshot-ideas/a.jpg",
+                                       "Screenshots.mp4"]] == ["photo", "photo", "photo", "video"]
+    root = tmp_path / "phone"
+    (root / "Screenshots").mkdir(parents=True)
+    Image.new("RGB", (48, 40), (200, 40, 40)).save(root / "IMG_0001.jpg")
+    Image.new("RGB", (40, 80), (250, 250, 250)).save(root / "Screenshots" / "Screenshot_20240101-123456.png")
+    out = tmp_path / "engine"
+    assert main(["index", "--dataset", str(root), "--features", "gch", "--out", str(out)]) == 0
+    capsys.readouterr()
+    for kind, expected in [("screenshot", ["Screenshot_20240101-123456.png"]), ("photo", ["IMG_0001.jpg"])]:
+        assert main(["search", str(out), "--kind", kind, "--paths"]) == 0
+        assert [line.rsplit("/", 1)[-1] for line in capsys.readouterr().out.split()] == expected, kind
+    page = create_app({"ENGINES": {"phone": str(out)}}).test_client().get("/?browse=1&kind=screenshot")
+    assert '<option value="screenshot" selected>screenshots</option>' in page.get_data(as_text=True)
+    assert "Only images that are screenshots." in page.get_data(as_text=True)

@@ -209,7 +209,9 @@ class Engine:
         pixels' digest with it; a file only touched or re-saved alike is not described again). Returns
         (added, described again). An id indexed from another file is an error. `resume_in`: as in
         `build`."""
+        dated = {id_: self.metadata.date(id_) for id_ in dataset.ids if id_ in self.metadata}
         new, changed = self.metadata.new_and_changed(dataset)
+        self._redated([id_ for id_, date in dated.items() if self.metadata.date(id_) != date])
         if changed:  # the same photo, edited: its albums and the names given to its faces stay
             self._drop([dataset.ids[i] for i in changed], edited=True)
         if new or changed:
@@ -217,6 +219,15 @@ class Engine:
             checkpoint = Checkpoint(resume_in, self.extractor, todo) if resume_in is not None else None
             self.add(todo, batch_size=batch_size, progress=progress, checkpoint=checkpoint)
         return len(new), len(changed)
+
+    def _redated(self, ids: list[str]) -> None:
+        """Index again, with their vectors as indexed, images whose date was read again (a camera's clock put right
+        in their EXIF, the picture untouched): a server index's documents hold the dates its filters use."""
+        if ids:
+            vectors = self.index.vectors_of(ids)
+            self.index.remove(ids)
+            self.index.add(ids, vectors, [self.metadata.attributes(id_) for id_ in ids])
+            self._selections.clear()
 
     def add_vectors(self, dataset: Dataset, vectors: np.ndarray) -> None:
         """Index precomputed vectors of `dataset`'s images (one row per image, same order)."""
@@ -465,15 +476,21 @@ class Engine:
             return exc
         return None
 
-    def browse(self, k: int = 10, where: Filter | None = None, distinct: bool = False) -> SearchResult:
+    def browse(self, k: int = 10, where: Filter | None = None, distinct: bool = False, oldest: bool = False
+               ) -> SearchResult:
         """The `k` newest indexed images (by when they were taken; undated ones last) of those that pass `where`: a
-        collection looked through without a query, its hits scored 1; `distinct`: one image per group of look-alikes
-        (a burst's shots), as in `search`."""
+        collection looked through without a query, its hits scored 1; `oldest`: the oldest first instead (a trip,
+        an album told from its start); `distinct`: one image per group of look-alikes (a burst's shots), as in
+        `search`."""
         _check_k(k)
         order = self.metadata.newest_first(self.select(where).ids if where else None)
+        if oldest:
+            dated = sum(1 for id_ in order if self.metadata.date(id_))  # the undated stay last
+            order = order[:dated][::-1] + order[dated:]
 
         def newest(depth: int) -> list[SearchResult]:
-            return [SearchResult([self.metadata.hit(id_, 1.0) for id_ in order[:depth]], "newest first")]
+            return [SearchResult([self.metadata.hit(id_, 1.0) for id_ in order[:depth]],
+                                 "oldest first" if oldest else "newest first")]
 
         return (self._distinct(k, newest) if distinct else newest(k))[0]
 

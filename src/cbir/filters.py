@@ -10,9 +10,10 @@ facts), so a filtered search returns k hits whenever k images pass: never k sear
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 
 from cbir.errors import CbirError
 
@@ -118,15 +119,36 @@ def _iso(text: str | None, what: str) -> str:
     return text
 
 
-KINDS = {"photo": "photos", "video": "videos", "raw": "camera raw files"}  # what `kind` may be ("photo": raw too)
+KINDS = {"photo": "photos", "video": "videos", "raw": "camera raw files",
+         "screenshot": "screenshots"}  # what `kind` may be ("photo": raw files too, not screenshots)
+# how phones and computers name a screenshot (its name starts so, case and accents ignored), in their languages
+SCREENSHOT_NAMES = ("screenshot", "screen shot", "bildschirmfoto", "capture d'ecran", "captura de pantalla",
+                    "captura de tela", "schermafbeelding", "skarmavbild", "schermata", "zrzut ekranu",
+                    "снимок экрана", "スクリーンショット", "屏幕截图", "스크린샷")
 
 
 def kind_of(id_: str) -> str:
-    """What an image is, by its file's name: "video", "raw" (a camera raw file) or "photo"."""
+    """What an image is, by its file's name: "video", "raw" (a camera raw file), "screenshot" (named as systems
+    name them, or in a folder named Screenshots) or "photo"."""
+    is_video_name, is_raw_name, fold = _namers()
+    if is_video_name(id_):
+        return "video"
+    if is_raw_name(id_):
+        return "raw"
+    folders, _, name = (id_.lower() if id_.isascii() else fold(id_.replace("\u2019", "'"))).rpartition("/")
+    shot = name.startswith(SCREENSHOT_NAMES) or "screenshot" in folders and bool(
+        {"screenshots", "screenshot"} & set(folders.split("/")))
+    return "screenshot" if shot else "photo"
+
+
+@cache
+def _namers() -> tuple[Callable[[str], bool], Callable[[str], bool], Callable[[str], str]]:
+    """What `kind_of` tells files apart with, imported once (not with this module: the datasets import it)."""
     from cbir.datasets.raw import is_raw_name
     from cbir.datasets.video import is_video_name
+    from cbir.places import fold
 
-    return "video" if is_video_name(id_) else "raw" if is_raw_name(id_) else "photo"
+    return is_video_name, is_raw_name, fold
 
 
 def _kind(value: str | None) -> str:

@@ -56,7 +56,7 @@ class Metadata:
     def from_dataset(cls, dataset: Dataset) -> Metadata:
         """The dataset's images as they are now: their files' stamps, their pixels' digests, what their files say
         (`image_facts`)."""
-        return cls((id_, path, label, split, image_stamp(path), pixel_digest(image), *image_facts(path))
+        return cls((id_, path, label, split, image_stamp(path), pixel_digest(image), *image_facts(path)[:5])
                    for id_, path, label, split, image in zip(dataset.ids, dataset.paths, dataset.labels,
                                                              dataset.splits, dataset.images))
 
@@ -138,10 +138,12 @@ class Metadata:
         return len(unread)
 
     def _refresh(self, id_: str) -> None:
-        """Read again where the image was taken, its tags, rating and camera (its date kept: a file re-saved alike,
-        without an EXIF date, would otherwise take the new file's time)."""
+        """Read again when and where the image was taken, its tags, rating and camera: its date where the picture
+        has one of its own (EXIF: a camera's clock put right in a photo manager), else kept (a file re-saved alike,
+        without one, would otherwise take the new file's time)."""
         facts = image_facts(self.path(id_))
-        self._rows[id_] = self._rows[id_][:6] + (facts.position, facts.tags, facts.rating, facts.camera)
+        date = facts.date if facts.own_date else self._rows[id_][5]
+        self._rows[id_] = self._rows[id_][:5] + (date, facts.position, facts.tags, facts.rating, facts.camera)
 
     def stamps(self) -> dict[str, str | None]:
         """id -> stamp for every image."""

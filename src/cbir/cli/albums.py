@@ -15,11 +15,17 @@ from cbir.errors import CbirError
 def cmd_albums(args: argparse.Namespace) -> int:
     from cbir.engine import Engine
 
-    engine = Engine.load(args.engine)
     changes = [flag for flag in ("add", "remove", "rename", "delete") if getattr(args, flag)]
+    if not args.name and (changes or args.suggest):
+        raise CbirError(f"--{(changes or ['suggest'])[0]} needs an album: cbir albums ENGINE NAME ...")
+    if len(changes) > 1 or (changes and args.suggest):
+        raise CbirError("one of --add, --remove, --rename, --delete or --suggest at a time")
+    if changes:
+        with Engine.editing(args.engine) as engine:  # loaded under the folder's lock: no other writer's change lost
+            change_album(engine, args)
+        return 0
+    engine = Engine.load(args.engine)
     if not args.name:
-        if changes or args.suggest:
-            raise CbirError(f"--{(changes or ['suggest'])[0]} needs an album: cbir albums ENGINE NAME ...")
         listed = engine.albums.overview()
         if args.json:
             print(json.dumps([album._asdict() for album in listed], indent=2, ensure_ascii=False))
@@ -27,20 +33,20 @@ def cmd_albums(args: argparse.Namespace) -> int:
             print(f"{album.name}  ({album.images} image{'s' * (album.images != 1)})")
         if not listed and not args.json:
             print(f"no albums yet: `cbir albums {args.engine} NAME --add ID...` makes one")
-        return 0
-    if len(changes) > 1 or (changes and args.suggest):
-        raise CbirError("one of --add, --remove, --rename, --delete or --suggest at a time")
-    if args.suggest:
+    elif args.suggest:
         result = engine.search_album(args.name, k=args.k)
         if args.json:
             print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         for rank, hit in enumerate([] if args.json else result.hits, 1):
             print(f"{rank:>3}. {hit.score:.4f}  {hit.id}")
-        return 0
-    if not changes:
+    else:
         images = engine.albums.images(args.name)
         print(json.dumps(images, indent=2, ensure_ascii=False) if args.json else "\n".join(images))
-        return 0
+    return 0
+
+
+def change_album(engine, args: argparse.Namespace) -> None:
+    """`--add`, `--remove`, `--rename` or `--delete`, kept in the engine folder, and what was done said."""
     if args.add or args.remove:
         ids = indexed_ids(engine.metadata, args.add or args.remove)
         change = (lambda albums: albums.add(args.name, ids)) if args.add else (
@@ -57,7 +63,6 @@ def cmd_albums(args: argparse.Namespace) -> int:
         old = engine.albums.named(args.name)
         count = engine.change_albums(args.engine, lambda albums: albums.delete(old))
         print(f"deleted the album {old} ({count} image{'s' * (count != 1)}, still indexed)")
-    return 0
 
 
 def indexed_ids(metadata, given: list[str]) -> list[str]:

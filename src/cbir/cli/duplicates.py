@@ -60,13 +60,22 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
 
 def kept_in_albums(engine, path: str, groups, moved: set[str]) -> int:
     """Put each group's kept image in the albums its images set aside (the files `moved`) were in, where they were
-    (`Albums.moved`), kept in the engine folder `path`; returns how many albums changed."""
+    (`Albums.moved`), kept in the engine folder `path` (loaded again under its lock, where `engine`, as it was
+    loaded, has such albums); returns how many albums changed."""
+    from cbir.engine import Engine
+
     instead = [(group.keep.id, "", member.id) for group in groups for member in group.members[1:]
                if member.path in moved]
     gone = {old for _, _, old in instead}
-    changed = [album.name for album in engine.albums.overview() if engine.albums.showing(album.name) & gone]
-    if changed:
-        engine.change_albums(path, lambda albums: albums.moved(instead))
+
+    def holding(albums) -> list[str]:
+        return [album.name for album in albums.overview() if albums.showing(album.name) & gone]
+
+    if not holding(engine.albums):
+        return 0
+    with Engine.editing(path) as current:
+        if changed := holding(current.albums):
+            current.change_albums(path, lambda albums: albums.moved(instead))
     return len(changed)
 
 

@@ -169,19 +169,21 @@ class Facts(NamedTuple):
     DateTimeOriginal, else DateTime, else the file's modification time, a zip member's date), where (its EXIF GPS
     position as "LAT,LON" in degrees, `cbir.places`; "" when it has none), its tags (`cbir.tags`, one a line; ""
     when it has none), rating (stars; None when it has none) and camera (`cbir.cameras`; "" when it says none). None
-    where it has no file or the file is gone."""
+    where it has no file or the file is gone. `own_date`: the date is the picture's own (EXIF, a video's), not the
+    file's time."""
 
     date: str | None = None
     position: str | None = None
     tags: str | None = None
     rating: int | None = None
     camera: str | None = None
+    own_date: bool = False
 
 
 def image_facts(path: str | None) -> Facts:
     """An image's `Facts`, from its file's header (and an XMP sidecar beside it: `cbir.tags.sidecar`)."""
-    date, position, tagged, camera = _facts(path)
-    return Facts(date, position, stored(tagged), tagged.rating, camera) if date is not None else Facts()
+    date, position, tagged, camera, own = _facts(path)
+    return Facts(date, position, stored(tagged), tagged.rating, camera, own) if date is not None else Facts()
 
 
 def named_faces(path: str | None) -> tuple[tuple[str, Box], ...]:
@@ -189,12 +191,12 @@ def named_faces(path: str | None) -> tuple[tuple[str, Box], ...]:
     return _facts(path)[2].faces
 
 
-def _facts(path: str | None) -> tuple[str | None, str | None, Tagged, str | None]:
-    """(date, position, tags, camera) of an image's file, and its sidecar's tags; (None, None, no tags, None) where
-    it has no file or the file is gone."""
+def _facts(path: str | None) -> tuple[str | None, str | None, Tagged, str | None, bool]:
+    """(date, position, tags, camera, whether the date is the picture's own) of an image's file, and its sidecar's
+    tags; (None, None, no tags, None, False) where it has no file or the file is gone."""
     try:
         if (found := _file_of(path)) is None:
-            return None, None, Tagged(), None
+            return None, None, Tagged(), None, False
         zf, lock, name = found
         if zf is None:
             with open(name, "rb") as f:
@@ -205,14 +207,16 @@ def _facts(path: str | None) -> tuple[str | None, str | None, Tagged, str | None
                     date, position, tagged, camera = _header_facts(f)
             if beside := sidecar(name):
                 tagged = merged(sidecar_tagged(beside), tagged)
+            own = date is not None
             date = date or datetime.fromtimestamp(os.stat(name).st_mtime).isoformat(timespec="seconds")
         else:
             with lock, zf.open(name) as f:
                 date, position, tagged, camera = _header_facts(f)
+            own = date is not None
             date = date or "%04d-%02d-%02dT%02d:%02d:%02d" % zf.getinfo(name).date_time
-        return date, position, tagged, camera
+        return date, position, tagged, camera, own
     except (OSError, KeyError, zipfile.BadZipFile):
-        return None, None, Tagged(), None
+        return None, None, Tagged(), None, False
 
 
 _HEADER_BYTES = 1 << 17  # EXIF lives in a JPEG's first 64 KB (its APP1 segment), a TIFF's header near its start

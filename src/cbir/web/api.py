@@ -69,12 +69,13 @@ def search_words():
 
 @bp.get("/images")
 def browse():
-    """The indexed images, newest first (by when they were taken), of those that pass the filters."""
+    """The indexed images, newest first (by when they were taken; `order=oldest`: the oldest first), of those that
+    pass the filters."""
     svc = service()
     k, offset = svc.parse_page(request.args)
     where, _ = svc.parse_narrowing(request.args)
     return search_response(svc.browse(request.args.get("engine"), k + offset, where,
-                                      svc.parse_distinct(request.args)), offset)
+                                      svc.parse_distinct(request.args), svc.parse_order(request.args)), offset)
 
 
 @bp.get("/words")
@@ -170,12 +171,21 @@ def albums():
 
 @bp.post("/albums/<path:album>")
 def change_album(album: str):
-    """Put indexed images in an album (`add`: ids; the album is made if there is none), take some out (`remove`),
-    rename it (`name`) or delete it (`delete`); kept in the engine. Answers with the album's name now (null where it
-    is gone) and the albums."""
+    """Put indexed images in an album (`add`: ids; `add_all`: every image the filters in the query keep, the earliest
+    taken first; the album is made if there is none), take some out (`remove`), rename it (`name`) or delete it
+    (`delete`); kept in the engine. Answers with the album's name now (null where it is gone) and the albums."""
     svc = service()
     name, _ = svc.engine(given("engine"))
-    now = svc.change_album(name, album, given_list("add"), given_list("remove"), given("name"),
+    add = given_list("add")
+    if given("add_all") in (True, 1, "1", "true", "on"):
+        query = request.args.copy()
+        query["engine"] = name  # the filters checked against this engine's images, wherever it was named
+        where, _ = svc.parse_narrowing(query)
+        if not where or add:
+            raise RequestError("add_all puts in every image the filters in the query keep (folder=, since=, "
+                               "place=...): give some, and no add")
+        add = svc.passing(name, where)
+    now = svc.change_album(name, album, add, given_list("remove"), given("name"),
                            given("delete") in (True, 1, "1", "true", "on"))
     return jsonify(albums().get_json() | {"album": now})
 

@@ -71,8 +71,9 @@ def openapi_document(service) -> dict:
          "description": "only images taken with this camera, as their EXIF names it (/api/v1/cameras lists them; "
                         "case ignored; ',' or 'or' between cameras: any of them)"},
         {"name": "kind", "in": "query", "required": False,
-         "schema": {"type": "string", "enum": ["photo", "video", "raw"]},
-         "description": "only photos (camera raw files too), videos or camera raw files"},
+         "schema": {"type": "string", "enum": ["photo", "video", "raw", "screenshot"]},
+         "description": "only photos (camera raw files too, not screenshots), videos, camera raw files or "
+                        "screenshots (named as phones and computers name them, or in a folder named Screenshots)"},
         {"name": "person", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "only images in which this person's face was found, by number or name (`cbir faces`; "
                         "/api/v1/people lists them); 'Anna and Bob': both in one photo; 'Anna, Bob' or 'Anna or "
@@ -133,7 +134,10 @@ def openapi_document(service) -> dict:
             "/api/v1/images": {"get": {
                 "summary": "The indexed images, newest first (by when they were taken; undated ones last), of those "
                            "that pass the filters: a collection looked through without a query (scores are 1)",
-                "parameters": [k_param, offset_param, engine_param, *narrowing, distinct_param],
+                "parameters": [k_param, offset_param, engine_param, *narrowing, distinct_param,
+                               {"name": "order", "in": "query", "required": False,
+                                "schema": {"type": "string", "enum": ["newest", "oldest"], "default": "newest"},
+                                "description": "oldest: the oldest first (undated ones still last)"}],
                 "responses": {"200": {"description": "hits, newest first", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
                     "400": _ERROR, "404": _ERROR}}},
@@ -219,13 +223,17 @@ def openapi_document(service) -> dict:
                 "summary": "Put indexed images in an album (made if there is none of that name; case ignored), take "
                            "some out (an album with none left is gone), rename it or delete it (its images stay "
                            "indexed); kept in the engine's folder",
-                "parameters": [{"name": "album", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "parameters": [{"name": "album", "in": "path", "required": True, "schema": {"type": "string"}},
+                               *narrowing],
                 "requestBody": _fields({
                     "add": {"type": "array", "items": {"type": "string"}, "description": "indexed images to put in it "
                                                                                         "(form: repeated)"},
                     "remove": {"type": "array", "items": {"type": "string"}, "description": "indexed images to take "
                                                                                            "out of it"},
                     "name": {"type": "string", "description": "its new name (another album's: the two are one)"},
+                    "add_all": {"type": "boolean", "description": "put in every image the filters in the query "
+                                                                 "keep (folder=, since=, place=...), the earliest "
+                                                                 "taken first"},
                     "delete": {"type": "boolean", "description": "delete the album"},
                     "engine": {"type": "string"}}, []),
                 "responses": {"200": {"description": "the album's name now (null where it is gone) and the albums",

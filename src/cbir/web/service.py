@@ -391,11 +391,20 @@ class SearchService:
 
         return self._timed(name, eng, distinct, search)
 
-    def browse(self, engine: str | None, k: int, where: Filter | None = None, distinct: bool = False) -> Searched:
+    def browse(self, engine: str | None, k: int, where: Filter | None = None, distinct: bool = False,
+               oldest: bool = False) -> Searched:
         """The k newest indexed images of those that pass `where` (`Engine.browse`; `distinct`: one per group of
-        look-alikes)."""
+        look-alikes; `oldest`: the oldest first)."""
         name, eng = self.engine(engine)
-        return self._timed(name, eng, distinct, lambda: eng.browse(k, where, distinct))
+        return self._timed(name, eng, distinct, lambda: eng.browse(k, where, distinct, oldest))
+
+    @staticmethod
+    def parse_order(values) -> bool:
+        """Whether to look through the oldest first (`order=oldest`; `newest`, the default, or nothing: the newest)."""
+        order = values.get("order") or "newest"
+        if order not in ("newest", "oldest"):
+            raise RequestError(f"order is newest or oldest, not '{order}'")
+        return order == "oldest"
 
     def shows(self, engine: str | None, wait_s: float | None = 0.0) -> list[Shown]:
         """What an engine's images show most often (words, how many images show each, an example); [] while it is being

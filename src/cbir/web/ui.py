@@ -19,7 +19,7 @@ from cbir.words import Shown
 
 bp = Blueprint("ui", __name__)
 NARROWING = ("label", "folder", "since", "until", "place", "tag", "stars", "camera", "kind", "person", "album",
-             "showing", "min_score", "distinct")
+             "showing", "min_score", "distinct", "order")
 SHOWN = 16  # words, places, tags, people and albums the start page offers (the fields suggest more)
 PLACES_OFFERED = 500  # places the "Near" field suggests at most: the most photographed (and as many tags)
 
@@ -135,11 +135,15 @@ def index():
                 context["query_src"] = data_address(wholes[0], svc.thumb_size)
                 context["query_name"] = context["query_files"][0]
         elif request.args.get("browse"):
-            searched = svc.browse(engine, depth, where, distinct)
+            oldest = context["oldest"] = svc.parse_order(request.values)
+            searched = svc.browse(engine, depth, where, distinct, oldest)
             min_score = None  # every image scores 1: no cut-off to speak of
             # to go to another period, or place: of the images the other filters keep
             context["timeline"], context["place_map"] = svc.collection(engine).drawn(where)
-            context["query_name"], context["browsing"] = "all images, newest first", True
+            context["query_name"] = f"all images, {'oldest' if oldest else 'newest'} first"
+            context["browsing"] = True
+            context["other_order"] = url_for("ui.index", browse=1, engine=engine, k=request.values.get("k"),
+                                             **{**narrowing, "order": "newest" if oldest else "oldest"})
             context["passing"] = len(svc.engine(engine)[1].select(where).ids) if where else None
         elif album := request.args.get("suggest"):  # the photos that may belong in an album
             searched = svc.search_album(album, engine, depth, where, distinct)
