@@ -334,6 +334,7 @@ def test_a_result_opens_large_on_the_page_and_the_arrow_keys_go_through_them(ser
         until(page, "document.querySelector('#viewer img').naturalWidth > 0")  # the original shown
         assert unquote(picture.get_attribute("src")).endswith(f"/api/v1/images/{ids[1]}")
         assert viewer.locator(".caption").inner_text().startswith(f"#2 · {ids[1]}")
+        assert f"/photo/{ids[1]}?" in unquote(viewer.locator("a.page").get_attribute("href"))  # its own page
         page.keyboard.press("ArrowRight")
         assert unquote(picture.get_attribute("src")).endswith(f"/api/v1/images/{ids[2]}")
         page.keyboard.press("ArrowLeft")

@@ -630,3 +630,30 @@ def test_an_edited_photo_keeps_the_names_given_to_its_faces(tmp_path, capsys):
     assert "hopper/h1.jpg" not in engine.faces.scanned and list(engine.faces.waiting) == ["hopper/h1.jpg"]
     assert main(["faces", str(out)]) == 0  # looks at the edited photo: its face takes the name it had
     assert [seen.who for seen in Engine.load(out).faces_in("hopper/h1.jpg")] == ["Grace"]
+
+
+def test_a_photo_s_own_page_names_its_faces_without_javascript(album, tmp_path):
+    """A result's "open" leads (without JavaScript) to its own page: what is known of it, each face with a name field
+    and "Not ..." (plain forms), and an album to put it in; kept in the engine."""
+    import re
+
+    out = indexed(album, tmp_path)
+    assert main(["faces", str(out), "--name", "2=Grace Hopper"]) == 0
+    client = create_app({"ENGINES": {"album": str(out)}}).test_client()
+    results = client.get("/?browse=1&person=Grace+Hopper").get_data(as_text=True)
+    assert '<a class="open" href="/photo/hopper/h1.jpg?engine=album"' in results
+    page = client.get("/photo/hopper/h1.jpg?engine=album").get_data(as_text=True)
+    assert '<img src="/api/v1/images/hopper/h1.jpg" alt="hopper/h1.jpg">' in page
+    assert '<dt>With</dt><dd><a href="/?browse=1&amp;person=Grace+Hopper&amp;engine=album">Grace Hopper</a>' in page
+    assert re.search(r'<input name="name" value="Grace Hopper"', page) and ">Not Grace Hopper</button>" in page
+    named = client.post("/photo/hopper/h1.jpg/face", data={"engine": "album", "face": "0", "name": "Grace B. Hopper"})
+    assert named.status_code == 303 and named.headers["Location"] == "/photo/hopper/h1.jpg?engine=album"
+    assert Engine.load(out).faces.showing("Grace B. Hopper") == {"hopper/h1.jpg"}
+    client.post("/photo/hopper/h2.jpg/face", data={"engine": "album", "face": "0", "nobody": "1", "name": ""})
+    assert Engine.load(out).faces_in("hopper/h2.jpg")[0].nobody
+    put = client.post("/albums", data={"engine": "album", "to_album": "Navy", "do": "add", "id": "hopper/h1.jpg",
+                                       "back": "photo"})
+    assert put.headers["Location"] == "/photo/hopper/h1.jpg?engine=album"
+    page = client.get("/photo/hopper/h1.jpg").get_data(as_text=True)
+    assert '<dt>In</dt><dd><a href="/?browse=1&amp;album=Navy&amp;engine=album">Navy</a>' in page
+    assert client.get("/photo/nope.jpg").status_code == 404

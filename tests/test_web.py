@@ -525,9 +525,12 @@ def test_more_like_this_is_a_shareable_url(client):
     assert 'href="/?id=blobs/002.png' not in html  # the query is not among its own results
     assert "results lie in folders named blobs, as the query does" in html
     assert '<option value="gch" selected>' in html
-    opened = re.findall(r'<a class="open" href="([^"]+)" target="_blank"', html)  # each result's photo, in full
-    assert len(opened) == 4 + 1 and opened[0] == "/api/v1/images/blobs/002.png"  # and the query's
-    assert all(client.get(href).headers["Content-Type"] == "image/png" for href in opened)
+    opened = re.findall(r'<a class="open" href="([^"]+)" target="_blank"', html)  # the query's photo, each result's page
+    assert len(opened) == 4 + 1 and opened[0] == "/api/v1/images/blobs/002.png"
+    assert client.get(opened[0]).headers["Content-Type"] == "image/png"
+    assert all(href.startswith("/photo/") and client.get(href).status_code == 200 for href in opened[1:])
+    shown = re.findall(r'data-src="([^"]+)"', html)  # what the large view shows: each photo, in full
+    assert len(shown) == 4 and all(client.get(src).headers["Content-Type"] == "image/png" for src in shown)
 
 
 def test_page_errors_are_shown_not_500(client):

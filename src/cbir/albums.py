@@ -1,11 +1,11 @@
 """Albums: named sets of indexed images a user puts together (on the page, the API, the command line or in Python),
 kept in the engine folder (`ALBUMS`), never in the photos. An album's images keep the order they were put in; a
 name is matched without case or accents ("rome" finds "Rome"). Images moved or edited keep their albums, images
-removed leave them, and an album with no image left is gone. An album is also a filter of every search, and the photos that
-may belong in it are those most like a few of its own (`Engine.search_album`): each scored with the mean of its
-`BEST_OF` best similarities to the album's images, which ranks better than its best one alone (one look-alike) and
-than the album's mean (no picture at all, where an album of one trip holds beaches, streets and dinners):
-docs/results/quality.md.
+removed leave them, and an album with no image left is gone. An album is also a filter of every search, and the
+photos that may belong in it are those most like a few of its own (`Engine.search_album`): each scored with the mean
+of its `BEST_OF` best similarities to the album's images, which ranks better than its best one alone (one
+look-alike) and than the album's mean (no picture at all, where an album of one trip holds beaches, streets and
+dinners): docs/results/quality.md.
 """
 
 from __future__ import annotations

@@ -247,6 +247,27 @@ def not_in():
                     else url_for("ui.index", engine=engine, _anchor="people"), 303)
 
 
+@bp.get("/photo/<path:image_id>")
+def photo(image_id: str):
+    """One indexed image's own page (one to share, and all of it without JavaScript): the picture, what is known of
+    it (each a link to the others alike), its faces each with a name field, and an album to put it in."""
+    svc = service()
+    engine, eng = svc.indexed(request.args.get("engine"), [image_id])
+    about = svc.collection(engine)
+    return render_template("photo.html", engine=engine, hit=eng.metadata.hit(image_id, 1.0),
+                           faces=svc.faces(engine, image_id), people=about.people, albums=about.albums)
+
+
+@bp.post("/photo/<path:image_id>/face")
+def name_face(image_id: str):
+    """A photo page's face named (`face`, `name`), or said to be nobody's (`nobody`); then the page again."""
+    svc = service()
+    engine = request.form.get("engine") or svc.default_engine
+    svc.name_face(engine, image_id, request.form.get("face"), None if request.form.get("nobody") else
+                  request.form.get("name", ""), bool(request.form.get("nobody")))
+    return redirect(url_for("ui.photo", image_id=image_id, engine=engine), 303)
+
+
 @bp.post("/albums")
 def change_album():
     """A form changing an album (`to_album`): the ticked images (`id`) put in it (`do` add) or taken out (remove),
@@ -269,6 +290,8 @@ def change_album():
         raise RequestError("name the album to put the ticked images in")
     now = svc.change_album(engine, album, ids if do == "add" else (), ids if do == "remove" else (),
                            request.form.get("name") if do == "rename" else None, do == "delete")
+    if request.form.get("back") == "photo":  # from a photo's own page: that page again
+        return redirect(url_for("ui.photo", image_id=ids[0], engine=engine), 303)
     return redirect(url_for("ui.index", browse=1, album=now, engine=engine, k=request.form.get("k")) if now
                     else url_for("ui.index", engine=engine, _anchor="albums"), 303)
 

@@ -264,7 +264,7 @@ async function sendAgain(section, form, fields) {
   });
 })();
 
-// A result's "open" shows it large on the page (without JavaScript, in a tab of its own): the arrow keys and the
+// A result's "open" shows it large on the page (without JavaScript, its own page in a tab): the arrow keys and the
 // buttons go through the results (or a slideshow, every `SLIDE_MS`), Esc closes, and its "more like this" and the
 // original file are a click away.
 const SLIDE_MS = 4000;
@@ -285,7 +285,8 @@ const SLIDE_MS = 4000;
     img.hidden = moving;
     video.hidden = !moving;
     video.pause();
-    if (moving) video.src = open.href; else { video.removeAttribute("src"); img.src = open.href; }
+    const src = open.dataset.src || open.href;  // a page of its own to open where it has one, else the file
+    if (moving) video.src = src; else { video.removeAttribute("src"); img.src = src; }
     img.alt = hits[at].querySelector("img").alt;
     const marks = [...hits[at].querySelectorAll(".tags")].map((mark) => mark.title).filter(Boolean);  // people, tags
     viewer.querySelector(".caption").textContent = `#${at + 1} · ${named.title.replace(/: more like this$/, "")}`
@@ -293,7 +294,10 @@ const SLIDE_MS = 4000;
     const like = viewer.querySelector("a.like");
     like.hidden = !link;
     if (link) like.href = link.href;
-    viewer.querySelector("a.original").href = open.href;
+    viewer.querySelector("a.original").href = src;
+    const page = viewer.querySelector("a.page");
+    page.hidden = !open.dataset.src;
+    if (open.dataset.src) page.href = open.href;
     faces.show(moving ? null : open.dataset.faces);
     if (album) album.querySelector(".said").textContent = "";
   }
