@@ -99,7 +99,8 @@ def register(sub) -> None:
     p.add_argument("--rename", metavar="NEW", help="give the album another name (another album's: the two are one)")
     p.add_argument("--delete", action="store_true", help="delete the album (its images stay indexed)")
     p.add_argument("--suggest", action="store_true",
-                   help="list the images that may belong in the album: those most like one of its own")
+                   help="list the images that may belong in the album, not in it yet: each scored with the mean of its "
+                        "three best similarities to the album's images")
     p.add_argument("-k", type=positive, default=20, help="images --suggest lists (default 20)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_albums)

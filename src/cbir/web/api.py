@@ -155,7 +155,7 @@ def name_face(image_id: str):
         svc.not_in(engine, str(given("not")), image_id)
         return faces_response(image_id, svc.faces(engine, image_id))
     return faces_response(image_id, svc.name_face(engine, image_id, given("face"), given("name"),
-                                                  given("nobody") in (True, 1, "1", "true", "on")))
+                                                  given_flag("nobody")))
 
 
 @bp.get("/albums")
@@ -177,7 +177,7 @@ def change_album(album: str):
     svc = service()
     name, _ = svc.engine(given("engine"))
     add = given_list("add")
-    if given("add_all") in (True, 1, "1", "true", "on"):
+    if given_flag("add_all"):
         query = request.args.copy()
         query["engine"] = name  # the filters checked against this engine's images, wherever it was named
         where, _ = svc.parse_narrowing(query)
@@ -186,18 +186,24 @@ def change_album(album: str):
                                "place=...): give some, and no add")
         add = svc.passing(name, where)
     now = svc.change_album(name, album, add, given_list("remove"), given("name"),
-                           given("delete") in (True, 1, "1", "true", "on"))
+                           given_flag("delete"))
     return jsonify(albums().get_json() | {"album": now})
 
 
 @bp.get("/albums/<path:album>/suggestions")
 def album_suggestions(album: str):
-    """The indexed images that may belong in an album, not in it yet: those most like one of its own."""
+    """The indexed images that may belong in an album, not in it yet: those most like its own
+    (`Engine.search_album`)."""
     svc = service()
     k, offset = svc.parse_page(request.args)
     where, _ = svc.parse_narrowing(request.args)
     return search_response(svc.search_album(album, request.args.get("engine"), k + offset, where,
                                             svc.parse_distinct(request.args)), offset)
+
+
+def given_flag(key: str) -> bool:
+    """Whether a yes-or-no field of the request (`given`) says yes: true, 1 or on."""
+    return given(key) in (True, 1, "1", "true", "on")
 
 
 def given_list(key: str) -> list[str]:

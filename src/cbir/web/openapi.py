@@ -243,8 +243,8 @@ def openapi_document(service) -> dict:
                                                                                 "properties": _ALBUM}}}}}}},
                               **_CHANGE_REFUSED}}},
             "/api/v1/albums/{album}/suggestions": {"get": {
-                "summary": "The indexed images that may belong in an album, not in it yet: those most like one of "
-                           "its own, each scored with its best similarity to one of them",
+                "summary": "The indexed images that may belong in an album, not in it yet: each scored with the "
+                           "mean of its three best similarities to the album's images",
                 "parameters": [{"name": "album", "in": "path", "required": True, "schema": {"type": "string"}},
                                k_param, offset_param, engine_param, *narrowing, distinct_param],
                 "responses": {"200": {"description": "hits, the most alike first", "content": {

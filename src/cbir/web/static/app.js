@@ -285,7 +285,7 @@ const SLIDE_MS = 4000;
     img.hidden = moving;
     video.hidden = !moving;
     video.pause();
-    const src = open.dataset.src || open.href;  // a page of its own to open where it has one, else the file
+    const src = open.dataset.src || open.href;  // the file: "open" leads to its own page where it has one
     if (moving) video.src = src; else { video.removeAttribute("src"); img.src = src; }
     img.alt = hits[at].querySelector("img").alt;
     const marks = [...hits[at].querySelectorAll(".tags")].map((mark) => mark.title).filter(Boolean);  // people, tags
