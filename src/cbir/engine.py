@@ -206,7 +206,8 @@ class Engine:
                 resume_in: str | Path | None = None) -> tuple[int, int]:
         """Describe and index the images of `dataset` that the engine does not hold yet, and describe again
         those whose file changed under the same path to show another picture (its stamp changed, and its
-        pixels' digest with it; a file only touched or re-saved alike is not described again). Returns
+        pixels' digest with it: an edited photo, which keeps its albums and the names given to its faces; a file
+        only touched or re-saved alike is not described again, what its header says read again). Returns
         (added, described again). An id indexed from another file is an error. `resume_in`: as in
         `build`."""
         dated = {id_: self.metadata.date(id_) for id_ in dataset.ids if id_ in self.metadata}
