@@ -217,7 +217,9 @@ def test_albums_on_the_page_and_in_the_api(library, tmp_path):
     for n in range(18):
         client.post(f"/api/v1/albums/Album {n:02d}", json={"add": [f"blobs/{n % 8:03d}.png"]})
     start = client.get("/").get_data(as_text=True)
-    assert start.count("/?browse=1&amp;album=Album") == 16 and "and 3 more (the Album field offers them)" in start
+    assert start.count("/?browse=1&amp;album=Album") == 16 and 'title="every album, by name">all 19 albums…' in start
+    listed = client.get("/albums?engine=photos").get_data(as_text=True)  # every album, on a page of its own
+    assert listed.count("/?browse=1&amp;album=Album") == 18 and "19 albums, by name." in listed
     assert start.count('<option value="Album ') == 18  # in the Album field, and offered to put images in
     loaded = create_app({"ENGINES": {"photos": Engine.load(out)}}).test_client()
     refused = loaded.post("/api/v1/albums/x", json={"add": ["stripes/000.png"]})

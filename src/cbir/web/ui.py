@@ -223,6 +223,14 @@ def people():
     return render_template("people.html", engine=engine, people=found, unnamed=sum(not p.name for p in found))
 
 
+@bp.get("/albums")
+def albums():
+    """Every album, by name: its cover, how many images it holds, a link to them."""
+    svc = service()
+    engine = request.args.get("engine") or svc.default_engine
+    return render_template("albums.html", engine=engine, albums=svc.collection(engine).albums)
+
+
 @bp.post("/people")
 def name_person():
     """A form naming a person (or taking their name away); then their photos, by their name now (or, from the
