@@ -484,10 +484,8 @@ class Engine:
         an album told from its start); `distinct`: one image per group of look-alikes (a burst's shots), as in
         `search`."""
         _check_k(k)
-        order = self.metadata.newest_first(self.select(where).ids if where else None)
-        if oldest:
-            dated = sum(1 for id_ in order if self.metadata.date(id_))  # the undated stay last
-            order = order[:dated][::-1] + order[dated:]
+        order = (self.metadata.oldest_first if oldest else self.metadata.newest_first)(
+            self.select(where).ids if where else None)
 
         def newest(depth: int) -> list[SearchResult]:
             return [SearchResult([self.metadata.hit(id_, 1.0) for id_ in order[:depth]],
@@ -831,8 +829,7 @@ class Engine:
             return {}
         try:
             before = Metadata.load(version / "metadata.sqlite")
-            faces = Faces.load(version / FACES) if (version / FACES).exists() else None
-            albums = Albums.load(version / ALBUMS) if (version / ALBUMS).exists() else None
+            faces, albums = self._said_in(version)
         except Exception as exc:  # noqa: BLE001 - a damaged engine is replaced all the same: said, not kept
             warnings.warn(f"what the engine at {path} holds of its images could not be read, so its faces and albums "
                           f"are not kept ({type(exc).__name__}: {exc})", stacklevel=2)
@@ -840,8 +837,8 @@ class Engine:
         now = {(self.metadata.path(id_), self.metadata.stamp(id_)): id_ for id_ in self.metadata.labels()}
         same = {old: now[key] for old in before.labels()
                 if (key := (before.path(old), before.stamp(old))) in now and None not in key}
-        at = {path: id_ for (path, _), id_ in now.items() if path is not None}
-        edited = {old: at[path] for old in before.labels() if old not in same and (path := before.path(old)) in at}
+        at = {file: id_ for (file, _), id_ in now.items() if file is not None}
+        edited = {old: at[file] for old in before.labels() if old not in same and (file := before.path(old)) in at}
         kept = {}
         if faces is not None:
             faces.set_aside(edited)  # the names given to their faces wait for the faces found there next
@@ -916,7 +913,13 @@ class Engine:
             raise EngineError(f"{path}: index ({len(index)} x {index.dim}) does not match its manifest "
                               f"({manifest['count']} x {manifest['dim']})")
         copies = cls._load_version(path, version / COPIES, None) if manifest.get("copies") else None
-        faces = Faces.load(version / FACES) if (version / FACES).exists() else None
-        albums = Albums.load(version / ALBUMS) if (version / ALBUMS).exists() else None
+        faces, albums = cls._said_in(version)
         return cls(extractor, index, metadata, created=manifest.get("created"), copies=copies, faces=faces,
                    albums=albums)
+
+    @staticmethod
+    def _said_in(version: Path) -> tuple[Faces | None, Albums | None]:
+        """What was found and said of the images, as an engine's version folder keeps it: its faces and its albums
+        (None where it has none)."""
+        return (Faces.load(version / FACES) if (version / FACES).exists() else None,
+                Albums.load(version / ALBUMS) if (version / ALBUMS).exists() else None)

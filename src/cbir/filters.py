@@ -26,9 +26,9 @@ class Filter:
     a place `place` names (`cbir.places`; which `passes` leaves to `Metadata.passing`), they have a tag `tag` names
     (`cbir.tags`; also left to `Metadata.passing`), they are rated `stars` or more, they were taken with a camera
     `camera` names (`cbir.cameras`; left to `Metadata.passing` too), they are of a `kind` (`KINDS`: by their file's
-    name), a face of `person` (a number
-    or a name) was found in them (`cbir.faces`), they are in the album `album` (`cbir.albums`), they show what
-    the words `showing` name (these three `passes` leaves to the engine: `Engine.select`)."""
+    name), a face of `person` (a number or a name) was found in them (`cbir.faces`), they are in the album `album`
+    (`cbir.albums`), they show what the words `showing` name (these three `passes` leaves to the engine:
+    `Engine.select`)."""
 
     labels: frozenset[str] = frozenset()
     splits: frozenset[str] = frozenset()

@@ -186,11 +186,20 @@ class Metadata:
     def newest_first(self, ids: Iterable[str] | None = None) -> list[str]:
         """These ids (all without them) by when the pictures were taken, the newest first, undated ones last (each
         group in id order): the order of all of them is worked out once."""
-        if "newest" not in self._derived:
+        return self._by_date(ids, "newest")
+
+    def oldest_first(self, ids: Iterable[str] | None = None) -> list[str]:
+        """These ids (all without them) by when the pictures were taken, the oldest first, undated ones last (each
+        group in id order): a trip, an album told from its start."""
+        return self._by_date(ids, "oldest")
+
+    def _by_date(self, ids: Iterable[str] | None, first: str) -> list[str]:
+        """These ids (all without them) by date, the `first` ("newest" or "oldest") first; undated ones last."""
+        if first not in self._derived:
             every = sorted(self._rows)
-            self._derived["newest"] = sorted((id_ for id_ in every if self.date(id_)), key=self.date,
-                                             reverse=True) + [id_ for id_ in every if not self.date(id_)]
-        order = self._derived["newest"]
+            self._derived[first] = sorted((id_ for id_ in every if self.date(id_)), key=self.date,
+                                          reverse=first == "newest") + [id_ for id_ in every if not self.date(id_)]
+        order = self._derived[first]
         if ids is None:
             return list(order)
         wanted = ids if isinstance(ids, (set, frozenset)) else set(ids)

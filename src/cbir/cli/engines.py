@@ -337,20 +337,14 @@ def cmd_info(args: argparse.Namespace) -> int:
         undated = info["count"] - len(dates)
         print(f"taken      {dates[0][:10]} to {dates[-1][:10]}" + (f" ({undated} undated)" if undated else ""))
     if places:
-        more = f" and {len(places) - SHOWN} more places" if len(places) > SHOWN else ""
-        print(f"places     {'; '.join(f'{p.place} ({p.images})' for p in places[:SHOWN])}{more}"
-              f": `cbir search {args.engine} --place PLACE` looks through them")
+        print(counted_line("places", places, f"`cbir search {args.engine} --place PLACE` looks through them"))
     if tags:
-        more = f" and {len(tags) - SHOWN} more tags" if len(tags) > SHOWN else ""
-        print(f"tags       {'; '.join(f'{t.tag} ({t.images})' for t in tags[:SHOWN])}{more}"
-              f": `cbir search {args.engine} --tag TAG` looks through them")
+        print(counted_line("tags", tags, f"`cbir search {args.engine} --tag TAG` looks through them"))
     if ratings:
         print("rated      " + ", ".join(f"{'rejected' if stars < 0 else f'{stars} star' + 's' * (stars > 1)}: {n}"
                                         for stars, n in ratings.items()))
     if cameras:
-        more = f" and {len(cameras) - SHOWN} more cameras" if len(cameras) > SHOWN else ""
-        print(f"cameras    {'; '.join(f'{c.camera} ({c.images})' for c in cameras[:SHOWN])}{more}"
-              f": `cbir search {args.engine} --camera CAMERA` looks through them")
+        print(counted_line("cameras", cameras, f"`cbir search {args.engine} --camera CAMERA` looks through them"))
     if info["faces"]:
         faces = info["faces"]
         more = f" and {len(people) - SHOWN} more" if len(people) > SHOWN else ""
@@ -359,9 +353,7 @@ def cmd_info(args: argparse.Namespace) -> int:
               + (f"; people {listed}{more}: `cbir search {args.engine} --person N` looks through them"
                  if people else ""))
     if albums:
-        more = f" and {len(albums) - SHOWN} more" if len(albums) > SHOWN else ""
-        print(f"albums     {'; '.join(f'{a.name} ({a.images})' for a in albums[:SHOWN])}{more}"
-              f": `cbir search {args.engine} --album NAME` looks through one")
+        print(counted_line("albums", albums, f"`cbir search {args.engine} --album NAME` looks through one"))
     for n, trip in enumerate(trips[:SHOWN_TRIPS]):
         print(f"{'trips' if n == 0 else '':<10} {trip.since} to {trip.until}  {trip.name} ({trip.images} photos)")
     if len(trips) > SHOWN_TRIPS:
@@ -379,6 +371,13 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"shows      {', '.join(f'{shown.words} ({shown.images})' for shown in shows[:SHOWN])}{more}: "
               f"`cbir search {args.engine} --words WORD` finds them")
     return 0
+
+
+def counted_line(what: str, counted: list[tuple], looks: str) -> str:
+    """A line of `cbir info` on what the images have (places, tags, cameras, albums: each's name and how many images
+    have it, first), the first `SHOWN` of them, and how `cbir search` `looks` through them."""
+    more = f" and {len(counted) - SHOWN} more {what}" if len(counted) > SHOWN else ""
+    return f"{what:<10} {'; '.join(f'{item[0]} ({item[1]})' for item in counted[:SHOWN])}{more}: {looks}"
 
 
 def shown(engine) -> list:

@@ -180,11 +180,9 @@ def change_album(album: str):
     if given_flag("add_all"):
         query = request.args.copy()
         query["engine"] = name  # the filters checked against this engine's images, wherever it was named
-        where, _ = svc.parse_narrowing(query)
-        if not where or add:
-            raise RequestError("add_all puts in every image the filters in the query keep (folder=, since=, "
-                               "place=...): give some, and no add")
-        add = svc.passing(name, where)
+        if add:
+            raise RequestError("add_all puts in every image the filters in the query keep: not with add")
+        add = svc.passing(name, svc.parse_narrowing(query)[0])
     now = svc.change_album(name, album, add, given_list("remove"), given("name"),
                            given_flag("delete"))
     return jsonify(albums().get_json() | {"album": now})

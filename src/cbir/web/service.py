@@ -588,11 +588,14 @@ class SearchService:
 
         return self.change_albums(engine, change)
 
-    def passing(self, engine: str | None, where: Filter) -> list[str]:
-        """The indexed images that pass a filter, the earliest taken first (undated ones last)."""
-        metadata = self.engine(engine)[1].metadata
-        dated = [(metadata.date(id_), id_) for id_ in self.engine(engine)[1].select(where).ids]
-        return [id_ for date, id_ in sorted(dated, key=lambda item: (item[0] is None, item[0] or "", item[1]))]
+    def passing(self, engine: str | None, where: Filter | None) -> list[str]:
+        """The indexed images that pass a filter, the earliest taken first (undated ones last), to put all in an
+        album; a bad request without a filter (a whole library is no album)."""
+        if not where:
+            raise RequestError("narrow the images first (a trip, a place, a person: folder=, since=, place=...) to "
+                               "put every image the filters keep in an album")
+        eng = self.engine(engine)[1]
+        return eng.metadata.oldest_first(eng.select(where).ids)
 
     def album_images(self, engine: str | None, album: str) -> tuple[str, list[str]]:
         """An album's name as spelt and its images; a 404 where there is no such album."""

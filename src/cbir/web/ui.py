@@ -263,7 +263,7 @@ def photo(image_id: str):
     engine, eng = svc.indexed(request.args.get("engine"), [image_id])
     about = svc.collection(engine)
     return render_template("photo.html", engine=engine, hit=eng.metadata.hit(image_id, 1.0),
-                           faces=svc.faces(engine, image_id), people=about.people, albums=about.albums)
+                           faces=eng.faces_in(image_id), people=about.people, albums=about.albums)
 
 
 @bp.post("/photo/<path:image_id>/face")
@@ -287,11 +287,7 @@ def change_album():
     if do not in ("add", "add-all", "remove", "rename", "delete"):
         raise RequestError("do= is add, add-all, remove, rename or delete")
     if do == "add-all":  # every image the filters given keep, the earliest taken first
-        where, _ = svc.parse_narrowing(request.form)
-        if not where:
-            raise RequestError("narrow the images first (a trip, a place, a person...): add-all puts in every image "
-                               "the filters keep")
-        ids, do = svc.passing(engine, where), "add"
+        ids, do = svc.passing(engine, svc.parse_narrowing(request.form)[0]), "add"
     if do in ("add", "remove") and not ids:
         raise RequestError("tick the images to put in the album, or to take out of it")
     if do == "add" and not album.strip():
