@@ -9,7 +9,7 @@ import json
 import threading
 import time
 import warnings
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
@@ -24,6 +24,8 @@ from cbir.batching import MicroBatcher, search_batch
 from cbir.cameras import Camera, overview as cameras_overview
 from cbir.copies import copies_first, copies_of, file_picture, grey_picture
 from cbir.datasets.collection import Dataset
+from cbir.datasets.folder import MEMBER_SEPARATOR
+from cbir.datasets.images import is_image_name
 from cbir.datasets.video import is_video_name
 from cbir.distinct import POOL as DISTINCT_POOL, check_distinct, one_per_group
 from cbir.errors import CbirError, EngineError, UnknownWordsError
@@ -36,6 +38,7 @@ from cbir.metadata import Metadata
 from cbir.places import Place, overview as places_overview, places_named, split_place
 from cbir.resume import Checkpoint, described_batches
 from cbir.storage import current_version, link_files, write_version, writer_lock
+from cbir.takeout import albums_of
 from cbir.tags import Tag, overview as tags_overview, tags_named
 from cbir.trips import Trip, trips
 from cbir.types import Hit, SearchResult
@@ -156,7 +159,9 @@ class Engine:
         every search puts their copies first (`cbir.copies`).
         """
         checkpoint = Checkpoint(resume_in, extractor, dataset) if resume_in is not None else None
-        return cls._build(dataset, extractor, index, batch_size, progress, checkpoint, copies)
+        engine = cls._build(dataset, extractor, index, batch_size, progress, checkpoint, copies)
+        engine._put_in_albums(dataset, range(len(dataset)))
+        return engine
 
     @classmethod
     def _build(cls, dataset: Dataset, extractor: FeatureExtractor, index, batch_size: int, progress: bool,
@@ -212,19 +217,30 @@ class Engine:
         `build`."""
         dated = {id_: self.metadata.date(id_) for id_ in dataset.ids if id_ in self.metadata}
         new, changed = self.metadata.new_and_changed(dataset)
-        self._redated([id_ for id_, date in dated.items() if self.metadata.date(id_) != date])
+        self.redate(dated)
         if changed:  # the same photo, edited: its albums and the names given to its faces stay
             self._drop([dataset.ids[i] for i in changed], edited=True)
         if new or changed:
             todo = dataset.subset(sorted(new + changed))
             checkpoint = Checkpoint(resume_in, self.extractor, todo) if resume_in is not None else None
             self.add(todo, batch_size=batch_size, progress=progress, checkpoint=checkpoint)
+            self._put_in_albums(dataset, new)
         return len(new), len(changed)
 
-    def _redated(self, ids: list[str]) -> None:
-        """Index again, with their vectors as indexed, images whose date was read again (a camera's clock put right
-        in their EXIF, the picture untouched): a server index's documents hold the dates its filters use."""
-        if ids:
+    def _put_in_albums(self, dataset: Dataset, indices: Iterable[int]) -> None:
+        """Put images just indexed in the albums a Google Photos Takeout has them in (`cbir.takeout.albums_of`)."""
+        paths = {dataset.ids[i]: path for i in indices if (path := dataset.paths[i]) and MEMBER_SEPARATOR not in path}
+        said = albums_of(paths, lambda name: is_image_name(name) or is_video_name(name))
+        for album, ids in said.items():
+            self.albums.add(album, ids)
+        if said:
+            self._filters_changed()
+
+    def redate(self, dated: Mapping[str, str | None]) -> None:
+        """Index again, with their vectors as indexed, the images whose date is no longer the one `dated` gives (read
+        again: a camera's clock put right in their EXIF, a Takeout's JSON come since, the picture untouched): a
+        server index's documents hold the dates its filters use."""
+        if ids := [id_ for id_, date in dated.items() if id_ in self.metadata and self.metadata.date(id_) != date]:
             vectors = self.index.vectors_of(ids)
             self.index.remove(ids)
             self.index.add(ids, vectors, [self.metadata.attributes(id_) for id_ in ids])
@@ -849,6 +865,9 @@ class Engine:
                      "named": sum(map(bool, faces.names)) + sum(map(len, faces.waiting.values()))}
         if albums is not None:
             albums.kept(same | edited)
+            held = set(same.values()) | set(edited.values())
+            for album in self.albums.overview():  # a Takeout's albums, of the images new here
+                albums.add(album.name, [id_ for id_ in self.albums.images(album.name) if id_ not in held])
             self.albums, kept["albums"] = albums, len(albums)
         return kept
 

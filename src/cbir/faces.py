@@ -174,10 +174,11 @@ class Faces:
                               np.asarray(descriptors, np.float32).reshape(-1, DESCRIPTOR)))
             self.names += [""] * len(boxes)
 
-    def label(self, named: Mapping[str, Iterable[tuple[str, Box]]]) -> int:
+    def label(self, named: Mapping[str, Iterable[tuple[str, Box | None]]]) -> int:
         """Name images' faces after the faces named in them (image -> (name, box): a photo manager's, `cbir.tags`,
         or those named before): each named box the face of its image it overlaps most, if a third of their union or
-        more; returns how many faces were named."""
+        more; a name without a box (a Takeout's, `cbir.takeout`) the image's face where it has one alone. Returns how
+        many faces were named."""
         rows_of: dict[str, list[int]] = {}
         for row, owner in enumerate(self.owners):
             if owner in named:
@@ -185,6 +186,10 @@ class Faces:
         boxes, done = self.boxes, 0
         for image, rows in rows_of.items():
             given = list(named[image])
+            if any(box is None for _, box in given):
+                if len(given) == len(rows) == 1:
+                    self.names[rows[0]], done = given[0][0], done + 1
+                continue
             pairs = sorted(((_overlap(boxes[i], box), i, n) for n, (_, box) in enumerate(given) for i in rows),
                            reverse=True)
             faces, used = set(), set()

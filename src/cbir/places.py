@@ -36,6 +36,12 @@ def gps_position(gps: Mapping) -> str:
         lat, lon = (_degrees(gps[value], gps.get(ref)) for ref, value in ((1, 2), (3, 4)))
     except (KeyError, TypeError, ValueError, ZeroDivisionError, IndexError):
         return ""
+    return position_text(lat, lon)
+
+
+def position_text(lat: float, lon: float) -> str:
+    """A position as stored: "LAT,LON" in degrees (5 decimals: about a metre); "" where it is out of range (or not
+    a number) or the blank 0,0 cameras and services write for none."""
     if not (abs(lat) <= 90 and abs(lon) <= 180) or (lat == 0 and lon == 0):  # NaN fails the first test
         return ""
     return f"{lat:.5f},{lon:.5f}"

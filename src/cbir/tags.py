@@ -40,11 +40,11 @@ Box = tuple[float, float, float, float]  # left, top, right, bottom: fractions o
 
 class Tagged(NamedTuple):
     """A photo's tags, in the order found, its rating (1 to 5 stars, `REJECTED`; None where it has none), and the
-    faces a photo manager named in it (name, `Box`)."""
+    faces a photo manager named in it (name, `Box`; no box: a name given the picture, not a place in it)."""
 
     tags: tuple[str, ...] = ()
     rating: int | None = None
-    faces: tuple[tuple[str, Box], ...] = ()
+    faces: tuple[tuple[str, Box | None], ...] = ()
 
 
 def merged(*found: Tagged) -> Tagged:
@@ -178,13 +178,20 @@ def _text(value: bytes | str) -> str:
 
 def sidecar(path: str) -> str | None:
     """The XMP sidecar of an image file, where one lies beside it: `NAME.EXT.xmp` (darktable, digiKam), else
-    `NAME.xmp` (Lightroom), any case. Each folder is listed once while it is unchanged."""
+    `NAME.xmp` (Lightroom), any case."""
     folder, name = os.path.split(path)
-    found = _sidecars(folder or ".", _mtime(folder or "."))
+    found = sidecar_files(folder)
     return found.get(name.casefold() + ".xmp") or found.get(os.path.splitext(name)[0].casefold() + ".xmp")
 
 
-def _mtime(folder: str) -> int | None:
+def sidecar_files(folder: str) -> dict[str, str]:
+    """The files of a folder that may tell of the images beside them (XMP and JSON: `cbir.takeout`), lower-cased
+    name -> path. Each folder is listed once while it is unchanged."""
+    return _sidecars(folder or ".", modified(folder or "."))
+
+
+def modified(folder: str) -> int | None:
+    """A folder's modification time (ns): what it holds changed when it changed; None where it is gone."""
     try:
         return os.stat(folder).st_mtime_ns
     except OSError:
@@ -193,10 +200,11 @@ def _mtime(folder: str) -> int | None:
 
 @lru_cache(maxsize=256)
 def _sidecars(folder: str, mtime: int | None) -> dict[str, str]:
-    """The XMP files of a folder (as it was at `mtime`): lower-cased name -> path."""
+    """`sidecar_files` of a folder as it was at `mtime`."""
     try:
         with os.scandir(folder) as entries:
-            return {e.name.casefold(): e.path for e in entries if e.name[-4:].casefold() == ".xmp"}
+            return {e.name.casefold(): e.path for e in entries if e.name[-4:].casefold() == ".xmp"
+                    or e.name[-5:].casefold() == ".json"}
     except OSError:
         return {}
 

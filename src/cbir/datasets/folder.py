@@ -38,6 +38,7 @@ from cbir.datasets.heif import described, is_heif
 from cbir.datasets.images import IMAGE_EXTENSIONS, decode_image, is_image_name
 from cbir.errors import DatasetError, ImageDecodeError
 from cbir.places import gps_position
+from cbir.takeout import album_copies, google_facts, google_sidecar, is_takeout, trashed
 from cbir.tags import (SIDECAR_BYTES, Box, Tagged, iptc_keywords, merged, sidecar, sidecar_tagged, stored,
                        windows_tagged, xmp_tagged)
 
@@ -147,16 +148,19 @@ def file_stamp(path: str | None) -> str | None:
 
 
 def image_stamp(path: str | None) -> str | None:
-    """The stamp an engine records for an image: its file's (`file_stamp`), followed by its XMP sidecar's
-    "+size:mtime_ns" where one lies beside it (`cbir.tags.sidecar`), so that a photo retagged there is seen."""
+    """The stamp an engine records for an image: its file's (`file_stamp`), followed by "+size:mtime_ns" of each
+    file beside it that tells of it (its XMP sidecar, `cbir.tags.sidecar`; a Google Photos Takeout's JSON,
+    `cbir.takeout`), so that a photo retagged there, or whose JSON came later, is seen."""
     stamp = file_stamp(path)
-    if stamp is None or MEMBER_SEPARATOR in path or (beside := sidecar(path)) is None:
+    if stamp is None or MEMBER_SEPARATOR in path:
         return stamp
-    try:
-        extra = os.stat(beside)
-    except OSError:
-        return stamp
-    return f"{stamp}+{extra.st_size}:{extra.st_mtime_ns}"
+    for beside in (sidecar(path), google_sidecar(path)):
+        try:
+            extra = os.stat(beside) if beside is not None else None
+        except OSError:
+            extra = None
+        stamp += f"+{extra.st_size}:{extra.st_mtime_ns}" if extra is not None else ""
+    return stamp
 
 
 def file_part(stamp: str | None) -> str | None:
@@ -186,8 +190,9 @@ def image_facts(path: str | None) -> Facts:
     return Facts(date, position, stored(tagged), tagged.rating, camera, own) if date is not None else Facts()
 
 
-def named_faces(path: str | None) -> tuple[tuple[str, Box], ...]:
-    """The faces a photo manager named in an image (`cbir.tags.Tagged.faces`), where its file or sidecar says."""
+def named_faces(path: str | None) -> tuple[tuple[str, Box | None], ...]:
+    """The faces a photo manager named in an image (`cbir.tags.Tagged.faces`), where its file or sidecar says; else
+    the one person a Google Photos Takeout names in it, without a box (the image's face, where it has one alone)."""
     return _facts(path)[2].faces
 
 
@@ -207,6 +212,10 @@ def _facts(path: str | None) -> tuple[str | None, str | None, Tagged, str | None
                     date, position, tagged, camera = _header_facts(f)
             if beside := sidecar(name):
                 tagged = merged(sidecar_tagged(beside), tagged)
+            if (google := google_facts(name)) is not None:  # a Google Photos Takeout's
+                date, position = google.date_over(date), google.position or position
+                alone = ((google.people[0], None),) if len(google.people) == 1 else ()
+                tagged = merged(tagged, Tagged(google.people, faces=alone))
             own = date is not None
             date = date or datetime.fromtimestamp(os.stat(name).st_mtime).isoformat(timespec="seconds")
         else:
@@ -317,11 +326,17 @@ def _open_source(source: Path) -> Iterator[tuple[list[tuple[str, str]], Callable
     if source.is_dir():
         # a dangling symlink is listed too: reading it fails, and it is counted among the skipped files
         names = without_raw_twins([p for p in collection_files(source) if is_image_name(p) or is_video_name(p)])
+        copies = album_copies(names)  # a Google Photos Takeout's: each photo once, in its albums (`cbir.takeout`)
+        names = [p for p in names if p not in copies and not trashed(p)]
         files = sorted(map(Path, without_live_twins(names, {p.rpartition(".")[0].lower() for p in names
                                                             if is_image_name(p)})))
         yield [(p.relative_to(source).as_posix(), str(p)) for p in files], lambda rel: read_bytes(str(source / rel))
     elif zipfile.is_zipfile(source):
         with zipfile.ZipFile(source) as zf:
+            if is_takeout(zf.namelist()):
+                warnings.warn(f"{source.name} is a Google Photos Takeout: what its JSON files say (when, where, who) "
+                              f"and its albums are read from its folder once extracted (unzip every part of it into "
+                              f"one folder, and index that)", stacklevel=4)
             names = sorted(without_raw_twins([n for n in zf.namelist() if not n.endswith("/") and is_image_name(n)
                                               and not member_left_out(n)]))
             yield [(n, f"{source}{MEMBER_SEPARATOR}{n}") for n in names], functools.partial(read_member, zf)

@@ -18,6 +18,7 @@ import numpy as np
 from cbir.cameras import camera_named
 from cbir.datasets.listing import extension
 from cbir.errors import ImageDecodeError
+from cbir.places import position_text
 
 EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".3gp", ".avi", ".mkv", ".webm"})
 MOOV_BYTES = 8 << 20  # a `moov` box is read up to this (its sample tables grow with the video's length)
@@ -112,11 +113,7 @@ def video_taken(f) -> tuple[str | None, str, str]:
         except (struct.error, IndexError, OverflowError):
             date = None
     found = _ISO6709.search(moov)
-    position = ""
-    if found:
-        lat, lon = float(found.group(1)), float(found.group(2))
-        if abs(lat) <= 90 and abs(lon) <= 180 and (lat, lon) != (0.0, 0.0):
-            position = f"{lat:.5f},{lon:.5f}"
+    position = position_text(float(found.group(1)), float(found.group(2))) if found else ""
     keys = apple_keys(moov)
     return date, position, camera_named(keys.get("com.apple.quicktime.make", ""),
                                         keys.get("com.apple.quicktime.model", ""))
