@@ -415,6 +415,6 @@ def test_an_image_is_dated_by_its_exif_else_by_its_file(tmp_path):
         zf.write(tmp_path / "a.jpg", "x/f.jpg")
     assert image_date(f"{tmp_path / 'z.zip'}::x/e.jpg") == "2020-05-06T07:08:10"
     assert image_date(f"{tmp_path / 'z.zip'}::x/f.jpg") == "2018-01-02T03:04:05"
-    assert image_facts(str(tmp_path / "gone.jpg")) == image_facts(None) == (None,) * 5 + (False,)
+    assert image_facts(str(tmp_path / "gone.jpg")) == image_facts(None) == (None,) * 6 + (False,)
     assert image_facts(str(tmp_path / "a.jpg")).own_date and not image_facts(str(tmp_path / "c.jpg")).own_date
     assert image_facts(str(tmp_path / "a.jpg"))[1] == ""  # read: no GPS position

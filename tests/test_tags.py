@@ -49,10 +49,10 @@ def xmp(keywords=(), rating=None, hierarchical=(), people=(), body="") -> bytes:
             + regions + body + '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>').encode()
 
 
-def iptc(jpeg: bytes, keywords, encoding="utf-8") -> bytes:
-    """A JPEG with IPTC keywords (2:25) in a Photoshop APP13 segment, as Picasa writes them."""
-    records = b"".join(b"\x1c\x02\x19" + struct.pack(">H", len(k.encode(encoding))) + k.encode(encoding)
-                       for k in keywords)
+def iptc(jpeg: bytes, keywords, encoding="utf-8", caption=None) -> bytes:
+    """A JPEG with IPTC keywords (2:25), and a caption (2:120), in a Photoshop APP13 segment, as Picasa writes them."""
+    records = b"".join(bytes([0x1C, 2, dataset]) + struct.pack(">H", len(k.encode(encoding))) + k.encode(encoding)
+                       for dataset, k in [(0x19, k) for k in keywords] + ([(0x78, caption)] if caption else []))
     body = (b"Photoshop 3.0\x008BIM" + struct.pack(">H", 0x0404) + b"\0\0" + struct.pack(">I", len(records))
             + records + b"\0" * (len(records) % 2))
     return jpeg[:2] + b"\xff\xed" + struct.pack(">H", len(body) + 2) + body + jpeg[2:]

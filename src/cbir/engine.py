@@ -427,7 +427,8 @@ class Engine:
         Words may end with a place the pictures were taken near ("dog in Lyon", "beach near Nice": `cbir.places`),
         or be a place alone ("in Lyon", "Lyon" where it names no class): its pictures, the newest first. Words that
         name no class but tags the photos have ("Anna", "wedding": `cbir.tags`) find the photos with those tags,
-        the newest first (near the place they end with, if any)."""
+        and else words their captions hold ("birthday cake"), the newest first (near the place they end with, if
+        any)."""
         _check_k(k)
         words, place = split_place(text)
         if place and where and where.place:
@@ -445,6 +446,9 @@ class Engine:
                     raise CbirError(f"a tag in the words ('{words}') and in the filter ('{where.tag}'): give one")
                 tagged = replace(where or Filter(), tag=words, place=place or (where.place if where else ""))
                 return replace(self.browse(k, tagged, distinct), query=text, tagged=words, near=place or None)
+            if words and self.metadata.saying(words):  # words the photos' captions hold
+                said = replace(where or Filter(), caption=words, place=place or (where.place if where else ""))
+                return replace(self.browse(k, said, distinct), query=text, captioned=words, near=place or None)
             if words and (place or not self._names_place(words)):
                 if untagged.suggestions:  # close to tags the photos have ("Ana"): those, then the rest (" in Lyon")
                     rest = text.strip()[len(words):]

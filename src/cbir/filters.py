@@ -28,7 +28,7 @@ class Filter:
     `camera` names (`cbir.cameras`; left to `Metadata.passing` too), they are of a `kind` (`KINDS`: by their file's
     name), a face of `person` (a number or a name) was found in them (`cbir.faces`), they are in the album `album`
     (`cbir.albums`), they show what the words `showing` name (these three `passes` leaves to the engine:
-    `Engine.select`)."""
+    `Engine.select`), their caption holds each word of `caption` (left to `Metadata.passing`)."""
 
     labels: frozenset[str] = frozenset()
     splits: frozenset[str] = frozenset()
@@ -43,6 +43,7 @@ class Filter:
     camera: str = ""
     kind: str = ""
     album: str = ""
+    caption: str = ""  # words its caption holds, each whole (a search by words sets it: `Engine.search_words`)
 
     @classmethod
     def of(cls, labels: Iterable[str] = (), splits: Iterable[str] = (), folder: str | None = None,
@@ -62,7 +63,7 @@ class Filter:
     def __bool__(self) -> bool:
         return bool(self.labels or self.splits or self.folder or self.since or self.until or self.showing
                     or self.place or self.tag or self.stars or self.person or self.camera or self.kind
-                    or self.album)
+                    or self.album or self.caption)
 
     @property
     def on_documents(self) -> bool:
@@ -70,7 +71,7 @@ class Filter:
         the others (place, tags, stars, camera, kind, a person, an album, what images show) are the engine's facts,
         which a server is given as the ids that pass (`cbir.index.base.among`)."""
         return not (self.place or self.tag or self.stars or self.camera or self.kind or self.person or self.album
-                    or self.showing)
+                    or self.showing or self.caption)
 
     @property
     def before(self) -> str:
@@ -101,6 +102,7 @@ class Filter:
             [f"that are {KINDS[self.kind]}"] if self.kind else []) + (
             [f"with {'person ' * self.person.isdigit()}{self.person}"] if self.person else []) + (
             [f"in album {self.album}"] if self.album else []) + (
+            [f"whose caption says {self.caption}"] if self.caption else []) + (
             [f"showing {self.showing}"] if self.showing else [])
         return ", ".join(parts)
 

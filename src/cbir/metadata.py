@@ -2,8 +2,9 @@
 described) kept in memory and stored in SQLite: what the file says (`image_facts`). `date` is when the picture was
 taken (EXIF, else the file's time), `position` where (its EXIF GPS position, "LAT,LON"; "" when it has none; None
 when it was indexed before positions were read), `tags` the photo's tags (`cbir.tags`, one a line; "" when it has
-none; None when it was indexed before tags were read), `rating` its stars and `camera` what took it
-(`cbir.cameras`; "" when it does not say; None when it was indexed before cameras were read).
+none; None when it was indexed before tags were read), `rating` its stars, `camera` what took it
+(`cbir.cameras`; "" when it does not say; None when it was indexed before cameras were read) and `caption` what
+its photo manager's caption says (`cbir.tags.caption_text`; "" for none; None when indexed before captions were read).
 
 `stamp` is the file as the file system saw it (size and modification time; a zip member's size and
 CRC-32), cheap to compare with the file as it is now; `digest` a hash of the decoded pixels, which
@@ -28,12 +29,13 @@ from cbir.errors import EngineError
 from cbir.filters import Filter
 from cbir.cameras import cameras_named
 from cbir.places import coordinates, places_named, places_of
-from cbir.tags import tags_named, tags_of
+from cbir.tags import caption_words, tags_named, tags_of
 from cbir.types import Hit
 
-COLUMNS = ("id", "path", "label", "split", "stamp", "digest", "date", "position", "tags", "rating", "camera")
+COLUMNS = ("id", "path", "label", "split", "stamp", "digest", "date", "position", "tags", "rating", "camera",
+           "caption")
 _SCHEMA = ("CREATE TABLE images (id TEXT PRIMARY KEY, path TEXT, label TEXT, split TEXT, stamp TEXT, digest TEXT, "
-           "date TEXT, position TEXT, tags TEXT, rating INTEGER, camera TEXT)")
+           "date TEXT, position TEXT, tags TEXT, rating INTEGER, camera TEXT, caption TEXT)")
 _EMPTY = (None,) * (len(COLUMNS) - 1)
 
 
@@ -44,7 +46,7 @@ def pixel_digest(image: np.ndarray) -> str:
 
 
 class Metadata:
-    """A mapping id -> (path, label, split, stamp, digest, date, position, tags, rating, camera)."""
+    """A mapping id -> (path, label, split, stamp, digest, date, position, tags, rating, camera, caption)."""
 
     def __init__(self, rows: Iterable[tuple] = ()):
         self._rows = {row[0]: tuple(row[1:]) + _EMPTY[len(row) - 1:] for row in rows}
@@ -56,7 +58,7 @@ class Metadata:
     def from_dataset(cls, dataset: Dataset) -> Metadata:
         """The dataset's images as they are now: their files' stamps, their pixels' digests, what their files say
         (`image_facts`)."""
-        return cls((id_, path, label, split, image_stamp(path), pixel_digest(image), *image_facts(path)[:5])
+        return cls((id_, path, label, split, image_stamp(path), pixel_digest(image), *image_facts(path)[:6])
                    for id_, path, label, split, image in zip(dataset.ids, dataset.paths, dataset.labels,
                                                              dataset.splits, dataset.images))
 
@@ -87,12 +89,13 @@ class Metadata:
         return {"path": path, "label": label, "split": split, "date": date}
 
     def hit(self, id_: str, score: float) -> Hit:
-        """A search result for an indexed image: its label, path, date, place, tags, rating, camera, people and
-        albums with the score."""
-        path, label, _split, _stamp, _digest, date, position, tags, rating, camera = self._rows.get(id_, _EMPTY)
+        """A search result for an indexed image: its label, path, date, place, tags, rating, camera, caption, people
+        and albums with the score."""
+        path, label, _split, _stamp, _digest, date, position, tags, rating, camera, caption = self._rows.get(id_,
+                                                                                                          _EMPTY)
         return Hit(id_, score, label, path, date=date, place=self.places().get(id_) if position else None,
                    position=coordinates(position), tags=tags_of(tags), rating=rating, people=self.people.get(id_, ()),
-                   camera=camera or None, albums=self.albums.of(id_))
+                   camera=camera or None, albums=self.albums.of(id_), caption=caption or None)
 
     def positions(self) -> dict[str, tuple[float, float]]:
         """id -> (latitude, longitude) of each picture with a GPS position."""
@@ -122,15 +125,23 @@ class Metadata:
             self._derived["cameras"] = {id_: row[9] for id_, row in self._rows.items() if row[9]}
         return self._derived["cameras"]
 
+    def saying(self, words: str) -> frozenset[str]:
+        """The ids of the pictures whose caption holds each of the words, whole (case and accents ignored:
+        `caption_words`)."""
+        wanted = caption_words(words)
+        if "captions" not in self._derived:
+            self._derived["captions"] = {id_: caption_words(row[10]) for id_, row in self._rows.items() if row[10]}
+        return frozenset(id_ for id_, said in self._derived["captions"].items() if wanted and wanted <= said)
+
     def ratings(self) -> Counter[int]:
         """How many pictures have each rating (stars; `cbir.tags.REJECTED`), of those that have one."""
         return Counter(row[8] for row in self._rows.values() if row[8] is not None)
 
     def read_facts(self, ids: Iterable[str]) -> int:
-        """Read what these images' files say (`image_facts`: where they were taken, their tags, rating and camera) of
-        those indexed before it was all read, keeping their dates; returns how many were."""
+        """Read what these images' files say (`image_facts`: where they were taken, their tags, rating, camera and
+        caption) of those indexed before it was all read; returns how many were."""
         unread = [id_ for id_ in ids if id_ in self._rows and None in (self._rows[id_][6], self._rows[id_][7],
-                                                                        self._rows[id_][9])]
+                                                                        self._rows[id_][9], self._rows[id_][10])]
         for id_ in unread:
             self._refresh(id_)
         if unread:
@@ -143,7 +154,8 @@ class Metadata:
         without one, would otherwise take the new file's time)."""
         facts = image_facts(self.path(id_))
         date = facts.date if facts.own_date else self._rows[id_][5]
-        self._rows[id_] = self._rows[id_][:5] + (date, facts.position, facts.tags, facts.rating, facts.camera)
+        self._rows[id_] = self._rows[id_][:5] + (date, facts.position, facts.tags, facts.rating, facts.camera,
+                                                 facts.caption)
 
     def stamps(self) -> dict[str, str | None]:
         """id -> stamp for every image."""
@@ -169,6 +181,8 @@ class Metadata:
             tags = self.tags()
             named = tags_named(where.tag, self.tag_names())
             passing = frozenset(id_ for id_ in passing if not named.isdisjoint(tags.get(id_, ())))
+        if where.caption:
+            passing &= self.saying(where.caption)
         if where.camera:
             cameras = self.cameras()
             named = cameras_named(where.camera, set(cameras.values()))
@@ -290,7 +304,7 @@ class Metadata:
     @classmethod
     def load(cls, path: Path) -> Metadata:
         """Read the table; columns an engine of an earlier version lacks (stamp, digest, position, tags, rating,
-        camera) read as None."""
+        camera, caption) read as None."""
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             present = [row[1] for row in db.execute("PRAGMA table_info(images)")]

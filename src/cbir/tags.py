@@ -20,12 +20,16 @@ from cbir.errors import UnknownWordsError
 from cbir.places import counted, fold, unknown
 
 MAX_TAGS, MAX_TAG = 200, 100  # a photo's tags kept at most, and characters of one
+MAX_CAPTION = 2000  # characters of a caption kept
+NO_CAPTIONS = frozenset({"default", "image", "picture", "photo", "description", "camera", "digital camera",
+                         "jpeg", "screenshot"})  # what software writes where no one wrote a caption
 SIDECAR_BYTES = 1 << 20  # an XMP sidecar is read up to this
 REJECTED = -1  # the rating of a photo marked rejected (Lightroom's, digiKam's)
 
 _RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 # properties whose values are tags: keywords, hierarchical keywords (their last part), people named in regions
 _KEYWORDS = {"{http://purl.org/dc/elements/1.1/}subject"}
+_DESCRIPTION = "{http://purl.org/dc/elements/1.1/}description"  # the caption (Lightroom's, digiKam's, Windows')
 _HIERARCHIES = {"{http://ns.adobe.com/lightroom/1.0/}hierarchicalSubject": "|",
                 "{http://www.digikam.org/ns/1.0/}TagsList": "/"}
 _PEOPLE = {"{http://www.metadataworkinggroup.com/schemas/regions/}Name",
@@ -39,24 +43,43 @@ Box = tuple[float, float, float, float]  # left, top, right, bottom: fractions o
 
 
 class Tagged(NamedTuple):
-    """A photo's tags, in the order found, its rating (1 to 5 stars, `REJECTED`; None where it has none), and the
-    faces a photo manager named in it (name, `Box`; no box: a name given the picture, not a place in it)."""
+    """A photo's tags, in the order found, its rating (1 to 5 stars, `REJECTED`; None where it has none), the
+    faces a photo manager named in it (name, `Box`; no box: a name given the picture, not a place in it), and its
+    caption ("" for none: `caption_text`)."""
 
     tags: tuple[str, ...] = ()
     rating: int | None = None
     faces: tuple[tuple[str, Box | None], ...] = ()
+    caption: str = ""
 
 
 def merged(*found: Tagged) -> Tagged:
-    """The tags of all, each once (the first spelling), the first rating given, and the named faces of the first
-    that names any."""
+    """The tags of all, each once (the first spelling), the first rating given, the named faces of the first
+    that names any, and the first caption."""
     seen: dict[str, str] = {}
     for tag in (tag for tagged in found for tag in tagged.tags):
         tag = " ".join(tag.split())[:MAX_TAG]
         if tag and len(seen) < MAX_TAGS:
             seen.setdefault(fold(tag), tag)
     return Tagged(tuple(seen.values()), next((t.rating for t in found if t.rating is not None), None),
-                  next((t.faces for t in found if t.faces), ()))
+                  next((t.faces for t in found if t.faces), ()), next((t.caption for t in found if t.caption), ""))
+
+
+def caption_words(text: str) -> frozenset[str]:
+    """The words of a caption (or of words to find in one), case and accents ignored."""
+    return frozenset(re.findall(r"\w+", fold(text)))
+
+
+def caption_text(text: str | bytes | None) -> str:
+    """A caption as kept: its spaces tidied, at most `MAX_CAPTION` characters; "" for none, and for the text cameras
+    write there themselves, all in capitals ("OLYMPUS DIGITAL CAMERA", "SONY DSC", "EXIF_JPEG_PICTURE") or one of
+    `NO_CAPTIONS`."""
+    if isinstance(text, bytes):
+        text = _text(text)
+    text = " ".join((text or "").replace("\x00", " ").split())[:MAX_CAPTION]
+    if text.upper() == text != text.lower() or text.casefold() in NO_CAPTIONS:
+        return ""
+    return text
 
 
 def xmp_tagged(data: bytes) -> Tagged:
@@ -79,7 +102,7 @@ def _packet_tagged(packet: bytes) -> Tagged:
         root = ElementTree.fromstring(packet)
     except (ElementTree.ParseError, ValueError):
         return Tagged()
-    tags, rating = [], None
+    tags, rating, caption = [], None, ""
     for element in root.iter():
         for name, value in [(element.tag, None), *element.attrib.items()]:
             if name in _KEYWORDS or name in _HIERARCHIES or name in _PEOPLE:
@@ -88,7 +111,9 @@ def _packet_tagged(packet: bytes) -> Tagged:
                 tags += [v.split(split)[-1] if split else v for v in values]
             elif name == _RATING and rating is None:
                 rating = _rating(value if value is not None else element.text)
-    return Tagged(tuple(tags), rating, tuple(_named_faces(root)))
+            elif name == _DESCRIPTION and not caption:  # a language alternative: the first (x-default) taken
+                caption = caption_text(value if value is not None else _values(element)[0])
+    return Tagged(tuple(tags), rating, tuple(_named_faces(root)), caption)
 
 
 def _named_faces(root: ElementTree.Element) -> Iterator[tuple[str, Box]]:
@@ -149,10 +174,23 @@ def _rating(text: str | None) -> int | None:
 
 
 def iptc_keywords(records: Mapping | None) -> Tagged:
-    """The keywords (2:25) of a photo's IPTC records (Pillow's `IptcImagePlugin.getiptcinfo`), UTF-8 or else
-    Latin-1."""
-    found = (records or {}).get((2, 25)) or []
-    return Tagged(tuple(_text(value) for value in (found if isinstance(found, list) else [found])))
+    """The keywords (2:25) and caption (2:120) of a photo's IPTC records (Pillow's `IptcImagePlugin.getiptcinfo`),
+    UTF-8 or else Latin-1."""
+    found, caption = (records or {}).get((2, 25)) or [], (records or {}).get((2, 120))
+    return Tagged(tuple(_text(value) for value in (found if isinstance(found, list) else [found])),
+                  caption=caption_text(caption[0] if isinstance(caption, list) else caption))
+
+
+def exif_caption(ifd0: Mapping) -> Tagged:
+    """The caption in a photo's EXIF ImageDescription, where a person wrote one (`caption_text`): UTF-8, as most
+    software writes it there (Pillow gives its bytes as Latin-1), else Latin-1."""
+    text = ifd0.get(0x010E)
+    if isinstance(text, str):
+        try:
+            text = text.encode("latin-1")
+        except UnicodeEncodeError:
+            pass
+    return Tagged(caption=caption_text(text) if isinstance(text, (str, bytes)) else "")
 
 
 def windows_tagged(ifd0: Mapping) -> Tagged:

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 from cbir.albums import LONGEST_NAME as LONGEST_ALBUM
 from cbir.places import position_text
-from cbir.tags import SIDECAR_BYTES, modified, sidecar_files
+from cbir.tags import SIDECAR_BYTES, caption_text, modified, sidecar_files
 
 SUPPLEMENTAL = ".supplemental-metadata"
 LONGEST_NAME = 51  # characters of a Takeout's JSON file name at most, ".json" included
@@ -46,14 +46,15 @@ _TILDE = re.compile(r"^(.*)~\d+(\.[^.]*)?$")  # IMG_1~2.jpg: IMG_1, .jpg
 
 class GoogleFacts(NamedTuple):
     """What a Takeout's JSON says of a photo: when it was taken (ISO 8601, this computer's local time; None where
-    it does not say), where ("LAT,LON", "" for nowhere), who is in it (names), whether it is a favourite, and whether
-    it was in the bin when the Takeout was made."""
+    it does not say), where ("LAT,LON", "" for nowhere), who is in it (names), whether it is a favourite, whether
+    it was in the bin when the Takeout was made, and its caption ("" for none)."""
 
     taken: str | None
     position: str
     people: tuple[str, ...]
     favourite: bool
     trashed: bool = False
+    caption: str = ""
 
     def date_over(self, own: str | None) -> str | None:
         """The date to keep, given the photo's own EXIF date: the EXIF's unless Google's lies more than `SAME_DAY`
@@ -110,7 +111,8 @@ def _read(path: str, size: int, mtime: int) -> GoogleFacts | None:
     if not isinstance(said, dict) or not isinstance(said.get("photoTakenTime", said.get("creationTime")), dict):
         return None
     return GoogleFacts(_taken(said), _position(said.get("geoData")), _people(said.get("people")),
-                       said.get("favorited") is True, said.get("trashed") is True)
+                       said.get("favorited") is True, said.get("trashed") is True,
+                       caption_text(said["description"]) if isinstance(said.get("description"), str) else "")
 
 
 def _taken(said: dict) -> str | None:

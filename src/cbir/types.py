@@ -21,7 +21,8 @@ class Sample:
 
 class Hit(NamedTuple):
     """One search result: the indexed id and its cosine similarity; label, path, the date the picture was taken
-    (ISO 8601; EXIF, else the file's time) and where, its tags, rating, people, camera and albums, when known.
+    (ISO 8601; EXIF, else the file's time) and where, its tags, rating, people, camera, albums and caption, when
+    known.
 
     A named tuple: a search over 10,000 queries creates a million of them.
     """
@@ -41,18 +42,21 @@ class Hit(NamedTuple):
     people: tuple[str, ...] = ()  # the people whose faces were found in it, left to right (cbir.faces)
     camera: str | None = None  # the camera that took it, as its EXIF says (cbir.cameras)
     albums: tuple[str, ...] = ()  # the albums it is in (cbir.albums)
+    caption: str | None = None  # what its photo manager's caption says (cbir.tags)
 
     def to_dict(self) -> dict:
         return {"id": self.id, "score": self.score, "label": self.label, "path": self.path, "copy": self.copy,
                 "date": self.date, "place": self.place, "position": list(self.position) if self.position else None,
                 "tags": list(self.tags), "rating": self.rating, "people": list(self.people), "camera": self.camera,
-                "albums": list(self.albums), "alike": list(self.alike), **({"shows": self.shows} if self.shows else {})}
+                "albums": list(self.albums), "caption": self.caption, "alike": list(self.alike),
+                **({"shows": self.shows} if self.shows else {})}
 
 
 @dataclass(frozen=True)
 class SearchResult:
     """The hits for one query (an image, words), best first; a search by words says, for people, what classes its
-    words named (`classes`), or what tags (`tagged`), and near what place (`near`: "dog in Lyon"); a search by a
+    words named (`classes`), or what tags (`tagged`), or what words its captions hold (`captioned`), and near what
+    place (`near`: "dog in Lyon"); a search by a
     face, whose face it is (`person`: a name, or "person 3"), where it is someone's the engine knows."""
 
     hits: list[Hit] = field(default_factory=list)
@@ -60,9 +64,12 @@ class SearchResult:
     classes: str | None = None
     near: str | None = None
     tagged: str | None = None
+    captioned: str | None = None
     person: str | None = None
 
     def to_dict(self) -> dict:
         return {"query": self.query, **({"classes": self.classes} if self.classes else {}),
-                **({"tagged": self.tagged} if self.tagged else {}), **({"person": self.person} if self.person else {}),
+                **({"tagged": self.tagged} if self.tagged else {}),
+                **({"captioned": self.captioned} if self.captioned else {}),
+                **({"person": self.person} if self.person else {}),
                 **({"near": self.near} if self.near else {}), "hits": [h.to_dict() for h in self.hits]}

@@ -69,8 +69,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 0
     for result in results:
         named = " (" + ", taken near ".join(filter(None, [result.classes or (
-            result.tagged and f"tagged {result.tagged}") or (result.person and f"the face of {result.person}"),
-            result.near])) + ")" if (result.classes or result.tagged or result.person or result.near) else ""
+            result.tagged and f"tagged {result.tagged}") or (result.captioned and f"captioned {result.captioned}") or (
+            result.person and f"the face of {result.person}"), result.near])) + ")" if (
+            result.classes or result.tagged or result.captioned or result.person or result.near) else ""
         print(f"{one_line(result.query)}{named}:")
         for rank, hit in enumerate(result.hits, 1):
             score = f"{hit.score:.4f}" if hit.copy is None else f"copy {hit.copy:.2f}"  # a copy: its similarity
@@ -81,9 +82,15 @@ def cmd_search(args: argparse.Namespace) -> int:
             about = near + (f"  {stars(hit.rating)}" if hit.rating else "") + (
                 f"  tagged {one_line(', '.join(hit.tags))}" if hit.tags else "") + (
                 f"  with {one_line(', '.join(hit.people))}" if hit.people else "") + (
-                f"  in {one_line(', '.join(hit.albums))}" if hit.albums else "")
+                f"  in {one_line(', '.join(hit.albums))}" if hit.albums else "") + (
+                f"  “{one_line(shortened(hit.caption, 60))}”" if hit.caption else "")
             print(f"  {rank:3d}  {score:>9}  {one_line(hit.label or '-'):<12}  {one_line(hit.id)}{alike}{shows}{about}")
     return 0
+
+
+def shortened(text: str, most: int) -> str:
+    """Text of at most `most` characters: cut at a word, with "…", where longer."""
+    return text if len(text) <= most else text[:most - 1].rsplit(" ", 1)[0] + "…"
 
 
 def read_queries(paths: list[str], region, side: int) -> tuple[list, list[str]]:

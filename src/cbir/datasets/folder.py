@@ -39,8 +39,8 @@ from cbir.datasets.images import IMAGE_EXTENSIONS, decode_image, is_image_name
 from cbir.errors import DatasetError, ImageDecodeError
 from cbir.places import gps_position
 from cbir.takeout import album_copies, google_facts, google_sidecar, is_takeout, trashed
-from cbir.tags import (SIDECAR_BYTES, Box, Tagged, iptc_keywords, merged, sidecar, sidecar_tagged, stored,
-                       windows_tagged, xmp_tagged)
+from cbir.tags import (SIDECAR_BYTES, Box, Tagged, exif_caption, iptc_keywords, merged, sidecar, sidecar_tagged,
+                       stored, windows_tagged, xmp_tagged)
 
 SPLIT_NAMES = frozenset({"train", "test", "val", "valid", "validation", "query", "queries",
                          "database", "db", "gallery", "index"})
@@ -172,22 +172,24 @@ class Facts(NamedTuple):
     """What an image's file says of it: when it was taken (ISO 8601 "YYYY-MM-DDTHH:MM:SS": its EXIF date,
     DateTimeOriginal, else DateTime, else the file's modification time, a zip member's date), where (its EXIF GPS
     position as "LAT,LON" in degrees, `cbir.places`; "" when it has none), its tags (`cbir.tags`, one a line; ""
-    when it has none), rating (stars; None when it has none) and camera (`cbir.cameras`; "" when it says none). None
-    where it has no file or the file is gone. `own_date`: the date is the picture's own (EXIF, a video's), not the
-    file's time."""
+    when it has none), rating (stars; None when it has none), camera (`cbir.cameras`; "" when it says none) and
+    caption (`cbir.tags.caption_text`; "" for none). None where it has no file or the file is gone. `own_date`: the
+    date is the picture's own (EXIF, a video's, a Takeout's), not the file's time."""
 
     date: str | None = None
     position: str | None = None
     tags: str | None = None
     rating: int | None = None
     camera: str | None = None
+    caption: str | None = None
     own_date: bool = False
 
 
 def image_facts(path: str | None) -> Facts:
     """An image's `Facts`, from its file's header (and an XMP sidecar beside it: `cbir.tags.sidecar`)."""
     date, position, tagged, camera, own = _facts(path)
-    return Facts(date, position, stored(tagged), tagged.rating, camera, own) if date is not None else Facts()
+    return Facts(date, position, stored(tagged), tagged.rating, camera, tagged.caption, own) if date is not None \
+        else Facts()
 
 
 def named_faces(path: str | None) -> tuple[tuple[str, Box | None], ...]:
@@ -215,7 +217,7 @@ def _facts(path: str | None) -> tuple[str | None, str | None, Tagged, str | None
             if (google := google_facts(name)) is not None:  # a Google Photos Takeout's
                 date, position = google.date_over(date), google.position or position
                 alone = ((google.people[0], None),) if len(google.people) == 1 else ()
-                tagged = merged(tagged, Tagged(google.people, faces=alone))
+                tagged = merged(Tagged(caption=google.caption), tagged, Tagged(google.people, faces=alone))
             own = date is not None
             date = date or datetime.fromtimestamp(os.stat(name).st_mtime).isoformat(timespec="seconds")
         else:
@@ -257,7 +259,7 @@ def _header_facts(f) -> tuple[str | None, str, Tagged, str]:
                                 iptc_keywords(IptcImagePlugin.getiptcinfo(image)))
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError, struct.error, IndexError):
         return None, "", tagged, ""
-    tagged, camera = merged(tagged, windows_tagged(exif)), camera_of(exif)
+    tagged, camera = merged(tagged, windows_tagged(exif), exif_caption(exif)), camera_of(exif)
     try:
         text = exif.get_ifd(0x8769).get(36867) or exif.get(306)  # DateTimeOriginal, DateTime
         date = datetime.strptime(str(text).strip("\x00 "), "%Y:%m:%d %H:%M:%S").isoformat() if text else None

@@ -348,7 +348,8 @@ def openapi_document(service) -> dict:
                       "suggestions": {"type": "array", "items": {"type": "string"},
                                       "description": "words, places or tags that may have been meant"}}},
             "Hit": {"type": "object", "required": ["id", "score", "label", "url", "copy", "date", "place", "position",
-                                                   "tags", "rating", "people", "camera", "albums", "alike"],
+                                                   "tags", "rating", "people", "camera", "albums", "caption",
+                                                   "alike"],
                     "properties": {
                 "id": {"type": "string"}, "score": {"type": "number"},
                 "label": {"type": ["string", "null"]}, "url": {"type": "string"},
@@ -368,6 +369,8 @@ def openapi_document(service) -> dict:
                            "were found in it, left to right: names, or 'person N' (`cbir faces`)"},
                 "camera": {"type": ["string", "null"], "description": "the camera that took it, as its EXIF says"},
                 "albums": {"type": "array", "items": {"type": "string"}, "description": "the albums it is in"},
+                "caption": {"type": ["string", "null"], "description": "what its photo manager's caption (or Google "
+                            "Photos' description) says; null where it has none"},
                 "alike": {"type": "array", "items": {"type": "string"}, "description": "with distinct: the "
                           "look-alikes of this image it stands for"},
                 "shows": {"type": "string", "description": "a search by words: the most probable of the classes "
@@ -376,6 +379,8 @@ def openapi_document(service) -> dict:
                 "took_ms": {"type": "number"}, "engine": {"type": "string"},
                 "classes": {"type": "string", "description": "a search by words: the classes they name"},
                 "tagged": {"type": "string", "description": "a search by words: the tags they named"},
+                "captioned": {"type": "string", "description": "a search by words that named no class and no tag: "
+                              "the words the hits' captions hold"},
                 "person": {"type": "string", "description": "a search by a face: whose it is (a name, or 'person "
                                                             "N'), where it is someone's the engine knows"},
                 "near": {"type": "string", "description": "a search by words: the place they named"},

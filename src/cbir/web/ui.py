@@ -188,6 +188,9 @@ def index():
             elif searched.result.tagged:
                 near = f" taken near {searched.result.near}" if searched.result.near else ""
                 context["note"] = f"Pictures tagged {searched.result.tagged}{near}, the newest first."
+            elif searched.result.captioned:
+                near = f" taken near {searched.result.near}" if searched.result.near else ""
+                context["note"] = f"Pictures whose caption says {searched.result.captioned}{near}, the newest first."
             elif searched.result.near:
                 context["note"] = f"Pictures taken near {searched.result.near}, the newest first."
             elif face:
