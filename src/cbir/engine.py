@@ -564,12 +564,16 @@ class Engine:
             if spool is not None:
                 spool.keep(id_, *found)
         with_faces = set(todo) & set(faces.owners)
-        faces.label({id_: named_faces(todo[id_]) for id_ in with_faces})  # the faces a photo manager named in them
+        named = {id_: named_faces(todo[id_]) for id_ in with_faces}
+        faces.label({id_: [(name, box) for name, box in found if box is not None]  # a photo manager named them
+                     for id_, found in named.items()})
         faces.label({id_: faces.waiting[id_] for id_ in with_faces if id_ in faces.waiting})  # named before an edit
         faces.label({id_: given[id_] for id_ in with_faces if id_ in given})  # then those named here before
         for id_ in set(todo) & faces.scanned:  # looked at: the names waiting for them are given, or had no face
             faces.waiting.pop(id_, None)
         faces.group()
+        faces.name_the_rest({id_: names for id_, found in named.items()  # a Takeout's people, said of a whole photo
+                             if (names := [name for name, box in found if box is None])})
         self.faces = faces
         self._know_people()
         return len(todo) - len(unreadable), before, unreadable

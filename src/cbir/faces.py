@@ -174,11 +174,10 @@ class Faces:
                               np.asarray(descriptors, np.float32).reshape(-1, DESCRIPTOR)))
             self.names += [""] * len(boxes)
 
-    def label(self, named: Mapping[str, Iterable[tuple[str, Box | None]]]) -> int:
+    def label(self, named: Mapping[str, Iterable[tuple[str, Box]]]) -> int:
         """Name images' faces after the faces named in them (image -> (name, box): a photo manager's, `cbir.tags`,
         or those named before): each named box the face of its image it overlaps most, if a third of their union or
-        more; a name without a box (a Takeout's, `cbir.takeout`) the image's face where it has one alone. Returns how
-        many faces were named."""
+        more; returns how many faces were named."""
         rows_of: dict[str, list[int]] = {}
         for row, owner in enumerate(self.owners):
             if owner in named:
@@ -186,10 +185,6 @@ class Faces:
         boxes, done = self.boxes, 0
         for image, rows in rows_of.items():
             given = list(named[image])
-            if any(box is None for _, box in given):
-                if len(given) == len(rows) == 1:
-                    self.names[rows[0]], done = given[0][0], done + 1
-                continue
             pairs = sorted(((_overlap(boxes[i], box), i, n) for n, (_, box) in enumerate(given) for i in rows),
                            reverse=True)
             faces, used = set(), set()
@@ -200,6 +195,31 @@ class Faces:
                     used.add(n)
             done += len(faces)
         return done
+
+    def name_the_rest(self, said: Mapping[str, Iterable[str]]) -> int:
+        """Name faces after the people said to be in their images, without saying where (image -> names: a Google
+        Photos Takeout's, `cbir.takeout`): where all the people said to be in an image but one are the people its
+        faces already are, and one face of it is nobody's yet, it is that one's; grouped again after each round, as
+        long as it names more (a face named in a portrait makes its person known in a group photo, where the face
+        left is then the other person's). Returns how many faces were named."""
+        rows_of: dict[str, list[int]] = {}
+        for row, owner in enumerate(self.owners):
+            if owner in said:
+                rows_of.setdefault(owner, []).append(row)
+        done = 0
+        while True:
+            called = {number: fold(name) for number, name, _ in self._groups() if name}
+            named = 0
+            for image, rows in rows_of.items():
+                who = {fold(self.names[row]) if self.names[row] else called.get(int(self.persons[row])) for row in rows}
+                left = [name for name in dict.fromkeys(said[image]) if fold(name) not in who]
+                free = [row for row in rows if not self.names[row] and int(self.persons[row]) not in called]
+                if len(left) == len(free) == 1:
+                    self.names[free[0]], named = left[0], named + 1
+            if not named:
+                return done
+            done += named
+            self.group()
 
     def named(self) -> dict[str, list[tuple[str, Box]]]:
         """The faces with a name, image by image: (name, box) as `label` takes them."""

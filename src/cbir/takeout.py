@@ -9,8 +9,8 @@ and none for a photo edited in Google Photos (`IMG_1-edited.jpg`, `-bearbeitet`,
 
 Read from it (`google_facts`): when the photo was taken (`photoTakenTime`, UTC, given in this computer's time zone
 as a file's time is), where (`geoData`: the photo's own GPS position, or one put right or added in Google Photos),
-the people named in it (as tags, as a photo manager's named faces are; one named alone names the face `cbir
-faces` finds in it, where it finds one alone), whether it is a favourite (`FAVOURITES`, an
+the people named in it (as tags, as a photo manager's named faces are; and the faces `cbir faces` finds, though
+not where each is: `cbir.faces.Faces.name_the_rest`), whether it is a favourite (`FAVOURITES`, an
 album) and whether it was in the bin (left out). A photo's own EXIF date, the local time where it was taken, is
 kept where it lies within `SAME_DAY` of Google's: further, the date was put right in Google Photos. An album
 folder's copy of a photo beside it (`album_copies`) is left out of the collection, the photo put in the album in
@@ -190,26 +190,37 @@ def albums_of(paths: Mapping[str, str], is_media: Callable[[str], bool]) -> dict
     """The albums a Takeout puts these images (id -> path) in: those of the album folders they lie in, or whose
     copies lie there (`album_copies`), and `FAVOURITES` for its favourites (`google_facts`); album -> ids."""
     by_path = {path: id_ for id_, path in paths.items()}
-    folders = {os.path.dirname(os.path.dirname(path)) for path in paths.values()}
+    under: dict[str, list[str]] = {}  # each folder of folders -> the images' paths two levels below it
+    for path in by_path:
+        under.setdefault(os.path.dirname(os.path.dirname(path)), []).append(path)
     found: dict[str, list[str]] = {}
-    for parent in folders:
-        try:
-            with os.scandir(parent or ".") as entries:
-                albums = [e.path for e in entries if e.is_dir() and album_of(e.path) is not None]
-        except OSError:
-            continue
-        for album in albums:
-            try:
-                with os.scandir(album) as entries:
-                    held = [e.path for e in entries if is_media(e.name)]
-            except OSError:
-                continue
-            copies = album_copies(held + [path for path in by_path if os.path.dirname(os.path.dirname(path)) == parent])
+    for parent, indexed in under.items():
+        held = {album: photos for album in _albums_in(parent) if (photos := _media_in(album, is_media))}
+        copies = album_copies([path for photos in held.values() for path in photos] + indexed)
+        for album, photos in held.items():
             found.setdefault(album_of(album), []).extend(
-                by_path[target] for path in sorted(held) if (target := copies.get(path, path)) in by_path)
+                by_path[target] for path in photos if (target := copies.get(path, path)) in by_path)
     if favourites := [id_ for id_, path in paths.items() if (said := google_facts(path)) and said.favourite]:
         found.setdefault(FAVOURITES, []).extend(favourites)
     return {album: ids for album, ids in found.items() if ids}
+
+
+def _albums_in(folder: str) -> list[str]:
+    """The Takeout album folders in a folder."""
+    try:
+        with os.scandir(folder or ".") as entries:
+            return [e.path for e in entries if e.is_dir() and album_of(e.path) is not None]
+    except OSError:
+        return []
+
+
+def _media_in(folder: str, is_media: Callable[[str], bool]) -> list[str]:
+    """The paths of the photos and videos in a folder, sorted."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(e.path for e in entries if is_media(e.name))
+    except OSError:
+        return []
 
 
 def _size(path: str) -> int | None:

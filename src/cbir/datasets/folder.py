@@ -194,7 +194,7 @@ def image_facts(path: str | None) -> Facts:
 
 def named_faces(path: str | None) -> tuple[tuple[str, Box | None], ...]:
     """The faces a photo manager named in an image (`cbir.tags.Tagged.faces`), where its file or sidecar says; else
-    the one person a Google Photos Takeout names in it, without a box (the image's face, where it has one alone)."""
+    the people a Google Photos Takeout says are in it, without a box (`cbir.faces.Faces.name_the_rest`)."""
     return _facts(path)[2].faces
 
 
@@ -216,8 +216,8 @@ def _facts(path: str | None) -> tuple[str | None, str | None, Tagged, str | None
                 tagged = merged(sidecar_tagged(beside), tagged)
             if (google := google_facts(name)) is not None:  # a Google Photos Takeout's
                 date, position = google.date_over(date), google.position or position
-                alone = ((google.people[0], None),) if len(google.people) == 1 else ()
-                tagged = merged(Tagged(caption=google.caption), tagged, Tagged(google.people, faces=alone))
+                tagged = merged(Tagged(caption=google.caption), tagged,
+                                Tagged(google.people, faces=tuple((name, None) for name in google.people)))
             own = date is not None
             date = date or datetime.fromtimestamp(os.stat(name).st_mtime).isoformat(timespec="seconds")
         else:
