@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from conftest import on_milvus, write_collection
 
-from cbir.albums import Albums
+from cbir.albums import FAVOURITES, Albums
 from cbir.cli import main
 from cbir.engine import Engine
 from cbir.errors import CbirError
@@ -264,3 +264,20 @@ def test_an_album_or_any_look_through_is_told_from_its_oldest_photo_too(library,
     page = client.get("/?browse=1&album=day&order=oldest").get_data(as_text=True)
     assert "all images, oldest first" in page and ">newest first</a>" in page
     assert page.index("blobs/002.png") < page.index("blobs/000.png") < page.index("blobs/001.png")
+
+
+def test_a_photo_is_made_a_favourite_from_its_page_without_javascript(library, tmp_path):
+    out = indexed(library, tmp_path, "gch")
+    client = create_app({"ENGINES": {"photos": str(out)}}).test_client()
+    shown = Engine.load(out).browse(1).hits[0].id
+    page = client.get(f"/photo/{shown}").get_data(as_text=True)
+    assert "♡ Favorite" in page and 'name="do" value="add"' in page
+    answer = client.post("/albums", data={"engine": "photos", "id": shown, "to_album": FAVOURITES, "do": "add",
+                                          "back": "photo"})
+    assert answer.status_code == 303 and answer.headers["Location"].endswith(f"/photo/{shown}?engine=photos")
+    assert Engine.load(out).albums.images("favorites") == [shown]
+    page = client.get(f"/photo/{shown}").get_data(as_text=True)
+    assert "♥ A favorite" in page and 'name="do" value="remove"' in page
+    client.post("/albums", data={"engine": "photos", "id": shown, "to_album": FAVOURITES, "do": "remove",
+                                 "back": "photo"})
+    assert not Engine.load(out).albums and "♡ Favorite" in client.get(f"/photo/{shown}").get_data(as_text=True)

@@ -5,6 +5,8 @@ import json
 import os
 import shutil
 
+import pytest
+
 from cbir.cli import main
 from cbir.datasets import load_folder
 from cbir.datasets.folder import image_facts
@@ -12,6 +14,7 @@ from cbir.engine import Engine
 from cbir.features import make_extractor
 from cbir.filters import Filter
 from cbir.metadata import Metadata
+from cbir.web import create_app
 
 
 def test_newest_first_by_when_taken_undated_last():
@@ -136,3 +139,33 @@ def test_the_start_page_offers_the_pictures_of_this_day_by_its_clock(tiny_collec
         {"day": day, "images": 1, "example": dataset.ids[3]}]}
     later = create_app({"ENGINES": {"tiny": engine}, "TODAY": lambda: date(2100, 1, 1)}).test_client()
     assert 'id="memories"' not in later.get("/").get_data(as_text=True)
+
+
+def test_the_images_added_lately_come_first_and_stay_so_when_indexed_again(tiny_collection, tmp_path, capsys,
+                                                                           monkeypatch):
+    import cbir.metadata
+    from datetime import datetime
+
+    shutil.copytree(tiny_collection / "train" / "blobs", tmp_path / "photos" / "blobs")
+    monkeypatch.setattr(cbir.metadata, "clock", lambda: datetime(2026, 1, 1, 12, 0))
+    engine = str(tmp_path / "engine")
+    assert main(["index", "--dataset", str(tmp_path / "photos"), "--features", "gch", "--out", engine]) == 0
+    shutil.copytree(tiny_collection / "train" / "stripes", tmp_path / "photos" / "stripes")  # a sync brings more
+    monkeypatch.setattr(cbir.metadata, "clock", lambda: datetime(2026, 2, 1, 12, 0))
+    assert main(["sync", engine]) == 0
+    stripes = len(os.listdir(tmp_path / "photos" / "stripes"))
+    capsys.readouterr()
+    assert main(["search", engine, "--latest-added", "-k", str(stripes + 1), "--json"]) == 0
+    hits = [h["id"] for h in json.loads(capsys.readouterr().out)[0]["hits"]]
+    assert {h.split("/")[0] for h in hits[:stripes]} == {"stripes"} and hits[-1].startswith("blobs/")
+    with pytest.raises(SystemExit):  # one order
+        main(["search", engine, "--latest-added", "--oldest-first"])
+    assert main(["index", "--dataset", str(tmp_path / "photos"), "--features", "hog-gch", "--out", engine]) == 0
+    assert Engine.load(engine).browse(stripes + 1, order="added").hits[-1].id.startswith("blobs/")  # kept
+    client = create_app({"ENGINES": {"photos": engine}}).test_client()
+    assert 'id="browse-added">the latest added first' in client.get("/").get_data(as_text=True)
+    page = client.get("/?browse=1&order=added").get_data(as_text=True)
+    assert "all images, latest added first" in page and "oldest first</a>" in page and "newest first</a>" in page
+    body = client.get(f"/api/v1/images?order=added&k={stripes}").get_json()
+    assert [h["id"] for h in body["hits"]] == hits[:stripes]
+    assert client.get("/api/v1/images?order=random").status_code == 400

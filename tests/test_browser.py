@@ -512,6 +512,19 @@ def test_ticked_results_go_in_an_album_which_is_looked_through_grown_and_deleted
         viewer.locator("form.to-album button").click()
         expect(viewer.locator("form.to-album .said")).to_have_text("Put in Best of.")
         assert viewer.locator(".caption").inner_text().endswith("· in the albums Best of, Lines")
+        heart = viewer.locator("button.favourite")
+        expect(heart).to_have_attribute("aria-pressed", "false")
+        heart.click()  # ♡: a favorite
+        expect(heart).to_have_attribute("aria-pressed", "true")
+        assert viewer.locator(".caption").inner_text().endswith("· in the albums Best of, Favorites, Lines")
+        albums = Engine.load(engine).albums
+        assert albums.images("Favorites") == albums.images("Best of")  # the photo shown
+        viewer.locator("[data-step='1']").click()
+        expect(heart).to_have_text("♡")  # the next result: no favorite
+        viewer.locator("[data-step='-1']").click()
+        page.keyboard.press("f")  # F: no longer a favorite
+        expect(heart).to_have_attribute("aria-pressed", "false")
+        assert "Favorites" not in viewer.locator(".caption").inner_text()
         viewer.locator(".close").click()
         assert page.locator("#results .hit").first.locator(".albums").inner_text() == "in Best of, Lines"
         page.once("dialog", lambda dialog: dialog.dismiss())  # asked first: kept

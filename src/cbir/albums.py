@@ -22,6 +22,7 @@ ALBUMS = "albums.json"  # in an engine's version folder
 BEST_OF = 3  # an image's best similarities to an album's images averaged: how much it may belong there
 RESCORED = 10  # times k: the images most like one of an album's own, scored by `BEST_OF`
 LONGEST_NAME = 100  # characters
+FAVOURITES = "Favorites"  # the album of one's favourites: the page's ♡, a Takeout's favourites (Google's name)
 
 
 class Album(NamedTuple):

@@ -34,7 +34,7 @@ from cbir.features.base import FeatureExtractor, l2_normalise
 from cbir.filters import Filter, Selection
 from cbir.index.base import VectorIndex
 from cbir.memories import Memory, on_this_day
-from cbir.metadata import Metadata
+from cbir.metadata import ORDERS, Metadata
 from cbir.places import Place, overview as places_overview, places_named, split_place
 from cbir.resume import Checkpoint, described_batches
 from cbir.storage import current_version, link_files, write_version, writer_lock
@@ -497,21 +497,21 @@ class Engine:
             return exc
         return None
 
-    def browse(self, k: int = 10, where: Filter | None = None, distinct: bool = False, oldest: bool = False
+    def browse(self, k: int = 10, where: Filter | None = None, distinct: bool = False, order: str = "newest"
                ) -> SearchResult:
         """The `k` newest indexed images (by when they were taken; undated ones last) of those that pass `where`: a
-        collection looked through without a query, its hits scored 1; `oldest`: the oldest first instead (a trip,
-        an album told from its start); `distinct`: one image per group of look-alikes (a burst's shots), as in
-        `search`."""
+        collection looked through without a query, its hits scored 1; `order` "oldest": the oldest first instead (a
+        trip, an album told from its start), "added": those added lately first (what a `sync` brought); `distinct`:
+        one image per group of look-alikes (a burst's shots), as in `search`."""
         _check_k(k)
-        order = (self.metadata.oldest_first if oldest else self.metadata.newest_first)(
-            self.select(where).ids if where else None)
+        if order not in ORDERS:
+            raise CbirError(f"the order of a look through the images is {', '.join(ORDERS)}, not '{order}'")
+        ids = self.metadata.in_order(self.select(where).ids if where else None, order)
 
-        def newest(depth: int) -> list[SearchResult]:
-            return [SearchResult([self.metadata.hit(id_, 1.0) for id_ in order[:depth]],
-                                 "oldest first" if oldest else "newest first")]
+        def first(depth: int) -> list[SearchResult]:
+            return [SearchResult([self.metadata.hit(id_, 1.0) for id_ in ids[:depth]], ORDERS[order])]
 
-        return (self._distinct(k, newest) if distinct else newest(k))[0]
+        return (self._distinct(k, first) if distinct else first(k))[0]
 
     def places(self) -> list[Place]:
         """Where the indexed pictures were taken (`cbir.places`: the towns nearest their GPS positions), the most
@@ -845,24 +845,26 @@ class Engine:
     def take_over(self, path: str | Path) -> dict[str, int]:
         """Take from the engine at `path` (which this one is to replace) what was found and said about the images
         this one holds: the faces found in those it holds as they were then (the same file, its stamp unchanged),
-        the names given to them (to those of files edited since too: `Faces.set_aside`), and the albums they are in.
+        the names given to them (to those of files edited since too: `Faces.set_aside`), the albums they are in, and
+        when they were added.
         Indexing again changes how images are described, not who is in them or where they were put. Returns how many
         of each it kept: "looked at" (images looked at for faces), "named" (faces), "albums"."""
         version = current_version(path)
-        if version is None or not ((version / FACES).exists() or (version / ALBUMS).exists()):
+        if version is None:
             return {}
         try:
             before = Metadata.load(version / "metadata.sqlite")
             faces, albums = self._said_in(version)
         except Exception as exc:  # noqa: BLE001 - a damaged engine is replaced all the same: said, not kept
             warnings.warn(f"what the engine at {path} holds of its images could not be read, so its faces and albums "
-                          f"are not kept ({type(exc).__name__}: {exc})", stacklevel=2)
+                          f"are not kept, nor when its images were added ({type(exc).__name__}: {exc})", stacklevel=2)
             return {}
         now = {(self.metadata.path(id_), self.metadata.stamp(id_)): id_ for id_ in self.metadata.labels()}
         same = {old: now[key] for old in before.labels()
                 if (key := (before.path(old), before.stamp(old))) in now and None not in key}
         at = {file: id_ for (file, _), id_ in now.items() if file is not None}
         edited = {old: at[file] for old in before.labels() if old not in same and (file := before.path(old)) in at}
+        self.metadata.added_as(before, same | edited)
         kept = {}
         if faces is not None:
             faces.set_aside(edited)  # the names given to their faces wait for the faces found there next

@@ -4,7 +4,8 @@ taken (EXIF, else the file's time), `position` where (its EXIF GPS position, "LA
 when it was indexed before positions were read), `tags` the photo's tags (`cbir.tags`, one a line; "" when it has
 none; None when it was indexed before tags were read), `rating` its stars, `camera` what took it
 (`cbir.cameras`; "" when it does not say; None when it was indexed before cameras were read) and `caption` what
-its photo manager's caption says (`cbir.tags.caption_text`; "" for none; None when indexed before captions were read).
+its photo manager's caption says (`cbir.tags.caption_text`; "" for none; None when indexed before captions were read);
+`added` when the engine first held it (ISO 8601, this computer's time; None when indexed before that was kept).
 
 `stamp` is the file as the file system saw it (size and modification time; a zip member's size and
 CRC-32), cheap to compare with the file as it is now; `digest` a hash of the decoded pixels, which
@@ -15,8 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from datetime import datetime
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +35,16 @@ from cbir.tags import caption_words, tags_named, tags_of
 from cbir.types import Hit
 
 COLUMNS = ("id", "path", "label", "split", "stamp", "digest", "date", "position", "tags", "rating", "camera",
-           "caption")
+           "caption", "added")
 _SCHEMA = ("CREATE TABLE images (id TEXT PRIMARY KEY, path TEXT, label TEXT, split TEXT, stamp TEXT, digest TEXT, "
-           "date TEXT, position TEXT, tags TEXT, rating INTEGER, camera TEXT, caption TEXT)")
+           "date TEXT, position TEXT, tags TEXT, rating INTEGER, camera TEXT, caption TEXT, added TEXT)")
+# the orders of a look through the images (`Metadata.in_order`), as results name them: by when they were taken, the
+# newest or the oldest first, or by when they were added, the latest first
+ORDERS = {"newest": "newest first", "oldest": "oldest first", "added": "latest added first"}
 _EMPTY = (None,) * (len(COLUMNS) - 1)
+
+
+clock = datetime.now  # what time it is: when images are added (a test sets its own)
 
 
 def pixel_digest(image: np.ndarray) -> str:
@@ -46,7 +54,7 @@ def pixel_digest(image: np.ndarray) -> str:
 
 
 class Metadata:
-    """A mapping id -> (path, label, split, stamp, digest, date, position, tags, rating, camera, caption)."""
+    """A mapping id -> (path, label, split, stamp, digest, date, position, tags, rating, camera, caption, added)."""
 
     def __init__(self, rows: Iterable[tuple] = ()):
         self._rows = {row[0]: tuple(row[1:]) + _EMPTY[len(row) - 1:] for row in rows}
@@ -57,8 +65,9 @@ class Metadata:
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> Metadata:
         """The dataset's images as they are now: their files' stamps, their pixels' digests, what their files say
-        (`image_facts`)."""
-        return cls((id_, path, label, split, image_stamp(path), pixel_digest(image), *image_facts(path)[:6])
+        (`image_facts`), added now."""
+        now = clock().isoformat(timespec="seconds")
+        return cls((id_, path, label, split, image_stamp(path), pixel_digest(image), *image_facts(path)[:6], now)
                    for id_, path, label, split, image in zip(dataset.ids, dataset.paths, dataset.labels,
                                                              dataset.splits, dataset.images))
 
@@ -91,8 +100,8 @@ class Metadata:
     def hit(self, id_: str, score: float) -> Hit:
         """A search result for an indexed image: its label, path, date, place, tags, rating, camera, caption, people
         and albums with the score."""
-        path, label, _split, _stamp, _digest, date, position, tags, rating, camera, caption = self._rows.get(id_,
-                                                                                                          _EMPTY)
+        path, label, _split, _stamp, _digest, date, position, tags, rating, camera, caption, _added = self._rows.get(
+            id_, _EMPTY)
         return Hit(id_, score, label, path, date=date, place=self.places().get(id_) if position else None,
                    position=coordinates(position), tags=tags_of(tags), rating=rating, people=self.people.get(id_, ()),
                    camera=camera or None, albums=self.albums.of(id_), caption=caption or None)
@@ -155,7 +164,7 @@ class Metadata:
         facts = image_facts(self.path(id_))
         date = facts.date if facts.own_date else self._rows[id_][5]
         self._rows[id_] = self._rows[id_][:5] + (date, facts.position, facts.tags, facts.rating, facts.camera,
-                                                 facts.caption)
+                                                 facts.caption) + self._rows[id_][11:]
 
     def stamps(self) -> dict[str, str | None]:
         """id -> stamp for every image."""
@@ -200,20 +209,28 @@ class Metadata:
     def newest_first(self, ids: Iterable[str] | None = None) -> list[str]:
         """These ids (all without them) by when the pictures were taken, the newest first, undated ones last (each
         group in id order): the order of all of them is worked out once."""
-        return self._by_date(ids, "newest")
+        return self.in_order(ids, "newest")
 
     def oldest_first(self, ids: Iterable[str] | None = None) -> list[str]:
         """These ids (all without them) by when the pictures were taken, the oldest first, undated ones last (each
         group in id order): a trip, an album told from its start."""
-        return self._by_date(ids, "oldest")
+        return self.in_order(ids, "oldest")
 
-    def _by_date(self, ids: Iterable[str] | None, first: str) -> list[str]:
-        """These ids (all without them) by date, the `first` ("newest" or "oldest") first; undated ones last."""
-        if first not in self._derived:
+    def in_order(self, ids: Iterable[str] | None, order: str) -> list[str]:
+        """These ids (all without them) in an `ORDERS` order: by when the pictures were taken, the newest or the
+        oldest first, or by when they were added, the latest first (then the newest taken); those it does not know
+        of last, in id order."""
+        if order not in self._derived:
             every = sorted(self._rows)
-            self._derived[first] = sorted((id_ for id_ in every if self.date(id_)), key=self.date,
-                                          reverse=first == "newest") + [id_ for id_ in every if not self.date(id_)]
-        order = self._derived[first]
+            if order == "added":
+                taken = {id_: n for n, id_ in enumerate(self.in_order(None, "newest"))}
+                known = sorted((id_ for id_ in every if self._rows[id_][11]),
+                               key=lambda id_: (self._rows[id_][11], -taken[id_]), reverse=True)
+                self._derived[order] = known + [id_ for id_ in every if not self._rows[id_][11]]
+            else:
+                self._derived[order] = sorted((id_ for id_ in every if self.date(id_)), key=self.date,
+                                              reverse=order == "newest") + [id_ for id_ in every if not self.date(id_)]
+        order = self._derived[order]
         if ids is None:
             return list(order)
         wanted = ids if isinstance(ids, (set, frozenset)) else set(ids)
@@ -281,6 +298,14 @@ class Metadata:
         """The rows of images found again under new ids, from (new id, its path, old id): the old rows with the
         new path, and the label and split the new path implies (as a folder's relative path does)."""
         return Metadata((new, path, *layout_of(new), *self._rows[old][3:]) for new, path, old in moves)
+
+    def added_as(self, other: Metadata, ids: Mapping[str, str]) -> None:
+        """Images of another engine's (old id -> id here) added when they were added there: an engine indexed again
+        knows what came lately as the one it replaces did."""
+        for old, new in ids.items():
+            if new in self._rows and old in other._rows and other._rows[old][11]:
+                self._rows[new] = self._rows[new][:11] + (other._rows[old][11],)
+        self._derived.clear()
 
     def restamp(self, id_: str, stamp: str | None) -> None:
         """Record that the file of `id_` (or its XMP sidecar) changed on disk without changing the picture: its tags

@@ -26,9 +26,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     if (args.words or browsing) and (args.unlike or args.crop or args.together):
         raise CbirError(f"{'--words searches' if args.words else 'a look through the images (no image, no --words) is'}"
                         " alone: not with --unlike, --crop or --together")
-    if args.oldest_first and not browsing:
-        raise CbirError("--oldest-first orders a look through the images (no image, no --like, no --words): searches "
-                        "rank by similarity")
+    if (args.oldest_first or args.latest_added) and not browsing:
+        raise CbirError(f"--{'oldest-first' if args.oldest_first else 'latest-added'} orders a look through the images "
+                        f"(no image, no --like, no --words): searches rank by similarity")
     faces_of = bool(args.images) != bool(args.like) and len(args.like) <= 1  # files, or one indexed image
     if args.face and (not faces_of or args.unlike or args.together or args.distinct):
         raise CbirError("--face searches with the face in each image file given, or in one indexed image (--like "
@@ -43,7 +43,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         results = [engine.search_words(args.words, k=args.k, where=where, min_score=args.min_score,
                                        distinct=args.distinct, progress=True)]
     elif browsing:
-        results = [engine.browse(args.k, where, args.distinct, args.oldest_first)]
+        results = [engine.browse(args.k, where, args.distinct,
+                                 "oldest" if args.oldest_first else "added" if args.latest_added else "newest")]
     elif args.face and args.like:
         results = [dataclasses.replace(engine.search_face_in(args.like[0], args.k, where=where), query=args.like[0])]
     elif args.face:
@@ -212,8 +213,13 @@ def register(sub) -> None:
     p.add_argument("--distinct", action="store_true",
                    help="one image per group of look-alikes (a burst's shots, a picture's edits and copies): the "
                         "best of each, naming the others; needs features of the picture (effnet, or --copies)")
-    p.add_argument("--oldest-first", action="store_true",
-                   help="with no image and no --words (a look through the images): the oldest first, not the newest")
+    order = p.add_mutually_exclusive_group()
+    order.add_argument("--oldest-first", action="store_true",
+                       help="with no image and no --words (a look through the images): the oldest first, not the "
+                            "newest")
+    order.add_argument("--latest-added", action="store_true",
+                       help="with no image and no --words (a look through the images): those added lately first (what "
+                            "`add` and `sync` brought)")
     p.add_argument("--face", action="store_true",
                    help="search with the largest face in each image given (or in the indexed image --like names): "
                         "the indexed images with a face most like it, the nearest first (`cbir faces` first; with "

@@ -69,8 +69,8 @@ def search_words():
 
 @bp.get("/images")
 def browse():
-    """The indexed images, newest first (by when they were taken; `order=oldest`: the oldest first), of those that
-    pass the filters."""
+    """The indexed images, newest first (by when they were taken; `order=oldest`: the oldest first; `order=added`:
+    those added lately first), of those that pass the filters."""
     svc = service()
     k, offset = svc.parse_page(request.args)
     where, _ = svc.parse_narrowing(request.args)

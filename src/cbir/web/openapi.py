@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cbir import __version__
+from cbir.metadata import ORDERS
 from cbir.web.service import MAX_DEPTH
 
 _ERROR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -136,8 +137,9 @@ def openapi_document(service) -> dict:
                            "that pass the filters: a collection looked through without a query (scores are 1)",
                 "parameters": [k_param, offset_param, engine_param, *narrowing, distinct_param,
                                {"name": "order", "in": "query", "required": False,
-                                "schema": {"type": "string", "enum": ["newest", "oldest"], "default": "newest"},
-                                "description": "oldest: the oldest first (undated ones still last)"}],
+                                "schema": {"type": "string", "enum": list(ORDERS), "default": "newest"},
+                                "description": "oldest: the oldest first (undated ones still last); added: those "
+                                               "added lately first"}],
                 "responses": {"200": {"description": "hits, newest first", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/SearchResponse"}}}},
                     "400": _ERROR, "404": _ERROR}}},

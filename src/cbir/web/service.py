@@ -31,6 +31,7 @@ from cbir.faces import NOBODY, Faces, Person, Seen
 from cbir.storage import current_version, writer_lock
 from cbir.errors import BusyError, CbirError, DatasetError, ImageDecodeError
 from cbir.filters import Filter
+from cbir.metadata import ORDERS
 from cbir.types import SearchResult
 from cbir.web.grouping import Grouping
 from cbir.words import Shown
@@ -392,19 +393,19 @@ class SearchService:
         return self._timed(name, eng, distinct, search)
 
     def browse(self, engine: str | None, k: int, where: Filter | None = None, distinct: bool = False,
-               oldest: bool = False) -> Searched:
-        """The k newest indexed images of those that pass `where` (`Engine.browse`; `distinct`: one per group of
-        look-alikes; `oldest`: the oldest first)."""
+               order: str = "newest") -> Searched:
+        """The k first indexed images in an `ORDERS` order of those that pass `where` (`Engine.browse`; `distinct`:
+        one per group of look-alikes)."""
         name, eng = self.engine(engine)
-        return self._timed(name, eng, distinct, lambda: eng.browse(k, where, distinct, oldest))
+        return self._timed(name, eng, distinct, lambda: eng.browse(k, where, distinct, order))
 
     @staticmethod
-    def parse_order(values) -> bool:
-        """Whether to look through the oldest first (`order=oldest`; `newest`, the default, or nothing: the newest)."""
+    def parse_order(values) -> str:
+        """The order to look through the images in (`order=`: `ORDERS`; nothing: the newest taken first)."""
         order = values.get("order") or "newest"
-        if order not in ("newest", "oldest"):
-            raise RequestError(f"order is newest or oldest, not '{order}'")
-        return order == "oldest"
+        if order not in ORDERS:
+            raise RequestError(f"order is {', '.join(ORDERS)}, not '{order}'")
+        return order
 
     def shows(self, engine: str | None, wait_s: float | None = 0.0) -> list[Shown]:
         """What an engine's images show most often (words, how many images show each, an example); [] while it is being

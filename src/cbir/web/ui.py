@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 
 from cbir.duplicates import picture_engine, rule
 from cbir.faces import FACE_SIDE, largest
+from cbir.metadata import ORDERS
 from cbir.places import fold
 from cbir.web.grouping import RETRY_S
 from cbir.web.pictures import thumbnail
@@ -135,15 +136,16 @@ def index():
                 context["query_src"] = data_address(wholes[0], svc.thumb_size)
                 context["query_name"] = context["query_files"][0]
         elif request.args.get("browse"):
-            oldest = context["oldest"] = svc.parse_order(request.values)
-            searched = svc.browse(engine, depth, where, distinct, oldest)
+            order = context["order"] = svc.parse_order(request.values)
+            searched = svc.browse(engine, depth, where, distinct, order)
             min_score = None  # every image scores 1: no cut-off to speak of
             # to go to another period, or place: of the images the other filters keep
             context["timeline"], context["place_map"] = svc.collection(engine).drawn(where)
-            context["query_name"] = f"all images, {'oldest' if oldest else 'newest'} first"
+            context["query_name"] = f"all images, {ORDERS[order]}"
             context["browsing"] = True
-            context["other_order"] = url_for("ui.index", browse=1, engine=engine, k=request.values.get("k"),
-                                             **{**narrowing, "order": "newest" if oldest else "oldest"})
+            context["other_orders"] = [  # the same look through, in the other orders
+                (ORDERS[other], url_for("ui.index", browse=1, engine=engine, k=request.values.get("k"),
+                                        **{**narrowing, "order": other})) for other in ORDERS if other != order]
             context["passing"] = len(svc.engine(engine)[1].select(where).ids) if where else None
         elif album := request.args.get("suggest"):  # the photos that may belong in an album
             searched = svc.search_album(album, engine, depth, where, distinct)

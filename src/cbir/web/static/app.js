@@ -300,31 +300,60 @@ const SLIDE_MS = 4000;
     if (open.dataset.src) page.href = open.href;
     faces.show(moving ? null : open.dataset.faces);
     if (album) album.querySelector(".said").textContent = "";
+    if (heart) {
+      const loved = albumsOf(hits[at]).some((name) => same(name, heart.dataset.album));
+      heart.setAttribute("aria-pressed", String(loved));
+      heart.textContent = loved ? "♥" : "♡";
+    }
   }
-  // "Put in the album": kept in the engine at once; the result then says it is in it, as the page would
-  const album = viewer.querySelector("form.to-album");
-  if (album) album.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const hit = hits[at], name = album.querySelector("input").value.trim();
-    const answer = await fetch(`${album.dataset.url}/${encodeURIComponent(name)}`, {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ engine: album.dataset.engine, add: [hit.querySelector('input[name="id"]').value] }) });
-    const body = await answer.json();
-    if (!answer.ok) { album.querySelector(".said").textContent = body.error; return; }
+  const same = (a, b) => a.localeCompare(b, undefined, { sensitivity: "base" }) === 0;  // as the server names them
+  function albumsOf(hit) {
+    const mark = hit.querySelector(".tags.albums");
+    return mark ? mark.dataset.albums.split("\n").filter(Boolean) : [];
+  }
+  // a result's albums changed here: it says so, as the page would have
+  function setAlbums(hit, names) {
     let mark = hit.querySelector(".tags.albums");
+    names = [...new Set(names)].sort((a, b) => a.localeCompare(b, undefined, { sensitivity: "base" }));
+    if (!names.length) { if (mark) mark.remove(); return; }
     if (!mark) {
       mark = document.createElement("span");
       mark.className = "tags albums";
       hit.querySelector("a:not(.open)").appendChild(mark);
     }
-    const names = [...new Set((mark.dataset.albums || "").split("\n").filter(Boolean)).add(body.album)]
-      .sort((a, b) => a.localeCompare(b, undefined, { sensitivity: "base" }));  // by name, as the server says them
     mark.dataset.albums = names.join("\n");
     mark.textContent = `in ${names.join(", ")}`;
     mark.title = `in the album${names.length > 1 ? "s" : ""} ${names.join(", ")}`;
-    if (hits[at] === hit) show(at);
-    album.querySelector(".said").textContent = `Put in ${body.album}.`;
+  }
+  // an album changed for the result shown (`change`: add or remove), kept in the engine at once; the answer's JSON
+  async function changeAlbum(form, name, change) {
+    const hit = hits[at];
+    const answer = await fetch(`${form.dataset.url}/${encodeURIComponent(name)}`, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ engine: form.dataset.engine, [change]: [hit.querySelector('input[name="id"]').value] }) });
+    const body = await answer.json();
+    if (answer.ok) {
+      setAlbums(hit, change === "add" ? [...albumsOf(hit), body.album]
+        : albumsOf(hit).filter((album) => !same(album, name)));
+      if (hits[at] === hit) show(at);
+    }
+    return [answer.ok, body];
+  }
+  // "Put in the album"
+  const album = viewer.querySelector("form.to-album");
+  if (album) album.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const [done, body] = await changeAlbum(album, album.querySelector("input").value.trim(), "add");
+    album.querySelector(".said").textContent = done ? `Put in ${body.album}.` : body.error;
   });
+  // ♡: a favorite (in the album of favorites), or no longer
+  const heart = viewer.querySelector("button.favourite");
+  async function love() {
+    const [done, body] = await changeAlbum(heart, heart.dataset.album,
+                                           heart.getAttribute("aria-pressed") === "true" ? "remove" : "add");
+    if (!done && album) album.querySelector(".said").textContent = body.error;
+  }
+  if (heart) heart.addEventListener("click", love);
   hits.forEach((hit, n) => hit.querySelector("a.open").addEventListener("click", (event) => {
     if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;  // a tab, as asked
     event.preventDefault();
@@ -356,6 +385,10 @@ const SLIDE_MS = 4000;
     } else if (viewer.open && event.key === " " && !["VIDEO", "INPUT"].includes(event.target.tagName)) {  // not a click
       event.preventDefault();
       slideshow(!playing);
+    } else if (viewer.open && heart && event.key.toLowerCase() === "f" && !event.ctrlKey && !event.metaKey
+               && event.target.tagName !== "INPUT") {
+      event.preventDefault();
+      love();
     }
   });
 })();
