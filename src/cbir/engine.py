@@ -499,10 +499,11 @@ class Engine:
 
     def browse(self, k: int = 10, where: Filter | None = None, distinct: bool = False, order: str = "newest"
                ) -> SearchResult:
-        """The `k` newest indexed images (by when they were taken; undated ones last) of those that pass `where`: a
-        collection looked through without a query, its hits scored 1; `order` "oldest": the oldest first instead (a
-        trip, an album told from its start), "added": those added lately first (what a `sync` brought); `distinct`:
-        one image per group of look-alikes (a burst's shots), as in `search`."""
+        """The first `k` indexed images of those that pass `where`, the newest first (by when they were taken;
+        undated ones last): a collection looked through without a query, its hits scored 1; `order` "oldest": the
+        oldest first instead (a trip, an album told from its start), "added": those added lately first (what a
+        `sync` brought; `ORDERS`); `distinct`: one image per group of look-alikes (a burst's shots), as in
+        `search`."""
         _check_k(k)
         if order not in ORDERS:
             raise CbirError(f"the order of a look through the images is {', '.join(ORDERS)}, not '{order}'")

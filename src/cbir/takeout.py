@@ -60,7 +60,10 @@ class GoogleFacts(NamedTuple):
         from it (put right in Google Photos) or the photo has none."""
         if own is None or self.taken is None:
             return own or self.taken
-        apart = abs((datetime.fromisoformat(own) - datetime.fromisoformat(self.taken)).total_seconds())
+        try:
+            apart = abs((datetime.fromisoformat(own) - datetime.fromisoformat(self.taken)).total_seconds())
+        except (ValueError, TypeError):  # no date as dates are kept: the photo's own stands
+            return own
         return own if apart <= SAME_DAY else self.taken
 
 
