@@ -160,7 +160,7 @@ def test_albums_on_the_page_and_in_the_api(library, tmp_path):
     schema = client.get("/api/v1/openapi.json").get_json()["paths"]["/api/v1/albums"]["get"]["responses"]["200"]
     item = schema["content"]["application/json"]["schema"]["properties"]["albums"]["items"]["properties"]
     assert listed["albums"] == [{"name": "Stripes", "images": 2, "cover": "stripes/000.png",
-                                 "thumbnail": "/api/v1/images/stripes/000.png?size=thumb"}]
+                                 "thumbnail": "/api/v1/images/stripes/000.png?size=thumb", "shared": None}]
     assert set(listed["albums"][0]) == set(item)  # as documented
     assert Engine.load(out).albums.images("stripes") == ["stripes/000.png", "stripes/001.png"]  # kept in the folder
     suggested = client.get("/api/v1/albums/stripes/suggestions?k=6").get_json()["hits"]
@@ -281,3 +281,57 @@ def test_a_photo_is_made_a_favourite_from_its_page_without_javascript(library, t
     client.post("/albums", data={"engine": "photos", "id": shown, "to_album": FAVOURITES, "do": "remove",
                                  "back": "photo"})
     assert not Engine.load(out).albums and "♡ Favorite" in client.get(f"/photo/{shown}").get_data(as_text=True)
+
+
+def test_an_album_shared_by_a_link_keeps_its_secret_through_its_changes():
+    albums = Albums({"Rome": ["a", "b"], "Paris": ["c"]})
+    secret = albums.share("rome")
+    assert len(secret) >= 22 and albums.share("Rome") == secret and albums.shared_by(secret) == "Rome"
+    assert albums.shared_by(secret[:-1]) is None and albums.shared_by("") is None
+    assert Albums({"Rome": ["a"]}).share("Rome") != secret  # another, not to be guessed
+    albums.rename("Rome", "Roma")
+    assert albums.shared_by(secret) == "Roma" and albums.copy().secret("roma") == secret
+    albums.remove("Roma", ["a", "b"])  # gone with the album
+    assert albums.shared_by(secret) is None
+    secret = albums.share("Paris")
+    assert albums.unshare("paris") and not albums.unshare("paris") and albums.shared_by(secret) is None
+
+
+def test_an_album_shared_by_a_link_shows_its_photos_and_nothing_else_without_the_password(library, tmp_path, capsys):
+    out = indexed(library, tmp_path)
+    other = indexed(write_collection(tmp_path / "other", {"stripes": 3}, seed=5), tmp_path / "x")  # the same ids
+    assert main(["albums", str(out), "Lines", "--add", "stripes/000.png", "stripes/001.png"]) == 0
+    assert main(["albums", str(out), "Lines", "--share"]) == 0
+    link = capsys.readouterr().out.split(" is shared at ")[1].split()[0]
+    assert link == "/shared/" + Engine.load(out).albums.secret("Lines")
+    app = create_app({"ENGINES": {"photos": str(out), "other": str(other)}, "PASSWORD": "s3cret"})
+    client = app.test_client()
+    assert client.get("/").status_code == 401 and client.get("/api/v1/images/stripes/002.png").status_code == 401
+    page = client.get(link)
+    assert page.status_code == 200 and "Lines" in page.get_data(as_text=True)
+    shown = page.get_data(as_text=True)
+    assert shown.count('<li class="hit">') == 2 and "/api/" not in shown and "people" not in shown
+    assert client.get("/static/style.css").status_code == 200  # the page's style, for everyone
+    thumb = client.get(f"{link}/images/stripes/000.png?size=thumb")
+    assert thumb.status_code == 200 and thumb.mimetype.startswith("image/")
+    mine = app.extensions["cbir"].image_bytes("stripes/000.png", False, engine="photos")[0]
+    assert client.get(f"{link}/images/stripes/000.png").data == mine  # this engine's, not the other's
+    assert client.get(f"{link}/images/stripes/002.png").status_code == 404  # not in the album
+    assert client.get(f"{link}/images/../stripes/002.png").status_code == 404
+    assert client.get("/shared/" + "A" * 22).status_code == 404
+    zipped = client.get(f"{link}/download")
+    assert zipfile.ZipFile(io.BytesIO(zipped.data)).namelist() == ["stripes/000.png", "stripes/001.png"]
+    auth = {"Authorization": "Basic " + __import__("base64").b64encode(b"me:s3cret").decode()}
+    album_page = client.get("/?browse=1&album=Lines", headers=auth).get_data(as_text=True)
+    assert f"{link}</a>" in album_page and "Stop sharing" in album_page
+    listed = client.get("/api/v1/albums?engine=photos", headers=auth).get_json()["albums"]
+    assert listed[0]["shared"] == link
+    assert client.post("/albums", data={"to_album": "Lines", "do": "unshare", "engine": "photos"},
+                       headers=auth).status_code == 303
+    assert client.get(link).status_code == 404 and client.get(f"{link}/images/stripes/000.png").status_code == 404
+    assert "Share a link" in client.get("/?browse=1&album=Lines", headers=auth).get_data(as_text=True)
+    answer = client.post("/api/v1/albums/Lines", json={"share": True, "engine": "photos"}, headers=auth)
+    new = answer.get_json()["albums"][0]["shared"]
+    assert new.startswith("/shared/") and new != link and client.get(new).status_code == 200
+    assert main(["albums", str(out), "Lines", "--unshare"]) == 0
+    assert "no longer shared" in capsys.readouterr().out

@@ -5,12 +5,15 @@ removed leave them, and an album with no image left is gone. An album is also a 
 photos that may belong in it are those most like a few of its own (`Engine.search_album`): each scored with the mean
 of its `BEST_OF` best similarities to the album's images, which ranks better than its best one alone (one
 look-alike) and than the album's mean (no picture at all, where an album of one trip holds beaches, streets and
-dinners): docs/results/quality.md.
+dinners): docs/results/quality.md. An album may be shared by a link (`Albums.share`): whoever has it sees that album's
+photos, and nothing else, on the page `cbir serve` gives, without its password.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
+import secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -22,6 +25,7 @@ ALBUMS = "albums.json"  # in an engine's version folder
 BEST_OF = 3  # an image's best similarities to an album's images averaged: how much it may belong there
 RESCORED = 10  # times k: the images most like one of an album's own, scored by `BEST_OF`
 LONGEST_NAME = 100  # characters
+SECRET_BYTES = 16  # of an album's link (`Albums.share`): 128 random bits, not to be guessed
 FAVOURITES = "Favorites"  # the album of one's favourites: the page's ♡, a Takeout's favourites (Google's name)
 
 
@@ -34,11 +38,13 @@ class Album(NamedTuple):
 
 
 class Albums:
-    """Album name -> its image ids, in the order they were put in."""
+    """Album name -> its image ids, in the order they were put in; and the albums shared by a link: name -> the
+    link's secret (`share`)."""
 
-    def __init__(self, albums: Mapping[str, Iterable[str]] | None = None):
+    def __init__(self, albums: Mapping[str, Iterable[str]] | None = None, shared: Mapping[str, str] | None = None):
         self._albums = {name: list(dict.fromkeys(ids)) for name, ids in (albums or {}).items()}
         self._albums = {name: ids for name, ids in self._albums.items() if ids}
+        self._shared = {name: secret for name, secret in (shared or {}).items() if name in self._albums}
         self._of: dict[str, tuple[str, ...]] | None = None  # image -> its albums, worked out when first asked for
 
     def __bool__(self) -> bool:
@@ -48,7 +54,27 @@ class Albums:
         return len(self._albums)
 
     def copy(self) -> Albums:
-        return Albums(self._albums)
+        return Albums(self._albums, self._shared)
+
+    def share(self, name: str) -> str:
+        """Share an album by a link: the link's secret (`SECRET_BYTES` random bytes, as URL-safe text), the one it
+        has where it is shared already."""
+        name = self.named(name)
+        return self._shared.setdefault(name, secrets.token_urlsafe(SECRET_BYTES))
+
+    def unshare(self, name: str) -> bool:
+        """Stop sharing an album: its link leads nowhere from now on (sharing it again makes a new one). Returns
+        whether it was shared."""
+        return self._shared.pop(self.named(name), None) is not None
+
+    def secret(self, name: str) -> str | None:
+        """The secret of an album's link, where it is shared."""
+        return self._shared.get(self.named(name))
+
+    def shared_by(self, secret: str) -> str | None:
+        """The album a link's secret shares; None for none (compared in constant time, each secret whole)."""
+        found = [name for name, known in self._shared.items() if hmac.compare_digest(known.encode(), secret.encode())]
+        return found[0] if found else None
 
     def overview(self) -> list[Album]:
         """Every album, by name."""
@@ -105,6 +131,7 @@ class Albums:
         removed = before - len(self._albums[name])
         if not self._albums[name]:
             del self._albums[name]
+            self._shared.pop(name, None)
         return removed
 
     def rename(self, name: str, new: str) -> str:
@@ -117,18 +144,23 @@ class Albums:
         there = self._albums.setdefault(target, [])
         present = set(there)
         there += [image for image in images if image not in present]
+        if (secret := self._shared.pop(name, None)) is not None:  # its link shares it under its new name
+            self._shared.setdefault(target, secret)
         return target
 
     def delete(self, name: str) -> int:
         """Remove an album (its images stay indexed); returns how many it held."""
         self._of = None
-        return len(self._albums.pop(self.named(name)))
+        name = self.named(name)
+        self._shared.pop(name, None)
+        return len(self._albums.pop(name))
 
     def discard(self, images: Iterable[str]) -> None:
         """Forget images (removed from the engine): they leave their albums."""
         self._of = None
         gone = set(images)
         self._albums = {name: left for name, ids in self._albums.items() if (left := [i for i in ids if i not in gone])}
+        self._shared = {name: secret for name, secret in self._shared.items() if name in self._albums}
 
     def moved(self, moves: Iterable[tuple[str, str, str]]) -> None:
         """Images indexed under new ids (`Engine.add_moved`: (new, path, old)) stay in their albums under them."""
@@ -143,11 +175,13 @@ class Albums:
         self.moved((new, "", old) for old, new in images.items())
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps({"albums": self._albums}, ensure_ascii=False, indent=1), encoding="utf-8")
+        path.write_text(json.dumps({"albums": self._albums, "shared": self._shared}, ensure_ascii=False, indent=1),
+                        encoding="utf-8")
 
     @classmethod
     def load(cls, path: Path) -> Albums:
-        return cls(json.loads(path.read_text(encoding="utf-8"))["albums"])
+        said = json.loads(path.read_text(encoding="utf-8"))
+        return cls(said["albums"], said.get("shared"))
 
 
 def _name(name: str) -> str:

@@ -9,17 +9,19 @@ import sys
 from pathlib import Path
 
 from cbir.cli.args import positive
+
+SHARED = "/shared/{}"  # where the page shows an album shared by a link (its secret)
 from cbir.errors import CbirError
 
 
 def cmd_albums(args: argparse.Namespace) -> int:
     from cbir.engine import Engine
 
-    changes = [flag for flag in ("add", "remove", "rename", "delete") if getattr(args, flag)]
+    changes = [flag for flag in ("add", "remove", "rename", "delete", "share", "unshare") if getattr(args, flag)]
     if not args.name and (changes or args.suggest):
         raise CbirError(f"--{(changes or ['suggest'])[0]} needs an album: cbir albums ENGINE NAME ...")
     if len(changes) > 1 or (changes and args.suggest):
-        raise CbirError("one of --add, --remove, --rename, --delete or --suggest at a time")
+        raise CbirError("one of --add, --remove, --rename, --delete, --share, --unshare or --suggest at a time")
     if changes:
         with Engine.editing(args.engine) as engine:  # loaded under the folder's lock: no other writer's change lost
             change_album(engine, args)
@@ -28,9 +30,12 @@ def cmd_albums(args: argparse.Namespace) -> int:
     if not args.name:
         listed = engine.albums.overview()
         if args.json:
-            print(json.dumps([album._asdict() for album in listed], indent=2, ensure_ascii=False))
+            print(json.dumps([album._asdict() | {"shared": SHARED.format(secret) if (
+                secret := engine.albums.secret(album.name)) else None} for album in listed], indent=2,
+                ensure_ascii=False))
         for album in [] if args.json else listed:
-            print(f"{album.name}  ({album.images} image{'s' * (album.images != 1)})")
+            shared = "; shared at " + SHARED.format(secret) if (secret := engine.albums.secret(album.name)) else ""
+            print(f"{album.name}  ({album.images} image{'s' * (album.images != 1)}{shared})")
         if not listed and not args.json:
             print(f"no albums yet: `cbir albums {args.engine} NAME --add ID...` makes one")
     elif args.suggest:
@@ -46,7 +51,8 @@ def cmd_albums(args: argparse.Namespace) -> int:
 
 
 def change_album(engine, args: argparse.Namespace) -> None:
-    """`--add`, `--remove`, `--rename` or `--delete`, kept in the engine folder, and what was done said."""
+    """`--add`, `--remove`, `--share`, `--unshare`, `--rename` or `--delete`, kept in the engine folder, and what was
+    done said."""
     if args.add or args.remove:
         ids = indexed_ids(engine.metadata, args.add or args.remove)
         change = (lambda albums: albums.add(args.name, ids)) if args.add else (
@@ -56,6 +62,16 @@ def change_album(engine, args: argparse.Namespace) -> None:
         print(f"{'put' if args.add else 'took'} {count} image{'s' * (count != 1)} {'in' if args.add else 'out of'} "
               + (f"{name}: {len(engine.albums.showing(name))} in all" if name else f"{args.name}: none left, "
                  "the album is gone"))
+    elif args.share:
+        name = engine.albums.named(args.name)
+        secret = engine.change_albums(args.engine, lambda albums: albums.share(name))
+        print(f"{name} is shared at {SHARED.format(secret)} on the page `cbir serve {args.engine}` gives (e.g. "
+              f"http://127.0.0.1:5000{SHARED.format(secret)}): whoever has the link sees its photos, and nothing "
+              f"else, without the password; `--unshare` stops it")
+    elif args.unshare:
+        name = engine.albums.named(args.name)
+        was = engine.change_albums(args.engine, lambda albums: albums.unshare(name))
+        print(f"{name} is no longer shared: its link leads nowhere" if was else f"{name} was not shared")
     elif args.rename:
         old = engine.albums.named(args.name)
         print(f"{old} is now {engine.change_albums(args.engine, lambda albums: albums.rename(old, args.rename))}")
@@ -98,6 +114,10 @@ def register(sub) -> None:
                                                                 "indexed); an album with none left is gone")
     p.add_argument("--rename", metavar="NEW", help="give the album another name (another album's: the two are one)")
     p.add_argument("--delete", action="store_true", help="delete the album (its images stay indexed)")
+    p.add_argument("--share", action="store_true",
+                   help="share the album by a link: whoever has it sees the album's photos on the page `cbir serve` "
+                        "gives, and nothing else, without its password")
+    p.add_argument("--unshare", action="store_true", help="stop sharing the album: its link leads nowhere")
     p.add_argument("--suggest", action="store_true",
                    help="list the images that may belong in the album, not in it yet: each scored with the mean of its "
                         "three best similarities to the album's images")

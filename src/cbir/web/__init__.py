@@ -73,8 +73,8 @@ def create_app(config: dict | None = None) -> Flask:
     @app.before_request
     def ask_for_the_password():
         password = app.config["PASSWORD"]
-        if not password or request.path == "/api/v1/health":
-            return
+        if not password or request.path == "/api/v1/health" or request.path.startswith(("/shared/", "/static/")):
+            return  # an album shared by a link is seen by whoever has it (`cbir.albums`), with the page's style
         given = request.authorization.password if request.authorization else None
         if given is None or not hmac.compare_digest(given.encode(), password.encode()):
             raise Unauthorized("this server asks for its password (any user name)",

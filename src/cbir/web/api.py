@@ -160,20 +160,23 @@ def name_face(image_id: str):
 
 @bp.get("/albums")
 def albums():
-    """The albums made of the engine's images, by name: each one's name, how many images it holds, and its cover (its
-    first image) with a thumbnail."""
+    """The albums made of the engine's images, by name: each one's name, how many images it holds, its cover (its
+    first image) with a thumbnail, and the address it is shared at (null where it is not)."""
     svc = service()
     name, _ = svc.engine(given("engine"))
+    shared = svc.engine(name)[1].albums.secret
     return jsonify({"engine": name, "albums": [
-        album._asdict() | {"thumbnail": url_for("api.image", image_id=album.cover, size="thumb")}
+        album._asdict() | {"thumbnail": url_for("api.image", image_id=album.cover, size="thumb"),
+                           "shared": url_for("ui.shared", secret=secret) if (secret := shared(album.name)) else None}
         for album in svc.albums(name)]})
 
 
 @bp.post("/albums/<path:album>")
 def change_album(album: str):
     """Put indexed images in an album (`add`: ids; `add_all`: every image the filters in the query keep, the earliest
-    taken first; the album is made if there is none), take some out (`remove`), rename it (`name`) or delete it
-    (`delete`); kept in the engine. Answers with the album's name now (null where it is gone) and the albums."""
+    taken first; the album is made if there is none), take some out (`remove`), share it by a link or stop (`share`:
+    true or false), rename it (`name`) or delete it (`delete`); kept in the engine. Answers with the album's name now
+    (null where it is gone) and the albums."""
     svc = service()
     name, _ = svc.engine(given("engine"))
     add = given_list("add")
@@ -183,8 +186,8 @@ def change_album(album: str):
         if add:
             raise RequestError("add_all puts in every image the filters in the query keep: not with add")
         add = svc.passing(name, svc.parse_narrowing(query)[0])
-    now = svc.change_album(name, album, add, given_list("remove"), given("name"),
-                           given_flag("delete"))
+    now = svc.change_album(name, album, add, given_list("remove"), given("name"), given_flag("delete"),
+                           None if given("share") is None else given_flag("share"))
     return jsonify(albums().get_json() | {"album": now})
 
 
@@ -308,8 +311,12 @@ def download():
     elif len(image_ids) > svc.max_k:
         raise RequestError(f"at most {svc.max_k} images are downloaded at once, not {len(image_ids)}: an album's "
                            f"are downloaded all at once (album=NAME)")
-    response = Response(zipped(svc.originals(image_ids)), mimetype="application/zip")
-    name = f"{album}.zip" if album else f"cbir-{len(image_ids)}-images.zip"
+    return zip_response(svc.originals(image_ids), f"{album}.zip" if album else f"cbir-{len(image_ids)}-images.zip")
+
+
+def zip_response(originals, name: str) -> Response:
+    """Indexed images as stored (`SearchService.originals`), sent as one zip file called `name`."""
+    response = Response(zipped(originals), mimetype="application/zip")
     response.headers["Content-Disposition"] = (f'attachment; filename="{ascii_name(name)}"; '
                                                f"filename*=UTF-8''{quote(name, safe='')}")
     return response
@@ -322,12 +329,18 @@ def ascii_name(name: str) -> str:
 
 @bp.get("/images/<path:image_id>")
 def image(image_id: str):
+    return image_response(image_id)
+
+
+def image_response(image_id: str, engine: str | None = None) -> Response:
+    """An indexed image (of `engine` where named) as a browser shows it, or its thumbnail (`size=thumb`, a part of
+    it: `crop=`); a video streamed, a range at a time."""
     thumbnail = request.args.get("size") == "thumb"
-    if not thumbnail and (video := service().video_file(image_id)) is not None:  # streamed, a range at a time
+    if not thumbnail and (video := service().video_file(image_id, engine)) is not None:
         return send_file(video, mimetype=MIMETYPES.get(extension(video), "video/mp4"), conditional=True,
                          max_age=86400)
     data, mimetype = service().image_bytes(image_id, thumbnail, service().parse_region(request.args) if thumbnail
-                                           else None)
+                                           else None, engine)
     response = Response(data, mimetype=mimetype)
     response.headers["Cache-Control"] = "public, max-age=86400"
     response.set_etag(hashlib.sha256(data).hexdigest()[:32])

@@ -28,7 +28,9 @@ _CHANGE_REFUSED = {"400": _ERROR, "403": {"description": "sent from another site
 
 _ALBUM = {"name": {"type": "string"}, "images": {"type": "integer"},
           "cover": {"type": "string", "description": "its first image"},
-          "thumbnail": {"type": "string", "description": "the address of its cover's thumbnail"}}
+          "thumbnail": {"type": "string", "description": "the address of its cover's thumbnail"},
+          "shared": {"type": ["string", "null"], "description": "the address of the page that shares it by a link "
+                                                                  "(no password asked); null where it is not shared"}}
 
 
 def _counted(key: str, example: str) -> dict:
@@ -223,8 +225,8 @@ def openapi_document(service) -> dict:
                 "by name", _ALBUM),
             "/api/v1/albums/{album}": {"post": {
                 "summary": "Put indexed images in an album (made if there is none of that name; case ignored), take "
-                           "some out (an album with none left is gone), rename it or delete it (its images stay "
-                           "indexed); kept in the engine's folder",
+                           "some out (an album with none left is gone), share it by a link or stop, rename it or "
+                           "delete it (its images stay indexed); kept in the engine's folder",
                 "parameters": [{"name": "album", "in": "path", "required": True, "schema": {"type": "string"}},
                                *narrowing],
                 "requestBody": _fields({
@@ -237,6 +239,8 @@ def openapi_document(service) -> dict:
                                                                  "keep (folder=, since=, place=...), the earliest "
                                                                  "taken first"},
                     "delete": {"type": "boolean", "description": "delete the album"},
+                    "share": {"type": "boolean", "description": "true: share the album by a link (its address in "
+                                                               "the albums' `shared`); false: stop sharing it"},
                     "engine": {"type": "string"}}, []),
                 "responses": {"200": {"description": "the album's name now (null where it is gone) and the albums",
                                       "content": {"application/json": {"schema": {"type": "object", "properties": {

@@ -567,14 +567,16 @@ class SearchService:
         return self.engine(engine)[1].albums.overview()
 
     def change_album(self, engine: str | None, album: str, add: Sequence[str] = (), remove: Sequence[str] = (),
-                     name: str | None = None, delete: bool = False) -> str | None:
-        """Put indexed images in an album (made if there is none), take some out, rename it or delete it, kept in the
-        engine's folder; a 404 for an id not indexed, or for an album there is none of (but to add to). Returns
-        the album's name now (None where it is gone)."""
-        if not (add or remove or name is not None or delete):
-            raise RequestError("say what to change: add=ID or remove=ID (repeatable), name=NEW, or delete=1")
+                     name: str | None = None, delete: bool = False, share: bool | None = None) -> str | None:
+        """Put indexed images in an album (made if there is none), take some out, share it by a link or stop
+        (`share`), rename it or delete it, kept in the engine's folder; a 404 for an id not indexed, or for an album
+        there is none of (but to add to). Returns the album's name now (None where it is gone)."""
+        if not (add or remove or name is not None or delete or share is not None):
+            raise RequestError("say what to change: add=ID or remove=ID (repeatable), share=1 or 0, name=NEW, or "
+                               "delete=1")
         self.indexed(engine, [*add, *remove])
-        if (remove or name is not None or delete) and self.engine(engine)[1].albums.find(album) is None:
+        if (remove or name is not None or delete or share is not None) and (
+                self.engine(engine)[1].albums.find(album) is None):
             raise RequestError(f"there is no album '{album}'", 404)
 
         def change(albums: Albums) -> str | None:
@@ -582,6 +584,8 @@ class SearchService:
                 albums.add(album, add)
             if remove:
                 albums.remove(album, remove)
+            if share is not None and albums.find(album) is not None:
+                albums.share(album) if share else albums.unshare(album)
             if delete:
                 albums.delete(album)
                 return None
@@ -615,21 +619,30 @@ class SearchService:
         except CbirError as exc:  # no such album
             raise RequestError(str(exc), 404) from None
 
-    def locate(self, image_id: str) -> str:
-        """The stored path of an indexed image (any engine); only indexed ids are served."""
-        for engine in self.engines.values():
+    def shared(self, secret: str) -> tuple[str, str, list[str]]:
+        """(engine, album, its images) of the album a link's secret shares; a 404 for a secret no album has (one
+        that stopped being shared, or a guess)."""
+        for name, engine in self.engines.items():
+            if (album := engine.albums.shared_by(secret)) is not None:
+                return name, album, engine.albums.images(album)
+        raise RequestError("no album is shared at this address (any more)", 404)
+
+    def locate(self, image_id: str, engine: str | None = None) -> str:
+        """The stored path of an indexed image (of any engine, or of the one named); only indexed ids are served."""
+        for engine in [self.engine(engine)[1]] if engine else self.engines.values():
             if image_id in engine.metadata:
                 path = engine.metadata.path(image_id)
                 if path:
                     return path
         raise RequestError(f"no indexed image with id '{image_id}'", 404)
 
-    def originals(self, image_ids: list[str]) -> Iterator[tuple[str, bytes | BinaryIO]]:
+    def originals(self, image_ids: list[str], engine: str | None = None) -> Iterator[tuple[str, bytes | BinaryIO]]:
         """(name, bytes or the open file) of indexed images as stored, for a download: their ids as names (the
         folders they were in), a file of its own opened to be read as it is sent (a video of any size), an image of
         CIFAR-10's official archive (pixels, not a file) as a PNG; those unreadable by now left out and named in a
-        last file, `not-included.txt`. Every id is checked first (a 404 for one not indexed)."""
-        located = [(image_id, self.locate(image_id)) for image_id in image_ids]
+        last file, `not-included.txt`. Every id is checked first (a 404 for one not indexed; of `engine`'s where
+        named)."""
+        located = [(image_id, self.locate(image_id, engine)) for image_id in image_ids]
 
         def read() -> Iterator[tuple[str, bytes | BinaryIO]]:
             missing = []
@@ -660,20 +673,22 @@ class SearchService:
         except (DatasetError, ImageDecodeError) as exc:
             raise unavailable(image_id, exc) from None
 
-    def video_file(self, image_id: str) -> str | None:
-        """The file of an indexed video (`cbir.datasets.video`), to stream as it is; None for an image."""
-        path = self.locate(image_id)
+    def video_file(self, image_id: str, engine: str | None = None) -> str | None:
+        """The file of an indexed video (`cbir.datasets.video`; of `engine` where named), to stream as it is; None
+        for an image."""
+        path = self.locate(image_id, engine)
         if not is_video_name(path) or archive_member(path) is not None:
             return None
         if not os.path.isfile(path):
             raise unavailable(image_id, FileNotFoundError(path))
         return path
 
-    def image_bytes(self, image_id: str, thumbnail: bool, region: Region | None = None) -> tuple[bytes, str]:
-        """(bytes, mimetype) of an indexed image, as stored when a browser can show it, else JPEG for a HEIC
-        photo or a camera's raw file and PNG for the rest; its thumbnail (`thumbnail`), or a part's (`region`: a
-        face's)."""
-        path = self.locate(image_id)
+    def image_bytes(self, image_id: str, thumbnail: bool, region: Region | None = None, engine: str | None = None
+                    ) -> tuple[bytes, str]:
+        """(bytes, mimetype) of an indexed image (of `engine` where named), as stored when a browser can show it,
+        else JPEG for a HEIC photo or a camera's raw file and PNG for the rest; its thumbnail (`thumbnail`), or a
+        part's (`region`: a face's)."""
+        path = self.locate(image_id, engine)
         try:
             if thumbnail:  # kept by the file's stamp: a file changed since is read again
                 return self._thumbnail(path, file_stamp(path), region)

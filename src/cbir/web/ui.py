@@ -15,6 +15,7 @@ from cbir.metadata import ORDERS
 from cbir.places import fold
 from cbir.web.grouping import RETRY_S
 from cbir.web.pictures import thumbnail
+from cbir.web.api import image_response, zip_response
 from cbir.web.service import MAX_DEPTH, RequestError, Searched, SearchService
 from cbir.words import Shown
 
@@ -201,8 +202,10 @@ def index():
             elif not context["browsing"]:
                 about = svc.collection(searched.engine)
                 context["note"] = diagnostic(searched, about.labelled, context.get("predicted"), about.knows_classes)
-            if where and where.album:  # an album's images: renamed, deleted, taken out of it on the page
-                context["album"] = svc.engine(engine)[1].albums.find(where.album)
+            if where and where.album:  # an album's images: renamed, deleted, shared, taken out of it on the page
+                albums = svc.engine(engine)[1].albums
+                context["album"] = albums.find(where.album)
+                context["shared"] = albums.secret(context["album"]) if context["album"] else None
             if where and where.person:  # whose photos these are: named (or not theirs after all) on the page
                 context["person"] = next((p for p in context["people"] if where.person == str(p.person)
                                           or fold(where.person) in (fold(p.name), p.called)), None)
@@ -226,6 +229,31 @@ def people():
     engine = request.args.get("engine") or svc.default_engine
     found = svc.collection(engine).people
     return render_template("people.html", engine=engine, people=found, unnamed=sum(not p.name for p in found))
+
+
+@bp.get("/shared/<secret>")
+def shared(secret: str):
+    """An album shared by a link: its photos, and nothing else of the engine's (no password asked)."""
+    _, album, ids = service().shared(secret)
+    return render_template("shared.html", secret=secret, album=album, ids=ids)
+
+
+@bp.get("/shared/<secret>/images/<path:image_id>")
+def shared_image(secret: str, image_id: str):
+    """A photo of an album shared by a link (`size=thumb`: its thumbnail); a 404 for one not in it."""
+    engine, _, ids = service().shared(secret)
+    if image_id not in set(ids):
+        raise RequestError("no such photo in this album", 404)
+    response = image_response(image_id, engine)
+    response.headers["Cache-Control"] = "private, max-age=300"  # a link no longer shared soon shows nothing
+    return response
+
+
+@bp.get("/shared/<secret>/download")
+def shared_download(secret: str):
+    """Every photo of an album shared by a link, as stored, in one zip."""
+    engine, album, ids = service().shared(secret)
+    return zip_response(service().originals(ids, engine), f"{album}.zip")
 
 
 @bp.get("/albums")
@@ -284,13 +312,13 @@ def name_face(image_id: str):
 @bp.post("/albums")
 def change_album():
     """A form changing an album (`to_album`): the ticked images (`id`) put in it (`do` add) or taken out (remove),
-    every image the filters given keep put in it (add-all), or it renamed (rename, to `name`) or deleted (delete);
-    then the album's images (the start page where it is gone)."""
+    every image the filters given keep put in it (add-all), it shared by a link or no longer (share, unshare), or it
+    renamed (rename, to `name`) or deleted (delete); then the album's images (the start page where it is gone)."""
     svc = service()
     engine, album = request.form.get("engine") or svc.default_engine, request.form.get("to_album", "")
     do, ids = request.form.get("do"), list(dict.fromkeys(request.form.getlist("id")))
-    if do not in ("add", "add-all", "remove", "rename", "delete"):
-        raise RequestError("do= is add, add-all, remove, rename or delete")
+    if do not in ("add", "add-all", "remove", "share", "unshare", "rename", "delete"):
+        raise RequestError("do= is add, add-all, remove, share, unshare, rename or delete")
     if do == "add-all":  # every image the filters given keep, the earliest taken first
         ids, do = svc.passing(engine, svc.parse_narrowing(request.form)[0]), "add"
     if do in ("add", "remove") and not ids:
@@ -298,7 +326,8 @@ def change_album():
     if do == "add" and not album.strip():
         raise RequestError("name the album to put the ticked images in")
     now = svc.change_album(engine, album, ids if do == "add" else (), ids if do == "remove" else (),
-                           request.form.get("name") if do == "rename" else None, do == "delete")
+                           request.form.get("name") if do == "rename" else None, do == "delete",
+                           {"share": True, "unshare": False}.get(do))
     if request.form.get("back") == "photo":  # from a photo's own page: that page again
         return redirect(url_for("ui.photo", image_id=ids[0], engine=engine), 303)
     return redirect(url_for("ui.index", browse=1, album=now, engine=engine, k=request.form.get("k")) if now
