@@ -34,7 +34,7 @@ def photo(path, seed, taken=None):
     return path
 
 
-def said(folder, name, taken, lat=0.0, lon=0.0, people=(), favourite=False):
+def said(folder, name, taken, lat=0.0, lon=0.0, people=(), favourite=False, archived=False):
     """The JSON Takeout writes beside a photo (the fields cbir reads, and some it does not)."""
     content = {"title": name.split(".json")[0], "description": "", "imageViews": "3",
                "creationTime": {"timestamp": str(taken + 86400), "formatted": "…"},
@@ -44,6 +44,8 @@ def said(folder, name, taken, lat=0.0, lon=0.0, people=(), favourite=False):
                "people": [{"name": person} for person in people], "url": "https://photos.google.com/photo/x"}
     if favourite:
         content["favorited"] = True
+    if archived:
+        content["archived"] = True
     (folder / name).write_text(json.dumps(content), encoding="utf-8")
 
 
@@ -55,7 +57,7 @@ def takeout(tmp_path):
     photo(year / "IMG_1.jpg", 1)  # no EXIF date: its file's time would be the day it was downloaded
     said(year, "IMG_1.jpg.supplemental-metadata.json", JULY_1, 45.764, 4.8357, ["Anna", "Bob"], favourite=True)
     photo(year / "IMG_2.jpg", 2, "2019:07:02 09:00:00")  # its own date, local time where it was taken
-    said(year, "IMG_2.jpg.supplemental-metadata.json", JULY_1 + 86400 - 5 * 3600)
+    said(year, "IMG_2.jpg.supplemental-metadata.json", JULY_1 + 86400 - 5 * 3600, archived=True)
     photo(year / "IMG_3.jpg", 3, "2001:01:01 00:00:00")  # a camera whose clock was never set: put right in Google
     said(year, "IMG_3.jpg.supplemental-metadata.json", JULY_1 + 2 * 86400, 41.9028, 12.4964)
     rome.mkdir()
@@ -117,7 +119,7 @@ def test_a_takeout_is_indexed_with_its_albums_each_photo_once(takeout, tmp_path,
     assert sorted(engine.metadata.labels()) == ["Photos from 2019/IMG_1.jpg", "Photos from 2019/IMG_2.jpg",
                                                  "Photos from 2019/IMG_3.jpg", "Rome 2019/from Bob.jpg"]
     assert {a.name: engine.albums.images(a.name) for a in engine.albums.overview()} == {
-        "Favorites": ["Photos from 2019/IMG_1.jpg"],
+        "Archive": ["Photos from 2019/IMG_2.jpg"], "Favorites": ["Photos from 2019/IMG_1.jpg"],
         "Rome 2019": ["Photos from 2019/IMG_3.jpg", "Rome 2019/from Bob.jpg"]}  # the year's photo, not its copy
     capsys.readouterr()
     assert main(["search", str(out), "--place", "Rome", "--json"]) == 0

@@ -9,12 +9,12 @@ and none for a photo edited in Google Photos (`IMG_1-edited.jpg`, `-bearbeitet`,
 
 Read from it (`google_facts`): when the photo was taken (`photoTakenTime`, UTC, given in this computer's time zone
 as a file's time is), where (`geoData`: the photo's own GPS position, or one put right or added in Google Photos),
-the people named in it (as tags, as a photo manager's named faces are; and the faces `cbir faces` finds, though
-not where each is: `cbir.faces.Faces.name_the_rest`), whether it is a favourite (`FAVOURITES`, an
-album) and whether it was in the bin (left out). A photo's own EXIF date, the local time where it was taken, is
-kept where it lies within `SAME_DAY` of Google's: further, the date was put right in Google Photos. An album
-folder's copy of a photo beside it (`album_copies`) is left out of the collection, the photo put in the album in
-its place (`albums_of`). Nothing is written to a photo or its JSON.
+the people named in it (as tags, as a photo manager's named faces are; and the faces `cbir faces` finds, though not
+where each is: `cbir.faces.Faces.name_the_rest`), whether it is a favourite (`FAVOURITES`, an album), whether it was
+archived (the album `ARCHIVED`) and whether it was in the bin (left out). A photo's own EXIF date, the local time
+where it was taken, is kept where it lies within `SAME_DAY` of Google's: further, the date was put right in Google
+Photos. An album folder's copy of a photo beside it (`album_copies`) is left out of the collection, the photo put in
+the album in its place (`albums_of`). Nothing is written to a photo or its JSON.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ EDITED = ("-edited", "-bearbeitet", "-modifié", "-modifie", "-editado", "-modif
           "-muokattu", "-redigeret", "-edytowane", "-upraveno", "-編集済み", "-편집됨")
 ALBUM_FILES = frozenset({"metadata.json", "métadonnées.json", "metadatos.json", "metadades.json", "metadaten.json",
                          "metadati.json", "metadados.json", "metagegevens.json", "metadane.json"})
+ARCHIVED = "Archive"  # the album a Takeout's archived photos are put in (Google Photos keeps them out of its main view)
 SAME_DAY = 26 * 3600  # seconds: the most two clocks on Earth differ by (UTC+14 and UTC-12)
 
 _NUMBERED = re.compile(r"^(.*)\((\d+)\)(\.[^.()]*)?$")  # IMG_1(1).jpg: IMG_1, 1, .jpg
@@ -46,7 +47,7 @@ _TILDE = re.compile(r"^(.*)~\d+(\.[^.]*)?$")  # IMG_1~2.jpg: IMG_1, .jpg
 class GoogleFacts(NamedTuple):
     """What a Takeout's JSON says of a photo: when it was taken (ISO 8601, this computer's local time; None where
     it does not say), where ("LAT,LON", "" for nowhere), who is in it (names), whether it is a favourite, whether
-    it was in the bin when the Takeout was made, and its caption ("" for none)."""
+    it was in the bin when the Takeout was made, its caption ("" for none), and whether it was archived."""
 
     taken: str | None
     position: str
@@ -54,6 +55,7 @@ class GoogleFacts(NamedTuple):
     favourite: bool
     trashed: bool = False
     caption: str = ""
+    archived: bool = False
 
     def date_over(self, own: str | None) -> str | None:
         """The date to keep, given the photo's own EXIF date: the EXIF's unless Google's lies more than `SAME_DAY`
@@ -114,7 +116,8 @@ def _read(path: str, size: int, mtime: int) -> GoogleFacts | None:
         return None
     return GoogleFacts(_taken(said), _position(said.get("geoData")), _people(said.get("people")),
                        said.get("favorited") is True, said.get("trashed") is True,
-                       caption_text(said["description"]) if isinstance(said.get("description"), str) else "")
+                       caption_text(said["description"]) if isinstance(said.get("description"), str) else "",
+                       said.get("archived") is True)
 
 
 def _taken(said: dict) -> str | None:
@@ -190,7 +193,8 @@ def album_copies(media: Iterable[str]) -> dict[str, str]:
 
 def albums_of(paths: Mapping[str, str], is_media: Callable[[str], bool]) -> dict[str, list[str]]:
     """The albums a Takeout puts these images (id -> path) in: those of the album folders they lie in, or whose
-    copies lie there (`album_copies`), and `FAVOURITES` for its favourites (`google_facts`); album -> ids."""
+    copies lie there (`album_copies`), `FAVOURITES` for its favourites and `ARCHIVED` for those archived
+    (`google_facts`); album -> ids."""
     by_path = {path: id_ for id_, path in paths.items()}
     under: dict[str, list[str]] = {}  # each folder of folders -> the images' paths two levels below it
     for path in by_path:
@@ -202,8 +206,10 @@ def albums_of(paths: Mapping[str, str], is_media: Callable[[str], bool]) -> dict
         for album, photos in held.items():
             found.setdefault(album_of(album), []).extend(
                 by_path[target] for path in photos if (target := copies.get(path, path)) in by_path)
-    if favourites := [id_ for id_, path in paths.items() if (said := google_facts(path)) and said.favourite]:
-        found.setdefault(FAVOURITES, []).extend(favourites)
+    said = {id_: facts for id_, path in paths.items() if (facts := google_facts(path)) is not None}
+    for album, marked in ((FAVOURITES, "favourite"), (ARCHIVED, "archived")):
+        if ids := [id_ for id_, facts in said.items() if getattr(facts, marked)]:
+            found.setdefault(album, []).extend(ids)
     return {album: ids for album, ids in found.items() if ids}
 
 
