@@ -82,3 +82,10 @@ def test_the_people_named_go_with_their_photos(tmp_path):
     assert main(["export", str(out), "--xmp", str(tmp_path / "xmp")]) == 0
     assert sidecar_tagged(str(tmp_path / "xmp" / "hopper" / "h2.jpg.xmp")).tags == ("Grace Hopper",)
     assert sidecar_tagged(str(tmp_path / "xmp" / "collins" / "a1.jpg.xmp")).tags == ()  # person 2: no name yet
+
+
+def test_an_id_that_would_lead_out_of_the_folder_has_no_xmp_file(tmp_path):
+    folder = tmp_path / "xmp"
+    assert sidecar_path(folder, "2019/a.jpg") == folder / "2019" / "a.jpg.xmp"
+    assert sidecar_path(folder, "/etc/a.jpg") == folder / "etc" / "a.jpg.xmp"  # an archive member's, kept inside
+    assert sidecar_path(folder, "x/../../a.jpg") is None and sidecar_path(folder, "..") is None

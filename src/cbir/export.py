@@ -85,9 +85,13 @@ def written_by_cbir(path: Path) -> bool:
         return False
 
 
-def sidecar_path(folder: Path, image_id: str) -> Path:
-    """Where the XMP of an image goes in an export folder: its id's path, `.xmp` after its name."""
-    return folder.joinpath(*image_id.split("/")).with_name(image_id.rsplit("/", 1)[-1] + ".xmp")
+def sidecar_path(folder: Path, image_id: str) -> Path | None:
+    """Where the XMP of an image goes in an export folder: its id's path, `.xmp` after its name; None for an id
+    that would lead out of the folder (an archive's member named "/etc/x.jpg")."""
+    parts = [part for part in image_id.split("/") if part]
+    if not parts or any(part in (".", "..") for part in parts):
+        return None
+    return folder.joinpath(*parts[:-1], parts[-1] + ".xmp")
 
 
 def csv_rows(hits: Iterable[Hit]) -> Iterator[list]:

@@ -4,6 +4,7 @@ out for other software: an XMP file a photo and a CSV table (`cbir.export`)."""
 from __future__ import annotations
 
 import argparse
+import warnings
 from pathlib import Path
 
 from cbir.errors import CbirError
@@ -25,14 +26,16 @@ def cmd_export(args: argparse.Namespace) -> int:
             if folder == root.resolve() or root.resolve() in folder.parents:
                 raise CbirError(f"{folder} lies in {root}, which the engine indexes: XMP files there are read as the "
                                 f"photos' own tags; write them into a folder of their own")
-        targets = [sidecar_path(folder, hit.id) for hit in hits]
-        if theirs := [path for path in targets if path.exists() and not written_by_cbir(path)]:
+        placed = [(hit, path) for hit in hits if (path := sidecar_path(folder, hit.id)) is not None]
+        if len(placed) < len(hits):
+            warnings.warn(f"{len(hits) - len(placed)} image(s) whose ids lead out of {folder} have no XMP file there")
+        if theirs := [path for _, path in placed if path.exists() and not written_by_cbir(path)]:
             raise CbirError(f"{len(theirs)} XMP file(s) in {folder} were not written by cbir, e.g. {theirs[0]}: "
                             f"nothing was written (give a folder of their own)")
-        for hit, path in zip(hits, tqdm(targets, desc="writing XMP files", unit="file", mininterval=0.5)):
+        for hit, path in tqdm(placed, desc="writing XMP files", unit="file", mininterval=0.5):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(xmp_of(hit))
-        print(f"wrote {len(hits):,} XMP files -> {folder}")
+        print(f"wrote {len(placed):,} XMP files -> {folder}")
     if args.csv:
         write_csv(hits, Path(args.csv))
         print(f"wrote {len(hits):,} rows -> {args.csv}")
