@@ -535,3 +535,36 @@ def test_ticked_results_go_in_an_album_which_is_looked_through_grown_and_deleted
         expect(page.locator("#albums a")).to_have_count(1)  # the start page: Lines gone, Best of left
         browser.close()
     assert [album.name for album in Engine.load(engine).albums.overview()] == ["Best of"]
+
+
+def test_a_shared_album_shows_its_photos_large_and_nothing_else(tmp_path):
+    """The page of an album shared by a link: a photo clicked shows large, the arrows go through the album's photos
+    alone, and nothing there leads to the rest of the engine."""
+    from playwright.sync_api import expect, sync_playwright
+    from test_albums import indexed
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); make test installs it")
+    engine = indexed(write_collection(tmp_path / "photos", {"": 4}, seed=3), tmp_path)
+    assert main(["albums", str(engine), "Lines", "--add", "stripes/001.png", "stripes/002.png"]) == 0
+    assert main(["albums", str(engine), "Lines", "--share"]) == 0
+    secret = Engine.load(engine).albums.secret("Lines")
+    with served(engine) as url, sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
+        page.goto(f"{url}/shared/{secret}")
+        expect(page.locator("#shared .hit")).to_have_count(2)
+        page.locator("#shared .hit div[title]").first.click()  # the photo itself
+        viewer = page.locator("#viewer")
+        expect(viewer).to_be_visible()
+        expect(viewer.locator(".caption")).to_have_text("#1 · 001.png")
+        page.keyboard.press("ArrowRight")
+        expect(viewer.locator(".caption")).to_have_text("#2 · 002.png")
+        until(page, "document.querySelector('#viewer img').naturalWidth > 0")  # its own link serves it
+        assert viewer.locator("a.original").get_attribute("href").endswith(f"/shared/{secret}/images/stripes/002.png")
+        page.keyboard.press("ArrowRight")  # round again: the album's two, no other
+        expect(viewer.locator(".caption")).to_have_text("#1 · 001.png")
+        hrefs = page.evaluate("[...document.querySelectorAll('a[href]')].filter((a) => a.getAttribute('href'))"
+                              ".map((a) => new URL(a.href).pathname)")
+        assert hrefs and all(h.startswith(f"/shared/{secret}") for h in hrefs), hrefs
+        browser.close()

@@ -354,13 +354,18 @@ const SLIDE_MS = 4000;
     if (!done && album) album.querySelector(".said").textContent = body.error;
   }
   if (heart) heart.addEventListener("click", love);
-  hits.forEach((hit, n) => hit.querySelector("a.open").addEventListener("click", (event) => {
-    if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;  // a tab, as asked
-    event.preventDefault();
-    show(n);
-    viewer.showModal();
-    viewer.querySelector("[data-step='1']").focus();  // not a hidden video's controls: the arrows go through
-  }));
+  hits.forEach((hit, n) => {
+    const large = (event) => {
+      if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;  // a tab, as asked
+      event.preventDefault();
+      show(n);
+      viewer.showModal();
+      viewer.querySelector("[data-step='1']").focus();  // not a hidden video's controls: the arrows go through
+    };
+    hit.querySelector("a.open").addEventListener("click", large);
+    const card = hit.querySelector(":scope > div[title]");  // a result that leads nowhere: itself shows it large
+    if (card) card.addEventListener("click", large);
+  });
   viewer.querySelectorAll("[data-step]").forEach((button) => button.addEventListener("click", () => {
     show(at + Number(button.dataset.step));
   }));
