@@ -9,7 +9,7 @@ import json
 import threading
 import time
 import warnings
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
@@ -215,9 +215,8 @@ class Engine:
         only touched or re-saved alike is not described again, what its header says read again). Returns
         (added, described again). An id indexed from another file is an error. `resume_in`: as in
         `build`."""
-        dated = {id_: self.metadata.date(id_) for id_ in dataset.ids if id_ in self.metadata}
         new, changed = self.metadata.new_and_changed(dataset)
-        self.redate(dated)
+        self.redate()
         if changed:  # the same photo, edited: its albums and the names given to its faces stay
             self._drop([dataset.ids[i] for i in changed], edited=True)
         if new or changed:
@@ -236,11 +235,11 @@ class Engine:
         if said:
             self._filters_changed()
 
-    def redate(self, dated: Mapping[str, str | None]) -> None:
-        """Index again, with their vectors as indexed, the images whose date is no longer the one `dated` gives (read
-        again: a camera's clock put right in their EXIF, a Takeout's JSON come since, the picture untouched): a
-        server index's documents hold the dates its filters use."""
-        if ids := [id_ for id_, date in dated.items() if id_ in self.metadata and self.metadata.date(id_) != date]:
+    def redate(self) -> None:
+        """Index again, with their vectors as indexed, the images whose date changed as what their files say was read
+        again (`Metadata.redated`: the picture untouched): a server index's documents hold the dates its filters
+        use."""
+        if ids := self.metadata.redated():
             vectors = self.index.vectors_of(ids)
             self.index.remove(ids)
             self.index.add(ids, vectors, [self.metadata.attributes(id_) for id_ in ids])

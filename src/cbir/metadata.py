@@ -58,6 +58,7 @@ class Metadata:
 
     def __init__(self, rows: Iterable[tuple] = ()):
         self._rows = {row[0]: tuple(row[1:]) + _EMPTY[len(row) - 1:] for row in rows}
+        self._redated: set[str] = set()  # images whose date read again changed (`redated`)
         self._derived: dict[str, object] = {}  # worked out from the rows when first asked for, until they change
         self.people: dict[str, tuple[str, ...]] = {}  # who is in each image (`cbir.faces`): set by its engine
         self.albums = Albums()  # the albums made of the images (`cbir.albums`): set by its engine
@@ -163,8 +164,17 @@ class Metadata:
         without one, would otherwise take the new file's time)."""
         facts = image_facts(self.path(id_))
         date = facts.date if facts.own_date else self._rows[id_][5]
+        if date != self._rows[id_][5]:
+            self._redated.add(id_)
         self._rows[id_] = self._rows[id_][:5] + (date, facts.position, facts.tags, facts.rating, facts.camera,
                                                  facts.caption) + self._rows[id_][11:]
+
+    def redated(self) -> list[str]:
+        """The images whose date changed when what their files say was read again (a camera's clock put right in
+        their EXIF, a Takeout's JSON come since, a date newly read) since last asked, to be indexed again where an
+        index keeps dates (`Engine.redate`)."""
+        ids, self._redated = sorted(self._redated), set()
+        return ids
 
     def stamps(self) -> dict[str, str | None]:
         """id -> stamp for every image."""
@@ -230,11 +240,11 @@ class Metadata:
             else:
                 self._derived[order] = sorted((id_ for id_ in every if self.date(id_)), key=self.date,
                                               reverse=order == "newest") + [id_ for id_ in every if not self.date(id_)]
-        order = self._derived[order]
+        ranked = self._derived[order]
         if ids is None:
-            return list(order)
+            return list(ranked)
         wanted = ids if isinstance(ids, (set, frozenset)) else set(ids)
-        return [id_ for id_ in order if id_ in wanted]
+        return [id_ for id_ in ranked if id_ in wanted]
 
     def folders(self, archives: bool = True) -> Counter[Path]:
         """The folders or archives (unless `archives` is false) the images were indexed from (`collection_root`),
@@ -317,6 +327,7 @@ class Metadata:
     def discard(self, ids: Iterable[str]) -> None:
         for id_ in ids:
             self._rows.pop(id_, None)
+            self._redated.discard(id_)
         self._derived.clear()
 
     def save(self, path: Path) -> None:

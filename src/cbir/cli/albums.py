@@ -30,11 +30,10 @@ def cmd_albums(args: argparse.Namespace) -> int:
     if not args.name:
         listed = engine.albums.overview()
         if args.json:
-            print(json.dumps([album._asdict() | {"shared": SHARED.format(secret) if (
-                secret := engine.albums.secret(album.name)) else None} for album in listed], indent=2,
-                ensure_ascii=False))
+            print(json.dumps([album._asdict() | {"shared": shared_at(engine.albums, album.name)} for album in listed],
+                             indent=2, ensure_ascii=False))
         for album in [] if args.json else listed:
-            shared = "; shared at " + SHARED.format(secret) if (secret := engine.albums.secret(album.name)) else ""
+            shared = f"; shared at {where}" if (where := shared_at(engine.albums, album.name)) else ""
             print(f"{album.name}  ({album.images} image{'s' * (album.images != 1)}{shared})")
         if not listed and not args.json:
             print(f"no albums yet: `cbir albums {args.engine} NAME --add ID...` makes one")
@@ -64,9 +63,10 @@ def change_album(engine, args: argparse.Namespace) -> None:
                  "the album is gone"))
     elif args.share:
         name = engine.albums.named(args.name)
-        secret = engine.change_albums(args.engine, lambda albums: albums.share(name))
-        print(f"{name} is shared at {SHARED.format(secret)} on the page `cbir serve {args.engine}` gives (e.g. "
-              f"http://127.0.0.1:5000{SHARED.format(secret)}): whoever has the link sees its photos, and nothing "
+        engine.change_albums(args.engine, lambda albums: albums.share(name))
+        where = shared_at(engine.albums, name)
+        print(f"{name} is shared at {where} on the page `cbir serve {args.engine}` gives (e.g. "
+              f"http://127.0.0.1:5000{where}): whoever has the link sees its photos, and nothing "
               f"else, without the password; `--unshare` stops it")
     elif args.unshare:
         name = engine.albums.named(args.name)
@@ -79,6 +79,12 @@ def change_album(engine, args: argparse.Namespace) -> None:
         old = engine.albums.named(args.name)
         count = engine.change_albums(args.engine, lambda albums: albums.delete(old))
         print(f"deleted the album {old} ({count} image{'s' * (count != 1)}, still indexed)")
+
+
+def shared_at(albums, name: str) -> str | None:
+    """The address (on the page `cbir serve` gives) of an album shared by a link; None where it is not shared."""
+    secret = albums.secret(name)
+    return SHARED.format(secret) if secret else None
 
 
 def indexed_ids(metadata, given: list[str]) -> list[str]:

@@ -154,12 +154,11 @@ def add_collection(engine_path: str, spec: str, split: str | None, data: str | N
     with Engine.editing(engine_path) as engine:
         known = KnownFiles(engine.metadata)  # files indexed as they are, or moved: not decoded again
         before = engine.metadata.stamps()  # before the listing, which reads the tags of those retagged beside them
-        dated = dict(engine.metadata.dated())
         dataset = load_dataset(spec, split=split, data=data, keep=known.keep)
         added, changed = engine.add_new(dataset, batch_size=batch_size, resume_in=engine_path)
         engine.add_moved(known.moved)
         located = engine.metadata.read_facts(known.unchanged)  # indexed before positions or tags were read: headers
-        engine.redate({id_: dated[id_] for id_ in known.unchanged})  # what was read again of those held may date them
+        engine.redate()  # what was read again of those held (retagged, read for the first time) may date them
         looked = faces_of_new(engine) if engine.faces is not None and (added or changed) else 0
         if added or changed or known.moved or located or engine.metadata.stamps() != before:
             engine.save(engine_path)

@@ -154,12 +154,12 @@ def image_stamp(path: str | None) -> str | None:
     stamp = file_stamp(path)
     if stamp is None or MEMBER_SEPARATOR in path:
         return stamp
-    for beside in (sidecar(path), google_sidecar(path)):
+    for beside in filter(None, (sidecar(path), google_sidecar(path))):
         try:
-            extra = os.stat(beside) if beside is not None else None
+            extra = os.stat(beside)
         except OSError:
-            extra = None
-        stamp += f"+{extra.st_size}:{extra.st_mtime_ns}" if extra is not None else ""
+            continue
+        stamp += f"+{extra.st_size}:{extra.st_mtime_ns}"
     return stamp
 
 
