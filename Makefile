@@ -25,7 +25,7 @@ PORT ?= 5000
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[bovw,cnn,tune,milvus,elasticsearch,ray,faces,test]'
+	$(BIN)/pip install --quiet -e '.[bovw,cnn,tune,milvus,elasticsearch,ray,faces,ocr,test]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -34,7 +34,7 @@ def test_index_info_search_json(built, tiny_collection, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out[0]["query"] == str(query) and len(out[0]["hits"]) == 3
     assert set(out[0]["hits"][0]) == {"id", "score", "label", "path", "copy", "date", "place", "position", "tags",
-                                      "rating", "people", "camera", "albums", "caption", "alike"}
+                                      "rating", "people", "camera", "albums", "caption", "text", "alike"}
     assert out[0]["hits"][0]["label"] == "stripes"
     assert main(["search", str(built), str(query)]) == 0
     assert "stripes" in capsys.readouterr().out

@@ -68,7 +68,7 @@ def test_api_search_multipart_and_raw(client, collection):
     assert set(body) == {"took_ms", "engine", "hits"} and body["engine"] == "hog-gch"
     assert len(body["hits"]) == 5 and set(body["hits"][0]) == {"id", "score", "label", "url", "copy", "date", "place",
                                                                "position", "tags", "rating", "people", "camera",
-                                                               "albums", "caption", "alike"}
+                                                               "albums", "caption", "text", "alike"}
     assert body["hits"][0]["id"] == "stripes/003.png"
     assert body["hits"][0]["score"] == pytest.approx(1, abs=1e-4)  # 836 dimensions: float16
     raw = client.post("/api/v1/search?k=3&engine=gch", data=data, content_type="application/octet-stream")

@@ -4,4 +4,4 @@ from cbir.engine import Engine
 from cbir.types import Hit, Sample, SearchResult
 
 __all__ = ["Engine", "Hit", "Sample", "SearchResult", "__version__"]
-__version__ = "0.4.14"
+__version__ = "0.4.15"

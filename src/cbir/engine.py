@@ -40,6 +40,7 @@ from cbir.resume import Checkpoint, described_batches
 from cbir.storage import current_version, link_files, write_version, writer_lock
 from cbir.takeout import albums_of
 from cbir.tags import Tag, overview as tags_overview, tags_named
+from cbir.texts import Texts
 from cbir.trips import Trip, trips
 from cbir.types import Hit, SearchResult
 from cbir.words import SHOWS, LikelyClasses, Shown, classes_named, naming, overview
@@ -49,6 +50,7 @@ T = TypeVar("T")
 SELECTIONS = 64  # filters whose passing ids an engine keeps
 COPIES = "copies"  # the sub-folder of the copies' engine
 FACES = "faces.npz"  # the faces found in the images (`cbir.faces`)
+TEXTS = "texts.json"  # the text read in the images (`cbir.texts`)
 # how far a search moves away from the images marked "not like these" (relevance feedback):
 # the weight of their mean vector against the liked images' mean (`benchmarks/feedback.py` chose it)
 UNLIKE_WEIGHT = 0.7
@@ -81,7 +83,7 @@ class Engine:
 
     def __init__(self, extractor: FeatureExtractor, index: VectorIndex, metadata: Metadata | None = None,
                  created: str | None = None, copies: Engine | None = None, faces: Faces | None = None,
-                 albums: Albums | None = None):
+                 albums: Albums | None = None, texts: Texts | None = None):
         if index.dim != extractor.dim:
             raise EngineError(f"index dimension {index.dim} does not match extractor "
                               f"'{extractor.name}' dimension {extractor.dim}")
@@ -99,6 +101,7 @@ class Engine:
         self.faces = faces  # the faces found in the images and the people they show (`cbir.faces`), once looked for
         self._know_people()
         self.albums = albums or Albums()
+        self.texts = texts
         self.version: Path | None = None  # the engine folder's version it was loaded from or last saved as
 
     @property
@@ -109,6 +112,16 @@ class Engine:
     @albums.setter
     def albums(self, albums: Albums) -> None:
         self._albums = self.metadata.albums = albums
+
+    @property
+    def texts(self) -> Texts | None:
+        """The text read in its images (`cbir.texts`), on its hits too (`Hit.text`); None before any was read."""
+        return self._texts
+
+    @texts.setter
+    def texts(self, texts: Texts | None) -> None:
+        self._texts = texts
+        self.metadata.texts = texts if texts is not None else Texts()
 
     @property
     def copies(self) -> Engine | None:
@@ -262,6 +275,8 @@ class Engine:
         if self.faces is not None:
             self.faces.moved(moves)
             self._know_people()
+        if self.texts is not None:
+            self.texts.moved(moves)
         self.albums.moved(moves)
         if self.copies is not None:
             self.copies.add_moved(moves)
@@ -278,11 +293,13 @@ class Engine:
         return self._drop(ids)
 
     def _drop(self, ids: Sequence[str], edited: bool = False) -> int:
-        """Take images out of the index, their metadata and their faces; `edited`: to be described again (their
-        files show an edited picture), the names given to their faces kept for the faces found there next
-        (`Faces.set_aside`)."""
+        """Take images out of the index, their metadata, their faces and their text; `edited`: to be described again
+        (their files show an edited picture), the names given to their faces kept for the faces found there next
+        (`Faces.set_aside`), their text read again."""
         removed = self.index.remove(ids)
         self.metadata.discard(ids)
+        if self.texts is not None:
+            self.texts.discard(ids)
         if self.faces is not None:
             if edited:
                 self.faces.set_aside(ids)
@@ -426,8 +443,8 @@ class Engine:
         Words may end with a place the pictures were taken near ("dog in Lyon", "beach near Nice": `cbir.places`),
         or be a place alone ("in Lyon", "Lyon" where it names no class): its pictures, the newest first. Words that
         name no class but tags the photos have ("Anna", "wedding": `cbir.tags`) find the photos with those tags,
-        and else words their captions hold ("birthday cake"), the newest first (near the place they end with, if
-        any)."""
+        else those whose captions hold the words ("birthday cake"), else those in which the words are written
+        ("boarding pass": `cbir.texts`), the newest first (near the place they end with, if any)."""
         _check_k(k)
         words, place = split_place(text)
         if place and where and where.place:
@@ -448,6 +465,12 @@ class Engine:
             if words and self.metadata.saying(words):  # words the photos' captions hold
                 said = replace(where or Filter(), caption=words, place=place or (where.place if where else ""))
                 return replace(self.browse(k, said, distinct), query=text, captioned=words, near=place or None)
+            if words and self.texts is not None and self.texts.holding(words):  # words written in the pictures
+                if where and where.text:
+                    raise CbirError(f"words to find in the pictures' text in the words ('{words}') and in the filter "
+                                    f"('{where.text}'): give one")
+                written = replace(where or Filter(), text=words, place=place or (where.place if where else ""))
+                return replace(self.browse(k, written, distinct), query=text, in_text=words, near=place or None)
             if words and (place or not self._names_place(words)):
                 if untagged.suggestions:  # close to tags the photos have ("Ana"): those, then the rest (" in Lyon")
                     rest = text.strip()[len(words):]
@@ -577,6 +600,44 @@ class Engine:
         self.faces = faces
         self._know_people()
         return len(todo) - len(unreadable), before, unreadable
+
+    def read_text(self, progress: bool = True, resume_in: str | Path | None = None, again: bool = False,
+                  kind: str = "") -> tuple[int, int, list[str]]:
+        """Read the text in the indexed images not read yet (`again`: in all of them; `kind`: in those of a kind only,
+        e.g. the screenshots, as images added later will be; `cbir.texts`). `resume_in`: the engine folder to keep
+        what is read in, so that a stopped run started again reads only the rest. Returns how many images were read,
+        of those how many by a stopped run, and why those that could not be read could not."""
+        from cbir.datasets.sources import load_image
+        from cbir.texts import TextSpool, reader
+
+        scan = reader().scan  # the dependency missing: said before anything is looked at
+        passing = self.select(Filter(kind=kind)).ids if kind else None
+        texts = Texts(self.texts.read if self.texts is not None else {}, kind)
+        if again:
+            texts.discard(list(texts.read) if passing is None else passing)
+        todo = {id_: path for id_ in self.metadata.labels() if id_ not in texts.read
+                and (passing is None or id_ in passing) and (path := self.metadata.path(id_))}
+        spool = TextSpool(resume_in, self.metadata.stamps()) if resume_in is not None else None
+        before = spool.fill(texts, todo) if spool is not None else 0
+        unreadable = []
+        for id_, text, read in scan({i: p for i, p in todo.items() if i not in texts.read}, load_image, progress):
+            if not read:
+                unreadable.append(f"{id_}: {text}")
+                continue
+            texts.add(id_, text)
+            if spool is not None:
+                spool.keep(id_, text)
+        self.texts = texts
+        self._filters_changed()
+        return len(todo) - len(unreadable), before, unreadable
+
+    def _read(self) -> Texts:
+        """The text read in the images (`read_text`; of a copies' engine, its engine's), or an error saying how to
+        read it."""
+        texts = (self._main or self).texts
+        if texts is None:
+            raise CbirError("no text was read in this engine's images: `cbir text ENGINE` reads it")
+        return texts
 
     def name_person(self, person: int | str, name: str) -> None:
         """Give a person (a number, as `people` has them now, or a name) a name, or take it away (`name` "")."""
@@ -752,6 +813,8 @@ class Engine:
             passing &= self._people().showing(where.person)
         if where.album:
             passing &= (self._main or self).albums.showing(where.album)
+        if where.text:
+            passing &= self._read().holding(where.text)
         return passing & (self._main or self).showing(where.showing) if where.showing else passing
 
     def _filters_changed(self) -> None:
@@ -793,7 +856,8 @@ class Engine:
                 "classes": len(set(labels)), "labelled": len(labels),
                 "videos": sum(map(is_video_name, ids)),
                 "copies": self.copies.extractor.name if self.copies is not None else None,
-                "faces": None if self.faces is None else self.faces.summary(), "albums": len(self.albums)}
+                "faces": None if self.faces is None else self.faces.summary(), "albums": len(self.albums),
+                "text": None if self.texts is None else self.texts.summary()}
 
     def save(self, path: str | Path) -> Path:
         """Write the engine folder atomically: a crash mid-save leaves the previous engine loadable.
@@ -845,19 +909,19 @@ class Engine:
     def take_over(self, path: str | Path) -> dict[str, int]:
         """Take from the engine at `path` (which this one is to replace) what was found and said about the images
         this one holds: the faces found in those it holds as they were then (the same file, its stamp unchanged),
-        the names given to them (to those of files edited since too: `Faces.set_aside`), the albums they are in, and
-        when they were added.
+        the names given to them (to those of files edited since too: `Faces.set_aside`), the text read in them (not
+        of those edited: read again), the albums they are in, and when they were added.
         Indexing again changes how images are described, not who is in them or where they were put. Returns how many
-        of each it kept: "looked at" (images looked at for faces), "named" (faces), "albums"."""
+        of each it kept: "looked at" (images looked at for faces), "named" (faces), "read" (for text), "albums"."""
         version = current_version(path)
         if version is None:
             return {}
         try:
             before = Metadata.load(version / "metadata.sqlite")
-            faces, albums = self._said_in(version)
+            faces, albums, texts = self._said_in(version)
         except Exception as exc:  # noqa: BLE001 - a damaged engine is replaced all the same: said, not kept
-            warnings.warn(f"what the engine at {path} holds of its images could not be read, so its faces and albums "
-                          f"are not kept, nor when its images were added ({type(exc).__name__}: {exc})", stacklevel=2)
+            warnings.warn(f"what the engine at {path} holds of its images could not be read, so its faces, albums "
+                          f"and text are not kept, nor when its images were added ({type(exc).__name__}: {exc})", stacklevel=2)
             return {}
         now = {(self.metadata.path(id_), self.metadata.stamp(id_)): id_ for id_ in self.metadata.labels()}
         same = {old: now[key] for old in before.labels()
@@ -873,6 +937,9 @@ class Engine:
             self._know_people()
             kept |= {"looked at": len(faces.scanned),
                      "named": sum(map(bool, faces.names)) + sum(map(len, faces.waiting.values()))}
+        if texts is not None:  # an edited picture's text is read again
+            self.texts = texts.kept(same)
+            kept["read"] = len(self.texts)
         if albums is not None:
             albums.kept(same | edited)
             held = set(same.values()) | set(edited.values())
@@ -890,6 +957,8 @@ class Engine:
             self.faces.save(folder / FACES)
         if self.albums:
             self.albums.save(folder / ALBUMS)
+        if self.texts is not None:
+            self.texts.save(folder / TEXTS)
         if self.copies is not None:
             self.copies._write(folder / COPIES)
         (folder / "manifest.json").write_text(json.dumps(self.info(), indent=2))
@@ -942,13 +1011,14 @@ class Engine:
             raise EngineError(f"{path}: index ({len(index)} x {index.dim}) does not match its manifest "
                               f"({manifest['count']} x {manifest['dim']})")
         copies = cls._load_version(path, version / COPIES, None) if manifest.get("copies") else None
-        faces, albums = cls._said_in(version)
+        faces, albums, texts = cls._said_in(version)
         return cls(extractor, index, metadata, created=manifest.get("created"), copies=copies, faces=faces,
-                   albums=albums)
+                   albums=albums, texts=texts)
 
     @staticmethod
-    def _said_in(version: Path) -> tuple[Faces | None, Albums | None]:
-        """What was found and said of the images, as an engine's version folder keeps it: its faces and its albums
-        (None where it has none)."""
+    def _said_in(version: Path) -> tuple[Faces | None, Albums | None, Texts | None]:
+        """What was found and said of the images, as an engine's version folder keeps it: its faces, its albums and
+        the text read in them (None where it has none)."""
         return (Faces.load(version / FACES) if (version / FACES).exists() else None,
-                Albums.load(version / ALBUMS) if (version / ALBUMS).exists() else None)
+                Albums.load(version / ALBUMS) if (version / ALBUMS).exists() else None,
+                Texts.load(version / TEXTS) if (version / TEXTS).exists() else None)

@@ -3,7 +3,8 @@ XMP file a photo (`xmp_of`: what darktable, digiKam and Lightroom read beside a 
 
 Each photo's XMP holds its tags, the people found in it with a name (keywords, and `People|Anna` as a hierarchical
 keyword), its albums (keywords, and `Albums|Rome`), its caption, stars, when and where it was taken (EXIF's
-DateTimeOriginal and GPS position in XMP: a Takeout's, or a date put right, travel with it). The files are written
+DateTimeOriginal and GPS position in XMP: a Takeout's, or a date put right, travel with it); the CSV table also the
+text read in it (`cbir.texts`). The files are written
 into a folder of their own, in the collection's layout (`IMG_1.jpg` -> `IMG_1.jpg.xmp`), never beside the photos:
 an XMP file there is read as the photo's own tags (`cbir.tags.sidecar`). Each says it was written by cbir
 (`xmp:CreatorTool`), and only such a file is written over.
@@ -24,7 +25,7 @@ NAMESPACES = {"x": "adobe:ns:meta/", "rdf": "http://www.w3.org/1999/02/22-rdf-sy
               "dc": "http://purl.org/dc/elements/1.1/", "xmp": "http://ns.adobe.com/xap/1.0/",
               "lr": "http://ns.adobe.com/lightroom/1.0/", "exif": "http://ns.adobe.com/exif/1.0/"}
 COLUMNS = ("id", "path", "date", "place", "latitude", "longitude", "camera", "rating", "tags", "people", "albums",
-           "caption")
+           "caption", "text")
 for _prefix, _uri in NAMESPACES.items():
     ElementTree.register_namespace(_prefix, _uri)
 
@@ -95,13 +96,14 @@ def sidecar_path(folder: Path, image_id: str) -> Path | None:
 
 
 def csv_rows(hits: Iterable[Hit]) -> Iterator[list]:
-    """The rows of the CSV table (`COLUMNS`, then one a photo): lists joined with "; "."""
+    """The rows of the CSV table (`COLUMNS`, then one a photo): lists joined with "; ", the text read in a photo
+    (`cbir text`) with its lines as they are (quoted)."""
     yield list(COLUMNS)
     for hit in hits:
         latitude, longitude = hit.position or ("", "")
         yield [hit.id, hit.path or "", hit.date or "", hit.place or "", latitude, longitude, hit.camera or "",
                "" if hit.rating is None else hit.rating, "; ".join(hit.tags), "; ".join(named_people(hit)),
-               "; ".join(hit.albums), hit.caption or ""]
+               "; ".join(hit.albums), hit.caption or "", hit.text or ""]
 
 
 def write_csv(hits: Iterable[Hit], path: Path) -> None:

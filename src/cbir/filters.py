@@ -27,8 +27,9 @@ class Filter:
     (`cbir.tags`; also left to `Metadata.passing`), they are rated `stars` or more, they were taken with a camera
     `camera` names (`cbir.cameras`; left to `Metadata.passing` too), they are of a `kind` (`KINDS`: by their file's
     name), a face of `person` (a number or a name) was found in them (`cbir.faces`), they are in the album `album`
-    (`cbir.albums`), they show what the words `showing` name (these three `passes` leaves to the engine:
-    `Engine.select`), their caption holds each word of `caption` (left to `Metadata.passing`)."""
+    (`cbir.albums`), they show what the words `showing` name, the text read in them holds each word of `text`
+    (`cbir.texts`; these four `passes` leaves to the engine: `Engine.select`), their caption holds each word of
+    `caption` (left to `Metadata.passing`)."""
 
     labels: frozenset[str] = frozenset()
     splits: frozenset[str] = frozenset()
@@ -44,34 +45,36 @@ class Filter:
     kind: str = ""
     album: str = ""
     caption: str = ""  # words its caption holds, each whole (a search by words sets it: `Engine.search_words`)
+    text: str = ""  # words the text read in it holds, each whole (`cbir.texts`)
 
     @classmethod
     def of(cls, labels: Iterable[str] = (), splits: Iterable[str] = (), folder: str | None = None,
            since: str | None = None, until: str | None = None, showing: str | None = None,
            place: str | None = None, tag: str | None = None, stars: int | str | None = None,
            person: int | str | None = None, camera: str | None = None, kind: str | None = None,
-           album: str | None = None) -> Filter | None:
+           album: str | None = None, text: str | None = None) -> Filter | None:
         """A filter from what a user gave (empty values ignored; dates and stars checked), or None when nothing
         was."""
         made = cls(frozenset(v for v in labels if v), frozenset(v for v in splits if v), folder or "",
                    _iso(since, "since"), _iso(until, "until"), " ".join((showing or "").split()),
                    " ".join((place or "").split()), " ".join((tag or "").split()),
                    _stars(stars), " ".join(str(person or "").split()), " ".join((camera or "").split()), _kind(kind),
-                   " ".join((album or "").split()))
+                   " ".join((album or "").split()), text=" ".join((text or "").split()))
         return made if made else None
 
     def __bool__(self) -> bool:
         return bool(self.labels or self.splits or self.folder or self.since or self.until or self.showing
                     or self.place or self.tag or self.stars or self.person or self.camera or self.kind
-                    or self.album or self.caption)
+                    or self.album or self.caption or self.text)
 
     @property
     def on_documents(self) -> bool:
         """Whether every condition given is one the server indexes' documents hold (label, split, folder, date);
-        the others (place, tags, stars, camera, kind, a person, an album, what images show) are the engine's facts,
+        the others (place, tags, stars, camera, kind, a person, an album, what images show, a caption, the text in
+        them) are the engine's facts,
         which a server is given as the ids that pass (`cbir.index.base.among`)."""
         return not (self.place or self.tag or self.stars or self.camera or self.kind or self.person or self.album
-                    or self.showing or self.caption)
+                    or self.showing or self.caption or self.text)
 
     @property
     def before(self) -> str:
@@ -103,6 +106,7 @@ class Filter:
             [f"with {'person ' * self.person.isdigit()}{self.person}"] if self.person else []) + (
             [f"in album {self.album}"] if self.album else []) + (
             [f"whose caption says {self.caption}"] if self.caption else []) + (
+            [f"in which {self.text} is written"] if self.text else []) + (
             [f"showing {self.showing}"] if self.showing else [])
         return ", ".join(parts)
 

@@ -32,6 +32,7 @@ from cbir.filters import Filter
 from cbir.cameras import cameras_named
 from cbir.places import coordinates, places_named, places_of
 from cbir.tags import caption_words, tags_named, tags_of
+from cbir.texts import Texts
 from cbir.types import Hit
 
 COLUMNS = ("id", "path", "label", "split", "stamp", "digest", "date", "position", "tags", "rating", "camera",
@@ -62,6 +63,7 @@ class Metadata:
         self._derived: dict[str, object] = {}  # worked out from the rows when first asked for, until they change
         self.people: dict[str, tuple[str, ...]] = {}  # who is in each image (`cbir.faces`): set by its engine
         self.albums = Albums()  # the albums made of the images (`cbir.albums`): set by its engine
+        self.texts = Texts()  # the text read in the images (`cbir.texts`): set by its engine
 
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> Metadata:
@@ -105,7 +107,8 @@ class Metadata:
             id_, _EMPTY)
         return Hit(id_, score, label, path, date=date, place=self.places().get(id_) if position else None,
                    position=coordinates(position), tags=tags_of(tags), rating=rating, people=self.people.get(id_, ()),
-                   camera=camera or None, albums=self.albums.of(id_), caption=caption or None)
+                   camera=camera or None, albums=self.albums.of(id_), caption=caption or None,
+                   text=self.texts.of(id_))
 
     def positions(self) -> dict[str, tuple[float, float]]:
         """id -> (latitude, longitude) of each picture with a GPS position."""

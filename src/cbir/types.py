@@ -21,8 +21,8 @@ class Sample:
 
 class Hit(NamedTuple):
     """One search result: the indexed id and its cosine similarity; label, path, the date the picture was taken
-    (ISO 8601; EXIF, else the file's time) and where, its tags, rating, people, camera, albums and caption, when
-    known.
+    (ISO 8601; EXIF, else the file's time) and where, its tags, rating, people, camera, albums, caption and the text
+    read in it, when known.
 
     A named tuple: a search over 10,000 queries creates a million of them.
     """
@@ -43,21 +43,22 @@ class Hit(NamedTuple):
     camera: str | None = None  # the camera that took it, as its EXIF says (cbir.cameras)
     albums: tuple[str, ...] = ()  # the albums it is in (cbir.albums)
     caption: str | None = None  # what its photo manager's caption says (cbir.tags)
+    text: str | None = None  # the text read in it, its lines joined by newlines (cbir.texts)
 
     def to_dict(self) -> dict:
         return {"id": self.id, "score": self.score, "label": self.label, "path": self.path, "copy": self.copy,
                 "date": self.date, "place": self.place, "position": list(self.position) if self.position else None,
                 "tags": list(self.tags), "rating": self.rating, "people": list(self.people), "camera": self.camera,
-                "albums": list(self.albums), "caption": self.caption, "alike": list(self.alike),
+                "albums": list(self.albums), "caption": self.caption, "text": self.text, "alike": list(self.alike),
                 **({"shows": self.shows} if self.shows else {})}
 
 
 @dataclass(frozen=True)
 class SearchResult:
     """The hits for one query (an image, words), best first; a search by words says, for people, what classes its
-    words named (`classes`), or what tags (`tagged`), or what words its captions hold (`captioned`), and near what
-    place (`near`: "dog in Lyon"); a search by a
-    face, whose face it is (`person`: a name, or "person 3"), where it is someone's the engine knows."""
+    words named (`classes`), or what tags (`tagged`), or what words its captions hold (`captioned`) or the text read
+    in them (`in_text`), and near what place (`near`: "dog in Lyon"); a search by a face, whose face it is
+    (`person`: a name, or "person 3"), where it is someone's the engine knows."""
 
     hits: list[Hit] = field(default_factory=list)
     query: str | None = None
@@ -65,11 +66,13 @@ class SearchResult:
     near: str | None = None
     tagged: str | None = None
     captioned: str | None = None
+    in_text: str | None = None
     person: str | None = None
 
     def to_dict(self) -> dict:
         return {"query": self.query, **({"classes": self.classes} if self.classes else {}),
                 **({"tagged": self.tagged} if self.tagged else {}),
                 **({"captioned": self.captioned} if self.captioned else {}),
+                **({"in_text": self.in_text} if self.in_text else {}),
                 **({"person": self.person} if self.person else {}),
                 **({"near": self.near} if self.near else {}), "hits": [h.to_dict() for h in self.hits]}

@@ -1,6 +1,6 @@
 """The `cbir` command line: one sub-command per verb, each a thin call into the library
 (`engines`: index, add, remove, info; `queries`: search, evaluate, compare; `serve`; `models`: train, tune;
-`duplicates`; `people`: faces; `albums`; `export`; `cache`)."""
+`duplicates`; `people`: faces; `text`; `albums`; `export`; `cache`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from cbir.cli import albums, cache, duplicates, engines, export, models, people, queries, serve
+from cbir.cli import albums, cache, duplicates, engines, export, models, people, queries, serve, text
 from cbir.errors import CbirError
 
 
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.register(sub)
     duplicates.register(sub)
     people.register(sub)
+    text.register(sub)
     albums.register(sub)
     export.register(sub)
     cache.register(sub)

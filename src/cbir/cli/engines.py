@@ -88,8 +88,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     if kept:
         print("kept from the engine it replaces: " + ", ".join(
             ([f"the faces found in {kept['looked at']:,} of its images, the names given to {kept['named']:,}"]
-             if "looked at" in kept else []) + ([f"{kept['albums']:,} album{'s' * (kept['albums'] != 1)}"]
-                                                 if "albums" in kept else [])))
+             if "looked at" in kept else []) + ([f"the text read in {kept['read']:,}"] if "read" in kept else [])
+            + ([f"{kept['albums']:,} album{'s' * (kept['albums'] != 1)}"] if "albums" in kept else [])))
     return 0
 
 
@@ -137,15 +137,17 @@ def cmd_add(args: argparse.Namespace) -> int:
               f"pictures did not")
     if added["faces"]:
         print(f"looked for faces in {added['faces']} images: `cbir info {args.engine}` lists the people")
+    if added["read"]:
+        print(f"read the text in {added['read']} images")
     return 0
 
 
 def add_collection(engine_path: str, spec: str, split: str | None, data: str | None, batch_size: int) -> dict:
     """`cbir add`: index a collection's images that the engine lacks or that changed, and find those moved
-    (`KnownFiles`), and look for faces in those added where the engine has faces (`cbir.faces`); returns how many
-    were added (moved and renamed files included), already indexed, described again, renamed, found where their
-    folder moved, read again for their tags (retagged: their pictures as they were), looked at for faces, and the
-    engine's size."""
+    (`KnownFiles`), and look for faces in those added where the engine has faces (`cbir.faces`), and read their
+    text where it has text (`cbir.texts`); returns how many were added (moved and renamed files included), already
+    indexed, described again, renamed, found where their folder moved, read again for their tags (retagged: their
+    pictures as they were), looked at for faces, read for text, and the engine's size."""
     from cbir.datasets import load_dataset
     from cbir.engine import Engine
     from cbir.metadata import KnownFiles
@@ -160,6 +162,7 @@ def add_collection(engine_path: str, spec: str, split: str | None, data: str | N
         located = engine.metadata.read_facts(known.unchanged)  # indexed before positions or tags were read: headers
         engine.redate()  # what was read again of those held (retagged, read for the first time) may date them
         looked = faces_of_new(engine) if engine.faces is not None and (added or changed) else 0
+        read = text_of_new(engine) if engine.texts is not None and (added or changed) else 0
         if added or changed or known.moved or located or engine.metadata.stamps() != before:
             engine.save(engine_path)
         discard(engine_path)
@@ -168,7 +171,18 @@ def add_collection(engine_path: str, spec: str, split: str | None, data: str | N
     restamped = sum(before.get(id_, stamp) != stamp for id_, stamp in engine.metadata.stamps().items())
     return {"added": added + renamed, "already": len(dataset) + len(known.unchanged) + relocated - added,
             "changed": changed, "renamed": renamed, "relocated": relocated, "retagged": restamped - changed,
-            "faces": looked, "count": len(engine)}
+            "faces": looked, "read": read, "count": len(engine)}
+
+
+def text_of_new(engine) -> int:
+    """Read the text in the images just added to an engine that has text (`Engine.read_text`, of the kind it was
+    read in); without RapidOCR here, a warning, and the images added are kept all the same (read at the next `cbir
+    text`)."""
+    try:
+        return engine.read_text(kind=engine.texts.kind)[0]
+    except MissingDependencyError as exc:
+        warnings.warn(f"the text in the images added was not read ({exc}); `cbir text` reads it")
+        return 0
 
 
 def faces_of_new(engine) -> int:
@@ -301,6 +315,7 @@ def _sync(args: argparse.Namespace, specs: list[str], said_kept: set[Path]) -> s
               + f", removed {removed}"
               + (f", read the tags of {added['retagged']} again" if added["retagged"] else "")
               + (f", looked for faces in {added['faces']}" if added["faces"] else "")
+              + (f", read the text in {added['read']}" if added["read"] else "")
               + f" -> {args.engine}: {count} images", flush=True)
     for where in kept.keys() - said_kept:
         print(f"cbir: {kept_text(args.engine, where, len(kept[where]))}", file=sys.stderr, flush=True)
@@ -309,6 +324,7 @@ def _sync(args: argparse.Namespace, specs: list[str], said_kept: set[Path]) -> s
 
 def cmd_info(args: argparse.Namespace) -> int:
     from cbir.engine import Engine
+    from cbir.filters import KINDS
 
     engine = Engine.load(args.engine)
     info = engine.info()
@@ -353,6 +369,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"faces      {faces['faces']} in {faces['in']} of the {faces['looked_at']} images looked at"
               + (f"; people {listed}{more}: `cbir search {args.engine} --person N` looks through them"
                  if people else ""))
+    if info["text"]:
+        text = info["text"]
+        print(f"text       in {text['with_text']} of the {text['read']} images read"
+              + (f" (only {KINDS[text['kind']]})" if text["kind"] else "")
+              + (f": `cbir search {args.engine} --text WORDS` finds them by it" if text["with_text"] else ""))
     if albums:
         print(counted_line("albums", albums, f"`cbir search {args.engine} --album NAME` looks through one"))
     for n, trip in enumerate(trips[:SHOWN_TRIPS]):

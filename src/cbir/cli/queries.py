@@ -17,6 +17,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from cbir.engine import Engine
     from cbir.faces import FACE_SIDE
     from cbir.filters import Filter
+    from cbir.texts import line_with
 
     if (args.images or args.like) and args.words:
         raise CbirError("search with image files (or --like) or with --words, not both")
@@ -37,7 +38,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     images, names = read_queries(args.images, region, FACE_SIDE if args.face else DEFAULT_MAX_SIDE)
     unlike, _ = read_queries(args.unlike, None, DEFAULT_MAX_SIDE)
     where = Filter.of(args.labels, args.splits, args.folder, args.since, args.until, args.showing, args.place,
-                      args.tag, args.stars, args.person, args.camera, args.kind, args.album)
+                      args.tag, args.stars, args.person, args.camera, args.kind, args.album, args.text)
     engine = Engine.load(args.engine)
     if args.words:
         results = [engine.search_words(args.words, k=args.k, where=where, min_score=args.min_score,
@@ -71,8 +72,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     for result in results:
         named = " (" + ", taken near ".join(filter(None, [result.classes or (
             result.tagged and f"tagged {result.tagged}") or (result.captioned and f"captioned {result.captioned}") or (
+            result.in_text and f"reading {result.in_text}") or (
             result.person and f"the face of {result.person}"), result.near])) + ")" if (
-            result.classes or result.tagged or result.captioned or result.person or result.near) else ""
+            result.classes or result.tagged or result.captioned or result.in_text or result.person or result.near
+        ) else ""
+        written = result.in_text or args.text  # a search by what is written: the line that says it, on each hit
         print(f"{one_line(result.query)}{named}:")
         for rank, hit in enumerate(result.hits, 1):
             score = f"{hit.score:.4f}" if hit.copy is None else f"copy {hit.copy:.2f}"  # a copy: its similarity
@@ -84,7 +88,8 @@ def cmd_search(args: argparse.Namespace) -> int:
                 f"  tagged {one_line(', '.join(hit.tags))}" if hit.tags else "") + (
                 f"  with {one_line(', '.join(hit.people))}" if hit.people else "") + (
                 f"  in {one_line(', '.join(hit.albums))}" if hit.albums else "") + (
-                f"  “{one_line(shortened(hit.caption, 60))}”" if hit.caption else "")
+                f"  “{one_line(shortened(hit.caption, 60))}”" if hit.caption else "") + (
+                f"  reads “{shortened(line_with(hit.text, written), 60)}”" if written and hit.text else "")
             print(f"  {rank:3d}  {score:>9}  {one_line(hit.label or '-'):<12}  {one_line(hit.id)}{alike}{shows}{about}")
     return 0
 
@@ -207,6 +212,10 @@ def register(sub) -> None:
                         "them; `cbir info` lists the people); 'Anna and Bob': both in one photo; 'Anna, Bob' or "
                         "'Anna or Bob': either")
     p.add_argument("--album", metavar="NAME", help="only images in this album (`cbir albums ENGINE` lists them)")
+    p.add_argument("--text", metavar="WORDS",
+                   help="only images in which each of the words is written, whole, case and accents ignored (`cbir "
+                        "text ENGINE` reads it; --words finds them too, where the words name no class, tag or "
+                        "caption)")
     p.add_argument("--min-score", type=float, metavar="S",
                    help="no results scoring less than S (cosine similarity, -1 to 1; with --words, a probability): "
                         "fewer than k may come back")

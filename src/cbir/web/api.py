@@ -276,6 +276,7 @@ def search_response(searched: Searched, offset: int = 0) -> Response:
         **({"classes": searched.result.classes} if searched.result.classes else {}),
         **({"tagged": searched.result.tagged} if searched.result.tagged else {}),
         **({"captioned": searched.result.captioned} if searched.result.captioned else {}),
+        **({"in_text": searched.result.in_text} if searched.result.in_text else {}),
         **({"near": searched.result.near} if searched.result.near else {}),
         **({"person": searched.result.person} if searched.result.person else {}),
         "hits": [{**{key: value for key, value in h.to_dict().items() if key != "path"},  # no server paths

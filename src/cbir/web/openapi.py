@@ -83,6 +83,9 @@ def openapi_document(service) -> dict:
                         "Bob': either"},
         {"name": "album", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "only images in this album (case ignored; /api/v1/albums lists them)"},
+        {"name": "text", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "only images in which each of the words is written, whole, case and accents ignored "
+                        "(`cbir text` reads it)"},
         {"name": "showing", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "only images that show what the words name (the network's probability at least 0.5; as "
                         "words= names them)"},
@@ -355,7 +358,7 @@ def openapi_document(service) -> dict:
                                       "description": "words, places or tags that may have been meant"}}},
             "Hit": {"type": "object", "required": ["id", "score", "label", "url", "copy", "date", "place", "position",
                                                    "tags", "rating", "people", "camera", "albums", "caption",
-                                                   "alike"],
+                                                   "text", "alike"],
                     "properties": {
                 "id": {"type": "string"}, "score": {"type": "number"},
                 "label": {"type": ["string", "null"]}, "url": {"type": "string"},
@@ -377,6 +380,8 @@ def openapi_document(service) -> dict:
                 "albums": {"type": "array", "items": {"type": "string"}, "description": "the albums it is in"},
                 "caption": {"type": ["string", "null"], "description": "what its photo manager's caption (or Google "
                             "Photos' description) says; null where it has none"},
+                "text": {"type": ["string", "null"], "description": "the text read in it (`cbir text`), its lines "
+                         "top to bottom joined by newlines; null where none was read"},
                 "alike": {"type": "array", "items": {"type": "string"}, "description": "with distinct: the "
                           "look-alikes of this image it stands for"},
                 "shows": {"type": "string", "description": "a search by words: the most probable of the classes "
@@ -387,6 +392,8 @@ def openapi_document(service) -> dict:
                 "tagged": {"type": "string", "description": "a search by words: the tags they named"},
                 "captioned": {"type": "string", "description": "a search by words that named no class and no tag: "
                               "the words the hits' captions hold"},
+                "in_text": {"type": "string", "description": "a search by words that named no class or tag and no "
+                            "caption holds: the words written in the hits (`cbir text`)"},
                 "person": {"type": "string", "description": "a search by a face: whose it is (a name, or 'person "
                                                             "N'), where it is someone's the engine knows"},
                 "near": {"type": "string", "description": "a search by words: the place they named"},

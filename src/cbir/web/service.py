@@ -302,14 +302,16 @@ class SearchService:
         """(filter, minimum score) from request values: `label` and `split` (each repeatable), `folder`,
         `since`, `until`, `showing` (words: checked against the `engine`'s features), `place` (checked against where
         its images were taken), `tag` (checked against their tags), `stars`, `person` (`cbir.faces`), `camera`
-        (checked against their cameras), `kind`, `album` (`cbir.albums`), `min_score`."""
+        (checked against their cameras), `kind`, `album` (`cbir.albums`), `text` (`cbir.texts`), `min_score`."""
         try:
             where = Filter.of(values.getlist("label"), values.getlist("split"), values.get("folder"),
                               values.get("since"), values.get("until"), (values.get("showing") or "")[:MAX_WORDS],
                               (values.get("place") or "")[:MAX_WORDS], (values.get("tag") or "")[:MAX_WORDS],
                               values.get("stars"), values.get("person"), (values.get("camera") or "")[:MAX_WORDS],
-                              values.get("kind"), (values.get("album") or "")[:MAX_WORDS])
-            if where and (where.showing or where.place or where.tag or where.person or where.camera or where.album):
+                              values.get("kind"), (values.get("album") or "")[:MAX_WORDS],
+                              (values.get("text") or "")[:MAX_WORDS])
+            if where and (where.showing or where.place or where.tag or where.person or where.camera or where.album
+                          or where.text):
                 self.engine(values.get("engine"))[1].select(where)  # kept for the search that follows
         except RequestError:
             raise

@@ -194,6 +194,9 @@ def index():
             elif searched.result.captioned:
                 near = f" taken near {searched.result.near}" if searched.result.near else ""
                 context["note"] = f"Pictures whose caption says {searched.result.captioned}{near}, the newest first."
+            elif searched.result.in_text:
+                near = f" taken near {searched.result.near}" if searched.result.near else ""
+                context["note"] = f"Pictures in which {searched.result.in_text} is written{near}, the newest first."
             elif searched.result.near:
                 context["note"] = f"Pictures taken near {searched.result.near}, the newest first."
             elif face:
