@@ -2,6 +2,7 @@
 search; the photos that may belong in one; kept as photos move, go and are indexed again."""
 
 import io
+import json
 import os
 import shutil
 import zipfile
@@ -10,7 +11,8 @@ import pytest
 from PIL import Image
 from conftest import on_milvus, write_collection
 
-from cbir.albums import FAVOURITES, Albums
+import cbir.albums
+from cbir.albums import FAVOURITES, Albums, Link, last_day
 from cbir.cli import main
 from cbir.engine import Engine
 from cbir.errors import CbirError
@@ -160,7 +162,8 @@ def test_albums_on_the_page_and_in_the_api(library, tmp_path):
     schema = client.get("/api/v1/openapi.json").get_json()["paths"]["/api/v1/albums"]["get"]["responses"]["200"]
     item = schema["content"]["application/json"]["schema"]["properties"]["albums"]["items"]["properties"]
     assert listed["albums"] == [{"name": "Stripes", "images": 2, "cover": "stripes/000.png",
-                                 "thumbnail": "/api/v1/images/stripes/000.png?size=thumb", "shared": None}]
+                                 "thumbnail": "/api/v1/images/stripes/000.png?size=thumb", "shared": None,
+                                 "shared_until": None, "shared_places": None}]
     assert set(listed["albums"][0]) == set(item)  # as documented
     assert Engine.load(out).albums.images("stripes") == ["stripes/000.png", "stripes/001.png"]  # kept in the folder
     suggested = client.get("/api/v1/albums/stripes/suggestions?k=6").get_json()["hits"]
@@ -285,25 +288,47 @@ def test_a_photo_is_made_a_favourite_from_its_page_without_javascript(library, t
 
 def test_an_album_shared_by_a_link_keeps_its_secret_through_its_changes():
     albums = Albums({"Rome": ["a", "b"], "Paris": ["c"]})
-    secret = albums.share("rome")
-    assert len(secret) >= 22 and albums.share("Rome") == secret and albums.shared_by(secret) == "Rome"
+    link = albums.share("rome")
+    secret = link.secret
+    assert len(secret) >= 22 and albums.share("Rome").secret == secret and albums.shared_by(secret) == ("Rome", link)
     assert albums.shared_by(secret[:-1]) is None and albums.shared_by("") is None
-    assert Albums({"Rome": ["a"]}).share("Rome") != secret  # another, not to be guessed
+    assert Albums({"Rome": ["a"]}).share("Rome").secret != secret  # another, not to be guessed
     albums.rename("Rome", "Roma")
-    assert albums.shared_by(secret) == "Roma" and albums.copy().secret("roma") == secret
+    assert albums.shared_by(secret)[0] == "Roma" and albums.copy().link("roma").secret == secret
     albums.remove("Roma", ["a", "b"])  # gone with the album
     assert albums.shared_by(secret) is None
-    secret = albums.share("Paris")
+    secret = albums.share("Paris").secret
     assert albums.unshare("paris") and not albums.unshare("paris") and albums.shared_by(secret) is None
+
+
+def test_a_link_works_until_its_last_day_and_gives_the_places_only_where_said(tmp_path, monkeypatch):
+    monkeypatch.setattr(cbir.albums, "today", lambda: "2026-12-08")
+    albums = Albums({"Rome": ["a"], "Paris": ["b"]})
+    link = albums.share("Rome", until="2026-12-31")
+    assert link.until == "2026-12-31" and not link.places  # without where they were taken, unless said
+    assert albums.share("Paris", places=True).places and albums.link("paris").until is None
+    with pytest.raises(CbirError, match="stopped working already"):
+        albums.share("Rome", until="2026-12-07")
+    with pytest.raises(CbirError, match="a day such as"):
+        last_day("next week")
+    albums.save(tmp_path / "albums.json")
+    assert Albums.load(tmp_path / "albums.json").link("Rome") == link
+    monkeypatch.setattr(cbir.albums, "today", lambda: "2026-12-31")
+    assert albums.shared_by(link.secret) == ("Rome", link)  # its last day
+    monkeypatch.setattr(cbir.albums, "today", lambda: "2027-01-01")
+    assert albums.shared_by(link.secret) is None and albums.link("Rome") == link  # said, not working
+    assert albums.share("Rome").secret != link.secret  # shared again: a new link, the old one still dead
+    (tmp_path / "old.json").write_text(json.dumps({"albums": {"Rome": ["a"]}, "shared": {"Rome": "s" * 22}}))
+    assert Albums.load(tmp_path / "old.json").link("Rome") == Link("s" * 22, None, True)  # as shared before 0.4.15
 
 
 def test_an_album_shared_by_a_link_shows_its_photos_and_nothing_else_without_the_password(library, tmp_path, capsys):
     out = indexed(library, tmp_path)
     other = indexed(write_collection(tmp_path / "other", {"stripes": 3}, seed=5), tmp_path / "x")  # the same ids
     assert main(["albums", str(out), "Lines", "--add", "stripes/000.png", "stripes/001.png"]) == 0
-    assert main(["albums", str(out), "Lines", "--share"]) == 0
+    assert main(["albums", str(out), "Lines", "--share", "--with-places"]) == 0  # the files as stored
     link = capsys.readouterr().out.split(" is shared at ")[1].split()[0]
-    assert link == "/shared/" + Engine.load(out).albums.secret("Lines")
+    assert link == "/shared/" + Engine.load(out).albums.link("Lines").secret
     app = create_app({"ENGINES": {"photos": str(out), "other": str(other)}, "PASSWORD": "s3cret"})
     client = app.test_client()
     assert client.get("/").status_code == 401 and client.get("/api/v1/images/stripes/002.png").status_code == 401

@@ -548,7 +548,7 @@ def test_a_shared_album_shows_its_photos_large_and_nothing_else(tmp_path):
     engine = indexed(write_collection(tmp_path / "photos", {"": 4}, seed=3), tmp_path)
     assert main(["albums", str(engine), "Lines", "--add", "stripes/001.png", "stripes/002.png"]) == 0
     assert main(["albums", str(engine), "Lines", "--share"]) == 0
-    secret = Engine.load(engine).albums.secret("Lines")
+    secret = Engine.load(engine).albums.link("Lines").secret
     with served(engine) as url, sync_playwright() as pw:
         browser = launch(pw)
         page = browser.new_page(viewport={"width": 1000, "height": 800})

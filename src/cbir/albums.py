@@ -6,7 +6,8 @@ photos that may belong in it are those most like a few of its own (`Engine.searc
 of its `BEST_OF` best similarities to the album's images, which ranks better than its best one alone (one
 look-alike) and than the album's mean (no picture at all, where an album of one trip holds beaches, streets and
 dinners): docs/results/quality.md. An album may be shared by a link (`Albums.share`): whoever has it sees that album's
-photos, and nothing else, on the page `cbir serve` gives, without its password.
+photos, and nothing else, on the page `cbir serve` gives, without its password; until a day, where one is given
+(`Link.until`), and without where they were taken unless that is given too (`Link.places`: `cbir.web.unplaced`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date
 from pathlib import Path
 from typing import NamedTuple
 
@@ -37,14 +39,56 @@ class Album(NamedTuple):
     cover: str
 
 
+class Link(NamedTuple):
+    """An album's link: its secret, the last day it works (ISO 8601; None: until it is no longer shared), and whether
+    the photos it gives say where they were taken."""
+
+    secret: str
+    until: str | None = None
+    places: bool = False
+
+    @classmethod
+    def of(cls, kept: str | Mapping | Link) -> Link:
+        """A link as `Albums.save` keeps it (a secret alone: a link made before 0.4.15, which gave the places)."""
+        if isinstance(kept, Link):
+            return kept
+        return cls(kept, None, True) if isinstance(kept, str) else cls(kept["secret"], kept["until"], kept["places"])
+
+    def works(self, today: str) -> bool:
+        return self.until is None or today <= self.until
+
+
+def link_fields(link: Link | None, address: Callable[[str], str]) -> dict:
+    """An album's link in JSON: its address (`address(secret)`), last day and whether it gives where the photos were
+    taken; each null where the album is not shared."""
+    return {"shared": address(link.secret) if link else None, "shared_until": link.until if link else None,
+            "shared_places": link.places if link else None}
+
+
+def last_day(given: str | None) -> str | None:
+    """A link's last day as given (ISO 8601: 2027-01-31), checked; None for none."""
+    if not given:
+        return None
+    try:
+        return date.fromisoformat(given.strip()).isoformat()
+    except ValueError:
+        raise CbirError(f"a link's last day is a day such as 2027-01-31, not '{given}'") from None
+
+
+def today() -> str:
+    """The server's date, ISO 8601: a link's last day is compared with it (tests set it)."""
+    return date.today().isoformat()
+
+
 class Albums:
     """Album name -> its image ids, in the order they were put in; and the albums shared by a link: name -> the
-    link's secret (`share`)."""
+    link (`share`)."""
 
-    def __init__(self, albums: Mapping[str, Iterable[str]] | None = None, shared: Mapping[str, str] | None = None):
+    def __init__(self, albums: Mapping[str, Iterable[str]] | None = None,
+                 shared: Mapping[str, str | Mapping | Link] | None = None):
         self._albums = {name: list(dict.fromkeys(ids)) for name, ids in (albums or {}).items()}
         self._albums = {name: ids for name, ids in self._albums.items() if ids}
-        self._shared = {name: secret for name, secret in (shared or {}).items() if name in self._albums}
+        self._shared = {name: Link.of(link) for name, link in (shared or {}).items() if name in self._albums}
         self._of: dict[str, tuple[str, ...]] | None = None  # image -> its albums, worked out when first asked for
 
     def __bool__(self) -> bool:
@@ -56,25 +100,34 @@ class Albums:
     def copy(self) -> Albums:
         return Albums(self._albums, self._shared)
 
-    def share(self, name: str) -> str:
-        """Share an album by a link: the link's secret (`SECRET_BYTES` random bytes, as URL-safe text), the one it
-        has where it is shared already."""
+    def share(self, name: str, until: str | None = None, places: bool = False) -> Link:
+        """Share an album by a link, until a day (ISO 8601, that day included; None: until `unshare`), its photos
+        saying where they were taken or not (`places`): the link, its secret `SECRET_BYTES` random bytes as URL-safe
+        text, the one it has where it is shared already (its day and places as given now; a link past its last day
+        gets a new secret, its old one working no more)."""
         name = self.named(name)
-        return self._shared.setdefault(name, secrets.token_urlsafe(SECRET_BYTES))
+        if until is not None and until < today():
+            raise CbirError(f"a link until {until} would have stopped working already (today is {today()})")
+        known = self._shared.get(name)
+        secret = known.secret if known and known.works(today()) else secrets.token_urlsafe(SECRET_BYTES)
+        self._shared[name] = Link(secret, until, places)
+        return self._shared[name]
 
     def unshare(self, name: str) -> bool:
         """Stop sharing an album: its link leads nowhere from now on (sharing it again makes a new one). Returns
         whether it was shared."""
         return self._shared.pop(self.named(name), None) is not None
 
-    def secret(self, name: str) -> str | None:
-        """The secret of an album's link, where it is shared."""
+    def link(self, name: str) -> Link | None:
+        """An album's link, where it is shared (one past its last day too)."""
         return self._shared.get(self.named(name))
 
-    def shared_by(self, secret: str) -> str | None:
-        """The album a link's secret shares; None for none (compared in constant time, each secret whole)."""
-        found = [name for name, known in self._shared.items() if hmac.compare_digest(known.encode(), secret.encode())]
-        return found[0] if found else None
+    def shared_by(self, secret: str) -> tuple[str, Link] | None:
+        """The album a link's secret shares, and the link; None for none, and for a link past its last day (compared
+        in constant time, each secret whole)."""
+        found = [(name, link) for name, link in self._shared.items()
+                 if hmac.compare_digest(link.secret.encode(), secret.encode())]
+        return found[0] if found and found[0][1].works(today()) else None
 
     def overview(self) -> list[Album]:
         """Every album, by name."""
@@ -144,8 +197,8 @@ class Albums:
         there = self._albums.setdefault(target, [])
         present = set(there)
         there += [image for image in images if image not in present]
-        if (secret := self._shared.pop(name, None)) is not None:  # its link shares it under its new name
-            self._shared.setdefault(target, secret)
+        if (link := self._shared.pop(name, None)) is not None:  # its link shares it under its new name
+            self._shared.setdefault(target, link)
         return target
 
     def delete(self, name: str) -> int:
@@ -160,7 +213,7 @@ class Albums:
         self._of = None
         gone = set(images)
         self._albums = {name: left for name, ids in self._albums.items() if (left := [i for i in ids if i not in gone])}
-        self._shared = {name: secret for name, secret in self._shared.items() if name in self._albums}
+        self._shared = {name: link for name, link in self._shared.items() if name in self._albums}
 
     def moved(self, moves: Iterable[tuple[str, str, str]]) -> None:
         """Images indexed under new ids (`Engine.add_moved`: (new, path, old)) stay in their albums under them."""
@@ -175,7 +228,8 @@ class Albums:
         self.moved((new, "", old) for old, new in images.items())
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps({"albums": self._albums, "shared": self._shared}, ensure_ascii=False, indent=1),
+        shared = {name: link._asdict() for name, link in self._shared.items()}
+        path.write_text(json.dumps({"albums": self._albums, "shared": shared}, ensure_ascii=False, indent=1),
                         encoding="utf-8")
 
     @classmethod

@@ -921,7 +921,8 @@ class Engine:
             faces, albums, texts = self._said_in(version)
         except Exception as exc:  # noqa: BLE001 - a damaged engine is replaced all the same: said, not kept
             warnings.warn(f"what the engine at {path} holds of its images could not be read, so its faces, albums "
-                          f"and text are not kept, nor when its images were added ({type(exc).__name__}: {exc})", stacklevel=2)
+                          f"and text are not kept, nor when its images were added ({type(exc).__name__}: {exc})",
+                          stacklevel=2)
             return {}
         now = {(self.metadata.path(id_), self.metadata.stamp(id_)): id_ for id_ in self.metadata.labels()}
         same = {old: now[key] for old in before.labels()

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from cbir.cli.args import positive
+from cbir.errors import CbirError
 
 SHARED = "/shared/{}"  # where the page shows an album shared by a link (its secret)
-from cbir.errors import CbirError
 
 
 def cmd_albums(args: argparse.Namespace) -> int:
@@ -30,10 +30,13 @@ def cmd_albums(args: argparse.Namespace) -> int:
     if not args.name:
         listed = engine.albums.overview()
         if args.json:
-            print(json.dumps([album._asdict() | {"shared": shared_at(engine.albums, album.name)} for album in listed],
-                             indent=2, ensure_ascii=False))
+            from cbir.albums import link_fields
+
+            print(json.dumps([album._asdict() | link_fields(engine.albums.link(album.name), SHARED.format)
+                              for album in listed], indent=2, ensure_ascii=False))
         for album in [] if args.json else listed:
-            shared = f"; shared at {where}" if (where := shared_at(engine.albums, album.name)) else ""
+            link = engine.albums.link(album.name)
+            shared = f"; shared at {SHARED.format(link.secret)}{said_of(link)}" if link else ""
             print(f"{album.name}  ({album.images} image{'s' * (album.images != 1)}{shared})")
         if not listed and not args.json:
             print(f"no albums yet: `cbir albums {args.engine} NAME --add ID...` makes one")
@@ -62,11 +65,14 @@ def change_album(engine, args: argparse.Namespace) -> None:
               + (f"{name}: {len(engine.albums.showing(name))} in all" if name else f"{args.name}: none left, "
                  "the album is gone"))
     elif args.share:
+        from cbir.albums import last_day
+
         name = engine.albums.named(args.name)
-        engine.change_albums(args.engine, lambda albums: albums.share(name))
-        where = shared_at(engine.albums, name)
+        link = engine.change_albums(args.engine, lambda albums: albums.share(name, last_day(args.until),
+                                                                             args.with_places))
+        where = SHARED.format(link.secret)
         print(f"{name} is shared at {where} on the page `cbir serve {args.engine}` gives (e.g. "
-              f"http://127.0.0.1:5000{where}): whoever has the link sees its photos, and nothing "
+              f"http://127.0.0.1:5000{where}){said_of(link)}: whoever has the link sees its photos, and nothing "
               f"else, without the password; `--unshare` stops it")
     elif args.unshare:
         name = engine.albums.named(args.name)
@@ -81,10 +87,15 @@ def change_album(engine, args: argparse.Namespace) -> None:
         print(f"deleted the album {old} ({count} image{'s' * (count != 1)}, still indexed)")
 
 
-def shared_at(albums, name: str) -> str | None:
-    """The address (on the page `cbir serve` gives) of an album shared by a link; None where it is not shared."""
-    secret = albums.secret(name)
-    return SHARED.format(secret) if secret else None
+def said_of(link) -> str:
+    """What a link gives, for people: ", until 2027-01-31, without where they were taken"."""
+    from cbir.albums import today
+
+    until = "" if link.until is None else (f", until {link.until}" if link.works(today())
+                                           else f", which stopped working after {link.until}")
+    return until + ("" if link.places else ", without where they were taken")
+
+
 
 
 def indexed_ids(metadata, given: list[str]) -> list[str]:
@@ -123,6 +134,11 @@ def register(sub) -> None:
     p.add_argument("--share", action="store_true",
                    help="share the album by a link: whoever has it sees the album's photos on the page `cbir serve` "
                         "gives, and nothing else, without its password")
+    p.add_argument("--until", metavar="DAY",
+                   help="with --share: the link's last day (2027-01-31); after it, it leads nowhere")
+    p.add_argument("--with-places", action="store_true",
+                   help="with --share: the photos say where they were taken (their GPS position; by default taken "
+                        "out of what the link gives, with their XMP and IPTC, which may say it too)")
     p.add_argument("--unshare", action="store_true", help="stop sharing the album: its link leads nowhere")
     p.add_argument("--suggest", action="store_true",
                    help="list the images that may belong in the album, not in it yet: each scored with the mean of its "

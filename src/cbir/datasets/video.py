@@ -23,7 +23,7 @@ from cbir.places import position_text
 EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".3gp", ".avi", ".mkv", ".webm"})
 MOOV_BYTES = 8 << 20  # a `moov` box is read up to this (its sample tables grow with the video's length)
 _EPOCH = datetime(1904, 1, 1)  # QuickTime's
-_ISO6709 = re.compile(rb"([+-]\d{2}\.\d{3,})([+-]\d{3}\.\d{3,})(?:[+-][\d.]+)?/")  # as phones write it
+ISO6709 = re.compile(rb"([+-]\d{2}\.\d{3,})([+-]\d{3}\.\d{3,})(?:[+-][\d.]+)?/")  # as phones write it
 _LOCAL = re.compile(rb"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})[+-]\d{2}:?\d{2}")  # Apple's creationdate, local
 
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's notes on damaged files: the errors say enough
@@ -98,11 +98,12 @@ def video_taken(f) -> tuple[str | None, str, str]:
     ("LAT,LON", or "") and with what camera (`cbir.cameras`, from Apple's make and model keys; "" where it does not
     say) a video was taken, from its `moov` box, wherever the open file `f` keeps it."""
     try:
-        moov = _moov(f)
+        found = moov_at(f)
     except (struct.error, OSError, ValueError):  # boxes cut short, or no file to walk
-        moov = None
-    if moov is None:
+        found = None
+    if found is None:
         return None, "", ""
+    moov = found[1]
     date, at = None, moov.find(b"mvhd")
     if local := _LOCAL.search(moov):
         date = local.group(1).decode()
@@ -112,7 +113,7 @@ def video_taken(f) -> tuple[str | None, str, str]:
             date = (_EPOCH + timedelta(seconds=seconds)).isoformat(timespec="seconds") if seconds else None
         except (struct.error, IndexError, OverflowError):
             date = None
-    found = _ISO6709.search(moov)
+    found = ISO6709.search(moov)
     position = position_text(float(found.group(1)), float(found.group(2))) if found else ""
     keys = apple_keys(moov)
     return date, position, camera_named(keys.get("com.apple.quicktime.make", ""),
@@ -152,8 +153,9 @@ def apple_keys(moov: bytes) -> dict[str, str]:
     return found
 
 
-def _moov(f) -> bytes | None:
-    """The `moov` box's content, found by walking the file's top-level boxes (an `mdat` of gigabytes is skipped)."""
+def moov_at(f) -> tuple[int, bytes] | None:
+    """Where in the file the `moov` box's content starts, and that content (its first `MOOV_BYTES`), found by walking
+    the file's top-level boxes (an `mdat` of gigabytes is skipped); None where there is none."""
     f.seek(0, os.SEEK_END)
     end, at = f.tell(), 0
     while at + 8 <= end:
@@ -167,6 +169,6 @@ def _moov(f) -> bytes | None:
         if size < header:
             return None
         if kind == b"moov":
-            return f.read(min(size - header, MOOV_BYTES))
+            return at + header, f.read(min(size - header, MOOV_BYTES))
         at += size
     return None

@@ -8,13 +8,16 @@ import hashlib
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
+from werkzeug.wsgi import FileWrapper
 
+from cbir.albums import link_fields
 from cbir.datasets.listing import extension
 from cbir.datasets.video import MIMETYPES
 from cbir.faces import FACE_SIDE
 from cbir.web.openapi import openapi_document
 from cbir.web.grouping import RETRY_S
 from cbir.web.pictures import zipped
+from cbir.web.unplaced import Blanked, video_places
 from cbir.web.service import RequestError, Searched, SearchService
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -161,13 +164,14 @@ def name_face(image_id: str):
 @bp.get("/albums")
 def albums():
     """The albums made of the engine's images, by name: each one's name, how many images it holds, its cover (its
-    first image) with a thumbnail, and the address it is shared at (null where it is not)."""
+    first image) with a thumbnail, and the address it is shared at (null where it is not), its last day (null: none)
+    and whether it gives where the photos were taken."""
     svc = service()
     name, _ = svc.engine(given("engine"))
-    shared = svc.engine(name)[1].albums.secret
+    link_of = svc.engine(name)[1].albums.link
     return jsonify({"engine": name, "albums": [
-        album._asdict() | {"thumbnail": url_for("api.image", image_id=album.cover, size="thumb"),
-                           "shared": url_for("ui.shared", secret=secret) if (secret := shared(album.name)) else None}
+        album._asdict() | {"thumbnail": url_for("api.image", image_id=album.cover, size="thumb")}
+        | link_fields(link_of(album.name), lambda secret: url_for("ui.shared", secret=secret))
         for album in svc.albums(name)]})
 
 
@@ -175,8 +179,9 @@ def albums():
 def change_album(album: str):
     """Put indexed images in an album (`add`: ids; `add_all`: every image the filters in the query keep, the earliest
     taken first; the album is made if there is none), take some out (`remove`), share it by a link or stop (`share`:
-    true or false), rename it (`name`) or delete it (`delete`); kept in the engine. Answers with the album's name now
-    (null where it is gone) and the albums."""
+    true or false; with `until`, the link's last day, and `places`, true for the photos to say where they were
+    taken), rename it (`name`) or delete it (`delete`); kept in the engine. Answers with the album's name now (null
+    where it is gone) and the albums."""
     svc = service()
     name, _ = svc.engine(given("engine"))
     add = given_list("add")
@@ -187,7 +192,8 @@ def change_album(album: str):
             raise RequestError("add_all puts in every image the filters in the query keep: not with add")
         add = svc.passing(name, svc.parse_narrowing(query)[0])
     now = svc.change_album(name, album, add, given_list("remove"), given("name"), given_flag("delete"),
-                           None if given("share") is None else given_flag("share"))
+                           None if given("share") is None else given_flag("share"), given("until"),
+                           given_flag("places"))
     return jsonify(albums().get_json() | {"album": now})
 
 
@@ -346,6 +352,16 @@ def image_response(image_id: str, engine: str | None = None) -> Response:
     response.headers["Cache-Control"] = "public, max-age=86400"
     response.set_etag(hashlib.sha256(data).hexdigest()[:32])
     return response.make_conditional(request)
+
+
+def blanked_video(path: str) -> Response:
+    """A video streamed a range at a time, its positions blanked (`cbir.web.unplaced`)."""
+    f = open(path, "rb")
+    video = Blanked(f, video_places(f))
+    response = Response(FileWrapper(video), mimetype=MIMETYPES.get(extension(path), "video/mp4"),
+                        direct_passthrough=True)
+    response.content_length = video.size
+    return response.make_conditional(request, accept_ranges=True, complete_length=video.size)
 
 
 @bp.get("/health")

@@ -30,7 +30,10 @@ _ALBUM = {"name": {"type": "string"}, "images": {"type": "integer"},
           "cover": {"type": "string", "description": "its first image"},
           "thumbnail": {"type": "string", "description": "the address of its cover's thumbnail"},
           "shared": {"type": ["string", "null"], "description": "the address of the page that shares it by a link "
-                                                                  "(no password asked); null where it is not shared"}}
+                                                                  "(no password asked); null where it is not shared"},
+          "shared_until": {"type": ["string", "null"], "description": "the link's last day (ISO 8601); null: none"},
+          "shared_places": {"type": ["boolean", "null"], "description": "whether the link's photos say where they "
+                                                                        "were taken"}}
 
 
 def _counted(key: str, example: str) -> dict:
@@ -244,6 +247,11 @@ def openapi_document(service) -> dict:
                     "delete": {"type": "boolean", "description": "delete the album"},
                     "share": {"type": "boolean", "description": "true: share the album by a link (its address in "
                                                                "the albums' `shared`); false: stop sharing it"},
+                    "until": {"type": "string", "description": "with share: the link's last day (2027-01-31); "
+                                                               "after it, it leads nowhere"},
+                    "places": {"type": "boolean", "description": "with share: the photos say where they were taken "
+                                                                "(by default their GPS position, XMP and IPTC are "
+                                                                "taken out of what the link gives)"},
                     "engine": {"type": "string"}}, []),
                 "responses": {"200": {"description": "the album's name now (null where it is gone) and the albums",
                                       "content": {"application/json": {"schema": {"type": "object", "properties": {

@@ -17,7 +17,7 @@ from typing import BinaryIO, TypeVar
 
 import numpy as np
 
-from cbir.albums import Album, Albums
+from cbir.albums import Album, Albums, Link, last_day
 from cbir.datasets.folder import DEFAULT_MAX_SIDE, archive_member, file_stamp
 from cbir.datasets.heif import is_heif, thumbnail_file
 from cbir.datasets.images import decode_image
@@ -36,6 +36,7 @@ from cbir.types import SearchResult
 from cbir.web.grouping import Grouping
 from cbir.words import Shown
 from cbir.web.pictures import browser_type, encode_jpeg, encode_png, thumbnail
+from cbir.web.unplaced import Blanked, jpeg_without_places, video_places
 from cbir.web.collection import Collection
 
 MAX_TOGETHER = 20  # images one search "more like these" takes (and as many "not like these")
@@ -569,10 +570,14 @@ class SearchService:
         return self.engine(engine)[1].albums.overview()
 
     def change_album(self, engine: str | None, album: str, add: Sequence[str] = (), remove: Sequence[str] = (),
-                     name: str | None = None, delete: bool = False, share: bool | None = None) -> str | None:
+                     name: str | None = None, delete: bool = False, share: bool | None = None,
+                     until: str | None = None, places: bool = False) -> str | None:
         """Put indexed images in an album (made if there is none), take some out, share it by a link or stop
-        (`share`), rename it or delete it, kept in the engine's folder; a 404 for an id not indexed, or for an album
-        there is none of (but to add to). Returns the album's name now (None where it is gone)."""
+        (`share`; a link until a day, giving where the photos were taken or not: `Albums.share`), rename it or delete
+        it, kept in the engine's folder; a 404 for an id not indexed, or for an album there is none of (but to add
+        to). Returns the album's name now (None where it is gone)."""
+        if until is not None and share is not True:
+            raise RequestError("until is the last day of a link: with share=1")
         if not (add or remove or name is not None or delete or share is not None):
             raise RequestError("say what to change: add=ID or remove=ID (repeatable), share=1 or 0, name=NEW, or "
                                "delete=1")
@@ -587,7 +592,7 @@ class SearchService:
             if remove:
                 albums.remove(album, remove)
             if share is not None and albums.find(album) is not None:
-                albums.share(album) if share else albums.unshare(album)
+                albums.share(album, last_day(until), places) if share else albums.unshare(album)
             if delete:
                 albums.delete(album)
                 return None
@@ -621,12 +626,12 @@ class SearchService:
         except CbirError as exc:  # no such album
             raise RequestError(str(exc), 404) from None
 
-    def shared(self, secret: str) -> tuple[str, str, list[str]]:
-        """(engine, album, its images) of the album a link's secret shares; a 404 for a secret no album has (one
-        that stopped being shared, or a guess)."""
+    def shared(self, secret: str) -> tuple[str, str, list[str], Link]:
+        """(engine, album, its images, its link) of the album a link's secret shares; a 404 for a secret no album has
+        (one that stopped being shared, or past its last day, or a guess)."""
         for name, engine in self.engines.items():
-            if (album := engine.albums.shared_by(secret)) is not None:
-                return name, album, engine.albums.images(album)
+            if (found := engine.albums.shared_by(secret)) is not None:
+                return name, found[0], engine.albums.images(found[0]), found[1]
         raise RequestError("no album is shared at this address (any more)", 404)
 
     def locate(self, image_id: str, engine: str | None = None) -> str:
@@ -675,6 +680,42 @@ class SearchService:
         except (DatasetError, ImageDecodeError) as exc:
             raise unavailable(image_id, exc) from None
 
+    def unplaced_originals(self, image_ids: list[str], engine: str | None = None
+                           ) -> Iterator[tuple[str, bytes | BinaryIO]]:
+        """`originals` without where they were taken (`cbir.web.unplaced`): a JPEG without its GPS position, XMP
+        and IPTC, any other picture as its pixels (a HEIC or a raw file as a JPEG, named so: `IMG_1.HEIC.jpg`), a
+        video with its positions blanked."""
+        pictures = set(image_ids)
+        for name, data in self.originals(image_ids, engine):
+            if is_video_name(name) and not isinstance(data, bytes):
+                yield name, Blanked(data, video_places(data))
+            elif name in pictures:
+                if not isinstance(data, bytes):
+                    data.close()
+                try:
+                    picture, mimetype = self.unplaced_bytes(name, engine)
+                except RequestError:  # unreadable by now: left out
+                    continue
+                wanted = {"image/jpeg": (".jpg", ".jpeg"), "image/png": (".png",)}[mimetype]
+                yield (name if name.lower().endswith(wanted) else name + wanted[0]), picture
+            else:
+                yield name, data
+
+    def unplaced_bytes(self, image_id: str, engine: str | None = None) -> tuple[bytes, str]:
+        """(bytes, mimetype) of an indexed image without where it was taken (`cbir.web.unplaced`): a JPEG as stored
+        less its GPS position, XMP and IPTC; any other picture as its pixels alone (a photo as a JPEG, the rest as a
+        PNG, as `image_bytes` converts those a browser does not show)."""
+        path = self.locate(image_id, engine)
+        try:
+            data = original_bytes(path)
+            stored = browser_type(data)
+            if stored == "image/jpeg" and (kept := jpeg_without_places(data)) is not None:
+                return kept, stored
+            return self._converted(path, file_stamp(path), stored == "image/jpeg" or bool(data) and (
+                is_heif(data) or is_raw_name(path)))
+        except (DatasetError, ImageDecodeError) as exc:
+            raise unavailable(image_id, exc) from None
+
     def video_file(self, image_id: str, engine: str | None = None) -> str | None:
         """The file of an indexed video (`cbir.datasets.video`; of `engine` where named), to stream as it is; None
         for an image."""
@@ -713,6 +754,7 @@ class SearchService:
         """A stored image a browser does not show, in full, as a browser shows it: a `photo` (HEIC, a camera's raw
         file) as a JPEG, the rest as a PNG; the last few kept by the file's stamp (a HEIC takes a second)."""
         return (encode_jpeg(load_image(path)), "image/jpeg") if photo else (encode_png(load_image(path)), "image/png")
+
 
 
 def unavailable(image_id: str, exc: Exception) -> RequestError:

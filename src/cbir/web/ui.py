@@ -6,24 +6,27 @@ from __future__ import annotations
 import base64
 from collections import Counter
 from dataclasses import replace
+from datetime import date, timedelta
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
+from cbir import albums as album_links
 from cbir.duplicates import picture_engine, rule
 from cbir.faces import FACE_SIDE, largest
 from cbir.metadata import ORDERS
 from cbir.places import fold
 from cbir.web.grouping import RETRY_S
 from cbir.web.pictures import thumbnail
-from cbir.web.api import image_response, zip_response
+from cbir.web.api import blanked_video, image_response, zip_response
 from cbir.web.service import MAX_DEPTH, RequestError, Searched, SearchService
 from cbir.words import Shown
 
 bp = Blueprint("ui", __name__)
 NARROWING = ("label", "folder", "since", "until", "place", "tag", "stars", "camera", "kind", "person", "album",
-             "showing", "min_score", "distinct", "order")
+             "text", "showing", "min_score", "distinct", "order")
 SHOWN = 16  # words, places, tags, people and albums the start page offers (the fields suggest more)
 PLACES_OFFERED = 500  # places the "Near" field suggests at most: the most photographed (and as many tags)
+MAX_LINK_DAYS = 3660  # the longest a link shared for some days may work (the page offers a day to a year)
 
 
 def service() -> SearchService:
@@ -208,7 +211,8 @@ def index():
             if where and where.album:  # an album's images: renamed, deleted, shared, taken out of it on the page
                 albums = svc.engine(engine)[1].albums
                 context["album"] = albums.find(where.album)
-                context["shared"] = albums.secret(context["album"]) if context["album"] else None
+                context["link"] = albums.link(context["album"]) if context["album"] else None
+                context["link_works"] = context["link"] is not None and context["link"].works(album_links.today())
             if where and where.person:  # whose photos these are: named (or not theirs after all) on the page
                 context["person"] = next((p for p in context["people"] if where.person == str(p.person)
                                           or fold(where.person) in (fold(p.name), p.called)), None)
@@ -237,26 +241,37 @@ def people():
 @bp.get("/shared/<secret>")
 def shared(secret: str):
     """An album shared by a link: its photos, and nothing else of the engine's (no password asked)."""
-    _, album, ids = service().shared(secret)
-    return render_template("shared.html", secret=secret, album=album, ids=ids)
+    _, album, ids, link = service().shared(secret)
+    return render_template("shared.html", secret=secret, album=album, ids=ids, link=link)
 
 
 @bp.get("/shared/<secret>/images/<path:image_id>")
 def shared_image(secret: str, image_id: str):
-    """A photo of an album shared by a link (`size=thumb`: its thumbnail); a 404 for one not in it."""
-    engine, _, ids = service().shared(secret)
+    """A photo of an album shared by a link (`size=thumb`: its thumbnail), without where it was taken unless the link
+    gives it (`cbir.web.unplaced`); a 404 for one not in it."""
+    svc = service()
+    engine, _, ids, link = svc.shared(secret)
     if image_id not in set(ids):
         raise RequestError("no such photo in this album", 404)
-    response = image_response(image_id, engine)
+    if link.places or request.args.get("size") == "thumb":
+        response = image_response(image_id, engine)
+    elif (video := svc.video_file(image_id, engine)) is not None:
+        response = blanked_video(video)
+    else:
+        data, mimetype = svc.unplaced_bytes(image_id, engine)
+        response = Response(data, mimetype=mimetype)
     response.headers["Cache-Control"] = "private, max-age=300"  # a link no longer shared soon shows nothing
     return response
 
 
 @bp.get("/shared/<secret>/download")
 def shared_download(secret: str):
-    """Every photo of an album shared by a link, as stored, in one zip."""
-    engine, album, ids = service().shared(secret)
-    return zip_response(service().originals(ids, engine), f"{album}.zip")
+    """Every photo of an album shared by a link, as stored (without where they were taken unless the link gives
+    it), in one zip."""
+    svc = service()
+    engine, album, ids, link = svc.shared(secret)
+    return zip_response((svc.originals if link.places else svc.unplaced_originals)(ids, engine), f"{album}.zip")
+
 
 
 @bp.get("/albums")
@@ -328,9 +343,14 @@ def change_album():
         raise RequestError("tick the images to put in the album, or to take out of it")
     if do == "add" and not album.strip():
         raise RequestError("name the album to put the ticked images in")
+    days = request.form.get("days", "")  # how long a link works ("": until it is no longer shared)
+    if days and not (days.isdigit() and 0 < int(days) <= MAX_LINK_DAYS):
+        raise RequestError(f"days is how many days a link works, 1 to {MAX_LINK_DAYS}, or none, not '{days}'")
+    until = None if do != "share" or not days else (
+        date.fromisoformat(album_links.today()) + timedelta(days=int(days) - 1)).isoformat()
     now = svc.change_album(engine, album, ids if do == "add" else (), ids if do == "remove" else (),
                            request.form.get("name") if do == "rename" else None, do == "delete",
-                           {"share": True, "unshare": False}.get(do))
+                           {"share": True, "unshare": False}.get(do), until, bool(request.form.get("places")))
     if request.form.get("back") == "photo":  # from a photo's own page: that page again
         return redirect(url_for("ui.photo", image_id=ids[0], engine=engine), 303)
     return redirect(url_for("ui.index", browse=1, album=now, engine=engine, k=request.form.get("k")) if now
