@@ -6,7 +6,9 @@ import json
 import os
 import shutil
 import zipfile
+from datetime import date, datetime
 
+import numpy as np
 import pytest
 from PIL import Image
 from conftest import on_milvus, write_collection
@@ -284,6 +286,33 @@ def test_a_photo_is_made_a_favourite_from_its_page_without_javascript(library, t
     client.post("/albums", data={"engine": "photos", "id": shown, "to_album": FAVOURITES, "do": "remove",
                                  "back": "photo"})
     assert not Engine.load(out).albums and "♡ Favorite" in client.get(f"/photo/{shown}").get_data(as_text=True)
+
+
+def test_archived_photos_leave_the_timeline_and_on_this_day_and_are_found_by_searches(library, tmp_path):
+    december = datetime(2020, 12, 8, 12).timestamp()
+    for name in ("stripes/000.png", "stripes/001.png", "blobs/000.png"):  # taken on 8 December 2020
+        os.utime(library / name, (december, december))
+    out = indexed(library, tmp_path)
+    assert main(["albums", str(out), "Archive", "--add", "stripes/000.png", "stripes/001.png"]) == 0
+    engine = Engine.load(out)
+    archived = {"stripes/000.png", "stripes/001.png"}
+    assert engine.albums.archived() == archived
+    assert {h.id for h in engine.browse(100).hits} == set(engine.metadata.labels()) - archived  # the timeline
+    assert not archived & {h.id for h in engine.browse(100, Filter.of(since="2020", until="2020")).hits}
+    assert {h.id for h in engine.browse(100, Filter.of(album="archive")).hits} == archived  # its album
+    assert archived <= {h.id for h in engine.browse(100, Filter.of(folder="stripes/")).hits}  # any other filter
+    pixels = np.asarray(Image.open(library / "stripes/000.png").convert("RGB"))
+    assert engine.search([pixels], k=1)[0].hits[0].id == "stripes/000.png"  # and any search
+    assert [(m.images, m.example) for m in engine.on_this_day(date(2026, 12, 8))] == [(1, "blobs/000.png")]
+    app = create_app({"ENGINES": {"photos": str(out)}})
+    assert not archived & set(app.extensions["cbir"].examples("photos", 24))  # the start page's pictures
+    client = app.test_client()
+    page = client.get("/photo/stripes/000.png").get_data(as_text=True)
+    assert "Archived: bring it back" in page
+    client.post("/albums", data={"engine": "photos", "id": "stripes/000.png", "to_album": "Archive", "do": "remove",
+                                 "back": "photo"})
+    assert Engine.load(out).albums.archived() == {"stripes/001.png"}
+    assert ">Archive</button>" in client.get("/photo/stripes/000.png").get_data(as_text=True)
 
 
 def test_an_album_shared_by_a_link_keeps_its_secret_through_its_changes():

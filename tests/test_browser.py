@@ -525,6 +525,12 @@ def test_ticked_results_go_in_an_album_which_is_looked_through_grown_and_deleted
         page.keyboard.press("f")  # F: no longer a favorite
         expect(heart).to_have_attribute("aria-pressed", "false")
         assert "Favorites" not in viewer.locator(".caption").inner_text()
+        archive = viewer.locator("button.archive")
+        archive.click()  # out of the timeline
+        expect(archive).to_have_text("Archived")
+        assert Engine.load(engine).albums.archived() == set(albums.images("Best of"))
+        archive.click()  # back
+        expect(archive).to_have_attribute("aria-pressed", "false")
         viewer.locator(".close").click()
         assert page.locator("#results .hit").first.locator(".albums").inner_text() == "in Best of, Lines"
         page.once("dialog", lambda dialog: dialog.dismiss())  # asked first: kept

@@ -122,6 +122,8 @@ def test_a_takeout_is_indexed_with_its_albums_each_photo_once(takeout, tmp_path,
         "Archive": ["Photos from 2019/IMG_2.jpg"], "Favorites": ["Photos from 2019/IMG_1.jpg"],
         "Rome 2019": ["Photos from 2019/IMG_3.jpg", "Rome 2019/from Bob.jpg"]}  # the year's photo, not its copy
     capsys.readouterr()
+    assert main(["search", str(out), "--paths"]) == 0  # the timeline: archived in Google Photos, out of it here too
+    assert "IMG_2.jpg" not in capsys.readouterr().out
     assert main(["search", str(out), "--place", "Rome", "--json"]) == 0
     assert [h["albums"] for h in json.loads(capsys.readouterr().out)[0]["hits"]] == [["Rome 2019"]]
     assert main(["search", str(out), "--tag", "anna", "--paths"]) == 0

@@ -3,6 +3,7 @@ come, move, change and go, and found by the words written there from the command
 
 import csv
 import json
+import os
 import socket
 
 import numpy as np
@@ -73,6 +74,9 @@ def test_the_command_line_reads_screenshots_first_then_finds_them_by_what_is_wri
     out = indexed(library, tmp_path)
     assert main(["search", str(out), "--text", "password"]) == 2
     assert "`cbir text ENGINE` reads it" in capsys.readouterr().err
+    assert main(["info", str(out)]) == 0
+    assert f"not read: `cbir text {out} --kind screenshot` reads what is written in the 2 screenshots" \
+        in capsys.readouterr().out
     assert main(["text", str(out), "--kind", "screenshot"]) == 0
     assert "read 2 images" in capsys.readouterr().out
     assert Engine.load(out).texts.read.keys() == {"Screenshots/Screenshot_2026-01-02.png",
@@ -167,3 +171,31 @@ def test_texts_are_kept_as_written_and_found_by_whole_words():
     assert texts.holding("cafe") == {"a.png"} and texts.holding("caf") == frozenset()
     assert texts.holding("flore ouvert") == {"a.png"} and texts.holding("flore fermé") == frozenset()
     assert texts.summary() == {"read": 2, "with_text": 1, "kind": "screenshot"}
+
+
+def test_the_large_view_shows_what_is_written_to_read_or_copy(library, tmp_path):
+    from conftest import served
+    from playwright.sync_api import expect, sync_playwright
+    from test_browser import CHROMIUM, launch
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); make test installs it")
+    out = indexed(library, tmp_path)
+    assert main(["text", str(out), "--kind", "screenshot"]) == 0
+    with served(out) as url, sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
+        page.goto(f"{url}/?words=boarding+pass")
+        expect(page.locator("#results .hit")).to_have_count(1)
+        page.locator("#results .hit a.open").click()
+        written = page.locator("#viewer .written")
+        expect(written).to_have_text("Boarding pass Flight AF 1234 to Lyon Wi-Fi password: sunflower42")
+        assert written.inner_text().splitlines()[-1] == "Wi-Fi password: sunflower42"  # a line each, to copy
+        page.goto(f"{url}/?browse=1")
+        page.locator("#results .hit a.open").first.click()
+        for _ in range(4):  # the photos say nothing
+            if page.locator("#viewer img").get_attribute("alt").startswith("photos/"):
+                break
+            page.locator("#viewer [data-step='1']").click()
+        expect(written).to_be_hidden()
+        browser.close()

@@ -29,6 +29,7 @@ RESCORED = 10  # times k: the images most like one of an album's own, scored by 
 LONGEST_NAME = 100  # characters
 SECRET_BYTES = 16  # of an album's link (`Albums.share`): 128 random bits, not to be guessed
 FAVOURITES = "Favorites"  # the album of one's favourites: the page's ♡, a Takeout's favourites (Google's name)
+ARCHIVED = "Archive"  # the album of photos kept out of the timeline (`Albums.archived`), as Google Photos' archive
 
 
 class Album(NamedTuple):
@@ -154,6 +155,12 @@ class Albums:
                     of.setdefault(member, []).append(album.name)
             self._of = {member: tuple(names) for member, names in of.items()}
         return self._of.get(image, ())
+
+    def archived(self) -> frozenset[str]:
+        """The images in the album `ARCHIVED`: left out of looking through the images without a filter (the
+        timeline), "On this day" and the start page's examples, found by any search or filter as the others."""
+        name = self.find(ARCHIVED)
+        return frozenset(self._albums[name]) if name else frozenset()
 
     def images(self, name: str) -> list[str]:
         """The images of an album, in the order they were put in."""

@@ -525,11 +525,13 @@ class Engine:
         undated ones last): a collection looked through without a query, its hits scored 1; `order` "oldest": the
         oldest first instead (a trip, an album told from its start), "added": those added lately first (what a
         `sync` brought; `ORDERS`); `distinct`: one image per group of look-alikes (a burst's shots), as in
-        `search`."""
+        `search`. Without a filter but dates (the timeline), the images archived are left out (`Albums.archived`)."""
         _check_k(k)
         if order not in ORDERS:
             raise CbirError(f"the order of a look through the images is {', '.join(ORDERS)}, not '{order}'")
         ids = self.metadata.in_order(self.select(where).ids if where else None, order)
+        if (where is None or where.timeline) and (archived := self.albums.archived()):
+            ids = [id_ for id_ in ids if id_ not in archived]
 
         def first(depth: int) -> list[SearchResult]:
             return [SearchResult([self.metadata.hit(id_, 1.0) for id_ in ids[:depth]], ORDERS[order])]
@@ -728,8 +730,9 @@ class Engine:
 
     def on_this_day(self, today: date) -> list[Memory]:
         """The pictures taken on `today`'s date in earlier years (`cbir.memories`), a year at a time, the latest
-        first."""
-        return on_this_day(self.metadata.dated(), today)
+        first; not those archived."""
+        archived = self.albums.archived()
+        return on_this_day(((id_, taken) for id_, taken in self.metadata.dated() if id_ not in archived), today)
 
     def shows(self) -> list[Shown]:
         """What the indexed images show most often, in words to search with, how many show each and an example

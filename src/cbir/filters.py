@@ -68,6 +68,13 @@ class Filter:
                     or self.album or self.caption or self.text)
 
     @property
+    def timeline(self) -> bool:
+        """Whether no condition is given but when the pictures were taken: a look through the timeline, which leaves
+        out the images archived (`cbir.albums.ARCHIVED`)."""
+        return not (self.labels or self.splits or self.folder or self.showing or self.place or self.tag or self.stars
+                    or self.person or self.camera or self.kind or self.album or self.caption or self.text)
+
+    @property
     def on_documents(self) -> bool:
         """Whether every condition given is one the server indexes' documents hold (label, split, folder, date);
         the others (place, tags, stars, camera, kind, a person, an album, what images show, a caption, the text in

@@ -27,7 +27,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import NamedTuple
 
-from cbir.albums import FAVOURITES, LONGEST_NAME as LONGEST_ALBUM
+from cbir.albums import ARCHIVED, FAVOURITES, LONGEST_NAME as LONGEST_ALBUM
 from cbir.places import position_text
 from cbir.tags import SIDECAR_BYTES, caption_text, modified, sidecar_files
 
@@ -37,7 +37,6 @@ EDITED = ("-edited", "-bearbeitet", "-modifié", "-modifie", "-editado", "-modif
           "-muokattu", "-redigeret", "-edytowane", "-upraveno", "-編集済み", "-편집됨")
 ALBUM_FILES = frozenset({"metadata.json", "métadonnées.json", "metadatos.json", "metadades.json", "metadaten.json",
                          "metadati.json", "metadados.json", "metagegevens.json", "metadane.json"})
-ARCHIVED = "Archive"  # the album a Takeout's archived photos are put in (Google Photos keeps them out of its main view)
 SAME_DAY = 26 * 3600  # seconds: the most two clocks on Earth differ by (UTC+14 and UTC-12)
 
 _NUMBERED = re.compile(r"^(.*)\((\d+)\)(\.[^.()]*)?$")  # IMG_1(1).jpg: IMG_1, 1, .jpg

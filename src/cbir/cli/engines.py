@@ -324,7 +324,7 @@ def _sync(args: argparse.Namespace, specs: list[str], said_kept: set[Path]) -> s
 
 def cmd_info(args: argparse.Namespace) -> int:
     from cbir.engine import Engine
-    from cbir.filters import KINDS
+    from cbir.filters import KINDS, kind_of
 
     engine = Engine.load(args.engine)
     info = engine.info()
@@ -374,6 +374,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"text       in {text['with_text']} of the {text['read']} images read"
               + (f" (only {KINDS[text['kind']]})" if text["kind"] else "")
               + (f": `cbir search {args.engine} --text WORDS` finds them by it" if text["with_text"] else ""))
+    elif screenshots := sum(kind_of(id_) == "screenshot" for id_ in engine.metadata.labels()):
+        print(f"text       not read: `cbir text {args.engine} --kind screenshot` reads what is written in the "
+              f"{screenshots} screenshot{'s' * (screenshots != 1)}, to find them by it")
     if albums:
         print(counted_line("albums", albums, f"`cbir search {args.engine} --album NAME` looks through one"))
     for n, trip in enumerate(trips[:SHOWN_TRIPS]):

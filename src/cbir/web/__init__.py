@@ -11,7 +11,7 @@ from werkzeug.exceptions import Forbidden, HTTPException, Unauthorized
 from werkzeug.routing import PathConverter
 
 from cbir.datasets.images import IMAGE_EXTENSIONS
-from cbir.albums import FAVOURITES
+from cbir.albums import ARCHIVED, FAVOURITES
 from cbir.datasets.video import is_video_name
 from cbir.web.service import RequestError, SearchService
 
@@ -68,7 +68,7 @@ def create_app(config: dict | None = None) -> Flask:
     @app.context_processor
     def uploads():
         return {"max_upload_bytes": app.config["MAX_CONTENT_LENGTH"], "accepted": ACCEPTED, "is_video": is_video_name,
-                "favourites": FAVOURITES}
+                "favourites": FAVOURITES, "archived": ARCHIVED}
 
     @app.before_request
     def ask_for_the_password():

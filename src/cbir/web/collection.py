@@ -84,12 +84,12 @@ class Collection:
 
     @classmethod
     def of(cls, engine: Engine) -> Collection:
-        labels = engine.metadata.labels()
+        labels, archived = engine.metadata.labels(), engine.albums.archived()
         ids = list(labels)
         return cls(engine, any(labels.values()),
                    bool(set(getattr(engine.extractor, "classes_", ())) & set(labels.values())),
                    sorted({label for label in labels.values() if label}), ids, folders_of(ids), Overview(engine),
-                   timeline(engine.metadata.dates()), engine.places(),
+                   timeline(taken for id_, taken in engine.metadata.dated() if id_ not in archived), engine.places(),
                    place_map(engine.metadata.places(), engine.metadata.positions()), engine.trips(), engine.tags(),
                    bool(engine.metadata.ratings()), engine.cameras(), engine.people(), Counter(map(kind_of, ids)))
 

@@ -126,8 +126,10 @@ class SearchService:
         return self.collections[self.engine(name)[0]]
 
     def examples(self, name: str | None, n: int = 12) -> list[str]:
-        """`n` indexed ids of an engine drawn at random: somewhere to start without an image at hand."""
-        ids = self.collection(name).ids
+        """`n` indexed ids of an engine drawn at random: somewhere to start without an image at hand (not one
+        archived)."""
+        ids, archived = self.collection(name).ids, self.engine(name)[1].albums.archived()
+        ids = [id_ for id_ in ids if id_ not in archived] if archived else ids
         return random.sample(ids, min(n, len(ids)))
 
     @classmethod

@@ -295,16 +295,19 @@ const SLIDE_MS = 4000;
     like.hidden = !link;
     if (link) like.href = link.href;
     viewer.querySelector("a.original").href = src;
+    const written = viewer.querySelector(".written");  // what is written in it, to read or copy
+    written.hidden = !open.dataset.text;
+    written.textContent = open.dataset.text || "";
     const page = viewer.querySelector("a.page");
     page.hidden = !open.dataset.src;
     if (open.dataset.src) page.href = open.href;
     faces.show(moving ? null : open.dataset.faces);
     if (album) album.querySelector(".said").textContent = "";
-    if (heart) {
-      const loved = albumsOf(hits[at]).some((name) => same(name, heart.dataset.album));
-      heart.setAttribute("aria-pressed", String(loved));
-      heart.textContent = loved ? "♥" : "♡";
-    }
+    toggles.forEach((toggle) => {
+      const inIt = albumsOf(hits[at]).some((name) => same(name, toggle.dataset.album));
+      toggle.setAttribute("aria-pressed", String(inIt));
+      toggle.textContent = inIt ? toggle.dataset.on : toggle.dataset.off;
+    });
   }
   const same = (a, b) => a.localeCompare(b, undefined, { sensitivity: "base" }) === 0;  // as the server names them
   function albumsOf(hit) {
@@ -346,14 +349,15 @@ const SLIDE_MS = 4000;
     const [done, body] = await changeAlbum(album, album.querySelector("input").value.trim(), "add");
     album.querySelector(".said").textContent = done ? `Put in ${body.album}.` : body.error;
   });
-  // ♡: a favorite (in the album of favorites), or no longer
-  const heart = viewer.querySelector("button.favourite");
-  async function love() {
-    const [done, body] = await changeAlbum(heart, heart.dataset.album,
-                                           heart.getAttribute("aria-pressed") === "true" ? "remove" : "add");
+  // ♡: a favorite (in the album of favorites), or no longer; Archive: out of the timeline, or back
+  const toggles = viewer.querySelectorAll("button.in-album");
+  async function toggle(button) {
+    const [done, body] = await changeAlbum(button, button.dataset.album,
+                                           button.getAttribute("aria-pressed") === "true" ? "remove" : "add");
     if (!done && album) album.querySelector(".said").textContent = body.error;
   }
-  if (heart) heart.addEventListener("click", love);
+  toggles.forEach((button) => button.addEventListener("click", () => toggle(button)));
+  const heart = viewer.querySelector("button.favourite");
   hits.forEach((hit, n) => {
     const large = (event) => {
       if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;  // a tab, as asked
@@ -393,7 +397,7 @@ const SLIDE_MS = 4000;
     } else if (viewer.open && heart && event.key.toLowerCase() === "f" && !event.ctrlKey && !event.metaKey
                && event.target.tagName !== "INPUT") {
       event.preventDefault();
-      love();
+      toggle(heart);
     }
   });
 })();
