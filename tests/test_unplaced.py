@@ -64,6 +64,14 @@ def test_a_jpeg_loses_where_it_was_taken_and_keeps_its_pixels_date_camera_and_tu
         assert b.getexif()[0x0112] == 6 and not b.getexif().get_ifd(IFD.GPSInfo)
         assert np.array_equal(np.asarray(a), np.asarray(b))  # the same pixels, not encoded again
     assert b"Lyon" not in kept and b"Anna" not in kept and len(kept) < path.stat().st_size
+    progressive = io.BytesIO()
+    Image.open(path).save(progressive, "JPEG", progressive=True, exif=Image.open(path).getexif())
+    other = placed_photo(tmp_path / "other.jpg").read_bytes()
+    kept = jpeg_without_places(progressive.getvalue() + other)  # a second picture after it: a Multi-Picture file's
+    assert kept.count(b"\xff\xd8") == 1 and kept.endswith(b"\xff\xd9") and b"Anna" not in kept
+    with Image.open(io.BytesIO(kept)) as seen:
+        assert not seen.getexif().get_ifd(IFD.GPSInfo) and np.array_equal(np.asarray(seen),
+                                                                           np.asarray(Image.open(progressive)))
     assert jpeg_without_places(b"\xff\xd8\xff\xe1\x00\x10Exif\x00\x00broken!!\xff\xda") is None  # pixels instead
     assert jpeg_without_places(b"GIF89a") is None
 

@@ -161,6 +161,18 @@ def name_face(image_id: str):
                                                   given_flag("nobody")))
 
 
+@bp.post("/dates/<path:image_id>")
+def set_date(image_id: str):
+    """Say when an indexed image was taken (`date`: 2019-07-14T10:30), whatever its file says, or as its file says
+    again (`as_taken`); answers with its date now and whether it was said by hand."""
+    svc, engine = service(), given("engine")
+    if given_flag("as_taken") == bool(given("date")):
+        raise RequestError("say when it was taken (date=2019-07-14T10:30), or as_taken=1: one of the two")
+    svc.set_date(engine, image_id, None if given_flag("as_taken") else str(given("date")))
+    metadata = svc.engine(engine)[1].metadata
+    return jsonify({"id": image_id, "date": metadata.date(image_id), "said": metadata.date_set(image_id) is not None})
+
+
 @bp.get("/albums")
 def albums():
     """The albums made of the engine's images, by name: each one's name, how many images it holds, its cover (its

@@ -226,6 +226,20 @@ def openapi_document(service) -> dict:
                         "engine": {"type": "string"}}, []),
                     "responses": {"200": {"description": "its faces now", "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/Faces"}}}}, **_CHANGE_REFUSED}}},
+            "/api/v1/dates/{image_id}": {"post": {
+                "summary": "Say when an indexed image was taken, whatever its file says (a camera's clock put right, a "
+                           "scan dated), or as its file says again; kept in the engine's folder",
+                "parameters": [{"name": "image_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": _fields({
+                    "date": {"type": "string", "description": "when: 2019-07-14 or 2019-07-14T10:30"},
+                    "as_taken": {"type": "boolean", "description": "as its file says again (instead of a date)"},
+                    "engine": {"type": "string"}}, []),
+                "responses": {"200": {"description": "its date now, and whether it was said by hand", "content": {
+                    "application/json": {"schema": {"type": "object", "required": ["id", "date", "said"],
+                                                    "properties": {"id": {"type": "string"},
+                                                                   "date": {"type": ["string", "null"]},
+                                                                   "said": {"type": "boolean"}}}}}},
+                              **_CHANGE_REFUSED}}},
             "/api/v1/albums": _listing(
                 "The albums made of the engine's images, by name: album= looks through one", engine_param, "albums",
                 "by name", _ALBUM),

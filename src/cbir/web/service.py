@@ -29,6 +29,7 @@ from cbir.distinct import check_distinct
 from cbir.engine import Engine
 from cbir.faces import NOBODY, Faces, Person, Seen
 from cbir.storage import current_version, writer_lock
+from cbir.taken import moment
 from cbir.errors import BusyError, CbirError, DatasetError, ImageDecodeError
 from cbir.filters import Filter
 from cbir.metadata import ORDERS
@@ -520,6 +521,12 @@ class SearchService:
         self.indexed(engine, [image_id])
         self.change_faces(engine, lambda faces: faces.name_face(image_id, number, NOBODY if nobody else name))
         return self.faces(engine, image_id)
+
+    def set_date(self, engine: str | None, image_id: str, when: str | None) -> None:
+        """Say when an indexed image was taken (`cbir.taken.moment`; None: as its file says again), kept in the
+        engine's folder (`Engine.change_dates`)."""
+        self.indexed(engine, [image_id])
+        self._change(engine, lambda eng, path: eng.change_dates(path, {image_id: when and moment(when)}), people=False)
 
     def alike(self, engine: str | None, person: str) -> list[tuple[Person, float]]:
         """The other people who may be this one, the likeliest first (`Engine.alike`)."""

@@ -314,7 +314,21 @@ def photo(image_id: str):
     engine, eng = svc.indexed(request.args.get("engine"), [image_id])
     about = svc.collection(engine)
     return render_template("photo.html", engine=engine, hit=eng.metadata.hit(image_id, 1.0),
-                           faces=eng.faces_in(image_id), people=about.people, albums=about.albums)
+                           faces=eng.faces_in(image_id), people=about.people, albums=about.albums,
+                           date_set=eng.metadata.date_set(image_id))
+
+
+@bp.post("/photo/<path:image_id>/date")
+def set_date(image_id: str):
+    """A photo page's date said by hand (`date`: 2019-07-14T10:30), or as its file says again (`as_taken`); then the
+    page again."""
+    svc = service()
+    engine = request.form.get("engine") or svc.default_engine
+    when = None if request.form.get("as_taken") else request.form.get("date", "")
+    if when is not None and not when.strip():
+        raise RequestError("say when it was taken: date=2019-07-14T10:30")
+    svc.set_date(engine, image_id, when)
+    return redirect(url_for("ui.photo", image_id=image_id, engine=engine), 303)
 
 
 @bp.post("/photo/<path:image_id>/face")

@@ -24,17 +24,18 @@ _DROPPED = {0xE1, 0xED}  # APP1 (XMP, extended XMP; EXIF is rewritten) and APP13
 
 
 def jpeg_without_places(data: bytes) -> bytes | None:
-    """A JPEG's bytes without its GPS position, XMP and IPTC (its pixels' bytes as they are); None where its
-    segments or its EXIF cannot be read (its pixels are to be sent instead)."""
+    """A JPEG's bytes without its GPS position, XMP and IPTC (its pixels' bytes as they are), to its end: what a
+    phone or camera appends after it (another picture of a Multi-Picture file, with an EXIF of its own; a maker's
+    trailer) is left out; None where its segments or its EXIF cannot be read (its pixels are to be sent instead)."""
     if not data.startswith(b"\xff\xd8"):
         return None
     kept, at = [data[:2]], 2
-    while at + 4 <= len(data):
+    while at + 2 <= len(data):
         if data[at] != 0xFF:
             return None
         marker = data[at + 1]
-        if marker == 0xDA:  # the scan: the pixels, to the end
-            kept.append(data[at:])
+        if marker == 0xD9:  # its end
+            kept.append(data[at:at + 2])
             return b"".join(kept)
         if marker in _STANDALONE or marker == 0xFF:
             kept.append(data[at:at + 2] if marker != 0xFF else b"")
@@ -42,14 +43,29 @@ def jpeg_without_places(data: bytes) -> bytes | None:
             continue
         end = at + 2 + int.from_bytes(data[at + 2:at + 4], "big")
         segment = data[at:end]
-        if marker == 0xE1 and segment[4:10] == _EXIF:
+        if marker == 0xDA:  # a scan: its header, then the pixels' bytes up to the next marker
+            end = _scan_end(data, end)
+            if end is None:
+                return None
+            kept.append(data[at:end])
+        elif marker == 0xE1 and segment[4:10] == _EXIF:
             exif = _exif_without_places(segment[4:])
             if exif is None:
                 return None
             kept.append(b"\xff\xe1" + (len(exif) + 2).to_bytes(2, "big") + exif)
-        elif marker not in _DROPPED:
+        elif marker not in _DROPPED and not (marker == 0xE2 and segment[4:8] == b"MPF\x00"):  # MPF: what follows
             kept.append(segment)
         at = end
+    return None
+
+
+def _scan_end(data: bytes, at: int) -> int | None:
+    """Where a scan's entropy-coded bytes starting at `at` end: the first marker that is no stuffed 0xFF and no
+    restart; None where the file ends first."""
+    while (at := data.find(b"\xff", at)) >= 0 and at + 1 < len(data):
+        if data[at + 1] != 0 and not 0xD0 <= data[at + 1] <= 0xD7:
+            return at
+        at += 2
     return None
 
 
