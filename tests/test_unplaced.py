@@ -116,9 +116,9 @@ def test_a_link_shared_without_places_gives_none_in_its_photos_videos_and_downlo
     assert client.post("/albums", data={"engine": "trip", "to_album": "Trip", "do": "share", "days": "7"}
                        ).status_code == 303
     listed = client.get("/api/v1/albums").get_json()["albums"][0]
-    assert listed["shared_until"] == "2026-12-14" and listed["shared_places"] is False
+    assert listed["shared_until"] == "2026-12-15" and listed["shared_places"] is False
     link = listed["shared"]
-    assert "shared with you until 2026-12-14" in client.get(link).get_data(as_text=True)
+    assert "shared with you until 2026-12-15" in client.get(link).get_data(as_text=True)
     photo = client.get(f"{link}/images/lyon.jpg")
     assert photo.mimetype == "image/jpeg" and b"Lyon" not in photo.data
     with Image.open(io.BytesIO(photo.data)) as seen:
@@ -136,10 +136,10 @@ def test_a_link_shared_without_places_gives_none_in_its_photos_videos_and_downlo
     archive = zipfile.ZipFile(io.BytesIO(client.get(f"{link}/download").data))
     assert sorted(archive.namelist()) == ["flat.png", "lyon.jpg", "walk.mp4"]
     assert b"+48.8584" not in archive.read("walk.mp4") and archive.read("lyon.jpg") == photo.data
-    monkeypatch.setattr(cbir.albums, "today", lambda: "2026-12-15")
+    monkeypatch.setattr(cbir.albums, "today", lambda: "2026-12-16")
     assert client.get(link).status_code == 404  # past its last day
     page = client.get("/?browse=1&album=Trip").get_data(as_text=True)
-    assert "Its link stopped working after 2026-12-14" in page and "Share a link" in page
+    assert "Its link stopped working after 2026-12-15" in page and "Share a link" in page
     assert main(["albums", str(shared)]) == 0
 
 

@@ -31,8 +31,9 @@ def cmd_dates(args: argparse.Namespace) -> int:
         changed = engine.set_dates(dates)
         if changed:
             engine.save(args.engine)
-    what = (f"moved the dates of {len(dates)} images by {args.shift}" if delta is not None else
-            f"dated {len(dates)} images {when}" if when else f"dated {len(dates)} images as their files say again")
+    images = f"{len(dates)} image{'s' * (len(dates) != 1)}"
+    what = (f"moved the dates of {images} by {args.shift}" if delta is not None else
+            f"dated {images} {when}" if when else f"dated {images} as their files say again")
     print(f"{what} ({changed} changed)" + (f"; {len(undated)} undated, left so (--set dates them)" if undated else "")
           + f" -> {args.engine}")
     return 0

@@ -357,11 +357,11 @@ def change_album():
         raise RequestError("tick the images to put in the album, or to take out of it")
     if do == "add" and not album.strip():
         raise RequestError("name the album to put the ticked images in")
-    days = request.form.get("days", "")  # how long a link works ("": until it is no longer shared)
+    days = request.form.get("days", "")  # how many whole days after today a link works ("": until it is stopped)
     if days and not (days.isdigit() and 0 < int(days) <= MAX_LINK_DAYS):
         raise RequestError(f"days is how many days a link works, 1 to {MAX_LINK_DAYS}, or none, not '{days}'")
     until = None if do != "share" or not days else (
-        date.fromisoformat(album_links.today()) + timedelta(days=int(days) - 1)).isoformat()
+        date.fromisoformat(album_links.today()) + timedelta(days=int(days))).isoformat()
     now = svc.change_album(engine, album, ids if do == "add" else (), ids if do == "remove" else (),
                            request.form.get("name") if do == "rename" else None, do == "delete",
                            {"share": True, "unshare": False}.get(do), until, bool(request.form.get("places")))
