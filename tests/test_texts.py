@@ -61,7 +61,7 @@ def test_what_is_written_is_read_from_the_package_alone_and_a_photo_reads_as_not
     text = reader().read(np.asarray(Image.open(tmp_path / "shot.png")))
     assert text == "Boarding pass\nWi-Fi password: sunflower42"
     assert reader().read(data.chelsea()) == "" and reader().read(data.astronaut()) == ""  # no stray "0" in fur
-    assert line_with(text, "the password") == "Wi-Fi password: sunflower42"
+    assert line_with(text, "the password") == line_with(text, "sunflower") == "Wi-Fi password: sunflower42"
 
 
 def test_without_rapidocr_reading_says_how_to_install_it(monkeypatch):
@@ -85,6 +85,8 @@ def test_the_command_line_reads_screenshots_first_then_finds_them_by_what_is_wri
     said = capsys.readouterr().out
     assert "(reading wi-fi password)" in said and "Screenshot_2026-01-02.png  reads “Wi-Fi password: sunflower42”" \
         in said and "2026-01-05" not in said
+    assert main(["search", str(out), "--words", "sunflower", "--paths"]) == 0  # "sunflower42": its start
+    assert capsys.readouterr().out.strip() == str(library / "Screenshots/Screenshot_2026-01-02.png")
     assert main(["search", str(out), "--text", "TOTAL", "--json"]) == 0
     hits = json.loads(capsys.readouterr().out)[0]["hits"]
     assert [h["id"] for h in hits] == ["Screenshots/Screenshot_2026-01-05.png"]
@@ -168,7 +170,8 @@ def test_the_page_the_api_and_the_export_have_the_text(library, tmp_path):
 
 def test_texts_are_kept_as_written_and_found_by_whole_words():
     texts = Texts({"a.png": "Café Flore\nOuvert", "b.png": ""}, "screenshot")
-    assert texts.holding("cafe") == {"a.png"} and texts.holding("caf") == frozenset()
+    assert texts.holding("cafe") == {"a.png"} and texts.holding("CAF") == {"a.png"}  # a word's start
+    assert texts.holding("ca") == frozenset() and texts.holding("afe") == frozenset()  # too short; not its start
     assert texts.holding("flore ouvert") == {"a.png"} and texts.holding("flore fermé") == frozenset()
     assert texts.summary() == {"read": 2, "with_text": 1, "kind": "screenshot"}
 

@@ -230,15 +230,17 @@ class Engine:
         `build`."""
         new, changed = self.metadata.new_and_changed(dataset)
         self.redate()
-        said = {id_: when for i in changed if (when := self.metadata.date_set(id_ := dataset.ids[i]))}
-        if changed:  # the same photo, edited: its albums, the names given to its faces and a date set by hand stay
+        ids = [dataset.ids[i] for i in changed]
+        dates = {id_: when for id_ in ids if (when := self.metadata.date_set(id_))}
+        places = {id_: where for id_ in ids if (where := self.metadata.position_set(id_))}
+        if changed:  # the same photo, edited: its albums, the names given to its faces, what was said by hand stay
             self._drop([dataset.ids[i] for i in changed], edited=True)
         if new or changed:
             todo = dataset.subset(sorted(new + changed))
             checkpoint = Checkpoint(resume_in, self.extractor, todo) if resume_in is not None else None
             self.add(todo, batch_size=batch_size, progress=progress, checkpoint=checkpoint)
             self._put_in_albums(dataset, new)
-            self.set_dates(said)
+            self.set_taken(dates, places)
         return len(new), len(changed)
 
     def _put_in_albums(self, dataset: Dataset, indices: Iterable[int]) -> None:
@@ -260,22 +262,27 @@ class Engine:
             self.index.add(ids, vectors, [self.metadata.attributes(id_) for id_ in ids])
             self._selections.clear()
 
-    def set_dates(self, dates: Mapping[str, str | None]) -> int:
-        """Say when pictures were taken (id -> ISO 8601; None: as their files say again), whatever their files say:
-        kept when they are read again, edited, moved, and through `cbir index` over the engine; a server index's
-        documents follow (`redate`). Returns how many dates changed."""
-        unknown = [id_ for id_ in dates if id_ not in self.metadata]
+    def set_taken(self, dates: Mapping[str, str | None] | None = None, places: Mapping[str, str | None] | None = None
+                  ) -> int:
+        """Say when and where pictures were taken (id -> ISO 8601, id -> "LAT,LON": `cbir.places.located`; None: as
+        their files say again), whatever their files say: kept when they are read again, edited, moved, and through
+        `cbir index` over the engine; a server index's documents follow (`redate`). Returns how many changed."""
+        dates, places = dates or {}, places or {}
+        unknown = [id_ for id_ in [*dates, *places] if id_ not in self.metadata]
         if unknown:
             raise CbirError(f"no indexed image with id '{unknown[0]}'")
         changed = sum(self.metadata.set_date(id_, when) for id_, when in dates.items())
+        changed += sum(self.metadata.set_position(id_, where) for id_, where in places.items())
         self.redate()
         self._filters_changed()
         return changed
 
-    def change_dates(self, path: str | Path, dates: Mapping[str, str | None]) -> int:
-        """`set_dates`, kept in the engine folder `path` this engine is the current version of (`_keep_changed`:
-        its metadata written, its other files linked). Returns how many dates changed."""
-        return self._keep_changed(path, "metadata.sqlite", lambda: self.set_dates(dates), self.metadata.save, {})
+    def change_taken(self, path: str | Path, dates: Mapping[str, str | None] | None = None,
+                     places: Mapping[str, str | None] | None = None) -> int:
+        """`set_taken`, kept in the engine folder `path` this engine is the current version of (`_keep_changed`: its
+        metadata written, its other files linked). Returns how many changed."""
+        return self._keep_changed(path, "metadata.sqlite", lambda: self.set_taken(dates, places), self.metadata.save,
+                                  {})
 
     def add_vectors(self, dataset: Dataset, vectors: np.ndarray) -> None:
         """Index precomputed vectors of `dataset`'s images (one row per image, same order)."""

@@ -36,10 +36,10 @@ from cbir.texts import Texts
 from cbir.types import Hit
 
 COLUMNS = ("id", "path", "label", "split", "stamp", "digest", "date", "position", "tags", "rating", "camera",
-           "caption", "added", "date_set")
+           "caption", "added", "date_set", "position_set")
 _SCHEMA = ("CREATE TABLE images (id TEXT PRIMARY KEY, path TEXT, label TEXT, split TEXT, stamp TEXT, digest TEXT, "
            "date TEXT, position TEXT, tags TEXT, rating INTEGER, camera TEXT, caption TEXT, added TEXT, "
-           "date_set TEXT)")
+           "date_set TEXT, position_set TEXT)")
 # the orders of a look through the images (`Metadata.in_order`), as results name them: by when they were taken, the
 # newest or the oldest first, or by when they were added, the latest first
 ORDERS = {"newest": "newest first", "oldest": "oldest first", "added": "latest added first"}
@@ -57,7 +57,8 @@ def pixel_digest(image: np.ndarray) -> str:
 
 class Metadata:
     """A mapping id -> (path, label, split, stamp, digest, date, position, tags, rating, camera, caption, added,
-    date_set: when it was taken as set by hand, which `date` is whatever its file says, or None)."""
+    date_set, position_set: when and where it was taken as said by hand, which `date` and `position` are whatever its
+    file says, or None)."""
 
     def __init__(self, rows: Iterable[tuple] = ()):
         self._rows = {row[0]: tuple(row[1:]) + _EMPTY[len(row) - 1:] for row in rows}
@@ -101,16 +102,30 @@ class Metadata:
         """When the picture was taken as set by hand (`set_date`); None where its file says it."""
         return self._rows.get(id_, _EMPTY)[12]
 
+    def position_set(self, id_: str) -> str | None:
+        """Where the picture was taken as said by hand (`set_position`); None where its file says it."""
+        return self._rows.get(id_, _EMPTY)[13]
+
     def set_date(self, id_: str, date: str | None) -> bool:
         """Say when a picture was taken (ISO 8601), whatever its file says, kept when its file is read again; None:
         as its file says again. Returns whether its date changed."""
         row = self._rows[id_]
         taken = date if date is not None else image_facts(row[0]).date if row[0] else row[5]
-        self._rows[id_] = row[:5] + (taken,) + row[6:12] + (date,)
+        self._rows[id_] = row[:5] + (taken,) + row[6:12] + (date,) + row[13:]
         if taken != row[5]:
             self._redated.add(id_)
             self._derived.clear()
         return taken != row[5]
+
+    def set_position(self, id_: str, position: str | None) -> bool:
+        """Say where a picture was taken ("LAT,LON": `cbir.places.located`), whatever its file says, kept when its
+        file is read again; None: as its file says again. Returns whether its position changed."""
+        row = self._rows[id_]
+        at = position if position is not None else image_facts(row[0]).position if row[0] else row[6]
+        self._rows[id_] = row[:6] + (at,) + row[7:13] + (position,)
+        if at != row[6]:
+            self._derived.clear()
+        return at != row[6]
 
     def attributes(self, id_: str) -> dict:
         """What document-storing indexes keep beside the vector (`cbir.index.base.ATTRIBUTES`)."""
@@ -186,8 +201,8 @@ class Metadata:
         date = self._rows[id_][12] or (facts.date if facts.own_date else self._rows[id_][5])
         if date != self._rows[id_][5]:
             self._redated.add(id_)
-        self._rows[id_] = self._rows[id_][:5] + (date, facts.position, facts.tags, facts.rating, facts.camera,
-                                                 facts.caption) + self._rows[id_][11:]
+        self._rows[id_] = self._rows[id_][:5] + (date, self._rows[id_][13] or facts.position, facts.tags,
+                                                 facts.rating, facts.camera, facts.caption) + self._rows[id_][11:]
 
     def redated(self) -> list[str]:
         """The images whose date changed when what their files say was read again (a camera's clock put right in
@@ -330,15 +345,17 @@ class Metadata:
         return Metadata((new, path, *layout_of(new), *self._rows[old][3:]) for new, path, old in moves)
 
     def added_as(self, other: Metadata, ids: Mapping[str, str]) -> None:
-        """Images of another engine's (old id -> id here) added when they were added there, and taken when it was
-        said there by hand (`set_date`): an engine indexed again knows what came lately, and when, as the one it
-        replaces did."""
+        """Images of another engine's (old id -> id here) added when they were added there, and taken when and where
+        it was said there by hand (`set_date`, `set_position`): an engine indexed again knows what came lately, and
+        when and where, as the one it replaces did."""
         for old, new in ids.items():
             if new in self._rows and old in other._rows:
                 if other._rows[old][11]:
                     self._rows[new] = self._rows[new][:11] + (other._rows[old][11],) + self._rows[new][12:]
                 if other._rows[old][12]:
                     self.set_date(new, other._rows[old][12])
+                if other._rows[old][13]:
+                    self.set_position(new, other._rows[old][13])
         self._derived.clear()
 
     def restamp(self, id_: str, stamp: str | None) -> None:
@@ -364,7 +381,7 @@ class Metadata:
     @classmethod
     def load(cls, path: Path) -> Metadata:
         """Read the table; columns an engine of an earlier version lacks (stamp, digest, position, tags, rating,
-        camera, caption, added, date_set) read as None."""
+        camera, caption, added, date_set, position_set) read as None."""
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             present = [row[1] for row in db.execute("PRAGMA table_info(images)")]

@@ -119,6 +119,14 @@ class Towns:
         inside = ((km <= reach[None, :]) & smaller).any(axis=1)
         return {place for place, yes in zip(towns, inside) if yes}
 
+    def named(self, wanted: str) -> int | None:
+        """The most populous town a name names (by its parts in order, "Paris" or "Paris, Texas"; a city by its other
+        names too); None for none."""
+        found = [self.names.index(name) for name in self.spelt_otherwise(wanted)]
+        parts = _parts(wanted)
+        return min(found, default=None) if found else next(
+            (i for i, name in enumerate(self.names) if _in_order(parts, _parts(name))), None)
+
     def nearest(self, lat_lon: np.ndarray) -> list[str | None]:
         """The name of the town nearest each (latitude, longitude), None where none is within `NEAR_KM`."""
         if not len(lat_lon):
@@ -126,6 +134,24 @@ class Towns:
         chord, found = self._tree.query(_unit(np.asarray(lat_lon, np.float64)))
         near = 2 * math.sin(NEAR_KM / EARTH_KM / 2)
         return [self.names[i] if d <= near else None for d, i in zip(chord, found)]
+
+
+def located(text: str) -> str:
+    """A position from a town's name (its middle: "Lyon", "Paris, Texas") or from coordinates ("45.764,4.8357"), as
+    positions are kept; an error with the towns that may be meant for a name none bears."""
+    numbers = re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*[, ]\s*(-?\d+(?:\.\d+)?)\s*", text)
+    if numbers:
+        position = position_text(float(numbers.group(1)), float(numbers.group(2)))
+        if not position:
+            raise UnknownWordsError(f"a position is a latitude (-90 to 90) and a longitude (-180 to 180), other than "
+                                    f"0,0 (cameras' blank), not '{text}'", field="place")
+        return position
+    towns = Towns.load()
+    found = towns.named(text)
+    if found is None:
+        raise unknown(f"no town is named '{text.strip()}'", text,
+                      {fold(name.split(",")[0]): name.split(",")[0] for name in reversed(towns.names)}, "place")
+    return position_text(*towns.lat_lon[found])
 
 
 def places_of(positions: Mapping[str, tuple[float, float]]) -> dict[str, str]:

@@ -30,6 +30,7 @@ from cbir.tags import caption_words
 TEXT_SIDE = 960  # pixels on a picture's longer side when its text is read (also the text detector's own limit)
 MIN_SCORE = 0.8  # a line read less surely is left out
 THREADS = 2  # pictures read at once, each by a reader of its own on one core
+PREFIX = 3  # characters from which a word looked for also finds the words written that start with it
 _LETTERS = re.compile(r"\w\w")
 _MODELS = {"Det": "PP-OCRv6_det_small.onnx", "Rec": "PP-OCRv6_rec_small.onnx",
            "Cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx"}
@@ -59,11 +60,14 @@ class Texts:
         self._words = None
 
     def holding(self, words: str) -> frozenset[str]:
-        """The images whose text holds each of the words, whole (case and accents ignored: `caption_words`)."""
+        """The images whose text holds each of the words (case and accents ignored: `caption_words`): whole, or as
+        the start of a word written there where it has `PREFIX` characters or more ("sunflower" finds
+        "sunflower42", "pass" "password"; "to" only "to")."""
         wanted = caption_words(words)
         if self._words is None:
             self._words = {id_: caption_words(text) for id_, text in self.read.items() if text}
-        return frozenset(id_ for id_, held in self._words.items() if wanted and wanted <= held)
+        return frozenset(id_ for id_, held in self._words.items()
+                         if wanted and all(_holds(held, word) for word in wanted))
 
     def discard(self, images: Iterable[str]) -> None:
         """Forget the text of images removed, or edited (read again next time)."""
@@ -91,10 +95,16 @@ class Texts:
         return cls(saved["read"], saved["kind"])
 
 
+def _holds(held: frozenset[str], word: str) -> bool:
+    """Whether words written hold a word looked for (`Texts.holding`)."""
+    return word in held or len(word) >= PREFIX and any(h.startswith(word) for h in held)
+
+
 def line_with(text: str, words: str) -> str:
     """The first line of a text read that holds the most of the words (each of them, where one does)."""
     wanted = caption_words(words)
-    return max(text.splitlines() or [""], key=lambda line: len(wanted & caption_words(line)))
+    return max(text.splitlines() or [""],
+               key=lambda line: sum(_holds(held, word) for held in [caption_words(line)] for word in wanted))
 
 
 def lines_of(found, min_score: float = MIN_SCORE) -> str:

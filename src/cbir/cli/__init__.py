@@ -1,6 +1,6 @@
 """The `cbir` command line: one sub-command per verb, each a thin call into the library
 (`engines`: index, add, remove, info; `queries`: search, evaluate, compare; `serve`; `models`: train, tune;
-`duplicates`; `people`: faces; `text`; `albums`; `dates`; `export`; `cache`)."""
+`duplicates`; `people`: faces; `text`; `albums`; `taken`: dates, places; `export`; `cache`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from cbir.cli import albums, cache, dates, duplicates, engines, export, models, people, queries, serve, text
+from cbir.cli import albums, cache, duplicates, engines, export, models, people, queries, serve, taken, text
 from cbir.errors import CbirError
 
 
@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     people.register(sub)
     text.register(sub)
     albums.register(sub)
-    dates.register(sub)
+    taken.register(sub)
     export.register(sub)
     cache.register(sub)
     return parser
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     warnings.showwarning = _show_warning
     parser = build_parser()
-    args, extra = parser.parse_known_args(dates.negative_shifts(sys.argv[1:] if argv is None else argv))
+    args, extra = parser.parse_known_args(taken.negative_shifts(sys.argv[1:] if argv is None else argv))
     if args.command == "remove" and not any(e.startswith("-") for e in extra):
         args.ids += extra  # ids after --missing: argparse fills a subcommand's positionals only once
     elif extra:

@@ -213,9 +213,9 @@ def register(sub) -> None:
                         "'Anna or Bob': either")
     p.add_argument("--album", metavar="NAME", help="only images in this album (`cbir albums ENGINE` lists them)")
     p.add_argument("--text", metavar="WORDS",
-                   help="only images in which each of the words is written, whole, case and accents ignored (`cbir "
-                        "text ENGINE` reads it; --words finds them too, where the words name no class, tag or "
-                        "caption)")
+                   help="only images in which each of the words is written, whole or as a word's start of 3 "
+                        "letters or more ('sunflower' finds 'sunflower42'), case and accents ignored (`cbir text "
+                        "ENGINE` reads it; --words finds them too, where the words name no class, tag or caption)")
     p.add_argument("--min-score", type=float, metavar="S",
                    help="no results scoring less than S (cosine similarity, -1 to 1; with --words, a probability): "
                         "fewer than k may come back")

@@ -166,11 +166,27 @@ def set_date(image_id: str):
     """Say when an indexed image was taken (`date`: 2019-07-14T10:30), whatever its file says, or as its file says
     again (`as_taken`); answers with its date now and whether it was said by hand."""
     svc, engine = service(), given("engine")
-    if given_flag("as_taken") == bool(given("date")):
-        raise RequestError("say when it was taken (date=2019-07-14T10:30), or as_taken=1: one of the two")
-    svc.set_date(engine, image_id, None if given_flag("as_taken") else str(given("date")))
+    svc.set_date(engine, image_id, said_or_as_taken("date", "2019-07-14T10:30"))
     metadata = svc.engine(engine)[1].metadata
     return jsonify({"id": image_id, "date": metadata.date(image_id), "said": metadata.date_set(image_id) is not None})
+
+
+@bp.post("/places/<path:image_id>")
+def set_place(image_id: str):
+    """Say where an indexed image was taken (`place`: a town, or "45.764,4.8357"), whatever its file says, or as its
+    file says again (`as_taken`); answers with its place and position now and whether it was said by hand."""
+    svc, engine = service(), given("engine")
+    svc.set_place(engine, image_id, said_or_as_taken("place", "Lyon"))
+    hit = svc.engine(engine)[1].metadata.hit(image_id, 1.0)
+    return jsonify({"id": image_id, "place": hit.place, "position": list(hit.position) if hit.position else None,
+                    "said": svc.engine(engine)[1].metadata.position_set(image_id) is not None})
+
+
+def said_or_as_taken(field: str, example: str) -> str | None:
+    """A request's value of `field`, or None for `as_taken`: one of the two."""
+    if given_flag("as_taken") == bool(given(field)):
+        raise RequestError(f"say it ({field}={example}), or as_taken=1: one of the two")
+    return None if given_flag("as_taken") else str(given(field))
 
 
 @bp.get("/albums")

@@ -36,6 +36,22 @@ _ALBUM = {"name": {"type": "string"}, "images": {"type": "integer"},
                                                                         "were taken"}}
 
 
+def _said_by_hand(what: str, field: str, description: str, answered: str, properties: dict) -> dict:
+    """The path item of a POST that says `what` (`field`, or `as_taken`), kept in the engine's folder."""
+    return {"post": {
+        "summary": f"Say {what}, or as its file says again; kept in the engine's folder",
+        "parameters": [{"name": "image_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "requestBody": _fields({field: {"type": "string", "description": description},
+                                "as_taken": {"type": "boolean", "description": f"as its file says again (instead of "
+                                                                               f"a {field})"},
+                                "engine": {"type": "string"}}, []),
+        "responses": {"200": {"description": f"{answered}, and whether it was said by hand", "content": {
+            "application/json": {"schema": {"type": "object", "required": ["id", *properties, "said"],
+                                            "properties": {"id": {"type": "string"}, **properties,
+                                                           "said": {"type": "boolean"}}}}}},
+                      **_CHANGE_REFUSED}}}
+
+
 def _counted(key: str, example: str) -> dict:
     """The item of a listing of what the images have (`cbir.places.counted`): it, how many have it, an example."""
     return {key: {"type": "string"}, "images": {"type": "integer"},
@@ -87,8 +103,8 @@ def openapi_document(service) -> dict:
         {"name": "album", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "only images in this album (case ignored; /api/v1/albums lists them)"},
         {"name": "text", "in": "query", "required": False, "schema": {"type": "string"},
-         "description": "only images in which each of the words is written, whole, case and accents ignored "
-                        "(`cbir text` reads it)"},
+         "description": "only images in which each of the words is written, whole or as a word's start of 3 "
+                        "letters or more, case and accents ignored (`cbir text` reads it)"},
         {"name": "showing", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "only images that show what the words name (the network's probability at least 0.5; as "
                         "words= names them)"},
@@ -226,20 +242,15 @@ def openapi_document(service) -> dict:
                         "engine": {"type": "string"}}, []),
                     "responses": {"200": {"description": "its faces now", "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/Faces"}}}}, **_CHANGE_REFUSED}}},
-            "/api/v1/dates/{image_id}": {"post": {
-                "summary": "Say when an indexed image was taken, whatever its file says (a camera's clock put right, a "
-                           "scan dated), or as its file says again; kept in the engine's folder",
-                "parameters": [{"name": "image_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "requestBody": _fields({
-                    "date": {"type": "string", "description": "when: 2019-07-14 or 2019-07-14T10:30"},
-                    "as_taken": {"type": "boolean", "description": "as its file says again (instead of a date)"},
-                    "engine": {"type": "string"}}, []),
-                "responses": {"200": {"description": "its date now, and whether it was said by hand", "content": {
-                    "application/json": {"schema": {"type": "object", "required": ["id", "date", "said"],
-                                                    "properties": {"id": {"type": "string"},
-                                                                   "date": {"type": ["string", "null"]},
-                                                                   "said": {"type": "boolean"}}}}}},
-                              **_CHANGE_REFUSED}}},
+            "/api/v1/dates/{image_id}": _said_by_hand(
+                "when an indexed image was taken, whatever its file says (a camera's clock put right, a scan dated)",
+                "date", "when: 2019-07-14 or 2019-07-14T10:30", "its date now",
+                {"date": {"type": ["string", "null"]}}),
+            "/api/v1/places/{image_id}": _said_by_hand(
+                "where an indexed image was taken, whatever its file says (a camera without GPS, a scan)",
+                "place", "where: a town ('Lyon', 'Paris, Texas') or a position ('45.764,4.8357')",
+                "its place and position now", {"place": {"type": ["string", "null"]},
+                                               "position": {"type": ["array", "null"], "items": {"type": "number"}}}),
             "/api/v1/albums": _listing(
                 "The albums made of the engine's images, by name: album= looks through one", engine_param, "albums",
                 "by name", _ALBUM),

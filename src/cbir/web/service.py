@@ -30,6 +30,7 @@ from cbir.engine import Engine
 from cbir.faces import NOBODY, Faces, Person, Seen
 from cbir.storage import current_version, writer_lock
 from cbir.taken import moment
+from cbir.places import located
 from cbir.errors import BusyError, CbirError, DatasetError, ImageDecodeError
 from cbir.filters import Filter
 from cbir.metadata import ORDERS
@@ -524,9 +525,17 @@ class SearchService:
 
     def set_date(self, engine: str | None, image_id: str, when: str | None) -> None:
         """Say when an indexed image was taken (`cbir.taken.moment`; None: as its file says again), kept in the
-        engine's folder (`Engine.change_dates`)."""
+        engine's folder (`Engine.change_taken`)."""
         self.indexed(engine, [image_id])
-        self._change(engine, lambda eng, path: eng.change_dates(path, {image_id: when and moment(when)}), people=False)
+        self._change(engine, lambda eng, path: eng.change_taken(path, dates={image_id: when and moment(when)}),
+                     people=False)
+
+    def set_place(self, engine: str | None, image_id: str, where: str | None) -> None:
+        """Say where an indexed image was taken (a town's name or "LAT,LON": `cbir.places.located`; None: as its
+        file says again), kept in the engine's folder (`Engine.change_taken`)."""
+        self.indexed(engine, [image_id])
+        self._change(engine, lambda eng, path: eng.change_taken(path, places={image_id: where and located(where)}),
+                     people=False)
 
     def alike(self, engine: str | None, person: str) -> list[tuple[Person, float]]:
         """The other people who may be this one, the likeliest first (`Engine.alike`)."""
@@ -658,11 +667,11 @@ class SearchService:
         CIFAR-10's official archive (pixels, not a file) as a PNG; those unreadable by now left out and named in a
         last file, `not-included.txt`. Every id is checked first (a 404 for one not indexed; of `engine`'s where
         named)."""
-        located = [(image_id, self.locate(image_id, engine)) for image_id in image_ids]
+        paths = [(image_id, self.locate(image_id, engine)) for image_id in image_ids]
 
         def read() -> Iterator[tuple[str, bytes | BinaryIO]]:
             missing = []
-            for image_id, path in located:
+            for image_id, path in paths:
                 try:
                     if archive_member(path) is None and os.path.isfile(path):
                         yield image_id, open(path, "rb")

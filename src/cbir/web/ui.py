@@ -315,7 +315,7 @@ def photo(image_id: str):
     about = svc.collection(engine)
     return render_template("photo.html", engine=engine, hit=eng.metadata.hit(image_id, 1.0),
                            faces=eng.faces_in(image_id), people=about.people, albums=about.albums,
-                           date_set=eng.metadata.date_set(image_id))
+                           date_set=eng.metadata.date_set(image_id), position_set=eng.metadata.position_set(image_id))
 
 
 @bp.post("/photo/<path:image_id>/date")
@@ -324,11 +324,27 @@ def set_date(image_id: str):
     page again."""
     svc = service()
     engine = request.form.get("engine") or svc.default_engine
-    when = None if request.form.get("as_taken") else request.form.get("date", "")
-    if when is not None and not when.strip():
-        raise RequestError("say when it was taken: date=2019-07-14T10:30")
-    svc.set_date(engine, image_id, when)
+    svc.set_date(engine, image_id, form_or_as_taken("date", "when it was taken: date=2019-07-14T10:30"))
     return redirect(url_for("ui.photo", image_id=image_id, engine=engine), 303)
+
+
+@bp.post("/photo/<path:image_id>/place")
+def set_place(image_id: str):
+    """A photo page's place said by hand (`place`: a town, or "45.764,4.8357"), or as its file says again
+    (`as_taken`); then the page again."""
+    svc = service()
+    engine = request.form.get("engine") or svc.default_engine
+    svc.set_place(engine, image_id, form_or_as_taken("place", "where it was taken: place=Lyon"))
+    return redirect(url_for("ui.photo", image_id=image_id, engine=engine), 303)
+
+
+def form_or_as_taken(field: str, said: str) -> str | None:
+    """A form's value of `field`, or None for its "As its file says" (`as_taken`)."""
+    if request.form.get("as_taken"):
+        return None
+    if not request.form.get(field, "").strip():
+        raise RequestError(f"say {said}")
+    return request.form[field]
 
 
 @bp.post("/photo/<path:image_id>/face")

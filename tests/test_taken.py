@@ -1,5 +1,6 @@
-"""When pictures were taken, said by hand: a camera's clock put right by a shift, a scan dated, kept as files are read
-again, edited, moved and indexed again, on the command line and a photo's page."""
+"""When and where pictures were taken, said by hand: a camera's clock put right by a shift, a scan dated, photos
+without GPS placed, kept as files are read again, edited, moved and indexed again, on the command line, a photo's
+page and the API."""
 
 import csv
 import os
@@ -12,6 +13,7 @@ from test_tags import photo
 from cbir.cli import main
 from cbir.engine import Engine
 from cbir.errors import CbirError
+from cbir.places import located
 from cbir.taken import duration, moment, moved
 from cbir.web import create_app
 
@@ -115,3 +117,50 @@ def test_a_photo_s_page_sets_its_date_and_gives_it_back(wedding, tmp_path):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert set(paths["/api/v1/dates/{image_id}"]["post"]["requestBody"]["content"]["application/json"]["schema"][
         "properties"]) == {"date", "as_taken", "engine"}
+
+
+def test_towns_and_positions_are_read_as_people_write_them():
+    assert located("45.764, 4.8357") == "45.76400,4.83570" and located("Paris, Texas").startswith("33.6")
+    assert located("Wien") == located("Vienna")  # a city by its other name
+    with pytest.raises(CbirError, match="did you mean 'Lyon'"):
+        located("Lyonn")
+    for wrong in ("0,0", "95,3"):
+        with pytest.raises(CbirError, match="a position is"):
+            located(wrong)
+
+
+def test_photos_without_gps_are_placed_and_stay_so(wedding, tmp_path, capsys):
+    out = indexed(wedding, tmp_path)
+    assert main(["places", str(out), "--folder", "canon/", "--set", "Lyon"]) == 0
+    assert "placed 2 images near Lyon, France" in capsys.readouterr().out
+    assert main(["search", str(out), "--place", "Lyon", "--paths"]) == 0
+    assert sorted(capsys.readouterr().out.split()) == sorted(str(wedding / f"canon/{n}.jpg") for n in (1, 2))
+    os.utime(wedding / "canon/1.jpg")  # read again: the place said kept
+    photo(wedding / "canon/2.jpg", 7, "2024:06:01 18:30:00", exif=camera("Canon", "Canon EOS R6"))  # edited
+    assert main(["sync", str(out)]) == 0
+    assert main(["index", "--dataset", str(wedding), "--features", "hog-gch", "--out", str(out)]) == 0
+    engine = Engine.load(out)
+    assert engine.places()[0].place == "Lyon, France" and engine.places()[0].images == 2
+    assert main(["places", str(out), "canon/1.jpg", "--as-taken"]) == 0
+    assert Engine.load(out).metadata.hit("canon/1.jpg", 1.0).place is None  # its file says nothing
+    assert main(["places", str(out), "--set", "Lyon"]) == 2  # nothing named
+    assert main(["places", str(out), "scan.png", "--set", "Lyonn"]) == 2
+    assert "did you mean 'Lyon'" in capsys.readouterr().err
+
+
+def test_a_photo_s_page_and_the_api_place_it(wedding, tmp_path):
+    out = indexed(wedding, tmp_path)
+    client = create_app({"ENGINES": {"w": str(out)}}).test_client()
+    assert "somewhere unknown" in client.get("/photo/scan.png").get_data(as_text=True)
+    answer = client.post("/photo/scan.png/place", data={"engine": "w", "place": "Grenoble"})
+    assert answer.status_code == 303
+    page = client.get("/photo/scan.png").get_data(as_text=True)
+    assert "Grenoble, France</a> (said here)" in page and "As its file says" in page
+    assert client.post("/photo/scan.png/place", data={"engine": "w", "place": "Qwxzville"}).status_code == 400
+    assert client.post("/photo/scan.png/place", data={"engine": "w", "place": ""}).status_code == 400
+    answer = client.post("/api/v1/places/phone/1.jpg", json={"place": "45.1885,5.7245"}).get_json()
+    assert answer == {"id": "phone/1.jpg", "place": "Grenoble, France", "position": [45.1885, 5.7245], "said": True}
+    hits = client.get("/api/v1/images?place=Grenoble").get_json()["hits"]
+    assert sorted(h["id"] for h in hits) == ["phone/1.jpg", "scan.png"]
+    assert client.post("/api/v1/places/phone/1.jpg", json={"as_taken": True}).get_json()["said"] is False
+    assert client.post("/api/v1/places/phone/1.jpg", json={}).status_code == 400
