@@ -70,7 +70,9 @@ def test_a_camera_s_clock_is_put_right_and_stays_so(wedding, tmp_path, capsys):
     assert engine.metadata.date("canon/1.jpg") == "2024-06-01T14:00:00"
     assert engine.metadata.date("canon/2.jpg") == "2024-06-01T15:30:00"  # edited, still as said
     assert engine.metadata.date("phone/first.jpg") == "2024-06-01T14:10:00"
+    capsys.readouterr()
     assert main(["index", "--dataset", str(wedding), "--features", "hog-gch", "--out", str(out)]) == 0
+    assert "when or where 3 were taken, as said by hand" in capsys.readouterr().out
     engine = Engine.load(out)  # indexed again: the dates said kept
     assert engine.metadata.date("canon/2.jpg") == "2024-06-01T15:30:00" and engine.metadata.date(
         "scan.png") == "1987-08-01T00:00:00"
@@ -81,6 +83,10 @@ def test_a_camera_s_clock_is_put_right_and_stays_so(wedding, tmp_path, capsys):
         assert {row["id"]: row["date"] for row in csv.DictReader(f)}["canon/1.jpg"] == "2024-06-01T14:00:00"
     assert main(["dates", str(out), "--folder", "canon/", "--as-taken"]) == 0
     assert Engine.load(out).metadata.date("canon/1.jpg") == "2024-06-01T17:00:00"  # as its file says
+    (wedding / "scan.png").unlink()  # gone: its file cannot say, so it keeps the date it has
+    assert main(["dates", str(out), "scan.png", "--as-taken"]) == 0
+    engine = Engine.load(out)
+    assert engine.metadata.date("scan.png") == "1987-08-01T00:00:00" and engine.metadata.date_set("scan.png") is None
 
 
 def test_dates_are_said_of_images_named_or_filtered_not_of_all_by_mistake(wedding, tmp_path, capsys):

@@ -939,9 +939,11 @@ class Engine:
         """Take from the engine at `path` (which this one is to replace) what was found and said about the images
         this one holds: the faces found in those it holds as they were then (the same file, its stamp unchanged),
         the names given to them (to those of files edited since too: `Faces.set_aside`), the text read in them (not
-        of those edited: read again), the albums they are in, and when they were added.
+        of those edited: read again), the albums they are in, when they were added, and when and where they were
+        taken as said by hand (`set_taken`).
         Indexing again changes how images are described, not who is in them or where they were put. Returns how many
-        of each it kept: "looked at" (images looked at for faces), "named" (faces), "read" (for text), "albums"."""
+        of each it kept: "looked at" (images looked at for faces), "named" (faces), "read" (for text), "albums",
+        "said" (images dated or placed by hand)."""
         version = current_version(path)
         if version is None:
             return {}
@@ -950,8 +952,8 @@ class Engine:
             faces, albums, texts = self._said_in(version)
         except Exception as exc:  # noqa: BLE001 - a damaged engine is replaced all the same: said, not kept
             warnings.warn(f"what the engine at {path} holds of its images could not be read, so its faces, albums "
-                          f"and text are not kept, nor when its images were added ({type(exc).__name__}: {exc})",
-                          stacklevel=2)
+                          f"and text are not kept, nor when its images were added, nor when and where they were "
+                          f"taken as said by hand ({type(exc).__name__}: {exc})", stacklevel=2)
             return {}
         now = {(self.metadata.path(id_), self.metadata.stamp(id_)): id_ for id_ in self.metadata.labels()}
         same = {old: now[key] for old in before.labels()
@@ -959,7 +961,8 @@ class Engine:
         at = {file: id_ for (file, _), id_ in now.items() if file is not None}
         edited = {old: at[file] for old in before.labels() if old not in same and (file := before.path(old)) in at}
         self.metadata.added_as(before, same | edited)
-        kept = {}
+        kept = {"said": said} if (said := sum(bool(self.metadata.date_set(id_) or self.metadata.position_set(id_))
+                                               for id_ in self.metadata.labels())) else {}
         if faces is not None:
             faces.set_aside(edited)  # the names given to their faces wait for the faces found there next
             faces.kept(same | edited)

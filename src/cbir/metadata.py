@@ -49,6 +49,11 @@ _EMPTY = (None,) * (len(COLUMNS) - 1)
 clock = datetime.now  # what time it is: when images are added (a test sets its own)
 
 
+def _or(read: str | None, kept: str | None) -> str | None:
+    """What a file says (a date; a position, "" for none), or what is kept where it could not be read (None)."""
+    return kept if read is None else read
+
+
 def pixel_digest(image: np.ndarray) -> str:
     """A short hash of decoded pixels (and their shape)."""
     image = np.ascontiguousarray(image)
@@ -108,24 +113,26 @@ class Metadata:
 
     def set_date(self, id_: str, date: str | None) -> bool:
         """Say when a picture was taken (ISO 8601), whatever its file says, kept when its file is read again; None:
-        as its file says again. Returns whether its date changed."""
+        as its file says again (as it is where the file cannot be read). Returns whether its date, or whether it is
+        said by hand, changed."""
         row = self._rows[id_]
-        taken = date if date is not None else image_facts(row[0]).date if row[0] else row[5]
+        taken = date if date is not None else _or(image_facts(row[0]).date if row[0] else None, row[5])
         self._rows[id_] = row[:5] + (taken,) + row[6:12] + (date,) + row[13:]
         if taken != row[5]:
             self._redated.add(id_)
             self._derived.clear()
-        return taken != row[5]
+        return taken != row[5] or date != row[12]
 
     def set_position(self, id_: str, position: str | None) -> bool:
         """Say where a picture was taken ("LAT,LON": `cbir.places.located`), whatever its file says, kept when its
-        file is read again; None: as its file says again. Returns whether its position changed."""
+        file is read again; None: as its file says again (as it is where the file cannot be read). Returns whether
+        its position, or whether it is said by hand, changed."""
         row = self._rows[id_]
-        at = position if position is not None else image_facts(row[0]).position if row[0] else row[6]
+        at = position if position is not None else _or(image_facts(row[0]).position if row[0] else None, row[6])
         self._rows[id_] = row[:6] + (at,) + row[7:13] + (position,)
         if at != row[6]:
             self._derived.clear()
-        return at != row[6]
+        return at != row[6] or position != row[13]
 
     def attributes(self, id_: str) -> dict:
         """What document-storing indexes keep beside the vector (`cbir.index.base.ATTRIBUTES`)."""

@@ -89,6 +89,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         print("kept from the engine it replaces: " + ", ".join(
             ([f"the faces found in {kept['looked at']:,} of its images, the names given to {kept['named']:,}"]
              if "looked at" in kept else []) + ([f"the text read in {kept['read']:,}"] if "read" in kept else [])
+            + ([f"when or where {kept['said']:,} were taken, as said by hand"] if "said" in kept else [])
             + ([f"{kept['albums']:,} album{'s' * (kept['albums'] != 1)}"] if "albums" in kept else [])))
     return 0
 
