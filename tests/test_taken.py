@@ -162,6 +162,7 @@ def test_a_photo_s_page_and_the_api_place_it(wedding, tmp_path):
     assert answer.status_code == 303
     page = client.get("/photo/scan.png").get_data(as_text=True)
     assert "Grenoble, France</a> (said here)" in page and "As its file says" in page
+    assert '<option value="Grenoble, France"' in client.get("/").get_data(as_text=True)  # the start page, at once
     assert client.post("/photo/scan.png/place", data={"engine": "w", "place": "Qwxzville"}).status_code == 400
     assert client.post("/photo/scan.png/place", data={"engine": "w", "place": ""}).status_code == 400
     answer = client.post("/api/v1/places/phone/1.jpg", json={"place": "45.1885,5.7245"}).get_json()

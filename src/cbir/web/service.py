@@ -176,17 +176,18 @@ class SearchService:
     def change_faces(self, name: str | None, change: Callable[[Faces], T]) -> T:
         """Change an engine's faces (`Engine.change_faces`; `change` may raise `CbirError` for a change it cannot
         make), kept as `_change` keeps it. Returns what `change` returns."""
-        return self._change(name, lambda engine, path: engine.change_faces(path, change), people=True)
+        return self._change(name, lambda engine, path: engine.change_faces(path, change), described=True)
 
     def change_albums(self, name: str | None, change: Callable[[Albums], T]) -> T:
         """Change an engine's albums (`Engine.change_albums`; `change` may raise `CbirError` for a change it cannot
         make), kept as `_change` keeps it. Returns what `change` returns."""
-        return self._change(name, lambda engine, path: engine.change_albums(path, change), people=False)
+        return self._change(name, lambda engine, path: engine.change_albums(path, change), described=False)
 
-    def _change(self, name: str | None, apply: Callable[[Engine, Path], T], people: bool) -> T:
+    def _change(self, name: str | None, apply: Callable[[Engine, Path], T], described: bool) -> T:
         """`apply(engine, its folder)` to an engine, kept in its folder, on its latest version, and served at once
-        (`people`: what the page says of them worked out again). Refused where the engine was given loaded (no folder
-        to keep the change in), or another cbir is changing the folder."""
+        (`described`: what the page says of its images as a whole worked out again: who is in them, when and where
+        they were taken). Refused where the engine was given loaded (no folder to keep the change in), or another
+        cbir is changing the folder."""
         name, served = self.engine(name)
         if name not in self.sources:
             raise RequestError(f"'{name}' was given to the server loaded, not as a folder: nothing in it can be "
@@ -199,7 +200,7 @@ class SearchService:
                 if engine is not served:
                     self._install(name, engine)
                 self._versions[name] = engine.version
-                if people or engine is not served:
+                if described or engine is not served:
                     self._describe([name])
             return changed
         except RequestError:
@@ -528,14 +529,14 @@ class SearchService:
         engine's folder (`Engine.change_taken`)."""
         self.indexed(engine, [image_id])
         self._change(engine, lambda eng, path: eng.change_taken(path, dates={image_id: when and moment(when)}),
-                     people=False)
+                     described=True)  # the timeline, the map, trips, "On this day"
 
     def set_place(self, engine: str | None, image_id: str, where: str | None) -> None:
         """Say where an indexed image was taken (a town's name or "LAT,LON": `cbir.places.located`; None: as its
         file says again), kept in the engine's folder (`Engine.change_taken`)."""
         self.indexed(engine, [image_id])
         self._change(engine, lambda eng, path: eng.change_taken(path, places={image_id: where and located(where)}),
-                     people=False)
+                     described=True)  # the timeline, the map, trips, "On this day"
 
     def alike(self, engine: str | None, person: str) -> list[tuple[Person, float]]:
         """The other people who may be this one, the likeliest first (`Engine.alike`)."""
