@@ -85,7 +85,7 @@ def test_searches_at_once_each_borrow_a_set_of_models_and_give_it_back(finder):
     with ThreadPoolExecutor(2) as pool:  # a server's threads: dlib's networks hold state, so never shared at once
         found = list(pool.map(finder.find, [data.astronaut()] * 6))
     assert all(np.array_equal(descriptors, found[0][1]) for _, descriptors in found)
-    assert 1 <= len(finder._free) <= 2  # as many sets as ran at once, kept for the next searches
+    assert 1 <= len(finder.models.free) <= 2  # as many sets as ran at once, kept for the next searches
 
 
 def test_faces_group_into_people_the_most_photographed_first(album):

@@ -482,21 +482,24 @@ class Engine:
             self._check_words()
             found = classes_named(words, self.extractor.classes_)
         except CbirError:
+            def looked_through(field: str, said: str) -> SearchResult:
+                """The pictures the words find as `field` of a filter (near the place they end with), the newest
+                first, the result saying so (`said`)."""
+                narrowed = replace(where or Filter(), **{field: words}, place=place or (where.place if where else ""))
+                return replace(self.browse(k, narrowed, distinct), query=text, near=place or None, **{said: words})
+
             untagged = self._untagged(words) if words else None
             if words and untagged is None:
                 if where and where.tag:
                     raise CbirError(f"a tag in the words ('{words}') and in the filter ('{where.tag}'): give one")
-                tagged = replace(where or Filter(), tag=words, place=place or (where.place if where else ""))
-                return replace(self.browse(k, tagged, distinct), query=text, tagged=words, near=place or None)
+                return looked_through("tag", "tagged")
             if words and self.metadata.saying(words):  # words the photos' captions hold
-                said = replace(where or Filter(), caption=words, place=place or (where.place if where else ""))
-                return replace(self.browse(k, said, distinct), query=text, captioned=words, near=place or None)
+                return looked_through("caption", "captioned")
             if words and self.texts is not None and self.texts.holding(words):  # words written in the pictures
                 if where and where.text:
                     raise CbirError(f"words to find in the pictures' text in the words ('{words}') and in the filter "
                                     f"('{where.text}'): give one")
-                written = replace(where or Filter(), text=words, place=place or (where.place if where else ""))
-                return replace(self.browse(k, written, distinct), query=text, in_text=words, near=place or None)
+                return looked_through("text", "in_text")
             if words and (place or not self._names_place(words)):
                 if untagged.suggestions:  # close to tags the photos have ("Ana"): those, then the rest (" in Lyon")
                     rest = text.strip()[len(words):]

@@ -16,11 +16,9 @@ import importlib.util
 import json
 import re
 import shutil
-import threading
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import NamedTuple
@@ -32,6 +30,7 @@ from cbir.datasets.folder import in_order
 from cbir.datasets.regions import Region
 from cbir.errors import CbirError, MissingDependencyError
 from cbir.places import fold
+from cbir.pool import Pool
 from cbir.resume import write_batch
 from cbir.tags import Box
 
@@ -585,27 +584,17 @@ class FaceFinder:
     def __init__(self):
         self._dlib = _dlib()
         self._files = _model_files()
-        self._free: list[tuple] = []
-        self._lock = threading.Lock()
+        self.models = Pool(self._loaded)
 
-    @contextmanager
-    def _models(self) -> Iterator[tuple]:
-        with self._lock:
-            models = self._free.pop() if self._free else None
-        if models is None:
-            landmarks, descriptor = self._files
-            models = (self._dlib.get_frontal_face_detector(), self._dlib.shape_predictor(landmarks),
-                      self._dlib.face_recognition_model_v1(descriptor))
-        try:
-            yield models
-        finally:
-            with self._lock:
-                self._free.append(models)
+    def _loaded(self) -> tuple:
+        landmarks, descriptor = self._files
+        return (self._dlib.get_frontal_face_detector(), self._dlib.shape_predictor(landmarks),
+                self._dlib.face_recognition_model_v1(descriptor))
 
     def find(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The faces in an RGB uint8 picture: (n, 4) boxes as fractions of its width and height, left to right, and
         their (n, 128) descriptors."""
-        with self._models() as models:
+        with self.models.lent() as models:
             return self._found(np.ascontiguousarray(image), *models)
 
     @staticmethod

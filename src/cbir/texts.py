@@ -14,7 +14,6 @@ import importlib.util
 import json
 import re
 import shutil
-import threading
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -25,6 +24,7 @@ from tqdm.auto import tqdm
 
 from cbir.datasets.folder import in_order
 from cbir.errors import CbirError, MissingDependencyError
+from cbir.pool import Pool
 from cbir.tags import caption_words
 
 TEXT_SIDE = 960  # pixels on a picture's longer side when its text is read (also the text detector's own limit)
@@ -124,21 +124,13 @@ class TextReader:
     state between calls; ~60 MB each), on one core."""
 
     def __init__(self):
-        self._free: list = []
-        self._lock = threading.Lock()
         self._rapidocr = _rapidocr()
+        self.readers = Pool(self._new)
 
     def read(self, image: np.ndarray) -> str:
         """The text in an RGB uint8 picture, its lines top to bottom joined by newlines; "" for none."""
-        with self._lock:
-            reader = self._free.pop() if self._free else None
-        if reader is None:
-            reader = self._new()
-        try:
+        with self.readers.lent() as reader:
             return lines_of(reader(np.ascontiguousarray(image[..., ::-1])))  # RapidOCR takes OpenCV's BGR
-        finally:
-            with self._lock:
-                self._free.append(reader)
 
     def _new(self):
         module, folder = self._rapidocr

@@ -28,11 +28,7 @@ def cmd_faces(args: argparse.Namespace) -> int:
             engine.not_in(person, image)
         engine.save(args.engine)
         FaceSpool.discard(args.engine)
-    for why in unreadable[:SHOWN_UNREADABLE]:
-        print(f"cbir: could not look at {why}", file=sys.stderr)
-    if len(unreadable) > SHOWN_UNREADABLE:
-        print(f"cbir: and {len(unreadable) - SHOWN_UNREADABLE} more images could not be read (looked at again next "
-              f"time)", file=sys.stderr)
+    say_unreadable(unreadable, "look at", "looked at again next time")
     for number, name in names:
         print(f"person {number} is {name}" if name else f"person {number} has no name now")
     for image, number, name in faces:
@@ -53,6 +49,15 @@ def cmd_faces(args: argparse.Namespace) -> int:
              f"`cbir search {args.engine} --person 1` looks through the first" if people
              else "nobody in 2 images or more"))
     return 0
+
+
+def say_unreadable(unreadable: list[str], verb: str, again: str) -> None:
+    """On standard error, the images a run could not read (why, each), the first `SHOWN_UNREADABLE` named."""
+    for why in unreadable[:SHOWN_UNREADABLE]:
+        print(f"cbir: could not {verb} {why}", file=sys.stderr)
+    if len(unreadable) > SHOWN_UNREADABLE:
+        print(f"cbir: and {len(unreadable) - SHOWN_UNREADABLE} more images could not be read ({again})",
+              file=sys.stderr)
 
 
 def named(given: str) -> tuple[int, str]:

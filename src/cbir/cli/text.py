@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
+from cbir.cli.people import say_unreadable
 from cbir.filters import KINDS
-
-SHOWN_UNREADABLE = 5  # images that could not be read, named at most
 
 
 def cmd_text(args: argparse.Namespace) -> int:
@@ -19,11 +17,7 @@ def cmd_text(args: argparse.Namespace) -> int:
                                                     kind=args.kind or "")
         engine.save(args.engine)
         TextSpool.discard(args.engine)
-    for why in unreadable[:SHOWN_UNREADABLE]:
-        print(f"cbir: could not read {why}", file=sys.stderr)
-    if len(unreadable) > SHOWN_UNREADABLE:
-        print(f"cbir: and {len(unreadable) - SHOWN_UNREADABLE} more images could not be read (read next time)",
-              file=sys.stderr)
+    say_unreadable(unreadable, "read", "read next time")
     summary = engine.texts.summary()
     print(f"read {read} images" + (f" ({before} of them by the run stopped before)" if before else "")
           + f" -> {args.engine}: text in {summary['with_text']} of the {summary['read']} images read"

@@ -367,15 +367,18 @@ def image(image_id: str):
     return image_response(image_id)
 
 
-def image_response(image_id: str, engine: str | None = None) -> Response:
+def image_response(image_id: str, engine: str | None = None, places: bool = True) -> Response:
     """An indexed image (of `engine` where named) as a browser shows it, or its thumbnail (`size=thumb`, a part of
-    it: `crop=`); a video streamed, a range at a time."""
+    it: `crop=`); a video streamed, a range at a time; without where it was taken, where not `places`
+    (`cbir.web.unplaced`)."""
     thumbnail = request.args.get("size") == "thumb"
     if not thumbnail and (video := service().video_file(image_id, engine)) is not None:
+        if not places:
+            return blanked_video(video)
         return send_file(video, mimetype=MIMETYPES.get(extension(video), "video/mp4"), conditional=True,
                          max_age=86400)
     data, mimetype = service().image_bytes(image_id, thumbnail, service().parse_region(request.args) if thumbnail
-                                           else None, engine)
+                                           else None, engine, places)
     response = Response(data, mimetype=mimetype)
     response.headers["Cache-Control"] = "public, max-age=86400"
     response.set_etag(hashlib.sha256(data).hexdigest()[:32])

@@ -712,28 +712,13 @@ class SearchService:
                 if not isinstance(data, bytes):
                     data.close()
                 try:
-                    picture, mimetype = self.unplaced_bytes(name, engine)
+                    picture, mimetype = self.image_bytes(name, False, engine=engine, places=False)
                 except RequestError:  # unreadable by now: left out
                     continue
                 wanted = {"image/jpeg": (".jpg", ".jpeg"), "image/png": (".png",)}[mimetype]
                 yield (name if name.lower().endswith(wanted) else name + wanted[0]), picture
             else:
                 yield name, data
-
-    def unplaced_bytes(self, image_id: str, engine: str | None = None) -> tuple[bytes, str]:
-        """(bytes, mimetype) of an indexed image without where it was taken (`cbir.web.unplaced`): a JPEG as stored
-        less its GPS position, XMP and IPTC; any other picture as its pixels alone (a photo as a JPEG, the rest as a
-        PNG, as `image_bytes` converts those a browser does not show)."""
-        path = self.locate(image_id, engine)
-        try:
-            data = original_bytes(path)
-            stored = browser_type(data)
-            if stored == "image/jpeg" and (kept := jpeg_without_places(data)) is not None:
-                return kept, stored
-            return self._converted(path, file_stamp(path), stored == "image/jpeg" or bool(data) and (
-                is_heif(data) or is_raw_name(path)))
-        except (DatasetError, ImageDecodeError) as exc:
-            raise unavailable(image_id, exc) from None
 
     def video_file(self, image_id: str, engine: str | None = None) -> str | None:
         """The file of an indexed video (`cbir.datasets.video`; of `engine` where named), to stream as it is; None
@@ -745,20 +730,24 @@ class SearchService:
             raise unavailable(image_id, FileNotFoundError(path))
         return path
 
-    def image_bytes(self, image_id: str, thumbnail: bool, region: Region | None = None, engine: str | None = None
-                    ) -> tuple[bytes, str]:
+    def image_bytes(self, image_id: str, thumbnail: bool, region: Region | None = None, engine: str | None = None,
+                    places: bool = True) -> tuple[bytes, str]:
         """(bytes, mimetype) of an indexed image (of `engine` where named), as stored when a browser can show it,
         else JPEG for a HEIC photo or a camera's raw file and PNG for the rest; its thumbnail (`thumbnail`), or a
-        part's (`region`: a face's)."""
+        part's (`region`: a face's). Without where it was taken (not `places`: `cbir.web.unplaced`): a JPEG as
+        stored less its GPS position, XMP and IPTC, any other picture converted (its pixels alone)."""
         path = self.locate(image_id, engine)
         try:
             if thumbnail:  # kept by the file's stamp: a file changed since is read again
                 return self._thumbnail(path, file_stamp(path), region)
             data = original_bytes(path)
             mimetype = browser_type(data)
-            if mimetype:
+            if mimetype and places:
                 return data, mimetype
-            return self._converted(path, file_stamp(path), is_heif(data) or is_raw_name(path))
+            if mimetype == "image/jpeg" and (kept := jpeg_without_places(data)) is not None:
+                return kept, mimetype
+            return self._converted(path, file_stamp(path), mimetype == "image/jpeg" or is_heif(data)
+                                   or is_raw_name(path))
         except (DatasetError, ImageDecodeError) as exc:
             raise unavailable(image_id, exc) from None
 

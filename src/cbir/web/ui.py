@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import replace
 from datetime import date, timedelta
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from cbir import albums as album_links
 from cbir.duplicates import picture_engine, rule
@@ -17,7 +17,7 @@ from cbir.metadata import ORDERS
 from cbir.places import fold
 from cbir.web.grouping import RETRY_S
 from cbir.web.pictures import thumbnail
-from cbir.web.api import blanked_video, image_response, zip_response
+from cbir.web.api import image_response, zip_response
 from cbir.web.service import MAX_DEPTH, RequestError, Searched, SearchService
 from cbir.words import Shown
 
@@ -249,17 +249,10 @@ def shared(secret: str):
 def shared_image(secret: str, image_id: str):
     """A photo of an album shared by a link (`size=thumb`: its thumbnail), without where it was taken unless the link
     gives it (`cbir.web.unplaced`); a 404 for one not in it."""
-    svc = service()
-    engine, _, ids, link = svc.shared(secret)
+    engine, _, ids, link = service().shared(secret)
     if image_id not in set(ids):
         raise RequestError("no such photo in this album", 404)
-    if link.places or request.args.get("size") == "thumb":
-        response = image_response(image_id, engine)
-    elif (video := svc.video_file(image_id, engine)) is not None:
-        response = blanked_video(video)
-    else:
-        data, mimetype = svc.unplaced_bytes(image_id, engine)
-        response = Response(data, mimetype=mimetype)
+    response = image_response(image_id, engine, link.places)
     response.headers["Cache-Control"] = "private, max-age=300"  # a link no longer shared soon shows nothing
     return response
 
